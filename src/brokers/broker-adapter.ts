@@ -1,0 +1,88 @@
+import type { z } from 'zod';
+
+export const BROKER_NAMES = ['paper', 'alpaca', 'binance', 'coinbase', 'oanda'] as const;
+export type BrokerName = (typeof BROKER_NAMES)[number];
+export type BrokerEnvironment = 'paper' | 'live';
+
+/** Decrypted credentials: a flat map of strings, alive only for one adapter call. */
+export type BrokerCredentials = Record<string, string>;
+
+/** What onboarding learned about a key's reach. Stored on the connection, shown by the API. */
+export interface PermissionReport {
+  /** `inspected`: the broker told us the key's permissions; `single_tier`: the broker has one tier (e.g. OANDA);
+   *  `not_exposed`: the broker exposes no inspection; `trading_only`: the broker's trading keys cannot move funds. */
+  inspection: 'inspected' | 'single_tier' | 'not_exposed' | 'trading_only';
+  canTrade: boolean;
+  canWithdraw: boolean;
+  canTransfer: boolean;
+  /** Short user-facing explanation, no secrets. */
+  note: string;
+  /** Raw flags as the broker named them (booleans and strings only, never secrets). */
+  details: Record<string, boolean | string | string[]>;
+  /** What the user needs to recognise the key, e.g. `…7QX2` (last 4 of the key id, never of a secret). */
+  keyHint: string;
+}
+
+export type OrderSide = 'buy' | 'sell';
+export type OrderType = 'market' | 'limit' | 'stop' | 'stop_limit';
+
+export interface OrderRequest {
+  /** Deterministic, stable across retries, valid for every broker (`^[A-Za-z0-9_-]{1,32}$`). */
+  clientOrderId: string;
+  symbol: string;
+  side: OrderSide;
+  type: OrderType;
+  /** Decimal string, already sized and risk-checked. */
+  quantity: string;
+  limitPrice?: string;
+  stopPrice?: string;
+  timeInForce?: 'gtc' | 'day' | 'ioc' | 'fok';
+  takeProfit?: string;
+  stopLoss?: string;
+  environment: BrokerEnvironment;
+  /** Signal price, used by the paper simulator for market fills. */
+  referencePrice?: string;
+  /** Needed by brokers whose endpoints name the account (OANDA), or the paper simulator. */
+  connectionId: string;
+}
+
+export type BrokerOrderStatus = 'accepted' | 'filled' | 'rejected';
+
+export interface OrderAck {
+  brokerOrderId: string;
+  clientOrderId: string;
+  status: BrokerOrderStatus;
+  filledQuantity?: string;
+  averagePrice?: string;
+  /** Broker's reason on rejection, safe to show. */
+  reason?: string;
+}
+
+export interface Position {
+  symbol: string;
+  /** Signed decimal string: positive long, negative short. */
+  quantity: string;
+}
+
+/**
+ * One adapter per broker. Every method receives the credentials for exactly one call;
+ * an adapter never keeps them. Errors are `BrokerError`s (see broker-error.ts).
+ */
+export interface BrokerAdapter {
+  readonly broker: BrokerName;
+  /** Shape of the credentials this broker takes (validated before anything else). */
+  readonly credentialsSchema: z.ZodType<BrokerCredentials>;
+  /** Validates the key with the broker and reports what it may do. Never stores anything. */
+  inspect(credentials: BrokerCredentials, environment: BrokerEnvironment): Promise<PermissionReport>;
+  placeOrder(credentials: BrokerCredentials, order: OrderRequest): Promise<OrderAck>;
+  /** Looks an order up by our client order id; null when the broker never saw it. */
+  findOrder(credentials: BrokerCredentials, order: Pick<OrderRequest, 'clientOrderId' | 'symbol' | 'environment' | 'connectionId'>): Promise<OrderAck | null>;
+  getPosition(credentials: BrokerCredentials, symbol: string, environment: BrokerEnvironment, connectionId: string): Promise<Position>;
+  cancelOpenOrders(credentials: BrokerCredentials, symbol: string, environment: BrokerEnvironment, connectionId: string): Promise<number>;
+  /** Account equity in the account currency; used by `percent_equity` sizing. */
+  getEquity(credentials: BrokerCredentials, environment: BrokerEnvironment, connectionId: string): Promise<string>;
+  /** Revokes the key at the broker where the API allows it; false when it does not. */
+  revokeKey(credentials: BrokerCredentials, environment: BrokerEnvironment): Promise<boolean>;
+}
+
+export const BROKER_ADAPTERS = Symbol('BROKER_ADAPTERS');

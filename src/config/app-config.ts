@@ -1,0 +1,155 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const optionalUrl = z.url().optional();
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+/** Every variable the service reads. Nothing outside src/config/ reads process.env. */
+const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    HOST: z.string().default('127.0.0.1'),
+    PUBLIC_BASE_URL: optionalUrl,
+    DATA_DIR: z.string().default('./.data'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+    DATABASE_URL: optionalUrl,
+    DATABASE_API_URL: optionalUrl,
+    DATABASE_WORKER_URL: optionalUrl,
+    DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+    REDIS_URL: optionalUrl,
+    QUEUE_PREFIX: z.string().regex(/^[a-z0-9_{}:-]+$/).default('{switchyard}'),
+
+    KMS_PROVIDER: z.enum(['local', 'aws']).optional(),
+    KMS_KEY_ID: z.string().min(1).optional(),
+    KMS_ENDPOINT: optionalUrl,
+    AWS_REGION: z.string().default('us-east-1'),
+    KMS_ALLOW_LOCAL_IN_PRODUCTION: bool.default(false),
+    DATA_KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
+    DATA_KEY_CACHE_MAX_USES: z.coerce.number().int().min(0).max(1_000_000).default(1000),
+
+    PLATFORM_ADMIN_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+    JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    JWT_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
+
+    PAGER_PAGERDUTY_ROUTING_KEY: z.string().optional(),
+    PAGER_PAGERDUTY_URL: z.url().default('https://events.pagerduty.com/v2/enqueue'),
+    PAGER_SLACK_WEBHOOK_URL: optionalUrl,
+    PAGER_WEBHOOK_URL: optionalUrl,
+    PAGER_WEBHOOK_SECRET: z.string().optional(),
+
+    RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+    WEBHOOK_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+    BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10_485_760).default(65_536),
+
+    BROKER_ALPACA_BASE_URL: z.url().default('https://paper-api.alpaca.markets'),
+    BROKER_ALPACA_LIVE_BASE_URL: z.url().default('https://api.alpaca.markets'),
+    BROKER_BINANCE_BASE_URL: z.url().default('https://api.binance.com'),
+    BROKER_COINBASE_BASE_URL: z.url().default('https://api.coinbase.com'),
+    BROKER_OANDA_BASE_URL: z.url().default('https://api-fxpractice.oanda.com'),
+    BROKER_OANDA_LIVE_BASE_URL: z.url().default('https://api-fxtrade.oanda.com'),
+    BROKER_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV === 'production' && !env.KMS_PROVIDER) {
+      ctx.addIssue({ code: 'custom', path: ['KMS_PROVIDER'], message: 'must be set explicitly when NODE_ENV=production' });
+    }
+    if (env.KMS_PROVIDER === 'aws' && !env.KMS_KEY_ID) {
+      ctx.addIssue({ code: 'custom', path: ['KMS_KEY_ID'], message: 'is required when KMS_PROVIDER=aws' });
+    }
+    if (env.NODE_ENV === 'production' && env.KMS_PROVIDER === 'local' && !env.KMS_ALLOW_LOCAL_IN_PRODUCTION) {
+      ctx.addIssue({ code: 'custom', path: ['KMS_PROVIDER'], message: 'local is refused in production unless KMS_ALLOW_LOCAL_IN_PRODUCTION=true' });
+    }
+  });
+
+export type BrokerBaseUrls = {
+  alpaca: { paper: string; live: string };
+  binance: string;
+  coinbase: string;
+  oanda: { paper: string; live: string };
+};
+
+/** The one typed configuration object; built once at boot from the environment. */
+export interface AppConfig {
+  env: 'development' | 'production' | 'test';
+  http: { port: number; host: string; publicBaseUrl: string; bodyLimitBytes: number };
+  dataDir: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  database: { url?: string; apiUrl?: string; workerUrl?: string; poolSize: number };
+  queue: { redisUrl?: string; prefix: string };
+  kms: {
+    provider: 'local' | 'aws';
+    keyId?: string;
+    endpoint?: string;
+    region: string;
+    dataKeyCache: { ttlMs: number; maxUses: number };
+  };
+  auth: { platformAdminToken?: string; jwtSecret?: string; jwtTtlSeconds: number };
+  pager: {
+    pagerDutyRoutingKey?: string;
+    pagerDutyUrl: string;
+    slackWebhookUrl?: string;
+    webhookUrl?: string;
+    webhookSecret?: string;
+  };
+  rateLimit: { perMinute: number; webhookPerMinute: number };
+  brokers: { baseUrls: BrokerBaseUrls; timeoutMs: number };
+}
+
+export class ConfigError extends Error {}
+
+/** Parses an environment into AppConfig; throws ConfigError with one line per bad variable. */
+export function parseConfig(source: NodeJS.ProcessEnv): AppConfig {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.') || 'environment'}: ${i.message}`);
+    throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
+  }
+  const e = parsed.data;
+  return {
+    env: e.NODE_ENV,
+    http: {
+      port: e.PORT,
+      host: e.HOST,
+      publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://${e.HOST}:${e.PORT}`).replace(/\/$/, ''),
+      bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    },
+    dataDir: resolve(e.DATA_DIR),
+    logLevel: e.LOG_LEVEL,
+    database: { url: e.DATABASE_URL, apiUrl: e.DATABASE_API_URL, workerUrl: e.DATABASE_WORKER_URL, poolSize: e.DATABASE_POOL_SIZE },
+    queue: { redisUrl: e.REDIS_URL, prefix: e.QUEUE_PREFIX },
+    kms: {
+      provider: e.KMS_PROVIDER ?? 'local',
+      keyId: e.KMS_KEY_ID,
+      endpoint: e.KMS_ENDPOINT,
+      region: e.AWS_REGION,
+      dataKeyCache: { ttlMs: e.DATA_KEY_CACHE_TTL_MS, maxUses: e.DATA_KEY_CACHE_MAX_USES },
+    },
+    auth: { platformAdminToken: e.PLATFORM_ADMIN_TOKEN, jwtSecret: e.JWT_SECRET, jwtTtlSeconds: e.JWT_TTL_SECONDS },
+    pager: {
+      pagerDutyRoutingKey: e.PAGER_PAGERDUTY_ROUTING_KEY,
+      pagerDutyUrl: e.PAGER_PAGERDUTY_URL,
+      slackWebhookUrl: e.PAGER_SLACK_WEBHOOK_URL,
+      webhookUrl: e.PAGER_WEBHOOK_URL,
+      webhookSecret: e.PAGER_WEBHOOK_SECRET,
+    },
+    rateLimit: { perMinute: e.RATE_LIMIT_PER_MINUTE, webhookPerMinute: e.WEBHOOK_RATE_LIMIT_PER_MINUTE },
+    brokers: {
+      baseUrls: {
+        alpaca: { paper: e.BROKER_ALPACA_BASE_URL, live: e.BROKER_ALPACA_LIVE_BASE_URL },
+        binance: e.BROKER_BINANCE_BASE_URL,
+        coinbase: e.BROKER_COINBASE_BASE_URL,
+        oanda: { paper: e.BROKER_OANDA_BASE_URL, live: e.BROKER_OANDA_LIVE_BASE_URL },
+      },
+      timeoutMs: e.BROKER_TIMEOUT_MS,
+    },
+  };
+}
+
+/** Reads the process environment once. The only place that touches process.env. */
+export function loadConfig(overrides: NodeJS.ProcessEnv = {}): AppConfig {
+  return parseConfig({ ...process.env, ...overrides });
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');

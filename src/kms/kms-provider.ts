@@ -1,0 +1,34 @@
+/** Which process is talking to the KMS; the KMS policy is written per principal. */
+export type KmsPrincipal = 'api' | 'worker' | 'cli';
+
+/** What a data key protects. Only `broker-credential` is locked to the worker. */
+export type KeyPurpose = 'broker-credential' | 'webhook-secret';
+
+/**
+ * Bound to every data key (AWS KMS encryption context; AAD of the envelope).
+ * broker-credential: {purpose, workspaceId, connectionId, version}
+ * webhook-secret:    {purpose, workspaceId, sourceId, version}
+ */
+export type EncryptionContext = {
+  purpose: KeyPurpose;
+  workspaceId: string;
+  version: string;
+} & ({ connectionId: string } | { sourceId: string });
+
+export interface DataKey {
+  /** 32-byte AES key; the caller must zero it after use. */
+  plaintext: Buffer;
+  /** The data key wrapped under the KMS key (opaque). */
+  wrapped: Buffer;
+  /** The KMS key that wrapped it. */
+  keyId: string;
+}
+
+export interface KmsProvider {
+  readonly name: 'aws' | 'local';
+  generateDataKey(context: EncryptionContext): Promise<DataKey>;
+  decrypt(wrapped: Buffer, context: EncryptionContext): Promise<Buffer>;
+  reEncrypt(wrapped: Buffer, context: EncryptionContext, toKeyId: string): Promise<{ wrapped: Buffer; keyId: string }>;
+}
+
+export const KMS_PROVIDER = Symbol('KMS_PROVIDER');
