@@ -1,0 +1,116 @@
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { AddressInfo, Socket } from 'node:net';
+
+export interface RecordedRequest {
+  method: string;
+  /** Path with query string, as received. */
+  url: string;
+  path: string;
+  query: URLSearchParams;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  /** performance.timeOrigin + performance.now() at arrival, for latency measurement. */
+  arrivedAtMs: number;
+}
+
+export interface StubReply {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export type StubHandler = (req: RecordedRequest) => StubReply | Promise<StubReply>;
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  handler: (req: RecordedRequest, params: string[]) => StubReply | Promise<StubReply>;
+}
+
+/**
+ * A tiny HTTP server that broker stubs build on: routing, request recording and fault injection.
+ * Each broker stub adds its own routes, signature checks and order book on top.
+ */
+export class BrokerStubServer {
+  readonly requests: RecordedRequest[] = [];
+  private readonly routes: Route[] = [];
+  private server?: Server;
+  private readonly sockets = new Set<Socket>();
+  private faults: Array<'error500' | 'error429' | 'hang' | 'acceptThenHang'> = [];
+  private port = 0;
+
+  route(method: string, pattern: RegExp, handler: Route['handler']): this {
+    this.routes.push({ method, pattern, handler });
+    return this;
+  }
+
+  /** The next `count` matching requests fail this way, in order. */
+  injectFaults(fault: 'error500' | 'error429' | 'hang' | 'acceptThenHang', count = 1): void {
+    for (let i = 0; i < count; i++) this.faults.push(fault);
+  }
+
+  clearFaults(): void {
+    this.faults = [];
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(port = 0): Promise<this> {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server.on('connection', (s) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    await new Promise<void>((resolve) => this.server!.listen(port || this.port, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+    return this;
+  }
+
+  /** Stops listening and drops open connections; `start()` again reuses the same port. */
+  async stop(): Promise<void> {
+    if (!this.server) return;
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+    this.server = undefined;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const url = new URL(req.url ?? '/', 'http://stub');
+    const recorded: RecordedRequest = {
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      path: url.pathname,
+      query: url.searchParams,
+      headers: req.headers,
+      body: Buffer.concat(chunks).toString('utf8'),
+      arrivedAtMs: performance.timeOrigin + performance.now(),
+    };
+    this.requests.push(recorded);
+    const route = this.routes.find((r) => r.method === recorded.method && r.pattern.test(recorded.path));
+    if (!route) return this.reply(res, { status: 404, body: { message: 'not found' } });
+
+    const fault = this.faults.shift();
+    if (fault === 'hang') return; // never answer, never act
+    if (fault === 'error500') return this.reply(res, { status: 500, body: { message: 'internal error' } });
+    if (fault === 'error429') return this.reply(res, { status: 429, body: { message: 'rate limited' }, headers: { 'retry-after': '1' } });
+
+    const params = route.pattern.exec(recorded.path)!.slice(1);
+    let reply: StubReply;
+    try {
+      reply = await route.handler(recorded, params);
+    } catch (err) {
+      reply = { status: 500, body: { message: (err as Error).message } };
+    }
+    if (fault === 'acceptThenHang') return; // acted on the request, but the answer is lost
+    this.reply(res, reply);
+  }
+
+  private reply(res: ServerResponse, reply: StubReply): void {
+    res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
+    res.end(reply.body === undefined ? '' : JSON.stringify(reply.body));
+  }
+}
