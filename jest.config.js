@@ -20,6 +20,8 @@ module.exports = {
       module: { type: 'commonjs' },
     }],
   },
+  // Prisma's generated client imports its siblings as ./x.js (NodeNext style).
+  moduleNameMapper: { "^(\\.{1,2}/.*)\\.js$": "$1" },
   transformIgnorePatterns: [`/node_modules/(?!(${esmOnlyPackages.join('|')})/)`],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
