@@ -27,7 +27,8 @@ export interface DataKey {
 export interface KmsProvider {
   readonly name: 'aws' | 'local';
   generateDataKey(context: EncryptionContext): Promise<DataKey>;
-  decrypt(wrapped: Buffer, context: EncryptionContext): Promise<Buffer>;
+  /** `keyId`, when given (the sealed record's kmsKeyId), must be the key that wrapped the blob. */
+  decrypt(wrapped: Buffer, context: EncryptionContext, keyId?: string): Promise<Buffer>;
   reEncrypt(wrapped: Buffer, context: EncryptionContext, toKeyId: string): Promise<{ wrapped: Buffer; keyId: string }>;
 }
 
