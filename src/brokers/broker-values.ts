@@ -1,0 +1,127 @@
+import { z } from 'zod';
+import type { BrokerCredentials, OrderRequest } from './broker-adapter';
+import { BrokerError } from './broker-error';
+
+/** Helpers every broker adapter needs: credential parsing, decimal strings, safe broker text, order sanity. */
+
+/** The client order id contract of OrderRequest; every supported broker accepts it verbatim. */
+export const CLIENT_ORDER_ID_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
+
+const UNSIGNED_DECIMAL = /^\d+(\.\d+)?$/;
+const SIGNED_DECIMAL = /^-?\d+(\.\d+)?$/;
+/** Broker text is shown to users and logged: bounded so a broker cannot flood either. */
+const MAX_BROKER_TEXT = 300;
+
+/** A credential field: trimmed (pasted keys carry whitespace), non-empty, bounded. */
+export function credentialString(maxLength: number): z.ZodString {
+  return z.string().trim().min(1).max(maxLength);
+}
+
+/** Validates credentials before any network call; the error names fields only, never values. */
+export function parseCredentials<T>(broker: string, schema: z.ZodType<T>, credentials: BrokerCredentials): T {
+  const parsed = schema.safeParse(credentials);
+  if (parsed.success) return parsed.data;
+  const fields = [...new Set(parsed.error.issues.map((i) => i.path.join('.') || '(root)'))].join(', ');
+  throw new BrokerError('credentials_invalid', broker, `${broker} credentials are malformed (check: ${fields})`);
+}
+
+/** What a user needs to recognise a key: the last 4 characters of its public id, never of a secret. */
+export function keyHint(keyId: string): string {
+  return `…${keyId.slice(-4)}`;
+}
+
+export function isDecimal(value: string): boolean {
+  return UNSIGNED_DECIMAL.test(value);
+}
+
+export function isPositiveDecimal(value: string): boolean {
+  return UNSIGNED_DECIMAL.test(value) && /[1-9]/.test(value);
+}
+
+export function isSignedDecimal(value: string): boolean {
+  return SIGNED_DECIMAL.test(value);
+}
+
+export function addDecimals(a: string, b: string): string {
+  const x = toScaled(a);
+  const y = toScaled(b);
+  const scale = Math.max(x.scale, y.scale);
+  return fromScaled(x.units * 10n ** BigInt(scale - x.scale) + y.units * 10n ** BigInt(scale - y.scale), scale);
+}
+
+export function negateDecimal(value: string): string {
+  const x = toScaled(value);
+  return fromScaled(-x.units, x.scale);
+}
+
+export function absDecimal(value: string): string {
+  const x = toScaled(value);
+  return fromScaled(x.units < 0n ? -x.units : x.units, x.scale);
+}
+
+/** Exact decimal arithmetic on strings: floats would turn 0.3 units into 0.30000000000000004. */
+function toScaled(value: string): { units: bigint; scale: number } {
+  if (!SIGNED_DECIMAL.test(value)) throw new RangeError(`not a decimal string: ${value.slice(0, 40)}`);
+  const negative = value.startsWith('-');
+  const [int, frac = ''] = (negative ? value.slice(1) : value).split('.');
+  const units = BigInt(int + frac);
+  return { units: negative ? -units : units, scale: frac.length };
+}
+
+function fromScaled(units: bigint, scale: number): string {
+  const negative = units < 0n;
+  const digits = (negative ? -units : units).toString().padStart(scale + 1, '0');
+  const int = digits.slice(0, digits.length - scale);
+  const frac = digits.slice(digits.length - scale).replace(/0+$/, '');
+  const text = frac ? `${int}.${frac}` : int;
+  return negative && text !== '0' ? `-${text}` : text;
+}
+
+/**
+ * Broker-provided text made safe for a BrokerError message: credential values removed
+ * (some brokers echo what they were sent), control characters dropped, length bounded.
+ */
+export function safeBrokerText(text: unknown, credentials: BrokerCredentials): string | undefined {
+  if (typeof text !== 'string' || text.trim() === '') return undefined;
+  let safe = text;
+  for (const value of Object.values(credentials)) {
+    const secret = typeof value === 'string' ? value.trim() : '';
+    if (secret.length >= 4) safe = safe.split(secret).join('[redacted]');
+  }
+  safe = safe.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  return safe.length > MAX_BROKER_TEXT ? `${safe.slice(0, MAX_BROKER_TEXT)}…` : safe;
+}
+
+/**
+ * Parses a 2xx body with a schema. A body we cannot read after the broker accepted the call
+ * leaves the outcome unknown, hence `ambiguous` (look the order up before retrying).
+ */
+export function parseBrokerBody<T>(broker: string, schema: z.ZodType<T>, json: unknown, what: string): T {
+  const parsed = schema.safeParse(json);
+  if (parsed.success) return parsed.data;
+  throw new BrokerError('ambiguous', broker, `${broker} answered ${what} in an unexpected shape`);
+}
+
+/**
+ * Checks what every broker requires of an order before it is sent; a failure is permanent (`rejected`).
+ * Broker-specific limits (symbols, tick sizes, order shapes) stay with each adapter.
+ */
+export function assertOrderValues(broker: string, order: OrderRequest): void {
+  const problem = orderProblem(order);
+  if (problem) throw new BrokerError('rejected', broker, `order not sent to ${broker}: ${problem}`);
+}
+
+function orderProblem(order: OrderRequest): string | undefined {
+  if (!CLIENT_ORDER_ID_PATTERN.test(order.clientOrderId)) return 'client order id must match ^[A-Za-z0-9_-]{1,32}$';
+  if (!order.symbol.trim()) return 'symbol is empty';
+  if (!isPositiveDecimal(order.quantity)) return 'quantity must be a positive decimal string';
+  const needsLimit = order.type === 'limit' || order.type === 'stop_limit';
+  const needsStop = order.type === 'stop' || order.type === 'stop_limit';
+  if (needsLimit && order.limitPrice === undefined) return `${order.type} order needs a limit price`;
+  if (needsStop && order.stopPrice === undefined) return `${order.type} order needs a stop price`;
+  const prices = { limitPrice: order.limitPrice, stopPrice: order.stopPrice, takeProfit: order.takeProfit, stopLoss: order.stopLoss };
+  for (const [name, value] of Object.entries(prices)) {
+    if (value !== undefined && !isPositiveDecimal(value)) return `${name} must be a positive decimal string`;
+  }
+  return undefined;
+}
