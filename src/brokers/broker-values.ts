@@ -17,6 +17,11 @@ export function credentialString(maxLength: number): z.ZodString {
   return z.string().trim().min(1).max(maxLength);
 }
 
+/** A credential sent in an HTTP header: visible ASCII only, so it can never break or inject a header line. */
+export function headerCredentialString(maxLength: number): z.ZodString {
+  return credentialString(maxLength).regex(/^[\x21-\x7e]+$/, 'must be visible ASCII without spaces');
+}
+
 /** Validates credentials before any network call; the error names fields only, never values. */
 export function parseCredentials<T>(broker: string, schema: z.ZodType<T>, credentials: BrokerCredentials): T {
   const parsed = schema.safeParse(credentials);

@@ -1,0 +1,47 @@
+import type { BrokerOrderStatus, OrderAck, OrderRequest } from '../broker-adapter';
+import { isPositiveDecimal } from '../broker-values';
+import type { AlpacaOrder } from './alpaca-schemas';
+
+/** Alpaca statuses after which the order can no longer fill; everything else is still live at the broker. */
+const FINISHED_UNFILLED = new Set(['rejected', 'canceled', 'expired']);
+
+/** The `POST /v2/orders` body for one order request (values already checked by assertOrderValues). */
+export function alpacaOrderBody(order: OrderRequest): Record<string, unknown> {
+  const symbol = order.symbol.trim().toUpperCase();
+  const body: Record<string, unknown> = {
+    symbol,
+    qty: order.quantity,
+    side: order.side,
+    type: order.type,
+    time_in_force: order.timeInForce ?? defaultTimeInForce(symbol),
+    client_order_id: order.clientOrderId,
+  };
+  if (order.type === 'limit' || order.type === 'stop_limit') body.limit_price = order.limitPrice;
+  if (order.type === 'stop' || order.type === 'stop_limit') body.stop_price = order.stopPrice;
+  if (order.takeProfit !== undefined || order.stopLoss !== undefined) {
+    // Both exits make a bracket; a single exit is a one-triggers-other order.
+    body.order_class = order.takeProfit !== undefined && order.stopLoss !== undefined ? 'bracket' : 'oto';
+    if (order.takeProfit !== undefined) body.take_profit = { limit_price: order.takeProfit };
+    if (order.stopLoss !== undefined) body.stop_loss = { stop_price: order.stopLoss };
+  }
+  return body;
+}
+
+/** Crypto pairs (`BTC/USD`) take no `day` orders at Alpaca; equities default to `day`. */
+function defaultTimeInForce(symbol: string): 'gtc' | 'day' {
+  return symbol.includes('/') ? 'gtc' : 'day';
+}
+
+export function alpacaOrderAck(order: AlpacaOrder): OrderAck {
+  const status = alpacaStatus(order.status);
+  const ack: OrderAck = { brokerOrderId: order.id, clientOrderId: order.client_order_id, status };
+  if (order.filled_qty && isPositiveDecimal(order.filled_qty)) ack.filledQuantity = order.filled_qty;
+  if (order.filled_avg_price) ack.averagePrice = order.filled_avg_price;
+  if (status === 'rejected') ack.reason = `order ${order.status} at Alpaca`;
+  return ack;
+}
+
+function alpacaStatus(status: string): BrokerOrderStatus {
+  if (status === 'filled') return 'filled';
+  return FINISHED_UNFILLED.has(status) ? 'rejected' : 'accepted';
+}

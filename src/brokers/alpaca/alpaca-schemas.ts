@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { headerCredentialString, isSignedDecimal } from '../broker-values';
+
+/** Alpaca trading API keys: a key id (`PK…`/`AK…`) and its secret, both sent as headers. */
+export const alpacaCredentialsSchema = z.object({
+  apiKey: headerCredentialString(128),
+  apiSecret: headerCredentialString(256),
+});
+export type AlpacaCredentials = z.infer<typeof alpacaCredentialsSchema>;
+
+const decimal = z.string().refine(isSignedDecimal);
+
+/** `GET /v2/account`: only the fields onboarding and sizing read. */
+export const alpacaAccountSchema = z.object({
+  status: z.string(),
+  currency: z.string().optional(),
+  equity: decimal,
+  trading_blocked: z.boolean(),
+  account_blocked: z.boolean(),
+  transfers_blocked: z.boolean().optional(),
+});
+
+/** An Alpaca order object (`POST /v2/orders`, `GET /v2/orders…`). */
+export const alpacaOrderSchema = z.object({
+  id: z.string().min(1),
+  client_order_id: z.string(),
+  status: z.string(),
+  filled_qty: decimal.nullish(),
+  filled_avg_price: decimal.nullish(),
+});
+export type AlpacaOrder = z.infer<typeof alpacaOrderSchema>;
+
+export const alpacaOrderListSchema = z.array(alpacaOrderSchema);
+
+/** `GET /v2/positions/{symbol}`: `side` tells long from short whatever the sign of `qty`. */
+export const alpacaPositionSchema = z.object({
+  qty: decimal,
+  side: z.enum(['long', 'short']).optional(),
+});
+
+/** Alpaca's error body: `{"code": 40310000, "message": "insufficient buying power"}`. */
+export const alpacaErrorSchema = z.object({ code: z.number().optional(), message: z.string().optional() });

@@ -1,0 +1,174 @@
+import type { z } from 'zod';
+import type {
+  BrokerAdapter,
+  BrokerCredentials,
+  BrokerEnvironment,
+  OrderAck,
+  OrderRequest,
+  PermissionReport,
+  Position,
+} from '../broker-adapter';
+import { BrokerError } from '../broker-error';
+import type { BrokerHttp, BrokerHttpRequest, BrokerHttpResponse } from '../broker-http';
+import { absDecimal, assertOrderValues, keyHint, negateDecimal, parseBrokerBody, parseCredentials, safeBrokerText } from '../broker-values';
+import { alpacaOrderAck, alpacaOrderBody } from './alpaca-orders';
+import {
+  alpacaAccountSchema,
+  alpacaCredentialsSchema,
+  alpacaErrorSchema,
+  alpacaOrderListSchema,
+  alpacaOrderSchema,
+  alpacaPositionSchema,
+  type AlpacaCredentials,
+} from './alpaca-schemas';
+
+const BROKER = 'alpaca';
+/** Alpaca's answer when a client_order_id was already used on the account (wording varies across API revisions). */
+const DUPLICATE_CLIENT_ORDER_ID = /client[ _]?order[ _]?id must be unique/i;
+
+type Request = Omit<BrokerHttpRequest, 'headers'>;
+
+/** Alpaca trading API (stocks and crypto), paper and live: https://docs.alpaca.markets/reference */
+export class AlpacaAdapter implements BrokerAdapter {
+  readonly broker = 'alpaca' as const;
+  readonly credentialsSchema = alpacaCredentialsSchema;
+
+  constructor(private readonly http: { paper: BrokerHttp; live: BrokerHttp }) {}
+
+  async inspect(credentials: BrokerCredentials, environment: BrokerEnvironment): Promise<PermissionReport> {
+    const creds = parseCredentials(BROKER, alpacaCredentialsSchema, credentials);
+    const res = await this.send(creds, environment, { method: 'GET', path: '/v2/account' });
+    if (res.status === 401 || res.status === 403) throw keyRefused(res.status);
+    const account = this.expect(res, creds, alpacaAccountSchema, 'the account request');
+    if (account.status !== 'ACTIVE') {
+      const status = safeBrokerText(account.status, credentials) ?? 'unknown';
+      throw new BrokerError('credentials_invalid', BROKER, `the Alpaca account behind this key is ${status}, not ACTIVE: it cannot be connected`);
+    }
+    const details: PermissionReport['details'] = {
+      status: account.status,
+      trading_blocked: account.trading_blocked,
+      account_blocked: account.account_blocked,
+    };
+    if (account.transfers_blocked !== undefined) details.transfers_blocked = account.transfers_blocked;
+    if (account.currency) details.currency = account.currency;
+    return {
+      inspection: 'trading_only',
+      canTrade: !account.trading_blocked && !account.account_blocked,
+      canWithdraw: false,
+      canTransfer: false,
+      note: 'Alpaca trading API keys can trade but cannot withdraw or transfer funds; Alpaca exposes no finer key scopes.',
+      details,
+      keyHint: keyHint(creds.apiKey),
+    };
+  }
+
+  async placeOrder(credentials: BrokerCredentials, order: OrderRequest): Promise<OrderAck> {
+    const creds = parseCredentials(BROKER, alpacaCredentialsSchema, credentials);
+    assertOrderValues(BROKER, order);
+    const body = JSON.stringify(alpacaOrderBody(order));
+    const res = await this.send(creds, order.environment, { method: 'POST', path: '/v2/orders', body });
+    if (res.status === 200 || res.status === 201) {
+      return settled(alpacaOrderAck(parseBrokerBody(BROKER, alpacaOrderSchema, res.json, 'the order')), creds);
+    }
+    const message = brokerMessage(res, creds);
+    if (res.status === 422 && DUPLICATE_CLIENT_ORDER_ID.test(message)) {
+      // Sent before (e.g. the answer was lost): the existing order is the result of this request.
+      const existing = await this.lookup(creds, order.environment, order.clientOrderId);
+      if (!existing) throw new BrokerError('ambiguous', BROKER, 'Alpaca reports the client order id as used but cannot find the order yet');
+      return settled(existing, creds);
+    }
+    if (res.status === 401) throw keyRefused(res.status);
+    throw new BrokerError('rejected', BROKER, `Alpaca rejected the order: ${message}`, res.status);
+  }
+
+  async findOrder(
+    credentials: BrokerCredentials,
+    order: Pick<OrderRequest, 'clientOrderId' | 'symbol' | 'environment' | 'connectionId'>,
+  ): Promise<OrderAck | null> {
+    const creds = parseCredentials(BROKER, alpacaCredentialsSchema, credentials);
+    return this.lookup(creds, order.environment, order.clientOrderId);
+  }
+
+  async getPosition(credentials: BrokerCredentials, symbol: string, environment: BrokerEnvironment): Promise<Position> {
+    const creds = parseCredentials(BROKER, alpacaCredentialsSchema, credentials);
+    // Alpaca names crypto positions without the slash (BTC/USD → BTCUSD).
+    const path = `/v2/positions/${encodeURIComponent(symbol.trim().toUpperCase().replace('/', ''))}`;
+    const res = await this.send(creds, environment, { method: 'GET', path });
+    if (res.status === 404) return { symbol, quantity: '0' };
+    const position = this.expect(res, creds, alpacaPositionSchema, 'the position request');
+    const size = absDecimal(position.qty);
+    const short = position.side ? position.side === 'short' : position.qty.startsWith('-');
+    return { symbol, quantity: short ? negateDecimal(size) : size };
+  }
+
+  async cancelOpenOrders(credentials: BrokerCredentials, symbol: string, environment: BrokerEnvironment): Promise<number> {
+    const creds = parseCredentials(BROKER, alpacaCredentialsSchema, credentials);
+    const query = new URLSearchParams({ status: 'open', symbols: symbol.trim().toUpperCase(), limit: '500' });
+    const res = await this.send(creds, environment, { method: 'GET', path: `/v2/orders?${query}` });
+    const open = this.expect(res, creds, alpacaOrderListSchema, 'the open orders request');
+    let cancelled = 0;
+    for (const o of open) {
+      const del = await this.send(creds, environment, { method: 'DELETE', path: `/v2/orders/${encodeURIComponent(o.id)}` });
+      // 404/422: already gone or finished meanwhile (e.g. a bracket leg cancelled with its parent).
+      if (del.status === 404 || del.status === 422) continue;
+      if (del.status < 200 || del.status >= 300) throw this.failure(del, creds, 'the order cancel');
+      cancelled++;
+    }
+    return cancelled;
+  }
+
+  async getEquity(credentials: BrokerCredentials, environment: BrokerEnvironment): Promise<string> {
+    const creds = parseCredentials(BROKER, alpacaCredentialsSchema, credentials);
+    const res = await this.send(creds, environment, { method: 'GET', path: '/v2/account' });
+    return this.expect(res, creds, alpacaAccountSchema, 'the account request').equity;
+  }
+
+  /** Alpaca's trading API has no endpoint to revoke a key; users regenerate keys in the dashboard. */
+  async revokeKey(): Promise<boolean> {
+    return false;
+  }
+
+  private async lookup(creds: AlpacaCredentials, environment: BrokerEnvironment, clientOrderId: string): Promise<OrderAck | null> {
+    const query = new URLSearchParams({ client_order_id: clientOrderId });
+    const res = await this.send(creds, environment, { method: 'GET', path: `/v2/orders:by_client_order_id?${query}` });
+    if (res.status === 404) return null;
+    return alpacaOrderAck(this.expect(res, creds, alpacaOrderSchema, 'the order lookup'));
+  }
+
+  private send(creds: AlpacaCredentials, environment: BrokerEnvironment, req: Request): Promise<BrokerHttpResponse> {
+    const headers: Record<string, string> = {
+      'APCA-API-KEY-ID': creds.apiKey,
+      'APCA-API-SECRET-KEY': creds.apiSecret,
+      accept: 'application/json',
+    };
+    if (req.body !== undefined) headers['content-type'] = 'application/json';
+    return this.http[environment].send({ ...req, headers });
+  }
+
+  /** The parsed 2xx body, or the BrokerError the status stands for. */
+  private expect<T>(res: BrokerHttpResponse, creds: AlpacaCredentials, schema: z.ZodType<T>, what: string): T {
+    if (res.status < 200 || res.status >= 300) throw this.failure(res, creds, what);
+    return parseBrokerBody(BROKER, schema, res.json, what);
+  }
+
+  private failure(res: BrokerHttpResponse, creds: AlpacaCredentials, what: string): BrokerError {
+    if (res.status === 401 || res.status === 403) return keyRefused(res.status);
+    return new BrokerError('rejected', BROKER, `Alpaca refused ${what} (HTTP ${res.status}): ${brokerMessage(res, creds)}`, res.status);
+  }
+}
+
+function keyRefused(status: number): BrokerError {
+  return new BrokerError('credentials_invalid', BROKER, `Alpaca refused the API key (HTTP ${status}): check the key id and secret and the paper/live environment`, status);
+}
+
+function brokerMessage(res: BrokerHttpResponse, creds: AlpacaCredentials): string {
+  const parsed = alpacaErrorSchema.safeParse(res.json);
+  return (parsed.success && safeBrokerText(parsed.data.message, creds)) || `HTTP ${res.status}`;
+}
+
+/** placeOrder reports a refusal as a BrokerError whether it came at submission or on a replayed id. */
+function settled(ack: OrderAck, creds: AlpacaCredentials): OrderAck {
+  if (ack.status !== 'rejected') return ack;
+  const reason = safeBrokerText(ack.reason, creds) ?? 'order refused';
+  throw new BrokerError('rejected', BROKER, `Alpaca rejected the order ${ack.brokerOrderId}: ${reason}`);
+}
