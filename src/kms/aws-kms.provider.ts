@@ -13,18 +13,8 @@ export interface AwsKmsOptions {
   requestTimeoutMs?: number;
 }
 
-const UNAVAILABLE = new Set([
-  'ThrottlingException',
-  'KMSInternalException',
-  'DependencyTimeoutException',
-  'KMSInvalidStateException',
-  'KeyUnavailableException',
-  'DisabledException',
-  'TimeoutError',
-]);
 const ACCESS_DENIED = new Set(['AccessDeniedException', 'UnrecognizedClientException', 'InvalidSignatureException', 'ExpiredTokenException']);
 const DECRYPT_FAILED = new Set(['InvalidCiphertextException', 'IncorrectKeyException']);
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 /** AWS KMS over the SDK; the IAM identity of the credentials is the principal the key policy judges. */
 export class AwsKmsProvider implements KmsProvider {
@@ -95,18 +85,14 @@ export class AwsKmsProvider implements KmsProvider {
   }
 }
 
-// SDK errors carry only the service's message and metadata, but they are rebuilt anyway so that
-// callers see one of three types and nothing from the request can ride along.
+// Everything else the SDK throws (throttling, 5xx, timeouts, refused connections, a disabled or
+// missing key) means the KMS cannot serve us now. Errors are rebuilt so nothing of the request rides along.
 function toKmsError(operation: string, error: unknown): unknown {
   if (!(error instanceof Error) || error instanceof KmsError) return error;
   const code = 'code' in error && typeof error.code === 'string' ? error.code : undefined;
-  const status = '$metadata' in error ? (error.$metadata as { httpStatusCode?: number } | undefined)?.httpStatusCode : undefined;
-  const what = code ?? error.name;
+  // Transport failures arrive as a plain Error wrapper whose message names the socket error.
+  const what = code ?? (error.name === 'Error' ? error.message.slice(0, 200) : error.name);
   if (ACCESS_DENIED.has(error.name)) return new KmsAccessDeniedError(`KMS refused ${operation} (${what})`);
   if (DECRYPT_FAILED.has(error.name)) return new KmsDecryptError(`KMS could not ${operation} the wrapped key (${what})`);
-  if (UNAVAILABLE.has(error.name) || (code !== undefined && NETWORK_CODES.has(code)) || (status !== undefined && status >= 500)) {
-    return new KmsUnavailableError(`KMS ${operation} unavailable (${what})`);
-  }
-  if (status !== undefined) return new KmsUnavailableError(`KMS ${operation} rejected the request (${what})`);
-  return error;
+  return new KmsUnavailableError(`KMS ${operation} unavailable (${what})`);
 }

@@ -185,7 +185,7 @@ export async function startKmsStub(options: KmsStubOptions = {}): Promise<KmsStu
       status = fault.status;
       payload = { __type: fault.type, message: fault.message };
     }
-    if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
+    if (latencyMs > 0) await delayUnlessClosed(latencyMs, res);
     if (res.destroyed) return;
     const text = JSON.stringify(payload);
     res.writeHead(status, {
@@ -256,6 +256,17 @@ export async function startKmsStub(options: KmsStubOptions = {}): Promise<KmsStu
     },
     close: stopListening,
   };
+}
+
+/** Waits out the configured latency, but no longer than the client keeps the connection. */
+function delayUnlessClosed(ms: number, res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    res.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 function authorize(principal: KmsPrincipal, operation: 'GenerateDataKey' | 'Decrypt' | 'ReEncrypt' | 'Encrypt', context: Record<string, string>): void {
