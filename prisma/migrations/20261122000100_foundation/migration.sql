@@ -45,7 +45,6 @@ CREATE TABLE api_tokens (
   created_by    uuid,
   expires_at    timestamptz(3),
   revoked_at    timestamptz(3),
-  last_used_at  timestamptz(3),
   created_at    timestamptz(3) NOT NULL DEFAULT now()
 );
 CREATE INDEX api_tokens_workspace ON api_tokens (workspace_id);

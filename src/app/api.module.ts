@@ -1,0 +1,37 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
+import type { Logger } from 'pino';
+import type { AppConfig } from '../config/app-config';
+import { ConfigModule } from '../config/config.module';
+import { LOGGER } from '../common/logger';
+import { ProblemFilter } from '../common/problem.filter';
+import { DatabaseModule } from '../database/database.module';
+import { ObservabilityModule } from '../observability/observability.module';
+import { QueueModule } from '../queue/queue.module';
+import { WorkspacesModule } from '../workspaces/workspaces.module';
+
+/** The api process: HTTP only; it never holds a decryptable broker credential. */
+@Module({})
+export class ApiModule {
+  static forConfig(config: AppConfig, logger: Logger): DynamicModule {
+    return {
+      module: ApiModule,
+      global: true,
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule.forRole('api'),
+        QueueModule,
+        ThrottlerModule.forRoot({ throttlers: [{ ttl: 60_000, limit: config.rateLimit.perMinute }] }),
+        ObservabilityModule,
+        WorkspacesModule,
+      ],
+      providers: [
+        { provide: LOGGER, useValue: logger },
+        { provide: APP_FILTER, useClass: ProblemFilter },
+        { provide: APP_GUARD, useClass: ThrottlerGuard },
+      ],
+      exports: [LOGGER],
+    };
+  }
+}

@@ -1,0 +1,112 @@
+import helmet from '@fastify/helmet';
+import { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { FastifyInstance, FastifyReply, FastifyRequest, LogController } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { AppConfig } from '../config/app-config';
+import { NestPinoLogger } from '../common/logger';
+import { toProblemResponse } from '../common/problem-response';
+import { httpErrors, httpRequestDuration } from '../observability/metrics';
+import { ApiModule } from './api.module';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+const DOCS_CSP = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'";
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The body exactly as received, for signature verification. */
+    rawBody?: string;
+  }
+}
+
+/** Builds the api: Fastify with security headers, raw-body capture, problem+json errors, metrics and /docs. */
+export async function createApiApp(config: AppConfig, logger: Logger): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    loggerInstance: logger.child({ component: 'http' }),
+    // Our onResponse hook logs each request by route pattern instead (raw URLs can carry webhook tokens).
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.http.bodyLimitBytes,
+    trustProxy: config.env === 'production' ? true : false,
+    genReqId: (req: { headers: Record<string, string | string[] | undefined> }) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(ApiModule.forConfig(config, logger), adapter, {
+    logger: new NestPinoLogger(logger),
+    bodyParser: false,
+    abortOnError: false,
+  });
+  const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
+  await registerSecurity(app, fastify);
+  registerBodyParsers(fastify);
+  registerHooks(fastify, logger);
+  mountDocs(app, config);
+  return app;
+}
+
+async function registerSecurity(app: NestFastifyApplication, fastify: FastifyInstance): Promise<void> {
+  await app.register(helmet as never, {
+    contentSecurityPolicy: false,
+    frameguard: { action: 'deny' },
+    hsts: { maxAge: 31_536_000, includeSubDomains: true },
+    referrerPolicy: { policy: 'no-referrer' },
+    crossOriginResourcePolicy: { policy: 'same-origin' },
+  });
+  fastify.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply) => {
+    reply.header('content-security-policy', request.url.startsWith('/docs') ? DOCS_CSP : API_CSP);
+    reply.header('permissions-policy', 'accelerometer=(), camera=(), geolocation=(), gyroscope=(), microphone=(), payment=(), usb=()');
+    reply.header('cache-control', 'no-store');
+    reply.header('x-request-id', String(request.id));
+  });
+}
+
+/** JSON and text/plain bodies are both kept raw (webhook signatures cover the exact bytes); JSON is parsed here. */
+function registerBodyParsers(fastify: FastifyInstance): void {
+  fastify.addContentTypeParser(['application/json', 'application/problem+json'], { parseAs: 'string' }, (request, body, done) => {
+    request.rawBody = body as string;
+    if ((body as string).length === 0) return done(null, undefined);
+    try {
+      done(null, JSON.parse(body as string));
+    } catch (err) {
+      (err as { statusCode?: number }).statusCode = 400;
+      done(err as Error, undefined);
+    }
+  });
+  fastify.addContentTypeParser('text/plain', { parseAs: 'string' }, (request, body, done) => {
+    request.rawBody = body as string;
+    done(null, body);
+  });
+}
+
+function registerHooks(fastify: FastifyInstance, logger: Logger): void {
+  // Errors raised before Nest's pipeline (body limits, parsers) get the same problem+json.
+  fastify.setErrorHandler((error, request, reply) => {
+    const res = toProblemResponse(error, String(request.id), logger);
+    void reply.status(res.status).headers(res.headers).send(res.body);
+  });
+  fastify.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    httpRequestDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    if (reply.statusCode >= 400) httpErrors.inc({ status: String(reply.statusCode), code: String(reply.getHeader('x-problem-code') ?? '') });
+    logger.info({ requestId: String(request.id), method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request');
+  });
+}
+
+function mountDocs(app: INestApplication, config: AppConfig): void {
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Switchyard')
+      .setDescription('Signal-to-execution router. Errors are RFC 9457 application/problem+json with a stable `code`.')
+      .setVersion('1')
+      .addServer(config.http.publicBaseUrl)
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
+}

@@ -1,0 +1,55 @@
+import { applyDecorators, Body, Param, PipeTransform, Query } from '@nestjs/common';
+import { ApiBody, ApiQuery } from '@nestjs/swagger';
+import { z } from 'zod';
+import { FieldError, Problem } from './problem';
+
+/** Validates with zod and answers 422 listing every bad field (never echoing values). */
+export class ZodPipe<T extends z.ZodType> implements PipeTransform<unknown, z.infer<T>> {
+  constructor(private readonly schema: T) {}
+
+  transform(value: unknown): z.infer<T> {
+    const result = this.schema.safeParse(value ?? {});
+    if (result.success) return result.data;
+    throw Problem.validation(toFieldErrors(result.error));
+  }
+}
+
+export function toFieldErrors(error: z.ZodError): FieldError[] {
+  return error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(body)', message: i.message }));
+}
+
+function openApiSchema(schema: z.ZodType): Record<string, unknown> {
+  return z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}
+
+/** A validated JSON body, documented in OpenAPI from the same schema. */
+export function ValidBody(schema: z.ZodType): ParameterDecorator {
+  return (target, key, index) => {
+    Body(new ZodPipe(schema))(target, key, index);
+    if (key) applyDecorators(ApiBody({ schema: openApiSchema(schema) }))(target, key, Object.getOwnPropertyDescriptor(target, key)!);
+  };
+}
+
+/** Validated query parameters, documented in OpenAPI. */
+export function ValidQuery(schema: z.ZodObject): ParameterDecorator {
+  return (target, key, index) => {
+    Query(new ZodPipe(schema))(target, key, index);
+    if (!key) return;
+    const descriptor = Object.getOwnPropertyDescriptor(target, key)!;
+    for (const [name, field] of Object.entries(schema.shape)) {
+      ApiQuery({ name, required: !(field as z.ZodType).safeParse(undefined).success, schema: openApiSchema(field as z.ZodType) })(target, key, descriptor);
+    }
+  };
+}
+
+const uuid = z.uuid();
+
+/** A path id: anything that is not a UUID is simply not found (404), like another workspace's id. */
+export function IdParam(resource: string, name = 'id'): ParameterDecorator {
+  return Param(name, {
+    transform(value: unknown): string {
+      if (typeof value !== 'string' || !uuid.safeParse(value).success) throw Problem.notFound(resource);
+      return value.toLowerCase();
+    },
+  });
+}

@@ -1,0 +1,47 @@
+import { Controller, Get, Header, Inject } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
+import type { Pool } from 'pg';
+import { PG_POOL } from '../database/database.tokens';
+import { QueueConnection } from '../queue/queue-connection';
+import { Public } from '../workspaces/auth/auth.decorators';
+import { metricsRegistry } from './metrics';
+
+@ApiExcludeController()
+@Controller()
+@Public()
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    @Inject(PG_POOL) private readonly pool: Pool,
+    private readonly queues: QueueConnection,
+  ) {}
+
+  /** Liveness: the process answers. */
+  @Get('healthz')
+  liveness() {
+    return { status: 'ok' };
+  }
+
+  /** Readiness: the database and the queue backend both answer. */
+  @Get('readyz')
+  @HealthCheck()
+  readiness() {
+    return this.health.check([
+      async () => {
+        await this.pool.query('SELECT 1');
+        return { database: { status: 'up' } };
+      },
+      async () => {
+        await this.queues.ping();
+        return { queue: { status: 'up', backend: this.queues.backend } };
+      },
+    ]);
+  }
+
+  @Get('metrics')
+  @Header('content-type', 'text/plain; version=0.0.4')
+  metrics() {
+    return metricsRegistry.metrics();
+  }
+}

@@ -1,0 +1,48 @@
+import { ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { AuthGuard } from '@nestjs/passport';
+import type { FastifyRequest } from 'fastify';
+import { Problem } from '../../common/problem';
+import { AuthContext, PlatformContext, Principal, Role, roleAtLeast } from './auth-context';
+import { AUTH_CONTEXT, PLATFORM_ROUTE, PUBLIC_ROUTE, REQUIRED_ROLE } from './auth.decorators';
+
+/**
+ * The global guard: every route needs a valid bearer token unless marked @Public(); platform routes
+ * need the platform token; workspace routes need a role at least the declared one
+ * (default: viewer for reads, admin for writes).
+ */
+@Injectable()
+export class AccessGuard extends AuthGuard('bearer') {
+  constructor(private readonly reflector: Reflector) {
+    super();
+  }
+
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
+    await super.canActivate(context);
+
+    const request = context.switchToHttp().getRequest<FastifyRequest & { user: Principal }>();
+    const principal = request.user;
+    const base = { ip: request.ip, requestId: String(request.id) };
+    const holder = request as unknown as Record<string, AuthContext | PlatformContext>;
+
+    if (this.reflector.getAllAndOverride<boolean>(PLATFORM_ROUTE, targets)) {
+      if (principal.kind !== 'platform') throw Problem.forbidden('This route needs the platform admin token.');
+      holder[AUTH_CONTEXT] = { actor: { type: 'platform', id: 'platform-admin' }, ...base };
+      return true;
+    }
+    if (principal.kind !== 'workspace') throw Problem.forbidden('The platform token cannot act inside a workspace.');
+
+    const isRead = request.method === 'GET' || request.method === 'HEAD';
+    const required = this.reflector.getAllAndOverride<Role>(REQUIRED_ROLE, targets) ?? (isRead ? 'viewer' : 'admin');
+    if (!roleAtLeast(principal.role, required)) throw Problem.forbidden(`This action needs the ${required} role or higher.`);
+    holder[AUTH_CONTEXT] = { workspaceId: principal.workspaceId, actor: principal.actor, role: principal.role, ...base };
+    return true;
+  }
+
+  override handleRequest<T>(err: unknown, user: T): T {
+    if (err || !user) throw Problem.unauthorized();
+    return user;
+  }
+}

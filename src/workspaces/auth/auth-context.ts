@@ -1,0 +1,29 @@
+export const ROLES = ['owner', 'admin', 'trader', 'viewer'] as const;
+export type Role = (typeof ROLES)[number];
+
+const RANK: Record<Role, number> = { viewer: 0, trader: 1, admin: 2, owner: 3 };
+
+export function roleAtLeast(role: Role, minimum: Role): boolean {
+  return RANK[role] >= RANK[minimum];
+}
+
+/** The authenticated caller of a workspace route, passed explicitly into services. */
+export interface AuthContext {
+  workspaceId: string;
+  actor: { type: 'user' | 'token'; id: string };
+  role: Role;
+  ip: string;
+  requestId: string;
+}
+
+/** The caller of a platform route (PLATFORM_ADMIN_TOKEN). */
+export interface PlatformContext {
+  actor: { type: 'platform'; id: 'platform-admin' };
+  ip: string;
+  requestId: string;
+}
+
+/** What the bearer strategy resolves a token to, before the route's requirements are checked. */
+export type Principal =
+  | { kind: 'workspace'; workspaceId: string; actor: AuthContext['actor']; role: Role }
+  | { kind: 'platform' };

@@ -1,0 +1,52 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Pool } from 'pg';
+import { PG_POOL } from '../../database/database.tokens';
+import { TenantDb } from '../../database/tenant-db';
+import type { Role } from './auth-context';
+
+export interface ResolvedToken {
+  id: string;
+  workspaceId: string;
+  role: Role;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export interface LoginCandidate {
+  id: string;
+  workspaceId: string;
+  role: Role;
+  passwordHash: string | null;
+}
+
+/** Lookups that happen before the workspace is known: only through the resolver functions. */
+@Injectable()
+export class AuthRepository {
+  constructor(
+    @Inject(PG_POOL) private readonly pool: Pool,
+    private readonly db: TenantDb,
+  ) {}
+
+  async findToken(hash: Buffer): Promise<ResolvedToken | undefined> {
+    const { rows } = await this.pool.query(
+      'SELECT id, workspace_id AS "workspaceId", role, expires_at AS "expiresAt", revoked_at AS "revokedAt" FROM auth_resolve_api_token($1)',
+      [hash],
+    );
+    return rows[0];
+  }
+
+  async findLoginCandidates(email: string): Promise<LoginCandidate[]> {
+    const { rows } = await this.pool.query(
+      'SELECT id, workspace_id AS "workspaceId", role, password_hash AS "passwordHash" FROM auth_resolve_member_login($1)',
+      [email],
+    );
+    return rows;
+  }
+
+  async activeMemberRole(workspaceId: string, memberId: string): Promise<Role | undefined> {
+    const member = await this.db.run(workspaceId, (tx) =>
+      tx.member.findFirst({ where: { id: memberId, removedAt: null }, select: { role: true } }),
+    );
+    return member?.role as Role | undefined;
+  }
+}

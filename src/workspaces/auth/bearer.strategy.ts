@@ -1,0 +1,60 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { PassportStrategy } from '@nestjs/passport';
+import { Strategy } from 'passport-http-bearer';
+import { APP_CONFIG, AppConfig } from '../../config/app-config';
+import type { Principal, Role } from './auth-context';
+import { AuthRepository } from './auth.repository';
+import { constantTimeEqual, sha256 } from './secrets';
+
+export interface MemberJwtClaims {
+  sub: string;
+  ws: string;
+  role: Role;
+  typ: 'member';
+}
+
+/**
+ * Resolves a bearer token to a principal: the platform admin token, a workspace API token
+ * (`sy_…`, looked up by SHA-256), or a member JWT (HS256 only; `alg: none` never verifies).
+ */
+@Injectable()
+export class BearerStrategy extends PassportStrategy(Strategy, 'bearer') {
+  private readonly platformTokenHash?: Buffer;
+
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly repository: AuthRepository,
+    private readonly jwt: JwtService,
+  ) {
+    super();
+    this.platformTokenHash = config.auth.platformAdminToken ? sha256(config.auth.platformAdminToken) : undefined;
+  }
+
+  async validate(token: string): Promise<Principal | false> {
+    const hash = sha256(token);
+    if (this.platformTokenHash && constantTimeEqual(hash, this.platformTokenHash)) return { kind: 'platform' };
+    if (token.startsWith('sy_')) return this.fromApiToken(hash);
+    return this.fromJwt(token);
+  }
+
+  private async fromApiToken(hash: Buffer): Promise<Principal | false> {
+    const found = await this.repository.findToken(hash);
+    if (!found || found.revokedAt || (found.expiresAt && found.expiresAt.getTime() <= Date.now())) return false;
+    return { kind: 'workspace', workspaceId: found.workspaceId, actor: { type: 'token', id: found.id }, role: found.role };
+  }
+
+  private async fromJwt(token: string): Promise<Principal | false> {
+    let claims: MemberJwtClaims;
+    try {
+      claims = await this.jwt.verifyAsync<MemberJwtClaims>(token, { algorithms: ['HS256'] });
+    } catch {
+      return false;
+    }
+    if (claims.typ !== 'member') return false;
+    // A removed member's JWT stops working at once, not at expiry; the role is re-read too.
+    const role = await this.repository.activeMemberRole(claims.ws, claims.sub);
+    if (!role) return false;
+    return { kind: 'workspace', workspaceId: claims.ws, actor: { type: 'user', id: claims.sub }, role };
+  }
+}

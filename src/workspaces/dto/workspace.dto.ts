@@ -1,0 +1,40 @@
+import { z } from 'zod';
+import { ROLES } from '../auth/auth-context';
+
+const email = z.email().max(320).transform((e) => e.toLowerCase());
+const password = z.string().min(12, 'must be at least 12 characters').max(256);
+const reason = z.string().trim().min(1).max(500);
+
+export const createWorkspaceSchema = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  ownerEmail: email,
+  ownerPassword: password.optional(),
+});
+export type CreateWorkspaceDto = z.infer<typeof createWorkspaceSchema>;
+
+export const loginSchema = z.strictObject({
+  email,
+  password: z.string().min(1).max(256),
+  workspaceId: z.uuid().optional(),
+});
+export type LoginDto = z.infer<typeof loginSchema>;
+
+export const killSwitchSchema = z.strictObject({ engaged: z.boolean(), reason });
+export type KillSwitchDto = z.infer<typeof killSwitchSchema>;
+
+export const liveTradingSchema = z.strictObject({ enabled: z.boolean(), reason });
+export type LiveTradingDto = z.infer<typeof liveTradingSchema>;
+
+export const createMemberSchema = z.strictObject({
+  email,
+  password: password.optional(),
+  role: z.enum(ROLES),
+});
+export type CreateMemberDto = z.infer<typeof createMemberSchema>;
+
+export const createTokenSchema = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  role: z.enum(ROLES).default('trader'),
+  expiresInDays: z.number().int().min(1).max(3650).optional(),
+});
+export type CreateTokenDto = z.infer<typeof createTokenSchema>;

@@ -1,0 +1,32 @@
+import { Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { IdParam, ValidBody } from '../common/validation';
+import type { AuthContext } from './auth/auth-context';
+import { Auth, RequireRole } from './auth/auth.decorators';
+import { createMemberSchema, CreateMemberDto } from './dto/workspace.dto';
+import { MembersService } from './members.service';
+
+@ApiTags('members')
+@ApiBearerAuth()
+@Controller('v1/members')
+export class MembersController {
+  constructor(private readonly members: MembersService) {}
+
+  @Post()
+  @RequireRole('admin')
+  create(@Auth() auth: AuthContext, @ValidBody(createMemberSchema) dto: CreateMemberDto) {
+    return this.members.create(auth, dto);
+  }
+
+  @Get()
+  list(@Auth() auth: AuthContext) {
+    return this.members.list(auth);
+  }
+
+  @Delete(':id')
+  @RequireRole('admin')
+  @HttpCode(204)
+  remove(@Auth() auth: AuthContext, @IdParam('Member') id: string) {
+    return this.members.remove(auth, id);
+  }
+}

@@ -1,0 +1,39 @@
+import { Injectable } from '@nestjs/common';
+import type { TenantTx } from '../database/tenant-db';
+import type { Role } from './auth/auth-context';
+
+export interface MemberRecord {
+  id: string;
+  email: string;
+  role: Role;
+  createdAt: Date;
+}
+
+const MEMBER_FIELDS = { id: true, email: true, role: true, createdAt: true } as const;
+
+@Injectable()
+export class MembersRepository {
+  async create(tx: TenantTx, data: { id: string; workspaceId: string; email: string; role: Role; passwordHash?: string }): Promise<MemberRecord> {
+    return (await tx.member.create({ data, select: MEMBER_FIELDS })) as MemberRecord;
+  }
+
+  async list(tx: TenantTx): Promise<MemberRecord[]> {
+    return (await tx.member.findMany({ where: { removedAt: null }, select: MEMBER_FIELDS, orderBy: { createdAt: 'asc' } })) as MemberRecord[];
+  }
+
+  async findActive(tx: TenantTx, id: string): Promise<MemberRecord | null> {
+    return (await tx.member.findFirst({ where: { id, removedAt: null }, select: MEMBER_FIELDS })) as MemberRecord | null;
+  }
+
+  async existsActiveEmail(tx: TenantTx, email: string): Promise<boolean> {
+    return (await tx.member.count({ where: { email, removedAt: null } })) > 0;
+  }
+
+  async countActiveOwners(tx: TenantTx): Promise<number> {
+    return tx.member.count({ where: { role: 'owner', removedAt: null } });
+  }
+
+  async remove(tx: TenantTx, id: string): Promise<void> {
+    await tx.member.update({ where: { id }, data: { removedAt: new Date() } });
+  }
+}

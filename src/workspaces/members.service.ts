@@ -1,0 +1,50 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { Problem } from '../common/problem';
+import { TenantDb } from '../database/tenant-db';
+import { AuthContext, roleAtLeast } from './auth/auth-context';
+import { hashPassword } from './auth/secrets';
+import type { CreateMemberDto } from './dto/workspace.dto';
+import { MemberRecord, MembersRepository } from './members.repository';
+
+export interface MemberView {
+  id: string;
+  email: string;
+  role: string;
+  createdAt: string;
+}
+
+const toView = (m: MemberRecord): MemberView => ({ id: m.id, email: m.email, role: m.role, createdAt: m.createdAt.toISOString() });
+
+@Injectable()
+export class MembersService {
+  constructor(
+    private readonly db: TenantDb,
+    private readonly members: MembersRepository,
+  ) {}
+
+  async create(auth: AuthContext, dto: CreateMemberDto): Promise<MemberView> {
+    if (!roleAtLeast(auth.role, dto.role)) throw Problem.forbidden('You cannot grant a role higher than your own.');
+    const passwordHash = dto.password ? await hashPassword(dto.password) : undefined;
+    return this.db.run(auth.workspaceId, async (tx) => {
+      if (await this.members.existsActiveEmail(tx, dto.email)) throw Problem.conflict('member_exists', 'A member with this email already exists.');
+      return toView(await this.members.create(tx, { id: randomUUID(), workspaceId: auth.workspaceId, email: dto.email, role: dto.role, passwordHash }));
+    });
+  }
+
+  async list(auth: AuthContext): Promise<MemberView[]> {
+    return (await this.db.run(auth.workspaceId, (tx) => this.members.list(tx))).map(toView);
+  }
+
+  async remove(auth: AuthContext, id: string): Promise<void> {
+    await this.db.run(auth.workspaceId, async (tx) => {
+      const member = await this.members.findActive(tx, id);
+      if (!member) throw Problem.notFound('Member');
+      if (!roleAtLeast(auth.role, member.role)) throw Problem.forbidden('You cannot remove a member with a higher role.');
+      if (member.role === 'owner' && (await this.members.countActiveOwners(tx)) <= 1) {
+        throw Problem.conflict('last_owner', 'A workspace keeps at least one owner.');
+      }
+      await this.members.remove(tx, id);
+    });
+  }
+}

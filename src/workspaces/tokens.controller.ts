@@ -1,0 +1,32 @@
+import { Controller, Delete, Get, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { IdParam, ValidBody } from '../common/validation';
+import type { AuthContext } from './auth/auth-context';
+import { Auth, RequireRole } from './auth/auth.decorators';
+import { createTokenSchema, CreateTokenDto } from './dto/workspace.dto';
+import { TokensService } from './tokens.service';
+
+@ApiTags('tokens')
+@ApiBearerAuth()
+@Controller('v1/tokens')
+export class TokensController {
+  constructor(private readonly tokens: TokensService) {}
+
+  @Post()
+  @RequireRole('admin')
+  create(@Auth() auth: AuthContext, @ValidBody(createTokenSchema) dto: CreateTokenDto) {
+    return this.tokens.create(auth, dto);
+  }
+
+  @Get()
+  @RequireRole('admin')
+  list(@Auth() auth: AuthContext) {
+    return this.tokens.list(auth);
+  }
+
+  @Delete(':id')
+  @RequireRole('admin')
+  revoke(@Auth() auth: AuthContext, @IdParam('Token') id: string) {
+    return this.tokens.revoke(auth, id);
+  }
+}

@@ -1,0 +1,44 @@
+import { Controller, Get, HttpCode, Post, Put } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ValidBody } from '../common/validation';
+import type { AuthContext, PlatformContext } from './auth/auth-context';
+import { Auth, PlatformAuth, PlatformOnly, RequireRole } from './auth/auth.decorators';
+import { createWorkspaceSchema, CreateWorkspaceDto, killSwitchSchema, KillSwitchDto, liveTradingSchema, LiveTradingDto } from './dto/workspace.dto';
+import { WorkspacesService } from './workspaces.service';
+
+@ApiTags('workspaces')
+@ApiBearerAuth()
+@Controller('v1')
+export class WorkspacesController {
+  constructor(private readonly workspaces: WorkspacesService) {}
+
+  @Post('workspaces')
+  @PlatformOnly()
+  create(@PlatformAuth() caller: PlatformContext, @ValidBody(createWorkspaceSchema) dto: CreateWorkspaceDto) {
+    return this.workspaces.create(caller, dto);
+  }
+
+  @Get('workspace')
+  get(@Auth() auth: AuthContext) {
+    return this.workspaces.get(auth);
+  }
+
+  @Put('workspace/kill-switch')
+  @RequireRole('trader')
+  setKillSwitch(@Auth() auth: AuthContext, @ValidBody(killSwitchSchema) dto: KillSwitchDto) {
+    return this.workspaces.setKillSwitch(auth, dto);
+  }
+
+  @Put('workspace/live-trading')
+  @RequireRole('owner')
+  setLiveTrading(@Auth() auth: AuthContext, @ValidBody(liveTradingSchema) dto: LiveTradingDto) {
+    return this.workspaces.setLiveTrading(auth, dto);
+  }
+
+  @Put('platform/kill-switch')
+  @PlatformOnly()
+  @HttpCode(200)
+  setPlatformKillSwitch(@PlatformAuth() caller: PlatformContext, @ValidBody(killSwitchSchema) dto: KillSwitchDto) {
+    return this.workspaces.setPlatformKillSwitch(caller, dto);
+  }
+}

@@ -1,0 +1,44 @@
+import { Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { JwtModule } from '@nestjs/jwt';
+import { PassportModule } from '@nestjs/passport';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { AccessGuard } from './auth/access.guard';
+import { AuthController } from './auth/auth.controller';
+import { AuthRepository } from './auth/auth.repository';
+import { BearerStrategy } from './auth/bearer.strategy';
+import { LoginService } from './auth/login.service';
+import { MembersController } from './members.controller';
+import { MembersRepository } from './members.repository';
+import { MembersService } from './members.service';
+import { TokensController } from './tokens.controller';
+import { TokensRepository } from './tokens.repository';
+import { TokensService } from './tokens.service';
+import { WorkspacesController } from './workspaces.controller';
+import { WorkspacesRepository } from './workspaces.repository';
+import { WorkspacesService } from './workspaces.service';
+
+/** Workspaces, members, API tokens and authentication; installs the global AccessGuard. */
+@Module({
+  imports: [
+    PassportModule,
+    JwtModule.registerAsync({
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => ({ secret: config.auth.jwtSecret, signOptions: { algorithm: 'HS256' } }),
+    }),
+  ],
+  controllers: [WorkspacesController, MembersController, TokensController, AuthController],
+  providers: [
+    AuthRepository,
+    BearerStrategy,
+    LoginService,
+    WorkspacesRepository,
+    WorkspacesService,
+    MembersRepository,
+    MembersService,
+    TokensRepository,
+    TokensService,
+    { provide: APP_GUARD, useClass: AccessGuard },
+  ],
+})
+export class WorkspacesModule {}

@@ -1,0 +1,51 @@
+import { Injectable } from '@nestjs/common';
+import { PrismaService } from '../database/prisma.service';
+import type { TenantTx } from '../database/tenant-db';
+
+export interface WorkspaceRecord {
+  id: string;
+  name: string;
+  killSwitchEngaged: boolean;
+  killSwitchReason: string | null;
+  liveTradingEnabled: boolean;
+  createdAt: Date;
+}
+
+const WORKSPACE_FIELDS = { id: true, name: true, killSwitchEngaged: true, killSwitchReason: true, liveTradingEnabled: true, createdAt: true } as const;
+
+@Injectable()
+export class WorkspacesRepository {
+  constructor(private readonly prisma: PrismaService) {}
+
+  create(tx: TenantTx, id: string, name: string): Promise<WorkspaceRecord> {
+    return tx.workspace.create({ data: { id, name }, select: WORKSPACE_FIELDS });
+  }
+
+  find(tx: TenantTx, id: string): Promise<WorkspaceRecord | null> {
+    return tx.workspace.findUnique({ where: { id }, select: WORKSPACE_FIELDS });
+  }
+
+  setKillSwitch(tx: TenantTx, id: string, engaged: boolean, reason: string): Promise<WorkspaceRecord> {
+    return tx.workspace.update({
+      where: { id },
+      data: { killSwitchEngaged: engaged, killSwitchReason: reason, killSwitchChangedAt: new Date() },
+      select: WORKSPACE_FIELDS,
+    });
+  }
+
+  setLiveTrading(tx: TenantTx, id: string, enabled: boolean): Promise<WorkspaceRecord> {
+    return tx.workspace.update({
+      where: { id },
+      data: { liveTradingEnabled: enabled, liveTradingChangedAt: new Date() },
+      select: WORKSPACE_FIELDS,
+    });
+  }
+
+  setPlatformKillSwitch(engaged: boolean, reason: string) {
+    return this.prisma.platformSettings.update({
+      where: { id: 1 },
+      data: { killSwitchEngaged: engaged, killSwitchReason: reason, killSwitchChangedAt: new Date() },
+      select: { killSwitchEngaged: true, killSwitchReason: true, killSwitchChangedAt: true },
+    });
+  }
+}
