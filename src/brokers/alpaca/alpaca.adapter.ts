@@ -89,7 +89,7 @@ export class AlpacaAdapter implements BrokerAdapter {
     return this.lookup(creds, order.environment, order.clientOrderId);
   }
 
-  async getPosition(credentials: BrokerCredentials, symbol: string, environment: BrokerEnvironment): Promise<Position> {
+  async getPosition(credentials: BrokerCredentials, symbol: string, environment: BrokerEnvironment, _connectionId: string): Promise<Position> {
     const creds = parseCredentials(BROKER, alpacaCredentialsSchema, credentials);
     // Alpaca names crypto positions without the slash (BTC/USD → BTCUSD).
     const path = `/v2/positions/${encodeURIComponent(symbol.trim().toUpperCase().replace('/', ''))}`;
@@ -101,7 +101,7 @@ export class AlpacaAdapter implements BrokerAdapter {
     return { symbol, quantity: short ? negateDecimal(size) : size };
   }
 
-  async cancelOpenOrders(credentials: BrokerCredentials, symbol: string, environment: BrokerEnvironment): Promise<number> {
+  async cancelOpenOrders(credentials: BrokerCredentials, symbol: string, environment: BrokerEnvironment, _connectionId: string): Promise<number> {
     const creds = parseCredentials(BROKER, alpacaCredentialsSchema, credentials);
     const query = new URLSearchParams({ status: 'open', symbols: symbol.trim().toUpperCase(), limit: '500' });
     const res = await this.send(creds, environment, { method: 'GET', path: `/v2/orders?${query}` });
@@ -117,14 +117,14 @@ export class AlpacaAdapter implements BrokerAdapter {
     return cancelled;
   }
 
-  async getEquity(credentials: BrokerCredentials, environment: BrokerEnvironment): Promise<string> {
+  async getEquity(credentials: BrokerCredentials, environment: BrokerEnvironment, _connectionId: string): Promise<string> {
     const creds = parseCredentials(BROKER, alpacaCredentialsSchema, credentials);
     const res = await this.send(creds, environment, { method: 'GET', path: '/v2/account' });
     return this.expect(res, creds, alpacaAccountSchema, 'the account request').equity;
   }
 
   /** Alpaca's trading API has no endpoint to revoke a key; users regenerate keys in the dashboard. */
-  async revokeKey(): Promise<boolean> {
+  async revokeKey(_credentials: BrokerCredentials, _environment: BrokerEnvironment): Promise<boolean> {
     return false;
   }
 

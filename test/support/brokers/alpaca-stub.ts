@@ -1,0 +1,362 @@
+import { randomUUID } from 'node:crypto';
+import { BrokerStubServer, RecordedRequest, StubReply } from './broker-stub';
+
+/**
+ * Alpaca trading API stub (https://docs.alpaca.markets/reference): header-key auth, one account per key,
+ * an order book with Alpaca's client_order_id uniqueness and field validation, immediate market fills
+ * that move cash and positions, resting limit/stop orders, bracket/oto legs, positions and cancels.
+ */
+
+export interface AlpacaStubKey {
+  apiKey: string;
+  apiSecret: string;
+  /** Alpaca account status; only ACTIVE accounts trade. */
+  status?: string;
+  tradingBlocked?: boolean;
+  accountBlocked?: boolean;
+  /** Starting cash (and equity), USD. */
+  equity?: number;
+}
+
+export interface AlpacaStubOrder {
+  id: string;
+  client_order_id: string;
+  symbol: string;
+  asset_class: 'us_equity' | 'crypto';
+  qty: string;
+  filled_qty: string;
+  filled_avg_price: string | null;
+  side: 'buy' | 'sell';
+  type: string;
+  order_type: string;
+  time_in_force: string;
+  limit_price: string | null;
+  stop_price: string | null;
+  order_class: string;
+  status: string;
+  extended_hours: boolean;
+  created_at: string;
+  updated_at: string;
+  submitted_at: string;
+  filled_at: string | null;
+  canceled_at: string | null;
+  legs: AlpacaStubOrder[] | null;
+}
+
+/** A top-level order as the stub keeps it: Alpaca's fields plus when its request arrived and whose it is. */
+export interface AlpacaStubOrderRecord extends AlpacaStubOrder {
+  arrivedAtMs: number;
+  apiKey: string;
+}
+
+interface Account {
+  id: string;
+  key: Required<AlpacaStubKey>;
+  cash: number;
+  positions: Map<string, number>;
+  orders: Map<string, AlpacaStubOrderRecord>;
+}
+
+const OPEN_STATUSES = new Set(['new', 'accepted', 'pending_new', 'partially_filled', 'held', 'accepted_for_bidding', 'pending_cancel', 'pending_replace', 'done_for_day']);
+const ORDER_TYPES = new Set(['market', 'limit', 'stop', 'stop_limit', 'trailing_stop']);
+const TIMES_IN_FORCE = new Set(['day', 'gtc', 'opg', 'cls', 'ioc', 'fok']);
+const ORDER_CLASSES = new Set(['', 'simple', 'bracket', 'oco', 'oto']);
+const SYMBOL = /^[A-Z][A-Z.]{0,9}$|^[A-Z]{2,6}\/[A-Z]{3,4}$/;
+const UNAUTHORIZED: StubReply = { status: 401, body: { code: 40110000, message: 'request is not authorized' } };
+
+export class AlpacaStub extends BrokerStubServer {
+  /** Top-level orders of every account, in arrival order (legs are inside `legs`). */
+  readonly orders: AlpacaStubOrderRecord[] = [];
+  private readonly accounts = new Map<string, Account>();
+  private readonly prices = new Map<string, number>();
+  private scriptedOrderReply?: StubReply;
+
+  constructor() {
+    super();
+    this.route('GET', /^\/v2\/account$/, (req) => this.authed(req, (a) => ({ status: 200, body: this.accountJson(a) })));
+    this.route('POST', /^\/v2\/orders$/, (req) => this.authed(req, (a) => this.createOrder(a, req)));
+    this.route('GET', /^\/v2\/orders:by_client_order_id$/, (req) => this.authed(req, (a) => this.orderByClientId(a, req)));
+    this.route('GET', /^\/v2\/orders$/, (req) => this.authed(req, (a) => this.listOrders(a, req)));
+    this.route('DELETE', /^\/v2\/orders\/([^/]+)$/, (req, [id]) => this.authed(req, (a) => this.cancelOrder(a, decodeURIComponent(id))));
+    this.route('GET', /^\/v2\/positions\/([^/]+)$/, (req, [symbol]) => this.authed(req, (a) => this.position(a, decodeURIComponent(symbol))));
+  }
+
+  /** Registers a key pair with its own account. */
+  addKey(key: AlpacaStubKey): void {
+    const full: Required<AlpacaStubKey> = { status: 'ACTIVE', tradingBlocked: false, accountBlocked: false, equity: 100_000, ...key };
+    this.accounts.set(key.apiKey, { id: randomUUID(), key: full, cash: full.equity, positions: new Map(), orders: new Map() });
+  }
+
+  /** Market fill price for a symbol (default 100). */
+  setPrice(symbol: string, price: number): void {
+    this.prices.set(positionKey(symbol), price);
+  }
+
+  /** The next authenticated order submission gets this reply and creates nothing (for broker texts the stub cannot produce). */
+  replyToNextOrder(reply: StubReply): void {
+    this.scriptedOrderReply = reply;
+  }
+
+  get ordersByClientId(): Map<string, AlpacaStubOrderRecord> {
+    return new Map(this.orders.map((o) => [o.client_order_id, o]));
+  }
+
+  /** Signed position size of a key's account, as a number. */
+  positionOf(apiKey: string, symbol: string): number {
+    return this.accounts.get(apiKey)?.positions.get(positionKey(symbol)) ?? 0;
+  }
+
+  private authed(req: RecordedRequest, handler: (account: Account) => StubReply): StubReply {
+    const keyId = req.headers['apca-api-key-id'];
+    const secret = req.headers['apca-api-secret-key'];
+    const account = typeof keyId === 'string' ? this.accounts.get(keyId) : undefined;
+    if (!account || secret !== account.key.apiSecret) return UNAUTHORIZED;
+    return handler(account);
+  }
+
+  private priceOf(symbol: string): number {
+    return this.prices.get(positionKey(symbol)) ?? 100;
+  }
+
+  private accountJson(a: Account): Record<string, unknown> {
+    let equity = a.cash;
+    for (const [symbol, qty] of a.positions) equity += qty * this.priceOf(symbol);
+    return {
+      id: a.id,
+      account_number: `PA${a.id.replace(/-/g, '').slice(0, 10).toUpperCase()}`,
+      status: a.key.status,
+      crypto_status: 'ACTIVE',
+      currency: 'USD',
+      cash: num(a.cash),
+      buying_power: num(a.cash),
+      equity: num(equity),
+      last_equity: num(equity),
+      portfolio_value: num(equity),
+      pattern_day_trader: false,
+      trading_blocked: a.key.tradingBlocked,
+      transfers_blocked: false,
+      account_blocked: a.key.accountBlocked,
+      shorting_enabled: true,
+      multiplier: '1',
+      created_at: '2024-01-02T15:04:05Z',
+    };
+  }
+
+  private createOrder(a: Account, req: RecordedRequest): StubReply {
+    if (this.scriptedOrderReply) {
+      const reply = this.scriptedOrderReply;
+      this.scriptedOrderReply = undefined;
+      return reply;
+    }
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(req.body) as Record<string, unknown>;
+    } catch {
+      return invalid('request body format is invalid');
+    }
+    const problem = validateOrder(body);
+    if (problem) return invalid(problem);
+    const clientOrderId = typeof body.client_order_id === 'string' ? body.client_order_id : randomUUID();
+    if (a.orders.has(clientOrderId)) return invalid('client_order_id must be unique');
+    if (a.key.status !== 'ACTIVE' || a.key.tradingBlocked || a.key.accountBlocked) {
+      return { status: 403, body: { code: 40310000, message: 'account is not allowed to trade' } };
+    }
+
+    const symbol = String(body.symbol);
+    const qty = Number(body.qty);
+    const type = String(body.type);
+    const side = body.side as 'buy' | 'sell';
+    const price = type === 'market' ? this.priceOf(symbol) : Number(body.limit_price ?? body.stop_price);
+    if (side === 'buy' && qty * price > a.cash) {
+      return { status: 403, body: { code: 40310000, message: 'insufficient buying power' } };
+    }
+
+    const now = new Date().toISOString();
+    const order: AlpacaStubOrderRecord = {
+      ...baseOrder(symbol, String(body.qty), side, now),
+      client_order_id: clientOrderId,
+      type,
+      order_type: type,
+      time_in_force: String(body.time_in_force),
+      limit_price: body.limit_price === undefined ? null : String(body.limit_price),
+      stop_price: body.stop_price === undefined ? null : String(body.stop_price),
+      order_class: typeof body.order_class === 'string' && body.order_class !== 'simple' ? body.order_class : '',
+      status: 'accepted',
+      arrivedAtMs: req.arrivedAtMs,
+      apiKey: a.key.apiKey,
+    };
+    // Market orders fill at once; limit and stop orders rest until cancelled (the stub moves no prices).
+    if (type === 'market') this.fill(a, order, price, now);
+    order.legs = this.exitLegs(body, order, now);
+    a.orders.set(clientOrderId, order);
+    this.orders.push(order);
+    return { status: 200, body: publicOrder(order) };
+  }
+
+  private fill(a: Account, order: AlpacaStubOrder, price: number, now: string): void {
+    const qty = Number(order.qty) * (order.side === 'buy' ? 1 : -1);
+    const key = positionKey(order.symbol);
+    const next = (a.positions.get(key) ?? 0) + qty;
+    if (next === 0) a.positions.delete(key);
+    else a.positions.set(key, next);
+    a.cash -= qty * price;
+    Object.assign(order, { status: 'filled', filled_qty: order.qty, filled_avg_price: num(price), filled_at: now, updated_at: now });
+  }
+
+  /** Bracket/oto exit legs: working once the entry filled, `held` until then. */
+  private exitLegs(body: Record<string, unknown>, parent: AlpacaStubOrder, now: string): AlpacaStubOrder[] | null {
+    if (parent.order_class !== 'bracket' && parent.order_class !== 'oto') return null;
+    const exitSide = parent.side === 'buy' ? 'sell' : 'buy';
+    const legs: AlpacaStubOrder[] = [];
+    const tp = (body.take_profit as { limit_price?: unknown } | undefined)?.limit_price;
+    const sl = (body.stop_loss as { stop_price?: unknown } | undefined)?.stop_price;
+    if (tp !== undefined) legs.push({ ...baseOrder(parent.symbol, parent.qty, exitSide, now), type: 'limit', order_type: 'limit', limit_price: String(tp) });
+    if (sl !== undefined) legs.push({ ...baseOrder(parent.symbol, parent.qty, exitSide, now), type: 'stop', order_type: 'stop', stop_price: String(sl) });
+    const working = parent.status === 'filled';
+    // In a bracket only the take-profit works at first; the stop loss waits (held) as its OCO partner.
+    legs.forEach((leg, i) => Object.assign(leg, { order_class: parent.order_class, time_in_force: parent.time_in_force, status: working && i === 0 ? 'new' : 'held' }));
+    return legs;
+  }
+
+  private orderByClientId(a: Account, req: RecordedRequest): StubReply {
+    const order = a.orders.get(req.query.get('client_order_id') ?? '');
+    return order ? { status: 200, body: publicOrder(order) } : { status: 404, body: { code: 40410000, message: 'order not found' } };
+  }
+
+  private listOrders(a: Account, req: RecordedRequest): StubReply {
+    const status = req.query.get('status') ?? 'open';
+    const symbols = req.query.get('symbols')?.split(',').filter(Boolean);
+    const nested = req.query.get('nested') === 'true';
+    const limit = Number(req.query.get('limit') ?? 50);
+    const all = [...a.orders.values()].flatMap((o) => (nested ? [o] : [o, ...(o.legs ?? [])]));
+    const wanted = all.filter((o) => {
+      if (symbols && !symbols.includes(o.symbol)) return false;
+      if (status === 'all') return true;
+      return OPEN_STATUSES.has(o.status) === (status === 'open');
+    });
+    return { status: 200, body: wanted.slice(0, limit).map(publicOrder) };
+  }
+
+  private cancelOrder(a: Account, id: string): StubReply {
+    for (const parent of a.orders.values()) {
+      const legs = parent.legs ?? [];
+      const target = parent.id === id ? parent : legs.find((l) => l.id === id);
+      if (!target) continue;
+      if (!OPEN_STATUSES.has(target.status)) return { status: 422, body: { code: 42210000, message: 'order is not cancelable' } };
+      // Cancelling an entry cancels its exits; cancelling one exit cancels its OCO partner.
+      for (const o of target === parent ? [parent, ...legs] : legs) cancel(o);
+      return { status: 204 };
+    }
+    return { status: 404, body: { code: 40410000, message: 'order not found' } };
+  }
+
+  private position(a: Account, symbol: string): StubReply {
+    const key = positionKey(symbol);
+    const qty = a.positions.get(key);
+    if (!qty) return { status: 404, body: { code: 40410000, message: 'position does not exist' } };
+    const price = this.priceOf(key);
+    return {
+      status: 200,
+      body: {
+        asset_id: randomUUID(),
+        symbol: key,
+        qty: num(qty),
+        qty_available: num(qty),
+        side: qty > 0 ? 'long' : 'short',
+        avg_entry_price: num(price),
+        current_price: num(price),
+        market_value: num(qty * price),
+        cost_basis: num(qty * price),
+        unrealized_pl: '0',
+      },
+    };
+  }
+}
+
+export async function startAlpacaStub(): Promise<AlpacaStub> {
+  return new AlpacaStub().start();
+}
+
+function validateOrder(body: Record<string, unknown>): string | undefined {
+  if (typeof body.symbol !== 'string' || !SYMBOL.test(body.symbol)) return `asset "${String(body.symbol)}" not found`;
+  const qty = Number(body.qty);
+  if (body.qty === undefined || !Number.isFinite(qty) || qty <= 0) return 'qty must be > 0';
+  if (body.side !== 'buy' && body.side !== 'sell') return 'invalid side';
+  if (typeof body.type !== 'string' || !ORDER_TYPES.has(body.type)) return 'invalid order type';
+  if (typeof body.time_in_force !== 'string' || !TIMES_IN_FORCE.has(body.time_in_force)) return 'invalid time_in_force';
+  if ((body.type === 'limit' || body.type === 'stop_limit') && !positive(body.limit_price)) return 'limit_price is required for limit orders';
+  if ((body.type === 'stop' || body.type === 'stop_limit') && !positive(body.stop_price)) return 'stop_price is required for stop orders';
+  if (body.type === 'market' && (body.limit_price !== undefined || body.stop_price !== undefined)) return 'market orders take no limit_price or stop_price';
+  if (typeof body.client_order_id === 'string' && body.client_order_id.length > 128) return 'client_order_id must be no more than 128 characters';
+  const orderClass = body.order_class ?? '';
+  if (typeof orderClass !== 'string' || !ORDER_CLASSES.has(orderClass)) return 'invalid order_class';
+  return orderClass === 'bracket' || orderClass === 'oto' ? validateExits(body, orderClass) : undefined;
+}
+
+function validateExits(body: Record<string, unknown>, orderClass: string): string | undefined {
+  const tp = (body.take_profit as { limit_price?: unknown } | undefined)?.limit_price;
+  const sl = (body.stop_loss as { stop_price?: unknown } | undefined)?.stop_price;
+  if (orderClass === 'bracket' && (!positive(tp) || !positive(sl))) return 'bracket orders require take_profit.limit_price and stop_loss.stop_price';
+  if (orderClass === 'oto' && positive(tp) === positive(sl)) return 'oto orders require exactly one of take_profit or stop_loss';
+  if (body.time_in_force !== 'day' && body.time_in_force !== 'gtc') return `${orderClass} orders must be day or gtc`;
+  if (orderClass === 'bracket' && (body.side === 'buy' ? Number(tp) <= Number(sl) : Number(tp) >= Number(sl))) {
+    return 'take_profit.limit_price must be on the profit side of stop_loss.stop_price';
+  }
+  return undefined;
+}
+
+function baseOrder(symbol: string, qty: string, side: 'buy' | 'sell', now: string): AlpacaStubOrder {
+  return {
+    id: randomUUID(),
+    client_order_id: randomUUID(),
+    symbol,
+    asset_class: symbol.includes('/') ? 'crypto' : 'us_equity',
+    qty,
+    filled_qty: '0',
+    filled_avg_price: null,
+    side,
+    type: 'market',
+    order_type: 'market',
+    time_in_force: 'day',
+    limit_price: null,
+    stop_price: null,
+    order_class: '',
+    status: 'accepted',
+    extended_hours: false,
+    created_at: now,
+    updated_at: now,
+    submitted_at: now,
+    filled_at: null,
+    canceled_at: null,
+    legs: null,
+  };
+}
+
+function cancel(order: AlpacaStubOrder): void {
+  if (!OPEN_STATUSES.has(order.status)) return;
+  const now = new Date().toISOString();
+  Object.assign(order, { status: 'canceled', canceled_at: now, updated_at: now });
+}
+
+/** What Alpaca returns: the order without the stub's bookkeeping. */
+function publicOrder(order: AlpacaStubOrder): AlpacaStubOrder {
+  const { arrivedAtMs: _arrived, apiKey: _key, ...rest } = order as AlpacaStubOrderRecord;
+  return { ...rest, legs: rest.legs?.map(publicOrder) ?? null };
+}
+
+function invalid(message: string): StubReply {
+  return { status: 422, body: { code: 40010001, message } };
+}
+
+function positive(value: unknown): boolean {
+  return (typeof value === 'string' || typeof value === 'number') && Number(value) > 0;
+}
+
+/** Alpaca keys positions by symbol without the crypto slash. */
+function positionKey(symbol: string): string {
+  return symbol.toUpperCase().replace('/', '');
+}
+
+function num(value: number): string {
+  return String(Number(value.toFixed(9)));
+}
