@@ -41,7 +41,7 @@ export class AwsKmsProvider implements KmsProvider {
     if (!output.Plaintext || !output.CiphertextBlob || !output.KeyId) {
       throw new KmsUnavailableError('KMS GenerateDataKey returned an incomplete response');
     }
-    return { plaintext: Buffer.from(output.Plaintext), wrapped: Buffer.from(output.CiphertextBlob), keyId: output.KeyId };
+    return { plaintext: takeSecretBytes(output.Plaintext), wrapped: Buffer.from(output.CiphertextBlob), keyId: output.KeyId };
   }
 
   async decrypt(wrapped: Buffer, context: EncryptionContext, keyId?: string): Promise<Buffer> {
@@ -51,7 +51,7 @@ export class AwsKmsProvider implements KmsProvider {
     if (!output.Plaintext) {
       throw new KmsUnavailableError('KMS Decrypt returned an incomplete response');
     }
-    return Buffer.from(output.Plaintext);
+    return takeSecretBytes(output.Plaintext);
   }
 
   async reEncrypt(wrapped: Buffer, context: EncryptionContext, toKeyId: string): Promise<{ wrapped: Buffer; keyId: string }> {
@@ -83,6 +83,13 @@ export class AwsKmsProvider implements KmsProvider {
       throw toKmsError(operation, error);
     }
   }
+}
+
+/** Copies key bytes out of the SDK's response and zeroes the SDK's copy, so one buffer remains to be wiped. */
+function takeSecretBytes(bytes: Uint8Array): Buffer {
+  const copy = Buffer.from(bytes);
+  bytes.fill(0);
+  return copy;
 }
 
 // Everything else the SDK throws (throttling, 5xx, timeouts, refused connections, a disabled or

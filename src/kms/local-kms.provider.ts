@@ -6,7 +6,7 @@ import { KmsDecryptError, KmsUnavailableError } from './kms-errors';
 import { assertKmsAllowed } from './kms-policy';
 import type { DataKey, EncryptionContext, KmsPrincipal, KmsProvider } from './kms-provider';
 
-export const DEFAULT_LOCAL_KEY_ID = 'local-root-1';
+const DEFAULT_LOCAL_KEY_ID = 'local-root-1';
 
 const BLOB_VERSION = 1;
 const KEY_BYTES = 32;

@@ -40,6 +40,7 @@ export interface KmsStub {
 }
 
 type Json = Record<string, unknown>;
+type StubBlob = { arn: string; key: Buffer; iv: Buffer; tag: Buffer; body: Buffer };
 
 class KmsFault extends Error {
   constructor(
@@ -80,36 +81,37 @@ export async function startKmsStub(options: KmsStubOptions = {}): Promise<KmsStu
     return arn;
   };
 
+  // Blob: version(1) | ARN length(2) | ARN | iv(12) | tag(16) | ciphertext; AAD = canonical context.
   const seal = (arn: string, plaintext: Buffer, context: Record<string, string>): Buffer => {
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', keys.get(arn)!, iv, { authTagLength: 16 });
     cipher.setAAD(canonicalEncryptionContext(context));
     const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
     const id = Buffer.from(arn, 'utf8');
-    const idLength = Buffer.alloc(2);
-    idLength.writeUInt16BE(id.length);
-    return Buffer.concat([Buffer.from([BLOB_VERSION]), idLength, id, iv, cipher.getAuthTag(), ciphertext]);
+    const header = Buffer.alloc(3);
+    header.writeUInt8(BLOB_VERSION, 0);
+    header.writeUInt16BE(id.length, 1);
+    return Buffer.concat([header, id, iv, cipher.getAuthTag(), ciphertext]);
   };
 
-  const blobKey = (blob: Buffer): string => {
-    const invalid = (): KmsFault => new KmsFault('InvalidCiphertextException', 'The ciphertext is invalid');
-    if (blob.length < 3 || blob[0] !== BLOB_VERSION) throw invalid();
-    const arn = blob.subarray(3, 3 + blob.readUInt16BE(1)).toString('utf8');
-    if (!keys.has(arn)) throw invalid();
-    return arn;
-  };
-
-  const open = (blob: Buffer, context: Record<string, string>): Buffer => {
-    const arn = blobKey(blob);
+  const parseBlob = (blob: Buffer): StubBlob => {
+    const invalid = new KmsFault('InvalidCiphertextException', 'The ciphertext is invalid');
+    if (blob.length < 3 || blob[0] !== BLOB_VERSION) throw invalid;
     const ivStart = 3 + blob.readUInt16BE(1);
     const tagStart = ivStart + 12;
     const bodyStart = tagStart + 16;
-    if (blob.length < bodyStart) throw new KmsFault('InvalidCiphertextException', 'The ciphertext is invalid');
+    const arn = blob.subarray(3, ivStart).toString('utf8');
+    const key = keys.get(arn);
+    if (!key || blob.length < bodyStart) throw invalid;
+    return { arn, key, iv: blob.subarray(ivStart, tagStart), tag: blob.subarray(tagStart, bodyStart), body: blob.subarray(bodyStart) };
+  };
+
+  const open = (blob: StubBlob, context: Record<string, string>): Buffer => {
     try {
-      const decipher = createDecipheriv('aes-256-gcm', keys.get(arn)!, blob.subarray(ivStart, tagStart), { authTagLength: 16 });
+      const decipher = createDecipheriv('aes-256-gcm', blob.key, blob.iv, { authTagLength: 16 });
       decipher.setAAD(canonicalEncryptionContext(context));
-      decipher.setAuthTag(blob.subarray(tagStart, bodyStart));
-      return Buffer.concat([decipher.update(blob.subarray(bodyStart)), decipher.final()]);
+      decipher.setAuthTag(blob.tag);
+      return Buffer.concat([decipher.update(blob.body), decipher.final()]);
     } catch {
       throw new KmsFault('InvalidCiphertextException', 'The ciphertext is invalid or the encryption context does not match');
     }
@@ -132,21 +134,19 @@ export async function startKmsStub(options: KmsStubOptions = {}): Promise<KmsStu
       return { KeyId: arn, CiphertextBlob: seal(arn, plaintext, context).toString('base64'), EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
     },
     Decrypt(principal, input) {
-      const blob = blobField(input.CiphertextBlob, 'CiphertextBlob');
+      const blob = parseBlob(blobField(input.CiphertextBlob, 'CiphertextBlob'));
       const context = encryptionContext(input.EncryptionContext, 'EncryptionContext');
-      const arn = blobKey(blob);
-      if (input.KeyId !== undefined && resolveKey(input.KeyId) !== arn) {
+      if (input.KeyId !== undefined && resolveKey(input.KeyId) !== blob.arn) {
         throw new KmsFault('IncorrectKeyException', 'The key ID in the request does not identify the KMS key that encrypted the ciphertext');
       }
       authorize(principal, 'Decrypt', context);
-      return { KeyId: arn, Plaintext: open(blob, context).toString('base64'), EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
+      return { KeyId: blob.arn, Plaintext: open(blob, context).toString('base64'), EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
     },
     ReEncrypt(principal, input) {
-      const blob = blobField(input.CiphertextBlob, 'CiphertextBlob');
+      const blob = parseBlob(blobField(input.CiphertextBlob, 'CiphertextBlob'));
       const sourceContext = encryptionContext(input.SourceEncryptionContext, 'SourceEncryptionContext');
       const destinationContext = encryptionContext(input.DestinationEncryptionContext, 'DestinationEncryptionContext');
-      const sourceArn = blobKey(blob);
-      if (input.SourceKeyId !== undefined && resolveKey(input.SourceKeyId) !== sourceArn) {
+      if (input.SourceKeyId !== undefined && resolveKey(input.SourceKeyId) !== blob.arn) {
         throw new KmsFault('IncorrectKeyException', 'The source key ID does not identify the KMS key that encrypted the ciphertext');
       }
       const destinationArn = resolveKey(input.DestinationKeyId);
@@ -155,7 +155,7 @@ export async function startKmsStub(options: KmsStubOptions = {}): Promise<KmsStu
       const dataKey = open(blob, sourceContext);
       return {
         CiphertextBlob: seal(destinationArn, dataKey, destinationContext).toString('base64'),
-        SourceKeyId: sourceArn,
+        SourceKeyId: blob.arn,
         KeyId: destinationArn,
         SourceEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
         DestinationEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
