@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { credentialString, headerCredentialString, isDecimal } from '../broker-values';
+
+/** A Binance HMAC API key: the key travels in the `X-MBX-APIKEY` header, the secret only signs. */
+export const binanceCredentialsSchema = z.object({
+  apiKey: headerCredentialString(128),
+  apiSecret: credentialString(256),
+});
+export type BinanceCredentials = z.infer<typeof binanceCredentialsSchema>;
+
+const decimal = z.string().refine(isDecimal);
+
+/**
+ * `GET /sapi/v1/account/apiRestrictions`. The fund-moving flags are required: if Binance ever stops sending
+ * one, onboarding fails closed instead of treating the missing flag as "off".
+ */
+export const binanceRestrictionsSchema = z.looseObject({
+  ipRestrict: z.boolean(),
+  enableWithdrawals: z.boolean(),
+  enableInternalTransfer: z.boolean(),
+  permitsUniversalTransfer: z.boolean(),
+  enableSpotAndMarginTrading: z.boolean(),
+});
+
+/** An order as `POST /api/v3/order` (FULL) and `GET /api/v3/order` return it. */
+export const binanceOrderSchema = z.object({
+  symbol: z.string(),
+  orderId: z.number().int(),
+  clientOrderId: z.string(),
+  status: z.string(),
+  executedQty: decimal,
+  // Negative for some archived orders, so not a `decimal`.
+  cummulativeQuoteQty: z.string(),
+});
+export type BinanceOrder = z.infer<typeof binanceOrderSchema>;
+
+/** `DELETE /api/v3/openOrders`: cancelled orders, and order lists with their legs in `orderReports`. */
+export const binanceCancelledSchema = z.array(z.looseObject({ orderReports: z.array(z.unknown()).optional() }));
+
+/** `GET /api/v3/account`: the balances only. */
+export const binanceAccountSchema = z.object({
+  balances: z.array(z.object({ asset: z.string(), free: decimal, locked: decimal })),
+});
+
+/** Binance's error body: `{"code": -2010, "msg": "Account has insufficient balance for requested action."}`. */
+export const binanceErrorSchema = z.object({ code: z.number(), msg: z.string().optional() });
