@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { BrokerCredentials, OrderRequest } from './broker-adapter';
+import type { BrokerCredentials, OrderAck, OrderRequest } from './broker-adapter';
 import { BrokerError } from './broker-error';
 
 /** Helpers every broker adapter needs: credential parsing, decimal strings, safe broker text, order sanity. */
@@ -129,4 +129,20 @@ function orderProblem(order: OrderRequest): string | undefined {
     if (value !== undefined && !isPositiveDecimal(value)) return `${name} must be a positive decimal string`;
   }
   return undefined;
+}
+
+/**
+ * placeOrder never resolves with a refused order: a refusal is a BrokerError (`rejected`), whether the broker
+ * refused at submission or a replayed client order id found the order refused or cancelled earlier.
+ */
+export function acceptedOrThrow(broker: string, label: string, ack: OrderAck, credentials: BrokerCredentials): OrderAck {
+  if (ack.status !== 'rejected') return ack;
+  const reason = safeBrokerText(ack.reason, credentials) ?? 'order refused';
+  throw new BrokerError('rejected', broker, `${label} rejected order ${ack.brokerOrderId}: ${reason}`);
+}
+
+/** The broker said the client order id is taken: the order it names is the result of this request. */
+export function replayedOrder(broker: string, label: string, found: OrderAck | null, credentials: BrokerCredentials): OrderAck {
+  if (!found) throw new BrokerError('ambiguous', broker, `${label} reports the client order id as used but cannot find the order yet`);
+  return acceptedOrThrow(broker, label, found, credentials);
 }

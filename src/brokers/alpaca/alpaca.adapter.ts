@@ -10,7 +10,17 @@ import type {
 } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
 import type { BrokerHttp, BrokerHttpRequest, BrokerHttpResponse } from '../broker-http';
-import { absDecimal, assertOrderValues, keyHint, negateDecimal, parseBrokerBody, parseCredentials, safeBrokerText } from '../broker-values';
+import {
+  absDecimal,
+  acceptedOrThrow,
+  assertOrderValues,
+  keyHint,
+  negateDecimal,
+  parseBrokerBody,
+  parseCredentials,
+  replayedOrder,
+  safeBrokerText,
+} from '../broker-values';
 import { alpacaOrderAck, alpacaOrderBody } from './alpaca-orders';
 import {
   alpacaAccountSchema,
@@ -23,6 +33,7 @@ import {
 } from './alpaca-schemas';
 
 const BROKER = 'alpaca';
+const LABEL = 'Alpaca';
 /** Alpaca's answer when a client_order_id was already used on the account (wording varies across API revisions). */
 const DUPLICATE_CLIENT_ORDER_ID = /client[ _]?order[ _]?id must be unique/i;
 
@@ -68,14 +79,12 @@ export class AlpacaAdapter implements BrokerAdapter {
     const body = JSON.stringify(alpacaOrderBody(order));
     const res = await this.send(creds, order.environment, { method: 'POST', path: '/v2/orders', body });
     if (res.status === 200 || res.status === 201) {
-      return settled(alpacaOrderAck(parseBrokerBody(BROKER, alpacaOrderSchema, res.json, 'the order')), creds);
+      return acceptedOrThrow(BROKER, LABEL, alpacaOrderAck(parseBrokerBody(BROKER, alpacaOrderSchema, res.json, 'the order')), creds);
     }
     const message = brokerMessage(res, creds);
     if (res.status === 422 && DUPLICATE_CLIENT_ORDER_ID.test(message)) {
       // Sent before (e.g. the answer was lost): the existing order is the result of this request.
-      const existing = await this.lookup(creds, order.environment, order.clientOrderId);
-      if (!existing) throw new BrokerError('ambiguous', BROKER, 'Alpaca reports the client order id as used but cannot find the order yet');
-      return settled(existing, creds);
+      return replayedOrder(BROKER, LABEL, await this.lookup(creds, order.environment, order.clientOrderId), creds);
     }
     if (res.status === 401) throw keyRefused(res.status);
     throw new BrokerError('rejected', BROKER, `Alpaca rejected the order: ${message}`, res.status);
@@ -164,11 +173,4 @@ function keyRefused(status: number): BrokerError {
 function brokerMessage(res: BrokerHttpResponse, creds: AlpacaCredentials): string {
   const parsed = alpacaErrorSchema.safeParse(res.json);
   return (parsed.success && safeBrokerText(parsed.data.message, creds)) || `HTTP ${res.status}`;
-}
-
-/** placeOrder reports a refusal as a BrokerError whether it came at submission or on a replayed id. */
-function settled(ack: OrderAck, creds: AlpacaCredentials): OrderAck {
-  if (ack.status !== 'rejected') return ack;
-  const reason = safeBrokerText(ack.reason, creds) ?? 'order refused';
-  throw new BrokerError('rejected', BROKER, `Alpaca rejected the order ${ack.brokerOrderId}: ${reason}`);
 }

@@ -1,0 +1,72 @@
+import type { OrderAck, OrderRequest } from '../broker-adapter';
+import { BrokerError } from '../broker-error';
+import { absDecimal, negateDecimal } from '../broker-values';
+import type { OandaOrder, OandaOrderCreated } from './oanda-schemas';
+
+const BROKER = 'oanda';
+const ORDER_TYPES = { market: 'MARKET', limit: 'LIMIT', stop: 'STOP' } as const;
+const TIMES_IN_FORCE = { gtc: 'GTC', day: 'GFD', ioc: 'IOC', fok: 'FOK' } as const;
+
+/** OANDA instruments are `BASE_QUOTE` (EUR_USD, XAU_USD, SPX500_USD); `EURUSD` and `EUR/USD` map to that form. */
+export function oandaInstrument(symbol: string): string {
+  const s = symbol.trim().toUpperCase().replace('/', '_');
+  if (/^[A-Z]{6}$/.test(s)) return `${s.slice(0, 3)}_${s.slice(3)}`;
+  if (/^[A-Z0-9]{2,12}_[A-Z0-9]{2,12}$/.test(s)) return s;
+  throw new BrokerError('rejected', BROKER, `${JSON.stringify(symbol.slice(0, 24))} is not an OANDA instrument (expected e.g. EUR_USD or EURUSD)`);
+}
+
+/** The `POST /v3/accounts/{id}/orders` body (values already checked by assertOrderValues). */
+export function oandaOrderBody(order: OrderRequest): { order: Record<string, unknown> } {
+  if (order.type === 'stop_limit') {
+    throw new BrokerError('unsupported_order_type', BROKER, 'OANDA has no stop-limit orders; use a stop or a limit order');
+  }
+  const body: Record<string, unknown> = {
+    type: ORDER_TYPES[order.type],
+    instrument: oandaInstrument(order.symbol),
+    // v20 has no side: negative units sell.
+    units: order.side === 'sell' ? negateDecimal(order.quantity) : order.quantity,
+    timeInForce: timeInForce(order),
+    positionFill: 'DEFAULT',
+    clientExtensions: { id: order.clientOrderId },
+  };
+  if (order.type === 'limit') body.price = order.limitPrice;
+  if (order.type === 'stop') body.price = order.stopPrice;
+  if (order.takeProfit !== undefined) body.takeProfitOnFill = { price: order.takeProfit };
+  if (order.stopLoss !== undefined) body.stopLossOnFill = { price: order.stopLoss };
+  return { order: body };
+}
+
+/** Market orders cannot rest at OANDA (FOK or IOC only, FOK being OANDA's default); `day` is OANDA's GFD. */
+function timeInForce(order: OrderRequest): string {
+  if (order.type === 'market') return order.timeInForce === 'ioc' ? 'IOC' : 'FOK';
+  return TIMES_IN_FORCE[order.timeInForce ?? 'gtc'];
+}
+
+/** A 201 to an order: filled at once, cancelled at once (e.g. INSUFFICIENT_MARGIN), or pending. */
+export function oandaCreatedAck(created: OandaOrderCreated, clientOrderId: string): OrderAck {
+  const ack: OrderAck = { brokerOrderId: created.orderCreateTransaction.id, clientOrderId, status: 'accepted' };
+  const fill = created.orderFillTransaction;
+  if (fill) {
+    ack.status = 'filled';
+    ack.filledQuantity = absDecimal(fill.units);
+    const price = fill.fullVWAP ?? fill.price;
+    if (price !== undefined) ack.averagePrice = price;
+  } else if (created.orderCancelTransaction) {
+    ack.status = 'rejected';
+    ack.reason = created.orderCancelTransaction.reason ?? 'cancelled by OANDA';
+  }
+  return ack;
+}
+
+/** An order as `GET …/orders/{specifier}` shows it (states PENDING, TRIGGERED, FILLED, CANCELLED). */
+export function oandaOrderAck(order: OandaOrder, clientOrderId: string): OrderAck {
+  const ack: OrderAck = { brokerOrderId: order.id, clientOrderId, status: 'accepted' };
+  if (order.state === 'FILLED') {
+    ack.status = 'filled';
+    if (order.units !== undefined) ack.filledQuantity = absDecimal(order.units);
+  } else if (order.state === 'CANCELLED') {
+    ack.status = 'rejected';
+    ack.reason = 'order cancelled at OANDA';
+  }
+  return ack;
+}

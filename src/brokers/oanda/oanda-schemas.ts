@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import { credentialString, headerCredentialString, isSignedDecimal } from '../broker-values';
+
+/** v20 account ids (`101-004-1234567-001`) are also path segments, so the pattern keeps paths safe. */
+export const oandaCredentialsSchema = z.object({
+  accountId: credentialString(40).regex(/^\d{3}-\d{3}-\d{1,12}-\d{3}$/, 'must look like 101-004-1234567-001'),
+  token: headerCredentialString(256),
+});
+export type OandaCredentials = z.infer<typeof oandaCredentialsSchema>;
+
+const decimal = z.string().refine(isSignedDecimal);
+
+/** `GET /v3/accounts/{id}/summary`: only what onboarding and sizing read. */
+export const oandaSummarySchema = z.object({
+  account: z.object({
+    currency: z.string().optional(),
+    NAV: decimal,
+    hedgingEnabled: z.boolean().optional(),
+  }),
+});
+
+/** 201 of `POST /v3/accounts/{id}/orders`: the order's id is the id of the transaction that created it. */
+export const oandaOrderCreatedSchema = z.object({
+  orderCreateTransaction: z.object({ id: z.string().min(1) }),
+  orderFillTransaction: z.object({ units: decimal, price: decimal.optional(), fullVWAP: decimal.optional() }).optional(),
+  orderCancelTransaction: z.object({ reason: z.string().optional() }).optional(),
+});
+export type OandaOrderCreated = z.infer<typeof oandaOrderCreatedSchema>;
+
+/** v20 error bodies; order refusals add the reject transaction with its reason. */
+export const oandaErrorSchema = z.object({
+  errorCode: z.string().optional(),
+  errorMessage: z.string().optional(),
+  orderRejectTransaction: z.object({ rejectReason: z.string().optional() }).optional(),
+});
+
+const oandaOrder = z.object({
+  id: z.string().min(1),
+  state: z.string(),
+  units: decimal.optional(),
+  /** Set on orders that protect an open trade (take profit, stop loss). */
+  tradeID: z.string().optional(),
+});
+export type OandaOrder = z.infer<typeof oandaOrder>;
+
+export const oandaOrderResponseSchema = z.object({ order: oandaOrder });
+export const oandaOrderListSchema = z.object({ orders: z.array(oandaOrder) });
+
+/** `GET /v3/accounts/{id}/positions/{instrument}`: short units are negative. */
+export const oandaPositionSchema = z.object({
+  position: z.object({ long: z.object({ units: decimal }), short: z.object({ units: decimal }) }),
+});

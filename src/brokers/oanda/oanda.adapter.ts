@@ -1,0 +1,188 @@
+import type { z } from 'zod';
+import type {
+  BrokerAdapter,
+  BrokerCredentials,
+  BrokerEnvironment,
+  OrderAck,
+  OrderRequest,
+  PermissionReport,
+  Position,
+} from '../broker-adapter';
+import { BrokerError } from '../broker-error';
+import type { BrokerHttp, BrokerHttpRequest, BrokerHttpResponse } from '../broker-http';
+import {
+  acceptedOrThrow,
+  addDecimals,
+  assertOrderValues,
+  keyHint,
+  parseBrokerBody,
+  parseCredentials,
+  replayedOrder,
+  safeBrokerText,
+} from '../broker-values';
+import { oandaCreatedAck, oandaInstrument, oandaOrderAck, oandaOrderBody } from './oanda-orders';
+import {
+  oandaCredentialsSchema,
+  oandaErrorSchema,
+  oandaOrderCreatedSchema,
+  oandaOrderListSchema,
+  oandaOrderResponseSchema,
+  oandaPositionSchema,
+  oandaSummarySchema,
+  type OandaCredentials,
+} from './oanda-schemas';
+
+const BROKER = 'oanda';
+const LABEL = 'OANDA';
+
+type Request = Omit<BrokerHttpRequest, 'headers'>;
+
+/** OANDA v20 REST API (forex and CFDs), practice and live: https://developer.oanda.com/rest-live-v20/introduction/ */
+export class OandaAdapter implements BrokerAdapter {
+  readonly broker = 'oanda' as const;
+  readonly credentialsSchema = oandaCredentialsSchema;
+
+  constructor(private readonly http: { paper: BrokerHttp; live: BrokerHttp }) {}
+
+  async inspect(credentials: BrokerCredentials, environment: BrokerEnvironment): Promise<PermissionReport> {
+    const creds = parseCredentials(BROKER, oandaCredentialsSchema, credentials);
+    const res = await this.send(creds, environment, { method: 'GET', path: `${accountPath(creds)}/summary` });
+    // v20 answers 404 as well as 403 for an account the token cannot see.
+    if (res.status === 404) throw accountUnreachable(creds, res.status);
+    const { account } = this.expect(res, creds, oandaSummarySchema, 'the account summary');
+    const details: PermissionReport['details'] = { scopes: 'none (single tier)' };
+    if (account.currency) details.currency = account.currency;
+    if (account.hedgingEnabled !== undefined) details.hedgingEnabled = account.hedgingEnabled;
+    return {
+      inspection: 'single_tier',
+      canTrade: true,
+      canWithdraw: false,
+      canTransfer: false,
+      note:
+        'OANDA v20 tokens have no scopes: the token can do anything the account can do through the API. ' +
+        'The v20 REST API offers no withdrawals or transfers; revoke the token in the OANDA portal.',
+      details,
+      keyHint: keyHint(creds.accountId),
+    };
+  }
+
+  async placeOrder(credentials: BrokerCredentials, order: OrderRequest): Promise<OrderAck> {
+    const creds = parseCredentials(BROKER, oandaCredentialsSchema, credentials);
+    assertOrderValues(BROKER, order);
+    const body = JSON.stringify(oandaOrderBody(order));
+    // v20 refuses a duplicate client id only while the first order is pending, so a filled order
+    // would be placed again: look the id up first.
+    const existing = await this.lookup(creds, order.environment, order.clientOrderId);
+    if (existing) return acceptedOrThrow(BROKER, LABEL, existing, creds);
+    const res = await this.send(creds, order.environment, { method: 'POST', path: `${accountPath(creds)}/orders`, body });
+    if (res.status === 201) {
+      const created = parseBrokerBody(BROKER, oandaOrderCreatedSchema, res.json, 'the order');
+      return acceptedOrThrow(BROKER, LABEL, oandaCreatedAck(created, order.clientOrderId), creds);
+    }
+    if (res.status === 401 || res.status === 403) throw this.failure(res, creds, 'the order');
+    const error = oandaErrorSchema.safeParse(res.json);
+    const reason = error.success ? (error.data.orderRejectTransaction?.rejectReason ?? error.data.errorCode) : undefined;
+    if (reason === 'CLIENT_ORDER_ID_ALREADY_EXISTS') {
+      // A concurrent attempt placed it between our lookup and our request.
+      return replayedOrder(BROKER, LABEL, await this.lookup(creds, order.environment, order.clientOrderId), creds);
+    }
+    throw new BrokerError('rejected', BROKER, `OANDA rejected the order: ${brokerMessage(res, creds)}`, res.status);
+  }
+
+  async findOrder(
+    credentials: BrokerCredentials,
+    order: Pick<OrderRequest, 'clientOrderId' | 'symbol' | 'environment' | 'connectionId'>,
+  ): Promise<OrderAck | null> {
+    const creds = parseCredentials(BROKER, oandaCredentialsSchema, credentials);
+    return this.lookup(creds, order.environment, order.clientOrderId);
+  }
+
+  async getPosition(credentials: BrokerCredentials, symbol: string, environment: BrokerEnvironment, _connectionId: string): Promise<Position> {
+    const creds = parseCredentials(BROKER, oandaCredentialsSchema, credentials);
+    const instrument = oandaInstrument(symbol);
+    const res = await this.send(creds, environment, { method: 'GET', path: `${accountPath(creds)}/positions/${instrument}` });
+    if (res.status === 404) return { symbol, quantity: '0' };
+    const { position } = this.expect(res, creds, oandaPositionSchema, 'the position request');
+    return { symbol, quantity: addDecimals(position.long.units, position.short.units) };
+  }
+
+  /** Cancels the pending entry orders of the instrument; take-profit/stop-loss orders guarding open trades stay. */
+  async cancelOpenOrders(credentials: BrokerCredentials, symbol: string, environment: BrokerEnvironment, _connectionId: string): Promise<number> {
+    const creds = parseCredentials(BROKER, oandaCredentialsSchema, credentials);
+    const query = new URLSearchParams({ state: 'PENDING', instrument: oandaInstrument(symbol), count: '500' });
+    const res = await this.send(creds, environment, { method: 'GET', path: `${accountPath(creds)}/orders?${query}` });
+    const { orders } = this.expect(res, creds, oandaOrderListSchema, 'the pending orders request');
+    let cancelled = 0;
+    for (const o of orders.filter((p) => p.tradeID === undefined)) {
+      const put = await this.send(creds, environment, { method: 'PUT', path: `${accountPath(creds)}/orders/${encodeURIComponent(o.id)}/cancel` });
+      // 404: filled or cancelled meanwhile.
+      if (put.status === 404) continue;
+      if (put.status !== 200) throw this.failure(put, creds, 'the order cancel');
+      cancelled++;
+    }
+    return cancelled;
+  }
+
+  async getEquity(credentials: BrokerCredentials, environment: BrokerEnvironment, _connectionId: string): Promise<string> {
+    const creds = parseCredentials(BROKER, oandaCredentialsSchema, credentials);
+    const res = await this.send(creds, environment, { method: 'GET', path: `${accountPath(creds)}/summary` });
+    return this.expect(res, creds, oandaSummarySchema, 'the account summary').account.NAV;
+  }
+
+  /** v20 tokens can only be revoked in the OANDA portal. */
+  async revokeKey(_credentials: BrokerCredentials, _environment: BrokerEnvironment): Promise<boolean> {
+    return false;
+  }
+
+  private async lookup(creds: OandaCredentials, environment: BrokerEnvironment, clientOrderId: string): Promise<OrderAck | null> {
+    const path = `${accountPath(creds)}/orders/@${encodeURIComponent(clientOrderId)}`;
+    const res = await this.send(creds, environment, { method: 'GET', path });
+    if (res.status === 404) return null;
+    return oandaOrderAck(this.expect(res, creds, oandaOrderResponseSchema, 'the order lookup').order, clientOrderId);
+  }
+
+  private send(creds: OandaCredentials, environment: BrokerEnvironment, req: Request): Promise<BrokerHttpResponse> {
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${creds.token}`,
+      accept: 'application/json',
+      'accept-datetime-format': 'RFC3339',
+    };
+    if (req.body !== undefined) headers['content-type'] = 'application/json';
+    return this.http[environment].send({ ...req, headers });
+  }
+
+  /** The parsed 2xx body, or the BrokerError the status stands for. */
+  private expect<T>(res: BrokerHttpResponse, creds: OandaCredentials, schema: z.ZodType<T>, what: string): T {
+    if (res.status < 200 || res.status >= 300) throw this.failure(res, creds, what);
+    return parseBrokerBody(BROKER, schema, res.json, what);
+  }
+
+  private failure(res: BrokerHttpResponse, creds: OandaCredentials, what: string): BrokerError {
+    if (res.status === 401) {
+      return new BrokerError('credentials_invalid', BROKER, 'OANDA refused the token (HTTP 401): check the token and the practice/live environment', 401);
+    }
+    if (res.status === 403) return accountUnreachable(creds, 403);
+    return new BrokerError('rejected', BROKER, `OANDA refused ${what} (HTTP ${res.status}): ${brokerMessage(res, creds)}`, res.status);
+  }
+}
+
+function accountPath(creds: OandaCredentials): string {
+  return `/v3/accounts/${creds.accountId}`;
+}
+
+function accountUnreachable(creds: OandaCredentials, status: number): BrokerError {
+  return new BrokerError(
+    'credentials_invalid',
+    BROKER,
+    `this OANDA token cannot reach account ${keyHint(creds.accountId)} (HTTP ${status}): check the account id and the practice/live environment`,
+    status,
+  );
+}
+
+function brokerMessage(res: BrokerHttpResponse, creds: OandaCredentials): string {
+  const parsed = oandaErrorSchema.safeParse(res.json);
+  if (!parsed.success) return `HTTP ${res.status}`;
+  const reason = parsed.data.orderRejectTransaction?.rejectReason ?? parsed.data.errorCode;
+  const text = [reason, parsed.data.errorMessage].filter((t) => t !== undefined && t !== '').join(': ');
+  return safeBrokerText(text, creds) ?? `HTTP ${res.status}`;
+}
