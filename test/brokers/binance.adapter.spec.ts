@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import type { OrderRequest } from '../../src/brokers/broker-adapter';
+import type { BrokerAdapter, OrderRequest } from '../../src/brokers/broker-adapter';
 import { BrokerError } from '../../src/brokers/broker-error';
 import { BrokerHttp } from '../../src/brokers/broker-http';
 import { BinanceAdapter } from '../../src/brokers/binance/binance.adapter';
@@ -9,19 +9,24 @@ const TIMEOUT_MS = 300;
 
 let stub: BinanceStub;
 let http: BrokerHttp;
-let adapter: BinanceAdapter;
+let adapter: BrokerAdapter;
 let seq = 0;
 
 beforeAll(async () => {
   stub = await startBinanceStub();
   http = new BrokerHttp('binance', stub.url, TIMEOUT_MS);
-  adapter = new BinanceAdapter(http);
+  adapter = binance(http);
 });
 
 afterAll(async () => {
   await http.close();
   await stub.stop();
 });
+
+/** Typed as the contract: the tests call what routing and onboarding call. */
+function binance(client: BrokerHttp, clock?: () => number): BrokerAdapter {
+  return new BinanceAdapter(client, clock);
+}
 
 /** A fresh account at the stub, so tests never share balances or orders. */
 function account(options: Partial<BinanceKeyOptions> = {}): { apiKey: string; apiSecret: string } {
@@ -132,7 +137,7 @@ describe('the stub verifies SIGNED requests like Binance', () => {
   });
 
   it('refuses a timestamp outside recvWindow (-1021), which the adapter treats as transient', async () => {
-    const skewed = new BinanceAdapter(http, () => Date.now() - 10_000);
+    const skewed = binance(http, () => Date.now() - 10_000);
     const err = await failure(skewed.inspect(account(), 'live'));
     expect(err).toMatchObject({ kind: 'transient', retryable: true });
     expect(err.message).toContain('-1021');
@@ -244,7 +249,7 @@ describe('transport failures', () => {
     const fresh = new BrokerHttp('binance', stub.url, TIMEOUT_MS);
     await stub.stop();
     try {
-      const err = await failure(new BinanceAdapter(fresh).getEquity(creds, 'live', 'conn-1'));
+      const err = await failure(binance(fresh).getEquity(creds, 'live', 'conn-1'));
       expect(err).toMatchObject({ kind: 'transient', retryable: true });
     } finally {
       await stub.start();
@@ -294,7 +299,7 @@ describe('secret canary', () => {
       adapter.placeOrder(creds, order({ quantity: '5' })),
       adapter.placeOrder(creds, order({ type: 'stop', stopPrice: '1' })),
       adapter.placeOrder(creds, order({ symbol: 'NOPEUSDT' })),
-      new BinanceAdapter(http, () => 0).getEquity(creds, 'live', 'conn-1'),
+      binance(http, () => 0).getEquity(creds, 'live', 'conn-1'),
       adapter.inspect({ apiKey: creds.apiKey, apiSecret: '' }, 'live'),
     ];
     const errors = await Promise.all(attempts.map(failure));
