@@ -3,7 +3,16 @@ import type { z } from 'zod';
 import type { BrokerAdapter, BrokerCredentials, OrderAck, OrderRequest, PermissionReport, Position } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
 import type { BrokerHttp, BrokerHttpResponse } from '../broker-http';
-import { addDecimals, assertOrderValues, keyHint, parseBrokerBody, parseCredentials, safeBrokerText } from '../broker-values';
+import {
+  acceptedOrThrow,
+  addDecimals,
+  assertOrderValues,
+  keyHint,
+  parseBrokerBody,
+  parseCredentials,
+  replayedOrder,
+  safeBrokerText,
+} from '../broker-values';
 import { baseAsset, binanceOrderAck, binanceOrderParams, binanceSymbol, unsupportedReason } from './binance-orders';
 import {
   binanceAccountSchema,
@@ -16,6 +25,7 @@ import {
 } from './binance-schemas';
 
 const BROKER = 'binance';
+const LABEL = 'Binance';
 const RECV_WINDOW = '5000';
 /** The quote asset getEquity counts (see getEquity). */
 const EQUITY_ASSET = 'USDT';
@@ -73,16 +83,16 @@ export class BinanceAdapter implements BrokerAdapter {
     assertOrderValues(BROKER, order);
     const symbol = requireSymbol(order.symbol);
     const existing = await this.lookup(creds, symbol, order.clientOrderId);
-    if (existing) return settled(existing);
+    if (existing) return acceptedOrThrow(BROKER, LABEL, existing, creds);
 
     const res = await this.signed(creds, 'POST', '/api/v3/order', binanceOrderParams(order, symbol));
-    if (res.status === 200) return settled(binanceOrderAck(parseBrokerBody(BROKER, binanceOrderSchema, res.json, 'the order')));
+    if (res.status === 200) {
+      return acceptedOrThrow(BROKER, LABEL, binanceOrderAck(parseBrokerBody(BROKER, binanceOrderSchema, res.json, 'the order')), creds);
+    }
     const error = binanceErrorSchema.safeParse(res.json);
     if (error.success && error.data.code === NEW_ORDER_REJECTED && DUPLICATE_ORDER.test(error.data.msg ?? '')) {
       // A concurrent attempt with the same id got there first: its order is the result of this request.
-      const raced = await this.lookup(creds, symbol, order.clientOrderId);
-      if (!raced) throw new BrokerError('ambiguous', BROKER, 'Binance reports the client order id as in use but cannot find the order yet');
-      return settled(raced);
+      return replayedOrder(BROKER, LABEL, await this.lookup(creds, symbol, order.clientOrderId), creds);
     }
     throw this.failure(res, creds, 'the order');
   }
@@ -186,10 +196,4 @@ function requireSymbol(symbol: string): string {
 function errorCode(res: BrokerHttpResponse): number | undefined {
   const parsed = binanceErrorSchema.safeParse(res.json);
   return res.status !== 200 && parsed.success ? parsed.data.code : undefined;
-}
-
-/** placeOrder reports a finished-unfilled order as a BrokerError, whether new or found by its id. */
-function settled(ack: OrderAck): OrderAck {
-  if (ack.status !== 'rejected') return ack;
-  throw new BrokerError('rejected', BROKER, `Binance did not execute order ${ack.brokerOrderId}: ${ack.reason}`);
 }
