@@ -55,6 +55,9 @@ const envSchema = z
     if (env.NODE_ENV === 'production' && !env.KMS_PROVIDER) {
       ctx.addIssue({ code: 'custom', path: ['KMS_PROVIDER'], message: 'must be set explicitly when NODE_ENV=production' });
     }
+    if (env.NODE_ENV === 'production' && !env.JWT_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must be set when NODE_ENV=production (all api replicas share it)' });
+    }
     if (env.KMS_PROVIDER === 'aws' && !env.KMS_KEY_ID) {
       ctx.addIssue({ code: 'custom', path: ['KMS_KEY_ID'], message: 'is required when KMS_PROVIDER=aws' });
     }
@@ -148,8 +151,29 @@ export function parseConfig(source: NodeJS.ProcessEnv): AppConfig {
 }
 
 /** Reads the process environment once. The only place that touches process.env. */
-export function loadConfig(overrides: NodeJS.ProcessEnv = {}): AppConfig {
-  return parseConfig({ ...process.env, ...overrides });
+export function loadConfig(): AppConfig {
+  return parseConfig(process.env);
+}
+
+/** For entrypoints: a bad configuration stops start-up with one clear line, no stack trace. */
+export function loadConfigOrExit(): AppConfig {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`switchyard: ${err.message}\n`);
+    process.exit(78); // EX_CONFIG
+  }
+}
+
+/** The environment a child process (api, worker) inherits from the launcher, with overrides. */
+export function childEnvironment(overrides: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) delete env[key];
+    else env[key] = value;
+  }
+  return env;
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');

@@ -1,0 +1,41 @@
+import type { AppConfig } from '../config/app-config';
+import { TenantDb } from '../database/tenant-db';
+import { AlpacaAdapter } from './alpaca/alpaca.adapter';
+import type { BrokerAdapter, BrokerName } from './broker-adapter';
+import { BrokerHttp } from './broker-http';
+import { BinanceAdapter } from './binance/binance.adapter';
+import { CoinbaseAdapter } from './coinbase/coinbase.adapter';
+import { OandaAdapter } from './oanda/oanda.adapter';
+import { PaperAdapter } from './paper/paper.adapter';
+
+/** One adapter per broker name, each with keep-alive HTTP clients to the configured base URLs. */
+export class BrokerRegistry {
+  private readonly adapters: Map<BrokerName, BrokerAdapter>;
+  private readonly clients: BrokerHttp[] = [];
+
+  constructor(config: AppConfig, db: TenantDb) {
+    const { baseUrls, timeoutMs } = config.brokers;
+    const http = (broker: string, url: string) => {
+      const client = new BrokerHttp(broker, url, timeoutMs);
+      this.clients.push(client);
+      return client;
+    };
+    this.adapters = new Map<BrokerName, BrokerAdapter>([
+      ['paper', new PaperAdapter(db)],
+      ['alpaca', new AlpacaAdapter({ paper: http('alpaca', baseUrls.alpaca.paper), live: http('alpaca', baseUrls.alpaca.live) })],
+      ['binance', new BinanceAdapter(http('binance', baseUrls.binance))],
+      ['coinbase', new CoinbaseAdapter(http('coinbase', baseUrls.coinbase))],
+      ['oanda', new OandaAdapter({ paper: http('oanda', baseUrls.oanda.paper), live: http('oanda', baseUrls.oanda.live) })],
+    ]);
+  }
+
+  get(broker: BrokerName): BrokerAdapter {
+    const adapter = this.adapters.get(broker);
+    if (!adapter) throw new Error(`no adapter for broker ${broker}`);
+    return adapter;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.clients.map((c) => c.close()));
+  }
+}
