@@ -9,6 +9,15 @@ export interface JobPayloads {
 
 export type JobName = keyof JobPayloads;
 
-export const QUEUE_NAMES = {
-  signals: 'route-signal',
-} as const satisfies Record<string, JobName>;
+/** Every job name; the worker checks at start that each has exactly one handler. */
+export const JOB_NAMES: readonly JobName[] = ['route-signal'];
+
+/** Retry policy per job: exponential backoff with jitter; completed jobs are trimmed, failed ones kept for inspection. */
+export const JOB_OPTIONS = {
+  'route-signal': {
+    attempts: 6,
+    backoff: { type: 'exponential', delay: 250, jitter: 0.5 },
+    removeOnComplete: { count: 10_000 },
+    removeOnFail: { count: 50_000 },
+  },
+} as const satisfies Record<JobName, object>;

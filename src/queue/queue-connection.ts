@@ -6,7 +6,7 @@ import { QUEUE_SCHEMA } from '../database/bootstrap';
 import { DB_ROLE } from '../database/database.tokens';
 import type { RuntimeRole } from '../database/database-roles';
 import { runtimeDatabaseUrl } from '../database/runtime-database-url';
-import type { JobName, JobPayloads } from './jobs';
+import { JOB_OPTIONS, JobName, JobPayloads } from './jobs';
 
 export type QueueBackendKind = 'redis' | 'postgres';
 
@@ -31,8 +31,12 @@ export class QueueConnection implements OnApplicationShutdown {
   async queue<N extends JobName>(name: N): Promise<Queue<JobPayloads[N], unknown, N>> {
     const queue =
       this.backend === 'redis'
-        ? new Queue<JobPayloads[N], unknown, N>(name, { connection: this.redisConnection(), prefix: this.config.queue.prefix })
-        : (new Queue(name, { connection: await this.postgresConnection() }, createPostgresBackend) as unknown as Queue<JobPayloads[N], unknown, N>);
+        ? new Queue<JobPayloads[N], unknown, N>(name, { connection: this.redisConnection(), prefix: this.config.queue.prefix, defaultJobOptions: JOB_OPTIONS[name] })
+        : (new Queue(name, { connection: await this.postgresConnection(), defaultJobOptions: JOB_OPTIONS[name] }, createPostgresBackend) as unknown as Queue<
+            JobPayloads[N],
+            unknown,
+            N
+          >);
     this.closables.push(queue);
     await queue.waitUntilReady();
     return queue;
