@@ -52,7 +52,7 @@ export class AlpacaAdapter implements BrokerAdapter {
     if (res.status === 401 || res.status === 403) throw keyRefused(res.status);
     const account = this.expect(res, creds, alpacaAccountSchema, 'the account request');
     if (account.status !== 'ACTIVE') {
-      const status = safeBrokerText(account.status, credentials) ?? 'unknown';
+      const status = safeBrokerText(account.status, creds) ?? 'unknown';
       throw new BrokerError('credentials_invalid', BROKER, `the Alpaca account behind this key is ${status}, not ACTIVE: it cannot be connected`);
     }
     const details: PermissionReport['details'] = {

@@ -46,10 +46,7 @@ export class OandaAdapter implements BrokerAdapter {
 
   async inspect(credentials: BrokerCredentials, environment: BrokerEnvironment): Promise<PermissionReport> {
     const creds = parseCredentials(BROKER, oandaCredentialsSchema, credentials);
-    const res = await this.send(creds, environment, { method: 'GET', path: `${accountPath(creds)}/summary` });
-    // v20 answers 404 as well as 403 for an account the token cannot see.
-    if (res.status === 404) throw accountUnreachable(creds, res.status);
-    const { account } = this.expect(res, creds, oandaSummarySchema, 'the account summary');
+    const account = await this.summary(creds, environment);
     const details: PermissionReport['details'] = { scopes: 'none (single tier)' };
     if (account.currency) details.currency = account.currency;
     if (account.hedgingEnabled !== undefined) details.hedgingEnabled = account.hedgingEnabled;
@@ -125,13 +122,19 @@ export class OandaAdapter implements BrokerAdapter {
 
   async getEquity(credentials: BrokerCredentials, environment: BrokerEnvironment, _connectionId: string): Promise<string> {
     const creds = parseCredentials(BROKER, oandaCredentialsSchema, credentials);
-    const res = await this.send(creds, environment, { method: 'GET', path: `${accountPath(creds)}/summary` });
-    return this.expect(res, creds, oandaSummarySchema, 'the account summary').account.NAV;
+    return (await this.summary(creds, environment)).NAV;
   }
 
   /** v20 tokens can only be revoked in the OANDA portal. */
   async revokeKey(_credentials: BrokerCredentials, _environment: BrokerEnvironment): Promise<boolean> {
     return false;
+  }
+
+  private async summary(creds: OandaCredentials, environment: BrokerEnvironment): Promise<z.infer<typeof oandaSummarySchema>['account']> {
+    const res = await this.send(creds, environment, { method: 'GET', path: `${accountPath(creds)}/summary` });
+    // v20 answers 404 as well as 403 for an account the token cannot see.
+    if (res.status === 404) throw accountUnreachable(creds, res.status);
+    return this.expect(res, creds, oandaSummarySchema, 'the account summary').account;
   }
 
   private async lookup(creds: OandaCredentials, environment: BrokerEnvironment, clientOrderId: string): Promise<OrderAck | null> {
