@@ -64,7 +64,7 @@ export function toUnits(value: string): bigint | undefined {
 }
 
 /** Formats units of 1e-8 the way Binance prints amounts (`"0.00100000"`). */
-function fixed8(units: bigint): string {
+export function fixed8(units: bigint): string {
   const negative = units < 0n;
   const abs = negative ? -units : units;
   return `${negative ? '-' : ''}${abs / SCALE}.${(abs % SCALE).toString().padStart(8, '0')}`;

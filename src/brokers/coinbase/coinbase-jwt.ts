@@ -1,0 +1,39 @@
+import { createPrivateKey, KeyObject, randomBytes, sign } from 'node:crypto';
+import { BrokerError } from '../broker-error';
+
+/** Coinbase accepts a CDP API JWT for two minutes after it was issued. */
+const TOKEN_LIFETIME_S = 120;
+
+/**
+ * Reads the key's EC P-256 private key (PEM, SEC1 or PKCS#8). Keys pasted from Coinbase's JSON download carry
+ * literal `\n` sequences, which are turned back into line breaks. Errors never quote the key.
+ */
+export function coinbaseSigningKey(privateKey: string): KeyObject {
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(privateKey.replace(/\\n/g, '\n'));
+  } catch {
+    throw new BrokerError('credentials_invalid', 'coinbase', 'the Coinbase private key is not a readable PEM private key');
+  }
+  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    throw new BrokerError('credentials_invalid', 'coinbase', 'the Coinbase key must be an ECDSA (P-256) key: Advanced Trade does not take Ed25519 keys');
+  }
+  return key;
+}
+
+/**
+ * The Bearer JWT of one REST request: ES256 over header {kid, nonce} and claims {sub, iss: cdp, nbf, exp, uri},
+ * where `uri` binds the token to `METHOD host/path` (query string excluded) so it cannot be replayed elsewhere.
+ */
+export function coinbaseJwt(apiKeyName: string, key: KeyObject, method: string, host: string, path: string, nowMs: number): string {
+  const now = Math.floor(nowMs / 1000);
+  const header = { alg: 'ES256', kid: apiKeyName, nonce: randomBytes(16).toString('hex'), typ: 'JWT' };
+  const claims = { sub: apiKeyName, iss: 'cdp', nbf: now, exp: now + TOKEN_LIFETIME_S, uri: `${method} ${host}${path}` };
+  const input = `${base64url(header)}.${base64url(claims)}`;
+  const signature = sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
+  return `${input}.${signature.toString('base64url')}`;
+}
+
+function base64url(value: object): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}

@@ -1,0 +1,63 @@
+import { z } from 'zod';
+import { credentialString, headerCredentialString, isDecimal } from '../broker-values';
+
+/** A CDP API key: its name (`organizations/{org}/apiKeys/{id}`) and its EC private key (PEM). */
+export const coinbaseCredentialsSchema = z.object({
+  apiKeyName: headerCredentialString(256),
+  privateKey: credentialString(4096),
+});
+export type CoinbaseCredentials = z.infer<typeof coinbaseCredentialsSchema>;
+
+const decimal = z.string().refine(isDecimal);
+
+/** `GET /api/v3/brokerage/key_permissions`. `can_transfer` is required: a missing flag fails closed. */
+export const coinbasePermissionsSchema = z.object({
+  can_view: z.boolean(),
+  can_trade: z.boolean(),
+  can_transfer: z.boolean(),
+  portfolio_type: z.string().optional(),
+});
+
+/** `POST /api/v3/brokerage/orders`: HTTP 200 either way; `success` tells. */
+export const coinbaseCreateOrderSchema = z.object({
+  success: z.boolean(),
+  success_response: z.object({ order_id: z.string().min(1) }).optional(),
+  error_response: z
+    .object({
+      error: z.string().optional(),
+      message: z.string().optional(),
+      preview_failure_reason: z.string().optional(),
+      new_order_failure_reason: z.string().optional(),
+    })
+    .optional(),
+});
+
+/** An order as List Orders returns it: only what an OrderAck needs. */
+export const coinbaseOrderSchema = z.object({
+  order_id: z.string().min(1),
+  client_order_id: z.string(),
+  status: z.string(),
+  filled_size: z.string().optional(),
+  average_filled_price: z.string().optional(),
+  reject_message: z.string().optional(),
+  cancel_message: z.string().optional(),
+});
+export type CoinbaseOrder = z.infer<typeof coinbaseOrderSchema>;
+
+/** Cursor pagination shared by List Orders and List Accounts. */
+const page = { has_next: z.boolean().optional(), cursor: z.string().optional() };
+
+export const coinbaseOrderPageSchema = z.object({ orders: z.array(coinbaseOrderSchema), ...page });
+
+const amount = z.object({ value: decimal });
+export const coinbaseAccountPageSchema = z.object({
+  accounts: z.array(z.object({ currency: z.string(), available_balance: amount, hold: amount.optional() })),
+  ...page,
+});
+
+export const coinbaseCancelSchema = z.object({
+  results: z.array(z.object({ success: z.boolean(), order_id: z.string().optional() })),
+});
+
+/** Coinbase's error body: `{"error": "INVALID_ARGUMENT", "message": "…"}`. */
+export const coinbaseErrorSchema = z.object({ error: z.string().optional(), message: z.string().optional() });
