@@ -25,6 +25,9 @@ const envSchema = z
     KMS_KEY_ID: z.string().min(1).optional(),
     KMS_ENDPOINT: optionalUrl,
     AWS_REGION: z.string().default('us-east-1'),
+    AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
+    AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+    AWS_SESSION_TOKEN: z.string().min(1).optional(),
     KMS_ALLOW_LOCAL_IN_PRODUCTION: bool.default(false),
     DATA_KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
     DATA_KEY_CACHE_MAX_USES: z.coerce.number().int().min(0).max(1_000_000).default(1000),
@@ -58,6 +61,9 @@ const envSchema = z
     if (env.NODE_ENV === 'production' && !env.JWT_SECRET) {
       ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must be set when NODE_ENV=production (all api replicas share it)' });
     }
+    if ((env.AWS_ACCESS_KEY_ID === undefined) !== (env.AWS_SECRET_ACCESS_KEY === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['AWS_SECRET_ACCESS_KEY'], message: 'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are set together or not at all' });
+    }
     if (env.KMS_PROVIDER === 'aws' && !env.KMS_KEY_ID) {
       ctx.addIssue({ code: 'custom', path: ['KMS_KEY_ID'], message: 'is required when KMS_PROVIDER=aws' });
     }
@@ -86,6 +92,8 @@ export interface AppConfig {
     keyId?: string;
     endpoint?: string;
     region: string;
+    /** Static keys for the aws provider (sensitive); when unset, the SDK's default chain supplies the process's IAM identity. */
+    credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
     dataKeyCache: { ttlMs: number; maxUses: number };
   };
   auth: { platformAdminToken?: string; jwtSecret?: string; jwtTtlSeconds: number };
@@ -127,6 +135,10 @@ export function parseConfig(source: NodeJS.ProcessEnv): AppConfig {
       keyId: e.KMS_KEY_ID,
       endpoint: e.KMS_ENDPOINT,
       region: e.AWS_REGION,
+      credentials:
+        e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY
+          ? { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY, sessionToken: e.AWS_SESSION_TOKEN }
+          : undefined,
       dataKeyCache: { ttlMs: e.DATA_KEY_CACHE_TTL_MS, maxUses: e.DATA_KEY_CACHE_MAX_USES },
     },
     auth: { platformAdminToken: e.PLATFORM_ADMIN_TOKEN, jwtSecret: e.JWT_SECRET, jwtTtlSeconds: e.JWT_TTL_SECONDS },

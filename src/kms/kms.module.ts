@@ -23,11 +23,11 @@ export class KmsModule {
 }
 
 function createKmsProvider(config: AppConfig, principal: KmsPrincipal): KmsProvider {
-  const { provider, keyId, region, endpoint } = config.kms;
+  const { provider, keyId, region, endpoint, credentials } = config.kms;
   if (provider === 'local') {
     return new LocalKmsProvider({ dataDir: config.dataDir, principal, keyId });
   }
   // Config validation already demands KMS_KEY_ID for aws; this guards hand-built configs.
   if (!keyId) throw new Error('KMS_KEY_ID is required when KMS_PROVIDER=aws');
-  return new AwsKmsProvider({ region, keyId, endpoint });
+  return new AwsKmsProvider({ region, keyId, endpoint, credentials });
 }
