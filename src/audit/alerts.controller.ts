@@ -1,0 +1,34 @@
+import { Controller, Get, HttpCode, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { IdParam, ValidQuery } from '../common/validation';
+import type { AuthContext } from '../workspaces/auth/auth-context';
+import { Auth, RequireRole } from '../workspaces/auth/auth.decorators';
+import { AlertListQuery, alertListQuerySchema } from './dto/audit.dto';
+import { Pager } from './pager/pager';
+
+@ApiTags('alerts')
+@ApiBearerAuth()
+@Controller('v1/alerts')
+export class AlertsController {
+  constructor(private readonly pager: Pager) {}
+
+  @Get()
+  @RequireRole('admin')
+  list(@Auth() auth: AuthContext, @ValidQuery(alertListQuerySchema) query: AlertListQuery) {
+    return this.pager.list(auth, query);
+  }
+
+  @Post(':id/ack')
+  @RequireRole('admin')
+  @HttpCode(200)
+  acknowledge(@Auth() auth: AuthContext, @IdParam('Alert') id: string) {
+    return this.pager.acknowledge(auth, id);
+  }
+
+  @Post(':id/resolve')
+  @RequireRole('admin')
+  @HttpCode(200)
+  resolve(@Auth() auth: AuthContext, @IdParam('Alert') id: string) {
+    return this.pager.resolve(auth, id);
+  }
+}

@@ -1,0 +1,30 @@
+import { Controller, Get } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ValidQuery } from '../common/validation';
+import type { AuthContext } from '../workspaces/auth/auth-context';
+import { Auth, RequireRole } from '../workspaces/auth/auth.decorators';
+import { AuditReader } from './audit-reader';
+import { AuditVerifier } from './audit-verifier';
+import { AuditListQuery, auditListQuerySchema } from './dto/audit.dto';
+
+@ApiTags('audit')
+@ApiBearerAuth()
+@Controller('v1/audit')
+export class AuditController {
+  constructor(
+    private readonly reader: AuditReader,
+    private readonly verifier: AuditVerifier,
+  ) {}
+
+  @Get()
+  @RequireRole('admin')
+  list(@Auth() auth: AuthContext, @ValidQuery(auditListQuerySchema) query: AuditListQuery) {
+    return this.reader.list(auth, query);
+  }
+
+  @Get('verify')
+  @RequireRole('admin')
+  verify(@Auth() auth: AuthContext) {
+    return this.verifier.verify(auth.workspaceId);
+  }
+}

@@ -1,0 +1,98 @@
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { LOGGER } from '../../common/logger';
+import { TenantDb } from '../../database/tenant-db';
+import { AUDIT_TUNING, AuditTuning } from '../audit-tuning';
+import { AlertsRepository, ClaimedDelivery, DeliveryResult } from './alerts.repository';
+import { DeliveryOutcome, PAGER_CHANNELS, PagerChannel, PagerChannelName } from './pager-channel';
+
+/**
+ * Sends persisted alert deliveries. Polls for due deliveries across workspaces, claims them with
+ * a lease (FOR UPDATE SKIP LOCKED, so several dispatchers share the work), delivers, and records
+ * the result: delivered, retried with exponential backoff and jitter (429, 5xx, network), or
+ * failed (any other refusal, or maxAttempts). A restart loses nothing: state lives in the database.
+ */
+@Injectable()
+export class PagerDispatcher implements OnModuleDestroy {
+  private readonly channels: Map<PagerChannelName, PagerChannel>;
+  private timer?: NodeJS.Timeout;
+  private pass?: Promise<void>;
+  private running = false;
+
+  constructor(
+    private readonly tenantDb: TenantDb,
+    private readonly alerts: AlertsRepository,
+    @Inject(PAGER_CHANNELS) channels: PagerChannel[],
+    @Inject(AUDIT_TUNING) private readonly tuning: AuditTuning,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {
+    this.channels = new Map(channels.map((c) => [c.name, c]));
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.schedule(0);
+  }
+
+  /** Waits for the deliveries in flight, so none is left claimed by a stopped process. */
+  async stop(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.timer);
+    await this.pass;
+  }
+
+  onModuleDestroy(): Promise<void> {
+    return this.stop();
+  }
+
+  /** One poll: claims and attempts every due delivery (up to batchSize); returns how many were attempted. */
+  async runOnce(): Promise<number> {
+    const due = await this.alerts.due(this.tuning.dispatcher.batchSize);
+    const byWorkspace = new Map<string, string[]>();
+    for (const { id, workspaceId } of due) byWorkspace.set(workspaceId, [...(byWorkspace.get(workspaceId) ?? []), id]);
+    const attempts: Promise<void>[] = [];
+    for (const [workspaceId, ids] of byWorkspace) {
+      const claimed = await this.tenantDb.runRaw(workspaceId, (client) => this.alerts.claim(client, ids, this.tuning.dispatcher.leaseMs));
+      for (const claim of claimed) attempts.push(this.attempt(claim));
+    }
+    await Promise.all(attempts);
+    return attempts.length;
+  }
+
+  private schedule(delayMs: number): void {
+    this.timer = setTimeout(() => {
+      let attempted = 0;
+      this.pass = this.runOnce()
+        .then((n) => void (attempted = n))
+        .catch((err: unknown) => this.logger.error({ err }, 'pager dispatch pass failed'))
+        .finally(() => {
+          this.pass = undefined;
+          // A full batch means more may be due right away.
+          if (this.running) this.schedule(attempted >= this.tuning.dispatcher.batchSize ? 0 : this.tuning.dispatcher.pollIntervalMs);
+        });
+    }, delayMs);
+  }
+
+  private async attempt(claim: ClaimedDelivery): Promise<void> {
+    const result = await this.deliver(claim);
+    const log = { deliveryId: claim.deliveryId, alertId: claim.alert.id, workspaceId: claim.alert.workspaceId, channel: claim.channel, action: claim.action, attempt: claim.attempts };
+    if (result.status === 'delivered') this.logger.info(log, 'alert delivered');
+    else this.logger.warn({ ...log, error: result.error, status: result.status }, 'alert delivery failed');
+    await this.tenantDb.runRaw(claim.alert.workspaceId, (client) => this.alerts.finish(client, claim, result));
+  }
+
+  private async deliver(claim: ClaimedDelivery): Promise<DeliveryResult> {
+    const channel = this.channels.get(claim.channel);
+    if (!channel) return { status: 'failed', error: `channel ${claim.channel} is no longer configured` };
+    const outcome: DeliveryOutcome = await channel.deliver(claim).catch((err: unknown) => ({ kind: 'retry', error: `unexpected error (${(err as Error).name})` }));
+    if (outcome.kind === 'delivered') return { status: 'delivered' };
+    if (outcome.kind === 'failed') return { status: 'failed', error: outcome.error };
+    const { baseDelayMs, maxDelayMs, maxAttempts } = this.tuning.dispatcher;
+    if (claim.attempts >= maxAttempts) return { status: 'failed', error: `${outcome.error}; gave up after ${claim.attempts} attempts` };
+    const backoff = Math.min(maxDelayMs, baseDelayMs * 2 ** (claim.attempts - 1));
+    // Equal jitter: half fixed, half random, so dispatchers that failed together spread out.
+    const jittered = backoff / 2 + Math.random() * (backoff / 2);
+    return { status: 'pending', retryInMs: Math.round(Math.min(maxDelayMs, Math.max(jittered, outcome.retryAfterMs ?? 0))), error: outcome.error };
+  }
+}
