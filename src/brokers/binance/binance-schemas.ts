@@ -10,10 +10,7 @@ export type BinanceCredentials = z.infer<typeof binanceCredentialsSchema>;
 
 const decimal = z.string().refine(isDecimal);
 
-/**
- * `GET /sapi/v1/account/apiRestrictions`. The fund-moving flags are required: if Binance ever stops sending
- * one, onboarding fails closed instead of treating the missing flag as "off".
- */
+/** `GET /sapi/v1/account/apiRestrictions`; the fund-moving flags are required so a missing one fails closed. */
 export const binanceRestrictionsSchema = z.looseObject({
   ipRestrict: z.boolean(),
   enableWithdrawals: z.boolean(),

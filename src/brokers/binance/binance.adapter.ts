@@ -66,16 +66,14 @@ export class BinanceAdapter implements BrokerAdapter {
     const details: PermissionReport['details'] = {};
     for (const [name, value] of Object.entries(flags)) if (typeof value === 'boolean') details[name] = value;
     const canTrade = flags.enableSpotAndMarginTrading;
+    const ipAdvice = flags.ipRestrict ? '' : ' It is not IP-restricted: restricting it to this server is recommended.';
     const note = canTrade
-      ? `Binance key can trade spot; withdrawals and transfers are disabled.${flags.ipRestrict ? '' : ' It is not IP-restricted: restricting it to this server is recommended.'}`
+      ? `Binance key can trade spot; withdrawals and transfers are disabled.${ipAdvice}`
       : 'Binance key cannot trade: enable "Spot & Margin Trading" on it before routing orders to it.';
     return { inspection: 'inspected', canTrade, canWithdraw: false, canTransfer: false, note, details, keyHint: keyHint(creds.apiKey) };
   }
 
-  /**
-   * Binance only refuses a reused client order id while the earlier order is still OPEN (a filled one may be
-   * re-sent), so the id alone cannot stop a retried job from filling twice: look it up before sending.
-   */
+  /** Binance refuses a reused client order id only while the first order is OPEN, so the id is looked up first. */
   async placeOrder(credentials: BrokerCredentials, order: OrderRequest): Promise<OrderAck> {
     const creds = parseCredentials(BROKER, binanceCredentialsSchema, credentials);
     const unsupported = unsupportedReason(order);
@@ -119,10 +117,7 @@ export class BinanceAdapter implements BrokerAdapter {
     return cancelled.reduce((n, entry) => n + (entry.orderReports?.length ?? 1), 0);
   }
 
-  /**
-   * Simplification: equity is the USDT balance (free + locked). Other assets are not valued, which would need
-   * a price for each; percent-of-equity sizing therefore sizes against the USDT cash of the account.
-   */
+  /** Simplification: equity is the USDT balance (free + locked); other assets are not valued (that needs prices). */
   async getEquity(credentials: BrokerCredentials): Promise<string> {
     const creds = parseCredentials(BROKER, binanceCredentialsSchema, credentials);
     return this.balance(creds, EQUITY_ASSET);
@@ -176,7 +171,8 @@ export class BinanceAdapter implements BrokerAdapter {
       );
     }
     if (code === TIMESTAMP_OUTSIDE_RECV_WINDOW) {
-      return new BrokerError('transient', BROKER, "Binance refused the request time (-1021): this server's clock is off by more than the recvWindow", res.status);
+      const message = "Binance refused the request time (-1021): this server's clock is off by more than the recvWindow";
+      return new BrokerError('transient', BROKER, message, res.status);
     }
     // 403: Binance's web application firewall; 418: IP banned for ignoring 429s. Both lift with time.
     if (res.status === 403 || res.status === 418) {

@@ -4,10 +4,7 @@ import { BrokerError } from '../broker-error';
 /** Coinbase accepts a CDP API JWT for two minutes after it was issued. */
 const TOKEN_LIFETIME_S = 120;
 
-/**
- * Reads the key's EC P-256 private key (PEM, SEC1 or PKCS#8). Keys pasted from Coinbase's JSON download carry
- * literal `\n` sequences, which are turned back into line breaks. Errors never quote the key.
- */
+/** The EC P-256 private key (PEM); literal `\n` pasted from Coinbase's JSON download become line breaks. */
 export function coinbaseSigningKey(privateKey: string): KeyObject {
   let key: KeyObject;
   try {
@@ -16,15 +13,13 @@ export function coinbaseSigningKey(privateKey: string): KeyObject {
     throw new BrokerError('credentials_invalid', 'coinbase', 'the Coinbase private key is not a readable PEM private key');
   }
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-    throw new BrokerError('credentials_invalid', 'coinbase', 'the Coinbase key must be an ECDSA (P-256) key: Advanced Trade does not take Ed25519 keys');
+    const message = 'the Coinbase key must be an ECDSA (P-256) key: Advanced Trade does not take Ed25519 keys';
+    throw new BrokerError('credentials_invalid', 'coinbase', message);
   }
   return key;
 }
 
-/**
- * The Bearer JWT of one REST request: ES256 over header {kid, nonce} and claims {sub, iss: cdp, nbf, exp, uri},
- * where `uri` binds the token to `METHOD host/path` (query string excluded) so it cannot be replayed elsewhere.
- */
+/** The ES256 JWT of one request; its `uri` claim (`METHOD host/path`, no query) stops replays to other endpoints. */
 export function coinbaseJwt(apiKeyName: string, key: KeyObject, method: string, host: string, path: string, nowMs: number): string {
   const now = Math.floor(nowMs / 1000);
   const header = { alg: 'ES256', kid: apiKeyName, nonce: randomBytes(16).toString('hex'), typ: 'JWT' };

@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import type { BrokerAdapter, BrokerCredentials, OrderAck, OrderRequest, PermissionReport, Position } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
 import type { BrokerHttp, BrokerHttpResponse } from '../broker-http';
-import { acceptedOrThrow, addDecimals, assertOrderValues, keyHint, parseBrokerBody, parseCredentials, safeBrokerText } from '../broker-values';
+import { addDecimals, assertOrderValues, keyHint, parseBrokerBody, parseCredentials, safeBrokerText } from '../broker-values';
 import { coinbaseJwt, coinbaseSigningKey } from './coinbase-jwt';
 import { baseCurrency, coinbaseOrderAck, coinbaseOrderBody, productId, unsupportedReason } from './coinbase-orders';
 import {
@@ -14,10 +14,10 @@ import {
   coinbaseOrderPageSchema,
   coinbasePermissionsSchema,
   type CoinbaseCredentials,
+  type CoinbaseOrder,
 } from './coinbase-schemas';
 
 const BROKER = 'coinbase';
-const LABEL = 'Coinbase';
 const API = '/api/v3/brokerage';
 /** Cash currencies getEquity counts (see getEquity). */
 const EQUITY_CURRENCIES = new Set(['USD', 'USDC']);
@@ -49,7 +49,8 @@ export class CoinbaseAdapter implements BrokerAdapter {
     const res = await call('GET', `${API}/key_permissions`);
     const perms = this.expect(res, creds, coinbasePermissionsSchema, 'the key inspection');
     if (perms.can_transfer) {
-      throw new BrokerError('withdrawal_scope_rejected', BROKER, 'this Coinbase API key has the transfer permission (can_transfer); create a key with only view and trade permissions');
+      const message = 'this Coinbase API key has the transfer permission (can_transfer); create a key with only view and trade permissions';
+      throw new BrokerError('withdrawal_scope_rejected', BROKER, message);
     }
     const details: PermissionReport['details'] = { can_view: perms.can_view, can_trade: perms.can_trade, can_transfer: perms.can_transfer };
     if (perms.portfolio_type) details.portfolio_type = perms.portfolio_type;
@@ -76,7 +77,7 @@ export class CoinbaseAdapter implements BrokerAdapter {
     const res = await call('POST', `${API}/orders`, { body: coinbaseOrderBody(order, requireProduct(order.symbol)) });
     const created = this.expect(res, creds, coinbaseCreateOrderSchema, 'the order');
     if (created.success && created.success_response) {
-      return acceptedOrThrow(BROKER, LABEL, { brokerOrderId: created.success_response.order_id, clientOrderId: order.clientOrderId, status: 'accepted' }, creds);
+      return { brokerOrderId: created.success_response.order_id, clientOrderId: order.clientOrderId, status: 'accepted' };
     }
     if (created.success) throw new BrokerError('ambiguous', BROKER, 'Coinbase accepted the order but did not name it');
     const e = created.error_response ?? {};
@@ -86,14 +87,11 @@ export class CoinbaseAdapter implements BrokerAdapter {
     throw new BrokerError('rejected', BROKER, `Coinbase rejected the order: ${reason || 'no reason given'}`);
   }
 
-  /**
-   * Advanced Trade cannot filter orders by client_order_id (the Get Order parameter for it is deprecated), so the
-   * product's most recent orders are scanned for it.
-   */
+  /** Advanced Trade cannot filter orders by client_order_id (Get Order's parameter is deprecated): scan recent ones. */
   async findOrder(credentials: BrokerCredentials, order: Pick<OrderRequest, 'clientOrderId' | 'symbol'>): Promise<OrderAck | null> {
     const { creds, call } = this.session(credentials);
     const query = new URLSearchParams({ product_ids: requireProduct(order.symbol), limit: ORDERS_PER_PAGE });
-    for await (const orders of this.pages(call, creds, `${API}/orders/historical/batch`, query, coinbaseOrderPageSchema, 'orders', 'the order lookup')) {
+    for await (const orders of this.orderPages(call, creds, query, 'the order lookup')) {
       const found = orders.find((o) => o.client_order_id === order.clientOrderId);
       if (found) return coinbaseOrderAck(found);
     }
@@ -111,7 +109,7 @@ export class CoinbaseAdapter implements BrokerAdapter {
     const { creds, call } = this.session(credentials);
     const query = new URLSearchParams({ product_ids: requireProduct(symbol), order_status: 'OPEN', limit: ORDERS_PER_PAGE });
     const ids: string[] = [];
-    for await (const orders of this.pages(call, creds, `${API}/orders/historical/batch`, query, coinbaseOrderPageSchema, 'orders', 'the open orders request')) {
+    for await (const orders of this.orderPages(call, creds, query, 'the open orders request')) {
       ids.push(...orders.map((o) => o.order_id));
     }
     let cancelled = 0;
@@ -123,10 +121,7 @@ export class CoinbaseAdapter implements BrokerAdapter {
     return cancelled;
   }
 
-  /**
-   * Simplification: equity is the USD + USDC cash (available + on hold). Crypto holdings are not valued, which
-   * would need a price for each; percent-of-equity sizing therefore sizes against the account's dollar cash.
-   */
+  /** Simplification: equity is USD + USDC cash (available + on hold); crypto is not valued (that needs prices). */
   async getEquity(credentials: BrokerCredentials): Promise<string> {
     const { creds, call } = this.session(credentials);
     return this.balance(call, creds, (currency) => EQUITY_CURRENCIES.has(currency));
@@ -146,6 +141,11 @@ export class CoinbaseAdapter implements BrokerAdapter {
       }
     }
     return total;
+  }
+
+  /** List Orders, newest first. */
+  private orderPages(call: Call, creds: CoinbaseCredentials, query: URLSearchParams, what: string): AsyncGenerator<CoinbaseOrder[]> {
+    return this.pages(call, creds, `${API}/orders/historical/batch`, query, coinbaseOrderPageSchema, 'orders', what);
   }
 
   /** Follows Coinbase's cursor pagination for at most MAX_PAGES pages. */
@@ -192,7 +192,8 @@ export class CoinbaseAdapter implements BrokerAdapter {
 
 function failure(res: BrokerHttpResponse, creds: CoinbaseCredentials, what: string): BrokerError {
   if (res.status === 401) {
-    return new BrokerError('credentials_invalid', BROKER, "Coinbase refused the API key (HTTP 401): check the key name, its private key and this server's clock", 401);
+    const message = "Coinbase refused the API key (HTTP 401): check the key name, its private key and this server's clock";
+    return new BrokerError('credentials_invalid', BROKER, message, 401);
   }
   if (res.status === 403) {
     return new BrokerError('credentials_invalid', BROKER, `Coinbase refused ${what} for this key (HTTP 403): the key lacks the permission`, 403);

@@ -80,11 +80,7 @@ export class BinanceStub {
   private nextOrderId = 1000;
   private orderFault?: BinanceOrderFault;
 
-  constructor(
-    readonly server: BrokerStubServer,
-    /** Server clock in ms; tests skew it to exercise recvWindow. */
-    public now: () => number = Date.now,
-  ) {
+  constructor(readonly server: BrokerStubServer) {
     this.addMarket('BTCUSDT', 'BTC', 'USDT', '50000');
     this.addMarket('ETHUSDT', 'ETH', 'USDT', '3000');
     this.addMarket('ETHBTC', 'ETH', 'BTC', '0.06');
@@ -186,7 +182,7 @@ export class BinanceStub {
     const recvWindow = Number(params.get('recvWindow') ?? 5000);
     if (!Number.isInteger(timestamp)) return { reply: error(400, -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.") };
     if (!(recvWindow > 0 && recvWindow <= 60_000)) return { reply: error(400, -1131, 'recvWindow must be less than 60000') };
-    const serverTime = this.now();
+    const serverTime = Date.now();
     if (timestamp >= serverTime + 1000) return { reply: error(400, -1021, "Timestamp for this request was 1000ms ahead of the server's time.") };
     if (serverTime - timestamp > recvWindow) return { reply: error(400, -1021, 'Timestamp for this request is outside of the recvWindow.') };
 
@@ -234,7 +230,7 @@ export class BinanceStub {
         brokered: false,
         requireSelfTradePrevention: false,
         preventSor: false,
-        updateTime: this.now(),
+        updateTime: Date.now(),
         accountType: 'SPOT',
         balances,
         permissions: ['SPOT'],
@@ -298,7 +294,7 @@ export class BinanceStub {
       executedQty: 0n,
       cummulativeQuoteQty: 0n,
       status: 'NEW',
-      time: this.now(),
+      time: Date.now(),
     };
     pay.free -= payAmount;
     if (type === 'MARKET') {

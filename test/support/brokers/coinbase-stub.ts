@@ -77,11 +77,7 @@ export class CoinbaseStub {
   private readonly prices = new Map<string, bigint>();
   private orderFault?: CoinbaseOrderFault;
 
-  constructor(
-    readonly server: BrokerStubServer,
-    /** Server clock in ms; tests move it to exercise the token window. */
-    public now: () => number = Date.now,
-  ) {
+  constructor(readonly server: BrokerStubServer) {
     this.setPrice('BTC-USD', '50000');
     this.setPrice('ETH-USD', '3000');
     this.setPrice('BTC-USDC', '50000');
@@ -175,7 +171,7 @@ export class CoinbaseStub {
       return unauthorized('bad signature');
     }
     if (claims.sub !== jose.kid || claims.iss !== 'cdp') return unauthorized('sub/iss mismatch');
-    const now = Math.floor(this.now() / 1000);
+    const now = Math.floor(Date.now() / 1000);
     if (typeof claims.nbf !== 'number' || typeof claims.exp !== 'number') return unauthorized('nbf/exp missing');
     if (claims.nbf > now + LEEWAY_S || claims.exp <= now) return unauthorized('token outside its validity window');
     if (claims.uri !== `${req.method} ${req.headers.host}${req.path}`) return unauthorized('uri claim does not match the request');
@@ -263,7 +259,7 @@ export class CoinbaseStub {
       hold: { currency: payCurrency, amount: payAmount },
       filled_size: 0n,
       average_filled_price: 0n,
-      created_time: new Date(this.now()).toISOString(),
+      created_time: new Date(Date.now()).toISOString(),
     };
     account.orders.push(order);
     const marketable = shape.type === 'MARKET' || (side === 'BUY' ? limit >= price : limit <= price);
