@@ -9,7 +9,8 @@ import { QueueConnection } from './queue-connection';
 export interface JobHandler<N extends JobName = JobName> {
   readonly jobName: N;
   readonly concurrency: number;
-  handle(job: Job<JobPayloads[N], unknown, N>): Promise<unknown>;
+  /** `token` is the worker's lock token, needed to move the job (e.g. to delay it). */
+  handle(job: Job<JobPayloads[N], unknown, N>, token?: string): Promise<unknown>;
 }
 
 export const JOB_HANDLERS = Symbol('JOB_HANDLERS');
@@ -32,7 +33,7 @@ export class JobRunner implements OnApplicationShutdown {
     assertCompleteRegistry(this.handlers);
     await this.queues.assertRedisNoEviction();
     for (const handler of this.handlers) {
-      const worker = await this.queues.worker(handler.jobName, (job) => handler.handle(job as never), {
+      const worker = await this.queues.worker(handler.jobName, (job, token) => handler.handle(job as never, token), {
         concurrency: handler.concurrency,
         // A crashed worker's job is retried by another after this lock expires.
         lockDuration: 30_000,

@@ -1,0 +1,129 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { PoolClient } from 'pg';
+import type { Logger } from 'pino';
+import { AuditWriter } from '../audit/audit-writer';
+import type { BrokerCredentials } from '../brokers/broker-adapter';
+import { LOGGER } from '../common/logger';
+import { TenantDb } from '../database/tenant-db';
+import { openSealedSecret, SealedSecret } from '../kms/envelope';
+import { KmsDecryptError } from '../kms/kms-errors';
+import type { EncryptionContext } from '../kms/kms-provider';
+import { CachingKms } from './data-key-cache';
+import { RoutingRepository } from './routing.repository';
+
+/** Names the order job on whose behalf a credential is opened. */
+export interface RoutingContext {
+  workspaceId: string;
+  jobId: string;
+  orderId: string;
+  connectionId: string;
+}
+
+/** Refused: the context did not name an order job active right now for that connection. */
+export class OutOfContextError extends Error {
+  constructor() {
+    super('credential read refused: no active routing context');
+    this.name = 'OutOfContextError';
+  }
+}
+
+/** Proof that authorize() ran for this context; only this module can mint one. */
+export interface CredentialGrant {
+  readonly context: RoutingContext;
+}
+
+interface GrantState {
+  version: number;
+  sealed: SealedSecret;
+}
+
+/**
+ * The only decrypt path for broker credentials (lock 1 of three: an architecture test keeps every
+ * other module away from it). authorize() runs inside the order's claim transaction: it checks the
+ * context against the database and writes `credential.use` there, so the decrypt in open() happens
+ * only after that audit event is durable (fail closed).
+ */
+@Injectable()
+export class CredentialOpener {
+  private readonly grants = new WeakMap<CredentialGrant, GrantState>();
+
+  constructor(
+    private readonly repository: RoutingRepository,
+    private readonly audit: AuditWriter,
+    private readonly db: TenantDb,
+    private readonly kms: CachingKms,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async authorize(client: PoolClient, context: RoutingContext): Promise<CredentialGrant> {
+    const active = await this.repository.isActiveRoutingContext(client, context);
+    const current = active ? await this.repository.currentSealedCredential(client, context.connectionId) : undefined;
+    if (!current) {
+      this.kms.evictConnection(context.connectionId);
+      await this.recordRefusal(context);
+      throw new OutOfContextError();
+    }
+    await this.audit.recordRaw(client, {
+      action: 'credential.use',
+      actor: { type: 'worker', id: context.jobId },
+      resource: { type: 'connection', id: context.connectionId },
+      requestId: context.jobId,
+      metadata: { orderId: context.orderId, credentialVersion: current.version },
+    });
+    const grant: CredentialGrant = Object.freeze({ context: { ...context } });
+    this.grants.set(grant, current);
+    return grant;
+  }
+
+  /** Decrypts for one broker call. The caller drops the object right after the call. */
+  async open(grant: CredentialGrant): Promise<BrokerCredentials> {
+    const state = this.grants.get(grant);
+    if (!state) throw new OutOfContextError();
+    this.grants.delete(grant); // one grant, one open
+    const { context } = grant;
+    const kmsContext: EncryptionContext = {
+      purpose: 'broker-credential',
+      workspaceId: context.workspaceId,
+      connectionId: context.connectionId,
+      version: String(state.version),
+    };
+    let plaintext: Buffer | undefined;
+    try {
+      plaintext = await openSealedSecret(this.kms, state.sealed, kmsContext);
+      return JSON.parse(plaintext.toString('utf8')) as BrokerCredentials;
+    } catch (err) {
+      this.kms.evictConnection(context.connectionId);
+      if (err instanceof KmsDecryptError) await this.recordDecryptFailure(context, state.version);
+      throw err;
+    } finally {
+      plaintext?.fill(0);
+    }
+  }
+
+  private async recordRefusal(context: RoutingContext): Promise<void> {
+    this.logger.warn({ orderId: context.orderId, connectionId: context.connectionId, jobId: context.jobId }, 'credential read outside a routing context refused');
+    // Its own transaction: the caller's rolls back, the refusal (and its page) must not.
+    await this.db.runRaw(context.workspaceId, (client) =>
+      this.audit.recordRaw(client, {
+        action: 'credential.read.out_of_context',
+        actor: { type: 'worker', id: context.jobId },
+        resource: { type: 'connection', id: context.connectionId },
+        requestId: context.jobId,
+        reason: 'no order job is active for this connection with this id',
+        metadata: { orderId: context.orderId },
+      }),
+    );
+  }
+
+  private async recordDecryptFailure(context: RoutingContext, version: number): Promise<void> {
+    await this.db.runRaw(context.workspaceId, (client) =>
+      this.audit.recordRaw(client, {
+        action: 'credential.decrypt_failure',
+        actor: { type: 'worker', id: context.jobId },
+        resource: { type: 'connection', id: context.connectionId },
+        requestId: context.jobId,
+        metadata: { orderId: context.orderId, credentialVersion: version },
+      }),
+    );
+  }
+}

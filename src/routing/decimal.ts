@@ -1,0 +1,36 @@
+/** Exact decimal arithmetic for quantities and prices (floats would mis-size orders). */
+const SCALE = 12n;
+const ONE = 10n ** SCALE;
+
+export function parseDecimal(value: string): bigint {
+  const match = /^(-?)(\d+)(?:\.(\d+))?$/.exec(value.trim());
+  if (!match) throw new RangeError(`not a decimal: ${value}`);
+  const fraction = (match[3] ?? '').slice(0, Number(SCALE)).padEnd(Number(SCALE), '0');
+  const scaled = BigInt(match[2]) * ONE + BigInt(fraction);
+  return match[1] ? -scaled : scaled;
+}
+
+export function formatDecimal(scaled: bigint): string {
+  const negative = scaled < 0n;
+  const abs = negative ? -scaled : scaled;
+  const whole = abs / ONE;
+  const fraction = (abs % ONE).toString().padStart(Number(SCALE), '0').replace(/0+$/, '');
+  return `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`;
+}
+
+export function mul(a: bigint, b: bigint): bigint {
+  return (a * b) / ONE;
+}
+
+export function div(a: bigint, b: bigint): bigint {
+  return (a * ONE) / b;
+}
+
+/** Rounds towards zero to `places` decimals: never size an order larger than asked. */
+export function truncate(value: bigint, places: number): bigint {
+  const step = 10n ** (SCALE - BigInt(places));
+  return (value / step) * step;
+}
+
+export const ZERO = 0n;
+export const HUNDRED = 100n * ONE;

@@ -1,0 +1,140 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Logger } from 'pino';
+import type { BrokerAdapter, BrokerCredentials, BrokerName, OrderAck, OrderRequest } from '../brokers/broker-adapter';
+import { BrokerError } from '../brokers/broker-error';
+import { BrokerRegistry } from '../brokers/broker-registry';
+import { LOGGER } from '../common/logger';
+import { TenantDb } from '../database/tenant-db';
+import { KmsUnavailableError } from '../kms/kms-errors';
+import { CredentialGrant, CredentialOpener } from './credential-opener';
+import { absDecimal } from '../brokers/broker-values';
+import { parseDecimal, ZERO } from './decimal';
+import { RouteRules, sizeFromEquity } from './order-plan';
+import { riskGate } from './risk-gate';
+import { OrderRow, RoutingRepository } from './routing.repository';
+
+/** An earlier signal's order on the same connection is still in flight: this one must wait its turn. */
+export class WaitForEarlierOrder extends Error {
+  constructor(readonly connectionId: string) {
+    super('an earlier order on this connection is still in flight');
+  }
+}
+
+export interface ExecutionJob {
+  id: string;
+  workspaceId: string;
+  /** True on the job's last allowed attempt: a retryable failure then becomes terminal. */
+  finalAttempt: boolean;
+}
+
+type Outcome = Parameters<RoutingRepository['finishOrder']>[2];
+
+/**
+ * Places one order: claim it (lock the connection, keep signal order, re-check the risk gate,
+ * authorise the credential — one transaction), decrypt, call the broker, record the answer.
+ */
+@Injectable()
+export class OrderExecutor {
+  constructor(
+    private readonly db: TenantDb,
+    private readonly repository: RoutingRepository,
+    private readonly opener: CredentialOpener,
+    private readonly brokers: BrokerRegistry,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async execute(job: ExecutionJob, order: OrderRow, route: RouteRules): Promise<OrderRow['status']> {
+    const claim = await this.db.runRaw(job.workspaceId, async (client) => {
+      await this.repository.lockConnection(client, order.connectionId);
+      if (await this.repository.hasEarlierOpenOrder(client, order.connectionId, order.signalSeq)) return { wait: true } as const;
+      const { switches, connection } = await this.repository.switchesAndConnection(client, order.connectionId);
+      const blocked = riskGate(switches, connection);
+      if (blocked) {
+        await this.repository.finishOrder(client, order.id, { status: 'blocked', reason: blocked });
+        return { blocked } as const;
+      }
+      await this.repository.markSubmitted(client, order.id, job.id);
+      const grant = await this.opener.authorize(client, { workspaceId: job.workspaceId, jobId: job.id, orderId: order.id, connectionId: order.connectionId });
+      return { grant, environment: connection!.environment } as const;
+    });
+    if ('wait' in claim) throw new WaitForEarlierOrder(order.connectionId);
+    if ('blocked' in claim) return 'blocked';
+
+    const outcome = await this.callBroker(job, order, route, claim.grant, claim.environment);
+    await this.db.runRaw(job.workspaceId, (client) => this.repository.finishOrder(client, order.id, outcome));
+    return outcome.status;
+  }
+
+  private async callBroker(job: ExecutionJob, order: OrderRow, route: RouteRules, grant: CredentialGrant, environment: 'paper' | 'live'): Promise<Outcome> {
+    const adapter = this.brokers.get(order.broker as BrokerName);
+    let credentials: BrokerCredentials | undefined;
+    try {
+      credentials = await this.opener.open(grant);
+      // A previous attempt may have reached the broker before failing: ask before placing again.
+      if (order.attempts > 0 || order.status === 'submitted') {
+        const existing = await adapter.findOrder(credentials, { clientOrderId: order.clientOrderId, symbol: order.symbol, environment, connectionId: order.connectionId });
+        if (existing) return fromAck(existing);
+      }
+      return await this.perform(adapter, credentials, order, route, environment);
+    } catch (err) {
+      return this.failure(job, order, err);
+    } finally {
+      credentials = undefined;
+    }
+  }
+
+  private async perform(adapter: BrokerAdapter, credentials: BrokerCredentials, order: OrderRow, route: RouteRules, environment: 'paper' | 'live'): Promise<Outcome> {
+    const base = { clientOrderId: order.clientOrderId, symbol: order.symbol, environment, connectionId: order.connectionId };
+    if (order.intent === 'cancel') {
+      const canceled = await adapter.cancelOpenOrders(credentials, order.symbol, environment, order.connectionId);
+      return { status: 'accepted', reason: `canceled ${canceled} open order(s)` };
+    }
+    let request: OrderRequest;
+    if (order.intent === 'exit') {
+      const position = await adapter.getPosition(credentials, order.symbol, environment, order.connectionId);
+      const held = parseDecimal(position.quantity);
+      if (held === ZERO) return { status: 'blocked', reason: 'no_position: nothing to exit' };
+      request = { ...base, type: 'market', side: held < ZERO ? 'buy' : 'sell', quantity: absDecimal(position.quantity), referencePrice: order.referencePrice ?? undefined };
+    } else {
+      let quantity = order.quantity ?? undefined;
+      if (!quantity) {
+        const sized = sizeFromEquity(planOf(order), route, await adapter.getEquity(credentials, environment, order.connectionId));
+        if ('reason' in sized) return { status: 'blocked', reason: sized.reason };
+        quantity = sized.quantity;
+      }
+      request = {
+        ...base,
+        side: order.side!,
+        type: order.orderType,
+        quantity,
+        limitPrice: order.limitPrice ?? undefined,
+        stopPrice: order.stopPrice ?? undefined,
+        timeInForce: order.timeInForce ?? undefined,
+        takeProfit: order.takeProfit ?? undefined,
+        stopLoss: order.stopLoss ?? undefined,
+        referencePrice: order.referencePrice ?? undefined,
+      };
+    }
+    return { ...fromAck(await adapter.placeOrder(credentials, request)), quantity: request.quantity };
+  }
+
+  private failure(job: ExecutionJob, order: OrderRow, err: unknown): Outcome {
+    if (err instanceof BrokerError && !err.retryable) return { status: 'rejected', reason: `${err.kind}: ${err.message}` };
+    const retryable = err instanceof BrokerError || err instanceof KmsUnavailableError;
+    const reason = err instanceof Error && (retryable || err.name.startsWith('Kms')) ? err.message : 'internal error';
+    if (!retryable || job.finalAttempt) {
+      this.logger.error({ orderId: order.id, jobId: job.id, reason }, 'order failed');
+      return { status: 'failed', reason: job.finalAttempt && retryable ? `retries exhausted: ${reason}` : reason };
+    }
+    // Stays 'submitted': the retry asks the broker by client order id before placing again.
+    throw err;
+  }
+}
+
+function fromAck(ack: OrderAck): Outcome {
+  return { status: ack.status, brokerOrderId: ack.brokerOrderId, filledQuantity: ack.filledQuantity, averagePrice: ack.averagePrice, reason: ack.reason };
+}
+
+function planOf(order: OrderRow) {
+  return { intent: order.intent, symbol: order.symbol, type: order.orderType, referencePrice: order.referencePrice ?? undefined };
+}

@@ -1,0 +1,32 @@
+import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
+import { BrokersModule } from '../brokers/brokers.module';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { KmsModule } from '../kms/kms.module';
+import { KMS_PROVIDER, KmsProvider } from '../kms/kms-provider';
+import { JOB_HANDLERS, JobRunner } from '../queue/job-runner';
+import { CredentialOpener } from './credential-opener';
+import { CachingKms } from './data-key-cache';
+import { OrderExecutor } from './order-executor';
+import { RoutingRepository } from './routing.repository';
+import { SignalRouter } from './signal-router';
+
+/** The worker's routing engine. The only module that may decrypt a broker credential. */
+@Module({
+  imports: [KmsModule.forPrincipal('worker'), BrokersModule, AuditModule],
+  providers: [
+    RoutingRepository,
+    {
+      provide: CachingKms,
+      inject: [KMS_PROVIDER, APP_CONFIG],
+      useFactory: (kms: KmsProvider, config: AppConfig) => new CachingKms(kms, config.kms.dataKeyCache),
+    },
+    CredentialOpener,
+    OrderExecutor,
+    SignalRouter,
+    { provide: JOB_HANDLERS, inject: [SignalRouter], useFactory: (router: SignalRouter) => [router] },
+    JobRunner,
+  ],
+  exports: [JobRunner, CredentialOpener],
+})
+export class RoutingModule {}

@@ -1,0 +1,125 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DelayedError, Job } from 'bullmq';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { LOGGER } from '../common/logger';
+import { TenantDb } from '../database/tenant-db';
+import type { JobHandler } from '../queue/job-runner';
+import type { JobPayloads } from '../queue/jobs';
+import { clientOrderId } from './client-order-id';
+import { OrderExecutor, WaitForEarlierOrder } from './order-executor';
+import { planOrder, RoutableSignal, RouteRules } from './order-plan';
+import { routeRateLimit } from './risk-gate';
+import { NewOrder, OrderRow, RouteRow, RoutingRepository, SignalRow } from './routing.repository';
+
+const TERMINAL_ORDER = new Set<OrderRow['status']>(['accepted', 'filled', 'rejected', 'failed', 'blocked']);
+const TERMINAL_SIGNAL = new Set(['routed', 'partially_routed', 'blocked', 'failed']);
+/** How long a signal waits before re-checking that an earlier order on its connection was answered. */
+const TURN_WAIT_MS = 20;
+
+type RouteSignalJob = Job<JobPayloads['route-signal'], unknown, 'route-signal'>;
+
+/**
+ * Handles `route-signal`: plans one order per enabled route (idempotently: a re-run finds them),
+ * executes them — in signal order per connection, connections in parallel — and settles the signal.
+ */
+@Injectable()
+export class SignalRouter implements JobHandler<'route-signal'> {
+  readonly jobName = 'route-signal' as const;
+  readonly concurrency = 16;
+
+  constructor(
+    private readonly db: TenantDb,
+    private readonly repository: RoutingRepository,
+    private readonly executor: OrderExecutor,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async handle(job: RouteSignalJob, token?: string): Promise<unknown> {
+    const { workspaceId, signalId } = job.data;
+    const planned = await this.db.runRaw(workspaceId, (client) => this.plan(client, signalId, workspaceId));
+    if (!planned) return { skipped: true };
+
+    const execution = { id: job.id!, workspaceId, finalAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) };
+    const byConnection = new Map<string, OrderRow[]>();
+    for (const order of planned.orders.filter((o) => !TERMINAL_ORDER.has(o.status))) {
+      byConnection.set(order.connectionId, [...(byConnection.get(order.connectionId) ?? []), order]);
+    }
+    const results = await Promise.allSettled(
+      [...byConnection.values()].map(async (orders) => {
+        for (const order of orders) await this.executor.execute(execution, order, planned.routes.get(order.routeId)!);
+      }),
+    );
+    const waiting = results.find((r) => r.status === 'rejected' && r.reason instanceof WaitForEarlierOrder);
+    const failed = results.find((r) => r.status === 'rejected' && !(r.reason instanceof WaitForEarlierOrder));
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    if (waiting) {
+      // Not a failure: come back once the earlier order has been answered, without spending an attempt.
+      await job.moveToDelayed(Date.now() + TURN_WAIT_MS, token);
+      throw new DelayedError();
+    }
+    const status = await this.db.runRaw(workspaceId, (client) => this.settle(client, signalId));
+    this.logger.info({ signalId, status, jobId: job.id }, 'signal routed');
+    return { status };
+  }
+
+  private async plan(client: Parameters<RoutingRepository['lockSignal']>[0], signalId: string, workspaceId: string) {
+    const signal = await this.repository.lockSignal(client, signalId);
+    if (!signal || TERMINAL_SIGNAL.has(signal.status)) return undefined;
+    const routes = await this.repository.enabledRoutes(client, signal.sourceId);
+    let orders = await this.repository.ordersOfSignal(client, signalId);
+    if (orders.length === 0 && routes.length > 0) {
+      await this.repository.insertOrders(client, workspaceId, signal, routes.map((route) => this.newOrder(signal, route)));
+      orders = await this.repository.ordersOfSignal(client, signalId);
+    }
+    if (orders.length === 0) {
+      await this.repository.markSignal(client, signalId, 'blocked', 'no_routes: the source has no enabled routes');
+      return undefined;
+    }
+    await this.repository.markSignal(client, signalId, 'routing');
+    return { orders, routes: new Map<string, RouteRules>(routes.map((r) => [r.id, r])) };
+  }
+
+  private newOrder(signal: SignalRow, route: RouteRow): NewOrder {
+    const planned = planOrder(toRoutable(signal), route);
+    const common = { id: randomUUID(), routeId: route.id, connectionId: route.connectionId, broker: route.broker, clientOrderId: clientOrderId(signal.id, route.id) };
+    if (!planned.ok) return { ...common, plan: { intent: 'entry', symbol: planned.symbol, type: 'market' }, status: 'blocked', reason: planned.reason };
+    const throttled = routeRateLimit(route.maxOrdersPerMinute, route.ordersLastMinute);
+    return { ...common, plan: planned.plan, status: throttled ? 'blocked' : 'pending', reason: throttled };
+  }
+
+  private async settle(client: Parameters<RoutingRepository['lockSignal']>[0], signalId: string): Promise<string> {
+    const orders = await this.repository.ordersOfSignal(client, signalId);
+    const placed = orders.filter((o) => o.status === 'accepted' || o.status === 'filled').length;
+    const blocked = orders.filter((o) => o.status === 'blocked').length;
+    const status = placed === orders.length ? 'routed' : placed > 0 ? 'partially_routed' : blocked === orders.length ? 'blocked' : 'failed';
+    const reasons = orders.filter((o) => o.reason && o.status !== 'accepted' && o.status !== 'filled').map((o) => o.reason);
+    await this.repository.markSignal(client, signalId, status, reasons.length ? [...new Set(reasons)].join('; ').slice(0, 2000) : null);
+    return status;
+  }
+}
+
+/** The validated payload the api stored; field names follow the TradingView-compatible body. */
+function toRoutable(signal: SignalRow): RoutableSignal {
+  const p = signal.payload as Record<string, string | number | undefined>;
+  return {
+    id: signal.id,
+    seq: signal.seq,
+    ticker: String(p.ticker),
+    action: p.action as RoutableSignal['action'],
+    quantity: decimal(p.quantity),
+    orderType: (p.orderType ?? 'market') as RoutableSignal['orderType'],
+    limitPrice: decimal(p.limitPrice),
+    stopPrice: decimal(p.stopPrice),
+    price: decimal(p.price),
+    timeInForce: p.timeInForce as RoutableSignal['timeInForce'],
+    takeProfit: decimal(p.takeProfit),
+    stopLoss: decimal(p.stopLoss),
+  };
+}
+
+/** Numbers in the stored payload as plain decimal strings (no exponent notation). */
+function decimal(value: string | number | undefined): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  return typeof value === 'number' ? value.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 12 }) : value;
+}
