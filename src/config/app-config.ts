@@ -44,6 +44,8 @@ const envSchema = z
 
     RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
     WEBHOOK_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+    // Per sender IP across all sources: TradingView delivers every customer's alerts from four addresses.
+    WEBHOOK_IP_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(6000),
     BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10_485_760).default(65_536),
 
     BROKER_ALPACA_BASE_URL: z.url().default('https://paper-api.alpaca.markets'),
@@ -104,7 +106,7 @@ export interface AppConfig {
     webhookUrl?: string;
     webhookSecret?: string;
   };
-  rateLimit: { perMinute: number; webhookPerMinute: number };
+  rateLimit: { perMinute: number; webhookPerMinute: number; webhookPerIpPerMinute: number };
   brokers: { baseUrls: BrokerBaseUrls; timeoutMs: number };
 }
 
@@ -149,7 +151,7 @@ export function parseConfig(source: NodeJS.ProcessEnv): AppConfig {
       webhookUrl: e.PAGER_WEBHOOK_URL,
       webhookSecret: e.PAGER_WEBHOOK_SECRET,
     },
-    rateLimit: { perMinute: e.RATE_LIMIT_PER_MINUTE, webhookPerMinute: e.WEBHOOK_RATE_LIMIT_PER_MINUTE },
+    rateLimit: { perMinute: e.RATE_LIMIT_PER_MINUTE, webhookPerMinute: e.WEBHOOK_RATE_LIMIT_PER_MINUTE, webhookPerIpPerMinute: e.WEBHOOK_IP_RATE_LIMIT_PER_MINUTE },
     brokers: {
       baseUrls: {
         alpaca: { paper: e.BROKER_ALPACA_BASE_URL, live: e.BROKER_ALPACA_LIVE_BASE_URL },
