@@ -1,0 +1,34 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ConfigError, parseConfig } from '../../src/config/app-config';
+
+const run = promisify(execFile);
+
+describe('configuration', () => {
+  it('parses defaults into one typed object', () => {
+    const config = parseConfig({});
+    expect(config.http.port).toBe(3000);
+    expect(config.kms.provider).toBe('local');
+    expect(config.dataDir).toMatch(/\.data$/);
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ REDIS_URL: 'not a url' }, 'REDIS_URL'],
+    [{ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) }, 'KMS_PROVIDER'],
+    [{ NODE_ENV: 'production', KMS_PROVIDER: 'aws', KMS_KEY_ID: 'k' }, 'JWT_SECRET'],
+    [{ KMS_PROVIDER: 'aws' }, 'KMS_KEY_ID'],
+    [{ PLATFORM_ADMIN_TOKEN: 'short' }, 'PLATFORM_ADMIN_TOKEN'],
+  ])('refuses %j naming %s', (env, variable) => {
+    expect(() => parseConfig(env)).toThrow(ConfigError);
+    expect(() => parseConfig(env)).toThrow(new RegExp(`^invalid configuration: .*${variable}`));
+  });
+
+  it('stops the real entrypoint with one clear line and no stack trace', async () => {
+    const main = join(__dirname, '..', '..', 'dist', 'main.js');
+    const failure = await run(process.execPath, [main], { env: { ...process.env, PORT: 'eighty' } }).catch((e) => e);
+    expect(failure.code).toBe(78);
+    expect(failure.stderr.trim()).toBe('switchyard: invalid configuration: PORT: Invalid input: expected number, received NaN');
+  });
+});
