@@ -6,6 +6,7 @@ import type { AppConfig } from '../config/app-config';
 import { ConfigModule } from '../config/config.module';
 import { LOGGER } from '../common/logger';
 import { ProblemFilter } from '../common/problem.filter';
+import { CredentialsModule } from '../credentials/credentials.module';
 import { DatabaseModule } from '../database/database.module';
 import { ObservabilityModule } from '../observability/observability.module';
 import { QueueModule } from '../queue/queue.module';
@@ -25,6 +26,7 @@ export class ApiModule {
         ThrottlerModule.forRoot({ throttlers: [{ ttl: 60_000, limit: config.rateLimit.perMinute }] }),
         ObservabilityModule,
         WorkspacesModule,
+        CredentialsModule,
       ],
       providers: [
         { provide: LOGGER, useValue: logger },

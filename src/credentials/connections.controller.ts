@@ -1,0 +1,45 @@
+import { Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { IdParam, ValidBody } from '../common/validation';
+import type { AuthContext } from '../workspaces/auth/auth-context';
+import { Auth, RequireRole } from '../workspaces/auth/auth.decorators';
+import { ConnectionsService } from './connections.service';
+import { createConnectionSchema, CreateConnectionDto, rotateConnectionSchema, RotateConnectionDto } from './dto/connection.dto';
+
+@ApiTags('connections')
+@ApiBearerAuth()
+@Controller('v1/connections')
+export class ConnectionsController {
+  constructor(private readonly connections: ConnectionsService) {}
+
+  @Post()
+  @RequireRole('admin')
+  create(@Auth() auth: AuthContext, @ValidBody(createConnectionSchema) dto: CreateConnectionDto) {
+    return this.connections.create(auth, dto);
+  }
+
+  @Get()
+  @RequireRole('viewer')
+  list(@Auth() auth: AuthContext) {
+    return this.connections.list(auth);
+  }
+
+  @Get(':id')
+  @RequireRole('viewer')
+  get(@Auth() auth: AuthContext, @IdParam('Connection') id: string) {
+    return this.connections.get(auth, id);
+  }
+
+  @Post(':id/rotate')
+  @RequireRole('admin')
+  @HttpCode(200)
+  rotate(@Auth() auth: AuthContext, @IdParam('Connection') id: string, @ValidBody(rotateConnectionSchema) dto: RotateConnectionDto) {
+    return this.connections.rotate(auth, id, dto);
+  }
+
+  @Delete(':id')
+  @RequireRole('admin')
+  revoke(@Auth() auth: AuthContext, @IdParam('Connection') id: string) {
+    return this.connections.revoke(auth, id);
+  }
+}

@@ -1,0 +1,351 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { LocalKmsProvider } from '../../src/kms/local-kms.provider';
+import { createWorkspace, http, RunningApi, startApi } from '../support/api-app';
+import { AlpacaStub, startAlpacaStub } from '../support/brokers/alpaca-stub';
+import { BinanceKeyOptions, BinanceStub, startBinanceStub } from '../support/brokers/binance-stub';
+import { CoinbaseKeyOptions, CoinbaseStub, startCoinbaseStub } from '../support/brokers/coinbase-stub';
+import { OandaStub, startOandaStub } from '../support/brokers/oanda-stub';
+import { createTestDatabase, TestDatabase } from '../support/database';
+import { asAdmin, openAsWorker, vaultState } from './vault-harness';
+
+let db: TestDatabase;
+let api: RunningApi;
+let alpaca: AlpacaStub;
+let binance: BinanceStub;
+let coinbase: CoinbaseStub;
+let oanda: OandaStub;
+let worker: LocalKmsProvider;
+let seq = 0;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  [alpaca, binance, coinbase, oanda] = await Promise.all([startAlpacaStub(), startBinanceStub(), startCoinbaseStub(), startOandaStub()]);
+  api = await startApi(db, {
+    BROKER_ALPACA_BASE_URL: alpaca.url,
+    BROKER_ALPACA_LIVE_BASE_URL: alpaca.url,
+    BROKER_BINANCE_BASE_URL: binance.url,
+    BROKER_COINBASE_BASE_URL: coinbase.url,
+    BROKER_OANDA_BASE_URL: oanda.url,
+    BROKER_OANDA_LIVE_BASE_URL: oanda.url,
+    BROKER_TIMEOUT_MS: '1000',
+  });
+  // The routing worker's view of the same local KMS: the only principal allowed to open these.
+  worker = new LocalKmsProvider({ dataDir: api.config.dataDir, principal: 'worker' });
+});
+
+afterAll(async () => {
+  await api?.close();
+  await Promise.all([alpaca?.stop(), binance?.server.stop(), coinbase?.server.stop(), oanda?.stop()]);
+  await db?.drop();
+});
+
+const unique = (prefix: string) => `${prefix}${++seq}${randomBytes(12).toString('hex')}`;
+
+function alpacaKey() {
+  const key = { apiKey: unique('PK').toUpperCase(), apiSecret: unique('alpaca-secret-') };
+  alpaca.addKey(key);
+  return key;
+}
+
+function binanceKey(options: Partial<BinanceKeyOptions> = {}) {
+  const key = { apiKey: unique('bnk'), apiSecret: unique('binance-secret-') };
+  binance.addKey({ ...key, ...options });
+  return key;
+}
+
+function coinbaseKey(options: Partial<Omit<CoinbaseKeyOptions, 'apiKeyName' | 'publicKeyPem'>> = {}) {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const apiKeyName = `organizations/org-${randomBytes(4).toString('hex')}/apiKeys/${unique('key-')}`;
+  coinbase.addKey({ apiKeyName, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), ...options });
+  return { apiKeyName, privateKey: privateKey.export({ type: 'sec1', format: 'pem' }).toString() };
+}
+
+function oandaAccount() {
+  const account = { accountId: `101-004-${String(++seq).padStart(4, '0')}${randomBytes(3).readUIntBE(0, 3) % 1000}-001`, token: unique('oanda-token-') };
+  oanda.addAccount(account);
+  return account;
+}
+
+async function connect(token: string, body: Record<string, unknown>) {
+  return http(api.url, 'POST', '/v1/connections', { token, body: { label: 'main', ...body } });
+}
+
+async function tokenWithRole(owner: string, role: 'admin' | 'trader' | 'viewer'): Promise<string> {
+  const res = await http(api.url, 'POST', '/v1/tokens', { token: owner, body: { name: role, role } });
+  expect(res.status).toBe(201);
+  return res.body.token as string;
+}
+
+describe('POST /v1/connections: inspect with the broker, then seal, then store', () => {
+  it('onboards an Alpaca key (header-authenticated at the stub) as trading-only, showing only the key id hint', async () => {
+    const ws = await createWorkspace(api);
+    const key = alpacaKey();
+    const res = await connect(ws.token, { broker: 'alpaca', environment: 'paper', credentials: key });
+
+    expect(res.status).toBe(201);
+    expect(res.body).toEqual({
+      id: expect.any(String),
+      broker: 'alpaca',
+      label: 'main',
+      environment: 'paper',
+      status: 'active',
+      credentialVersion: 1,
+      keyHint: `…${key.apiKey.slice(-4)}`,
+      permissions: {
+        inspection: 'trading_only',
+        canTrade: true,
+        canWithdraw: false,
+        canTransfer: false,
+        note: expect.stringContaining('cannot withdraw'),
+        details: expect.objectContaining({ status: 'ACTIVE' }),
+      },
+      inspectedAt: expect.any(String),
+      createdAt: expect.any(String),
+      rotatedAt: null,
+      revokedAt: null,
+      brokerRevocation: null,
+    });
+    expect(res.text).not.toContain(key.apiSecret);
+    expect(res.text).not.toContain(key.apiKey);
+    expect(alpaca.requests.some((r) => r.path === '/v2/account' && r.headers['apca-api-key-id'] === key.apiKey)).toBe(true);
+
+    const state = await vaultState(db, ws.id);
+    expect(state.connections).toEqual([{ id: res.body.id, status: 'active', credential_version: 1 }]);
+    expect(state.versions).toEqual([{ connection_id: res.body.id, version: 1, kms_key_id: 'local-root-1' }]);
+    expect(state.audit).toEqual([
+      {
+        action: 'credential.create',
+        resource_id: res.body.id,
+        metadata: { broker: 'alpaca', environment: 'paper', version: 1, kmsProvider: 'local', kmsKeyId: 'local-root-1', inspection: 'trading_only', canTrade: true },
+      },
+    ]);
+    // The worker principal opens exactly what was given, under the version-1 context.
+    await expect(openAsWorker(db, worker, ws.id, res.body.id, 1)).resolves.toEqual(key);
+  });
+
+  it('refuses a key the broker rejects and stores nothing', async () => {
+    const ws = await createWorkspace(api);
+    const key = alpacaKey();
+    const res = await connect(ws.token, { broker: 'alpaca', credentials: { ...key, apiSecret: 'wrong-secret-value-123' } });
+    expect(res.status).toBe(422);
+    expect(res.body.code).toBe('broker_credentials_invalid');
+    expect(res.text).not.toContain('wrong-secret-value-123');
+    expect(await vaultState(db, ws.id)).toEqual({ connections: [], versions: [], audit: [] });
+  });
+
+  it('onboards a Binance key after the signed apiRestrictions inspection, with its flags', async () => {
+    const ws = await createWorkspace(api);
+    const key = binanceKey({ ipRestrict: true });
+    const res = await connect(ws.token, { broker: 'binance', environment: 'live', credentials: key });
+    expect(res.status).toBe(201);
+    expect(res.body.permissions).toMatchObject({
+      inspection: 'inspected',
+      canTrade: true,
+      canWithdraw: false,
+      canTransfer: false,
+      details: expect.objectContaining({ enableWithdrawals: false, enableInternalTransfer: false, permitsUniversalTransfer: false, ipRestrict: true }),
+    });
+    expect(res.body.keyHint).toBe(`…${key.apiKey.slice(-4)}`);
+    expect(binance.server.requests.some((r) => r.path === '/sapi/v1/account/apiRestrictions' && r.query.has('signature'))).toBe(true);
+  });
+
+  it.each([
+    ['withdrawals', { enableWithdrawals: true }],
+    ['internal transfers', { enableInternalTransfer: true }],
+    ['universal transfers', { permitsUniversalTransfer: true }],
+  ])('rejects a Binance key with %s enabled (422 withdrawal_scope_rejected) and stores nothing', async (_what, flags) => {
+    const ws = await createWorkspace(api);
+    const key = binanceKey(flags);
+    const res = await connect(ws.token, { broker: 'binance', environment: 'live', credentials: key });
+    expect(res.status).toBe(422);
+    expect(res.body.code).toBe('withdrawal_scope_rejected');
+    expect(res.text).not.toContain(key.apiSecret);
+    expect(await vaultState(db, ws.id)).toEqual({ connections: [], versions: [], audit: [] });
+  });
+
+  it('onboards a Coinbase CDP key (ES256 JWT verified by the stub) and rejects one that can transfer', async () => {
+    const ws = await createWorkspace(api);
+    const good = coinbaseKey();
+    const ok = await connect(ws.token, { broker: 'coinbase', environment: 'live', credentials: good });
+    expect(ok.status).toBe(201);
+    expect(ok.body.permissions).toMatchObject({ inspection: 'inspected', canTrade: true, canWithdraw: false, canTransfer: false });
+    expect(ok.body.keyHint).toBe(`…${good.apiKeyName.slice(-4)}`);
+    expect(ok.text).not.toContain('PRIVATE KEY');
+
+    const transferring = coinbaseKey({ canTransfer: true });
+    const refused = await connect(ws.token, { broker: 'coinbase', environment: 'live', credentials: transferring });
+    expect(refused.status).toBe(422);
+    expect(refused.body.code).toBe('withdrawal_scope_rejected');
+    const state = await vaultState(db, ws.id);
+    expect(state.connections.map((c) => c.id)).toEqual([ok.body.id]);
+    expect(state.versions).toHaveLength(1);
+  });
+
+  it('records and reports that an OANDA token has a single permission tier', async () => {
+    const ws = await createWorkspace(api);
+    const account = oandaAccount();
+    const res = await connect(ws.token, { broker: 'oanda', environment: 'paper', credentials: account });
+    expect(res.status).toBe(201);
+    expect(res.body.permissions).toMatchObject({ inspection: 'single_tier', canWithdraw: false, canTransfer: false, note: expect.stringContaining('no scopes') });
+    expect(res.body.keyHint).toBe(`…${account.accountId.slice(-4)}`);
+    expect(res.text).not.toContain(account.token);
+    const stored = await http(api.url, 'GET', `/v1/connections/${res.body.id}`, { token: ws.token });
+    expect(stored.body.permissions.inspection).toBe('single_tier');
+  });
+
+  it('seals the server-set workspace binding for paper and ignores what the user sent', async () => {
+    const ws = await createWorkspace(api);
+    const res = await connect(ws.token, { broker: 'paper', credentials: { workspaceId: '00000000-0000-4000-8000-000000000000', note: 'x' } });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ environment: 'paper', keyHint: 'paper', permissions: { inspection: 'trading_only' } });
+    await expect(openAsWorker(db, worker, ws.id, res.body.id, 1)).resolves.toEqual({ workspaceId: ws.id });
+
+    const live = await connect(ws.token, { broker: 'paper', environment: 'live' });
+    expect(live.status).toBe(422);
+    expect(live.body.errors).toEqual([{ path: 'environment', message: expect.any(String) }]);
+  });
+
+  it('validates credentials with the adapter first and names fields, never values', async () => {
+    const ws = await createWorkspace(api);
+    const res = await connect(ws.token, { broker: 'alpaca', credentials: { apiKey: 'has spaces in-it-value' } });
+    expect(res.status).toBe(422);
+    expect(res.body.code).toBe('validation_failed');
+    expect(res.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['credentials.apiKey', 'credentials.apiSecret']);
+    expect(res.text).not.toContain('has spaces');
+    expect(alpaca.requests.some((r) => r.headers['apca-api-key-id'] === 'has spaces in-it-value')).toBe(false);
+
+    const unknownBroker = await connect(ws.token, { broker: 'kraken', credentials: {} });
+    expect(unknownBroker.status).toBe(422);
+    expect(await vaultState(db, ws.id)).toEqual({ connections: [], versions: [], audit: [] });
+  });
+
+  it('answers 503 broker_unavailable when the broker fails, and stores nothing', async () => {
+    const ws = await createWorkspace(api);
+    const key = alpacaKey();
+    alpaca.injectFaults('error500');
+    const res = await connect(ws.token, { broker: 'alpaca', credentials: key });
+    expect(res.status).toBe(503);
+    expect(res.body.code).toBe('broker_unavailable');
+    expect(res.headers.get('retry-after')).toBeTruthy();
+    expect(await vaultState(db, ws.id)).toEqual({ connections: [], versions: [], audit: [] });
+  });
+
+  it('needs admin to connect; viewers read; other workspaces see 404', async () => {
+    const ws = await createWorkspace(api);
+    const other = await createWorkspace(api);
+    const viewer = await tokenWithRole(ws.token, 'viewer');
+    const trader = await tokenWithRole(ws.token, 'trader');
+    const admin = await tokenWithRole(ws.token, 'admin');
+
+    expect((await connect(viewer, { broker: 'paper' })).status).toBe(403);
+    expect((await connect(trader, { broker: 'paper' })).status).toBe(403);
+    const created = await connect(admin, { broker: 'paper' });
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+
+    const list = await http(api.url, 'GET', '/v1/connections', { token: viewer });
+    expect(list.status).toBe(200);
+    expect(list.body.map((c: { id: string }) => c.id)).toEqual([id]);
+    expect((await http(api.url, 'GET', `/v1/connections/${id}`, { token: viewer })).status).toBe(200);
+    expect((await http(api.url, 'DELETE', `/v1/connections/${id}`, { token: viewer })).status).toBe(403);
+    expect((await http(api.url, 'POST', `/v1/connections/${id}/rotate`, { token: trader, body: { credentials: {} } })).status).toBe(403);
+
+    expect((await http(api.url, 'GET', '/v1/connections', { token: other.token })).body).toEqual([]);
+    for (const [method, path, body] of [
+      ['GET', `/v1/connections/${id}`, undefined],
+      ['POST', `/v1/connections/${id}/rotate`, { credentials: {} }],
+      ['DELETE', `/v1/connections/${id}`, undefined],
+    ] as const) {
+      const res = await http(api.url, method, path, { token: other.token, body });
+      expect([method, res.status, res.body.code]).toEqual([method, 404, 'not_found']);
+    }
+    expect((await vaultState(db, ws.id)).connections).toEqual([{ id, status: 'active', credential_version: 1 }]);
+    expect((await http(api.url, 'GET', '/v1/connections/not-a-uuid', { token: ws.token })).status).toBe(404);
+  });
+});
+
+describe('POST /v1/connections/:id/rotate', () => {
+  it('inspects the new key, seals it as version n+1 under a new data key and shreds the older versions', async () => {
+    const ws = await createWorkspace(api);
+    const first = alpacaKey();
+    const created = await connect(ws.token, { broker: 'alpaca', credentials: first });
+    const id = created.body.id as string;
+    const second = alpacaKey();
+    const wrappedKeyOf = async (version: number) =>
+      (await asAdmin<{ wrapped_key: Buffer }>(db, 'SELECT wrapped_key FROM credential_versions WHERE connection_id = $1 AND version = $2', [id, version]))[0]?.wrapped_key;
+    const firstWrappedKey = await wrappedKeyOf(1);
+
+    const rotated = await http(api.url, 'POST', `/v1/connections/${id}/rotate`, { token: ws.token, body: { credentials: second } });
+    expect(rotated.status).toBe(200);
+    expect(rotated.body).toMatchObject({ id, status: 'active', credentialVersion: 2, keyHint: `…${second.apiKey.slice(-4)}`, rotatedAt: expect.any(String) });
+    expect(rotated.text).not.toContain(second.apiSecret);
+
+    const state = await vaultState(db, ws.id);
+    expect(state.versions).toEqual([{ connection_id: id, version: 2, kms_key_id: 'local-root-1' }]);
+    expect(state.audit.map((a) => [a.action, a.metadata.version, a.metadata.shreddedVersions])).toEqual([
+      ['credential.create', 1, undefined],
+      ['credential.rotate', 2, 1],
+    ]);
+    await expect(openAsWorker(db, worker, ws.id, id, 2)).resolves.toEqual(second);
+    expect(firstWrappedKey).toBeInstanceOf(Buffer);
+    expect((await wrappedKeyOf(2))!.equals(firstWrappedKey!)).toBe(false);
+
+    const third = alpacaKey();
+    const again = await http(api.url, 'POST', `/v1/connections/${id}/rotate`, { token: ws.token, body: { credentials: third } });
+    expect(again.body.credentialVersion).toBe(3);
+    expect((await vaultState(db, ws.id)).versions.map((v) => v.version)).toEqual([3]);
+  });
+
+  it('keeps the current version when the new key is refused', async () => {
+    const ws = await createWorkspace(api);
+    const created = await connect(ws.token, { broker: 'binance', environment: 'live', credentials: binanceKey() });
+    const id = created.body.id as string;
+    const res = await http(api.url, 'POST', `/v1/connections/${id}/rotate`, { token: ws.token, body: { credentials: binanceKey({ enableWithdrawals: true }) } });
+    expect(res.status).toBe(422);
+    expect(res.body.code).toBe('withdrawal_scope_rejected');
+    const state = await vaultState(db, ws.id);
+    expect(state.connections).toEqual([{ id, status: 'active', credential_version: 1 }]);
+    expect(state.versions.map((v) => v.version)).toEqual([1]);
+    expect(state.audit.map((a) => a.action)).toEqual(['credential.create']);
+  });
+});
+
+describe('DELETE /v1/connections/:id (revoke)', () => {
+  it('marks the connection revoked, shreds every version, keeps the metadata, and is idempotent', async () => {
+    const ws = await createWorkspace(api);
+    const key = alpacaKey();
+    const created = await connect(ws.token, { broker: 'alpaca', credentials: key });
+    const id = created.body.id as string;
+    const current = alpacaKey();
+    await http(api.url, 'POST', `/v1/connections/${id}/rotate`, { token: ws.token, body: { credentials: current } });
+
+    const revoked = await http(api.url, 'DELETE', `/v1/connections/${id}`, { token: ws.token });
+    expect(revoked.status).toBe(200);
+    expect(revoked.body).toMatchObject({ id, status: 'revoked', credentialVersion: 2, keyHint: `…${current.apiKey.slice(-4)}`, revokedAt: expect.any(String), brokerRevocation: 'not_supported_by_broker' });
+
+    const state = await vaultState(db, ws.id);
+    expect(state.connections).toEqual([{ id, status: 'revoked', credential_version: 2 }]);
+    expect(state.versions).toEqual([]);
+    await expect(openAsWorker(db, worker, ws.id, id, 2)).rejects.toThrow(/no credential version/);
+
+    const again = await http(api.url, 'DELETE', `/v1/connections/${id}`, { token: ws.token });
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual(revoked.body);
+    const audit = (await vaultState(db, ws.id)).audit;
+    expect(audit.map((a) => a.action)).toEqual(['credential.create', 'credential.rotate', 'credential.revoke']);
+    expect(audit[2].metadata).toMatchObject({ shreddedVersions: 1, brokerRevocation: 'not_supported_by_broker' });
+
+    const rotate = await http(api.url, 'POST', `/v1/connections/${id}/rotate`, { token: ws.token, body: { credentials: alpacaKey() } });
+    expect(rotate.status).toBe(409);
+    expect(rotate.body.code).toBe('connection_revoked');
+    expect((await http(api.url, 'GET', '/v1/connections', { token: ws.token })).body).toEqual([revoked.body]);
+  });
+
+  it("records broker revocation as not applicable for paper", async () => {
+    const ws = await createWorkspace(api);
+    const created = await connect(ws.token, { broker: 'paper' });
+    const revoked = await http(api.url, 'DELETE', `/v1/connections/${created.body.id}`, { token: ws.token });
+    expect(revoked.body).toMatchObject({ status: 'revoked', brokerRevocation: 'not_applicable' });
+    expect((await vaultState(db, ws.id)).versions).toEqual([]);
+  });
+});
