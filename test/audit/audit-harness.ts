@@ -77,7 +77,7 @@ export async function inWorkspace<T>(client: Client, workspaceId: string, work: 
   }
 }
 
-export function credentialUse(connectionId = randomUUID(), n = 0): AuditEventInput {
+export function credentialUse(connectionId: string = randomUUID(), n = 0): AuditEventInput {
   return {
     action: 'credential.use',
     actor: { type: 'worker', id: 'worker-1' },

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Client, Pool } from 'pg';
-import { PLATFORM_WORKSPACE_ID } from '../../src/audit/audit-event';
+import { PLATFORM_WORKSPACE_ID, SafeDetails } from '../../src/audit/audit-event';
 import { AuditSealer } from '../../src/audit/audit-sealer';
 import { AuditVerifier } from '../../src/audit/audit-verifier';
 import { AuditWriteError, AuditWriter } from '../../src/audit/audit-writer';
@@ -56,7 +56,8 @@ describe('AuditWriter', () => {
 
   it('refuses metadata whose keys name secrets or whose values are not flat primitives, and writes nothing', async () => {
     const ws = randomUUID();
-    for (const metadata of [{ apiSecret: 'x' }, { password: 'x' }, { accessToken: 'x' }, { private_key: 'x' }, { nested: { a: 1 } as never }, { big: 'x'.repeat(501) }]) {
+    const refused = [{ apiSecret: 'x' }, { password: 'x' }, { accessToken: 'x' }, { private_key: 'x' }, { nested: { a: 1 } }, { big: 'x'.repeat(501) }] as unknown as SafeDetails[];
+    for (const metadata of refused) {
       const attempt = tenantDb.runRaw(ws, (client) => sut.recordRaw(client, { ...credentialUse(), metadata }));
       await expect(attempt).rejects.toBeInstanceOf(AuditWriteError);
     }
