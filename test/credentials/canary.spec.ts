@@ -1,0 +1,105 @@
+import { randomBytes } from 'node:crypto';
+import { createWorkspace, http, HttpResult, RunningApi, startApi } from '../support/api-app';
+import { AlpacaStub, startAlpacaStub } from '../support/brokers/alpaca-stub';
+import { BinanceStub, startBinanceStub } from '../support/brokers/binance-stub';
+import { createTestDatabase, TestDatabase } from '../support/database';
+import { asAdmin } from './vault-harness';
+
+/**
+ * A unique secret onboarded through the API must surface nowhere but in the ciphertext: not in a
+ * response, a log line (the real pino stream), any column of any table (queue schema included), in
+ * plain, base64, base64url or hex form.
+ */
+let db: TestDatabase;
+let api: RunningApi;
+let alpaca: AlpacaStub;
+let binance: BinanceStub;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  [alpaca, binance] = await Promise.all([startAlpacaStub(), startBinanceStub()]);
+  api = await startApi(db, { LOG_LEVEL: 'trace', BROKER_ALPACA_BASE_URL: alpaca.url, BROKER_BINANCE_BASE_URL: binance.url });
+});
+
+afterAll(async () => {
+  await api?.close();
+  await Promise.all([alpaca?.stop(), binance?.server.stop()]);
+  await db?.drop();
+});
+
+function encodings(secret: string): string[] {
+  const bytes = Buffer.from(secret, 'utf8');
+  const hex = bytes.toString('hex');
+  return [secret, bytes.toString('base64'), bytes.toString('base64url'), hex, hex.toUpperCase()];
+}
+
+/** Every row of every table in every non-system schema, as text (bytea columns render as hex). */
+async function everyRow(): Promise<Array<{ table: string; text: string }>> {
+  const tables = await asAdmin<{ schema: string; name: string }>(
+    db,
+    `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'`,
+  );
+  const rows: Array<{ table: string; text: string }> = [];
+  for (const t of tables) {
+    const table = `${t.schema}.${t.name}`;
+    const found = await asAdmin<{ row: string }>(db, `SELECT t::text AS row FROM "${t.schema}"."${t.name}" t`);
+    rows.push(...found.map((r) => ({ table, text: r.row })));
+    if (found.length === 0) rows.push({ table, text: '' });
+  }
+  return rows;
+}
+
+it('never shows, logs or stores a credential outside its ciphertext', async () => {
+  const canary = `CANARY${randomBytes(16).toString('hex')}`;
+  const canaryKey = `PKCANARY${randomBytes(8).toString('hex').toUpperCase()}`;
+  const rotated = `ROTATED${randomBytes(16).toString('hex')}`;
+  const ws = await createWorkspace(api);
+  const responses: HttpResult[] = [];
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await http(api.url, method, path, { token: ws.token, body });
+    responses.push(res);
+    return res;
+  };
+
+  alpaca.addKey({ apiKey: canaryKey, apiSecret: canary });
+  const created = await call('POST', '/v1/connections', { broker: 'alpaca', label: 'canary-label', credentials: { apiKey: canaryKey, apiSecret: canary } });
+  expect(created.status).toBe(201);
+  const id = created.body.id as string;
+  await call('GET', '/v1/connections');
+  await call('GET', `/v1/connections/${id}`);
+
+  // Every failure path carries the canary too.
+  expect((await call('POST', '/v1/connections', { broker: 'alpaca', label: 'x', credentials: { apiKey: canaryKey, apiSecret: `${canary}-wrong` } })).status).toBe(422);
+  expect((await call('POST', '/v1/connections', { broker: 'alpaca', label: 'x', credentials: { apiKey: `${canary} spaced`, apiSecret: canary } })).status).toBe(422);
+  binance.addKey({ apiKey: `bn${canaryKey}`, apiSecret: canary, enableWithdrawals: true });
+  expect((await call('POST', '/v1/connections', { broker: 'binance', label: 'x', environment: 'live', credentials: { apiKey: `bn${canaryKey}`, apiSecret: canary } })).status).toBe(422);
+  alpaca.injectFaults('error500');
+  expect((await call('POST', '/v1/connections', { broker: 'alpaca', label: 'x', credentials: { apiKey: canaryKey, apiSecret: canary } })).status).toBe(503);
+  expect((await call('POST', '/v1/connections', { broker: 'alpaca', label: 'x', credentials: { apiKey: canaryKey, apiSecret: canary }, extra: canary })).status).toBe(422);
+
+  const rotatedKey = `PKROT${randomBytes(8).toString('hex').toUpperCase()}`;
+  alpaca.addKey({ apiKey: rotatedKey, apiSecret: rotated });
+  expect((await call('POST', `/v1/connections/${id}/rotate`, { credentials: { apiKey: rotatedKey, apiSecret: rotated } })).status).toBe(200);
+
+  const forms = [...encodings(canary), ...encodings(rotated), canaryKey, rotatedKey];
+  for (const res of responses) {
+    for (const form of forms) expect(res.text).not.toContain(form);
+    for (const [, value] of res.headers) for (const form of forms) expect(value).not.toContain(form);
+  }
+
+  expect(api.logs.lines.length).toBeGreaterThan(responses.length);
+  for (const form of forms) expect(api.logs.text).not.toContain(form);
+
+  const rows = await everyRow();
+  const scanned = new Set(rows.map((r) => r.table));
+  for (const table of ['public.broker_connections', 'public.credential_versions', 'public.audit_events']) expect(scanned).toContain(table);
+  expect([...scanned].some((t) => t.startsWith('switchyard_queue.'))).toBe(true);
+  // The scan reads real data: the connection's own id and label are found where they belong.
+  expect(rows.some((r) => r.table === 'public.broker_connections' && r.text.includes(id) && r.text.includes('canary-label'))).toBe(true);
+  expect(rows.filter((r) => r.table === 'public.credential_versions' && r.text.includes(id))).toHaveLength(1);
+  // bytea columns print as hex, so the hex of each form covers secrets stored as raw bytes.
+  const needles = forms.flatMap((f) => [f, Buffer.from(f, 'utf8').toString('hex')]);
+  const leaks = rows.filter((r) => needles.some((n) => r.text.includes(n))).map((r) => r.table);
+  expect(leaks).toEqual([]);
+});
