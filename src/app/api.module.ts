@@ -10,6 +10,7 @@ import { CredentialsModule } from '../credentials/credentials.module';
 import { DatabaseModule } from '../database/database.module';
 import { ObservabilityModule } from '../observability/observability.module';
 import { QueueModule } from '../queue/queue.module';
+import { SignalsModule } from '../signals/signals.module';
 import { WorkspacesModule } from '../workspaces/workspaces.module';
 
 /** The api process: HTTP only; it never holds a decryptable broker credential. */
@@ -27,6 +28,7 @@ export class ApiModule {
         ObservabilityModule,
         WorkspacesModule,
         CredentialsModule,
+        SignalsModule,
       ],
       providers: [
         { provide: LOGGER, useValue: logger },

@@ -1,0 +1,55 @@
+import { Controller, HttpCode, Param, Post, Req } from '@nestjs/common';
+import { ApiBody, ApiConsumes, ApiHeader, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { SkipThrottle } from '@nestjs/throttler';
+import type { FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { Public } from '../workspaces/auth/auth.decorators';
+import { SignalIntakeService, WebhookDelivery } from './signal-intake.service';
+import { signalPayloadSchema } from './signal-payload';
+
+const PAYLOAD_DOC = z.toJSONSchema(signalPayloadSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+
+/** Signal webhooks: authenticated by signature or URL token, rate-limited by SignalIntakeService (not the global throttler). */
+@ApiTags('hooks')
+@Controller('hooks')
+@Public()
+@SkipThrottle()
+@ApiConsumes('application/json', 'text/plain')
+@ApiResponse({ status: 202, description: '{signalId, status, duplicate}' })
+export class HooksController {
+  constructor(private readonly intake: SignalIntakeService) {}
+
+  @Post(':sourceId')
+  @HttpCode(202)
+  @ApiBody({ schema: PAYLOAD_DOC })
+  @ApiHeader({ name: 'webhook-id', required: true })
+  @ApiHeader({ name: 'webhook-timestamp', required: true, description: 'Unix seconds; refused more than 5 minutes off' })
+  @ApiHeader({ name: 'webhook-signature', required: true, description: 'Space-separated v1,<base64 HMAC-SHA256> (Standard Webhooks)' })
+  signed(@Param('sourceId') sourceId: string, @Req() request: FastifyRequest) {
+    return this.intake.accept('hmac', delivery(request, sourceId));
+  }
+
+  @Post(':sourceId/:token')
+  @HttpCode(202)
+  @ApiBody({ schema: PAYLOAD_DOC })
+  withToken(@Param('sourceId') sourceId: string, @Param('token') token: string, @Req() request: FastifyRequest) {
+    return this.intake.accept('token', delivery(request, sourceId, token));
+  }
+}
+
+function delivery(request: FastifyRequest, sourceId: string, token?: string): WebhookDelivery {
+  return {
+    sourceId,
+    token,
+    headers: { id: header(request, 'webhook-id'), timestamp: header(request, 'webhook-timestamp'), signature: header(request, 'webhook-signature') },
+    rawBody: request.rawBody ?? '',
+    body: request.body,
+    ip: request.ip,
+    requestId: String(request.id),
+  };
+}
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return typeof value === 'string' ? value : undefined;
+}

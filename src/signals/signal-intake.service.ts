@@ -1,0 +1,177 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { createHash, randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import { LOGGER } from '../common/logger';
+import { Problem } from '../common/problem';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { EnqueuedMarker } from './enqueued-marker';
+import { ipAllowed } from './ip-allowlist';
+import { webhookOutcomes, webhookStageDuration } from './signal-metrics';
+import { parseSignalPayload, SignalPayload } from './signal-payload';
+import { SignalQueue } from './signal-queue';
+import { ResolvedSource, SignalsRepository, SignalStatus } from './signals.repository';
+import type { SourceAuthMode } from './sources.repository';
+import { SignatureFailureMonitor } from './signature-failure-monitor';
+import { WebhookKeyring } from './webhook-keyring';
+import { WebhookRateLimiter } from './webhook-rate-limiter';
+import { StandardWebhookHeaders, VerifyResult, verifyStandardWebhook, verifyToken } from './webhook-verifier';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const URL_TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
+const MESSAGE_ID = /^[\x21-\x7e]{1,256}$/;
+/** Bodies without webhook-id or `id` are the same signal when identical within this many seconds (sender retries). */
+export const BODY_DEDUPE_WINDOW_SECONDS = 30;
+// Past this the queue is treated as down: the signal is already durable and the sweep enqueues it.
+const ENQUEUE_TIMEOUT_MS = 1_000;
+
+/** One webhook request as the controller received it. */
+export interface WebhookDelivery {
+  sourceId: string;
+  /** Token mode only: the last path segment. */
+  token?: string;
+  headers: StandardWebhookHeaders;
+  /** The exact body received (signatures cover it). */
+  rawBody: string;
+  /** Parsed JSON (application/json) or the text (text/plain). */
+  body: unknown;
+  ip: string;
+  requestId: string;
+}
+
+export interface WebhookAccepted {
+  signalId: string;
+  status: SignalStatus;
+  duplicate: boolean;
+}
+
+type Refusal = Extract<VerifyResult, { ok: false }>['reason'] | 'unknown_source' | 'auth_mode_mismatch' | 'ip_not_allowed';
+
+/**
+ * The webhook path: authenticate, validate, persist in one transaction, enqueue with the signal id
+ * as job id, answer. No broker call and no KMS call (opened HMAC keys are cached) on this path.
+ */
+@Injectable()
+export class SignalIntakeService {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly signals: SignalsRepository,
+    private readonly keyring: WebhookKeyring,
+    private readonly limiter: WebhookRateLimiter,
+    private readonly failures: SignatureFailureMonitor,
+    private readonly queue: SignalQueue,
+    private readonly marker: EnqueuedMarker,
+  ) {}
+
+  async accept(mode: SourceAuthMode, delivery: WebhookDelivery): Promise<WebhookAccepted> {
+    this.limit(`ip:${delivery.ip}`, this.config.rateLimit.webhookPerIpPerMinute);
+    let started = performance.now();
+    const source = await this.authenticate(mode, delivery);
+    const sourceId = delivery.sourceId.toLowerCase();
+    this.limit(`source:${sourceId}`, this.config.rateLimit.webhookPerMinute);
+    let payload: SignalPayload;
+    try {
+      payload = parseSignalPayload(delivery.body);
+    } catch (err) {
+      webhookOutcomes.inc({ outcome: 'invalid' });
+      throw err;
+    }
+    started = stage('authenticate', started);
+
+    const persisted = await this.signals.persist({
+      id: randomUUID(),
+      workspaceId: source.workspaceId,
+      sourceId,
+      ...idempotencyKeys(delivery, payload),
+      dedupeWindowSeconds: BODY_DEDUPE_WINDOW_SECONDS,
+      rawPayload: delivery.rawBody,
+      payload,
+      senderIp: delivery.ip,
+      requestId: delivery.requestId,
+    });
+    started = stage('persist', started);
+    if (persisted.duplicate) {
+      webhookOutcomes.inc({ outcome: 'duplicate' });
+      return { signalId: persisted.id, status: persisted.status, duplicate: true };
+    }
+
+    const status = await this.handOff(source.workspaceId, persisted.id);
+    stage('enqueue', started);
+    webhookOutcomes.inc({ outcome: 'accepted' });
+    return { signalId: persisted.id, status, duplicate: false };
+  }
+
+  /** Every refusal (unknown source, wrong mode, IP, signature, token, timestamp) is the same 401. */
+  private async authenticate(mode: SourceAuthMode, delivery: WebhookDelivery): Promise<ResolvedSource> {
+    const source = UUID.test(delivery.sourceId) ? await this.signals.resolveSource(delivery.sourceId.toLowerCase()) : undefined;
+    const refusal = source ? await this.refusal(mode, source, delivery) : 'unknown_source';
+    if (!refusal) return source!;
+    webhookOutcomes.inc({ outcome: 'unauthorized' });
+    this.logger.info({ requestId: delivery.requestId, sourceId: source ? delivery.sourceId : undefined, reason: refusal }, 'webhook refused');
+    if (source) this.failures.record(source.workspaceId, delivery.sourceId.toLowerCase(), refusal, delivery.ip, delivery.requestId);
+    throw webhookUnauthorized();
+  }
+
+  private async refusal(mode: SourceAuthMode, source: ResolvedSource, delivery: WebhookDelivery): Promise<Refusal | undefined> {
+    if (source.authMode !== mode) return 'auth_mode_mismatch';
+    if (!ipAllowed(source.allowedIps, delivery.ip)) return 'ip_not_allowed';
+    let result: VerifyResult;
+    if (mode === 'token') {
+      if (!delivery.token || !URL_TOKEN.test(delivery.token)) return 'no_matching_token';
+      result = verifyToken(delivery.token, source.secrets.flatMap((s) => (s.tokenHash ? [{ version: s.version, key: s.tokenHash }] : [])));
+    } else {
+      const versions = source.secrets.map((s) => s.version);
+      const now = Math.floor(Date.now() / 1000);
+      result = await this.keyring.withKeys(source.workspaceId, delivery.sourceId.toLowerCase(), versions, (keys) => verifyStandardWebhook(delivery.headers, delivery.rawBody, keys, now));
+    }
+    return result.ok ? undefined : result.reason;
+  }
+
+  private limit(key: string, perMinute: number): void {
+    const decision = this.limiter.take(key, perMinute);
+    if (decision.allowed) return;
+    webhookOutcomes.inc({ outcome: 'rate_limited' });
+    throw new Problem(429, 'rate_limited', 'Too many requests', 'Too many webhook deliveries; retry after the indicated delay.', {}, { 'retry-after': String(decision.retryAfterSeconds) });
+  }
+
+  private async handOff(workspaceId: string, signalId: string): Promise<SignalStatus> {
+    const adding = this.queue.enqueue(workspaceId, signalId);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([adding, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('enqueue timed out')), ENQUEUE_TIMEOUT_MS)))]);
+    } catch (err) {
+      adding.catch(() => undefined);
+      this.logger.warn({ err, workspaceId, signalId }, 'signal persisted but not enqueued; the recovery sweep will enqueue it');
+      return 'received';
+    } finally {
+      clearTimeout(timer);
+    }
+    this.marker.mark(workspaceId, signalId);
+    return 'queued';
+  }
+}
+
+/** The one answer to every unauthenticated delivery: no oracle on which sources exist. */
+function webhookUnauthorized(): Problem {
+  return new Problem(401, 'unauthorized', 'Unauthorized', 'The webhook could not be authenticated.');
+}
+
+/**
+ * webhook-id, else the body's `id`, else a hash of the exact body in a time bucket (so the same
+ * alert text tomorrow is a new signal); the previous bucket is checked too, making it a sliding window.
+ */
+function idempotencyKeys(delivery: WebhookDelivery, payload: SignalPayload): { idempotencyKey: string; previousBucketKey?: string } {
+  const webhookId = delivery.headers.id;
+  if (webhookId && MESSAGE_ID.test(webhookId)) return { idempotencyKey: `wh:${webhookId}` };
+  if (payload.id !== undefined) return { idempotencyKey: `id:${payload.id}` };
+  const hash = createHash('sha256').update(delivery.rawBody, 'utf8').digest('hex');
+  const bucket = Math.floor(Date.now() / 1000 / BODY_DEDUPE_WINDOW_SECONDS);
+  return { idempotencyKey: `body:${hash}:${bucket}`, previousBucketKey: `body:${hash}:${bucket - 1}` };
+}
+
+function stage(name: 'authenticate' | 'persist' | 'enqueue', since: number): number {
+  const now = performance.now();
+  webhookStageDuration.observe({ stage: name }, (now - since) / 1000);
+  return now;
+}

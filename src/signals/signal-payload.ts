@@ -1,0 +1,112 @@
+import { z } from 'zod';
+import { Problem } from '../common/problem';
+import { toFieldErrors } from '../common/validation';
+
+export const SIGNAL_ACTIONS = ['buy', 'sell', 'exit', 'cancel'] as const;
+export const ORDER_TYPES = ['market', 'limit', 'stop', 'stop_limit'] as const;
+export const TIMES_IN_FORCE = ['day', 'gtc', 'ioc', 'fok'] as const;
+
+const DECIMAL = /^(\d{1,20})(?:\.(\d{1,18}))?$/;
+const DECIMAL_MESSAGE = 'must be a positive decimal number with at most 20 integer and 18 fraction digits (e.g. 10 or "0.5")';
+const TICKER = /^[A-Za-z0-9][A-Za-z0-9._:/!^&+=-]{0,63}$/;
+// Printable text without control, format or unpaired surrogate code points.
+const TEXT = /^[^\p{C}]+$/u;
+const EARLIEST = Date.UTC(2000, 0, 1);
+const LATEST = Date.UTC(2100, 0, 1);
+
+/**
+ * A positive decimal, as a canonical string (brokers take exact decimals). TradingView placeholders
+ * such as {{strategy.order.contracts}} arrive as strings ("10", "0.5"), so numeric strings are accepted.
+ */
+const positiveDecimal = z.unknown().transform((value, ctx): string => {
+  const text = typeof value === 'number' && Number.isFinite(value) ? value.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 20 }) : typeof value === 'string' ? value.trim() : undefined;
+  const match = text === undefined ? null : DECIMAL.exec(text);
+  const canonical = match ? `${match[1].replace(/^0+(?=\d)/, '')}${match[2] && /[1-9]/.test(match[2]) ? `.${match[2].replace(/0+$/, '')}` : ''}` : '';
+  if (!match || !/[1-9]/.test(canonical)) {
+    ctx.addIssue({ code: 'custom', message: DECIMAL_MESSAGE });
+    return z.NEVER;
+  }
+  return canonical;
+});
+
+/** Case-insensitive enum: placeholders like {{strategy.order.action}} produce "buy", users type "BUY". */
+function looseEnum<T extends readonly [string, ...string[]]>(values: T) {
+  return z.preprocess((v) => (typeof v === 'string' ? v.trim().toLowerCase() : v), z.enum(values, { error: `must be one of: ${values.join(', ')}` }));
+}
+
+const signalId = z.unknown().transform((value, ctx): string => {
+  const text = typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : typeof value === 'string' ? value.trim() : '';
+  if (text.length < 1 || text.length > 200 || !TEXT.test(text)) {
+    ctx.addIssue({ code: 'custom', message: 'must be 1-200 printable characters or an integer' });
+    return z.NEVER;
+  }
+  return text;
+});
+
+/** ISO 8601 with an offset (TradingView's {{timenow}}), or epoch seconds/milliseconds; stored as ISO. */
+const signalTime = z.unknown().transform((value, ctx): string => {
+  let ms = Number.NaN;
+  if (typeof value === 'number' && Number.isFinite(value)) ms = value < 1e11 ? value * 1000 : value;
+  else if (typeof value === 'string' && z.iso.datetime({ offset: true }).safeParse(value.trim()).success) ms = Date.parse(value.trim());
+  if (!(ms >= EARLIEST && ms < LATEST)) {
+    ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 date-time with offset (e.g. 2026-01-02T15:04:05Z) or epoch seconds/milliseconds' });
+    return z.NEVER;
+  }
+  return new Date(ms).toISOString();
+});
+
+/**
+ * The TradingView-compatible signal body. Unknown fields are dropped here (they stay in the stored
+ * raw payload, untrusted); only these validated, normalised fields reach routing.
+ */
+export const signalPayloadSchema = z
+  .object({
+    ticker: z.string({ error: 'is required (a string such as "NASDAQ:AAPL")' }).trim().regex(TICKER, 'must be 1-64 characters of letters, digits and . _ : / ! ^ & + = -'),
+    action: looseEnum(SIGNAL_ACTIONS),
+    quantity: positiveDecimal.optional(),
+    orderType: looseEnum(ORDER_TYPES).default('market'),
+    limitPrice: positiveDecimal.optional(),
+    stopPrice: positiveDecimal.optional(),
+    price: positiveDecimal.optional(),
+    timeInForce: looseEnum(TIMES_IN_FORCE).optional(),
+    takeProfit: positiveDecimal.optional(),
+    stopLoss: positiveDecimal.optional(),
+    id: signalId.optional(),
+    time: signalTime.optional(),
+  }, { error: 'must be a JSON object' })
+  .refine((s) => !(s.orderType === 'limit' || s.orderType === 'stop_limit') || s.limitPrice !== undefined, {
+    path: ['limitPrice'],
+    message: 'is required when orderType is limit or stop_limit',
+    when: isObjectPayload,
+  })
+  .refine((s) => !(s.orderType === 'stop' || s.orderType === 'stop_limit') || s.stopPrice !== undefined, {
+    path: ['stopPrice'],
+    message: 'is required when orderType is stop or stop_limit',
+    when: isObjectPayload,
+  });
+
+export type SignalPayload = z.infer<typeof signalPayloadSchema>;
+
+// Cross-field rules also run when other fields are invalid, so one 422 lists every problem.
+function isObjectPayload(payload: { value: unknown }): boolean {
+  return typeof payload.value === 'object' && payload.value !== null && !Array.isArray(payload.value);
+}
+
+/**
+ * The parsed body (application/json) or the text (text/plain, which TradingView sends when the
+ * message is not strict JSON) to a validated payload. 400 for text that is not JSON, 422 listing
+ * every bad field otherwise; values are never echoed.
+ */
+export function parseSignalPayload(body: unknown): SignalPayload {
+  let value = body;
+  if (typeof body === 'string') {
+    try {
+      value = JSON.parse(body);
+    } catch {
+      throw new Problem(400, 'malformed_json', 'Bad request', 'The request body is not valid JSON.');
+    }
+  }
+  const parsed = signalPayloadSchema.safeParse(value);
+  if (!parsed.success) throw Problem.validation(toFieldErrors(parsed.error));
+  return parsed.data;
+}

@@ -1,0 +1,24 @@
+import { Controller, Get } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { IdParam, ValidQuery } from '../common/validation';
+import type { AuthContext } from '../workspaces/auth/auth-context';
+import { Auth } from '../workspaces/auth/auth.decorators';
+import { signalListQuerySchema, SignalListQuery } from './dto/signal.dto';
+import { SignalsService } from './signals.service';
+
+@ApiTags('signals')
+@ApiBearerAuth()
+@Controller('v1/signals')
+export class SignalsController {
+  constructor(private readonly signals: SignalsService) {}
+
+  @Get()
+  list(@Auth() auth: AuthContext, @ValidQuery(signalListQuerySchema) query: SignalListQuery) {
+    return this.signals.list(auth, query);
+  }
+
+  @Get(':id')
+  get(@Auth() auth: AuthContext, @IdParam('Signal') id: string) {
+    return this.signals.get(auth, id);
+  }
+}

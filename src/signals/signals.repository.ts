@@ -1,0 +1,207 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Pool } from 'pg';
+import { PG_POOL } from '../database/database.tokens';
+import { TenantDb, TenantTx } from '../database/tenant-db';
+import type { SignalPayload } from './signal-payload';
+import type { SourceAuthMode } from './sources.repository';
+
+export const SIGNAL_STATUSES = ['received', 'queued', 'routing', 'routed', 'partially_routed', 'blocked', 'failed'] as const;
+export type SignalStatus = (typeof SIGNAL_STATUSES)[number];
+
+/** What authenticating a webhook needs, found before the workspace is known. */
+export interface ResolvedSource {
+  workspaceId: string;
+  authMode: SourceAuthMode;
+  allowedIps: string[];
+  /** Versions that authenticate right now, newest first; tokenHash only in token mode. */
+  secrets: { version: number; tokenHash: Buffer | null }[];
+}
+
+export interface NewSignal {
+  id: string;
+  workspaceId: string;
+  sourceId: string;
+  idempotencyKey: string;
+  /** A body-hash key of the previous time bucket: a match younger than `dedupeWindowSeconds` is the same signal. */
+  previousBucketKey?: string;
+  dedupeWindowSeconds: number;
+  rawPayload: string;
+  payload: SignalPayload;
+  senderIp: string;
+  requestId: string;
+}
+
+export interface PersistedSignal {
+  id: string;
+  status: SignalStatus;
+  duplicate: boolean;
+}
+
+export interface SignalRecord {
+  id: string;
+  sourceId: string;
+  seq: bigint;
+  status: string;
+  payload: unknown;
+  error: string | null;
+  receivedAt: Date;
+  enqueuedAt: Date | null;
+  routingStartedAt: Date | null;
+  completedAt: Date | null;
+}
+
+export interface SignalOrderRecord {
+  id: string;
+  routeId: string;
+  connectionId: string;
+  broker: string;
+  clientOrderId: string;
+  intent: string;
+  symbol: string;
+  side: string | null;
+  orderType: string;
+  quantity: { toString(): string } | null;
+  status: string;
+  reason: string | null;
+  brokerOrderId: string | null;
+  filledQuantity: { toString(): string } | null;
+  averagePrice: { toString(): string } | null;
+  createdAt: Date;
+  sentAt: Date | null;
+  acknowledgedAt: Date | null;
+}
+
+const SIGNAL_FIELDS = {
+  id: true,
+  sourceId: true,
+  seq: true,
+  status: true,
+  payload: true,
+  error: true,
+  receivedAt: true,
+  enqueuedAt: true,
+  routingStartedAt: true,
+  completedAt: true,
+} as const;
+
+const ORDER_FIELDS = {
+  id: true,
+  routeId: true,
+  connectionId: true,
+  broker: true,
+  clientOrderId: true,
+  intent: true,
+  symbol: true,
+  side: true,
+  orderType: true,
+  quantity: true,
+  status: true,
+  reason: true,
+  brokerOrderId: true,
+  filledQuantity: true,
+  averagePrice: true,
+  createdAt: true,
+  sentAt: true,
+  acknowledgedAt: true,
+} as const;
+
+// The unique index (workspace_id, source_id, idempotency_key) decides duplicates, also under concurrency.
+const INSERT_SIGNAL = `
+  INSERT INTO signals (id, workspace_id, source_id, idempotency_key, raw_payload, payload, sender_ip, request_id)
+  SELECT $1::uuid, $2::uuid, $3::uuid, $4::text, $5::text, $6::jsonb, $7::text, $8::text
+   WHERE NOT EXISTS (SELECT 1 FROM signals p
+                      WHERE p.workspace_id = $2 AND p.source_id = $3 AND p.idempotency_key = $9::text
+                        AND p.received_at > now() - make_interval(secs => $10::float8))
+  ON CONFLICT (workspace_id, source_id, idempotency_key) DO NOTHING
+  RETURNING id, status`;
+
+/** Signals: raw pg on the webhook path (Prisma costs ~2x per insert), Prisma for the read API. */
+@Injectable()
+export class SignalsRepository {
+  constructor(
+    @Inject(PG_POOL) private readonly pool: Pool,
+    private readonly db: TenantDb,
+  ) {}
+
+  /** Through the SECURITY DEFINER resolver: the only cross-workspace read on the webhook path. */
+  async resolveSource(sourceId: string): Promise<ResolvedSource | undefined> {
+    const { rows } = await this.pool.query<{ workspace_id: string; auth_mode: SourceAuthMode; allowed_ips: string[]; secret_version: number; token_hash: Buffer | null }>(
+      'SELECT workspace_id, auth_mode, allowed_ips, secret_version, token_hash FROM hooks_resolve_source($1)',
+      [sourceId],
+    );
+    if (rows.length === 0) return undefined;
+    return {
+      workspaceId: rows[0].workspace_id,
+      authMode: rows[0].auth_mode,
+      allowedIps: rows[0].allowed_ips,
+      secrets: rows.map((r) => ({ version: r.secret_version, tokenHash: r.token_hash })),
+    };
+  }
+
+  /** One transaction: insert, or find the signal that already holds this idempotency key. */
+  persist(signal: NewSignal): Promise<PersistedSignal> {
+    return this.db.runRaw(signal.workspaceId, async (client) => {
+      const inserted = await client.query<{ id: string; status: SignalStatus }>(INSERT_SIGNAL, [
+        signal.id,
+        signal.workspaceId,
+        signal.sourceId,
+        signal.idempotencyKey,
+        signal.rawPayload,
+        JSON.stringify(signal.payload),
+        signal.senderIp,
+        signal.requestId,
+        signal.previousBucketKey ?? null,
+        signal.dedupeWindowSeconds,
+      ]);
+      if (inserted.rows.length === 1) return { ...inserted.rows[0], duplicate: false };
+      // A new statement sees the row a concurrent delivery committed while this insert waited on it.
+      const existing = await client.query<{ id: string; status: SignalStatus }>(
+        'SELECT id, status FROM signals WHERE workspace_id = $1 AND source_id = $2 AND idempotency_key = ANY($3::text[]) ORDER BY received_at LIMIT 1',
+        [signal.workspaceId, signal.sourceId, [signal.idempotencyKey, signal.previousBucketKey].filter(Boolean)],
+      );
+      if (existing.rows.length !== 1) throw new Error('signal insert found neither a new nor an existing row');
+      return { ...existing.rows[0], duplicate: true };
+    });
+  }
+
+  /** Marks signals of one workspace as handed to the queue; rows routing already picked up are left alone. */
+  async markEnqueued(workspaceId: string, marks: readonly { id: string; at: Date }[]): Promise<void> {
+    await this.db.runRaw(workspaceId, (client) =>
+      client.query(
+        `UPDATE signals s SET status = 'queued', enqueued_at = m.at
+           FROM unnest($1::uuid[], $2::timestamptz[]) AS m(id, at)
+          WHERE s.id = m.id AND s.status = 'received'`,
+        [marks.map((m) => m.id), marks.map((m) => m.at)],
+      ),
+    );
+  }
+
+  /** Signals of every workspace persisted over `olderThanMs` ago and not yet marked enqueued (ids only). */
+  async awaitingEnqueue(olderThanMs: number, limit: number): Promise<{ id: string; workspaceId: string }[]> {
+    const { rows } = await this.pool.query<{ id: string; workspace_id: string }>('SELECT id, workspace_id FROM signals_awaiting_enqueue($1, $2)', [olderThanMs, limit]);
+    return rows.map((r) => ({ id: r.id, workspaceId: r.workspace_id }));
+  }
+
+  async list(tx: TenantTx, filter: { sourceId?: string; status?: SignalStatus; before?: { receivedAt: Date; id: string }; limit: number }): Promise<SignalRecord[]> {
+    const before = filter.before;
+    return tx.signal.findMany({
+      where: {
+        sourceId: filter.sourceId,
+        status: filter.status,
+        ...(before ? { OR: [{ receivedAt: { lt: before.receivedAt } }, { receivedAt: before.receivedAt, id: { lt: before.id } }] } : {}),
+      },
+      select: SIGNAL_FIELDS,
+      orderBy: [{ receivedAt: 'desc' }, { id: 'desc' }],
+      take: filter.limit,
+    });
+  }
+
+  async find(tx: TenantTx, id: string): Promise<SignalRecord | null> {
+    return tx.signal.findUnique({ where: { id }, select: SIGNAL_FIELDS });
+  }
+
+  /** The orders routing created from a signal, in creation order. */
+  async ordersOf(tx: TenantTx, signalId: string): Promise<SignalOrderRecord[]> {
+    return tx.order.findMany({ where: { signalId }, select: ORDER_FIELDS, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+  }
+}

@@ -1,0 +1,44 @@
+import { Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { IdParam, ValidBody } from '../common/validation';
+import type { AuthContext } from '../workspaces/auth/auth-context';
+import { Auth, RequireRole } from '../workspaces/auth/auth.decorators';
+import { createSourceSchema, CreateSourceDto, rotateSecretSchema, RotateSecretDto } from './dto/source.dto';
+import { SourcesService } from './sources.service';
+
+@ApiTags('sources')
+@ApiBearerAuth()
+@Controller('v1/sources')
+export class SourcesController {
+  constructor(private readonly sources: SourcesService) {}
+
+  @Post()
+  @RequireRole('admin')
+  create(@Auth() auth: AuthContext, @ValidBody(createSourceSchema) dto: CreateSourceDto) {
+    return this.sources.create(auth, dto);
+  }
+
+  @Get()
+  list(@Auth() auth: AuthContext) {
+    return this.sources.list(auth);
+  }
+
+  @Get(':id')
+  get(@Auth() auth: AuthContext, @IdParam('Source') id: string) {
+    return this.sources.get(auth, id);
+  }
+
+  @Post(':id/rotate-secret')
+  @RequireRole('admin')
+  @HttpCode(200)
+  rotateSecret(@Auth() auth: AuthContext, @IdParam('Source') id: string, @ValidBody(rotateSecretSchema) dto: RotateSecretDto) {
+    return this.sources.rotateSecret(auth, id, dto);
+  }
+
+  @Delete(':id')
+  @RequireRole('admin')
+  @HttpCode(204)
+  async delete(@Auth() auth: AuthContext, @IdParam('Source') id: string): Promise<void> {
+    await this.sources.delete(auth, id);
+  }
+}

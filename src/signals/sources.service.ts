@@ -1,0 +1,153 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { AuditWriter } from '../audit/audit-writer';
+import { Problem } from '../common/problem';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { TenantDb, TenantTx } from '../database/tenant-db';
+import { sealSecret } from '../kms/envelope';
+import { KMS_PROVIDER, KmsProvider } from '../kms/kms-provider';
+import type { AuthContext } from '../workspaces/auth/auth-context';
+import { generateToken, sha256 } from '../workspaces/auth/secrets';
+import type { CreateSourceDto, RotateSecretDto } from './dto/source.dto';
+import { SecretMaterial, SourceAuthMode, SourceRecord, SourcesRepository } from './sources.repository';
+import { TRADINGVIEW_PRESET } from './tradingview-ips';
+import { WebhookKeyring } from './webhook-keyring';
+
+const HMAC_KEY_BYTES = 32;
+
+export interface SourceView {
+  id: string;
+  name: string;
+  auth: SourceAuthMode;
+  allowedIps: string[];
+  /** Token mode shows `{token}` where the token goes; the full URL is shown once, at issue. */
+  webhookUrl: string;
+  secretVersion: number;
+  previousSecretValidUntil: string | null;
+  createdAt: string;
+}
+
+/** A source with its new secret (hmac: `whsec_…`, Standard Webhooks format) or token: the only time it is shown. */
+export type IssuedSource = SourceView & ({ secret: string } | { token: string });
+
+interface NewSecret {
+  material: SecretMaterial;
+  /** What the caller sees once. */
+  shown: string;
+  /** The HMAC key, kept in the api's key cache (and zeroed by the caller). */
+  key?: Buffer;
+}
+
+@Injectable()
+export class SourcesService {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(KMS_PROVIDER) private readonly kms: KmsProvider,
+    private readonly db: TenantDb,
+    private readonly sources: SourcesRepository,
+    private readonly audit: AuditWriter,
+    private readonly keyring: WebhookKeyring,
+  ) {}
+
+  async create(auth: AuthContext, dto: CreateSourceDto): Promise<IssuedSource> {
+    const id = randomUUID();
+    const secret = await this.newSecret(dto.auth, auth.workspaceId, id, 1);
+    try {
+      const record = await this.db.run(auth.workspaceId, async (tx) => {
+        const created = await this.sources.create(tx, { id, workspaceId: auth.workspaceId, name: dto.name, authMode: dto.auth, allowedIps: dto.allowedIps, createdBy: `${auth.actor.type}:${auth.actor.id}` }, secret.material);
+        await this.audit.record(tx, {
+          ...this.auditContext(auth, id),
+          action: 'source.create',
+          metadata: { authMode: dto.auth, allowedIpEntries: dto.allowedIps.length, tradingviewPreset: dto.allowedIps.includes(TRADINGVIEW_PRESET) },
+        });
+        return created;
+      });
+      if (secret.key) this.keyring.remember(id, 1, secret.key);
+      return this.issued(record, secret.shown);
+    } finally {
+      secret.key?.fill(0);
+    }
+  }
+
+  async list(auth: AuthContext): Promise<SourceView[]> {
+    return (await this.db.run(auth.workspaceId, (tx) => this.sources.list(tx))).map((s) => this.view(s));
+  }
+
+  async get(auth: AuthContext, id: string): Promise<SourceView> {
+    return this.view(await this.db.run(auth.workspaceId, (tx) => this.mustFind(tx, id)));
+  }
+
+  /** A new current secret; the previous one keeps authenticating for `graceSeconds`. */
+  async rotateSecret(auth: AuthContext, id: string, dto: RotateSecretDto): Promise<IssuedSource> {
+    let secret: NewSecret | undefined;
+    let version = 0;
+    try {
+      const record = await this.db.run(auth.workspaceId, async (tx) => {
+        const source = await this.mustFind(tx, id);
+        version = await this.sources.nextSecretVersion(tx, id);
+        secret = await this.newSecret(source.authMode, auth.workspaceId, id, version);
+        await this.sources.addSecretVersion(tx, auth.workspaceId, id, version, secret.material, new Date(Date.now() + dto.graceSeconds * 1000));
+        await this.audit.record(tx, { ...this.auditContext(auth, id), action: 'source.rotate_secret', metadata: { secretVersion: version, graceSeconds: dto.graceSeconds } });
+        return this.mustFind(tx, id);
+      });
+      this.keyring.forget(id);
+      if (secret!.key) this.keyring.remember(id, version, secret!.key);
+      return this.issued(record, secret!.shown);
+    } finally {
+      secret?.key?.fill(0);
+    }
+  }
+
+  /** The source stops authenticating at once; its secrets are crypto-shredded; its signals remain. */
+  async delete(auth: AuthContext, id: string): Promise<void> {
+    await this.db.run(auth.workspaceId, async (tx) => {
+      await this.mustFind(tx, id);
+      await this.sources.delete(tx, id);
+      await this.audit.record(tx, { ...this.auditContext(auth, id), action: 'source.delete' });
+    });
+    this.keyring.forget(id);
+  }
+
+  private async newSecret(mode: SourceAuthMode, workspaceId: string, sourceId: string, version: number): Promise<NewSecret> {
+    if (mode === 'token') {
+      const token = generateToken('syw');
+      return { material: { tokenHash: sha256(token) }, shown: token };
+    }
+    const key = randomBytes(HMAC_KEY_BYTES);
+    try {
+      const sealed = await sealSecret(this.kms, { purpose: 'webhook-secret', workspaceId, sourceId, version: String(version) }, key);
+      return { material: { sealed }, shown: `whsec_${key.toString('base64')}`, key };
+    } catch (err) {
+      key.fill(0);
+      throw err;
+    }
+  }
+
+  private async mustFind(tx: TenantTx, id: string): Promise<SourceRecord> {
+    const source = await this.sources.find(tx, id);
+    if (!source) throw Problem.notFound('Source');
+    return source;
+  }
+
+  private auditContext(auth: AuthContext, sourceId: string) {
+    return { actor: auth.actor, resource: { type: 'source', id: sourceId }, ip: auth.ip, requestId: auth.requestId };
+  }
+
+  private view(s: SourceRecord, token?: string): SourceView {
+    const base = `${this.config.http.publicBaseUrl}/hooks/${s.id}`;
+    return {
+      id: s.id,
+      name: s.name,
+      auth: s.authMode,
+      allowedIps: s.allowedIps,
+      webhookUrl: s.authMode === 'token' ? `${base}/${token ?? '{token}'}` : base,
+      secretVersion: s.secretVersion,
+      previousSecretValidUntil: s.previousSecretExpiresAt?.toISOString() ?? null,
+      createdAt: s.createdAt.toISOString(),
+    };
+  }
+
+  private issued(s: SourceRecord, shown: string): IssuedSource {
+    return s.authMode === 'token' ? { ...this.view(s, shown), token: shown } : { ...this.view(s), secret: shown };
+  }
+}
