@@ -1,0 +1,136 @@
+import { Pool, type PoolClient } from 'pg';
+import type { AuditWriter } from '../audit/audit-writer';
+import { DB_ROLES } from '../database/database-roles';
+import type { KmsProvider } from '../kms/kms-provider';
+import { brokerCredentialContext } from './credential-sealer';
+
+export interface RewrapOptions {
+  /**
+   * A privileged login (the cli's DATABASE_URL); the command works as switchyard_owner through SET ROLE,
+   * as migrations do. The runtime roles cannot: the api may not read wrapped keys and the worker may not
+   * write them, and widening either for a rare operator task would weaken the locks they exist for.
+   */
+  privilegedUrl: string;
+  /** The KMS key every wrapped data key should end under; for AWS the key ARN, as KMS reports it (rows already under it are skipped). */
+  toKeyId: string;
+  /** Versions re-wrapped per transaction: an interruption loses at most one batch of work, never consistency. */
+  batchSize?: number;
+}
+
+export interface RewrapDeps {
+  /** The KMS as the cli principal: ReEncrypt is granted to the cli only, and it never returns a plaintext key. */
+  kms: KmsProvider;
+  audit: Pick<AuditWriter, 'recordRaw'>;
+  print?: (line: string) => void;
+}
+
+export interface RewrapResult {
+  /** Versions moved to the target key by this run (with one credential.rewrap audit event each). */
+  rewrapped: number;
+  /** Versions still under another key or another KMS provider afterwards (0 after a complete run). */
+  remaining: number;
+  workspaces: number;
+}
+
+interface VersionRow {
+  connection_id: string;
+  version: number;
+  kms_key_id: string;
+  wrapped_key: Buffer;
+}
+
+const ACTOR = { type: 'system', id: 'cli keys rewrap' } as const;
+
+/**
+ * `cli keys rewrap --to <kms-key-id>`: re-wraps every stored data key under another KMS key with
+ * ReEncrypt, without touching ciphertexts or ever holding a plaintext key. Resumable: each batch
+ * commits its rows with their audit events, and a rerun skips rows already under the target key.
+ */
+export async function runRewrap(options: RewrapOptions, deps: RewrapDeps): Promise<RewrapResult> {
+  const batchSize = options.batchSize ?? 100;
+  const print = deps.print ?? (() => undefined);
+  // ReEncrypt may answer with the key's canonical id (an ARN for an alias or a bare id): both count as the target.
+  const targets = new Set([options.toKeyId]);
+  const pool = new Pool({ connectionString: options.privilegedUrl, max: 1, application_name: 'switchyard-cli-rewrap' });
+  const client = await pool.connect();
+  try {
+    await client.query(`SET ROLE ${DB_ROLES.owner}`);
+    const { rows } = await client.query<{ workspace_id: string }>('SELECT workspace_id::text AS workspace_id FROM credential_workspaces() ORDER BY 1');
+    const result: RewrapResult = { rewrapped: 0, remaining: 0, workspaces: rows.length };
+    for (const { workspace_id: workspaceId } of rows) {
+      let moved = 0;
+      for (;;) {
+        const batch = await inWorkspace(client, workspaceId, (c) => rewrapBatch(c, workspaceId, options.toKeyId, targets, batchSize, deps));
+        if (batch === 0) break;
+        moved += batch;
+        print(`${workspaceId}: ${moved} re-wrapped`);
+      }
+      const left = await inWorkspace(client, workspaceId, (c) => countNotUnder(c, workspaceId, targets));
+      if (left > 0) print(`${workspaceId}: ${left} version(s) left under another key or KMS provider`);
+      result.rewrapped += moved;
+      result.remaining += left;
+    }
+    print(`re-wrapped ${result.rewrapped} credential version(s) in ${result.workspaces} workspace(s); ${result.remaining} left`);
+    return result;
+  } finally {
+    client.release();
+    await pool.end();
+  }
+}
+
+/** One batch in one transaction: lock, re-wrap, update and audit; returns how many rows it moved. */
+async function rewrapBatch(
+  client: PoolClient,
+  workspaceId: string,
+  toKeyId: string,
+  targets: Set<string>,
+  batchSize: number,
+  deps: RewrapDeps,
+): Promise<number> {
+  // The owner also reads through the resolver's scan policy, so the workspace is named, not left to RLS.
+  const { rows } = await client.query<VersionRow>(
+    `SELECT connection_id::text AS connection_id, version, kms_key_id, wrapped_key FROM credential_versions
+      WHERE workspace_id = $1 AND kms_provider = $2 AND kms_key_id <> ALL($3::text[])
+      ORDER BY connection_id, version LIMIT $4 FOR UPDATE`,
+    [workspaceId, deps.kms.name, [...targets], batchSize],
+  );
+  for (const row of rows) {
+    const context = brokerCredentialContext({ workspaceId, connectionId: row.connection_id, version: row.version });
+    const rewrapped = await deps.kms.reEncrypt(row.wrapped_key, context, toKeyId);
+    targets.add(rewrapped.keyId);
+    await client.query('UPDATE credential_versions SET wrapped_key = $1, kms_key_id = $2 WHERE connection_id = $3 AND version = $4', [
+      rewrapped.wrapped,
+      rewrapped.keyId,
+      row.connection_id,
+      row.version,
+    ]);
+    await deps.audit.recordRaw(client, {
+      action: 'credential.rewrap',
+      actor: ACTOR,
+      resource: { type: 'broker_connection', id: row.connection_id },
+      metadata: { version: row.version, fromKmsKeyId: row.kms_key_id, toKmsKeyId: rewrapped.keyId },
+    });
+  }
+  return rows.length;
+}
+
+async function countNotUnder(client: PoolClient, workspaceId: string, targets: Set<string>): Promise<number> {
+  const { rows } = await client.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM credential_versions WHERE workspace_id = $1 AND kms_key_id <> ALL($2::text[])',
+    [workspaceId, [...targets]],
+  );
+  return rows[0].n;
+}
+
+async function inWorkspace<T>(client: PoolClient, workspaceId: string, work: (c: PoolClient) => Promise<T>): Promise<T> {
+  await client.query('BEGIN');
+  try {
+    await client.query(`SELECT set_config('app.workspace_id', $1, true)`, [workspaceId]);
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
