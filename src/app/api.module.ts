@@ -3,6 +3,7 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/app-config';
+import { AuditModule } from '../audit/audit.module';
 import { ConfigModule } from '../config/config.module';
 import { LOGGER } from '../common/logger';
 import { ProblemFilter } from '../common/problem.filter';
@@ -10,6 +11,7 @@ import { CredentialsModule } from '../credentials/credentials.module';
 import { DatabaseModule } from '../database/database.module';
 import { ObservabilityModule } from '../observability/observability.module';
 import { QueueModule } from '../queue/queue.module';
+import { RoutingApiModule } from '../routing/api/routing-api.module';
 import { SignalsModule } from '../signals/signals.module';
 import { WorkspacesModule } from '../workspaces/workspaces.module';
 
@@ -29,6 +31,8 @@ export class ApiModule {
         WorkspacesModule,
         CredentialsModule,
         SignalsModule,
+        AuditModule,
+        RoutingApiModule,
       ],
       providers: [
         { provide: LOGGER, useValue: logger },

@@ -1,0 +1,38 @@
+import { Controller, Delete, Get, HttpCode, Patch, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { IdParam, ValidBody } from '../../common/validation';
+import type { AuthContext } from '../../workspaces/auth/auth-context';
+import { Auth, RequireRole } from '../../workspaces/auth/auth.decorators';
+import { createRouteSchema, CreateRouteDto, updateRouteSchema, UpdateRouteDto } from './route.dto';
+import { RoutesService } from './routes.service';
+
+@ApiTags('routes')
+@ApiBearerAuth()
+@Controller('v1/routes')
+export class RoutesController {
+  constructor(private readonly routes: RoutesService) {}
+
+  @Post()
+  @RequireRole('admin')
+  create(@Auth() auth: AuthContext, @ValidBody(createRouteSchema) dto: CreateRouteDto) {
+    return this.routes.create(auth, dto);
+  }
+
+  @Get()
+  list(@Auth() auth: AuthContext) {
+    return this.routes.list(auth);
+  }
+
+  @Patch(':id')
+  @RequireRole('admin')
+  update(@Auth() auth: AuthContext, @IdParam('Route') id: string, @ValidBody(updateRouteSchema) dto: UpdateRouteDto) {
+    return this.routes.update(auth, id, dto);
+  }
+
+  @Delete(':id')
+  @RequireRole('admin')
+  @HttpCode(204)
+  remove(@Auth() auth: AuthContext, @IdParam('Route') id: string) {
+    return this.routes.remove(auth, id);
+  }
+}

@@ -1,0 +1,108 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { AuditWriter } from '../../audit/audit-writer';
+import { Problem } from '../../common/problem';
+import { TenantDb } from '../../database/tenant-db';
+import type { Route } from '../../generated/prisma/client';
+import type { AuthContext } from '../../workspaces/auth/auth-context';
+import type { CreateRouteDto, UpdateRouteDto } from './route.dto';
+import { RoutesRepository } from './routes.repository';
+
+export interface RouteView {
+  id: string;
+  sourceId: string;
+  connectionId: string;
+  enabled: boolean;
+  sizing: { mode: string; value: string };
+  symbolMap: Record<string, string>;
+  allowedSymbols: string[] | null;
+  limits: { maxQuantity: string | null; maxNotional: string | null; maxOrdersPerMinute: number | null };
+  createdAt: string;
+  updatedAt: string;
+}
+
+function toView(r: Route): RouteView {
+  return {
+    id: r.id,
+    sourceId: r.sourceId,
+    connectionId: r.connectionId,
+    enabled: r.enabled,
+    sizing: { mode: r.sizingMode, value: r.sizingValue.toString() },
+    symbolMap: r.symbolMap as Record<string, string>,
+    allowedSymbols: r.allowedSymbols.length ? r.allowedSymbols : null,
+    limits: { maxQuantity: r.maxQuantity?.toString() ?? null, maxNotional: r.maxNotional?.toString() ?? null, maxOrdersPerMinute: r.maxOrdersPerMinute },
+    createdAt: r.createdAt.toISOString(),
+    updatedAt: r.updatedAt.toISOString(),
+  };
+}
+
+@Injectable()
+export class RoutesService {
+  constructor(
+    private readonly db: TenantDb,
+    private readonly routes: RoutesRepository,
+    private readonly audit: AuditWriter,
+  ) {}
+
+  create(auth: AuthContext, dto: CreateRouteDto): Promise<RouteView> {
+    return this.db.run(auth.workspaceId, async (tx) => {
+      // RLS hides other workspaces' rows, so their ids look exactly like missing ones.
+      if (!(await this.routes.sourceExists(tx, dto.sourceId))) throw Problem.unprocessable('source_not_found', 'No such source in this workspace.');
+      if (!(await this.routes.activeConnectionExists(tx, dto.connectionId))) {
+        throw Problem.unprocessable('connection_not_found', 'No such active connection in this workspace.');
+      }
+      const route = await this.routes.create(tx, {
+        id: randomUUID(),
+        workspaceId: auth.workspaceId,
+        sourceId: dto.sourceId,
+        connectionId: dto.connectionId,
+        enabled: dto.enabled,
+        sizingMode: dto.sizing.mode,
+        sizingValue: dto.sizing.value,
+        symbolMap: dto.symbolMap ?? {},
+        allowedSymbols: dto.allowedSymbols ?? [],
+        maxQuantity: dto.limits?.maxQuantity,
+        maxNotional: dto.limits?.maxNotional,
+        maxOrdersPerMinute: dto.limits?.maxOrdersPerMinute,
+      });
+      await this.audit.record(tx, this.event(auth, 'route.create', route.id, { sourceId: dto.sourceId, connectionId: dto.connectionId, enabled: dto.enabled }));
+      return toView(route);
+    });
+  }
+
+  async list(auth: AuthContext): Promise<RouteView[]> {
+    return (await this.db.run(auth.workspaceId, (tx) => this.routes.list(tx))).map(toView);
+  }
+
+  update(auth: AuthContext, id: string, dto: UpdateRouteDto): Promise<RouteView> {
+    return this.db.run(auth.workspaceId, async (tx) => {
+      if (!(await this.routes.find(tx, id))) throw Problem.notFound('Route');
+      const route = await this.routes.update(tx, id, {
+        ...(dto.enabled !== undefined && { enabled: dto.enabled }),
+        ...(dto.sizing && { sizingMode: dto.sizing.mode, sizingValue: dto.sizing.value }),
+        ...(dto.symbolMap && { symbolMap: dto.symbolMap }),
+        ...(dto.allowedSymbols !== undefined && { allowedSymbols: dto.allowedSymbols ?? [] }),
+        ...(dto.limits && {
+          maxQuantity: dto.limits.maxQuantity ?? null,
+          maxNotional: dto.limits.maxNotional ?? null,
+          maxOrdersPerMinute: dto.limits.maxOrdersPerMinute ?? null,
+        }),
+      });
+      await this.audit.record(tx, this.event(auth, 'route.update', id, { fields: Object.keys(dto).sort().join(',') }));
+      return toView(route);
+    });
+  }
+
+  remove(auth: AuthContext, id: string): Promise<void> {
+    return this.db.run(auth.workspaceId, async (tx) => {
+      if (!(await this.routes.find(tx, id))) throw Problem.notFound('Route');
+      // Soft delete: orders keep pointing at the route they were made from.
+      await this.routes.update(tx, id, { deletedAt: new Date(), enabled: false });
+      await this.audit.record(tx, this.event(auth, 'route.delete', id, {}));
+    });
+  }
+
+  private event(auth: AuthContext, action: 'route.create' | 'route.update' | 'route.delete', id: string, metadata: Record<string, string | boolean>) {
+    return { action, actor: auth.actor, resource: { type: 'route', id }, ip: auth.ip, requestId: auth.requestId, metadata };
+  }
+}
