@@ -31,7 +31,8 @@ export interface ConnectionView {
   brokerRevocation: BrokerRevocation | null;
 }
 
-const RESOURCE = 'broker_connection';
+// The resource type routing uses for the same connection (credential.use), so one filter finds its whole history.
+export const CONNECTION_RESOURCE = 'connection';
 
 function toView(c: ConnectionRecord): ConnectionView {
   return {
@@ -202,14 +203,14 @@ function storedPermissions(report: PermissionReport): StoredPermissions {
 }
 
 function versionMetadata(ref: CredentialRef, sealed: SealedCredential, report: PermissionReport) {
-  return { version: ref.version, kmsProvider: sealed.kmsProvider, kmsKeyId: sealed.kmsKeyId, inspection: report.inspection, canTrade: report.canTrade };
+  return { credentialVersion: ref.version, kmsProvider: sealed.kmsProvider, kmsKeyId: sealed.kmsKeyId, inspection: report.inspection, canTrade: report.canTrade };
 }
 
 function event(auth: AuthContext, action: AuditEventInput['action'], c: ConnectionRecord, metadata: AuditEventInput['metadata']): AuditEventInput {
   return {
     action,
     actor: auth.actor,
-    resource: { type: RESOURCE, id: c.id },
+    resource: { type: CONNECTION_RESOURCE, id: c.id },
     ip: auth.ip,
     requestId: auth.requestId,
     metadata: { broker: c.broker, environment: c.environment, ...metadata },

@@ -2,6 +2,7 @@ import { Pool, type PoolClient } from 'pg';
 import type { AuditWriter } from '../audit/audit-writer';
 import { DB_ROLES } from '../database/database-roles';
 import type { KmsProvider } from '../kms/kms-provider';
+import { CONNECTION_RESOURCE } from './connections.service';
 import { brokerCredentialContext } from './credential-sealer';
 
 export interface RewrapOptions {
@@ -107,8 +108,8 @@ async function rewrapBatch(
     await deps.audit.recordRaw(client, {
       action: 'credential.rewrap',
       actor: ACTOR,
-      resource: { type: 'broker_connection', id: row.connection_id },
-      metadata: { version: row.version, fromKmsKeyId: row.kms_key_id, toKmsKeyId: rewrapped.keyId },
+      resource: { type: CONNECTION_RESOURCE, id: row.connection_id },
+      metadata: { credentialVersion: row.version, fromKmsKeyId: row.kms_key_id, toKmsKeyId: rewrapped.keyId },
     });
   }
   return rows.length;

@@ -116,7 +116,7 @@ describe('POST /v1/connections: inspect with the broker, then seal, then store',
       {
         action: 'credential.create',
         resource_id: res.body.id,
-        metadata: { broker: 'alpaca', environment: 'paper', version: 1, kmsProvider: 'local', kmsKeyId: 'local-root-1', inspection: 'trading_only', canTrade: true },
+        metadata: { broker: 'alpaca', environment: 'paper', credentialVersion: 1, kmsProvider: 'local', kmsKeyId: 'local-root-1', inspection: 'trading_only', canTrade: true },
       },
     ]);
     // The worker principal opens exactly what was given, under the version-1 context.
@@ -282,7 +282,7 @@ describe('POST /v1/connections/:id/rotate', () => {
 
     const state = await vaultState(db, ws.id);
     expect(state.versions).toEqual([{ connection_id: id, version: 2, kms_key_id: 'local-root-1' }]);
-    expect(state.audit.map((a) => [a.action, a.metadata.version, a.metadata.shreddedVersions])).toEqual([
+    expect(state.audit.map((a) => [a.action, a.metadata.credentialVersion, a.metadata.shreddedVersions])).toEqual([
       ['credential.create', 1, undefined],
       ['credential.rotate', 2, 1],
     ]);

@@ -62,7 +62,7 @@ const keyIds = async () => (await asAdmin<{ kms_key_id: string }>(db, 'SELECT km
 const rewrapEvents = () =>
   asAdmin<{ resource_id: string; version: number; from: string; to: string; actor_type: string }>(
     db,
-    `SELECT resource_id, (metadata->>'version')::int AS version, metadata->>'fromKmsKeyId' AS from, metadata->>'toKmsKeyId' AS to, actor_type
+    `SELECT resource_id, (metadata->>'credentialVersion')::int AS version, metadata->>'fromKmsKeyId' AS from, metadata->>'toKmsKeyId' AS to, actor_type
        FROM audit_events WHERE action = 'credential.rewrap' ORDER BY resource_id, version`,
   );
 
