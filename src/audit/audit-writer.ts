@@ -1,5 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { PoolClient } from 'pg';
+import type { Logger } from 'pino';
+import { LOGGER } from '../common/logger';
 import { Problem } from '../common/problem';
 import type { TenantTx } from '../database/tenant-db';
 import type { AuditEventInput, SafeDetails } from './audit-event';
@@ -34,6 +36,7 @@ export class AuditWriter {
   constructor(
     private readonly events: AuditRepository,
     private readonly alerts: AlertOpener,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
   /** Inside a TenantDb.run (Prisma) transaction. Throws AuditWriteError. */
@@ -57,6 +60,8 @@ export class AuditWriter {
       // Rule actions page in the same transaction: no audited out-of-context read without its alert.
       if (isPagerRule(event.action)) await this.alerts.open(sql, alertFor(event.action, event));
     } catch (err) {
+      // The database's message and code only: its error detail can quote the row.
+      this.logger.error({ action: event.action, pgCode: (err as { code?: string }).code, error: (err as Error).message }, 'audit write failed; the operation was refused');
       throw new AuditWriteError('The audit trail could not be written; the operation was not performed.', err);
     }
   }
