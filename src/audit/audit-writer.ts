@@ -15,8 +15,8 @@ import { assertSafeDetails } from './safe-details';
 const MAX_METADATA_KEYS = 32;
 
 /**
- * The audit event could not be written, so the operation it records must not happen: the
- * caller's transaction is already aborted. Routing fails the order with code `audit_unavailable`.
+ * The audit event could not be written, so the operation it records must not happen: the caller
+ * lets it propagate and its transaction rolls back. Routing fails the order with `audit_unavailable`.
  */
 export class AuditWriteError extends Problem {
   constructor(detail: string, cause: unknown) {
@@ -28,8 +28,9 @@ export class AuditWriteError extends Problem {
 /**
  * The one way to write the audit trail. Both methods run inside the caller's transaction (the
  * workspace is the transaction's), so the event commits with the work or neither does.
- * Cost: one INSERT; the hash chain is sealed later in batches by the AuditSealer, which keeps
- * the hot path free of a per-workspace lock (>= 1,000 credential uses/s in one workspace).
+ * Cost: one INSERT (paging rules add their alert); the hash chain is sealed later in batches by
+ * the AuditSealer, which keeps the hot path free of a per-workspace lock (>= 1,000 credential
+ * uses/s in one workspace).
  */
 @Injectable()
 export class AuditWriter {

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Client } from 'pg';
 import { canonicalJson, eventHash } from '../../src/audit/audit-chain';
+import { CHECKPOINT_KEY_FILE } from '../../src/audit/audit-checkpoint-signer';
 import { AuditSealer } from '../../src/audit/audit-sealer';
 import { auditVerifyCommand } from '../../src/audit/audit-verify.command';
 import { AuditVerifier } from '../../src/audit/audit-verifier';
@@ -168,6 +171,17 @@ describe('audit chain verification', () => {
       [ws, fifth.hash, rows[0].key_id, Buffer.alloc(32, 7)],
     );
     expect(await sut.verify(ws)).toMatchObject({ ok: false, firstBrokenSeq: 5, reason: 'checkpoint_signature_invalid' });
+  });
+
+  it('signs with a 0600 key file in DATA_DIR; an installation holding another key cannot vouch for the checkpoints', async () => {
+    const ws = await chain();
+    expect((await stat(join(app.dataDir, CHECKPOINT_KEY_FILE))).mode & 0o777).toBe(0o600);
+    const stranger = await startAuditApp(db);
+    try {
+      expect(await stranger.module.get(AuditVerifier).verify(ws)).toMatchObject({ ok: false, firstBrokenSeq: EVENTS, reason: 'checkpoint_key_unknown' });
+    } finally {
+      await stranger.close();
+    }
   });
 
   it('a broken chain pages on-call once (critical), however often it is verified', async () => {
