@@ -1,7 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { PoolClient } from 'pg';
-import type { Logger } from 'pino';
-import { LOGGER } from '../common/logger';
 import { Problem } from '../common/problem';
 import type { TenantTx } from '../database/tenant-db';
 import type { AuditEventInput, SafeDetails } from './audit-event';
@@ -17,6 +15,7 @@ const MAX_METADATA_KEYS = 32;
 /**
  * The audit event could not be written, so the operation it records must not happen: the caller
  * lets it propagate and its transaction rolls back. Routing fails the order with `audit_unavailable`.
+ * The database's reason is the `cause` (pino's err serializer appends its message when logged).
  */
 export class AuditWriteError extends Problem {
   constructor(detail: string, cause: unknown) {
@@ -37,7 +36,6 @@ export class AuditWriter {
   constructor(
     private readonly events: AuditRepository,
     private readonly alerts: AlertOpener,
-    @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
   /** Inside a TenantDb.run (Prisma) transaction. Throws AuditWriteError. */
@@ -61,8 +59,6 @@ export class AuditWriter {
       // Rule actions page in the same transaction: no audited out-of-context read without its alert.
       if (isPagerRule(event.action)) await this.alerts.open(sql, alertFor(event.action, event));
     } catch (err) {
-      // The database's message and code only: its error detail can quote the row.
-      this.logger.error({ action: event.action, pgCode: (err as { code?: string }).code, error: (err as Error).message }, 'audit write failed; the operation was refused');
       throw new AuditWriteError('The audit trail could not be written; the operation was not performed.', err);
     }
   }
