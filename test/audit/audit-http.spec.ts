@@ -8,21 +8,6 @@ import { createWorkspace, http, RunningApi, startApi } from '../support/api-app'
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { AuditApp, connect, credentialUse, startAuditApp } from './audit-harness';
 
-// Until src/app/api.module.ts imports AuditModule, the api under test gets it added here
-// (a no-op once it is wired: Nest imports a module once).
-jest.mock('../../src/app/api.module', () => {
-  const actual = jest.requireActual('../../src/app/api.module');
-  const { AuditModule } = jest.requireActual('../../src/audit/audit.module');
-  return {
-    ApiModule: {
-      forConfig: (...args: unknown[]) => {
-        const mod = actual.ApiModule.forConfig(...args);
-        return mod.imports.includes(AuditModule) ? mod : { ...mod, imports: [...mod.imports, AuditModule] };
-      },
-    },
-  };
-});
-
 describe('audit and alerts HTTP API', () => {
   let db: TestDatabase;
   let api: RunningApi;
