@@ -47,6 +47,19 @@ describe('AuditWriter', () => {
     expect(rows[0]).toMatchObject({ ip: '10.0.0.1', request_id: 'req-1', reason: 'onboarding', seq: null, hash: null });
   });
 
+  it('pages for rule actions in the same transaction, through Prisma as through pg', async () => {
+    const ws = randomUUID();
+    const signatureFailures = { action: 'source.signature_failures' as const, actor: { type: 'system' as const }, resource: { type: 'source', id: 's1' }, metadata: { failures: 20, windowSeconds: 60 } };
+    await tenantDb.run(ws, (tx) => sut.record(tx, signatureFailures));
+    await tenantDb.runRaw(ws, (client) => sut.recordRaw(client, signatureFailures));
+    const { rows } = await admin.query('SELECT rule, severity, occurrences, details FROM alerts WHERE workspace_id = $1', [ws]);
+    expect(rows).toEqual([
+      { rule: 'source.signature_failures', severity: 'warning', occurrences: 2, details: expect.objectContaining({ failures: 20, windowSeconds: 60, actorType: 'system' }) },
+    ]);
+    const deliveries = await admin.query('SELECT channel, event_action FROM alert_deliveries WHERE workspace_id = $1', [ws]);
+    expect(deliveries.rows).toEqual([{ channel: 'log', event_action: 'trigger' }]);
+  });
+
   it('keeps platform events in their own chain under the nil workspace id', async () => {
     await tenantDb.run(PLATFORM_WORKSPACE_ID, (tx) =>
       sut.record(tx, { action: 'kill_switch.platform', actor: { type: 'platform', id: 'platform-admin' }, resource: { type: 'platform' }, reason: 'incident', metadata: { engaged: true } }),
