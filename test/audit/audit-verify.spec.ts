@@ -10,7 +10,7 @@ import { AuditVerifier } from '../../src/audit/audit-verifier';
 import { AuditWriter } from '../../src/audit/audit-writer';
 import { TenantDb } from '../../src/database/tenant-db';
 import { createTestDatabase, TestDatabase } from '../support/database';
-import { AuditApp, chainRows, connect, credentialUse, startAuditApp } from './audit-harness';
+import { AuditApp, chainRows, connect, credentialUse, startAuditApp, TEST_TUNING } from './audit-harness';
 
 const EVENTS = 10;
 
@@ -181,6 +181,24 @@ describe('audit chain verification', () => {
       expect(await stranger.module.get(AuditVerifier).verify(ws)).toMatchObject({ ok: false, firstBrokenSeq: EVENTS, reason: 'checkpoint_key_unknown' });
     } finally {
       await stranger.close();
+    }
+  });
+
+  it('a chain that goes quiet gets its head signed within checkpointMaxAgeMs', async () => {
+    const tuned = await startAuditApp(db, { dataDir: app.dataDir, tuning: { ...TEST_TUNING, sealer: { ...TEST_TUNING.sealer, checkpointEvery: 1000, checkpointMaxAgeMs: 100 } } });
+    try {
+      const ws = await chain();
+      const writer = tuned.module.get(AuditWriter);
+      const sealer = tuned.module.get(AuditSealer);
+      await tuned.module.get(TenantDb).runRaw(ws, (c) => writer.recordRaw(c, credentialUse()));
+      await sealer.sealAll();
+      const heads = async () => (await admin.query('SELECT max(seq)::int AS seq FROM audit_checkpoints WHERE workspace_id = $1', [ws])).rows[0].seq;
+      expect(await heads()).toBe(EVENTS);
+      const deadline = Date.now() + 5000;
+      while ((await heads()) !== EVENTS + 1 && Date.now() < deadline) await sealer.sealAll();
+      expect(await heads()).toBe(EVENTS + 1);
+    } finally {
+      await tuned.close();
     }
   });
 
