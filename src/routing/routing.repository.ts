@@ -83,7 +83,7 @@ export class RoutingRepository {
   async enabledRoutes(client: PoolClient, sourceId: string): Promise<RouteRow[]> {
     const { rows } = await client.query<RouteRow>(
       `SELECT r.id, r.connection_id AS "connectionId", r.sizing_mode AS "sizingMode", r.sizing_value::text AS "sizingValue",
-              r.symbol_map AS "symbolMap", r.allowed_symbols AS "allowedSymbols", r.max_quantity::text AS "maxQuantity",
+              r.symbol_map AS "symbolMap", NULLIF(r.allowed_symbols, '{}') AS "allowedSymbols", r.max_quantity::text AS "maxQuantity",
               r.max_notional::text AS "maxNotional", r.max_orders_per_minute AS "maxOrdersPerMinute",
               c.broker, c.environment, c.status AS "connectionStatus",
               CASE WHEN r.max_orders_per_minute IS NULL THEN 0 ELSE
