@@ -80,6 +80,8 @@ export class AuditSealer implements OnModuleDestroy {
     const signed = await this.signer.sign({ workspaceId, seq: head.seq, headHash: head.hash, signedAt: new Date() });
     await this.events.insertCheckpoint(client, signed);
     this.uncheckpointed.delete(workspaceId);
+    // A copy outside the database: deleting checkpoints there does not erase this one.
+    this.logger.info({ workspaceId, seq: signed.seq, headHash: signed.headHash.toString('hex'), keyId: signed.keyId, signature: signed.signature.toString('hex'), signedAt: signed.signedAt.toISOString() }, 'audit checkpoint');
     return signed;
   }
 

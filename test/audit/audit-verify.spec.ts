@@ -69,6 +69,8 @@ describe('audit chain verification', () => {
     const ws = await chain();
     const result = await sut.verify(ws);
     expect(result).toMatchObject({ ok: true, events: EVENTS, head: { seq: EVENTS }, checkpoint: { seq: EVENTS } });
+    const logged = app.logs.lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'audit checkpoint' && l.workspaceId === ws);
+    expect(logged).toMatchObject({ seq: EVENTS, headHash: result.ok ? result.head?.hash : undefined, signature: expect.stringMatching(/^[0-9a-f]{64}$/) });
   });
 
   it('seals before verifying: events committed just before are covered', async () => {
