@@ -19,6 +19,7 @@ export class QueueConnection implements OnApplicationShutdown {
   readonly backend: QueueBackendKind;
   private readonly closables: Array<{ close(): Promise<unknown> }> = [];
   private redis?: Redis;
+  private readonly workerRedis: Redis[] = [];
   private pingQueue?: Queue;
 
   constructor(
@@ -48,7 +49,7 @@ export class QueueConnection implements OnApplicationShutdown {
         ? new Worker<JobPayloads[N], unknown, N>(name, processor, {
             ...options,
             prefix: this.config.queue.prefix,
-            connection: new IORedis(this.config.queue.redisUrl!, { maxRetriesPerRequest: null }),
+            connection: this.ownedRedis(),
           })
         : (new Worker(name, processor as Processor, { ...options, connection: await this.postgresConnection() }, createPostgresBackend) as unknown as Worker<
             JobPayloads[N],
@@ -81,7 +82,15 @@ export class QueueConnection implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await Promise.allSettled(this.closables.reverse().map((c) => c.close()));
-    await this.redis?.quit().catch(() => undefined);
+    // BullMQ leaves connections it was handed open; they are ours to close.
+    await Promise.allSettled([this.redis, ...this.workerRedis].filter(Boolean).map((r) => r!.quit()));
+  }
+
+  /** A blocking worker needs a connection of its own. */
+  private ownedRedis(): Redis {
+    const redis = new IORedis(this.config.queue.redisUrl!, { maxRetriesPerRequest: null });
+    this.workerRedis.push(redis);
+    return redis;
   }
 
   private redisConnection(): Redis {
