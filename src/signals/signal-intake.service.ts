@@ -123,9 +123,17 @@ export class SignalIntakeService {
     } else {
       const versions = source.secrets.map((s) => s.version);
       const now = Math.floor(Date.now() / 1000);
-      result = await this.keyring.withKeys(source.workspaceId, delivery.sourceId.toLowerCase(), versions, (keys) => verifyStandardWebhook(delivery.headers, delivery.rawBody, keys, now));
+      result = await this.keyring
+        .withKeys(source.workspaceId, delivery.sourceId.toLowerCase(), versions, (keys) => verifyStandardWebhook(delivery.headers, delivery.rawBody, keys, now))
+        .catch((err: unknown) => this.keysUnavailable(err, delivery));
     }
     return result.ok ? undefined : result.reason;
+  }
+
+  // Only a cold key cache needs the KMS; if it fails the sender should retry (5xx), not give up on a 401.
+  private keysUnavailable(err: unknown, delivery: WebhookDelivery): never {
+    this.logger.error({ err, requestId: delivery.requestId, sourceId: delivery.sourceId }, 'webhook secret could not be opened');
+    throw Problem.unavailable('verification_unavailable', 'The webhook cannot be verified right now; retry later.');
   }
 
   private limit(key: string, perMinute: number): void {

@@ -87,7 +87,7 @@ export class SourcesService {
         version = await this.sources.nextSecretVersion(tx, id);
         secret = await this.newSecret(source.authMode, auth.workspaceId, id, version);
         await this.sources.addSecretVersion(tx, auth.workspaceId, id, version, secret.material, new Date(Date.now() + dto.graceSeconds * 1000));
-        await this.audit.record(tx, { ...this.auditContext(auth, id), action: 'source.rotate_secret', metadata: { secretVersion: version, graceSeconds: dto.graceSeconds } });
+        await this.audit.record(tx, { ...this.auditContext(auth, id), action: 'source.rotate_secret', metadata: { version, graceSeconds: dto.graceSeconds } });
         return this.mustFind(tx, id);
       });
       this.keyring.forget(id);
