@@ -1,9 +1,12 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, INestApplicationContext, Module } from '@nestjs/common';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/app-config';
 import { ConfigModule } from '../config/config.module';
+import { AuditSealer } from '../audit/audit-sealer';
+import { PagerDispatcher } from '../audit/pager/pager-dispatcher';
 import { LOGGER } from '../common/logger';
 import { DatabaseModule } from '../database/database.module';
+import { JobRunner } from '../queue/job-runner';
 import { QueueModule } from '../queue/queue.module';
 import { RoutingModule } from '../routing/routing.module';
 
@@ -19,4 +22,11 @@ export class WorkerModule {
       exports: [LOGGER],
     };
   }
+}
+
+/** Starts what a worker runs: the job workers, the audit sealer and the pager's delivery loop (each safe on every worker). */
+export async function startWorkerLoops(app: INestApplicationContext): Promise<void> {
+  await app.get(JobRunner).start();
+  app.get(AuditSealer).start();
+  app.get(PagerDispatcher).start();
 }

@@ -11,7 +11,7 @@ import { absDecimal } from '../brokers/broker-values';
 import { parseDecimal, ZERO } from './decimal';
 import { RouteRules, sizeFromEquity } from './order-plan';
 import { riskGate } from './risk-gate';
-import { OrderRow, RoutingRepository } from './routing.repository';
+import { OrderRow, RoutingRepository, TERMINAL_ORDER_STATUSES } from './routing.repository';
 
 /** An earlier signal's order on the same connection is still in flight: this one must wait its turn. */
 export class WaitForEarlierOrder extends Error {
@@ -28,6 +28,7 @@ export interface ExecutionJob {
 }
 
 type Outcome = Parameters<RoutingRepository['finishOrder']>[2];
+
 
 /**
  * Places one order: claim it (lock the connection, keep signal order, re-check the risk gate,
@@ -46,32 +47,41 @@ export class OrderExecutor {
   async execute(job: ExecutionJob, order: OrderRow, route: RouteRules): Promise<OrderRow['status']> {
     const claim = await this.db.runRaw(job.workspaceId, async (client) => {
       await this.repository.lockConnection(client, order.connectionId);
-      if (await this.repository.hasEarlierOpenOrder(client, order.connectionId, order.signalSeq)) return { wait: true } as const;
+      const progress = await this.repository.orderProgress(client, order.id);
+      if (TERMINAL_ORDER_STATUSES.has(progress.status)) return { kind: 'done', status: progress.status } as const;
+      if (await this.repository.hasEarlierOpenOrder(client, order.connectionId, order.signalSeq)) return { kind: 'wait' } as const;
       const { switches, connection } = await this.repository.switchesAndConnection(client, order.connectionId);
       const blocked = riskGate(switches, connection);
       if (blocked) {
         await this.repository.finishOrder(client, order.id, { status: 'blocked', reason: blocked });
-        return { blocked } as const;
+        return { kind: 'blocked' } as const;
       }
       await this.repository.markSubmitted(client, order.id, job.id);
       const grant = await this.opener.authorize(client, { workspaceId: job.workspaceId, jobId: job.id, orderId: order.id, connectionId: order.connectionId });
-      return { grant, environment: connection!.environment } as const;
+      // Any earlier attempt (a retry, or a second run of this job) may have reached the broker.
+      return { kind: 'go', grant, environment: connection!.environment, lookupFirst: progress.attempts > 0 } as const;
     });
-    if ('wait' in claim) throw new WaitForEarlierOrder(order.connectionId);
-    if ('blocked' in claim) return 'blocked';
+    if (claim.kind === 'done') return claim.status;
+    if (claim.kind === 'wait') throw new WaitForEarlierOrder(order.connectionId);
+    if (claim.kind === 'blocked') return 'blocked';
 
-    const outcome = await this.callBroker(job, order, route, claim.grant, claim.environment);
+    const outcome = await this.callBroker(job, order, route, claim);
     await this.db.runRaw(job.workspaceId, (client) => this.repository.finishOrder(client, order.id, outcome));
     return outcome.status;
   }
 
-  private async callBroker(job: ExecutionJob, order: OrderRow, route: RouteRules, grant: CredentialGrant, environment: 'paper' | 'live'): Promise<Outcome> {
+  private async callBroker(
+    job: ExecutionJob,
+    order: OrderRow,
+    route: RouteRules,
+    claim: { grant: CredentialGrant; environment: 'paper' | 'live'; lookupFirst: boolean },
+  ): Promise<Outcome> {
+    const { environment } = claim;
     const adapter = this.brokers.get(order.broker as BrokerName);
     let credentials: BrokerCredentials | undefined;
     try {
-      credentials = await this.opener.open(grant);
-      // A previous attempt may have reached the broker before failing: ask before placing again.
-      if (order.attempts > 0 || order.status === 'submitted') {
+      credentials = await this.opener.open(claim.grant);
+      if (claim.lookupFirst) {
         const existing = await adapter.findOrder(credentials, { clientOrderId: order.clientOrderId, symbol: order.symbol, environment, connectionId: order.connectionId });
         if (existing) return fromAck(existing);
       }

@@ -41,6 +41,8 @@ export interface OrderRow {
   attempts: number;
 }
 
+export const TERMINAL_ORDER_STATUSES: ReadonlySet<OrderRow['status']> = new Set(['accepted', 'filled', 'rejected', 'failed', 'blocked']);
+
 export interface Switches {
   platformKill: boolean;
   workspaceKill: boolean;
@@ -138,6 +140,12 @@ export class RoutingRepository {
   /** Serialises one connection's orders across every worker for the rest of this transaction. */
   async lockConnection(client: PoolClient, connectionId: string): Promise<void> {
     await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7))', [connectionId]);
+  }
+
+  /** The order as it is now (another run of the same job may have moved it since it was planned). */
+  async orderProgress(client: PoolClient, orderId: string): Promise<{ status: OrderRow['status']; attempts: number }> {
+    const { rows } = await client.query('SELECT status, attempts FROM orders WHERE id = $1', [orderId]);
+    return rows[0];
   }
 
   /** An earlier signal's order on this connection not yet answered by the broker: it must go first. */

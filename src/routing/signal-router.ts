@@ -10,9 +10,8 @@ import { clientOrderId } from './client-order-id';
 import { OrderExecutor, WaitForEarlierOrder } from './order-executor';
 import { planOrder, RoutableSignal, RouteRules } from './order-plan';
 import { routeRateLimit } from './risk-gate';
-import { NewOrder, OrderRow, RouteRow, RoutingRepository, SignalRow } from './routing.repository';
+import { NewOrder, OrderRow, RouteRow, RoutingRepository, SignalRow, TERMINAL_ORDER_STATUSES } from './routing.repository';
 
-const TERMINAL_ORDER = new Set<OrderRow['status']>(['accepted', 'filled', 'rejected', 'failed', 'blocked']);
 const TERMINAL_SIGNAL = new Set(['routed', 'partially_routed', 'blocked', 'failed']);
 /** How long a signal waits before re-checking that an earlier order on its connection was answered. */
 const TURN_WAIT_MS = 20;
@@ -42,7 +41,7 @@ export class SignalRouter implements JobHandler<'route-signal'> {
 
     const execution = { id: job.id!, workspaceId, finalAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) };
     const byConnection = new Map<string, OrderRow[]>();
-    for (const order of planned.orders.filter((o) => !TERMINAL_ORDER.has(o.status))) {
+    for (const order of planned.orders.filter((o) => !TERMINAL_ORDER_STATUSES.has(o.status))) {
       byConnection.set(order.connectionId, [...(byConnection.get(order.connectionId) ?? []), order]);
     }
     const results = await Promise.allSettled(

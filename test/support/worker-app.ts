@@ -1,9 +1,8 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { WorkerModule } from '../../src/app/worker.module';
+import { startWorkerLoops, WorkerModule } from '../../src/app/worker.module';
 import { parseConfig } from '../../src/config/app-config';
 import { createLogger } from '../../src/common/logger';
-import { JobRunner } from '../../src/queue/job-runner';
 import { LogCapture, testEnv } from './api-app';
 import type { TestDatabase } from './database';
 
@@ -18,6 +17,6 @@ export async function startWorker(db: TestDatabase, env: Record<string, string>)
   const config = parseConfig(testEnv(db, env));
   const logs = new LogCapture();
   const app = await NestFactory.createApplicationContext(WorkerModule.forConfig(config, createLogger(config, 'worker', logs)), { logger: false });
-  await app.get(JobRunner).start();
+  await startWorkerLoops(app);
   return { app, logs, close: () => app.close() };
 }
