@@ -12,11 +12,14 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
-/** The real worker (same module graph as src/worker.ts), in this process. Share DATA_DIR with the api for the local KMS. */
-export async function startWorker(db: TestDatabase, env: Record<string, string>): Promise<RunningWorker> {
+/**
+ * The real worker (same module graph as src/worker.ts), in this process. Share DATA_DIR with the api for the local KMS.
+ * `loops: false` builds the context without consuming the queue, for tests that drive a job themselves.
+ */
+export async function startWorker(db: TestDatabase, env: Record<string, string>, options: { loops?: boolean } = {}): Promise<RunningWorker> {
   const config = parseConfig(testEnv(db, env));
   const logs = new LogCapture();
   const app = await NestFactory.createApplicationContext(WorkerModule.forConfig(config, createLogger(config, 'worker', logs)), { logger: false });
-  await startWorkerLoops(app);
+  if (options.loops !== false) await startWorkerLoops(app);
   return { app, logs, close: () => app.close() };
 }
