@@ -10,7 +10,7 @@ import { ipAllowed } from './ip-allowlist';
 import { webhookOutcomes, webhookStageDuration } from './signal-metrics';
 import { parseSignalPayload, SignalPayload } from './signal-payload';
 import { SignalQueue } from './signal-queue';
-import { ResolvedSource, SignalsRepository, SignalStatus } from './signals.repository';
+import { NewSignal, ResolvedSource, SignalsRepository, SignalStatus } from './signals.repository';
 import type { SourceAuthMode } from './sources.repository';
 import { SignatureFailureMonitor } from './signature-failure-monitor';
 import { WebhookKeyring } from './webhook-keyring';
@@ -22,6 +22,8 @@ const URL_TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
 const MESSAGE_ID = /^[\x21-\x7e]{1,256}$/;
 /** Bodies without webhook-id or `id` are the same signal when identical within this many seconds (sender retries). */
 export const BODY_DEDUPE_WINDOW_SECONDS = 30;
+/** A body `id` is an idempotency key for a day (like Stripe's); reused later (e.g. a strategy's order name) it is a new signal. */
+export const BODY_ID_WINDOW_SECONDS = 24 * 3600;
 // Past this the queue is treated as down: the signal is already durable and the sweep enqueues it.
 const ENQUEUE_TIMEOUT_MS = 1_000;
 
@@ -84,7 +86,6 @@ export class SignalIntakeService {
       workspaceId: source.workspaceId,
       sourceId,
       ...idempotencyKeys(delivery, payload),
-      dedupeWindowSeconds: BODY_DEDUPE_WINDOW_SECONDS,
       rawPayload: delivery.rawBody,
       payload,
       senderIp: delivery.ip,
@@ -166,16 +167,19 @@ function webhookUnauthorized(): Problem {
 }
 
 /**
- * webhook-id, else the body's `id`, else a hash of the exact body in a time bucket (so the same
- * alert text tomorrow is a new signal); the previous bucket is checked too, making it a sliding window.
+ * webhook-id, else the body's `id`, else a hash of the exact body. Body keys carry a time bucket (the
+ * same alert text tomorrow is a new signal) and the previous bucket is checked too: a sliding window.
  */
-function idempotencyKeys(delivery: WebhookDelivery, payload: SignalPayload): { idempotencyKey: string; previousBucketKey?: string } {
+function idempotencyKeys(delivery: WebhookDelivery, payload: SignalPayload): Pick<NewSignal, 'idempotencyKey' | 'previousBucketKey' | 'dedupeWindowSeconds'> {
   const webhookId = delivery.headers.id;
   if (webhookId && MESSAGE_ID.test(webhookId)) return { idempotencyKey: `wh:${webhookId}` };
-  if (payload.id !== undefined) return { idempotencyKey: `id:${payload.id}` };
-  const hash = createHash('sha256').update(delivery.rawBody, 'utf8').digest('hex');
-  const bucket = Math.floor(Date.now() / 1000 / BODY_DEDUPE_WINDOW_SECONDS);
-  return { idempotencyKey: `body:${hash}:${bucket}`, previousBucketKey: `body:${hash}:${bucket - 1}` };
+  if (payload.id !== undefined) return bucketed(`id:${payload.id}`, BODY_ID_WINDOW_SECONDS);
+  return bucketed(`body:${createHash('sha256').update(delivery.rawBody, 'utf8').digest('hex')}`, BODY_DEDUPE_WINDOW_SECONDS);
+}
+
+function bucketed(key: string, windowSeconds: number): Pick<NewSignal, 'idempotencyKey' | 'previousBucketKey' | 'dedupeWindowSeconds'> {
+  const bucket = Math.floor(Date.now() / 1000 / windowSeconds);
+  return { idempotencyKey: `${key}:${bucket}`, previousBucketKey: `${key}:${bucket - 1}`, dedupeWindowSeconds: windowSeconds };
 }
 
 function stage(name: 'authenticate' | 'persist' | 'enqueue', since: number): number {

@@ -22,9 +22,9 @@ export interface NewSignal {
   workspaceId: string;
   sourceId: string;
   idempotencyKey: string;
-  /** A body-hash key of the previous time bucket: a match younger than `dedupeWindowSeconds` is the same signal. */
+  /** Body keys only: the key of the previous time bucket; a match younger than `dedupeWindowSeconds` is the same signal. */
   previousBucketKey?: string;
-  dedupeWindowSeconds: number;
+  dedupeWindowSeconds?: number;
   rawPayload: string;
   payload: SignalPayload;
   senderIp: string;
@@ -151,7 +151,7 @@ export class SignalsRepository {
         signal.senderIp,
         signal.requestId,
         signal.previousBucketKey ?? null,
-        signal.dedupeWindowSeconds,
+        signal.dedupeWindowSeconds ?? 0,
       ]);
       if (inserted.rows.length === 1) return { ...inserted.rows[0], duplicate: false };
       // A new statement sees the row a concurrent delivery committed while this insert waited on it.
