@@ -5,8 +5,10 @@ import ts from 'typescript';
  * Outside the allowed files, nothing may import or name the CredentialOpener, and no decrypt call
  * may receive a broker-credential encryption context. A decrypt call is KMS `decrypt`,
  * `openSealedSecret`, `new DecryptCommand`, or a function/method that forwards its own parameters
- * into one. The context counts whether the purpose is written inline, held in a variable, or built
- * by a function anywhere in the project whose definition carries it (e.g. brokerCredentialContext).
+ * into one. An argument carries the purpose when it holds the literal, a value that does (a
+ * variable, across files too), or the result of calling a function or method that returns one
+ * (e.g. brokerCredentialContext). Taint follows what values are and what functions return, not
+ * every name a body mentions: a policy table that lists the purpose does not taint its readers.
  */
 
 export interface SourceText {
@@ -26,9 +28,9 @@ export interface Violation {
 
 export interface DecryptPathAnalysis {
   violations: Violation[];
-  /** Exported names whose definition carries the purpose (e.g. brokerCredentialContext). */
+  /** Exported functions and values that build or hold a broker-credential context. */
   purposeBuilders: Set<string>;
-  /** Methods whose body carries the purpose: calling one builds a broker-credential context. */
+  /** Methods whose body builds one. */
   purposeMethods: Set<string>;
   /** Names that decrypt when called: the primitives plus every exported wrapper of one. */
   decryptCallees: Set<string>;
@@ -40,15 +42,17 @@ const OPENER_NAME = 'CredentialOpener';
 const OPENER_MODULE = /credential-opener/i;
 const DECRYPT_PRIMITIVES = ['decrypt', 'openSealedSecret', 'DecryptCommand'];
 
-/** What an expression mentions: the purpose literal, and every identifier it references. */
+/** What an expression mentions: the purpose literal, the names it reads, and the names it calls. */
 interface Mentions {
   literal: boolean;
   refs: Set<string>;
+  calls: Set<string>;
 }
 
 interface CallSite {
   callee: string;
   line: number;
+  /** What the arguments evaluate from (callbacks passed along are not looked into). */
   args: Mentions;
 }
 
@@ -56,10 +60,21 @@ interface CallSite {
 interface Callable {
   name: string;
   exported: boolean;
-  /** Methods join the project-wide callees only when they call a primitive or a function wrapper: method names are too common to chain on. */
+  /** Methods join the project-wide callees only by calling a primitive or a function wrapper: method names are too common to chain on. */
   method: boolean;
   params: Set<string>;
   calls: CallSite[];
+}
+
+/**
+ * A name bound to a value (what its initializer evaluates from) or to a function or method (what it
+ * returns); `exportedAs` is what other files can import it as.
+ */
+interface Binding {
+  name: string;
+  kind: 'value' | 'function' | 'method';
+  mentions: Mentions;
+  exportedAs: string[];
 }
 
 interface FileFacts {
@@ -67,14 +82,21 @@ interface FileFacts {
   openerImports: Violation[];
   openerReferences: Violation[];
   imports: Array<{ imported: string; local: string }>;
-  /** Names bound to a value or a body; `exportedAs` is what other files can import it as. */
-  bindings: Array<{ name: string; value: Mentions; exportedAs: string[]; method: boolean }>;
+  bindings: Binding[];
   callables: Callable[];
   calls: CallSite[];
 }
 
-function isAllowedDecryptPath(path: string): boolean {
-  return ALLOWED.some((pattern) => pattern.test(path));
+/** Local names of one file that hold a context (values) or build one when called (functions). */
+interface Taint {
+  values: Set<string>;
+  functions: Set<string>;
+}
+
+interface Builders {
+  values: Set<string>;
+  functions: Set<string>;
+  methods: Set<string>;
 }
 
 const factsCache = new Map<string, FileFacts>();
@@ -87,24 +109,23 @@ export function analyseDecryptPath(files: SourceText[]): DecryptPathAnalysis {
     return entry;
   });
 
-  const purposeBuilders = new Set<string>();
-  const purposeMethods = new Set<string>();
+  const builders: Builders = { values: new Set(), functions: new Set(), methods: new Set() };
   const decryptCallees = new Set(DECRYPT_PRIMITIVES);
   const functionWrappers = new Set<string>();
   // These sets only grow, so iterating to a fixpoint follows builders and wrappers through any number of files.
   for (let changed = true; changed; ) {
     changed = false;
     for (const file of facts) {
-      const tainted = taintedNames(file, purposeBuilders);
+      const taint = taintOf(file, builders);
       for (const b of file.bindings) {
-        if (b.method) {
-          if (!purposeMethods.has(b.name) && carries(b.value, tainted)) changed = addTo(purposeMethods, b.name);
+        if (b.kind === 'method') {
+          if (!builders.methods.has(b.name) && holdsContext(b.mentions, taint, NO_METHODS)) changed = addTo(builders.methods, b.name);
           continue;
         }
-        if (!tainted.has(b.name)) continue;
-        for (const name of b.exportedAs) {
-          if (!purposeBuilders.has(name)) changed = addTo(purposeBuilders, name);
-        }
+        const set = b.kind === 'value' ? taint.values : taint.functions;
+        const global = b.kind === 'value' ? builders.values : builders.functions;
+        if (!set.has(b.name)) continue;
+        for (const name of b.exportedAs) if (!global.has(name)) changed = addTo(global, name);
       }
       const callees = localCallees(file, decryptCallees);
       const chainable = localCallees(file, new Set([...DECRYPT_PRIMITIVES, ...functionWrappers]));
@@ -117,18 +138,18 @@ export function analyseDecryptPath(files: SourceText[]): DecryptPathAnalysis {
   }
 
   const violations = facts
-    .filter((f) => !isAllowedDecryptPath(f.path))
+    .filter((f) => !ALLOWED.some((pattern) => pattern.test(f.path)))
     .flatMap((file) => {
-      const tainted = new Set([...taintedNames(file, purposeBuilders), ...purposeMethods]);
+      const taint = taintOf(file, builders);
       const callees = localCallees(file, decryptCallees);
       for (const c of file.callables) if (!c.exported && forwardsIntoDecrypt(c, callees)) callees.add(c.name);
       const decrypts = file.calls
-        .filter((call) => callees.has(call.callee) && carries(call.args, tainted))
+        .filter((call) => callees.has(call.callee) && holdsContext(call.args, taint, builders.methods))
         .map((call): Violation => ({ path: file.path, line: call.line, rule: 'decrypts-broker-credential', detail: `${call.callee}(...) with purpose '${BROKER_CREDENTIAL_PURPOSE}'` }));
       return [...file.openerImports, ...file.openerReferences, ...decrypts];
     })
     .filter((v, i, all) => all.findIndex((w) => w.path === v.path && w.rule === v.rule && w.line === v.line) === i);
-  return { violations, purposeBuilders, purposeMethods, decryptCallees };
+  return { violations, purposeBuilders: new Set([...builders.values, ...builders.functions]), purposeMethods: builders.methods, decryptCallees };
 }
 
 function addTo(set: Set<string>, name: string): true {
@@ -136,27 +157,37 @@ function addTo(set: Set<string>, name: string): true {
   return true;
 }
 
-function carries(m: Mentions, tainted: Set<string>): boolean {
-  return m.literal || [...m.refs].some((r) => tainted.has(r));
+function some(names: Set<string>, set: Set<string>): boolean {
+  for (const n of names) if (set.has(n)) return true;
+  return false;
 }
+
+/** The expression evaluates to (something holding) a broker-credential context. */
+function holdsContext(m: Mentions, taint: Taint, methods: Set<string>): boolean {
+  return m.literal || some(m.refs, taint.values) || some(m.calls, taint.functions) || some(m.calls, methods);
+}
+
+// What functions and methods return never chains through method names: `get` or `find` are too common to follow.
+const NO_METHODS = new Set<string>();
 
 function forwardsIntoDecrypt(c: Callable, callees: Set<string>): boolean {
-  return c.calls.some((call) => callees.has(call.callee) && [...call.args.refs].some((r) => c.params.has(r)));
+  return c.calls.some((call) => callees.has(call.callee) && some(call.args.refs, c.params));
 }
 
-/**
- * Local values and functions carrying the purpose, including imports of known builders. Methods do
- * not chain through other methods: names like `create` or `get` are too common to follow.
- */
-function taintedNames(file: FileFacts, purposeBuilders: Set<string>): Set<string> {
-  const tainted = new Set(file.imports.filter((i) => purposeBuilders.has(i.imported)).map((i) => i.local));
+function taintOf(file: FileFacts, builders: Builders): Taint {
+  const taint: Taint = { values: new Set(), functions: new Set() };
+  for (const i of file.imports) {
+    if (builders.values.has(i.imported)) taint.values.add(i.local);
+    if (builders.functions.has(i.imported)) taint.functions.add(i.local);
+  }
   for (let changed = true; changed; ) {
     changed = false;
     for (const b of file.bindings) {
-      if (!b.method && !tainted.has(b.name) && carries(b.value, tainted)) changed = addTo(tainted, b.name);
+      if (b.kind === 'value' && !taint.values.has(b.name) && holdsContext(b.mentions, taint, builders.methods)) changed = addTo(taint.values, b.name);
+      if (b.kind === 'function' && !taint.functions.has(b.name) && holdsContext(b.mentions, taint, NO_METHODS)) changed = addTo(taint.functions, b.name);
     }
   }
-  return tainted;
+  return taint;
 }
 
 /** Callees as this file can call them: the given names plus local aliases of imported ones. */
@@ -172,7 +203,13 @@ function extractFacts(file: SourceText): FileFacts {
   const facts: FileFacts = { path: file.path, openerImports: [], openerReferences: [], imports: [], bindings: [], callables: [], calls: [] };
   const openerImport = (node: ts.Node, detail: string) => facts.openerImports.push({ path: file.path, line: lineOf(node), rule: 'imports-opener', detail });
   const exportedNames = localExportNames(sf);
-  const bind = (name: string, value: ts.Node) => facts.bindings.push({ name, value: mentions(value, name), exportedAs: exportedNames.get(name) ?? [], method: false });
+  const bind = (name: string, kind: Binding['kind'], value: ts.Node) =>
+    facts.bindings.push({
+      name,
+      kind,
+      mentions: kind === 'value' ? mentions(value, name) : returned(value as ts.FunctionLikeDeclaration, name),
+      exportedAs: kind === 'method' ? [] : (exportedNames.get(name) ?? []),
+    });
   const callable = (name: string, node: ts.SignatureDeclaration & { body?: ts.Node }, exported: boolean, method: boolean) =>
     facts.callables.push({ name, exported, method, params: new Set(node.parameters.flatMap((p) => boundNames(p.name))), calls: node.body ? callSites(node.body, lineOf) : [] });
 
@@ -199,22 +236,21 @@ function extractFacts(file: SourceText): FileFacts {
     }
     if (ts.isVariableDeclaration(node) && node.initializer) {
       const names = boundNames(node.name);
-      for (const name of names) bind(name, node.initializer);
-      if (names.length === 1 && isFunctionLike(node.initializer)) callable(names[0], node.initializer, exportedNames.has(names[0]), false);
+      const fn = names.length === 1 && isFunctionLike(node.initializer) ? node.initializer : undefined;
+      for (const name of names) bind(name, fn ? 'function' : 'value', fn ?? node.initializer);
+      if (fn) callable(names[0], fn, exportedNames.has(names[0]), false);
     }
-    if (ts.isFunctionDeclaration(node) && node.name) {
-      bind(node.name.text, node);
+    if (ts.isFunctionDeclaration(node) && node.name && node.body) {
+      bind(node.name.text, 'function', node);
       callable(node.name.text, node, exportedNames.has(node.name.text), false);
     }
     if (ts.isClassDeclaration(node) && node.name) {
       const exported = exportedNames.has(node.name.text);
       for (const member of node.members) {
-        const value = ts.isMethodDeclaration(member) ? member.body : ts.isPropertyDeclaration(member) ? member.initializer : undefined;
-        if (!value || !ts.isIdentifier(member.name!)) continue;
-        const name = (member.name as ts.Identifier).text;
-        facts.bindings.push({ name, value: mentions(value, name), exportedAs: [], method: true });
-        if (ts.isMethodDeclaration(member)) callable(name, member, exported, true);
-        else if (isFunctionLike(value)) callable(name, value, exported, true);
+        const fn = ts.isMethodDeclaration(member) ? member : ts.isPropertyDeclaration(member) && member.initializer && isFunctionLike(member.initializer) ? member.initializer : undefined;
+        if (!fn || !member.name || !ts.isIdentifier(member.name)) continue;
+        bind(member.name.text, 'method', fn);
+        callable(member.name.text, fn, exported, true);
       }
     }
     ts.forEachChild(node, visit);
@@ -241,7 +277,7 @@ function localExportNames(sf: ts.SourceFile): Map<string, string[]> {
   return names;
 }
 
-/** `f(...)`, `x.f(...)`, `x['f'](...)`, `new F(...)`, `new x.F(...)` under `root`, each with what its arguments mention. */
+/** `f(...)`, `x.f(...)`, `x['f'](...)`, `new F(...)`, `new x.F(...)` under `root`, each with what its arguments evaluate from. */
 function callSites(root: ts.Node, lineOf: (n: ts.Node) => number): CallSite[] {
   const sites: CallSite[] = [];
   const visit = (node: ts.Node): void => {
@@ -249,7 +285,11 @@ function callSites(root: ts.Node, lineOf: (n: ts.Node) => number): CallSite[] {
       const callee = calleeName(node.expression);
       if (callee) {
         const args = (node.arguments ?? []).map((a) => mentions(a));
-        sites.push({ callee, line: lineOf(node), args: { literal: args.some((a) => a.literal), refs: new Set(args.flatMap((a) => [...a.refs])) } });
+        sites.push({
+          callee,
+          line: lineOf(node),
+          args: { literal: args.some((a) => a.literal), refs: new Set(args.flatMap((a) => [...a.refs])), calls: new Set(args.flatMap((a) => [...a.calls])) },
+        });
       }
     }
     ts.forEachChild(node, visit);
@@ -258,25 +298,54 @@ function callSites(root: ts.Node, lineOf: (n: ts.Node) => number): CallSite[] {
   return sites;
 }
 
-function mentions(node: ts.Node, self?: string): Mentions {
-  const m: Mentions = { literal: false, refs: new Set() };
+/** What the returned expressions of `fn` mention (an arrow's expression body is its return). */
+function returned(fn: ts.FunctionLikeDeclaration, self: string): Mentions {
+  const all: Mentions = { literal: false, refs: new Set(), calls: new Set() };
+  const merge = (m: Mentions) => {
+    all.literal ||= m.literal;
+    for (const r of m.refs) all.refs.add(r);
+    for (const c of m.calls) all.calls.add(c);
+  };
+  if (!fn.body) return all;
+  if (!ts.isBlock(fn.body)) {
+    merge(mentions(fn.body, self));
+    return all;
+  }
   const visit = (n: ts.Node): void => {
-    if (ts.isStringLiteralLike(n) && n.text === BROKER_CREDENTIAL_PURPOSE) m.literal = true;
-    if (ts.isIdentifier(n) && n.text !== self && !isPropertyName(n)) m.refs.add(n.text);
+    if (isNestedFunction(n)) return;
+    if (ts.isReturnStatement(n) && n.expression) merge(mentions(n.expression, self));
     ts.forEachChild(n, visit);
   };
-  visit(node);
+  ts.forEachChild(fn.body, visit);
+  return all;
+}
+
+/** What `root` evaluates from. Callbacks and nested functions are skipped: they are held, not evaluated. */
+function mentions(root: ts.Node, self?: string): Mentions {
+  const m: Mentions = { literal: false, refs: new Set(), calls: new Set() };
+  const visit = (n: ts.Node): void => {
+    if (isNestedFunction(n)) return;
+    if (ts.isStringLiteralLike(n) && n.text === BROKER_CREDENTIAL_PURPOSE) m.literal = true;
+    if ((ts.isCallExpression(n) || ts.isNewExpression(n)) && calleeName(n.expression)) m.calls.add(calleeName(n.expression)!);
+    if (ts.isIdentifier(n) && n.text !== self && !isPropertyName(n) && !isCallee(n)) m.refs.add(n.text);
+    ts.forEachChild(n, visit);
+  };
+  visit(root);
   return m;
 }
 
-/** `x.name`, `{ name: v }`, `name() {}`: a key, not a reference (shorthand `{ name }` and a called `x.name()` are references). */
+/** `x.name`, `{ name: v }`, `name() {}`: a key, not a reference (shorthand `{ name }` is a reference). */
 function isPropertyName(id: ts.Identifier): boolean {
   const parent = id.parent;
-  if (ts.isPropertyAccessExpression(parent) && ts.isCallExpression(parent.parent) && parent.parent.expression === parent) return false;
   return (
     (ts.isPropertyAccessExpression(parent) || ts.isPropertyAssignment(parent) || ts.isMethodDeclaration(parent) || ts.isPropertyDeclaration(parent) || ts.isPropertySignature(parent)) &&
     parent.name === id
   );
+}
+
+function isCallee(id: ts.Identifier): boolean {
+  const parent = id.parent;
+  return (ts.isCallExpression(parent) || ts.isNewExpression(parent)) && parent.expression === id;
 }
 
 function calleeName(expression: ts.Expression): string | undefined {
@@ -292,6 +361,10 @@ function isModuleLoad(call: ts.CallExpression): boolean {
 
 function isFunctionLike(node: ts.Node): node is ts.ArrowFunction | ts.FunctionExpression {
   return ts.isArrowFunction(node) || ts.isFunctionExpression(node);
+}
+
+function isNestedFunction(node: ts.Node): boolean {
+  return isFunctionLike(node) || ts.isFunctionDeclaration(node) || ts.isMethodDeclaration(node) || ts.isClassLike(node);
 }
 
 function boundNames(name: ts.BindingName): string[] {
