@@ -8,7 +8,6 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/app-config';
 import { NestPinoLogger } from '../common/logger';
-import { toProblemResponse } from '../common/problem-response';
 import { httpErrors, httpRequestDuration } from '../observability/metrics';
 import { ApiModule } from './api.module';
 
@@ -84,11 +83,6 @@ function registerBodyParsers(fastify: FastifyInstance): void {
 }
 
 function registerHooks(fastify: FastifyInstance, logger: Logger): void {
-  // Errors raised before Nest's pipeline (body limits, parsers) get the same problem+json.
-  fastify.setErrorHandler((error, request, reply) => {
-    const res = toProblemResponse(error, String(request.id), logger);
-    void reply.status(res.status).headers(res.headers).send(res.body);
-  });
   fastify.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     httpRequestDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
