@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { AuditWriter } from '../audit/audit-writer';
 import { Problem } from '../common/problem';
 import { TenantDb } from '../database/tenant-db';
 import { AuthContext, roleAtLeast } from './auth/auth-context';
@@ -21,6 +22,7 @@ export class MembersService {
   constructor(
     private readonly db: TenantDb,
     private readonly members: MembersRepository,
+    private readonly audit: AuditWriter,
   ) {}
 
   async create(auth: AuthContext, dto: CreateMemberDto): Promise<MemberView> {
@@ -28,7 +30,9 @@ export class MembersService {
     const passwordHash = dto.password ? await hashPassword(dto.password) : undefined;
     return this.db.run(auth.workspaceId, async (tx) => {
       if (await this.members.existsActiveEmail(tx, dto.email)) throw Problem.conflict('member_exists', 'A member with this email already exists.');
-      return toView(await this.members.create(tx, { id: randomUUID(), workspaceId: auth.workspaceId, email: dto.email, role: dto.role, passwordHash }));
+      const member = await this.members.create(tx, { id: randomUUID(), workspaceId: auth.workspaceId, email: dto.email, role: dto.role, passwordHash });
+      await this.audit.record(tx, memberEvent(auth, 'member.create', member.id, member.role));
+      return toView(member);
     });
   }
 
@@ -45,6 +49,11 @@ export class MembersService {
         throw Problem.conflict('last_owner', 'A workspace keeps at least one owner.');
       }
       await this.members.remove(tx, id);
+      await this.audit.record(tx, memberEvent(auth, 'member.remove', id, member.role));
     });
   }
+}
+
+function memberEvent(auth: AuthContext, action: 'member.create' | 'member.remove', memberId: string, role: string) {
+  return { action, actor: auth.actor, ip: auth.ip, requestId: auth.requestId, resource: { type: 'member', id: memberId }, metadata: { role } };
 }

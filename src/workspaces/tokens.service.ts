@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { AuditWriter } from '../audit/audit-writer';
 import { Problem } from '../common/problem';
 import { TenantDb, TenantTx } from '../database/tenant-db';
 import { AuthContext, Role, roleAtLeast } from './auth/auth-context';
@@ -39,6 +40,7 @@ export class TokensService {
   constructor(
     private readonly db: TenantDb,
     private readonly tokens: TokensRepository,
+    private readonly audit: AuditWriter,
   ) {}
 
   async issue(tx: TenantTx, workspaceId: string, spec: { name: string; role: Role; createdBy?: string; expiresAt?: Date }): Promise<IssuedToken> {
@@ -50,7 +52,11 @@ export class TokensService {
   async create(auth: AuthContext, dto: CreateTokenDto): Promise<IssuedToken> {
     if (!roleAtLeast(auth.role, dto.role)) throw Problem.forbidden('A token cannot have a higher role than its creator.');
     const expiresAt = dto.expiresInDays ? new Date(Date.now() + dto.expiresInDays * 86_400_000) : undefined;
-    return this.db.run(auth.workspaceId, (tx) => this.issue(tx, auth.workspaceId, { name: dto.name, role: dto.role, createdBy: auth.actor.id, expiresAt }));
+    return this.db.run(auth.workspaceId, async (tx) => {
+      const token = await this.issue(tx, auth.workspaceId, { name: dto.name, role: dto.role, createdBy: auth.actor.id, expiresAt });
+      await this.audit.record(tx, tokenEvent(auth, 'token.create', token.id, token.role));
+      return token;
+    });
   }
 
   async list(auth: AuthContext): Promise<TokenView[]> {
@@ -62,7 +68,13 @@ export class TokensService {
       const token = await this.tokens.find(tx, id);
       if (!token) throw Problem.notFound('Token');
       if (token.revokedAt) return toView(token);
-      return toView(await this.tokens.revoke(tx, id));
+      const revoked = await this.tokens.revoke(tx, id);
+      await this.audit.record(tx, tokenEvent(auth, 'token.revoke', id, token.role));
+      return toView(revoked);
     });
   }
+}
+
+function tokenEvent(auth: AuthContext, action: 'token.create' | 'token.revoke', tokenId: string, role: string) {
+  return { action, actor: auth.actor, ip: auth.ip, requestId: auth.requestId, resource: { type: 'token', id: tokenId }, metadata: { role } };
 }

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { PassportModule } from '@nestjs/passport';
+import { AuditModule } from '../audit/audit.module';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { AccessGuard } from './auth/access.guard';
 import { AuthController } from './auth/auth.controller';
@@ -21,6 +22,7 @@ import { WorkspacesService } from './workspaces.service';
 /** Workspaces, members, API tokens and authentication; installs the global AccessGuard. */
 @Module({
   imports: [
+    AuditModule,
     PassportModule,
     JwtModule.registerAsync({
       inject: [APP_CONFIG],

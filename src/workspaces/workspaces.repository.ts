@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { PrismaService } from '../database/prisma.service';
 import type { TenantTx } from '../database/tenant-db';
 
 export interface WorkspaceRecord {
@@ -15,8 +14,6 @@ const WORKSPACE_FIELDS = { id: true, name: true, killSwitchEngaged: true, killSw
 
 @Injectable()
 export class WorkspacesRepository {
-  constructor(private readonly prisma: PrismaService) {}
-
   create(tx: TenantTx, id: string, name: string): Promise<WorkspaceRecord> {
     return tx.workspace.create({ data: { id, name }, select: WORKSPACE_FIELDS });
   }
@@ -41,8 +38,8 @@ export class WorkspacesRepository {
     });
   }
 
-  setPlatformKillSwitch(engaged: boolean, reason: string) {
-    return this.prisma.platformSettings.update({
+  setPlatformKillSwitch(tx: TenantTx, engaged: boolean, reason: string) {
+    return tx.platformSettings.update({
       where: { id: 1 },
       data: { killSwitchEngaged: engaged, killSwitchReason: reason, killSwitchChangedAt: new Date() },
       select: { killSwitchEngaged: true, killSwitchReason: true, killSwitchChangedAt: true },

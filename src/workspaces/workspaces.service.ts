@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { AuditWriter } from '../audit/audit-writer';
+import { AuditEventInput, PLATFORM_WORKSPACE_ID } from '../audit/audit-event';
 import { Problem } from '../common/problem';
 import { TenantDb } from '../database/tenant-db';
 import type { AuthContext, PlatformContext } from './auth/auth-context';
@@ -34,16 +36,21 @@ export class WorkspacesService {
     private readonly workspaces: WorkspacesRepository,
     private readonly members: MembersRepository,
     private readonly tokens: TokensService,
+    private readonly audit: AuditWriter,
   ) {}
 
   /** A workspace, its owner, and the owner's first API token (shown once). Paper trading only until the owner says otherwise. */
-  async create(_caller: PlatformContext, dto: CreateWorkspaceDto): Promise<{ workspace: WorkspaceView; owner: { id: string; email: string }; token: IssuedToken }> {
+  async create(caller: PlatformContext, dto: CreateWorkspaceDto): Promise<{ workspace: WorkspaceView; owner: { id: string; email: string }; token: IssuedToken }> {
     const workspaceId = randomUUID();
     const passwordHash = dto.ownerPassword ? await hashPassword(dto.ownerPassword) : undefined;
     return this.db.run(workspaceId, async (tx) => {
       const workspace = await this.workspaces.create(tx, workspaceId, dto.name);
       const owner = await this.members.create(tx, { id: randomUUID(), workspaceId, email: dto.ownerEmail, role: 'owner', passwordHash });
       const token = await this.tokens.issue(tx, workspaceId, { name: 'owner bootstrap token', role: 'owner', createdBy: owner.id });
+      const by = { actor: caller.actor, ip: caller.ip, requestId: caller.requestId };
+      await this.audit.record(tx, { ...by, action: 'workspace.create', resource: { type: 'workspace', id: workspaceId }, metadata: { name: dto.name } });
+      await this.audit.record(tx, { ...by, action: 'member.create', resource: { type: 'member', id: owner.id }, metadata: { role: 'owner' } });
+      await this.audit.record(tx, { ...by, action: 'token.create', resource: { type: 'token', id: token.id }, metadata: { role: 'owner' } });
       return { workspace: toWorkspaceView(workspace), owner: { id: owner.id, email: owner.email }, token };
     });
   }
@@ -55,15 +62,40 @@ export class WorkspacesService {
   }
 
   async setKillSwitch(auth: AuthContext, dto: KillSwitchDto): Promise<WorkspaceView> {
-    return toWorkspaceView(await this.db.run(auth.workspaceId, (tx) => this.workspaces.setKillSwitch(tx, auth.workspaceId, dto.engaged, dto.reason)));
+    return this.db.run(auth.workspaceId, async (tx) => {
+      const workspace = await this.workspaces.setKillSwitch(tx, auth.workspaceId, dto.engaged, dto.reason);
+      await this.audit.record(tx, workspaceEvent(auth, 'kill_switch.workspace', dto.reason, { engaged: dto.engaged }));
+      return toWorkspaceView(workspace);
+    });
   }
 
   async setLiveTrading(auth: AuthContext, dto: LiveTradingDto): Promise<WorkspaceView> {
-    return toWorkspaceView(await this.db.run(auth.workspaceId, (tx) => this.workspaces.setLiveTrading(tx, auth.workspaceId, dto.enabled)));
+    return this.db.run(auth.workspaceId, async (tx) => {
+      const workspace = await this.workspaces.setLiveTrading(tx, auth.workspaceId, dto.enabled);
+      await this.audit.record(tx, workspaceEvent(auth, 'live_trading.change', dto.reason, { enabled: dto.enabled }));
+      return toWorkspaceView(workspace);
+    });
   }
 
-  async setPlatformKillSwitch(_caller: PlatformContext, dto: KillSwitchDto) {
-    const s = await this.workspaces.setPlatformKillSwitch(dto.engaged, dto.reason);
+  /** Platform-wide; its audit event goes on the platform chain. */
+  async setPlatformKillSwitch(caller: PlatformContext, dto: KillSwitchDto) {
+    const s = await this.db.run(PLATFORM_WORKSPACE_ID, async (tx) => {
+      const settings = await this.workspaces.setPlatformKillSwitch(tx, dto.engaged, dto.reason);
+      await this.audit.record(tx, {
+        action: 'kill_switch.platform',
+        actor: caller.actor,
+        ip: caller.ip,
+        requestId: caller.requestId,
+        reason: dto.reason,
+        resource: { type: 'platform' },
+        metadata: { engaged: dto.engaged },
+      });
+      return settings;
+    });
     return { engaged: s.killSwitchEngaged, reason: s.killSwitchReason, changedAt: s.killSwitchChangedAt?.toISOString() ?? null };
   }
+}
+
+function workspaceEvent(auth: AuthContext, action: 'kill_switch.workspace' | 'live_trading.change', reason: string, metadata: Record<string, boolean>): AuditEventInput {
+  return { action, actor: auth.actor, ip: auth.ip, requestId: auth.requestId, reason, resource: { type: 'workspace', id: auth.workspaceId }, metadata };
 }

@@ -117,6 +117,22 @@ describe('workspaces, tokens and auth over HTTP', () => {
     expect(invalid.text).not.toMatch(/at .*\.ts:\d+/);
   });
 
+  it('audits workspace, member, token, kill-switch, live-trading changes and failed authentication', async () => {
+    const member = await http(api.url, 'POST', '/v1/members', { token: a.token, body: { email: 'audit-me@example.com', role: 'viewer' } });
+    await http(api.url, 'DELETE', `/v1/members/${member.body.id}`, { token: a.token });
+    await http(api.url, 'PUT', '/v1/workspace/kill-switch', { token: a.token, body: { engaged: false, reason: 'drill' } });
+    await http(api.url, 'POST', '/v1/auth/login', { body: { email: a.ownerEmail, password: 'not the password at all' } });
+    const audit = await http(api.url, 'GET', '/v1/audit?limit=200', { token: a.token });
+    expect(audit.status).toBe(200);
+    const actions = audit.body.events.map((e: { action: string }) => e.action);
+    for (const action of ['workspace.create', 'member.create', 'member.remove', 'token.create', 'token.revoke', 'kill_switch.workspace', 'live_trading.change', 'auth.failure']) {
+      expect(actions).toContain(action);
+    }
+    const failures = audit.body.events.filter((e: { action: string }) => e.action === 'auth.failure').map((e: { reason: string }) => e.reason);
+    expect(failures).toEqual(expect.arrayContaining(['token revoked', 'token expired', 'wrong password']));
+    expect(audit.text).not.toContain('not the password at all');
+  });
+
   it('sends the security headers on every response', async () => {
     for (const res of [await http(api.url, 'GET', '/healthz'), await http(api.url, 'GET', '/v1/workspace')]) {
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');

@@ -1,4 +1,5 @@
-import { Controller, HttpCode, Post } from '@nestjs/common';
+import { Controller, HttpCode, Post, Req } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
 import { ApiTags } from '@nestjs/swagger';
 import { ValidBody } from '../../common/validation';
 import { loginSchema, LoginDto } from '../dto/workspace.dto';
@@ -13,7 +14,7 @@ export class AuthController {
   @Post('login')
   @Public()
   @HttpCode(200)
-  signIn(@ValidBody(loginSchema) dto: LoginDto) {
-    return this.login.login(dto);
+  signIn(@ValidBody(loginSchema) dto: LoginDto, @Req() request: FastifyRequest) {
+    return this.login.login(dto, { ip: request.ip, requestId: String(request.id) });
   }
 }

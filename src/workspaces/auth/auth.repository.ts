@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
 import { PG_POOL } from '../../database/database.tokens';
+import { AuditWriter } from '../../audit/audit-writer';
 import { TenantDb } from '../../database/tenant-db';
 import type { Role } from './auth-context';
 
@@ -25,6 +26,7 @@ export class AuthRepository {
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
     private readonly db: TenantDb,
+    private readonly audit: AuditWriter,
   ) {}
 
   async findToken(hash: Buffer): Promise<ResolvedToken | undefined> {
@@ -41,6 +43,20 @@ export class AuthRepository {
       [email],
     );
     return rows;
+  }
+
+  /** Failed authentication against a known workspace (revoked/expired token, wrong password): its audit trail records it. */
+  async recordFailure(workspaceId: string, failure: { actor: { type: 'token' | 'user'; id: string }; ip: string; requestId: string; reason: string }): Promise<void> {
+    await this.db.run(workspaceId, (tx) =>
+      this.audit.record(tx, {
+        action: 'auth.failure',
+        actor: failure.actor,
+        ip: failure.ip,
+        requestId: failure.requestId,
+        reason: failure.reason,
+        resource: { type: failure.actor.type === 'token' ? 'token' : 'member', id: failure.actor.id },
+      }),
+    );
   }
 
   async activeMemberRole(workspaceId: string, memberId: string): Promise<Role | undefined> {

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { PassportStrategy } from '@nestjs/passport';
+import type { FastifyRequest } from 'fastify';
 import { Strategy } from 'passport-http-bearer';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import type { Principal, Role } from './auth-context';
@@ -27,20 +28,25 @@ export class BearerStrategy extends PassportStrategy(Strategy, 'bearer') {
     private readonly repository: AuthRepository,
     private readonly jwt: JwtService,
   ) {
-    super();
+    super({ passReqToCallback: true });
     this.platformTokenHash = config.auth.platformAdminToken ? sha256(config.auth.platformAdminToken) : undefined;
   }
 
-  async validate(token: string): Promise<Principal | false> {
+  async validate(request: FastifyRequest, token: string): Promise<Principal | false> {
     const hash = sha256(token);
     if (this.platformTokenHash && constantTimeEqual(hash, this.platformTokenHash)) return { kind: 'platform' };
-    if (token.startsWith('sy_')) return this.fromApiToken(hash);
+    if (token.startsWith('sy_')) return this.fromApiToken(hash, request);
     return this.fromJwt(token);
   }
 
-  private async fromApiToken(hash: Buffer): Promise<Principal | false> {
+  private async fromApiToken(hash: Buffer, request: FastifyRequest): Promise<Principal | false> {
     const found = await this.repository.findToken(hash);
-    if (!found || found.revokedAt || (found.expiresAt && found.expiresAt.getTime() <= Date.now())) return false;
+    if (!found) return false;
+    const refused = found.revokedAt ? 'token revoked' : found.expiresAt && found.expiresAt.getTime() <= Date.now() ? 'token expired' : undefined;
+    if (refused) {
+      await this.repository.recordFailure(found.workspaceId, { actor: { type: 'token', id: found.id }, ip: request.ip, requestId: String(request.id), reason: refused });
+      return false;
+    }
     return { kind: 'workspace', workspaceId: found.workspaceId, actor: { type: 'token', id: found.id }, role: found.role };
   }
 

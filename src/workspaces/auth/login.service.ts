@@ -18,14 +18,17 @@ export class LoginService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async login(dto: LoginDto): Promise<{ accessToken: string; tokenType: 'Bearer'; expiresAt: string; workspaceId: string }> {
+  async login(dto: LoginDto, from: { ip: string; requestId: string }): Promise<{ accessToken: string; tokenType: 'Bearer'; expiresAt: string; workspaceId: string }> {
     const candidates = (await this.repository.findLoginCandidates(dto.email)).filter((c) => !dto.workspaceId || c.workspaceId === dto.workspaceId);
     const verified = [];
     for (const c of candidates) {
       if (c.passwordHash && (await verifyPassword(dto.password, c.passwordHash))) verified.push(c);
     }
     if (candidates.length === 0) await verifyPassword(dto.password, await DECOY_HASH);
-    if (verified.length === 0) throw Problem.unauthorized('Wrong email or password.');
+    if (verified.length === 0) {
+      for (const c of candidates) await this.repository.recordFailure(c.workspaceId, { actor: { type: 'user', id: c.id }, ...from, reason: 'wrong password' });
+      throw Problem.unauthorized('Wrong email or password.');
+    }
     if (verified.length > 1) {
       throw Problem.unprocessable('workspace_required', 'This email belongs to several workspaces; send workspaceId too.', {
         workspaceIds: verified.map((v) => v.workspaceId),
