@@ -5,6 +5,7 @@ import { Problem } from '../common/problem';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { TenantDb, TenantTx } from '../database/tenant-db';
 import { sealSecret } from '../kms/envelope';
+import { KmsUnavailableError } from '../kms/kms-errors';
 import { KMS_PROVIDER, KmsProvider } from '../kms/kms-provider';
 import type { AuthContext } from '../workspaces/auth/auth-context';
 import { generateToken, sha256 } from '../workspaces/auth/secrets';
@@ -119,6 +120,7 @@ export class SourcesService {
       return { material: { sealed }, shown: `whsec_${key.toString('base64')}`, key };
     } catch (err) {
       key.fill(0);
+      if (err instanceof KmsUnavailableError) throw Problem.unavailable('kms_unavailable', 'The key management service is unavailable, so nothing was stored; try again shortly.');
       throw err;
     }
   }
