@@ -69,8 +69,8 @@ export class SignalIntakeService {
   async accept(mode: SourceAuthMode, delivery: WebhookDelivery): Promise<WebhookAccepted> {
     this.limit(`ip:${delivery.ip}`, this.config.rateLimit.webhookPerIpPerMinute);
     let started = performance.now();
-    const source = await this.authenticate(mode, delivery);
     const sourceId = delivery.sourceId.toLowerCase();
+    const source = await this.authenticate(mode, sourceId, delivery);
     this.limit(`source:${sourceId}`, this.config.rateLimit.webhookPerMinute);
     let payload: SignalPayload;
     try {
@@ -79,7 +79,7 @@ export class SignalIntakeService {
       webhookOutcomes.inc({ outcome: 'invalid' });
       throw err;
     }
-    started = stage('authenticate', started);
+    started = stage('verify', started);
 
     const persisted = await this.signals.persist({
       id: randomUUID(),
@@ -104,17 +104,17 @@ export class SignalIntakeService {
   }
 
   /** Every refusal (unknown source, wrong mode, IP, signature, token, timestamp) is the same 401. */
-  private async authenticate(mode: SourceAuthMode, delivery: WebhookDelivery): Promise<ResolvedSource> {
-    const source = UUID.test(delivery.sourceId) ? await this.signals.resolveSource(delivery.sourceId.toLowerCase()) : undefined;
-    const refusal = source ? await this.refusal(mode, source, delivery) : 'unknown_source';
+  private async authenticate(mode: SourceAuthMode, sourceId: string, delivery: WebhookDelivery): Promise<ResolvedSource> {
+    const source = UUID.test(sourceId) ? await this.signals.resolveSource(sourceId) : undefined;
+    const refusal = source ? await this.refusal(mode, sourceId, source, delivery) : 'unknown_source';
     if (!refusal) return source!;
     webhookOutcomes.inc({ outcome: 'unauthorized' });
-    this.logger.info({ requestId: delivery.requestId, sourceId: source ? delivery.sourceId : undefined, reason: refusal }, 'webhook refused');
-    if (source) this.failures.record(source.workspaceId, delivery.sourceId.toLowerCase(), refusal, delivery.ip, delivery.requestId);
+    this.logger.info({ requestId: delivery.requestId, sourceId: source ? sourceId : undefined, reason: refusal }, 'webhook refused');
+    if (source) this.failures.record(source.workspaceId, sourceId, refusal, delivery.ip, delivery.requestId);
     throw webhookUnauthorized();
   }
 
-  private async refusal(mode: SourceAuthMode, source: ResolvedSource, delivery: WebhookDelivery): Promise<Refusal | undefined> {
+  private async refusal(mode: SourceAuthMode, sourceId: string, source: ResolvedSource, delivery: WebhookDelivery): Promise<Refusal | undefined> {
     if (source.authMode !== mode) return 'auth_mode_mismatch';
     if (!ipAllowed(source.allowedIps, delivery.ip)) return 'ip_not_allowed';
     let result: VerifyResult;
@@ -125,15 +125,15 @@ export class SignalIntakeService {
       const versions = source.secrets.map((s) => s.version);
       const now = Math.floor(Date.now() / 1000);
       result = await this.keyring
-        .withKeys(source.workspaceId, delivery.sourceId.toLowerCase(), versions, (keys) => verifyStandardWebhook(delivery.headers, delivery.rawBody, keys, now))
-        .catch((err: unknown) => this.keysUnavailable(err, delivery));
+        .withKeys(source.workspaceId, sourceId, versions, (keys) => verifyStandardWebhook(delivery.headers, delivery.rawBody, keys, now))
+        .catch((err: unknown) => this.keysUnavailable(err, sourceId, delivery.requestId));
     }
     return result.ok ? undefined : result.reason;
   }
 
   // Only a cold key cache needs the KMS; if it fails the sender should retry (5xx), not give up on a 401.
-  private keysUnavailable(err: unknown, delivery: WebhookDelivery): never {
-    this.logger.error({ err, requestId: delivery.requestId, sourceId: delivery.sourceId }, 'webhook secret could not be opened');
+  private keysUnavailable(err: unknown, sourceId: string, requestId: string): never {
+    this.logger.error({ err, requestId, sourceId }, 'webhook secret could not be opened');
     throw Problem.unavailable('verification_unavailable', 'The webhook cannot be verified right now; retry later.');
   }
 
@@ -182,7 +182,7 @@ function bucketed(key: string, windowSeconds: number): Pick<NewSignal, 'idempote
   return { idempotencyKey: `${key}:${bucket}`, previousBucketKey: `${key}:${bucket - 1}`, dedupeWindowSeconds: windowSeconds };
 }
 
-function stage(name: 'authenticate' | 'persist' | 'enqueue', since: number): number {
+function stage(name: 'verify' | 'persist' | 'enqueue', since: number): number {
   const now = performance.now();
   webhookStageDuration.observe({ stage: name }, (now - since) / 1000);
   return now;

@@ -1,7 +1,7 @@
 import { Counter, Histogram } from 'prom-client';
 import { metricsRegistry } from '../observability/metrics';
 
-/** Where webhook time goes: authenticate (resolve + verify), persist (one commit), enqueue. */
+/** Where webhook time goes: verify (resolve, signature, payload), persist (one commit), enqueue. */
 export const webhookStageDuration = new Histogram({
   name: 'switchyard_webhook_stage_duration_seconds',
   help: 'Webhook request path by stage',
