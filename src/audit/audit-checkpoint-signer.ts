@@ -1,6 +1,6 @@
-import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { link, mkdir, open, readFile, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { join } from 'node:path';
+import { readOrCreateSecretFile } from '../common/secret-file';
 import { canonicalCheckpoint } from './audit-chain';
 
 export const CHECKPOINT_KEY_FILE = 'audit-checkpoint.key';
@@ -59,32 +59,7 @@ function hmac(key: Buffer, head: CheckpointHead): Buffer {
 }
 
 async function loadOrCreateKey(path: string): Promise<Buffer> {
-  try {
-    return checkLength(await readFile(path), path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  // Written privately then hard-linked into place: link fails with EEXIST instead of clobbering,
-  // so processes starting together converge on the first key published.
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const temp = join(dirname(path), `.${randomUUID()}.tmp`);
-  const key = randomBytes(KEY_BYTES);
-  try {
-    const file = await open(temp, 'wx', 0o600);
-    try {
-      await file.writeFile(key);
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await link(temp, path);
-    return key;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return checkLength(await readFile(path), path);
-    throw err;
-  } finally {
-    await rm(temp, { force: true });
-  }
+  return checkLength(await readOrCreateSecretFile(path, () => randomBytes(KEY_BYTES)), path);
 }
 
 function checkLength(key: Buffer, path: string): Buffer {

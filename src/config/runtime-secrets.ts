@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readOrCreateSecretFile } from '../common/secret-file';
 import { join } from 'node:path';
 import type { AppConfig } from './app-config';
 
@@ -14,18 +14,5 @@ export async function withDevelopmentSecrets(config: AppConfig): Promise<AppConf
 }
 
 async function readOrCreate(path: string): Promise<string> {
-  try {
-    return (await readFile(path, 'utf8')).trim();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  await mkdir(join(path, '..'), { recursive: true, mode: 0o700 });
-  const value = randomBytes(32).toString('base64url');
-  try {
-    await writeFile(path, value, { mode: 0o600, flag: 'wx' });
-    return value;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return (await readFile(path, 'utf8')).trim();
-    throw err;
-  }
+  return (await readOrCreateSecretFile(path, () => Buffer.from(randomBytes(32).toString('base64url')))).toString('utf8').trim();
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readOrCreateSecretFile } from '../common/secret-file';
 import { join } from 'node:path';
 
 export const DB_ROLES = {
@@ -17,26 +17,9 @@ const FILE = 'db-roles.json';
 
 /** Login passwords of the Switchyard roles, generated once per DATA_DIR and kept 0600. */
 export async function loadOrCreateRolePasswords(dataDir: string): Promise<RolePasswords> {
-  const path = join(dataDir, FILE);
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as RolePasswords;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  const fresh: RolePasswords = {
-    owner: randomBytes(24).toString('base64url'),
-    api: randomBytes(24).toString('base64url'),
-    worker: randomBytes(24).toString('base64url'),
-  };
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  try {
-    await writeFile(path, JSON.stringify(fresh), { mode: 0o600, flag: 'wx' });
-    return fresh;
-  } catch (err) {
-    // Another process created it first: use theirs.
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return JSON.parse(await readFile(path, 'utf8')) as RolePasswords;
-    throw err;
-  }
+  const generate = () =>
+    Buffer.from(JSON.stringify({ owner: randomBytes(24).toString('base64url'), api: randomBytes(24).toString('base64url'), worker: randomBytes(24).toString('base64url') }));
+  return JSON.parse((await readOrCreateSecretFile(join(dataDir, FILE), generate)).toString('utf8')) as RolePasswords;
 }
 
 /** The privileged URL with the user and password of one Switchyard role. */

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { readOrCreateSecretFile } from '../common/secret-file';
 
 export interface EmbeddedDatabase {
   /** Superuser URL of the `switchyard` database: for bootstrap only, never handed to the runtime. */
@@ -67,12 +68,7 @@ async function withoutSignalHooks<T>(load: () => Promise<T>): Promise<T> {
 }
 
 async function superuserPassword(dataDir: string): Promise<string> {
-  const path = join(dataDir, 'postgres-superuser');
-  if (existsSync(path)) return (await readFile(path, 'utf8')).trim();
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const password = randomBytes(24).toString('base64url');
-  await writeFile(path, password, { mode: 0o600 });
-  return password;
+  return (await readOrCreateSecretFile(join(dataDir, 'postgres-superuser'), () => Buffer.from(randomBytes(24).toString('base64url')))).toString('utf8');
 }
 
 function freePort(): Promise<number> {

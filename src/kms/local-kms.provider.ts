@@ -1,6 +1,7 @@
-import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
-import { link, mkdir, open, readFile, rm } from 'node:fs/promises';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { publishSecretFile } from '../common/secret-file';
 import { canonicalEncryptionContext } from './envelope';
 import { KmsDecryptError, KmsUnavailableError } from './kms-errors';
 import { assertKmsAllowed } from './kms-policy';
@@ -103,30 +104,18 @@ async function readRootKey(path: string): Promise<Buffer> {
   return key;
 }
 
-// Written to a private temp file, synced, then hard-linked into place: link fails with EEXIST
-// instead of clobbering, so racing processes converge on whichever key was published first.
 async function createRootKey(path: string): Promise<Buffer> {
-  const dir = join(path, '..');
-  const temp = join(dir, `.${randomUUID()}.tmp`);
   const key = randomBytes(KEY_BYTES);
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const file = await open(temp, 'wx', 0o600);
-    try {
-      await file.writeFile(key);
-      await file.sync();
-    } finally {
-      await file.close();
+    const published = await publishSecretFile(path, key);
+    if (published !== key) {
+      key.fill(0);
+      return readRootKey(path);
     }
-    await link(temp, path);
     return key;
   } catch (error) {
     key.fill(0);
-    if (errorCode(error) === 'EEXIST') return readRootKey(path);
-    if (error instanceof KmsUnavailableError) throw error;
     throw new KmsUnavailableError(`local KMS root key could not be created (${errorCode(error) ?? 'unknown error'})`);
-  } finally {
-    await rm(temp, { force: true });
   }
 }
 
