@@ -2,6 +2,7 @@ import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import type { PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import { LOGGER } from '../common/logger';
+import { PollingLoop } from '../common/polling-loop';
 import { TenantDb } from '../database/tenant-db';
 import { eventHash, GENESIS_HASH } from './audit-chain';
 import { AuditCheckpointSigner, SignedCheckpoint } from './audit-checkpoint-signer';
@@ -16,9 +17,7 @@ import { AuditRepository, ChainHead } from './audit.repository';
  */
 @Injectable()
 export class AuditSealer implements OnModuleDestroy {
-  private timer?: NodeJS.Timeout;
-  private pass?: Promise<void>;
-  private running = false;
+  private readonly loop: PollingLoop;
   /** Workspaces whose head moved past their last checkpoint, with when it first did. */
   private readonly uncheckpointed = new Map<string, number>();
 
@@ -28,20 +27,19 @@ export class AuditSealer implements OnModuleDestroy {
     private readonly signer: AuditCheckpointSigner,
     @Inject(AUDIT_TUNING) private readonly tuning: AuditTuning,
     @Inject(LOGGER) private readonly logger: Logger,
-  ) {}
+  ) {
+    const interval = tuning.sealer.intervalMs;
+    this.loop = new PollingLoop('audit sealer', logger, async () => (await this.sealAll(), interval), interval);
+  }
 
   /** Seals every `intervalMs` until stop(). */
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.schedule(0);
+    this.loop.start();
   }
 
   /** Waits for the pass in progress. */
-  async stop(): Promise<void> {
-    this.running = false;
-    clearTimeout(this.timer);
-    await this.pass;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   onModuleDestroy(): Promise<void> {
@@ -83,18 +81,6 @@ export class AuditSealer implements OnModuleDestroy {
     // A copy outside the database: deleting checkpoints there does not erase this one.
     this.logger.info({ workspaceId, seq: signed.seq, headHash: signed.headHash.toString('hex'), keyId: signed.keyId, signature: signed.signature.toString('hex'), signedAt: signed.signedAt.toISOString() }, 'audit checkpoint');
     return signed;
-  }
-
-  private schedule(delayMs: number): void {
-    this.timer = setTimeout(() => {
-      this.pass = this.sealAll()
-        .then(() => undefined)
-        .catch((err: unknown) => this.logger.error({ err }, 'audit sealer pass failed'))
-        .finally(() => {
-          this.pass = undefined;
-          if (this.running) this.schedule(this.tuning.sealer.intervalMs);
-        });
-    }, delayMs);
   }
 
   private async sealBatch(client: PoolClient, workspaceId: string, wait: boolean): Promise<number> {

@@ -42,6 +42,7 @@ export class DatabaseModule implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.pool.end();
+    // Several application contexts in one process (tests, the CLI) may share a pool's shutdown.
+    if (!this.pool.ended) await this.pool.end();
   }
 }

