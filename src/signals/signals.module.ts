@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
+import { RoutingApiModule } from '../routing/api/routing-api.module';
 import { KmsModule } from '../kms/kms.module';
 import { EnqueuedMarker } from './enqueued-marker';
 import { HooksController } from './hooks.controller';
@@ -21,7 +22,7 @@ import { WebhookRateLimiter } from './webhook-rate-limiter';
  * read API. It holds the KMS as the api principal: it opens webhook secrets, never broker credentials.
  */
 @Module({
-  imports: [AuditModule, KmsModule.forPrincipal('api')],
+  imports: [AuditModule, KmsModule.forPrincipal('api'), RoutingApiModule],
   controllers: [SourcesController, HooksController, SignalsController],
   providers: [
     SourcesRepository,

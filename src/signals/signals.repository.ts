@@ -50,27 +50,6 @@ export interface SignalRecord {
   completedAt: Date | null;
 }
 
-export interface SignalOrderRecord {
-  id: string;
-  routeId: string;
-  connectionId: string;
-  broker: string;
-  clientOrderId: string;
-  intent: string;
-  symbol: string;
-  side: string | null;
-  orderType: string;
-  quantity: { toString(): string } | null;
-  status: string;
-  reason: string | null;
-  brokerOrderId: string | null;
-  filledQuantity: { toString(): string } | null;
-  averagePrice: { toString(): string } | null;
-  createdAt: Date;
-  sentAt: Date | null;
-  acknowledgedAt: Date | null;
-}
-
 const SIGNAL_FIELDS = {
   id: true,
   sourceId: true,
@@ -82,27 +61,6 @@ const SIGNAL_FIELDS = {
   enqueuedAt: true,
   routingStartedAt: true,
   completedAt: true,
-} as const;
-
-const ORDER_FIELDS = {
-  id: true,
-  routeId: true,
-  connectionId: true,
-  broker: true,
-  clientOrderId: true,
-  intent: true,
-  symbol: true,
-  side: true,
-  orderType: true,
-  quantity: true,
-  status: true,
-  reason: true,
-  brokerOrderId: true,
-  filledQuantity: true,
-  averagePrice: true,
-  createdAt: true,
-  sentAt: true,
-  acknowledgedAt: true,
 } as const;
 
 // The unique index (workspace_id, source_id, idempotency_key) decides duplicates, also under concurrency.
@@ -198,10 +156,5 @@ export class SignalsRepository {
 
   async find(tx: TenantTx, id: string): Promise<SignalRecord | null> {
     return tx.signal.findUnique({ where: { id }, select: SIGNAL_FIELDS });
-  }
-
-  /** The orders routing created from a signal, in creation order. */
-  async ordersOf(tx: TenantTx, signalId: string): Promise<SignalOrderRecord[]> {
-    return tx.order.findMany({ where: { signalId }, select: ORDER_FIELDS, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
   }
 }

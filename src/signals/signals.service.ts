@@ -3,7 +3,8 @@ import { Problem } from '../common/problem';
 import { TenantDb } from '../database/tenant-db';
 import type { AuthContext } from '../workspaces/auth/auth-context';
 import type { SignalListQuery } from './dto/signal.dto';
-import { SignalOrderRecord, SignalRecord, SignalsRepository } from './signals.repository';
+import { OrdersService, OrderView } from '../routing/api/orders.service';
+import { SignalRecord, SignalsRepository } from './signals.repository';
 
 export interface SignalView {
   id: string;
@@ -19,33 +20,13 @@ export interface SignalView {
   completedAt: string | null;
 }
 
-export interface SignalOrderView {
-  id: string;
-  routeId: string;
-  connectionId: string;
-  broker: string;
-  clientOrderId: string;
-  intent: string;
-  symbol: string;
-  side: string | null;
-  orderType: string;
-  quantity: string | null;
-  status: string;
-  reason: string | null;
-  brokerOrderId: string | null;
-  filledQuantity: string | null;
-  averagePrice: string | null;
-  createdAt: string;
-  sentAt: string | null;
-  acknowledgedAt: string | null;
-}
-
 /** Read side of signals: status, timings and the orders each produced. Raw bodies are never served. */
 @Injectable()
 export class SignalsService {
   constructor(
     private readonly db: TenantDb,
     private readonly signals: SignalsRepository,
+    private readonly orders: OrdersService,
   ) {}
 
   async list(auth: AuthContext, query: SignalListQuery): Promise<{ signals: SignalView[]; nextCursor: string | null }> {
@@ -57,11 +38,11 @@ export class SignalsService {
     return { signals: rows.map(toView), nextCursor: rows.length === query.limit ? rows[rows.length - 1].id : null };
   }
 
-  async get(auth: AuthContext, id: string): Promise<SignalView & { orders: SignalOrderView[] }> {
+  async get(auth: AuthContext, id: string): Promise<SignalView & { orders: OrderView[] }> {
     return this.db.run(auth.workspaceId, async (tx) => {
       const signal = await this.signals.find(tx, id);
       if (!signal) throw Problem.notFound('Signal');
-      return { ...toView(signal), orders: (await this.signals.ordersOf(tx, id)).map(toOrderView) };
+      return { ...toView(signal), orders: await this.orders.ofSignal(tx, id) };
     });
   }
 }
@@ -78,28 +59,5 @@ function toView(s: SignalRecord): SignalView {
     enqueuedAt: s.enqueuedAt?.toISOString() ?? null,
     routingStartedAt: s.routingStartedAt?.toISOString() ?? null,
     completedAt: s.completedAt?.toISOString() ?? null,
-  };
-}
-
-function toOrderView(o: SignalOrderRecord): SignalOrderView {
-  return {
-    id: o.id,
-    routeId: o.routeId,
-    connectionId: o.connectionId,
-    broker: o.broker,
-    clientOrderId: o.clientOrderId,
-    intent: o.intent,
-    symbol: o.symbol,
-    side: o.side,
-    orderType: o.orderType,
-    quantity: o.quantity?.toString() ?? null,
-    status: o.status,
-    reason: o.reason,
-    brokerOrderId: o.brokerOrderId,
-    filledQuantity: o.filledQuantity?.toString() ?? null,
-    averagePrice: o.averagePrice?.toString() ?? null,
-    createdAt: o.createdAt.toISOString(),
-    sentAt: o.sentAt?.toISOString() ?? null,
-    acknowledgedAt: o.acknowledgedAt?.toISOString() ?? null,
   };
 }
