@@ -29,7 +29,8 @@ export async function createApiApp(config: AppConfig, logger: Logger): Promise<N
     // Our onResponse hook logs each request by route pattern instead (raw URLs can carry webhook tokens).
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.http.bodyLimitBytes,
-    trustProxy: config.env === 'production' ? true : false,
+    // Only named proxies may set the client address (IP allowlists and per-IP limits depend on it).
+    trustProxy: typeof config.http.trustProxy === 'number' ? trustHops(config.http.trustProxy) : config.http.trustProxy,
     genReqId: (req: { headers: Record<string, string | string[] | undefined> }) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -46,6 +47,11 @@ export async function createApiApp(config: AppConfig, logger: Logger): Promise<N
   registerHooks(fastify, logger);
   mountDocs(app, config);
   return app;
+}
+
+/** Trust the nearest `hops` proxies (a load balancer chain of known length). */
+function trustHops(hops: number): (address: string, hop: number) => boolean {
+  return (_address, hop) => hop < hops;
 }
 
 async function registerSecurity(app: NestFastifyApplication, fastify: FastifyInstance): Promise<void> {

@@ -11,6 +11,8 @@ const envSchema = z
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     HOST: z.string().default('127.0.0.1'),
     PUBLIC_BASE_URL: optionalUrl,
+    // Which proxies may set X-Forwarded-For: a hop count or comma-separated addresses/CIDRs; unset trusts none.
+    TRUST_PROXY: z.string().regex(/^(\d{1,2}|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$/, 'must be a hop count or comma-separated IPs/CIDRs').optional(),
     DATA_DIR: z.string().default('./.data'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
@@ -84,7 +86,7 @@ export type BrokerBaseUrls = {
 /** The one typed configuration object; built once at boot from the environment. */
 export interface AppConfig {
   env: 'development' | 'production' | 'test';
-  http: { port: number; host: string; publicBaseUrl: string; bodyLimitBytes: number };
+  http: { port: number; host: string; publicBaseUrl: string; bodyLimitBytes: number; trustProxy: false | number | string[] };
   dataDir: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   database: { url?: string; apiUrl?: string; workerUrl?: string; poolSize: number };
@@ -127,6 +129,7 @@ export function parseConfig(source: NodeJS.ProcessEnv): AppConfig {
       host: e.HOST,
       publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://${e.HOST}:${e.PORT}`).replace(/\/$/, ''),
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
+      trustProxy: !e.TRUST_PROXY ? false : /^\d+$/.test(e.TRUST_PROXY) ? Number(e.TRUST_PROXY) : e.TRUST_PROXY.split(','),
     },
     dataDir: resolve(e.DATA_DIR),
     logLevel: e.LOG_LEVEL,

@@ -13,7 +13,14 @@ describe('configuration', () => {
     expect(config.dataDir).toMatch(/\.data$/);
   });
 
+  it('trusts no proxy unless told which', () => {
+    expect(parseConfig({}).http.trustProxy).toBe(false);
+    expect(parseConfig({ TRUST_PROXY: '1' }).http.trustProxy).toBe(1);
+    expect(parseConfig({ TRUST_PROXY: '10.0.0.0/8,127.0.0.1' }).http.trustProxy).toEqual(['10.0.0.0/8', '127.0.0.1']);
+  });
+
   it.each([
+    [{ TRUST_PROXY: 'everyone' }, 'TRUST_PROXY'],
     [{ PORT: 'eighty' }, 'PORT'],
     [{ REDIS_URL: 'not a url' }, 'REDIS_URL'],
     [{ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) }, 'KMS_PROVIDER'],
