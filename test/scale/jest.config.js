@@ -3,9 +3,9 @@ const root = require('../../jest.config.js');
 
 /**
  * The scale-out suite (npm run test:scale): real processes from dist/ behind a real PgBouncer.
- * Its files end in .scale.ts so the root suite (`**\/*.spec.ts`) never picks them up; it needs no
- * template database, so the root global setup/teardown are dropped. One file at a time: the suites
- * start several processes each on a 2-core machine.
+ * Its files end in .scale.ts so the root suite (`**\/*.spec.ts`) never picks them up. Instead of the
+ * root's template database, its global setup compiles src/ into a private build the processes run
+ * from. One file at a time: the suites start several processes each on a 2-core machine.
  */
 /** @type {import('jest').Config} */
 module.exports = {
@@ -13,8 +13,8 @@ module.exports = {
   rootDir: join(__dirname, '..', '..'),
   roots: ['<rootDir>/test/scale'],
   testMatch: ['**/*.scale.ts'],
-  globalSetup: undefined,
-  globalTeardown: undefined,
+  globalSetup: '<rootDir>/test/scale/support/global-setup.ts',
+  globalTeardown: '<rootDir>/test/scale/support/global-teardown.ts',
   testTimeout: 300_000,
   maxWorkers: 1,
 };

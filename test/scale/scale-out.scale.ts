@@ -20,7 +20,8 @@ const REDIS_URL = process.env.SCALE_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const TERMINAL = ['routed', 'partially_routed', 'blocked', 'failed'];
 /** Every DUP_EVERY-th signal of a source is delivered to all three api processes at once with one webhook-id. */
 const DUP_EVERY = 8;
-const SERVER_POOL = 8;
+/** PgBouncer server connections per role (api, worker), shared by all processes of that role. */
+const SERVER_POOL = Number(process.env.SCALE_SERVER_POOL ?? 20);
 
 interface Workspace {
   id: string;

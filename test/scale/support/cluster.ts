@@ -1,15 +1,9 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { freePort } from './pgbouncer';
 
-const REPO = resolve(__dirname, '..', '..', '..');
-
-/**
- * A private copy of dist/ (with node_modules and prisma linked beside it), so that a rebuild in the
- * shared working tree while the suite runs cannot pull files from under a process the test (re)starts.
- */
+/** The build the scale suite's global setup compiled (see global-setup.ts). */
 export interface DistSnapshot {
   dir: string;
   main: string;
@@ -18,19 +12,15 @@ export interface DistSnapshot {
 }
 
 export function snapshotDist(): DistSnapshot {
-  const dist = join(REPO, 'dist');
-  if (!existsSync(join(dist, 'main.js')) || !existsSync(join(dist, 'worker.js'))) {
-    throw new Error('dist/ is missing: run `npm run build` first (npm run test:scale does)');
+  const dir = process.env.SWITCHYARD_SCALE_BUILD;
+  if (!dir || !existsSync(join(dir, 'dist', 'main.js')) || !existsSync(join(dir, 'dist', 'worker.js'))) {
+    throw new Error('no build: run the scale suite with its config (npm run test:scale), whose global setup compiles src/');
   }
-  const dir = mkdtempSync(join(tmpdir(), 'switchyard-dist-'));
-  cpSync(dist, join(dir, 'dist'), { recursive: true });
-  symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'), 'dir');
-  symlinkSync(join(REPO, 'prisma'), join(dir, 'prisma'), 'dir');
   return {
     dir,
     main: join(dir, 'dist', 'main.js'),
     worker: join(dir, 'dist', 'worker.js'),
-    remove: () => rmSync(dir, { recursive: true, force: true }),
+    remove: () => undefined, // the global teardown removes the build
   };
 }
 
@@ -155,13 +145,22 @@ export async function startApiProcess(snapshot: DistSnapshot, name: string, env:
 
 /** A worker logs at info so the test can tell which process settled which signal ('signal routed'). */
 export async function startWorkerProcess(snapshot: DistSnapshot, name: string, env: ClusterEnv): Promise<SwitchyardProcess> {
-  const child = spawn(process.execPath, [snapshot.worker], { cwd: snapshot.dir, env: processEnv(env, { LOG_LEVEL: 'info' }), stdio: ['ignore', 'pipe', 'pipe'] });
-  const proc = new SwitchyardProcess(name, child);
-  await waitFor(proc, async () => proc.json().some((l) => l.msg === 'workers started'));
+  const proc = spawnWorkerProcess(snapshot, name, env);
+  await waitFor(proc, async () => workerStarted(proc));
   return proc;
 }
 
-async function waitFor(proc: SwitchyardProcess, ready: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+/** Starts a worker without waiting for it (for tests that expect it to refuse to start). */
+export function spawnWorkerProcess(snapshot: DistSnapshot, name: string, env: ClusterEnv): SwitchyardProcess {
+  const child = spawn(process.execPath, [snapshot.worker], { cwd: snapshot.dir, env: processEnv(env, { LOG_LEVEL: 'info' }), stdio: ['ignore', 'pipe', 'pipe'] });
+  return new SwitchyardProcess(name, child);
+}
+
+export function workerStarted(proc: SwitchyardProcess): boolean {
+  return proc.json().some((l) => l.msg === 'workers started');
+}
+
+export async function waitFor(proc: SwitchyardProcess, ready: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (!proc.running) throw new Error(`${proc.name} exited during start:\n${proc.text()}`);
