@@ -8,10 +8,43 @@ export class ZodPipe<T extends z.ZodType> implements PipeTransform<unknown, z.in
   constructor(private readonly schema: T) {}
 
   transform(value: unknown): z.infer<T> {
+    // PostgreSQL refuses NUL in text and unpaired surrogates in jsonb: such input is the client's error (422), not a 500.
+    const unstorable = unstorablePath(value);
+    if (unstorable) throw Problem.validation([{ path: unstorable.join('.') || '(body)', message: 'must not contain NUL characters or unpaired surrogates' }]);
     const result = this.schema.safeParse(value ?? {});
     if (result.success) return result.data;
     throw Problem.validation(toFieldErrors(result.error));
   }
+}
+
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+interface Visit {
+  value: unknown;
+  key?: string;
+  parent?: Visit;
+}
+
+/** The path of the first string (value or key) the database cannot store, if any; iterative, so deep nesting costs no stack. */
+function unstorablePath(root: unknown): string[] | undefined {
+  const stack: Visit[] = [{ value: root }];
+  const pathOf = (v: Visit | undefined, last?: string): string[] => {
+    const path = last === undefined ? [] : [last];
+    for (let at = v; at?.key !== undefined; at = at.parent) path.unshift(at.key);
+    return path;
+  };
+  while (stack.length > 0) {
+    const visit = stack.pop()!;
+    if (typeof visit.value === 'string') {
+      if (UNSTORABLE.test(visit.value)) return pathOf(visit);
+    } else if (typeof visit.value === 'object' && visit.value !== null) {
+      for (const [key, child] of Object.entries(visit.value)) {
+        if (UNSTORABLE.test(key)) return pathOf(visit, '(key)');
+        stack.push({ value: child, key, parent: visit });
+      }
+    }
+  }
+  return undefined;
 }
 
 export function toFieldErrors(error: z.ZodError): FieldError[] {
