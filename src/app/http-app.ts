@@ -22,6 +22,15 @@ declare module 'fastify' {
   }
 }
 
+function decodablePath(url: string): boolean {
+  try {
+    decodeURIComponent(url.split('?')[0]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Builds the api: Fastify with security headers, raw-body capture, problem+json errors, metrics and /docs. */
 export async function createApiApp(config: AppConfig, logger: Logger): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
@@ -35,6 +44,11 @@ export async function createApiApp(config: AppConfig, logger: Logger): Promise<N
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
+    // The router's own refusals (undecodable path, parameter over maxParamLength) skip every hook, so they went out
+    // without security headers or problem+json: any id Node's 16 KiB header limit lets through now reaches its
+    // validator, and an undecodable path gets a normal 404.
+    routerOptions: { maxParamLength: 16_384 },
+    rewriteUrl: (req: { url?: string }) => (decodablePath(req.url ?? '/') ? (req.url ?? '/') : '/__undecodable-path__'),
   });
   const app = await NestFactory.create<NestFastifyApplication>(ApiModule.forConfig(config, logger), adapter, {
     logger: new NestPinoLogger(logger),
