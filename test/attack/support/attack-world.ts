@@ -1,0 +1,228 @@
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { Webhook } from 'standardwebhooks';
+import { createWorkspace, RunningApi, startApi } from '../../support/api-app';
+import { AlpacaStub, startAlpacaStub } from '../../support/brokers/alpaca-stub';
+import { createTestDatabase, TestDatabase } from '../../support/database';
+import { PagerReceiver, startPagerDutyReceiver } from '../../support/pager-receivers';
+import { RunningWorker, startWorker } from '../../support/worker-app';
+
+/** One request as sent and answered, kept for the header, 5xx and leak checks. */
+export interface Exchange {
+  attack: string;
+  method: string;
+  url: string;
+  /** Who sent it: 'A' (the victim's own credentials), 'B' (another workspace), 'platform', 'anonymous', 'forged'. */
+  actor: string;
+  requestText: string;
+  status: number;
+  headers: Headers;
+  text: string;
+  body: any;
+}
+
+export interface Tenant {
+  name: string;
+  id: string;
+  ownerToken: string;
+  ownerEmail: string;
+  ownerPassword: string;
+  /** Resource ids by collection: members, tokens, connections, sources, routes, signals, orders, alerts. */
+  ids: Record<string, string>;
+  /** Spare resources that mutations may change (rotate, disable) without breaking the fixtures. */
+  spare: Record<string, string>;
+  hmacSecret: string;
+  sourceToken: string;
+  tokenSourceId: string;
+  /** Values that identify this tenant's data in a response: ids, names, emails. */
+  markers: string[];
+}
+
+const PD_KEY = 'ATTACKSUITE0123456789ABCDEFGHIJK';
+
+/**
+ * The attack suite's world: the real api (and a worker, so orders and alert deliveries exist) on a
+ * fresh database, two tenants with one of everything, and tokens of every kind for tenant A.
+ */
+export class AttackWorld {
+  db!: TestDatabase;
+  api!: RunningApi;
+  worker!: RunningWorker;
+  alpaca!: AlpacaStub;
+  pagerDuty!: PagerReceiver;
+  env: Record<string, string> = {};
+  a!: Tenant;
+  b!: Tenant;
+  tokens: Record<'viewer' | 'jwt' | 'revoked' | 'expired' | 'algNone' | 'tamperedJwt' | 'tamperedToken', string> = {} as never;
+  readonly exchanges: Exchange[] = [];
+  readonly canary = { apiKey: `PKCANARY${randomBytes(8).toString('hex').toUpperCase()}`, apiSecret: `CANARY${randomBytes(16).toString('hex')}` };
+
+  static async start(): Promise<AttackWorld> {
+    const w = new AttackWorld();
+    w.db = await createTestDatabase();
+    [w.alpaca, w.pagerDuty] = await Promise.all([startAlpacaStub(), startPagerDutyReceiver()]);
+    w.env = {
+      LOG_LEVEL: 'debug',
+      RATE_LIMIT_PER_MINUTE: '1000000',
+      WEBHOOK_RATE_LIMIT_PER_MINUTE: '1000000',
+      WEBHOOK_IP_RATE_LIMIT_PER_MINUTE: '1000000',
+      BROKER_ALPACA_BASE_URL: w.alpaca.url,
+      BROKER_ALPACA_LIVE_BASE_URL: w.alpaca.url,
+      BROKER_TIMEOUT_MS: '1000',
+      PAGER_PAGERDUTY_ROUTING_KEY: PD_KEY,
+      PAGER_PAGERDUTY_URL: w.pagerDuty.url,
+    };
+    w.api = await startApi(w.db, w.env);
+    w.env.DATA_DIR = w.api.config.dataDir;
+    w.worker = await startWorker(w.db, w.env);
+    w.a = await w.tenant('A', true);
+    w.b = await w.tenant('B', false);
+    await w.mintTokens();
+    return w;
+  }
+
+  async stop(): Promise<void> {
+    await this.worker?.close().catch(() => undefined);
+    await this.api?.close().catch(() => undefined);
+    await this.alpaca?.stop().catch(() => undefined);
+    await this.pagerDuty?.close().catch(() => undefined);
+    await this.db?.drop().catch(() => undefined);
+  }
+
+  /** Sends one request; never throws on 4xx/5xx; records the exchange. */
+  async send(attack: string, actor: string, method: string, path: string, options: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {}): Promise<Exchange> {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+    let body = options.rawBody;
+    if (options.body !== undefined) {
+      body = JSON.stringify(options.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const res = await fetch(this.api.url + path, { method, headers, body, signal: AbortSignal.timeout(20_000) });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      /* keep text */
+    }
+    const exchange: Exchange = { attack, method, url: path, actor, requestText: `${path}\n${body ?? ''}\n${JSON.stringify(options.headers ?? {})}`, status: res.status, headers: res.headers, text, body: parsed };
+    this.exchanges.push(exchange);
+    return exchange;
+  }
+
+  /** Standard Webhooks signature headers for a body, with the tenant's source secret. */
+  signed(tenant: Tenant, rawBody: string, id = `msg_${randomBytes(8).toString('hex')}`): Record<string, string> {
+    const at = new Date();
+    return { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': new Webhook(tenant.hmacSecret).sign(id, at, rawBody) };
+  }
+
+  async sql<R extends object = any>(text: string, values: unknown[] = []): Promise<R[]> {
+    const c = new Client({ connectionString: this.db.adminUrl });
+    await c.connect();
+    try {
+      return (await c.query<R>(text, values)).rows;
+    } finally {
+      await c.end();
+    }
+  }
+
+  /** A snapshot of everything a tenant owns (every tenant table but the audit trail), to prove attacks changed nothing. */
+  async fingerprint(tenant: Tenant): Promise<string> {
+    const tables = await this.sql<{ t: string }>(
+      `SELECT c.table_name AS t FROM information_schema.columns c JOIN information_schema.tables t USING (table_schema, table_name)
+        WHERE c.table_schema = 'public' AND c.column_name = 'workspace_id' AND t.table_type = 'BASE TABLE'
+          AND c.table_name NOT IN ('audit_events', 'audit_checkpoints', 'alert_deliveries', 'alerts') ORDER BY 1`,
+    );
+    const parts: string[] = [];
+    for (const { t } of tables) {
+      const rows = await this.sql<{ r: string }>(`SELECT md5(string_agg(x::text, '|' ORDER BY x::text)) AS r FROM "${t}" x WHERE workspace_id = $1`, [tenant.id]);
+      parts.push(`${t}:${rows[0].r}`);
+    }
+    return parts.join('\n');
+  }
+
+  private async tenant(name: string, withCanary: boolean): Promise<Tenant> {
+    const password = `atk-owner-${randomBytes(8).toString('hex')}`;
+    const ws = await createWorkspace(this.api, `attack-${name}-${randomBytes(3).toString('hex')}`, password);
+    const t: Tenant = { name, id: ws.id, ownerToken: ws.token, ownerEmail: ws.ownerEmail, ownerPassword: password, ids: {}, spare: {}, hmacSecret: '', sourceToken: '', tokenSourceId: '', markers: [] };
+    const call = async (method: string, path: string, body?: unknown) => {
+      const res = await this.send('setup', name, method, path, { token: t.ownerToken, body });
+      if (res.status >= 300) throw new Error(`setup ${method} ${path}: ${res.status} ${res.text}`);
+      return res.body;
+    };
+    if (withCanary) {
+      // The canary is onboarded before anything else and stays connected (and routed) through every attack.
+      this.alpaca.addKey({ ...this.canary, equity: 1_000_000 });
+      t.ids.canaryConnection = (await call('POST', '/v1/connections', { broker: 'alpaca', label: `canary-${name}`, credentials: this.canary })).id;
+    }
+    const paper = await call('POST', '/v1/connections', { broker: 'paper', label: `paper-${name}-${randomBytes(3).toString('hex')}`, credentials: {} });
+    const sparePaper = await call('POST', '/v1/connections', { broker: 'paper', label: `spare-${name}`, credentials: {} });
+    const source = await call('POST', '/v1/sources', { name: `src-${name}-${randomBytes(3).toString('hex')}`, auth: 'hmac' });
+    const spareSource = await call('POST', '/v1/sources', { name: `spare-src-${name}`, auth: 'hmac' });
+    const tokenSource = await call('POST', '/v1/sources', { name: `tv-${name}`, auth: 'token' });
+    const route = await call('POST', '/v1/routes', { sourceId: source.id, connectionId: paper.id, sizing: { mode: 'fixed', value: '1' } });
+    if (withCanary) await call('POST', '/v1/routes', { sourceId: source.id, connectionId: t.ids.canaryConnection, sizing: { mode: 'fixed', value: '1' }, symbolMap: { BTCUSD: 'BTC/USD' } });
+    const spareRoute = await call('POST', '/v1/routes', { sourceId: spareSource.id, connectionId: sparePaper.id, sizing: { mode: 'fixed', value: '1' } });
+    const member = await call('POST', '/v1/members', { email: `member-${name}-${randomBytes(3).toString('hex')}@example.com`, role: 'viewer' });
+    const token = await call('POST', '/v1/tokens', { name: `ci-${name}`, role: 'viewer' });
+    t.hmacSecret = source.secret;
+    t.tokenSourceId = tokenSource.id;
+    t.sourceToken = String(tokenSource.webhookUrl).split('/').pop()!;
+    Object.assign(t.ids, { connections: paper.id, sources: source.id, routes: route.id, members: member.id ?? member.member?.id, tokens: token.id, workspaces: t.id });
+    Object.assign(t.spare, { connections: sparePaper.id, sources: spareSource.id, routes: spareRoute.id });
+
+    // A signal (and, through the worker, its orders) and an alert (ten forged deliveries page on-call).
+    const raw = JSON.stringify({ ticker: 'BTCUSD', action: 'buy', price: '100' });
+    const hook = await this.send('setup', name, 'POST', `/hooks/${source.id}`, { rawBody: raw, headers: this.signed(t, raw) });
+    if (hook.status !== 202) throw new Error(`setup signal: ${hook.status} ${hook.text}`);
+    t.ids.signals = hook.body.signalId;
+    for (let i = 0; i < 10; i++) {
+      await this.send('setup', 'forged', 'POST', `/hooks/${spareSource.id}`, { rawBody: raw, headers: { ...this.signed(t, raw), 'webhook-signature': 'v1,Zm9yZ2VkIHNpZ25hdHVyZSBmb3JnZWQgc2lnbmF0dXJlIQ==' } });
+    }
+    t.ids.orders = await this.eventually(`orders of ${name}`, async () => (await this.sql(`SELECT id::text FROM orders WHERE signal_id = $1 LIMIT 1`, [t.ids.signals]))[0]?.id);
+    t.ids.alerts = await this.eventually(`an alert in ${name}`, async () => (await this.sql(`SELECT id::text FROM alerts WHERE workspace_id = $1 LIMIT 1`, [t.id]))[0]?.id);
+    const names = await this.sql<{ v: string }>(
+      `SELECT name AS v FROM workspaces WHERE id = $1 UNION ALL SELECT label FROM broker_connections WHERE workspace_id = $1
+       UNION ALL SELECT name FROM sources WHERE workspace_id = $1 UNION ALL SELECT email FROM members WHERE workspace_id = $1`,
+      [t.id],
+    );
+    t.markers = [...new Set([...Object.values(t.ids), ...Object.values(t.spare), t.tokenSourceId, ...names.map((n) => n.v)])].filter((m) => m && m.length >= 8);
+    return t;
+  }
+
+  private async mintTokens(): Promise<void> {
+    const a = this.a;
+    const issue = async (role: string) => (await this.send('setup', 'A', 'POST', '/v1/tokens', { token: a.ownerToken, body: { name: `atk-${role}`, role } })).body;
+    const viewer = await issue('viewer');
+    const revoked = await issue('admin');
+    await this.send('setup', 'A', 'DELETE', `/v1/tokens/${revoked.id}`, { token: a.ownerToken });
+    const expired = await issue('admin');
+    await this.sql(`UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE id = $1`, [expired.id]);
+    const login = await this.send('setup', 'A', 'POST', '/v1/auth/login', { body: { email: a.ownerEmail, password: a.ownerPassword } });
+    if (login.status !== 200) throw new Error(`setup login: ${login.status} ${login.text}`);
+    const jwt: string = login.body.accessToken;
+    const [header, payload, signature] = jwt.split('.');
+    const none = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
+    const flip = (s: string) => s.slice(0, -2) + (s.at(-2) === 'A' ? 'B' : 'A') + s.at(-1);
+    this.tokens = {
+      viewer: viewer.token,
+      jwt,
+      revoked: revoked.token,
+      expired: expired.token,
+      algNone: `${none}.${payload}.`,
+      tamperedJwt: `${header}.${payload}.${flip(signature)}`,
+      tamperedToken: flip(a.ownerToken),
+    };
+  }
+
+  private async eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = await check();
+      if (v) return v;
+      if (Date.now() > deadline) throw new Error(`setup: no ${what} in time`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
