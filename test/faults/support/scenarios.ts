@@ -1,0 +1,144 @@
+import type { FaultWorld, QueueBackend } from './fault-world';
+import { sleep, waitFor } from './os-processes';
+import { signatureFailureBurst, SignalStream } from './signal-stream';
+
+export interface FaultMode {
+  /** Signals per second of the steady stream. */
+  rate: number;
+  /** Stream time before each fault and after its recovery. */
+  leadMs: number;
+  tailMs: number;
+  kmsDownMs: number;
+  kmsThrottleMs: number;
+  redisDownMs: number;
+  postgresDownMs: number;
+  /** How long a phase may take to bring every accepted signal to a terminal state. */
+  settleTimeoutMs: number;
+}
+
+export const REDUCED: FaultMode = { rate: 3, leadMs: 3000, tailMs: 3000, kmsDownMs: 10_000, kmsThrottleMs: 4000, redisDownMs: 2000, postgresDownMs: 4000, settleTimeoutMs: 120_000 };
+export const FULL: FaultMode = { rate: 30, leadMs: 8000, tailMs: 8000, kmsDownMs: 10_000, kmsThrottleMs: 8000, redisDownMs: 5000, postgresDownMs: 8000, settleTimeoutMs: 180_000 };
+
+export interface FaultContext {
+  world: FaultWorld;
+  stream: SignalStream;
+  mode: FaultMode;
+  /** Sources whose signature-failure burst counted: each must end up as a delivered alert. */
+  alarms: string[];
+  /** Fault-specific facts for the report (e.g. how long the api was away). */
+  notes: string[];
+}
+
+export interface FaultScenario {
+  name: string;
+  what: string;
+  backends: QueueBackend[];
+  inject(ctx: FaultContext): Promise<void>;
+}
+
+async function burst(ctx: FaultContext): Promise<void> {
+  const source = ctx.world.takeAlarmSource();
+  if (await signatureFailureBurst(ctx.world.apiUrl, source, () => ctx.world.api.generation, ctx.stream.responses)) ctx.alarms.push(source);
+  else ctx.notes.push('a signature-failure burst was cut off by the fault (not counted)');
+}
+
+async function timed(fn: () => Promise<void>): Promise<number> {
+  const started = Date.now();
+  await fn();
+  return Date.now() - started;
+}
+
+/** In the order they run; each leaves the system up again. */
+export const SCENARIOS: FaultScenario[] = [
+  {
+    name: 'worker kill -9',
+    what: 'SIGKILL of the worker while Alpaca holds an order it accepted but has not answered yet, restarted 1 s later',
+    backends: ['redis', 'postgres'],
+    async inject({ world, notes }) {
+      // The worst moment: the broker has the order, the worker has not recorded it (the retry must find it, not place it again).
+      const posts = () => world.alpaca.requests.filter((r) => r.method === 'POST' && r.path === '/v2/orders').length;
+      const before = posts();
+      world.alpaca.injectFaults('acceptThenHang', 1);
+      await waitFor('an order accepted by Alpaca and not yet answered', () => posts() > before, 30_000, 5);
+      const inFlight = await world.sql<{ n: number }>(`SELECT count(*)::int AS n FROM orders WHERE status = 'submitted'`);
+      await world.worker.kill9();
+      world.alpaca.clearFaults();
+      notes.push(`killed with ${inFlight[0].n} order(s) in flight`);
+      await sleep(1000);
+      notes.push(`worker back in ${await timed(() => world.worker.start())} ms`);
+    },
+  },
+  {
+    name: 'api kill -9',
+    what: 'SIGKILL of the api mid-stream (requests in flight, marks unflushed), restarted 1 s later; senders retry',
+    backends: ['redis', 'postgres'],
+    async inject(ctx) {
+      // Mid-request: a delivery has just left the sender when the api dies.
+      await ctx.stream.nextRequest();
+      await sleep(Math.random() * 5);
+      await ctx.world.api.kill9();
+      await sleep(1000);
+      ctx.notes.push(`api back in ${await timed(() => ctx.world.api.start())} ms`);
+      await burst(ctx);
+    },
+  },
+  {
+    name: 'Redis kill -9 + restart',
+    what: 'SIGKILL of Redis (AOF, appendfsync always), down for the configured time, restarted on the same port and data',
+    backends: ['redis'],
+    async inject(ctx) {
+      ctx.world.pagerDuty.setMode('down');
+      await ctx.world.redis!.restart(ctx.mode.redisDownMs);
+      await burst(ctx);
+      ctx.world.pagerDuty.setMode('up');
+    },
+  },
+  {
+    name: 'PostgreSQL kill -9 + restart',
+    what: 'SIGKILL of the postmaster and every backend, down for the configured time, restarted (crash recovery)',
+    backends: ['redis', 'postgres'],
+    async inject(ctx) {
+      ctx.world.pagerDuty.setMode('down');
+      await ctx.world.pg.restart(ctx.mode.postgresDownMs);
+      await sleep(1000);
+      await burst(ctx);
+      ctx.world.pagerDuty.setMode('up');
+    },
+  },
+  {
+    name: 'KMS down, then throttling',
+    what: 'KMS stub refuses connections for 10 s, then answers ThrottlingException, then recovers',
+    backends: ['redis', 'postgres'],
+    async inject(ctx) {
+      await ctx.world.kms.setMode('down');
+      await sleep(ctx.mode.kmsDownMs);
+      await ctx.world.kms.setMode('throttle');
+      await sleep(ctx.mode.kmsThrottleMs);
+      await ctx.world.kms.setMode('up');
+      // An alarm source's HMAC key is not cached yet: while the KMS is away its forged deliveries get 503, not 401.
+      await burst(ctx);
+    },
+  },
+  {
+    name: 'broker timeouts after accepting, 500s, recovery',
+    what: 'Alpaca and Binance accept orders but never answer (timeout), then Alpaca answers 500s and hangs, then recovers',
+    backends: ['redis', 'postgres'],
+    async inject(ctx) {
+      const { alpaca, binance } = ctx.world;
+      alpaca.injectFaults('acceptThenHang', 6);
+      for (let i = 0; i < 3; i++) {
+        binance.failNextOrder('acceptThenHang');
+        await sleep(700);
+      }
+      await sleep(1500);
+      alpaca.injectFaults('error500', 12);
+      binance.server.injectFaults('error500', 6);
+      await sleep(2000);
+      alpaca.injectFaults('hang', 3);
+      await sleep(2000);
+      await burst(ctx);
+      alpaca.clearFaults();
+      binance.server.clearFaults();
+    },
+  },
+];
