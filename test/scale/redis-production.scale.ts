@@ -53,7 +53,9 @@ describe('Redis as in production', () => {
     redises.push(redis);
     const refused = spawnWorkerProcess(snapshot, 'worker-evicting', workerEnv(redis.url));
     running.push(refused);
-    const exit = await Promise.race([refused.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 60_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    const exit = await Promise.race([refused.exited, new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), 60_000)))]);
+    clearTimeout(timer);
     expect(exit).not.toBe('timeout');
     expect((exit as { code: number | null }).code).not.toBe(0);
     expect(refused.text()).toContain(`Redis maxmemory-policy is 'allkeys-lru'; BullMQ needs 'noeviction'`);

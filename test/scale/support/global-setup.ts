@@ -12,7 +12,14 @@ const REPO = resolve(__dirname, '..', '..', '..');
  * the suite always runs the code as it is now.
  */
 export default async function globalSetup(): Promise<void> {
+  if (process.env.SCALE_BUILD_DIR) {
+    // A build made elsewhere (e.g. of a patched tree); kept after the run.
+    process.env.SWITCHYARD_SCALE_BUILD = resolve(process.env.SCALE_BUILD_DIR);
+    process.stdout.write(`\nscale suite: using the build in ${process.env.SWITCHYARD_SCALE_BUILD}\n`);
+    return;
+  }
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-scale-build-'));
+  process.env.SWITCHYARD_SCALE_BUILD_OWNED = '1';
   const started = Date.now();
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(REPO, 'tsconfig.build.json'), '--outDir', join(dir, 'dist')], {
     cwd: REPO,
