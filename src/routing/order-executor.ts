@@ -6,6 +6,7 @@ import { BrokerRegistry } from '../brokers/broker-registry';
 import { LOGGER } from '../common/logger';
 import { TenantDb } from '../database/tenant-db';
 import { KmsUnavailableError } from '../kms/kms-errors';
+import { ConnectionTurns } from './connection-turns';
 import { CredentialGrant, CredentialOpener } from './credential-opener';
 import { absDecimal } from '../brokers/broker-values';
 import { parseDecimal, ZERO } from './decimal';
@@ -29,6 +30,14 @@ export interface ExecutionJob {
 
 type Outcome = Parameters<RoutingRepository['finishOrder']>[2];
 
+/**
+ * How long an order waits in this process for an earlier order of its connection before asking the
+ * database again anyway (a safety net: the earlier order's release wakes it).
+ */
+const LOCAL_TURN_POLL_MS = 500;
+/** After this long waiting in this process, the job goes back to the queue (its slot may be needed by the earlier order's retry). */
+const LOCAL_TURN_BUDGET_MS = 5_000;
+
 
 /**
  * Places one order: claim it (lock the connection, keep signal order, re-check the risk gate,
@@ -36,6 +45,9 @@ type Outcome = Parameters<RoutingRepository['finishOrder']>[2];
  */
 @Injectable()
 export class OrderExecutor {
+  /** Whose turn it is on each connection, among the orders this process holds (see SignalRouter). */
+  readonly turns = new ConnectionTurns();
+
   constructor(
     private readonly db: TenantDb,
     private readonly repository: RoutingRepository,
@@ -45,7 +57,35 @@ export class OrderExecutor {
   ) {}
 
   async execute(job: ExecutionJob, order: OrderRow, route: RouteRules): Promise<OrderRow['status']> {
-    const claim = await this.db.runRaw(job.workspaceId, async (client) => {
+    const claim = await this.claimInTurn(job, order);
+    if (claim.kind === 'done') return claim.status;
+    if (claim.kind === 'blocked') return 'blocked';
+
+    const outcome = await this.callBroker(job, order, route, claim);
+    await this.db.runRaw(job.workspaceId, (client) => this.repository.finishOrder(client, order.id, outcome));
+    return outcome.status;
+  }
+
+  /**
+   * Claims the order once no earlier signal's order of its connection is unanswered. While the earlier
+   * order is one this process holds, it waits here for it to be let go; otherwise it throws
+   * WaitForEarlierOrder and the job waits in the queue.
+   */
+  private async claimInTurn(job: ExecutionJob, order: OrderRow) {
+    const deadline = Date.now() + LOCAL_TURN_BUDGET_MS;
+    for (;;) {
+      const version = this.turns.version(order.connectionId);
+      const claim = await this.claim(job, order);
+      if (claim.kind !== 'wait') return claim;
+      // An order of the connection was let go while the claim looked: its answer may be what the claim missed.
+      if (this.turns.version(order.connectionId) !== version) continue;
+      if (!this.turns.holdsEarlier(order.connectionId, order.signalSeq) || Date.now() > deadline) throw new WaitForEarlierOrder(order.connectionId);
+      await this.turns.waitForTurn(order.connectionId, order.signalSeq, version, LOCAL_TURN_POLL_MS);
+    }
+  }
+
+  private claim(job: ExecutionJob, order: OrderRow) {
+    return this.db.runRaw(job.workspaceId, async (client) => {
       await this.repository.lockConnection(client, order.connectionId);
       const progress = await this.repository.orderProgress(client, order.id);
       if (TERMINAL_ORDER_STATUSES.has(progress.status)) return { kind: 'done', status: progress.status } as const;
@@ -61,13 +101,6 @@ export class OrderExecutor {
       // Any earlier attempt (a retry, or a second run of this job) may have reached the broker.
       return { kind: 'go', grant, environment: connection!.environment, lookupFirst: progress.attempts > 0 } as const;
     });
-    if (claim.kind === 'done') return claim.status;
-    if (claim.kind === 'wait') throw new WaitForEarlierOrder(order.connectionId);
-    if (claim.kind === 'blocked') return 'blocked';
-
-    const outcome = await this.callBroker(job, order, route, claim);
-    await this.db.runRaw(job.workspaceId, (client) => this.repository.finishOrder(client, order.id, outcome));
-    return outcome.status;
   }
 
   private async callBroker(

@@ -36,19 +36,47 @@ export class SignalRouter implements JobHandler<'route-signal'> {
 
   async handle(job: RouteSignalJob, token?: string): Promise<unknown> {
     const { workspaceId, signalId } = job.data;
-    const planned = await this.db.runRaw(workspaceId, (client) => this.plan(client, signalId, workspaceId));
-    if (!planned) return { skipped: true };
+    // This process holds the signal's unfinished orders until each is finished (or handed back to the
+    // queue): a later signal's order of the same connection waits for that here instead of polling the queue.
+    const turns = this.executor.turns;
+    const held: OrderRow[] = [];
+    const release = (order: OrderRow) => {
+      const at = held.indexOf(order);
+      if (at < 0) return;
+      held.splice(at, 1);
+      turns.release(order.connectionId, order.id);
+    };
+    let results: PromiseSettledResult<void>[];
+    try {
+      const planned = await this.db.runRaw(workspaceId, async (client) => {
+        const plan = await this.plan(client, signalId, workspaceId);
+        // Held before the commit makes the orders visible, so a claim that sees them finds them held here.
+        for (const order of plan?.orders ?? []) {
+          if (TERMINAL_ORDER_STATUSES.has(order.status)) continue;
+          turns.hold(order.connectionId, order.id, order.signalSeq);
+          held.push(order);
+        }
+        return plan;
+      });
+      if (!planned) return { skipped: true };
 
-    const execution = { id: job.id!, workspaceId, finalAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) };
-    const byConnection = new Map<string, OrderRow[]>();
-    for (const order of planned.orders.filter((o) => !TERMINAL_ORDER_STATUSES.has(o.status))) {
-      byConnection.set(order.connectionId, [...(byConnection.get(order.connectionId) ?? []), order]);
+      const execution = { id: job.id!, workspaceId, finalAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) };
+      const byConnection = new Map<string, OrderRow[]>();
+      for (const order of held) byConnection.set(order.connectionId, [...(byConnection.get(order.connectionId) ?? []), order]);
+      results = await Promise.allSettled(
+        [...byConnection.values()].map(async (orders) => {
+          for (const order of orders) {
+            try {
+              await this.executor.execute(execution, order, planned.routes.get(order.routeId)!);
+            } finally {
+              release(order);
+            }
+          }
+        }),
+      );
+    } finally {
+      for (const order of [...held]) release(order);
     }
-    const results = await Promise.allSettled(
-      [...byConnection.values()].map(async (orders) => {
-        for (const order of orders) await this.executor.execute(execution, order, planned.routes.get(order.routeId)!);
-      }),
-    );
     const waiting = results.find((r) => r.status === 'rejected' && r.reason instanceof WaitForEarlierOrder);
     const failed = results.find((r) => r.status === 'rejected' && !(r.reason instanceof WaitForEarlierOrder));
     if (failed) throw (failed as PromiseRejectedResult).reason;
@@ -75,7 +103,8 @@ export class SignalRouter implements JobHandler<'route-signal'> {
       await this.repository.markSignal(client, signalId, 'blocked', 'no_routes: the source has no enabled routes');
       return undefined;
     }
-    await this.repository.markSignal(client, signalId, 'routing');
+    // A re-run (the job waited its turn in the queue) finds the signal routing already: nothing to write.
+    if (signal.status !== 'routing') await this.repository.markSignal(client, signalId, 'routing');
     return { orders, routes: new Map<string, RouteRules>(routes.map((r) => [r.id, r])) };
   }
 
