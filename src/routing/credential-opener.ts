@@ -56,8 +56,8 @@ export class CredentialOpener {
   ) {}
 
   async authorize(client: PoolClient, context: RoutingContext): Promise<CredentialGrant> {
-    const active = await this.repository.isActiveRoutingContext(client, context);
-    const current = active ? await this.repository.currentSealedCredential(client, context.connectionId) : undefined;
+    // Only an order submitted right now by this job to this (active) connection gets its current credential.
+    const current = await this.repository.sealedCredentialInContext(client, context);
     if (!current) {
       this.kms.evictConnection(context.connectionId);
       await this.recordRefusal(context);

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import type { BrokerAdapter, BrokerCredentials, BrokerName, OrderAck, OrderRequest } from '../brokers/broker-adapter';
 import { BrokerError } from '../brokers/broker-error';
@@ -39,6 +40,32 @@ const LOCAL_TURN_POLL_MS = 500;
 const LOCAL_TURN_BUDGET_MS = 5_000;
 
 
+/** What claiming an order decided. `go` carries the grant authorize() minted in the claim transaction. */
+export type Claim =
+  | { kind: 'done'; status: OrderRow['status'] }
+  | { kind: 'wait' }
+  | { kind: 'blocked' }
+  | { kind: 'go'; grant: CredentialGrant; environment: 'paper' | 'live'; lookupFirst: boolean };
+
+/** A claim made in the plan transaction: `failed` when it threw (rolled back to its savepoint; the plan committed). */
+export type FoldedClaim = Claim | { kind: 'failed'; error: unknown };
+
+/** The savepoint a claim in the plan transaction runs under. */
+const FOLD_SAVEPOINT = 'folded_claim';
+
+export interface ExecuteOptions {
+  /** A claim already made (and committed) in the plan transaction; `wait` means claim again in turn. */
+  claimed?: FoldedClaim;
+  /** Settles the signal in the transaction that records this order's answer (the signal's last open order). */
+  settle?: (client: PoolClient) => Promise<string>;
+}
+
+export interface Executed {
+  status: OrderRow['status'];
+  /** The signal's status when `settle` ran with the answer. */
+  signalStatus?: string;
+}
+
 /**
  * Places one order: claim it (lock the connection, keep signal order, re-check the risk gate,
  * authorise the credential — one transaction), decrypt, call the broker, record the answer.
@@ -56,14 +83,54 @@ export class OrderExecutor {
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
-  async execute(job: ExecutionJob, order: OrderRow, route: RouteRules): Promise<OrderRow['status']> {
-    const claim = await this.claimInTurn(job, order);
-    if (claim.kind === 'done') return claim.status;
-    if (claim.kind === 'blocked') return 'blocked';
+  async execute(job: ExecutionJob, order: OrderRow, route: RouteRules, options: ExecuteOptions = {}): Promise<Executed> {
+    const claimed = options.claimed;
+    if (claimed?.kind === 'failed') throw claimed.error;
+    const claim = claimed && claimed.kind !== 'wait' ? claimed : await this.claimInTurn(job, order);
+    if (claim.kind === 'done') return { status: claim.status };
+    if (claim.kind === 'blocked') return { status: 'blocked' };
 
     const outcome = await this.callBroker(job, order, route, claim);
-    await this.db.runRaw(job.workspaceId, (client) => this.repository.finishOrder(client, order.id, outcome));
-    return outcome.status;
+    const signalStatus = await this.db.runRaw(job.workspaceId, async (client) => {
+      await this.repository.finishOrder(client, order.id, outcome);
+      return options.settle?.(client);
+    });
+    return { status: outcome.status, signalStatus };
+  }
+
+  /**
+   * Claims the order inside the caller's transaction: lock the connection, then in one read its
+   * progress, whether an earlier signal's order of the connection is unanswered, and the risk gate;
+   * mark it submitted and have the opener authorise the credential (and audit credential.use).
+   * The grant is good only once this transaction commits.
+   */
+  async claim(client: PoolClient, job: ExecutionJob, order: OrderRow, savepoint?: string): Promise<Claim> {
+    await this.repository.lockConnection(client, order.connectionId, savepoint);
+    const { progress, earlierOpen, switches, connection } = await this.repository.claimState(client, order);
+    if (TERMINAL_ORDER_STATUSES.has(progress.status)) return { kind: 'done', status: progress.status };
+    if (earlierOpen) return { kind: 'wait' };
+    const blocked = riskGate(switches, connection);
+    if (blocked) {
+      await this.repository.finishOrder(client, order.id, { status: 'blocked', reason: blocked });
+      return { kind: 'blocked' };
+    }
+    await this.repository.markSubmitted(client, order.id, job.id);
+    const grant = await this.opener.authorize(client, { workspaceId: job.workspaceId, jobId: job.id, orderId: order.id, connectionId: order.connectionId });
+    // Any earlier attempt (a retry, or a second run of this job) may have reached the broker.
+    return { kind: 'go', grant, environment: connection!.environment, lookupFirst: progress.attempts > 0 };
+  }
+
+  /**
+   * claim() inside the signal's plan transaction, under a savepoint: if the claim fails, only the claim
+   * rolls back and the plan still commits, so its orders keep their place in their connections' order.
+   */
+  async claimInPlan(client: PoolClient, job: ExecutionJob, order: OrderRow): Promise<FoldedClaim> {
+    try {
+      return await this.claim(client, job, order, FOLD_SAVEPOINT);
+    } catch (error) {
+      await client.query(`ROLLBACK TO SAVEPOINT ${FOLD_SAVEPOINT}`);
+      return { kind: 'failed', error };
+    }
   }
 
   /**
@@ -71,36 +138,17 @@ export class OrderExecutor {
    * order is one this process holds, it waits here for it to be let go; otherwise it throws
    * WaitForEarlierOrder and the job waits in the queue.
    */
-  private async claimInTurn(job: ExecutionJob, order: OrderRow) {
+  private async claimInTurn(job: ExecutionJob, order: OrderRow): Promise<Exclude<Claim, { kind: 'wait' }>> {
     const deadline = Date.now() + LOCAL_TURN_BUDGET_MS;
     for (;;) {
       const version = this.turns.version(order.connectionId);
-      const claim = await this.claim(job, order);
+      const claim = await this.db.runRaw(job.workspaceId, (client) => this.claim(client, job, order));
       if (claim.kind !== 'wait') return claim;
       // An order of the connection was let go while the claim looked: its answer may be what the claim missed.
       if (this.turns.version(order.connectionId) !== version) continue;
       if (!this.turns.holdsEarlier(order.connectionId, order.signalSeq) || Date.now() > deadline) throw new WaitForEarlierOrder(order.connectionId);
       await this.turns.waitForTurn(order.connectionId, order.signalSeq, version, LOCAL_TURN_POLL_MS);
     }
-  }
-
-  private claim(job: ExecutionJob, order: OrderRow) {
-    return this.db.runRaw(job.workspaceId, async (client) => {
-      await this.repository.lockConnection(client, order.connectionId);
-      const progress = await this.repository.orderProgress(client, order.id);
-      if (TERMINAL_ORDER_STATUSES.has(progress.status)) return { kind: 'done', status: progress.status } as const;
-      if (await this.repository.hasEarlierOpenOrder(client, order.connectionId, order.signalSeq)) return { kind: 'wait' } as const;
-      const { switches, connection } = await this.repository.switchesAndConnection(client, order.connectionId);
-      const blocked = riskGate(switches, connection);
-      if (blocked) {
-        await this.repository.finishOrder(client, order.id, { status: 'blocked', reason: blocked });
-        return { kind: 'blocked' } as const;
-      }
-      await this.repository.markSubmitted(client, order.id, job.id);
-      const grant = await this.opener.authorize(client, { workspaceId: job.workspaceId, jobId: job.id, orderId: order.id, connectionId: order.connectionId });
-      // Any earlier attempt (a retry, or a second run of this job) may have reached the broker.
-      return { kind: 'go', grant, environment: connection!.environment, lookupFirst: progress.attempts > 0 } as const;
-    });
   }
 
   private async callBroker(

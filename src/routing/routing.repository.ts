@@ -41,6 +41,8 @@ export interface OrderRow {
   attempts: number;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export const TERMINAL_ORDER_STATUSES: ReadonlySet<OrderRow['status']> = new Set(['accepted', 'filled', 'rejected', 'failed', 'blocked']);
 
 export interface Switches {
@@ -71,54 +73,141 @@ const ORDER_COLUMNS = `id, route_id AS "routeId", connection_id AS "connectionId
   stop_price::text AS "stopPrice", time_in_force AS "timeInForce", take_profit::text AS "takeProfit", stop_loss::text AS "stopLoss",
   reference_price::text AS "referencePrice", status, reason, attempts`;
 
+/** What planning a signal starts from, read with the signal row locked. */
+export interface PlanState {
+  signal: SignalRow;
+  routes: RouteRow[];
+  orders: OrderRow[];
+}
+
+/** What claiming an order decides on, read in one statement after the connection lock is held. */
+export interface ClaimState {
+  progress: { status: OrderRow['status']; attempts: number };
+  /** An earlier signal's order on this connection not yet answered by the broker: it must go first. */
+  earlierOpen: boolean;
+  switches: Switches;
+  connection: ConnectionState | undefined;
+}
+
+// The same fields as enabledRoutes and ORDER_COLUMNS, as JSON objects, so one statement can carry them.
+const ROUTE_JSON = `json_build_object('id', r.id, 'connectionId', r.connection_id, 'sizingMode', r.sizing_mode, 'sizingValue', r.sizing_value::text,
+  'symbolMap', r.symbol_map, 'allowedSymbols', NULLIF(r.allowed_symbols, '{}'), 'maxQuantity', r.max_quantity::text,
+  'maxNotional', r.max_notional::text, 'maxOrdersPerMinute', r.max_orders_per_minute,
+  'broker', c.broker, 'environment', c.environment, 'connectionStatus', c.status,
+  'ordersLastMinute', CASE WHEN r.max_orders_per_minute IS NULL THEN 0 ELSE
+    (SELECT count(*)::int FROM orders o WHERE o.route_id = r.id AND o.status <> 'blocked' AND o.created_at > now() - interval '1 minute') END)`;
+const ORDER_JSON = `json_build_object('id', o.id, 'routeId', o.route_id, 'connectionId', o.connection_id, 'broker', o.broker, 'clientOrderId', o.client_order_id,
+  'signalSeq', o.signal_seq::text, 'intent', o.intent, 'symbol', o.symbol, 'side', o.side, 'orderType', o.order_type, 'quantity', o.quantity::text,
+  'limitPrice', o.limit_price::text, 'stopPrice', o.stop_price::text, 'timeInForce', o.time_in_force, 'takeProfit', o.take_profit::text,
+  'stopLoss', o.stop_loss::text, 'referencePrice', o.reference_price::text, 'status', o.status, 'reason', o.reason, 'attempts', o.attempts)`;
+
+const INSERT_COLUMNS = `id, workspace_id, signal_id, route_id, connection_id, broker, client_order_id, signal_seq, intent, symbol, side,
+  order_type, quantity, limit_price, stop_price, time_in_force, take_profit, stop_loss, reference_price, status, reason`;
+
+/** Appends one new order's values to `values` and returns its `($n, …)` tuple. */
+function insertTuple(values: unknown[], workspaceId: string, signal: SignalRow, o: NewOrder): string {
+  const p = o.plan;
+  const row = [o.id, workspaceId, signal.id, o.routeId, o.connectionId, o.broker, o.clientOrderId, signal.seq, p.intent, p.symbol, p.side ?? null,
+    p.type, p.quantity ?? null, p.limitPrice ?? null, p.stopPrice ?? null, p.timeInForce ?? null, p.takeProfit ?? null, p.stopLoss ?? null,
+    p.referencePrice ?? null, o.status, o.reason ?? null];
+  const start = values.length;
+  values.push(...row);
+  return `(${row.map((_, i) => `$${start + i + 1}`).join(', ')})`;
+}
+
 /** The worker's queries, on raw pg inside TenantDb.runRaw transactions (the hot path). */
 @Injectable()
 export class RoutingRepository {
-  async lockSignal(client: PoolClient, signalId: string): Promise<SignalRow | undefined> {
-    const { rows } = await client.query<SignalRow>(
-      `SELECT id, seq::text, source_id AS "sourceId", status, payload FROM signals WHERE id = $1 FOR UPDATE`,
+  /**
+   * lockSignal, enabledRoutes and ordersOfSignal in one round trip. The routes and orders come from the
+   * statement's snapshot: if it waited for the signal lock (another run of the same job planned meanwhile),
+   * the orders that run inserted are not among them; inserting them again conflicts and the caller re-reads.
+   */
+  async planState(client: PoolClient, signalId: string): Promise<PlanState | undefined> {
+    const { rows } = await client.query<SignalRow & { routes: RouteRow[]; orders: OrderRow[] }>(
+      `SELECT s.id, s.seq::text, s.source_id AS "sourceId", s.status, s.payload,
+              (SELECT coalesce(json_agg(${ROUTE_JSON} ORDER BY r.created_at, r.id), '[]')
+                 FROM routes r JOIN broker_connections c ON c.id = r.connection_id
+                WHERE r.source_id = s.source_id AND r.enabled AND r.deleted_at IS NULL) AS routes,
+              (SELECT coalesce(json_agg(${ORDER_JSON} ORDER BY o.created_at, o.id), '[]') FROM orders o WHERE o.signal_id = s.id) AS orders
+         FROM signals s WHERE s.id = $1 FOR UPDATE OF s`,
       [signalId],
     );
-    return rows[0];
+    const row = rows[0];
+    if (!row) return undefined;
+    const { routes, orders, ...signal } = row;
+    return { signal, routes, orders };
   }
 
-  async enabledRoutes(client: PoolClient, sourceId: string): Promise<RouteRow[]> {
-    const { rows } = await client.query<RouteRow>(
-      `SELECT r.id, r.connection_id AS "connectionId", r.sizing_mode AS "sizingMode", r.sizing_value::text AS "sizingValue",
-              r.symbol_map AS "symbolMap", NULLIF(r.allowed_symbols, '{}') AS "allowedSymbols", r.max_quantity::text AS "maxQuantity",
-              r.max_notional::text AS "maxNotional", r.max_orders_per_minute AS "maxOrdersPerMinute",
-              c.broker, c.environment, c.status AS "connectionStatus",
-              CASE WHEN r.max_orders_per_minute IS NULL THEN 0 ELSE
-                (SELECT count(*)::int FROM orders o WHERE o.route_id = r.id AND o.status <> 'blocked' AND o.created_at > now() - interval '1 minute')
-              END AS "ordersLastMinute"
-         FROM routes r JOIN broker_connections c ON c.id = r.connection_id
-        WHERE r.source_id = $1 AND r.enabled AND r.deleted_at IS NULL
-        ORDER BY r.created_at, r.id`,
-      [sourceId],
+  /**
+   * insertOrders, then the inserted orders as ordersOfSignal returns them, and the signal marked
+   * 'routing' — one round trip. A conflict (the orders exist already) returns fewer rows than given.
+   */
+  async insertOrdersAndMarkRouting(client: PoolClient, workspaceId: string, signal: SignalRow, orders: NewOrder[]): Promise<OrderRow[]> {
+    if (orders.length === 0) return [];
+    const values: unknown[] = [signal.id];
+    const tuples = orders.map((o) => insertTuple(values, workspaceId, signal, o));
+    const { rows } = await client.query<OrderRow>(
+      `WITH inserted AS (
+         INSERT INTO orders (${INSERT_COLUMNS}) VALUES ${tuples.join(', ')}
+         ON CONFLICT (signal_id, route_id) DO NOTHING
+         RETURNING *),
+       marked AS (
+         UPDATE signals SET status = 'routing', error = NULL, routing_started_at = COALESCE(routing_started_at, now()) WHERE id = $1)
+       SELECT ${ORDER_COLUMNS} FROM inserted ORDER BY created_at, id`,
+      values,
     );
     return rows;
   }
 
-  /** Idempotent: a re-run of the same signal job finds the orders it already created. */
-  async insertOrders(client: PoolClient, workspaceId: string, signal: SignalRow, orders: NewOrder[]): Promise<void> {
-    if (orders.length === 0) return;
-    const values: unknown[] = [];
-    const tuples = orders.map((o) => {
-      const p = o.plan;
-      const row = [o.id, workspaceId, signal.id, o.routeId, o.connectionId, o.broker, o.clientOrderId, signal.seq, p.intent, p.symbol, p.side ?? null,
-        p.type, p.quantity ?? null, p.limitPrice ?? null, p.stopPrice ?? null, p.timeInForce ?? null, p.takeProfit ?? null, p.stopLoss ?? null,
-        p.referencePrice ?? null, o.status, o.reason ?? null];
-      const start = values.length;
-      values.push(...row);
-      return `(${row.map((_, i) => `$${start + i + 1}`).join(', ')})`;
-    });
-    await client.query(
-      `INSERT INTO orders (id, workspace_id, signal_id, route_id, connection_id, broker, client_order_id, signal_seq, intent, symbol, side,
-         order_type, quantity, limit_price, stop_price, time_in_force, take_profit, stop_loss, reference_price, status, reason)
-       VALUES ${tuples.join(', ')}
-       ON CONFLICT (signal_id, route_id) DO NOTHING`,
-      values,
+  /** orderProgress, hasEarlierOpenOrder and switchesAndConnection in one round trip (the connection lock is held). */
+  async claimState(client: PoolClient, order: Pick<OrderRow, 'id' | 'connectionId' | 'signalSeq'>): Promise<ClaimState> {
+    const { rows } = await client.query(
+      `SELECT o.status AS "orderStatus", o.attempts,
+              EXISTS (SELECT 1 FROM orders e
+                       WHERE e.connection_id = $2 AND e.signal_seq < $3 AND e.status IN ('pending', 'submitted')) AS "earlierOpen",
+              p.kill_switch_engaged AS "platformKill", w.kill_switch_engaged AS "workspaceKill", w.live_trading_enabled AS "liveTradingEnabled",
+              c.status, c.environment, c.credential_version AS "credentialVersion"
+         FROM platform_settings p
+         CROSS JOIN workspaces w
+         LEFT JOIN broker_connections c ON c.id = $2
+         LEFT JOIN orders o ON o.id = $1
+        WHERE p.id = 1`,
+      [order.id, order.connectionId, order.signalSeq],
     );
+    const r = rows[0];
+    if (!r?.orderStatus) throw new Error(`order ${order.id} not found while claiming it`);
+    return {
+      progress: { status: r.orderStatus, attempts: r.attempts },
+      earlierOpen: r.earlierOpen,
+      switches: { platformKill: r.platformKill, workspaceKill: r.workspaceKill, liveTradingEnabled: r.liveTradingEnabled },
+      connection: r.status ? { status: r.status, environment: r.environment, credentialVersion: r.credentialVersion } : undefined,
+    };
+  }
+
+  /**
+   * isActiveRoutingContext and currentSealedCredential in one round trip: the sealed credential of the
+   * connection's current version, only if this order is, right now, submitted by this job to this active connection.
+   */
+  async sealedCredentialInContext(
+    client: PoolClient,
+    ctx: { orderId: string; jobId: string; connectionId: string },
+  ): Promise<{ version: number; sealed: SealedSecret } | undefined> {
+    const { rows } = await client.query(
+      `SELECT v.version, v.format_version AS "formatVersion", v.algorithm, v.kms_key_id AS "kmsKeyId", v.wrapped_key AS "wrappedKey",
+              v.iv, v.tag, v.ciphertext
+         FROM orders o
+         JOIN broker_connections c ON c.id = o.connection_id
+         JOIN credential_versions v ON v.connection_id = c.id AND v.version = c.credential_version
+        WHERE o.id = $1 AND o.routing_job_id = $2 AND o.connection_id = $3 AND o.status = 'submitted' AND c.status = 'active'`,
+      [ctx.orderId, ctx.jobId, ctx.connectionId],
+    );
+    const r = rows[0];
+    if (!r) return undefined;
+    return {
+      version: r.version,
+      sealed: { formatVersion: r.formatVersion, algorithm: r.algorithm, kmsKeyId: r.kmsKeyId, wrappedKey: r.wrappedKey, iv: r.iv, tag: r.tag, ciphertext: r.ciphertext },
+    };
   }
 
   async ordersOfSignal(client: PoolClient, signalId: string): Promise<OrderRow[]> {
@@ -137,41 +226,18 @@ export class RoutingRepository {
     );
   }
 
-  /** Serialises one connection's orders across every worker for the rest of this transaction. */
-  async lockConnection(client: PoolClient, connectionId: string): Promise<void> {
-    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7))', [connectionId]);
-  }
-
-  /** The order as it is now (another run of the same job may have moved it since it was planned). */
-  async orderProgress(client: PoolClient, orderId: string): Promise<{ status: OrderRow['status']; attempts: number }> {
-    const { rows } = await client.query('SELECT status, attempts FROM orders WHERE id = $1', [orderId]);
-    return rows[0];
-  }
-
-  /** An earlier signal's order on this connection not yet answered by the broker: it must go first. */
-  async hasEarlierOpenOrder(client: PoolClient, connectionId: string, signalSeq: string): Promise<boolean> {
-    const { rowCount } = await client.query(
-      `SELECT 1 FROM orders WHERE connection_id = $1 AND signal_seq < $2 AND status IN ('pending', 'submitted') LIMIT 1`,
-      [connectionId, signalSeq],
-    );
-    return (rowCount ?? 0) > 0;
-  }
-
-  async switchesAndConnection(client: PoolClient, connectionId: string): Promise<{ switches: Switches; connection: ConnectionState | undefined }> {
-    const { rows } = await client.query(
-      `SELECT p.kill_switch_engaged AS "platformKill", w.kill_switch_engaged AS "workspaceKill", w.live_trading_enabled AS "liveTradingEnabled",
-              c.status, c.environment, c.credential_version AS "credentialVersion"
-         FROM platform_settings p
-         CROSS JOIN workspaces w
-         LEFT JOIN broker_connections c ON c.id = $1
-        WHERE p.id = 1`,
-      [connectionId],
-    );
-    const r = rows[0];
-    return {
-      switches: { platformKill: r.platformKill, workspaceKill: r.workspaceKill, liveTradingEnabled: r.liveTradingEnabled },
-      connection: r.status ? { status: r.status, environment: r.environment, credentialVersion: r.credentialVersion } : undefined,
-    };
+  /**
+   * Serialises one connection's orders across every worker for the rest of this transaction. With
+   * `savepoint`, sets that savepoint first, in the same round trip (the id is checked to be a UUID:
+   * a statement with a savepoint takes no parameters).
+   */
+  async lockConnection(client: PoolClient, connectionId: string, savepoint?: string): Promise<void> {
+    if (!savepoint) {
+      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7))', [connectionId]);
+      return;
+    }
+    if (!UUID.test(connectionId) || !/^[a-z_]+$/.test(savepoint)) throw new Error('lockConnection: connection id must be a UUID');
+    await client.query(`SAVEPOINT ${savepoint}; SELECT pg_advisory_xact_lock(hashtextextended('${connectionId}'::text, 7))`);
   }
 
   async markSubmitted(client: PoolClient, orderId: string, jobId: string): Promise<void> {
@@ -196,31 +262,5 @@ export class RoutingRepository {
       [orderId, outcome.status, outcome.reason ?? null, outcome.brokerOrderId ?? null, outcome.filledQuantity ?? null, outcome.averagePrice ?? null,
         outcome.quantity ?? null],
     );
-  }
-
-  /** Is this order, right now, submitted by this job to this connection? The routing context check. */
-  async isActiveRoutingContext(client: PoolClient, ctx: { orderId: string; jobId: string; connectionId: string }): Promise<boolean> {
-    const { rowCount } = await client.query(
-      `SELECT 1 FROM orders o JOIN broker_connections c ON c.id = o.connection_id
-        WHERE o.id = $1 AND o.routing_job_id = $2 AND o.connection_id = $3 AND o.status = 'submitted' AND c.status = 'active'`,
-      [ctx.orderId, ctx.jobId, ctx.connectionId],
-    );
-    return (rowCount ?? 0) > 0;
-  }
-
-  async currentSealedCredential(client: PoolClient, connectionId: string): Promise<{ version: number; sealed: SealedSecret } | undefined> {
-    const { rows } = await client.query(
-      `SELECT v.version, v.format_version AS "formatVersion", v.algorithm, v.kms_key_id AS "kmsKeyId", v.wrapped_key AS "wrappedKey",
-              v.iv, v.tag, v.ciphertext
-         FROM broker_connections c JOIN credential_versions v ON v.connection_id = c.id AND v.version = c.credential_version
-        WHERE c.id = $1 AND c.status = 'active'`,
-      [connectionId],
-    );
-    const r = rows[0];
-    if (!r) return undefined;
-    return {
-      version: r.version,
-      sealed: { formatVersion: r.formatVersion, algorithm: r.algorithm, kmsKeyId: r.kmsKeyId, wrappedKey: r.wrappedKey, iv: r.iv, tag: r.tag, ciphertext: r.ciphertext },
-    };
   }
 }

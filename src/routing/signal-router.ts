@@ -1,13 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DelayedError, Job } from 'bullmq';
 import { randomUUID } from 'node:crypto';
+import type { PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import { LOGGER } from '../common/logger';
 import { TenantDb } from '../database/tenant-db';
 import type { JobHandler } from '../queue/job-runner';
 import type { JobPayloads } from '../queue/jobs';
 import { clientOrderId } from './client-order-id';
-import { OrderExecutor, WaitForEarlierOrder } from './order-executor';
+import { Executed, FoldedClaim, OrderExecutor, WaitForEarlierOrder } from './order-executor';
 import { planOrder, RoutableSignal, RouteRules } from './order-plan';
 import { routeRateLimit } from './risk-gate';
 import { NewOrder, OrderRow, RouteRow, RoutingRepository, SignalRow, TERMINAL_ORDER_STATUSES } from './routing.repository';
@@ -36,6 +37,7 @@ export class SignalRouter implements JobHandler<'route-signal'> {
 
   async handle(job: RouteSignalJob, token?: string): Promise<unknown> {
     const { workspaceId, signalId } = job.data;
+    const execution = { id: job.id!, workspaceId, finalAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) };
     // This process holds the signal's unfinished orders until each is finished (or handed back to the
     // queue): a later signal's order of the same connection waits for that here instead of polling the queue.
     const turns = this.executor.turns;
@@ -46,8 +48,9 @@ export class SignalRouter implements JobHandler<'route-signal'> {
       held.splice(at, 1);
       turns.release(order.connectionId, order.id);
     };
-    let results: PromiseSettledResult<void>[];
+    let results: PromiseSettledResult<Executed>[];
     try {
+      let claimed: FoldedClaim | undefined;
       const planned = await this.db.runRaw(workspaceId, async (client) => {
         const plan = await this.plan(client, signalId, workspaceId);
         // Held before the commit makes the orders visible, so a claim that sees them finds them held here.
@@ -56,22 +59,30 @@ export class SignalRouter implements JobHandler<'route-signal'> {
           turns.hold(order.connectionId, order.id, order.signalSeq);
           held.push(order);
         }
+        // A signal with one open order claims it in this same transaction (one commit instead of two),
+        // unless an earlier order of its connection is held here: that one has to be answered first.
+        if (held.length === 1 && !turns.holdsEarlier(held[0].connectionId, held[0].signalSeq)) {
+          claimed = await this.executor.claimInPlan(client, execution, held[0]);
+        }
         return plan;
       });
       if (!planned) return { skipped: true };
 
-      const execution = { id: job.id!, workspaceId, finalAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) };
+      // The last open order of the signal records its answer and the signal's settlement in one transaction.
+      const settle = held.length === 1 ? (client: PoolClient) => this.settle(client, signalId) : undefined;
       const byConnection = new Map<string, OrderRow[]>();
       for (const order of held) byConnection.set(order.connectionId, [...(byConnection.get(order.connectionId) ?? []), order]);
       results = await Promise.allSettled(
         [...byConnection.values()].map(async (orders) => {
+          let last: Executed = { status: 'pending' };
           for (const order of orders) {
             try {
-              await this.executor.execute(execution, order, planned.routes.get(order.routeId)!);
+              last = await this.executor.execute(execution, order, planned.routes.get(order.routeId)!, { claimed, settle });
             } finally {
               release(order);
             }
           }
+          return last;
         }),
       );
     } finally {
@@ -85,26 +96,31 @@ export class SignalRouter implements JobHandler<'route-signal'> {
       await job.moveToDelayed(Date.now() + TURN_WAIT_MS, token);
       throw new DelayedError();
     }
-    const status = await this.db.runRaw(workspaceId, (client) => this.settle(client, signalId));
+    const settled = results.length === 1 && results[0].status === 'fulfilled' ? results[0].value.signalStatus : undefined;
+    const status = settled ?? (await this.db.runRaw(workspaceId, (client) => this.settle(client, signalId)));
     this.logger.info({ signalId, status, jobId: job.id }, 'signal routed');
     return { status };
   }
 
-  private async plan(client: Parameters<RoutingRepository['lockSignal']>[0], signalId: string, workspaceId: string) {
-    const signal = await this.repository.lockSignal(client, signalId);
-    if (!signal || TERMINAL_SIGNAL.has(signal.status)) return undefined;
-    const routes = await this.repository.enabledRoutes(client, signal.sourceId);
-    let orders = await this.repository.ordersOfSignal(client, signalId);
+  private async plan(client: PoolClient, signalId: string, workspaceId: string) {
+    const state = await this.repository.planState(client, signalId);
+    if (!state || TERMINAL_SIGNAL.has(state.signal.status)) return undefined;
+    const { signal, routes } = state;
+    let orders = state.orders;
+    // A re-run (the job waited its turn in the queue) finds the signal routing already: nothing to write.
+    let routing = signal.status === 'routing';
     if (orders.length === 0 && routes.length > 0) {
-      await this.repository.insertOrders(client, workspaceId, signal, routes.map((route) => this.newOrder(signal, route)));
-      orders = await this.repository.ordersOfSignal(client, signalId);
+      const planned = routes.map((route) => this.newOrder(signal, route));
+      orders = await this.repository.insertOrdersAndMarkRouting(client, workspaceId, signal, planned);
+      routing = true;
+      // Fewer than planned: another run of this job inserted them while this one waited for the signal lock.
+      if (orders.length !== planned.length) orders = await this.repository.ordersOfSignal(client, signalId);
     }
     if (orders.length === 0) {
       await this.repository.markSignal(client, signalId, 'blocked', 'no_routes: the source has no enabled routes');
       return undefined;
     }
-    // A re-run (the job waited its turn in the queue) finds the signal routing already: nothing to write.
-    if (signal.status !== 'routing') await this.repository.markSignal(client, signalId, 'routing');
+    if (!routing) await this.repository.markSignal(client, signalId, 'routing');
     return { orders, routes: new Map<string, RouteRules>(routes.map((r) => [r.id, r])) };
   }
 
@@ -116,7 +132,7 @@ export class SignalRouter implements JobHandler<'route-signal'> {
     return { ...common, plan: planned.plan, status: throttled ? 'blocked' : 'pending', reason: throttled };
   }
 
-  private async settle(client: Parameters<RoutingRepository['lockSignal']>[0], signalId: string): Promise<string> {
+  private async settle(client: PoolClient, signalId: string): Promise<string> {
     const orders = await this.repository.ordersOfSignal(client, signalId);
     const placed = orders.filter((o) => o.status === 'accepted' || o.status === 'filled').length;
     const blocked = orders.filter((o) => o.status === 'blocked').length;
