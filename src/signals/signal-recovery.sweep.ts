@@ -11,16 +11,21 @@ const INTERVAL_MS = 2_000;
 // Well past the hot path's enqueue timeout and the marker's flush delay, so live requests are left alone.
 const OLDER_THAN_MS = 3_000;
 const BATCH = 500;
+// Every 15th pass (30 s): unfinished signals a minute old whose job the queue no longer has.
+const LOST_JOB_PASS_EVERY = 15;
+const LOST_JOB_AFTER_MS = 60_000;
 
 /**
  * Finds signals that were persisted but never marked enqueued (the process died between commit and
  * add, or the queue was down) and enqueues each exactly once: a signal whose job already exists is
  * only marked, and the job id (= signal id) absorbs a race with the hot path or another replica.
- * Runs in every api process from application bootstrap, every two seconds.
+ * Runs in every api process from application bootstrap, every two seconds; every 30 s it also enqueues
+ * again unfinished signals whose job the queue lost.
  */
 @Injectable()
 export class SignalRecoverySweep implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly loop: PollingLoop;
+  private passes = 0;
 
   constructor(
     private readonly signals: SignalsRepository,
@@ -60,6 +65,32 @@ export class SignalRecoverySweep implements OnApplicationBootstrap, BeforeApplic
     }
     await this.marker.flush();
     if (enqueued > 0) this.logger.warn({ enqueued }, 'recovery sweep enqueued signals that were persisted but never enqueued');
+    this.passes += 1;
+    if (this.passes % LOST_JOB_PASS_EVERY === 0) enqueued += await this.requeueLostJobs();
     return enqueued;
+  }
+
+  /**
+   * Enqueues again the unfinished signals whose job is gone from the queue: Redis lost its data (a restart
+   * without persistence, a failover to a lagging replica) after they were marked queued, and nothing else would
+   * ever route them. Routing re-plans idempotently and looks an order up at the broker before placing it again.
+   */
+  async requeueLostJobs(): Promise<number> {
+    let requeued = 0;
+    for (const workspaceId of await this.signals.workspaceIds()) {
+      for (const id of await this.signals.unfinished(workspaceId, LOST_JOB_AFTER_MS, BATCH)) {
+        if (this.loop.stopped) return requeued;
+        try {
+          if (await this.queue.isEnqueued(id)) continue;
+          await this.queue.enqueue(workspaceId, id);
+          signalsRecovered.inc({ action: 'requeued' });
+          requeued += 1;
+        } catch (err) {
+          this.logger.warn({ err, signalId: id, workspaceId }, 'recovery sweep could not enqueue a signal again; retrying next pass');
+        }
+      }
+    }
+    if (requeued > 0) this.logger.warn({ requeued }, 'recovery sweep enqueued again unfinished signals whose queue job was lost');
+    return requeued;
   }
 }

@@ -140,6 +140,25 @@ export class SignalsRepository {
     return rows.map((r) => ({ id: r.id, workspaceId: r.workspace_id }));
   }
 
+  /** Every workspace id (each has an audit chain from its creation on; the resolver function lists them). */
+  async workspaceIds(): Promise<string[]> {
+    const { rows } = await this.pool.query<{ workspace_id: string }>('SELECT workspace_id FROM audit_chain_workspaces()');
+    return rows.map((r) => r.workspace_id);
+  }
+
+  /** Signals of one workspace received over `olderThanMs` (and under a week) ago that routing has not finished. */
+  unfinished(workspaceId: string, olderThanMs: number, limit: number): Promise<string[]> {
+    return this.db.runRaw(workspaceId, async (client) => {
+      const { rows } = await client.query<{ id: string }>(
+        `SELECT id FROM signals WHERE status IN ('queued', 'routing')
+            AND received_at < now() - make_interval(secs => $1::float8 / 1000) AND received_at > now() - interval '7 days'
+          ORDER BY received_at LIMIT $2`,
+        [olderThanMs, limit],
+      );
+      return rows.map((r) => r.id);
+    });
+  }
+
   async list(tx: TenantTx, filter: { sourceId?: string; status?: SignalStatus; before?: { receivedAt: Date; id: string }; limit: number }): Promise<SignalRecord[]> {
     const before = filter.before;
     return tx.signal.findMany({
