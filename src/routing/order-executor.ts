@@ -60,6 +60,19 @@ export interface ExecuteOptions {
   settle?: (client: PoolClient) => Promise<string>;
 }
 
+/** What a claim needs of an order (the plan transaction claims one it has only just inserted). */
+export type ClaimedOrder = Pick<OrderRow, 'id' | 'connectionId' | 'signalSeq'>;
+
+/**
+ * A statement sent without waiting for its answer (TenantDb.runPipelined awaits every statement
+ * before it reports the commit, and throws the first failure); marked handled here so that a failure
+ * is reported once, by the unit of work, not also as an unhandled rejection.
+ */
+export function sent<T>(statement: Promise<T>): Promise<T> {
+  statement.catch(() => undefined);
+  return statement;
+}
+
 export interface Executed {
   status: OrderRow['status'];
   /** The signal's status when `settle` ran with the answer. */
@@ -91,8 +104,9 @@ export class OrderExecutor {
     if (claim.kind === 'blocked') return { status: 'blocked' };
 
     const outcome = await this.callBroker(job, order, route, claim);
-    const signalStatus = await this.db.runRaw(job.workspaceId, async (client) => {
-      await this.repository.finishOrder(client, order.id, outcome);
+    // Pipelined: the answer, the settlement's read and its write go out without waiting on each other.
+    const signalStatus = await this.db.runPipelined(job.workspaceId, async (client) => {
+      sent(this.repository.finishOrder(client, order.id, outcome));
       return options.settle?.(client);
     });
     return { status: outcome.status, signalStatus };
@@ -104,9 +118,11 @@ export class OrderExecutor {
    * mark it submitted and have the opener authorise the credential (and audit credential.use).
    * The grant is good only once this transaction commits.
    */
-  async claim(client: PoolClient, job: ExecutionJob, order: OrderRow, savepoint?: string): Promise<Claim> {
-    await this.repository.lockConnection(client, order.connectionId, savepoint);
+  async claim(client: PoolClient, job: ExecutionJob, order: ClaimedOrder, savepoint?: string): Promise<Claim> {
+    // Pipelined (runPipelined), the reads go out right behind the lock; the server still runs them after it is granted.
+    const locked = sent(this.repository.lockConnection(client, order.connectionId, savepoint));
     const { progress, earlierOpen, switches, connection } = await this.repository.claimState(client, order);
+    await locked;
     if (TERMINAL_ORDER_STATUSES.has(progress.status)) return { kind: 'done', status: progress.status };
     if (earlierOpen) return { kind: 'wait' };
     const blocked = riskGate(switches, connection);
@@ -114,8 +130,10 @@ export class OrderExecutor {
       await this.repository.finishOrder(client, order.id, { status: 'blocked', reason: blocked });
       return { kind: 'blocked' };
     }
-    await this.repository.markSubmitted(client, order.id, job.id);
+    // authorize() checks the context in a statement of its own, which the server runs after this update.
+    const submitted = sent(this.repository.markSubmitted(client, order.id, job.id));
     const grant = await this.opener.authorize(client, { workspaceId: job.workspaceId, jobId: job.id, orderId: order.id, connectionId: order.connectionId });
+    await submitted;
     // Any earlier attempt (a retry, or a second run of this job) may have reached the broker.
     return { kind: 'go', grant, environment: connection!.environment, lookupFirst: progress.attempts > 0 };
   }
@@ -124,7 +142,7 @@ export class OrderExecutor {
    * claim() inside the signal's plan transaction, under a savepoint: if the claim fails, only the claim
    * rolls back and the plan still commits, so its orders keep their place in their connections' order.
    */
-  async claimInPlan(client: PoolClient, job: ExecutionJob, order: OrderRow): Promise<FoldedClaim> {
+  async claimInPlan(client: PoolClient, job: ExecutionJob, order: ClaimedOrder): Promise<FoldedClaim> {
     try {
       return await this.claim(client, job, order, FOLD_SAVEPOINT);
     } catch (error) {
@@ -142,7 +160,7 @@ export class OrderExecutor {
     const deadline = Date.now() + LOCAL_TURN_BUDGET_MS;
     for (;;) {
       const version = this.turns.version(order.connectionId);
-      const claim = await this.db.runRaw(job.workspaceId, (client) => this.claim(client, job, order));
+      const claim = await this.db.runPipelined(job.workspaceId, (client) => this.claim(client, job, order));
       if (claim.kind !== 'wait') return claim;
       // An order of the connection was let go while the claim looked: its answer may be what the claim missed.
       if (this.turns.version(order.connectionId) !== version) continue;

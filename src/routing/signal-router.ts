@@ -8,7 +8,7 @@ import { TenantDb } from '../database/tenant-db';
 import type { JobHandler } from '../queue/job-runner';
 import type { JobPayloads } from '../queue/jobs';
 import { clientOrderId } from './client-order-id';
-import { Executed, FoldedClaim, OrderExecutor, WaitForEarlierOrder } from './order-executor';
+import { Executed, ExecutionJob, FoldedClaim, OrderExecutor, sent, WaitForEarlierOrder } from './order-executor';
 import { planOrder, RoutableSignal, RouteRules } from './order-plan';
 import { routeRateLimit } from './risk-gate';
 import { NewOrder, OrderRow, RouteRow, RoutingRepository, SignalRow, TERMINAL_ORDER_STATUSES } from './routing.repository';
@@ -51,8 +51,8 @@ export class SignalRouter implements JobHandler<'route-signal'> {
     let results: PromiseSettledResult<Executed>[];
     try {
       let claimed: FoldedClaim | undefined;
-      const planned = await this.db.runRaw(workspaceId, async (client) => {
-        const plan = await this.plan(client, signalId, workspaceId);
+      const planned = await this.db.runPipelined(workspaceId, async (client) => {
+        const plan = await this.plan(client, signalId, workspaceId, execution);
         // Held before the commit makes the orders visible, so a claim that sees them finds them held here.
         for (const order of plan?.orders ?? []) {
           if (TERMINAL_ORDER_STATUSES.has(order.status)) continue;
@@ -61,7 +61,8 @@ export class SignalRouter implements JobHandler<'route-signal'> {
         }
         // A signal with one open order claims it in this same transaction (one commit instead of two),
         // unless an earlier order of its connection is held here: that one has to be answered first.
-        if (held.length === 1 && !turns.holdsEarlier(held[0].connectionId, held[0].signalSeq)) {
+        if (plan?.claimed) claimed = await plan.claimed;
+        else if (held.length === 1 && !turns.holdsEarlier(held[0].connectionId, held[0].signalSeq)) {
           claimed = await this.executor.claimInPlan(client, execution, held[0]);
         }
         return plan;
@@ -97,31 +98,44 @@ export class SignalRouter implements JobHandler<'route-signal'> {
       throw new DelayedError();
     }
     const settled = results.length === 1 && results[0].status === 'fulfilled' ? results[0].value.signalStatus : undefined;
-    const status = settled ?? (await this.db.runRaw(workspaceId, (client) => this.settle(client, signalId)));
+    const status = settled ?? (await this.db.runPipelined(workspaceId, (client) => this.settle(client, signalId)));
     this.logger.info({ signalId, status, jobId: job.id }, 'signal routed');
     return { status };
   }
 
-  private async plan(client: PoolClient, signalId: string, workspaceId: string) {
+  private async plan(client: PoolClient, signalId: string, workspaceId: string, execution: ExecutionJob) {
     const state = await this.repository.planState(client, signalId);
     if (!state || TERMINAL_SIGNAL.has(state.signal.status)) return undefined;
     const { signal, routes } = state;
     let orders = state.orders;
+    let claimed: Promise<FoldedClaim> | undefined;
     // A re-run (the job waited its turn in the queue) finds the signal routing already: nothing to write.
     let routing = signal.status === 'routing';
     if (orders.length === 0 && routes.length > 0) {
       const planned = routes.map((route) => this.newOrder(signal, route));
-      orders = await this.repository.insertOrdersAndMarkRouting(client, workspaceId, signal, planned);
+      const inserted = sent(this.repository.insertOrdersAndMarkRouting(client, workspaceId, signal, planned));
+      // A single pending order is claimed right behind its insert (pipelined: no round trip in between),
+      // unless an earlier order of its connection is held here.
+      const only = planned.length === 1 && planned[0].status === 'pending' ? planned[0] : undefined;
+      if (only && !this.executor.turns.holdsEarlier(only.connectionId, signal.seq)) {
+        claimed = sent(this.executor.claimInPlan(client, execution, { id: only.id, connectionId: only.connectionId, signalSeq: signal.seq }));
+      }
+      orders = await inserted;
       routing = true;
-      // Fewer than planned: another run of this job inserted them while this one waited for the signal lock.
-      if (orders.length !== planned.length) orders = await this.repository.ordersOfSignal(client, signalId);
+      // Fewer than planned: another run of this job inserted them while this one waited for the signal
+      // lock; the claim above was for an order id that does not exist (it failed and rolled back).
+      if (orders.length !== planned.length) {
+        if (claimed) await claimed;
+        claimed = undefined;
+        orders = await this.repository.ordersOfSignal(client, signalId);
+      }
     }
     if (orders.length === 0) {
       await this.repository.markSignal(client, signalId, 'blocked', 'no_routes: the source has no enabled routes');
       return undefined;
     }
     if (!routing) await this.repository.markSignal(client, signalId, 'routing');
-    return { orders, routes: new Map<string, RouteRules>(routes.map((r) => [r.id, r])) };
+    return { orders, routes: new Map<string, RouteRules>(routes.map((r) => [r.id, r])), claimed };
   }
 
   private newOrder(signal: SignalRow, route: RouteRow): NewOrder {
@@ -138,7 +152,8 @@ export class SignalRouter implements JobHandler<'route-signal'> {
     const blocked = orders.filter((o) => o.status === 'blocked').length;
     const status = placed === orders.length ? 'routed' : placed > 0 ? 'partially_routed' : blocked === orders.length ? 'blocked' : 'failed';
     const reasons = orders.filter((o) => o.reason && o.status !== 'accepted' && o.status !== 'filled').map((o) => o.reason);
-    await this.repository.markSignal(client, signalId, status, reasons.length ? [...new Set(reasons)].join('; ').slice(0, 2000) : null);
+    // Sent without waiting: the unit of work (runPipelined) commits only once it succeeded.
+    sent(this.repository.markSignal(client, signalId, status, reasons.length ? [...new Set(reasons)].join('; ').slice(0, 2000) : null));
     return status;
   }
 }
