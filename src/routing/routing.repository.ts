@@ -160,12 +160,17 @@ export class RoutingRepository {
     return rows;
   }
 
-  /** orderProgress, hasEarlierOpenOrder and switchesAndConnection in one round trip (the connection lock is held). */
+  /** The order's progress, whether an earlier signal must go first on this connection, and the risk gate's inputs, in one round trip (the connection lock is held). */
   async claimState(client: PoolClient, order: Pick<OrderRow, 'id' | 'connectionId' | 'signalSeq'>): Promise<ClaimState> {
     const { rows } = await client.query(
       `SELECT o.status AS "orderStatus", o.attempts,
-              EXISTS (SELECT 1 FROM orders e
-                       WHERE e.connection_id = $2 AND e.signal_seq < $3 AND e.status IN ('pending', 'submitted')) AS "earlierOpen",
+              (EXISTS (SELECT 1 FROM orders e
+                        WHERE e.connection_id = $2 AND e.signal_seq < $3 AND e.status IN ('pending', 'submitted'))
+               -- An earlier signal routed to this connection but not planned yet (its worker is slow or died) goes first too.
+               OR EXISTS (SELECT 1 FROM routes r JOIN signals s ON s.source_id = r.source_id
+                           WHERE r.connection_id = $2 AND r.enabled AND r.deleted_at IS NULL
+                             AND s.seq < $3 AND s.status IN ('received', 'queued')
+                             AND NOT EXISTS (SELECT 1 FROM orders x WHERE x.signal_id = s.id AND x.route_id = r.id))) AS "earlierOpen",
               p.kill_switch_engaged AS "platformKill", w.kill_switch_engaged AS "workspaceKill", w.live_trading_enabled AS "liveTradingEnabled",
               c.status, c.environment, c.credential_version AS "credentialVersion"
          FROM platform_settings p

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { http } from '../support/api-app';
 import { startPagerDutyReceiver, PagerReceiver } from '../support/pager-receivers';
 import { TenantDb } from '../../src/database/tenant-db';
+import { QueueConnection } from '../../src/queue/queue-connection';
 import { CredentialOpener, OutOfContextError } from '../../src/routing/credential-opener';
 import { SignalRouter } from '../../src/routing/signal-router';
 import { startWorker } from '../support/worker-app';
@@ -74,6 +75,28 @@ describe('routing guarantees', () => {
     expect([a.status, b.status]).toEqual(['routed', 'routed']);
     const atBroker = ordersAt(apiKey).sort((x, y) => x.arrivedAtMs - y.arrivedAtMs).map((o) => o.client_order_id);
     expect(atBroker).toEqual([a.orders[0].clientOrderId, b.orders[0].clientOrderId]);
+  });
+
+  it('keeps signal order even when the earlier signal has not been planned yet (its job was lost and comes back later)', async () => {
+    const { ws, source, apiKey } = await alpacaSetup({ mode: 'fixed', value: '1' });
+    await world.worker.close();
+    const queues = world.api.app.get(QueueConnection);
+    const queue = await queues.queue('route-signal');
+    try {
+      const first = await world.send(source, { ticker: 'AMZN', action: 'sell', price: '100' });
+      const second = await world.send(source, { ticker: 'AMZN', action: 'buy', price: '100' });
+      await queue.remove(first); // the earlier signal's job is gone for now; the later one runs alone
+      world.worker = await startWorker(world.db, world.env);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(ordersAt(apiKey)).toHaveLength(0); // the later signal waits for the earlier one
+      await queue.add('route-signal', { workspaceId: ws.id, signalId: first }, { jobId: first }); // as the recovery sweep does
+      const [a, b] = [await world.settled(ws.token, first), await world.settled(ws.token, second)];
+      expect([a.status, b.status]).toEqual(['routed', 'routed']);
+      const atBroker = ordersAt(apiKey).sort((x, y) => x.arrivedAtMs - y.arrivedAtMs).map((o) => o.client_order_id);
+      expect(atBroker).toEqual([a.orders[0].clientOrderId, b.orders[0].clientOrderId]);
+    } finally {
+      if (!world.worker) world.worker = await startWorker(world.db, world.env);
+    }
   });
 
   it('blocks every order after the workspace kill switch took effect, mid-stream', async () => {
