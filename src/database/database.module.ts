@@ -31,6 +31,8 @@ export class DatabaseModule implements OnApplicationShutdown {
             });
             // An idle connection dropped by the server (restart, failover) must not crash the process.
             pool.on('error', (err) => logger.warn({ err: err.message }, 'idle database connection lost'));
+            // Nor one checked out between two queries: pg emits 'error' on it with no listener (a database restart killed the worker).
+            pool.on('connect', (client) => client.on('error', (err) => logger.warn({ err: err.message }, 'database connection lost while in use')));
             return pool;
           },
         },
