@@ -1,5 +1,5 @@
 import { ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import IORedis from 'ioredis';
@@ -60,6 +60,15 @@ export class PrivateRedis {
 
   async restart(downMs: number): Promise<void> {
     await this.kill9();
+    await sleep(downMs);
+    await this.start();
+    this.restarts += 1;
+  }
+
+  /** kill -9, then the data is gone (as after a restart without persistence or a failover to a lagging replica). */
+  async restartEmpty(downMs: number): Promise<void> {
+    await this.kill9();
+    for (const entry of readdirSync(this.dir)) if (entry !== 'redis.log') rmSync(join(this.dir, entry), { recursive: true, force: true });
     await sleep(downMs);
     await this.start();
     this.restarts += 1;

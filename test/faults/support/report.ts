@@ -17,6 +17,8 @@ export interface PhaseRun {
 
 export interface BackendRun {
   backend: QueueBackend;
+  /** The api or worker exiting by itself (restarted like a supervisor would). */
+  crashes: string[];
   phases: PhaseRun[];
   perPhase: Record<string, SignalVerdicts>;
   signals: SignalVerdicts;
@@ -71,6 +73,7 @@ function runTables(run: BackendRun): string[] {
     '',
     '| invariant (whole run) | checked | result |',
     '|---|---|---|',
+    `| no process crashes by itself | api and worker watched all run${run.crashes.length ? `: ${run.crashes.join('; ')}` : ''} | ${pass(run.crashes.length === 0)} |`,
     `| every accepted signal terminal (routed, or blocked/failed with a reason) | ${v.accepted} accepted: ${statuses(v)}; ${v.nonTerminal} not terminal, ${v.withoutReason} without a reason | ${pass(v.nonTerminal === 0 && v.withoutReason === 0)} |`,
     `| no signal doubled (one webhook-id, one signal) | ${v.sent} deliveries, ${v.retriedBySender} retried by the sender | ${pass(v.doubled === 0)} |`,
     `| every delivery eventually accepted | ${v.gaveUp} given up, ${v.refused} refused with a 4xx | ${pass(v.gaveUp === 0 && v.refused === 0)} |`,

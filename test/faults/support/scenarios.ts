@@ -3,6 +3,9 @@ import { sleep, waitFor } from './os-processes';
 import { signatureFailureBurst, SignalStream } from './signal-stream';
 
 export interface FaultMode {
+  name: 'reduced' | 'full';
+  /** How long the worker is stopped before a fault that needs queued jobs to bite (Redis data loss, a long database outage). */
+  backlogMs: number;
   /** Signals per second of the steady stream. */
   rate: number;
   /** Stream time before each fault and after its recovery. */
@@ -16,8 +19,9 @@ export interface FaultMode {
   settleTimeoutMs: number;
 }
 
-export const REDUCED: FaultMode = { rate: 3, leadMs: 3000, tailMs: 3000, kmsDownMs: 10_000, kmsThrottleMs: 4000, redisDownMs: 2000, postgresDownMs: 4000, settleTimeoutMs: 120_000 };
-export const FULL: FaultMode = { rate: 30, leadMs: 8000, tailMs: 8000, kmsDownMs: 10_000, kmsThrottleMs: 8000, redisDownMs: 5000, postgresDownMs: 8000, settleTimeoutMs: 180_000 };
+// Rates stay well under what a loaded 2-core machine routes (about 5 signals/s with 12 routes): a fault must not hide behind overload.
+export const REDUCED: FaultMode = { name: 'reduced', rate: 3, leadMs: 2000, tailMs: 2000, kmsDownMs: 10_000, kmsThrottleMs: 4000, redisDownMs: 2000, postgresDownMs: 12_000, backlogMs: 4000, settleTimeoutMs: 150_000 };
+export const FULL: FaultMode = { name: 'full', rate: 4, leadMs: 25_000, tailMs: 15_000, kmsDownMs: 10_000, kmsThrottleMs: 8000, redisDownMs: 5000, postgresDownMs: 30_000, backlogMs: 8000, settleTimeoutMs: 240_000 };
 
 export interface FaultContext {
   world: FaultWorld;
@@ -33,6 +37,8 @@ export interface FaultScenario {
   name: string;
   what: string;
   backends: QueueBackend[];
+  /** Only in the full run (the reduced one keeps CI short). */
+  fullOnly?: boolean;
   inject(ctx: FaultContext): Promise<void>;
 }
 
@@ -83,25 +89,51 @@ export const SCENARIOS: FaultScenario[] = [
     },
   },
   {
+    name: 'Redis restarts empty',
+    what: 'worker stopped so jobs queue up, then Redis killed and its data deleted (a restart without persistence, a failover to a lagging replica), restarted with the worker',
+    backends: ['redis'],
+    async inject(ctx) {
+      const { world } = ctx;
+      await world.worker.stop();
+      await sleep(ctx.mode.backlogMs);
+      const queued = await world.sql<{ n: number }>(`SELECT count(*)::int AS n FROM signals WHERE status IN ('queued', 'received')`);
+      ctx.world.pagerDuty.setMode('down');
+      await world.redis!.restartEmpty(ctx.mode.redisDownMs);
+      await world.worker.start();
+      ctx.notes.push(`${queued[0].n} signal(s) were waiting in the queue that was lost`);
+      await burst(ctx);
+      await sleep(3000); // the page waits for PagerDuty to come back
+      ctx.world.pagerDuty.setMode('up');
+    },
+  },
+  {
     name: 'Redis kill -9 + restart',
     what: 'SIGKILL of Redis (AOF, appendfsync always), down for the configured time, restarted on the same port and data',
     backends: ['redis'],
+    fullOnly: true,
     async inject(ctx) {
       ctx.world.pagerDuty.setMode('down');
       await ctx.world.redis!.restart(ctx.mode.redisDownMs);
       await burst(ctx);
+      await sleep(3000);
       ctx.world.pagerDuty.setMode('up');
     },
   },
   {
     name: 'PostgreSQL kill -9 + restart',
-    what: 'SIGKILL of the postmaster and every backend, down for the configured time, restarted (crash recovery)',
+    what: 'worker stopped so jobs queue up, restarted, then SIGKILL of the postmaster and every backend while it works through them; down for the configured time, restarted (crash recovery)',
     backends: ['redis', 'postgres'],
     async inject(ctx) {
+      const { world } = ctx;
+      await world.worker.stop();
+      await sleep(ctx.mode.backlogMs);
+      await world.worker.start();
       ctx.world.pagerDuty.setMode('down');
-      await ctx.world.pg.restart(ctx.mode.postgresDownMs);
+      await world.pg.restart(ctx.mode.postgresDownMs);
+      ctx.notes.push(`database down ${ctx.mode.postgresDownMs / 1000} s`);
       await sleep(1000);
       await burst(ctx);
+      await sleep(3000);
       ctx.world.pagerDuty.setMode('up');
     },
   },

@@ -54,7 +54,10 @@ export function prepareBuild(): { root: string; cleanup(): void; source: string 
 export class ServiceProcess {
   generation = 0;
   kills = 0;
+  /** Exits nobody asked for: each is a finding. The process is restarted as a supervisor would (at most 5 times). */
+  readonly crashes: string[] = [];
   private child?: ChildProcess;
+  private restarting?: Promise<void>;
   private streams: WriteStream[] = [];
 
   constructor(
@@ -95,18 +98,31 @@ export class ServiceProcess {
       this.ready(() => output),
       new Promise((_, reject) => child.once('exit', (code, signal) => reject(new Error(`${this.name} exited during start-up (${code ?? signal}); see ${this.logFiles.join(', ')}`)))),
     ]);
+    child.once('exit', (code, signal) => {
+      if (this.child !== child) return; // killed or stopped on purpose
+      this.child = undefined;
+      this.crashes.push(`${this.name} exited by itself (${code ?? signal}) at ${new Date().toISOString()}`);
+      if (this.crashes.length <= 5) this.restarting = new Promise((r) => setTimeout(r, 1000)).then(() => this.start()).catch(() => undefined);
+    });
+  }
+
+  /** Waits for a supervisor-style restart after a crash, if one is under way. */
+  async settled(): Promise<void> {
+    await this.restarting;
   }
 
   /** kill -9: no shutdown hook runs, in-flight jobs and requests are cut off. */
   async kill9(): Promise<void> {
-    await kill9(this.child);
-    this.kills += 1;
+    const child = this.child;
     this.child = undefined;
+    await kill9(child);
+    this.kills += 1;
   }
 
   async stop(): Promise<void> {
-    await terminate(this.child, 15_000);
+    const child = this.child;
     this.child = undefined;
+    await terminate(child, 15_000);
     await Promise.all(this.streams.map((s) => new Promise<void>((r) => s.end(() => r()))));
     this.streams = [];
   }
