@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { BrokerAdapter, BrokerCredentials, BrokerName, OrderAck, OrderRequest } from '../brokers/broker-adapter';
 import { BrokerError } from '../brokers/broker-error';
 import { BrokerRegistry } from '../brokers/broker-registry';
+import { Pager } from '../audit/pager/pager';
 import { LOGGER } from '../common/logger';
 import { TenantDb } from '../database/tenant-db';
 import { KmsUnavailableError } from '../kms/kms-errors';
@@ -93,6 +94,7 @@ export class OrderExecutor {
     private readonly repository: RoutingRepository,
     private readonly opener: CredentialOpener,
     private readonly brokers: BrokerRegistry,
+    private readonly pager: Pager,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -109,6 +111,7 @@ export class OrderExecutor {
       sent(this.repository.finishOrder(client, order.id, outcome));
       return options.settle?.(client);
     });
+    if (outcome.status === 'failed') await this.deadLettered(job, order, outcome.reason ?? 'failed');
     return { status: outcome.status, signalStatus };
   }
 
@@ -225,6 +228,20 @@ export class OrderExecutor {
       };
     }
     return { ...fromAck(await adapter.placeOrder(credentials, request)), quantity: request.quantity };
+  }
+
+  /** A failed order is the dead-letter: on-call hears of it (deduplicated per connection). */
+  private async deadLettered(job: ExecutionJob, order: OrderRow, reason: string): Promise<void> {
+    await this.pager
+      .raise({
+        workspaceId: job.workspaceId,
+        rule: 'order.dead_lettered',
+        resourceType: 'connection',
+        resourceId: order.connectionId,
+        summary: `Order ${order.clientOrderId} (${order.broker} ${order.symbol}) failed: ${reason.slice(0, 200)}`,
+        details: { orderId: order.id, jobId: job.id, broker: order.broker, symbol: order.symbol },
+      })
+      .catch((err: Error) => this.logger.error({ orderId: order.id, err: err.message }, 'could not page the failed order'));
   }
 
   private failure(job: ExecutionJob, order: OrderRow, err: unknown): Outcome {

@@ -166,6 +166,24 @@ describe('routing guarantees', () => {
     }
   });
 
+  it('fails an order whose broker keeps failing after all retries, settles the signal and pages on-call', async () => {
+    const { ws, source, connection } = await alpacaSetup();
+    world.alpaca.injectFaults('error500', 6);
+    const signalId = await world.send(source, { ticker: 'NFLX', action: 'buy', quantity: '1', price: '10' });
+    const result = await world.settled(ws.token, signalId, 30_000);
+    expect(result.status).toBe('failed');
+    expect(result.orders[0]).toMatchObject({ status: 'failed', attempts: 6 });
+    expect(result.orders[0].reason).toMatch(/^retries exhausted/);
+    const deadline = Date.now() + 10_000;
+    let page: any;
+    while (!page && Date.now() < deadline) {
+      page = pagerDuty.accepted().map((p) => p.json as any).find((j) => j.payload?.summary?.includes(result.orders[0].clientOrderId));
+      if (!page) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(page).toMatchObject({ event_action: 'trigger', payload: { severity: 'error' } });
+    expect(JSON.stringify(page)).not.toContain(world.keys.get(connection)!.apiSecret);
+  }, 60_000);
+
   it('writes credential.use for every decrypt, with the job and order in context', async () => {
     const { ws, source } = await alpacaSetup();
     const signalId = await world.send(source, { ticker: 'ORCL', action: 'buy', quantity: '1', price: '10' });

@@ -10,6 +10,7 @@ export const PAGER_RULES = {
   'credential.decrypt_failure': { severity: 'error', title: 'Credential decrypt failure' },
   'source.signature_failures': { severity: 'warning', title: 'Repeated webhook signature failures' },
   'audit.verification_failed': { severity: 'critical', title: 'Audit chain verification failed' },
+  'order.dead_lettered': { severity: 'error', title: 'Order failed after all retries' },
 } as const satisfies Record<string, { severity: AlertSeverity; title: string }>;
 
 export type PagerRule = keyof typeof PAGER_RULES;
