@@ -34,6 +34,10 @@ export function writeAttackReport(results: AttackClassResult[], routes: number, 
     '| attack class | expected | tried | result |',
     '|---|---|---|---|',
     ...rows,
+    '',
+    'Found by this suite and fixed: NUL characters and unpaired surrogates in any field answered 500 (and 503',
+    '`audit_unavailable` where they reached the audit trail) until validation refused them with 422; undecodable paths',
+    'and over-long path parameters were refused by the router before every hook, without security headers or problem+json.',
     END,
   ].join('\n');
   const start = text.indexOf(START);

@@ -122,6 +122,12 @@ export function writeResilienceReport(runs: BackendRun[], mode: FaultMode, total
     `Run: ${new Date().toISOString().slice(0, 10)}, ${s(totalMs)} in all, build: ${runs[0]?.build ?? '?'}.`,
     'CI runs a reduced version (Redis backend, lighter stream) on every push; `npm run test:faults` runs this full one.',
     '',
+    'Found by this suite and fixed (each a separate commit): a Redis that restarted empty lost every queued signal for',
+    'good (the recovery sweep now enqueues again unfinished signals whose job is gone); a PostgreSQL outage over a backlog',
+    'spent all six attempts of each queued job in ~8 s and left its signal unfinished (an unreachable database now delays',
+    'the job without spending an attempt); the worker crashed on a PostgreSQL restart (a checked-out connection emitted',
+    "'error' with no listener).",
+    '',
     '## Faults',
     '',
   ];
