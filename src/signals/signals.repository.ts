@@ -96,10 +96,14 @@ export class SignalsRepository {
     };
   }
 
-  /** One transaction: insert, or find the signal that already holds this idempotency key. */
-  persist(signal: NewSignal): Promise<PersistedSignal> {
-    return this.db.runRaw(signal.workspaceId, async (client) => {
-      const inserted = await client.query<{ id: string; status: SignalStatus }>(INSERT_SIGNAL, [
+  /**
+   * One transaction: insert, or find the signal that already holds this idempotency key. BEGIN, the
+   * insert and COMMIT go out together (pipelined): a new signal costs the webhook one round trip to
+   * the database and one commit. A duplicate is looked up after that, in a transaction of its own.
+   */
+  async persist(signal: NewSignal): Promise<PersistedSignal> {
+    const { inserted } = await this.db.runPipelined(signal.workspaceId, async (client) => ({
+      inserted: client.query<{ id: string; status: SignalStatus }>(INSERT_SIGNAL, [
         signal.id,
         signal.workspaceId,
         signal.sourceId,
@@ -110,9 +114,12 @@ export class SignalsRepository {
         signal.requestId,
         signal.previousBucketKey ?? null,
         signal.dedupeWindowSeconds ?? 0,
-      ]);
-      if (inserted.rows.length === 1) return { ...inserted.rows[0], duplicate: false };
-      // A new statement sees the row a concurrent delivery committed while this insert waited on it.
+      ]),
+    }));
+    const { rows } = await inserted;
+    if (rows.length === 1) return { ...rows[0], duplicate: false };
+    return this.db.runRaw(signal.workspaceId, async (client) => {
+      // A new statement sees the row a concurrent delivery committed while the insert waited on it.
       const existing = await client.query<{ id: string; status: SignalStatus }>(
         'SELECT id, status FROM signals WHERE workspace_id = $1 AND source_id = $2 AND idempotency_key = ANY($3::text[]) ORDER BY received_at LIMIT 1',
         [signal.workspaceId, signal.sourceId, [signal.idempotencyKey, signal.previousBucketKey].filter(Boolean)],
