@@ -6,6 +6,8 @@
  */
 import 'reflect-metadata';
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { join } from 'node:path';
 import { repoRoot, nowMs } from './lib/paths';
 import { serveRpc } from './lib/rpc';
@@ -23,8 +25,11 @@ const role = process.env.BENCH_ROLE === 'worker' ? 'worker' : 'api';
 const als = new AsyncLocalStorage<Trace>();
 let traces = new Map<string, Trace>();
 
+// The build this process runs (the bench can run an older build side by side: --compare).
+const distDir = process.env.BENCH_DIST ?? join(root, 'dist');
+
 function dist(path: string): Record<string, any> {
-  return require(join(root, 'dist', path)) as Record<string, any>;
+  return require(join(distDir, path)) as Record<string, any>;
 }
 
 function trace(key: string): Trace {
@@ -114,7 +119,12 @@ if (role === 'api') {
   });
   timed(dist('routing/order-executor.js').OrderExecutor.prototype, 'execute', 'w.exec');
   const repo = dist('routing/routing.repository.js').RoutingRepository.prototype;
-  for (const name of ['switchesAndConnection', 'claimChecks', 'claim']) timed(repo, name, 'w.gate');
+  timed(repo, 'planState', 'w.planstate');
+  timed(repo, 'insertOrdersAndMarkRouting', 'w.insert');
+  const db = dist('database/tenant-db.js').TenantDb.prototype;
+  timed(db, 'runPipelined', 'w.tx');
+  // The claim's reads (progress, earlier orders, risk gate), whichever shape the repository has.
+  for (const name of ['switchesAndConnection', 'claimState']) timed(repo, name, 'w.gate');
   timed(dist('audit/audit-writer.js').AuditWriter.prototype, 'recordRaw', 'w.audit');
   const opener = dist('routing/credential-opener.js').CredentialOpener.prototype;
   timed(opener, 'authorize', 'w.authorize');
@@ -129,7 +139,28 @@ if (role === 'api') {
 }
 countStatements();
 
+let profiler: Session | undefined;
+
 serveRpc({
+  /** Starts V8's CPU profiler in this process (for `--profile`). */
+  profileStart: () =>
+    new Promise<void>((resolve, reject) => {
+      profiler = new Session();
+      profiler.connect();
+      profiler.post('Profiler.enable', () => profiler!.post('Profiler.start', (err) => (err ? reject(err) : resolve())));
+    }),
+  /** Stops the profiler and writes the .cpuprofile to `path`. */
+  profileStop: (path: string) =>
+    new Promise<void>((resolve, reject) => {
+      if (!profiler) return resolve();
+      profiler.post('Profiler.stop', (err, result) => {
+        if (err) return reject(err);
+        writeFileSync(path, JSON.stringify(result.profile));
+        profiler!.disconnect();
+        profiler = undefined;
+        resolve();
+      });
+    }),
   /** Every trace since the last call, then forgets them. */
   marks: () => {
     const out: Record<string, Trace> = {};

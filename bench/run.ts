@@ -13,10 +13,13 @@
  *        --sat-seconds S          (b) duration per round (default 15), --window W in flight (default 64)
  *        --quick                  short everything (a smoke of the bench itself)
  *        --no-breakdown           run Switchyard without the timing preload
+ *        --compare REF            also run Switchyard built from git REF in a and b, alternating with
+ *                                 the others (before/after of an optimisation under the same load)
+ *        --profile DIR            V8 CPU profiles of Switchyard's api and worker during b
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +56,10 @@ interface Options {
   otherSeconds: number;
   warmupSeconds: number;
   breakdown: boolean;
+  /** Directory for V8 CPU profiles of Switchyard's api and worker during each (b) phase. */
+  profileDir?: string;
+  /** A git ref whose build also runs in a and b ('switchyard-ref'). */
+  compare?: string;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -83,6 +90,8 @@ function parseOptions(argv: string[]): Options {
     otherSeconds: num('other-seconds', quick ? 3 : 15),
     warmupSeconds: num('warmup-seconds', quick ? 1 : 3),
     breakdown: flags.get('no-breakdown') !== 'true',
+    profileDir: flags.get('profile'),
+    compare: flags.get('compare'),
   };
 }
 
@@ -135,9 +144,29 @@ function memoryOf(pid: number): { rss: number; hwm: number } {
   }
 }
 
-/** Samples the RSS of some processes every 200 ms; stop() returns each one's peak (MB). */
-function sampleMemory(children: Child[]): { stop(): Record<string, number> } {
+/** CPU time (user + system, seconds) a process has used so far. */
+function cpuSecondsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Busy CPU seconds of the whole machine so far (all cores). */
+function machineBusySeconds(): number {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const idle = cpu[3] + cpu[4];
+  return (cpu.reduce((a, b) => a + b, 0) - idle) / 100;
+}
+
+/** Samples the RSS of some processes every 200 ms; stop() returns each one's peak (MB) and CPU seconds used. */
+function sampleMemory(children: Child[]): { stop(): { peakRssMb: Record<string, number>; cpuSeconds: Record<string, number> } } {
   const peak: Record<string, number> = {};
+  const cpuAtStart = new Map(children.map((c) => [c.name, cpuSecondsOf(c.pid)]));
+  const machineAtStart = machineBusySeconds();
   const take = () => {
     for (const c of children) {
       const { rss } = memoryOf(c.pid);
@@ -150,7 +179,9 @@ function sampleMemory(children: Child[]): { stop(): Record<string, number> } {
     stop: () => {
       clearInterval(timer);
       take();
-      return Object.fromEntries(Object.entries(peak).map(([k, v]) => [k, round(v, 1)]));
+      const cpuSeconds: Record<string, number> = { machine: round(machineBusySeconds() - machineAtStart, 2) };
+      for (const c of children) cpuSeconds[c.name] = round(cpuSecondsOf(c.pid) - (cpuAtStart.get(c.name) ?? NaN), 2);
+      return { peakRssMb: Object.fromEntries(Object.entries(peak).map(([k, v]) => [k, round(v, 1)])), cpuSeconds };
     },
   };
 }
@@ -267,8 +298,24 @@ async function startBare(h: Harness, spread: number): Promise<Pipeline> {
   };
 }
 
+/** Builds git `ref` (src + migrations, this checkout's node_modules and generated client) once; returns its dist. */
+function buildRef(ref: string): string {
+  const sha = execFileSync('git', ['rev-parse', '--short', ref], { cwd: ROOT }).toString().trim();
+  const dir = join(tmpdir(), `switchyard-bench-ref-${sha}`);
+  if (existsSync(join(dir, 'dist', 'main.js'))) return join(dir, 'dist');
+  log(`building ${ref} (${sha}) in ${dir} …`);
+  mkdirSync(dir, { recursive: true });
+  execFileSync('sh', ['-c', `git archive ${sha} src prisma tsconfig.json tsconfig.build.json package.json | tar -x -C '${dir}'`], { cwd: ROOT });
+  cpSync(join(ROOT, 'src', 'generated'), join(dir, 'src', 'generated'), { recursive: true });
+  if (!existsSync(join(dir, 'node_modules'))) symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: dir, stdio: 'inherit' });
+  return join(dir, 'dist');
+}
+
 interface SwitchyardOptions {
   name: string;
+  /** The build to run (default: this checkout's dist). */
+  distDir?: string;
   spread: number;
   queue: 'redis' | 'postgres';
   kmsLatencyMs?: number;
@@ -329,9 +376,10 @@ async function startSwitchyard(h: Harness, options: SwitchyardOptions): Promise<
   if (options.dataKeyCache === false) workerEnv = { ...workerEnv, DATA_KEY_CACHE_TTL_MS: '0' };
 
   const preload = options.breakdown ? ['-r', benchEntry('instrument')] : [];
-  const startApi = () => Child.node(`${options.name}-api`, [...preload, join(ROOT, 'dist', 'main.js')], { ...apiEnv, BENCH_ROLE: 'api' }, ROOT);
+  const distDir = options.distDir ?? join(ROOT, 'dist');
+  const startApi = () => Child.node(`${options.name}-api`, [...preload, join(distDir, 'main.js')], { ...apiEnv, BENCH_ROLE: 'api', BENCH_DIST: distDir }, ROOT);
   const startWorker = async (env: NodeJS.ProcessEnv) => {
-    const w = Child.node(`${options.name}-worker`, [...preload, join(ROOT, 'dist', 'worker.js')], { ...env, BENCH_ROLE: 'worker' }, ROOT);
+    const w = Child.node(`${options.name}-worker`, [...preload, join(distDir, 'worker.js')], { ...env, BENCH_ROLE: 'worker', BENCH_DIST: distDir }, ROOT);
     if (options.breakdown) await w.waitReady();
     else await new Promise((r) => setTimeout(r, 3000));
     return w;
@@ -428,6 +476,10 @@ interface PhaseResult extends PhaseOutcome {
   spec: LoadSpec;
   /** Peak RSS (MB) of each process during the phase. */
   peakRssMb: Record<string, number>;
+  /** CPU seconds each process (and the whole machine, every process on it) used during the phase, drain included. */
+  cpuSeconds: Record<string, number>;
+  /** Wall seconds of the phase, drain included. */
+  wallSeconds: number;
   drainMs: number;
 }
 
@@ -444,7 +496,11 @@ async function phase(ctx: RunContext, p: Pipeline, workload: Workload, scenario:
   await h.stub.call('arrivals', { clear: true });
   await p.traces();
   const memory = sampleMemory(p.processes());
+  const wallStart = Date.now();
+  const profiling = ctx.options.profileDir && p.kind === 'switchyard' && scenario === 'b' ? p.processes() : [];
+  await Promise.all(profiling.map((c) => c.call('profileStart')));
   const load = await h.loadgen.call<LoadResult>('run', { targets: workload.map((t) => t.load), spec, feedPort: h.feedPort });
+  await Promise.all(profiling.map((c) => c.call('profileStop', join(ctx.options.profileDir!, `${c.name}-${scenario}${round}.cpuprofile`))));
   const accepted = load.sends.filter((s) => s.status === 202).length;
   const fanout = workload[0].load.fanout;
   const drainStarted = Date.now();
@@ -460,17 +516,18 @@ async function phase(ctx: RunContext, p: Pipeline, workload: Workload, scenario:
     return n >= accepted * fanout || Date.now() - lastChange > 15_000;
   }, 120_000, 50);
   const drainMs = Date.now() - drainStarted;
-  const peakRssMb = memory.stop();
+  const { peakRssMb, cpuSeconds } = memory.stop();
+  const wallSeconds = Math.round((Date.now() - wallStart) / 10) / 100;
   const arrivals = await h.stub.call<Arrival[]>('arrivals', { clear: true });
   const traces = await p.traces();
   await p.quiesce();
   const outcome = analysePhase(load, arrivals, { expectedOrderIds: (signalId, i) => workload[i].expectedOrderIds(signalId), warmupMs });
   if (scenario === 'a' && !ctx.breakdownInput.has(p.name)) ctx.breakdownInput.set(p.name, { load, arrivals, traces, workload });
-  const result: PhaseResult = { pipeline: p.name, scenario, round, spec, peakRssMb, drainMs, ...outcome };
+  const result: PhaseResult = { pipeline: p.name, scenario, round, spec, peakRssMb, cpuSeconds, wallSeconds, drainMs, ...outcome };
   ctx.phases.push(result);
   log(
     `  ${scenario} r${round} ${p.name.padEnd(22)} sent ${result.sent} ok ${result.accepted} err ${result.errors} lost ${result.lost} dup ${result.duplicates}` +
-      `  p50 ${result.latency.p50} p99 ${result.latency.p99} ms  ${result.throughput}/s  rss ${JSON.stringify(peakRssMb)}`,
+      `  p50 ${result.latency.p50} p99 ${result.latency.p99} ms  ${result.throughput}/s  rss ${JSON.stringify(peakRssMb)}  cpu ${JSON.stringify(cpuSeconds)} in ${wallSeconds}s`,
   );
   return result;
 }
@@ -503,8 +560,10 @@ const SWITCHYARD_STAGES: StageDef[] = [
   { stage: 'persist signal (1 commit)', from: 'api.persist.start', to: 'api.persist.end' },
   { stage: 'enqueue (BullMQ add)', from: 'api.enqueue.start', to: 'api.enqueue.end' },
   { stage: 'dequeue (add → worker handler)', from: 'api.enqueue.end', to: 'w.start' },
-  { stage: 'plan (orders insert)', from: 'w.start', to: 'w.exec.start' },
-  { stage: 'risk gate (claim, lock, checks)', from: 'w.exec.start', to: 'w.gate.end' },
+  { stage: 'handler → plan state read sent', from: 'w.start', to: 'w.planstate.start' },
+  { stage: 'plan state read (with BEGIN)', from: 'w.planstate.start', to: 'w.planstate.end' },
+  { stage: 'plan in JS → insert sent', from: 'w.planstate.end', to: 'w.insert.start' },
+  { stage: 'insert + lock + claim reads (pipelined)', from: 'w.insert.start', to: 'w.gate.end' },
   { stage: 'routing context check', from: 'w.gate.end', to: 'w.audit.start' },
   { stage: 'audit write (credential.use)', from: 'w.audit.start', to: 'w.audit.end' },
   { stage: 'claim commit', from: 'w.audit.end', to: 'w.decrypt.start' },
@@ -564,14 +623,18 @@ async function runScenarios(ctx: RunContext): Promise<void> {
   const satWarm = options.satWarmupSeconds * 1000;
 
   log('starting the bare pipeline and Switchyard …');
+  const refDist = options.compare ? buildRef(options.compare) : undefined;
   const bare = await startBare(h, options.spread);
   const sy = await startSwitchyard(h, { name: 'switchyard', spread: options.spread, queue: options.queue, breakdown: options.breakdown });
+  const ref = refDist ? await startSwitchyard(h, { name: 'switchyard-ref', distDir: refDist, spread: options.spread, queue: options.queue, breakdown: options.breakdown }) : undefined;
   try {
     await warmup(ctx, bare, bare.single);
     await warmup(ctx, sy, sy.single);
+    if (ref) await warmup(ctx, ref, ref.single);
     // Rounds alternate which pipeline goes first (ABBA), so a drift in machine load hits both alike.
     for (let round = 1; round <= options.rounds; round++) {
-      const order = round % 2 === 1 ? [bare, sy] : [sy, bare];
+      const forward = ref ? [bare, sy, ref] : [bare, sy];
+      const order = round % 2 === 1 ? forward : [...forward].reverse();
       if (want('a')) for (const p of order) await phase(ctx, p, p.single, 'a', round, light());
       if (want('b')) for (const p of order) await phase(ctx, p, p.spread, 'b', round, saturation(), satWarm);
     }
@@ -584,6 +647,7 @@ async function runScenarios(ctx: RunContext): Promise<void> {
     }
   } finally {
     await sy.stop();
+    await ref?.stop();
   }
 
   if (want('d')) {
@@ -621,9 +685,9 @@ async function runScenarios(ctx: RunContext): Promise<void> {
 function ratios(ctx: RunContext) {
   const of = (scenario: string, pipeline: string, mode?: LoadSpec['mode']) =>
     ctx.phases.filter((p) => p.scenario === scenario && p.pipeline === pipeline && (!mode || p.spec.mode === mode)).sort((a, b) => a.round - b.round);
-  const paired = (scenario: string, pick: (p: PhaseResult) => number) => {
-    const bare = of(scenario, 'bare');
-    const sy = of(scenario, 'switchyard');
+  const paired = (scenario: string, pick: (p: PhaseResult) => number, base = 'bare', subject = 'switchyard') => {
+    const bare = of(scenario, base);
+    const sy = of(scenario, subject);
     const perRound = bare.map((b, i) => (sy[i] ? round(pick(sy[i]) / pick(b), 3) : NaN)).filter(Number.isFinite);
     return { perRound, median: round(median(perRound), 3) };
   };
@@ -633,6 +697,16 @@ function ratios(ctx: RunContext) {
     result.p99 = { ...paired('a', (p) => p.latency.p99), budget: 1.5 };
   }
   if (of('b', 'bare').length) result.throughput = { ...paired('b', (p) => p.throughput), budget: 0.8 };
+  if (of('a', 'switchyard-ref').length) {
+    result.vsRef = {
+      p50: paired('a', (p) => p.latency.p50, 'switchyard-ref'),
+      p99: paired('a', (p) => p.latency.p99, 'switchyard-ref'),
+      ack50: paired('a', (p) => p.ack.p50, 'switchyard-ref'),
+      throughput: of('b', 'switchyard-ref').length ? paired('b', (p) => p.throughput, 'switchyard-ref') : undefined,
+      refP50: paired('a', (p) => p.latency.p50, 'bare', 'switchyard-ref'),
+      refThroughput: of('b', 'switchyard-ref').length ? paired('b', (p) => p.throughput, 'bare', 'switchyard-ref') : undefined,
+    };
+  }
   return result;
 }
 
@@ -645,7 +719,7 @@ function report(ctx: RunContext, env: Record<string, unknown>, r: Record<string,
   const lines: string[] = [];
   lines.push(`Switchyard bench — ${env.date}  (${env.cpus} CPUs, node ${env.node}, queue ${ctx.options.queue})`);
   lines.push('');
-  const head = ['scenario', 'pipeline', 'round', 'sent', 'errors', 'lost', 'dup', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'orders/s', 'api MB', 'worker MB'];
+  const head = ['scenario', 'pipeline', 'round', 'sent', 'errors', 'lost', 'dup', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'orders/s', 'api MB', 'worker MB', 'cpu ms/signal api+worker', 'machine busy'];
   const rows = ctx.phases.map((p) => {
     const rss = Object.entries(p.peakRssMb);
     const apiMb = rss.find(([k]) => k.endsWith('api'))?.[1];
@@ -665,6 +739,12 @@ function report(ctx: RunContext, env: Record<string, unknown>, r: Record<string,
       String(p.throughput),
       String(apiMb ?? ''),
       String(workerMb ?? ''),
+      (() => {
+        const api = Object.entries(p.cpuSeconds).find(([k]) => k.endsWith('api'))?.[1] ?? NaN;
+        const worker = Object.entries(p.cpuSeconds).find(([k]) => k.endsWith('worker'))?.[1] ?? NaN;
+        return `${round((api * 1000) / Math.max(1, p.accepted), 2)}+${round((worker * 1000) / Math.max(1, p.accepted), 2)}`;
+      })(),
+      `${round((100 * (p.cpuSeconds.machine ?? NaN)) / (p.wallSeconds * cpus().length), 0)}%`,
     ];
   });
   lines.push(table([head, ...rows]));
@@ -672,6 +752,12 @@ function report(ctx: RunContext, env: Record<string, unknown>, r: Record<string,
   if (r.p50) lines.push(`ratio p50 (a)        ${r.p50.median}  (budget ≤ ${r.p50.budget})  per round ${r.p50.perRound.join(', ')}`);
   if (r.p99) lines.push(`ratio p99 (a)        ${r.p99.median}  (budget ≤ ${r.p99.budget})  per round ${r.p99.perRound.join(', ')}`);
   if (r.throughput) lines.push(`ratio throughput (b) ${r.throughput.median}  (budget ≥ ${r.throughput.budget})  per round ${r.throughput.perRound.join(', ')}`);
+  if (r.vsRef) {
+    const v = r.vsRef;
+    lines.push(`switchyard / switchyard-ref (${ctx.options.compare}): p50 ${v.p50.median} [${v.p50.perRound.join(', ')}], p99 ${v.p99.median} [${v.p99.perRound.join(', ')}], ack p50 ${v.ack50.median}` +
+      (v.throughput ? `, throughput ${v.throughput.median} [${v.throughput.perRound.join(', ')}]` : ''));
+    lines.push(`switchyard-ref / bare: p50 ${v.refP50.median}` + (v.refThroughput ? `, throughput ${v.refThroughput.median}` : ''));
+  }
   for (const [name, b] of Object.entries(stages)) {
     lines.push('');
     lines.push(`stages of ${name} in (a), ms (median / mean):  statements on path ${b.statementsOnPath ?? '?'}, commits on path ${b.commitsOnPath ?? '?'}, after the send ${b.statementsAfterSend ?? '?'} statements / ${b.commitsAfterSend ?? '?'} commits`);
