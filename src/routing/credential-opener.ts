@@ -27,6 +27,16 @@ export class OutOfContextError extends Error {
   }
 }
 
+function credentialUse(context: RoutingContext, version: number) {
+  return {
+    action: 'credential.use' as const,
+    actor: { type: 'worker' as const, id: context.jobId },
+    resource: { type: 'connection', id: context.connectionId },
+    requestId: context.jobId,
+    metadata: { orderId: context.orderId, credentialVersion: version },
+  };
+}
+
 /** Proof that authorize() ran for this context; only this module can mint one. */
 export interface CredentialGrant {
   readonly context: RoutingContext;
@@ -55,21 +65,29 @@ export class CredentialOpener {
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
-  async authorize(client: PoolClient, context: RoutingContext): Promise<CredentialGrant> {
+  /**
+   * With `expectedVersion` (the connection's credential version the caller read under the connection
+   * lock in this transaction), the credential.use event is sent right behind the context check, in the
+   * same round trip: the server still runs it after the check, and it is awaited before the grant exists.
+   * A refused context, or a credential rotated meanwhile, throws: the transaction, event included, rolls back.
+   */
+  async authorize(client: PoolClient, context: RoutingContext, expectedVersion?: number): Promise<CredentialGrant> {
     // Only an order submitted right now by this job to this (active) connection gets its current credential.
-    const current = await this.repository.sealedCredentialInContext(client, context);
+    const reading = this.repository.sealedCredentialInContext(client, context);
+    const auditing = expectedVersion === undefined ? undefined : this.audit.recordRaw(client, credentialUse(context, expectedVersion));
+    auditing?.catch(() => undefined); // awaited below, unless the check refuses first
+    const current = await reading;
     if (!current) {
       this.kms.evictConnection(context.connectionId);
       await this.recordRefusal(context);
       throw new OutOfContextError();
     }
-    await this.audit.recordRaw(client, {
-      action: 'credential.use',
-      actor: { type: 'worker', id: context.jobId },
-      resource: { type: 'connection', id: context.connectionId },
-      requestId: context.jobId,
-      metadata: { orderId: context.orderId, credentialVersion: current.version },
-    });
+    if (auditing) {
+      await auditing;
+      if (current.version !== expectedVersion) throw new Error('the connection\'s credential was rotated while the order was being claimed');
+    } else {
+      await this.audit.recordRaw(client, credentialUse(context, current.version));
+    }
     const grant: CredentialGrant = Object.freeze({ context: { ...context } });
     this.grants.set(grant, current);
     return grant;

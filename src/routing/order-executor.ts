@@ -133,9 +133,11 @@ export class OrderExecutor {
       await this.repository.finishOrder(client, order.id, { status: 'blocked', reason: blocked });
       return { kind: 'blocked' };
     }
-    // authorize() checks the context in a statement of its own, which the server runs after this update.
+    // authorize() checks the context in a statement of its own, which the server runs after this update,
+    // and sends credential.use (with the version read under the lock) right behind it: one round trip.
     const submitted = sent(this.repository.markSubmitted(client, order.id, job.id));
-    const grant = await this.opener.authorize(client, { workspaceId: job.workspaceId, jobId: job.id, orderId: order.id, connectionId: order.connectionId });
+    const context = { workspaceId: job.workspaceId, jobId: job.id, orderId: order.id, connectionId: order.connectionId };
+    const grant = await this.opener.authorize(client, context, connection!.credentialVersion);
     await submitted;
     // Any earlier attempt (a retry, or a second run of this job) may have reached the broker.
     return { kind: 'go', grant, environment: connection!.environment, lookupFirst: progress.attempts > 0 };
