@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 const SIGNALS_PER_SECOND = 100;
 const SECONDS = 3;
 
-jest.setTimeout(45_000);
+jest.setTimeout(180_000);
 
 describe('bench smoke', () => {
   let world: RoutingWorld;
@@ -36,7 +36,8 @@ describe('bench smoke', () => {
     broker.take(true);
     const load = await generator.openLoop([target], SIGNALS_PER_SECOND, SECONDS * 1000);
     const accepted = load.sends.filter((s) => s.status === 202).length;
-    await eventually(async () => broker.arrivals.length >= accepted, 30_000);
+    // A generous drain budget: a loaded CI machine routes one connection's backlog more slowly (no timing is asserted).
+    await eventually(async () => broker.arrivals.length >= accepted, 120_000);
     // Late duplicates would show up here.
     await new Promise((r) => setTimeout(r, 300));
     return analysePhase(load, broker.take(true), { expectedOrderIds });
