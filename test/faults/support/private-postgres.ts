@@ -1,12 +1,21 @@
 import { ChildProcess, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, createWriteStream, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, createWriteStream, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { childPids, freePort, isAlive, kill9, sleep, spawnTracked, waitFor } from './os-processes';
 
-const BIN = process.env.FAULTS_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+/** The machine's PostgreSQL binaries: FAULTS_PG_BIN, else the newest /usr/lib/postgresql/<version>/bin. */
+function pgBin(): string {
+  if (process.env.FAULTS_PG_BIN) return process.env.FAULTS_PG_BIN;
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root) ? readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))) : [];
+  const newest = versions.sort((a, b) => Number(b) - Number(a))[0];
+  if (!newest) throw new Error('no PostgreSQL binaries found: set FAULTS_PG_BIN to the directory holding initdb and postgres');
+  return join(root, newest, 'bin');
+}
+const BIN = pgBin();
 
 /**
  * A throwaway PostgreSQL cluster of our own (the machine's binaries, a temp directory, a free port),
@@ -41,8 +50,10 @@ export class PrivatePostgres {
   }
 
   private async init(): Promise<void> {
-    this.uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
-    this.gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+    // PostgreSQL refuses to run as root: as root the cluster belongs to the `postgres` OS user, otherwise to us.
+    const asRoot = process.getuid?.() === 0;
+    this.uid = asRoot ? Number(execFileSync('id', ['-u', 'postgres']).toString().trim()) : process.getuid!();
+    this.gid = asRoot ? Number(execFileSync('id', ['-g', 'postgres']).toString().trim()) : process.getgid!();
     const pwfile = join(this.root, 'pw');
     writeFileSync(pwfile, this.password);
     for (const path of [this.root, pwfile]) chownSync(path, this.uid, this.gid);

@@ -21,7 +21,7 @@ export interface FaultMode {
 
 // Rates stay well under what a loaded 2-core machine routes (about 5 signals/s with 12 routes): a fault must not hide behind overload.
 export const REDUCED: FaultMode = { name: 'reduced', rate: 3, leadMs: 2000, tailMs: 2000, kmsDownMs: 10_000, kmsThrottleMs: 4000, redisDownMs: 2000, postgresDownMs: 12_000, backlogMs: 4000, settleTimeoutMs: 150_000 };
-export const FULL: FaultMode = { name: 'full', rate: 4, leadMs: 25_000, tailMs: 15_000, kmsDownMs: 10_000, kmsThrottleMs: 8000, redisDownMs: 5000, postgresDownMs: 30_000, backlogMs: 8000, settleTimeoutMs: 240_000 };
+export const FULL: FaultMode = { name: 'full', rate: 4, leadMs: 25_000, tailMs: 15_000, kmsDownMs: 10_000, kmsThrottleMs: 8000, redisDownMs: 5000, postgresDownMs: 30_000, backlogMs: 8000, settleTimeoutMs: 150_000 };
 
 export interface FaultContext {
   world: FaultWorld;

@@ -24,7 +24,7 @@ function newestMtime(dir: string): number {
 export function prepareBuild(): { root: string; cleanup(): void; source: string } {
   // For iterating on the suite itself: a build directory prepared earlier (kept, never deleted here).
   const reuse = process.env.FAULTS_BUILD_DIR;
-  if (reuse && existsSync(join(reuse, 'dist', 'main.js'))) return { root: reuse, source: `prepared build in ${reuse}`, cleanup: () => undefined };
+  if (reuse && existsSync(join(reuse, 'dist', 'main.js'))) return { root: reuse, source: process.env.FAULTS_BUILD_LABEL ?? 'a build prepared beforehand', cleanup: () => undefined };
   const root = mkdtempSync(join(tmpdir(), 'sy-faults-build-'));
   const dist = join(REPO, 'dist');
   const required = ['main.js', 'worker.js', join('database', 'bootstrap.js')];
