@@ -10,6 +10,8 @@ import { AttackClassResult, writeAttackReport } from './support/report';
  * workspace), tenant B the other workspace. Every response is checked: never 5xx, security headers,
  * no stack trace, never the other workspace's data; a canary secret onboarded first is searched for
  * at the end. WRITE_REPORTS=1 regenerates the table in docs/security.md.
+ * A new route whose valid request the schema walker cannot build fails the positive control: teach
+ * validBody() (or pathValues()) about it, so its attacks are not vacuous.
  */
 let world: AttackWorld;
 let ops: Operation[] = [];
