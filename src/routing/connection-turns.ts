@@ -4,14 +4,27 @@ interface Held {
   holds: number;
 }
 
-interface Waiter {
+interface Waiter<C> {
   seq: bigint;
-  wake: () => void;
+  /** Ends the wait: with the claim a hand-off made for it, or with nothing (ask the database again). */
+  settle: (claim: C | undefined) => void;
+  /** The waiter's claim, to run inside the transaction of whoever finishes the order it waits for. */
+  handoff?: Handoff<C>;
 }
 
-interface ConnectionState {
+/** A claim one order's executor runs for the order waiting behind it, inside its own transaction. */
+export type Handoff<C> = (tx: unknown) => Promise<C>;
+
+/** A waiter taken for a hand-off: run its claim, then deliver the result once the transaction committed. */
+export interface TakenTurn<C> {
+  claimIn: Handoff<C>;
+  /** The committed claim; `undefined` if the transaction failed (the waiter claims for itself). */
+  deliver(claim: C | undefined): void;
+}
+
+interface ConnectionState<C> {
   held: Map<string, Held>;
-  waiters: Waiter[];
+  waiters: Waiter<C>[];
   /** Bumped whenever an order here is let go: a waiter that read an older version asks the database again at once. */
   version: number;
 }
@@ -20,12 +33,14 @@ interface ConnectionState {
  * This worker process's view of whose turn it is on each broker connection: the orders it planned
  * and has not finished yet. An order whose claim found an earlier order of its connection still
  * unanswered waits here for that order to be let go, when the earlier one is this process's own,
- * instead of going back to the queue and polling. The claim transaction stays the only authority
- * on order: this class only decides when to ask it again. An earlier order held elsewhere (another
- * worker, a job in backoff) is not waited for here: the caller goes back to the queue as before.
+ * instead of going back to the queue and polling; the earliest waiter may also hand its claim to the
+ * executor of the order it waits for, which then claims it in the same transaction as it records its
+ * own answer. The claim transaction stays the only authority on order: this class only decides when
+ * to ask it, and in which transaction. An earlier order held elsewhere (another worker, a job in
+ * backoff) is not waited for here: the caller goes back to the queue as before.
  */
-export class ConnectionTurns {
-  private readonly connections = new Map<string, ConnectionState>();
+export class ConnectionTurns<C = unknown> {
+  private readonly connections = new Map<string, ConnectionState<C>>();
 
   /** This process now holds `orderId` (of signal `seq`) on `connectionId`. */
   hold(connectionId: string, orderId: string, seq: string): void {
@@ -35,7 +50,10 @@ export class ConnectionTurns {
     else state.held.set(orderId, { seq: BigInt(seq), holds: 1 });
   }
 
-  /** Lets `orderId` go (finished, or handed back to the queue) and wakes the earliest waiter of its connection. */
+  /**
+   * Lets `orderId` go (finished, or handed back to the queue) and wakes the earliest waiter of its
+   * connection, unless an order this process holds still comes before that waiter (its release will).
+   */
   release(connectionId: string, orderId: string): void {
     const state = this.connections.get(connectionId);
     const held = state?.held.get(orderId);
@@ -44,8 +62,12 @@ export class ConnectionTurns {
     if (held.holds > 0) return;
     state.held.delete(orderId);
     state.version += 1;
-    state.waiters.shift()?.wake();
-    if (state.held.size === 0 && state.waiters.length === 0) this.connections.delete(connectionId);
+    const first = state.waiters[0];
+    if (first && !this.holdsEarlier(connectionId, first.seq.toString())) {
+      state.waiters.shift();
+      first.settle(undefined);
+    }
+    this.forgetIfIdle(connectionId, state);
   }
 
   version(connectionId: string): number {
@@ -62,24 +84,26 @@ export class ConnectionTurns {
   }
 
   /**
-   * Resolves when an order of the connection is let go (the earliest waiter first), at once if one
-   * was since `sinceVersion`, or after `timeoutMs` at the latest.
+   * Waits (registered at once, synchronously) until an order of the connection is let go with this
+   * waiter first in line, or `timeoutMs` at the latest; resolves with the claim a hand-off committed for
+   * this waiter, if `handoff` was offered and taken, else with undefined.
    */
-  waitForTurn(connectionId: string, seq: string, sinceVersion: number, timeoutMs: number): Promise<void> {
+  waitForTurn(connectionId: string, seq: string, timeoutMs: number, handoff?: Handoff<C>): Promise<C | undefined> {
     const state = this.state(connectionId);
-    if (state.version !== sinceVersion) return Promise.resolve();
     return new Promise((resolve) => {
-      const waiter: Waiter = {
+      const waiter: Waiter<C> = {
         seq: BigInt(seq),
-        wake: () => {
+        handoff,
+        settle: (claim) => {
           clearTimeout(timer);
-          resolve();
+          resolve(claim);
         },
       };
       const timer = setTimeout(() => {
         const at = state.waiters.indexOf(waiter);
-        if (at >= 0) state.waiters.splice(at, 1);
-        resolve();
+        if (at < 0) return; // taken for a hand-off: the taker delivers
+        state.waiters.splice(at, 1);
+        resolve(undefined);
       }, timeoutMs);
       const at = state.waiters.findIndex((w) => w.seq > waiter.seq);
       if (at < 0) state.waiters.push(waiter);
@@ -87,7 +111,20 @@ export class ConnectionTurns {
     });
   }
 
-  private state(connectionId: string): ConnectionState {
+  /** Takes the connection's earliest waiter, if it offered a hand-off, out of the queue. */
+  takeHandoff(connectionId: string): TakenTurn<C> | undefined {
+    const state = this.connections.get(connectionId);
+    const first = state?.waiters[0];
+    if (!state || !first?.handoff) return undefined;
+    state.waiters.shift();
+    return { claimIn: first.handoff, deliver: (claim) => first.settle(claim) };
+  }
+
+  private forgetIfIdle(connectionId: string, state: ConnectionState<C>): void {
+    if (state.held.size === 0 && state.waiters.length === 0) this.connections.delete(connectionId);
+  }
+
+  private state(connectionId: string): ConnectionState<C> {
     let state = this.connections.get(connectionId);
     if (!state) {
       state = { held: new Map(), waiters: [], version: 0 };

@@ -34,11 +34,15 @@ type Outcome = Parameters<RoutingRepository['finishOrder']>[2];
 
 /**
  * How long an order waits in this process for an earlier order of its connection before asking the
- * database again anyway (a safety net: the earlier order's release wakes it).
+ * database again anyway: a safety net only, the earlier order's executor hands the claim over (or its
+ * release wakes the waiter), so a short poll would only add claims that find the connection busy.
  */
-const LOCAL_TURN_POLL_MS = 500;
-/** After this long waiting in this process, the job goes back to the queue (its slot may be needed by the earlier order's retry). */
-const LOCAL_TURN_BUDGET_MS = 5_000;
+const LOCAL_TURN_POLL_MS = 2_000;
+/**
+ * A waiter only waits here while an order this process holds comes before it (that order's job is
+ * running and will let it go), so this bound is a last resort, not the way a turn ends.
+ */
+const LOCAL_TURN_BUDGET_MS = 60_000;
 
 
 /** What claiming an order decided. `go` carries the grant authorize() minted in the claim transaction. */
@@ -57,7 +61,10 @@ const FOLD_SAVEPOINT = 'folded_claim';
 export interface ExecuteOptions {
   /** A claim already made (and committed) in the plan transaction; `wait` means claim again in turn. */
   claimed?: FoldedClaim;
-  /** Settles the signal in the transaction that records this order's answer (the signal's last open order). */
+  /**
+   * Settles the signal in the transaction that records this order's answer (the signal's last open
+   * order), unless another order waits for this answer; `signalStatus` says whether it did.
+   */
   settle?: (client: PoolClient) => Promise<string>;
 }
 
@@ -87,7 +94,7 @@ export interface Executed {
 @Injectable()
 export class OrderExecutor {
   /** Whose turn it is on each connection, among the orders this process holds (see SignalRouter). */
-  readonly turns = new ConnectionTurns();
+  readonly turns = new ConnectionTurns<FoldedClaim>();
 
   constructor(
     private readonly db: TenantDb,
@@ -107,10 +114,23 @@ export class OrderExecutor {
 
     const outcome = await this.callBroker(job, order, route, claim);
     // Pipelined: the answer, the settlement's read and its write go out without waiting on each other.
-    const signalStatus = await this.db.runPipelined(job.workspaceId, async (client) => {
-      sent(this.repository.finishOrder(client, order.id, outcome));
-      return options.settle?.(client);
-    });
+    // The next order of the connection waiting here is claimed in the same transaction, right after
+    // this answer (it sees it): one commit hands the connection over.
+    const next = this.turns.takeHandoff(order.connectionId);
+    let handedOver: FoldedClaim | undefined;
+    let signalStatus: string | undefined;
+    try {
+      signalStatus = await this.db.runPipelined(job.workspaceId, async (client) => {
+        sent(this.repository.finishOrder(client, order.id, outcome));
+        const settled = await options.settle?.(client);
+        if (next) handedOver = await next.claimIn(client);
+        return settled;
+      });
+    } catch (err) {
+      next?.deliver(undefined);
+      throw err;
+    }
+    next?.deliver(handedOver);
     if (outcome.status === 'failed') await this.deadLettered(job, order, outcome.reason ?? 'failed');
     return { status: outcome.status, signalStatus };
   }
@@ -144,8 +164,9 @@ export class OrderExecutor {
   }
 
   /**
-   * claim() inside the signal's plan transaction, under a savepoint: if the claim fails, only the claim
-   * rolls back and the plan still commits, so its orders keep their place in their connections' order.
+   * claim() inside another unit of work (the signal's plan, or the answer of the order this one waited
+   * for), under a savepoint: if the claim fails, only the claim rolls back and the rest still commits
+   * (a plan's orders keep their place in their connections' order; an answer is recorded).
    */
   async claimInPlan(client: PoolClient, job: ExecutionJob, order: ClaimedOrder): Promise<FoldedClaim> {
     try {
@@ -164,13 +185,25 @@ export class OrderExecutor {
   private async claimInTurn(job: ExecutionJob, order: OrderRow): Promise<Exclude<Claim, { kind: 'wait' }>> {
     const deadline = Date.now() + LOCAL_TURN_BUDGET_MS;
     for (;;) {
+      if (Date.now() > deadline) throw new WaitForEarlierOrder(order.connectionId);
+      if (this.turns.holdsEarlier(order.connectionId, order.signalSeq)) {
+        // An earlier order of the connection is this process's: its executor claims this one in the
+        // transaction that records its own answer (or wakes this waiter). Checked and registered in one
+        // synchronous step, so no release in between goes unnoticed.
+        const handedOver = await this.turns.waitForTurn(order.connectionId, order.signalSeq, LOCAL_TURN_POLL_MS, (client) =>
+          this.claimInPlan(client as PoolClient, job, order),
+        );
+        if (handedOver?.kind === 'failed') throw handedOver.error;
+        if (handedOver && handedOver.kind !== 'wait') return handedOver;
+        continue; // woken, timed out, or another earlier order is still open: look again
+      }
       const version = this.turns.version(order.connectionId);
       const claim = await this.db.runPipelined(job.workspaceId, (client) => this.claim(client, job, order));
       if (claim.kind !== 'wait') return claim;
-      // An order of the connection was let go while the claim looked: its answer may be what the claim missed.
-      if (this.turns.version(order.connectionId) !== version) continue;
-      if (!this.turns.holdsEarlier(order.connectionId, order.signalSeq) || Date.now() > deadline) throw new WaitForEarlierOrder(order.connectionId);
-      await this.turns.waitForTurn(order.connectionId, order.signalSeq, version, LOCAL_TURN_POLL_MS);
+      // An order of the connection was let go (or taken up here) while the claim looked: look again.
+      if (this.turns.version(order.connectionId) !== version || this.turns.holdsEarlier(order.connectionId, order.signalSeq)) continue;
+      // The earlier order is not this process's (another worker, a job in backoff): wait in the queue.
+      throw new WaitForEarlierOrder(order.connectionId);
     }
   }
 

@@ -40,7 +40,8 @@ describe('bench smoke', () => {
     await eventually(async () => broker.arrivals.length >= accepted, 120_000);
     // Late duplicates would show up here.
     await new Promise((r) => setTimeout(r, 300));
-    return analysePhase(load, broker.take(true), { expectedOrderIds });
+    const arrivals = broker.take(true);
+    return { ...analysePhase(load, arrivals, { expectedOrderIds }), arrivals };
   }
 
   it('Switchyard (real api and worker, Redis queue): every signal placed exactly once', async () => {
@@ -51,6 +52,14 @@ describe('bench smoke', () => {
     const outcome = await drive({ baseUrl: world.api.url, path: `/hooks/${source.id}`, secret: source.secret, fanout: 1 }, (signalId) => [clientOrderId(signalId, route)]);
     expect(outcome.sent).toBe(SIGNALS_PER_SECOND * SECONDS);
     expect({ errors: outcome.errors, lost: outcome.lost, duplicates: outcome.duplicates, unexpected: outcome.unexpected }).toEqual({ errors: 0, lost: 0, duplicates: 0, unexpected: 0 });
+    // One connection: the broker saw the orders in signal order.
+    const seqOf = new Map(
+      (await world.sql<{ client_order_id: string; seq: string }>('SELECT o.client_order_id, s.seq::text AS seq FROM orders o JOIN signals s ON s.id = o.signal_id WHERE o.connection_id = $1', [connection])).map(
+        (r) => [r.client_order_id, BigInt(r.seq)],
+      ),
+    );
+    const seqs = outcome.arrivals.map((a) => seqOf.get(a.clientOrderId)!);
+    expect(seqs.every((seq, i) => i === 0 || seqs[i - 1] < seq)).toBe(true);
   });
 
   it('the bare pipeline: every signal placed exactly once', async () => {
