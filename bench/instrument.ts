@@ -161,6 +161,13 @@ serveRpc({
         resolve();
       });
     }),
+  /** process.memoryUsage() and V8's heap spaces, MB. */
+  memory: () => {
+    const mb = (n: number) => Math.round(n / 1048576);
+    const usage = Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, mb(v)]));
+    const spaces = Object.fromEntries(require('node:v8').getHeapSpaceStatistics().map((s: { space_name: string; space_used_size: number }) => [s.space_name, mb(s.space_used_size)]));
+    return { usage, spaces };
+  },
   /** Every trace since the last call, then forgets them. */
   marks: () => {
     const out: Record<string, Trace> = {};

@@ -15,7 +15,7 @@
  *        --no-breakdown           run Switchyard without the timing preload
  *        --compare REF            also run Switchyard built from git REF in a and b, alternating with
  *                                 the others (before/after of an optimisation under the same load)
- *        --profile DIR            V8 CPU profiles of Switchyard's api and worker during b
+ *        --profile DIR            V8 CPU profiles of Switchyard's api and worker during each phase
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -56,7 +56,7 @@ interface Options {
   otherSeconds: number;
   warmupSeconds: number;
   breakdown: boolean;
-  /** Directory for V8 CPU profiles of Switchyard's api and worker during each (b) phase. */
+  /** Directory for V8 CPU profiles of Switchyard's api and worker during each phase. */
   profileDir?: string;
   /** A git ref whose build also runs in a and b ('switchyard-ref'). */
   compare?: string;
@@ -144,12 +144,12 @@ function memoryOf(pid: number): { rss: number; hwm: number } {
   }
 }
 
-/** CPU time (user + system, seconds) a process has used so far. */
-function cpuSecondsOf(pid: number): number {
+/** CPU time (user + system, seconds) a process has used so far; `system` alone with part 'system'. */
+function cpuSecondsOf(pid: number, part: 'all' | 'system' = 'all'): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return ((part === 'all' ? Number(fields[11]) : 0) + Number(fields[12])) / 100;
   } catch {
     return NaN;
   }
@@ -166,6 +166,7 @@ function machineBusySeconds(): number {
 function sampleMemory(children: Child[]): { stop(): { peakRssMb: Record<string, number>; cpuSeconds: Record<string, number> } } {
   const peak: Record<string, number> = {};
   const cpuAtStart = new Map(children.map((c) => [c.name, cpuSecondsOf(c.pid)]));
+  const systemAtStart = new Map(children.map((c) => [c.name, cpuSecondsOf(c.pid, 'system')]));
   const machineAtStart = machineBusySeconds();
   const take = () => {
     for (const c of children) {
@@ -180,7 +181,10 @@ function sampleMemory(children: Child[]): { stop(): { peakRssMb: Record<string, 
       clearInterval(timer);
       take();
       const cpuSeconds: Record<string, number> = { machine: round(machineBusySeconds() - machineAtStart, 2) };
-      for (const c of children) cpuSeconds[c.name] = round(cpuSecondsOf(c.pid) - (cpuAtStart.get(c.name) ?? NaN), 2);
+      for (const c of children) {
+        cpuSeconds[c.name] = round(cpuSecondsOf(c.pid) - (cpuAtStart.get(c.name) ?? NaN), 2);
+        cpuSeconds[`${c.name}:system`] = round(cpuSecondsOf(c.pid, 'system') - (systemAtStart.get(c.name) ?? NaN), 2);
+      }
       return { peakRssMb: Object.fromEntries(Object.entries(peak).map(([k, v]) => [k, round(v, 1)])), cpuSeconds };
     },
   };
@@ -324,7 +328,8 @@ interface SwitchyardOptions {
 }
 
 interface SwitchyardPipeline extends Pipeline {
-  restartWorker(extraEnv: Record<string, string>): Promise<void>;
+  /** Replaces the worker (e.g. with the data-key cache off); the pipeline takes `name`. */
+  restartWorker(extraEnv: Record<string, string>, name: string): Promise<void>;
 }
 
 async function startSwitchyard(h: Harness, options: SwitchyardOptions): Promise<SwitchyardPipeline> {
@@ -378,8 +383,8 @@ async function startSwitchyard(h: Harness, options: SwitchyardOptions): Promise<
   const preload = options.breakdown ? ['-r', benchEntry('instrument')] : [];
   const distDir = options.distDir ?? join(ROOT, 'dist');
   const startApi = () => Child.node(`${options.name}-api`, [...preload, join(distDir, 'main.js')], { ...apiEnv, BENCH_ROLE: 'api', BENCH_DIST: distDir }, ROOT);
-  const startWorker = async (env: NodeJS.ProcessEnv) => {
-    const w = Child.node(`${options.name}-worker`, [...preload, join(distDir, 'worker.js')], { ...env, BENCH_ROLE: 'worker', BENCH_DIST: distDir }, ROOT);
+  const startWorker = async (env: NodeJS.ProcessEnv, name = options.name) => {
+    const w = Child.node(`${name}-worker`, [...preload, join(distDir, 'worker.js')], { ...env, BENCH_ROLE: 'worker', BENCH_DIST: distDir }, ROOT);
     if (options.breakdown) await w.waitReady();
     else await new Promise((r) => setTimeout(r, 3000));
     return w;
@@ -444,9 +449,10 @@ async function startSwitchyard(h: Harness, options: SwitchyardOptions): Promise<
         }, 60_000, 200);
       }, dbUrl(db));
     },
-    restartWorker: async (extraEnv) => {
+    async restartWorker(this: SwitchyardPipeline, extraEnv: Record<string, string>, name: string) {
       await worker.stop();
-      worker = await startWorker({ ...workerEnv, ...extraEnv });
+      worker = await startWorker({ ...workerEnv, ...extraEnv }, name);
+      this.name = name;
     },
     stop: async () => {
       await Promise.allSettled([apiChild.stop(), worker.stop()]);
@@ -476,6 +482,7 @@ interface PhaseResult extends PhaseOutcome {
   spec: LoadSpec;
   /** Peak RSS (MB) of each process during the phase. */
   peakRssMb: Record<string, number>;
+  memoryDetail?: Record<string, unknown>;
   /** CPU seconds each process (and the whole machine, every process on it) used during the phase, drain included. */
   cpuSeconds: Record<string, number>;
   /** Wall seconds of the phase, drain included. */
@@ -497,7 +504,7 @@ async function phase(ctx: RunContext, p: Pipeline, workload: Workload, scenario:
   await p.traces();
   const memory = sampleMemory(p.processes());
   const wallStart = Date.now();
-  const profiling = ctx.options.profileDir && p.kind === 'switchyard' && scenario === 'b' ? p.processes() : [];
+  const profiling = ctx.options.profileDir && p.kind === 'switchyard' ? p.processes() : [];
   await Promise.all(profiling.map((c) => c.call('profileStart')));
   const load = await h.loadgen.call<LoadResult>('run', { targets: workload.map((t) => t.load), spec, feedPort: h.feedPort });
   await Promise.all(profiling.map((c) => c.call('profileStop', join(ctx.options.profileDir!, `${c.name}-${scenario}${round}.cpuprofile`))));
@@ -517,13 +524,18 @@ async function phase(ctx: RunContext, p: Pipeline, workload: Workload, scenario:
   }, 120_000, 50);
   const drainMs = Date.now() - drainStarted;
   const { peakRssMb, cpuSeconds } = memory.stop();
+  // Where a Switchyard process's memory is (V8 heap vs the rest), right after the load.
+  const memoryDetail =
+    p.kind === 'switchyard' && ctx.options.breakdown
+      ? Object.fromEntries(await Promise.all(p.processes().map(async (c) => [c.name, await c.call('memory').catch(() => undefined)] as const)))
+      : undefined;
   const wallSeconds = Math.round((Date.now() - wallStart) / 10) / 100;
   const arrivals = await h.stub.call<Arrival[]>('arrivals', { clear: true });
   const traces = await p.traces();
   await p.quiesce();
   const outcome = analysePhase(load, arrivals, { expectedOrderIds: (signalId, i) => workload[i].expectedOrderIds(signalId), warmupMs });
   if (scenario === 'a' && !ctx.breakdownInput.has(p.name)) ctx.breakdownInput.set(p.name, { load, arrivals, traces, workload });
-  const result: PhaseResult = { pipeline: p.name, scenario, round, spec, peakRssMb, cpuSeconds, wallSeconds, drainMs, ...outcome };
+  const result: PhaseResult = { pipeline: p.name, scenario, round, spec, peakRssMb, memoryDetail, cpuSeconds, wallSeconds, drainMs, ...outcome };
   ctx.phases.push(result);
   log(
     `  ${scenario} r${round} ${p.name.padEnd(22)} sent ${result.sent} ok ${result.accepted} err ${result.errors} lost ${result.lost} dup ${result.duplicates}` +
@@ -637,9 +649,9 @@ async function runScenarios(ctx: RunContext): Promise<void> {
       const order = round % 2 === 1 ? forward : [...forward].reverse();
       if (want('a')) for (const p of order) await phase(ctx, p, p.single, 'a', round, light());
       if (want('b')) for (const p of order) await phase(ctx, p, p.spread, 'b', round, saturation(), satWarm);
+      // For information: saturation on one connection, where per-connection signal order serialises Switchyard.
+      if (want('b1') && (round === 1 || ref)) for (const p of order) await phase(ctx, p, p.single, 'b1', round, saturation(), satWarm);
     }
-    // For information: saturation on one connection, where per-connection signal order serialises Switchyard.
-    if (want('b1')) for (const p of [bare, sy]) await phase(ctx, p, p.single, 'b1', 1, saturation(), satWarm);
     if (want('c')) {
       const fan: LoadSpec = { mode: 'open', rate: options.fanoutRate, durationMs: options.otherSeconds * 1000 };
       await warmup(ctx, sy, sy.fanout);
@@ -656,8 +668,7 @@ async function runScenarios(ctx: RunContext): Promise<void> {
       const spec: LoadSpec = { mode: 'open', rate: options.rate, durationMs: options.otherSeconds * 1000 };
       await warmup(ctx, kms, kms.single);
       await phase(ctx, kms, kms.single, 'd', 1, spec);
-      await kms.restartWorker({ DATA_KEY_CACHE_TTL_MS: '0' });
-      kms.name = 'switchyard-kms5ms-nocache';
+      await kms.restartWorker({ DATA_KEY_CACHE_TTL_MS: '0' }, 'switchyard-kms5ms-nocache');
       await warmup(ctx, kms, kms.single);
       await phase(ctx, kms, kms.single, 'd', 1, spec);
       await phase(ctx, bare, bare.single, 'd', 1, spec);
@@ -703,6 +714,7 @@ function ratios(ctx: RunContext) {
       p99: paired('a', (p) => p.latency.p99, 'switchyard-ref'),
       ack50: paired('a', (p) => p.ack.p50, 'switchyard-ref'),
       throughput: of('b', 'switchyard-ref').length ? paired('b', (p) => p.throughput, 'switchyard-ref') : undefined,
+      throughputOneConnection: of('b1', 'switchyard-ref').length ? paired('b1', (p) => p.throughput, 'switchyard-ref') : undefined,
       refP50: paired('a', (p) => p.latency.p50, 'bare', 'switchyard-ref'),
       refThroughput: of('b', 'switchyard-ref').length ? paired('b', (p) => p.throughput, 'bare', 'switchyard-ref') : undefined,
     };
@@ -740,8 +752,8 @@ function report(ctx: RunContext, env: Record<string, unknown>, r: Record<string,
       String(apiMb ?? ''),
       String(workerMb ?? ''),
       (() => {
-        const api = Object.entries(p.cpuSeconds).find(([k]) => k.endsWith('api'))?.[1] ?? NaN;
-        const worker = Object.entries(p.cpuSeconds).find(([k]) => k.endsWith('worker'))?.[1] ?? NaN;
+        const api = Object.entries(p.cpuSeconds).find(([k]) => k.endsWith('-api'))?.[1] ?? NaN;
+        const worker = Object.entries(p.cpuSeconds).find(([k]) => k.endsWith('-worker'))?.[1] ?? NaN;
         return `${round((api * 1000) / Math.max(1, p.accepted), 2)}+${round((worker * 1000) / Math.max(1, p.accepted), 2)}`;
       })(),
       `${round((100 * (p.cpuSeconds.machine ?? NaN)) / (p.wallSeconds * cpus().length), 0)}%`,
@@ -755,7 +767,8 @@ function report(ctx: RunContext, env: Record<string, unknown>, r: Record<string,
   if (r.vsRef) {
     const v = r.vsRef;
     lines.push(`switchyard / switchyard-ref (${ctx.options.compare}): p50 ${v.p50.median} [${v.p50.perRound.join(', ')}], p99 ${v.p99.median} [${v.p99.perRound.join(', ')}], ack p50 ${v.ack50.median}` +
-      (v.throughput ? `, throughput ${v.throughput.median} [${v.throughput.perRound.join(', ')}]` : ''));
+      (v.throughput ? `, throughput ${v.throughput.median} [${v.throughput.perRound.join(', ')}]` : '') +
+      (v.throughputOneConnection ? `, one-connection throughput ${v.throughputOneConnection.median} [${v.throughputOneConnection.perRound.join(', ')}]` : ''));
     lines.push(`switchyard-ref / bare: p50 ${v.refP50.median}` + (v.refThroughput ? `, throughput ${v.refThroughput.median}` : ''));
   }
   for (const [name, b] of Object.entries(stages)) {
