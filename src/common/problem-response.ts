@@ -1,5 +1,6 @@
 import { HttpException } from '@nestjs/common';
 import type { Logger } from 'pino';
+import { isDatabaseUnavailable } from '../database/database-unavailable';
 import { Problem } from './problem';
 
 export interface ProblemResponse {
@@ -32,11 +33,17 @@ const FASTIFY_CODES: Record<string, [status: number, code: string, detail: strin
 };
 
 /**
- * Turns anything thrown while serving a request into an RFC 9457 body. Unknown errors become
- * a bare 500 with the request id: the cause goes to the log, never to the client.
+ * Turns anything thrown while serving a request into an RFC 9457 body. A database outage is a 503
+ * with Retry-After; other unknown errors become a bare 500 with the request id: the cause goes to the
+ * log, never to the client.
  */
 export function toProblemResponse(error: unknown, requestId: string, logger: Logger): ProblemResponse {
   const problem = asProblem(error);
+  if (!problem && isDatabaseUnavailable(error)) {
+    // An outage, not a bug: senders and clients retry (webhook providers do on 503, not on 500).
+    logger.warn({ requestId, err: (error as Error).message }, 'database unavailable');
+    return build(Problem.unavailable('database_unavailable', 'The service cannot reach its database right now; retry shortly.', 2), requestId);
+  }
   if (!problem) {
     logger.error({ err: error, requestId }, 'unhandled error');
     return build(new Problem(500, 'internal_error', 'Internal server error', 'Something went wrong; quote the requestId when reporting it.'), requestId);

@@ -22,6 +22,8 @@ const envSchema = z
     DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
     REDIS_URL: optionalUrl,
     QUEUE_PREFIX: z.string().regex(/^[a-z0-9_{}:-]+$/).default('{switchyard}'),
+    // A crashed worker's job (and, through signal order, its connection) waits up to 1.5x this before another takes it.
+    QUEUE_JOB_LOCK_MS: z.coerce.number().int().min(2_000).max(300_000).default(10_000),
 
     KMS_PROVIDER: z.enum(['local', 'aws']).optional(),
     KMS_KEY_ID: z.string().min(1).optional(),
@@ -90,7 +92,7 @@ export interface AppConfig {
   dataDir: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   database: { url?: string; apiUrl?: string; workerUrl?: string; poolSize: number };
-  queue: { redisUrl?: string; prefix: string };
+  queue: { redisUrl?: string; prefix: string; jobLockMs: number };
   kms: {
     provider: 'local' | 'aws';
     keyId?: string;
@@ -134,7 +136,7 @@ export function parseConfig(source: NodeJS.ProcessEnv): AppConfig {
     dataDir: resolve(e.DATA_DIR),
     logLevel: e.LOG_LEVEL,
     database: { url: e.DATABASE_URL, apiUrl: e.DATABASE_API_URL, workerUrl: e.DATABASE_WORKER_URL, poolSize: e.DATABASE_POOL_SIZE },
-    queue: { redisUrl: e.REDIS_URL, prefix: e.QUEUE_PREFIX },
+    queue: { redisUrl: e.REDIS_URL, prefix: e.QUEUE_PREFIX, jobLockMs: e.QUEUE_JOB_LOCK_MS },
     kms: {
       provider: e.KMS_PROVIDER ?? 'local',
       keyId: e.KMS_KEY_ID,

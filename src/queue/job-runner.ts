@@ -2,6 +2,8 @@ import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { DelayedError, Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { LOGGER } from '../common/logger';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { isDatabaseUnavailable } from '../database/database-unavailable';
 import { JOB_NAMES, JobName, JobPayloads } from './jobs';
 import { QueueConnection } from './queue-connection';
 
@@ -26,6 +28,7 @@ export class JobRunner implements OnApplicationShutdown {
   constructor(
     @Inject(JOB_HANDLERS) private readonly handlers: JobHandler[],
     private readonly queues: QueueConnection,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -35,8 +38,9 @@ export class JobRunner implements OnApplicationShutdown {
     for (const handler of this.handlers) {
       const worker = await this.queues.worker(handler.jobName, (job, token) => this.run(handler, job, token), {
         concurrency: handler.concurrency,
-        // A crashed worker's job is retried by another after this lock expires.
-        lockDuration: 30_000,
+        // A crashed worker's job is retried by another once its lock expires and the next stalled check runs.
+        lockDuration: this.config.queue.jobLockMs,
+        stalledInterval: this.config.queue.jobLockMs / 2,
         maxStalledCount: 3,
       });
       worker.on('failed', (job, err) => this.logger.warn({ job: job?.id, name: handler.jobName, attempts: job?.attemptsMade, err: err.message }, 'job failed'));
@@ -64,21 +68,6 @@ export class JobRunner implements OnApplicationShutdown {
 }
 
 const OUTAGE_RETRY_MS = 1_000;
-// Connection-level failures (refused, reset, server shutting down or starting up), never a refusal of the work itself.
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006']);
-const UNAVAILABLE_MESSAGES = /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i;
-
-/** True when the error, or an error that caused it, says the database could not be reached. */
-export function isDatabaseUnavailable(err: unknown): boolean {
-  let current: unknown = err;
-  for (let depth = 0; current && depth < 5; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
-    if (current instanceof Error && UNAVAILABLE_MESSAGES.test(current.message)) return true;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return false;
-}
 
 export function assertCompleteRegistry(handlers: JobHandler[]): void {
   for (const name of JOB_NAMES) {

@@ -11,15 +11,16 @@ const INTERVAL_MS = 2_000;
 // Well past the hot path's enqueue timeout and the marker's flush delay, so live requests are left alone.
 const OLDER_THAN_MS = 3_000;
 const BATCH = 500;
-// Every 15th pass (30 s): unfinished signals a minute old whose job the queue no longer has.
-const LOST_JOB_PASS_EVERY = 15;
-const LOST_JOB_AFTER_MS = 60_000;
+// Every 5th pass (10 s): unfinished signals 20 s old whose job the queue no longer has (a job outlives its
+// signal's routing by far: completed jobs are trimmed only after 10,000 newer ones).
+const LOST_JOB_PASS_EVERY = 5;
+const LOST_JOB_AFTER_MS = 20_000;
 
 /**
  * Finds signals that were persisted but never marked enqueued (the process died between commit and
  * add, or the queue was down) and enqueues each exactly once: a signal whose job already exists is
  * only marked, and the job id (= signal id) absorbs a race with the hot path or another replica.
- * Runs in every api process from application bootstrap, every two seconds; every 30 s it also enqueues
+ * Runs in every api process from application bootstrap, every two seconds; every 10 s it also enqueues
  * again unfinished signals whose job the queue lost.
  */
 @Injectable()

@@ -94,7 +94,8 @@ describe.each(backends)('faults on the %s queue backend', (backend) => {
     expect(crashes).toEqual([]);
     expect(final.pending).toBe(0);
     expect(signals.accepted).toBeGreaterThan(0);
-    expect({ nonTerminal: signals.nonTerminal, withoutReason: signals.withoutReason, doubled: signals.doubled, refused: signals.refused, gaveUp: signals.gaveUp }).toEqual({
+    expect({ nonTerminal: signals.nonTerminal, withoutReason: signals.withoutReason, doubled: signals.doubled, refused: signals.refused, gaveUp: signals.gaveUp, serverErrors: signals.serverErrors }).toEqual({
+      serverErrors: 0,
       nonTerminal: 0,
       withoutReason: 0,
       doubled: 0,

@@ -2,6 +2,7 @@ import { ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import type { FastifyRequest } from 'fastify';
+import { isDatabaseUnavailable } from '../../database/database-unavailable';
 import { Problem } from '../../common/problem';
 import { AuthContext, PlatformContext, Principal, Role, roleAtLeast } from './auth-context';
 import { AUTH_CONTEXT, PLATFORM_ROUTE, PUBLIC_ROUTE, REQUIRED_ROLE } from './auth.decorators';
@@ -42,6 +43,8 @@ export class AccessGuard extends AuthGuard('bearer') {
   }
 
   override handleRequest<T>(err: unknown, user: T): T {
+    // A token that could not be checked is not a bad token: the outage surfaces as a 503, not a 401.
+    if (isDatabaseUnavailable(err)) throw err;
     if (err || !user) throw Problem.unauthorized();
     return user;
   }

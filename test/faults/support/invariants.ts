@@ -33,6 +33,8 @@ export interface SignalVerdicts {
   failureReasons: Record<string, number>;
   /** What the senders were answered, attempt by attempt ('no answer' = refused, reset or timed out). */
   answers: Record<string, number>;
+  /** Answers of 500 and above other than 503 (an outage is a 503 with Retry-After, never an internal error). */
+  serverErrors: number;
 }
 
 /** The final state of the given signals, read from the database. */
@@ -63,6 +65,7 @@ export async function signalVerdicts(world: FaultWorld, sent: SentSignal[]): Pro
     nonTerminal: rows.filter((r) => !TERMINAL_SIGNAL.includes(r.status)).length + (ids.length - rows.length),
     withoutReason,
     failureReasons,
+    serverErrors: sent.flatMap((s) => s.statuses).filter((st) => st >= 500 && st !== 503).length,
     answers: sent.flatMap((s) => s.statuses).reduce<Record<string, number>>((acc, st) => {
       const key = st === 0 ? 'no answer' : String(st);
       acc[key] = (acc[key] ?? 0) + 1;

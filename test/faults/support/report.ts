@@ -45,7 +45,7 @@ const answers = (v: SignalVerdicts) =>
 
 function phaseOk(v: SignalVerdicts | undefined, p?: PhaseRun): boolean {
   if (!v) return true;
-  return v.nonTerminal === 0 && v.withoutReason === 0 && v.doubled === 0 && v.refused === 0 && v.gaveUp === 0 && (p?.pendingAfterSettle ?? 0) === 0;
+  return v.nonTerminal === 0 && v.serverErrors === 0 && v.withoutReason === 0 && v.doubled === 0 && v.refused === 0 && v.gaveUp === 0 && (p?.pendingAfterSettle ?? 0) === 0;
 }
 
 function runTables(run: BackendRun): string[] {
@@ -76,6 +76,7 @@ function runTables(run: BackendRun): string[] {
     `| no process crashes by itself | api and worker watched all run${run.crashes.length ? `: ${run.crashes.join('; ')}` : ''} | ${pass(run.crashes.length === 0)} |`,
     `| every accepted signal terminal (routed, or blocked/failed with a reason) | ${v.accepted} accepted: ${statuses(v)}; ${v.nonTerminal} not terminal, ${v.withoutReason} without a reason | ${pass(v.nonTerminal === 0 && v.withoutReason === 0)} |`,
     `| no signal doubled (one webhook-id, one signal) | ${v.sent} deliveries, ${v.retriedBySender} retried by the sender | ${pass(v.doubled === 0)} |`,
+    `| outages answered 503 with Retry-After, never 500 | ${v.serverErrors} answers of 500 or above other than 503 | ${pass(v.serverErrors === 0)} |`,
     `| every delivery eventually accepted | ${v.gaveUp} given up, ${v.refused} refused with a 4xx | ${pass(v.gaveUp === 0 && v.refused === 0)} |`,
     `| zero duplicate orders at the brokers (by client order id) | ${b.ordersAtBrokers} orders at Alpaca, Binance and paper; ${b.resubmissions} resubmissions after 5xx/timeouts; orders by worker attempts: ${Object.entries(b.ordersByAttempts).map(([k, n]) => `${k}: ${n}`).join(', ')} | ${pass(b.duplicates.length === 0)} |`,
     `| brokers and database agree | ${b.placedButNotRecorded.length} placed but not recorded, ${b.recordedButNotPlaced.length} recorded but not placed; orders ${Object.entries(b.ordersByStatus).map(([k, n]) => `${k} ${n}`).join(', ')} | ${pass(b.placedButNotRecorded.length === 0 && b.recordedButNotPlaced.length === 0)} |`,
@@ -126,7 +127,8 @@ export function writeResilienceReport(runs: BackendRun[], mode: FaultMode, total
     'good (the recovery sweep now enqueues again unfinished signals whose job is gone); a PostgreSQL outage over a backlog',
     'spent all six attempts of each queued job in ~8 s and left its signal unfinished (an unreachable database now delays',
     'the job without spending an attempt); the worker crashed on a PostgreSQL restart (a checked-out connection emitted',
-    "'error' with no listener).",
+    "'error' with no listener); webhooks sent while PostgreSQL was down were answered 500 (now 503 `database_unavailable`",
+    'with Retry-After, which senders retry).',
     '',
     '## Faults',
     '',
