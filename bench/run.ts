@@ -773,8 +773,8 @@ function report(ctx: RunContext, env: Record<string, unknown>, r: Record<string,
   }
   for (const [name, b] of Object.entries(stages)) {
     lines.push('');
-    lines.push(`stages of ${name} in (a), ms (median / mean):  statements on path ${b.statementsOnPath ?? '?'}, commits on path ${b.commitsOnPath ?? '?'}, after the send ${b.statementsAfterSend ?? '?'} statements / ${b.commitsAfterSend ?? '?'} commits`);
-    lines.push(table([['stage', 'median', 'mean', 'n'], ...b.stages.map((s: any) => [s.stage, String(s.median), String(s.mean), String(s.n)])]));
+    lines.push(`stages of ${name} in (a), ms (median / mean / p99):  statements on path ${b.statementsOnPath ?? '?'}, commits on path ${b.commitsOnPath ?? '?'}, after the send ${b.statementsAfterSend ?? '?'} statements / ${b.commitsAfterSend ?? '?'} commits`);
+    lines.push(table([['stage', 'median', 'mean', 'p99', 'n'], ...b.stages.map((s: any) => [s.stage, String(s.median), String(s.mean), String(s.p99), String(s.n)])]));
   }
   return lines.join('\n');
 }

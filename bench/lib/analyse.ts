@@ -1,6 +1,6 @@
 import type { Arrival } from './broker';
 import type { LoadResult } from './load';
-import { LatencySummary, median, round, summarize } from './stats';
+import { LatencySummary, median, percentile, round, summarize } from './stats';
 
 /** What one load phase showed, seen from outside: webhooks sent, orders arrived at the broker. */
 export interface PhaseOutcome {
@@ -98,10 +98,12 @@ export interface StageDef {
 }
 
 /** Median and mean of each stage over the signals that have both marks. */
-export function stageTable(timelines: Record<string, number>[], stages: StageDef[]): { stage: string; median: number; mean: number; n: number }[] {
+export function stageTable(timelines: Record<string, number>[], stages: StageDef[]): { stage: string; median: number; mean: number; p99: number; n: number }[] {
   return stages.map(({ stage, from, to }) => {
     const values = timelines.filter((t) => Number.isFinite(t[from]) && Number.isFinite(t[to])).map((t) => t[to] - t[from]);
     const mean = values.length ? values.reduce((a, b) => a + b, 0) / values.length : NaN;
-    return { stage, median: round(median(values), 3), mean: round(mean, 3), n: values.length };
+    // The tail shows which stage the p99 latency comes from, which the median hides.
+    const p99 = values.length ? percentile([...values].sort((a, b) => a - b), 99) : NaN;
+    return { stage, median: round(median(values), 3), mean: round(mean, 3), p99: round(p99, 3), n: values.length };
   });
 }
