@@ -14,8 +14,21 @@ import { routeRateLimit } from './risk-gate';
 import { NewOrder, OrderRow, RouteRow, RoutingRepository, SignalRow, TERMINAL_ORDER_STATUSES } from './routing.repository';
 
 const TERMINAL_SIGNAL = new Set(['routed', 'partially_routed', 'blocked', 'failed']);
-/** How long a signal waits before re-checking that an earlier order on its connection was answered. */
+/** How long a signal first waits before re-checking that an earlier order on its connection was answered. */
 const TURN_WAIT_MS = 20;
+/** Each further wait of the same job doubles up to this. */
+const TURN_WAIT_MAX_MS = 1_000;
+
+/**
+ * The delay before a waiting job's next look. It backs off: jobs that keep finding their connection busy
+ * must not fill every worker slot and starve the earlier signal they wait for. (On the PostgreSQL queue
+ * backend a job re-queued by the stall check goes behind jobs that cycle through short delays; after a
+ * PostgreSQL restart 24 such jobs took all 16 slots for minutes while the signal they waited for sat in
+ * the queue.)
+ */
+export function turnWaitMs(previousWaits: number): number {
+  return Math.min(TURN_WAIT_MAX_MS, TURN_WAIT_MS * 2 ** Math.min(Math.max(previousWaits, 0), 10));
+}
 
 type RouteSignalJob = Job<JobPayloads['route-signal'], unknown, 'route-signal'>;
 
@@ -94,7 +107,8 @@ export class SignalRouter implements JobHandler<'route-signal'> {
     if (failed) throw (failed as PromiseRejectedResult).reason;
     if (waiting) {
       // Not a failure: come back once the earlier order has been answered, without spending an attempt.
-      await job.moveToDelayed(Date.now() + TURN_WAIT_MS, token);
+      // Every start that neither failed nor is this one was a wait (or a stall).
+      await job.moveToDelayed(Date.now() + turnWaitMs(job.attemptsStarted - job.attemptsMade - 1), token);
       throw new DelayedError();
     }
     const settled = results.length === 1 && results[0].status === 'fulfilled' ? results[0].value.signalStatus : undefined;
