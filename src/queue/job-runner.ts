@@ -13,6 +13,8 @@ export interface JobHandler<N extends JobName = JobName> {
   readonly concurrency: number;
   /** `token` is the worker's lock token, needed to move the job (e.g. to delay it). */
   handle(job: Job<JobPayloads[N], unknown, N>, token?: string): Promise<unknown>;
+  /** The job's last attempt failed: nothing will run it again, so whatever it was for must end visibly here. */
+  deadLetter?(job: Job<JobPayloads[N], unknown, N>, err: Error): Promise<void>;
 }
 
 export const JOB_HANDLERS = Symbol('JOB_HANDLERS');
@@ -43,7 +45,12 @@ export class JobRunner implements OnApplicationShutdown {
         stalledInterval: this.config.queue.jobLockMs / 2,
         maxStalledCount: 3,
       });
-      worker.on('failed', (job, err) => this.logger.warn({ job: job?.id, name: handler.jobName, attempts: job?.attemptsMade, err: err.message }, 'job failed'));
+      worker.on('failed', (job, err) => {
+        this.logger.warn({ job: job?.id, name: handler.jobName, attempts: job?.attemptsMade, err: err.message }, 'job failed');
+        if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
+          handler.deadLetter?.(job as never, err).catch((e: Error) => this.logger.error({ job: job.id, name: handler.jobName, err: e.message }, 'dead-lettering a failed job failed'));
+        }
+      });
       worker.on('error', (err) => this.logger.error({ name: handler.jobName, err: err.message }, 'queue worker error'));
       this.workers.push(worker);
     }

@@ -266,7 +266,7 @@ export class OrderExecutor {
   }
 
   /** A failed order is the dead-letter: on-call hears of it (deduplicated per connection). */
-  private async deadLettered(job: ExecutionJob, order: OrderRow, reason: string): Promise<void> {
+  async deadLettered(job: ExecutionJob, order: OrderRow, reason: string): Promise<void> {
     await this.pager
       .raise({
         workspaceId: job.workspaceId,

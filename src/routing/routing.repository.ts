@@ -220,6 +220,19 @@ export class RoutingRepository {
     return rows;
   }
 
+  /** Fails the signal's orders still pending or submitted; returns them as they were before. */
+  async failOpenOrders(client: PoolClient, signalId: string, reasons: { pending: string; submitted: string }): Promise<OrderRow[]> {
+    const { rows } = await client.query<OrderRow>(
+      `WITH open AS (SELECT ${ORDER_COLUMNS} FROM orders WHERE signal_id = $1 AND status IN ('pending', 'submitted') FOR UPDATE),
+       failed AS (
+         UPDATE orders o SET status = 'failed', reason = CASE WHEN o.status = 'submitted' THEN $3 ELSE $2 END, updated_at = clock_timestamp()
+           FROM open WHERE o.id = open.id)
+       SELECT * FROM open`,
+      [signalId, reasons.pending, reasons.submitted],
+    );
+    return rows;
+  }
+
   async markSignal(client: PoolClient, signalId: string, status: string, error: string | null = null): Promise<void> {
     const terminal = !['routing'].includes(status);
     await client.query(

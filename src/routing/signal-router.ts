@@ -117,6 +117,31 @@ export class SignalRouter implements JobHandler<'route-signal'> {
     return { status };
   }
 
+  /**
+   * The job failed for good (every attempt spent on an error that is neither the broker's nor an
+   * outage): its signal still ends visibly. Orders never sent fail; an order sent whose answer was never
+   * recorded fails too, saying its state at the broker is unknown (it would otherwise hold its connection
+   * for good); each pages on-call. A signal with no orders fails with the reason.
+   */
+  async deadLetter(job: RouteSignalJob, err: Error): Promise<void> {
+    const { workspaceId, signalId } = job.data;
+    const execution = { id: job.id!, workspaceId, finalAttempt: true };
+    const why = `routing_failed: the routing job failed ${job.attemptsMade} time(s)`;
+    const failed = await this.db.runPipelined(workspaceId, async (client) => {
+      const state = await this.repository.planState(client, signalId);
+      if (!state || TERMINAL_SIGNAL.has(state.signal.status)) return [];
+      const orders = await this.repository.failOpenOrders(client, signalId, {
+        pending: `${why}; never sent`,
+        submitted: `${why} after sending the order; its state at the broker is unknown: check it by client order id`,
+      });
+      if (state.orders.length === 0) sent(this.repository.markSignal(client, signalId, 'failed', `${why} before planning its orders`));
+      else await this.settle(client, signalId);
+      return orders;
+    });
+    this.logger.error({ signalId, jobId: job.id, err: err.message, orders: failed.length }, 'routing job failed for good; signal dead-lettered');
+    for (const order of failed) await this.executor.deadLettered(execution, order, order.status === 'submitted' ? `${why} after sending; state at the broker unknown` : `${why}; never sent`);
+  }
+
   private async plan(client: PoolClient, signalId: string, workspaceId: string, execution: ExecutionJob) {
     const state = await this.repository.planState(client, signalId);
     if (!state || TERMINAL_SIGNAL.has(state.signal.status)) return undefined;

@@ -1,0 +1,54 @@
+import { eventually } from '../signals/support/signals-harness';
+import { RoutingWorld } from './routing-harness';
+
+const AUDIT_INSERT_COLUMNS = 'workspace_id, actor_type, actor_id, ip, action, resource_type, resource_id, reason, request_id, metadata';
+
+/**
+ * A routing job whose every attempt fails on an error that is neither the broker's nor an outage (here
+ * a real one: the worker's database role may no longer write the audit trail, so no claim can commit)
+ * is dead-lettered: its signal ends failed with a reason, its order fails without reaching the broker
+ * (and stops holding its connection), and on-call is paged.
+ */
+describe.each(['postgres', 'redis'] as const)('a routing job that fails for good (%s queue backend)', (backend) => {
+  let world: RoutingWorld;
+  beforeAll(async () => {
+    world = await RoutingWorld.start(backend);
+  });
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  it('ends its signal failed, fails its unsent order and pages on-call', async () => {
+    const ws = await world.workspace();
+    const alpaca = await world.connect(ws.token, 'alpaca');
+    const source = await world.source(ws.token);
+    await world.route(ws.token, { sourceId: source.id, connectionId: alpaca, sizing: { mode: 'fixed', value: '1' }, symbolMap: { BTCUSD: 'BTC/USD' } });
+
+    await world.sql('REVOKE INSERT ON audit_events FROM switchyard_worker');
+    let result: Awaited<ReturnType<RoutingWorld['settled']>>;
+    try {
+      const signalId = await world.send(source, { ticker: 'BTCUSD', action: 'buy', quantity: '1' });
+      // Six attempts with exponential backoff from 250 ms: about eight seconds.
+      result = await world.settled(ws.token, signalId, 25_000);
+    } finally {
+      await world.sql(`GRANT INSERT (${AUDIT_INSERT_COLUMNS}) ON audit_events TO switchyard_worker`);
+    }
+
+    expect(result.status).toBe('failed');
+    expect(result.error).toMatch(/^routing_failed: the routing job failed 6 time\(s\); never sent$/);
+    expect(result.orders).toHaveLength(1);
+    expect(result.orders[0]).toMatchObject({ status: 'failed', connectionId: alpaca });
+    expect(world.alpaca.ordersByClientId.get(result.orders[0].clientOrderId)).toBeUndefined();
+    const [use] = await world.sql<{ n: number }>(`SELECT count(*)::int AS n FROM audit_events WHERE action = 'credential.use' AND workspace_id = $1`, [ws.id]);
+    expect(use.n).toBe(0);
+    const paged = await eventually(async () => {
+      const rows = await world.sql<{ rule: string; resource_id: string }>(`SELECT rule, resource_id FROM alerts WHERE workspace_id = $1`, [ws.id]);
+      return rows.length ? rows : undefined;
+    });
+    expect(paged).toEqual([{ rule: 'order.dead_lettered', resource_id: alpaca }]);
+
+    // The connection is free again: the next signal routes.
+    const next = await world.settled(ws.token, await world.send(source, { ticker: 'BTCUSD', action: 'buy', quantity: '1' }));
+    expect(next.status).toBe('routed');
+  }, 60_000);
+});
