@@ -5,7 +5,7 @@ import type { PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import { LOGGER } from '../common/logger';
 import { TenantDb } from '../database/tenant-db';
-import type { JobHandler } from '../queue/job-runner';
+import type { GivenUpJob, JobHandler } from '../queue/job-runner';
 import type { JobPayloads } from '../queue/jobs';
 import { clientOrderId } from './client-order-id';
 import { Executed, ExecutionJob, FoldedClaim, OrderExecutor, sent, WaitForEarlierOrder } from './order-executor';
@@ -118,18 +118,19 @@ export class SignalRouter implements JobHandler<'route-signal'> {
   }
 
   /**
-   * The job failed for good (every attempt spent on an error that is neither the broker's nor an
-   * outage): its signal still ends visibly. Orders never sent fail; an order sent whose answer was never
-   * recorded fails too, saying its state at the broker is unknown (it would otherwise hold its connection
-   * for good); each pages on-call. A signal with no orders fails with the reason.
+   * The queue gave the job up (attempts spent on errors that are neither the broker's nor an outage, or
+   * its worker died on it too often): its signal still ends visibly. Orders never sent fail; an order sent
+   * whose answer was never recorded fails too, saying its state at the broker is unknown (it would
+   * otherwise hold its connection for good); each pages on-call. A signal with no orders fails with the
+   * reason. Idempotent: a signal already terminal is left alone.
    */
-  async deadLetter(job: RouteSignalJob, err: Error): Promise<void> {
+  async deadLetter(job: GivenUpJob<'route-signal'>, because: string): Promise<void> {
     const { workspaceId, signalId } = job.data;
     const execution = { id: job.id!, workspaceId, finalAttempt: true };
-    const why = `routing_failed: the routing job failed ${job.attemptsMade} time(s)`;
+    const why = `routing_failed: the routing job was given up (${because})`;
     const failed = await this.db.runPipelined(workspaceId, async (client) => {
       const state = await this.repository.planState(client, signalId);
-      if (!state || TERMINAL_SIGNAL.has(state.signal.status)) return [];
+      if (!state || TERMINAL_SIGNAL.has(state.signal.status)) return undefined;
       const orders = await this.repository.failOpenOrders(client, signalId, {
         pending: `${why}; never sent`,
         submitted: `${why} after sending the order; its state at the broker is unknown: check it by client order id`,
@@ -138,8 +139,9 @@ export class SignalRouter implements JobHandler<'route-signal'> {
       else await this.settle(client, signalId);
       return orders;
     });
-    this.logger.error({ signalId, jobId: job.id, err: err.message, orders: failed.length }, 'routing job failed for good; signal dead-lettered');
-    for (const order of failed) await this.executor.deadLettered(execution, order, order.status === 'submitted' ? `${why} after sending; state at the broker unknown` : `${why}; never sent`);
+    if (!failed) return;
+    this.logger.error({ signalId, jobId: job.id, because, orders: failed.length }, 'routing job given up; signal dead-lettered');
+    for (const order of failed) await this.executor.deadLettered(execution, order, order.status === 'submitted' ? `${why}; sent, state at the broker unknown` : `${why}; never sent`);
   }
 
   private async plan(client: PoolClient, signalId: string, workspaceId: string, execution: ExecutionJob) {

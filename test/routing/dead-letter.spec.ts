@@ -1,4 +1,7 @@
+import { UnrecoverableError } from 'bullmq';
+import { QueueConnection } from '../../src/queue/queue-connection';
 import { eventually } from '../signals/support/signals-harness';
+import { startWorker } from '../support/worker-app';
 import { RoutingWorld } from './routing-harness';
 
 const AUDIT_INSERT_COLUMNS = 'workspace_id, actor_type, actor_id, ip, action, resource_type, resource_id, reason, request_id, metadata';
@@ -35,7 +38,7 @@ describe.each(['postgres', 'redis'] as const)('a routing job that fails for good
     }
 
     expect(result.status).toBe('failed');
-    expect(result.error).toMatch(/^routing_failed: the routing job failed 6 time\(s\); never sent$/);
+    expect(result.error).toMatch(/^routing_failed: the routing job was given up \(6 attempt\(s\) failed\); never sent$/);
     expect(result.orders).toHaveLength(1);
     expect(result.orders[0]).toMatchObject({ status: 'failed', connectionId: alpaca });
     expect(world.alpaca.ordersByClientId.get(result.orders[0].clientOrderId)).toBeUndefined();
@@ -50,5 +53,27 @@ describe.each(['postgres', 'redis'] as const)('a routing job that fails for good
     // The connection is free again: the next signal routes.
     const next = await world.settled(ws.token, await world.send(source, { ticker: 'BTCUSD', action: 'buy', quantity: '1' }));
     expect(next.status).toBe('routed');
+  }, 60_000);
+
+  it('also ends a signal whose job the queue gave up without any worker seeing it fail (the stall limit)', async () => {
+    const ws = await world.workspace();
+    const alpaca = await world.connect(ws.token, 'alpaca');
+    const source = await world.source(ws.token);
+    await world.route(ws.token, { sourceId: source.id, connectionId: alpaca, sizing: { mode: 'fixed', value: '1' }, symbolMap: { BTCUSD: 'BTC/USD' } });
+    await world.worker.close();
+    const signalId = await world.send(source, { ticker: 'BTCUSD', action: 'buy', quantity: '1' });
+
+    // The queue fails the job the way its stall check does (no worker's handler involved, no 'failed' event to ours).
+    const taker = await world.api.app.get(QueueConnection).worker('route-signal', async () => undefined, { autorun: false });
+    const job = await eventually(async () => (await taker.getNextJob('stall-test')) ?? undefined);
+    expect(job.id).toBe(signalId);
+    await job.moveToFailed(new UnrecoverableError('job stalled more than allowable limit'), 'stall-test');
+    await taker.close();
+
+    world.worker = await startWorker(world.db, world.env);
+    const result = await world.settled(ws.token, signalId);
+    expect(result.status).toBe('failed');
+    expect(result.error).toBe('routing_failed: the routing job was given up (its worker stopped while running it too many times) before planning its orders');
+    expect(result.orders).toEqual([]);
   }, 60_000);
 });
