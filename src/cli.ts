@@ -9,7 +9,6 @@ import { CliModule } from './cli/cli.module';
 import { revealCredential } from './cli/credentials-reveal.command';
 import { runDbMigrate } from './cli/db-migrate.command';
 import { AppConfig, loadConfigOrExit } from './config/app-config';
-import { withDevelopmentSecrets } from './config/runtime-secrets';
 import { createLogger } from './common/logger';
 import { runRewrap } from './credentials/rewrap.command';
 import { KMS_PROVIDER, KmsProvider } from './kms/kms-provider';
@@ -66,7 +65,7 @@ async function main(): Promise<number> {
   if (!name) return usage();
   const command = COMMANDS[name];
   const { values } = parseArgs({ args: argv.slice(name.split(' ').length), options: command.options ?? {}, strict: true });
-  const config = await withDevelopmentSecrets(loadConfigOrExit());
+  const config = loadConfigOrExit('cli');
   let app: INestApplicationContext | undefined;
   const context = async () => (app ??= await NestFactory.createApplicationContext(CliModule.forConfig(config, createLogger(config, 'cli')), { logger: false }));
   try {

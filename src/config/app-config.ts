@@ -64,9 +64,6 @@ const envSchema = z
     if (env.NODE_ENV === 'production' && !env.KMS_PROVIDER) {
       ctx.addIssue({ code: 'custom', path: ['KMS_PROVIDER'], message: 'must be set explicitly when NODE_ENV=production' });
     }
-    if (env.NODE_ENV === 'production' && !env.JWT_SECRET) {
-      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must be set when NODE_ENV=production (all api replicas share it)' });
-    }
     if ((env.AWS_ACCESS_KEY_ID === undefined) !== (env.AWS_SECRET_ACCESS_KEY === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['AWS_SECRET_ACCESS_KEY'], message: 'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are set together or not at all' });
     }
@@ -117,12 +114,15 @@ export interface AppConfig {
 export class ConfigError extends Error {}
 
 /** Parses an environment into AppConfig; throws ConfigError with one line per bad variable. */
-export function parseConfig(source: NodeJS.ProcessEnv): AppConfig {
+/** Which entrypoint reads the configuration: only the api signs and verifies member JWTs. */
+export type ConfigReader = 'api' | 'worker' | 'cli';
+
+export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'api'): AppConfig {
   const parsed = envSchema.safeParse(source);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${i.path.join('.') || 'environment'}: ${i.message}`);
-    throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
-  }
+  const issues = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || 'environment'}: ${i.message}`);
+  // The worker and the cli never hold the JWT key: a process that can mint member tokens is api-only.
+  if (reader === 'api' && source.NODE_ENV === 'production' && !source.JWT_SECRET) issues.push('JWT_SECRET: must be set when NODE_ENV=production (all api replicas share it)');
+  if (!parsed.success || issues.length) throw new ConfigError(`invalid configuration: ${issues.join('; ')}`);
   const e = parsed.data;
   return {
     env: e.NODE_ENV,
@@ -170,14 +170,14 @@ export function parseConfig(source: NodeJS.ProcessEnv): AppConfig {
 }
 
 /** Reads the process environment once. The only place that touches process.env. */
-export function loadConfig(): AppConfig {
-  return parseConfig(process.env);
+export function loadConfig(reader: ConfigReader = 'api'): AppConfig {
+  return parseConfig(process.env, reader);
 }
 
 /** For entrypoints: a bad configuration stops start-up with one clear line, no stack trace. */
-export function loadConfigOrExit(): AppConfig {
+export function loadConfigOrExit(reader: ConfigReader = 'api'): AppConfig {
   try {
-    return loadConfig();
+    return loadConfig(reader);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`switchyard: ${err.message}\n`);

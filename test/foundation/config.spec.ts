@@ -32,6 +32,12 @@ describe('configuration', () => {
     expect(() => parseConfig(env)).toThrow(new RegExp(`^invalid configuration: .*${variable}`));
   });
 
+  it('asks only the api for JWT_SECRET in production: the worker and the cli never hold the key that mints member tokens', () => {
+    const production = { NODE_ENV: 'production', KMS_PROVIDER: 'aws', KMS_KEY_ID: 'k' };
+    expect(() => parseConfig(production, 'api')).toThrow(/^invalid configuration: JWT_SECRET: must be set when NODE_ENV=production/);
+    for (const reader of ['worker', 'cli'] as const) expect(parseConfig(production, reader).auth.jwtSecret).toBeUndefined();
+  });
+
   it('stops the real entrypoint with one clear line and no stack trace', async () => {
     const main = join(__dirname, '..', '..', 'dist', 'main.js');
     const failure = await run(process.execPath, [main], { env: { ...process.env, PORT: 'eighty' } }).catch((e) => e);
