@@ -74,6 +74,8 @@ function parseOptions(argv: string[]): Options {
   }
   const quick = flags.get('quick') === 'true';
   const num = (name: string, fallback: number) => (flags.has(name) ? Number(flags.get(name)) : fallback);
+  // Profiles are taken through the timing preload's IPC channel.
+  if (flags.has('profile') && flags.get('no-breakdown') === 'true') throw new Error('--profile needs the timing preload: drop --no-breakdown');
   const queue = flags.get('queue') ?? 'redis';
   if (queue !== 'redis' && queue !== 'postgres') throw new Error('--queue must be redis or postgres');
   return {
