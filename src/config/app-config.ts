@@ -113,10 +113,10 @@ export interface AppConfig {
 
 export class ConfigError extends Error {}
 
-/** Parses an environment into AppConfig; throws ConfigError with one line per bad variable. */
 /** Which entrypoint reads the configuration: only the api signs and verifies member JWTs. */
 export type ConfigReader = 'api' | 'worker' | 'cli';
 
+/** Parses an environment into AppConfig; throws ConfigError with one line per bad variable. */
 export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'api'): AppConfig {
   const parsed = envSchema.safeParse(source);
   const issues = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || 'environment'}: ${i.message}`);

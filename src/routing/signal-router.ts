@@ -26,7 +26,7 @@ const TURN_WAIT_MAX_MS = 1_000;
  * PostgreSQL restart 24 such jobs took all 16 slots for minutes while the signal they waited for sat in
  * the queue.)
  */
-export function turnWaitMs(previousWaits: number): number {
+function turnWaitMs(previousWaits: number): number {
   return Math.min(TURN_WAIT_MAX_MS, TURN_WAIT_MS * 2 ** Math.min(Math.max(previousWaits, 0), 10));
 }
 
