@@ -1,5 +1,6 @@
 import { UnrecoverableError } from 'bullmq';
 import { QueueConnection } from '../../src/queue/queue-connection';
+import { SignalRouter } from '../../src/routing/signal-router';
 import { eventually } from '../signals/support/signals-harness';
 import { startWorker } from '../support/worker-app';
 import { RoutingWorld } from './routing-harness';
@@ -54,6 +55,37 @@ describe.each(['postgres', 'redis'] as const)('a routing job that fails for good
     const next = await world.settled(ws.token, await world.send(source, { ticker: 'BTCUSD', action: 'buy', quantity: '1' }));
     expect(next.status).toBe('routed');
   }, 60_000);
+
+  it('fails an order that was sent but never answered as unknown at the broker, and leaves a terminal signal alone', async () => {
+    const ws = await world.workspace();
+    const alpaca = await world.connect(ws.token, 'alpaca');
+    const source = await world.source(ws.token);
+    await world.route(ws.token, { sourceId: source.id, connectionId: alpaca, sizing: { mode: 'fixed', value: '1' }, symbolMap: { BTCUSD: 'BTC/USD' } });
+    const signalId = await world.send(source, { ticker: 'BTCUSD', action: 'buy', quantity: '1' });
+    const routed = await world.settled(ws.token, signalId);
+    // The state a worker leaves when it dies between the broker's acceptance and recording the answer.
+    await world.sql(`UPDATE orders SET status = 'submitted' WHERE signal_id = $1`, [signalId]);
+    await world.sql(`UPDATE signals SET status = 'routing', completed_at = NULL WHERE id = $1`, [signalId]);
+
+    const router = world.worker.app.get(SignalRouter);
+    const job = { id: signalId, data: { workspaceId: ws.id, signalId }, attemptsMade: 2 };
+    await router.deadLetter(job, 'its worker stopped while running it too many times');
+    const result = await world.settled(ws.token, signalId);
+    expect(result.status).toBe('failed');
+    expect(result.orders[0]).toMatchObject({ status: 'failed', clientOrderId: routed.orders[0].clientOrderId });
+    expect(result.orders[0].reason).toBe(
+      'routing_failed: the routing job was given up (its worker stopped while running it too many times) after sending the order; its state at the broker is unknown: check it by client order id',
+    );
+    // It was in fact placed: exactly why the reason says to look it up rather than send it again.
+    expect(world.alpaca.ordersByClientId.get(result.orders[0].clientOrderId)).toBeDefined();
+
+    // Called again (the sweep after the 'failed' event), it changes nothing and pages no more.
+    const alerts = () => world.sql<{ n: number }>(`SELECT coalesce(sum(occurrences), count(*))::int AS n FROM alerts WHERE workspace_id = $1`, [ws.id]);
+    const before = await eventually(async () => ((await alerts())[0].n > 0 ? (await alerts())[0].n : undefined));
+    await router.deadLetter(job, 'its worker stopped while running it too many times');
+    expect((await alerts())[0].n).toBe(before);
+    expect((await world.settled(ws.token, signalId)).orders[0].reason).toBe(result.orders[0].reason);
+  });
 
   it('also ends a signal whose job the queue gave up without any worker seeing it fail (the stall limit)', async () => {
     const ws = await world.workspace();
