@@ -20,11 +20,11 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import IORedis from 'ioredis';
 import { Client } from 'pg';
+import { freePort } from '../src/common/free-port';
 import type { BootstrapResult } from '../src/database/bootstrap';
 import { analysePhase, PhaseOutcome, stageTable, StageDef } from './lib/analyse';
 import type { Arrival } from './lib/broker';
@@ -122,17 +122,6 @@ async function createDatabase(prefix: string): Promise<string> {
   await admin((c) => c.query(`CREATE DATABASE ${name}`));
   createdDatabases.push(name);
   return name;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Resident memory of a process (kB → MB): VmRSS now, VmHWM the peak since it started. */

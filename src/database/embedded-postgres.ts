@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { readOrCreateSecretFile } from '../common/secret-file';
+import { freePort } from '../common/free-port';
 
 export interface EmbeddedDatabase {
   /** Superuser URL of the `switchyard` database: for bootstrap only, never handed to the runtime. */
@@ -71,13 +71,3 @@ async function superuserPassword(dataDir: string): Promise<string> {
   return (await readOrCreateSecretFile(join(dataDir, 'postgres-superuser'), () => Buffer.from(randomBytes(24).toString('base64url')))).toString('utf8');
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}

@@ -1,20 +1,11 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../../src/common/free-port';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { http } from '../support/api-app';
 
 const LAUNCHER = join(__dirname, '..', '..', 'dist', 'launcher.js');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -9,7 +9,8 @@ import { ApiProcess, ClusterEnv, DistSnapshot, snapshotDist, startApiProcess, st
 import { LatencyProxy } from './support/latency-proxy';
 import { RunningPgbouncer, startPgbouncer } from './support/pgbouncer';
 import { pgbouncerSuite } from './support/require-pgbouncer';
-import { call, deliver, expectOk, HmacSource, newWebhookId, Reply } from './support/scale-client';
+import { http, type HttpResult } from '../support/http-client';
+import { deliver, expectOk, HmacSource, newWebhookId } from './support/scale-client';
 import { adminSql, createScaleDatabase, runtimeLogins, ScaleDatabase } from './support/scale-db';
 
 const { bin, describe: suite } = pgbouncerSuite();
@@ -48,7 +49,7 @@ interface Sent {
   ackAt: number;
   api: number;
   /** For a duplicate delivery: what each api process answered. */
-  deliveries?: Reply[];
+  deliveries?: HttpResult[];
 }
 
 suite(`scale-out: 3 api + 3 worker processes through PgBouncer (transaction mode) on one Redis, ${SIGNALS} signals`, () => {
@@ -123,7 +124,7 @@ suite(`scale-out: 3 api + 3 worker processes through PgBouncer (transaction mode
   async function workspace(name: string): Promise<Workspace> {
     const api = apis[nextApi()];
     const body = await expectOk(
-      call(api.url, 'POST', '/v1/workspaces', { token: platformToken, body: { name, ownerEmail: `${name}-${randomBytes(3).toString('hex')}@example.com` } }),
+      http(api.url, 'POST', '/v1/workspaces', { token: platformToken, body: { name, ownerEmail: `${name}-${randomBytes(3).toString('hex')}@example.com` } }),
       201,
       'workspace',
     );
@@ -136,7 +137,7 @@ suite(`scale-out: 3 api + 3 worker processes through PgBouncer (transaction mode
     if (broker === 'alpaca') alpaca.addKey({ apiKey, apiSecret, equity: 100_000_000 });
     else binance.addKey({ apiKey, apiSecret, balances: { USDT: '100000000', BTC: '100000' } });
     const body = await expectOk(
-      call(apis[nextApi()].url, 'POST', '/v1/connections', { token: ws.token, body: { broker, label: broker, environment: 'paper', credentials: { apiKey, apiSecret } } }),
+      http(apis[nextApi()].url, 'POST', '/v1/connections', { token: ws.token, body: { broker, label: broker, environment: 'paper', credentials: { apiKey, apiSecret } } }),
       201,
       'connection',
     );
@@ -144,12 +145,12 @@ suite(`scale-out: 3 api + 3 worker processes through PgBouncer (transaction mode
   }
 
   async function source(ws: Workspace): Promise<HmacSource> {
-    return expectOk(call(apis[nextApi()].url, 'POST', '/v1/sources', { token: ws.token, body: { name: 'bot', auth: 'hmac' } }), 201, 'source');
+    return expectOk(http(apis[nextApi()].url, 'POST', '/v1/sources', { token: ws.token, body: { name: 'bot', auth: 'hmac' } }), 201, 'source');
   }
 
   async function route(ws: Workspace, src: HmacSource, conn: Connection, value: string, symbolMap?: Record<string, string>) {
     const body = await expectOk(
-      call(apis[nextApi()].url, 'POST', '/v1/routes', { token: ws.token, body: { sourceId: src.id, connectionId: conn.id, sizing: { mode: 'fixed', value }, symbolMap, enabled: true } }),
+      http(apis[nextApi()].url, 'POST', '/v1/routes', { token: ws.token, body: { sourceId: src.id, connectionId: conn.id, sizing: { mode: 'fixed', value }, symbolMap, enabled: true } }),
       201,
       'route',
     );
@@ -363,7 +364,7 @@ suite(`scale-out: 3 api + 3 worker processes through PgBouncer (transaction mode
     // A burst in flight, and the switch thrown through api-1 in the middle of it.
     const burst = Array.from({ length: 24 }, (_, i) => send(k, i % 2 === 0 ? 'buy' : 'sell'));
     await new Promise((r) => setTimeout(r, 40));
-    await expectOk(call(apis[1].url, 'PUT', '/v1/workspace/kill-switch', { token: k.ws.token, body: { engaged: true, reason: 'scale test' } }), 200, 'kill switch');
+    await expectOk(http(apis[1].url, 'PUT', '/v1/workspace/kill-switch', { token: k.ws.token, body: { engaged: true, reason: 'scale test' } }), 200, 'kill switch');
     const engagedAt = Date.now();
     const during = await Promise.all(burst);
     const after = during.filter((s) => s.ackAt > engagedAt);
@@ -397,7 +398,7 @@ suite(`scale-out: 3 api + 3 worker processes through PgBouncer (transaction mode
 
     const burst = Array.from({ length: 24 }, (_, i) => send(r, i % 2 === 0 ? 'buy' : 'sell'));
     await new Promise((res) => setTimeout(res, 40));
-    await expectOk(call(apis[2].url, 'DELETE', `/v1/connections/${conn.id}`, { token: r.ws.token }), 200, 'revoke');
+    await expectOk(http(apis[2].url, 'DELETE', `/v1/connections/${conn.id}`, { token: r.ws.token }), 200, 'revoke');
     const revokedAt = Date.now();
     const during = await Promise.all(burst);
     const after = during.filter((s) => s.ackAt > revokedAt);

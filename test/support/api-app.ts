@@ -8,6 +8,10 @@ import { createApiApp } from '../../src/app/http-app';
 import { AppConfig, parseConfig } from '../../src/config/app-config';
 import { createLogger } from '../../src/common/logger';
 import type { TestDatabase } from './database';
+import { http } from './http-client';
+
+export { http } from './http-client';
+export type { HttpResult } from './http-client';
 
 /** Every log line a process wrote, for canary and audit assertions. */
 export class LogCapture extends Writable {
@@ -61,37 +65,6 @@ export async function startApi(db: TestDatabase, env: Record<string, string> = {
   };
 }
 
-export interface HttpResult<T = any> {
-  status: number;
-  headers: Headers;
-  body: T;
-  text: string;
-}
-
-/** A minimal JSON client for tests: returns status, headers and parsed body, never throws on 4xx/5xx. */
-export async function http<T = any>(
-  baseUrl: string,
-  method: string,
-  path: string,
-  options: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
-): Promise<HttpResult<T>> {
-  const headers: Record<string, string> = { ...options.headers };
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  let body: string | undefined = options.rawBody;
-  if (options.body !== undefined) {
-    body = JSON.stringify(options.body);
-    headers['content-type'] ??= 'application/json';
-  }
-  const res = await fetch(baseUrl + path, { method, headers, body });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    /* not JSON: keep the text */
-  }
-  return { status: res.status, headers: res.headers, body: parsed as T, text };
-}
 
 /** Creates a workspace through the platform API; returns its id and owner token. */
 export async function createWorkspace(api: RunningApi, name = 'ws', ownerPassword?: string) {

@@ -7,7 +7,7 @@ import { AlpacaStub, startAlpacaStub } from '../../support/brokers/alpaca-stub';
 import { BinanceStub, startBinanceStub } from '../../support/brokers/binance-stub';
 import { KmsStub, startKmsStub } from '../../support/kms-stub';
 import { PagerReceiver, startPagerDutyReceiver } from '../../support/pager-receivers';
-import { freePort } from './os-processes';
+import { freePort } from '../../../src/common/free-port';
 import { PrivatePostgres } from './private-postgres';
 import { PrivateRedis } from './private-redis';
 import { apiReady, prepareBuild, ServiceProcess, workerReady } from './services';

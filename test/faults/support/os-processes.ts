@@ -1,6 +1,5 @@
 import { ChildProcess, spawn, SpawnOptions } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 
 /** Every child this suite started, so a crashed test run can still SIGKILL them on exit (by pid only). */
 const started = new Set<number>();
@@ -65,17 +64,6 @@ export async function terminate(child: ChildProcess | undefined, graceMs = 10_00
   child.kill('SIGTERM');
   if (await Promise.race([exited.then(() => true), sleep(graceMs).then(() => false)])) return;
   await kill9(child);
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -4,7 +4,8 @@ import { chmodSync, chownSync, createWriteStream, existsSync, mkdtempSync, readd
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { childPids, freePort, isAlive, kill9, sleep, spawnTracked, waitFor } from './os-processes';
+import { freePort } from '../../../src/common/free-port';
+import { childPids, isAlive, kill9, sleep, spawnTracked, waitFor } from './os-processes';
 
 /** The machine's PostgreSQL binaries: FAULTS_PG_BIN, else the newest /usr/lib/postgresql/<version>/bin. */
 function pgBin(): string {

@@ -3,7 +3,8 @@ import { createWriteStream, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import IORedis from 'ioredis';
-import { freePort, kill9, sleep, spawnTracked, waitFor } from './os-processes';
+import { freePort } from '../../../src/common/free-port';
+import { kill9, sleep, spawnTracked, waitFor } from './os-processes';
 
 /**
  * A Redis of our own on a free port (never the machine's 6379), started as a child we can kill -9.

@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from './pgbouncer';
+import { freePort } from '../../../src/common/free-port';
 
 /** The build the scale suite's global setup compiled (see global-setup.ts). */
 export interface DistSnapshot {

@@ -1,6 +1,7 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, Socket } from 'node:net';
+import { Socket } from 'node:net';
+import { freePort } from '../../../src/common/free-port';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 
@@ -34,17 +35,6 @@ export const PGBOUNCER_MISSING = [
 
 export function pgbouncerVersion(bin: string): string {
   return execFileSync(bin, ['--version'], { encoding: 'utf8' }).split('\n')[0].trim();
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export interface PgbouncerDatabase {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import IORedis from 'ioredis';
-import { freePort } from './pgbouncer';
+import { freePort } from '../../../src/common/free-port';
 
 const run = promisify(execFile);
 

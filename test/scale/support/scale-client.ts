@@ -1,33 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
+import { http, type HttpResult } from '../../support/http-client';
 
-export interface Reply<T = any> {
-  status: number;
-  body: T;
-  text: string;
-}
-
-/** A small JSON client; never throws on 4xx/5xx. */
-export async function call<T = any>(baseUrl: string, method: string, path: string, options: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<Reply<T>> {
-  const headers: Record<string, string> = { ...options.headers };
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  let body = options.raw;
-  if (options.body !== undefined) {
-    body = JSON.stringify(options.body);
-    headers['content-type'] ??= 'application/json';
-  }
-  const res = await fetch(baseUrl + path, { method, headers, body });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    /* keep text */
-  }
-  return { status: res.status, body: parsed as T, text };
-}
-
-export async function expectOk<T = any>(reply: Promise<Reply<T>>, status: number, what: string): Promise<T> {
+export async function expectOk<T = any>(reply: Promise<HttpResult<T>>, status: number, what: string): Promise<T> {
   const r = await reply;
   if (r.status !== status) throw new Error(`${what}: expected ${status}, got ${r.status} ${r.text}`);
   return r.body;
@@ -43,11 +18,11 @@ export function newWebhookId(): string {
 }
 
 /** A Standard Webhooks delivery, signed as a real sender does (a redelivery signs again with the same id). */
-export function deliver(apiUrl: string, source: HmacSource, body: unknown, webhookId: string): Promise<Reply> {
+export function deliver(apiUrl: string, source: HmacSource, body: unknown, webhookId: string): Promise<HttpResult> {
   const raw = JSON.stringify(body);
   const at = new Date();
-  return call(apiUrl, 'POST', `/hooks/${source.id}`, {
-    raw,
+  return http(apiUrl, 'POST', `/hooks/${source.id}`, {
+    rawBody: raw,
     headers: {
       'content-type': 'application/json',
       'webhook-id': webhookId,
