@@ -29,8 +29,8 @@ export class AuditReader {
   ) {}
 
   async list(auth: AuthContext, query: AuditListQuery): Promise<{ events: AuditEventView[]; nextCursor: string | null }> {
-    // Sealing first puts what was just recorded on the page, and a seq cursor never skips an event.
-    await this.sealer.sealWorkspace(auth.workspaceId);
+    // Sealing first (waiting out a background sealer) puts what was just recorded on the page, and a seq cursor never skips an event.
+    await this.sealer.sealWorkspace(auth.workspaceId, true);
     const rows = await this.tenantDb.run(auth.workspaceId, (tx) =>
       this.events.list(tx, auth.workspaceId, { afterSeq: query.after, limit: query.limit, action: query.action, resourceType: query.resourceType, resourceId: query.resourceId }),
     );

@@ -62,7 +62,7 @@ export class AuditSealer implements OnModuleDestroy {
 
   /**
    * Seals the workspace's pending events. `wait`: block on a concurrent sealer instead of
-   * skipping (verification must cover every event committed before it started).
+   * skipping (a page or a verification must cover every event committed before it started).
    */
   async sealWorkspace(workspaceId: string, wait = false): Promise<number> {
     let total = 0;

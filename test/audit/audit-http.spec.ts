@@ -69,6 +69,20 @@ describe('audit and alerts HTTP API', () => {
     expect(byResource.body.events).toHaveLength(5);
   });
 
+  it('GET /v1/audit waits out a concurrent sealer: an event committed before the request is on the page', async () => {
+    // A background sealer mid-batch holds the workspace's chain lock; the page must not skip what it has not sealed yet.
+    await admin.query('BEGIN');
+    await admin.query(`SELECT pg_advisory_xact_lock(hashtext('switchyard.audit_seal'), hashtext($1::uuid::text))`, [a.id]);
+    const resourceId = `conn-${randomUUID()}`;
+    await worker.module.get(TenantDb).runRaw(a.id, (c) => worker.module.get(AuditWriter).recordRaw(c, credentialUse(resourceId)));
+    const page = http(api.url, 'GET', `/v1/audit?resourceType=connection&resourceId=${resourceId}`, { token: a.token });
+    await new Promise((r) => setTimeout(r, 300));
+    await admin.query('COMMIT');
+    const res = await page;
+    expect(res.status).toBe(200);
+    expect(res.body.events.map((e: { resource: { id: string } }) => e.resource.id)).toEqual([resourceId]);
+  });
+
   it('GET /v1/audit is for admins and owners; bad queries are 422', async () => {
     expect((await http(api.url, 'GET', '/v1/audit')).status).toBe(401);
     expect((await http(api.url, 'GET', '/v1/audit', { token: await tokenWithRole(a, 'viewer') })).status).toBe(403);
