@@ -20,11 +20,13 @@ export interface TestDatabase {
   ownerUrl: string;
   apiUrl: string;
   workerUrl: string;
+  /** One statement as the superuser in this database (test setup and after-the-fact checks); its rows. */
+  adminQuery<R extends object = Record<string, unknown>>(text: string, values?: unknown[]): Promise<R[]>;
   drop(): Promise<void>;
 }
 
-async function admin<T>(fn: (c: Client) => Promise<T>): Promise<T> {
-  const c = new Client({ connectionString: ADMIN_URL });
+async function admin<T>(fn: (c: Client) => Promise<T>, url = ADMIN_URL): Promise<T> {
+  const c = new Client({ connectionString: url });
   await c.connect();
   try {
     return await fn(c);
@@ -55,10 +57,22 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     ownerUrl: databaseUrl(name, DB_ROLES.owner),
     apiUrl: databaseUrl(name, DB_ROLES.api),
     workerUrl: databaseUrl(name, DB_ROLES.worker),
+    adminQuery: async <R extends object>(text: string, values: unknown[] = []) => (await admin((c) => c.query<R>(text, values), databaseUrl(name))).rows,
     drop: () => dropDatabase(name),
   };
 }
 
+/**
+ * Waits up to 2 s for connections to close on their own before forcing: pg's pool.end() resolves before the
+ * server has seen its clients go, and FORCE would send one 57P01, an unhandled error in the ended pool.
+ */
 export async function dropDatabase(name: string): Promise<void> {
-  await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  await admin(async (c) => {
+    for (let waited = 0; waited < 2000; waited += 50) {
+      const { rows } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name]);
+      if (rows[0].n === 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  });
 }
