@@ -7,7 +7,8 @@ import type { TenantTx } from '../database/tenant-db';
  * integers that fit in int4: the two drivers decode other types differently.
  */
 export interface SqlTx {
-  query<R extends object>(text: string, values: unknown[]): Promise<R[]>;
+  /** `name`: a hot-path statement raw pg prepares once per connection. */
+  query<R extends object>(text: string, values: unknown[], name?: string): Promise<R[]>;
 }
 
 export function prismaSql(tx: TenantTx): SqlTx {
@@ -15,5 +16,5 @@ export function prismaSql(tx: TenantTx): SqlTx {
 }
 
 export function pgSql(client: PoolClient): SqlTx {
-  return { query: async <R extends object>(text: string, values: unknown[]) => (await client.query<R>(text, values)).rows };
+  return { query: async <R extends object>(text: string, values: unknown[], name?: string) => (await client.query<R>({ name, text, values })).rows };
 }

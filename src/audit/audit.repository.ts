@@ -64,6 +64,7 @@ export class AuditRepository {
       `INSERT INTO audit_events (workspace_id, actor_type, actor_id, ip, action, resource_type, resource_id, reason, request_id, metadata)
        VALUES (app_current_workspace(), $1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)`,
       [e.actor.type, e.actor.id ?? null, e.ip ?? null, e.action, e.resource.type, e.resource.id ?? null, e.reason ?? null, e.requestId ?? null, JSON.stringify(e.metadata ?? {})],
+      'audit.insert',
     );
   }
 

@@ -20,6 +20,8 @@ const envSchema = z
     DATABASE_API_URL: optionalUrl,
     DATABASE_WORKER_URL: optionalUrl,
     DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+    // Hot-path statements are parsed and planned once per connection; off behind poolers that cannot keep them (PgBouncer < 1.21).
+    DATABASE_PREPARED_STATEMENTS: bool.default(true),
     REDIS_URL: optionalUrl,
     QUEUE_PREFIX: z.string().regex(/^[a-z0-9_{}:-]+$/).default('{switchyard}'),
     // A crashed worker's job (and, through signal order, its connection) waits up to 1.5x this before another takes it.
@@ -88,7 +90,7 @@ export interface AppConfig {
   http: { port: number; host: string; publicBaseUrl: string; bodyLimitBytes: number; trustProxy: false | number | string[] };
   dataDir: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  database: { url?: string; apiUrl?: string; workerUrl?: string; poolSize: number };
+  database: { url?: string; apiUrl?: string; workerUrl?: string; poolSize: number; preparedStatements: boolean };
   queue: { redisUrl?: string; prefix: string; jobLockMs: number };
   kms: {
     provider: 'local' | 'aws';
@@ -135,7 +137,7 @@ export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'a
     },
     dataDir: resolve(e.DATA_DIR),
     logLevel: e.LOG_LEVEL,
-    database: { url: e.DATABASE_URL, apiUrl: e.DATABASE_API_URL, workerUrl: e.DATABASE_WORKER_URL, poolSize: e.DATABASE_POOL_SIZE },
+    database: { url: e.DATABASE_URL, apiUrl: e.DATABASE_API_URL, workerUrl: e.DATABASE_WORKER_URL, poolSize: e.DATABASE_POOL_SIZE, preparedStatements: e.DATABASE_PREPARED_STATEMENTS },
     queue: { redisUrl: e.REDIS_URL, prefix: e.QUEUE_PREFIX, jobLockMs: e.QUEUE_JOB_LOCK_MS },
     kms: {
       provider: e.KMS_PROVIDER ?? 'local',

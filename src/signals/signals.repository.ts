@@ -83,10 +83,11 @@ export class SignalsRepository {
 
   /** Through the SECURITY DEFINER resolver: the only cross-workspace read on the webhook path. */
   async resolveSource(sourceId: string): Promise<ResolvedSource | undefined> {
-    const { rows } = await this.pool.query<{ workspace_id: string; auth_mode: SourceAuthMode; allowed_ips: string[]; secret_version: number; token_hash: Buffer | null }>(
-      'SELECT workspace_id, auth_mode, allowed_ips, secret_version, token_hash FROM hooks_resolve_source($1)',
-      [sourceId],
-    );
+    const { rows } = await this.pool.query<{ workspace_id: string; auth_mode: SourceAuthMode; allowed_ips: string[]; secret_version: number; token_hash: Buffer | null }>({
+      name: 'signals.resolve_source',
+      text: 'SELECT workspace_id, auth_mode, allowed_ips, secret_version, token_hash FROM hooks_resolve_source($1)',
+      values: [sourceId],
+    });
     if (rows.length === 0) return undefined;
     return {
       workspaceId: rows[0].workspace_id,
@@ -103,18 +104,22 @@ export class SignalsRepository {
    */
   async persist(signal: NewSignal): Promise<PersistedSignal> {
     const { inserted } = await this.db.runPipelined(signal.workspaceId, async (client) => ({
-      inserted: client.query<{ id: string; status: SignalStatus }>(INSERT_SIGNAL, [
-        signal.id,
-        signal.workspaceId,
-        signal.sourceId,
-        signal.idempotencyKey,
-        signal.rawPayload,
-        JSON.stringify(signal.payload),
-        signal.senderIp,
-        signal.requestId,
-        signal.previousBucketKey ?? null,
-        signal.dedupeWindowSeconds ?? 0,
-      ]),
+      inserted: client.query<{ id: string; status: SignalStatus }>({
+        name: 'signals.insert',
+        text: INSERT_SIGNAL,
+        values: [
+          signal.id,
+          signal.workspaceId,
+          signal.sourceId,
+          signal.idempotencyKey,
+          signal.rawPayload,
+          JSON.stringify(signal.payload),
+          signal.senderIp,
+          signal.requestId,
+          signal.previousBucketKey ?? null,
+          signal.dedupeWindowSeconds ?? 0,
+        ],
+      }),
     }));
     const { rows } = await inserted;
     if (rows.length === 1) return { ...rows[0], duplicate: false };
@@ -132,12 +137,13 @@ export class SignalsRepository {
   /** Marks signals of one workspace as handed to the queue; rows routing already picked up are left alone. */
   async markEnqueued(workspaceId: string, marks: readonly { id: string; at: Date }[]): Promise<void> {
     await this.db.runRaw(workspaceId, (client) =>
-      client.query(
-        `UPDATE signals s SET status = 'queued', enqueued_at = m.at
+      client.query({
+        name: 'signals.mark_enqueued',
+        text: `UPDATE signals s SET status = 'queued', enqueued_at = m.at
            FROM unnest($1::uuid[], $2::timestamptz[]) AS m(id, at)
           WHERE s.id = m.id AND s.status = 'received'`,
-        [marks.map((m) => m.id), marks.map((m) => m.at)],
-      ),
+        values: [marks.map((m) => m.id), marks.map((m) => m.at)],
+      }),
     );
   }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Pool } from 'pg';
+import { Pool } from 'pg';
 import { TenantDb } from '../../src/database/tenant-db';
 import type { PrismaService } from '../../src/database/prisma.service';
 import { createTestDatabase, TestDatabase } from '../support/database';
@@ -12,22 +12,11 @@ describe('TenantDb.runPipelined', () => {
   const a = randomUUID();
   const b = randomUUID();
 
-  const names = async (id: string) => {
-    const admin = new Client({ connectionString: db.adminUrl });
-    await admin.connect();
-    try {
-      return (await admin.query('SELECT name FROM workspaces WHERE id = $1', [id])).rows.map((r) => r.name);
-    } finally {
-      await admin.end();
-    }
-  };
+  const names = async (id: string) => (await db.adminQuery<{ name: string }>('SELECT name FROM workspaces WHERE id = $1', [id])).map((r) => r.name);
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const admin = new Client({ connectionString: db.adminUrl });
-    await admin.connect();
-    await admin.query(`INSERT INTO workspaces (id, name) VALUES ($1, 'A'), ($2, 'B')`, [a, b]);
-    await admin.end();
+    await db.adminQuery(`INSERT INTO workspaces (id, name) VALUES ($1, 'A'), ($2, 'B')`, [a, b]);
     // The api role: RLS applies, and it may update its workspace's name.
     pool = new Pool({ connectionString: db.apiUrl, max: 2 });
     tenants = new TenantDb({} as PrismaService, pool);

@@ -97,6 +97,7 @@ suite(`scale-out: 3 api + 3 worker processes through PgBouncer (transaction mode
       jwtSecret: randomBytes(32).toString('hex'),
       alpacaUrl: proxies[0].url,
       binanceUrl: proxies[1].url,
+      extra: { DATABASE_PREPARED_STATEMENTS: String(bouncer.preparedStatements) },
     };
     apis.push(...(await Promise.all([0, 1, 2].map((i) => startApiProcess(snapshot, `api-${i}`, env)))));
     workers.push(...(await Promise.all([0, 1, 2].map((i) => startWorkerProcess(snapshot, `worker-${i}`, env)))));

@@ -151,6 +151,9 @@ describe('sources and webhook authentication', () => {
     const pool = api.app.get<Pool>(PG_POOL, { strict: false });
     const marker = api.app.get(EnqueuedMarker, { strict: false });
     const statements: string[] = [];
+    // Hot-path statements are passed as { name, text, values }.
+    const words = (statement: unknown, n: number) =>
+      String(typeof statement === 'object' && statement !== null ? (statement as { text: string }).text : statement).trim().split(/\s+/).slice(0, n).join(' ');
     const connect = pool.connect.bind(pool);
     // pool.query checks out a client through connect(callback); only TenantDb's promise checkouts are wrapped.
     const spyConnect = jest.spyOn(pool, 'connect').mockImplementation(((callback?: unknown) => {
@@ -161,7 +164,7 @@ describe('sources and webhook authentication', () => {
       const client = (await connect()) as PoolClient;
       const clientQuery = client.query.bind(client);
       client.query = ((text: string, values?: unknown[]) => {
-        statements.push(`tx: ${String(text).trim().split(/\s+/).slice(0, 2).join(' ')}`);
+        statements.push(`tx: ${words(text, 2)}`);
         return clientQuery(text, values as never);
       }) as never;
       const release = client.release.bind(client);
@@ -175,7 +178,7 @@ describe('sources and webhook authentication', () => {
     const poolQuery = pool.query.bind(pool);
     const spyQuery = jest.spyOn(pool, 'query').mockImplementation(((text: string, values?: unknown[]) => {
       // A sweep pass already in flight when it was paused is not the request's doing.
-      if (!String(text).includes('signals_awaiting_enqueue')) statements.push(`pool: ${String(text).trim().split(/\s+/).slice(0, 4).join(' ')}`);
+      if (!words(text, 99).includes('signals_awaiting_enqueue')) statements.push(`pool: ${words(text, 4)}`);
       return poolQuery(text, values as never);
     }) as never);
     // Background work (the sweep, pending enqueue marks) is quiesced so only the request's statements are seen.

@@ -37,6 +37,12 @@ export function pgbouncerVersion(bin: string): string {
   return execFileSync(bin, ['--version'], { encoding: 'utf8' }).split('\n')[0].trim();
 }
 
+/** PgBouncer keeps protocol-level prepared statements across transaction-pooled server connections from 1.21 (max_prepared_statements). */
+function keepsPreparedStatements(version: string): boolean {
+  const [major, minor] = (/(\d+)\.(\d+)/.exec(version) ?? []).slice(1).map(Number);
+  return major > 1 || (major === 1 && minor >= 21);
+}
+
 export interface PgbouncerDatabase {
   /** The name clients connect to. */
   alias: string;
@@ -58,6 +64,8 @@ export interface PgbouncerOptions {
 export interface RunningPgbouncer {
   port: number;
   version: string;
+  /** Whether Switchyard's prepared statements may pass (else its processes need DATABASE_PREPARED_STATEMENTS=false). */
+  preparedStatements: boolean;
   /** A URL through PgBouncer for one of its databases. */
   url(alias: string, user: string, password: string): string;
   /** Everything PgBouncer wrote to stderr (its log). */
@@ -74,6 +82,8 @@ export interface RunningPgbouncer {
 export async function startPgbouncer(bin: string, options: PgbouncerOptions): Promise<RunningPgbouncer> {
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-pgbouncer-'));
   const port = await freePort();
+  const version = pgbouncerVersion(bin);
+  const preparedStatements = keepsPreparedStatements(version);
   const userlist = Object.entries(options.users)
     .map(([user, password]) => `"${user}" "${password.replace(/"/g, '""')}"`)
     .join('\n');
@@ -96,6 +106,7 @@ export async function startPgbouncer(bin: string, options: PgbouncerOptions): Pr
     'reserve_pool_size = 0',
     `max_client_conn = ${options.maxClientConn ?? 500}`,
     'server_reset_query =',
+    ...(preparedStatements ? ['max_prepared_statements = 200'] : []),
     // node-postgres sends no extra_float_digits, but psql and JDBC do; harmless to accept.
     'ignore_startup_parameters = extra_float_digits',
     'query_wait_timeout = 60',
@@ -124,7 +135,8 @@ export async function startPgbouncer(bin: string, options: PgbouncerOptions): Pr
   await waitForListening(port, () => child.exitCode !== null, () => log);
   return {
     port,
-    version: pgbouncerVersion(bin),
+    version,
+    preparedStatements,
     url: (alias, user, password) => `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/${alias}`,
     log: () => log,
     stop: async () => {
