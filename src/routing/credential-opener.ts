@@ -71,26 +71,39 @@ export class CredentialOpener {
    * same round trip: the server still runs it after the check, and it is awaited before the grant exists.
    * A refused context, or a credential rotated meanwhile, throws: the transaction, event included, rolls back.
    */
-  async authorize(client: PoolClient, context: RoutingContext, expectedVersion?: number): Promise<CredentialGrant> {
+  authorize(client: PoolClient, context: RoutingContext, expectedVersion?: number): Promise<CredentialGrant> {
+    return this.request(client, context, expectedVersion)();
+  }
+
+  /**
+   * authorize() in two steps: the statements go out now, their answers are looked at (a refusal audited
+   * and paged) only when the returned function is called. A claim sends them ahead of its own decision
+   * and, unless it decides to go, rolls them back to a savepoint without calling it.
+   */
+  request(client: PoolClient, context: RoutingContext, expectedVersion?: number): () => Promise<CredentialGrant> {
     // Only an order submitted right now by this job to this (active) connection gets its current credential.
     const reading = this.repository.sealedCredentialInContext(client, context);
     const auditing = expectedVersion === undefined ? undefined : this.audit.recordRaw(client, credentialUse(context, expectedVersion));
-    auditing?.catch(() => undefined); // awaited below, unless the check refuses first
-    const current = await reading;
-    if (!current) {
-      this.kms.evictConnection(context.connectionId);
-      await this.recordRefusal(context);
-      throw new OutOfContextError();
-    }
-    if (auditing) {
-      await auditing;
-      if (current.version !== expectedVersion) throw new Error('the connection\'s credential was rotated while the order was being claimed');
-    } else {
-      await this.audit.recordRaw(client, credentialUse(context, current.version));
-    }
-    const grant: CredentialGrant = Object.freeze({ context: { ...context } });
-    this.grants.set(grant, current);
-    return grant;
+    // Awaited by the returned function, unless the check refuses first or the caller never calls it.
+    reading.catch(() => undefined);
+    auditing?.catch(() => undefined);
+    return async () => {
+      const current = await reading;
+      if (!current) {
+        this.kms.evictConnection(context.connectionId);
+        await this.recordRefusal(context);
+        throw new OutOfContextError();
+      }
+      if (auditing) {
+        await auditing;
+        if (current.version !== expectedVersion) throw new Error('the connection\'s credential was rotated while the order was being claimed');
+      } else {
+        await this.audit.recordRaw(client, credentialUse(context, current.version));
+      }
+      const grant: CredentialGrant = Object.freeze({ context: { ...context } });
+      this.grants.set(grant, current);
+      return grant;
+    };
   }
 
   /** Decrypts for one broker call. The caller drops the object right after the call. */

@@ -9,7 +9,7 @@ import { LOGGER } from '../common/logger';
 import { TenantDb } from '../database/tenant-db';
 import { KmsUnavailableError } from '../kms/kms-errors';
 import { ConnectionTurns } from './connection-turns';
-import { CredentialGrant, CredentialOpener } from './credential-opener';
+import { CredentialGrant, CredentialOpener, RoutingContext } from './credential-opener';
 import { absDecimal } from '../brokers/broker-values';
 import { parseDecimal, ZERO } from './decimal';
 import { RouteRules, sizeFromEquity } from './order-plan';
@@ -57,6 +57,8 @@ export type FoldedClaim = Claim | { kind: 'failed'; error: unknown };
 
 /** The savepoint a claim in the plan transaction runs under. */
 const FOLD_SAVEPOINT = 'folded_claim';
+/** The savepoint of a claim's go path sent ahead of its decision (see submit()). */
+const AHEAD_SAVEPOINT = 'claim_ahead';
 
 export interface ExecuteOptions {
   /** A claim already made (and committed) in the plan transaction; `wait` means claim again in turn. */
@@ -139,28 +141,53 @@ export class OrderExecutor {
    * Claims the order inside the caller's transaction: lock the connection, then in one read its
    * progress, whether an earlier signal's order of the connection is unanswered, and the risk gate;
    * mark it submitted and have the opener authorise the credential (and audit credential.use).
-   * The grant is good only once this transaction commits.
+   * The grant is good only once this transaction commits. `credentialVersion`: see submit().
    */
-  async claim(client: PoolClient, job: ExecutionJob, order: ClaimedOrder, savepoint?: string): Promise<Claim> {
+  async claim(client: PoolClient, job: ExecutionJob, order: ClaimedOrder, savepoint?: string, credentialVersion?: number): Promise<Claim> {
     // Pipelined (runPipelined), the reads go out right behind the lock; the server still runs them after it is granted.
     const locked = sent(this.repository.lockConnection(client, order.connectionId, savepoint));
-    const { progress, earlierOpen, switches, connection } = await this.repository.claimState(client, order);
+    const reading = this.repository.claimState(client, order);
+    const context = { workspaceId: job.workspaceId, jobId: job.id, orderId: order.id, connectionId: order.connectionId };
+    // With the version the plan read, the go path goes out now, under a savepoint any other decision rolls back to.
+    let ahead: (() => Promise<CredentialGrant>) | undefined;
+    if (credentialVersion !== undefined) {
+      sent(client.query(`SAVEPOINT ${AHEAD_SAVEPOINT}`));
+      ahead = this.submit(client, job, context, credentialVersion);
+    }
+    const { progress, earlierOpen, switches, connection } = await reading;
     await locked;
-    if (TERMINAL_ORDER_STATUSES.has(progress.status)) return { kind: 'done', status: progress.status };
+    const done = TERMINAL_ORDER_STATUSES.has(progress.status);
+    const blocked = done || earlierOpen ? undefined : riskGate(switches, connection);
+    // Any earlier attempt (a retry, or a second run of this job) may have reached the broker.
+    const go = (grant: CredentialGrant): Claim => ({ kind: 'go', grant, environment: connection!.environment, lookupFirst: progress.attempts > 0 });
+    if (ahead) {
+      if (!done && !earlierOpen && !blocked && connection!.credentialVersion === credentialVersion) return go(await ahead());
+      sent(client.query(`ROLLBACK TO SAVEPOINT ${AHEAD_SAVEPOINT}`));
+    }
+    if (done) return { kind: 'done', status: progress.status };
     if (earlierOpen) return { kind: 'wait' };
-    const blocked = riskGate(switches, connection);
     if (blocked) {
       await this.repository.finishOrder(client, order.id, { status: 'blocked', reason: blocked });
       return { kind: 'blocked' };
     }
-    // authorize() checks the context in a statement of its own, which the server runs after this update,
-    // and sends credential.use (with the version read under the lock) right behind it: one round trip.
-    const submitted = sent(this.repository.markSubmitted(client, order.id, job.id));
-    const context = { workspaceId: job.workspaceId, jobId: job.id, orderId: order.id, connectionId: order.connectionId };
-    const grant = await this.opener.authorize(client, context, connection!.credentialVersion);
-    await submitted;
-    // Any earlier attempt (a retry, or a second run of this job) may have reached the broker.
-    return { kind: 'go', grant, environment: connection!.environment, lookupFirst: progress.attempts > 0 };
+    return go(await this.submit(client, job, context, connection!.credentialVersion)());
+  }
+
+  /**
+   * The go path's writes, sent at once: the order marked submitted, then the opener's context check (a
+   * statement the server runs after this update) and credential.use for `credentialVersion` right behind
+   * it. The returned function awaits their answers and yields the grant. claim() sends them either after
+   * its decision (with the version read under the lock) or, with the version the plan read with the routes,
+   * ahead of it (one round trip fewer): then it rolls them back on any other decision, or when the credential
+   * was rotated since the plan read it, and the context's answer is looked at only on the go.
+   */
+  private submit(client: PoolClient, job: ExecutionJob, context: RoutingContext, credentialVersion: number): () => Promise<CredentialGrant> {
+    const submitted = sent(this.repository.markSubmitted(client, context.orderId, job.id));
+    const authorized = this.opener.request(client, context, credentialVersion);
+    return async () => {
+      await submitted;
+      return authorized();
+    };
   }
 
   /**
@@ -168,9 +195,9 @@ export class OrderExecutor {
    * for), under a savepoint: if the claim fails, only the claim rolls back and the rest still commits
    * (a plan's orders keep their place in their connections' order; an answer is recorded).
    */
-  async claimInPlan(client: PoolClient, job: ExecutionJob, order: ClaimedOrder): Promise<FoldedClaim> {
+  async claimInPlan(client: PoolClient, job: ExecutionJob, order: ClaimedOrder, credentialVersion?: number): Promise<FoldedClaim> {
     try {
-      return await this.claim(client, job, order, FOLD_SAVEPOINT);
+      return await this.claim(client, job, order, FOLD_SAVEPOINT, credentialVersion);
     } catch (error) {
       await client.query(`ROLLBACK TO SAVEPOINT ${FOLD_SAVEPOINT}`);
       return { kind: 'failed', error };

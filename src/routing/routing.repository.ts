@@ -15,6 +15,8 @@ export interface RouteRow extends RouteRules {
   broker: string;
   environment: 'paper' | 'live';
   connectionStatus: string;
+  /** As of the plan's read (before the connection lock): a claim checks it again under the lock. */
+  credentialVersion: number;
   ordersLastMinute: number;
 }
 
@@ -93,7 +95,7 @@ export interface ClaimState {
 const ROUTE_JSON = `json_build_object('id', r.id, 'connectionId', r.connection_id, 'sizingMode', r.sizing_mode, 'sizingValue', r.sizing_value::text,
   'symbolMap', r.symbol_map, 'allowedSymbols', NULLIF(r.allowed_symbols, '{}'), 'maxQuantity', r.max_quantity::text,
   'maxNotional', r.max_notional::text, 'maxOrdersPerMinute', r.max_orders_per_minute,
-  'broker', c.broker, 'environment', c.environment, 'connectionStatus', c.status,
+  'broker', c.broker, 'environment', c.environment, 'connectionStatus', c.status, 'credentialVersion', c.credential_version,
   'ordersLastMinute', CASE WHEN r.max_orders_per_minute IS NULL THEN 0 ELSE
     (SELECT count(*)::int FROM orders o WHERE o.route_id = r.id AND o.status <> 'blocked' AND o.created_at > now() - interval '1 minute') END)`;
 const ORDER_JSON = `json_build_object('id', o.id, 'routeId', o.route_id, 'connectionId', o.connection_id, 'broker', o.broker, 'clientOrderId', o.client_order_id,
@@ -124,15 +126,16 @@ export class RoutingRepository {
    * the orders that run inserted are not among them; inserting them again conflicts and the caller re-reads.
    */
   async planState(client: PoolClient, signalId: string): Promise<PlanState | undefined> {
-    const { rows } = await client.query<SignalRow & { routes: RouteRow[]; orders: OrderRow[] }>(
-      `SELECT s.id, s.seq::text, s.source_id AS "sourceId", s.status, s.payload,
+    const { rows } = await client.query<SignalRow & { routes: RouteRow[]; orders: OrderRow[] }>({
+      name: 'routing.plan_state',
+      text: `SELECT s.id, s.seq::text, s.source_id AS "sourceId", s.status, s.payload,
               (SELECT coalesce(json_agg(${ROUTE_JSON} ORDER BY r.created_at, r.id), '[]')
                  FROM routes r JOIN broker_connections c ON c.id = r.connection_id
                 WHERE r.source_id = s.source_id AND r.enabled AND r.deleted_at IS NULL) AS routes,
               (SELECT coalesce(json_agg(${ORDER_JSON} ORDER BY o.created_at, o.id), '[]') FROM orders o WHERE o.signal_id = s.id) AS orders
          FROM signals s WHERE s.id = $1 FOR UPDATE OF s`,
-      [signalId],
-    );
+      values: [signalId],
+    });
     const row = rows[0];
     if (!row) return undefined;
     const { routes, orders, ...signal } = row;
@@ -147,8 +150,10 @@ export class RoutingRepository {
     if (orders.length === 0) return [];
     const values: unknown[] = [signal.id];
     const tuples = orders.map((o) => insertTuple(values, workspaceId, signal, o));
-    const { rows } = await client.query<OrderRow>(
-      `WITH inserted AS (
+    const { rows } = await client.query<OrderRow>({
+      // One prepared statement per number of orders (at most the source's route count).
+      name: `routing.insert_orders.${orders.length}`,
+      text: `WITH inserted AS (
          INSERT INTO orders (${INSERT_COLUMNS}) VALUES ${tuples.join(', ')}
          ON CONFLICT (signal_id, route_id) DO NOTHING
          RETURNING *),
@@ -156,14 +161,15 @@ export class RoutingRepository {
          UPDATE signals SET status = 'routing', error = NULL, routing_started_at = COALESCE(routing_started_at, now()) WHERE id = $1)
        SELECT ${ORDER_COLUMNS} FROM inserted ORDER BY created_at, id`,
       values,
-    );
+    });
     return rows;
   }
 
   /** The order's progress, whether an earlier signal must go first on this connection, and the risk gate's inputs, in one round trip (the connection lock is held). */
   async claimState(client: PoolClient, order: Pick<OrderRow, 'id' | 'connectionId' | 'signalSeq'>): Promise<ClaimState> {
-    const { rows } = await client.query(
-      `SELECT o.status AS "orderStatus", o.attempts,
+    const { rows } = await client.query({
+      name: 'routing.claim_state',
+      text: `SELECT o.status AS "orderStatus", o.attempts,
               (EXISTS (SELECT 1 FROM orders e
                         WHERE e.connection_id = $2 AND e.signal_seq < $3 AND e.status IN ('pending', 'submitted'))
                -- An earlier signal routed to this connection but not planned yet (its worker is slow or died) goes first too.
@@ -178,8 +184,8 @@ export class RoutingRepository {
          LEFT JOIN broker_connections c ON c.id = $2
          LEFT JOIN orders o ON o.id = $1
         WHERE p.id = 1`,
-      [order.id, order.connectionId, order.signalSeq],
-    );
+      values: [order.id, order.connectionId, order.signalSeq],
+    });
     const r = rows[0];
     if (!r?.orderStatus) throw new Error(`order ${order.id} not found while claiming it`);
     return {
@@ -198,15 +204,16 @@ export class RoutingRepository {
     client: PoolClient,
     ctx: { orderId: string; jobId: string; connectionId: string },
   ): Promise<{ version: number; sealed: SealedSecret } | undefined> {
-    const { rows } = await client.query(
-      `SELECT v.version, v.format_version AS "formatVersion", v.algorithm, v.kms_key_id AS "kmsKeyId", v.wrapped_key AS "wrappedKey",
+    const { rows } = await client.query({
+      name: 'routing.sealed_credential_in_context',
+      text: `SELECT v.version, v.format_version AS "formatVersion", v.algorithm, v.kms_key_id AS "kmsKeyId", v.wrapped_key AS "wrappedKey",
               v.iv, v.tag, v.ciphertext
          FROM orders o
          JOIN broker_connections c ON c.id = o.connection_id
          JOIN credential_versions v ON v.connection_id = c.id AND v.version = c.credential_version
         WHERE o.id = $1 AND o.routing_job_id = $2 AND o.connection_id = $3 AND o.status = 'submitted' AND c.status = 'active'`,
-      [ctx.orderId, ctx.jobId, ctx.connectionId],
-    );
+      values: [ctx.orderId, ctx.jobId, ctx.connectionId],
+    });
     const r = rows[0];
     if (!r) return undefined;
     return {
@@ -216,7 +223,11 @@ export class RoutingRepository {
   }
 
   async ordersOfSignal(client: PoolClient, signalId: string): Promise<OrderRow[]> {
-    const { rows } = await client.query<OrderRow>(`SELECT ${ORDER_COLUMNS} FROM orders WHERE signal_id = $1 ORDER BY created_at, id`, [signalId]);
+    const { rows } = await client.query<OrderRow>({
+      name: 'routing.orders_of_signal',
+      text: `SELECT ${ORDER_COLUMNS} FROM orders WHERE signal_id = $1 ORDER BY created_at, id`,
+      values: [signalId],
+    });
     return rows;
   }
 
@@ -235,13 +246,14 @@ export class RoutingRepository {
 
   async markSignal(client: PoolClient, signalId: string, status: string, error: string | null = null): Promise<void> {
     const terminal = !['routing'].includes(status);
-    await client.query(
-      `UPDATE signals SET status = $2, error = $3,
+    await client.query({
+      name: 'routing.mark_signal',
+      text: `UPDATE signals SET status = $2, error = $3,
          routing_started_at = COALESCE(routing_started_at, now()),
          completed_at = CASE WHEN $4 THEN now() ELSE completed_at END
        WHERE id = $1`,
-      [signalId, status, error, terminal],
-    );
+      values: [signalId, status, error, terminal],
+    });
   }
 
   /**
@@ -251,7 +263,7 @@ export class RoutingRepository {
    */
   async lockConnection(client: PoolClient, connectionId: string, savepoint?: string): Promise<void> {
     if (!savepoint) {
-      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7))', [connectionId]);
+      await client.query({ name: 'routing.lock_connection', text: 'SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7))', values: [connectionId] });
       return;
     }
     if (!UUID.test(connectionId) || !/^[a-z_]+$/.test(savepoint)) throw new Error('lockConnection: connection id must be a UUID');
@@ -259,11 +271,12 @@ export class RoutingRepository {
   }
 
   async markSubmitted(client: PoolClient, orderId: string, jobId: string): Promise<void> {
-    await client.query(
-      `UPDATE orders SET status = 'submitted', routing_job_id = $2, attempts = attempts + 1, sent_at = clock_timestamp(), updated_at = clock_timestamp()
+    await client.query({
+      name: 'routing.mark_submitted',
+      text: `UPDATE orders SET status = 'submitted', routing_job_id = $2, attempts = attempts + 1, sent_at = clock_timestamp(), updated_at = clock_timestamp()
         WHERE id = $1`,
-      [orderId, jobId],
-    );
+      values: [orderId, jobId],
+    });
   }
 
   async finishOrder(
@@ -271,14 +284,15 @@ export class RoutingRepository {
     orderId: string,
     outcome: { status: OrderRow['status']; reason?: string; brokerOrderId?: string; filledQuantity?: string; averagePrice?: string; quantity?: string },
   ): Promise<void> {
-    await client.query(
-      `UPDATE orders SET status = $2, reason = $3, broker_order_id = COALESCE($4, broker_order_id), filled_quantity = $5, average_price = $6,
+    await client.query({
+      name: 'routing.finish_order',
+      text: `UPDATE orders SET status = $2, reason = $3, broker_order_id = COALESCE($4, broker_order_id), filled_quantity = $5, average_price = $6,
          quantity = COALESCE($7, quantity),
          acknowledged_at = CASE WHEN $2 IN ('accepted', 'filled', 'rejected') THEN clock_timestamp() ELSE acknowledged_at END,
          updated_at = clock_timestamp()
        WHERE id = $1`,
-      [orderId, outcome.status, outcome.reason ?? null, outcome.brokerOrderId ?? null, outcome.filledQuantity ?? null, outcome.averagePrice ?? null,
+      values: [orderId, outcome.status, outcome.reason ?? null, outcome.brokerOrderId ?? null, outcome.filledQuantity ?? null, outcome.averagePrice ?? null,
         outcome.quantity ?? null],
-    );
+    });
   }
 }

@@ -159,7 +159,8 @@ export class SignalRouter implements JobHandler<'route-signal'> {
       // unless an earlier order of its connection is held here.
       const only = planned.length === 1 && planned[0].status === 'pending' ? planned[0] : undefined;
       if (only && !this.executor.turns.holdsEarlier(only.connectionId, signal.seq)) {
-        claimed = sent(this.executor.claimInPlan(client, execution, { id: only.id, connectionId: only.connectionId, signalSeq: signal.seq }));
+        const order = { id: only.id, connectionId: only.connectionId, signalSeq: signal.seq };
+        claimed = sent(this.executor.claimInPlan(client, execution, order, routes[0].credentialVersion));
       }
       orders = await inserted;
       routing = true;

@@ -1,5 +1,6 @@
 import { Job } from 'bullmq';
 import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
 import { http } from '../support/api-app';
 import { startPagerDutyReceiver, PagerReceiver } from '../support/pager-receivers';
 import { TenantDb } from '../../src/database/tenant-db';
@@ -112,6 +113,10 @@ describe('routing guarantees', () => {
       expect(r.orders[0].reason).toMatch(/^workspace_kill_switch/);
     }
     expect(ordersAt(apiKey)).toHaveLength(3);
+    // The blocked claims sent their go path ahead of the decision and rolled it back: no use, no refusal.
+    const events = await world.sql(`SELECT action FROM audit_events WHERE workspace_id = $1 AND action LIKE 'credential.%'`, [ws.id]);
+    expect(events.filter((e) => e.action === 'credential.use')).toHaveLength(3);
+    expect(events.filter((e) => e.action === 'credential.read.out_of_context')).toHaveLength(0);
   });
 
   it('blocks a live connection until the owner enables live trading', async () => {
@@ -127,6 +132,44 @@ describe('routing guarantees', () => {
     await http(world.api.url, 'PUT', '/v1/workspace/live-trading', { token: ws.token, body: { enabled: true, reason: 'ready' } });
     const routed = await world.settled(ws.token, await world.send(source, { ticker: 'IBM', action: 'buy', price: '100' }));
     expect(routed.status).toBe('routed');
+  });
+
+  it('claims with the current credential when it was rotated between the plan and the claim', async () => {
+    const { ws, connection, source, apiKey } = await alpacaSetup();
+    const lock = new Client({ connectionString: world.db.adminUrl });
+    await lock.connect();
+    try {
+      // Holding the connection's lock stops the worker after its plan read the routes (credential version 1).
+      await lock.query('BEGIN');
+      await lock.query('SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7))', [connection]);
+      const signalId = await world.send(source, { ticker: 'TSLA', action: 'buy', quantity: '2', price: '10' });
+      const waiting = async () =>
+        (await world.sql(`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+                           WHERE d.datname = current_database() AND l.locktype = 'advisory' AND NOT l.granted`))[0].n > 0;
+      const deadline = Date.now() + 10_000;
+      while (!(await waiting())) {
+        if (Date.now() > deadline) throw new Error('the worker never waited for the connection lock');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const rotatedKey = { apiKey: `PKROT${randomUUID().slice(0, 8).toUpperCase()}`, apiSecret: `rotated-${randomUUID()}` };
+      world.alpaca.addKey({ ...rotatedKey, equity: 100_000 } as never);
+      const rotated = await http(world.api.url, 'POST', `/v1/connections/${connection}/rotate`, { token: ws.token, body: { credentials: rotatedKey } });
+      expect(rotated.status).toBe(200);
+      await lock.query('COMMIT');
+
+      const result = await world.settled(ws.token, signalId);
+      expect(result.status).toBe('routed');
+      expect(result.orders[0].attempts).toBe(1);
+      expect(ordersAt(rotatedKey.apiKey)).toHaveLength(1);
+      expect(ordersAt(apiKey)).toHaveLength(0);
+      const uses = await world.sql(`SELECT metadata FROM audit_events WHERE workspace_id = $1 AND action = 'credential.use'`, [ws.id]);
+      expect(uses.map((u) => u.metadata.credentialVersion)).toEqual([2]);
+      // Claimed in its first run: the go path sent ahead for version 1 was rolled back, not failed and retried.
+      const failedRuns = world.worker.logs.lines.map((l) => JSON.parse(l)).filter((l) => l.job === signalId && l.msg === 'job failed');
+      expect(failedRuns).toEqual([]);
+    } finally {
+      await lock.end();
+    }
   });
 
   it('refuses to open a credential outside an active routing context, audits it once and pages once', async () => {
