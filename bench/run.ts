@@ -16,6 +16,9 @@
  *        --compare REF            also run Switchyard built from git REF in a and b, alternating with
  *                                 the others (before/after of an optimisation under the same load)
  *        --profile DIR            V8 CPU profiles of Switchyard's api and worker during each phase
+ *        --perf-map               Switchyard's api and worker run with --perf-basic-prof, so a
+ *                                 `perf record -a -g` taken meanwhile names their JS functions (on a
+ *                                 saturated machine the V8 profile samples wall time; perf samples CPU)
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -60,6 +63,7 @@ interface Options {
   profileDir?: string;
   /** A git ref whose build also runs in a and b ('switchyard-ref'). */
   compare?: string;
+  perfMap: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -94,6 +98,7 @@ function parseOptions(argv: string[]): Options {
     breakdown: flags.get('no-breakdown') !== 'true',
     profileDir: flags.get('profile'),
     compare: flags.get('compare'),
+    perfMap: flags.get('perf-map') === 'true',
   };
 }
 
@@ -122,6 +127,10 @@ async function createDatabase(prefix: string): Promise<string> {
   await admin((c) => c.query(`CREATE DATABASE ${name}`));
   createdDatabases.push(name);
   return name;
+}
+
+async function vacuumAnalyze(name: string): Promise<void> {
+  await admin((c) => c.query('VACUUM ANALYZE'), dbUrl(name));
 }
 
 /** Resident memory of a process (kB → MB): VmRSS now, VmHWM the peak since it started. */
@@ -217,6 +226,12 @@ interface Pipeline {
   traces(): Promise<{ api: Traces; worker: Traces }>;
   /** Waits until background work of the last phase (settling, sealing) is done. */
   quiesce(): Promise<void>;
+  /**
+   * VACUUM ANALYZE of its database, as autovacuum keeps a running one: a prepared statement's generic plan
+   * made on a table with no statistics picked the wrong index (the signal insert's dedupe check walked every
+   * signal of the workspace), which a database days old never sees.
+   */
+  analyze(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -286,6 +301,7 @@ async function startBare(h: Harness, spread: number): Promise<Pipeline> {
       return { api: wrap(await api.call('marks')), worker: wrap(await worker.call('marks')) };
     },
     quiesce: async () => undefined,
+    analyze: () => vacuumAnalyze(db),
     stop: async () => {
       await Promise.allSettled([api.stop(), worker.stop()]);
       await clearRedisPrefix(prefix);
@@ -316,6 +332,7 @@ interface SwitchyardOptions {
   kmsLatencyMs?: number;
   dataKeyCache?: boolean;
   breakdown: boolean;
+  perfMap: boolean;
 }
 
 interface SwitchyardPipeline extends Pipeline {
@@ -371,7 +388,7 @@ async function startSwitchyard(h: Harness, options: SwitchyardOptions): Promise<
   }
   if (options.dataKeyCache === false) workerEnv = { ...workerEnv, DATA_KEY_CACHE_TTL_MS: '0' };
 
-  const preload = options.breakdown ? ['-r', benchEntry('instrument')] : [];
+  const preload = [...(options.perfMap ? ['--perf-basic-prof'] : []), ...(options.breakdown ? ['-r', benchEntry('instrument')] : [])];
   const distDir = options.distDir ?? join(ROOT, 'dist');
   const startApi = () => Child.node(`${options.name}-api`, [...preload, join(distDir, 'main.js')], { ...apiEnv, BENCH_ROLE: 'api', BENCH_DIST: distDir }, ROOT);
   const startWorker = async (env: NodeJS.ProcessEnv, name = options.name) => {
@@ -428,6 +445,7 @@ async function startSwitchyard(h: Harness, options: SwitchyardOptions): Promise<
     spread: spread.map(target),
     traces: async () =>
       options.breakdown ? { api: await apiChild.call<Traces>('marks'), worker: await worker.call<Traces>('marks') } : { api: {}, worker: {} },
+    analyze: () => vacuumAnalyze(db),
     quiesce: async () => {
       await admin(async (c) => {
         await until(async () => {
@@ -530,7 +548,8 @@ async function phase(ctx: RunContext, p: Pipeline, workload: Workload, scenario:
   ctx.phases.push(result);
   log(
     `  ${scenario} r${round} ${p.name.padEnd(22)} sent ${result.sent} ok ${result.accepted} err ${result.errors} lost ${result.lost} dup ${result.duplicates}` +
-      `  p50 ${result.latency.p50} p99 ${result.latency.p99} ms  ${result.throughput}/s  rss ${JSON.stringify(peakRssMb)}  cpu ${JSON.stringify(cpuSeconds)} in ${wallSeconds}s`,
+      `  p50 ${result.latency.p50} p99 ${result.latency.p99} ms  ${result.throughput}/s  rss ${JSON.stringify(peakRssMb)}  cpu ${JSON.stringify(cpuSeconds)} in ${wallSeconds}s` +
+      `\n      slowest per second (ms): ${result.slowestPerSecond.join(' ')}`,
   );
   return result;
 }
@@ -548,6 +567,7 @@ async function warmup(ctx: RunContext, p: Pipeline, workload: Workload): Promise
   await ctx.h.stub.call('arrivals', { clear: true });
   await p.traces();
   await p.quiesce();
+  await p.analyze();
 }
 
 function log(line: string): void {
@@ -567,8 +587,8 @@ const SWITCHYARD_STAGES: StageDef[] = [
   { stage: 'plan state read (with BEGIN)', from: 'w.planstate.start', to: 'w.planstate.end' },
   { stage: 'plan in JS → insert sent', from: 'w.planstate.end', to: 'w.insert.start' },
   { stage: 'insert + lock + claim reads (pipelined)', from: 'w.insert.start', to: 'w.gate.end' },
-  { stage: 'routing context check', from: 'w.gate.end', to: 'w.audit.start' },
-  { stage: 'audit write (credential.use)', from: 'w.audit.start', to: 'w.audit.end' },
+  // Since 921fc98 the context check and credential.use go out before the claim reads answer: what is left after them.
+  { stage: 'context check + credential.use', from: 'w.gate.end', to: 'w.audit.end' },
   { stage: 'claim commit', from: 'w.audit.end', to: 'w.decrypt.start' },
   { stage: 'decrypt', from: 'w.decrypt.start', to: 'w.decrypt.end' },
   { stage: 'adapter → broker arrival', from: 'w.send.start', to: 'arrival' },
@@ -603,9 +623,14 @@ function breakdown(ctx: RunContext) {
         offPath.push({ statements: (api.offPath?.statements ?? 0) + (worker.offPath?.statements ?? 0), commits: (api.offPath?.commits ?? 0) + (worker.offPath?.commits ?? 0) });
       }
     }
-    const stages = stageTable(timelines, name === 'bare' ? BARE_STAGES : SWITCHYARD_STAGES).filter((s) => s.n > 0);
+    const defs = name === 'bare' ? BARE_STAGES : SWITCHYARD_STAGES;
+    const stages = stageTable(timelines, defs).filter((s) => s.n > 0);
+    // The slowest 1% alone: which stage the tail spends its time in.
+    const total = (t: Record<string, number>) => (t.arrival ?? Infinity) - t.sent;
+    const slowest = [...timelines].sort((x, y) => total(y) - total(x)).slice(0, Math.max(1, Math.ceil(timelines.length / 100)));
     out[name] = {
       stages,
+      slowestStages: stageTable(slowest, defs).filter((s) => s.n > 0),
       statementsOnPath: onPath.length ? median(onPath.map((s) => s.statements)) : undefined,
       commitsOnPath: onPath.length ? median(onPath.map((s) => s.commits)) : undefined,
       statementsAfterSend: offPath.length ? median(offPath.map((s) => s.statements)) : undefined,
@@ -628,8 +653,10 @@ async function runScenarios(ctx: RunContext): Promise<void> {
   log('starting the bare pipeline and Switchyard …');
   const refDist = options.compare ? buildRef(options.compare) : undefined;
   const bare = await startBare(h, options.spread);
-  const sy = await startSwitchyard(h, { name: 'switchyard', spread: options.spread, queue: options.queue, breakdown: options.breakdown });
-  const ref = refDist ? await startSwitchyard(h, { name: 'switchyard-ref', distDir: refDist, spread: options.spread, queue: options.queue, breakdown: options.breakdown }) : undefined;
+  // What every Switchyard instance of this run shares.
+  const run = { queue: options.queue, breakdown: options.breakdown, perfMap: options.perfMap };
+  const sy = await startSwitchyard(h, { ...run, name: 'switchyard', spread: options.spread });
+  const ref = refDist ? await startSwitchyard(h, { ...run, name: 'switchyard-ref', distDir: refDist, spread: options.spread }) : undefined;
   try {
     await warmup(ctx, bare, bare.single);
     await warmup(ctx, sy, sy.single);
@@ -654,7 +681,7 @@ async function runScenarios(ctx: RunContext): Promise<void> {
   }
 
   if (want('d')) {
-    const kms = await startSwitchyard(h, { name: 'switchyard-kms5ms-cache', spread: 0, queue: options.queue, kmsLatencyMs: 5, breakdown: options.breakdown });
+    const kms = await startSwitchyard(h, { ...run, name: 'switchyard-kms5ms-cache', spread: 0, kmsLatencyMs: 5 });
     try {
       const spec: LoadSpec = { mode: 'open', rate: options.rate, durationMs: options.otherSeconds * 1000 };
       await warmup(ctx, kms, kms.single);
@@ -669,7 +696,7 @@ async function runScenarios(ctx: RunContext): Promise<void> {
   }
 
   if (want('e') && options.queue === 'redis') {
-    const pgq = await startSwitchyard(h, { name: 'switchyard-pg-queue', spread: options.spread, queue: 'postgres', breakdown: options.breakdown });
+    const pgq = await startSwitchyard(h, { ...run, name: 'switchyard-pg-queue', spread: options.spread, queue: 'postgres' });
     try {
       await warmup(ctx, pgq, pgq.single);
       for (const p of [bare, pgq]) await phase(ctx, p, p.single, 'e', 1, { mode: 'open', rate: options.rate, durationMs: options.otherSeconds * 1000 });
@@ -766,6 +793,8 @@ function report(ctx: RunContext, env: Record<string, unknown>, r: Record<string,
     lines.push('');
     lines.push(`stages of ${name} in (a), ms (median / mean / p99):  statements on path ${b.statementsOnPath ?? '?'}, commits on path ${b.commitsOnPath ?? '?'}, after the send ${b.statementsAfterSend ?? '?'} statements / ${b.commitsAfterSend ?? '?'} commits`);
     lines.push(table([['stage', 'median', 'mean', 'p99', 'n'], ...b.stages.map((s: any) => [s.stage, String(s.median), String(s.mean), String(s.p99), String(s.n)])]));
+    lines.push(`the slowest 1% of ${name}'s signals in (a), ms (median / mean):`);
+    lines.push(table([['stage', 'median', 'mean', 'n'], ...b.slowestStages.map((s: any) => [s.stage, String(s.median), String(s.mean), String(s.n)])]));
   }
   return lines.join('\n');
 }

@@ -30,7 +30,7 @@ export const BARE_SCHEMA = `
   );`;
 
 const QUEUE = 'bare-route';
-/** Same pool size and worker concurrency as Switchyard's defaults, so the comparison is like for like. */
+/** Same pool size and worker concurrency as Switchyard's defaults, pools kept open as Switchyard's are: like for like. */
 export const BARE_POOL_SIZE = 10;
 export const BARE_CONCURRENCY = 16;
 
@@ -78,7 +78,7 @@ export interface BareApiOptions {
 }
 
 export async function startBareApi(options: BareApiOptions): Promise<BareApi> {
-  const pool = new Pool({ connectionString: options.databaseUrl, max: BARE_POOL_SIZE, application_name: 'bench-bare-api' });
+  const pool = new Pool({ connectionString: options.databaseUrl, max: BARE_POOL_SIZE, min: BARE_POOL_SIZE, application_name: 'bench-bare-api' });
   const redis = new IORedis(options.redisUrl, { maxRetriesPerRequest: null });
   const queue = new Queue<BareJob>(QUEUE, { connection: redis, prefix: options.prefix });
   await queue.waitUntilReady();
@@ -126,7 +126,7 @@ export interface BareWorkerOptions {
 }
 
 export async function startBareWorker(options: BareWorkerOptions): Promise<BareWorker> {
-  const pool = new Pool({ connectionString: options.databaseUrl, max: BARE_POOL_SIZE, application_name: 'bench-bare-worker' });
+  const pool = new Pool({ connectionString: options.databaseUrl, max: BARE_POOL_SIZE, min: BARE_POOL_SIZE, application_name: 'bench-bare-worker' });
   const redis = new IORedis(options.redisUrl, { maxRetriesPerRequest: null });
   const agent = new Agent({ keepAliveTimeout: 30_000, connections: 32 });
   const marks = new Marks();

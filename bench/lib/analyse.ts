@@ -21,6 +21,8 @@ export interface PhaseOutcome {
   latencyLastOrder: LatencySummary;
   /** Webhook round trip (sent → 202 received), ms. */
   ack: LatencySummary;
+  /** Per second of sending: the slowest order's latency (ms; 0 before the measured window), so a stall shows apart from steady queueing. */
+  slowestPerSecond: number[];
   /** Orders arriving per second in the measured window. */
   throughput: number;
   /** Webhooks answered 202 per second while sending. */
@@ -47,6 +49,7 @@ export function analysePhase(load: LoadResult, arrivals: Arrival[], options: Ana
   const expected = new Set<string>();
   const latencies: number[] = [];
   const lastOrder: number[] = [];
+  const slowestPerSecond: number[] = [];
   let lost = 0;
   for (const send of accepted) {
     let last = -Infinity;
@@ -61,7 +64,10 @@ export function analysePhase(load: LoadResult, arrivals: Arrival[], options: Ana
       }
       const first = Math.min(...arrived.map((a) => a.at));
       last = Math.max(last, first);
-      if (send.sentAt >= windowStart) latencies.push(first - send.sentAt);
+      if (send.sentAt < windowStart) continue;
+      latencies.push(first - send.sentAt);
+      const second = Math.floor((send.sentAt - load.startedAt) / 1000);
+      slowestPerSecond[second] = round(Math.max(slowestPerSecond[second] ?? 0, first - send.sentAt), 1);
     }
     if (complete && send.sentAt >= windowStart) lastOrder.push(last - send.sentAt);
   }
@@ -85,6 +91,7 @@ export function analysePhase(load: LoadResult, arrivals: Arrival[], options: Ana
     latency: summarize(latencies),
     latencyLastOrder: summarize(lastOrder),
     ack: summarize(accepted.filter((s) => s.sentAt >= windowStart).map((s) => s.doneAt - s.sentAt)),
+    slowestPerSecond: Array.from(slowestPerSecond, (v) => v ?? 0),
     throughput: round(windowSeconds > 0 ? inWindow / windowSeconds : 0, 1),
     acceptRate: round(sendSeconds > 0 ? accepted.length / sendSeconds : 0, 1),
   };
