@@ -15,6 +15,8 @@
  *        --no-breakdown           run Switchyard without the timing preload
  *        --compare REF            also run Switchyard built from git REF in a and b, alternating with
  *                                 the others (before/after of an optimisation under the same load)
+ *        --floor                  also run the floor (bench/floor) in a and b: the budget's safeguards
+ *                                 at their fewest statements, no framework (what any implementation pays)
  *        --profile DIR            V8 CPU profiles of Switchyard's api and worker during each phase
  *        --perf-map               Switchyard's api and worker run with --perf-basic-prof, so a
  *                                 `perf record -a -g` taken meanwhile names their JS functions (on a
@@ -36,6 +38,7 @@ import { benchEntry, repoRoot } from './lib/paths';
 import { Child } from './lib/rpc';
 import { median, round } from './lib/stats';
 import { BARE_SCHEMA } from './bare/pipeline';
+import { FLOOR_ROLE, FLOOR_SCHEMA, FloorSource, floorSources, seedFloor } from './floor/pipeline';
 
 const ROOT = repoRoot();
 const ADMIN_URL = process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -63,6 +66,8 @@ interface Options {
   profileDir?: string;
   /** A git ref whose build also runs in a and b ('switchyard-ref'). */
   compare?: string;
+  /** Also run the floor pipeline in a and b. */
+  floor: boolean;
   perfMap: boolean;
 }
 
@@ -98,6 +103,7 @@ function parseOptions(argv: string[]): Options {
     breakdown: flags.get('no-breakdown') !== 'true',
     profileDir: flags.get('profile'),
     compare: flags.get('compare'),
+    floor: flags.get('floor') === 'true',
     perfMap: flags.get('perf-map') === 'true',
   };
 }
@@ -115,9 +121,10 @@ async function admin<T>(fn: (c: Client) => Promise<T>, url = ADMIN_URL): Promise
   }
 }
 
-function dbUrl(name: string): string {
+function dbUrl(name: string, user?: string): string {
   const url = new URL(ADMIN_URL);
   url.pathname = `/${name}`;
+  if (user) url.username = user;
   return url.toString();
 }
 
@@ -214,7 +221,7 @@ type Workload = TargetInfo[];
 
 interface Pipeline {
   name: string;
-  kind: 'bare' | 'switchyard';
+  kind: 'bare' | 'floor' | 'switchyard';
   processes(): Child[];
   /** One source, one route (a, d, e). */
   single: Workload;
@@ -259,6 +266,12 @@ class Harness {
   }
 }
 
+/** The stage marks of the bare and floor processes (plain tables, no statement counts). */
+async function markTraces(api: Child, worker: Child): Promise<{ api: Traces; worker: Traces }> {
+  const wrap = (t: Record<string, Record<string, number>>): Traces => Object.fromEntries(Object.entries(t).map(([k, marks]) => [k, { marks }]));
+  return { api: wrap(await api.call('marks')), worker: wrap(await worker.call('marks')) };
+}
+
 async function startBare(h: Harness, spread: number): Promise<Pipeline> {
   const db = await createDatabase('sy_bench_bare');
   await admin((c) => c.query(BARE_SCHEMA), dbUrl(db));
@@ -296,11 +309,54 @@ async function startBare(h: Harness, spread: number): Promise<Pipeline> {
     single: [target('single', 1)],
     fanout: [target('fanout', FANOUT)],
     spread: Array.from({ length: spread }, (_, i) => target(`spread-${i}`, 1)),
-    traces: async () => {
-      const wrap = (t: Record<string, Record<string, number>>): Traces => Object.fromEntries(Object.entries(t).map(([k, marks]) => [k, { marks }]));
-      return { api: wrap(await api.call('marks')), worker: wrap(await worker.call('marks')) };
-    },
+    traces: () => markTraces(api, worker),
     quiesce: async () => undefined,
+    analyze: () => vacuumAnalyze(db),
+    stop: async () => {
+      await Promise.allSettled([api.stop(), worker.stop()]);
+      await clearRedisPrefix(prefix);
+    },
+  };
+}
+
+async function startFloor(h: Harness, spread: number): Promise<Pipeline> {
+  const db = await createDatabase('sy_bench_floor');
+  await admin((c) => c.query(FLOOR_SCHEMA), dbUrl(db));
+  const dataKey = randomBytes(32);
+  const sources = floorSources(1 + spread, () => h.newAccount());
+  await h.stub.call('addKeys', sources.map((s) => s.account));
+  await admin((c) => seedFloor((text, values) => c.query(text, values), sources, dataKey), dbUrl(db));
+  const prefix = `{bench-floor-${randomBytes(4).toString('hex')}}`;
+  const port = await freePort();
+  const env = {
+    ...process.env,
+    BARE_DATABASE_URL: dbUrl(db, FLOOR_ROLE),
+    BARE_REDIS_URL: REDIS_URL,
+    BARE_QUEUE_PREFIX: prefix,
+    BARE_PORT: String(port),
+    BARE_BROKER_URL: h.brokerUrl,
+    FLOOR_DATA_KEY: dataKey.toString('base64'),
+  };
+  const api = Child.fork('floor-api', benchEntry('bare/main'), ['floor-api'], env);
+  const worker = Child.fork('floor-worker', benchEntry('bare/main'), ['floor-worker'], env);
+  await Promise.all([api.waitReady(), worker.waitReady()]);
+  const url = `http://127.0.0.1:${port}`;
+  const target = (s: FloorSource): TargetInfo => ({
+    load: { baseUrl: url, path: `/hooks/${s.id}`, secret: s.secret, fanout: 1 },
+    expectedOrderIds: (signalId) => [`floor-${signalId}`],
+  });
+  return {
+    name: 'floor',
+    kind: 'floor',
+    processes: () => [api, worker],
+    single: [target(sources[0])],
+    fanout: [],
+    spread: sources.slice(1).map(target),
+    traces: () => markTraces(api, worker),
+    quiesce: () =>
+      admin(async (c) => {
+        await until(async () => (await c.query(`SELECT count(*)::int AS open FROM floor_signals WHERE status NOT IN ('routed', 'failed')`)).rows[0].open === 0, 60_000, 200);
+      }, dbUrl(db)),
     analyze: () => vacuumAnalyze(db),
     stop: async () => {
       await Promise.allSettled([api.stop(), worker.stop()]);
@@ -605,6 +661,18 @@ const BARE_STAGES: StageDef[] = [
   { stage: 'total', from: 'sent', to: 'arrival' },
 ];
 
+const FLOOR_STAGES: StageDef[] = [
+  { stage: 'client → api handler', from: 'sent', to: 'api.in' },
+  { stage: 'verify (resolve source, HMAC, parse)', from: 'api.in', to: 'api.persist.start' },
+  { stage: 'persist signal (1 commit)', from: 'api.persist.start', to: 'api.persist.end' },
+  { stage: 'enqueue (BullMQ add)', from: 'api.persist.end', to: 'api.enqueue.end' },
+  { stage: 'dequeue (add → worker handler)', from: 'api.enqueue.end', to: 'w.start' },
+  { stage: 'order + credential.use + credential read (1 commit)', from: 'w.start', to: 'w.persist.end' },
+  { stage: 'decrypt', from: 'w.persist.end', to: 'w.send.start' },
+  { stage: 'adapter → broker arrival', from: 'w.send.start', to: 'arrival' },
+  { stage: 'total', from: 'sent', to: 'arrival' },
+];
+
 function breakdown(ctx: RunContext) {
   const out: Record<string, unknown> = {};
   for (const [name, input] of ctx.breakdownInput) {
@@ -623,7 +691,7 @@ function breakdown(ctx: RunContext) {
         offPath.push({ statements: (api.offPath?.statements ?? 0) + (worker.offPath?.statements ?? 0), commits: (api.offPath?.commits ?? 0) + (worker.offPath?.commits ?? 0) });
       }
     }
-    const defs = name === 'bare' ? BARE_STAGES : SWITCHYARD_STAGES;
+    const defs = name === 'bare' ? BARE_STAGES : name === 'floor' ? FLOOR_STAGES : SWITCHYARD_STAGES;
     const stages = stageTable(timelines, defs).filter((s) => s.n > 0);
     // The slowest 1% alone: which stage the tail spends its time in.
     const total = (t: Record<string, number>) => (t.arrival ?? Infinity) - t.sent;
@@ -657,18 +725,20 @@ async function runScenarios(ctx: RunContext): Promise<void> {
   const run = { queue: options.queue, breakdown: options.breakdown, perfMap: options.perfMap };
   const sy = await startSwitchyard(h, { ...run, name: 'switchyard', spread: options.spread });
   const ref = refDist ? await startSwitchyard(h, { ...run, name: 'switchyard-ref', distDir: refDist, spread: options.spread }) : undefined;
+  const floor = options.floor ? await startFloor(h, options.spread) : undefined;
   try {
     await warmup(ctx, bare, bare.single);
     await warmup(ctx, sy, sy.single);
     if (ref) await warmup(ctx, ref, ref.single);
-    // Rounds alternate which pipeline goes first (ABBA), so a drift in machine load hits both alike.
+    if (floor) await warmup(ctx, floor, floor.single);
+    // Rounds alternate which pipeline goes first (ABBA), so a drift in machine load hits all alike.
     for (let round = 1; round <= options.rounds; round++) {
-      const forward = ref ? [bare, sy, ref] : [bare, sy];
+      const forward = [bare, floor, sy, ref].filter((p): p is Pipeline => p !== undefined);
       const order = round % 2 === 1 ? forward : [...forward].reverse();
       if (want('a')) for (const p of order) await phase(ctx, p, p.single, 'a', round, light());
       if (want('b')) for (const p of order) await phase(ctx, p, p.spread, 'b', round, saturation(), satWarm);
       // For information: saturation on one connection, where per-connection signal order serialises Switchyard.
-      if (want('b1') && (round === 1 || ref)) for (const p of order) await phase(ctx, p, p.single, 'b1', round, saturation(), satWarm);
+      if (want('b1') && (round === 1 || ref)) for (const p of order) if (p !== floor) await phase(ctx, p, p.single, 'b1', round, saturation(), satWarm);
     }
     if (want('c')) {
       const fan: LoadSpec = { mode: 'open', rate: options.fanoutRate, durationMs: options.otherSeconds * 1000 };
@@ -678,6 +748,7 @@ async function runScenarios(ctx: RunContext): Promise<void> {
   } finally {
     await sy.stop();
     await ref?.stop();
+    await floor?.stop();
   }
 
   if (want('d')) {
@@ -726,6 +797,15 @@ function ratios(ctx: RunContext) {
     result.p99 = { ...paired('a', (p) => p.latency.p99), budget: 1.5 };
   }
   if (of('b', 'bare').length) result.throughput = { ...paired('b', (p) => p.throughput), budget: 0.8 };
+  if (of('a', 'floor').length) {
+    result.floor = {
+      p50: paired('a', (p) => p.latency.p50, 'bare', 'floor'),
+      p99: paired('a', (p) => p.latency.p99, 'bare', 'floor'),
+      throughput: of('b', 'floor').length ? paired('b', (p) => p.throughput, 'bare', 'floor') : undefined,
+      switchyardP50: paired('a', (p) => p.latency.p50, 'floor'),
+      switchyardThroughput: of('b', 'floor').length ? paired('b', (p) => p.throughput, 'floor') : undefined,
+    };
+  }
   if (of('a', 'switchyard-ref').length) {
     result.vsRef = {
       p50: paired('a', (p) => p.latency.p50, 'switchyard-ref'),
@@ -788,6 +868,12 @@ function report(ctx: RunContext, env: Record<string, unknown>, r: Record<string,
       (v.throughput ? `, throughput ${v.throughput.median} [${v.throughput.perRound.join(', ')}]` : '') +
       (v.throughputOneConnection ? `, one-connection throughput ${v.throughputOneConnection.median} [${v.throughputOneConnection.perRound.join(', ')}]` : ''));
     lines.push(`switchyard-ref / bare: p50 ${v.refP50.median}` + (v.refThroughput ? `, throughput ${v.refThroughput.median}` : ''));
+  }
+  if (r.floor) {
+    const f = r.floor;
+    lines.push(`floor / bare: p50 ${f.p50.median} [${f.p50.perRound.join(', ')}], p99 ${f.p99.median} [${f.p99.perRound.join(', ')}]` +
+      (f.throughput ? `, throughput ${f.throughput.median} [${f.throughput.perRound.join(', ')}]` : ''));
+    lines.push(`switchyard / floor: p50 ${f.switchyardP50.median}` + (f.switchyardThroughput ? `, throughput ${f.switchyardThroughput.median}` : ''));
   }
   for (const [name, b] of Object.entries(stages)) {
     lines.push('');

@@ -1,22 +1,38 @@
-/** Process entry of the bare pipeline: `node dist-bench/bench/bare/main.js api|worker`, configured by env (BARE_*). */
+/**
+ * Process entry of the bare and floor pipelines: `node dist-bench/bench/bare/main.js api|worker|floor-api|floor-worker`,
+ * configured by env (BARE_*; FLOOR_DATA_KEY for the floor's worker).
+ */
+import { startFloorApi, startFloorWorker } from '../floor/pipeline';
 import { serveRpc } from '../lib/rpc';
-import { startBareApi, startBareWorker } from './pipeline';
+import { MarkTable, startBareApi, startBareWorker } from './pipeline';
+
+interface Started {
+  url?: string;
+  marks(): MarkTable;
+  close(): Promise<void>;
+}
+
+function start(role: string | undefined, env: NodeJS.ProcessEnv): Promise<Started> {
+  const common = { databaseUrl: env.BARE_DATABASE_URL!, redisUrl: env.BARE_REDIS_URL!, prefix: env.BARE_QUEUE_PREFIX! };
+  const port = Number(env.BARE_PORT ?? 0);
+  switch (role) {
+    case 'api':
+      return startBareApi({ ...common, port, sources: JSON.parse(env.BARE_SOURCES ?? '{}') });
+    case 'worker':
+      return startBareWorker({ ...common, brokerUrl: env.BARE_BROKER_URL!, accounts: JSON.parse(env.BARE_ACCOUNTS ?? '[]') });
+    case 'floor-api':
+      return startFloorApi({ ...common, port });
+    case 'floor-worker':
+      return startFloorWorker({ ...common, brokerUrl: env.BARE_BROKER_URL!, dataKey: Buffer.from(env.FLOOR_DATA_KEY ?? '', 'base64') });
+    default:
+      throw new Error(`usage: main.js api|worker|floor-api|floor-worker (got ${role})`);
+  }
+}
 
 async function main(): Promise<void> {
-  const role = process.argv[2];
-  const env = process.env;
-  const common = { databaseUrl: env.BARE_DATABASE_URL!, redisUrl: env.BARE_REDIS_URL!, prefix: env.BARE_QUEUE_PREFIX! };
-  if (role === 'api') {
-    const api = await startBareApi({ ...common, port: Number(env.BARE_PORT ?? 0), sources: JSON.parse(env.BARE_SOURCES ?? '{}') });
-    serveRpc({ url: () => api.url, marks: () => api.marks() });
-    process.once('SIGTERM', () => void api.close().then(() => process.exit(0)));
-  } else if (role === 'worker') {
-    const worker = await startBareWorker({ ...common, brokerUrl: env.BARE_BROKER_URL!, accounts: JSON.parse(env.BARE_ACCOUNTS ?? '[]') });
-    serveRpc({ marks: () => worker.marks() });
-    process.once('SIGTERM', () => void worker.close().then(() => process.exit(0)));
-  } else {
-    throw new Error(`usage: main.js api|worker (got ${role})`);
-  }
+  const started = await start(process.argv[2], process.env);
+  serveRpc({ url: () => started.url, marks: () => started.marks() });
+  process.once('SIGTERM', () => void started.close().then(() => process.exit(0)));
   process.send?.({ ready: true });
 }
 

@@ -50,7 +50,7 @@ export interface BareAccount {
 /** Stage timestamps (wall-clock ms) per webhook (api, keyed by webhook-id) or per signal (worker). */
 export type MarkTable = Record<string, Record<string, number>>;
 
-class Marks {
+export class Marks {
   private table: MarkTable = {};
   set(key: string, name: string, at = nowMs()): void {
     (this.table[key] ??= {})[name] ??= at;

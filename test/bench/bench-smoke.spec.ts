@@ -2,13 +2,15 @@ import { analysePhase } from '../../bench/lib/analyse';
 import { RecordingAlpaca } from '../../bench/lib/broker';
 import { LoadGenerator, LoadTarget } from '../../bench/lib/load';
 import { BARE_SCHEMA, startBareApi, startBareWorker } from '../../bench/bare/pipeline';
+import { FLOOR_ROLE, FLOOR_SCHEMA, FloorApi, FloorWorker, floorSources, seedFloor, startFloorApi, startFloorWorker } from '../../bench/floor/pipeline';
 import { clientOrderId } from '../../src/routing/client-order-id';
-import { adminQuery, eventually } from '../signals/support/signals-harness';
+import { eventually } from '../signals/support/signals-harness';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { REDIS_URL, RoutingWorld } from '../routing/routing-harness';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Client } from 'pg';
 
-// The benchmark's smoke: a few hundred signals through each pipeline with the bench's own load
+// The benchmark's smoke: a few hundred signals through each pipeline (Switchyard, bare, floor) with the bench's own load
 // generator and broker recorder, in-process. No timing assertions: nothing lost, nothing doubled.
 const SIGNALS_PER_SECOND = 100;
 const SECONDS = 3;
@@ -63,7 +65,7 @@ describe('bench smoke', () => {
   });
 
   it('the bare pipeline: every signal placed exactly once', async () => {
-    await adminQuery(bareDb, BARE_SCHEMA);
+    await bareDb.adminQuery(BARE_SCHEMA);
     const account = { apiKey: `PK${randomBytes(8).toString('hex').toUpperCase()}`, apiSecret: `bench-${randomBytes(8).toString('hex')}` };
     broker.addKey(account);
     const prefix = `{sytest-bare-${randomBytes(4).toString('hex')}}`;
@@ -76,6 +78,56 @@ describe('bench smoke', () => {
     } finally {
       await worker.close();
       await api.close();
+    }
+  });
+
+  it('the floor: every signal placed exactly once, forged ones refused, its tables scoped by RLS', async () => {
+    const floorDb = await createTestDatabase();
+    const dataKey = randomBytes(32);
+    const [source, sameWorkspace] = floorSources(2, () => ({ apiKey: `PK${randomBytes(8).toString('hex').toUpperCase()}`, apiSecret: `bench-${randomBytes(8).toString('hex')}` }));
+    const other = { ...sameWorkspace, workspaceId: randomUUID() };
+    const prefix = `{sytest-floor-${randomBytes(4).toString('hex')}}`;
+    let api: FloorApi | undefined;
+    let worker: FloorWorker | undefined;
+    try {
+      await floorDb.adminQuery(FLOOR_SCHEMA);
+      await floorDb.adminQuery(`GRANT CONNECT ON DATABASE ${floorDb.name} TO ${FLOOR_ROLE}`);
+      await seedFloor((text, values) => floorDb.adminQuery(text, values), [source, other], dataKey);
+      broker.addKey(source.account);
+      const url = new URL(floorDb.adminUrl);
+      url.username = FLOOR_ROLE;
+      api = await startFloorApi({ databaseUrl: url.toString(), redisUrl: REDIS_URL, prefix });
+      worker = await startFloorWorker({ databaseUrl: url.toString(), redisUrl: REDIS_URL, prefix, brokerUrl: broker.url, dataKey });
+
+      const forged = await generator.openLoop([{ baseUrl: api.url, path: `/hooks/${source.id}`, secret: other.secret, fanout: 1 }], 20, 250);
+      expect(forged.sends.length).toBeGreaterThan(0);
+      expect(forged.sends.map((s) => s.status)).toEqual(forged.sends.map(() => 401));
+
+      const outcome = await drive({ baseUrl: api.url, path: `/hooks/${source.id}`, secret: source.secret, fanout: 1 }, (signalId) => [`floor-${signalId}`]);
+      expect(outcome.sent).toBe(SIGNALS_PER_SECOND * SECONDS);
+      expect({ errors: outcome.errors, lost: outcome.lost, duplicates: outcome.duplicates, unexpected: outcome.unexpected }).toEqual({ errors: 0, lost: 0, duplicates: 0, unexpected: 0 });
+      // The order reached the broker with the credential the worker decrypted.
+      expect(new Set(outcome.arrivals.map((a) => a.apiKey))).toEqual(new Set([source.account.apiKey]));
+      await eventually(async () => (await floorDb.adminQuery<{ n: number }>(`SELECT count(*)::int AS n FROM floor_signals WHERE status = 'routed'`))[0].n === outcome.sent);
+      expect(await floorDb.adminQuery(`SELECT action, count(*)::int AS n FROM floor_audit GROUP BY action`)).toEqual([{ action: 'credential.use', n: outcome.sent }]);
+
+      // RLS applies to the floor's role: with no workspace set it sees nothing, with one only that workspace's rows.
+      const asFloor = new Client({ connectionString: url.toString() });
+      await asFloor.connect();
+      const counts = async () => (await asFloor.query('SELECT (SELECT count(*) FROM floor_signals)::int AS signals, (SELECT count(*) FROM floor_credentials)::int AS credentials')).rows[0];
+      try {
+        expect(await counts()).toEqual({ signals: 0, credentials: 0 });
+        await asFloor.query(`SELECT set_config('app.workspace_id', $1, false)`, [other.workspaceId]);
+        expect(await counts()).toEqual({ signals: 0, credentials: 1 });
+        await asFloor.query(`SELECT set_config('app.workspace_id', $1, false)`, [source.workspaceId]);
+        expect(await counts()).toEqual({ signals: outcome.sent, credentials: 1 });
+      } finally {
+        await asFloor.end();
+      }
+    } finally {
+      await worker?.close();
+      await api?.close();
+      await floorDb.drop();
     }
   });
 });

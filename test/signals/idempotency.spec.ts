@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { NewSignal, SignalsRepository } from '../../src/signals/signals.repository';
 import type { RunningApi } from '../support/api-app';
 import { createTestDatabase, TestDatabase } from '../support/database';
-import { adminQuery, createHmacSource, startSignalsApi } from './support/signals-harness';
+import { createHmacSource, startSignalsApi } from './support/signals-harness';
 
 describe('idempotency keys in time buckets', () => {
   let db: TestDatabase;
@@ -40,7 +40,7 @@ describe('idempotency keys in time buckets', () => {
     const retry = await sut.persist({ ...base, id: randomUUID(), idempotencyKey: 'body:h:101', previousBucketKey: 'body:h:100' });
     expect(retry).toEqual({ id: first.id, status: expect.any(String), duplicate: true });
 
-    await adminQuery(db, "UPDATE signals SET received_at = now() - interval '31 seconds' WHERE id = $1", [first.id]);
+    await db.adminQuery("UPDATE signals SET received_at = now() - interval '31 seconds' WHERE id = $1", [first.id]);
     const later = await sut.persist({ ...base, id: randomUUID(), idempotencyKey: 'body:h:101', previousBucketKey: 'body:h:100' });
     expect(later.duplicate).toBe(false);
     expect(later.id).not.toBe(first.id);
@@ -48,7 +48,7 @@ describe('idempotency keys in time buckets', () => {
 
   it('dedupes exact keys (webhook-id) regardless of age', async () => {
     const first = await sut.persist({ ...base, id: randomUUID(), idempotencyKey: 'wh:msg_old' });
-    await adminQuery(db, "UPDATE signals SET received_at = now() - interval '10 days' WHERE id = $1", [first.id]);
+    await db.adminQuery("UPDATE signals SET received_at = now() - interval '10 days' WHERE id = $1", [first.id]);
     expect(await sut.persist({ ...base, id: randomUUID(), idempotencyKey: 'wh:msg_old' })).toEqual({ id: first.id, status: 'received', duplicate: true });
   });
 });

@@ -4,7 +4,7 @@ import { SignalQueue } from '../../src/signals/signal-queue';
 import { SignalRecoverySweep } from '../../src/signals/signal-recovery.sweep';
 import { createWorkspace, http, RunningApi, startApi, testEnv } from '../support/api-app';
 import { createTestDatabase, TestDatabase } from '../support/database';
-import { adminQuery, createHmacSource, eventually, jobCount, postSigned, QUEUE_BACKENDS, signal, signalQueue, signedHeaders } from './support/signals-harness';
+import { createHmacSource, eventually, jobCount, postSigned, QUEUE_BACKENDS, signal, signalQueue, signedHeaders } from './support/signals-harness';
 
 /** Starts the api in a child process that dies (SIGKILL) right after its first signal is persisted. */
 function startDoomedApi(env: Record<string, string>): Promise<{ url: string; exited: Promise<NodeJS.Signals | null> }> {
@@ -42,7 +42,7 @@ describe.each(QUEUE_BACKENDS)('recovery of signals persisted but never enqueued 
     const headers = signedHeaders(source.secret, raw, { id: 'msg_killed' });
     await expect(http(doomed.url, 'POST', `/hooks/${source.id}`, { rawBody: raw, headers })).rejects.toThrow();
     expect(await doomed.exited).toBe('SIGKILL');
-    const [persisted] = await adminQuery<{ id: string; status: string }>(db, "SELECT id, status FROM signals WHERE idempotency_key = 'wh:msg_killed'");
+    const [persisted] = await db.adminQuery<{ id: string; status: string }>("SELECT id, status FROM signals WHERE idempotency_key = 'wh:msg_killed'");
     expect(persisted.status).toBe('received');
 
     api = await startApi(db, env);
@@ -51,7 +51,7 @@ describe.each(QUEUE_BACKENDS)('recovery of signals persisted but never enqueued 
     const retry = await http(api.url, 'POST', `/hooks/${source.id}`, { rawBody: raw, headers });
     expect(retry.body).toMatchObject({ signalId: persisted.id, duplicate: true });
 
-    await eventually(async () => (await adminQuery<{ status: string }>(db, 'SELECT status FROM signals WHERE id = $1', [persisted.id]))[0].status === 'queued');
+    await eventually(async () => (await db.adminQuery<{ status: string }>('SELECT status FROM signals WHERE id = $1', [persisted.id]))[0].status === 'queued');
     const job = await (await signalQueue(api)).getJob(persisted.id);
     expect(job?.data).toEqual({ workspaceId: workspace.id, signalId: persisted.id });
     // Further passes find nothing to do.
@@ -70,7 +70,7 @@ describe.each(QUEUE_BACKENDS)('recovery of signals persisted but never enqueued 
     failing.mockRestore();
     expect(res.status).toBe(202);
     expect(res.body).toMatchObject({ status: 'received', duplicate: false });
-    await eventually(async () => (await adminQuery<{ status: string }>(db, 'SELECT status FROM signals WHERE id = $1', [res.body.signalId]))[0].status === 'queued');
+    await eventually(async () => (await db.adminQuery<{ status: string }>('SELECT status FROM signals WHERE id = $1', [res.body.signalId]))[0].status === 'queued');
     expect(await (await signalQueue(api)).getJob(res.body.signalId)).toBeDefined();
     expect(await jobCount(api)).toBe(before + 1);
   });

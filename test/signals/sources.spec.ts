@@ -8,7 +8,7 @@ import { SIGNATURE_FAILURE_THRESHOLD } from '../../src/signals/signature-failure
 import { TRADINGVIEW_WEBHOOK_IPS } from '../../src/signals/tradingview-ips';
 import { http, RunningApi, startApi } from '../support/api-app';
 import { createTestDatabase, TestDatabase } from '../support/database';
-import { adminQuery, createHmacSource, createTokenSource, eventually, postSigned, signal, startSignalsApi, withoutRequestId } from './support/signals-harness';
+import { createHmacSource, createTokenSource, eventually, postSigned, signal, startSignalsApi, withoutRequestId } from './support/signals-harness';
 
 describe('sources and webhook authentication', () => {
   let db: TestDatabase;
@@ -40,9 +40,7 @@ describe('sources and webhook authentication', () => {
     expect(list.text).not.toContain(tv.token);
     expect(list.body.find((s: { id: string }) => s.id === tv.id).webhookUrl).toMatch(/\/hooks\/[0-9a-f-]{36}\/\{token\}$/);
 
-    const rows = await adminQuery<{ token_hash: Buffer | null; ciphertext: Buffer | null; wrapped_key: Buffer | null }>(
-      db,
-      'SELECT token_hash, ciphertext, wrapped_key FROM source_secrets WHERE source_id = ANY($1::uuid[]) ORDER BY source_id = $2 DESC',
+    const rows = await db.adminQuery<{ token_hash: Buffer | null; ciphertext: Buffer | null; wrapped_key: Buffer | null }>('SELECT token_hash, ciphertext, wrapped_key FROM source_secrets WHERE source_id = ANY($1::uuid[]) ORDER BY source_id = $2 DESC',
       [[hmac.id, tv.id], hmac.id],
     );
     const rawKey = Buffer.from(hmac.secret.slice(6), 'base64');
@@ -52,7 +50,7 @@ describe('sources and webhook authentication', () => {
     expect(rows[1].ciphertext).toBeNull();
     expect(rows[1].token_hash!.toString('hex')).not.toContain(Buffer.from(tv.token).toString('hex'));
 
-    const actions = await adminQuery<{ action: string }>(db, "SELECT action FROM audit_events WHERE workspace_id = $1 AND action LIKE 'source.%'", [workspaceId]);
+    const actions = await db.adminQuery<{ action: string }>("SELECT action FROM audit_events WHERE workspace_id = $1 AND action LIKE 'source.%'", [workspaceId]);
     expect(actions.map((a) => a.action)).toEqual(['source.create', 'source.create']);
   });
 
@@ -84,7 +82,7 @@ describe('sources and webhook authentication', () => {
     const now = await http(api.url, 'POST', `/v1/sources/${source.id}/rotate-secret`, { token, body: { graceSeconds: 0 } });
     expect((await postSigned(api, source, signal(), { secret: newSecret })).status).toBe(401);
     expect((await postSigned(api, source, signal(), { secret: now.body.secret })).status).toBe(202);
-    const shredded = await adminQuery(db, 'SELECT version FROM source_secrets WHERE source_id = $1 AND destroyed_at IS NOT NULL AND ciphertext IS NULL ORDER BY version', [source.id]);
+    const shredded = await db.adminQuery('SELECT version FROM source_secrets WHERE source_id = $1 AND destroyed_at IS NOT NULL AND ciphertext IS NULL ORDER BY version', [source.id]);
     expect(shredded).toEqual([{ version: 1 }, { version: 2 }]);
   });
 
@@ -109,7 +107,7 @@ describe('sources and webhook authentication', () => {
     expect(after.status).toBe(401);
     expect(withoutRequestId(after.body)).toEqual(withoutRequestId(unknown.body));
     expect((await http(api.url, 'GET', `/v1/sources/${source.id}`, { token })).status).toBe(404);
-    const [secret] = await adminQuery<{ ciphertext: Buffer | null; destroyed_at: Date | null }>(db, 'SELECT ciphertext, destroyed_at FROM source_secrets WHERE source_id = $1', [source.id]);
+    const [secret] = await db.adminQuery<{ ciphertext: Buffer | null; destroyed_at: Date | null }>('SELECT ciphertext, destroyed_at FROM source_secrets WHERE source_id = $1', [source.id]);
     expect(secret.ciphertext).toBeNull();
     expect(secret.destroyed_at).toBeInstanceOf(Date);
   });
@@ -137,7 +135,7 @@ describe('sources and webhook authentication', () => {
       return res.body.alerts?.find((a: { rule: string; resource: { id: string } }) => a.rule === 'source.signature_failures' && a.resource.id === source.id);
     });
     expect(alert.severity).toBe('warning');
-    const events = await adminQuery(db, "SELECT resource_id FROM audit_events WHERE action = 'source.signature_failures' AND workspace_id = $1", [workspaceId]);
+    const events = await db.adminQuery("SELECT resource_id FROM audit_events WHERE action = 'source.signature_failures' AND workspace_id = $1", [workspaceId]);
     expect(events).toEqual([{ resource_id: source.id }]);
   });
 

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { createWorkspace, http, RunningApi } from '../support/api-app';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import {
-  adminQuery,
   createHmacSource,
   createTokenSource,
   eventually,
@@ -49,9 +48,7 @@ describe.each(QUEUE_BACKENDS)('webhooks (%s queue)', (_backend, queueEnv) => {
     expect(job?.data).toEqual({ workspaceId, signalId: res.body.signalId });
 
     const [row] = await eventually(async () => {
-      const rows = await adminQuery<{ status: string; enqueued_at: Date | null; payload: unknown; raw_payload: string }>(
-        db,
-        'SELECT status, enqueued_at, payload, raw_payload FROM signals WHERE id = $1',
+      const rows = await db.adminQuery<{ status: string; enqueued_at: Date | null; payload: unknown; raw_payload: string }>('SELECT status, enqueued_at, payload, raw_payload FROM signals WHERE id = $1',
         [res.body.signalId],
       );
       return rows[0]?.status === 'queued' && rows;
@@ -139,7 +136,7 @@ describe.each(QUEUE_BACKENDS)('webhooks (%s queue)', (_backend, queueEnv) => {
     const ids = new Set(results.map((r) => r.body.signalId));
     expect(ids.size).toBe(1);
     expect(results.filter((r) => !r.body.duplicate)).toHaveLength(1);
-    const rows = await adminQuery(db, "SELECT id FROM signals WHERE source_id = $1 AND idempotency_key = 'wh:msg_concurrent'", [source.id]);
+    const rows = await db.adminQuery("SELECT id FROM signals WHERE source_id = $1 AND idempotency_key = 'wh:msg_concurrent'", [source.id]);
     expect(rows).toHaveLength(1);
     expect(await jobCount(api)).toBe(jobs + 1);
   });

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
 import { Webhook } from 'standardwebhooks';
 import { QueueConnection } from '../../../src/queue/queue-connection';
 import { createWorkspace, http, HttpResult, RunningApi, startApi } from '../../support/api-app';
@@ -66,17 +65,6 @@ export async function signalQueue(api: RunningApi) {
 export async function jobCount(api: RunningApi): Promise<number> {
   const counts = await (await signalQueue(api)).getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized');
   return Object.values(counts).reduce((a, b) => a + b, 0);
-}
-
-/** Superuser reads for assertions (RLS does not apply). */
-export async function adminQuery<T extends object = Record<string, unknown>>(db: TestDatabase, text: string, values: unknown[] = []): Promise<T[]> {
-  const client = new Client({ connectionString: db.adminUrl });
-  await client.connect();
-  try {
-    return (await client.query<T>(text, values)).rows;
-  } finally {
-    await client.end();
-  }
 }
 
 /** Polls until `check` holds (queue and sweep are asynchronous); never a fixed sleep. */
