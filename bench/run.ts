@@ -11,12 +11,14 @@
  *        --rounds N               alternating bare/Switchyard rounds of a and b (default 3)
  *        --light-seconds S        (a) duration per round (default 20) at --rate (default 50/s)
  *        --sat-seconds S          (b) duration per round (default 15), --window W in flight (default 64)
+ *        --warmup-signals N       signals sent closed loop before ANALYZE (default 5000; see warmup())
  *        --quick                  short everything (a smoke of the bench itself)
  *        --no-breakdown           run Switchyard without the timing preload
  *        --compare REF            also run Switchyard built from git REF in a and b, alternating with
  *                                 the others (before/after of an optimisation under the same load)
  *        --floor                  also run the floor (bench/floor) in a and b: the budget's safeguards
- *                                 at their fewest statements, no framework (what any implementation pays)
+ *                                 at their fewest statements, no framework (what any implementation pays),
+ *                                 one transaction per signal ('floor') and in group commits ('floor-batched')
  *        --profile DIR            V8 CPU profiles of Switchyard's api and worker during each phase
  *        --perf-map               Switchyard's api and worker run with --perf-basic-prof, so a
  *                                 `perf record -a -g` taken meanwhile names their JS functions (on a
@@ -61,12 +63,14 @@ interface Options {
   fanoutRate: number;
   otherSeconds: number;
   warmupSeconds: number;
+  /** Signals sent closed loop before the statistics are taken (tables of a steady state, not of a fresh database). */
+  warmupSignals: number;
   breakdown: boolean;
   /** Directory for V8 CPU profiles of Switchyard's api and worker during each phase. */
   profileDir?: string;
   /** A git ref whose build also runs in a and b ('switchyard-ref'). */
   compare?: string;
-  /** Also run the floor pipeline in a and b. */
+  /** Also run the floor pipelines (per signal and batched) in a and b. */
   floor: boolean;
   perfMap: boolean;
 }
@@ -100,6 +104,7 @@ function parseOptions(argv: string[]): Options {
     fanoutRate: num('fanout-rate', 10),
     otherSeconds: num('other-seconds', quick ? 3 : 15),
     warmupSeconds: num('warmup-seconds', quick ? 1 : 3),
+    warmupSignals: num('warmup-signals', quick ? 500 : 5000),
     breakdown: flags.get('no-breakdown') !== 'true',
     profileDir: flags.get('profile'),
     compare: flags.get('compare'),
@@ -319,7 +324,8 @@ async function startBare(h: Harness, spread: number): Promise<Pipeline> {
   };
 }
 
-async function startFloor(h: Harness, spread: number): Promise<Pipeline> {
+async function startFloor(h: Harness, spread: number, batch: boolean): Promise<Pipeline> {
+  const name = batch ? 'floor-batched' : 'floor';
   const db = await createDatabase('sy_bench_floor');
   await admin((c) => c.query(FLOOR_SCHEMA), dbUrl(db));
   const dataKey = randomBytes(32);
@@ -336,9 +342,10 @@ async function startFloor(h: Harness, spread: number): Promise<Pipeline> {
     BARE_PORT: String(port),
     BARE_BROKER_URL: h.brokerUrl,
     FLOOR_DATA_KEY: dataKey.toString('base64'),
+    FLOOR_BATCH: String(batch),
   };
-  const api = Child.fork('floor-api', benchEntry('bare/main'), ['floor-api'], env);
-  const worker = Child.fork('floor-worker', benchEntry('bare/main'), ['floor-worker'], env);
+  const api = Child.fork(`${name}-api`, benchEntry('bare/main'), ['floor-api'], env);
+  const worker = Child.fork(`${name}-worker`, benchEntry('bare/main'), ['floor-worker'], env);
   await Promise.all([api.waitReady(), worker.waitReady()]);
   const url = `http://127.0.0.1:${port}`;
   const target = (s: FloorSource): TargetInfo => ({
@@ -346,7 +353,7 @@ async function startFloor(h: Harness, spread: number): Promise<Pipeline> {
     expectedOrderIds: (signalId) => [`floor-${signalId}`],
   });
   return {
-    name: 'floor',
+    name,
     kind: 'floor',
     processes: () => [api, worker],
     single: [target(sources[0])],
@@ -610,17 +617,25 @@ async function phase(ctx: RunContext, p: Pipeline, workload: Workload, scenario:
   return result;
 }
 
+/**
+ * Light load first (JIT, pools, caches), then a closed loop until `warmupSignals` were accepted, then
+ * ANALYZE: the prepared statements' generic plans are made from those statistics, and statistics of a
+ * near-empty table give plans that scan it whole (a hash join over a sequential scan of signals), which
+ * get slower with every signal of the run; a deployed database has its tables' real size.
+ */
 async function warmup(ctx: RunContext, p: Pipeline, workload: Workload): Promise<void> {
+  const send = async (w: Workload, spec: LoadSpec) => {
+    const load = await ctx.h.loadgen.call<LoadResult>('run', { targets: w.map((t) => t.load), spec, feedPort: ctx.h.feedPort });
+    const accepted = load.sends.filter((s) => s.status === 202).length;
+    if (accepted === 0) throw new Error(`${p.name}: warm-up webhooks were refused: ${JSON.stringify(load.sends.slice(0, 2))}`);
+    await until(async () => (await ctx.h.stub.call<number>('count')) >= accepted * w[0].load.fanout, 60_000, 50);
+    await ctx.h.stub.call('arrivals', { clear: true });
+    return accepted;
+  };
   await ctx.h.stub.call('arrivals', { clear: true });
-  const load = await ctx.h.loadgen.call<LoadResult>('run', {
-    targets: workload.map((t) => t.load),
-    spec: { mode: 'open', rate: ctx.options.rate, durationMs: ctx.options.warmupSeconds * 1000 },
-    feedPort: ctx.h.feedPort,
-  });
-  const accepted = load.sends.filter((s) => s.status === 202).length;
-  if (accepted === 0) throw new Error(`${p.name}: warm-up webhooks were refused: ${JSON.stringify(load.sends.slice(0, 2))}`);
-  await until(async () => (await ctx.h.stub.call<number>('count')) >= accepted * workload[0].load.fanout, 60_000, 50);
-  await ctx.h.stub.call('arrivals', { clear: true });
+  await send(workload, { mode: 'open', rate: ctx.options.rate, durationMs: ctx.options.warmupSeconds * 1000 });
+  const bulk = p.spread.length ? p.spread : workload;
+  for (let sent = 0; sent < ctx.options.warmupSignals; ) sent += await send(bulk, { mode: 'closed', window: ctx.options.window, durationMs: 2000 });
   await p.traces();
   await p.quiesce();
   await p.analyze();
@@ -664,8 +679,7 @@ const BARE_STAGES: StageDef[] = [
 const FLOOR_STAGES: StageDef[] = [
   { stage: 'client → api handler', from: 'sent', to: 'api.in' },
   { stage: 'verify (resolve source, HMAC, parse)', from: 'api.in', to: 'api.persist.start' },
-  { stage: 'persist signal (1 commit)', from: 'api.persist.start', to: 'api.persist.end' },
-  { stage: 'enqueue (BullMQ add)', from: 'api.persist.end', to: 'api.enqueue.end' },
+  { stage: 'persist signal (1 commit) + enqueue', from: 'api.persist.start', to: 'api.enqueue.end' },
   { stage: 'dequeue (add → worker handler)', from: 'api.enqueue.end', to: 'w.start' },
   { stage: 'order + credential.use + credential read (1 commit)', from: 'w.start', to: 'w.persist.end' },
   { stage: 'decrypt', from: 'w.persist.end', to: 'w.send.start' },
@@ -691,7 +705,7 @@ function breakdown(ctx: RunContext) {
         offPath.push({ statements: (api.offPath?.statements ?? 0) + (worker.offPath?.statements ?? 0), commits: (api.offPath?.commits ?? 0) + (worker.offPath?.commits ?? 0) });
       }
     }
-    const defs = name === 'bare' ? BARE_STAGES : name === 'floor' ? FLOOR_STAGES : SWITCHYARD_STAGES;
+    const defs = name === 'bare' ? BARE_STAGES : name.startsWith('floor') ? FLOOR_STAGES : SWITCHYARD_STAGES;
     const stages = stageTable(timelines, defs).filter((s) => s.n > 0);
     // The slowest 1% alone: which stage the tail spends its time in.
     const total = (t: Record<string, number>) => (t.arrival ?? Infinity) - t.sent;
@@ -725,20 +739,20 @@ async function runScenarios(ctx: RunContext): Promise<void> {
   const run = { queue: options.queue, breakdown: options.breakdown, perfMap: options.perfMap };
   const sy = await startSwitchyard(h, { ...run, name: 'switchyard', spread: options.spread });
   const ref = refDist ? await startSwitchyard(h, { ...run, name: 'switchyard-ref', distDir: refDist, spread: options.spread }) : undefined;
-  const floor = options.floor ? await startFloor(h, options.spread) : undefined;
+  const floors = options.floor ? [await startFloor(h, options.spread, false), await startFloor(h, options.spread, true)] : [];
   try {
     await warmup(ctx, bare, bare.single);
     await warmup(ctx, sy, sy.single);
     if (ref) await warmup(ctx, ref, ref.single);
-    if (floor) await warmup(ctx, floor, floor.single);
+    for (const floor of floors) await warmup(ctx, floor, floor.single);
     // Rounds alternate which pipeline goes first (ABBA), so a drift in machine load hits all alike.
     for (let round = 1; round <= options.rounds; round++) {
-      const forward = [bare, floor, sy, ref].filter((p): p is Pipeline => p !== undefined);
+      const forward = [bare, ...floors, sy, ref].filter((p): p is Pipeline => p !== undefined);
       const order = round % 2 === 1 ? forward : [...forward].reverse();
       if (want('a')) for (const p of order) await phase(ctx, p, p.single, 'a', round, light());
       if (want('b')) for (const p of order) await phase(ctx, p, p.spread, 'b', round, saturation(), satWarm);
       // For information: saturation on one connection, where per-connection signal order serialises Switchyard.
-      if (want('b1') && (round === 1 || ref)) for (const p of order) if (p !== floor) await phase(ctx, p, p.single, 'b1', round, saturation(), satWarm);
+      if (want('b1') && (round === 1 || ref)) for (const p of order) if (p.kind !== 'floor') await phase(ctx, p, p.single, 'b1', round, saturation(), satWarm);
     }
     if (want('c')) {
       const fan: LoadSpec = { mode: 'open', rate: options.fanoutRate, durationMs: options.otherSeconds * 1000 };
@@ -748,7 +762,7 @@ async function runScenarios(ctx: RunContext): Promise<void> {
   } finally {
     await sy.stop();
     await ref?.stop();
-    await floor?.stop();
+    for (const floor of floors) await floor.stop();
   }
 
   if (want('d')) {
@@ -791,19 +805,19 @@ function ratios(ctx: RunContext) {
     const perRound = bare.map((b, i) => (sy[i] ? round(pick(sy[i]) / pick(b), 3) : NaN)).filter(Number.isFinite);
     return { perRound, median: round(median(perRound), 3) };
   };
-  const result: Record<string, unknown> = {};
+  const result: Record<string, any> = {};
   if (of('a', 'bare').length) {
     result.p50 = { ...paired('a', (p) => p.latency.p50), budget: 1.25 };
     result.p99 = { ...paired('a', (p) => p.latency.p99), budget: 1.5 };
   }
   if (of('b', 'bare').length) result.throughput = { ...paired('b', (p) => p.throughput), budget: 0.8 };
-  if (of('a', 'floor').length) {
-    result.floor = {
-      p50: paired('a', (p) => p.latency.p50, 'bare', 'floor'),
-      p99: paired('a', (p) => p.latency.p99, 'bare', 'floor'),
-      throughput: of('b', 'floor').length ? paired('b', (p) => p.throughput, 'bare', 'floor') : undefined,
-      switchyardP50: paired('a', (p) => p.latency.p50, 'floor'),
-      switchyardThroughput: of('b', 'floor').length ? paired('b', (p) => p.throughput, 'floor') : undefined,
+  for (const floor of ['floor', 'floor-batched'].filter((f) => of('a', f).length)) {
+    (result.floors ??= {} as Record<string, unknown>)[floor] = {
+      p50: paired('a', (p) => p.latency.p50, 'bare', floor),
+      p99: paired('a', (p) => p.latency.p99, 'bare', floor),
+      throughput: of('b', floor).length ? paired('b', (p) => p.throughput, 'bare', floor) : undefined,
+      switchyardP50: paired('a', (p) => p.latency.p50, floor),
+      switchyardThroughput: of('b', floor).length ? paired('b', (p) => p.throughput, floor) : undefined,
     };
   }
   if (of('a', 'switchyard-ref').length) {
@@ -869,11 +883,10 @@ function report(ctx: RunContext, env: Record<string, unknown>, r: Record<string,
       (v.throughputOneConnection ? `, one-connection throughput ${v.throughputOneConnection.median} [${v.throughputOneConnection.perRound.join(', ')}]` : ''));
     lines.push(`switchyard-ref / bare: p50 ${v.refP50.median}` + (v.refThroughput ? `, throughput ${v.refThroughput.median}` : ''));
   }
-  if (r.floor) {
-    const f = r.floor;
-    lines.push(`floor / bare: p50 ${f.p50.median} [${f.p50.perRound.join(', ')}], p99 ${f.p99.median} [${f.p99.perRound.join(', ')}]` +
+  for (const [floor, f] of Object.entries<any>(r.floors ?? {})) {
+    lines.push(`${floor} / bare: p50 ${f.p50.median} [${f.p50.perRound.join(', ')}], p99 ${f.p99.median} [${f.p99.perRound.join(', ')}]` +
       (f.throughput ? `, throughput ${f.throughput.median} [${f.throughput.perRound.join(', ')}]` : ''));
-    lines.push(`switchyard / floor: p50 ${f.switchyardP50.median}` + (f.switchyardThroughput ? `, throughput ${f.switchyardThroughput.median}` : ''));
+    lines.push(`switchyard / ${floor}: p50 ${f.switchyardP50.median}` + (f.switchyardThroughput ? `, throughput ${f.switchyardThroughput.median}` : ''));
   }
   for (const [name, b] of Object.entries(stages)) {
     lines.push('');

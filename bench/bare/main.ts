@@ -1,6 +1,6 @@
 /**
  * Process entry of the bare and floor pipelines: `node dist-bench/bench/bare/main.js api|worker|floor-api|floor-worker`,
- * configured by env (BARE_*; FLOOR_DATA_KEY for the floor's worker).
+ * configured by env (BARE_*; FLOOR_DATA_KEY for the floor's worker, FLOOR_BATCH for group commits).
  */
 import { startFloorApi, startFloorWorker } from '../floor/pipeline';
 import { serveRpc } from '../lib/rpc';
@@ -14,6 +14,7 @@ interface Started {
 
 function start(role: string | undefined, env: NodeJS.ProcessEnv): Promise<Started> {
   const common = { databaseUrl: env.BARE_DATABASE_URL!, redisUrl: env.BARE_REDIS_URL!, prefix: env.BARE_QUEUE_PREFIX! };
+  const batch = env.FLOOR_BATCH === 'true';
   const port = Number(env.BARE_PORT ?? 0);
   switch (role) {
     case 'api':
@@ -21,9 +22,9 @@ function start(role: string | undefined, env: NodeJS.ProcessEnv): Promise<Starte
     case 'worker':
       return startBareWorker({ ...common, brokerUrl: env.BARE_BROKER_URL!, accounts: JSON.parse(env.BARE_ACCOUNTS ?? '[]') });
     case 'floor-api':
-      return startFloorApi({ ...common, port });
+      return startFloorApi({ ...common, port, batch });
     case 'floor-worker':
-      return startFloorWorker({ ...common, brokerUrl: env.BARE_BROKER_URL!, dataKey: Buffer.from(env.FLOOR_DATA_KEY ?? '', 'base64') });
+      return startFloorWorker({ ...common, batch, brokerUrl: env.BARE_BROKER_URL!, dataKey: Buffer.from(env.FLOOR_DATA_KEY ?? '', 'base64') });
     default:
       throw new Error(`usage: main.js api|worker|floor-api|floor-worker (got ${role})`);
   }

@@ -21,6 +21,7 @@ import { Agent, request } from 'undici';
 import { parseSignalPayload } from '../../src/signals/signal-payload';
 import { verifyStandardWebhook } from '../../src/signals/webhook-verifier';
 import { BARE_CONCURRENCY, BARE_POOL_SIZE, BareAccount, Marks, MarkTable } from '../bare/pipeline';
+import { Coalescer } from './coalescer';
 
 /** Created by the bench as the superuser; the pipeline connects as FLOOR_ROLE, to which RLS applies. */
 export const FLOOR_ROLE = 'sy_bench_floor';
@@ -131,18 +132,86 @@ async function pipelined(pool: Pool, workspaceId: string, statements: { name: st
   }
 }
 
+/**
+ * Runs one unit of work for each item: alone (as Switchyard does, one transaction per signal), or with
+ * `batch`, in group commits (see Coalescer): the statements take arrays, so both go through the same SQL.
+ */
+function unitsOfWork<T, R>(batch: boolean, flush: (workspaceId: string, items: T[]) => Promise<R[]>): (workspaceId: string, item: T) => Promise<R> {
+  if (!batch) return async (workspaceId, item) => (await flush(workspaceId, [item]))[0];
+  const coalescer = new Coalescer(flush);
+  return (workspaceId, item) => coalescer.submit(workspaceId, item);
+}
+
+/**
+ * The items' columns as the relation `u` of a statement, its parameters from $`first` on: one VALUES row
+ * for a single item (planned as plain key lookups, like a per-signal statement), unnest of arrays for a
+ * batch. The statement's name says which, so each shape is prepared once.
+ */
+function itemsAs<T>(name: string, items: T[], first: number, columns: [column: string, type: string, value: (item: T) => unknown][]) {
+  const single = items.length === 1;
+  const params = columns.map(([, type], i) => `$${first + i}::${type}${single ? '' : '[]'}`).join(', ');
+  return {
+    name: `${name}.${single ? 'one' : 'many'}`,
+    u: `${single ? `(VALUES (${params}))` : `unnest(${params})`} AS u(${columns.map(([column]) => column).join(', ')})`,
+    values: columns.map(([, , value]) => (single ? value(items[0]) : items.map(value))),
+  };
+}
+
+const JOB_OPTIONS = { attempts: 6, backoff: { type: 'exponential', delay: 250 }, removeOnComplete: { count: 10_000 }, removeOnFail: { count: 50_000 } };
+
+interface NewSignal {
+  id: string;
+  sourceId: string;
+  idempotencyKey: string;
+  rawPayload: string;
+  payload: string;
+  job: FloorJob;
+}
+
+export interface FloorOptions {
+  databaseUrl: string;
+  redisUrl: string;
+  prefix: string;
+  /** Group commits across concurrent signals of a workspace (and one queue call per batch). */
+  batch?: boolean;
+}
+
 export interface FloorApi {
   url: string;
   marks(): MarkTable;
   close(): Promise<void>;
 }
 
-export async function startFloorApi(options: { databaseUrl: string; redisUrl: string; prefix: string; port?: number }): Promise<FloorApi> {
+export async function startFloorApi(options: FloorOptions & { port?: number }): Promise<FloorApi> {
   const pool = new Pool({ connectionString: options.databaseUrl, max: BARE_POOL_SIZE, min: BARE_POOL_SIZE, application_name: 'bench-floor-api' });
   const redis = new IORedis(options.redisUrl, { maxRetriesPerRequest: null });
   const queue = new Queue<FloorJob>(QUEUE, { connection: redis, prefix: options.prefix });
   await queue.waitUntilReady();
   const marks = new Marks();
+  // Idempotent insert under RLS, then the jobs of the signals that were new: whether each was new.
+  const persist = unitsOfWork<NewSignal, boolean>(options.batch ?? false, async (workspaceId, signals) => {
+    const rows = itemsAs('floor.insert_signals', signals, 2, [
+      ['id', 'uuid', (sig) => sig.id],
+      ['source_id', 'uuid', (sig) => sig.sourceId],
+      ['idempotency_key', 'text', (sig) => sig.idempotencyKey],
+      ['raw_payload', 'text', (sig) => sig.rawPayload],
+      ['payload', 'jsonb', (sig) => sig.payload],
+    ]);
+    const [inserted] = await pipelined(pool, workspaceId, [
+      {
+        name: rows.name,
+        text: `INSERT INTO floor_signals (id, workspace_id, source_id, idempotency_key, raw_payload, payload)
+               SELECT u.id, $1, u.source_id, u.idempotency_key, u.raw_payload, u.payload FROM ${rows.u}
+               ON CONFLICT (workspace_id, source_id, idempotency_key) DO NOTHING RETURNING id`,
+        values: [workspaceId, ...rows.values],
+      },
+    ]);
+    const isNew = new Set((inserted as { id: string }[]).map((r) => r.id));
+    const jobs = signals.filter((sig) => isNew.has(sig.id));
+    if (jobs.length === 1) await queue.add('route', jobs[0].job, { ...JOB_OPTIONS, jobId: jobs[0].id });
+    else if (jobs.length > 1) await queue.addBulk(jobs.map((sig) => ({ name: 'route', data: sig.job, opts: { ...JOB_OPTIONS, jobId: sig.id } })));
+    return signals.map((sig) => isNew.has(sig.id));
+  });
   const app: FastifyInstance = Fastify({ logger: false });
   // Signatures cover the exact bytes received.
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => done(null, body));
@@ -170,18 +239,10 @@ export async function startFloorApi(options: { databaseUrl: string; redisUrl: st
     }
     marks.set(msgId, 'api.persist.start');
     const id = randomUUID();
-    const [inserted] = await pipelined(pool, source.workspace_id, [
-      {
-        name: 'floor.insert_signal',
-        text: `INSERT INTO floor_signals (id, workspace_id, source_id, idempotency_key, raw_payload, payload) VALUES ($1, $2, $3, $4, $5, $6)
-               ON CONFLICT (workspace_id, source_id, idempotency_key) DO NOTHING RETURNING id`,
-        values: [id, source.workspace_id, sourceId, `wh:${msgId}`, req.body, JSON.stringify(payload)],
-      },
-    ]);
-    marks.set(msgId, 'api.persist.end');
-    if (inserted.length === 0) return reply.code(202).send({ signalId: null, status: 'duplicate', duplicate: true });
-    await queue.add('route', { workspaceId: source.workspace_id, signalId: id, connectionId: source.connection_id }, { jobId: id, attempts: 6, backoff: { type: 'exponential', delay: 250 }, removeOnComplete: { count: 10_000 }, removeOnFail: { count: 50_000 } });
+    const job = { workspaceId: source.workspace_id, signalId: id, connectionId: source.connection_id };
+    const isNew = await persist(source.workspace_id, { id, sourceId, idempotencyKey: `wh:${msgId}`, rawPayload: req.body, payload: JSON.stringify(payload), job });
     marks.set(msgId, 'api.enqueue.end');
+    if (!isNew) return reply.code(202).send({ signalId: null, status: 'duplicate', duplicate: true });
     return reply.code(202).send({ signalId: id, status: 'queued', duplicate: false });
   });
   await app.listen({ port: options.port ?? 0, host: '127.0.0.1' });
@@ -202,41 +263,93 @@ function header(value: string | string[] | undefined): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
+interface Claimed {
+  intent?: { symbol: string; side: string; qty: string };
+  sealed?: { iv: Buffer; tag: Buffer; ciphertext: Buffer };
+}
+
+interface Answer {
+  orderId: string;
+  signalId: string;
+  accepted: boolean;
+  brokerOrderId: string | null;
+}
+
 export interface FloorWorker {
   marks(): MarkTable;
   close(): Promise<void>;
 }
 
-export async function startFloorWorker(options: { databaseUrl: string; redisUrl: string; prefix: string; brokerUrl: string; dataKey: Buffer }): Promise<FloorWorker> {
+export async function startFloorWorker(options: FloorOptions & { brokerUrl: string; dataKey: Buffer }): Promise<FloorWorker> {
   const pool = new Pool({ connectionString: options.databaseUrl, max: BARE_POOL_SIZE, min: BARE_POOL_SIZE, application_name: 'bench-floor-worker' });
   const redis = new IORedis(options.redisUrl, { maxRetriesPerRequest: null });
   const agent = new Agent({ keepAliveTimeout: 30_000, connections: 32 });
   const marks = new Marks();
+  // The intents, the signals routing, credential.use and the sealed credentials: one round trip, one commit.
+  const claim = unitsOfWork<{ orderId: string; job: FloorJob }, Claimed>(options.batch ?? false, async (workspaceId, items) => {
+    // As parameters from $2 (behind the workspace id) or from $1.
+    const claimed = (first: number) =>
+      itemsAs('floor.claim', items, first, [
+        ['id', 'uuid', (i) => i.orderId],
+        ['signal_id', 'uuid', (i) => i.job.signalId],
+        ['connection_id', 'uuid', (i) => i.job.connectionId],
+      ]);
+    const rows = claimed(2);
+    const values = [workspaceId, ...rows.values];
+    const alone = claimed(1);
+    const [orders, , , credentials] = await pipelined(pool, workspaceId, [
+      {
+        name: `${rows.name}.insert_orders`,
+        text: `INSERT INTO floor_orders (id, workspace_id, signal_id, connection_id, client_order_id, symbol, side, qty, status)
+               SELECT u.id, $1, s.id, u.connection_id, 'floor-' || s.id, s.payload->>'ticker', s.payload->>'action', (s.payload->>'quantity')::numeric, 'submitted'
+                 FROM ${rows.u} JOIN floor_signals s ON s.id = u.signal_id
+               ON CONFLICT (signal_id) DO NOTHING RETURNING signal_id, symbol, side, qty::text`,
+        values,
+      },
+      { name: `${rows.name}.mark_routing`, text: `UPDATE floor_signals s SET status = 'routing' FROM ${alone.u} WHERE s.id = u.signal_id`, values: alone.values },
+      { name: `${rows.name}.audit_use`, text: `INSERT INTO floor_audit (workspace_id, action, resource_id) SELECT $1, 'credential.use', u.connection_id FROM ${rows.u}`, values },
+      {
+        name: `${rows.name}.credentials`,
+        text: `SELECT c.connection_id, c.iv, c.tag, c.ciphertext FROM floor_credentials c WHERE c.connection_id IN (SELECT u.connection_id FROM ${alone.u})`,
+        values: alone.values,
+      },
+    ]);
+    const intents = new Map((orders as ({ signal_id: string } & Claimed['intent'])[]).map(({ signal_id, ...intent }) => [signal_id, intent]));
+    const sealed = new Map((credentials as ({ connection_id: string } & Claimed['sealed'])[]).map(({ connection_id, ...c }) => [connection_id, c]));
+    return items.map((i) => ({ intent: intents.get(i.job.signalId), sealed: sealed.get(i.job.connectionId) }));
+  });
+  // The answers and the signals' terminal states: one commit.
+  const record = unitsOfWork<Answer, void>(options.batch ?? false, async (workspaceId, answers) => {
+    const rows = itemsAs('floor.record', answers, 1, [
+      ['order_id', 'uuid', (a) => a.orderId],
+      ['signal_id', 'uuid', (a) => a.signalId],
+      ['accepted', 'boolean', (a) => a.accepted],
+      ['broker_order_id', 'text', (a) => a.brokerOrderId],
+    ]);
+    await pipelined(pool, workspaceId, [
+      {
+        name: `${rows.name}.answer`,
+        text: `UPDATE floor_orders o SET status = CASE WHEN u.accepted THEN 'accepted' ELSE 'rejected' END, broker_order_id = u.broker_order_id
+                 FROM ${rows.u} WHERE o.id = u.order_id`,
+        values: rows.values,
+      },
+      {
+        name: `${rows.name}.settle`,
+        text: `UPDATE floor_signals s SET status = CASE WHEN u.accepted THEN 'routed' ELSE 'failed' END, completed_at = now() FROM ${rows.u} WHERE s.id = u.signal_id`,
+        values: rows.values,
+      },
+    ]);
+    return answers.map(() => undefined);
+  });
   const worker = new Worker<FloorJob>(
     QUEUE,
     async (job) => {
-      const { workspaceId, signalId, connectionId } = job.data;
+      const { workspaceId, signalId } = job.data;
       marks.set(signalId, 'w.start');
       const orderId = randomUUID();
-      const clientOrderId = `floor-${signalId}`;
-      // The intent, the signal routing, credential.use and the sealed credential: one round trip, one commit.
-      const [order, , , credential] = await pipelined(pool, workspaceId, [
-        {
-          name: 'floor.insert_order',
-          text: `INSERT INTO floor_orders (id, workspace_id, signal_id, connection_id, client_order_id, symbol, side, qty, status)
-                 SELECT $1, $2, s.id, $4, $5, s.payload->>'ticker', s.payload->>'action', (s.payload->>'quantity')::numeric, 'submitted'
-                   FROM floor_signals s WHERE s.id = $3
-                 ON CONFLICT (signal_id) DO NOTHING RETURNING symbol, side, qty::text`,
-          values: [orderId, workspaceId, signalId, connectionId, clientOrderId],
-        },
-        { name: 'floor.mark_routing', text: `UPDATE floor_signals SET status = 'routing' WHERE id = $1`, values: [signalId] },
-        { name: 'floor.audit_use', text: `INSERT INTO floor_audit (workspace_id, action, resource_id) VALUES ($1, 'credential.use', $2)`, values: [workspaceId, connectionId] },
-        { name: 'floor.credential', text: 'SELECT iv, tag, ciphertext FROM floor_credentials WHERE connection_id = $1', values: [connectionId] },
-      ]);
+      const { intent, sealed } = await claim(workspaceId, { orderId, job: job.data });
       marks.set(signalId, 'w.persist.end');
-      const intent = order[0] as { symbol: string; side: string; qty: string } | undefined;
-      if (!intent) return; // a re-run: the order exists (the floor leaves retries out)
-      const sealed = credential[0] as { iv: Buffer; tag: Buffer; ciphertext: Buffer };
+      if (!intent || !sealed) return; // a re-run: the order exists (the floor leaves retries out)
       const decipher = createDecipheriv('aes-256-gcm', options.dataKey, sealed.iv);
       decipher.setAuthTag(sealed.tag);
       const account = JSON.parse(Buffer.concat([decipher.update(sealed.ciphertext), decipher.final()]).toString('utf8')) as BareAccount;
@@ -245,14 +358,10 @@ export async function startFloorWorker(options: { databaseUrl: string; redisUrl:
         method: 'POST',
         dispatcher: agent,
         headers: { 'APCA-API-KEY-ID': account.apiKey, 'APCA-API-SECRET-KEY': account.apiSecret, accept: 'application/json', 'content-type': 'application/json' },
-        body: JSON.stringify({ symbol: intent.symbol, qty: intent.qty, side: intent.side, type: 'market', time_in_force: 'day', client_order_id: clientOrderId }),
+        body: JSON.stringify({ symbol: intent.symbol, qty: intent.qty, side: intent.side, type: 'market', time_in_force: 'day', client_order_id: `floor-${signalId}` }),
       });
       const answer = (await res.body.json()) as { id?: string };
-      const accepted = res.statusCode === 200 || res.statusCode === 201;
-      await pipelined(pool, workspaceId, [
-        { name: 'floor.answer', text: 'UPDATE floor_orders SET status = $2, broker_order_id = $3 WHERE id = $1', values: [orderId, accepted ? 'accepted' : 'rejected', answer.id ?? null] },
-        { name: 'floor.settle', text: 'UPDATE floor_signals SET status = $2, completed_at = now() WHERE id = $1', values: [signalId, accepted ? 'routed' : 'failed'] },
-      ]);
+      await record(workspaceId, { orderId, signalId, accepted: res.statusCode === 200 || res.statusCode === 201, brokerOrderId: answer.id ?? null });
     },
     { connection: redis, prefix: options.prefix, concurrency: BARE_CONCURRENCY },
   );

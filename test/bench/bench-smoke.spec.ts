@@ -81,7 +81,10 @@ describe('bench smoke', () => {
     }
   });
 
-  it('the floor: every signal placed exactly once, forged ones refused, its tables scoped by RLS', async () => {
+  it.each([
+    ['one transaction per signal', false],
+    ['group commits', true],
+  ])('the floor (%s): every signal placed exactly once, forged ones refused, its tables scoped by RLS', async (_mode, batch) => {
     const floorDb = await createTestDatabase();
     const dataKey = randomBytes(32);
     const [source, sameWorkspace] = floorSources(2, () => ({ apiKey: `PK${randomBytes(8).toString('hex').toUpperCase()}`, apiSecret: `bench-${randomBytes(8).toString('hex')}` }));
@@ -96,20 +99,30 @@ describe('bench smoke', () => {
       broker.addKey(source.account);
       const url = new URL(floorDb.adminUrl);
       url.username = FLOOR_ROLE;
-      api = await startFloorApi({ databaseUrl: url.toString(), redisUrl: REDIS_URL, prefix });
-      worker = await startFloorWorker({ databaseUrl: url.toString(), redisUrl: REDIS_URL, prefix, brokerUrl: broker.url, dataKey });
+      api = await startFloorApi({ databaseUrl: url.toString(), redisUrl: REDIS_URL, prefix, batch });
+      worker = await startFloorWorker({ databaseUrl: url.toString(), redisUrl: REDIS_URL, prefix, brokerUrl: broker.url, dataKey, batch });
 
       const forged = await generator.openLoop([{ baseUrl: api.url, path: `/hooks/${source.id}`, secret: other.secret, fanout: 1 }], 20, 250);
       expect(forged.sends.length).toBeGreaterThan(0);
       expect(forged.sends.map((s) => s.status)).toEqual(forged.sends.map(() => 401));
 
-      const outcome = await drive({ baseUrl: api.url, path: `/hooks/${source.id}`, secret: source.secret, fanout: 1 }, (signalId) => [`floor-${signalId}`]);
+      const target = { baseUrl: api.url, path: `/hooks/${source.id}`, secret: source.secret, fanout: 1 };
+      const outcome = await drive(target, (signalId) => [`floor-${signalId}`]);
       expect(outcome.sent).toBe(SIGNALS_PER_SECOND * SECONDS);
       expect({ errors: outcome.errors, lost: outcome.lost, duplicates: outcome.duplicates, unexpected: outcome.unexpected }).toEqual({ errors: 0, lost: 0, duplicates: 0, unexpected: 0 });
       // The order reached the broker with the credential the worker decrypted.
       expect(new Set(outcome.arrivals.map((a) => a.apiKey))).toEqual(new Set([source.account.apiKey]));
       await eventually(async () => (await floorDb.adminQuery<{ n: number }>(`SELECT count(*)::int AS n FROM floor_signals WHERE status = 'routed'`))[0].n === outcome.sent);
       expect(await floorDb.adminQuery(`SELECT action, count(*)::int AS n FROM floor_audit GROUP BY action`)).toEqual([{ action: 'credential.use', n: outcome.sent }]);
+
+      // A burst: concurrent signals share claim transactions (their credential.use events one xmin) only with group commits.
+      const burst = await generator.openLoop([target], 1000, 300);
+      const routed = outcome.sent + burst.sends.filter((s) => s.status === 202).length;
+      await eventually(async () => (await floorDb.adminQuery<{ n: number }>(`SELECT count(*)::int AS n FROM floor_signals WHERE status = 'routed'`))[0].n === routed, 60_000);
+      const [claims] = await floorDb.adminQuery<{ events: number; transactions: number }>(`SELECT count(*)::int AS events, count(DISTINCT xmin::text)::int AS transactions FROM floor_audit`);
+      expect(claims.events).toBe(routed);
+      if (batch) expect(claims.transactions).toBeLessThan(claims.events);
+      else expect(claims.transactions).toBe(claims.events);
 
       // RLS applies to the floor's role: with no workspace set it sees nothing, with one only that workspace's rows.
       const asFloor = new Client({ connectionString: url.toString() });
@@ -120,7 +133,7 @@ describe('bench smoke', () => {
         await asFloor.query(`SELECT set_config('app.workspace_id', $1, false)`, [other.workspaceId]);
         expect(await counts()).toEqual({ signals: 0, credentials: 1 });
         await asFloor.query(`SELECT set_config('app.workspace_id', $1, false)`, [source.workspaceId]);
-        expect(await counts()).toEqual({ signals: outcome.sent, credentials: 1 });
+        expect(await counts()).toEqual({ signals: routed, credentials: 1 });
       } finally {
         await asFloor.end();
       }
