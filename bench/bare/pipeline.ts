@@ -97,16 +97,21 @@ export async function startBareApi(options: BareApiOptions): Promise<BareApi> {
     reply.code(202);
     return { signalId: id, status: 'queued', duplicate: false };
   });
-  await app.listen({ port: options.port ?? 0, host: '127.0.0.1' });
+  return listening(app, options.port, marks, { queue, redis, pool });
+}
+
+/** Starts `app` on 127.0.0.1; closing it stops the server, then the queue, Redis and the pool. */
+export async function listening(app: FastifyInstance, port: number | undefined, marks: Marks, uses: { queue: Queue; redis: IORedis; pool: Pool }): Promise<BareApi> {
+  await app.listen({ port: port ?? 0, host: '127.0.0.1' });
   const address = app.server.address() as { port: number };
   return {
     url: `http://127.0.0.1:${address.port}`,
     marks: () => marks.take(),
     close: async () => {
       await app.close();
-      await queue.close();
-      await redis.quit();
-      await pool.end();
+      await uses.queue.close();
+      await uses.redis.quit();
+      await uses.pool.end();
     },
   };
 }
@@ -153,27 +158,43 @@ export async function startBareWorker(options: BareWorkerOptions): Promise<BareW
       marks.set(signalId, 'w.send.start');
       await Promise.all(
         orders.map(async (o) => {
-          const res = await request(`${options.brokerUrl}/v2/orders`, {
-            method: 'POST',
-            dispatcher: agent,
-            headers: { 'APCA-API-KEY-ID': o.account.apiKey, 'APCA-API-SECRET-KEY': o.account.apiSecret, accept: 'application/json', 'content-type': 'application/json' },
-            body: JSON.stringify({ symbol, qty, side, type: 'market', time_in_force: 'day', client_order_id: o.clientOrderId }),
-          });
-          await res.body.text();
-          if (res.statusCode !== 200 && res.statusCode !== 201) throw new Error(`broker answered ${res.statusCode}`);
+          const placed = await placeOrder(agent, options.brokerUrl, o.account, { symbol, qty, side, clientOrderId: o.clientOrderId });
+          if (!placed.ok) throw new Error(`broker answered ${placed.status}`);
         }),
       );
     },
     { connection: redis, prefix: options.prefix, concurrency: BARE_CONCURRENCY },
   );
+  return working(worker, marks, { redis, agent, pool });
+}
+
+/** Waits until `worker` is ready; closing it stops the worker, then Redis, the HTTP agent and the pool. */
+export async function working<T>(worker: Worker<T>, marks: Marks, uses: { redis: IORedis; agent: Agent; pool: Pool }): Promise<BareWorker> {
   await worker.waitUntilReady();
   return {
     marks: () => marks.take(),
     close: async () => {
       await worker.close();
-      await redis.quit();
-      await agent.close();
-      await pool.end();
+      await uses.redis.quit();
+      await uses.agent.close();
+      await uses.pool.end();
     },
   };
+}
+
+/** A market day order at the Alpaca endpoint with the account's keys; whether it was taken, and the broker's order id. */
+export async function placeOrder(
+  agent: Agent,
+  brokerUrl: string,
+  account: BareAccount,
+  order: { symbol: string; qty: string; side: string; clientOrderId: string },
+): Promise<{ ok: boolean; status: number; id?: string }> {
+  const res = await request(`${brokerUrl}/v2/orders`, {
+    method: 'POST',
+    dispatcher: agent,
+    headers: { 'APCA-API-KEY-ID': account.apiKey, 'APCA-API-SECRET-KEY': account.apiSecret, accept: 'application/json', 'content-type': 'application/json' },
+    body: JSON.stringify({ symbol: order.symbol, qty: order.qty, side: order.side, type: 'market', time_in_force: 'day', client_order_id: order.clientOrderId }),
+  });
+  const answer = (await res.body.json().catch(() => ({}))) as { id?: string };
+  return { ok: res.statusCode === 200 || res.statusCode === 201, status: res.statusCode, id: answer.id };
 }

@@ -17,10 +17,10 @@ import { Queue, Worker } from 'bullmq';
 import Fastify, { FastifyInstance } from 'fastify';
 import IORedis from 'ioredis';
 import { Pool, PoolClient } from 'pg';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import { parseSignalPayload } from '../../src/signals/signal-payload';
 import { verifyStandardWebhook } from '../../src/signals/webhook-verifier';
-import { BARE_CONCURRENCY, BARE_POOL_SIZE, BareAccount, Marks, MarkTable } from '../bare/pipeline';
+import { BARE_CONCURRENCY, BARE_POOL_SIZE, BareAccount, BareApi, BareWorker, listening, Marks, placeOrder, working } from '../bare/pipeline';
 import { Coalescer } from './coalescer';
 
 /** Created by the bench as the superuser; the pipeline connects as FLOOR_ROLE, to which RLS applies. */
@@ -176,11 +176,9 @@ export interface FloorOptions {
   batch?: boolean;
 }
 
-export interface FloorApi {
-  url: string;
-  marks(): MarkTable;
-  close(): Promise<void>;
-}
+/** Handles like the bare pipeline's, so the bench drives both alike. */
+export type FloorApi = BareApi;
+export type FloorWorker = BareWorker;
 
 export async function startFloorApi(options: FloorOptions & { port?: number }): Promise<FloorApi> {
   const pool = new Pool({ connectionString: options.databaseUrl, max: BARE_POOL_SIZE, min: BARE_POOL_SIZE, application_name: 'bench-floor-api' });
@@ -245,18 +243,7 @@ export async function startFloorApi(options: FloorOptions & { port?: number }): 
     if (!isNew) return reply.code(202).send({ signalId: null, status: 'duplicate', duplicate: true });
     return reply.code(202).send({ signalId: id, status: 'queued', duplicate: false });
   });
-  await app.listen({ port: options.port ?? 0, host: '127.0.0.1' });
-  const address = app.server.address() as { port: number };
-  return {
-    url: `http://127.0.0.1:${address.port}`,
-    marks: () => marks.take(),
-    close: async () => {
-      await app.close();
-      await queue.close();
-      await redis.quit();
-      await pool.end();
-    },
-  };
+  return listening(app, options.port, marks, { queue, redis, pool });
 }
 
 function header(value: string | string[] | undefined): string | undefined {
@@ -273,11 +260,6 @@ interface Answer {
   signalId: string;
   accepted: boolean;
   brokerOrderId: string | null;
-}
-
-export interface FloorWorker {
-  marks(): MarkTable;
-  close(): Promise<void>;
 }
 
 export async function startFloorWorker(options: FloorOptions & { brokerUrl: string; dataKey: Buffer }): Promise<FloorWorker> {
@@ -354,25 +336,10 @@ export async function startFloorWorker(options: FloorOptions & { brokerUrl: stri
       decipher.setAuthTag(sealed.tag);
       const account = JSON.parse(Buffer.concat([decipher.update(sealed.ciphertext), decipher.final()]).toString('utf8')) as BareAccount;
       marks.set(signalId, 'w.send.start');
-      const res = await request(`${options.brokerUrl}/v2/orders`, {
-        method: 'POST',
-        dispatcher: agent,
-        headers: { 'APCA-API-KEY-ID': account.apiKey, 'APCA-API-SECRET-KEY': account.apiSecret, accept: 'application/json', 'content-type': 'application/json' },
-        body: JSON.stringify({ symbol: intent.symbol, qty: intent.qty, side: intent.side, type: 'market', time_in_force: 'day', client_order_id: `floor-${signalId}` }),
-      });
-      const answer = (await res.body.json()) as { id?: string };
-      await record(workspaceId, { orderId, signalId, accepted: res.statusCode === 200 || res.statusCode === 201, brokerOrderId: answer.id ?? null });
+      const placed = await placeOrder(agent, options.brokerUrl, account, { ...intent, clientOrderId: `floor-${signalId}` });
+      await record(workspaceId, { orderId, signalId, accepted: placed.ok, brokerOrderId: placed.id ?? null });
     },
     { connection: redis, prefix: options.prefix, concurrency: BARE_CONCURRENCY },
   );
-  await worker.waitUntilReady();
-  return {
-    marks: () => marks.take(),
-    close: async () => {
-      await worker.close();
-      await redis.quit();
-      await agent.close();
-      await pool.end();
-    },
-  };
+  return working(worker, marks, { redis, agent, pool });
 }
