@@ -33,6 +33,8 @@ const QUEUE = 'bare-route';
 /** Same pool size and worker concurrency as Switchyard's defaults, pools kept open as Switchyard's are: like for like. */
 export const BARE_POOL_SIZE = 10;
 export const BARE_CONCURRENCY = 16;
+/** Queue options of every bench pipeline's route job. */
+export const BARE_JOB_OPTIONS = { attempts: 6, backoff: { type: 'exponential', delay: 250 }, removeOnComplete: { count: 10_000 }, removeOnFail: { count: 50_000 } };
 
 interface BareJob {
   signalId: string;
@@ -92,7 +94,7 @@ export async function startBareApi(options: BareApiOptions): Promise<BareApi> {
     marks.set(key, 'api.persist.start');
     await pool.query('INSERT INTO bare_signals (id, source_id, webhook_id, payload) VALUES ($1, $2, $3, $4)', [id, req.params.sourceId, key, JSON.stringify(req.body)]);
     marks.set(key, 'api.persist.end');
-    await queue.add('route', { signalId: id, fanout, account, payload: req.body }, { jobId: id, attempts: 6, backoff: { type: 'exponential', delay: 250 }, removeOnComplete: { count: 10_000 }, removeOnFail: { count: 50_000 } });
+    await queue.add('route', { signalId: id, fanout, account, payload: req.body }, { ...BARE_JOB_OPTIONS, jobId: id });
     marks.set(key, 'api.enqueue.end');
     reply.code(202);
     return { signalId: id, status: 'queued', duplicate: false };

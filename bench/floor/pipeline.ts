@@ -11,6 +11,8 @@
  *    the answer and the signal's terminal state.
  * Left out, so the floor is optimistic: the hash-chain sealing of audit events, per-connection signal
  * order (lock and reads), the risk gate, rate limits, foreign keys, logging and metrics.
+ * With `batch`, signals of a workspace that arrive while its previous unit of work is in flight share
+ * the next one (group commit): what batching across signals could win.
  */
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
 import { Queue, Worker } from 'bullmq';
@@ -20,7 +22,7 @@ import { Pool, PoolClient } from 'pg';
 import { Agent } from 'undici';
 import { parseSignalPayload } from '../../src/signals/signal-payload';
 import { verifyStandardWebhook } from '../../src/signals/webhook-verifier';
-import { BARE_CONCURRENCY, BARE_POOL_SIZE, BareAccount, BareApi, BareWorker, listening, Marks, placeOrder, working } from '../bare/pipeline';
+import { BARE_CONCURRENCY, BARE_JOB_OPTIONS, BARE_POOL_SIZE, BareAccount, BareApi, BareWorker, listening, Marks, placeOrder, working } from '../bare/pipeline';
 import { Coalescer } from './coalescer';
 
 /** Created by the bench as the superuser; the pipeline connects as FLOOR_ROLE, to which RLS applies. */
@@ -132,10 +134,7 @@ async function pipelined(pool: Pool, workspaceId: string, statements: { name: st
   }
 }
 
-/**
- * Runs one unit of work for each item: alone (as Switchyard does, one transaction per signal), or with
- * `batch`, in group commits (see Coalescer): the statements take arrays, so both go through the same SQL.
- */
+/** Runs one unit of work for each item: alone (as Switchyard does, one transaction per signal), or with `batch`, in group commits (Coalescer). */
 function unitsOfWork<T, R>(batch: boolean, flush: (workspaceId: string, items: T[]) => Promise<R[]>): (workspaceId: string, item: T) => Promise<R> {
   if (!batch) return async (workspaceId, item) => (await flush(workspaceId, [item]))[0];
   const coalescer = new Coalescer(flush);
@@ -156,8 +155,6 @@ function itemsAs<T>(name: string, items: T[], first: number, columns: [column: s
     values: columns.map(([, , value]) => (single ? value(items[0]) : items.map(value))),
   };
 }
-
-const JOB_OPTIONS = { attempts: 6, backoff: { type: 'exponential', delay: 250 }, removeOnComplete: { count: 10_000 }, removeOnFail: { count: 50_000 } };
 
 interface NewSignal {
   id: string;
@@ -206,8 +203,8 @@ export async function startFloorApi(options: FloorOptions & { port?: number }): 
     ]);
     const isNew = new Set((inserted as { id: string }[]).map((r) => r.id));
     const jobs = signals.filter((sig) => isNew.has(sig.id));
-    if (jobs.length === 1) await queue.add('route', jobs[0].job, { ...JOB_OPTIONS, jobId: jobs[0].id });
-    else if (jobs.length > 1) await queue.addBulk(jobs.map((sig) => ({ name: 'route', data: sig.job, opts: { ...JOB_OPTIONS, jobId: sig.id } })));
+    if (jobs.length === 1) await queue.add('route', jobs[0].job, { ...BARE_JOB_OPTIONS, jobId: jobs[0].id });
+    else if (jobs.length > 1) await queue.addBulk(jobs.map((sig) => ({ name: 'route', data: sig.job, opts: { ...BARE_JOB_OPTIONS, jobId: sig.id } })));
     return signals.map((sig) => isNew.has(sig.id));
   });
   const app: FastifyInstance = Fastify({ logger: false });
