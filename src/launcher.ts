@@ -5,7 +5,7 @@ import { childEnvironment, loadConfigOrExit } from './config/app-config';
 import { withDevelopmentSecrets } from './config/runtime-secrets';
 import { createLogger } from './common/logger';
 import { bootstrapDatabase } from './database/bootstrap';
-import { EmbeddedDatabase, startEmbeddedPostgres } from './database/embedded-postgres';
+import { EmbeddedDatabase, startDetachedEmbeddedPostgres } from './database/embedded-postgres';
 
 const RESTART_WINDOW_MS = 60_000;
 const MAX_RESTARTS = 5;
@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const config = await withDevelopmentSecrets(loadConfigOrExit());
   const logger = createLogger(config, 'launcher');
   let embedded: EmbeddedDatabase | undefined;
-  const privilegedUrl = config.database.url ?? (embedded = await startEmbeddedPostgres(config.dataDir, logger)).privilegedUrl;
+  const privilegedUrl = config.database.url ?? (embedded = await startDetachedEmbeddedPostgres()).privilegedUrl;
   const db = await bootstrapDatabase(privilegedUrl, config.dataDir);
   logger.info({ migrations: db.migrations.map((m) => m.name), embedded: Boolean(embedded) }, 'database ready');
 

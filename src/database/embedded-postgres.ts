@@ -1,3 +1,4 @@
+import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
@@ -50,6 +51,33 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Pr
     privilegedUrl: `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`,
     stop: () => pg.stop(),
   };
+}
+
+/**
+ * Starts embedded PostgreSQL in a detached child (embedded-postgres-host.js), outside the caller's
+ * process group, so that only `stop()` ends it: a Ctrl-C would otherwise stop it under the processes using it.
+ */
+export function startDetachedEmbeddedPostgres(): Promise<EmbeddedDatabase> {
+  const host = spawn(process.execPath, [join(__dirname, 'embedded-postgres-host.js')], { detached: true, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    host.once('exit', (code) => reject(new Error(`embedded PostgreSQL did not start (exit code ${code})`)));
+    host.once('message', (message: { privilegedUrl: string }) => resolve({ privilegedUrl: message.privilegedUrl, stop: () => stopHost(host) }));
+  });
+}
+
+// A fast shutdown takes a second; a database that already died would keep embedded-postgres's stop() waiting.
+const HOST_STOP_TIMEOUT_MS = 15_000;
+
+function stopHost(host: ChildProcess): Promise<void> {
+  if (host.exitCode !== null) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const force = setTimeout(() => host.kill('SIGKILL'), HOST_STOP_TIMEOUT_MS);
+    host.once('exit', () => {
+      clearTimeout(force);
+      resolve();
+    });
+    host.send('stop');
+  });
 }
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;

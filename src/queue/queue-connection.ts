@@ -1,6 +1,8 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { createPostgresBackend, Job, Processor, Queue, Worker, WorkerOptions } from 'bullmq';
 import IORedis, { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { LOGGER } from '../common/logger';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { QUEUE_SCHEMA } from '../database/bootstrap';
 import { DB_ROLE } from '../database/database.tokens';
@@ -25,6 +27,7 @@ export class QueueConnection implements OnApplicationShutdown {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(DB_ROLE) private readonly role: RuntimeRole,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.backend = config.queue.redisUrl ? 'redis' : 'postgres';
   }
@@ -38,6 +41,8 @@ export class QueueConnection implements OnApplicationShutdown {
             unknown,
             N
           >);
+    // Without a listener BullMQ prints a lost connection's error to stderr, outside the JSON log.
+    queue.on('error', (err) => this.logger.warn({ name, err: err.message }, 'queue connection error'));
     this.closables.push(queue);
     await queue.waitUntilReady();
     return queue;

@@ -1,4 +1,4 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, statSync } from 'node:fs';
 import { freePort } from '../../src/common/free-port';
 import { tmpdir } from 'node:os';
@@ -24,7 +24,12 @@ describe('npm start from an empty DATA_DIR', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'switchyard-start-'));
 
   afterAll(() => {
-    if (launcher && launcher.exitCode === null) launcher.kill('SIGKILL');
+    if (!launcher || launcher.exitCode !== null) return;
+    try {
+      process.kill(-launcher.pid!, 'SIGKILL'); // the detached launcher leads its own process group
+    } catch {
+      launcher.kill('SIGKILL');
+    }
   });
 
   it('starts embedded Postgres, prints the URL and a platform token once, reaches /readyz, and stops cleanly', async () => {
@@ -50,4 +55,27 @@ describe('npm start from an empty DATA_DIR', () => {
     expect(await exited).toBe(0);
     await expect(http(base, 'GET', '/healthz')).rejects.toThrow();
   }, 150_000);
+
+  // A terminal's Ctrl-C signals the whole foreground process group at once, PostgreSQL included.
+  it('starts again on the same DATA_DIR and stops on Ctrl-C with the database outliving the api and the worker', async () => {
+    const port = await freePort();
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'warn' };
+    output = '';
+    launcher = spawn(process.execPath, [LAUNCHER], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    launcher.stdout!.on('data', (d) => (output += d));
+    launcher.stderr!.on('data', (d) => (output += d));
+
+    const base = `http://127.0.0.1:${port}`;
+    await until(async () => ((await http(base, 'GET', '/readyz')).status === 200 ? true : undefined), 90_000);
+    const exited = new Promise<number | null>((resolve) => launcher.once('exit', (code) => resolve(code)));
+    process.kill(-launcher.pid!, 'SIGINT');
+    expect(await exited).toBe(0);
+    expect(output).not.toMatch(/terminating connection|Unhandled 'error'|exited unexpectedly/);
+    await expect(http(base, 'GET', '/healthz')).rejects.toThrow();
+    expect(postgresRunningIn(dataDir)).toBe(false);
+  }, 150_000);
 });
+
+function postgresRunningIn(dataDir: string): boolean {
+  return execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).includes(join(dataDir, 'postgres'));
+}
