@@ -13,6 +13,7 @@ const MAX_RESTARTS = 5;
 /**
  * `npm start`: prepares the database (embedded PostgreSQL when DATABASE_URL is unset), then runs
  * the api and the worker as two processes with runtime-role logins only, restarting a crashed one.
+ * Both hold an IPC channel to it and stop when it closes, so a killed launcher leaves nothing running.
  */
 async function main(): Promise<void> {
   const config = await withDevelopmentSecrets(loadConfigOrExit());
@@ -40,7 +41,7 @@ async function main(): Promise<void> {
   let stopping = false;
 
   const run = (name: 'api' | 'worker') => {
-    const child = spawn(process.execPath, [join(__dirname, name === 'api' ? 'main.js' : 'worker.js')], { env, stdio: 'inherit' });
+    const child = spawn(process.execPath, [join(__dirname, name === 'api' ? 'main.js' : 'worker.js')], { env, stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
     children.set(name, child);
     child.on('exit', (code, signal) => {
       children.delete(name);

@@ -74,7 +74,31 @@ describe('npm start from an empty DATA_DIR', () => {
     await expect(http(base, 'GET', '/healthz')).rejects.toThrow();
     expect(postgresRunningIn(dataDir)).toBe(false);
   }, 150_000);
+
+  // kill -9 of the launcher (an OOM kill, a crashed terminal session) must not leave the api holding its port.
+  it('stops the api, the worker and the database when the launcher itself is killed', async () => {
+    const port = await freePort();
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'warn' };
+    launcher = spawn(process.execPath, [LAUNCHER], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const base = `http://127.0.0.1:${port}`;
+    await until(async () => ((await http(base, 'GET', '/readyz')).status === 200 ? true : undefined), 90_000);
+    expect(processesInGroup(launcher.pid!).length).toBeGreaterThanOrEqual(3); // launcher, api, worker
+
+    process.kill(launcher.pid!, 'SIGKILL');
+    await until(async () => (processesInGroup(launcher.pid!).length === 0 ? true : undefined), 30_000);
+    await until(async () => (postgresRunningIn(dataDir) ? undefined : true), 30_000);
+    await expect(http(base, 'GET', '/healthz')).rejects.toThrow();
+  }, 150_000);
 });
+
+/** The pids of a process group's live members (a detached launcher leads its own). */
+function processesInGroup(pgid: number): string[] {
+  return execFileSync('ps', ['-eo', 'pgid=,stat=,pid='], { encoding: 'utf8' })
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([group, stat]) => group === String(pgid) && !stat?.startsWith('Z'))
+    .map(([, , pid]) => pid);
+}
 
 function postgresRunningIn(dataDir: string): boolean {
   return execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).includes(join(dataDir, 'postgres'));
