@@ -160,7 +160,8 @@ export class SignalRouter implements JobHandler<'route-signal'> {
       const only = planned.length === 1 && planned[0].status === 'pending' ? planned[0] : undefined;
       if (only && !this.executor.turns.holdsEarlier(only.connectionId, signal.seq)) {
         const order = { id: only.id, connectionId: only.connectionId, signalSeq: signal.seq };
-        claimed = sent(this.executor.claimInPlan(client, execution, order, routes[0].credentialVersion));
+        const route = routes.find((r) => r.id === only.routeId)!;
+        claimed = sent(this.executor.claimInPlan(client, execution, order, route.credentialVersion));
       }
       orders = await inserted;
       routing = true;
