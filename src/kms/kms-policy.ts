@@ -10,9 +10,9 @@ const KMS_POLICY: Record<KmsPrincipal, Partial<Record<KmsOperation, readonly Key
     // The api seals broker credentials but must never read one back.
     Decrypt: ['webhook-secret'],
   },
+  // The worker seals nothing and never verifies a webhook: it opens broker credentials, nothing else.
   worker: {
-    GenerateDataKey: ['broker-credential', 'webhook-secret'],
-    Decrypt: ['broker-credential', 'webhook-secret'],
+    Decrypt: ['broker-credential'],
   },
   // Break-glass and rewrap run from the cli; they are audited where they are invoked.
   cli: {

@@ -53,13 +53,13 @@ describe('AwsKmsProvider against the KMS wire stub', () => {
   it('maps a KMS internal error (HTTP 500) to KmsUnavailableError', async () => {
     await stub.setMode('internal-error');
 
-    const error = await rejectionOf(providerFor('worker').generateDataKey(brokerContext()));
+    const error = await rejectionOf(providerFor('api').generateDataKey(brokerContext()));
 
     expect(error).toBeInstanceOf(KmsUnavailableError);
   });
 
   it('fails fast with KmsUnavailableError when the KMS is down, and recovers when it is back', async () => {
-    const sut = providerFor('worker');
+    const sut = providerFor('api');
     await sut.generateDataKey(brokerContext());
     await stub.setMode('down');
 
@@ -77,7 +77,7 @@ describe('AwsKmsProvider against the KMS wire stub', () => {
     stub.setLatencyMs(3_000);
 
     const startedAt = Date.now();
-    const error = await rejectionOf(providerFor('worker', { requestTimeoutMs: 200 }).generateDataKey(brokerContext()));
+    const error = await rejectionOf(providerFor('api', { requestTimeoutMs: 200 }).generateDataKey(brokerContext()));
 
     expect(error).toBeInstanceOf(KmsUnavailableError);
     expect(Date.now() - startedAt).toBeLessThan(2_500);
@@ -88,7 +88,7 @@ describe('AwsKmsProvider against the KMS wire stub', () => {
       region: stub.region,
       keyId: stub.keyId,
       endpoint: stub.url,
-      credentials: { accessKeyId: stub.principals.worker.accessKeyId, secretAccessKey: 'not-the-secret' },
+      credentials: { accessKeyId: stub.principals.api.accessKeyId, secretAccessKey: 'not-the-secret' },
     });
     providers.push(sut);
 

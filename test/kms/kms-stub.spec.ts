@@ -81,11 +81,11 @@ describe('KMS wire stub', () => {
   });
 
   it('binds the ciphertext to the encryption context (InvalidCiphertextException)', async () => {
-    const worker = clientWith(stub.principals.worker);
-    const { CiphertextBlob } = await worker.send(generateDataKey());
+    const cli = clientWith(stub.principals.cli); // may both generate and decrypt, so only the binding can refuse
+    const { CiphertextBlob } = await cli.send(generateDataKey());
     const { DecryptCommand } = await import('@aws-sdk/client-kms');
 
-    const error = await rejectionOf(worker.send(new DecryptCommand({ CiphertextBlob, EncryptionContext: { ...context, version: '2' } })));
+    const error = await rejectionOf(cli.send(new DecryptCommand({ CiphertextBlob, EncryptionContext: { ...context, version: '2' } })));
 
     expect(error).toMatchObject({ name: 'InvalidCiphertextException' });
   });
