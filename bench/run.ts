@@ -4,7 +4,7 @@
  *
  * Processes: this orchestrator; the broker stub (Alpaca order endpoint, arrival times; KMS wire stub
  * for scenario d); the load generator; the bare api and worker; Switchyard's real api and worker
- * (`node dist/main.js`, `node dist/worker.js`, production build) with the bench's timing preload.
+ * (`node dist/main.js`, `node dist/worker.js` with SERVICE_NODE_FLAGS, production build) with the bench's timing preload.
  *
  * Flags: --queue redis|postgres   backend of the main Switchyard runs (default redis)
  *        --scenarios a,b,b1,c,d,e which scenarios (default all; b1 = saturation on one connection)
@@ -32,6 +32,7 @@ import { join } from 'node:path';
 import IORedis from 'ioredis';
 import { Client } from 'pg';
 import { freePort } from '../src/common/free-port';
+import { SERVICE_NODE_FLAGS } from '../src/common/service-node-flags';
 import type { BootstrapResult } from '../src/database/bootstrap';
 import { analysePhase, PhaseOutcome, stageTable, StageDef } from './lib/analyse';
 import type { Arrival } from './lib/broker';
@@ -451,11 +452,12 @@ async function startSwitchyard(h: Harness, options: SwitchyardOptions): Promise<
   }
   if (options.dataKeyCache === false) workerEnv = { ...workerEnv, DATA_KEY_CACHE_TTL_MS: '0' };
 
-  const preload = [...(options.perfMap ? ['--perf-basic-prof'] : []), ...(options.breakdown ? ['-r', benchEntry('instrument')] : [])];
+  // Switchyard's own flags first (the bench measures what ships), then the bench's profiling and timing options.
+  const nodeFlags = [...SERVICE_NODE_FLAGS, ...(options.perfMap ? ['--perf-basic-prof'] : []), ...(options.breakdown ? ['-r', benchEntry('instrument')] : [])];
   const distDir = options.distDir ?? join(ROOT, 'dist');
-  const startApi = () => Child.node(`${options.name}-api`, [...preload, join(distDir, 'main.js')], { ...apiEnv, BENCH_ROLE: 'api', BENCH_DIST: distDir }, ROOT);
+  const startApi = () => Child.node(`${options.name}-api`, [...nodeFlags, join(distDir, 'main.js')], { ...apiEnv, BENCH_ROLE: 'api', BENCH_DIST: distDir }, ROOT);
   const startWorker = async (env: NodeJS.ProcessEnv, name = options.name) => {
-    const w = Child.node(`${name}-worker`, [...preload, join(distDir, 'worker.js')], { ...env, BENCH_ROLE: 'worker', BENCH_DIST: distDir }, ROOT);
+    const w = Child.node(`${name}-worker`, [...nodeFlags, join(distDir, 'worker.js')], { ...env, BENCH_ROLE: 'worker', BENCH_DIST: distDir }, ROOT);
     if (options.breakdown) await w.waitReady();
     else await new Promise((r) => setTimeout(r, 3000));
     return w;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { childEnvironment, loadConfigOrExit } from './config/app-config';
 import { withDevelopmentSecrets } from './config/runtime-secrets';
 import { createLogger } from './common/logger';
+import { SERVICE_NODE_FLAGS } from './common/service-node-flags';
 import { bootstrapDatabase } from './database/bootstrap';
 import { EmbeddedDatabase, startDetachedEmbeddedPostgres } from './database/embedded-postgres';
 
@@ -41,7 +42,7 @@ async function main(): Promise<void> {
   let stopping = false;
 
   const run = (name: 'api' | 'worker') => {
-    const child = spawn(process.execPath, [join(__dirname, name === 'api' ? 'main.js' : 'worker.js')], { env, stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
+    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, join(__dirname, name === 'api' ? 'main.js' : 'worker.js')], { env, stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
     children.set(name, child);
     child.on('exit', (code, signal) => {
       children.delete(name);

@@ -1,6 +1,7 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, statSync } from 'node:fs';
 import { freePort } from '../../src/common/free-port';
+import { SERVICE_NODE_FLAGS } from '../../src/common/service-node-flags';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { http } from '../support/api-app';
@@ -76,28 +77,30 @@ describe('npm start from an empty DATA_DIR', () => {
   }, 150_000);
 
   // kill -9 of the launcher (an OOM kill, a crashed terminal session) must not leave the api holding its port.
-  it('stops the api, the worker and the database when the launcher itself is killed', async () => {
+  it('runs the api and the worker with the service flags, and stops them and the database when the launcher itself is killed', async () => {
     const port = await freePort();
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'warn' };
     launcher = spawn(process.execPath, [LAUNCHER], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const base = `http://127.0.0.1:${port}`;
     await until(async () => ((await http(base, 'GET', '/readyz')).status === 200 ? true : undefined), 90_000);
-    expect(processesInGroup(launcher.pid!).length).toBeGreaterThanOrEqual(3); // launcher, api, worker
+    const services = groupMembers(launcher.pid!).filter((args) => /dist\/(main|worker)\.js$/.test(args));
+    expect(services).toHaveLength(2);
+    for (const args of services) expect(args.split(' ')).toEqual(expect.arrayContaining([...SERVICE_NODE_FLAGS]));
 
     process.kill(launcher.pid!, 'SIGKILL');
-    await until(async () => (processesInGroup(launcher.pid!).length === 0 ? true : undefined), 30_000);
+    await until(async () => (groupMembers(launcher.pid!).length === 0 ? true : undefined), 30_000);
     await until(async () => (postgresRunningIn(dataDir) ? undefined : true), 30_000);
     await expect(http(base, 'GET', '/healthz')).rejects.toThrow();
   }, 150_000);
 });
 
-/** The pids of a process group's live members (a detached launcher leads its own). */
-function processesInGroup(pgid: number): string[] {
-  return execFileSync('ps', ['-eo', 'pgid=,stat=,pid='], { encoding: 'utf8' })
+/** The command lines of a process group's live members (a detached launcher leads its own). */
+function groupMembers(pgid: number): string[] {
+  return execFileSync('ps', ['-eo', 'pgid=,stat=,args='], { encoding: 'utf8' })
     .split('\n')
-    .map((line) => line.trim().split(/\s+/))
-    .filter(([group, stat]) => group === String(pgid) && !stat?.startsWith('Z'))
-    .map(([, , pid]) => pid);
+    .map((line) => /^\s*(\d+)\s+(\S+)\s+(.*)$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null && m[1] === String(pgid) && !m[2].startsWith('Z'))
+    .map((m) => m[3]);
 }
 
 function postgresRunningIn(dataDir: string): boolean {
