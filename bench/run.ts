@@ -10,7 +10,7 @@
  *        --scenarios a,b,b1,c,d,e which scenarios (default all; b1 = saturation on one connection)
  *        --rounds N               alternating bare/Switchyard rounds of a and b (default 3)
  *        --light-seconds S        (a) duration per round (default 20) at --rate (default 50/s)
- *        --sat-seconds S          (b) duration per round (default 15), --window W in flight (default 64)
+ *        --sat-seconds S          (b) duration per round (default 60: long enough for the api's heap to reach its peak), --window W in flight (default 64)
  *        --warmup-signals N       signals sent closed loop before ANALYZE (default 5000; see warmup())
  *        --quick                  short everything (a smoke of the bench itself)
  *        --no-breakdown           run Switchyard without the timing preload
@@ -98,7 +98,7 @@ function parseOptions(argv: string[]): Options {
     rounds: num('rounds', quick ? 1 : 3),
     rate: num('rate', 50),
     lightSeconds: num('light-seconds', quick ? 4 : 20),
-    satSeconds: num('sat-seconds', quick ? 4 : 15),
+    satSeconds: num('sat-seconds', quick ? 4 : 60),
     satWarmupSeconds: num('sat-warmup-seconds', quick ? 1 : 3),
     window: num('window', 64),
     spread: num('spread', 32),
