@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { LOGGER } from '../common/logger';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import type { RuntimeRole } from './database-roles';
-import { DB_ROLE, PG_POOL } from './database.tokens';
+import { DB_ROLE, PG_ASIDE_POOL, PG_POOL } from './database.tokens';
 import { PrismaService } from './prisma.service';
 import { runtimeDatabaseUrl } from './runtime-database-url';
 import { TenantDb } from './tenant-db';
@@ -13,9 +13,12 @@ import { UnnamedStatementsClient } from './unnamed-statements-client';
 @Global()
 @Module({})
 export class DatabaseModule implements OnApplicationShutdown {
-  constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
+  constructor(
+    @Inject(PG_POOL) private readonly pool: Pool,
+    @Inject(PG_ASIDE_POOL) private readonly asidePool: Pool,
+  ) {}
 
-  /** The pool logs in as the process's runtime role (switchyard_api or switchyard_worker). */
+  /** The pools log in as the process's runtime role (switchyard_api or switchyard_worker). */
   static forRole(role: RuntimeRole): DynamicModule {
     return {
       module: DatabaseModule,
@@ -24,21 +27,14 @@ export class DatabaseModule implements OnApplicationShutdown {
         {
           provide: PG_POOL,
           inject: [APP_CONFIG, LOGGER],
-          useFactory: async (config: AppConfig, logger: Logger) => {
-            const pool = new Pool({
-              connectionString: await runtimeDatabaseUrl(config, role),
-              max: config.database.poolSize,
-              // Kept open: pg's 10 s idle close made the next burst of alerts pay new backends and re-prepared statements (330-440 ms).
-              min: config.database.poolSize,
-              application_name: `switchyard-${role}`,
-              ...(config.database.preparedStatements ? {} : { Client: UnnamedStatementsClient }),
-            });
-            // An idle connection dropped by the server (restart, failover) must not crash the process.
-            pool.on('error', (err) => logger.warn({ err: err.message }, 'idle database connection lost'));
-            // Nor one checked out between two queries: pg emits 'error' on it with no listener (a database restart killed the worker).
-            pool.on('connect', (client) => client.on('error', (err) => logger.warn({ err: err.message }, 'database connection lost while in use')));
-            return pool;
-          },
+          // Kept open: pg's 10 s idle close made the next burst of alerts pay new backends and re-prepared statements (330-440 ms).
+          useFactory: (config: AppConfig, logger: Logger) => createPool(config, logger, role, { max: config.database.poolSize, min: config.database.poolSize }),
+        },
+        {
+          provide: PG_ASIDE_POOL,
+          inject: [APP_CONFIG, LOGGER],
+          // One connection, opened only when needed (TenantDb.runRawAside).
+          useFactory: (config: AppConfig, logger: Logger) => createPool(config, logger, role, { max: 1, min: 0, suffix: '-aside' }),
         },
         PrismaService,
         TenantDb,
@@ -49,6 +45,21 @@ export class DatabaseModule implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     // Several application contexts in one process (tests, the CLI) may share a pool's shutdown.
-    if (!this.pool.ended) await this.pool.end();
+    await Promise.all([this.pool, this.asidePool].filter((pool) => !pool.ended).map((pool) => pool.end()));
   }
+}
+
+async function createPool(config: AppConfig, logger: Logger, role: RuntimeRole, size: { max: number; min: number; suffix?: string }): Promise<Pool> {
+  const pool = new Pool({
+    connectionString: await runtimeDatabaseUrl(config, role),
+    max: size.max,
+    min: size.min,
+    application_name: `switchyard-${role}${size.suffix ?? ''}`,
+    ...(config.database.preparedStatements ? {} : { Client: UnnamedStatementsClient }),
+  });
+  // An idle connection dropped by the server (restart, failover) must not crash the process.
+  pool.on('error', (err) => logger.warn({ err: err.message }, 'idle database connection lost'));
+  // Nor one checked out between two queries: pg emits 'error' on it with no listener (a database restart killed the worker).
+  pool.on('connect', (client) => client.on('error', (err) => logger.warn({ err: err.message }, 'database connection lost while in use')));
+  return pool;
 }

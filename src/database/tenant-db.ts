@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool, PoolClient } from 'pg';
 import type { Prisma } from '../generated/prisma/client';
-import { PG_POOL } from './database.tokens';
+import { PG_ASIDE_POOL, PG_POOL } from './database.tokens';
 import { PrismaService } from './prisma.service';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -18,6 +18,7 @@ export class TenantDb {
   constructor(
     private readonly prisma: PrismaService,
     @Inject(PG_POOL) private readonly pool: Pool,
+    @Inject(PG_ASIDE_POOL) private readonly asidePool: Pool,
   ) {}
 
   /** Runs `work` through Prisma inside one workspace. */
@@ -33,20 +34,16 @@ export class TenantDb {
    * Runs `work` on a raw pg client inside one workspace: for hot paths where Prisma's
    * per-query overhead matters. BEGIN and set_config go in one round trip.
    */
-  async runRaw<T>(workspaceId: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
-    assertUuid(workspaceId);
-    const client = await this.pool.connect();
-    try {
-      await client.query(`BEGIN; SELECT set_config('app.workspace_id', '${workspaceId}', true)`);
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+  runRaw<T>(workspaceId: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
+    return transact(this.pool, workspaceId, work);
+  }
+
+  /**
+   * runRaw on a connection outside the shared pool, for a record that must commit while its caller holds
+   * pooled connections, possibly all of them (a credential read refused inside claims): it never waits on them.
+   */
+  runRawAside<T>(workspaceId: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
+    return transact(this.asidePool, workspaceId, work);
   }
 
   /**
@@ -97,6 +94,22 @@ export class TenantDb {
       client.pipeline = false;
       client.release();
     }
+  }
+}
+
+async function transact<T>(pool: Pool, workspaceId: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  assertUuid(workspaceId);
+  const client = await pool.connect();
+  try {
+    await client.query(`BEGIN; SELECT set_config('app.workspace_id', '${workspaceId}', true)`);
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
   }
 }
 

@@ -133,8 +133,9 @@ export class CredentialOpener {
 
   private async recordRefusal(context: RoutingContext): Promise<void> {
     this.logger.warn({ orderId: context.orderId, connectionId: context.connectionId, jobId: context.jobId }, 'credential read outside a routing context refused');
-    // Its own transaction: the caller's rolls back, the refusal (and its page) must not.
-    await this.db.runRaw(context.workspaceId, (client) =>
+    // Its own transaction, on a connection aside: the caller's rolls back (the refusal and its page must not),
+    // and the caller still holds its pooled connection, as may every other refused caller.
+    await this.db.runRawAside(context.workspaceId, (client) =>
       this.audit.recordRaw(client, {
         action: 'credential.read.out_of_context',
         actor: { type: 'worker', id: context.jobId },

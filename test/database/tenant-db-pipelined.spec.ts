@@ -19,7 +19,7 @@ describe('TenantDb.runPipelined', () => {
     await db.adminQuery(`INSERT INTO workspaces (id, name) VALUES ($1, 'A'), ($2, 'B')`, [a, b]);
     // The api role: RLS applies, and it may update its workspace's name.
     pool = new Pool({ connectionString: db.apiUrl, max: 2 });
-    tenants = new TenantDb({} as PrismaService, pool);
+    tenants = new TenantDb({} as PrismaService, pool, pool); // runRawAside is not used here
   });
   afterAll(async () => {
     await pool?.end();

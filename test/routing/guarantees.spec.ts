@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { http } from '../support/api-app';
 import { startPagerDutyReceiver, PagerReceiver } from '../support/pager-receivers';
+import { APP_CONFIG, AppConfig } from '../../src/config/app-config';
 import { TenantDb } from '../../src/database/tenant-db';
 import { QueueConnection } from '../../src/queue/queue-connection';
 import { CredentialOpener, OutOfContextError } from '../../src/routing/credential-opener';
@@ -187,6 +188,26 @@ describe('routing guarantees', () => {
     expect(trigger).toMatchObject({ routing_key: PD_KEY, event_action: 'trigger' });
     await new Promise((r) => setTimeout(r, 500));
     expect(pagerDuty.accepted().filter((p) => JSON.stringify(p.json).includes(connection))).toHaveLength(1);
+  });
+
+  // The refusal is recorded in a transaction of its own while the refused caller still holds its pooled connection.
+  it('records every refusal even when refused reads hold every pooled connection at once', async () => {
+    const { ws, connection } = await alpacaSetup();
+    const opener = world.worker.app.get(CredentialOpener);
+    const db = world.worker.app.get(TenantDb);
+    const { poolSize } = world.worker.app.get<AppConfig>(APP_CONFIG).database;
+    const refused = Array.from({ length: poolSize }, () =>
+      db.runRaw(ws.id, (client) => opener.authorize(client, { workspaceId: ws.id, jobId: 'forged-job', orderId: randomUUID(), connectionId: connection })),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const outcomes = await Promise.race([
+      Promise.allSettled(refused),
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('the refusals waited on their own pool')), 15_000))),
+    ]).finally(() => clearTimeout(timer));
+
+    expect(outcomes.map((o) => (o.status === 'rejected' ? o.reason : o.value))).toEqual(Array.from({ length: poolSize }, () => expect.any(OutOfContextError)));
+    const events = await world.sql(`SELECT count(*)::int AS n FROM audit_events WHERE workspace_id = $1 AND action = 'credential.read.out_of_context'`, [ws.id]);
+    expect(events[0].n).toBe(poolSize);
   });
 
   it('lets no queued signal reach the broker once its connection is revoked', async () => {

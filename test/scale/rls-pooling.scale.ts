@@ -54,7 +54,9 @@ suite('RLS under PgBouncer transaction pooling (one server connection)', () => {
     pools.push(pool);
     const prisma = new PrismaService(pool);
     prismas.push(prisma);
-    return new TenantDb(prisma, pool);
+    const aside = new Pool({ connectionString: url, max: 1, application_name: 'switchyard-api-aside' });
+    pools.push(aside);
+    return new TenantDb(prisma, pool, aside);
   }
 
   async function client(): Promise<Client> {
