@@ -10,6 +10,8 @@ import { runtimeDatabaseUrl } from './runtime-database-url';
 import { TenantDb } from './tenant-db';
 import { UnnamedStatementsClient } from './unnamed-statements-client';
 
+const RUNTIME_URL = Symbol('RUNTIME_URL');
+
 @Global()
 @Module({})
 export class DatabaseModule implements OnApplicationShutdown {
@@ -24,17 +26,20 @@ export class DatabaseModule implements OnApplicationShutdown {
       module: DatabaseModule,
       providers: [
         { provide: DB_ROLE, useValue: role },
+        // Resolved once for both pools (it may read or create the role passwords in DATA_DIR).
+        { provide: RUNTIME_URL, inject: [APP_CONFIG], useFactory: (config: AppConfig) => runtimeDatabaseUrl(config, role) },
         {
           provide: PG_POOL,
-          inject: [APP_CONFIG, LOGGER],
+          inject: [APP_CONFIG, LOGGER, RUNTIME_URL],
           // Kept open: pg's 10 s idle close made the next burst of alerts pay new backends and re-prepared statements (330-440 ms).
-          useFactory: (config: AppConfig, logger: Logger) => createPool(config, logger, role, { max: config.database.poolSize, min: config.database.poolSize }),
+          useFactory: (config: AppConfig, logger: Logger, url: string) =>
+            createPool(config, logger, { url, name: `switchyard-${role}`, max: config.database.poolSize, min: config.database.poolSize }),
         },
         {
           provide: PG_ASIDE_POOL,
-          inject: [APP_CONFIG, LOGGER],
+          inject: [APP_CONFIG, LOGGER, RUNTIME_URL],
           // One connection, opened only when needed (TenantDb.runRawAside).
-          useFactory: (config: AppConfig, logger: Logger) => createPool(config, logger, role, { max: 1, min: 0, suffix: '-aside' }),
+          useFactory: (config: AppConfig, logger: Logger, url: string) => createPool(config, logger, { url, name: `switchyard-${role}-aside`, max: 1, min: 0 }),
         },
         PrismaService,
         TenantDb,
@@ -49,12 +54,12 @@ export class DatabaseModule implements OnApplicationShutdown {
   }
 }
 
-async function createPool(config: AppConfig, logger: Logger, role: RuntimeRole, size: { max: number; min: number; suffix?: string }): Promise<Pool> {
+function createPool(config: AppConfig, logger: Logger, options: { url: string; name: string; max: number; min: number }): Pool {
   const pool = new Pool({
-    connectionString: await runtimeDatabaseUrl(config, role),
-    max: size.max,
-    min: size.min,
-    application_name: `switchyard-${role}${size.suffix ?? ''}`,
+    connectionString: options.url,
+    max: options.max,
+    min: options.min,
+    application_name: options.name,
     ...(config.database.preparedStatements ? {} : { Client: UnnamedStatementsClient }),
   });
   // An idle connection dropped by the server (restart, failover) must not crash the process.
