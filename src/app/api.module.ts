@@ -6,6 +6,9 @@ import type { AppConfig } from '../config/app-config';
 import { AuditModule } from '../audit/audit.module';
 import { ConfigModule } from '../config/config.module';
 import { LOGGER } from '../common/logger';
+import { LIMIT_STORE, LimitStore } from '../common/limits/limit-store';
+import { LimitThrottlerStorage } from '../common/limits/limit-throttler-storage';
+import { LimitsModule } from '../common/limits/limits.module';
 import { ProblemFilter } from '../common/problem.filter';
 import { CredentialsModule } from '../credentials/credentials.module';
 import { DatabaseModule } from '../database/database.module';
@@ -26,7 +29,11 @@ export class ApiModule {
         ConfigModule.forRoot(config),
         DatabaseModule.forRole('api'),
         QueueModule,
-        ThrottlerModule.forRoot({ throttlers: [{ ttl: 60_000, limit: config.rateLimit.perMinute }] }),
+        LimitsModule,
+        ThrottlerModule.forRootAsync({
+          inject: [LIMIT_STORE],
+          useFactory: (store: LimitStore) => ({ throttlers: [{ ttl: config.rateLimit.windowMs, limit: config.rateLimit.perMinute }], storage: new LimitThrottlerStorage(store) }),
+        }),
         ObservabilityModule,
         WorkspacesModule,
         CredentialsModule,

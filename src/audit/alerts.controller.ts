@@ -1,9 +1,10 @@
 import { Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { IdParam, ValidQuery } from '../common/validation';
+import { ListQuery, ListRequest, TimeKey } from '../common/pagination';
+import { IdParam } from '../common/validation';
 import type { AuthContext } from '../workspaces/auth/auth-context';
 import { Auth, RequireRole } from '../workspaces/auth/auth.decorators';
-import { AlertListQuery, alertListQuerySchema } from './dto/audit.dto';
+import { AlertListFilter, alertListFilters, alertOrder } from './dto/audit.dto';
 import { Pager } from './pager/pager';
 
 @ApiTags('alerts')
@@ -14,7 +15,7 @@ export class AlertsController {
 
   @Get()
   @RequireRole('admin')
-  list(@Auth() auth: AuthContext, @ValidQuery(alertListQuerySchema) query: AlertListQuery) {
+  list(@Auth() auth: AuthContext, @ListQuery({ keyset: alertOrder, item: 'alert', filters: alertListFilters }) query: ListRequest<AlertListFilter, TimeKey>) {
     return this.pager.list(auth, query);
   }
 

@@ -1,10 +1,12 @@
 import { Injectable } from '@nestjs/common';
+import { ListRequest, Page, toPage } from '../common/pagination';
 import { TenantDb } from '../database/tenant-db';
 import type { AuthContext } from '../workspaces/auth/auth-context';
+import type { AuditEvent } from '../generated/prisma/client';
 import type { SafeDetails } from './audit-event';
 import { AuditSealer } from './audit-sealer';
 import { AuditRepository } from './audit.repository';
-import type { AuditListQuery } from './dto/audit.dto';
+import { AuditListFilter, auditOrder } from './dto/audit.dto';
 
 export interface AuditEventView {
   seq: number;
@@ -19,7 +21,7 @@ export interface AuditEventView {
   hash: string;
 }
 
-/** GET /v1/audit: the workspace's chained events in sequence order, keyset-paginated by seq. */
+/** GET /v1/audit: the workspace's chained events, newest first in chain order, keyset-paginated by seq. */
 @Injectable()
 export class AuditReader {
   constructor(
@@ -28,24 +30,25 @@ export class AuditReader {
     private readonly sealer: AuditSealer,
   ) {}
 
-  async list(auth: AuthContext, query: AuditListQuery): Promise<{ events: AuditEventView[]; nextCursor: string | null }> {
-    // Sealing first (waiting out a background sealer) puts what was just recorded on the page, and a seq cursor never skips an event.
+  async list(auth: AuthContext, { filter, page }: ListRequest<AuditListFilter, bigint>): Promise<Page<AuditEventView>> {
+    // Sealing first (waiting out a background sealer) puts what was just recorded on the page; later events get higher seqs, so no cursor skips one.
     await this.sealer.sealWorkspace(auth.workspaceId, true);
-    const rows = await this.tenantDb.run(auth.workspaceId, (tx) =>
-      this.events.list(tx, auth.workspaceId, { afterSeq: query.after, limit: query.limit, action: query.action, resourceType: query.resourceType, resourceId: query.resourceId }),
-    );
-    const events = rows.map((r) => ({
-      seq: Number(r.seq),
-      occurredAt: r.occurredAt.toISOString(),
-      actor: { type: r.actorType, id: r.actorId },
-      ip: r.ip,
-      action: r.action,
-      resource: { type: r.resourceType, id: r.resourceId },
-      reason: r.reason,
-      requestId: r.requestId,
-      metadata: r.metadata as SafeDetails,
-      hash: Buffer.from(r.hash ?? []).toString('hex'),
-    }));
-    return { events, nextCursor: events.length === query.limit ? String(events[events.length - 1].seq) : null };
+    const rows = await this.tenantDb.run(auth.workspaceId, (tx) => this.events.list(tx, auth.workspaceId, filter, page));
+    return toPage(rows, page, auditOrder, toView);
   }
+}
+
+function toView(r: AuditEvent): AuditEventView {
+  return {
+    seq: Number(r.seq),
+    occurredAt: r.occurredAt.toISOString(),
+    actor: { type: r.actorType, id: r.actorId },
+    ip: r.ip,
+    action: r.action,
+    resource: { type: r.resourceType, id: r.resourceId },
+    reason: r.reason,
+    requestId: r.requestId,
+    metadata: r.metadata as SafeDetails,
+    hash: Buffer.from(r.hash ?? []).toString('hex'),
+  };
 }

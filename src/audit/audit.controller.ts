@@ -1,11 +1,11 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { ValidQuery } from '../common/validation';
+import { ListQuery, ListRequest } from '../common/pagination';
 import type { AuthContext } from '../workspaces/auth/auth-context';
 import { Auth, RequireRole } from '../workspaces/auth/auth.decorators';
 import { AuditReader } from './audit-reader';
 import { AuditVerifier } from './audit-verifier';
-import { AuditListQuery, auditListQuerySchema } from './dto/audit.dto';
+import { AuditListFilter, auditListFilters, auditOrder } from './dto/audit.dto';
 
 @ApiTags('audit')
 @ApiBearerAuth()
@@ -18,7 +18,7 @@ export class AuditController {
 
   @Get()
   @RequireRole('admin')
-  list(@Auth() auth: AuthContext, @ValidQuery(auditListQuerySchema) query: AuditListQuery) {
+  list(@Auth() auth: AuthContext, @ListQuery({ keyset: auditOrder, item: 'audit event', filters: auditListFilters }) query: ListRequest<AuditListFilter, bigint>) {
     return this.reader.list(auth, query);
   }
 

@@ -1,11 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool, PoolClient } from 'pg';
 import { PG_POOL } from '../database/database.tokens';
+import type { PageRequest } from '../common/pagination';
 import type { TenantTx } from '../database/tenant-db';
-import type { AuditAction, AuditEventInput, SafeDetails } from './audit-event';
+import type { AuditEventInput, SafeDetails } from './audit-event';
 import type { ChainEvent } from './audit-chain';
 import type { SignedCheckpoint } from './audit-checkpoint-signer';
 import type { SqlTx } from './audit-sql';
+import { AuditListFilter, auditOrder } from './dto/audit.dto';
 
 /** An event the sealer has not chained yet. */
 export interface UnsealedEvent extends Omit<ChainEvent, 'seq' | 'prevHash'> {
@@ -20,14 +22,6 @@ export interface SealedEvent extends ChainEvent {
 export interface ChainHead {
   seq: number;
   hash: Buffer;
-}
-
-export interface AuditListFilter {
-  afterSeq: number;
-  limit: number;
-  action?: AuditAction;
-  resourceType?: string;
-  resourceId?: string;
 }
 
 const EVENT_COLUMNS = `workspace_id::text AS workspace_id, occurred_at, actor_type, actor_id, ip, action,
@@ -88,7 +82,7 @@ export class AuditRepository {
   async unsealed(client: PoolClient, limit: number): Promise<UnsealedEvent[]> {
     const { rows } = await client.query<EventRow & { id: string }>(
       `SELECT id::text AS id, ${EVENT_COLUMNS} FROM audit_events
-        WHERE workspace_id = app_current_workspace() AND seq IS NULL ORDER BY id LIMIT $1`,
+        WHERE workspace_id = app_current_workspace() AND seq IS NULL ORDER BY audit_events.id LIMIT $1`,
       [limit],
     );
     return rows.map((r) => ({ id: r.id, ...toEvent(r) }));
@@ -134,11 +128,11 @@ export class AuditRepository {
     return rows.map((r) => r.workspace_id);
   }
 
-  list(tx: TenantTx, workspaceId: string, f: AuditListFilter) {
+  list(tx: TenantTx, workspaceId: string, f: AuditListFilter, page: PageRequest<bigint>) {
     return tx.auditEvent.findMany({
-      where: { workspaceId, seq: { gt: BigInt(f.afterSeq) }, action: f.action, resourceType: f.resourceType, resourceId: f.resourceId },
-      orderBy: { seq: 'asc' },
-      take: f.limit,
+      where: { workspaceId, ...auditOrder.after(page.after), action: f.action, resourceType: f.resourceType, resourceId: f.resourceId },
+      orderBy: auditOrder.orderBy,
+      take: page.limit + 1,
     });
   }
 

@@ -46,7 +46,8 @@ export interface OrderRequest {
   connectionId: string;
 }
 
-export type BrokerOrderStatus = 'accepted' | 'filled' | 'rejected';
+/** An order's state at its broker: `accepted` and `partially_filled` are still working; the rest are final. */
+export type BrokerOrderStatus = 'accepted' | 'partially_filled' | 'filled' | 'canceled' | 'expired' | 'rejected';
 
 export interface OrderAck {
   brokerOrderId: string;
@@ -57,6 +58,33 @@ export interface OrderAck {
   /** Broker's reason on rejection, safe to show. */
   reason?: string;
 }
+
+/** One execution of an order. `brokerFillId` is stable: the same fill seen again has the same id. */
+export interface BrokerFill {
+  brokerFillId: string;
+  quantity: string;
+  price: string;
+  fee?: string;
+  /** ISO 8601. */
+  time: string;
+}
+
+/** What the broker says of an order now (getOrder): cumulative fill and, where the broker lists them, the fills. */
+export interface BrokerOrderState {
+  brokerOrderId: string;
+  status: BrokerOrderStatus;
+  /** Cumulative filled quantity ("0" when none). */
+  filledQuantity: string;
+  /** Average price of what filled; absent while nothing did. */
+  averagePrice?: string;
+  /** The broker's own fills, when its order lookup lists them; otherwise the poller derives fills from the cumulative change. */
+  fills?: BrokerFill[];
+  /** When the broker last changed the order (ISO 8601), if it says. */
+  updatedAt?: string;
+  reason?: string;
+}
+
+export type OrderLookup = Pick<OrderRequest, 'clientOrderId' | 'symbol' | 'environment' | 'connectionId'>;
 
 export interface Position {
   symbol: string;
@@ -76,7 +104,12 @@ export interface BrokerAdapter {
   inspect(credentials: BrokerCredentials, environment: BrokerEnvironment): Promise<PermissionReport>;
   placeOrder(credentials: BrokerCredentials, order: OrderRequest): Promise<OrderAck>;
   /** Looks an order up by our client order id; null when the broker never saw it. */
-  findOrder(credentials: BrokerCredentials, order: Pick<OrderRequest, 'clientOrderId' | 'symbol' | 'environment' | 'connectionId'>): Promise<OrderAck | null>;
+  findOrder(credentials: BrokerCredentials, order: OrderLookup): Promise<OrderAck | null>;
+  /**
+   * The order's lifecycle state by our client order id (the poller follows accepted orders with it); null when
+   * the broker never saw it. Adapters without it leave their orders at the submit answer.
+   */
+  getOrder?(credentials: BrokerCredentials, order: OrderLookup): Promise<BrokerOrderState | null>;
   getPosition(credentials: BrokerCredentials, symbol: string, environment: BrokerEnvironment, connectionId: string): Promise<Position>;
   cancelOpenOrders(credentials: BrokerCredentials, symbol: string, environment: BrokerEnvironment, connectionId: string): Promise<number>;
   /** Account equity in the account currency; used by `percent_equity` sizing. */

@@ -136,7 +136,7 @@ function orderProblem(order: OrderRequest): string | undefined {
  * refused at submission or a replayed client order id found the order refused or cancelled earlier.
  */
 export function acceptedOrThrow(broker: string, label: string, ack: OrderAck, credentials: BrokerCredentials): OrderAck {
-  if (ack.status !== 'rejected') return ack;
+  if (ack.status !== 'rejected' && ack.status !== 'canceled' && ack.status !== 'expired') return ack;
   const reason = safeBrokerText(ack.reason, credentials) ?? 'order refused';
   throw new BrokerError('rejected', broker, `${label} rejected order ${ack.brokerOrderId}: ${reason}`);
 }

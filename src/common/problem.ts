@@ -29,8 +29,8 @@ export class Problem extends Error {
     return new Problem(401, 'unauthorized', 'Unauthorized', detail, {}, { 'www-authenticate': 'Bearer' });
   }
 
-  static forbidden(detail: string): Problem {
-    return new Problem(403, 'forbidden', 'Forbidden', detail);
+  static forbidden(detail: string, code = 'forbidden'): Problem {
+    return new Problem(403, code, 'Forbidden', detail);
   }
 
   /** Also what another workspace's resource looks like: indistinguishable from a missing one. */
@@ -48,6 +48,10 @@ export class Problem extends Error {
 
   static unprocessable(code: string, detail: string, extensions: Record<string, unknown> = {}): Problem {
     return new Problem(422, code, 'Unprocessable request', detail, extensions);
+  }
+
+  static tooManyRequests(code: string, detail: string, retryAfterSeconds: number): Problem {
+    return new Problem(429, code, 'Too many requests', detail, {}, { 'retry-after': String(retryAfterSeconds) });
   }
 
   static unavailable(code: string, detail: string, retryAfterSeconds = 5): Problem {

@@ -1,4 +1,4 @@
-import { applyDecorators, Body, Param, PipeTransform, Query } from '@nestjs/common';
+import { applyDecorators, Body, Param, PipeTransform } from '@nestjs/common';
 import { ApiBody, ApiQuery } from '@nestjs/swagger';
 import { z } from 'zod';
 import { FieldError, Problem } from './problem';
@@ -63,14 +63,12 @@ export function ValidBody(schema: z.ZodType): ParameterDecorator {
   };
 }
 
-/** Validated query parameters, documented in OpenAPI. */
-export function ValidQuery(schema: z.ZodObject): ParameterDecorator {
-  return (target, key, index) => {
-    Query(new ZodPipe(schema))(target, key, index);
-    if (!key) return;
-    const descriptor = Object.getOwnPropertyDescriptor(target, key)!;
+/** Documents each field of a query schema as an OpenAPI query parameter (validation is the caller's pipe). */
+export function documentQuery(schema: z.ZodObject): MethodDecorator {
+  return (target, key, descriptor) => {
     for (const [name, field] of Object.entries(schema.shape)) {
-      ApiQuery({ name, required: !(field as z.ZodType).safeParse(undefined).success, schema: openApiSchema(field as z.ZodType) })(target, key, descriptor);
+      const f = field as z.ZodType;
+      ApiQuery({ name, required: !f.safeParse(undefined).success, description: f.description, schema: openApiSchema(f) })(target, key, descriptor);
     }
   };
 }

@@ -15,6 +15,8 @@ const envSchema = z
     TRUST_PROXY: z.string().regex(/^(\d{1,2}|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$/, 'must be a hop count or comma-separated IPs/CIDRs').optional(),
     DATA_DIR: z.string().default('./.data'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    // auto: human-readable lines on a terminal outside production, JSON lines otherwise.
+    LOG_FORMAT: z.enum(['auto', 'pretty', 'json']).default('auto'),
 
     DATABASE_URL: optionalUrl,
     DATABASE_API_URL: optionalUrl,
@@ -41,6 +43,8 @@ const envSchema = z
     PLATFORM_ADMIN_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
     JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
     JWT_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
+    // An API token's lifetime when none is asked for, and the longest one that may be (only an owner may ask for "never").
+    API_TOKEN_MAX_LIFETIME_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
 
     PAGER_PAGERDUTY_ROUTING_KEY: z.string().optional(),
     PAGER_PAGERDUTY_URL: z.url().default('https://events.pagerduty.com/v2/enqueue'),
@@ -52,6 +56,19 @@ const envSchema = z
     WEBHOOK_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
     // Per sender IP across all sources: TradingView delivers every customer's alerts from four addresses.
     WEBHOOK_IP_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(6000),
+    // The window the per-minute limits above count in (tests shorten it).
+    RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+    // Where limits are counted for every api replica: auto is Redis when REDIS_URL is set, else PostgreSQL.
+    RATE_LIMIT_STORE: z.enum(['auto', 'postgres', 'redis']).default('auto'),
+    // Sign-in lockouts: failures per account (e-mail) and per IP across accounts within the window lock for
+    // LOGIN_LOCKOUT_SECONDS, doubled on each repeated lockout up to LOGIN_LOCKOUT_MAX_SECONDS.
+    LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
+    LOGIN_IP_MAX_FAILURES: z.coerce.number().int().min(1).max(100_000).default(20),
+    LOGIN_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
+    LOGIN_LOCKOUT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
+    LOGIN_LOCKOUT_MAX_SECONDS: z.coerce.number().int().min(1).max(604_800).default(3600),
+    // Unknown bearer tokens (guesses at the platform token among them) per IP, same window and lockouts.
+    TOKEN_IP_MAX_FAILURES: z.coerce.number().int().min(1).max(100_000).default(20),
     BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10_485_760).default(65_536),
 
     BROKER_ALPACA_BASE_URL: z.url().default('https://paper-api.alpaca.markets'),
@@ -61,6 +78,10 @@ const envSchema = z
     BROKER_OANDA_BASE_URL: z.url().default('https://api-fxpractice.oanda.com'),
     BROKER_OANDA_LIVE_BASE_URL: z.url().default('https://api-fxtrade.oanda.com'),
     BROKER_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+    // Order lifecycle poller: how often a working order is asked for at its broker, how many asks at once, the backoff cap.
+    ORDER_SYNC_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(5_000),
+    ORDER_SYNC_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+    ORDER_SYNC_MAX_BACKOFF_MS: z.coerce.number().int().min(100).max(3_600_000).default(300_000),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && !env.KMS_PROVIDER) {
@@ -71,6 +92,12 @@ const envSchema = z
     }
     if (env.KMS_PROVIDER === 'aws' && !env.KMS_KEY_ID) {
       ctx.addIssue({ code: 'custom', path: ['KMS_KEY_ID'], message: 'is required when KMS_PROVIDER=aws' });
+    }
+    if (env.RATE_LIMIT_STORE === 'redis' && !env.REDIS_URL) {
+      ctx.addIssue({ code: 'custom', path: ['RATE_LIMIT_STORE'], message: 'redis needs REDIS_URL' });
+    }
+    if (env.LOGIN_LOCKOUT_MAX_SECONDS < env.LOGIN_LOCKOUT_SECONDS) {
+      ctx.addIssue({ code: 'custom', path: ['LOGIN_LOCKOUT_MAX_SECONDS'], message: 'must be at least LOGIN_LOCKOUT_SECONDS' });
     }
     if (env.NODE_ENV === 'production' && env.KMS_PROVIDER === 'local' && !env.KMS_ALLOW_LOCAL_IN_PRODUCTION) {
       ctx.addIssue({ code: 'custom', path: ['KMS_PROVIDER'], message: 'local is refused in production unless KMS_ALLOW_LOCAL_IN_PRODUCTION=true' });
@@ -84,12 +111,23 @@ export type BrokerBaseUrls = {
   oanda: { paper: string; live: string };
 };
 
+/** Failed sign-ins and unknown bearer tokens: how many per window, and how long a lockout lasts. */
+export interface LockoutSettings {
+  accountFailures: number;
+  ipFailures: number;
+  tokenIpFailures: number;
+  windowMs: number;
+  lockoutMs: number;
+  maxLockoutMs: number;
+}
+
 /** The one typed configuration object; built once at boot from the environment. */
 export interface AppConfig {
   env: 'development' | 'production' | 'test';
   http: { port: number; host: string; publicBaseUrl: string; bodyLimitBytes: number; trustProxy: false | number | string[] };
   dataDir: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  logFormat: 'auto' | 'pretty' | 'json';
   database: { url?: string; apiUrl?: string; workerUrl?: string; poolSize: number; preparedStatements: boolean };
   queue: { redisUrl?: string; prefix: string; jobLockMs: number };
   kms: {
@@ -101,7 +139,7 @@ export interface AppConfig {
     credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
     dataKeyCache: { ttlMs: number; maxUses: number };
   };
-  auth: { platformAdminToken?: string; jwtSecret?: string; jwtTtlSeconds: number };
+  auth: { platformAdminToken?: string; jwtSecret?: string; jwtTtlSeconds: number; tokenMaxLifetimeDays: number; lockout: LockoutSettings };
   pager: {
     pagerDutyRoutingKey?: string;
     pagerDutyUrl: string;
@@ -109,8 +147,9 @@ export interface AppConfig {
     webhookUrl?: string;
     webhookSecret?: string;
   };
-  rateLimit: { perMinute: number; webhookPerMinute: number; webhookPerIpPerMinute: number };
+  rateLimit: { perMinute: number; webhookPerMinute: number; webhookPerIpPerMinute: number; windowMs: number; store: 'postgres' | 'redis' };
   brokers: { baseUrls: BrokerBaseUrls; timeoutMs: number };
+  orderSync: { intervalMs: number; concurrency: number; maxBackoffMs: number };
 }
 
 export class ConfigError extends Error {}
@@ -137,6 +176,7 @@ export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'a
     },
     dataDir: resolve(e.DATA_DIR),
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     database: { url: e.DATABASE_URL, apiUrl: e.DATABASE_API_URL, workerUrl: e.DATABASE_WORKER_URL, poolSize: e.DATABASE_POOL_SIZE, preparedStatements: e.DATABASE_PREPARED_STATEMENTS },
     queue: { redisUrl: e.REDIS_URL, prefix: e.QUEUE_PREFIX, jobLockMs: e.QUEUE_JOB_LOCK_MS },
     kms: {
@@ -150,7 +190,20 @@ export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'a
           : undefined,
       dataKeyCache: { ttlMs: e.DATA_KEY_CACHE_TTL_MS, maxUses: e.DATA_KEY_CACHE_MAX_USES },
     },
-    auth: { platformAdminToken: e.PLATFORM_ADMIN_TOKEN, jwtSecret: e.JWT_SECRET, jwtTtlSeconds: e.JWT_TTL_SECONDS },
+    auth: {
+      platformAdminToken: e.PLATFORM_ADMIN_TOKEN,
+      jwtSecret: e.JWT_SECRET,
+      jwtTtlSeconds: e.JWT_TTL_SECONDS,
+      tokenMaxLifetimeDays: e.API_TOKEN_MAX_LIFETIME_DAYS,
+      lockout: {
+        accountFailures: e.LOGIN_MAX_FAILURES,
+        ipFailures: e.LOGIN_IP_MAX_FAILURES,
+        tokenIpFailures: e.TOKEN_IP_MAX_FAILURES,
+        windowMs: e.LOGIN_WINDOW_SECONDS * 1000,
+        lockoutMs: e.LOGIN_LOCKOUT_SECONDS * 1000,
+        maxLockoutMs: e.LOGIN_LOCKOUT_MAX_SECONDS * 1000,
+      },
+    },
     pager: {
       pagerDutyRoutingKey: e.PAGER_PAGERDUTY_ROUTING_KEY,
       pagerDutyUrl: e.PAGER_PAGERDUTY_URL,
@@ -158,7 +211,13 @@ export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'a
       webhookUrl: e.PAGER_WEBHOOK_URL,
       webhookSecret: e.PAGER_WEBHOOK_SECRET,
     },
-    rateLimit: { perMinute: e.RATE_LIMIT_PER_MINUTE, webhookPerMinute: e.WEBHOOK_RATE_LIMIT_PER_MINUTE, webhookPerIpPerMinute: e.WEBHOOK_IP_RATE_LIMIT_PER_MINUTE },
+    rateLimit: {
+      perMinute: e.RATE_LIMIT_PER_MINUTE,
+      webhookPerMinute: e.WEBHOOK_RATE_LIMIT_PER_MINUTE,
+      webhookPerIpPerMinute: e.WEBHOOK_IP_RATE_LIMIT_PER_MINUTE,
+      windowMs: e.RATE_LIMIT_WINDOW_SECONDS * 1000,
+      store: e.RATE_LIMIT_STORE === 'auto' ? (e.REDIS_URL ? 'redis' : 'postgres') : e.RATE_LIMIT_STORE,
+    },
     brokers: {
       baseUrls: {
         alpaca: { paper: e.BROKER_ALPACA_BASE_URL, live: e.BROKER_ALPACA_LIVE_BASE_URL },
@@ -168,6 +227,7 @@ export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'a
       },
       timeoutMs: e.BROKER_TIMEOUT_MS,
     },
+    orderSync: { intervalMs: e.ORDER_SYNC_INTERVAL_MS, concurrency: e.ORDER_SYNC_CONCURRENCY, maxBackoffMs: e.ORDER_SYNC_MAX_BACKOFF_MS },
   };
 }
 

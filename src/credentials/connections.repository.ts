@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { BrokerEnvironment, BrokerName, PermissionReport } from '../brokers/broker-adapter';
+import { byCreatedAt, PageRequest, TimeKey } from '../common/pagination';
 import type { TenantTx } from '../database/tenant-db';
 import type { CredentialRef, SealedCredential } from './credential-sealer';
 
@@ -79,8 +80,13 @@ export class ConnectionsRepository {
     });
   }
 
-  async list(tx: TenantTx): Promise<ConnectionRecord[]> {
-    return (await tx.brokerConnection.findMany({ select: CONNECTION_FIELDS, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] })) as ConnectionRecord[];
+  async list(tx: TenantTx, page: PageRequest<TimeKey>): Promise<ConnectionRecord[]> {
+    return (await tx.brokerConnection.findMany({
+      where: byCreatedAt.after(page.after),
+      select: CONNECTION_FIELDS,
+      orderBy: byCreatedAt.orderBy,
+      take: page.limit + 1,
+    })) as ConnectionRecord[];
   }
 
   async find(tx: TenantTx, id: string): Promise<ConnectionRecord | null> {

@@ -5,6 +5,7 @@ import type { AuditEventInput } from '../audit/audit-event';
 import type { BrokerAdapter, BrokerCredentials, BrokerEnvironment, BrokerName, PermissionReport } from '../brokers/broker-adapter';
 import { BrokerError } from '../brokers/broker-error';
 import { BrokerRegistry } from '../brokers/broker-registry';
+import { byCreatedAt, Page, PageRequest, TimeKey, toPage } from '../common/pagination';
 import { Problem } from '../common/problem';
 import { toFieldErrors } from '../common/validation';
 import { TenantDb, TenantTx } from '../database/tenant-db';
@@ -93,8 +94,8 @@ export class ConnectionsService {
     return toView(created);
   }
 
-  async list(auth: AuthContext): Promise<ConnectionView[]> {
-    return (await this.db.run(auth.workspaceId, (tx) => this.connections.list(tx))).map(toView);
+  async list(auth: AuthContext, page: PageRequest<TimeKey>): Promise<Page<ConnectionView>> {
+    return toPage(await this.db.run(auth.workspaceId, (tx) => this.connections.list(tx, page)), page, byCreatedAt, toView);
   }
 
   async get(auth: AuthContext, id: string): Promise<ConnectionView> {

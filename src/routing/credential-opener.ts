@@ -27,13 +27,13 @@ export class OutOfContextError extends Error {
   }
 }
 
-function credentialUse(context: RoutingContext, version: number) {
+function credentialUse(context: RoutingContext, version: number, purpose?: 'sync') {
   return {
     action: 'credential.use' as const,
     actor: { type: 'worker' as const, id: context.jobId },
     resource: { type: 'connection', id: context.connectionId },
     requestId: context.jobId,
-    metadata: { orderId: context.orderId, credentialVersion: version },
+    metadata: { orderId: context.orderId, credentialVersion: version, ...(purpose ? { purpose } : {}) },
   };
 }
 
@@ -104,6 +104,24 @@ export class CredentialOpener {
       this.grants.set(grant, current);
       return grant;
     };
+  }
+
+  /**
+   * For following an order at its broker (the lifecycle poller, `jobId` naming the sync pass): only while the
+   * order is still working there and its connection is active; `credential.use` is written with purpose `sync`
+   * in the caller's transaction, so the decrypt happens only once that event commits.
+   */
+  async authorizeSync(client: PoolClient, context: RoutingContext): Promise<CredentialGrant> {
+    const current = await this.repository.sealedCredentialForSync(client, context);
+    if (!current) {
+      this.kms.evictConnection(context.connectionId);
+      await this.recordRefusal(context);
+      throw new OutOfContextError();
+    }
+    await this.audit.recordRaw(client, credentialUse(context, current.version, 'sync'));
+    const grant: CredentialGrant = Object.freeze({ context: { ...context } });
+    this.grants.set(grant, current);
+    return grant;
   }
 
   /** Decrypts for one broker call. The caller drops the object right after the call. */

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { PoolClient } from 'pg';
 import type { Logger } from 'pino';
-import type { BrokerAdapter, BrokerCredentials, BrokerName, OrderAck, OrderRequest } from '../brokers/broker-adapter';
+import type { BrokerAdapter, BrokerCredentials, BrokerName, OrderAck, OrderRequest, Position } from '../brokers/broker-adapter';
 import { BrokerError } from '../brokers/broker-error';
 import { BrokerRegistry } from '../brokers/broker-registry';
 import { Pager } from '../audit/pager/pager';
@@ -154,10 +154,10 @@ export class OrderExecutor {
       sent(client.query(`SAVEPOINT ${AHEAD_SAVEPOINT}`));
       ahead = this.submit(client, job, context, credentialVersion);
     }
-    const { progress, earlierOpen, switches, connection } = await reading;
+    const { progress, earlierOpen, priorLeg, switches, connection } = await reading;
     await locked;
     const done = TERMINAL_ORDER_STATUSES.has(progress.status);
-    const blocked = done || earlierOpen ? undefined : riskGate(switches, connection);
+    const blocked = done || earlierOpen ? undefined : (riskGate(switches, connection) ?? priorLegRefusal(priorLeg));
     // Any earlier attempt (a retry, or a second run of this job) may have reached the broker.
     const go = (grant: CredentialGrant): Claim => ({ kind: 'go', grant, environment: connection!.environment, lookupFirst: progress.attempts > 0 });
     if (ahead) {
@@ -263,22 +263,27 @@ export class OrderExecutor {
       const canceled = await adapter.cancelOpenOrders(credentials, order.symbol, environment, order.connectionId);
       return { status: 'accepted', reason: `canceled ${canceled} open order(s)` };
     }
+    const position = order.intent === 'exit' || order.positionRule ? await adapter.getPosition(credentials, order.symbol, environment, order.connectionId) : undefined;
     let request: OrderRequest;
     if (order.intent === 'exit') {
-      const position = await adapter.getPosition(credentials, order.symbol, environment, order.connectionId);
-      const held = parseDecimal(position.quantity);
-      if (held === ZERO) return { status: 'blocked', reason: 'no_position: nothing to exit' };
-      request = { ...base, type: 'market', side: held < ZERO ? 'buy' : 'sell', quantity: absDecimal(position.quantity), referencePrice: order.referencePrice ?? undefined };
-    } else {
-      let quantity = order.quantity ?? undefined;
-      if (!quantity) {
-        const sized = sizeFromEquity(planOf(order), route, await adapter.getEquity(credentials, environment, order.connectionId));
-        if ('reason' in sized) return { status: 'blocked', reason: sized.reason };
-        quantity = sized.quantity;
+      const close = exitSize(order, position!);
+      if ('skip' in close) return { status: order.positionRule === 'if_any' ? 'skipped' : 'blocked', reason: close.skip };
+      let quantity = close.quantity;
+      if (order.positionRule === 'reduce') {
+        const asked = order.quantity ?? (await this.sizedFromEquity(adapter, credentials, order, route, environment));
+        if (typeof asked !== 'string') return asked;
+        if (parseDecimal(asked) < parseDecimal(quantity)) quantity = asked;
       }
+      request = { ...base, type: 'market', side: close.side, quantity, referencePrice: order.referencePrice ?? undefined };
+    } else {
+      const side = order.side ?? (position ? directionOf(position) : undefined);
+      const refused = position ? entryRefusal(order, position, side) : undefined;
+      if (refused) return { status: 'blocked', reason: refused };
+      const quantity = order.quantity ?? (await this.sizedFromEquity(adapter, credentials, order, route, environment));
+      if (typeof quantity !== 'string') return quantity;
       request = {
         ...base,
-        side: order.side!,
+        side: side!,
         type: order.orderType,
         quantity,
         limitPrice: order.limitPrice ?? undefined,
@@ -290,6 +295,12 @@ export class OrderExecutor {
       };
     }
     return { ...fromAck(await adapter.placeOrder(credentials, request)), quantity: request.quantity };
+  }
+
+  /** percent_equity: the quantity from the account's equity, or the blocked outcome saying why there is none. */
+  private async sizedFromEquity(adapter: BrokerAdapter, credentials: BrokerCredentials, order: OrderRow, route: RouteRules, environment: 'paper' | 'live'): Promise<string | Outcome> {
+    const sized = sizeFromEquity(planOf(order), route, await adapter.getEquity(credentials, environment, order.connectionId));
+    return 'reason' in sized ? { status: 'blocked', reason: sized.reason } : sized.quantity;
   }
 
   /** A failed order is the dead-letter: on-call hears of it (deduplicated per connection). */
@@ -319,8 +330,44 @@ export class OrderExecutor {
   }
 }
 
+/** A reversal opens only after its close went through (or had nothing to close). */
+function priorLegRefusal(prior: { status: OrderRow['status']; reason: string | null } | null): string | undefined {
+  if (!prior || ['accepted', 'partially_filled', 'filled', 'skipped'].includes(prior.status)) return undefined;
+  return `close_not_done: the closing order of this reversal ended ${prior.status}${prior.reason ? ` (${prior.reason.slice(0, 300)})` : ''}; the opening order was not sent`;
+}
+
 function fromAck(ack: OrderAck): Outcome {
   return { status: ack.status, brokerOrderId: ack.brokerOrderId, filledQuantity: ack.filledQuantity, averagePrice: ack.averagePrice, reason: ack.reason };
+}
+
+/** What an exit closes: the whole position on the side it names (a `sell` exit closes a long), or why nothing. */
+function exitSize(order: OrderRow, position: Position): { side: 'buy' | 'sell'; quantity: string } | { skip: string } {
+  const held = parseDecimal(position.quantity);
+  const wanted = order.side === 'sell' ? 'long' : order.side === 'buy' ? 'short' : 'any';
+  const open = held > ZERO ? 'long' : held < ZERO ? 'short' : undefined;
+  if (!open) return { skip: `no_position: there is no ${wanted === 'any' ? '' : `${wanted} `}${order.symbol} position to close` };
+  if (wanted !== 'any' && wanted !== open) {
+    return { skip: `no_position: there is no ${wanted} ${order.symbol} position to close (the position is ${open} ${absDecimal(position.quantity)}); nothing was sent` };
+  }
+  return { side: open === 'long' ? 'sell' : 'buy', quantity: absDecimal(position.quantity) };
+}
+
+function directionOf(position: Position): 'buy' | 'sell' | undefined {
+  const held = parseDecimal(position.quantity);
+  return held > ZERO ? 'buy' : held < ZERO ? 'sell' : undefined;
+}
+
+/** Why an entry must not go, given the position: the route ignores entries in an open direction, or `add` has nothing to add to. */
+function entryRefusal(order: OrderRow, position: Position, side: 'buy' | 'sell' | undefined): string | undefined {
+  const direction = side === 'buy' ? 'long' : 'short';
+  const sameOpen = side !== undefined && directionOf(position) === side;
+  if (order.positionRule === 'if_open' && !sameOpen) {
+    return `no_position: add needs an open ${side ? `${direction} ` : ''}${order.symbol} position to add to; there is none`;
+  }
+  if (order.positionRule === 'unless_open' && sameOpen) {
+    return `position_open: a ${direction} ${order.symbol} position of ${absDecimal(position.quantity)} is already open and this route ignores entries in an open direction`;
+  }
+  return undefined;
 }
 
 function planOf(order: OrderRow) {

@@ -1,3 +1,5 @@
+import type { BrokerName } from '../brokers/broker-adapter';
+import { brokerSymbol, isContinuousFuture, withoutExchange } from '../brokers/broker-symbols';
 import { div, formatDecimal, HUNDRED, mul, parseDecimal, truncate, ZERO } from './decimal';
 
 /** The fields of a parsed signal that routing acts on. */
@@ -5,7 +7,9 @@ export interface RoutableSignal {
   id: string;
   seq: string;
   ticker: string;
-  action: 'buy' | 'sell' | 'exit' | 'cancel';
+  action: 'buy' | 'sell' | 'exit' | 'cancel' | 'add';
+  /** The position the sender wants afterwards; absent: the action alone decides (an entry is sent as is). */
+  sentiment?: 'long' | 'short' | 'flat';
   quantity?: string;
   orderType: 'market' | 'limit' | 'stop' | 'stop_limit';
   limitPrice?: string;
@@ -26,12 +30,26 @@ export interface RouteRules {
   maxQuantity: string | null;
   maxNotional: string | null;
   maxOrdersPerMinute: number | null;
+  /** Directions the route opens positions in; a signal that would open the other one only closes. */
+  positionMode: 'both' | 'long_only' | 'short_only';
+  /** An entry while a position in its direction is already open: `add` to it, or `ignore` the signal. */
+  entryWhenOpen: 'add' | 'ignore';
 }
+
+/**
+ * What the order needs of the position at the broker, checked by the worker right before sending (only the
+ * worker reads positions: it holds the credentials). Exits: `if_any` — nothing to close is skipped, not
+ * blocked (the close leg of a reversal); `reduce` — close at most the order's quantity. Entries:
+ * `unless_open` — blocked when a position in its direction is open; `if_open` — blocked unless one is (add).
+ */
+export type PositionRule = 'if_any' | 'reduce' | 'unless_open' | 'if_open';
 
 export interface OrderPlan {
   intent: 'entry' | 'exit' | 'cancel';
   symbol: string;
+  /** Exits: `sell` closes a long, `buy` a short, unset either. Entries: unset only for `add` (the open position decides). */
   side?: 'buy' | 'sell';
+  positionRule?: PositionRule;
   type: RoutableSignal['orderType'];
   /** Unset for exits (the position decides) and percent_equity (the account's equity decides). */
   quantity?: string;
@@ -48,20 +66,75 @@ export type PlanResult = { ok: true; plan: OrderPlan } | { ok: false; symbol: st
 /** Quantities are sized to 8 decimals, rounded down: within every broker's precision, never larger than asked. */
 const QUANTITY_PLACES = 8;
 
-/** Turns a signal into the order for one route: symbol mapping, allowed symbols, sizing, limits. */
-export function planOrder(signal: RoutableSignal, route: RouteRules): PlanResult {
-  const symbol = route.symbolMap[signal.ticker] ?? signal.ticker;
-  if (route.allowedSymbols && !route.allowedSymbols.includes(symbol) && !route.allowedSymbols.includes(signal.ticker)) {
-    return { ok: false, symbol, reason: `symbol_not_allowed: ${symbol} is not in this route's allowed symbols` };
+/**
+ * Turns a signal into the orders for one route, in the order they must execute (legs): symbol mapping,
+ * allowed symbols, what the action and sentiment mean, sizing, limits. Most signals are one leg; a
+ * reversal (`sell` with sentiment `short`, `buy` with `long`) is two: close the opposite position (skipped
+ * when there is none), then open. Anything blocked is one leg carrying the reason.
+ */
+export function planOrders(signal: RoutableSignal, route: RouteRules, broker: BrokerName): PlanResult[] {
+  const resolved = resolveSymbol(signal.ticker, route, broker);
+  if ('reason' in resolved) return [{ ok: false, symbol: signal.ticker, reason: resolved.reason }];
+  const { symbol } = resolved;
+  if (route.allowedSymbols && ![symbol, signal.ticker, withoutExchange(signal.ticker)].some((s) => route.allowedSymbols!.includes(s))) {
+    return [{ ok: false, symbol, reason: `symbol_not_allowed: ${symbol} is not in this route's allowed symbols` }];
   }
   const referencePrice = signal.price ?? signal.limitPrice;
-  if (signal.action === 'exit' || signal.action === 'cancel') {
-    return { ok: true, plan: { intent: signal.action, symbol, type: 'market', referencePrice } };
+  const exit = (side?: 'buy' | 'sell', positionRule?: PositionRule): OrderPlan => ({ intent: 'exit', symbol, side, positionRule, type: 'market', referencePrice });
+  const open = (side: 'buy' | 'sell') => entry(signal, route, symbol, referencePrice, side, route.entryWhenOpen === 'ignore' ? 'unless_open' : undefined);
+  if (signal.action === 'cancel') return [{ ok: true, plan: { intent: 'cancel', symbol, type: 'market', referencePrice } }];
+  if (signal.action === 'exit') return [{ ok: true, plan: exit() }];
+  const allowed = ALLOWED_SIDE[route.positionMode];
+  if (signal.action === 'add') {
+    const wanted = signal.sentiment === 'long' ? 'buy' : signal.sentiment === 'short' ? 'sell' : allowed;
+    if (allowed && wanted !== allowed) return [{ ok: false, symbol, reason: modeReason(route.positionMode as 'long_only' | 'short_only') }];
+    return [entry(signal, route, symbol, referencePrice, wanted, 'if_open')];
   }
+  const side = signal.action;
+  // `buy` closes a short and `sell` a long: the side of the closing order.
+  if (signal.sentiment === 'flat') return [{ ok: true, plan: exit(side) }];
+  const opening = side === 'buy' ? 'long' : 'short';
+  if (signal.sentiment && signal.sentiment !== opening) {
+    // sell while the sender stays long (or buy while short): a partial close, never an entry.
+    const sized = entry(signal, route, symbol, referencePrice, side);
+    return [sized.ok ? { ok: true, plan: { ...exit(side, 'reduce'), quantity: sized.plan.quantity } } : sized];
+  }
+  // A route that opens no positions on this side only closes the other one (blocked when none is open).
+  if (allowed && side !== allowed) return [{ ok: true, plan: exit(side) }];
+  if (signal.sentiment === opening) return [{ ok: true, plan: exit(side, 'if_any') }, open(side)];
+  return [open(side)];
+}
+
+/**
+ * The broker symbol of a ticker: the route's symbol map first (the ticker as sent, then without its
+ * exchange prefix; own keys only, so `constructor` never reads Object.prototype), else the broker's
+ * own spelling of it (docs/signals.md, per broker).
+ */
+function resolveSymbol(ticker: string, route: RouteRules, broker: BrokerName): { symbol: string } | { reason: string } {
+  const key = [ticker, withoutExchange(ticker)].find((k) => Object.hasOwn(route.symbolMap, k));
+  if (key !== undefined) return { symbol: route.symbolMap[key] };
+  const symbol = brokerSymbol(broker, ticker);
+  if (symbol) return { symbol };
+  if (isContinuousFuture(ticker)) {
+    return { reason: `symbol_unmapped: ${ticker} is TradingView's continuous futures notation and ${broker} trades no futures; map it to an instrument in the route's symbolMap` };
+  }
+  return { reason: `symbol_unmapped: ${broker} has no symbol like ${ticker}; map it to one in the route's symbolMap` };
+}
+
+/** The only side a one-directional route opens positions on. */
+const ALLOWED_SIDE = { both: undefined, long_only: 'buy', short_only: 'sell' } as const;
+
+function modeReason(mode: 'long_only' | 'short_only'): string {
+  const direction = mode === 'long_only' ? 'long' : 'short';
+  return `position_mode: this route is ${direction}-only; it opens and adds to ${direction} positions only`;
+}
+
+function entry(signal: RoutableSignal, route: RouteRules, symbol: string, referencePrice: string | undefined, side: 'buy' | 'sell' | undefined, positionRule?: PositionRule): PlanResult {
   const base: OrderPlan = {
     intent: 'entry',
     symbol,
-    side: signal.action,
+    side,
+    positionRule,
     type: signal.orderType,
     limitPrice: signal.limitPrice,
     stopPrice: signal.stopPrice,

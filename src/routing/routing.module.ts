@@ -8,6 +8,8 @@ import { JOB_HANDLERS, JobRunner } from '../queue/job-runner';
 import { CredentialOpener } from './credential-opener';
 import { CachingKms } from './data-key-cache';
 import { OrderExecutor } from './order-executor';
+import { OrderSync } from './order-sync';
+import { OrderSyncRepository } from './order-sync.repository';
 import { RoutingRepository } from './routing.repository';
 import { SignalRouter } from './signal-router';
 
@@ -24,9 +26,11 @@ import { SignalRouter } from './signal-router';
     CredentialOpener,
     OrderExecutor,
     SignalRouter,
+    OrderSyncRepository,
+    OrderSync,
     { provide: JOB_HANDLERS, inject: [SignalRouter], useFactory: (router: SignalRouter) => [router] },
     JobRunner,
   ],
-  exports: [JobRunner, CredentialOpener],
+  exports: [JobRunner, CredentialOpener, OrderSync],
 })
 export class RoutingModule {}

@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { PoolClient } from 'pg';
 import type { SealedSecret } from '../kms/envelope';
+import { isPositiveDecimal } from '../brokers/broker-values';
+import { cumulativeFillId } from './order-fills';
 import type { OrderPlan, RouteRules } from './order-plan';
 
 export interface SignalRow {
@@ -27,7 +29,10 @@ export interface OrderRow {
   broker: string;
   clientOrderId: string;
   signalSeq: string;
+  /** Position within the signal's orders for one route (0, or 0 then 1 for a reversal's close then open). */
+  leg: number;
   intent: OrderPlan['intent'];
+  positionRule: OrderPlan['positionRule'] | null;
   symbol: string;
   side: 'buy' | 'sell' | null;
   orderType: OrderPlan['type'];
@@ -38,14 +43,15 @@ export interface OrderRow {
   takeProfit: string | null;
   stopLoss: string | null;
   referencePrice: string | null;
-  status: 'pending' | 'submitted' | 'accepted' | 'filled' | 'rejected' | 'failed' | 'blocked';
+  status: 'pending' | 'submitted' | 'accepted' | 'partially_filled' | 'filled' | 'canceled' | 'expired' | 'rejected' | 'failed' | 'blocked' | 'skipped';
   reason: string | null;
   attempts: number;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export const TERMINAL_ORDER_STATUSES: ReadonlySet<OrderRow['status']> = new Set(['accepted', 'filled', 'rejected', 'failed', 'blocked']);
+/** Answered: routing is done with the order (an accepted or partially filled one is then followed by OrderSync). */
+export const TERMINAL_ORDER_STATUSES: ReadonlySet<OrderRow['status']> = new Set(['accepted', 'partially_filled', 'filled', 'canceled', 'expired', 'rejected', 'failed', 'blocked', 'skipped']);
 
 export interface Switches {
   platformKill: boolean;
@@ -64,6 +70,7 @@ export interface NewOrder {
   routeId: string;
   connectionId: string;
   broker: string;
+  leg: number;
   clientOrderId: string;
   plan: OrderPlan;
   status: 'pending' | 'blocked';
@@ -71,7 +78,7 @@ export interface NewOrder {
 }
 
 const ORDER_COLUMNS = `id, route_id AS "routeId", connection_id AS "connectionId", broker, client_order_id AS "clientOrderId",
-  signal_seq::text AS "signalSeq", intent, symbol, side, order_type AS "orderType", quantity::text, limit_price::text AS "limitPrice",
+  signal_seq::text AS "signalSeq", leg, intent, position_rule AS "positionRule", symbol, side, order_type AS "orderType", quantity::text, limit_price::text AS "limitPrice",
   stop_price::text AS "stopPrice", time_in_force AS "timeInForce", take_profit::text AS "takeProfit", stop_loss::text AS "stopLoss",
   reference_price::text AS "referencePrice", status, reason, attempts`;
 
@@ -85,8 +92,10 @@ export interface PlanState {
 /** What claiming an order decides on, read in one statement after the connection lock is held. */
 export interface ClaimState {
   progress: { status: OrderRow['status']; attempts: number };
-  /** An earlier signal's order on this connection not yet answered by the broker: it must go first. */
+  /** An earlier signal's order on this connection (or an earlier leg of this order's) not yet answered by the broker: it must go first. */
   earlierOpen: boolean;
+  /** How the previous leg of this order ended (a reversal's close, before its open); null for a first leg. */
+  priorLeg: { status: OrderRow['status']; reason: string | null } | null;
   switches: Switches;
   connection: ConnectionState | undefined;
 }
@@ -94,27 +103,43 @@ export interface ClaimState {
 // The same fields as enabledRoutes and ORDER_COLUMNS, as JSON objects, so one statement can carry them.
 const ROUTE_JSON = `json_build_object('id', r.id, 'connectionId', r.connection_id, 'sizingMode', r.sizing_mode, 'sizingValue', r.sizing_value::text,
   'symbolMap', r.symbol_map, 'allowedSymbols', NULLIF(r.allowed_symbols, '{}'), 'maxQuantity', r.max_quantity::text,
-  'maxNotional', r.max_notional::text, 'maxOrdersPerMinute', r.max_orders_per_minute,
+  'maxNotional', r.max_notional::text, 'maxOrdersPerMinute', r.max_orders_per_minute, 'positionMode', r.position_mode, 'entryWhenOpen', r.entry_when_open,
   'broker', c.broker, 'environment', c.environment, 'connectionStatus', c.status, 'credentialVersion', c.credential_version,
   'ordersLastMinute', CASE WHEN r.max_orders_per_minute IS NULL THEN 0 ELSE
     (SELECT count(*)::int FROM orders o WHERE o.route_id = r.id AND o.status <> 'blocked' AND o.created_at > now() - interval '1 minute') END)`;
 const ORDER_JSON = `json_build_object('id', o.id, 'routeId', o.route_id, 'connectionId', o.connection_id, 'broker', o.broker, 'clientOrderId', o.client_order_id,
-  'signalSeq', o.signal_seq::text, 'intent', o.intent, 'symbol', o.symbol, 'side', o.side, 'orderType', o.order_type, 'quantity', o.quantity::text,
+  'signalSeq', o.signal_seq::text, 'leg', o.leg, 'intent', o.intent, 'positionRule', o.position_rule, 'symbol', o.symbol, 'side', o.side, 'orderType', o.order_type, 'quantity', o.quantity::text,
   'limitPrice', o.limit_price::text, 'stopPrice', o.stop_price::text, 'timeInForce', o.time_in_force, 'takeProfit', o.take_profit::text,
   'stopLoss', o.stop_loss::text, 'referencePrice', o.reference_price::text, 'status', o.status, 'reason', o.reason, 'attempts', o.attempts)`;
 
-const INSERT_COLUMNS = `id, workspace_id, signal_id, route_id, connection_id, broker, client_order_id, signal_seq, intent, symbol, side,
+const INSERT_COLUMNS = `id, workspace_id, signal_id, route_id, connection_id, broker, client_order_id, signal_seq, leg, intent, position_rule, symbol, side,
   order_type, quantity, limit_price, stop_price, time_in_force, take_profit, stop_loss, reference_price, status, reason`;
 
 /** Appends one new order's values to `values` and returns its `($n, …)` tuple. */
 function insertTuple(values: unknown[], workspaceId: string, signal: SignalRow, o: NewOrder): string {
   const p = o.plan;
-  const row = [o.id, workspaceId, signal.id, o.routeId, o.connectionId, o.broker, o.clientOrderId, signal.seq, p.intent, p.symbol, p.side ?? null,
+  const row = [o.id, workspaceId, signal.id, o.routeId, o.connectionId, o.broker, o.clientOrderId, signal.seq, o.leg, p.intent, p.positionRule ?? null, p.symbol, p.side ?? null,
     p.type, p.quantity ?? null, p.limitPrice ?? null, p.stopPrice ?? null, p.timeInForce ?? null, p.takeProfit ?? null, p.stopLoss ?? null,
     p.referencePrice ?? null, o.status, o.reason ?? null];
   const start = values.length;
   values.push(...row);
   return `(${row.map((_, i) => `$${start + i + 1}`).join(', ')})`;
+}
+
+const SEALED_COLUMNS = `v.version, v.format_version AS "formatVersion", v.algorithm, v.kms_key_id AS "kmsKeyId", v.wrapped_key AS "wrappedKey",
+  v.iv, v.tag, v.ciphertext`;
+
+interface SealedRow extends SealedSecret {
+  version: number;
+}
+
+/** A credential_versions row as SEALED_COLUMNS reads it. */
+function sealedCredential(r: SealedRow | undefined): { version: number; sealed: SealedSecret } | undefined {
+  if (!r) return undefined;
+  return {
+    version: r.version,
+    sealed: { formatVersion: r.formatVersion, algorithm: r.algorithm, kmsKeyId: r.kmsKeyId, wrappedKey: r.wrappedKey, iv: r.iv, tag: r.tag, ciphertext: r.ciphertext },
+  };
 }
 
 /** The worker's queries, on raw pg inside TenantDb.runRaw transactions (the hot path). */
@@ -132,7 +157,7 @@ export class RoutingRepository {
               (SELECT coalesce(json_agg(${ROUTE_JSON} ORDER BY r.created_at, r.id), '[]')
                  FROM routes r JOIN broker_connections c ON c.id = r.connection_id
                 WHERE r.source_id = s.source_id AND r.enabled AND r.deleted_at IS NULL) AS routes,
-              (SELECT coalesce(json_agg(${ORDER_JSON} ORDER BY o.created_at, o.id), '[]') FROM orders o WHERE o.signal_id = s.id) AS orders
+              (SELECT coalesce(json_agg(${ORDER_JSON} ORDER BY o.created_at, o.leg, o.id), '[]') FROM orders o WHERE o.signal_id = s.id) AS orders
          FROM signals s WHERE s.id = $1 FOR UPDATE OF s`,
       values: [signalId],
     });
@@ -155,11 +180,11 @@ export class RoutingRepository {
       name: `routing.insert_orders.${orders.length}`,
       text: `WITH inserted AS (
          INSERT INTO orders (${INSERT_COLUMNS}) VALUES ${tuples.join(', ')}
-         ON CONFLICT (signal_id, route_id) DO NOTHING
+         ON CONFLICT (signal_id, route_id, leg) DO NOTHING
          RETURNING *),
        marked AS (
          UPDATE signals SET status = 'routing', error = NULL, routing_started_at = COALESCE(routing_started_at, now()) WHERE id = $1)
-       SELECT ${ORDER_COLUMNS} FROM inserted ORDER BY created_at, id`,
+       SELECT ${ORDER_COLUMNS} FROM inserted ORDER BY created_at, leg, id`,
       values,
     });
     return rows;
@@ -169,9 +194,10 @@ export class RoutingRepository {
   async claimState(client: PoolClient, order: Pick<OrderRow, 'id' | 'connectionId' | 'signalSeq'>): Promise<ClaimState> {
     const { rows } = await client.query({
       name: 'routing.claim_state',
-      text: `SELECT o.status AS "orderStatus", o.attempts,
+      text: `SELECT o.status AS "orderStatus", o.attempts, prior.status AS "priorStatus", prior.reason AS "priorReason",
               (EXISTS (SELECT 1 FROM orders e
                         WHERE e.connection_id = $2 AND e.signal_seq < $3 AND e.status IN ('pending', 'submitted'))
+               OR prior.status IN ('pending', 'submitted')
                -- An earlier signal routed to this connection but not planned yet (its worker is slow or died) goes first too.
                OR EXISTS (SELECT 1 FROM routes r JOIN signals s ON s.source_id = r.source_id
                            WHERE r.connection_id = $2 AND r.enabled AND r.deleted_at IS NULL
@@ -183,6 +209,9 @@ export class RoutingRepository {
          CROSS JOIN workspaces w
          LEFT JOIN broker_connections c ON c.id = $2
          LEFT JOIN orders o ON o.id = $1
+         LEFT JOIN LATERAL (SELECT l.status, l.reason FROM orders l
+                             WHERE l.signal_id = o.signal_id AND l.route_id = o.route_id AND l.leg < o.leg
+                             ORDER BY l.leg DESC LIMIT 1) prior ON true
         WHERE p.id = 1`,
       values: [order.id, order.connectionId, order.signalSeq],
     });
@@ -191,6 +220,7 @@ export class RoutingRepository {
     return {
       progress: { status: r.orderStatus, attempts: r.attempts },
       earlierOpen: r.earlierOpen,
+      priorLeg: r.priorStatus ? { status: r.priorStatus, reason: r.priorReason } : null,
       switches: { platformKill: r.platformKill, workspaceKill: r.workspaceKill, liveTradingEnabled: r.liveTradingEnabled },
       connection: r.status ? { status: r.status, environment: r.environment, credentialVersion: r.credentialVersion } : undefined,
     };
@@ -204,28 +234,39 @@ export class RoutingRepository {
     client: PoolClient,
     ctx: { orderId: string; jobId: string; connectionId: string },
   ): Promise<{ version: number; sealed: SealedSecret } | undefined> {
-    const { rows } = await client.query({
+    const { rows } = await client.query<SealedRow>({
       name: 'routing.sealed_credential_in_context',
-      text: `SELECT v.version, v.format_version AS "formatVersion", v.algorithm, v.kms_key_id AS "kmsKeyId", v.wrapped_key AS "wrappedKey",
-              v.iv, v.tag, v.ciphertext
+      text: `SELECT ${SEALED_COLUMNS}
          FROM orders o
          JOIN broker_connections c ON c.id = o.connection_id
          JOIN credential_versions v ON v.connection_id = c.id AND v.version = c.credential_version
         WHERE o.id = $1 AND o.routing_job_id = $2 AND o.connection_id = $3 AND o.status = 'submitted' AND c.status = 'active'`,
       values: [ctx.orderId, ctx.jobId, ctx.connectionId],
     });
-    const r = rows[0];
-    if (!r) return undefined;
-    return {
-      version: r.version,
-      sealed: { formatVersion: r.formatVersion, algorithm: r.algorithm, kmsKeyId: r.kmsKeyId, wrappedKey: r.wrappedKey, iv: r.iv, tag: r.tag, ciphertext: r.ciphertext },
-    };
+    return sealedCredential(rows[0]);
+  }
+
+  /**
+   * The sealed credential for following an order at its broker: only while the order is still working there
+   * (accepted or partially filled) and its connection is active.
+   */
+  async sealedCredentialForSync(client: PoolClient, ctx: { orderId: string; connectionId: string }): Promise<{ version: number; sealed: SealedSecret } | undefined> {
+    const { rows } = await client.query<SealedRow>({
+      name: 'routing.sealed_credential_for_sync',
+      text: `SELECT ${SEALED_COLUMNS}
+         FROM orders o
+         JOIN broker_connections c ON c.id = o.connection_id
+         JOIN credential_versions v ON v.connection_id = c.id AND v.version = c.credential_version
+        WHERE o.id = $1 AND o.connection_id = $2 AND o.status IN ('accepted', 'partially_filled') AND c.status = 'active'`,
+      values: [ctx.orderId, ctx.connectionId],
+    });
+    return sealedCredential(rows[0]);
   }
 
   async ordersOfSignal(client: PoolClient, signalId: string): Promise<OrderRow[]> {
     const { rows } = await client.query<OrderRow>({
       name: 'routing.orders_of_signal',
-      text: `SELECT ${ORDER_COLUMNS} FROM orders WHERE signal_id = $1 ORDER BY created_at, id`,
+      text: `SELECT ${ORDER_COLUMNS} FROM orders WHERE signal_id = $1 ORDER BY created_at, leg, id`,
       values: [signalId],
     });
     return rows;
@@ -279,20 +320,36 @@ export class RoutingRepository {
     });
   }
 
+  /**
+   * Records the order's outcome, its transition from the status it had, and (when the answer says something
+   * filled) the fill that took it there; an order left working at the broker is scheduled for OrderSync.
+   */
   async finishOrder(
     client: PoolClient,
     orderId: string,
     outcome: { status: OrderRow['status']; reason?: string; brokerOrderId?: string; filledQuantity?: string; averagePrice?: string; quantity?: string },
   ): Promise<void> {
+    const filled = outcome.filledQuantity && outcome.averagePrice && isPositiveDecimal(outcome.filledQuantity) ? outcome.filledQuantity : null;
     await client.query({
       name: 'routing.finish_order',
-      text: `UPDATE orders SET status = $2, reason = $3, broker_order_id = COALESCE($4, broker_order_id), filled_quantity = $5, average_price = $6,
-         quantity = COALESCE($7, quantity),
-         acknowledged_at = CASE WHEN $2 IN ('accepted', 'filled', 'rejected') THEN clock_timestamp() ELSE acknowledged_at END,
-         updated_at = clock_timestamp()
-       WHERE id = $1`,
+      text: `WITH prev AS (SELECT status FROM orders WHERE id = $1),
+       updated AS (
+         UPDATE orders SET status = $2, reason = $3, broker_order_id = COALESCE($4, broker_order_id), filled_quantity = $5, average_price = $6,
+           quantity = COALESCE($7, quantity),
+           acknowledged_at = CASE WHEN $2 IN ('accepted', 'partially_filled', 'filled', 'canceled', 'expired', 'rejected') THEN clock_timestamp() ELSE acknowledged_at END,
+           next_sync_at = CASE WHEN $2 IN ('accepted', 'partially_filled') AND intent <> 'cancel' THEN clock_timestamp() END,
+           updated_at = clock_timestamp()
+         WHERE id = $1
+         RETURNING id, workspace_id, status),
+       transition AS (
+         INSERT INTO order_transitions (workspace_id, order_id, from_status, to_status)
+         SELECT u.workspace_id, u.id, prev.status, u.status FROM updated u, prev WHERE prev.status IS DISTINCT FROM u.status)
+       INSERT INTO order_fills (workspace_id, order_id, broker_fill_id, quantity, price, filled_at)
+       SELECT u.workspace_id, u.id, $8, $9, $6, clock_timestamp() FROM updated u WHERE $8::text IS NOT NULL
+       ON CONFLICT (order_id, broker_fill_id) DO NOTHING`,
       values: [orderId, outcome.status, outcome.reason ?? null, outcome.brokerOrderId ?? null, outcome.filledQuantity ?? null, outcome.averagePrice ?? null,
-        outcome.quantity ?? null],
+        outcome.quantity ?? null, filled ? cumulativeFillId(filled) : null, filled],
     });
   }
+
 }

@@ -7,9 +7,10 @@ import { LOGGER } from '../common/logger';
 import { TenantDb } from '../database/tenant-db';
 import type { GivenUpJob, JobHandler } from '../queue/job-runner';
 import type { JobPayloads } from '../queue/jobs';
+import type { BrokerName } from '../brokers/broker-adapter';
 import { clientOrderId } from './client-order-id';
 import { Executed, ExecutionJob, FoldedClaim, OrderExecutor, sent, WaitForEarlierOrder } from './order-executor';
-import { planOrder, RoutableSignal, RouteRules } from './order-plan';
+import { planOrders, RoutableSignal, RouteRules } from './order-plan';
 import { routeRateLimit } from './risk-gate';
 import { NewOrder, OrderRow, RouteRow, RoutingRepository, SignalRow, TERMINAL_ORDER_STATUSES } from './routing.repository';
 
@@ -153,7 +154,7 @@ export class SignalRouter implements JobHandler<'route-signal'> {
     // A re-run (the job waited its turn in the queue) finds the signal routing already: nothing to write.
     let routing = signal.status === 'routing';
     if (orders.length === 0 && routes.length > 0) {
-      const planned = routes.map((route) => this.newOrder(signal, route));
+      const planned = routes.flatMap((route) => this.newOrders(signal, route));
       const inserted = sent(this.repository.insertOrdersAndMarkRouting(client, workspaceId, signal, planned));
       // A single pending order is claimed right behind its insert (pipelined: no round trip in between),
       // unless an earlier order of its connection is held here.
@@ -181,25 +182,32 @@ export class SignalRouter implements JobHandler<'route-signal'> {
     return { orders, routes: new Map<string, RouteRules>(routes.map((r) => [r.id, r])), claimed };
   }
 
-  private newOrder(signal: SignalRow, route: RouteRow): NewOrder {
-    const planned = planOrder(toRoutable(signal), route);
-    const common = { id: randomUUID(), routeId: route.id, connectionId: route.connectionId, broker: route.broker, clientOrderId: clientOrderId(signal.id, route.id) };
-    if (!planned.ok) return { ...common, plan: { intent: 'entry', symbol: planned.symbol, type: 'market' }, status: 'blocked', reason: planned.reason };
+  /** One order per leg (a reversal has two: close, then open), each with its own deterministic client order id. */
+  private newOrders(signal: SignalRow, route: RouteRow): NewOrder[] {
     const throttled = routeRateLimit(route.maxOrdersPerMinute, route.ordersLastMinute);
-    return { ...common, plan: planned.plan, status: throttled ? 'blocked' : 'pending', reason: throttled };
+    return planOrders(toRoutable(signal), route, route.broker as BrokerName).map((planned, leg) => {
+      const common = { id: randomUUID(), routeId: route.id, connectionId: route.connectionId, broker: route.broker, leg, clientOrderId: clientOrderId(signal.id, route.id, leg) };
+      if (!planned.ok) return { ...common, plan: { intent: 'entry', symbol: planned.symbol, type: 'market' }, status: 'blocked', reason: planned.reason };
+      return { ...common, plan: planned.plan, status: throttled ? 'blocked' : 'pending', reason: throttled };
+    });
   }
 
   private async settle(client: PoolClient, signalId: string): Promise<string> {
     const orders = await this.repository.ordersOfSignal(client, signalId);
-    const placed = orders.filter((o) => o.status === 'accepted' || o.status === 'filled').length;
-    const blocked = orders.filter((o) => o.status === 'blocked').length;
-    const status = placed === orders.length ? 'routed' : placed > 0 ? 'partially_routed' : blocked === orders.length ? 'blocked' : 'failed';
-    const reasons = orders.filter((o) => o.reason && o.status !== 'accepted' && o.status !== 'filled').map((o) => o.reason);
+    // A skipped leg (a reversal's close with nothing to close) had nothing to do: it counts neither way.
+    const counted = orders.filter((o) => o.status !== 'skipped');
+    // Reached the broker and taken: the poller may already have moved an earlier order on (filled, canceled, expired).
+    const placed = counted.filter((o) => PLACED.has(o.status)).length;
+    const blocked = counted.filter((o) => o.status === 'blocked').length;
+    const status = placed === counted.length ? 'routed' : placed > 0 ? 'partially_routed' : blocked === counted.length ? 'blocked' : 'failed';
+    const reasons = counted.filter((o) => o.reason && !PLACED.has(o.status)).map((o) => o.reason);
     // Sent without waiting: the unit of work (runPipelined) commits only once it succeeded.
     sent(this.repository.markSignal(client, signalId, status, reasons.length ? [...new Set(reasons)].join('; ').slice(0, 2000) : null));
     return status;
   }
 }
+
+const PLACED: ReadonlySet<string> = new Set(['accepted', 'partially_filled', 'filled', 'canceled', 'expired']);
 
 /** The validated payload the api stored; field names follow the TradingView-compatible body. */
 function toRoutable(signal: SignalRow): RoutableSignal {
@@ -209,6 +217,7 @@ function toRoutable(signal: SignalRow): RoutableSignal {
     seq: signal.seq,
     ticker: String(p.ticker),
     action: p.action as RoutableSignal['action'],
+    sentiment: p.sentiment as RoutableSignal['sentiment'],
     quantity: decimal(p.quantity),
     orderType: (p.orderType ?? 'market') as RoutableSignal['orderType'],
     limitPrice: decimal(p.limitPrice),

@@ -2,12 +2,11 @@ import { Controller, HttpCode, Param, Post, Req } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiHeader, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
 import type { FastifyRequest } from 'fastify';
-import { z } from 'zod';
 import { Public } from '../workspaces/auth/auth.decorators';
 import { SignalIntakeService, WebhookDelivery } from './signal-intake.service';
-import { signalPayloadSchema } from './signal-payload';
+import { SIGNAL_JSON_SCHEMA } from './signal-json-schema';
 
-const PAYLOAD_DOC = z.toJSONSchema(signalPayloadSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+const PAYLOAD_DOC = SIGNAL_JSON_SCHEMA as unknown as Record<string, unknown>;
 
 /** Signal webhooks: authenticated by signature or URL token, rate-limited by SignalIntakeService (not the global throttler). */
 @ApiTags('hooks')

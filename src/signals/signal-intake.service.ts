@@ -10,7 +10,8 @@ import { ipAllowed } from './ip-allowlist';
 import { webhookOutcomes, webhookStageDuration } from './signal-metrics';
 import { parseSignalPayload, SignalPayload } from './signal-payload';
 import { SignalQueue } from './signal-queue';
-import { NewSignal, ResolvedSource, SignalsRepository, SignalStatus } from './signals.repository';
+import type { SignalStatus } from './dto/signal.dto';
+import { NewSignal, ResolvedSource, SignalsRepository } from './signals.repository';
 import type { SourceAuthMode } from './sources.repository';
 import { SignatureFailureMonitor } from './signature-failure-monitor';
 import { WebhookKeyring } from './webhook-keyring';
@@ -67,11 +68,11 @@ export class SignalIntakeService {
   ) {}
 
   async accept(mode: SourceAuthMode, delivery: WebhookDelivery): Promise<WebhookAccepted> {
-    this.limit(`ip:${delivery.ip}`, this.config.rateLimit.webhookPerIpPerMinute);
+    await this.limit(`ip:${delivery.ip}`, this.config.rateLimit.webhookPerIpPerMinute);
     let started = performance.now();
     const sourceId = delivery.sourceId.toLowerCase();
     const source = await this.authenticate(mode, sourceId, delivery);
-    this.limit(`source:${sourceId}`, this.config.rateLimit.webhookPerMinute);
+    await this.limit(`source:${sourceId}`, this.config.rateLimit.webhookPerMinute);
     let payload: SignalPayload;
     try {
       payload = parseSignalPayload(delivery.body);
@@ -137,11 +138,11 @@ export class SignalIntakeService {
     throw Problem.unavailable('verification_unavailable', 'The webhook cannot be verified right now; retry later.');
   }
 
-  private limit(key: string, perMinute: number): void {
-    const decision = this.limiter.take(key, perMinute);
+  private async limit(key: string, perWindow: number): Promise<void> {
+    const decision = await this.limiter.take(key, perWindow);
     if (decision.allowed) return;
     webhookOutcomes.inc({ outcome: 'rate_limited' });
-    throw new Problem(429, 'rate_limited', 'Too many requests', 'Too many webhook deliveries; retry after the indicated delay.', {}, { 'retry-after': String(decision.retryAfterSeconds) });
+    throw Problem.tooManyRequests('rate_limited', 'Too many webhook deliveries; retry after the indicated delay.', decision.retryAfterSeconds);
   }
 
   private async handOff(workspaceId: string, signalId: string): Promise<SignalStatus> {

@@ -2,13 +2,19 @@ import { z } from 'zod';
 import { Problem } from '../common/problem';
 import { toFieldErrors } from '../common/validation';
 
-export const SIGNAL_ACTIONS = ['buy', 'sell', 'exit', 'cancel'] as const;
+/** Actions after aliases are resolved: `close` is `exit`, `long` is `buy` and `short` is `sell` with that sentiment. */
+export const SIGNAL_ACTIONS = ['buy', 'sell', 'exit', 'cancel', 'add'] as const;
+/** What the sender may write as the action: the actions plus the aliases other routers document. */
+export const ACTION_INPUTS = [...SIGNAL_ACTIONS, 'close', 'long', 'short'] as const;
+/** The position the sender wants after the signal (TradingView's {{strategy.market_position}}). */
+export const SENTIMENTS = ['long', 'short', 'flat'] as const;
+export const SENTIMENT_INPUTS = [...SENTIMENTS, 'bullish', 'bearish'] as const;
 export const ORDER_TYPES = ['market', 'limit', 'stop', 'stop_limit'] as const;
 export const TIMES_IN_FORCE = ['day', 'gtc', 'ioc', 'fok'] as const;
 
 const DECIMAL = /^(\d{1,20})(?:\.(\d{1,18}))?$/;
 const DECIMAL_MESSAGE = 'must be a positive decimal number with at most 20 integer and 18 fraction digits (e.g. 10 or "0.5")';
-const TICKER = /^[A-Za-z0-9][A-Za-z0-9._:/!^&+=-]{0,63}$/;
+export const TICKER = /^[A-Za-z0-9][A-Za-z0-9._:/!^&+=-]{0,63}$/;
 // Printable text without control, format or unpaired surrogate code points.
 const TEXT = /^[^\p{C}]+$/u;
 const EARLIEST = Date.UTC(2000, 0, 1);
@@ -55,19 +61,32 @@ const signalTime = z.unknown().transform((value, ctx): string => {
   return new Date(ms).toISOString();
 });
 
+/** Field names this schema reads; anything else is kept in the raw payload and listed as ignored. */
+export const KNOWN_FIELDS = new Set(['ticker', 'action', 'sentiment', 'marketPosition', 'quantity', 'orderType', 'limitPrice', 'stopPrice', 'price',
+  'signalPrice', 'timeInForce', 'takeProfit', 'stopLoss', 'id', 'time']);
+/** Bounds on the ignored-field list: it is shown back to users and must not grow with the body. */
+const MAX_IGNORED_FIELDS = 50;
+const MAX_FIELD_NAME = 64;
+
 /**
- * The TradingView-compatible signal body. Unknown fields are dropped here (they stay in the stored
- * raw payload, untrusted); only these validated, normalised fields reach routing.
+ * The TradingView-compatible signal body. Unknown fields do not reach routing; they stay in the stored
+ * raw payload (untrusted) and their names are listed in `ignoredFields`, so nothing is dropped unseen.
+ * Aliases other routers document are folded into one form: `close` → `exit`, `long`/`short` actions →
+ * `buy`/`sell` with that sentiment, `marketPosition` → `sentiment`, `bullish`/`bearish` → `long`/`short`,
+ * `signalPrice` → `price`.
  */
 export const signalPayloadSchema = z
   .object({
     ticker: z.string({ error: 'is required (a string such as "NASDAQ:AAPL")' }).trim().regex(TICKER, 'must be 1-64 characters of letters, digits and . _ : / ! ^ & + = -'),
-    action: looseEnum(SIGNAL_ACTIONS),
+    action: looseEnum(ACTION_INPUTS),
+    sentiment: looseEnum(SENTIMENT_INPUTS).optional(),
+    marketPosition: looseEnum(SENTIMENT_INPUTS).optional(),
     quantity: positiveDecimal.optional(),
     orderType: looseEnum(ORDER_TYPES).default('market'),
     limitPrice: positiveDecimal.optional(),
     stopPrice: positiveDecimal.optional(),
     price: positiveDecimal.optional(),
+    signalPrice: positiveDecimal.optional(),
     timeInForce: looseEnum(TIMES_IN_FORCE).optional(),
     takeProfit: positiveDecimal.optional(),
     stopLoss: positiveDecimal.optional(),
@@ -83,9 +102,47 @@ export const signalPayloadSchema = z
     path: ['stopPrice'],
     message: 'is required when orderType is stop or stop_limit',
     when: isObjectPayload,
+  })
+  .refine((s) => !s.sentiment || !s.marketPosition || sentimentOf(s.sentiment) === sentimentOf(s.marketPosition), {
+    path: ['marketPosition'],
+    message: 'disagrees with sentiment (send one of them)',
+    when: isObjectPayload,
+  })
+  .refine((s) => s.price === undefined || s.signalPrice === undefined || s.price === s.signalPrice, {
+    path: ['signalPrice'],
+    message: 'disagrees with price (send one of them)',
+    when: isObjectPayload,
+  })
+  .transform((body, ctx) => {
+    const { sentiment: given, marketPosition, signalPrice, action: input, ...rest } = body;
+    const implied = input === 'long' || input === 'short' ? input : undefined;
+    const stated = given ?? marketPosition;
+    const sentiment = stated ? sentimentOf(stated) : implied;
+    const action = input === 'close' ? 'exit' : input === 'long' ? 'buy' : input === 'short' ? 'sell' : input;
+    const problem = combinationProblem(action, sentiment, implied);
+    if (problem) {
+      ctx.addIssue({ code: 'custom', path: [stated ? (given ? 'sentiment' : 'marketPosition') : 'action'], message: problem });
+      return z.NEVER;
+    }
+    const price = rest.price ?? signalPrice;
+    return { ...rest, action, ...(sentiment && { sentiment }), ...(price !== undefined && { price }) };
   });
 
-export type SignalPayload = z.infer<typeof signalPayloadSchema>;
+export type SignalPayload = z.infer<typeof signalPayloadSchema> & { ignoredFields?: string[] };
+
+function sentimentOf(value: (typeof SENTIMENT_INPUTS)[number]): (typeof SENTIMENTS)[number] {
+  return value === 'bullish' ? 'long' : value === 'bearish' ? 'short' : value;
+}
+
+/** Sentiments that cannot mean anything with the action (a 422 rather than a guess). */
+function combinationProblem(action: (typeof SIGNAL_ACTIONS)[number], sentiment: (typeof SENTIMENTS)[number] | undefined, implied: string | undefined): string | undefined {
+  if (implied && sentiment !== implied) return `contradicts the action ${implied}`;
+  if (!sentiment) return undefined;
+  if (action === 'cancel') return 'cannot be combined with action cancel';
+  if (action === 'exit' && sentiment !== 'flat') return 'must be flat (or absent) with action exit';
+  if (action === 'add' && sentiment === 'flat') return 'cannot be flat with action add';
+  return undefined;
+}
 
 // Cross-field rules also run when other fields are invalid, so one 422 lists every problem.
 function isObjectPayload(payload: { value: unknown }): boolean {
@@ -108,5 +165,13 @@ export function parseSignalPayload(body: unknown): SignalPayload {
   }
   const parsed = signalPayloadSchema.safeParse(value);
   if (!parsed.success) throw Problem.validation(toFieldErrors(parsed.error));
-  return parsed.data;
+  const ignored = ignoredFields(value as Record<string, unknown>);
+  return ignored.length ? { ...parsed.data, ignoredFields: ignored } : parsed.data;
+}
+
+/** Names of the body's fields that routing does not read, bounded (names are shown back to the sender's workspace). */
+function ignoredFields(body: Record<string, unknown>): string[] {
+  const names = Object.keys(body).filter((k) => !KNOWN_FIELDS.has(k));
+  const shown = names.slice(0, MAX_IGNORED_FIELDS).map((k) => (k.length > MAX_FIELD_NAME ? `${k.slice(0, MAX_FIELD_NAME)}…` : k).replace(/[\p{C}]/gu, '?'));
+  return names.length > MAX_IGNORED_FIELDS ? [...shown, `… and ${names.length - MAX_IGNORED_FIELDS} more`] : shown;
 }

@@ -1,9 +1,10 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { IdParam, ValidQuery } from '../common/validation';
+import { ListQuery, ListRequest, TimeKey } from '../common/pagination';
+import { IdParam } from '../common/validation';
 import type { AuthContext } from '../workspaces/auth/auth-context';
 import { Auth } from '../workspaces/auth/auth.decorators';
-import { signalListQuerySchema, SignalListQuery } from './dto/signal.dto';
+import { SignalListFilter, signalListFilters, signalOrder } from './dto/signal.dto';
 import { SignalsService } from './signals.service';
 
 @ApiTags('signals')
@@ -13,7 +14,7 @@ export class SignalsController {
   constructor(private readonly signals: SignalsService) {}
 
   @Get()
-  list(@Auth() auth: AuthContext, @ValidQuery(signalListQuerySchema) query: SignalListQuery) {
+  list(@Auth() auth: AuthContext, @ListQuery({ keyset: signalOrder, item: 'signal', filters: signalListFilters }) query: ListRequest<SignalListFilter, TimeKey>) {
     return this.signals.list(auth, query);
   }
 

@@ -4,6 +4,7 @@ import { RoutingApiModule } from '../routing/api/routing-api.module';
 import { KmsModule } from '../kms/kms.module';
 import { EnqueuedMarker } from './enqueued-marker';
 import { HooksController } from './hooks.controller';
+import { SchemasController } from './schemas.controller';
 import { SignalIntakeService } from './signal-intake.service';
 import { SignalQueue } from './signal-queue';
 import { SignalRecoverySweep } from './signal-recovery.sweep';
@@ -23,7 +24,7 @@ import { WebhookRateLimiter } from './webhook-rate-limiter';
  */
 @Module({
   imports: [AuditModule, KmsModule.forPrincipal('api'), RoutingApiModule],
-  controllers: [SourcesController, HooksController, SignalsController],
+  controllers: [SourcesController, HooksController, SignalsController, SchemasController],
   providers: [
     SourcesRepository,
     SourcesService,

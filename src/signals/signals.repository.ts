@@ -1,12 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
+import type { PageRequest, TimeKey } from '../common/pagination';
 import { PG_POOL } from '../database/database.tokens';
 import { TenantDb, TenantTx } from '../database/tenant-db';
+import { SignalListFilter, signalOrder, SignalStatus } from './dto/signal.dto';
 import type { SignalPayload } from './signal-payload';
 import type { SourceAuthMode } from './sources.repository';
-
-export const SIGNAL_STATUSES = ['received', 'queued', 'routing', 'routed', 'partially_routed', 'blocked', 'failed'] as const;
-export type SignalStatus = (typeof SIGNAL_STATUSES)[number];
 
 /** What authenticating a webhook needs, found before the workspace is known. */
 export interface ResolvedSource {
@@ -172,17 +171,12 @@ export class SignalsRepository {
     });
   }
 
-  async list(tx: TenantTx, filter: { sourceId?: string; status?: SignalStatus; before?: { receivedAt: Date; id: string }; limit: number }): Promise<SignalRecord[]> {
-    const before = filter.before;
+  async list(tx: TenantTx, filter: SignalListFilter, page: PageRequest<TimeKey>): Promise<SignalRecord[]> {
     return tx.signal.findMany({
-      where: {
-        sourceId: filter.sourceId,
-        status: filter.status,
-        ...(before ? { OR: [{ receivedAt: { lt: before.receivedAt } }, { receivedAt: before.receivedAt, id: { lt: before.id } }] } : {}),
-      },
+      where: { sourceId: filter.sourceId, status: filter.status, ...signalOrder.after(page.after) },
       select: SIGNAL_FIELDS,
-      orderBy: [{ receivedAt: 'desc' }, { id: 'desc' }],
-      take: filter.limit,
+      orderBy: signalOrder.orderBy,
+      take: page.limit + 1,
     });
   }
 

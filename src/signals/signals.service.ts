@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { Problem } from '../common/problem';
 import { TenantDb } from '../database/tenant-db';
 import type { AuthContext } from '../workspaces/auth/auth-context';
-import type { SignalListQuery } from './dto/signal.dto';
+import { ListRequest, Page, TimeKey, toPage } from '../common/pagination';
+import { SignalListFilter, signalOrder } from './dto/signal.dto';
 import { OrdersService, OrderView } from '../routing/api/orders.service';
 import { SignalRecord, SignalsRepository } from './signals.repository';
 
@@ -13,6 +14,8 @@ export interface SignalView {
   seq: string;
   status: string;
   payload: unknown;
+  /** Body fields routing did not read (kept in the stored raw body): a misspelt field shows up here. */
+  ignoredFields: string[];
   error: string | null;
   receivedAt: string;
   enqueuedAt: string | null;
@@ -29,13 +32,9 @@ export class SignalsService {
     private readonly orders: OrdersService,
   ) {}
 
-  async list(auth: AuthContext, query: SignalListQuery): Promise<{ signals: SignalView[]; nextCursor: string | null }> {
-    const rows = await this.db.run(auth.workspaceId, async (tx) => {
-      const last = query.cursor ? await this.signals.find(tx, query.cursor) : undefined;
-      if (query.cursor && !last) throw Problem.unprocessable('invalid_cursor', 'The cursor names no signal of this workspace.');
-      return this.signals.list(tx, { sourceId: query.sourceId, status: query.status, before: last ?? undefined, limit: query.limit });
-    });
-    return { signals: rows.map(toView), nextCursor: rows.length === query.limit ? rows[rows.length - 1].id : null };
+  async list(auth: AuthContext, { filter, page }: ListRequest<SignalListFilter, TimeKey>): Promise<Page<SignalView>> {
+    const rows = await this.db.run(auth.workspaceId, (tx) => this.signals.list(tx, filter, page));
+    return toPage(rows, page, signalOrder, toView);
   }
 
   async get(auth: AuthContext, id: string): Promise<SignalView & { orders: OrderView[] }> {
@@ -48,12 +47,14 @@ export class SignalsService {
 }
 
 function toView(s: SignalRecord): SignalView {
+  const { ignoredFields, ...payload } = (s.payload ?? {}) as { ignoredFields?: string[] };
   return {
     id: s.id,
     sourceId: s.sourceId,
     seq: s.seq.toString(),
     status: s.status,
-    payload: s.payload,
+    payload,
+    ignoredFields: ignoredFields ?? [],
     error: s.error,
     receivedAt: s.receivedAt.toISOString(),
     enqueuedAt: s.enqueuedAt?.toISOString() ?? null,

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { byCreatedAt, PageRequest, TimeKey } from '../common/pagination';
 import { TenantDb, TenantTx } from '../database/tenant-db';
 import type { SealedSecret } from '../kms/envelope';
 
@@ -40,8 +41,13 @@ export class SourcesRepository {
     return toRecord(source, null);
   }
 
-  async list(tx: TenantTx): Promise<SourceRecord[]> {
-    const rows = await tx.source.findMany({ where: { deletedAt: null }, select: { ...SOURCE_FIELDS, secrets: graceSelect() }, orderBy: { createdAt: 'asc' } });
+  async list(tx: TenantTx, page: PageRequest<TimeKey>): Promise<SourceRecord[]> {
+    const rows = await tx.source.findMany({
+      where: { deletedAt: null, ...byCreatedAt.after(page.after) },
+      select: { ...SOURCE_FIELDS, secrets: graceSelect() },
+      orderBy: byCreatedAt.orderBy,
+      take: page.limit + 1,
+    });
     return rows.map((r) => toRecord(r, r.secrets[0]?.expiresAt ?? null));
   }
 

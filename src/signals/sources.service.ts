@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { AuditWriter } from '../audit/audit-writer';
+import { byCreatedAt, Page, PageRequest, TimeKey, toPage } from '../common/pagination';
 import { Problem } from '../common/problem';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { TenantDb, TenantTx } from '../database/tenant-db';
@@ -70,8 +71,8 @@ export class SourcesService {
     }
   }
 
-  async list(auth: AuthContext): Promise<SourceView[]> {
-    return (await this.db.run(auth.workspaceId, (tx) => this.sources.list(tx))).map((s) => this.view(s));
+  async list(auth: AuthContext, page: PageRequest<TimeKey>): Promise<Page<SourceView>> {
+    return toPage(await this.db.run(auth.workspaceId, (tx) => this.sources.list(tx, page)), page, byCreatedAt, (s) => this.view(s));
   }
 
   async get(auth: AuthContext, id: string): Promise<SourceView> {

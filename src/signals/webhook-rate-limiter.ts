@@ -1,27 +1,20 @@
-import { Injectable } from '@nestjs/common';
-
-const WINDOW_MS = 60_000;
+import { Inject, Injectable } from '@nestjs/common';
+import { LIMIT_STORE, LimitStore } from '../common/limits/limit-store';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
 
 export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
-/**
- * Fixed one-minute windows counted in process memory: O(1) per request and bounded (the map is
- * replaced when the window rolls over). Each api replica counts on its own, so the effective
- * limit scales with the replica count.
- */
+/** Fixed windows (RATE_LIMIT_WINDOW_SECONDS) counted in the shared limit store: one limit for all api replicas. */
 @Injectable()
 export class WebhookRateLimiter {
-  private windowStart = 0;
-  private counts = new Map<string, number>();
+  constructor(
+    @Inject(LIMIT_STORE) private readonly store: LimitStore,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
-  take(key: string, limitPerMinute: number, now = Date.now()): RateDecision {
-    if (now - this.windowStart >= WINDOW_MS) {
-      this.windowStart = now - (now % WINDOW_MS);
-      this.counts = new Map();
-    }
-    const count = (this.counts.get(key) ?? 0) + 1;
-    this.counts.set(key, count);
-    if (count <= limitPerMinute) return { allowed: true };
-    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((this.windowStart + WINDOW_MS - now) / 1000)) };
+  async take(key: string, limit: number): Promise<RateDecision> {
+    const { count, ttlMs } = await this.store.add(`webhook:${key}`, 1, this.config.rateLimit.windowMs);
+    if (count <= limit) return { allowed: true };
+    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(ttlMs / 1000)) };
   }
 }

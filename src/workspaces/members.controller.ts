@@ -1,5 +1,6 @@
 import { Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { byCreatedAt, ListQuery, ListRequest, TimeKey } from '../common/pagination';
 import { IdParam, ValidBody } from '../common/validation';
 import type { AuthContext } from './auth/auth-context';
 import { Auth, RequireRole } from './auth/auth.decorators';
@@ -19,8 +20,8 @@ export class MembersController {
   }
 
   @Get()
-  list(@Auth() auth: AuthContext) {
-    return this.members.list(auth);
+  list(@Auth() auth: AuthContext, @ListQuery({ keyset: byCreatedAt, item: 'member' }) query: ListRequest<object, TimeKey>) {
+    return this.members.list(auth, query.page);
   }
 
   @Delete(':id')

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { byCreatedAt, PageRequest, TimeKey } from '../common/pagination';
 import type { TenantTx } from '../database/tenant-db';
 import type { Role } from './auth/auth-context';
 
@@ -17,8 +18,13 @@ export class MembersRepository {
     return (await tx.member.create({ data, select: MEMBER_FIELDS })) as MemberRecord;
   }
 
-  async list(tx: TenantTx): Promise<MemberRecord[]> {
-    return (await tx.member.findMany({ where: { removedAt: null }, select: MEMBER_FIELDS, orderBy: { createdAt: 'asc' } })) as MemberRecord[];
+  async list(tx: TenantTx, page: PageRequest<TimeKey>): Promise<MemberRecord[]> {
+    return (await tx.member.findMany({
+      where: { removedAt: null, ...byCreatedAt.after(page.after) },
+      select: MEMBER_FIELDS,
+      orderBy: byCreatedAt.orderBy,
+      take: page.limit + 1,
+    })) as MemberRecord[];
   }
 
   async findActive(tx: TenantTx, id: string): Promise<MemberRecord | null> {

@@ -1,12 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AuditWriter } from '../audit/audit-writer';
+import { byCreatedAt, Page, PageRequest, TimeKey, toPage } from '../common/pagination';
 import { Problem } from '../common/problem';
 import { TenantDb } from '../database/tenant-db';
 import { AuthContext, roleAtLeast } from './auth/auth-context';
 import { hashPassword } from './auth/secrets';
 import type { CreateMemberDto } from './dto/workspace.dto';
 import { MemberRecord, MembersRepository } from './members.repository';
+import { TokensRepository } from './tokens.repository';
 
 export interface MemberView {
   id: string;
@@ -22,6 +24,7 @@ export class MembersService {
   constructor(
     private readonly db: TenantDb,
     private readonly members: MembersRepository,
+    private readonly tokens: TokensRepository,
     private readonly audit: AuditWriter,
   ) {}
 
@@ -36,8 +39,8 @@ export class MembersService {
     });
   }
 
-  async list(auth: AuthContext): Promise<MemberView[]> {
-    return (await this.db.run(auth.workspaceId, (tx) => this.members.list(tx))).map(toView);
+  async list(auth: AuthContext, page: PageRequest<TimeKey>): Promise<Page<MemberView>> {
+    return toPage(await this.db.run(auth.workspaceId, (tx) => this.members.list(tx, page)), page, byCreatedAt, toView);
   }
 
   async remove(auth: AuthContext, id: string): Promise<void> {
@@ -49,7 +52,9 @@ export class MembersService {
         throw Problem.conflict('last_owner', 'A workspace keeps at least one owner.');
       }
       await this.members.remove(tx, id);
-      await this.audit.record(tx, memberEvent(auth, 'member.remove', id, member.role));
+      // Her API tokens (and those they minted) end with her, in this transaction; her JWTs fail on her removed_at.
+      const revokedTokens = await this.tokens.revokeForMember(tx, id);
+      await this.audit.record(tx, { ...memberEvent(auth, 'member.remove', id, member.role), metadata: { role: member.role, revokedTokens } });
     });
   }
 }

@@ -1,5 +1,6 @@
 import { Controller, Delete, Get, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { byCreatedAt, ListQuery, ListRequest, TimeKey } from '../common/pagination';
 import { IdParam, ValidBody } from '../common/validation';
 import type { AuthContext } from './auth/auth-context';
 import { Auth, RequireRole } from './auth/auth.decorators';
@@ -20,8 +21,8 @@ export class TokensController {
 
   @Get()
   @RequireRole('admin')
-  list(@Auth() auth: AuthContext) {
-    return this.tokens.list(auth);
+  list(@Auth() auth: AuthContext, @ListQuery({ keyset: byCreatedAt, item: 'token' }) query: ListRequest<object, TimeKey>) {
+    return this.tokens.list(auth, query.page);
   }
 
   @Delete(':id')

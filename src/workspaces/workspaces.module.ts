@@ -8,7 +8,9 @@ import { AccessGuard } from './auth/access.guard';
 import { AuthController } from './auth/auth.controller';
 import { AuthRepository } from './auth/auth.repository';
 import { BearerStrategy } from './auth/bearer.strategy';
+import { Lockouts } from './auth/lockouts';
 import { LoginService } from './auth/login.service';
+import { TokenAttempts } from './auth/token-attempts';
 import { MembersController } from './members.controller';
 import { MembersRepository } from './members.repository';
 import { MembersService } from './members.service';
@@ -34,6 +36,8 @@ import { WorkspacesService } from './workspaces.service';
     AuthRepository,
     BearerStrategy,
     LoginService,
+    Lockouts,
+    TokenAttempts,
     WorkspacesRepository,
     WorkspacesService,
     MembersRepository,

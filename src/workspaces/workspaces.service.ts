@@ -8,8 +8,11 @@ import type { AuthContext, PlatformContext } from './auth/auth-context';
 import { hashPassword } from './auth/secrets';
 import type { CreateWorkspaceDto, KillSwitchDto, LiveTradingDto } from './dto/workspace.dto';
 import { MembersRepository } from './members.repository';
-import { IssuedToken, TokensService } from './tokens.service';
+import { TokensService, TokenView } from './tokens.service';
 import { WorkspaceRecord, WorkspacesRepository } from './workspaces.repository';
+
+// The first token sets the workspace up; it ends after a day, or once a member logs in (LoginService).
+const BOOTSTRAP_TOKEN_TTL_MS = 86_400_000;
 
 export interface WorkspaceView {
   id: string;
@@ -17,6 +20,14 @@ export interface WorkspaceView {
   killSwitch: { engaged: boolean; reason: string | null };
   liveTradingEnabled: boolean;
   createdAt: string;
+}
+
+/** A new workspace: `token` is the owner's bootstrap API token, shown this once; `tokenInfo` is its metadata. */
+export interface CreatedWorkspace {
+  workspace: WorkspaceView;
+  owner: { id: string; email: string };
+  token: string;
+  tokenInfo: TokenView;
 }
 
 export function toWorkspaceView(w: WorkspaceRecord): WorkspaceView {
@@ -40,18 +51,20 @@ export class WorkspacesService {
   ) {}
 
   /** A workspace, its owner, and the owner's first API token (shown once). Paper trading only until the owner says otherwise. */
-  async create(caller: PlatformContext, dto: CreateWorkspaceDto): Promise<{ workspace: WorkspaceView; owner: { id: string; email: string }; token: IssuedToken }> {
+  async create(caller: PlatformContext, dto: CreateWorkspaceDto): Promise<CreatedWorkspace> {
     const workspaceId = randomUUID();
     const passwordHash = dto.ownerPassword ? await hashPassword(dto.ownerPassword) : undefined;
     return this.db.run(workspaceId, async (tx) => {
       const workspace = await this.workspaces.create(tx, workspaceId, dto.name);
       const owner = await this.members.create(tx, { id: randomUUID(), workspaceId, email: dto.ownerEmail, role: 'owner', passwordHash });
-      const token = await this.tokens.issue(tx, workspaceId, { name: 'owner bootstrap token', role: 'owner', createdBy: owner.id });
+      const expiresAt = new Date(Date.now() + BOOTSTRAP_TOKEN_TTL_MS);
+      const token = await this.tokens.issue(tx, workspaceId, { name: 'owner bootstrap token', role: 'owner', createdBy: owner.id, bootstrap: true, expiresAt });
       const by = { actor: caller.actor, ip: caller.ip, requestId: caller.requestId };
       await this.audit.record(tx, { ...by, action: 'workspace.create', resource: { type: 'workspace', id: workspaceId }, metadata: { name: dto.name } });
       await this.audit.record(tx, { ...by, action: 'member.create', resource: { type: 'member', id: owner.id }, metadata: { role: 'owner' } });
       await this.audit.record(tx, { ...by, action: 'token.create', resource: { type: 'token', id: token.id }, metadata: { role: 'owner' } });
-      return { workspace: toWorkspaceView(workspace), owner: { id: owner.id, email: owner.email }, token };
+      const { token: value, ...tokenInfo } = token;
+      return { workspace: toWorkspaceView(workspace), owner: { id: owner.id, email: owner.email }, token: value, tokenInfo };
     });
   }
 

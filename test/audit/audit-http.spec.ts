@@ -44,29 +44,30 @@ describe('audit and alerts HTTP API', () => {
     return res.body.token;
   }
 
-  it('GET /v1/audit pages through the chain in order and filters by action and resource', async () => {
+  it('GET /v1/audit pages through the chain newest first and filters by action and resource', async () => {
     const first = await http(api.url, 'GET', '/v1/audit?limit=2', { token: a.token });
     expect(first.status).toBe(200);
-    const page1 = first.body.events as { seq: number }[];
-    expect(page1.map((e) => e.seq)).toEqual([1, 2]);
-    const all: { seq: number; action: string }[] = [...first.body.events];
+    const page1 = first.body.items as { seq: number }[];
+    expect(page1).toHaveLength(2);
+    expect(page1[0].seq).toBe(page1[1].seq + 1);
+    const all: { seq: number; action: string }[] = [...first.body.items];
     let cursor = first.body.nextCursor;
     while (cursor) {
-      const next = await http(api.url, 'GET', `/v1/audit?limit=2&after=${cursor}`, { token: a.token });
-      all.push(...next.body.events);
+      const next = await http(api.url, 'GET', `/v1/audit?limit=2&cursor=${cursor}`, { token: a.token });
+      all.push(...next.body.items);
       cursor = next.body.nextCursor;
     }
-    expect(all.map((e) => e.seq)).toEqual(all.map((_, i) => i + 1));
+    expect(all.map((e) => e.seq)).toEqual(all.map((_, i) => all.length - i));
     expect(all.filter((e) => e.action === 'credential.use')).toHaveLength(5);
     // The chain opens with the workspace's creation (audited by the platform admin), then this test's events.
-    expect(all[0]).toMatchObject({ action: 'workspace.create', actor: { type: 'platform' } });
+    expect(all[all.length - 1]).toMatchObject({ seq: 1, action: 'workspace.create', actor: { type: 'platform' } });
     const firstUse = all.find((e) => e.action === 'credential.use');
     expect(firstUse).toMatchObject({ actor: { type: 'worker', id: 'worker-1' }, resource: { type: 'connection', id: 'conn-a' }, hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
 
     const rotated = await http(api.url, 'GET', '/v1/audit?action=credential.rotate', { token: a.token });
-    expect(rotated.body.events.map((e: { resource: { id: string } }) => e.resource.id)).toEqual(['conn-b']);
+    expect(rotated.body.items.map((e: { resource: { id: string } }) => e.resource.id)).toEqual(['conn-b']);
     const byResource = await http(api.url, 'GET', '/v1/audit?resourceType=connection&resourceId=conn-a', { token: a.token });
-    expect(byResource.body.events).toHaveLength(5);
+    expect(byResource.body.items).toHaveLength(5);
   });
 
   it('GET /v1/audit waits out a concurrent sealer: an event committed before the request is on the page', async () => {
@@ -80,7 +81,7 @@ describe('audit and alerts HTTP API', () => {
     await admin.query('COMMIT');
     const res = await page;
     expect(res.status).toBe(200);
-    expect(res.body.events.map((e: { resource: { id: string } }) => e.resource.id)).toEqual([resourceId]);
+    expect(res.body.items.map((e: { resource: { id: string } }) => e.resource.id)).toEqual([resourceId]);
   });
 
   it('GET /v1/audit is for admins and owners; bad queries are 422', async () => {
@@ -88,15 +89,16 @@ describe('audit and alerts HTTP API', () => {
     expect((await http(api.url, 'GET', '/v1/audit', { token: await tokenWithRole(a, 'viewer') })).status).toBe(403);
     expect((await http(api.url, 'GET', '/v1/audit', { token: await tokenWithRole(a, 'trader') })).status).toBe(403);
     expect((await http(api.url, 'GET', '/v1/audit', { token: await tokenWithRole(a, 'admin') })).status).toBe(200);
-    const bad = await http(api.url, 'GET', '/v1/audit?limit=1000&action=nope', { token: a.token });
-    expect(bad.status).toBe(422);
-    expect(bad.body.code).toBe('validation_failed');
+    const badLimit = await http(api.url, 'GET', '/v1/audit?limit=1000', { token: a.token });
+    expect(badLimit).toMatchObject({ status: 422, body: { code: 'invalid_limit' } });
+    const badAction = await http(api.url, 'GET', '/v1/audit?action=nope', { token: a.token });
+    expect(badAction).toMatchObject({ status: 422, body: { code: 'validation_failed' } });
   });
 
   it('another workspace sees none of these events', async () => {
     const res = await http(api.url, 'GET', '/v1/audit', { token: b.token });
     expect(res.status).toBe(200);
-    expect(res.body.events.some((e: { resource: { id: string } }) => ['conn-a', 'conn-b'].includes(e.resource.id))).toBe(false);
+    expect(res.body.items.some((e: { resource: { id: string } }) => ['conn-a', 'conn-b'].includes(e.resource.id))).toBe(false);
   });
 
   it('GET /v1/audit/verify reports ok, then the first broken sequence after tampering', async () => {
@@ -117,7 +119,7 @@ describe('audit and alerts HTTP API', () => {
     const { id } = await worker.module.get(Pager).raise({ workspaceId: a.id, rule: 'credential.decrypt_failure', resourceType: 'connection', resourceId: 'conn-a', summary: 'Credential decrypt failure: connection conn-a' });
     const list = await http(api.url, 'GET', '/v1/alerts?status=open', { token: a.token });
     expect(list.status).toBe(200);
-    expect(list.body.alerts.map((x: { id: string }) => x.id)).toContain(id);
+    expect(list.body.items.map((x: { id: string }) => x.id)).toContain(id);
 
     expect((await http(api.url, 'POST', `/v1/alerts/${id}/ack`, { token: b.token })).status).toBe(404);
     expect((await http(api.url, 'POST', `/v1/alerts/${randomUUID()}/ack`, { token: a.token })).status).toBe(404);
@@ -126,6 +128,6 @@ describe('audit and alerts HTTP API', () => {
     expect(acked.body).toMatchObject({ id, status: 'acknowledged', acknowledgedBy: expect.stringMatching(/^(user|token):/) });
     const resolved = await http(api.url, 'POST', `/v1/alerts/${id}/resolve`, { token: a.token });
     expect(resolved.body).toMatchObject({ id, status: 'resolved' });
-    expect((await http(api.url, 'GET', '/v1/alerts', { token: b.token })).body.alerts).toEqual([]);
+    expect((await http(api.url, 'GET', '/v1/alerts', { token: b.token })).body.items).toEqual([]);
   });
 });

@@ -157,4 +157,20 @@ describe('AuditWriter', () => {
     expect(await app.module.get(AuditSealer).sealWorkspace(ws)).toBe(backlog);
     expect(await app.module.get(AuditVerifier).verify(ws)).toMatchObject({ ok: true, events: backlog });
   });
+
+  it('chains events in the order they were written (id order), also where ids change digit count', async () => {
+    const ws = randomUUID();
+    // Ten ids across a power of ten (995..1004, say): ordered as text, 1000-1004 would sort before 995-999 and be chained first.
+    const { rows: top } = await admin.query('SELECT coalesce(max(id), 0)::bigint AS id FROM audit_events');
+    const first = 10 ** String(Number(top[0].id) + 6).length - 5;
+    await admin.query(`ALTER TABLE audit_events ALTER COLUMN id RESTART WITH ${first}`);
+    await admin.query(
+      `INSERT INTO audit_events (workspace_id, actor_type, action, resource_type, resource_id)
+       SELECT $1, 'worker', 'credential.use', 'connection', 'c' || g FROM generate_series(1, 10) g`,
+      [ws],
+    );
+    expect(await app.module.get(AuditSealer).sealWorkspace(ws)).toBe(10);
+    const { rows } = await admin.query('SELECT id::int AS id, seq::int AS seq FROM audit_events WHERE workspace_id = $1 ORDER BY seq', [ws]);
+    expect(rows.map((r) => r.id)).toEqual(Array.from({ length: 10 }, (_, i) => first + i));
+  });
 });

@@ -12,7 +12,8 @@ import { AuditApp, connect, startAuditApp } from './audit-harness';
 const ROUTING_KEY = 'R0UT1NGKEY0123456789abcdefABCDEF';
 
 function admin(workspaceId: string): AuthContext {
-  return { workspaceId, actor: { type: 'user', id: randomUUID() }, role: 'admin', ip: '10.1.2.3', requestId: `req-${randomUUID()}` };
+  const id = randomUUID();
+  return { workspaceId, actor: { type: 'user', id }, memberId: id, role: 'admin', ip: '10.1.2.3', requestId: `req-${randomUUID()}` };
 }
 
 function outOfContext(workspaceId: string, connectionId: string) {
@@ -100,7 +101,7 @@ describe('Pager', () => {
         custom_details: { jobId: 'job-1', reason: 'no active order job', alertId, workspaceId: ws, rule: 'credential.read.out_of_context', resourceType: 'connection', resourceId: connectionId },
       },
     });
-    const { alerts } = await pager.list(admin(ws), { limit: 50 });
+    const { items: alerts } = await pager.list(admin(ws), { filter: {}, page: { limit: 50 } });
     expect(alerts).toHaveLength(1);
     expect(alerts[0]).toMatchObject({ id: alertId, status: 'open', occurrences: 10, deliveries: [{ channel: 'pagerduty', action: 'trigger', status: 'delivered', attempts: 1 }] });
   });
@@ -179,7 +180,7 @@ describe('Pager', () => {
     const ws = randomUUID();
     const { id } = await pager.raise(outOfContext(ws, randomUUID()));
     const intruder = admin(randomUUID());
-    expect((await pager.list(intruder, { limit: 50 })).alerts).toEqual([]);
+    expect((await pager.list(intruder, { filter: {}, page: { limit: 50 } })).items).toEqual([]);
     await expect(pager.acknowledge(intruder, id)).rejects.toMatchObject({ status: 404 });
   });
 

@@ -49,7 +49,7 @@ describe('break-glass credential reveal', () => {
     expect((refused as { code: number }).code).toBe(2);
     expect(String((refused as { stdout: string }).stdout)).not.toContain('bg-secret-canary-1');
     const audit = await http(api.url, 'GET', '/v1/audit?action=credential.break_glass', { token: ws.token });
-    expect(audit.body.events).toHaveLength(0);
+    expect(audit.body.items).toHaveLength(0);
   });
 
   it('with a reason: audits credential.break_glass, pages at critical severity, prints the credential once', async () => {
@@ -60,8 +60,8 @@ describe('break-glass credential reveal', () => {
     expect(out.stdout.split('bg-secret-canary-2').length).toBe(2);
 
     const audit = await http(api.url, 'GET', '/v1/audit?action=credential.break_glass', { token: ws.token });
-    expect(audit.body.events).toHaveLength(1);
-    expect(audit.body.events[0]).toMatchObject({ reason: 'broker support ticket 4711 needs the key', actor: expect.objectContaining({ type: 'platform' }) });
+    expect(audit.body.items).toHaveLength(1);
+    expect(audit.body.items[0]).toMatchObject({ reason: 'broker support ticket 4711 needs the key', actor: expect.objectContaining({ type: 'platform' }) });
     expect(audit.text).not.toContain('bg-secret-canary-2');
 
     const pages = await pagerDuty.waitForAccepted(1, 15_000);

@@ -11,18 +11,26 @@ import { asAdmin } from './vault-harness';
  * plain, base64, base64url or hex form.
  */
 let db: TestDatabase;
-let api: RunningApi;
+let apis: Record<'json' | 'pretty', RunningApi>;
 let alpaca: AlpacaStub;
 let binance: BinanceStub;
 
 beforeAll(async () => {
   db = await createTestDatabase();
   [alpaca, binance] = await Promise.all([startAlpacaStub(), startBinanceStub()]);
-  api = await startApi(db, { LOG_LEVEL: 'trace', BROKER_ALPACA_BASE_URL: alpaca.url, BROKER_BINANCE_BASE_URL: binance.url });
+  // Two replicas of one deployment: they share the platform token and the JWT secret.
+  const env = {
+    LOG_LEVEL: 'trace',
+    BROKER_ALPACA_BASE_URL: alpaca.url,
+    BROKER_BINANCE_BASE_URL: binance.url,
+    PLATFORM_ADMIN_TOKEN: `platform-${randomBytes(24).toString('hex')}`,
+    JWT_SECRET: randomBytes(32).toString('hex'),
+  };
+  apis = { json: await startApi(db, { ...env, LOG_FORMAT: 'json' }), pretty: await startApi(db, { ...env, LOG_FORMAT: 'pretty' }) };
 });
 
 afterAll(async () => {
-  await api?.close();
+  await Promise.all(Object.values(apis ?? {}).map((api) => api.close()));
   await Promise.all([alpaca?.stop(), binance?.server.stop()]);
   await db?.drop();
 });
@@ -50,7 +58,9 @@ async function everyRow(): Promise<Array<{ table: string; text: string }>> {
   return rows;
 }
 
-it('never shows, logs or stores a credential outside its ciphertext', async () => {
+// The pretty path (a terminal's `npm start`) renders objects differently, so it is proved separately.
+it.each(['json', 'pretty'] as const)('never shows, logs (%s lines) or stores a credential outside its ciphertext', async (format) => {
+  const api = apis[format];
   const canary = `CANARY${randomBytes(16).toString('hex')}`;
   const canaryKey = `PKCANARY${randomBytes(8).toString('hex').toUpperCase()}`;
   const rotated = `ROTATED${randomBytes(16).toString('hex')}`;
@@ -89,6 +99,7 @@ it('never shows, logs or stores a credential outside its ciphertext', async () =
   }
 
   expect(api.logs.lines.length).toBeGreaterThan(responses.length);
+  expect(api.logs.lines.every((line) => line.startsWith('{'))).toBe(format === 'json');
   for (const form of forms) expect(api.logs.text).not.toContain(form);
 
   const rows = await everyRow();

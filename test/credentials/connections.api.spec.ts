@@ -245,12 +245,12 @@ describe('POST /v1/connections: inspect with the broker, then seal, then store',
 
     const list = await http(api.url, 'GET', '/v1/connections', { token: viewer });
     expect(list.status).toBe(200);
-    expect(list.body.map((c: { id: string }) => c.id)).toEqual([id]);
+    expect(list.body).toEqual({ items: [expect.objectContaining({ id })], nextCursor: null });
     expect((await http(api.url, 'GET', `/v1/connections/${id}`, { token: viewer })).status).toBe(200);
     expect((await http(api.url, 'DELETE', `/v1/connections/${id}`, { token: viewer })).status).toBe(403);
     expect((await http(api.url, 'POST', `/v1/connections/${id}/rotate`, { token: trader, body: { credentials: {} } })).status).toBe(403);
 
-    expect((await http(api.url, 'GET', '/v1/connections', { token: other.token })).body).toEqual([]);
+    expect((await http(api.url, 'GET', '/v1/connections', { token: other.token })).body).toEqual({ items: [], nextCursor: null });
     for (const [method, path, body] of [
       ['GET', `/v1/connections/${id}`, undefined],
       ['POST', `/v1/connections/${id}/rotate`, { credentials: {} }],
@@ -338,7 +338,7 @@ describe('DELETE /v1/connections/:id (revoke)', () => {
     const rotate = await http(api.url, 'POST', `/v1/connections/${id}/rotate`, { token: ws.token, body: { credentials: alpacaKey() } });
     expect(rotate.status).toBe(409);
     expect(rotate.body.code).toBe('connection_revoked');
-    expect((await http(api.url, 'GET', '/v1/connections', { token: ws.token })).body).toEqual([revoked.body]);
+    expect((await http(api.url, 'GET', '/v1/connections', { token: ws.token })).body).toEqual({ items: [revoked.body], nextCursor: null });
   });
 
   it("records broker revocation as not applicable for paper", async () => {

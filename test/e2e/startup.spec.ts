@@ -49,6 +49,8 @@ describe('npm start from an empty DATA_DIR', () => {
 
     const created = await http(base, 'POST', '/v1/workspaces', { token, body: { name: 'first', ownerEmail: 'me@example.com' } });
     expect(created.status).toBe(201);
+    expect(created.body.token).toMatch(/^sy_[A-Za-z0-9_-]{43}$/);
+    expect(created.body.tokenInfo).toMatchObject({ role: 'owner', hint: `sy_…${created.body.token.slice(-4)}` });
     expect(statSync(join(dataDir, 'db-roles.json')).mode & 0o777).toBe(0o600);
 
     const exited = new Promise<number | null>((resolve) => launcher.once('exit', (code) => resolve(code)));

@@ -5,13 +5,16 @@ import { createWorkspace, http, RunningApi, startApi } from '../support/api-app'
 describe('workspaces, tokens and auth over HTTP', () => {
   let db: TestDatabase;
   let api: RunningApi;
-  let a: Awaited<ReturnType<typeof createWorkspace>>;
+  let a: Awaited<ReturnType<typeof createWorkspace>> & { bootstrap: string };
   let b: Awaited<ReturnType<typeof createWorkspace>>;
 
   beforeAll(async () => {
     db = await createTestDatabase();
     api = await startApi(db);
-    a = await createWorkspace(api, 'A', 'correct horse battery staple');
+    const created = await createWorkspace(api, 'A', 'correct horse battery staple');
+    // The bootstrap token ends at the owner's first login (the JWT test below): the tests act with a durable owner token.
+    const durable = await http(api.url, 'POST', '/v1/tokens', { token: created.token, body: { name: 'owner', role: 'owner', expiresInDays: 'never' } });
+    a = { ...created, token: durable.body.token, bootstrap: created.token };
     b = await createWorkspace(api, 'B');
   });
   afterAll(async () => {
@@ -25,20 +28,22 @@ describe('workspaces, tokens and auth over HTTP', () => {
     const listed = await http(api.url, 'GET', '/v1/tokens', { token: a.token });
     expect(listed.status).toBe(200);
     expect(listed.text).not.toContain(a.token);
-    expect(listed.body[0].hint).toBe(`sy_…${a.token.slice(-4)}`);
+    expect(listed.text).not.toContain(a.bootstrap);
+    expect(listed.body.items[0].hint).toBe(`sy_…${a.token.slice(-4)}`);
     const admin = new Client({ connectionString: db.adminUrl });
     await admin.connect();
     const dump = await admin.query(`SELECT encode(token_hash, 'hex') AS h, token_hint FROM api_tokens`);
     await admin.end();
     expect(JSON.stringify(dump.rows)).not.toContain(a.token.slice(3));
+    expect(JSON.stringify(dump.rows)).not.toContain(a.bootstrap.slice(3));
   });
 
   it('answers 404 to A for every resource of B, and never shows B', async () => {
     const members = await http(api.url, 'GET', '/v1/members', { token: b.token });
-    const bOwner = members.body[0].id;
+    const bOwner = members.body.items[0].id;
     const bTokens = await http(api.url, 'GET', '/v1/tokens', { token: b.token });
     expect((await http(api.url, 'DELETE', `/v1/members/${bOwner}`, { token: a.token })).status).toBe(404);
-    expect((await http(api.url, 'DELETE', `/v1/tokens/${bTokens.body[0].id}`, { token: a.token })).status).toBe(404);
+    expect((await http(api.url, 'DELETE', `/v1/tokens/${bTokens.body.items[0].id}`, { token: a.token })).status).toBe(404);
     const own = await http(api.url, 'GET', '/v1/workspace', { token: a.token });
     expect(own.body.id).toBe(a.id);
     expect((await http(api.url, 'GET', '/v1/members', { token: a.token })).text).not.toContain(bOwner);
@@ -124,12 +129,14 @@ describe('workspaces, tokens and auth over HTTP', () => {
     await http(api.url, 'POST', '/v1/auth/login', { body: { email: a.ownerEmail, password: 'not the password at all' } });
     const audit = await http(api.url, 'GET', '/v1/audit?limit=200', { token: a.token });
     expect(audit.status).toBe(200);
-    const actions = audit.body.events.map((e: { action: string }) => e.action);
-    for (const action of ['workspace.create', 'member.create', 'member.remove', 'token.create', 'token.revoke', 'kill_switch.workspace', 'live_trading.change', 'auth.failure']) {
+    const actions = audit.body.items.map((e: { action: string }) => e.action);
+    for (const action of ['workspace.create', 'member.create', 'member.remove', 'token.create', 'token.revoke', 'kill_switch.workspace', 'live_trading.change', 'auth.failure', 'auth.login.failed']) {
       expect(actions).toContain(action);
     }
-    const failures = audit.body.events.filter((e: { action: string }) => e.action === 'auth.failure').map((e: { reason: string }) => e.reason);
-    expect(failures).toEqual(expect.arrayContaining(['token revoked', 'token expired', 'wrong password']));
+    const failures = audit.body.items.filter((e: { action: string }) => e.action === 'auth.failure').map((e: { reason: string }) => e.reason);
+    expect(failures).toEqual(expect.arrayContaining(['token revoked', 'token expired']));
+    const login = audit.body.items.find((e: { action: string }) => e.action === 'auth.login.failed');
+    expect(login).toMatchObject({ reason: 'wrong password', ip: expect.any(String), actor: { type: 'user', id: a.ownerId } });
     expect(audit.text).not.toContain('not the password at all');
   });
 

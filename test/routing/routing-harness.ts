@@ -92,8 +92,8 @@ export class RoutingWorld {
     for (;;) {
       const res = await http(this.api.url, 'GET', `/v1/signals/${signalId}`, { token });
       if (['routed', 'partially_routed', 'blocked', 'failed'].includes(res.body?.status)) {
-        const orders = await http(this.api.url, 'GET', `/v1/orders?signalId=${signalId}`, { token });
-        return { status: res.body.status, error: res.body.error, orders: orders.body };
+        const orders = await http(this.api.url, 'GET', `/v1/orders?signalId=${signalId}&limit=500`, { token });
+        return { status: res.body.status, error: res.body.error, orders: orders.body.items };
       }
       if (Date.now() > deadline) throw new Error(`signal ${signalId} did not settle: ${JSON.stringify(res.body)}`);
       await new Promise((r) => setTimeout(r, 25));

@@ -129,7 +129,7 @@ suite(`scale-out: 3 api + 3 worker processes through PgBouncer (transaction mode
       201,
       'workspace',
     );
-    return { id: body.workspace.id, token: body.token.token };
+    return { id: body.workspace.id, token: body.token };
   }
 
   async function connection(ws: Workspace, broker: 'alpaca' | 'binance'): Promise<Connection> {

@@ -1,17 +1,4 @@
 import { ipAllowed, isAllowlistEntry } from '../../src/signals/ip-allowlist';
-import { WebhookRateLimiter } from '../../src/signals/webhook-rate-limiter';
-
-describe('WebhookRateLimiter', () => {
-  it('allows the limit per key and minute, then answers with the seconds left in the window', () => {
-    const sut = new WebhookRateLimiter();
-    const start = 1_800_000_000_000; // a minute boundary
-    expect(sut.take('a', 2, start).allowed).toBe(true);
-    expect(sut.take('a', 2, start + 1_000).allowed).toBe(true);
-    expect(sut.take('a', 2, start + 15_500)).toEqual({ allowed: false, retryAfterSeconds: 45 });
-    expect(sut.take('b', 2, start + 15_500).allowed).toBe(true);
-    expect(sut.take('a', 2, start + 60_000).allowed).toBe(true);
-  });
-});
 
 describe('IP allowlist', () => {
   it('accepts addresses, CIDR ranges and the tradingview preset only', () => {

@@ -11,7 +11,7 @@ function problemOf(body: unknown): Problem {
 }
 
 describe('parseSignalPayload', () => {
-  it('normalises a TradingView body with placeholder strings and drops unknown fields', () => {
+  it('normalises a TradingView body with placeholder strings and lists unknown fields as ignored', () => {
     const payload = parseSignalPayload({
       ticker: ' NASDAQ:AAPL ',
       action: 'BUY',
@@ -34,7 +34,47 @@ describe('parseSignalPayload', () => {
       takeProfit: '0.00001',
       id: '12345',
       time: '2026-01-02T15:04:05.000Z',
+      ignoredFields: ['comment'],
     });
+  });
+
+  it.each([
+    [{ action: 'sell', sentiment: 'flat' }, { action: 'sell', sentiment: 'flat' }],
+    [{ action: 'SELL', marketPosition: 'Flat' }, { action: 'sell', sentiment: 'flat' }],
+    [{ action: 'buy', sentiment: 'bullish' }, { action: 'buy', sentiment: 'long' }],
+    [{ action: 'sell', sentiment: 'bearish' }, { action: 'sell', sentiment: 'short' }],
+    [{ action: 'close' }, { action: 'exit' }],
+    [{ action: 'long' }, { action: 'buy', sentiment: 'long' }],
+    [{ action: 'short' }, { action: 'sell', sentiment: 'short' }],
+    [{ action: 'add' }, { action: 'add' }],
+    [{ action: 'buy', signalPrice: '101.50' }, { action: 'buy', price: '101.5' }],
+    [{ action: 'buy', sentiment: 'long', marketPosition: 'bullish' }, { action: 'buy', sentiment: 'long' }],
+  ])('reads the aliases other routers document: %p', (fields, expected) => {
+    expect(parseSignalPayload({ ticker: 'AAPL', ...fields })).toEqual({ ticker: 'AAPL', orderType: 'market', ...expected });
+  });
+
+  it.each([
+    [{ action: 'cancel', sentiment: 'flat' }, 'sentiment'],
+    [{ action: 'exit', sentiment: 'long' }, 'sentiment'],
+    [{ action: 'add', marketPosition: 'flat' }, 'marketPosition'],
+    [{ action: 'long', sentiment: 'short' }, 'sentiment'],
+    [{ action: 'buy', sentiment: 'long', marketPosition: 'short' }, 'marketPosition'],
+    [{ action: 'buy', price: '1', signalPrice: '2' }, 'signalPrice'],
+    [{ action: 'buy', sentiment: 'sideways' }, 'sentiment'],
+  ])('refuses a sentiment that cannot mean anything with the action: %p', (fields, path) => {
+    const p = problemOf({ ticker: 'AAPL', ...fields });
+    expect(p.status).toBe(422);
+    expect((p.extensions.errors as { path: string }[]).map((e) => e.path)).toEqual([path]);
+  });
+
+  it('bounds the ignored-field list and makes the names printable', () => {
+    const body: Record<string, unknown> = { ticker: 'AAPL', action: 'buy', ['x'.repeat(100)]: 1, 'a\u0007b': 2 };
+    for (let i = 0; i < 60; i++) body[`f${i}`] = i;
+    const { ignoredFields } = parseSignalPayload(body);
+    expect(ignoredFields).toHaveLength(51);
+    expect(ignoredFields![0]).toBe(`${'x'.repeat(64)}…`);
+    expect(ignoredFields![1]).toBe('a?b');
+    expect(ignoredFields![50]).toBe('… and 12 more');
   });
 
   it('parses text/plain bodies holding JSON and defaults to a market order', () => {

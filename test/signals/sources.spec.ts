@@ -38,7 +38,7 @@ describe('sources and webhook authentication', () => {
     expect(list.status).toBe(200);
     expect(list.text).not.toContain(hmac.secret.slice(6));
     expect(list.text).not.toContain(tv.token);
-    expect(list.body.find((s: { id: string }) => s.id === tv.id).webhookUrl).toMatch(/\/hooks\/[0-9a-f-]{36}\/\{token\}$/);
+    expect(list.body.items.find((s: { id: string }) => s.id === tv.id).webhookUrl).toMatch(/\/hooks\/[0-9a-f-]{36}\/\{token\}$/);
 
     const rows = await db.adminQuery<{ token_hash: Buffer | null; ciphertext: Buffer | null; wrapped_key: Buffer | null }>('SELECT token_hash, ciphertext, wrapped_key FROM source_secrets WHERE source_id = ANY($1::uuid[]) ORDER BY source_id = $2 DESC',
       [[hmac.id, tv.id], hmac.id],
@@ -132,14 +132,14 @@ describe('sources and webhook authentication', () => {
     }
     const alert = await eventually(async () => {
       const res = await http(api.url, 'GET', '/v1/alerts', { token });
-      return res.body.alerts?.find((a: { rule: string; resource: { id: string } }) => a.rule === 'source.signature_failures' && a.resource.id === source.id);
+      return res.body.items?.find((a: { rule: string; resource: { id: string } }) => a.rule === 'source.signature_failures' && a.resource.id === source.id);
     });
     expect(alert.severity).toBe('warning');
     const events = await db.adminQuery("SELECT resource_id FROM audit_events WHERE action = 'source.signature_failures' AND workspace_id = $1", [workspaceId]);
     expect(events).toEqual([{ resource_id: source.id }]);
   });
 
-  it('keeps the KMS and everything but one resolve query and one transaction off the webhook path', async () => {
+  it('keeps the KMS and everything but one resolve query, the two limit counters and one transaction off the webhook path', async () => {
     const source = await createHmacSource(api, token);
     expect((await postSigned(api, source, signal())).status).toBe(202);
 
@@ -187,7 +187,15 @@ describe('sources and webhook authentication', () => {
     try {
       const res = await postSigned(api, source, signal({ id: 'hot-path' }));
       expect(res.status).toBe(202);
-      expect(statements).toEqual(['pool: SELECT workspace_id, auth_mode, allowed_ips,', 'tx: BEGIN; SELECT', 'tx: INSERT INTO', 'tx: COMMIT']);
+      // The PostgreSQL limit store (no REDIS_URL here) counts the sender IP before the lookup and the source after it.
+      expect(statements).toEqual([
+        'pool: INSERT INTO limit_counters AS',
+        'pool: SELECT workspace_id, auth_mode, allowed_ips,',
+        'pool: INSERT INTO limit_counters AS',
+        'tx: BEGIN; SELECT',
+        'tx: INSERT INTO',
+        'tx: COMMIT',
+      ]);
       expect(decrypt).not.toHaveBeenCalled();
       expect(generate).not.toHaveBeenCalled();
     } finally {
@@ -228,9 +236,7 @@ describe('abuse controls', () => {
   });
 
   it('limits per source and per IP with 429 and Retry-After, and refuses oversized bodies with 413', async () => {
-    // The limiter counts in calendar minutes: start well inside one so the test never straddles two.
-    const intoMinute = Date.now() % 60_000;
-    if (intoMinute > 45_000) await new Promise((r) => setTimeout(r, 60_500 - intoMinute));
+    // Each counter's window starts at its first delivery (60 s), so the test never straddles two.
     const started = await startSignalsApi(db, { WEBHOOK_RATE_LIMIT_PER_MINUTE: '3', WEBHOOK_IP_RATE_LIMIT_PER_MINUTE: '12', BODY_LIMIT_BYTES: '4096' });
     api = started.api;
     const source = await createHmacSource(api, started.workspace.token);

@@ -54,7 +54,7 @@ describe.each(QUEUE_BACKENDS)('webhooks (%s queue)', (_backend, queueEnv) => {
       return rows[0]?.status === 'queued' && rows;
     });
     expect(row.enqueued_at).toBeInstanceOf(Date);
-    expect(row.payload).toEqual({ ticker: 'NASDAQ:AAPL', action: 'buy', quantity: '10', orderType: 'market' });
+    expect(row.payload).toEqual({ ticker: 'NASDAQ:AAPL', action: 'buy', quantity: '10', orderType: 'market', ignoredFields: ['comment'] });
     expect(row.raw_payload).toContain('kept raw, not trusted');
   });
 
@@ -191,9 +191,9 @@ describe('signal read API', () => {
 
     const page1 = await http(api.url, 'GET', '/v1/signals?limit=2', { token });
     expect(page1.status).toBe(200);
-    expect(page1.body.signals.map((s: { id: string }) => s.id)).toEqual([accepted[2], accepted[1]]);
+    expect(page1.body.items.map((s: { id: string }) => s.id)).toEqual([accepted[2], accepted[1]]);
     const page2 = await http(api.url, 'GET', `/v1/signals?limit=2&cursor=${page1.body.nextCursor}`, { token });
-    expect(page2.body.signals.map((s: { id: string }) => s.id)).toEqual([accepted[0]]);
+    expect(page2.body.items.map((s: { id: string }) => s.id)).toEqual([accepted[0]]);
     expect(page2.body.nextCursor).toBeNull();
 
     const one = await http(api.url, 'GET', `/v1/signals/${accepted[0]}`, { token });
@@ -204,7 +204,7 @@ describe('signal read API', () => {
 
     const other = await createWorkspace(api);
     expect((await http(api.url, 'GET', `/v1/signals/${accepted[0]}`, { token: other.token })).status).toBe(404);
-    expect((await http(api.url, 'GET', '/v1/signals', { token: other.token })).body.signals).toEqual([]);
+    expect((await http(api.url, 'GET', '/v1/signals', { token: other.token })).body.items).toEqual([]);
     expect((await http(api.url, 'GET', `/v1/sources/${source.id}`, { token: other.token })).status).toBe(404);
   });
 });

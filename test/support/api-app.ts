@@ -71,5 +71,5 @@ export async function createWorkspace(api: RunningApi, name = 'ws', ownerPasswor
   const email = `owner-${randomBytes(4).toString('hex')}@example.com`;
   const res = await http(api.url, 'POST', '/v1/workspaces', { token: api.platformToken, body: { name, ownerEmail: email, ownerPassword } });
   if (res.status !== 201) throw new Error(`workspace create failed: ${res.status} ${res.text}`);
-  return { id: res.body.workspace.id as string, token: res.body.token.token as string, ownerEmail: email, ownerId: res.body.owner.id as string };
+  return { id: res.body.workspace.id as string, token: res.body.token as string, ownerEmail: email, ownerId: res.body.owner.id as string };
 }

@@ -1,20 +1,17 @@
 import { z } from 'zod';
+import { SeqKeyset, TimeKeyset } from '../../common/pagination';
 import { AUDIT_ACTIONS } from '../audit-event';
 
-export const auditListQuerySchema = z.strictObject({
-  /** Cursor: the seq of the last event already seen (events come in chain order). */
-  after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
-  action: z.enum(AUDIT_ACTIONS).optional(),
-  resourceType: z.string().min(1).max(100).optional(),
-  resourceId: z.string().min(1).max(200).optional(),
+export const auditListFilters = z.strictObject({
+  action: z.enum(AUDIT_ACTIONS).optional().describe('Only events of this action.'),
+  resourceType: z.string().min(1).max(100).optional().describe('Only events about resources of this type (`connection`, `source`, …).'),
+  resourceId: z.string().min(1).max(200).optional().describe('Only events about the resource with this id.'),
 });
-export type AuditListQuery = z.infer<typeof auditListQuerySchema>;
+export type AuditListFilter = z.infer<typeof auditListFilters>;
+export const auditOrder = new SeqKeyset();
 
-export const alertListQuerySchema = z.strictObject({
-  status: z.enum(['open', 'acknowledged', 'resolved']).optional(),
-  /** Cursor: the id of the last alert already seen (newest first). */
-  cursor: z.uuid().optional(),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
+export const alertListFilters = z.strictObject({
+  status: z.enum(['open', 'acknowledged', 'resolved']).optional().describe('Only alerts in this status.'),
 });
-export type AlertListQuery = z.infer<typeof alertListQuerySchema>;
+export type AlertListFilter = z.infer<typeof alertListFilters>;
+export const alertOrder = new TimeKeyset('firstRaisedAt');

@@ -1,9 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool, PoolClient } from 'pg';
 import { PG_POOL } from '../../database/database.tokens';
+import type { PageRequest, TimeKey } from '../../common/pagination';
 import type { TenantTx } from '../../database/tenant-db';
 import type { SafeDetails } from '../audit-event';
 import type { SqlTx } from '../audit-sql';
+import { AlertListFilter, alertOrder } from '../dto/audit.dto';
 import type { AlertEventAction, AlertNotice, PagerChannelName } from './pager-channel';
 import type { AlertSeverity } from './pager-rules';
 
@@ -37,12 +39,6 @@ export type DeliveryResult =
   | { status: 'delivered' }
   | { status: 'pending'; retryInMs: number; error: string }
   | { status: 'failed'; error: string };
-
-export interface AlertListFilter {
-  status?: AlertStatus;
-  cursor?: string;
-  limit: number;
-}
 
 type ClaimRow = {
   id: string;
@@ -115,12 +111,11 @@ export class AlertsRepository {
     return tx.alert.findUnique({ where: { id }, include: { deliveries: { orderBy: { ordinal: 'asc' } } } });
   }
 
-  list(tx: TenantTx, workspaceId: string, f: AlertListFilter) {
+  list(tx: TenantTx, workspaceId: string, f: AlertListFilter, page: PageRequest<TimeKey>) {
     return tx.alert.findMany({
-      where: { workspaceId, status: f.status },
-      orderBy: [{ firstRaisedAt: 'desc' }, { id: 'desc' }],
-      ...(f.cursor ? { cursor: { id: f.cursor }, skip: 1 } : {}),
-      take: f.limit,
+      where: { workspaceId, status: f.status, ...alertOrder.after(page.after) },
+      orderBy: alertOrder.orderBy,
+      take: page.limit + 1,
       include: { deliveries: { orderBy: { ordinal: 'asc' } } },
     });
   }

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { ListRequest, Page, TimeKey, toPage } from '../../common/pagination';
 import { Problem } from '../../common/problem';
 import { TenantDb } from '../../database/tenant-db';
 import type { AuthContext } from '../../workspaces/auth/auth-context';
@@ -6,7 +7,8 @@ import type { SafeDetails } from '../audit-event';
 import { pgSql, prismaSql } from '../audit-sql';
 import { AuditWriter } from '../audit-writer';
 import { AlertInput, AlertOpener } from './alert-opener';
-import { AlertListFilter, AlertsRepository, AlertStatus, OpenedAlert } from './alerts.repository';
+import { AlertListFilter, alertOrder } from '../dto/audit.dto';
+import { AlertsRepository, AlertStatus, OpenedAlert } from './alerts.repository';
 
 export interface AlertView {
   id: string;
@@ -47,9 +49,9 @@ export class Pager {
     return this.tenantDb.runRaw(workspaceId, (client) => this.opener.open(pgSql(client), alert));
   }
 
-  async list(auth: AuthContext, filter: AlertListFilter): Promise<{ alerts: AlertView[]; nextCursor: string | null }> {
-    const rows = await this.tenantDb.run(auth.workspaceId, (tx) => this.alerts.list(tx, auth.workspaceId, filter));
-    return { alerts: rows.map(toView), nextCursor: rows.length === filter.limit ? rows[rows.length - 1].id : null };
+  async list(auth: AuthContext, { filter, page }: ListRequest<AlertListFilter, TimeKey>): Promise<Page<AlertView>> {
+    const rows = await this.tenantDb.run(auth.workspaceId, (tx) => this.alerts.list(tx, auth.workspaceId, filter, page));
+    return toPage(rows, page, alertOrder, toView);
   }
 
   /** Idempotent; queues an acknowledge to every channel that got the trigger (PagerDuty acknowledges the incident). */

@@ -1,4 +1,4 @@
-import type { BrokerOrderStatus, OrderAck, OrderRequest } from '../broker-adapter';
+import type { BrokerOrderState, BrokerOrderStatus, OrderAck, OrderRequest } from '../broker-adapter';
 import { isPositiveDecimal } from '../broker-values';
 import type { AlpacaOrder } from './alpaca-schemas';
 
@@ -41,7 +41,21 @@ export function alpacaOrderAck(order: AlpacaOrder): OrderAck {
   return ack;
 }
 
-function alpacaStatus(status: string): BrokerOrderStatus {
+function alpacaStatus(status: string): 'accepted' | 'filled' | 'rejected' {
   if (status === 'filled') return 'filled';
   return FINISHED_UNFILLED.has(status) ? 'rejected' : 'accepted';
+}
+
+/** Alpaca's final statuses by lifecycle state; every other status (new, partially_filled, held, done_for_day, …) still works. */
+const FINAL_STATUSES: Record<string, BrokerOrderStatus> = { filled: 'filled', canceled: 'canceled', replaced: 'canceled', expired: 'expired', rejected: 'rejected', suspended: 'rejected' };
+
+/** An order lookup as a lifecycle state: Alpaca gives the cumulative fill (filled_qty, filled_avg_price), not each fill. */
+export function alpacaOrderState(order: AlpacaOrder): BrokerOrderState {
+  const filled = order.filled_qty && isPositiveDecimal(order.filled_qty) ? order.filled_qty : '0';
+  const status = FINAL_STATUSES[order.status] ?? (filled === '0' ? 'accepted' : 'partially_filled');
+  const state: BrokerOrderState = { brokerOrderId: order.id, status, filledQuantity: filled };
+  if (filled !== '0' && order.filled_avg_price) state.averagePrice = order.filled_avg_price;
+  if (order.updated_at) state.updatedAt = order.updated_at;
+  if (status === 'canceled' || status === 'expired' || status === 'rejected') state.reason = `order ${order.status} at Alpaca`;
+  return state;
 }

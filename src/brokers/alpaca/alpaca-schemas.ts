@@ -27,6 +27,7 @@ export const alpacaOrderSchema = z.object({
   status: z.string(),
   filled_qty: decimal.nullish(),
   filled_avg_price: decimal.nullish(),
+  updated_at: z.string().nullish(),
 });
 export type AlpacaOrder = z.infer<typeof alpacaOrderSchema>;
 

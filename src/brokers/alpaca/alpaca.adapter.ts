@@ -3,7 +3,9 @@ import type {
   BrokerAdapter,
   BrokerCredentials,
   BrokerEnvironment,
+  BrokerOrderState,
   OrderAck,
+  OrderLookup,
   OrderRequest,
   PermissionReport,
   Position,
@@ -21,7 +23,7 @@ import {
   replayedOrder,
   safeBrokerText,
 } from '../broker-values';
-import { alpacaOrderAck, alpacaOrderBody } from './alpaca-orders';
+import { alpacaOrderAck, alpacaOrderBody, alpacaOrderState } from './alpaca-orders';
 import {
   alpacaAccountSchema,
   alpacaCredentialsSchema,
@@ -30,6 +32,7 @@ import {
   alpacaOrderSchema,
   alpacaPositionSchema,
   type AlpacaCredentials,
+  type AlpacaOrder,
 } from './alpaca-schemas';
 
 const BROKER = 'alpaca';
@@ -98,6 +101,12 @@ export class AlpacaAdapter implements BrokerAdapter {
     return this.lookup(creds, order.environment, order.clientOrderId);
   }
 
+  async getOrder(credentials: BrokerCredentials, order: OrderLookup): Promise<BrokerOrderState | null> {
+    const creds = parseCredentials(BROKER, alpacaCredentialsSchema, credentials);
+    const found = await this.lookupRaw(creds, order.environment, order.clientOrderId);
+    return found ? alpacaOrderState(found) : null;
+  }
+
   async getPosition(credentials: BrokerCredentials, symbol: string, environment: BrokerEnvironment, _connectionId: string): Promise<Position> {
     const creds = parseCredentials(BROKER, alpacaCredentialsSchema, credentials);
     // Alpaca names crypto positions without the slash (BTC/USD → BTCUSD).
@@ -138,10 +147,15 @@ export class AlpacaAdapter implements BrokerAdapter {
   }
 
   private async lookup(creds: AlpacaCredentials, environment: BrokerEnvironment, clientOrderId: string): Promise<OrderAck | null> {
+    const found = await this.lookupRaw(creds, environment, clientOrderId);
+    return found ? alpacaOrderAck(found) : null;
+  }
+
+  private async lookupRaw(creds: AlpacaCredentials, environment: BrokerEnvironment, clientOrderId: string): Promise<AlpacaOrder | null> {
     const query = new URLSearchParams({ client_order_id: clientOrderId });
     const res = await this.send(creds, environment, { method: 'GET', path: `/v2/orders:by_client_order_id?${query}` });
     if (res.status === 404) return null;
-    return alpacaOrderAck(this.expect(res, creds, alpacaOrderSchema, 'the order lookup'));
+    return this.expect(res, creds, alpacaOrderSchema, 'the order lookup');
   }
 
   private send(creds: AlpacaCredentials, environment: BrokerEnvironment, req: Request): Promise<BrokerHttpResponse> {

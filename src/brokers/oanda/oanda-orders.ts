@@ -7,11 +7,20 @@ const BROKER = 'oanda';
 const ORDER_TYPES = { market: 'MARKET', limit: 'LIMIT', stop: 'STOP' } as const;
 const TIMES_IN_FORCE = { gtc: 'GTC', day: 'GFD', ioc: 'IOC', fok: 'FOK' } as const;
 
-/** OANDA instruments are `BASE_QUOTE` (EUR_USD, XAU_USD, SPX500_USD); `EURUSD` and `EUR/USD` map to that form. */
-export function oandaInstrument(symbol: string): string {
-  const s = symbol.trim().toUpperCase().replace('/', '_');
+/**
+ * OANDA instruments are `BASE_QUOTE` (EUR_USD, XAU_USD, SPX500_USD); `OANDA:EURUSD`, `EURUSD` and `EUR/USD`
+ * map to that form; undefined when no instrument can be made of it.
+ */
+export function oandaInstrumentName(symbol: string): string | undefined {
+  const s = symbol.trim().toUpperCase().replace(/^[A-Z0-9_]+:/, '').replace('/', '_');
   if (/^[A-Z]{6}$/.test(s)) return `${s.slice(0, 3)}_${s.slice(3)}`;
   if (/^[A-Z0-9]{2,12}_[A-Z0-9]{2,12}$/.test(s)) return s;
+  return undefined;
+}
+
+export function oandaInstrument(symbol: string): string {
+  const instrument = oandaInstrumentName(symbol);
+  if (instrument) return instrument;
   throw new BrokerError('rejected', BROKER, `${JSON.stringify(symbol.slice(0, 24))} is not an OANDA instrument (expected e.g. EUR_USD or EURUSD)`);
 }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { TenantDb } from '../../database/tenant-db';
-import type { BrokerAdapter, BrokerCredentials, BrokerEnvironment, OrderAck, OrderRequest, PermissionReport, Position } from '../broker-adapter';
+import type { BrokerAdapter, BrokerCredentials, BrokerEnvironment, BrokerOrderState, OrderAck, OrderLookup, OrderRequest, PermissionReport, Position } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
 
 /** Paper accounts start with this much simulated cash; deterministic so sizing tests are exact. */
@@ -19,6 +19,7 @@ interface PaperOrderRow {
   status: 'accepted' | 'filled' | 'canceled';
   quantity: string;
   fill_price: string | null;
+  created_at: Date;
 }
 
 /**
@@ -51,7 +52,7 @@ export class PaperAdapter implements BrokerAdapter {
         `INSERT INTO paper_orders (id, workspace_id, connection_id, client_order_id, symbol, side, order_type, quantity, limit_price, stop_price, status, fill_price)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
          ON CONFLICT (connection_id, client_order_id) DO NOTHING
-         RETURNING id, client_order_id, status, quantity::text, fill_price::text`,
+         RETURNING id, client_order_id, status, quantity::text, fill_price::text, created_at`,
         [randomUUID(), workspaceId, order.connectionId, order.clientOrderId, order.symbol, order.side, order.type, order.quantity,
           order.limitPrice ?? null, order.stopPrice ?? null, fillPrice ? 'filled' : 'accepted', fillPrice ?? null],
       );
@@ -72,6 +73,18 @@ export class PaperAdapter implements BrokerAdapter {
     const { workspaceId } = this.account(credentials);
     const row = await this.db.runRaw(workspaceId, (client) => this.findRow(client, order.connectionId, order.clientOrderId));
     return row ? toAck(row) : null;
+  }
+
+  /** A paper order fills whole, once: its one fill carries the order's id. */
+  async getOrder(credentials: BrokerCredentials, order: OrderLookup): Promise<BrokerOrderState | null> {
+    const { workspaceId } = this.account(credentials);
+    const row = await this.db.runRaw(workspaceId, (client) => this.findRow(client, order.connectionId, order.clientOrderId));
+    if (!row) return null;
+    if (row.status !== 'filled' || !row.fill_price) {
+      return { brokerOrderId: row.id, status: row.status, filledQuantity: '0', reason: row.status === 'canceled' ? 'canceled' : undefined };
+    }
+    const fill = { brokerFillId: row.id, quantity: normalize(row.quantity), price: normalize(row.fill_price), time: row.created_at.toISOString() };
+    return { brokerOrderId: row.id, status: 'filled', filledQuantity: fill.quantity, averagePrice: fill.price, fills: [fill] };
   }
 
   async getPosition(credentials: BrokerCredentials, symbol: string, _env: BrokerEnvironment, connectionId: string): Promise<Position> {
@@ -119,7 +132,7 @@ export class PaperAdapter implements BrokerAdapter {
 
   private async findRow(client: { query: TenantQuery }, connectionId: string, clientOrderId: string): Promise<PaperOrderRow | undefined> {
     const { rows } = await client.query<PaperOrderRow>(
-      'SELECT id, client_order_id, status, quantity::text, fill_price::text FROM paper_orders WHERE connection_id = $1 AND client_order_id = $2',
+      'SELECT id, client_order_id, status, quantity::text, fill_price::text, created_at FROM paper_orders WHERE connection_id = $1 AND client_order_id = $2',
       [connectionId, clientOrderId],
     );
     return rows[0];

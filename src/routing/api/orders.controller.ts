@@ -1,10 +1,11 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { IdParam, ValidQuery } from '../../common/validation';
+import { byCreatedAt, ListQuery, ListRequest, TimeKey } from '../../common/pagination';
+import { IdParam } from '../../common/validation';
 import type { AuthContext } from '../../workspaces/auth/auth-context';
 import { Auth } from '../../workspaces/auth/auth.decorators';
 import { OrdersService } from './orders.service';
-import { listOrdersSchema, ListOrdersDto } from './route.dto';
+import { OrderListFilter, orderListFilters } from './route.dto';
 
 @ApiTags('orders')
 @ApiBearerAuth()
@@ -13,8 +14,8 @@ export class OrdersController {
   constructor(private readonly orders: OrdersService) {}
 
   @Get()
-  list(@Auth() auth: AuthContext, @ValidQuery(listOrdersSchema) filter: ListOrdersDto) {
-    return this.orders.list(auth, filter);
+  list(@Auth() auth: AuthContext, @ListQuery({ keyset: byCreatedAt, item: 'order', filters: orderListFilters }) query: ListRequest<OrderListFilter, TimeKey>) {
+    return this.orders.list(auth, query);
   }
 
   @Get(':id')

@@ -1,27 +1,27 @@
 import { Injectable } from '@nestjs/common';
+import { byCreatedAt, PageRequest, TimeKey } from '../../common/pagination';
 import type { TenantTx } from '../../database/tenant-db';
-import type { Order } from '../../generated/prisma/client';
-import type { ListOrdersDto } from './route.dto';
+import type { Order, OrderFill, OrderTransition } from '../../generated/prisma/client';
+import type { OrderListFilter } from './route.dto';
 
 @Injectable()
 export class OrdersRepository {
-  list(tx: TenantTx, filter: ListOrdersDto): Promise<Order[]> {
+  list(tx: TenantTx, filter: OrderListFilter, page: PageRequest<TimeKey>): Promise<Order[]> {
     return tx.order.findMany({
-      where: {
-        ...(filter.signalId && { signalId: filter.signalId }),
-        ...(filter.status && { status: filter.status }),
-        ...(filter.before && { createdAt: { lt: new Date(filter.before) } }),
-      },
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      take: filter.limit,
+      where: { signalId: filter.signalId, status: filter.status, ...byCreatedAt.after(page.after) },
+      orderBy: byCreatedAt.orderBy,
+      take: page.limit + 1,
     });
   }
 
-  find(tx: TenantTx, id: string): Promise<Order | null> {
-    return tx.order.findUnique({ where: { id } });
+  find(tx: TenantTx, id: string): Promise<(Order & { fills: OrderFill[]; transitions: OrderTransition[] }) | null> {
+    return tx.order.findUnique({
+      where: { id },
+      include: { fills: { orderBy: [{ filledAt: 'asc' }, { recordedAt: 'asc' }] }, transitions: { orderBy: { at: 'asc' } } },
+    });
   }
 
   ofSignal(tx: TenantTx, signalId: string): Promise<Order[]> {
-    return tx.order.findMany({ where: { signalId }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+    return tx.order.findMany({ where: { signalId }, orderBy: [{ createdAt: 'asc' }, { leg: 'asc' }, { id: 'asc' }] });
   }
 }

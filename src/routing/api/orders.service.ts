@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
+import { byCreatedAt, ListRequest, Page, TimeKey, toPage } from '../../common/pagination';
 import { Problem } from '../../common/problem';
 import { TenantDb, TenantTx } from '../../database/tenant-db';
-import type { Order } from '../../generated/prisma/client';
+import type { Order, OrderFill, OrderTransition } from '../../generated/prisma/client';
 import type { AuthContext } from '../../workspaces/auth/auth-context';
 import { OrdersRepository } from './orders.repository';
-import type { ListOrdersDto } from './route.dto';
+import type { OrderListFilter } from './route.dto';
 
 export interface OrderView {
   id: string;
@@ -13,6 +14,8 @@ export interface OrderView {
   connectionId: string;
   broker: string;
   clientOrderId: string;
+  /** 0, or 0 then 1 for a reversal (close, then open). */
+  leg: number;
   intent: string;
   symbol: string;
   side: string | null;
@@ -29,6 +32,29 @@ export interface OrderView {
   timings: { routedAt: string; sentAt: string | null; acknowledgedAt: string | null };
 }
 
+/** One execution at the broker; `brokerFillId` is the broker's id (or, where the broker reports only cumulative fills, `cum:<filled so far>`). */
+export interface FillView {
+  brokerFillId: string;
+  quantity: string;
+  price: string;
+  fee: string | null;
+  filledAt: string;
+}
+
+/** A single order: its view, every fill, and every status change with its time (the lifecycle). */
+export interface OrderDetailView extends OrderView {
+  fills: FillView[];
+  transitions: { from: string | null; to: string; at: string }[];
+}
+
+function toDetailView(o: Order & { fills: OrderFill[]; transitions: OrderTransition[] }): OrderDetailView {
+  return {
+    ...toOrderView(o),
+    fills: o.fills.map((f) => ({ brokerFillId: f.brokerFillId, quantity: f.quantity.toString(), price: f.price.toString(), fee: f.fee?.toString() ?? null, filledAt: f.filledAt.toISOString() })),
+    transitions: o.transitions.map((t) => ({ from: t.fromStatus, to: t.toStatus, at: t.at.toISOString() })),
+  };
+}
+
 export function toOrderView(o: Order): OrderView {
   return {
     id: o.id,
@@ -37,6 +63,7 @@ export function toOrderView(o: Order): OrderView {
     connectionId: o.connectionId,
     broker: o.broker,
     clientOrderId: o.clientOrderId,
+    leg: o.leg,
     intent: o.intent,
     symbol: o.symbol,
     side: o.side,
@@ -62,14 +89,15 @@ export class OrdersService {
     private readonly orders: OrdersRepository,
   ) {}
 
-  async list(auth: AuthContext, filter: ListOrdersDto): Promise<OrderView[]> {
-    return (await this.db.run(auth.workspaceId, (tx) => this.orders.list(tx, filter))).map(toOrderView);
+  async list(auth: AuthContext, { filter, page }: ListRequest<OrderListFilter, TimeKey>): Promise<Page<OrderView>> {
+    const rows = await this.db.run(auth.workspaceId, (tx) => this.orders.list(tx, filter, page));
+    return toPage(rows, page, byCreatedAt, toOrderView);
   }
 
-  async get(auth: AuthContext, id: string): Promise<OrderView> {
+  async get(auth: AuthContext, id: string): Promise<OrderDetailView> {
     const order = await this.db.run(auth.workspaceId, (tx) => this.orders.find(tx, id));
     if (!order) throw Problem.notFound('Order');
-    return toOrderView(order);
+    return toDetailView(order);
   }
 
   /** Inside a caller's tenant transaction. */

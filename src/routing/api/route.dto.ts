@@ -14,6 +14,11 @@ const limits = z.strictObject({
   maxOrdersPerMinute: z.number().int().min(1).max(10_000).optional(),
 });
 
+/** Which directions the route opens positions in; the other direction's signals only close. */
+const positionMode = z.enum(['both', 'long_only', 'short_only']);
+/** An entry while a position in its direction is already open: add to it, or ignore the signal (blocked, with the reason). */
+const entryWhenOpen = z.enum(['add', 'ignore']);
+
 export const createRouteSchema = z.strictObject({
   sourceId: z.uuid(),
   connectionId: z.uuid(),
@@ -21,6 +26,8 @@ export const createRouteSchema = z.strictObject({
   symbolMap: z.record(symbol, symbol).refine((m) => Object.keys(m).length <= 500, 'at most 500 entries').optional(),
   allowedSymbols: z.array(symbol).max(500).optional(),
   limits: limits.optional(),
+  positionMode: positionMode.default('both'),
+  entryWhenOpen: entryWhenOpen.default('add'),
   enabled: z.boolean().default(true),
 });
 export type CreateRouteDto = z.infer<typeof createRouteSchema>;
@@ -31,15 +38,15 @@ export const updateRouteSchema = z
     symbolMap: z.record(symbol, symbol).optional(),
     allowedSymbols: z.array(symbol).max(500).nullable().optional(),
     limits: limits.optional(),
+    positionMode: positionMode.optional(),
+    entryWhenOpen: entryWhenOpen.optional(),
     enabled: z.boolean().optional(),
   })
   .refine((v) => Object.keys(v).length > 0, 'nothing to update');
 export type UpdateRouteDto = z.infer<typeof updateRouteSchema>;
 
-export const listOrdersSchema = z.strictObject({
-  signalId: z.uuid().optional(),
-  status: z.enum(['pending', 'submitted', 'accepted', 'filled', 'rejected', 'failed', 'blocked']).optional(),
-  before: z.iso.datetime().optional(),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
+export const orderListFilters = z.strictObject({
+  signalId: z.uuid().optional().describe('Only orders made from this signal.'),
+  status: z.enum(['pending', 'submitted', 'accepted', 'partially_filled', 'filled', 'canceled', 'expired', 'rejected', 'failed', 'blocked', 'skipped']).optional().describe('Only orders in this status.'),
 });
-export type ListOrdersDto = z.infer<typeof listOrdersSchema>;
+export type OrderListFilter = z.infer<typeof orderListFilters>;

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { byCreatedAt, PageRequest, TimeKey } from '../../common/pagination';
 import type { TenantTx } from '../../database/tenant-db';
 import type { Prisma, Route } from '../../generated/prisma/client';
 
@@ -16,8 +17,8 @@ export class RoutesRepository {
     return tx.route.create({ data });
   }
 
-  list(tx: TenantTx): Promise<Route[]> {
-    return tx.route.findMany({ where: { deletedAt: null }, orderBy: { createdAt: 'asc' } });
+  list(tx: TenantTx, page: PageRequest<TimeKey>): Promise<Route[]> {
+    return tx.route.findMany({ where: { deletedAt: null, ...byCreatedAt.after(page.after) }, orderBy: byCreatedAt.orderBy, take: page.limit + 1 });
   }
 
   find(tx: TenantTx, id: string): Promise<Route | null> {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AuditWriter } from '../../audit/audit-writer';
+import { byCreatedAt, Page, PageRequest, TimeKey, toPage } from '../../common/pagination';
 import { Problem } from '../../common/problem';
 import { TenantDb } from '../../database/tenant-db';
 import type { Route } from '../../generated/prisma/client';
@@ -17,6 +18,8 @@ export interface RouteView {
   symbolMap: Record<string, string>;
   allowedSymbols: string[] | null;
   limits: { maxQuantity: string | null; maxNotional: string | null; maxOrdersPerMinute: number | null };
+  positionMode: string;
+  entryWhenOpen: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -31,6 +34,8 @@ function toView(r: Route): RouteView {
     symbolMap: r.symbolMap as Record<string, string>,
     allowedSymbols: r.allowedSymbols.length ? r.allowedSymbols : null,
     limits: { maxQuantity: r.maxQuantity?.toString() ?? null, maxNotional: r.maxNotional?.toString() ?? null, maxOrdersPerMinute: r.maxOrdersPerMinute },
+    positionMode: r.positionMode,
+    entryWhenOpen: r.entryWhenOpen,
     createdAt: r.createdAt.toISOString(),
     updatedAt: r.updatedAt.toISOString(),
   };
@@ -64,14 +69,16 @@ export class RoutesService {
         maxQuantity: dto.limits?.maxQuantity,
         maxNotional: dto.limits?.maxNotional,
         maxOrdersPerMinute: dto.limits?.maxOrdersPerMinute,
+        positionMode: dto.positionMode,
+        entryWhenOpen: dto.entryWhenOpen,
       });
       await this.audit.record(tx, this.event(auth, 'route.create', route.id, { sourceId: dto.sourceId, connectionId: dto.connectionId, enabled: dto.enabled }));
       return toView(route);
     });
   }
 
-  async list(auth: AuthContext): Promise<RouteView[]> {
-    return (await this.db.run(auth.workspaceId, (tx) => this.routes.list(tx))).map(toView);
+  async list(auth: AuthContext, page: PageRequest<TimeKey>): Promise<Page<RouteView>> {
+    return toPage(await this.db.run(auth.workspaceId, (tx) => this.routes.list(tx, page)), page, byCreatedAt, toView);
   }
 
   update(auth: AuthContext, id: string, dto: UpdateRouteDto): Promise<RouteView> {
@@ -82,6 +89,8 @@ export class RoutesService {
         ...(dto.sizing && { sizingMode: dto.sizing.mode, sizingValue: dto.sizing.value }),
         ...(dto.symbolMap && { symbolMap: dto.symbolMap }),
         ...(dto.allowedSymbols !== undefined && { allowedSymbols: dto.allowedSymbols ?? [] }),
+        ...(dto.positionMode && { positionMode: dto.positionMode }),
+        ...(dto.entryWhenOpen && { entryWhenOpen: dto.entryWhenOpen }),
         ...(dto.limits && {
           maxQuantity: dto.limits.maxQuantity ?? null,
           maxNotional: dto.limits.maxNotional ?? null,

@@ -1,11 +1,13 @@
 import { z } from 'zod';
-import { SIGNAL_STATUSES } from '../signals.repository';
+import { TimeKeyset } from '../../common/pagination';
 
-export const signalListQuerySchema = z.strictObject({
-  sourceId: z.uuid().optional(),
-  status: z.enum(SIGNAL_STATUSES).optional(),
-  /** Cursor: the id of the last signal already seen (newest first). */
-  cursor: z.uuid().optional(),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
+export const SIGNAL_STATUSES = ['received', 'queued', 'routing', 'routed', 'partially_routed', 'blocked', 'failed'] as const;
+export type SignalStatus = (typeof SIGNAL_STATUSES)[number];
+
+export const signalListFilters = z.strictObject({
+  sourceId: z.uuid().optional().describe('Only signals of this source.'),
+  status: z.enum(SIGNAL_STATUSES).optional().describe('Only signals in this status.'),
 });
-export type SignalListQuery = z.infer<typeof signalListQuerySchema>;
+export type SignalListFilter = z.infer<typeof signalListFilters>;
+
+export const signalOrder = new TimeKeyset('receivedAt');

@@ -6,6 +6,7 @@ import { isDatabaseUnavailable } from '../../database/database-unavailable';
 import { Problem } from '../../common/problem';
 import { AuthContext, PlatformContext, Principal, Role, roleAtLeast } from './auth-context';
 import { AUTH_CONTEXT, PLATFORM_ROUTE, PUBLIC_ROUTE, REQUIRED_ROLE } from './auth.decorators';
+import { TokenAttempts } from './token-attempts';
 
 /**
  * The global guard: every route needs a valid bearer token unless marked @Public(); platform routes
@@ -14,17 +15,25 @@ import { AUTH_CONTEXT, PLATFORM_ROUTE, PUBLIC_ROUTE, REQUIRED_ROLE } from './aut
  */
 @Injectable()
 export class AccessGuard extends AuthGuard('bearer') {
-  constructor(private readonly reflector: Reflector) {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly attempts: TokenAttempts,
+  ) {
     super();
   }
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
-    await super.canActivate(context);
-
     const request = context.switchToHttp().getRequest<FastifyRequest & { user: Principal }>();
+    try {
+      await super.canActivate(context);
+    } catch (err) {
+      if (err instanceof Problem && err.status === 401) await this.attempts.refused(request);
+      throw err;
+    }
     const principal = request.user;
+    if (principal.kind === 'platform') await this.attempts.platformUsed(request);
     const base = { ip: request.ip, requestId: String(request.id) };
     const holder = request as unknown as Record<string, AuthContext | PlatformContext>;
 
@@ -38,7 +47,7 @@ export class AccessGuard extends AuthGuard('bearer') {
     const isRead = request.method === 'GET' || request.method === 'HEAD';
     const required = this.reflector.getAllAndOverride<Role>(REQUIRED_ROLE, targets) ?? (isRead ? 'viewer' : 'admin');
     if (!roleAtLeast(principal.role, required)) throw Problem.forbidden(`This action needs the ${required} role or higher.`);
-    holder[AUTH_CONTEXT] = { workspaceId: principal.workspaceId, actor: principal.actor, role: principal.role, ...base };
+    holder[AUTH_CONTEXT] = { workspaceId: principal.workspaceId, actor: principal.actor, memberId: principal.memberId, role: principal.role, ...base };
     return true;
   }
 

@@ -7,10 +7,20 @@ export function roleAtLeast(role: Role, minimum: Role): boolean {
   return RANK[role] >= RANK[minimum];
 }
 
+export function lowerRole(a: Role, b: Role): Role {
+  return RANK[a] <= RANK[b] ? a : b;
+}
+
+export function higherRole(a: Role, b: Role): Role {
+  return RANK[a] >= RANK[b] ? a : b;
+}
+
 /** The authenticated caller of a workspace route, passed explicitly into services. */
 export interface AuthContext {
   workspaceId: string;
   actor: { type: 'user' | 'token'; id: string };
+  /** The member who answers for the request: the JWT's subject, or the member behind the API token. */
+  memberId: string;
   role: Role;
   ip: string;
   requestId: string;
@@ -25,5 +35,5 @@ export interface PlatformContext {
 
 /** What the bearer strategy resolves a token to, before the route's requirements are checked. */
 export type Principal =
-  | { kind: 'workspace'; workspaceId: string; actor: AuthContext['actor']; role: Role }
+  | { kind: 'workspace'; workspaceId: string; actor: AuthContext['actor']; memberId: string; role: Role }
   | { kind: 'platform' };

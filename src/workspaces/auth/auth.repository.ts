@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
 import { PG_POOL } from '../../database/database.tokens';
+import type { AuditEventInput } from '../../audit/audit-event';
 import { AuditWriter } from '../../audit/audit-writer';
 import { TenantDb } from '../../database/tenant-db';
 import type { Role } from './auth-context';
@@ -11,6 +12,10 @@ export interface ResolvedToken {
   role: Role;
   expiresAt: Date | null;
   revokedAt: Date | null;
+  /** The member who answers for the token and her current role; null once she is removed. */
+  creatorId: string | null;
+  creatorRole: Role | null;
+  lastUsedAt: Date | null;
 }
 
 export interface LoginCandidate {
@@ -31,7 +36,9 @@ export class AuthRepository {
 
   async findToken(hash: Buffer): Promise<ResolvedToken | undefined> {
     const { rows } = await this.pool.query(
-      'SELECT id, workspace_id AS "workspaceId", role, expires_at AS "expiresAt", revoked_at AS "revokedAt" FROM auth_resolve_api_token($1)',
+      `SELECT id, workspace_id AS "workspaceId", role, expires_at AS "expiresAt", revoked_at AS "revokedAt",
+              creator_id AS "creatorId", creator_role AS "creatorRole", last_used_at AS "lastUsedAt"
+         FROM auth_resolve_api_token($1)`,
       [hash],
     );
     return rows[0];
@@ -56,6 +63,27 @@ export class AuthRepository {
         reason: failure.reason,
         resource: { type: failure.actor.type === 'token' ? 'token' : 'member', id: failure.actor.id },
       }),
+    );
+  }
+
+  /** An authentication event in one workspace's trail, or the platform chain's (PLATFORM_WORKSPACE_ID) when no workspace is known. */
+  async recordEvent(workspaceId: string, event: AuditEventInput): Promise<void> {
+    await this.db.run(workspaceId, (tx) => this.audit.record(tx, event));
+  }
+
+  /** Stamps a token's last use, at most once per `everyMs`: the check and the write are one conditional UPDATE. */
+  async touchToken(workspaceId: string, tokenId: string, everyMs: number): Promise<void> {
+    const since = new Date(Date.now() - everyMs);
+    await this.db.run(workspaceId, (tx) =>
+      tx.apiToken.updateMany({ where: { id: tokenId, OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: since } }] }, data: { lastUsedAt: new Date() } }),
+    );
+  }
+
+  /** A member logged in: the workspace's bootstrap token (from its creation) has done its job and expires now. */
+  async endBootstrap(workspaceId: string): Promise<void> {
+    const now = new Date();
+    await this.db.run(workspaceId, (tx) =>
+      tx.apiToken.updateMany({ where: { bootstrap: true, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] }, data: { expiresAt: now } }),
     );
   }
 

@@ -4,9 +4,12 @@ import { PassportStrategy } from '@nestjs/passport';
 import type { FastifyRequest } from 'fastify';
 import { Strategy } from 'passport-http-bearer';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
-import type { Principal, Role } from './auth-context';
+import { lowerRole, Principal, Role } from './auth-context';
 import { AuthRepository } from './auth.repository';
 import { constantTimeEqual, sha256 } from './secrets';
+
+// A token's last use is stamped at most once a minute: one write per busy token, not one per request.
+const LAST_USED_EVERY_MS = 60_000;
 
 export interface MemberJwtClaims {
   sub: string;
@@ -42,12 +45,18 @@ export class BearerStrategy extends PassportStrategy(Strategy, 'bearer') {
   private async fromApiToken(hash: Buffer, request: FastifyRequest): Promise<Principal | false> {
     const found = await this.repository.findToken(hash);
     if (!found) return false;
-    const refused = found.revokedAt ? 'token revoked' : found.expiresAt && found.expiresAt.getTime() <= Date.now() ? 'token expired' : undefined;
-    if (refused) {
-      await this.repository.recordFailure(found.workspaceId, { actor: { type: 'token', id: found.id }, ip: request.ip, requestId: String(request.id), reason: refused });
+    const creator = found.creatorId && found.creatorRole ? { id: found.creatorId, role: found.creatorRole } : undefined;
+    const expired = found.expiresAt !== null && found.expiresAt.getTime() <= Date.now();
+    const refused = found.revokedAt ? 'token revoked' : expired ? 'token expired' : creator ? undefined : 'token creator removed';
+    if (refused || !creator) {
+      await this.repository.recordFailure(found.workspaceId, { actor: { type: 'token', id: found.id }, ip: request.ip, requestId: String(request.id), reason: refused ?? 'token creator removed' });
       return false;
     }
-    return { kind: 'workspace', workspaceId: found.workspaceId, actor: { type: 'token', id: found.id }, role: found.role };
+    if (!found.lastUsedAt || Date.now() - found.lastUsedAt.getTime() >= LAST_USED_EVERY_MS) {
+      await this.repository.touchToken(found.workspaceId, found.id, LAST_USED_EVERY_MS);
+    }
+    // A token never acts above the member who answers for it, as she is now (demoted since: capped at once).
+    return { kind: 'workspace', workspaceId: found.workspaceId, actor: { type: 'token', id: found.id }, memberId: creator.id, role: lowerRole(found.role, creator.role) };
   }
 
   private async fromJwt(token: string): Promise<Principal | false> {
@@ -61,6 +70,6 @@ export class BearerStrategy extends PassportStrategy(Strategy, 'bearer') {
     // A removed member's JWT stops working at once, not at expiry; the role is re-read too.
     const role = await this.repository.activeMemberRole(claims.ws, claims.sub);
     if (!role) return false;
-    return { kind: 'workspace', workspaceId: claims.ws, actor: { type: 'user', id: claims.sub }, role };
+    return { kind: 'workspace', workspaceId: claims.ws, actor: { type: 'user', id: claims.sub }, memberId: claims.sub, role };
   }
 }

@@ -1,43 +1,125 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
+import { PLATFORM_WORKSPACE_ID } from '../../audit/audit-event';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { Problem } from '../../common/problem';
 import type { LoginDto } from '../dto/workspace.dto';
-import { AuthRepository } from './auth.repository';
+import { AuthRepository, LoginCandidate } from './auth.repository';
 import type { MemberJwtClaims } from './bearer.strategy';
-import { hashPassword, verifyPassword } from './secrets';
+import { Lockout, Lockouts, Reservation, tooManyAttempts } from './lockouts';
+import { hashPassword, sha256, verifyPassword } from './secrets';
 
-// Verified against when no member matches, so a wrong email costs the same time as a wrong password.
+// Verified against when no member with a password matches: every attempt costs exactly one hash.
 const DECOY_HASH = hashPassword('switchyard-decoy-password');
+const LOCKED = 'Too many failed sign-in attempts; retry after the indicated delay.';
 
+export interface LoginOrigin {
+  ip: string;
+  requestId: string;
+}
+
+export interface LoginResult {
+  accessToken: string;
+  tokenType: 'Bearer';
+  expiresAt: string;
+  workspaceId: string;
+}
+
+/**
+ * Password sign-in with brute-force limits that hold across api replicas: failures per account (e-mail)
+ * and per IP lock out for growing periods; during a lockout the right password gets the same 429.
+ * Unknown e-mail, a member without a password and a wrong password answer alike (one hash each).
+ */
 @Injectable()
 export class LoginService {
   constructor(
     private readonly repository: AuthRepository,
     private readonly jwt: JwtService,
+    private readonly lockouts: Lockouts,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async login(dto: LoginDto, from: { ip: string; requestId: string }): Promise<{ accessToken: string; tokenType: 'Bearer'; expiresAt: string; workspaceId: string }> {
-    const candidates = (await this.repository.findLoginCandidates(dto.email)).filter((c) => !dto.workspaceId || c.workspaceId === dto.workspaceId);
-    const verified = [];
-    for (const c of candidates) {
-      if (c.passwordHash && (await verifyPassword(dto.password, c.passwordHash))) verified.push(c);
+  async login(dto: LoginDto, from: LoginOrigin): Promise<LoginResult> {
+    const limits = this.config.auth.lockout;
+    const keys = { account: `login:account:${emailDigest(dto.email)}`, ip: `login:ip:${from.ip}` };
+    const [account, ip] = await Promise.all([this.lockouts.reserve(keys.account, limits.accountFailures), this.lockouts.reserve(keys.ip, limits.ipFailures)]);
+    if (account.locked || ip.locked) {
+      // Not evaluated, so not counted where no lockout holds.
+      await Promise.all([!account.locked && this.lockouts.release(keys.account), !ip.locked && this.lockouts.release(keys.ip)]);
+      throw tooManyAttempts(LOCKED, Math.max(retryAfter(account), retryAfter(ip)));
     }
-    if (candidates.length === 0) await verifyPassword(dto.password, await DECOY_HASH);
+
+    const candidates = (await this.repository.findLoginCandidates(dto.email)).filter((c) => !dto.workspaceId || c.workspaceId === dto.workspaceId);
+    const verified = await verifiedCandidates(candidates, dto.password);
     if (verified.length === 0) {
-      for (const c of candidates) await this.repository.recordFailure(c.workspaceId, { actor: { type: 'user', id: c.id }, ...from, reason: 'wrong password' });
+      await this.failed(dto.email, candidates, from, [
+        [keys.account, account.count === limits.accountFailures],
+        [keys.ip, ip.count === limits.ipFailures],
+      ]);
       throw Problem.unauthorized('Wrong email or password.');
     }
+    await Promise.all([this.lockouts.reset(keys.account), this.lockouts.release(keys.ip)]);
     if (verified.length > 1) {
       throw Problem.unprocessable('workspace_required', 'This email belongs to several workspaces; send workspaceId too.', {
         workspaceIds: verified.map((v) => v.workspaceId),
       });
     }
     const member = verified[0];
+    await this.repository.endBootstrap(member.workspaceId);
     const claims: MemberJwtClaims = { sub: member.id, ws: member.workspaceId, role: member.role, typ: 'member' };
     const ttl = this.config.auth.jwtTtlSeconds;
     const accessToken = await this.jwt.signAsync(claims, { algorithm: 'HS256', expiresIn: ttl });
     return { accessToken, tokenType: 'Bearer', expiresAt: new Date(Date.now() + ttl * 1000).toISOString(), workspaceId: member.workspaceId };
   }
+
+  /** Audits the failure where it belongs (each matching member's workspace, else the platform chain) and any lockout it completes. */
+  private async failed(email: string, candidates: LoginCandidate[], from: LoginOrigin, completes: Array<[key: string, reachedMax: boolean]>): Promise<void> {
+    const context = { ip: from.ip, requestId: from.requestId };
+    const places: Array<{ workspaceId: string; actor: { type: 'user'; id?: string }; resource: { type: string; id?: string }; reason: string; metadata: Record<string, string> }> =
+      candidates.length
+        ? candidates.map((c) => ({
+            workspaceId: c.workspaceId,
+            actor: { type: 'user', id: c.id },
+            resource: { type: 'member', id: c.id },
+            reason: c.passwordHash ? 'wrong password' : 'no password set',
+            metadata: {},
+          }))
+        : [{ workspaceId: PLATFORM_WORKSPACE_ID, actor: { type: 'user' }, resource: { type: 'login' }, reason: 'unknown email', metadata: { emailDigest: emailDigest(email) } }];
+    for (const p of places) {
+      await this.repository.recordEvent(p.workspaceId, { action: 'auth.login.failed', actor: p.actor, resource: p.resource, reason: p.reason, metadata: p.metadata, ...context });
+    }
+    const [[accountKey, accountDone], [ipKey, ipDone]] = completes;
+    if (accountDone) {
+      const lockout = await this.lockouts.lock(accountKey);
+      for (const p of places) await this.repository.recordEvent(p.workspaceId, { action: 'auth.login.locked', actor: p.actor, resource: p.resource, ...lockedDetails('account', lockout, p.metadata), ...context });
+    }
+    if (ipDone) {
+      const lockout = await this.lockouts.lock(ipKey);
+      await this.repository.recordEvent(PLATFORM_WORKSPACE_ID, { action: 'auth.login.locked', actor: { type: 'user' }, resource: { type: 'ip', id: from.ip }, ...lockedDetails('ip', lockout, {}), ...context });
+    }
+  }
+}
+
+async function verifiedCandidates(candidates: LoginCandidate[], password: string): Promise<LoginCandidate[]> {
+  const withPassword = candidates.filter((c): c is LoginCandidate & { passwordHash: string } => c.passwordHash !== null);
+  if (withPassword.length === 0) {
+    await verifyPassword(password, await DECOY_HASH);
+    return [];
+  }
+  const verified: LoginCandidate[] = [];
+  for (const c of withPassword) if (await verifyPassword(password, c.passwordHash)) verified.push(c);
+  return verified;
+}
+
+function lockedDetails(scope: 'account' | 'ip', lockout: Lockout, metadata: Record<string, string>) {
+  return { reason: `too many failed sign-ins (${scope}); locked for ${lockout.seconds} s`, metadata: { ...metadata, scope, lockedSeconds: lockout.seconds, lockout: lockout.strike } };
+}
+
+function retryAfter(r: Reservation): number {
+  return r.locked ? r.retryAfterSeconds : 0;
+}
+
+/** Lockout keys and platform-chain audit name an e-mail by digest only (it may be a mistyped password). */
+function emailDigest(email: string): string {
+  return sha256(email.trim().toLowerCase()).toString('hex').slice(0, 32);
 }

@@ -35,6 +35,7 @@ export type CreateMemberDto = z.infer<typeof createMemberSchema>;
 export const createTokenSchema = z.strictObject({
   name: z.string().trim().min(1).max(200),
   role: z.enum(ROLES).default('trader'),
-  expiresInDays: z.number().int().min(1).max(3650).optional(),
+  // Defaults to API_TOKEN_MAX_LIFETIME_DAYS; "never" is an owner's explicit choice.
+  expiresInDays: z.union([z.number().int().min(1).max(3650), z.literal('never')]).optional(),
 });
 export type CreateTokenDto = z.infer<typeof createTokenSchema>;

@@ -24,6 +24,7 @@ export interface Exchange {
 export interface Tenant {
   name: string;
   id: string;
+  ownerId: string;
   ownerToken: string;
   ownerEmail: string;
   ownerPassword: string;
@@ -66,6 +67,10 @@ export class AttackWorld {
       RATE_LIMIT_PER_MINUTE: '1000000',
       WEBHOOK_RATE_LIMIT_PER_MINUTE: '1000000',
       WEBHOOK_IP_RATE_LIMIT_PER_MINUTE: '1000000',
+      // One client sends every attack: lockouts would answer 429 for the 401s under test (brute-force.spec.ts proves them).
+      LOGIN_MAX_FAILURES: '1000',
+      LOGIN_IP_MAX_FAILURES: '100000',
+      TOKEN_IP_MAX_FAILURES: '100000',
       BROKER_ALPACA_BASE_URL: w.alpaca.url,
       BROKER_ALPACA_LIVE_BASE_URL: w.alpaca.url,
       BROKER_TIMEOUT_MS: '1000',
@@ -145,7 +150,10 @@ export class AttackWorld {
   private async tenant(name: string, withCanary: boolean): Promise<Tenant> {
     const password = `atk-owner-${randomBytes(8).toString('hex')}`;
     const ws = await createWorkspace(this.api, `attack-${name}-${randomBytes(3).toString('hex')}`, password);
-    const t: Tenant = { name, id: ws.id, ownerToken: ws.token, ownerEmail: ws.ownerEmail, ownerPassword: password, ids: {}, spare: {}, hmacSecret: '', sourceToken: '', tokenSourceId: '', markers: [] };
+    // The workspace's bootstrap token ends at the owner's first login: the suite works with a durable owner token.
+    const durable = await this.send('setup', name, 'POST', '/v1/tokens', { token: ws.token, body: { name: `owner-${name}`, role: 'owner' } });
+    if (durable.status !== 201) throw new Error(`setup owner token: ${durable.status} ${durable.text}`);
+    const t: Tenant = { name, id: ws.id, ownerId: ws.ownerId, ownerToken: durable.body.token, ownerEmail: ws.ownerEmail, ownerPassword: password, ids: {}, spare: {}, hmacSecret: '', sourceToken: '', tokenSourceId: '', markers: [] };
     const call = async (method: string, path: string, body?: unknown) => {
       const res = await this.send('setup', name, method, path, { token: t.ownerToken, body });
       if (res.status >= 300) throw new Error(`setup ${method} ${path}: ${res.status} ${res.text}`);

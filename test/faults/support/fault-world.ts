@@ -136,7 +136,7 @@ export class FaultWorld {
   private async onboardWorkspace(index: number): Promise<void> {
     const name = `faults-ws-${index}-${randomBytes(3).toString('hex')}`;
     const created = await this.call('POST', '/v1/workspaces', this.platformToken, { name, ownerEmail: `owner-${index}-${randomBytes(3).toString('hex')}@example.com` }, 201);
-    const ws: WorkspaceFixture = { id: created.body.workspace.id, name, token: created.body.token.token, connections: [], alarmSources: [] };
+    const ws: WorkspaceFixture = { id: created.body.workspace.id, name, token: created.body.token, connections: [], alarmSources: [] };
     // The canary secrets are onboarded first, in workspace 0, and routed all run long: the worker opens them constantly.
     const alpacaKey = index === 0 ? { apiKey: this.canary.alpacaKey, apiSecret: this.canary.alpacaSecret } : { apiKey: `PK${randomBytes(8).toString('hex').toUpperCase()}`, apiSecret: `alpaca-${randomBytes(12).toString('hex')}` };
     const binanceKey = index === 0 ? { apiKey: this.canary.binanceKey, apiSecret: this.canary.binanceSecret } : { apiKey: `bnk${randomBytes(8).toString('hex')}`, apiSecret: `binance-${randomBytes(12).toString('hex')}` };

@@ -97,6 +97,29 @@ export class AlpacaStub extends BrokerStubServer {
     this.scriptedOrderReply = reply;
   }
 
+  /**
+   * The market reaches a resting order: `qty` of it fills at `price` now, as Alpaca reports it afterwards —
+   * status partially_filled (or filled once all of it did), filled_qty cumulative, filled_avg_price the average.
+   */
+  fillPart(clientOrderId: string, qty: number, price: number): void {
+    const order = this.ordersByClientId.get(clientOrderId);
+    if (!order || !OPEN_STATUSES.has(order.status)) throw new Error(`no open order ${clientOrderId} at the Alpaca stub`);
+    const before = Number(order.filled_qty);
+    const after = before + qty;
+    if (after > Number(order.qty)) throw new Error('fillPart: more than the order quantity');
+    const a = this.accounts.get(order.apiKey)!;
+    const signed = qty * (order.side === 'buy' ? 1 : -1);
+    const key = positionKey(order.symbol);
+    const next = (a.positions.get(key) ?? 0) + signed;
+    if (next === 0) a.positions.delete(key);
+    else a.positions.set(key, next);
+    a.cash -= signed * price;
+    const average = (before * Number(order.filled_avg_price ?? 0) + qty * price) / after;
+    const now = new Date().toISOString();
+    const done = after === Number(order.qty);
+    Object.assign(order, { filled_qty: num(after), filled_avg_price: num(average), status: done ? 'filled' : 'partially_filled', updated_at: now, filled_at: done ? now : null });
+  }
+
   get ordersByClientId(): Map<string, AlpacaStubOrderRecord> {
     return new Map(this.orders.map((o) => [o.client_order_id, o]));
   }

@@ -36,7 +36,7 @@ export class BrokerStubServer {
   private readonly routes: Route[] = [];
   private server?: Server;
   private readonly sockets = new Set<Socket>();
-  private faults: Array<'error500' | 'error429' | 'hang' | 'acceptThenHang'> = [];
+  private faults: Array<{ fault: 'error500' | 'error429' | 'hang' | 'acceptThenHang'; only?: { method: string; path: RegExp } }> = [];
   private port = 0;
 
   route(method: string, pattern: RegExp, handler: Route['handler']): this {
@@ -44,9 +44,9 @@ export class BrokerStubServer {
     return this;
   }
 
-  /** The next `count` matching requests fail this way, in order. */
-  injectFaults(fault: 'error500' | 'error429' | 'hang' | 'acceptThenHang', count = 1): void {
-    for (let i = 0; i < count; i++) this.faults.push(fault);
+  /** The next `count` requests (or only those matching `only`, e.g. order submissions) fail this way, in order. */
+  injectFaults(fault: 'error500' | 'error429' | 'hang' | 'acceptThenHang', count = 1, only?: { method: string; path: RegExp }): void {
+    for (let i = 0; i < count; i++) this.faults.push({ fault, only });
   }
 
   clearFaults(): void {
@@ -93,7 +93,8 @@ export class BrokerStubServer {
     const route = this.routes.find((r) => r.method === recorded.method && r.pattern.test(recorded.path));
     if (!route) return this.reply(res, { status: 404, body: { message: 'not found' } });
 
-    const fault = this.faults.shift();
+    const at = this.faults.findIndex((f) => !f.only || (f.only.method === recorded.method && f.only.path.test(recorded.path)));
+    const fault = at < 0 ? undefined : this.faults.splice(at, 1)[0].fault;
     if (fault === 'hang') return; // never answer, never act
     if (fault === 'error500') return this.reply(res, { status: 500, body: { message: 'internal error' } });
     if (fault === 'error429') return this.reply(res, { status: 429, body: { message: 'rate limited' }, headers: { 'retry-after': '1' } });

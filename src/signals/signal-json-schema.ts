@@ -1,0 +1,64 @@
+import { ACTION_INPUTS, ORDER_TYPES, SENTIMENT_INPUTS, TICKER, TIMES_IN_FORCE } from './signal-payload';
+
+/**
+ * The signal body as a JSON Schema (draft 2020-12), served at GET /v1/schemas/signal and used as the
+ * webhooks' OpenAPI body. Built from the parser's own constants; a test checks that it names the parser's
+ * fields and accepts every body parseSignalPayload accepts (the parser stays the authority on ranges and
+ * on which sentiments combine with which actions).
+ */
+
+/** Enum values are read case-insensitively with surrounding spaces, as the parser does. */
+function anyCase(values: readonly string[], description: string) {
+  const alternatives = values.map((v) => [...v].map((c) => (/[a-z]/.test(c) ? `[${c}${c.toUpperCase()}]` : c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join(''));
+  return { type: 'string', pattern: `^\\s*(?:${alternatives.join('|')})\\s*$`, examples: [...values], description };
+}
+
+const decimal = (description: string) => ({
+  description: `${description} A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits).`,
+  anyOf: [
+    { type: 'number', exclusiveMinimum: 0 },
+    { type: 'string', pattern: '^\\s*(?=[0.]*[1-9])\\d{1,20}(?:\\.\\d{1,18})?\\s*$' },
+  ],
+});
+
+const needs = (types: string[], field: string) => ({
+  if: { required: ['orderType'], properties: { orderType: anyCase(types, '') } },
+  then: { required: [field] },
+});
+
+export const SIGNAL_PROPERTIES = {
+  ticker: { type: 'string', pattern: `^\\s*${TICKER.source.slice(1, -1)}\\s*$`, description: 'The instrument as TradingView sends it (NASDAQ:AAPL, BINANCE:BTCUSDT, OANDA:EURUSD, ES1!).' },
+  action: anyCase(ACTION_INPUTS, 'buy, sell, exit (alias close), cancel, add; long and short mean buy and sell with that sentiment.'),
+  sentiment: anyCase(SENTIMENT_INPUTS, 'The position wanted afterwards ({{strategy.market_position}}); bullish = long, bearish = short.'),
+  marketPosition: anyCase(SENTIMENT_INPUTS, 'Alias of sentiment; when both are sent they must agree.'),
+  quantity: decimal('The signal quantity ({{strategy.order.contracts}}).'),
+  orderType: anyCase(ORDER_TYPES, 'Default market.'),
+  limitPrice: decimal('Required for limit and stop_limit orders.'),
+  stopPrice: decimal('Required for stop and stop_limit orders.'),
+  price: decimal('The signal price ({{close}}): the reference for sizing, limits and paper fills.'),
+  signalPrice: decimal('Alias of price; when both are sent they must be equal.'),
+  timeInForce: anyCase(TIMES_IN_FORCE, 'Default: the broker\'s default for the instrument.'),
+  takeProfit: decimal('Take-profit limit price attached to an entry.'),
+  stopLoss: decimal('Stop-loss stop price attached to an entry.'),
+  id: {
+    description: 'Idempotency key (24 h) when the request has no webhook-id: 1-200 printable characters or an integer.',
+    anyOf: [{ type: 'integer' }, { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^\\p{C}]+$' }],
+  },
+  time: {
+    description: 'When the sender made the signal: ISO 8601 with an offset ({{timenow}}) or epoch seconds/milliseconds (2000-2100).',
+    anyOf: [{ type: 'number' }, { type: 'string', pattern: '^\\s*\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(?::\\d{2}(?:\\.\\d+)?)?(?:Z|[+-]\\d{2}:?\\d{2})\\s*$' }],
+  },
+};
+
+export const SIGNAL_JSON_SCHEMA = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  $id: '/v1/schemas/signal',
+  title: 'Switchyard signal',
+  description:
+    'The body of POST /hooks/{sourceId} (JSON, or text/plain holding JSON). Other fields are accepted, kept in the raw body and listed in the signal\'s ignoredFields. See docs/signals.md.',
+  type: 'object',
+  required: ['ticker', 'action'],
+  properties: SIGNAL_PROPERTIES,
+  additionalProperties: true,
+  allOf: [needs(['limit', 'stop_limit'], 'limitPrice'), needs(['stop', 'stop_limit'], 'stopPrice')],
+} as const;
