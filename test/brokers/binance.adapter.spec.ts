@@ -234,6 +234,36 @@ describe('idempotency', () => {
   });
 });
 
+describe('getOrder (the order lifecycle)', () => {
+  it('follows a resting limit order through two partial fills to filled, with the average price and the time of the change', async () => {
+    const creds = account();
+    const o = order({ type: 'limit', limitPrice: '50000', quantity: '0.1' });
+    await adapter.placeOrder(creds, o);
+    expect(await adapter.getOrder!(creds, o)).toMatchObject({ status: 'accepted', filledQuantity: '0' });
+
+    stub.fillPart(o.clientOrderId, '0.04', '49000');
+    const partial = await adapter.getOrder!(creds, o);
+    expect(partial).toMatchObject({ brokerOrderId: String(stub.orders(creds.apiKey)[0].orderId), status: 'partially_filled', filledQuantity: '0.04', averagePrice: '49000' });
+    expect(Date.parse(partial!.updatedAt!)).toBeGreaterThan(Date.now() - 60_000);
+
+    stub.fillPart(o.clientOrderId, '0.06', '50000');
+    expect(await adapter.getOrder!(creds, o)).toMatchObject({ status: 'filled', filledQuantity: '0.1', averagePrice: '49600' });
+    // The hold at the limit price is released; the trades were paid at their own prices.
+    expect(stub.balance(creds.apiKey, 'USDT')).toEqual({ free: '5040.00000000', locked: '0.00000000' });
+  });
+
+  it('reports a canceled order with what filled before, and null for an order Binance never saw', async () => {
+    const creds = account();
+    const o = order({ type: 'limit', limitPrice: '40000', quantity: '0.1' });
+    await adapter.placeOrder(creds, o);
+    stub.fillPart(o.clientOrderId, '0.02', '40000');
+    expect(await adapter.cancelOpenOrders(creds, 'BTCUSDT', 'live', 'conn-1')).toBe(1);
+    expect(await adapter.getOrder!(creds, o)).toMatchObject({ status: 'canceled', filledQuantity: '0.02', averagePrice: '40000', reason: 'order CANCELED at Binance' });
+    expect(stub.balance(creds.apiKey, 'USDT')).toEqual({ free: '9200.00000000', locked: '0.00000000' });
+    expect(await adapter.getOrder!(creds, order())).toBeNull();
+  });
+});
+
 describe('transport failures', () => {
   it.each(['error500', 'error429'] as const)('maps %s to transient', async (fault) => {
     const creds = account();

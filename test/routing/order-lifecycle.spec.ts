@@ -12,16 +12,16 @@ describe('order lifecycle by polling', () => {
     await world?.stop();
   });
 
-  async function restingLimit(broker: 'alpaca' | 'paper', ticker = 'AAPL') {
+  async function restingLimit(broker: 'alpaca' | 'binance' | 'paper', ticker = 'AAPL', quantity = '10') {
     const ws = await world.workspace();
     const connection = await world.connect(ws.token, broker);
     const source = await world.source(ws.token);
-    await world.route(ws.token, { sourceId: source.id, connectionId: connection, sizing: { mode: 'fixed', value: '10' } });
+    await world.route(ws.token, { sourceId: source.id, connectionId: connection, sizing: { mode: 'fixed', value: quantity } });
     const signalId = await world.send(source, { ticker, action: 'buy', orderType: 'limit', limitPrice: '101', price: '105' });
     const settled = await world.settled(ws.token, signalId);
     expect(settled.status).toBe('routed');
     const [order] = settled.orders;
-    expect(order).toMatchObject({ status: 'accepted', quantity: '10', filledQuantity: null });
+    expect(order).toMatchObject({ status: 'accepted', quantity, filledQuantity: null });
     return { ws, connection, source, signalId, order };
   }
 
@@ -68,6 +68,18 @@ describe('order lifecycle by polling', () => {
     expect(uses[0].n).toBeGreaterThanOrEqual(2);
     await new Promise((r) => setTimeout(r, 400));
     expect(world.alpaca.requests.filter((r) => r.path.startsWith('/v2/orders:by_client_order_id')).length).toBe(asked);
+  });
+
+  it('Binance: a resting limit order filled in two partial fills shows filled with both fills and the average price', async () => {
+    const { ws, order } = await restingLimit('binance', 'BINANCE:ETHUSDT', '2');
+    world.binance.fillPart(order.clientOrderId, '0.5', '100');
+    const partial = await orderUntil(ws.token, order.id, (o) => o.status === 'partially_filled');
+    expect(partial).toMatchObject({ filledQuantity: '0.5', averagePrice: '100' });
+    world.binance.fillPart(order.clientOrderId, '1.5', '101');
+    const filled = await orderUntil(ws.token, order.id, (o) => o.status === 'filled');
+    expect(filled).toMatchObject({ filledQuantity: '2', averagePrice: '100.75' });
+    expect(filled.fills.map((f: any) => [f.quantity, f.price])).toEqual([['0.5', '100'], ['1.5', '101']]);
+    expect(filled.transitions.map((t: any) => t.to)).toEqual(['accepted', 'partially_filled', 'filled']);
   });
 
   it('a cancel signal cancels the open order of that ticker, and the order ends canceled', async () => {

@@ -1,4 +1,4 @@
-import type { BrokerOrderStatus, OrderAck, OrderRequest } from '../broker-adapter';
+import type { BrokerOrderState, BrokerOrderStatus, OrderAck, OrderRequest } from '../broker-adapter';
 import { addDecimals, isDecimal, isPositiveDecimal } from '../broker-values';
 import type { BinanceOrder } from './binance-schemas';
 
@@ -63,6 +63,26 @@ export function binanceOrderAck(order: BinanceOrder): OrderAck {
 function ackStatus(status: string): BrokerOrderStatus {
   if (status === 'FILLED') return 'filled';
   return FINISHED_UNFILLED.has(status) ? 'rejected' : 'accepted';
+}
+
+/** Binance's final statuses; NEW, PENDING_NEW, PARTIALLY_FILLED and PENDING_CANCEL are still working. */
+const FINAL_STATUSES = new Map<string, BrokerOrderStatus>([
+  ['FILLED', 'filled'],
+  ['CANCELED', 'canceled'],
+  ['EXPIRED', 'expired'],
+  ['EXPIRED_IN_MATCH', 'expired'],
+  ['REJECTED', 'rejected'],
+]);
+
+/** An order lookup as a lifecycle state: Binance reports the cumulative fill (executedQty, cummulativeQuoteQty). */
+export function binanceOrderState(order: BinanceOrder): BrokerOrderState {
+  const filled = isPositiveDecimal(order.executedQty) ? normalized(order.executedQty) : '0';
+  const status = FINAL_STATUSES.get(order.status) ?? (filled === '0' ? 'accepted' : 'partially_filled');
+  const state: BrokerOrderState = { brokerOrderId: String(order.orderId), status, filledQuantity: filled };
+  if (filled !== '0' && isPositiveDecimal(order.cummulativeQuoteQty)) state.averagePrice = averagePrice(order.cummulativeQuoteQty, order.executedQty);
+  if (order.updateTime !== undefined) state.updatedAt = new Date(order.updateTime).toISOString();
+  if (status === 'canceled' || status === 'expired' || status === 'rejected') state.reason = `order ${order.status} at Binance`;
+  return state;
 }
 
 /** Drops Binance's fixed 8-decimal padding (`"0.00100000"` → `"0.001"`). */

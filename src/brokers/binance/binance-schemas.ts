@@ -28,6 +28,8 @@ export const binanceOrderSchema = z.object({
   executedQty: decimal,
   // Negative for some archived orders, so not a `decimal`.
   cummulativeQuoteQty: z.string(),
+  /** Milliseconds since the epoch of the order's last change (order lookups; absent from some submit answers). */
+  updateTime: z.number().int().optional(),
 });
 export type BinanceOrder = z.infer<typeof binanceOrderSchema>;
 

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { z } from 'zod';
-import type { BrokerAdapter, BrokerCredentials, OrderAck, OrderRequest, PermissionReport, Position } from '../broker-adapter';
+import type { BrokerAdapter, BrokerCredentials, BrokerOrderState, OrderAck, OrderLookup, OrderRequest, PermissionReport, Position } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
 import type { BrokerHttp, BrokerHttpResponse } from '../broker-http';
 import {
@@ -13,7 +13,7 @@ import {
   replayedOrder,
   safeBrokerText,
 } from '../broker-values';
-import { baseAsset, binanceOrderAck, binanceOrderParams, binanceSymbol, unsupportedReason } from './binance-orders';
+import { baseAsset, binanceOrderAck, binanceOrderParams, binanceOrderState, binanceSymbol, unsupportedReason } from './binance-orders';
 import {
   binanceAccountSchema,
   binanceCancelledSchema,
@@ -22,6 +22,7 @@ import {
   binanceOrderSchema,
   binanceRestrictionsSchema,
   type BinanceCredentials,
+  type BinanceOrder,
 } from './binance-schemas';
 
 const BROKER = 'binance';
@@ -101,6 +102,12 @@ export class BinanceAdapter implements BrokerAdapter {
   }
 
   /** Spot holds no short positions: the position is the base asset's free + locked balance. */
+  async getOrder(credentials: BrokerCredentials, order: OrderLookup): Promise<BrokerOrderState | null> {
+    const creds = parseCredentials(BROKER, binanceCredentialsSchema, credentials);
+    const found = await this.lookupRaw(creds, requireSymbol(order.symbol), order.clientOrderId);
+    return found ? binanceOrderState(found) : null;
+  }
+
   async getPosition(credentials: BrokerCredentials, symbol: string): Promise<Position> {
     const creds = parseCredentials(BROKER, binanceCredentialsSchema, credentials);
     const plain = requireSymbol(symbol);
@@ -129,9 +136,14 @@ export class BinanceAdapter implements BrokerAdapter {
   }
 
   private async lookup(creds: BinanceCredentials, symbol: string, clientOrderId: string): Promise<OrderAck | null> {
+    const found = await this.lookupRaw(creds, symbol, clientOrderId);
+    return found ? binanceOrderAck(found) : null;
+  }
+
+  private async lookupRaw(creds: BinanceCredentials, symbol: string, clientOrderId: string): Promise<BinanceOrder | null> {
     const res = await this.signed(creds, 'GET', '/api/v3/order', { symbol, origClientOrderId: clientOrderId });
     if (errorCode(res) === NO_SUCH_ORDER) return null;
-    return binanceOrderAck(this.expect(res, creds, binanceOrderSchema, 'the order lookup'));
+    return this.expect(res, creds, binanceOrderSchema, 'the order lookup');
   }
 
   private async balance(creds: BinanceCredentials, asset: string): Promise<string> {

@@ -32,8 +32,9 @@ export interface BinanceStubOrder {
   stopPrice: bigint;
   executedQty: bigint;
   cummulativeQuoteQty: bigint;
-  status: 'NEW' | 'FILLED' | 'CANCELED';
+  status: 'NEW' | 'PARTIALLY_FILLED' | 'FILLED' | 'CANCELED';
   time: number;
+  updateTime: number;
 }
 
 export type BinanceOrderFault = 'acceptThenHang' | 'hang';
@@ -55,6 +56,8 @@ const SCALE = 100_000_000n;
 const DECIMAL_8 = /^\d+(\.\d{1,8})?$/;
 const CLIENT_ORDER_ID = /^[.A-Z:/a-z0-9_-]{1,36}$/;
 const OPEN_TYPES = new Set(['LIMIT', 'STOP_LOSS_LIMIT']);
+/** Orders that still work on the book (Binance's open orders). */
+const WORKING = new Set(['NEW', 'PARTIALLY_FILLED']);
 
 /** Parses a decimal string with at most 8 decimals into units of 1e-8; undefined when Binance would refuse it. */
 export function toUnits(value: string): bigint | undefined {
@@ -114,6 +117,30 @@ export class BinanceStub {
   /** The next POST /api/v3/order misbehaves (the base server's faults would hit the adapter's lookup first). */
   failNextOrder(fault: BinanceOrderFault): void {
     this.orderFault = fault;
+  }
+
+  /**
+   * The market reaches a resting order: `qty` of it trades at `price` now, as Binance reports it afterwards —
+   * status PARTIALLY_FILLED (FILLED once all of it did), executedQty and cummulativeQuoteQty cumulative.
+   */
+  fillPart(clientOrderId: string, qty: string, price: string): void {
+    const found = [...this.accounts.values()].flatMap((a) => a.orders.map((o) => ({ a, o }))).find(({ o }) => o.clientOrderId === clientOrderId && WORKING.has(o.status));
+    if (!found) throw new Error(`no open order ${clientOrderId} at the Binance stub`);
+    const { a, o } = found;
+    const market = this.markets.get(o.symbol)!;
+    const units = toUnits(qty)!;
+    if (o.executedQty + units > o.origQty) throw new Error('fillPart: more than the order quantity');
+    const cost = (units * toUnits(price)!) / SCALE;
+    // The order's hold was taken at its limit price: release that share, pay the trade price.
+    const [payAsset, held, paid] = o.side === 'BUY' ? [market.quote, (units * o.price) / SCALE, cost] : [market.base, units, units];
+    const pay = this.wallet(a, payAsset);
+    pay.locked -= held;
+    pay.free += held - paid;
+    this.wallet(a, o.side === 'BUY' ? market.base : market.quote).free += o.side === 'BUY' ? units : cost;
+    o.executedQty += units;
+    o.cummulativeQuoteQty += cost;
+    o.status = o.executedQty === o.origQty ? 'FILLED' : 'PARTIALLY_FILLED';
+    o.updateTime = Date.now();
   }
 
   orders(apiKey: string): BinanceStubOrder[] {
@@ -273,7 +300,7 @@ export class BinanceStub {
     if (qty === 0n || price === 0n) return error(400, -1013, 'Filter failure: LOT_SIZE');
 
     // Binance: a client order id must be unique among OPEN orders; once the earlier order is done the id may be reused.
-    if (account.orders.some((o) => o.symbol === symbol && o.clientOrderId === clientOrderId && o.status === 'NEW')) {
+    if (account.orders.some((o) => o.symbol === symbol && o.clientOrderId === clientOrderId && WORKING.has(o.status))) {
       return error(400, -2010, 'Duplicate order sent.');
     }
     const cost = (qty * price) / SCALE;
@@ -295,6 +322,7 @@ export class BinanceStub {
       cummulativeQuoteQty: 0n,
       status: 'NEW',
       time: Date.now(),
+      updateTime: Date.now(),
     };
     pay.free -= payAmount;
     if (type === 'MARKET') {
@@ -328,14 +356,16 @@ export class BinanceStub {
     if (!symbol) return error(400, -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.");
     const market = this.markets.get(symbol);
     if (!market) return error(400, -1121, 'Invalid symbol.');
-    const open = account.orders.filter((o) => o.symbol === symbol && o.status === 'NEW');
+    const open = account.orders.filter((o) => o.symbol === symbol && WORKING.has(o.status));
     if (open.length === 0) return error(400, -2011, 'Unknown order sent.');
     for (const o of open) {
-      const [asset, amount] = o.side === 'BUY' ? [market.quote, (o.origQty * o.price) / SCALE] : [market.base, o.origQty];
+      const rest = o.origQty - o.executedQty;
+      const [asset, amount] = o.side === 'BUY' ? [market.quote, (rest * o.price) / SCALE] : [market.base, rest];
       const wallet = this.wallet(account, asset);
       wallet.locked -= amount;
       wallet.free += amount;
       o.status = 'CANCELED';
+      o.updateTime = Date.now();
     }
     return { status: 200, body: open.map((o) => ({ ...orderJson(o), origClientOrderId: o.clientOrderId })) };
   }
@@ -377,8 +407,8 @@ function orderJson(o: BinanceStubOrder): Record<string, unknown> {
     side: o.side,
     stopPrice: fixed8(o.stopPrice),
     time: o.time,
-    updateTime: o.time,
-    isWorking: o.status === 'NEW',
+    updateTime: o.updateTime,
+    isWorking: WORKING.has(o.status),
     workingTime: o.time,
     origQuoteOrderQty: '0.00000000',
     selfTradePreventionMode: 'EXPIRE_MAKER',
