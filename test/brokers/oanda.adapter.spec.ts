@@ -242,6 +242,37 @@ describe('OandaAdapter against the OANDA v20 stub', () => {
     });
   });
 
+  describe('getOrder (the order lifecycle)', () => {
+    it('follows a pending limit order to its fill: units, price, commission and time from the ORDER_FILL transaction', async () => {
+      const creds = newAccount();
+      const o = order({ type: 'limit', limitPrice: '1.05', quantity: '2000' });
+      await adapter.placeOrder(creds, o);
+      expect(await adapter.getOrder!(creds, o)).toMatchObject({ status: 'accepted', filledQuantity: '0' });
+      expect(await adapter.getOrder!(creds, o)).not.toHaveProperty('fills');
+
+      stub.fillPending(o.clientOrderId, 1.0498);
+      const [record] = ordersWithClientId(o.clientOrderId);
+      const state = await adapter.getOrder!(creds, o);
+      expect(state).toMatchObject({ brokerOrderId: record.id, status: 'filled', filledQuantity: '2000', averagePrice: '1.0498' });
+      expect(state!.fills).toEqual([{ brokerFillId: record.fillingTransactionID, quantity: '2000', price: '1.0498', fee: '0.0000', time: record.filledTime }]);
+      expect(stub.requests.some((r) => r.path.endsWith(`/transactions/${record.fillingTransactionID}`))).toBe(true);
+      expect(stub.positionOf(creds.accountId, 'EUR_USD')).toBe(2000);
+    });
+
+    it('tells an expired order from a canceled one by the cancel transaction, and null for an order OANDA never saw', async () => {
+      const creds = newAccount();
+      const expiring = order({ type: 'limit', limitPrice: '1.01', timeInForce: 'day' });
+      const canceled = order({ type: 'limit', limitPrice: '1.02' });
+      await adapter.placeOrder(creds, expiring);
+      await adapter.placeOrder(creds, canceled);
+      stub.expirePending(expiring.clientOrderId);
+      expect(await adapter.cancelOpenOrders(creds, 'EURUSD', 'paper', 'conn-1')).toBe(1);
+      expect(await adapter.getOrder!(creds, expiring)).toMatchObject({ status: 'expired', filledQuantity: '0', reason: 'order cancelled at OANDA (TIME_IN_FORCE_EXPIRED)' });
+      expect(await adapter.getOrder!(creds, canceled)).toMatchObject({ status: 'canceled', reason: 'order cancelled at OANDA (CLIENT_REQUEST)' });
+      expect(await adapter.getOrder!(creds, order())).toBeNull();
+    });
+  });
+
   describe('transport failures', () => {
     it('maps 500 and 429 to transient', async () => {
       const creds = newAccount();

@@ -1,7 +1,7 @@
-import type { OrderAck, OrderRequest } from '../broker-adapter';
+import type { BrokerOrderState, OrderAck, OrderRequest } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
 import { absDecimal, negateDecimal } from '../broker-values';
-import type { OandaOrder, OandaOrderCreated } from './oanda-schemas';
+import type { OandaOrder, OandaOrderCreated, OandaTransaction } from './oanda-schemas';
 
 const BROKER = 'oanda';
 const ORDER_TYPES = { market: 'MARKET', limit: 'LIMIT', stop: 'STOP' } as const;
@@ -78,4 +78,27 @@ export function oandaOrderAck(order: OandaOrder, clientOrderId: string): OrderAc
     ack.reason = 'order cancelled at OANDA';
   }
   return ack;
+}
+
+/**
+ * An order lookup as a lifecycle state. v20 fills a pending order in one ORDER_FILL transaction, which names
+ * the units, price and commission (the order itself carries no fill); a cancellation's transaction tells an
+ * expiry (TIME_IN_FORCE_EXPIRED) from a cancel.
+ */
+export function oandaOrderState(order: OandaOrder, ended?: OandaTransaction): BrokerOrderState {
+  const state: BrokerOrderState = { brokerOrderId: order.id, status: 'accepted', filledQuantity: '0' };
+  if (order.state === 'FILLED' && ended?.units !== undefined) {
+    const quantity = absDecimal(ended.units);
+    const price = ended.fullVWAP ?? ended.price;
+    Object.assign(state, { status: 'filled', filledQuantity: quantity, updatedAt: ended.time });
+    if (price !== undefined) {
+      state.averagePrice = price;
+      state.fills = [{ brokerFillId: ended.id, quantity, price, time: ended.time, ...(ended.commission !== undefined ? { fee: ended.commission } : {}) }];
+    }
+  } else if (order.state === 'CANCELLED') {
+    const reason = ended?.reason ?? 'CANCELLED';
+    Object.assign(state, { status: reason === 'TIME_IN_FORCE_EXPIRED' ? 'expired' : 'canceled', reason: `order cancelled at OANDA (${reason})` });
+    if (ended) state.updatedAt = ended.time;
+  }
+  return state;
 }

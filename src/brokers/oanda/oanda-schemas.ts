@@ -40,6 +40,9 @@ const oandaOrder = z.object({
   units: decimal.optional(),
   /** Set on orders that protect an open trade (take profit, stop loss). */
   tradeID: z.string().optional(),
+  /** The ORDER_FILL transaction of a filled order; the ORDER_CANCEL one of a cancelled order. */
+  fillingTransactionID: z.string().optional(),
+  cancellingTransactionID: z.string().optional(),
 });
 export type OandaOrder = z.infer<typeof oandaOrder>;
 
@@ -50,3 +53,19 @@ export const oandaOrderListSchema = z.object({ orders: z.array(oandaOrder) });
 export const oandaPositionSchema = z.object({
   position: z.object({ long: z.object({ units: decimal }), short: z.object({ units: decimal }) }),
 });
+
+/** `GET /v3/accounts/{id}/transactions/{transactionID}`: the fill or cancel that ended an order. */
+export const oandaTransactionSchema = z.object({
+  transaction: z.object({
+    id: z.string().min(1),
+    type: z.string(),
+    time: z.string(),
+    units: decimal.optional(),
+    /** Deprecated by v20 in favour of fullVWAP, still sent. */
+    price: decimal.optional(),
+    fullVWAP: decimal.optional(),
+    commission: decimal.optional(),
+    reason: z.string().optional(),
+  }),
+});
+export type OandaTransaction = z.infer<typeof oandaTransactionSchema>['transaction'];

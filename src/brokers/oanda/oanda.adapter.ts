@@ -3,7 +3,9 @@ import type {
   BrokerAdapter,
   BrokerCredentials,
   BrokerEnvironment,
+  BrokerOrderState,
   OrderAck,
+  OrderLookup,
   OrderRequest,
   PermissionReport,
   Position,
@@ -20,7 +22,7 @@ import {
   replayedOrder,
   safeBrokerText,
 } from '../broker-values';
-import { oandaCreatedAck, oandaInstrument, oandaOrderAck, oandaOrderBody } from './oanda-orders';
+import { oandaCreatedAck, oandaInstrument, oandaOrderAck, oandaOrderBody, oandaOrderState } from './oanda-orders';
 import {
   oandaCredentialsSchema,
   oandaErrorSchema,
@@ -29,7 +31,9 @@ import {
   oandaOrderResponseSchema,
   oandaPositionSchema,
   oandaSummarySchema,
+  oandaTransactionSchema,
   type OandaCredentials,
+  type OandaOrder,
 } from './oanda-schemas';
 
 const BROKER = 'oanda';
@@ -94,6 +98,16 @@ export class OandaAdapter implements BrokerAdapter {
     return this.lookup(creds, order.environment, order.clientOrderId);
   }
 
+  async getOrder(credentials: BrokerCredentials, order: OrderLookup): Promise<BrokerOrderState | null> {
+    const creds = parseCredentials(BROKER, oandaCredentialsSchema, credentials);
+    const found = await this.lookupRaw(creds, order.environment, order.clientOrderId);
+    if (!found) return null;
+    const endedBy = found.state === 'FILLED' ? found.fillingTransactionID : found.state === 'CANCELLED' ? found.cancellingTransactionID : undefined;
+    if (endedBy === undefined) return oandaOrderState(found);
+    const res = await this.send(creds, order.environment, { method: 'GET', path: `${accountPath(creds)}/transactions/${encodeURIComponent(endedBy)}` });
+    return oandaOrderState(found, this.expect(res, creds, oandaTransactionSchema, 'the transaction lookup').transaction);
+  }
+
   async getPosition(credentials: BrokerCredentials, symbol: string, environment: BrokerEnvironment, _connectionId: string): Promise<Position> {
     const creds = parseCredentials(BROKER, oandaCredentialsSchema, credentials);
     const instrument = oandaInstrument(symbol);
@@ -138,10 +152,15 @@ export class OandaAdapter implements BrokerAdapter {
   }
 
   private async lookup(creds: OandaCredentials, environment: BrokerEnvironment, clientOrderId: string): Promise<OrderAck | null> {
+    const found = await this.lookupRaw(creds, environment, clientOrderId);
+    return found ? oandaOrderAck(found, clientOrderId) : null;
+  }
+
+  private async lookupRaw(creds: OandaCredentials, environment: BrokerEnvironment, clientOrderId: string): Promise<OandaOrder | null> {
     const path = `${accountPath(creds)}/orders/@${encodeURIComponent(clientOrderId)}`;
     const res = await this.send(creds, environment, { method: 'GET', path });
     if (res.status === 404) return null;
-    return oandaOrderAck(this.expect(res, creds, oandaOrderResponseSchema, 'the order lookup').order, clientOrderId);
+    return this.expect(res, creds, oandaOrderResponseSchema, 'the order lookup').order;
   }
 
   private send(creds: OandaCredentials, environment: BrokerEnvironment, req: Request): Promise<BrokerHttpResponse> {

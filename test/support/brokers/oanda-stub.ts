@@ -52,6 +52,8 @@ interface Account {
   balance: number;
   lastTransactionId: number;
   positions: Map<string, { units: number; averagePrice: number }>;
+  /** Fill and cancel transactions by id, for `GET …/transactions/{id}`. */
+  transactions: Map<string, Record<string, unknown>>;
 }
 
 const ORDER_TYPES = new Set(['MARKET', 'LIMIT', 'STOP', 'MARKET_IF_TOUCHED']);
@@ -81,12 +83,31 @@ export class OandaStub extends BrokerStubServer {
     this.route('GET', new RegExp(`${account}/orders/([^/]+)$`), (req, [id, spec]) => this.authed(req, id, (a) => this.getOrder(a, spec)));
     this.route('PUT', new RegExp(`${account}/orders/([^/]+)/cancel$`), (req, [id, spec]) => this.authed(req, id, (a) => this.cancelOrder(a, spec)));
     this.route('GET', new RegExp(`${account}/positions/([^/]+)$`), (req, [id, inst]) => this.authed(req, id, (a) => this.position(a, inst)));
+    this.route('GET', new RegExp(`${account}/transactions/([^/]+)$`), (req, [id, tx]) => this.authed(req, id, (a) => this.transaction(a, tx)));
+  }
+
+  /** The market reaches a pending order: v20 fills it whole, at `price`, in one ORDER_FILL transaction. */
+  fillPending(clientOrderId: string, price: number): void {
+    const order = this.pendingByClientId(clientOrderId);
+    this.fill(this.accounts.get(order.accountId)!, order, price, new Date().toISOString());
+  }
+
+  /** A pending order's time in force runs out (GTD, GFD): cancelled with reason TIME_IN_FORCE_EXPIRED. */
+  expirePending(clientOrderId: string): void {
+    const order = this.pendingByClientId(clientOrderId);
+    this.cancelTransaction(this.accounts.get(order.accountId)!, order, 'TIME_IN_FORCE_EXPIRED', new Date().toISOString());
+  }
+
+  private pendingByClientId(clientOrderId: string): OandaStubOrderRecord {
+    const order = this.orders.find((o) => o.clientExtensions?.id === clientOrderId && o.state === 'PENDING');
+    if (!order) throw new Error(`no pending order ${clientOrderId} at the OANDA stub`);
+    return order;
   }
 
   /** Registers an account reachable with `token` (a token may reach several accounts, as in v20). */
   addAccount(options: OandaStubAccountOptions): void {
     const full: Required<OandaStubAccountOptions> = { balance: 100_000, currency: 'USD', marginRate: 0.02, ...options };
-    this.accounts.set(options.accountId, { options: full, balance: full.balance, lastTransactionId: 1, positions: new Map() });
+    this.accounts.set(options.accountId, { options: full, balance: full.balance, lastTransactionId: 1, positions: new Map(), transactions: new Map() });
     const reach = this.tokens.get(options.token) ?? new Set<string>();
     reach.add(options.accountId);
     this.tokens.set(options.token, reach);
@@ -295,7 +316,7 @@ export class OandaStub extends BrokerStubServer {
         forInstrument: order.forInstrument,
       });
     }
-    return {
+    const transaction = {
       id,
       accountID: a.options.accountId,
       time: now,
@@ -307,13 +328,15 @@ export class OandaStub extends BrokerStubServer {
       units: order.units,
       price: num(price),
       fullVWAP: num(price),
-      reason: 'MARKET_ORDER',
+      reason: `${order.type}_ORDER`,
       pl: num(pl),
       financing: '0.0000',
       commission: '0.0000',
       accountBalance: num(a.balance),
       tradeOpened: { tradeID: id, units: order.units, price: num(price) },
     };
+    a.transactions.set(id, transaction);
+    return transaction;
   }
 
   /** Nets a fill into the position; returns the realized profit/loss. */
@@ -335,7 +358,15 @@ export class OandaStub extends BrokerStubServer {
   private cancelTransaction(a: Account, order: OandaStubOrderRecord, reason: string, now: string): Record<string, unknown> & { id: string } {
     const id = this.nextId(a);
     Object.assign(order, { state: 'CANCELLED', cancellingTransactionID: id, cancelledTime: now });
-    return { id, accountID: a.options.accountId, time: now, type: 'ORDER_CANCEL', orderID: order.id, clientOrderID: order.clientExtensions?.id, reason };
+    const transaction = { id, accountID: a.options.accountId, time: now, type: 'ORDER_CANCEL', orderID: order.id, clientOrderID: order.clientExtensions?.id, reason };
+    a.transactions.set(id, transaction);
+    return transaction;
+  }
+
+  private transaction(a: Account, id: string): StubReply {
+    const transaction = a.transactions.get(decodeURIComponent(id));
+    if (!transaction) return { status: 404, body: { errorCode: 'NO_SUCH_TRANSACTION', errorMessage: 'The Transaction specified does not exist' } };
+    return { status: 200, body: { transaction, lastTransactionID: String(a.lastTransactionId) } };
   }
 
   private find(a: Account, specifier: string): OandaStubOrderRecord | undefined {
