@@ -84,7 +84,10 @@ export interface BrokerOrderState {
   reason?: string;
 }
 
-export type OrderLookup = Pick<OrderRequest, 'clientOrderId' | 'symbol' | 'environment' | 'connectionId'>;
+export type OrderLookup = Pick<OrderRequest, 'clientOrderId' | 'symbol' | 'environment' | 'connectionId'> & {
+  /** The broker's id, when its first answer gave one: brokers that cannot look orders up by our id use it. */
+  brokerOrderId?: string;
+};
 
 export interface Position {
   symbol: string;

@@ -9,6 +9,8 @@ export interface SyncedOrder {
   connectionId: string;
   broker: string;
   clientOrderId: string;
+  /** The broker's id from its first answer, when it gave one. */
+  brokerOrderId: string | null;
   symbol: string;
   status: 'accepted' | 'partially_filled';
   environment: 'paper' | 'live';
@@ -57,7 +59,7 @@ export class OrderSyncRepository {
           FROM broker_connections c
          WHERE o.id = $1 AND c.id = o.connection_id AND o.status IN ${WORKING} AND o.intent <> 'cancel'
            AND ($3 OR o.next_sync_at IS NULL OR o.next_sync_at <= now())
-        RETURNING o.id, o.connection_id AS "connectionId", o.broker, o.client_order_id AS "clientOrderId", o.symbol, o.status, c.environment,
+        RETURNING o.id, o.connection_id AS "connectionId", o.broker, o.client_order_id AS "clientOrderId", o.broker_order_id AS "brokerOrderId", o.symbol, o.status, c.environment,
           COALESCE(o.filled_quantity, 0)::text AS "filledQuantity", o.average_price::text AS "averagePrice",
           o.sync_failures AS "syncFailures", c.status AS "connectionStatus"`,
       values: [orderId, leaseMs, force],

@@ -115,7 +115,8 @@ export class OrderSync implements OnModuleDestroy {
     try {
       credentials = await this.opener.open(grant);
       const adapter = this.brokers.get(order.broker as BrokerName);
-      const state = await adapter.getOrder!(credentials, { clientOrderId: order.clientOrderId, symbol: order.symbol, environment: order.environment, connectionId: order.connectionId });
+      const lookup = { clientOrderId: order.clientOrderId, brokerOrderId: order.brokerOrderId ?? undefined, symbol: order.symbol, environment: order.environment, connectionId: order.connectionId };
+      const state = await adapter.getOrder!(credentials, lookup);
       if (!state) throw new Error(`${order.broker} does not know order ${order.clientOrderId}`);
       const fills = newFills(order, state, new Date());
       await this.db.runRaw(workspaceId, (client) =>

@@ -258,6 +258,39 @@ describe('idempotency', () => {
   });
 });
 
+describe('getOrder (the order lifecycle)', () => {
+  it('follows a resting limit order through two partial fills by Get Order with the id from the first answer', async () => {
+    const creds = account();
+    const o = order({ type: 'limit', limitPrice: '50000', quantity: '0.1' });
+    const ack = await adapter.placeOrder(creds, o);
+    const lookup = { ...o, brokerOrderId: ack.brokerOrderId };
+    expect(await adapter.getOrder!(creds, lookup)).toMatchObject({ brokerOrderId: ack.brokerOrderId, status: 'accepted', filledQuantity: '0' });
+
+    stub.fillPart(o.clientOrderId, '0.04', '49000');
+    const partial = await adapter.getOrder!(creds, lookup);
+    expect(partial).toMatchObject({ status: 'partially_filled', filledQuantity: '0.04', averagePrice: '49000' });
+    expect(Date.parse(partial!.updatedAt!)).toBeGreaterThan(Date.now() - 60_000);
+    stub.fillPart(o.clientOrderId, '0.06', '50000');
+    expect(await adapter.getOrder!(creds, lookup)).toMatchObject({ status: 'filled', filledQuantity: '0.1', averagePrice: '49600' });
+    expect(stub.balance(creds.apiKeyName, 'USD')).toEqual({ available: '5040.00000000', hold: '0.00000000' });
+    // One Get Order per ask, never the list scan.
+    const asks = stub.server.requests.filter((r) => r.path === `/api/v3/brokerage/orders/historical/${ack.brokerOrderId}`);
+    expect(asks).toHaveLength(3);
+  });
+
+  it('without the broker id it scans for the client id; a canceled order keeps what filled; null when Coinbase never saw it', async () => {
+    const creds = account();
+    const o = order({ type: 'limit', limitPrice: '40000', quantity: '0.1' });
+    await adapter.placeOrder(creds, o);
+    stub.fillPart(o.clientOrderId, '0.02', '40000');
+    expect(await adapter.cancelOpenOrders(creds, 'BTC-USD', 'live', 'conn-1')).toBe(1);
+    expect(await adapter.getOrder!(creds, o)).toMatchObject({ status: 'canceled', filledQuantity: '0.02', averagePrice: '40000', reason: 'User requested cancel' });
+    expect(stub.balance(creds.apiKeyName, 'USD')).toEqual({ available: '9200.00000000', hold: '0.00000000' });
+    expect(await adapter.getOrder!(creds, order())).toBeNull();
+    expect(await adapter.getOrder!(creds, { ...order(), brokerOrderId: '7d9a5b8e-0000-4000-8000-000000000000' })).toBeNull();
+  });
+});
+
 describe('transport failures', () => {
   it.each(['error500', 'error429'] as const)('maps %s to transient', async (fault) => {
     const creds = account();

@@ -1,4 +1,4 @@
-import type { BrokerOrderStatus, OrderAck, OrderRequest } from '../broker-adapter';
+import type { BrokerOrderState, BrokerOrderStatus, OrderAck, OrderRequest } from '../broker-adapter';
 import { addDecimals, isPositiveDecimal } from '../broker-values';
 import type { CoinbaseOrder } from './coinbase-schemas';
 
@@ -80,4 +80,27 @@ export function coinbaseOrderAck(order: CoinbaseOrder): OrderAck {
 function ackStatus(status: string): BrokerOrderStatus {
   if (status === 'FILLED') return 'filled';
   return FINISHED_UNFILLED.has(status) ? 'rejected' : 'accepted';
+}
+
+/** Coinbase's final statuses; OPEN, PENDING, QUEUED and CANCEL_QUEUED still work. */
+const FINAL_STATUSES = new Map<string, BrokerOrderStatus>([
+  ['FILLED', 'filled'],
+  ['CANCELLED', 'canceled'],
+  ['EXPIRED', 'expired'],
+  ['FAILED', 'rejected'],
+]);
+
+/** An order lookup as a lifecycle state: Coinbase reports the cumulative fill (filled_size, average_filled_price). */
+export function coinbaseOrderState(order: CoinbaseOrder): BrokerOrderState {
+  const filled = order.filled_size !== undefined && isPositiveDecimal(order.filled_size) ? addDecimals(order.filled_size, '0') : '0';
+  const status = FINAL_STATUSES.get(order.status) ?? (filled === '0' ? 'accepted' : 'partially_filled');
+  const state: BrokerOrderState = { brokerOrderId: order.order_id, status, filledQuantity: filled };
+  if (filled !== '0' && order.average_filled_price !== undefined && isPositiveDecimal(order.average_filled_price)) {
+    state.averagePrice = addDecimals(order.average_filled_price, '0');
+  }
+  if (order.last_fill_time) state.updatedAt = order.last_fill_time;
+  if (status === 'canceled' || status === 'expired' || status === 'rejected') {
+    state.reason = order.reject_message || order.cancel_message || `order ${order.status} at Coinbase`;
+  }
+  return state;
 }

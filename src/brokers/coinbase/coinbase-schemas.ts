@@ -41,8 +41,13 @@ export const coinbaseOrderSchema = z.object({
   average_filled_price: z.string().optional(),
   reject_message: z.string().optional(),
   cancel_message: z.string().optional(),
+  /** RFC 3339 time of the order's latest fill. */
+  last_fill_time: z.string().nullish(),
 });
 export type CoinbaseOrder = z.infer<typeof coinbaseOrderSchema>;
+
+/** `GET /api/v3/brokerage/orders/historical/{order_id}` (Get Order). */
+export const coinbaseGetOrderSchema = z.object({ order: coinbaseOrderSchema });
 
 /** Cursor pagination shared by List Orders and List Accounts. */
 const page = { has_next: z.boolean().optional(), cursor: z.string().optional() };

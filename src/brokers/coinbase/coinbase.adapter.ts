@@ -1,16 +1,17 @@
 import type { z } from 'zod';
-import type { BrokerAdapter, BrokerCredentials, OrderAck, OrderRequest, PermissionReport, Position } from '../broker-adapter';
+import type { BrokerAdapter, BrokerCredentials, BrokerOrderState, OrderAck, OrderLookup, OrderRequest, PermissionReport, Position } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
 import type { BrokerHttp, BrokerHttpResponse } from '../broker-http';
 import { addDecimals, assertOrderValues, keyHint, parseBrokerBody, parseCredentials, safeBrokerText } from '../broker-values';
 import { coinbaseJwt, coinbaseSigningKey } from './coinbase-jwt';
-import { baseCurrency, coinbaseOrderAck, coinbaseOrderBody, productId, unsupportedReason } from './coinbase-orders';
+import { baseCurrency, coinbaseOrderAck, coinbaseOrderBody, coinbaseOrderState, productId, unsupportedReason } from './coinbase-orders';
 import {
   coinbaseAccountPageSchema,
   coinbaseCancelSchema,
   coinbaseCreateOrderSchema,
   coinbaseCredentialsSchema,
   coinbaseErrorSchema,
+  coinbaseGetOrderSchema,
   coinbaseOrderPageSchema,
   coinbasePermissionsSchema,
   type CoinbaseCredentials,
@@ -90,12 +91,23 @@ export class CoinbaseAdapter implements BrokerAdapter {
   /** Advanced Trade cannot filter orders by client_order_id (Get Order's parameter is deprecated): scan recent ones. */
   async findOrder(credentials: BrokerCredentials, order: Pick<OrderRequest, 'clientOrderId' | 'symbol'>): Promise<OrderAck | null> {
     const { creds, call } = this.session(credentials);
-    const query = new URLSearchParams({ product_ids: requireProduct(order.symbol), limit: ORDERS_PER_PAGE });
-    for await (const orders of this.orderPages(call, creds, query, 'the order lookup')) {
-      const found = orders.find((o) => o.client_order_id === order.clientOrderId);
-      if (found) return coinbaseOrderAck(found);
+    const found = await this.scanForClientId(call, creds, order.symbol, order.clientOrderId);
+    return found ? coinbaseOrderAck(found) : null;
+  }
+
+  /** Get Order by Coinbase's id when the first answer gave it (one request); else the scan findOrder does. */
+  async getOrder(credentials: BrokerCredentials, order: OrderLookup): Promise<BrokerOrderState | null> {
+    const { creds, call } = this.session(credentials);
+    if (order.brokerOrderId === undefined) {
+      const found = await this.scanForClientId(call, creds, order.symbol, order.clientOrderId);
+      return found ? coinbaseOrderState(found) : null;
     }
-    return null;
+    const res = await call('GET', `${API}/orders/historical/${encodeURIComponent(order.brokerOrderId)}`);
+    if (res.status === 404) return null;
+    const found = this.expect(res, creds, coinbaseGetOrderSchema, 'the order lookup').order;
+    // Coinbase's id came from our own record; an order of another client id there would be someone else's story.
+    if (found.client_order_id !== order.clientOrderId) throw new BrokerError('rejected', BROKER, 'Coinbase answered the order lookup with another order');
+    return coinbaseOrderState(found);
   }
 
   /** The position is the base currency's balance, available + on hold (held coins are still owned). */
@@ -141,6 +153,15 @@ export class CoinbaseAdapter implements BrokerAdapter {
       }
     }
     return total;
+  }
+
+  private async scanForClientId(call: Call, creds: CoinbaseCredentials, symbol: string, clientOrderId: string): Promise<CoinbaseOrder | undefined> {
+    const query = new URLSearchParams({ product_ids: requireProduct(symbol), limit: ORDERS_PER_PAGE });
+    for await (const orders of this.orderPages(call, creds, query, 'the order lookup')) {
+      const found = orders.find((o) => o.client_order_id === clientOrderId);
+      if (found) return found;
+    }
+    return undefined;
   }
 
   /** List Orders, newest first. */

@@ -34,6 +34,8 @@ export interface CoinbaseStubOrder {
   hold: { currency: string; amount: bigint };
   filled_size: bigint;
   average_filled_price: bigint;
+  number_of_fills: number;
+  last_fill_time?: string;
   created_time: string;
 }
 
@@ -148,6 +150,7 @@ export class CoinbaseStub {
       .route('GET', /^\/api\/v3\/brokerage\/accounts$/, authed('view', (a, r) => this.listAccounts(a, r.query)))
       .route('POST', /^\/api\/v3\/brokerage\/orders$/, authed('trade', (a, r) => this.createOrder(a, r.body)))
       .route('GET', /^\/api\/v3\/brokerage\/orders\/historical\/batch$/, authed('view', (a, r) => this.listOrders(a, r.query)))
+      .route('GET', /^\/api\/v3\/brokerage\/orders\/historical\/([^/]+)$/, authed('view', (a, r) => this.getOrder(a, r.path)))
       .route('POST', /^\/api\/v3\/brokerage\/orders\/batch_cancel$/, authed('trade', (a, r) => this.batchCancel(a, r.body)));
     return this;
   }
@@ -259,6 +262,7 @@ export class CoinbaseStub {
       hold: { currency: payCurrency, amount: payAmount },
       filled_size: 0n,
       average_filled_price: 0n,
+      number_of_fills: 0,
       created_time: new Date(Date.now()).toISOString(),
     };
     account.orders.push(order);
@@ -270,7 +274,7 @@ export class CoinbaseStub {
       const proceeds = side === 'BUY' ? size : (size * price) / SCALE;
       pay.available -= side === 'BUY' ? (size * price) / SCALE : size;
       this.wallet(account, side === 'BUY' ? base : quote).available += proceeds;
-      Object.assign(order, { status: 'FILLED', filled_size: size, average_filled_price: price });
+      Object.assign(order, { status: 'FILLED', filled_size: size, average_filled_price: price, number_of_fills: 1, last_fill_time: order.created_time });
     } else {
       order.status = 'EXPIRED'; // immediate-or-cancel / fill-or-kill with nothing to trade against
     }
@@ -286,6 +290,41 @@ export class CoinbaseStub {
       .reverse() // newest first, as Coinbase sorts by creation time
       .map(orderJson);
     return { status: 200, body: { ...paginate(matching, query, 100, 'orders'), sequence: '0' } };
+  }
+
+  /** Get Order: one order by Coinbase's id, as `{ order }`. */
+  private getOrder(account: Account, path: string): StubReply {
+    const id = decodeURIComponent(path.slice(path.lastIndexOf('/') + 1));
+    const order = account.orders.find((o) => o.order_id === id);
+    if (!order) return { status: 404, body: { error: 'NOT_FOUND', message: 'order with this orderID was not found' } };
+    return { status: 200, body: { order: orderJson(order) } };
+  }
+
+  /**
+   * The market reaches a resting order: `qty` of it trades at `price` now. Coinbase keeps it OPEN with the
+   * cumulative filled_size and average_filled_price until all of it filled; the hold shrinks with each fill.
+   */
+  fillPart(clientOrderId: string, qty: string, price: string): void {
+    const found = [...this.accounts.values()].flatMap((a) => a.orders.map((o) => ({ a, o }))).find(({ o }) => o.client_order_id === clientOrderId && o.status === 'OPEN');
+    if (!found) throw new Error(`no open order ${clientOrderId} at the Coinbase stub`);
+    const { a, o } = found;
+    const units = toUnits(qty)!;
+    const px = toUnits(price)!;
+    const remaining = o.size - o.filled_size;
+    if (units > remaining) throw new Error('fillPart: more than the order quantity');
+    const [base, quote] = o.product_id.split('-');
+    const release = (o.hold.amount * units) / remaining;
+    const pay = this.wallet(a, o.hold.currency);
+    pay.hold -= release;
+    o.hold.amount -= release;
+    const cost = (units * px) / SCALE;
+    pay.available += release - (o.side === 'BUY' ? cost : units);
+    this.wallet(a, o.side === 'BUY' ? base : quote).available += o.side === 'BUY' ? units : cost;
+    o.average_filled_price = (o.filled_size * o.average_filled_price + units * px) / (o.filled_size + units);
+    o.filled_size += units;
+    o.number_of_fills += 1;
+    o.last_fill_time = new Date().toISOString();
+    if (o.filled_size === o.size) o.status = 'FILLED';
   }
 
   private batchCancel(account: Account, raw: string): StubReply {
@@ -353,10 +392,11 @@ function orderJson(o: CoinbaseStubOrder): Record<string, unknown> {
     status: o.status,
     time_in_force: o.order_type === 'MARKET' ? 'IMMEDIATE_OR_CANCEL' : 'GOOD_UNTIL_CANCELLED',
     created_time: o.created_time,
-    completion_percentage: o.status === 'FILLED' ? '100' : '0',
+    completion_percentage: String(Number((o.filled_size * 10_000n) / o.size) / 100),
     filled_size: fixed8(o.filled_size),
     average_filled_price: fixed8(o.average_filled_price),
-    number_of_fills: o.status === 'FILLED' ? '1' : '0',
+    number_of_fills: String(o.number_of_fills),
+    last_fill_time: o.last_fill_time ?? null,
     pending_cancel: false,
     size_in_quote: false,
     order_type: o.order_type,
