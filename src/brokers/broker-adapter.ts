@@ -37,8 +37,14 @@ export interface OrderRequest {
   limitPrice?: string;
   stopPrice?: string;
   timeInForce?: 'gtc' | 'day' | 'ioc' | 'fok';
+  /** Bracket legs attached to an entry, as absolute prices: the take-profit limit, the stop-loss stop. */
   takeProfit?: string;
   stopLoss?: string;
+  /** The stop-loss is a stop-limit with this limit price. */
+  stopLossLimit?: string;
+  /** The stop-loss is a trailing stop, trailing by this percent or this price amount (one of them; no stopLoss then). */
+  trailPercent?: string;
+  trailAmount?: string;
   environment: BrokerEnvironment;
   /** Signal price, used by the paper simulator for market fills. */
   referencePrice?: string;

@@ -32,5 +32,13 @@ export function truncate(value: bigint, places: number): bigint {
   return (value / step) * step;
 }
 
+/** Rounds half away from zero to `places` decimals (prices; quantities truncate). */
+export function round(value: bigint, places: number): bigint {
+  if (BigInt(places) >= SCALE) return value;
+  const step = 10n ** (SCALE - BigInt(places));
+  const half = value < 0n ? -(step / 2n) : step / 2n;
+  return ((value + half) / step) * step;
+}
+
 export const ZERO = 0n;
 export const HUNDRED = 100n * ONE;

@@ -291,6 +291,9 @@ export class OrderExecutor {
         timeInForce: order.timeInForce ?? undefined,
         takeProfit: order.takeProfit ?? undefined,
         stopLoss: order.stopLoss ?? undefined,
+        stopLossLimit: order.stopLossLimit ?? undefined,
+        trailPercent: order.trailPercent ?? undefined,
+        trailAmount: order.trailAmount ?? undefined,
         referencePrice: order.referencePrice ?? undefined,
       };
     }

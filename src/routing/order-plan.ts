@@ -1,5 +1,7 @@
 import type { BrokerName } from '../brokers/broker-adapter';
 import { brokerSymbol, isContinuousFuture, withoutExchange } from '../brokers/broker-symbols';
+import type { StopLoss, TakeProfit } from '../signals/signal-brackets';
+import { BracketPrices, resolveBrackets } from './bracket-prices';
 import { div, formatDecimal, HUNDRED, mul, parseDecimal, truncate, ZERO } from './decimal';
 
 /** The fields of a parsed signal that routing acts on. */
@@ -16,8 +18,8 @@ export interface RoutableSignal {
   stopPrice?: string;
   price?: string;
   timeInForce?: 'gtc' | 'day' | 'ioc' | 'fok';
-  takeProfit?: string;
-  stopLoss?: string;
+  takeProfit?: TakeProfit;
+  stopLoss?: StopLoss;
 }
 
 export interface RouteRules {
@@ -44,7 +46,7 @@ export interface RouteRules {
  */
 export type PositionRule = 'if_any' | 'reduce' | 'unless_open' | 'if_open';
 
-export interface OrderPlan {
+export interface OrderPlan extends BracketPrices {
   intent: 'entry' | 'exit' | 'cancel';
   symbol: string;
   /** Exits: `sell` closes a long, `buy` a short, unset either. Entries: unset only for `add` (the open position decides). */
@@ -56,8 +58,6 @@ export interface OrderPlan {
   limitPrice?: string;
   stopPrice?: string;
   timeInForce?: RoutableSignal['timeInForce'];
-  takeProfit?: string;
-  stopLoss?: string;
   referencePrice?: string;
 }
 
@@ -130,6 +130,8 @@ function modeReason(mode: 'long_only' | 'short_only'): string {
 }
 
 function entry(signal: RoutableSignal, route: RouteRules, symbol: string, referencePrice: string | undefined, side: 'buy' | 'sell' | undefined, positionRule?: PositionRule): PlanResult {
+  const brackets = resolveBrackets({ ...signal, side });
+  if ('reason' in brackets) return { ok: false, symbol, reason: brackets.reason };
   const base: OrderPlan = {
     intent: 'entry',
     symbol,
@@ -139,8 +141,7 @@ function entry(signal: RoutableSignal, route: RouteRules, symbol: string, refere
     limitPrice: signal.limitPrice,
     stopPrice: signal.stopPrice,
     timeInForce: signal.timeInForce,
-    takeProfit: signal.takeProfit,
-    stopLoss: signal.stopLoss,
+    ...brackets,
     referencePrice,
   };
   if (route.sizingMode === 'percent_equity') return { ok: true, plan: base };

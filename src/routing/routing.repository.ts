@@ -42,6 +42,9 @@ export interface OrderRow {
   timeInForce: OrderPlan['timeInForce'] | null;
   takeProfit: string | null;
   stopLoss: string | null;
+  stopLossLimit: string | null;
+  trailPercent: string | null;
+  trailAmount: string | null;
   referencePrice: string | null;
   status: 'pending' | 'submitted' | 'accepted' | 'partially_filled' | 'filled' | 'canceled' | 'expired' | 'rejected' | 'failed' | 'blocked' | 'skipped';
   reason: string | null;
@@ -80,6 +83,7 @@ export interface NewOrder {
 const ORDER_COLUMNS = `id, route_id AS "routeId", connection_id AS "connectionId", broker, client_order_id AS "clientOrderId",
   signal_seq::text AS "signalSeq", leg, intent, position_rule AS "positionRule", symbol, side, order_type AS "orderType", quantity::text, limit_price::text AS "limitPrice",
   stop_price::text AS "stopPrice", time_in_force AS "timeInForce", take_profit::text AS "takeProfit", stop_loss::text AS "stopLoss",
+  stop_loss_limit::text AS "stopLossLimit", trail_percent::text AS "trailPercent", trail_amount::text AS "trailAmount",
   reference_price::text AS "referencePrice", status, reason, attempts`;
 
 /** What planning a signal starts from, read with the signal row locked. */
@@ -110,17 +114,18 @@ const ROUTE_JSON = `json_build_object('id', r.id, 'connectionId', r.connection_i
 const ORDER_JSON = `json_build_object('id', o.id, 'routeId', o.route_id, 'connectionId', o.connection_id, 'broker', o.broker, 'clientOrderId', o.client_order_id,
   'signalSeq', o.signal_seq::text, 'leg', o.leg, 'intent', o.intent, 'positionRule', o.position_rule, 'symbol', o.symbol, 'side', o.side, 'orderType', o.order_type, 'quantity', o.quantity::text,
   'limitPrice', o.limit_price::text, 'stopPrice', o.stop_price::text, 'timeInForce', o.time_in_force, 'takeProfit', o.take_profit::text,
-  'stopLoss', o.stop_loss::text, 'referencePrice', o.reference_price::text, 'status', o.status, 'reason', o.reason, 'attempts', o.attempts)`;
+  'stopLoss', o.stop_loss::text, 'stopLossLimit', o.stop_loss_limit::text, 'trailPercent', o.trail_percent::text, 'trailAmount', o.trail_amount::text,
+  'referencePrice', o.reference_price::text, 'status', o.status, 'reason', o.reason, 'attempts', o.attempts)`;
 
 const INSERT_COLUMNS = `id, workspace_id, signal_id, route_id, connection_id, broker, client_order_id, signal_seq, leg, intent, position_rule, symbol, side,
-  order_type, quantity, limit_price, stop_price, time_in_force, take_profit, stop_loss, reference_price, status, reason`;
+  order_type, quantity, limit_price, stop_price, time_in_force, take_profit, stop_loss, stop_loss_limit, trail_percent, trail_amount, reference_price, status, reason`;
 
 /** Appends one new order's values to `values` and returns its `($n, …)` tuple. */
 function insertTuple(values: unknown[], workspaceId: string, signal: SignalRow, o: NewOrder): string {
   const p = o.plan;
   const row = [o.id, workspaceId, signal.id, o.routeId, o.connectionId, o.broker, o.clientOrderId, signal.seq, o.leg, p.intent, p.positionRule ?? null, p.symbol, p.side ?? null,
     p.type, p.quantity ?? null, p.limitPrice ?? null, p.stopPrice ?? null, p.timeInForce ?? null, p.takeProfit ?? null, p.stopLoss ?? null,
-    p.referencePrice ?? null, o.status, o.reason ?? null];
+    p.stopLossLimit ?? null, p.trailPercent ?? null, p.trailAmount ?? null, p.referencePrice ?? null, o.status, o.reason ?? null];
   const start = values.length;
   values.push(...row);
   return `(${row.map((_, i) => `$${start + i + 1}`).join(', ')})`;

@@ -8,6 +8,7 @@ import { TenantDb } from '../database/tenant-db';
 import type { GivenUpJob, JobHandler } from '../queue/job-runner';
 import type { JobPayloads } from '../queue/jobs';
 import type { BrokerName } from '../brokers/broker-adapter';
+import type { StopLoss, TakeProfit } from '../signals/signal-brackets';
 import { clientOrderId } from './client-order-id';
 import { Executed, ExecutionJob, FoldedClaim, OrderExecutor, sent, WaitForEarlierOrder } from './order-executor';
 import { planOrders, RoutableSignal, RouteRules } from './order-plan';
@@ -224,8 +225,16 @@ function toRoutable(signal: SignalRow): RoutableSignal {
     stopPrice: decimal(p.stopPrice),
     price: decimal(p.price),
     timeInForce: p.timeInForce as RoutableSignal['timeInForce'],
-    takeProfit: decimal(p.takeProfit),
-    stopLoss: decimal(p.stopLoss),
+    ...brackets(p.takeProfit, p.stopLoss),
+  };
+}
+
+/** Bracket legs as stored: objects, or bare prices in payloads stored before they could be objects. */
+function brackets(takeProfit: unknown, stopLoss: unknown): Pick<RoutableSignal, 'takeProfit' | 'stopLoss'> {
+  const bare = (v: unknown) => typeof v === 'string' || typeof v === 'number';
+  return {
+    takeProfit: bare(takeProfit) ? { limitPrice: decimal(takeProfit as string | number) } : (takeProfit as TakeProfit | undefined),
+    stopLoss: bare(stopLoss) ? { type: 'stop', stopPrice: decimal(stopLoss as string | number) } : (stopLoss as StopLoss | undefined),
   };
 }
 

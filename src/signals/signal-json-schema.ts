@@ -1,3 +1,4 @@
+import { STOP_LOSS_TYPES } from './signal-brackets';
 import { ACTION_INPUTS, ORDER_TYPES, SENTIMENT_INPUTS, TICKER, TIMES_IN_FORCE } from './signal-payload';
 
 /**
@@ -21,6 +22,14 @@ const decimal = (description: string) => ({
   ],
 });
 
+/** An object holding exactly one of `properties`. */
+const oneOfKeys = (properties: Record<string, object>) => ({
+  type: 'object',
+  additionalProperties: false,
+  properties,
+  oneOf: Object.keys(properties).map((key) => ({ required: [key] })),
+});
+
 const needs = (types: string[], field: string) => ({
   if: { required: ['orderType'], properties: { orderType: anyCase(types, '') } },
   then: { required: [field] },
@@ -38,8 +47,31 @@ export const SIGNAL_PROPERTIES = {
   price: decimal('The signal price ({{close}}): the reference for sizing, limits and paper fills.'),
   signalPrice: decimal('Alias of price; when both are sent they must be equal.'),
   timeInForce: anyCase(TIMES_IN_FORCE, 'Default: the broker\'s default for the instrument.'),
-  takeProfit: decimal('Take-profit limit price attached to an entry.'),
-  stopLoss: decimal('Stop-loss stop price attached to an entry.'),
+  takeProfit: {
+    description:
+      'Take-profit attached to an entry: its limit price, or {limitPrice} | {percent} | {amount} — a distance from the reference price (the order\'s limit price, else its stop price, else the signal price), above a buy and below a sell.',
+    anyOf: [decimal('The limit price.'), oneOfKeys({ limitPrice: decimal('The limit price.'), percent: decimal('Percent of the reference price.'), amount: decimal('Price distance from the reference price.') })],
+  },
+  stopLoss: {
+    description:
+      'Stop-loss attached to an entry: its stop price, or an object: type stop (default) or stop_limit with stopPrice | percent | amount (a distance from the reference price, below a buy and above a sell) and, for stop_limit, limitPrice; type trailing_stop with trailPercent | trailAmount.',
+    anyOf: [
+      decimal('The stop price.'),
+      {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          type: anyCase(STOP_LOSS_TYPES, 'Default stop.'),
+          stopPrice: decimal('The stop price.'),
+          percent: decimal('Percent of the reference price (below 100).'),
+          amount: decimal('Price distance from the reference price.'),
+          limitPrice: decimal('The limit price of a stop_limit stop-loss.'),
+          trailPercent: decimal('A trailing stop\'s trail in percent (below 100).'),
+          trailAmount: decimal('A trailing stop\'s trail as a price distance.'),
+        },
+      },
+    ],
+  },
   id: {
     description: 'Idempotency key (24 h) when the request has no webhook-id: 1-200 printable characters or an integer.',
     anyOf: [{ type: 'integer' }, { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^\\p{C}]+$' }],

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { Problem } from '../common/problem';
 import { toFieldErrors } from '../common/validation';
+import { looseEnum, positiveDecimal } from './payload-values';
+import { stopLossField, takeProfitField } from './signal-brackets';
 
 /** Actions after aliases are resolved: `close` is `exit`, `long` is `buy` and `short` is `sell` with that sentiment. */
 export const SIGNAL_ACTIONS = ['buy', 'sell', 'exit', 'cancel', 'add'] as const;
@@ -12,33 +14,11 @@ export const SENTIMENT_INPUTS = [...SENTIMENTS, 'bullish', 'bearish'] as const;
 export const ORDER_TYPES = ['market', 'limit', 'stop', 'stop_limit'] as const;
 export const TIMES_IN_FORCE = ['day', 'gtc', 'ioc', 'fok'] as const;
 
-const DECIMAL = /^(\d{1,20})(?:\.(\d{1,18}))?$/;
-const DECIMAL_MESSAGE = 'must be a positive decimal number with at most 20 integer and 18 fraction digits (e.g. 10 or "0.5")';
 export const TICKER = /^[A-Za-z0-9][A-Za-z0-9._:/!^&+=-]{0,63}$/;
 // Printable text without control, format or unpaired surrogate code points.
 const TEXT = /^[^\p{C}]+$/u;
 const EARLIEST = Date.UTC(2000, 0, 1);
 const LATEST = Date.UTC(2100, 0, 1);
-
-/**
- * A positive decimal, as a canonical string (brokers take exact decimals). TradingView placeholders
- * such as {{strategy.order.contracts}} arrive as strings ("10", "0.5"), so numeric strings are accepted.
- */
-const positiveDecimal = z.unknown().transform((value, ctx): string => {
-  const text = typeof value === 'number' && Number.isFinite(value) ? value.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 20 }) : typeof value === 'string' ? value.trim() : undefined;
-  const match = text === undefined ? null : DECIMAL.exec(text);
-  const canonical = match ? `${match[1].replace(/^0+(?=\d)/, '')}${match[2] && /[1-9]/.test(match[2]) ? `.${match[2].replace(/0+$/, '')}` : ''}` : '';
-  if (!match || !/[1-9]/.test(canonical)) {
-    ctx.addIssue({ code: 'custom', message: DECIMAL_MESSAGE });
-    return z.NEVER;
-  }
-  return canonical;
-});
-
-/** Case-insensitive enum: placeholders like {{strategy.order.action}} produce "buy", users type "BUY". */
-function looseEnum<T extends readonly [string, ...string[]]>(values: T) {
-  return z.preprocess((v) => (typeof v === 'string' ? v.trim().toLowerCase() : v), z.enum(values, { error: `must be one of: ${values.join(', ')}` }));
-}
 
 const signalId = z.unknown().transform((value, ctx): string => {
   const text = typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : typeof value === 'string' ? value.trim() : '';
@@ -88,8 +68,8 @@ export const signalPayloadSchema = z
     price: positiveDecimal.optional(),
     signalPrice: positiveDecimal.optional(),
     timeInForce: looseEnum(TIMES_IN_FORCE).optional(),
-    takeProfit: positiveDecimal.optional(),
-    stopLoss: positiveDecimal.optional(),
+    takeProfit: takeProfitField.optional(),
+    stopLoss: stopLossField.optional(),
     id: signalId.optional(),
     time: signalTime.optional(),
   }, { error: 'must be a JSON object' })

@@ -158,6 +158,18 @@ describe('OandaAdapter against the OANDA v20 stub', () => {
       expect(ack.status).toBe('filled');
     });
 
+    it('attaches a trailing stop-loss by its price distance, and refuses a percent trail or a stop-loss limit unsent', async () => {
+      const creds = newAccount();
+      await adapter.placeOrder(creds, order({ takeProfit: '1.2', trailAmount: '0.005' }));
+      expect(lastOrderBody().order).toMatchObject({ takeProfitOnFill: { price: '1.2' }, trailingStopLossOnFill: { distance: '0.005' } });
+      const exits = stub.orders.filter((o) => o.accountId === creds.accountId && o.tradeID !== undefined);
+      expect(exits.map((o) => [o.type, o.price ?? o.distance])).toEqual([['TAKE_PROFIT', '1.2'], ['TRAILING_STOP_LOSS', '0.005']]);
+      const before = stub.requests.length;
+      expect(await failure(adapter.placeOrder(creds, order({ trailPercent: '1' })))).toMatchObject({ kind: 'unsupported_order_type', message: expect.stringContaining('trailAmount') });
+      expect(await failure(adapter.placeOrder(creds, order({ stopLoss: '1.0', stopLossLimit: '0.99' })))).toMatchObject({ kind: 'unsupported_order_type' });
+      expect(stub.requests.length).toBe(before);
+    });
+
     it('refuses stop-limit orders as unsupported without sending them', async () => {
       const before = stub.requests.length;
       const err = await failure(adapter.placeOrder(newAccount(), order({ type: 'stop_limit', limitPrice: '1.1', stopPrice: '1.09' })));

@@ -30,8 +30,8 @@ describe('parseSignalPayload', () => {
       quantity: '10',
       orderType: 'limit',
       limitPrice: '187.25',
-      stopLoss: '180',
-      takeProfit: '0.00001',
+      stopLoss: { type: 'stop', stopPrice: '180' },
+      takeProfit: { limitPrice: '0.00001' },
       id: '12345',
       time: '2026-01-02T15:04:05.000Z',
       ignoredFields: ['comment'],
@@ -112,5 +112,33 @@ describe('parseSignalPayload', () => {
   it('refuses control characters in the id and out-of-range times', () => {
     expect(problemOf({ ticker: 'AAPL', action: 'buy', id: 'a\u0000b' }).status).toBe(422);
     expect(problemOf({ ticker: 'AAPL', action: 'buy', time: 1e20 }).status).toBe(422);
+  });
+
+  it('reads take-profit and stop-loss objects: distances, stop-limit and trailing stops', () => {
+    const body = { ticker: 'AAPL', action: 'buy', price: '100' };
+    expect(parseSignalPayload({ ...body, takeProfit: { percent: 2 }, stopLoss: { amount: '1.5' } })).toMatchObject({ takeProfit: { percent: '2' }, stopLoss: { type: 'stop', amount: '1.5' } });
+    expect(parseSignalPayload({ ...body, stopLoss: { type: 'STOP_LIMIT', stopPrice: 95, limitPrice: 94.5 } }).stopLoss).toEqual({ type: 'stop_limit', stopPrice: '95', limitPrice: '94.5' });
+    expect(parseSignalPayload({ ...body, stopLoss: { type: 'trailing_stop', trailPercent: '1' } }).stopLoss).toEqual({ type: 'trailing_stop', trailPercent: '1' });
+  });
+
+  it.each([
+    [{ takeProfit: { percent: 2, amount: 1 } }, 'takeProfit', /exactly one of limitPrice, percent, amount/],
+    [{ takeProfit: {} }, 'takeProfit', /exactly one/],
+    [{ takeProfit: { pct: 2 } }, 'takeProfit', /pct/],
+    [{ takeProfit: 'soon' }, 'takeProfit', /a price \(a positive decimal\) or an object/],
+    [{ takeProfit: { percent: -1 } }, 'takeProfit.percent', /positive decimal/],
+    [{ stopLoss: { percent: 150 } }, 'stopLoss.percent', /below 100/],
+    [{ stopLoss: { type: 'stop_limit', stopPrice: 95 } }, 'stopLoss', /needs limitPrice/],
+    [{ stopLoss: { stopPrice: 95, limitPrice: 94 } }, 'stopLoss', /limitPrice needs type stop_limit/],
+    [{ stopLoss: { type: 'trailing_stop', trailPercent: 1, trailAmount: 2 } }, 'stopLoss', /exactly one of trailPercent, trailAmount/],
+    [{ stopLoss: { type: 'trailing_stop', stopPrice: 95 } }, 'stopLoss', /trailPercent or trailAmount only/],
+    [{ stopLoss: { trailPercent: 1 } }, 'stopLoss', /need type trailing_stop/],
+    [{ stopLoss: { type: 'guaranteed', stopPrice: 95 } }, 'stopLoss.type', /stop, stop_limit, trailing_stop/],
+  ])('refuses a bracket leg that cannot be read one way: %p', (fields, path, message) => {
+    const p = problemOf({ ticker: 'AAPL', action: 'buy', ...fields });
+    expect(p.status).toBe(422);
+    const errors = p.extensions.errors as { path: string; message: string }[];
+    expect(errors).toContainEqual({ path, message: expect.stringMatching(message) });
+    expect(errors.every((e) => e.path === path)).toBe(true);
   });
 });

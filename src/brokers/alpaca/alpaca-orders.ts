@@ -1,4 +1,5 @@
 import type { BrokerOrderState, BrokerOrderStatus, OrderAck, OrderRequest } from '../broker-adapter';
+import { BrokerError } from '../broker-error';
 import { isPositiveDecimal } from '../broker-values';
 import type { AlpacaOrder } from './alpaca-schemas';
 
@@ -7,6 +8,10 @@ const FINISHED_UNFILLED = new Set(['rejected', 'canceled', 'expired']);
 
 /** The `POST /v2/orders` body for one order request (values already checked by assertOrderValues). */
 export function alpacaOrderBody(order: OrderRequest): Record<string, unknown> {
+  if (order.trailPercent !== undefined || order.trailAmount !== undefined) {
+    // Alpaca's trailing stops are orders of their own (type trailing_stop), never a bracket's stop-loss leg.
+    throw new BrokerError('unsupported_order_type', 'alpaca', 'Alpaca brackets take a stop or stop-limit stop-loss, not a trailing stop');
+  }
   const symbol = order.symbol.trim().toUpperCase();
   const body: Record<string, unknown> = {
     symbol,
@@ -22,7 +27,7 @@ export function alpacaOrderBody(order: OrderRequest): Record<string, unknown> {
     // Both exits make a bracket; a single exit is a one-triggers-other order.
     body.order_class = order.takeProfit !== undefined && order.stopLoss !== undefined ? 'bracket' : 'oto';
     if (order.takeProfit !== undefined) body.take_profit = { limit_price: order.takeProfit };
-    if (order.stopLoss !== undefined) body.stop_loss = { stop_price: order.stopLoss };
+    if (order.stopLoss !== undefined) body.stop_loss = { stop_price: order.stopLoss, ...(order.stopLossLimit !== undefined && { limit_price: order.stopLossLimit }) };
   }
   return body;
 }

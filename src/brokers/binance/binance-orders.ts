@@ -24,7 +24,7 @@ export function baseAsset(symbol: string): string | undefined {
 /** Why Binance spot cannot take this order shape, or undefined when it can. */
 export function unsupportedReason(order: OrderRequest): string | undefined {
   if (order.type === 'stop') return 'Binance spot refuses plain stop (STOP_LOSS) orders on most symbols: send a stop_limit order';
-  if (order.takeProfit !== undefined || order.stopLoss !== undefined) {
+  if ([order.takeProfit, order.stopLoss, order.trailPercent, order.trailAmount].some((v) => v !== undefined)) {
     return 'Binance spot orders cannot carry take-profit/stop-loss brackets';
   }
   if (order.type !== 'market' && order.timeInForce === 'day') return 'Binance spot has no day orders: use gtc, ioc or fok';

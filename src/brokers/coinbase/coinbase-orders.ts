@@ -28,6 +28,8 @@ export function unsupportedReason(order: OrderRequest): string | undefined {
   const tif = order.timeInForce ?? 'gtc';
   if (order.type === 'limit' && tif === 'day') return 'Coinbase has no day orders: use gtc, ioc or fok';
   if (order.type === 'stop_limit' && tif !== 'gtc') return 'Coinbase stop-limit orders are good-til-cancelled only';
+  if (order.trailPercent !== undefined || order.trailAmount !== undefined) return 'Coinbase Advanced Trade has no trailing stops';
+  if (order.stopLossLimit !== undefined) return 'Coinbase bracket stop-losses are stop triggers without a limit price';
   const exits = [order.takeProfit, order.stopLoss].filter((v) => v !== undefined).length;
   if (exits === 1) return 'Coinbase brackets need both a take-profit and a stop-loss';
   if (exits === 2 && order.type === 'stop_limit') return 'Coinbase attaches take-profit/stop-loss brackets to market and limit orders only';

@@ -40,8 +40,11 @@ export function oandaOrderBody(order: OrderRequest): { order: Record<string, unk
   };
   if (order.type === 'limit') body.price = order.limitPrice;
   if (order.type === 'stop') body.price = order.stopPrice;
+  if (order.stopLossLimit !== undefined) throw new BrokerError('unsupported_order_type', BROKER, 'OANDA stop-losses have no limit price: send a stop or a trailing stop');
+  if (order.trailPercent !== undefined) throw new BrokerError('unsupported_order_type', BROKER, 'OANDA trailing stops trail by a price distance: send trailAmount, not trailPercent');
   if (order.takeProfit !== undefined) body.takeProfitOnFill = { price: order.takeProfit };
   if (order.stopLoss !== undefined) body.stopLossOnFill = { price: order.stopLoss };
+  if (order.trailAmount !== undefined) body.trailingStopLossOnFill = { distance: order.trailAmount };
   return { order: body };
 }
 

@@ -23,6 +23,8 @@ export interface OrderView {
   quantity: string | null;
   limitPrice: string | null;
   stopPrice: string | null;
+  /** Bracket legs as sent to the broker (distances already resolved to prices): null where absent. */
+  brackets: { takeProfit: string | null; stopLoss: string | null; stopLossLimit: string | null; trailPercent: string | null; trailAmount: string | null } | null;
   status: string;
   reason: string | null;
   brokerOrderId: string | null;
@@ -71,6 +73,7 @@ export function toOrderView(o: Order): OrderView {
     quantity: o.quantity?.toString() ?? null,
     limitPrice: o.limitPrice?.toString() ?? null,
     stopPrice: o.stopPrice?.toString() ?? null,
+    brackets: bracketsOf(o),
     status: o.status,
     reason: o.reason,
     brokerOrderId: o.brokerOrderId,
@@ -79,6 +82,12 @@ export function toOrderView(o: Order): OrderView {
     attempts: o.attempts,
     timings: { routedAt: o.createdAt.toISOString(), sentAt: o.sentAt?.toISOString() ?? null, acknowledgedAt: o.acknowledgedAt?.toISOString() ?? null },
   };
+}
+
+function bracketsOf(o: Order): OrderView['brackets'] {
+  const legs = { takeProfit: o.takeProfit, stopLoss: o.stopLoss, stopLossLimit: o.stopLossLimit, trailPercent: o.trailPercent, trailAmount: o.trailAmount };
+  if (Object.values(legs).every((v) => v === null)) return null;
+  return Object.fromEntries(Object.entries(legs).map(([k, v]) => [k, v?.toString() ?? null])) as NonNullable<OrderView['brackets']>;
 }
 
 /** Order reads for the API; also used by the signals read side to list a signal's orders. */

@@ -232,9 +232,12 @@ export class AlpacaStub extends BrokerStubServer {
     const exitSide = parent.side === 'buy' ? 'sell' : 'buy';
     const legs: AlpacaStubOrder[] = [];
     const tp = (body.take_profit as { limit_price?: unknown } | undefined)?.limit_price;
-    const sl = (body.stop_loss as { stop_price?: unknown } | undefined)?.stop_price;
+    const { stop_price: sl, limit_price: slLimit } = (body.stop_loss as { stop_price?: unknown; limit_price?: unknown } | undefined) ?? {};
     if (tp !== undefined) legs.push({ ...baseOrder(parent.symbol, parent.qty, exitSide, now), type: 'limit', order_type: 'limit', limit_price: String(tp) });
-    if (sl !== undefined) legs.push({ ...baseOrder(parent.symbol, parent.qty, exitSide, now), type: 'stop', order_type: 'stop', stop_price: String(sl) });
+    // A stop_loss with a limit_price is a stop-limit leg.
+    if (sl !== undefined && slLimit !== undefined) {
+      legs.push({ ...baseOrder(parent.symbol, parent.qty, exitSide, now), type: 'stop_limit', order_type: 'stop_limit', stop_price: String(sl), limit_price: String(slLimit) });
+    } else if (sl !== undefined) legs.push({ ...baseOrder(parent.symbol, parent.qty, exitSide, now), type: 'stop', order_type: 'stop', stop_price: String(sl) });
     const working = parent.status === 'filled';
     // In a bracket only the take-profit works at first; the stop loss waits (held) as its OCO partner.
     legs.forEach((leg, i) => Object.assign(leg, { order_class: parent.order_class, time_in_force: parent.time_in_force, status: working && i === 0 ? 'new' : 'held' }));
@@ -318,7 +321,8 @@ function validateOrder(body: Record<string, unknown>): string | undefined {
 
 function validateExits(body: Record<string, unknown>, orderClass: string): string | undefined {
   const tp = (body.take_profit as { limit_price?: unknown } | undefined)?.limit_price;
-  const sl = (body.stop_loss as { stop_price?: unknown } | undefined)?.stop_price;
+  const { stop_price: sl, limit_price: slLimit } = (body.stop_loss as { stop_price?: unknown; limit_price?: unknown } | undefined) ?? {};
+  if (slLimit !== undefined && !positive(slLimit)) return 'stop_loss.limit_price must be a positive number';
   if (orderClass === 'bracket' && (!positive(tp) || !positive(sl))) return 'bracket orders require take_profit.limit_price and stop_loss.stop_price';
   if (orderClass === 'oto' && positive(tp) === positive(sl)) return 'oto orders require exactly one of take_profit or stop_loss';
   if (body.time_in_force !== 'day' && body.time_in_force !== 'gtc') return `${orderClass} orders must be day or gtc`;

@@ -31,6 +31,9 @@ export interface OandaStubOrder {
   clientExtensions?: { id?: string; tag?: string; comment?: string };
   takeProfitOnFill?: { price: string };
   stopLossOnFill?: { price: string };
+  trailingStopLossOnFill?: { distance: string };
+  /** A trailing stop-loss order's distance from the best price. */
+  distance?: string;
   tradeID?: string;
   fillingTransactionID?: string;
   filledTime?: string;
@@ -232,8 +235,10 @@ export class OandaStub extends BrokerStubServer {
     if (!POSITION_FILLS.has(String(spec.positionFill ?? 'DEFAULT'))) return reject('POSITION_FILL_INVALID');
     const takeProfit = spec.takeProfitOnFill as { price?: unknown } | undefined;
     const stopLoss = spec.stopLossOnFill as { price?: unknown } | undefined;
+    const trailing = spec.trailingStopLossOnFill as { distance?: unknown } | undefined;
     if (takeProfit && !positive(takeProfit.price)) return reject('TAKE_PROFIT_ON_FILL_PRICE_MISSING');
     if (stopLoss && !positive(stopLoss.price)) return reject('STOP_LOSS_ON_FILL_PRICE_MISSING');
+    if (trailing && !positive(trailing.distance)) return reject('TRAILING_STOP_LOSS_ON_FILL_PRICE_DISTANCE_MISSING');
     if (clientId !== undefined && this.orders.some((o) => o.accountId === a.options.accountId && o.state === 'PENDING' && o.clientExtensions?.id === clientId)) {
       return reject('CLIENT_ORDER_ID_ALREADY_EXISTS');
     }
@@ -256,6 +261,7 @@ export class OandaStub extends BrokerStubServer {
     if (clientId !== undefined) order.clientExtensions = { id: clientId };
     if (takeProfit) order.takeProfitOnFill = { price: String(takeProfit.price) };
     if (stopLoss) order.stopLossOnFill = { price: String(stopLoss.price) };
+    if (trailing) order.trailingStopLossOnFill = { distance: String(trailing.distance) };
     this.orders.push(order);
     const created = createTransaction(order, a, now);
     // Limit, stop and MIT orders rest: the stub moves no prices.
@@ -301,7 +307,8 @@ export class OandaStub extends BrokerStubServer {
     const pl = this.applyToPosition(a, order.forInstrument, units, price);
     a.balance += pl;
     Object.assign(order, { state: 'FILLED', fillingTransactionID: id, filledTime: now, tradeOpenedID: id });
-    for (const [type, exit] of [['TAKE_PROFIT', order.takeProfitOnFill], ['STOP_LOSS', order.stopLossOnFill]] as const) {
+    const exits = [['TAKE_PROFIT', order.takeProfitOnFill], ['STOP_LOSS', order.stopLossOnFill], ['TRAILING_STOP_LOSS', order.trailingStopLossOnFill]] as const;
+    for (const [type, exit] of exits) {
       if (!exit) continue;
       this.orders.push({
         id: this.nextId(a),
@@ -309,7 +316,7 @@ export class OandaStub extends BrokerStubServer {
         type,
         state: 'PENDING',
         tradeID: id,
-        price: exit.price,
+        ...('distance' in exit ? { distance: exit.distance } : { price: exit.price }),
         timeInForce: 'GTC',
         arrivedAtMs: order.arrivedAtMs,
         accountId: a.options.accountId,
@@ -431,8 +438,8 @@ export async function startOandaStub(): Promise<OandaStub> {
 }
 
 function createTransaction(order: OandaStubOrderRecord, a: Account, now: string): Record<string, unknown> & { id: string } {
-  const { id, type, instrument, units, price, timeInForce, positionFill, clientExtensions, takeProfitOnFill, stopLossOnFill } = order;
-  const fields = { instrument, units, price, timeInForce, positionFill, clientExtensions, takeProfitOnFill, stopLossOnFill };
+  const { id, type, instrument, units, price, timeInForce, positionFill, clientExtensions, takeProfitOnFill, stopLossOnFill, trailingStopLossOnFill } = order;
+  const fields = { instrument, units, price, timeInForce, positionFill, clientExtensions, takeProfitOnFill, stopLossOnFill, trailingStopLossOnFill };
   return { id, accountID: a.options.accountId, time: now, batchID: id, type: `${type}_ORDER`, reason: 'CLIENT_ORDER', ...fields };
 }
 
