@@ -269,6 +269,9 @@ export class OrderExecutor {
       const close = exitSize(order, position!);
       if ('skip' in close) return { status: order.positionRule === 'if_any' ? 'skipped' : 'blocked', reason: close.skip };
       let quantity = close.quantity;
+      // A full close first cancels the symbol's open orders: bracket legs hold the position at brokers that keep them
+      // as orders (Alpaca refuses the close while they work), and resting entries would reopen it.
+      if (order.positionRule !== 'reduce') await adapter.cancelOpenOrders(credentials, order.symbol, environment, order.connectionId);
       if (order.positionRule === 'reduce') {
         const asked = order.quantity ?? (await this.sizedFromEquity(adapter, credentials, order, route, environment));
         if (typeof asked !== 'string') return asked;

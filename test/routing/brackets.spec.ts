@@ -48,3 +48,30 @@ describe('bracket legs end to end (Alpaca stub)', () => {
     expect(settled.orders[0]).toMatchObject({ status: 'blocked', reason: expect.stringMatching(/^price_required: /) });
   });
 });
+
+describe('an exit with bracket legs open (Alpaca stub)', () => {
+  let world: RoutingWorld;
+  beforeAll(async () => {
+    world = await RoutingWorld.start('postgres');
+  });
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  it('cancels the open legs that hold the position before it closes it', async () => {
+    const ws = await world.workspace();
+    const connection = await world.connect(ws.token, 'alpaca');
+    const source = await world.source(ws.token);
+    await world.route(ws.token, { sourceId: source.id, connectionId: connection, sizing: { mode: 'fixed', value: '10' } });
+    const entry = await world.settled(ws.token, await world.send(source, { ticker: 'MSFT', action: 'buy', price: '100', takeProfit: '110', stopLoss: '95' }));
+    const parent = world.alpaca.ordersByClientId.get(entry.orders[0].clientOrderId)!;
+    expect(parent.status).toBe('filled');
+    expect(parent.legs!.map((l) => l.status)).toEqual(['new', 'held']);
+
+    const exit = await world.settled(ws.token, await world.send(source, { ticker: 'MSFT', action: 'sell', sentiment: 'flat', price: '101' }));
+    expect(exit.status).toBe('routed');
+    expect(exit.orders[0]).toMatchObject({ intent: 'exit', status: 'filled', quantity: '10' });
+    expect(parent.legs!.map((l) => l.status)).toEqual(['canceled', 'canceled']);
+    expect(world.alpaca.positionOf(world.keys.get(connection)!.apiKey, 'MSFT')).toBe(0);
+  });
+});

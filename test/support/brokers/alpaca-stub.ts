@@ -194,6 +194,9 @@ export class AlpacaStub extends BrokerStubServer {
       return { status: 403, body: { code: 40310000, message: 'insufficient buying power' } };
     }
 
+    const closing = this.closingShortfall(a, symbol, side, qty);
+    if (closing) return { status: 403, body: { code: 40310000, message: closing } };
+
     const now = new Date().toISOString();
     const order: AlpacaStubOrderRecord = {
       ...baseOrder(symbol, String(body.qty), side, now),
@@ -214,6 +217,27 @@ export class AlpacaStub extends BrokerStubServer {
     a.orders.set(clientOrderId, order);
     this.orders.push(order);
     return { status: 200, body: publicOrder(order) };
+  }
+
+  /**
+   * As Alpaca: an order against the position may use only what open orders on that side do not hold already —
+   * a filled bracket's working exits hold the whole position until they are cancelled.
+   */
+  private closingShortfall(a: Account, symbol: string, side: 'buy' | 'sell', qty: number): string | undefined {
+    const position = a.positions.get(positionKey(symbol)) ?? 0;
+    const against = side === 'sell' ? position : -position;
+    if (against <= 0) return undefined;
+    let held = 0;
+    for (const parent of a.orders.values()) {
+      if (positionKey(parent.symbol) !== positionKey(symbol)) continue;
+      // A working OCO pair holds its quantity once; a resting simple order on that side holds its own.
+      const legs = parent.status === 'filled' ? (parent.legs ?? []).filter((l) => l.side === side && OPEN_STATUSES.has(l.status)) : [];
+      if (legs.length > 0) held += Number(parent.qty);
+      else if (parent.side === side && !parent.legs && OPEN_STATUSES.has(parent.status)) held += Number(parent.qty);
+    }
+    const available = Math.max(0, against - held);
+    if (held === 0 || qty <= available) return undefined;
+    return `insufficient qty available for order (requested: ${num(qty)}, available: ${num(available)})`;
   }
 
   private fill(a: Account, order: AlpacaStubOrder, price: number, now: string): void {
