@@ -47,18 +47,8 @@ describe('bracket legs end to end (Alpaca stub)', () => {
     expect(settled.status).toBe('blocked');
     expect(settled.orders[0]).toMatchObject({ status: 'blocked', reason: expect.stringMatching(/^price_required: /) });
   });
-});
 
-describe('an exit with bracket legs open (Alpaca stub)', () => {
-  let world: RoutingWorld;
-  beforeAll(async () => {
-    world = await RoutingWorld.start('postgres');
-  });
-  afterAll(async () => {
-    await world?.stop();
-  });
-
-  it('cancels the open legs that hold the position before it closes it', async () => {
+  it('an exit cancels the open legs that hold the position before it closes it', async () => {
     const ws = await world.workspace();
     const connection = await world.connect(ws.token, 'alpaca');
     const source = await world.source(ws.token);
