@@ -300,7 +300,8 @@ export class OrderExecutor {
         referencePrice: order.referencePrice ?? undefined,
       };
     }
-    return { ...fromAck(await adapter.placeOrder(credentials, request)), quantity: request.quantity };
+    // The side is recorded too: exits and adds learn theirs from the position only now.
+    return { ...fromAck(await adapter.placeOrder(credentials, request)), quantity: request.quantity, side: request.side };
   }
 
   /** percent_equity: the quantity from the account's equity, or the blocked outcome saying why there is none. */

@@ -332,7 +332,7 @@ export class RoutingRepository {
   async finishOrder(
     client: PoolClient,
     orderId: string,
-    outcome: { status: OrderRow['status']; reason?: string; brokerOrderId?: string; filledQuantity?: string; averagePrice?: string; quantity?: string },
+    outcome: { status: OrderRow['status']; reason?: string; brokerOrderId?: string; filledQuantity?: string; averagePrice?: string; quantity?: string; side?: 'buy' | 'sell' },
   ): Promise<void> {
     const filled = outcome.filledQuantity && outcome.averagePrice && isPositiveDecimal(outcome.filledQuantity) ? outcome.filledQuantity : null;
     await client.query({
@@ -340,7 +340,7 @@ export class RoutingRepository {
       text: `WITH prev AS (SELECT status FROM orders WHERE id = $1),
        updated AS (
          UPDATE orders SET status = $2, reason = $3, broker_order_id = COALESCE($4, broker_order_id), filled_quantity = $5, average_price = $6,
-           quantity = COALESCE($7, quantity),
+           quantity = COALESCE($7, quantity), side = COALESCE(side, $10),
            acknowledged_at = CASE WHEN $2 IN ('accepted', 'partially_filled', 'filled', 'canceled', 'expired', 'rejected') THEN clock_timestamp() ELSE acknowledged_at END,
            next_sync_at = CASE WHEN $2 IN ('accepted', 'partially_filled') AND intent <> 'cancel' THEN clock_timestamp() END,
            updated_at = clock_timestamp()
@@ -353,7 +353,7 @@ export class RoutingRepository {
        SELECT u.workspace_id, u.id, $8, $9, $6, clock_timestamp() FROM updated u WHERE $8::text IS NOT NULL
        ON CONFLICT (order_id, broker_fill_id) DO NOTHING`,
       values: [orderId, outcome.status, outcome.reason ?? null, outcome.brokerOrderId ?? null, outcome.filledQuantity ?? null, outcome.averagePrice ?? null,
-        outcome.quantity ?? null, filled ? cumulativeFillId(filled) : null, filled],
+        outcome.quantity ?? null, filled ? cumulativeFillId(filled) : null, filled, outcome.side ?? null],
     });
   }
 

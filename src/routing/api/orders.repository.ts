@@ -24,4 +24,18 @@ export class OrdersRepository {
   ofSignal(tx: TenantTx, signalId: string): Promise<Order[]> {
     return tx.order.findMany({ where: { signalId }, orderBy: [{ createdAt: 'asc' }, { leg: 'asc' }, { id: 'asc' }] });
   }
+
+  /** Every fill of the connection's or the route's orders, oldest first, with what P&L reads of its order. */
+  fillsOf(tx: TenantTx, scope: { connectionId: string } | { routeId: string }) {
+    return tx.orderFill.findMany({
+      where: { order: scope },
+      select: { quantity: true, price: true, fee: true, order: { select: { symbol: true, side: true } } },
+      orderBy: [{ filledAt: 'asc' }, { recordedAt: 'asc' }, { id: 'asc' }],
+    });
+  }
+
+  async scopeExists(tx: TenantTx, scope: { connectionId: string } | { routeId: string }): Promise<boolean> {
+    const count = 'connectionId' in scope ? await tx.brokerConnection.count({ where: { id: scope.connectionId } }) : await tx.route.count({ where: { id: scope.routeId, deletedAt: null } });
+    return count > 0;
+  }
 }
