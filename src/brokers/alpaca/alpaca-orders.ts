@@ -52,12 +52,20 @@ function alpacaStatus(status: string): 'accepted' | 'filled' | 'rejected' {
 }
 
 /** Alpaca's final statuses by lifecycle state; every other status (new, partially_filled, held, done_for_day, …) still works. */
-const FINAL_STATUSES: Record<string, BrokerOrderStatus> = { filled: 'filled', canceled: 'canceled', replaced: 'canceled', expired: 'expired', rejected: 'rejected', suspended: 'rejected' };
+// A Map: the status is the broker's text, and a plain object would answer `constructor` from its prototype.
+const FINAL_STATUSES = new Map<string, BrokerOrderStatus>([
+  ['filled', 'filled'],
+  ['canceled', 'canceled'],
+  ['replaced', 'canceled'],
+  ['expired', 'expired'],
+  ['rejected', 'rejected'],
+  ['suspended', 'rejected'],
+]);
 
 /** An order lookup as a lifecycle state: Alpaca gives the cumulative fill (filled_qty, filled_avg_price), not each fill. */
 export function alpacaOrderState(order: AlpacaOrder): BrokerOrderState {
   const filled = order.filled_qty && isPositiveDecimal(order.filled_qty) ? order.filled_qty : '0';
-  const status = FINAL_STATUSES[order.status] ?? (filled === '0' ? 'accepted' : 'partially_filled');
+  const status = FINAL_STATUSES.get(order.status) ?? (filled === '0' ? 'accepted' : 'partially_filled');
   const state: BrokerOrderState = { brokerOrderId: order.id, status, filledQuantity: filled };
   if (filled !== '0' && order.filled_avg_price) state.averagePrice = order.filled_avg_price;
   if (order.updated_at) state.updatedAt = order.updated_at;
