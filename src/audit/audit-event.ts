@@ -19,6 +19,7 @@ export const AUDIT_ACTIONS = [
   'auth.token.failed',
   'auth.token.locked',
   'kill_switch.workspace',
+  'kill_switch.release_refused',
   'kill_switch.platform',
   'live_trading.change',
   'credential.create',

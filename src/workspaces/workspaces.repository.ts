@@ -1,16 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import type { TenantTx } from '../database/tenant-db';
+import type { Role } from './auth/auth-context';
 
 export interface WorkspaceRecord {
   id: string;
   name: string;
   killSwitchEngaged: boolean;
   killSwitchReason: string | null;
+  killSwitchEngagedRole: string | null;
   liveTradingEnabled: boolean;
   createdAt: Date;
 }
 
-const WORKSPACE_FIELDS = { id: true, name: true, killSwitchEngaged: true, killSwitchReason: true, liveTradingEnabled: true, createdAt: true } as const;
+const WORKSPACE_FIELDS = { id: true, name: true, killSwitchEngaged: true, killSwitchReason: true, killSwitchEngagedRole: true, liveTradingEnabled: true, createdAt: true } as const;
 
 @Injectable()
 export class WorkspacesRepository {
@@ -22,10 +24,11 @@ export class WorkspacesRepository {
     return tx.workspace.findUnique({ where: { id }, select: WORKSPACE_FIELDS });
   }
 
-  setKillSwitch(tx: TenantTx, id: string, engaged: boolean, reason: string): Promise<WorkspaceRecord> {
+  /** `engagedRole`: the role the switch now answers to (null when released). */
+  setKillSwitch(tx: TenantTx, id: string, engaged: boolean, reason: string, engagedRole: Role | null): Promise<WorkspaceRecord> {
     return tx.workspace.update({
       where: { id },
-      data: { killSwitchEngaged: engaged, killSwitchReason: reason, killSwitchChangedAt: new Date() },
+      data: { killSwitchEngaged: engaged, killSwitchReason: reason, killSwitchEngagedRole: engagedRole, killSwitchChangedAt: new Date() },
       select: WORKSPACE_FIELDS,
     });
   }

@@ -4,7 +4,7 @@ import { AuditWriter } from '../audit/audit-writer';
 import { AuditEventInput, PLATFORM_WORKSPACE_ID } from '../audit/audit-event';
 import { Problem } from '../common/problem';
 import { TenantDb } from '../database/tenant-db';
-import type { AuthContext, PlatformContext } from './auth/auth-context';
+import { higherRole, roleAtLeast, type AuthContext, type PlatformContext, type Role } from './auth/auth-context';
 import { hashPassword } from './auth/secrets';
 import type { CreateWorkspaceDto, KillSwitchDto, LiveTradingDto } from './dto/workspace.dto';
 import { MembersRepository } from './members.repository';
@@ -74,12 +74,28 @@ export class WorkspacesService {
     return toWorkspaceView(workspace);
   }
 
+  /**
+   * Any trader may engage the switch; releasing it needs admin, or the highest role that engaged it if that is
+   * higher (a trader cannot lift an owner's stop). A refused release is audited too.
+   */
   async setKillSwitch(auth: AuthContext, dto: KillSwitchDto): Promise<WorkspaceView> {
-    return this.db.run(auth.workspaceId, async (tx) => {
-      const workspace = await this.workspaces.setKillSwitch(tx, auth.workspaceId, dto.engaged, dto.reason);
-      await this.audit.record(tx, workspaceEvent(auth, 'kill_switch.workspace', dto.reason, { engaged: dto.engaged }));
+    const refusal = await this.db.run(auth.workspaceId, async (tx) => {
+      const current = await this.workspaces.find(tx, auth.workspaceId);
+      if (!current) throw Problem.notFound('Workspace');
+      const engagedBy = current.killSwitchEngaged ? ((current.killSwitchEngagedRole as Role | null) ?? 'owner') : null;
+      const needed = !dto.engaged && engagedBy ? higherRole('admin', engagedBy) : undefined;
+      if (needed && !roleAtLeast(auth.role, needed)) {
+        await this.audit.record(tx, workspaceEvent(auth, 'kill_switch.release_refused', dto.reason, { needed, role: auth.role }));
+        return Problem.forbidden(`Releasing this kill switch needs the ${needed} role: it was engaged by ${article(engagedBy!)} ${engagedBy}.`, 'kill_switch_release_role');
+      }
+      const role = dto.engaged ? (engagedBy ? higherRole(engagedBy, auth.role) : auth.role) : null;
+      const workspace = await this.workspaces.setKillSwitch(tx, auth.workspaceId, dto.engaged, dto.reason, role);
+      await this.audit.record(tx, workspaceEvent(auth, 'kill_switch.workspace', dto.reason, { engaged: dto.engaged, ...(role && { engagedRole: role }) }));
       return toWorkspaceView(workspace);
     });
+    // Thrown after the commit, so the refusal's audit event stays.
+    if (refusal instanceof Problem) throw refusal;
+    return refusal;
   }
 
   async setLiveTrading(auth: AuthContext, dto: LiveTradingDto): Promise<WorkspaceView> {
@@ -109,6 +125,15 @@ export class WorkspacesService {
   }
 }
 
-function workspaceEvent(auth: AuthContext, action: 'kill_switch.workspace' | 'live_trading.change', reason: string, metadata: Record<string, boolean>): AuditEventInput {
+function workspaceEvent(
+  auth: AuthContext,
+  action: 'kill_switch.workspace' | 'kill_switch.release_refused' | 'live_trading.change',
+  reason: string,
+  metadata: Record<string, boolean | string>,
+): AuditEventInput {
   return { action, actor: auth.actor, ip: auth.ip, requestId: auth.requestId, reason, resource: { type: 'workspace', id: auth.workspaceId }, metadata };
+}
+
+function article(role: Role): string {
+  return role === 'owner' || role === 'admin' ? 'an' : 'a';
 }

@@ -508,6 +508,27 @@ describe('penetration review regressions', () => {
     expect((await world.send('review', 'bootstrap', 'GET', '/v1/workspace', { token: bootstrap })).status).toBe(401);
   });
 
+  it('5: a trader may engage the kill switch but not release it; nobody below its engager releases it; refusals are audited', async () => {
+    const [trader, admin] = [await member('trader'), await member('admin')];
+    const kill = (jwt: string, engaged: boolean) => as(jwt, 'PUT', '/v1/workspace/kill-switch', { engaged, reason: `review ${engaged ? 'engage' : 'release'}` });
+    try {
+      expect((await kill(trader.jwt, true)).status).toBe(200);
+      const refused = await kill(trader.jwt, false);
+      expect([refused.status, refused.body.code]).toEqual([403, 'kill_switch_release_role']);
+      expect((await kill(admin.jwt, false)).body.killSwitch).toEqual({ engaged: false, reason: 'review release' });
+
+      expect((await kill(world.a.ownerToken, true)).status).toBe(200);
+      expect((await kill(trader.jwt, true)).status).toBe(200); // engaging again does not lower whom it answers to
+      const byAdmin = await kill(admin.jwt, false);
+      expect([byAdmin.status, byAdmin.body.code, byAdmin.body.detail]).toEqual([403, 'kill_switch_release_role', expect.stringContaining('owner')]);
+      expect((await as(world.a.ownerToken, 'GET', '/v1/workspace')).body.killSwitch.engaged).toBe(true);
+      const audited = await world.sql(`SELECT actor_id, metadata FROM audit_events WHERE workspace_id = $1 AND action = 'kill_switch.release_refused' ORDER BY id`, [world.a.id]);
+      expect(audited.map((e: any) => [e.actor_id, e.metadata.needed])).toEqual([[trader.id, 'admin'], [admin.id, 'owner']]);
+    } finally {
+      expect((await kill(world.a.ownerToken, false)).status).toBe(200);
+    }
+  });
+
   it("6: an admin cannot revoke the owner's tokens (the member-removal rule); her own, yes", async () => {
     const admin = await member('admin');
     const ownerTokens = [await token(world.a.ownerToken, 'owner'), await token(world.a.ownerToken, 'trader')];
