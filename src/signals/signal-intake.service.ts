@@ -7,7 +7,7 @@ import { Problem } from '../common/problem';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { EnqueuedMarker } from './enqueued-marker';
 import { ipAllowed } from './ip-allowlist';
-import { webhookOutcomes, webhookStageDuration } from './signal-metrics';
+import { webhookOutcomes, webhookRefusals, webhookStageDuration } from './signal-metrics';
 import { parseSignalPayload, SignalPayload } from './signal-payload';
 import { SignalQueue } from './signal-queue';
 import type { SignalStatus } from './dto/signal.dto';
@@ -48,7 +48,14 @@ export interface WebhookAccepted {
   duplicate: boolean;
 }
 
-type Refusal = Extract<VerifyResult, { ok: false }>['reason'] | 'unknown_source' | 'auth_mode_mismatch' | 'ip_not_allowed';
+type Refusal = Extract<VerifyResult, { ok: false }>['reason'] | 'malformed_token' | 'unknown_source' | 'auth_mode_mismatch' | 'ip_not_allowed';
+
+/**
+ * Refusals that can page on-call: deliveries that are well-formed (valid Standard Webhooks headers within the
+ * timestamp tolerance, or a token of the right shape) yet wrong. Junk from anyone who learnt a source id is a
+ * metric and a warning only, unless it came from an address on the source's own allowlist.
+ */
+const PAGING_REFUSALS: ReadonlySet<Refusal> = new Set(['no_matching_signature', 'no_matching_token']);
 
 /**
  * The webhook path: authenticate, validate, persist in one transaction, enqueue with the signal id
@@ -110,8 +117,18 @@ export class SignalIntakeService {
     const refusal = source ? await this.refusal(mode, sourceId, source, delivery) : 'unknown_source';
     if (!refusal) return source!;
     webhookOutcomes.inc({ outcome: 'unauthorized' });
-    this.logger.info({ requestId: delivery.requestId, sourceId: source ? sourceId : undefined, reason: refusal }, 'webhook refused');
-    if (source) this.failures.record(source.workspaceId, sourceId, refusal, delivery.ip, delivery.requestId);
+    if (!source) {
+      this.logger.info({ requestId: delivery.requestId, reason: refusal }, 'webhook refused');
+      throw webhookUnauthorized();
+    }
+    const pages = PAGING_REFUSALS.has(refusal) || (source.allowedIps.length > 0 && ipAllowed(source.allowedIps, delivery.ip));
+    webhookRefusals.inc({ reason: refusal, pages: String(pages) });
+    if (pages) {
+      this.logger.info({ requestId: delivery.requestId, sourceId, reason: refusal }, 'webhook refused');
+      this.failures.record(source.workspaceId, sourceId, refusal, delivery.ip, delivery.requestId);
+    } else {
+      this.logger.warn({ requestId: delivery.requestId, sourceId, reason: refusal }, 'webhook refused (malformed or off-allowlist: not counted toward the signature-failure page)');
+    }
     throw webhookUnauthorized();
   }
 
@@ -120,7 +137,7 @@ export class SignalIntakeService {
     if (!ipAllowed(source.allowedIps, delivery.ip)) return 'ip_not_allowed';
     let result: VerifyResult;
     if (mode === 'token') {
-      if (!delivery.token || !URL_TOKEN.test(delivery.token)) return 'no_matching_token';
+      if (!delivery.token || !URL_TOKEN.test(delivery.token)) return 'malformed_token';
       result = verifyToken(delivery.token, source.secrets.flatMap((s) => (s.tokenHash ? [{ version: s.version, key: s.tokenHash }] : [])));
     } else {
       const versions = source.secrets.map((s) => s.version);

@@ -17,6 +17,14 @@ export const webhookOutcomes = new Counter({
   registers: [metricsRegistry],
 });
 
+/** Refused deliveries of existing sources by reason, and whether they counted toward the signature-failure page. */
+export const webhookRefusals = new Counter({
+  name: 'switchyard_webhook_refusals_total',
+  help: 'Refused webhook deliveries of existing sources by reason; pages=true when they counted toward the signature-failure page',
+  labelNames: ['reason', 'pages'] as const,
+  registers: [metricsRegistry],
+});
+
 export const signalsRecovered = new Counter({
   name: 'switchyard_signals_recovered_total',
   help: 'Signals the recovery sweep found persisted but not marked enqueued, by what it did',

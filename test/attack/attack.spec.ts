@@ -1,4 +1,5 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
 import { canaryForms, scanDatabase, scanDirectory, ScanResult, scanTexts } from '../faults/support/leak-scan';
 import { AttackWorld, Exchange, Tenant } from './support/attack-world';
 import { fillPath, idFields, Operation, operations, pathParams, sample, SampleContext, stringFields, withField } from './support/openapi';
@@ -527,6 +528,36 @@ describe('penetration review regressions', () => {
     } finally {
       expect((await kill(world.a.ownerToken, false)).status).toBe(200);
     }
+  });
+
+  it('9: junk sent to a known source id pages nobody; well-formed deliveries with a wrong signature do, and so does anything from an allowlisted address', async () => {
+    const source = async (extra: Record<string, unknown> = {}) => (await as(world.a.ownerToken, 'POST', '/v1/sources', { name: `page-${++seq}`, auth: 'hmac', ...extra })).body;
+    const hook = (id: string, headers: Record<string, string>) => world.send('review', 'A', 'POST', `/hooks/${id}`, { rawBody: '{"ticker":"AAPL","action":"buy"}', headers: { 'content-type': 'application/json', ...headers } });
+    const junk: Record<string, string>[] = [{}, { 'webhook-id': 'x' }, { 'webhook-id': 'msg_1', 'webhook-timestamp': 'soon', 'webhook-signature': 'v1,abc' }, { 'webhook-id': 'msg_2', 'webhook-timestamp': '1', 'webhook-signature': 'v1,AAAA' }];
+    const forged = () => {
+      const id = `msg_${randomBytes(6).toString('hex')}`;
+      const at = new Date();
+      return { 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': new Webhook(`whsec_${randomBytes(24).toString('base64')}`).sign(id, at, '{"ticker":"AAPL","action":"buy"}') };
+    };
+    const pages = async (sourceId: string, expected: number) => {
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        const rows = await world.sql(`SELECT metadata FROM audit_events WHERE action = 'source.signature_failures' AND resource_id = $1`, [sourceId]);
+        if (rows.length >= expected || Date.now() > deadline) return rows.map((r: any) => r.metadata.lastFailure);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+
+    const open = await source();
+    for (let i = 0; i < 10; i++) expect((await hook(open.id, junk[i % junk.length])).status).toBe(401);
+    for (let i = 0; i < 9; i++) expect((await hook(open.id, forged())).status).toBe(401);
+    expect((await hook(open.id, forged())).status).toBe(401);
+    // Had the junk counted, its tenth would have paged (lastFailure a header problem) and the forgeries none.
+    expect(await pages(open.id, 1)).toEqual(['no_matching_signature']);
+
+    const allowlisted = await source({ allowedIps: ['127.0.0.0/8', '::1/128'] });
+    for (let i = 0; i < 10; i++) expect((await hook(allowlisted.id, junk[0])).status).toBe(401);
+    expect(await pages(allowlisted.id, 1)).toEqual(['missing_headers']);
   });
 
   it("6: an admin cannot revoke the owner's tokens (the member-removal rule); her own, yes", async () => {

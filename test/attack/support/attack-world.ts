@@ -180,13 +180,13 @@ export class AttackWorld {
     Object.assign(t.ids, { connections: paper.id, sources: source.id, routes: route.id, members: member.id ?? member.member?.id, tokens: token.id, workspaces: t.id });
     Object.assign(t.spare, { connections: sparePaper.id, sources: spareSource.id, routes: spareRoute.id });
 
-    // A signal (and, through the worker, its orders) and an alert (ten forged deliveries page on-call).
+    // A signal (and, through the worker, its orders) and an alert (ten well-formed forged deliveries page on-call).
     const raw = JSON.stringify({ ticker: 'BTCUSD', action: 'buy', price: '100' });
     const hook = await this.send('setup', name, 'POST', `/hooks/${source.id}`, { rawBody: raw, headers: this.signed(t, raw) });
     if (hook.status !== 202) throw new Error(`setup signal: ${hook.status} ${hook.text}`);
     t.ids.signals = hook.body.signalId;
     for (let i = 0; i < 10; i++) {
-      await this.send('setup', 'forged', 'POST', `/hooks/${spareSource.id}`, { rawBody: raw, headers: { ...this.signed(t, raw), 'webhook-signature': 'v1,Zm9yZ2VkIHNpZ25hdHVyZSBmb3JnZWQgc2lnbmF0dXJlIQ==' } });
+      await this.send('setup', 'forged', 'POST', `/hooks/${spareSource.id}`, { rawBody: raw, headers: { ...this.signed(t, raw), 'webhook-signature': `v1,${randomBytes(32).toString('base64')}` } });
     }
     t.ids.orders = await this.eventually(`orders of ${name}`, async () => (await this.sql(`SELECT id::text FROM orders WHERE signal_id = $1 LIMIT 1`, [t.ids.signals]))[0]?.id);
     t.ids.alerts = await this.eventually(`an alert in ${name}`, async () => (await this.sql(`SELECT id::text FROM alerts WHERE workspace_id = $1 LIMIT 1`, [t.id]))[0]?.id);
