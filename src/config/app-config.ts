@@ -247,14 +247,16 @@ export function loadConfigOrExit(reader: ConfigReader = 'api'): AppConfig {
   }
 }
 
-/** The environment a child process (api, worker) inherits from the launcher, with overrides. */
-export function childEnvironment(overrides: Record<string, string | undefined>): NodeJS.ProcessEnv {
+/** Secrets that belong to one process only: the launcher strips them all, then hands each child its own. */
+const PROCESS_BOUND = ['DATABASE_URL', 'DATABASE_API_URL', 'DATABASE_WORKER_URL', 'JWT_SECRET', 'PLATFORM_ADMIN_TOKEN'] as const;
+export type ProcessSecrets = { databaseApiUrl: string; databaseWorkerUrl: string; jwtSecret?: string; platformAdminToken: string };
+
+/** The environment the launcher gives one child: the shared settings plus only that process's own secrets. */
+export function processEnvironment(role: 'api' | 'worker', secrets: ProcessSecrets): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const [key, value] of Object.entries(overrides)) {
-    if (value === undefined) delete env[key];
-    else env[key] = value;
-  }
-  return env;
+  for (const key of PROCESS_BOUND) delete env[key];
+  if (role === 'worker') return { ...env, DATABASE_WORKER_URL: secrets.databaseWorkerUrl };
+  return { ...env, DATABASE_API_URL: secrets.databaseApiUrl, PLATFORM_ADMIN_TOKEN: secrets.platformAdminToken, ...(secrets.jwtSecret && { JWT_SECRET: secrets.jwtSecret }) };
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
