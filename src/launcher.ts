@@ -79,7 +79,7 @@ async function main(): Promise<void> {
 
   run('api');
   run('worker');
-  process.stdout.write(`Switchyard is starting at ${config.http.publicBaseUrl} (API docs: ${config.http.publicBaseUrl}/docs)\n`);
+  process.stdout.write(`Switchyard is starting at ${config.http.publicBaseUrl}${config.http.docsEnabled ? ` (API docs: ${config.http.publicBaseUrl}/docs)` : ''}\n`);
 }
 
 // A start-up failure is one readable line (its cause was logged where it happened), not a stack trace.

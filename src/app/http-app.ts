@@ -13,7 +13,8 @@ import { ApiModule } from './api.module';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
-const DOCS_CSP = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'";
+// Swagger UI's initializer is a file (swagger-ui-init.js), so no inline script is allowed; its styles still are.
+const DOCS_CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'";
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -59,7 +60,7 @@ export async function createApiApp(config: AppConfig, logger: Logger): Promise<N
   await registerSecurity(app, fastify);
   registerBodyParsers(fastify);
   registerHooks(fastify, logger);
-  mountDocs(app, config);
+  if (config.http.docsEnabled) mountDocs(app, config);
   return app;
 }
 

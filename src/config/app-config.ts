@@ -11,6 +11,11 @@ const envSchema = z
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     HOST: z.string().default('127.0.0.1'),
     PUBLIC_BASE_URL: optionalUrl,
+    // /metrics has its own listener, loopback unless told otherwise; 0 picks a free port (tests, several apis on one host).
+    METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+    METRICS_HOST: z.string().default('127.0.0.1'),
+    // The Swagger UI and OpenAPI document at /docs: public when on, so off by default in production.
+    DOCS_ENABLED: bool.optional(),
     // Which proxies may set X-Forwarded-For: a hop count or comma-separated addresses/CIDRs; unset trusts none.
     TRUST_PROXY: z.string().regex(/^(\d{1,2}|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$/, 'must be a hop count or comma-separated IPs/CIDRs').optional(),
     DATA_DIR: z.string().default('./.data'),
@@ -124,7 +129,8 @@ export interface LockoutSettings {
 /** The one typed configuration object; built once at boot from the environment. */
 export interface AppConfig {
   env: 'development' | 'production' | 'test';
-  http: { port: number; host: string; publicBaseUrl: string; bodyLimitBytes: number; trustProxy: false | number | string[] };
+  http: { port: number; host: string; publicBaseUrl: string; bodyLimitBytes: number; trustProxy: false | number | string[]; docsEnabled: boolean };
+  metrics: { port: number; host: string };
   dataDir: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   logFormat: 'auto' | 'pretty' | 'json';
@@ -173,7 +179,9 @@ export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'a
       publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://${e.HOST}:${e.PORT}`).replace(/\/$/, ''),
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
       trustProxy: !e.TRUST_PROXY ? false : /^\d+$/.test(e.TRUST_PROXY) ? Number(e.TRUST_PROXY) : e.TRUST_PROXY.split(','),
+      docsEnabled: e.DOCS_ENABLED ?? e.NODE_ENV !== 'production',
     },
+    metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST },
     dataDir: resolve(e.DATA_DIR),
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
