@@ -104,11 +104,28 @@ function registerBodyParsers(fastify: FastifyInstance): void {
 }
 
 function registerHooks(fastify: FastifyInstance, logger: Logger): void {
+  warnOnUntrustedForwarding(fastify, logger);
   fastify.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     httpRequestDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
     if (reply.statusCode >= 400) httpErrors.inc({ status: String(reply.statusCode), code: String(reply.getHeader('x-problem-code') ?? '') });
     logger.info({ requestId: String(request.id), method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request');
+  });
+}
+
+/**
+ * Behind a proxy TRUST_PROXY does not name, every client shares the proxy's rate-limit bucket and IP
+ * allowlists never match: say so once per process (a per-request line would flood the logs).
+ */
+function warnOnUntrustedForwarding(fastify: FastifyInstance, logger: Logger): void {
+  let warned = false;
+  fastify.addHook('onRequest', async (request) => {
+    if (warned || request.headers['x-forwarded-for'] === undefined) return;
+    // Fastify defines `ips` only with a trust setting; it stops at the first untrusted hop, so [peer] means untrusted.
+    const ips = (request as { ips?: string[] }).ips;
+    if (ips && ips.length > 1) return;
+    warned = true;
+    logger.warn({ peer: request.socket.remoteAddress }, 'X-Forwarded-For from a peer TRUST_PROXY does not trust: client addresses are the peer (set TRUST_PROXY behind a proxy)');
   });
 }
 
