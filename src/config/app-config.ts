@@ -59,6 +59,8 @@ const envSchema = z
 
     RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
     WEBHOOK_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+    // GET /v1/audit/verify scans a chain: per workspace, within RATE_LIMIT_WINDOW_SECONDS.
+    AUDIT_VERIFY_PER_MINUTE: z.coerce.number().int().min(1).max(1000).default(10),
     // Per sender IP across all sources: TradingView delivers every customer's alerts from four addresses.
     WEBHOOK_IP_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(6000),
     // The window the per-minute limits above count in (tests shorten it).
@@ -153,7 +155,7 @@ export interface AppConfig {
     webhookUrl?: string;
     webhookSecret?: string;
   };
-  rateLimit: { perMinute: number; webhookPerMinute: number; webhookPerIpPerMinute: number; windowMs: number; store: 'postgres' | 'redis' };
+  rateLimit: { perMinute: number; webhookPerMinute: number; webhookPerIpPerMinute: number; auditVerifyPerMinute: number; windowMs: number; store: 'postgres' | 'redis' };
   brokers: { baseUrls: BrokerBaseUrls; timeoutMs: number };
   orderSync: { intervalMs: number; concurrency: number; maxBackoffMs: number };
 }
@@ -223,6 +225,7 @@ export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'a
       perMinute: e.RATE_LIMIT_PER_MINUTE,
       webhookPerMinute: e.WEBHOOK_RATE_LIMIT_PER_MINUTE,
       webhookPerIpPerMinute: e.WEBHOOK_IP_RATE_LIMIT_PER_MINUTE,
+      auditVerifyPerMinute: e.AUDIT_VERIFY_PER_MINUTE,
       windowMs: e.RATE_LIMIT_WINDOW_SECONDS * 1000,
       store: e.RATE_LIMIT_STORE === 'auto' ? (e.REDIS_URL ? 'redis' : 'postgres') : e.RATE_LIMIT_STORE,
     },
