@@ -28,6 +28,6 @@ export class AuditController {
   @RequireRole('admin')
   async verify(@Auth() auth: AuthContext) {
     await this.verifyLimit.take(auth.workspaceId);
-    return this.verifier.verify(auth.workspaceId);
+    return this.verifier.verify(auth.workspaceId, 'since_checkpoint');
   }
 }
