@@ -418,6 +418,7 @@ async function startSwitchyard(h: Harness, options: SwitchyardOptions): Promise<
     NODE_ENV: 'production',
     HOST: '127.0.0.1',
     PORT: String(port),
+    METRICS_PORT: '0', // several apis may share the host
     DATA_DIR: dataDir,
     DATABASE_API_URL: urls.apiUrl,
     DATABASE_WORKER_URL: urls.workerUrl,

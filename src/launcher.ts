@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { childEnvironment, loadConfigOrExit } from './config/app-config';
+import { loadConfigOrExit, processEnvironment } from './config/app-config';
 import { withDevelopmentSecrets } from './config/runtime-secrets';
 import { createLogger } from './common/logger';
 import { SERVICE_NODE_FLAGS } from './common/service-node-flags';
@@ -29,20 +29,15 @@ async function main(): Promise<void> {
     platformToken = `syp_${randomBytes(32).toString('base64url')}`;
     process.stdout.write(`\nPlatform admin token (shown once; set PLATFORM_ADMIN_TOKEN to choose your own):\n  ${platformToken}\n\n`);
   }
-  const env = childEnvironment({
-    DATABASE_URL: undefined, // the runtime never holds the privileged login
-    DATABASE_API_URL: config.database.apiUrl ?? db.apiUrl,
-    DATABASE_WORKER_URL: config.database.workerUrl ?? db.workerUrl,
-    PLATFORM_ADMIN_TOKEN: platformToken,
-    JWT_SECRET: config.auth.jwtSecret,
-  });
+  // Neither child holds the privileged login; each holds only its own (issue 19, finding 3).
+  const secrets = { databaseApiUrl: config.database.apiUrl ?? db.apiUrl, databaseWorkerUrl: config.database.workerUrl ?? db.workerUrl, jwtSecret: config.auth.jwtSecret, platformAdminToken: platformToken };
 
   const children = new Map<string, ChildProcess>();
   const restarts: Record<string, number[]> = { api: [], worker: [] };
   let stopping = false;
 
   const run = (name: 'api' | 'worker') => {
-    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, join(__dirname, name === 'api' ? 'main.js' : 'worker.js')], { env, stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
+    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, join(__dirname, name === 'api' ? 'main.js' : 'worker.js')], { env: processEnvironment(name, secrets), stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
     children.set(name, child);
     child.on('exit', (code, signal) => {
       children.delete(name);
@@ -84,7 +79,7 @@ async function main(): Promise<void> {
 
   run('api');
   run('worker');
-  process.stdout.write(`Switchyard is starting at ${config.http.publicBaseUrl} (API docs: ${config.http.publicBaseUrl}/docs)\n`);
+  process.stdout.write(`Switchyard is starting at ${config.http.publicBaseUrl}${config.http.docsEnabled ? ` (API docs: ${config.http.publicBaseUrl}/docs)` : ''}\n`);
 }
 
 // A start-up failure is one readable line (its cause was logged where it happened), not a stack trace.

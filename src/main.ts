@@ -13,7 +13,7 @@ async function main(): Promise<void> {
   const app = await createApiApp(config, logger);
   app.enableShutdownHooks();
   await app.listen({ port: config.http.port, host: config.http.host });
-  logger.info({ url: config.http.publicBaseUrl, docs: `${config.http.publicBaseUrl}/docs` }, 'api listening');
+  logger.info({ url: config.http.publicBaseUrl, docs: config.http.docsEnabled ? `${config.http.publicBaseUrl}/docs` : 'off' }, 'api listening');
 }
 
 void main();

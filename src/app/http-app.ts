@@ -13,7 +13,8 @@ import { ApiModule } from './api.module';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
-const DOCS_CSP = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'";
+// Swagger UI's initializer is a file (swagger-ui-init.js), so no inline script is allowed; its styles still are.
+const DOCS_CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'";
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -59,7 +60,7 @@ export async function createApiApp(config: AppConfig, logger: Logger): Promise<N
   await registerSecurity(app, fastify);
   registerBodyParsers(fastify);
   registerHooks(fastify, logger);
-  mountDocs(app, config);
+  if (config.http.docsEnabled) mountDocs(app, config);
   return app;
 }
 
@@ -103,11 +104,28 @@ function registerBodyParsers(fastify: FastifyInstance): void {
 }
 
 function registerHooks(fastify: FastifyInstance, logger: Logger): void {
+  warnOnUntrustedForwarding(fastify, logger);
   fastify.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     httpRequestDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
     if (reply.statusCode >= 400) httpErrors.inc({ status: String(reply.statusCode), code: String(reply.getHeader('x-problem-code') ?? '') });
     logger.info({ requestId: String(request.id), method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request');
+  });
+}
+
+/**
+ * Behind a proxy TRUST_PROXY does not name, every client shares the proxy's rate-limit bucket and IP
+ * allowlists never match: say so once per process (a per-request line would flood the logs).
+ */
+function warnOnUntrustedForwarding(fastify: FastifyInstance, logger: Logger): void {
+  let warned = false;
+  fastify.addHook('onRequest', async (request) => {
+    if (warned || request.headers['x-forwarded-for'] === undefined) return;
+    // Fastify defines `ips` only with a trust setting; it stops at the first untrusted hop, so [peer] means untrusted.
+    const ips = (request as { ips?: string[] }).ips;
+    if (ips && ips.length > 1) return;
+    warned = true;
+    logger.warn({ peer: request.socket.remoteAddress }, 'X-Forwarded-For from a peer TRUST_PROXY does not trust: client addresses are the peer (set TRUST_PROXY behind a proxy)');
   });
 }
 

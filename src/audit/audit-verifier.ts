@@ -20,7 +20,10 @@ export type ChainBreak =
   | 'checkpoint_key_unknown'
   | 'events_missing';
 
-export type AuditVerification =
+/** `full` rereads the chain from event 1 (CLI, platform); `since_checkpoint` from the newest signed checkpoint on. */
+export type VerifyScope = 'full' | 'since_checkpoint';
+
+export type AuditVerification = (
   | {
       ok: true;
       events: number;
@@ -28,12 +31,13 @@ export type AuditVerification =
       /** The newest signed checkpoint, which the chain matched. */
       checkpoint: { seq: number; signedAt: string } | null;
     }
-  | { ok: false; firstBrokenSeq: number; reason: ChainBreak; detail: string };
+  | { ok: false; firstBrokenSeq: number; reason: ChainBreak; detail: string }
+) & { /** The first event this run reread (the checkpoint's own event when since_checkpoint). */ verifiedFrom: number };
 
 export type WorkspaceVerification = AuditVerification & { workspaceId: string };
 
 /**
- * Recomputes a workspace's chain from its first event: contiguous sequence, each prev_hash equal
+ * Recomputes a workspace's chain from its first event (or from its newest signed checkpoint): contiguous sequence, each prev_hash equal
  * to the previous hash, each hash equal to the hash of the stored content, and every signed
  * checkpoint equal to the chain at its sequence (which catches a consistently rewritten chain).
  * Seals first, so every event committed before the call is covered. A break pages on-call.
@@ -49,10 +53,10 @@ export class AuditVerifier {
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
-  async verify(workspaceId: string): Promise<AuditVerification> {
+  async verify(workspaceId: string, scope: VerifyScope = 'full'): Promise<AuditVerification> {
     await this.sealer.sealWorkspace(workspaceId, true);
     const result = await this.tenantDb.runRaw(workspaceId, async (client) => {
-      const checked = await this.check(client);
+      const checked = await this.check(client, scope);
       // A verified head is signed, so later rewrites of what was just verified are caught too.
       if (checked.ok && checked.head && (checked.checkpoint?.seq ?? 0) < checked.head.seq) {
         const signed = await this.sealer.checkpoint(client, workspaceId, { seq: checked.head.seq, hash: Buffer.from(checked.head.hash, 'hex') });
@@ -83,15 +87,20 @@ export class AuditVerifier {
     return results;
   }
 
-  private async check(client: PoolClient): Promise<AuditVerification> {
-    const checkpoints = await this.events.checkpoints(client);
+  private async check(client: PoolClient, scope: VerifyScope): Promise<AuditVerification> {
+    const last = scope === 'since_checkpoint' ? await this.events.lastCheckpoint(client) : null;
+    // Since a checkpoint: start at its own event, whose signed hash vouches for everything before it.
+    const checkpoints = last ? [last] : await this.events.checkpoints(client);
+    const from = last?.seq ?? 1;
+    const broken = (firstBrokenSeq: number, reason: ChainBreak, detail: string): AuditVerification => ({ ok: false, firstBrokenSeq, reason, detail, verifiedFrom: from });
     let next = 0;
     let matched: SignedCheckpoint | null = null;
-    let expected = 1;
-    let prev: Buffer = GENESIS_HASH;
+    let expected = from;
+    let prev: Buffer | undefined = last ? undefined : GENESIS_HASH;
     for (;;) {
       const page = await this.events.chainPage(client, expected - 1, PAGE);
       for (const event of page) {
+        prev ??= event.prevHash;
         if (event.seq !== expected) {
           return broken(expected, 'sequence_gap', `event ${expected} is missing: the chain goes from ${expected - 1} to ${event.seq}`);
         }
@@ -129,12 +138,9 @@ export class AuditVerifier {
     return {
       ok: true,
       events: headSeq,
-      head: headSeq > 0 ? { seq: headSeq, hash: prev.toString('hex') } : null,
+      head: headSeq > 0 && prev ? { seq: headSeq, hash: prev.toString('hex') } : null,
       checkpoint: matched ? { seq: matched.seq, signedAt: matched.signedAt.toISOString() } : null,
+      verifiedFrom: from,
     };
   }
-}
-
-function broken(firstBrokenSeq: number, reason: ChainBreak, detail: string): AuditVerification {
-  return { ok: false, firstBrokenSeq, reason, detail };
 }

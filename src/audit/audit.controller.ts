@@ -5,6 +5,7 @@ import type { AuthContext } from '../workspaces/auth/auth-context';
 import { Auth, RequireRole } from '../workspaces/auth/auth.decorators';
 import { AuditReader } from './audit-reader';
 import { AuditVerifier } from './audit-verifier';
+import { AuditVerifyLimit } from './audit-verify-limit';
 import { AuditListFilter, auditListFilters, auditOrder } from './dto/audit.dto';
 
 @ApiTags('audit')
@@ -14,6 +15,7 @@ export class AuditController {
   constructor(
     private readonly reader: AuditReader,
     private readonly verifier: AuditVerifier,
+    private readonly verifyLimit: AuditVerifyLimit,
   ) {}
 
   @Get()
@@ -24,7 +26,8 @@ export class AuditController {
 
   @Get('verify')
   @RequireRole('admin')
-  verify(@Auth() auth: AuthContext) {
-    return this.verifier.verify(auth.workspaceId);
+  async verify(@Auth() auth: AuthContext) {
+    await this.verifyLimit.take(auth.workspaceId);
+    return this.verifier.verify(auth.workspaceId, 'since_checkpoint');
   }
 }

@@ -8,6 +8,7 @@ import { AuditReader } from './audit-reader';
 import { AuditSealer } from './audit-sealer';
 import { AUDIT_TUNING, AuditTuning, DEFAULT_AUDIT_TUNING } from './audit-tuning';
 import { AuditVerifier } from './audit-verifier';
+import { AuditVerifyLimit } from './audit-verify-limit';
 import { AuditWriter } from './audit-writer';
 import { AuditController } from './audit.controller';
 import { AuditRepository } from './audit.repository';
@@ -38,6 +39,7 @@ import { PagerDispatcher } from './pager/pager-dispatcher';
     AuditWriter,
     AuditSealer,
     AuditVerifier,
+    AuditVerifyLimit,
     AuditReader,
     Pager,
     PagerDispatcher,

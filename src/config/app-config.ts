@@ -11,6 +11,11 @@ const envSchema = z
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     HOST: z.string().default('127.0.0.1'),
     PUBLIC_BASE_URL: optionalUrl,
+    // /metrics has its own listener, loopback unless told otherwise; 0 picks a free port (tests, several apis on one host).
+    METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+    METRICS_HOST: z.string().default('127.0.0.1'),
+    // The Swagger UI and OpenAPI document at /docs: public when on, so off by default in production.
+    DOCS_ENABLED: bool.optional(),
     // Which proxies may set X-Forwarded-For: a hop count or comma-separated addresses/CIDRs; unset trusts none.
     TRUST_PROXY: z.string().regex(/^(\d{1,2}|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$/, 'must be a hop count or comma-separated IPs/CIDRs').optional(),
     DATA_DIR: z.string().default('./.data'),
@@ -54,6 +59,8 @@ const envSchema = z
 
     RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
     WEBHOOK_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+    // GET /v1/audit/verify scans a chain: per workspace, within RATE_LIMIT_WINDOW_SECONDS.
+    AUDIT_VERIFY_PER_MINUTE: z.coerce.number().int().min(1).max(1000).default(10),
     // Per sender IP across all sources: TradingView delivers every customer's alerts from four addresses.
     WEBHOOK_IP_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(6000),
     // The window the per-minute limits above count in (tests shorten it).
@@ -124,7 +131,8 @@ export interface LockoutSettings {
 /** The one typed configuration object; built once at boot from the environment. */
 export interface AppConfig {
   env: 'development' | 'production' | 'test';
-  http: { port: number; host: string; publicBaseUrl: string; bodyLimitBytes: number; trustProxy: false | number | string[] };
+  http: { port: number; host: string; publicBaseUrl: string; bodyLimitBytes: number; trustProxy: false | number | string[]; docsEnabled: boolean };
+  metrics: { port: number; host: string };
   dataDir: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   logFormat: 'auto' | 'pretty' | 'json';
@@ -147,7 +155,7 @@ export interface AppConfig {
     webhookUrl?: string;
     webhookSecret?: string;
   };
-  rateLimit: { perMinute: number; webhookPerMinute: number; webhookPerIpPerMinute: number; windowMs: number; store: 'postgres' | 'redis' };
+  rateLimit: { perMinute: number; webhookPerMinute: number; webhookPerIpPerMinute: number; auditVerifyPerMinute: number; windowMs: number; store: 'postgres' | 'redis' };
   brokers: { baseUrls: BrokerBaseUrls; timeoutMs: number };
   orderSync: { intervalMs: number; concurrency: number; maxBackoffMs: number };
 }
@@ -173,7 +181,9 @@ export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'a
       publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://${e.HOST}:${e.PORT}`).replace(/\/$/, ''),
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
       trustProxy: !e.TRUST_PROXY ? false : /^\d+$/.test(e.TRUST_PROXY) ? Number(e.TRUST_PROXY) : e.TRUST_PROXY.split(','),
+      docsEnabled: e.DOCS_ENABLED ?? e.NODE_ENV !== 'production',
     },
+    metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST },
     dataDir: resolve(e.DATA_DIR),
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
@@ -215,6 +225,7 @@ export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'a
       perMinute: e.RATE_LIMIT_PER_MINUTE,
       webhookPerMinute: e.WEBHOOK_RATE_LIMIT_PER_MINUTE,
       webhookPerIpPerMinute: e.WEBHOOK_IP_RATE_LIMIT_PER_MINUTE,
+      auditVerifyPerMinute: e.AUDIT_VERIFY_PER_MINUTE,
       windowMs: e.RATE_LIMIT_WINDOW_SECONDS * 1000,
       store: e.RATE_LIMIT_STORE === 'auto' ? (e.REDIS_URL ? 'redis' : 'postgres') : e.RATE_LIMIT_STORE,
     },
@@ -247,14 +258,16 @@ export function loadConfigOrExit(reader: ConfigReader = 'api'): AppConfig {
   }
 }
 
-/** The environment a child process (api, worker) inherits from the launcher, with overrides. */
-export function childEnvironment(overrides: Record<string, string | undefined>): NodeJS.ProcessEnv {
+/** Secrets that belong to one process only: the launcher strips them all, then hands each child its own. */
+const PROCESS_BOUND = ['DATABASE_URL', 'DATABASE_API_URL', 'DATABASE_WORKER_URL', 'JWT_SECRET', 'PLATFORM_ADMIN_TOKEN'] as const;
+export type ProcessSecrets = { databaseApiUrl: string; databaseWorkerUrl: string; jwtSecret?: string; platformAdminToken: string };
+
+/** The environment the launcher gives one child: the shared settings plus only that process's own secrets. */
+export function processEnvironment(role: 'api' | 'worker', secrets: ProcessSecrets): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const [key, value] of Object.entries(overrides)) {
-    if (value === undefined) delete env[key];
-    else env[key] = value;
-  }
-  return env;
+  for (const key of PROCESS_BOUND) delete env[key];
+  if (role === 'worker') return { ...env, DATABASE_WORKER_URL: secrets.databaseWorkerUrl };
+  return { ...env, DATABASE_API_URL: secrets.databaseApiUrl, PLATFORM_ADMIN_TOKEN: secrets.platformAdminToken, ...(secrets.jwtSecret && { JWT_SECRET: secrets.jwtSecret }) };
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');

@@ -1,11 +1,10 @@
-import { Controller, Get, Header, Inject } from '@nestjs/common';
+import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
 import type { Pool } from 'pg';
 import { PG_POOL } from '../database/database.tokens';
 import { QueueConnection } from '../queue/queue-connection';
 import { Public } from '../workspaces/auth/auth.decorators';
-import { metricsRegistry } from './metrics';
 
 @ApiExcludeController()
 @Controller()
@@ -37,11 +36,5 @@ export class HealthController {
         return { queue: { status: 'up', backend: this.queues.backend } };
       },
     ]);
-  }
-
-  @Get('metrics')
-  @Header('content-type', 'text/plain; version=0.0.4')
-  metrics() {
-    return metricsRegistry.metrics();
   }
 }

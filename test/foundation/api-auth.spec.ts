@@ -157,7 +157,7 @@ describe('workspaces, tokens and auth over HTTP', () => {
     const ready = await http(api.url, 'GET', '/readyz');
     expect(ready.status).toBe(200);
     expect(ready.body.details).toMatchObject({ database: { status: 'up' }, queue: { status: 'up' } });
-    expect((await http(api.url, 'GET', '/metrics')).text).toContain('switchyard_http_request_duration_seconds');
+    expect((await http(api.metricsUrl, 'GET', '/metrics')).text).toContain('switchyard_http_request_duration_seconds');
     const doc = await http(api.url, 'GET', '/docs/openapi.json');
     expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/v1/workspaces', '/v1/tokens', '/v1/auth/login']));
   });

@@ -7,6 +7,7 @@ import { Writable } from 'node:stream';
 import { createApiApp } from '../../src/app/http-app';
 import { AppConfig, parseConfig } from '../../src/config/app-config';
 import { createLogger } from '../../src/common/logger';
+import { MetricsServer } from '../../src/observability/metrics-server';
 import type { TestDatabase } from './database';
 import { http } from './http-client';
 
@@ -27,6 +28,8 @@ export class LogCapture extends Writable {
 
 export interface RunningApi {
   url: string;
+  /** The separate /metrics listener (METRICS_PORT). */
+  metricsUrl: string;
   app: NestFastifyApplication;
   config: AppConfig;
   platformToken: string;
@@ -38,6 +41,7 @@ export function testEnv(db: TestDatabase, env: Record<string, string> = {}): Rec
   return {
     NODE_ENV: 'test',
     PORT: '0',
+    METRICS_PORT: '0',
     DATA_DIR: mkdtempSync(join(tmpdir(), 'switchyard-api-')),
     DATABASE_API_URL: db.apiUrl,
     DATABASE_WORKER_URL: db.workerUrl,
@@ -57,6 +61,7 @@ export async function startApi(db: TestDatabase, env: Record<string, string> = {
   const address = app.getHttpServer().address() as { port: number };
   return {
     url: `http://127.0.0.1:${address.port}`,
+    metricsUrl: app.get(MetricsServer).url,
     app,
     config,
     platformToken: config.auth.platformAdminToken!,

@@ -67,6 +67,7 @@ export class AttackWorld {
       RATE_LIMIT_PER_MINUTE: '1000000',
       WEBHOOK_RATE_LIMIT_PER_MINUTE: '1000000',
       WEBHOOK_IP_RATE_LIMIT_PER_MINUTE: '1000000',
+      AUDIT_VERIFY_PER_MINUTE: '1000', // the attack run calls every route many times in one workspace
       // One client sends every attack: lockouts would answer 429 for the 401s under test (brute-force.spec.ts proves them).
       LOGIN_MAX_FAILURES: '1000',
       LOGIN_IP_MAX_FAILURES: '100000',

@@ -82,7 +82,7 @@ export class ServiceProcess {
     const err = createWriteStream(errFile, { flags: 'a' });
     this.streams.push(out, err);
     const child = spawnTracked(process.execPath, [join(this.buildRoot, 'dist', this.name === 'api' ? 'main.js' : 'worker.js')], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...this.env },
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', METRICS_PORT: '0', ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
       cwd: this.buildRoot,
     });

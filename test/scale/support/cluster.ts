@@ -134,7 +134,7 @@ export type ApiProcess = SwitchyardProcess & { readonly url: string };
 
 export async function startApiProcess(snapshot: DistSnapshot, name: string, env: ClusterEnv): Promise<ApiProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [snapshot.main], { cwd: snapshot.dir, env: processEnv(env, { PORT: String(port), HOST: '127.0.0.1' }), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [snapshot.main], { cwd: snapshot.dir, env: processEnv(env, { PORT: String(port), HOST: '127.0.0.1', METRICS_PORT: '0' }), stdio: ['ignore', 'pipe', 'pipe'] });
   const proc = new SwitchyardProcess(name, child, `http://127.0.0.1:${port}`);
   await waitFor(proc, async () => {
     const res = await fetch(`${proc.url}/readyz`).catch(() => undefined);

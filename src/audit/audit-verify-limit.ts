@@ -1,0 +1,24 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { LIMIT_STORE, LimitStore } from '../common/limits/limit-store';
+import { Problem } from '../common/problem';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+
+/** How often one workspace may run GET /v1/audit/verify (each call scans its chain and may sign a checkpoint). */
+@Injectable()
+export class AuditVerifyLimit {
+  constructor(
+    private readonly modules: ModuleRef,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async take(workspaceId: string): Promise<void> {
+    // Resolved per call: the limit store lives in the api only, and the worker hosts this module too.
+    const store = this.modules.get<LimitStore>(LIMIT_STORE, { strict: false });
+    const { windowMs, auditVerifyPerMinute } = this.config.rateLimit;
+    const counter = await store.add(`audit:verify:${workspaceId}`, 1, windowMs);
+    if (counter.count <= auditVerifyPerMinute) return;
+    const retryAfter = Math.max(1, Math.ceil(counter.ttlMs / 1000));
+    throw Problem.tooManyRequests('audit_verify_rate_limited', `This workspace verified its audit chain ${auditVerifyPerMinute} times in the current window; retry after the indicated delay.`, retryAfter);
+  }
+}
