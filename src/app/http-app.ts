@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { AppConfig } from '../config/app-config';
 import { NestPinoLogger } from '../common/logger';
 import { httpErrors, httpRequestDuration } from '../observability/metrics';
+import { mountConsole } from '../console/console-static';
 import { ApiModule } from './api.module';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -60,6 +61,7 @@ export async function createApiApp(config: AppConfig, logger: Logger): Promise<N
   registerBodyParsers(fastify);
   registerHooks(fastify, logger);
   mountDocs(app, config);
+  await mountConsole(fastify, config);
   return app;
 }
 

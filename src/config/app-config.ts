@@ -14,6 +14,8 @@ const envSchema = z
     // Which proxies may set X-Forwarded-For: a hop count or comma-separated addresses/CIDRs; unset trusts none.
     TRUST_PROXY: z.string().regex(/^(\d{1,2}|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$/, 'must be a hop count or comma-separated IPs/CIDRs').optional(),
     DATA_DIR: z.string().default('./.data'),
+    // The built console (vite build web) the api serves at /.
+    CONSOLE_DIR: z.string().default('./web/dist'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     // auto: human-readable lines on a terminal outside production, JSON lines otherwise.
     LOG_FORMAT: z.enum(['auto', 'pretty', 'json']).default('auto'),
@@ -126,6 +128,7 @@ export interface AppConfig {
   env: 'development' | 'production' | 'test';
   http: { port: number; host: string; publicBaseUrl: string; bodyLimitBytes: number; trustProxy: false | number | string[] };
   dataDir: string;
+  console: { distDir: string };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   logFormat: 'auto' | 'pretty' | 'json';
   database: { url?: string; apiUrl?: string; workerUrl?: string; poolSize: number; preparedStatements: boolean };
@@ -175,6 +178,7 @@ export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'a
       trustProxy: !e.TRUST_PROXY ? false : /^\d+$/.test(e.TRUST_PROXY) ? Number(e.TRUST_PROXY) : e.TRUST_PROXY.split(','),
     },
     dataDir: resolve(e.DATA_DIR),
+    console: { distDir: resolve(e.CONSOLE_DIR) },
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
     database: { url: e.DATABASE_URL, apiUrl: e.DATABASE_API_URL, workerUrl: e.DATABASE_WORKER_URL, poolSize: e.DATABASE_POOL_SIZE, preparedStatements: e.DATABASE_PREPARED_STATEMENTS },
