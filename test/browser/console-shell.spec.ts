@@ -1,0 +1,60 @@
+import type { Browser } from 'playwright-core';
+import { createTestDatabase, TestDatabase } from '../support/database';
+import { RunningApi, startApi } from '../support/api-app';
+import { builtConsole, launchBrowser, watchedPage } from '../support/browser';
+
+// One api and one browser for the whole suite; each test gets its own browser context.
+describe('console in a real browser (chromium)', () => {
+  let db: TestDatabase;
+  let api: RunningApi;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    const dist = builtConsole();
+    db = await createTestDatabase();
+    [api, browser] = await Promise.all([startApi(db, { CONSOLE_DIR: dist }), launchBrowser()]);
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await api?.close();
+    await db?.drop();
+  });
+
+  it('loads the built console under its CSP without a violation or a page error, and reaches the api', async () => {
+    const w = await watchedPage(browser, api.url);
+    try {
+      const res = await w.page.goto('/');
+      expect(res?.headers()['content-security-policy']).toMatch(/default-src 'self'/);
+      await w.page.getByTestId('health').getByText('API ok').waitFor();
+      expect(await w.page.getByRole('heading', { level: 1 }).textContent()).toBe('Switchyard Console');
+      // A client-side route is served the same app.
+      await w.page.goto('/activity');
+      await w.page.getByTestId('health').getByText('API ok').waitFor();
+      w.assertClean();
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('records an inline script the CSP blocks, and an uncaught page error, as faults', async () => {
+    const w = await watchedPage(browser, api.url);
+    try {
+      await w.page.goto('/');
+      // Strings, not functions: the page's DOM types are not in the test's compilation.
+      await w.page.evaluate(`{
+        const s = document.createElement('script');
+        s.textContent = 'window.injected = true';
+        document.body.append(s);
+        setTimeout(() => { throw new Error('boom from the page'); });
+      }`);
+      // Both reports cross from the browser asynchronously: wait for them, bounded.
+      for (let i = 0; i < 100 && !(w.faults.csp.length && w.faults.errors.length); i++) await w.page.waitForTimeout(20);
+      expect(await w.page.evaluate('window.injected')).toBeUndefined();
+      expect(w.faults.csp.join('\n')).toMatch(/script-src/);
+      expect(w.faults.errors).toEqual(['boom from the page']);
+      expect(() => w.assertClean()).toThrow(/page faults/);
+    } finally {
+      await w.close();
+    }
+  });
+});

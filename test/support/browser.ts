@@ -1,0 +1,60 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
+
+const ROOT = join(__dirname, '../..');
+// The Debian package's binary; .ci/run installs it when missing.
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** The console's build directory, built now if `npm test`'s pretest did not (a targeted jest run). */
+export function builtConsole(): string {
+  const dist = join(ROOT, 'web/dist');
+  if (!existsSync(join(dist, 'index.html'))) execFileSync('npm', ['run', 'build:console'], { cwd: ROOT, stdio: 'ignore' });
+  return dist;
+}
+
+/** Everything a page did that fails a test: CSP violations and uncaught errors. */
+export interface PageFaults {
+  csp: string[];
+  errors: string[];
+}
+
+export interface WatchedPage {
+  page: Page;
+  context: BrowserContext;
+  faults: PageFaults;
+  /** Throws when the page violated its CSP or threw an uncaught error. */
+  assertClean(): void;
+  close(): Promise<void>;
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  // The sandbox needs user namespaces CI containers (running as root) do not grant.
+  return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+}
+
+/** A fresh context (own cookies and storage) whose CSP violations and page errors are recorded. */
+export async function watchedPage(browser: Browser, baseURL: string): Promise<WatchedPage> {
+  const context = await browser.newContext({ baseURL });
+  const page = await context.newPage();
+  const faults: PageFaults = { csp: [], errors: [] };
+  // Init scripts run outside the page's CSP, so the listener is there before any of the console's code.
+  await context.exposeBinding('__reportCspViolation', (_source, text: string) => void faults.csp.push(text));
+  await context.addInitScript({
+    content: "document.addEventListener('securitypolicyviolation', (e) => window.__reportCspViolation(e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline')));",
+  });
+  page.on('pageerror', (err) => faults.errors.push(err.message));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && /Content Security Policy/.test(msg.text())) faults.csp.push(msg.text());
+  });
+  return {
+    page,
+    context,
+    faults,
+    assertClean() {
+      if (faults.csp.length || faults.errors.length) throw new Error(`page faults: ${JSON.stringify(faults)}`);
+    },
+    close: () => context.close(),
+  };
+}
