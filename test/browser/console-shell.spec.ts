@@ -1,6 +1,6 @@
 import type { Browser } from 'playwright-core';
 import { createTestDatabase, TestDatabase } from '../support/database';
-import { RunningApi, startApi } from '../support/api-app';
+import { createWorkspace, RunningApi, startApi } from '../support/api-app';
 import { builtConsole, launchBrowser, watchedPage } from '../support/browser';
 
 // One api and one browser for the whole suite; each test gets its own browser context.
@@ -30,6 +30,39 @@ describe('console in a real browser (chromium)', () => {
       // A client-side route is served the same app.
       await w.page.goto('/activity');
       await w.page.getByTestId('health').getByText('API ok').waitFor();
+      w.assertClean();
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('signs in through the form into an httpOnly SameSite=Strict cookie, refuses a write without CSRF proof, and signs out server-side', async () => {
+    const password = 'correct horse battery staple';
+    const ws = await createWorkspace(api, 'browser', password);
+    const w = await watchedPage(browser, api.url);
+    try {
+      await w.page.goto('/');
+      await w.page.getByLabel('Email').fill(ws.ownerEmail);
+      await w.page.getByLabel('Password').fill(password);
+      await w.page.getByRole('button', { name: 'Sign in' }).click();
+      await w.page.getByTestId('who').getByText(`Signed in as owner in workspace ${ws.id}`).waitFor();
+
+      const [cookie] = await w.context.cookies();
+      expect(cookie).toMatchObject({ name: 'switchyard_session', httpOnly: true, sameSite: 'Strict', secure: false, path: '/' });
+      expect(await w.page.evaluate('document.cookie')).toBe('');
+      const stored = await w.page.evaluate('JSON.stringify([localStorage, sessionStorage])');
+      expect(stored).not.toContain(password);
+
+      // The cookie rides along, but without the custom header the write is refused.
+      const forged = await w.page.evaluate(`fetch('/v1/tokens', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'x', role: 'viewer' }) })
+        .then(async (r) => ({ status: r.status, code: (await r.json()).code }))`);
+      expect(forged).toEqual({ status: 403, code: 'csrf_failed' });
+
+      await w.page.getByRole('button', { name: 'Sign out' }).click();
+      await w.page.getByRole('heading', { name: 'Sign in' }).waitFor();
+      // Revoked on the server: replaying the old cookie does not authenticate.
+      const replay = await fetch(`${api.url}/v1/auth/session`, { headers: { cookie: `${cookie.name}=${cookie.value}` } });
+      expect(replay.status).toBe(401);
       w.assertClean();
     } finally {
       await w.close();
