@@ -1,6 +1,6 @@
 import type { Browser } from 'playwright-core';
 import { createTestDatabase, TestDatabase } from '../support/database';
-import { createWorkspace, RunningApi, startApi } from '../support/api-app';
+import { createWorkspace, http, RunningApi, startApi } from '../support/api-app';
 import { builtConsole, launchBrowser, watchedPage } from '../support/browser';
 
 // One api and one browser for the whole suite; each test gets its own browser context.
@@ -68,6 +68,49 @@ describe('console in a real browser (chromium)', () => {
       await w.close();
     }
   });
+
+  it('sources: an owner creates a token source, sees its URL once with a ready TradingView message; a viewer sees no mutating control', async () => {
+    const password = 'correct horse battery staple';
+    const ws = await createWorkspace(api, 'sources', password);
+    const viewerEmail = `viewer-${ws.id.slice(0, 8)}@example.com`;
+    expect((await http(api.url, 'POST', '/v1/members', { token: ws.token, body: { email: viewerEmail, password, role: 'viewer' } })).status).toBe(201);
+    const owner = await signedIn(ws.ownerEmail, password);
+    try {
+      await owner.page.getByLabel('Name').fill('TradingView strategy');
+      await owner.page.getByRole('button', { name: 'Create source' }).click();
+      const url = await owner.page.getByTestId('webhook-url').textContent();
+      expect(url).toMatch(new RegExp(`/hooks/[0-9a-f-]{36}/[^/{}]{20,}$`));
+      expect(await owner.page.getByLabel('TradingView alert message').inputValue()).toContain('{{strategy.order.action}}');
+      await owner.page.getByRole('button', { name: 'Done' }).click();
+      // After dismissal the list shows the placeholder, never the token again.
+      await owner.page.getByRole('cell', { name: /\{token\}/ }).waitFor();
+      expect(await owner.page.content()).not.toContain(url!.split('/').pop());
+      expect(await owner.page.getByRole('cell', { name: 'any address' }).count()).toBe(0);
+      expect(await owner.page.getByRole('button', { name: 'Rotate secret of TradingView strategy' }).count()).toBe(1);
+      owner.assertClean();
+    } finally {
+      await owner.close();
+    }
+    const viewer = await signedIn(viewerEmail, password);
+    try {
+      await viewer.page.getByRole('cell', { name: 'TradingView strategy' }).waitFor();
+      expect(await viewer.page.getByRole('button').allTextContents()).toEqual(['Sign out']);
+      expect(await viewer.page.locator('form').count()).toBe(0);
+      viewer.assertClean();
+    } finally {
+      await viewer.close();
+    }
+  });
+
+  async function signedIn(email: string, password: string) {
+    const w = await watchedPage(browser, api.url);
+    await w.page.goto('/');
+    await w.page.getByLabel('Email').fill(email);
+    await w.page.getByLabel('Password').fill(password);
+    await w.page.getByRole('button', { name: 'Sign in' }).click();
+    await w.page.getByTestId('who').waitFor();
+    return w;
+  }
 
   it('records an inline script the CSP blocks, and an uncaught page error, as faults', async () => {
     const w = await watchedPage(browser, api.url);

@@ -2,8 +2,9 @@ import { useQuery } from '@tanstack/react-query';
 import { ApiProblem, api } from './api/client';
 import { SignIn } from './SignIn';
 import { SignOut } from './SignOut';
+import { Sources } from './Sources';
 
-export type Session = { workspaceId: string; memberId: string; role: 'viewer' | 'admin' | 'owner' };
+export type Session = { workspaceId: string; memberId: string; role: 'viewer' | 'trader' | 'admin' | 'owner' };
 type Health = { status: string };
 
 /** The console shell: sign-in until a session exists, then the workspace (screens arrive in later slices). */
@@ -27,6 +28,7 @@ export function App() {
           <p data-testid="who">
             Signed in as {session.data.role} in workspace {session.data.workspaceId}
           </p>
+          <Sources canWrite={session.data.role === 'admin' || session.data.role === 'owner'} />
         </section>
       ) : (
         <SignIn />
