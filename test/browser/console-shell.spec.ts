@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import type { Browser } from 'playwright-core';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { createWorkspace, http, RunningApi, startApi } from '../support/api-app';
+import { AlpacaStub, startAlpacaStub } from '../support/brokers/alpaca-stub';
 import { builtConsole, launchBrowser, watchedPage } from '../support/browser';
 
 // One api and one browser for the whole suite; each test gets its own browser context.
@@ -8,15 +10,17 @@ describe('console in a real browser (chromium)', () => {
   let db: TestDatabase;
   let api: RunningApi;
   let browser: Browser;
+  let alpaca: AlpacaStub;
 
   beforeAll(async () => {
     const dist = builtConsole();
-    db = await createTestDatabase();
-    [api, browser] = await Promise.all([startApi(db, { CONSOLE_DIR: dist }), launchBrowser()]);
+    [db, alpaca] = await Promise.all([createTestDatabase(), startAlpacaStub()]);
+    [api, browser] = await Promise.all([startApi(db, { CONSOLE_DIR: dist, BROKER_ALPACA_BASE_URL: alpaca.url }), launchBrowser()]);
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
     await api?.close();
+    await alpaca?.stop();
     await db?.drop();
   });
 
@@ -99,6 +103,44 @@ describe('console in a real browser (chromium)', () => {
       viewer.assertClean();
     } finally {
       await viewer.close();
+    }
+  });
+
+  it('connections: a credential canary typed into the form never reappears in a page, response, console message, storage or cookie; revoke is one click and one confirm', async () => {
+    const password = 'correct horse battery staple';
+    const ws = await createWorkspace(api, 'canary', password);
+    const canary = `canary-${randomBytes(16).toString('hex')}`;
+    const keyId = `PK${randomBytes(8).toString('hex').toUpperCase()}`;
+    alpaca.addKey({ apiKey: keyId, apiSecret: canary });
+    const w = await signedIn(ws.ownerEmail, password);
+    const bodies: string[] = [];
+    const consoleLines: string[] = [];
+    w.page.on('console', (m) => consoleLines.push(m.text()));
+    w.page.on('response', (r) => void r.text().then((t) => bodies.push(t), () => undefined));
+    try {
+      const form = w.page.getByRole('form', { name: 'Connect alpaca' });
+      await form.getByLabel('Label').fill('Alpaca paper');
+      await form.getByLabel('API key ID').fill(keyId);
+      await form.getByLabel('API secret key').fill(canary);
+      await form.getByRole('button', { name: 'Connect alpaca' }).click();
+      await w.page.getByRole('cell', { name: 'Alpaca paper', exact: true }).waitFor();
+      expect(await form.getByLabel('API secret key').inputValue()).toBe('');
+      expect(await w.page.getByRole('row', { name: /Alpaca paper/ }).textContent()).toMatch(/Can place orders/);
+
+      w.page.once('dialog', (d) => void d.accept());
+      await w.page.getByRole('button', { name: 'Revoke Alpaca paper' }).click();
+      await w.page.getByRole('row', { name: /Alpaca paper/ }).getByRole('cell', { name: 'revoked' }).waitFor();
+
+      await w.page.reload();
+      await w.page.getByRole('cell', { name: 'Alpaca paper', exact: true }).waitFor();
+      const storage = String(await w.page.evaluate('JSON.stringify([localStorage, sessionStorage])'));
+      const cookies = JSON.stringify(await w.context.cookies());
+      const places = { page: await w.page.content(), responses: bodies.join('\n'), console: consoleLines.join('\n'), storage, cookies };
+      expect(bodies.length).toBeGreaterThan(3);
+      for (const [place, text] of Object.entries(places)) expect({ place, leaked: text.includes(canary) }).toEqual({ place, leaked: false });
+      w.assertClean();
+    } finally {
+      await w.close();
     }
   });
 

@@ -1,5 +1,6 @@
 import { useQuery } from '@tanstack/react-query';
 import { ApiProblem, api } from './api/client';
+import { Connections } from './Connections';
 import { SignIn } from './SignIn';
 import { SignOut } from './SignOut';
 import { Sources } from './Sources';
@@ -28,6 +29,7 @@ export function App() {
           <p data-testid="who">
             Signed in as {session.data.role} in workspace {session.data.workspaceId}
           </p>
+          <Connections canWrite={session.data.role === 'admin' || session.data.role === 'owner'} />
           <Sources canWrite={session.data.role === 'admin' || session.data.role === 'owner'} />
         </section>
       ) : (
