@@ -144,6 +144,37 @@ describe('console in a real browser (chromium)', () => {
     }
   });
 
+  it('risk: live trading is refused to an admin and allowed to the owner after the typed confirmation', async () => {
+    const password = 'correct horse battery staple';
+    const ws = await createWorkspace(api, 'risk', password);
+    const adminEmail = `admin-${ws.id.slice(0, 8)}@example.com`;
+    expect((await http(api.url, 'POST', '/v1/members', { token: ws.token, body: { email: adminEmail, password, role: 'admin' } })).status).toBe(201);
+    const admin = await signedIn(adminEmail, password);
+    try {
+      await admin.page.getByTestId('live-state').getByText('Live trading: disabled').waitFor();
+      expect(await admin.page.getByRole('button', { name: /live trading/i }).count()).toBe(0);
+      // Even with the console's own CSRF proof, the api refuses the admin.
+      const forced = await admin.page.evaluate(`fetch('/v1/workspace/live-trading', { method: 'PUT', headers: { 'content-type': 'application/json', 'x-switchyard-csrf': '1' },
+        body: JSON.stringify({ enabled: true, reason: 'admin tries' }) }).then((r) => r.status)`);
+      expect(forced).toBe(403);
+      admin.assertClean();
+    } finally {
+      await admin.close();
+    }
+    const owner = await signedIn(ws.ownerEmail, password);
+    try {
+      const enable = owner.page.getByRole('button', { name: 'Enable live trading' });
+      expect(await enable.isDisabled()).toBe(true);
+      await owner.page.getByLabel(/to confirm/).fill('enable live trading');
+      await enable.click();
+      await owner.page.getByTestId('live-state').getByText('Live trading: enabled').waitFor();
+      expect((await http(api.url, 'GET', '/v1/workspace', { headers: { cookie: (await owner.context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ') } })).body.liveTradingEnabled).toBe(true);
+      owner.assertClean();
+    } finally {
+      await owner.close();
+    }
+  });
+
   async function signedIn(email: string, password: string) {
     const w = await watchedPage(browser, api.url);
     await w.page.goto('/');

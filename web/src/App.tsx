@@ -1,6 +1,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { ApiProblem, api } from './api/client';
 import { Connections } from './Connections';
+import { Risk } from './Risk';
 import { SignIn } from './SignIn';
 import { SignOut } from './SignOut';
 import { Sources } from './Sources';
@@ -29,6 +30,7 @@ export function App() {
           <p data-testid="who">
             Signed in as {session.data.role} in workspace {session.data.workspaceId}
           </p>
+          <Risk role={session.data.role} />
           <Connections canWrite={session.data.role === 'admin' || session.data.role === 'owner'} />
           <Sources canWrite={session.data.role === 'admin' || session.data.role === 'owner'} />
         </section>
