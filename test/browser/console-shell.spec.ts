@@ -3,7 +3,7 @@ import type { Browser } from 'playwright-core';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { createWorkspace, http, RunningApi, startApi } from '../support/api-app';
 import { AlpacaStub, startAlpacaStub } from '../support/brokers/alpaca-stub';
-import { builtConsole, launchBrowser, watchedPage } from '../support/browser';
+import { builtConsole, launchBrowser, screenshot, watchedPage } from '../support/browser';
 
 // One api and one browser for the whole suite; each test gets its own browser context.
 describe('console in a real browser (chromium)', () => {
@@ -46,6 +46,7 @@ describe('console in a real browser (chromium)', () => {
     const w = await watchedPage(browser, api.url);
     try {
       await w.page.goto('/');
+      await screenshot(w.page, 'sign-in');
       await w.page.getByLabel('Email').fill(ws.ownerEmail);
       await w.page.getByLabel('Password').fill(password);
       await w.page.getByRole('button', { name: 'Sign in' }).click();
@@ -85,6 +86,7 @@ describe('console in a real browser (chromium)', () => {
       const url = await owner.page.getByTestId('webhook-url').textContent();
       expect(url).toMatch(new RegExp(`/hooks/[0-9a-f-]{36}/[^/{}]{20,}$`));
       expect(await owner.page.getByLabel('TradingView alert message').inputValue()).toContain('{{strategy.order.action}}');
+      await screenshot(owner.page, 'source-created');
       await owner.page.getByRole('button', { name: 'Done' }).click();
       // After dismissal the list shows the placeholder, never the token again.
       await owner.page.getByRole('cell', { name: /\{token\}/ }).waitFor();
@@ -98,6 +100,7 @@ describe('console in a real browser (chromium)', () => {
     const viewer = await signedIn(viewerEmail, password);
     try {
       await viewer.page.getByRole('cell', { name: 'TradingView strategy' }).waitFor();
+      await screenshot(viewer.page, 'viewer');
       expect(await viewer.page.getByRole('button').allTextContents()).toEqual(['Sign out']);
       expect(await viewer.page.locator('form').count()).toBe(0);
       viewer.assertClean();
@@ -126,6 +129,7 @@ describe('console in a real browser (chromium)', () => {
       await w.page.getByRole('cell', { name: 'Alpaca paper', exact: true }).waitFor();
       expect(await form.getByLabel('API secret key').inputValue()).toBe('');
       expect(await w.page.getByRole('row', { name: /Alpaca paper/ }).textContent()).toMatch(/Can place orders/);
+      await screenshot(w.page, 'connections');
 
       w.page.once('dialog', (d) => void d.accept());
       await w.page.getByRole('button', { name: 'Revoke Alpaca paper' }).click();
@@ -168,6 +172,7 @@ describe('console in a real browser (chromium)', () => {
       await owner.page.getByLabel(/to confirm/).fill('enable live trading');
       await enable.click();
       await owner.page.getByTestId('live-state').getByText('Live trading: enabled').waitFor();
+      await screenshot(owner.page, 'risk-live-enabled');
       expect((await http(api.url, 'GET', '/v1/workspace', { headers: { cookie: (await owner.context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ') } })).body.liveTradingEnabled).toBe(true);
       owner.assertClean();
     } finally {

@@ -58,3 +58,9 @@ export async function watchedPage(browser: Browser, baseURL: string): Promise<Wa
     close: () => context.close(),
   };
 }
+
+/** `npm run console:screenshots` sets CONSOLE_SCREENSHOTS to docs/console: the journeys then photograph each screen. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  const dir = process.env.CONSOLE_SCREENSHOTS;
+  if (dir) await page.screenshot({ path: join(ROOT, dir, `${name}.png`), fullPage: true });
+}
