@@ -5,6 +5,8 @@ import { createWorkspace, http, RunningApi, startApi } from '../support/api-app'
 import { AlpacaStub, startAlpacaStub } from '../support/brokers/alpaca-stub';
 import { builtConsole, launchBrowser, screenshot, watchedPage } from '../support/browser';
 
+const password = 'correct horse battery staple';
+
 // One api and one browser for the whole suite; each test gets its own browser context.
 describe('console in a real browser (chromium)', () => {
   let db: TestDatabase;
@@ -41,7 +43,6 @@ describe('console in a real browser (chromium)', () => {
   });
 
   it('signs in through the form into an httpOnly SameSite=Strict cookie, refuses a write without CSRF proof, and signs out server-side', async () => {
-    const password = 'correct horse battery staple';
     const ws = await createWorkspace(api, 'browser', password);
     const w = await watchedPage(browser, api.url);
     try {
@@ -75,10 +76,8 @@ describe('console in a real browser (chromium)', () => {
   });
 
   it('sources: an owner creates a token source, sees its URL once with a ready TradingView message; a viewer sees no mutating control', async () => {
-    const password = 'correct horse battery staple';
     const ws = await createWorkspace(api, 'sources', password);
-    const viewerEmail = `viewer-${ws.id.slice(0, 8)}@example.com`;
-    expect((await http(api.url, 'POST', '/v1/members', { token: ws.token, body: { email: viewerEmail, password, role: 'viewer' } })).status).toBe(201);
+    const viewerEmail = await addMember(ws, 'viewer');
     const owner = await signedIn(ws.ownerEmail, password);
     try {
       await owner.page.getByLabel('Name').fill('TradingView strategy');
@@ -110,7 +109,6 @@ describe('console in a real browser (chromium)', () => {
   });
 
   it('connections: a credential canary typed into the form never reappears in a page, response, console message, storage or cookie; revoke is one click and one confirm', async () => {
-    const password = 'correct horse battery staple';
     const ws = await createWorkspace(api, 'canary', password);
     const canary = `canary-${randomBytes(16).toString('hex')}`;
     const keyId = `PK${randomBytes(8).toString('hex').toUpperCase()}`;
@@ -149,10 +147,8 @@ describe('console in a real browser (chromium)', () => {
   });
 
   it('risk: live trading is refused to an admin and allowed to the owner after the typed confirmation', async () => {
-    const password = 'correct horse battery staple';
     const ws = await createWorkspace(api, 'risk', password);
-    const adminEmail = `admin-${ws.id.slice(0, 8)}@example.com`;
-    expect((await http(api.url, 'POST', '/v1/members', { token: ws.token, body: { email: adminEmail, password, role: 'admin' } })).status).toBe(201);
+    const adminEmail = await addMember(ws, 'admin');
     const admin = await signedIn(adminEmail, password);
     try {
       await admin.page.getByTestId('live-state').getByText('Live trading: disabled').waitFor();
@@ -179,6 +175,14 @@ describe('console in a real browser (chromium)', () => {
       await owner.close();
     }
   });
+
+  /** A member with the suite's password; the workspace's bootstrap token still works until its owner first signs in. */
+  async function addMember(ws: { id: string; token: string }, role: 'viewer' | 'admin'): Promise<string> {
+    const email = `${role}-${ws.id.slice(0, 8)}@example.com`;
+    const res = await http(api.url, 'POST', '/v1/members', { token: ws.token, body: { email, password, role } });
+    if (res.status !== 201) throw new Error(`member create failed: ${res.status} ${res.text}`);
+    return email;
+  }
 
   async function signedIn(email: string, password: string) {
     const w = await watchedPage(browser, api.url);
