@@ -3,7 +3,7 @@ import type { Browser } from 'playwright-core';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { createWorkspace, http, RunningApi, startApi } from '../support/api-app';
 import { AlpacaStub, startAlpacaStub } from '../support/brokers/alpaca-stub';
-import { builtConsole, launchBrowser, screenshot, watchedPage } from '../support/browser';
+import { accessibilityProblems, builtConsole, launchBrowser, screenshot, watchedPage } from '../support/browser';
 
 const password = 'correct horse battery staple';
 
@@ -48,6 +48,7 @@ describe('console in a real browser (chromium)', () => {
     try {
       await w.page.goto('/');
       await screenshot(w.page, 'sign-in');
+      expect(await accessibilityProblems(w.page)).toEqual([]);
       await w.page.getByLabel('Email').fill(ws.ownerEmail);
       await w.page.getByLabel('Password').fill(password);
       await w.page.getByRole('button', { name: 'Sign in' }).click();
@@ -86,6 +87,7 @@ describe('console in a real browser (chromium)', () => {
       expect(url).toMatch(new RegExp(`/hooks/[0-9a-f-]{36}/[^/{}]{20,}$`));
       expect(await owner.page.getByLabel('TradingView alert message').inputValue()).toContain('{{strategy.order.action}}');
       await screenshot(owner.page, 'source-created');
+      expect(await accessibilityProblems(owner.page)).toEqual([]);
       await owner.page.getByRole('button', { name: 'Done' }).click();
       // After dismissal the list shows the placeholder, never the token again.
       await owner.page.getByRole('cell', { name: /\{token\}/ }).waitFor();
@@ -100,6 +102,7 @@ describe('console in a real browser (chromium)', () => {
     try {
       await viewer.page.getByRole('cell', { name: 'TradingView strategy' }).waitFor();
       await screenshot(viewer.page, 'viewer');
+      expect(await accessibilityProblems(viewer.page)).toEqual([]);
       expect(await viewer.page.getByRole('button').allTextContents()).toEqual(['Sign out']);
       expect(await viewer.page.locator('form').count()).toBe(0);
       viewer.assertClean();
@@ -128,6 +131,7 @@ describe('console in a real browser (chromium)', () => {
       expect(await form.getByLabel('API secret key').inputValue()).toBe('');
       expect(await w.page.getByRole('row', { name: /Alpaca paper/ }).textContent()).toMatch(/Can place orders/);
       await screenshot(w.page, 'connections');
+      expect(await accessibilityProblems(w.page)).toEqual([]);
 
       w.page.once('dialog', (d) => void d.accept());
       await w.page.getByRole('button', { name: 'Revoke Alpaca paper' }).click();
@@ -193,6 +197,18 @@ describe('console in a real browser (chromium)', () => {
     await w.page.getByTestId('who').waitFor();
     return w;
   }
+
+  it('axe-core reports a serious or critical finding when a screen has one', async () => {
+    const w = await watchedPage(browser, api.url);
+    try {
+      await w.page.goto('/');
+      await w.page.getByRole('heading', { name: 'Sign in' }).waitFor();
+      await w.page.evaluate(`document.querySelector('form').append(Object.assign(document.createElement('input'), { type: 'text' }))`);
+      expect((await accessibilityProblems(w.page)).join()).toMatch(/^label \(critical/);
+    } finally {
+      await w.close();
+    }
+  });
 
   it('records an inline script the CSP blocks, and an uncaught page error, as faults', async () => {
     const w = await watchedPage(browser, api.url);
