@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { AppConfig } from '../config/app-config';
 import { NestPinoLogger } from '../common/logger';
 import { httpErrors, httpRequestDuration } from '../observability/metrics';
+import { mountConsole } from '../console/console-static';
 import { ApiModule } from './api.module';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -47,9 +48,9 @@ export async function createApiApp(config: AppConfig, logger: Logger): Promise<N
     },
     // The router's own refusals (undecodable path, parameter over maxParamLength) skip every hook, so they went out
     // without security headers or problem+json: any id Node's 16 KiB header limit lets through now reaches its
-    // validator, and an undecodable path gets a normal 404.
+    // validator, and an undecodable path gets a normal 404 (under /v1, so the console never answers it).
     routerOptions: { maxParamLength: 16_384 },
-    rewriteUrl: (req: { url?: string }) => (decodablePath(req.url ?? '/') ? (req.url ?? '/') : '/__undecodable-path__'),
+    rewriteUrl: (req: { url?: string }) => (decodablePath(req.url ?? '/') ? (req.url ?? '/') : '/v1/__undecodable-path__'),
   });
   const app = await NestFactory.create<NestFastifyApplication>(ApiModule.forConfig(config, logger), adapter, {
     logger: new NestPinoLogger(logger),
@@ -61,6 +62,7 @@ export async function createApiApp(config: AppConfig, logger: Logger): Promise<N
   registerBodyParsers(fastify);
   registerHooks(fastify, logger);
   if (config.http.docsEnabled) mountDocs(app, config);
+  await mountConsole(fastify, config);
   return app;
 }
 

@@ -19,6 +19,11 @@ const envSchema = z
     // Which proxies may set X-Forwarded-For: a hop count or comma-separated addresses/CIDRs; unset trusts none.
     TRUST_PROXY: z.string().regex(/^(\d{1,2}|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$/, 'must be a hop count or comma-separated IPs/CIDRs').optional(),
     DATA_DIR: z.string().default('./.data'),
+    // The built console (vite build web) the api serves at /.
+    CONSOLE_DIR: z.string().default('./web/dist'),
+    // A console session ends after this long without a request, and after the absolute lifetime whatever its use.
+    CONSOLE_SESSION_IDLE_MINUTES: z.coerce.number().int().min(1).max(1440).default(30),
+    CONSOLE_SESSION_MAX_HOURS: z.coerce.number().int().min(1).max(168).default(12),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     // auto: human-readable lines on a terminal outside production, JSON lines otherwise.
     LOG_FORMAT: z.enum(['auto', 'pretty', 'json']).default('auto'),
@@ -134,6 +139,7 @@ export interface AppConfig {
   http: { port: number; host: string; publicBaseUrl: string; bodyLimitBytes: number; trustProxy: false | number | string[]; docsEnabled: boolean };
   metrics: { port: number; host: string };
   dataDir: string;
+  console: { distDir: string; session: { idleMs: number; maxMs: number } };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   logFormat: 'auto' | 'pretty' | 'json';
   database: { url?: string; apiUrl?: string; workerUrl?: string; poolSize: number; preparedStatements: boolean };
@@ -185,6 +191,7 @@ export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'a
     },
     metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST },
     dataDir: resolve(e.DATA_DIR),
+    console: { distDir: resolve(e.CONSOLE_DIR), session: { idleMs: e.CONSOLE_SESSION_IDLE_MINUTES * 60_000, maxMs: e.CONSOLE_SESSION_MAX_HOURS * 3_600_000 } },
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
     database: { url: e.DATABASE_URL, apiUrl: e.DATABASE_API_URL, workerUrl: e.DATABASE_WORKER_URL, poolSize: e.DATABASE_POOL_SIZE, preparedStatements: e.DATABASE_PREPARED_STATEMENTS },

@@ -20,6 +20,10 @@ import { TokensService } from './tokens.service';
 import { WorkspacesController } from './workspaces.controller';
 import { WorkspacesRepository } from './workspaces.repository';
 import { WorkspacesService } from './workspaces.service';
+import { SessionAuthenticator } from './auth/session-authenticator';
+import { SessionController } from './auth/session.controller';
+import { SessionService } from './auth/session.service';
+import { SessionsRepository } from './auth/sessions.repository';
 
 /** Workspaces, members, API tokens and authentication; installs the global AccessGuard. */
 @Module({
@@ -31,11 +35,14 @@ import { WorkspacesService } from './workspaces.service';
       useFactory: (config: AppConfig) => ({ secret: config.auth.jwtSecret, signOptions: { algorithm: 'HS256' } }),
     }),
   ],
-  controllers: [WorkspacesController, MembersController, TokensController, AuthController],
+  controllers: [WorkspacesController, MembersController, TokensController, AuthController, SessionController],
   providers: [
     AuthRepository,
     BearerStrategy,
     LoginService,
+    SessionsRepository,
+    SessionService,
+    SessionAuthenticator,
     Lockouts,
     TokenAttempts,
     WorkspacesRepository,

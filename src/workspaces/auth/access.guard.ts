@@ -7,6 +7,7 @@ import { Problem } from '../../common/problem';
 import { AuthContext, PlatformContext, Principal, Role, roleAtLeast } from './auth-context';
 import { AUTH_CONTEXT, PLATFORM_ROUTE, PUBLIC_ROUTE, REQUIRED_ROLE } from './auth.decorators';
 import { TokenAttempts } from './token-attempts';
+import { SessionAuthenticator } from './session-authenticator';
 
 /**
  * The global guard: every route needs a valid bearer token unless marked @Public(); platform routes
@@ -18,6 +19,7 @@ export class AccessGuard extends AuthGuard('bearer') {
   constructor(
     private readonly reflector: Reflector,
     private readonly attempts: TokenAttempts,
+    private readonly sessions: SessionAuthenticator,
   ) {
     super();
   }
@@ -26,11 +28,14 @@ export class AccessGuard extends AuthGuard('bearer') {
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
     const request = context.switchToHttp().getRequest<FastifyRequest & { user: Principal }>();
-    try {
-      await super.canActivate(context);
-    } catch (err) {
-      if (err instanceof Problem && err.status === 401) await this.attempts.refused(request);
-      throw err;
+    // A console cookie stands in for a bearer token only when no Authorization header is sent.
+    if (!(await this.sessions.authenticate(request))) {
+      try {
+        await super.canActivate(context);
+      } catch (err) {
+        if (err instanceof Problem && err.status === 401) await this.attempts.refused(request);
+        throw err;
+      }
     }
     const principal = request.user;
     if (principal.kind === 'platform') await this.attempts.platformUsed(request);

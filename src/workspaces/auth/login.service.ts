@@ -40,6 +40,15 @@ export class LoginService {
   ) {}
 
   async login(dto: LoginDto, from: LoginOrigin): Promise<LoginResult> {
+    const member = await this.verify(dto, from);
+    const claims: MemberJwtClaims = { sub: member.id, ws: member.workspaceId, role: member.role, typ: 'member' };
+    const ttl = this.config.auth.jwtTtlSeconds;
+    const accessToken = await this.jwt.signAsync(claims, { algorithm: 'HS256', expiresIn: ttl });
+    return { accessToken, tokenType: 'Bearer', expiresAt: new Date(Date.now() + ttl * 1000).toISOString(), workspaceId: member.workspaceId };
+  }
+
+  /** The member an e-mail and password sign in as, under the lockouts; every sign-in (JWT or console session) goes through here. */
+  async verify(dto: LoginDto, from: LoginOrigin): Promise<LoginCandidate> {
     const limits = this.config.auth.lockout;
     const keys = { account: `login:account:${emailDigest(dto.email)}`, ip: `login:ip:${from.ip}` };
     const [account, ip] = await Promise.all([this.lockouts.reserve(keys.account, limits.accountFailures), this.lockouts.reserve(keys.ip, limits.ipFailures)]);
@@ -66,10 +75,7 @@ export class LoginService {
     }
     const member = verified[0];
     await this.repository.endBootstrap(member.workspaceId);
-    const claims: MemberJwtClaims = { sub: member.id, ws: member.workspaceId, role: member.role, typ: 'member' };
-    const ttl = this.config.auth.jwtTtlSeconds;
-    const accessToken = await this.jwt.signAsync(claims, { algorithm: 'HS256', expiresIn: ttl });
-    return { accessToken, tokenType: 'Bearer', expiresAt: new Date(Date.now() + ttl * 1000).toISOString(), workspaceId: member.workspaceId };
+    return member;
   }
 
   /** Audits the failure where it belongs (each matching member's workspace, else the platform chain) and any lockout it completes. */

@@ -1,0 +1,47 @@
+import { Controller, Delete, Get, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { APP_CONFIG, AppConfig } from '../../config/app-config';
+import { ValidBody } from '../../common/validation';
+import { loginSchema, LoginDto } from '../dto/workspace.dto';
+import type { AuthContext } from './auth-context';
+import { Auth, Public, RequireRole } from './auth.decorators';
+import { assertCsrfProof, clearedSessionCookie, readSessionCookie, sessionCookie } from './session-cookie';
+import { SessionService } from './session.service';
+
+/** The console's cookie session: sign in, who am I, sign out. Machines keep using bearer tokens. */
+@ApiTags('auth')
+@Controller('v1/auth/session')
+export class SessionController {
+  constructor(
+    private readonly sessions: SessionService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  @Post()
+  @Public()
+  @HttpCode(201)
+  async open(@ValidBody(loginSchema) dto: LoginDto, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    // Sign-in is a write too: a cross-site page must not sign a browser into the attacker's account.
+    assertCsrfProof(request, this.config);
+    const opened = await this.sessions.open(dto, { ip: request.ip, requestId: String(request.id) });
+    reply.header('set-cookie', sessionCookie(this.config, opened.cookieValue, opened.maxAgeSeconds));
+    return opened.session;
+  }
+
+  @Get()
+  @RequireRole('viewer')
+  current(@Auth() auth: AuthContext) {
+    return { workspaceId: auth.workspaceId, memberId: auth.memberId, role: auth.role };
+  }
+
+  @Delete()
+  @Public()
+  @HttpCode(204)
+  async close(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<void> {
+    assertCsrfProof(request, this.config);
+    const cookie = readSessionCookie(request, this.config);
+    if (cookie) await this.sessions.close(cookie);
+    reply.header('set-cookie', clearedSessionCookie(this.config));
+  }
+}

@@ -1,0 +1,234 @@
+import { randomBytes } from 'node:crypto';
+import type { Browser } from 'playwright-core';
+import { createTestDatabase, TestDatabase } from '../support/database';
+import { createWorkspace, http, RunningApi, startApi } from '../support/api-app';
+import { AlpacaStub, startAlpacaStub } from '../support/brokers/alpaca-stub';
+import { accessibilityProblems, builtConsole, launchBrowser, screenshot, watchedPage } from '../support/browser';
+
+const password = 'correct horse battery staple';
+
+// One api and one browser for the whole suite; each test gets its own browser context.
+describe('console in a real browser (chromium)', () => {
+  let db: TestDatabase;
+  let api: RunningApi;
+  let browser: Browser;
+  let alpaca: AlpacaStub;
+
+  beforeAll(async () => {
+    const dist = builtConsole();
+    [db, alpaca] = await Promise.all([createTestDatabase(), startAlpacaStub()]);
+    [api, browser] = await Promise.all([startApi(db, { CONSOLE_DIR: dist, BROKER_ALPACA_BASE_URL: alpaca.url }), launchBrowser()]);
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await api?.close();
+    await alpaca?.stop();
+    await db?.drop();
+  });
+
+  it('loads the built console under its CSP without a violation or a page error, and reaches the api', async () => {
+    const w = await watchedPage(browser, api.url);
+    try {
+      const res = await w.page.goto('/');
+      expect(res?.headers()['content-security-policy']).toMatch(/default-src 'self'/);
+      await w.page.getByTestId('health').getByText('API ok').waitFor();
+      expect(await w.page.getByRole('heading', { level: 1 }).textContent()).toBe('Switchyard Console');
+      // A client-side route is served the same app.
+      await w.page.goto('/activity');
+      await w.page.getByTestId('health').getByText('API ok').waitFor();
+      w.assertClean();
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('signs in through the form into an httpOnly SameSite=Strict cookie, refuses a write without CSRF proof, and signs out server-side', async () => {
+    const ws = await createWorkspace(api, 'browser', password);
+    const w = await watchedPage(browser, api.url);
+    try {
+      await w.page.goto('/');
+      await screenshot(w.page, 'sign-in');
+      expect(await accessibilityProblems(w.page)).toEqual([]);
+      await w.page.getByLabel('Email').fill(ws.ownerEmail);
+      await w.page.getByLabel('Password').fill(password);
+      await w.page.getByRole('button', { name: 'Sign in' }).click();
+      await w.page.getByTestId('who').getByText(`Signed in as owner in workspace ${ws.id}`).waitFor();
+
+      const [cookie] = await w.context.cookies();
+      expect(cookie).toMatchObject({ name: 'switchyard_session', httpOnly: true, sameSite: 'Strict', secure: false, path: '/' });
+      expect(await w.page.evaluate('document.cookie')).toBe('');
+      const stored = await w.page.evaluate('JSON.stringify([localStorage, sessionStorage])');
+      expect(stored).not.toContain(password);
+
+      // The cookie rides along, but without the custom header the write is refused.
+      const forged = await w.page.evaluate(`fetch('/v1/tokens', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'x', role: 'viewer' }) })
+        .then(async (r) => ({ status: r.status, code: (await r.json()).code }))`);
+      expect(forged).toEqual({ status: 403, code: 'csrf_failed' });
+
+      await w.page.getByRole('button', { name: 'Sign out' }).click();
+      await w.page.getByRole('heading', { name: 'Sign in' }).waitFor();
+      // Revoked on the server: replaying the old cookie does not authenticate.
+      const replay = await fetch(`${api.url}/v1/auth/session`, { headers: { cookie: `${cookie.name}=${cookie.value}` } });
+      expect(replay.status).toBe(401);
+      w.assertClean();
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('sources: an owner creates a token source, sees its URL once with a ready TradingView message; a viewer sees no mutating control', async () => {
+    const ws = await createWorkspace(api, 'sources', password);
+    const viewerEmail = await addMember(ws, 'viewer');
+    const owner = await signedIn(ws.ownerEmail, password);
+    try {
+      await owner.page.getByLabel('Name').fill('TradingView strategy');
+      await owner.page.getByRole('button', { name: 'Create source' }).click();
+      const url = await owner.page.getByTestId('webhook-url').textContent();
+      expect(url).toMatch(new RegExp(`/hooks/[0-9a-f-]{36}/[^/{}]{20,}$`));
+      expect(await owner.page.getByLabel('TradingView alert message').inputValue()).toContain('{{strategy.order.action}}');
+      await screenshot(owner.page, 'source-created');
+      expect(await accessibilityProblems(owner.page)).toEqual([]);
+      await owner.page.getByRole('button', { name: 'Done' }).click();
+      // After dismissal the list shows the placeholder, never the token again.
+      await owner.page.getByRole('cell', { name: /\{token\}/ }).waitFor();
+      expect(await owner.page.content()).not.toContain(url!.split('/').pop());
+      expect(await owner.page.getByRole('cell', { name: 'any address' }).count()).toBe(0);
+      expect(await owner.page.getByRole('button', { name: 'Rotate secret of TradingView strategy' }).count()).toBe(1);
+      owner.assertClean();
+    } finally {
+      await owner.close();
+    }
+    const viewer = await signedIn(viewerEmail, password);
+    try {
+      await viewer.page.getByRole('cell', { name: 'TradingView strategy' }).waitFor();
+      await screenshot(viewer.page, 'viewer');
+      expect(await accessibilityProblems(viewer.page)).toEqual([]);
+      expect(await viewer.page.getByRole('button').allTextContents()).toEqual(['Sign out']);
+      expect(await viewer.page.locator('form').count()).toBe(0);
+      viewer.assertClean();
+    } finally {
+      await viewer.close();
+    }
+  });
+
+  it('connections: a credential canary typed into the form never reappears in a page, response, console message, storage or cookie; revoke is one click and one confirm', async () => {
+    const ws = await createWorkspace(api, 'canary', password);
+    const canary = `canary-${randomBytes(16).toString('hex')}`;
+    const keyId = `PK${randomBytes(8).toString('hex').toUpperCase()}`;
+    alpaca.addKey({ apiKey: keyId, apiSecret: canary });
+    const w = await signedIn(ws.ownerEmail, password);
+    const bodies: string[] = [];
+    const consoleLines: string[] = [];
+    w.page.on('console', (m) => consoleLines.push(m.text()));
+    w.page.on('response', (r) => void r.text().then((t) => bodies.push(t), () => undefined));
+    try {
+      const form = w.page.getByRole('form', { name: 'Connect alpaca' });
+      await form.getByLabel('Label').fill('Alpaca paper');
+      await form.getByLabel('API key ID').fill(keyId);
+      await form.getByLabel('API secret key').fill(canary);
+      await form.getByRole('button', { name: 'Connect alpaca' }).click();
+      await w.page.getByRole('cell', { name: 'Alpaca paper', exact: true }).waitFor();
+      expect(await form.getByLabel('API secret key').inputValue()).toBe('');
+      expect(await w.page.getByRole('row', { name: /Alpaca paper/ }).textContent()).toMatch(/Can place orders/);
+      await screenshot(w.page, 'connections');
+      expect(await accessibilityProblems(w.page)).toEqual([]);
+
+      w.page.once('dialog', (d) => void d.accept());
+      await w.page.getByRole('button', { name: 'Revoke Alpaca paper' }).click();
+      await w.page.getByRole('row', { name: /Alpaca paper/ }).getByRole('cell', { name: 'revoked' }).waitFor();
+
+      await w.page.reload();
+      await w.page.getByRole('cell', { name: 'Alpaca paper', exact: true }).waitFor();
+      const storage = String(await w.page.evaluate('JSON.stringify([localStorage, sessionStorage])'));
+      const cookies = JSON.stringify(await w.context.cookies());
+      const places = { page: await w.page.content(), responses: bodies.join('\n'), console: consoleLines.join('\n'), storage, cookies };
+      expect(bodies.length).toBeGreaterThan(3);
+      for (const [place, text] of Object.entries(places)) expect({ place, leaked: text.includes(canary) }).toEqual({ place, leaked: false });
+      w.assertClean();
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('risk: live trading is refused to an admin and allowed to the owner after the typed confirmation', async () => {
+    const ws = await createWorkspace(api, 'risk', password);
+    const adminEmail = await addMember(ws, 'admin');
+    const admin = await signedIn(adminEmail, password);
+    try {
+      await admin.page.getByTestId('live-state').getByText('Live trading: disabled').waitFor();
+      expect(await admin.page.getByRole('button', { name: /live trading/i }).count()).toBe(0);
+      // Even with the console's own CSRF proof, the api refuses the admin.
+      const forced = await admin.page.evaluate(`fetch('/v1/workspace/live-trading', { method: 'PUT', headers: { 'content-type': 'application/json', 'x-switchyard-csrf': '1' },
+        body: JSON.stringify({ enabled: true, reason: 'admin tries' }) }).then((r) => r.status)`);
+      expect(forced).toBe(403);
+      admin.assertClean();
+    } finally {
+      await admin.close();
+    }
+    const owner = await signedIn(ws.ownerEmail, password);
+    try {
+      const enable = owner.page.getByRole('button', { name: 'Enable live trading' });
+      expect(await enable.isDisabled()).toBe(true);
+      await owner.page.getByLabel(/to confirm/).fill('enable live trading');
+      await enable.click();
+      await owner.page.getByTestId('live-state').getByText('Live trading: enabled').waitFor();
+      await screenshot(owner.page, 'risk-live-enabled');
+      expect((await http(api.url, 'GET', '/v1/workspace', { headers: { cookie: (await owner.context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ') } })).body.liveTradingEnabled).toBe(true);
+      owner.assertClean();
+    } finally {
+      await owner.close();
+    }
+  });
+
+  /** A member with the suite's password; the workspace's bootstrap token still works until its owner first signs in. */
+  async function addMember(ws: { id: string; token: string }, role: 'viewer' | 'admin'): Promise<string> {
+    const email = `${role}-${ws.id.slice(0, 8)}@example.com`;
+    const res = await http(api.url, 'POST', '/v1/members', { token: ws.token, body: { email, password, role } });
+    if (res.status !== 201) throw new Error(`member create failed: ${res.status} ${res.text}`);
+    return email;
+  }
+
+  async function signedIn(email: string, password: string) {
+    const w = await watchedPage(browser, api.url);
+    await w.page.goto('/');
+    await w.page.getByLabel('Email').fill(email);
+    await w.page.getByLabel('Password').fill(password);
+    await w.page.getByRole('button', { name: 'Sign in' }).click();
+    await w.page.getByTestId('who').waitFor();
+    return w;
+  }
+
+  it('axe-core reports a serious or critical finding when a screen has one', async () => {
+    const w = await watchedPage(browser, api.url);
+    try {
+      await w.page.goto('/');
+      await w.page.getByRole('heading', { name: 'Sign in' }).waitFor();
+      await w.page.evaluate(`document.querySelector('form').append(Object.assign(document.createElement('input'), { type: 'text' }))`);
+      expect((await accessibilityProblems(w.page)).join()).toMatch(/^label \(critical/);
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('records an inline script the CSP blocks, and an uncaught page error, as faults', async () => {
+    const w = await watchedPage(browser, api.url);
+    try {
+      await w.page.goto('/');
+      // Strings, not functions: the page's DOM types are not in the test's compilation.
+      await w.page.evaluate(`{
+        const s = document.createElement('script');
+        s.textContent = 'window.injected = true';
+        document.body.append(s);
+        setTimeout(() => { throw new Error('boom from the page'); });
+      }`);
+      // Both reports cross from the browser asynchronously: wait for them, bounded.
+      for (let i = 0; i < 100 && !(w.faults.csp.length && w.faults.errors.length); i++) await w.page.waitForTimeout(20);
+      expect(await w.page.evaluate('window.injected')).toBeUndefined();
+      expect(w.faults.csp.join('\n')).toMatch(/script-src/);
+      expect(w.faults.errors).toEqual(['boom from the page']);
+      expect(() => w.assertClean()).toThrow(/page faults/);
+    } finally {
+      await w.close();
+    }
+  });
+});

@@ -1,0 +1,60 @@
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
+import { api } from './api/client';
+import type { paths } from './api/schema';
+import type { Session } from './App';
+
+type KillSwitch = paths['/v1/workspace/kill-switch']['put']['requestBody']['content']['application/json'];
+type LiveTrading = paths['/v1/workspace/live-trading']['put']['requestBody']['content']['application/json'];
+type Workspace = { id: string; name: string; killSwitch: { engaged: boolean; reason: string | null }; liveTradingEnabled: boolean };
+
+// Typed, not clicked: turning on real-money trading must be a deliberate act.
+const LIVE_CONFIRMATION = 'enable live trading';
+
+/** Kill switch (trader and up) and the live-trading toggle (owner only, with a typed confirmation). */
+export function Risk({ role }: { role: Session['role'] }) {
+  const queries = useQueryClient();
+  const [confirmation, setConfirmation] = useState('');
+  const workspace = useQuery({ queryKey: ['workspace'], queryFn: () => api<Workspace>('GET', '/v1/workspace') });
+  const saved = (w: Workspace) => queries.setQueryData(['workspace'], w);
+  const kill = useMutation({ mutationFn: (body: KillSwitch) => api<Workspace>('PUT', '/v1/workspace/kill-switch', body), onSuccess: saved });
+  const live = useMutation({ mutationFn: (body: LiveTrading) => api<Workspace>('PUT', '/v1/workspace/live-trading', body), onSuccess: saved });
+  const w = workspace.data;
+  if (!w) return null;
+  const canKill = role !== 'viewer';
+  return (
+    <section aria-labelledby="risk-heading">
+      <h2 id="risk-heading">Risk</h2>
+      <p data-testid="kill-state">Kill switch: {w.killSwitch.engaged ? `engaged (${w.killSwitch.reason})` : 'off'}</p>
+      {canKill && (
+        <button type="button" onClick={() => kill.mutate({ engaged: !w.killSwitch.engaged, reason: w.killSwitch.engaged ? 'released from the console' : 'engaged from the console' })}>
+          {w.killSwitch.engaged ? 'Release kill switch' : 'Engage kill switch'}
+        </button>
+      )}
+      <p data-testid="live-state">Live trading: {w.liveTradingEnabled ? 'enabled' : 'disabled'}</p>
+      {role === 'owner' ? (
+        <form
+          aria-label="Live trading"
+          onSubmit={(event) => {
+            event.preventDefault();
+            live.mutate({ enabled: !w.liveTradingEnabled, reason: 'changed from the console by the owner' });
+            setConfirmation('');
+          }}
+        >
+          {!w.liveTradingEnabled && (
+            <label>
+              Type “{LIVE_CONFIRMATION}” to confirm <input value={confirmation} onChange={(e) => setConfirmation(e.target.value)} autoComplete="off" />
+            </label>
+          )}
+          <button type="submit" disabled={live.isPending || (!w.liveTradingEnabled && confirmation !== LIVE_CONFIRMATION)}>
+            {w.liveTradingEnabled ? 'Disable live trading' : 'Enable live trading'}
+          </button>
+          {live.isError && <p role="alert">{live.error.message}</p>}
+        </form>
+      ) : (
+        <p>Only the workspace owner may turn live trading on or off.</p>
+      )}
+      {kill.isError && <p role="alert">{kill.error.message}</p>}
+    </section>
+  );
+}

@@ -1,0 +1,141 @@
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
+import { api, Page } from './api/client';
+import type { paths } from './api/schema';
+
+type CreateSource = paths['/v1/sources']['post']['requestBody']['content']['application/json'];
+type SourceView = { id: string; name: string; auth: 'hmac' | 'token'; allowedIps: string[]; webhookUrl: string; secretVersion: number; createdAt: string };
+type IssuedSource = SourceView & { secret?: string; token?: string };
+
+// The strategy alert of docs/signals.md: TradingView fills the placeholders when the alert fires.
+const TRADINGVIEW_MESSAGE = JSON.stringify(
+  {
+    ticker: '{{exchange}}:{{ticker}}',
+    action: '{{strategy.order.action}}',
+    sentiment: '{{strategy.market_position}}',
+    quantity: '{{strategy.order.contracts}}',
+    price: '{{close}}',
+    id: '{{strategy.order.id}} {{timenow}}',
+    time: '{{timenow}}',
+  },
+  null,
+  2,
+);
+
+/** Signal sources: create (secret shown once), the webhook URL and a ready TradingView alert message, rotate. */
+export function Sources({ canWrite }: { canWrite: boolean }) {
+  const queries = useQueryClient();
+  const [issued, setIssued] = useState<IssuedSource | null>(null);
+  const list = useQuery({ queryKey: ['sources'], queryFn: () => api<Page<SourceView>>('GET', '/v1/sources') });
+  const done = (source: IssuedSource) => {
+    setIssued(source);
+    void queries.invalidateQueries({ queryKey: ['sources'] });
+  };
+  const create = useMutation({ mutationFn: (body: CreateSource) => api<IssuedSource>('POST', '/v1/sources', body), onSuccess: done });
+  const rotate = useMutation({ mutationFn: (id: string) => api<IssuedSource>('POST', `/v1/sources/${id}/rotate-secret`, {}), onSuccess: done });
+
+  return (
+    <section aria-labelledby="sources-heading">
+      <h2 id="sources-heading">Sources</h2>
+      {issued && <Issued source={issued} onDismiss={() => setIssued(null)} />}
+      {canWrite && (
+        <form
+          aria-label="New source"
+          onSubmit={(event) => {
+            event.preventDefault();
+            const data = new FormData(event.currentTarget);
+            create.mutate({ name: String(data.get('name')), auth: data.get('auth') === 'token' ? 'token' : 'hmac', allowedIps: data.get('tradingview') ? ['tradingview'] : [] });
+          }}
+        >
+          <label>
+            Name <input name="name" required maxLength={200} />
+          </label>
+          <fieldset>
+            <legend>Authentication</legend>
+            <label>
+              <input type="radio" name="auth" value="token" defaultChecked /> Token in the URL (TradingView cannot sign)
+            </label>
+            <label>
+              <input type="radio" name="auth" value="hmac" /> HMAC signature (Standard Webhooks)
+            </label>
+          </fieldset>
+          <label>
+            <input type="checkbox" name="tradingview" defaultChecked /> Accept only TradingView's sender addresses
+          </label>
+          <button type="submit" disabled={create.isPending}>
+            Create source
+          </button>
+          {create.isError && <p role="alert">{create.error.message}</p>}
+        </form>
+      )}
+      <table>
+        <caption>Sources in this workspace</caption>
+        <thead>
+          <tr>
+            <th scope="col">Name</th>
+            <th scope="col">Auth</th>
+            <th scope="col">Webhook URL</th>
+            <th scope="col">IP allowlist</th>
+            <th scope="col">Secret version</th>
+            {canWrite && <th scope="col">Actions</th>}
+          </tr>
+        </thead>
+        <tbody>
+          {list.data?.items.map((s) => (
+            <tr key={s.id}>
+              <td>{s.name}</td>
+              <td>{s.auth}</td>
+              <td>
+                <code>{s.webhookUrl}</code>
+              </td>
+              <td>{s.allowedIps.length ? s.allowedIps.join(', ') : 'any address'}</td>
+              <td>{s.secretVersion}</td>
+              {canWrite && (
+                <td>
+                  <button type="button" onClick={() => rotate.mutate(s.id)} disabled={rotate.isPending}>
+                    Rotate secret of {s.name}
+                  </button>
+                </td>
+              )}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+/** The one time a secret is shown: copy it now; dismissing forgets it. */
+function Issued({ source, onDismiss }: { source: IssuedSource; onDismiss: () => void }) {
+  const secret = source.secret ?? source.token ?? '';
+  return (
+    <div role="status" aria-label="New secret">
+      <p>
+        <strong>Copy the {source.secret ? 'signing secret' : 'webhook URL'} now: it is shown only once.</strong>
+      </p>
+      <p>
+        Webhook URL: <code data-testid="webhook-url">{source.webhookUrl}</code> <CopyButton text={source.webhookUrl} label="Copy webhook URL" />
+      </p>
+      {source.secret && (
+        <p>
+          Secret: <code data-testid="secret">{secret}</code> <CopyButton text={secret} label="Copy secret" />
+        </p>
+      )}
+      <label>
+        TradingView alert message
+        <textarea readOnly rows={9} value={TRADINGVIEW_MESSAGE} />
+      </label>
+      <button type="button" onClick={onDismiss}>
+        Done
+      </button>
+    </div>
+  );
+}
+
+function CopyButton({ text, label }: { text: string; label: string }) {
+  return (
+    <button type="button" onClick={() => void navigator.clipboard?.writeText(text)}>
+      {label}
+    </button>
+  );
+}
