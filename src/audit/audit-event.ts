@@ -40,6 +40,7 @@ export const AUDIT_ACTIONS = [
   'route.delete',
   'alert.ack',
   'alert.resolve',
+  'alert.refused',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
