@@ -16,6 +16,7 @@ export const AUDIT_ACTIONS = [
   'auth.failure',
   'auth.login.failed',
   'auth.login.locked',
+  'auth.logout',
   'auth.token.failed',
   'auth.token.locked',
   'kill_switch.workspace',

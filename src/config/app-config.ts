@@ -53,6 +53,8 @@ const envSchema = z
     PLATFORM_ADMIN_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
     JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
     JWT_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
+    // The `iss` of member JWTs: deployments that share a JWT_SECRET still refuse each other's tokens when they differ.
+    JWT_ISSUER: z.string().min(1).max(200).default('switchyard'),
     // An API token's lifetime when none is asked for, and the longest one that may be (only an owner may ask for "never").
     API_TOKEN_MAX_LIFETIME_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
 
@@ -153,7 +155,7 @@ export interface AppConfig {
     credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
     dataKeyCache: { ttlMs: number; maxUses: number };
   };
-  auth: { platformAdminToken?: string; jwtSecret?: string; jwtTtlSeconds: number; tokenMaxLifetimeDays: number; lockout: LockoutSettings };
+  auth: { platformAdminToken?: string; jwtSecret?: string; jwtTtlSeconds: number; jwtIssuer: string; tokenMaxLifetimeDays: number; lockout: LockoutSettings };
   pager: {
     pagerDutyRoutingKey?: string;
     pagerDutyUrl: string;
@@ -211,6 +213,7 @@ export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'a
       platformAdminToken: e.PLATFORM_ADMIN_TOKEN,
       jwtSecret: e.JWT_SECRET,
       jwtTtlSeconds: e.JWT_TTL_SECONDS,
+      jwtIssuer: e.JWT_ISSUER,
       tokenMaxLifetimeDays: e.API_TOKEN_MAX_LIFETIME_DAYS,
       lockout: {
         accountFailures: e.LOGIN_MAX_FAILURES,

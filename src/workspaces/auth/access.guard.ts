@@ -52,7 +52,8 @@ export class AccessGuard extends AuthGuard('bearer') {
     const isRead = request.method === 'GET' || request.method === 'HEAD';
     const required = this.reflector.getAllAndOverride<Role>(REQUIRED_ROLE, targets) ?? (isRead ? 'viewer' : 'admin');
     if (!roleAtLeast(principal.role, required)) throw Problem.forbidden(`This action needs the ${required} role or higher.`);
-    holder[AUTH_CONTEXT] = { workspaceId: principal.workspaceId, actor: principal.actor, memberId: principal.memberId, role: principal.role, ...base };
+    const { workspaceId, actor, memberId, role, jwt } = principal;
+    holder[AUTH_CONTEXT] = { workspaceId, actor, memberId, role, ...(jwt && { jwt }), ...base };
     return true;
   }
 
