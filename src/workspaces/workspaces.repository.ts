@@ -24,6 +24,12 @@ export class WorkspacesRepository {
     return tx.workspace.findUnique({ where: { id }, select: WORKSPACE_FIELDS });
   }
 
+  /** As find, with the row locked until the transaction ends: a read-decide-write on the kill switch sees no concurrent change. */
+  async findForUpdate(tx: TenantTx, id: string): Promise<WorkspaceRecord | null> {
+    await tx.$queryRaw`SELECT 1 FROM workspaces WHERE id = ${id}::uuid FOR UPDATE`;
+    return this.find(tx, id);
+  }
+
   /** `engagedRole`: the role the switch now answers to (null when released). */
   setKillSwitch(tx: TenantTx, id: string, engaged: boolean, reason: string, engagedRole: Role | null): Promise<WorkspaceRecord> {
     return tx.workspace.update({

@@ -80,7 +80,7 @@ export class WorkspacesService {
    */
   async setKillSwitch(auth: AuthContext, dto: KillSwitchDto): Promise<WorkspaceView> {
     const refusal = await this.db.run(auth.workspaceId, async (tx) => {
-      const current = await this.workspaces.find(tx, auth.workspaceId);
+      const current = await this.workspaces.findForUpdate(tx, auth.workspaceId);
       if (!current) throw Problem.notFound('Workspace');
       const engagedBy = current.killSwitchEngaged ? ((current.killSwitchEngagedRole as Role | null) ?? 'owner') : null;
       const needed = !dto.engaged && engagedBy ? higherRole('admin', engagedBy) : undefined;
