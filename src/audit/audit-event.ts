@@ -38,6 +38,8 @@ export const AUDIT_ACTIONS = [
   'route.create',
   'route.update',
   'route.delete',
+  'flatten.request',
+  'flatten.connection',
   'alert.ack',
   'alert.resolve',
 ] as const;
