@@ -10,7 +10,7 @@ import { absDecimal } from '../brokers/broker-values';
 import { LOGGER } from '../common/logger';
 import { TenantDb } from '../database/tenant-db';
 import { KmsUnavailableError } from '../kms/kms-errors';
-import type { JobHandler } from '../queue/job-runner';
+import type { GivenUpJob, JobHandler } from '../queue/job-runner';
 import type { JobPayloads } from '../queue/jobs';
 import { CredentialOpener, TaskContext } from './credential-opener';
 import { ConnectionTasksRepository, FlattenTarget } from './connection-tasks.repository';
@@ -88,6 +88,17 @@ export class ConnectionFlattener implements JobHandler<'flatten-connection'> {
     }
   }
 
+  /** The queue gave the job up (its worker died on it too often, or a bug): the connection's part ends failed, visibly. */
+  async deadLetter(job: GivenUpJob<'flatten-connection'>, because: string): Promise<void> {
+    const { workspaceId, flattenId, connectionId } = job.data;
+    await this.db.runRaw(workspaceId, async (client) => {
+      const target = await this.repository.takeFlatten(client, flattenId, connectionId);
+      if (!target || target.status === 'done' || target.status === 'failed') return;
+      await this.finish(client, job, { status: 'failed', error: `flatten_failed: the flatten job was given up (${because}); check the positions at the broker` });
+    });
+    this.logger.error({ flattenId, connectionId, because }, 'flatten job given up');
+  }
+
   private async flatten(job: FlattenJob, adapter: BrokerAdapter, credentials: BrokerCredentials, target: FlattenTarget): Promise<FlattenResult> {
     const { workspaceId, flattenId, connectionId } = job.data;
     const environment = target.environment;
@@ -142,7 +153,7 @@ export class ConnectionFlattener implements JobHandler<'flatten-connection'> {
   /** Ends this connection's part of the flatten, audited in the same transaction. */
   private async finish(
     client: Parameters<AuditWriter['recordRaw']>[0],
-    job: FlattenJob,
+    job: Pick<FlattenJob, 'id' | 'data'>,
     result: { status: 'done' | 'failed'; canceledOrders?: number; closed?: number; error?: string },
   ): Promise<void> {
     const { flattenId, connectionId } = job.data;

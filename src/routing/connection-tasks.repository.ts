@@ -85,7 +85,7 @@ export class ConnectionTasksRepository {
   async finishFlatten(client: PoolClient, flattenId: string, connectionId: string, result: { status: 'done' | 'failed'; canceledOrders?: number; error?: string }): Promise<void> {
     await client.query(
       `UPDATE flatten_connections SET status = $3, canceled_orders = COALESCE($4, canceled_orders), error = $5, updated_at = clock_timestamp()
-        WHERE flatten_id = $1 AND connection_id = $2`,
+        WHERE flatten_id = $1 AND connection_id = $2 AND status IN ('pending', 'running')`,
       [flattenId, connectionId, result.status, result.canceledOrders ?? null, result.error?.slice(0, 1000) ?? null],
     );
   }

@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { http } from '../support/api-app';
+import { TenantDb } from '../../src/database/tenant-db';
+import { CredentialOpener, OutOfContextError } from '../../src/routing/credential-opener';
 import { ConnectionFlattener, flattenClientOrderId } from '../../src/routing/connection-flattener';
 import { PositionsWorld } from './positions-world';
 
@@ -175,5 +178,33 @@ describe('flatten', () => {
     const gone = await http(routing.api.url, 'POST', `/v1/connections/${connection}/flatten`, { token: ws.token, body: { reason: 'too late' } });
     expect(gone.status).toBe(409);
     expect(gone.body.code).toBe('connection_revoked');
+  });
+
+  it('a flatten or snapshot context naming nothing unfinished is refused, audited and paged, never decrypted', async () => {
+    const { routing } = world;
+    const ws = await routing.workspace();
+    const connection = await routing.connect(ws.token, 'paper');
+    const opener = routing.worker.app.get(CredentialOpener);
+    const db = routing.worker.app.get(TenantDb);
+    const forged = (purpose: 'flatten' | 'snapshot') =>
+      db.runRaw(ws.id, (client) => opener.authorizeTask(client, { workspaceId: ws.id, jobId: `forged-${purpose}`, connectionId: connection, purpose, taskId: randomUUID() }));
+    await expect(forged('flatten')).rejects.toBeInstanceOf(OutOfContextError);
+    await expect(forged('snapshot')).rejects.toBeInstanceOf(OutOfContextError);
+    const refusals = await routing.sql<{ metadata: any }>(`SELECT metadata FROM audit_events WHERE workspace_id = $1 AND action = 'credential.read.out_of_context' ORDER BY id`, [ws.id]);
+    expect(refusals.map((r) => Object.keys(r.metadata))).toEqual([['flattenId'], ['snapshotRequestId']]);
+    expect(await routing.sql(`SELECT 1 FROM audit_events WHERE workspace_id = $1 AND action = 'credential.use'`, [ws.id])).toEqual([]);
+    expect((await routing.sql(`SELECT rule FROM alerts WHERE workspace_id = $1`, [ws.id])).map((a: any) => a.rule)).toContain('credential.read.out_of_context');
+  });
+
+  it('a flatten job the queue gave up ends that connection failed, saying so', async () => {
+    const { routing } = world;
+    const ws = await routing.workspace();
+    const connection = await routing.connect(ws.token, 'paper');
+    const res = await http(routing.api.url, 'POST', `/v1/connections/${connection}/flatten`, { token: ws.token, body: { reason: 'given up' } });
+    await flattenDone(ws.token, res.body.id);
+    await routing.sql(`UPDATE flatten_connections SET status = 'running' WHERE flatten_id = $1`, [res.body.id]);
+    await routing.worker.app.get(ConnectionFlattener).deadLetter({ id: 'x', data: { workspaceId: ws.id, flattenId: res.body.id, connectionId: connection }, attemptsMade: 6 }, '6 attempt(s) failed');
+    const view = await http(routing.api.url, 'GET', `/v1/flattens/${res.body.id}`, { token: ws.token });
+    expect(view.body).toMatchObject({ status: 'failed', connections: [{ status: 'failed', error: expect.stringContaining('given up (6 attempt(s) failed)') }] });
   });
 });
