@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
+import IORedis from 'ioredis';
 import { http } from '../support/api-app';
 import { TenantDb } from '../../src/database/tenant-db';
 import { CredentialOpener, OutOfContextError } from '../../src/routing/credential-opener';
@@ -88,6 +90,19 @@ describe('flatten', () => {
     ]);
     const uses = await world.credentialUses(connection, 'flatten');
     expect(uses.map((u) => u.metadata)).toEqual([{ purpose: 'flatten', flattenId: res.body.id, credentialVersion: 1 }]);
+
+    // The job carried ids only; no secret reached a log line of either process.
+    const redis = new IORedis(routing.env.REDIS_URL, { maxRetriesPerRequest: null });
+    const queue = new Queue('flatten-connection', { connection: redis, prefix: routing.env.QUEUE_PREFIX });
+    try {
+      const job = await queue.getJob(`flatten-${res.body.id}-${connection}`);
+      expect(job?.data).toEqual({ workspaceId: ws.id, flattenId: res.body.id, connectionId: connection });
+    } finally {
+      await queue.close();
+      await redis.quit();
+    }
+    const secret = routing.keys.get(connection)!.apiSecret;
+    expect([...routing.api.logs.lines, ...routing.worker.logs.lines].some((l) => l.includes(secret))).toBe(false);
   });
 
   it('a close whose answer was lost is not sent twice when the job is retried: the retry reads it back by its client order id', async () => {

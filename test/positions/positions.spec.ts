@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import { http } from '../support/api-app';
 import { startWorker } from '../support/worker-app';
 import { PositionsWorld } from './positions-world';
@@ -163,5 +164,31 @@ describe('positions and account snapshots', () => {
     expect(await world.credentialUses(connection, 'snapshot')).toEqual([]);
     expect((await world.get(other.token, `/v1/connections/${connection}/positions`)).status).toBe(404);
     expect((await world.get(ws.token, `/v1/connections/not-a-uuid/account`)).status).toBe(404);
+  });
+
+  it('the api role may only ask (request columns); only the worker role may write a snapshot', async () => {
+    const { routing } = world;
+    const ws = await routing.workspace();
+    const connection = await routing.connect(ws.token, 'paper');
+    expect((await world.get(ws.token, `/v1/connections/${connection}/positions`)).status).toBe(200);
+    const attempt = async (url: string, sql: string) => {
+      const c = new Client({ connectionString: url });
+      await c.connect();
+      try {
+        await c.query('BEGIN');
+        await c.query(`SELECT set_config('app.workspace_id', $1, true)`, [ws.id]);
+        await c.query(sql, [connection]);
+        await c.query('ROLLBACK');
+        return 'allowed';
+      } catch (err) {
+        return (err as Error).message;
+      } finally {
+        await c.end();
+      }
+    };
+    expect(await attempt(routing.db.apiUrl, `UPDATE connection_snapshots SET positions = '[]' WHERE connection_id = $1`)).toMatch(/permission denied/);
+    expect(await attempt(routing.db.apiUrl, `UPDATE connection_snapshots SET request_id = gen_random_uuid() WHERE connection_id = $1`)).toBe('allowed');
+    expect(await attempt(routing.db.workerUrl, `UPDATE connection_snapshots SET request_id = gen_random_uuid() WHERE connection_id = $1`)).toMatch(/permission denied/);
+    expect(await attempt(routing.db.workerUrl, `UPDATE connection_snapshots SET positions = '[]' WHERE connection_id = $1`)).toBe('allowed');
   });
 });
