@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
-import type { JobName, JobPayloads } from '../queue/jobs';
+import { flattenJobId, JobName, JobPayloads, snapshotJobId } from '../queue/jobs';
 import { QueueConnection } from '../queue/queue-connection';
 
 type ConnectionJob = 'snapshot-connection' | 'flatten-connection';
@@ -13,11 +13,11 @@ export class ConnectionJobs {
   constructor(private readonly connection: QueueConnection) {}
 
   async snapshot(workspaceId: string, connectionId: string, requestId: string): Promise<void> {
-    await this.add('snapshot-connection', { workspaceId, connectionId, requestId }, `snapshot-${requestId}`);
+    await this.add('snapshot-connection', { workspaceId, connectionId, requestId }, snapshotJobId(requestId));
   }
 
   async flatten(workspaceId: string, flattenId: string, connectionId: string): Promise<void> {
-    await this.add('flatten-connection', { workspaceId, flattenId, connectionId }, `flatten-${flattenId}-${connectionId}`);
+    await this.add('flatten-connection', { workspaceId, flattenId, connectionId }, flattenJobId(flattenId, connectionId));
   }
 
   private async add<N extends ConnectionJob>(name: N, payload: JobPayloads[N], jobId: string): Promise<void> {

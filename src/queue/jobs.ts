@@ -13,6 +13,10 @@ export interface JobPayloads {
 
 export type JobName = keyof JobPayloads;
 
+/** Job ids of the connection-wide jobs: one job per request, so a second add of the same one is absorbed. */
+export const snapshotJobId = (requestId: string): string => `snapshot-${requestId}`;
+export const flattenJobId = (flattenId: string, connectionId: string): string => `flatten-${flattenId}-${connectionId}`;
+
 /** Every job name; the worker checks at start that each has exactly one handler. */
 export const JOB_NAMES: readonly JobName[] = ['route-signal', 'snapshot-connection', 'flatten-connection'];
 

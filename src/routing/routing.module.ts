@@ -9,6 +9,7 @@ import { ConnectionFlattener } from './connection-flattener';
 import { ConnectionSnapshotter } from './connection-snapshotter';
 import { ConnectionTasksRepository } from './connection-tasks.repository';
 import { CredentialOpener } from './credential-opener';
+import { FlattenRecovery } from './flatten-recovery';
 import { CachingKms } from './data-key-cache';
 import { OrderExecutor } from './order-executor';
 import { OrderSync } from './order-sync';
@@ -34,6 +35,7 @@ import { SignalRouter } from './signal-router';
     ConnectionTasksRepository,
     ConnectionSnapshotter,
     ConnectionFlattener,
+    FlattenRecovery,
     {
       provide: JOB_HANDLERS,
       inject: [SignalRouter, ConnectionSnapshotter, ConnectionFlattener],
@@ -41,6 +43,6 @@ import { SignalRouter } from './signal-router';
     },
     JobRunner,
   ],
-  exports: [JobRunner, CredentialOpener, OrderSync],
+  exports: [JobRunner, CredentialOpener, OrderSync, FlattenRecovery],
 })
 export class RoutingModule {}

@@ -4,6 +4,7 @@ import IORedis from 'ioredis';
 import { http } from '../support/api-app';
 import { TenantDb } from '../../src/database/tenant-db';
 import { CredentialOpener, OutOfContextError } from '../../src/routing/credential-opener';
+import { FlattenRecovery } from '../../src/routing/flatten-recovery';
 import { ConnectionFlattener, flattenClientOrderId } from '../../src/routing/connection-flattener';
 import { PositionsWorld } from './positions-world';
 
@@ -221,5 +222,20 @@ describe('flatten', () => {
     await routing.worker.app.get(ConnectionFlattener).deadLetter({ id: 'x', data: { workspaceId: ws.id, flattenId: res.body.id, connectionId: connection }, attemptsMade: 6 }, '6 attempt(s) failed');
     const view = await http(routing.api.url, 'GET', `/v1/flattens/${res.body.id}`, { token: ws.token });
     expect(view.body).toMatchObject({ status: 'failed', connections: [{ status: 'failed', error: expect.stringContaining('given up (6 attempt(s) failed)') }] });
+  });
+
+  it('a flatten recorded but never queued (the api died in between) is queued again by the worker\'s recovery sweep', async () => {
+    const { routing } = world;
+    const ws = await routing.workspace();
+    const { connection, key } = await alpacaWithOrderAndPosition(ws.token);
+    const id = randomUUID();
+    // What the api's transaction wrote before it could add the job.
+    await routing.sql(`INSERT INTO flattens (id, workspace_id, scope, reason, requested_by_type) VALUES ($1, $2, 'connection', 'lost job', 'token')`, [id, ws.id]);
+    await routing.sql(`INSERT INTO flatten_connections (workspace_id, flatten_id, connection_id, updated_at) VALUES ($1, $2, $3, now() - interval '1 minute')`, [ws.id, id, connection]);
+
+    expect(await routing.worker.app.get(FlattenRecovery).sweep()).toBeGreaterThanOrEqual(1);
+    const done = await flattenDone(ws.token, id);
+    expect(done.connections[0]).toMatchObject({ status: 'done', orders: [expect.objectContaining({ symbol: 'AAPL', status: 'filled' })] });
+    expect(routing.alpaca.positionOf(key, 'AAPL')).toBe(0);
   });
 });

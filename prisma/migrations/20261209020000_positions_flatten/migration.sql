@@ -89,3 +89,21 @@ GRANT SELECT ON flatten_connections TO switchyard_worker;
 GRANT UPDATE (status, canceled_orders, error, attempts, updated_at) ON flatten_connections TO switchyard_worker;
 GRANT SELECT, INSERT ON flatten_orders TO switchyard_worker;
 GRANT UPDATE (broker_order_id, status, filled_quantity, average_price, reason, quantity, side, updated_at) ON flatten_orders TO switchyard_worker;
+
+-- The worker's recovery sweep finds flattens of a connection still pending a while after their request (the
+-- api's job add failed, or Redis lost it) through this SECURITY DEFINER scan only, and adds the job again.
+CREATE INDEX flatten_connections_pending ON flatten_connections (updated_at) WHERE status = 'pending';
+CREATE POLICY resolver_scan ON flatten_connections FOR SELECT TO switchyard_resolver USING (true);
+GRANT SELECT (workspace_id, flatten_id, connection_id, status, updated_at) ON flatten_connections TO switchyard_resolver;
+
+CREATE FUNCTION flattens_unqueued(p_older_than_ms integer, p_limit integer) RETURNS TABLE (workspace_id uuid, flatten_id uuid, connection_id uuid)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+  AS $$
+  SELECT f.workspace_id, f.flatten_id, f.connection_id FROM flatten_connections f
+   WHERE f.status = 'pending' AND f.updated_at < now() - p_older_than_ms * interval '1 millisecond'
+   ORDER BY f.updated_at
+   LIMIT p_limit
+$$;
+ALTER FUNCTION flattens_unqueued(integer, integer) OWNER TO switchyard_resolver;
+REVOKE ALL ON FUNCTION flattens_unqueued(integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION flattens_unqueued(integer, integer) TO switchyard_worker;
