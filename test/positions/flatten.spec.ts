@@ -104,6 +104,12 @@ describe('flatten', () => {
     }
     const secret = routing.keys.get(connection)!.apiSecret;
     expect([...routing.api.logs.lines, ...routing.worker.logs.lines].some((l) => l.includes(secret))).toBe(false);
+    expect((await http(routing.api.url, 'GET', `/v1/connections/${connection}/positions`, { token: ws.token })).body.positions).toEqual([]);
+    for (const table of ['connection_snapshots', 'flattens', 'flatten_connections', 'flatten_orders']) {
+      const rows = await routing.sql<{ row: string }>(`SELECT t::text AS row FROM ${table} t`);
+      expect(rows.length).toBeGreaterThan(0);
+      expect(rows.some((r) => r.row.includes(secret) || r.row.includes(key))).toBe(false);
+    }
   });
 
   it('a close whose answer was lost is not sent twice when the job is retried: the retry reads it back by its client order id', async () => {
