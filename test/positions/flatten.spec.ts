@@ -244,4 +244,27 @@ describe('flatten', () => {
     expect(done.connections[0]).toMatchObject({ status: 'done', orders: [expect.objectContaining({ symbol: 'AAPL', status: 'filled' })] });
     expect(routing.alpaca.positionOf(key, 'AAPL')).toBe(0);
   });
+
+  it('a workspace flatten closes Binance, Coinbase and OANDA positions too', async () => {
+    const { routing } = world;
+    const ws = await routing.workspace();
+    const binance = await routing.connect(ws.token, 'binance');
+    const coinbase = await world.connectOther(ws.token, 'coinbase', { USD: '100000' });
+    const oanda = await world.connectOther(ws.token, 'oanda');
+    expect((await world.trade(ws.token, binance, { ticker: 'BINANCE:ETHUSDT', action: 'buy' }, '2')).status).toBe('routed');
+    expect((await world.trade(ws.token, coinbase.id, { ticker: 'BTC-USD', action: 'buy' }, '0.1')).status).toBe('routed');
+    expect((await world.trade(ws.token, oanda.id, { ticker: 'OANDA:EURUSD', action: 'sell' }, '1000')).status).toBe('routed');
+
+    const res = await http(routing.api.url, 'POST', '/v1/flatten', { token: ws.token, body: { reason: 'all out' } });
+    expect(res.status).toBe(202);
+    const done = await flattenDone(ws.token, res.body.id);
+    expect(done.status).toBe('done');
+    const orders = Object.fromEntries(done.connections.map((c: any) => [c.connectionId, c.orders.map((o: any) => [o.symbol, o.side, o.quantity, o.status])]));
+    expect(orders[binance]).toEqual([['ETHUSDT', 'sell', '2', 'filled']]);
+    expect(orders[coinbase.id]).toEqual([['BTC-USD', 'sell', '0.1', expect.stringMatching(/accepted|filled/)]]);
+    expect(orders[oanda.id]).toEqual([['EUR_USD', 'buy', '1000', 'filled']]);
+    expect(Number(routing.binance.balance(routing.keys.get(binance)!.apiKey, 'ETH').free)).toBe(0);
+    expect(Number(world.coinbase.balance(coinbase.credentials.apiKeyName, 'BTC').available)).toBe(0);
+    expect(world.oanda.positionOf(oanda.credentials.accountId, 'EUR_USD')).toBe(0);
+  });
 });
