@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
@@ -25,6 +26,11 @@ type FlattenJob = Job<JobPayloads['flatten-connection'], unknown, 'flatten-conne
 export function flattenClientOrderId(flattenId: string, connectionId: string, symbol: string): string {
   return `fl${createHash('sha256').update(`${flattenId}:${connectionId}:${symbol}`).digest('base64url').slice(0, 30)}`;
 }
+
+/** A close still working after its first answer (a market order the broker has not reported filled yet) is asked again this often, this many times. */
+const FOLLOW_UP_MS = 200;
+const FOLLOW_UPS = 5;
+const WORKING = new Set(['accepted', 'partially_filled']);
 
 interface FlattenResult {
   canceledOrders: number;
@@ -111,6 +117,7 @@ export class ConnectionFlattener implements JobHandler<'flatten-connection'> {
     const positions = await adapter.getPositions(credentials, environment, connectionId);
     const earlier = new Map(target.orders.map((o) => [o.symbol, o]));
     const refusals: string[] = [];
+    const working: Array<{ symbol: string; clientOrderId: string; brokerOrderId: string }> = [];
     let closed = 0;
     for (const position of positions) {
       const prior = earlier.get(position.symbol);
@@ -133,6 +140,7 @@ export class ConnectionFlattener implements JobHandler<'flatten-connection'> {
           referencePrice: position.averagePrice,
         });
         await this.db.runRaw(workspaceId, (client) => this.repository.answerClose(client, flattenId, connectionId, position.symbol, ack));
+        if (WORKING.has(ack.status)) working.push({ symbol: position.symbol, clientOrderId: close.clientOrderId, brokerOrderId: ack.brokerOrderId });
         closed++;
       } catch (err) {
         if (!(err instanceof BrokerError) || err.retryable) throw err;
@@ -147,7 +155,29 @@ export class ConnectionFlattener implements JobHandler<'flatten-connection'> {
       await this.db.runRaw(workspaceId, (client) => this.repository.answerClose(client, flattenId, connectionId, prior.symbol, answer));
       if (found) closed++;
     }
+    await this.followUp(job, adapter, credentials, environment, working);
     return { canceledOrders, closed, refusals };
+  }
+
+  /**
+   * Brokers that answer an order before it fills (Coinbase always does) are asked again, briefly, so the flatten's
+   * record shows the fill; a close still working after that (a closed market) stays `accepted`.
+   */
+  private async followUp(job: FlattenJob, adapter: BrokerAdapter, credentials: BrokerCredentials, environment: 'paper' | 'live', working: Array<{ symbol: string; clientOrderId: string; brokerOrderId: string }>): Promise<void> {
+    const { workspaceId, flattenId, connectionId } = job.data;
+    for (let round = 0; round < FOLLOW_UPS && working.length > 0 && adapter.getOrder; round++) {
+      await sleep(FOLLOW_UP_MS);
+      for (const close of [...working]) {
+        // The close is placed and recorded; a failed look only leaves its record at the first answer.
+        const state = await adapter.getOrder(credentials, { ...close, environment, connectionId }).catch((err: Error) => {
+          this.logger.warn({ flattenId, connectionId, symbol: close.symbol, err: err instanceof BrokerError ? err.message : err.name }, 'flatten close follow-up failed');
+          return null;
+        });
+        if (!state) continue;
+        await this.db.runRaw(workspaceId, (client) => this.repository.answerClose(client, flattenId, connectionId, close.symbol, state));
+        if (!WORKING.has(state.status)) working.splice(working.indexOf(close), 1);
+      }
+    }
   }
 
   /** Ends this connection's part of the flatten, audited in the same transaction. */

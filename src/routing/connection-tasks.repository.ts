@@ -26,6 +26,9 @@ export interface FlattenTarget extends TaskConnection {
   orders: FlattenOrderRow[];
 }
 
+/** What the broker said of a close: its first answer, or its state looked up afterwards. */
+export type CloseAnswer = Pick<OrderAck, 'status' | 'brokerOrderId' | 'filledQuantity' | 'averagePrice' | 'reason'>;
+
 /** The worker's queries for connection-wide jobs: positions/account snapshots and flattens. */
 @Injectable()
 export class ConnectionTasksRepository {
@@ -105,7 +108,7 @@ export class ConnectionTasksRepository {
   }
 
   /** The broker's answer to a close (or why it refused it). */
-  async answerClose(client: PoolClient, flattenId: string, connectionId: string, symbol: string, answer: OrderAck | { rejected: string }): Promise<void> {
+  async answerClose(client: PoolClient, flattenId: string, connectionId: string, symbol: string, answer: CloseAnswer | { rejected: string }): Promise<void> {
     const ack = 'rejected' in answer ? undefined : answer;
     await client.query(
       `UPDATE flatten_orders SET status = $4, broker_order_id = COALESCE($5, broker_order_id), filled_quantity = $6, average_price = $7, reason = $8, updated_at = clock_timestamp()
