@@ -79,7 +79,7 @@ export class ConnectionFlattener implements JobHandler<'flatten-connection'> {
       credentials = await this.opener.open(taken.grant);
       const result = await this.flatten(job, this.brokers.get(taken.target.broker as BrokerName), credentials, taken.target);
       const error = result.refusals.length ? result.refusals.join('; ') : undefined;
-      await this.db.runRaw(workspaceId, (client) => this.finish(client, job, { status: error ? 'failed' : 'done', canceledOrders: result.canceledOrders, closed: result.closed, error }));
+      await this.db.runRaw(workspaceId, (client) => this.finish(client, job, { status: error ? 'failed' : 'done', closed: result.closed, error }));
       return { canceledOrders: result.canceledOrders, closed: result.closed };
     } catch (err) {
       const retryable = (err instanceof BrokerError && err.retryable) || err instanceof KmsUnavailableError;
@@ -113,6 +113,7 @@ export class ConnectionFlattener implements JobHandler<'flatten-connection'> {
     for (const symbol of new Set([...target.workingSymbols, ...held.map((p) => p.symbol)])) {
       canceledOrders += await adapter.cancelOpenOrders(credentials, symbol, environment, connectionId);
     }
+    await this.db.runRaw(workspaceId, (client) => this.repository.addCanceled(client, flattenId, connectionId, canceledOrders));
     // Read again: a resting order may have filled before its cancel reached the broker.
     const positions = await adapter.getPositions(credentials, environment, connectionId);
     const earlier = new Map(target.orders.map((o) => [o.symbol, o]));
@@ -180,21 +181,22 @@ export class ConnectionFlattener implements JobHandler<'flatten-connection'> {
     }
   }
 
-  /** Ends this connection's part of the flatten, audited in the same transaction. */
+  /** Ends this connection's part of the flatten (if it had not ended), audited in the same transaction. */
   private async finish(
     client: Parameters<AuditWriter['recordRaw']>[0],
     job: Pick<FlattenJob, 'id' | 'data'>,
-    result: { status: 'done' | 'failed'; canceledOrders?: number; closed?: number; error?: string },
+    result: { status: 'done' | 'failed'; closed?: number; error?: string },
   ): Promise<void> {
     const { flattenId, connectionId } = job.data;
-    await this.repository.finishFlatten(client, flattenId, connectionId, result);
+    const ended = await this.repository.finishFlatten(client, flattenId, connectionId, result);
+    if (!ended) return;
     await this.audit.recordRaw(client, {
       action: 'flatten.connection',
       actor: { type: 'worker', id: job.id },
       resource: { type: 'connection', id: connectionId },
       requestId: job.id,
       reason: result.error?.slice(0, 500),
-      metadata: { flattenId, status: result.status, canceledOrders: result.canceledOrders ?? null, closedPositions: result.closed ?? null },
+      metadata: { flattenId, status: result.status, canceledOrders: ended.canceledOrders, closedPositions: result.closed ?? null },
     });
   }
 }

@@ -85,12 +85,23 @@ export class ConnectionTasksRepository {
     );
   }
 
-  async finishFlatten(client: PoolClient, flattenId: string, connectionId: string, result: { status: 'done' | 'failed'; canceledOrders?: number; error?: string }): Promise<void> {
+  /** Counts open orders canceled by an attempt (a retry's add to the earlier attempts' count). */
+  async addCanceled(client: PoolClient, flattenId: string, connectionId: string, canceled: number): Promise<void> {
     await client.query(
-      `UPDATE flatten_connections SET status = $3, canceled_orders = COALESCE($4, canceled_orders), error = $5, updated_at = clock_timestamp()
-        WHERE flatten_id = $1 AND connection_id = $2 AND status IN ('pending', 'running')`,
-      [flattenId, connectionId, result.status, result.canceledOrders ?? null, result.error?.slice(0, 1000) ?? null],
+      `UPDATE flatten_connections SET canceled_orders = COALESCE(canceled_orders, 0) + $3, updated_at = clock_timestamp() WHERE flatten_id = $1 AND connection_id = $2`,
+      [flattenId, connectionId, canceled],
     );
+  }
+
+  /** Ends an unfinished flatten of a connection; returns how many open orders its attempts canceled (undefined if it had ended already). */
+  async finishFlatten(client: PoolClient, flattenId: string, connectionId: string, result: { status: 'done' | 'failed'; error?: string }): Promise<{ canceledOrders: number | null } | undefined> {
+    const { rows } = await client.query<{ canceledOrders: number | null }>(
+      `UPDATE flatten_connections SET status = $3, error = $4, updated_at = clock_timestamp()
+        WHERE flatten_id = $1 AND connection_id = $2 AND status IN ('pending', 'running')
+        RETURNING canceled_orders AS "canceledOrders"`,
+      [flattenId, connectionId, result.status, result.error?.slice(0, 1000) ?? null],
+    );
+    return rows[0];
   }
 
   /**

@@ -123,7 +123,7 @@ describe('flatten', () => {
     expect(res.status).toBe(202);
     const done = await flattenDone(ws.token, res.body.id);
     const clientOrderId = flattenClientOrderId(res.body.id, connection, 'AAPL');
-    expect(done.connections[0]).toMatchObject({ status: 'done', attempts: 2, orders: [expect.objectContaining({ clientOrderId, status: 'filled', filledQuantity: '10' })] });
+    expect(done.connections[0]).toMatchObject({ status: 'done', attempts: 2, canceledOrders: 1, orders: [expect.objectContaining({ clientOrderId, status: 'filled', filledQuantity: '10' })] });
     expect(routing.alpaca.orders.filter((o) => o.client_order_id === clientOrderId)).toHaveLength(1);
     expect(routing.alpaca.positionOf(key, 'AAPL')).toBe(0);
 
