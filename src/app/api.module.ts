@@ -13,6 +13,7 @@ import { ProblemFilter } from '../common/problem.filter';
 import { CredentialsModule } from '../credentials/credentials.module';
 import { DatabaseModule } from '../database/database.module';
 import { ObservabilityModule } from '../observability/observability.module';
+import { PositionsModule } from '../positions/positions.module';
 import { QueueModule } from '../queue/queue.module';
 import { RoutingApiModule } from '../routing/api/routing-api.module';
 import { SignalsModule } from '../signals/signals.module';
@@ -40,6 +41,7 @@ export class ApiModule {
         SignalsModule,
         AuditModule,
         RoutingApiModule,
+        PositionsModule,
       ],
       providers: [
         { provide: LOGGER, useValue: logger },

@@ -39,6 +39,8 @@ export const AUDIT_ACTIONS = [
   'route.create',
   'route.update',
   'route.delete',
+  'flatten.request',
+  'flatten.connection',
   'alert.ack',
   'alert.resolve',
   'alert.refused',

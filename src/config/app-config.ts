@@ -96,6 +96,8 @@ const envSchema = z
     ORDER_SYNC_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(5_000),
     ORDER_SYNC_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
     ORDER_SYNC_MAX_BACKOFF_MS: z.coerce.number().int().min(100).max(3_600_000).default(300_000),
+    SNAPSHOT_MAX_AGE_MS: z.coerce.number().int().min(0).max(86_400_000).default(15_000),
+    SNAPSHOT_WAIT_MS: z.coerce.number().int().min(0).max(30_000).default(2_000),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && !env.KMS_PROVIDER) {
@@ -166,6 +168,8 @@ export interface AppConfig {
   rateLimit: { perMinute: number; webhookPerMinute: number; webhookPerIpPerMinute: number; auditVerifyPerMinute: number; windowMs: number; store: 'postgres' | 'redis' };
   brokers: { baseUrls: BrokerBaseUrls; timeoutMs: number };
   orderSync: { intervalMs: number; concurrency: number; maxBackoffMs: number };
+  /** Positions/account snapshots: older than maxAgeMs the api asks the worker again and waits up to waitMs. */
+  snapshot: { maxAgeMs: number; waitMs: number };
 }
 
 export class ConfigError extends Error {}
@@ -249,6 +253,7 @@ export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'a
       timeoutMs: e.BROKER_TIMEOUT_MS,
     },
     orderSync: { intervalMs: e.ORDER_SYNC_INTERVAL_MS, concurrency: e.ORDER_SYNC_CONCURRENCY, maxBackoffMs: e.ORDER_SYNC_MAX_BACKOFF_MS },
+    snapshot: { maxAgeMs: e.SNAPSHOT_MAX_AGE_MS, waitMs: e.SNAPSHOT_WAIT_MS },
   };
 }
 

@@ -623,6 +623,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/connections/{id}/positions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["PositionsController_positions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/connections/{id}/account": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["PositionsController_account"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/connections/{id}/flatten": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["PositionsController_flattenConnection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/flatten": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["PositionsController_flattenWorkspace"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/flattens/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["PositionsController_flatten"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1766,7 +1846,7 @@ export interface operations {
                 /** @description Items per page. Outside 1-500: 422 `invalid_limit`. */
                 limit?: number;
                 /** @description Only events of this action. */
-                action?: "workspace.create" | "member.create" | "member.remove" | "token.create" | "token.revoke" | "auth.failure" | "auth.login.failed" | "auth.login.locked" | "auth.logout" | "auth.token.failed" | "auth.token.locked" | "kill_switch.workspace" | "kill_switch.release_refused" | "kill_switch.platform" | "live_trading.change" | "credential.create" | "credential.read" | "credential.use" | "credential.rotate" | "credential.rewrap" | "credential.revoke" | "credential.read.out_of_context" | "credential.break_glass" | "credential.decrypt_failure" | "source.create" | "source.rotate_secret" | "source.delete" | "source.signature_failures" | "route.create" | "route.update" | "route.delete" | "alert.ack" | "alert.resolve" | "alert.refused";
+                action?: "workspace.create" | "member.create" | "member.remove" | "token.create" | "token.revoke" | "auth.failure" | "auth.login.failed" | "auth.login.locked" | "auth.logout" | "auth.token.failed" | "auth.token.locked" | "kill_switch.workspace" | "kill_switch.release_refused" | "kill_switch.platform" | "live_trading.change" | "credential.create" | "credential.read" | "credential.use" | "credential.rotate" | "credential.rewrap" | "credential.revoke" | "credential.read.out_of_context" | "credential.break_glass" | "credential.decrypt_failure" | "source.create" | "source.rotate_secret" | "source.delete" | "source.signature_failures" | "route.create" | "route.update" | "route.delete" | "flatten.request" | "flatten.connection" | "alert.ack" | "alert.resolve" | "alert.refused";
                 /** @description Only events about resources of this type (`connection`, `source`, …). */
                 resourceType?: string;
                 /** @description Only events about the resource with this id. */
@@ -2181,6 +2261,113 @@ export interface operations {
         };
     };
     PnlController_route: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    PositionsController_positions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    PositionsController_account: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    PositionsController_flattenConnection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Why positions are being closed; recorded in the audit trail. */
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    PositionsController_flattenWorkspace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Why positions are being closed; recorded in the audit trail. */
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    PositionsController_flatten: {
         parameters: {
             query?: never;
             header?: never;
