@@ -5,7 +5,7 @@ import { Pager } from '../../src/audit/pager/pager';
 import { PagerDispatcher } from '../../src/audit/pager/pager-dispatcher';
 import { TenantDb } from '../../src/database/tenant-db';
 import type { RuntimeRole } from '../../src/database/database-roles';
-import type { AuthContext, PlatformContext } from '../../src/workspaces/auth/auth-context';
+import type { AuthContext, PlatformContext } from '../../src/common/auth/auth-context';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { PagerReceiver, startPagerDutyReceiver, startSlackReceiver, startWebhookReceiver } from '../support/pager-receivers';
 import { AuditApp, connect, startAuditApp } from './audit-harness';
