@@ -16,6 +16,7 @@ import { ObservabilityModule } from '../observability/observability.module';
 import { QueueModule } from '../queue/queue.module';
 import { RoutingApiModule } from '../routing/api/routing-api.module';
 import { SignalsModule } from '../signals/signals.module';
+import { WebhooksModule } from '../webhooks/webhooks.module';
 import { WorkspacesModule } from '../workspaces/workspaces.module';
 
 /** The api process: HTTP only; it never holds a decryptable broker credential. */
@@ -40,6 +41,7 @@ export class ApiModule {
         SignalsModule,
         AuditModule,
         RoutingApiModule,
+        WebhooksModule,
       ],
       providers: [
         { provide: LOGGER, useValue: logger },

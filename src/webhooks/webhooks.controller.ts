@@ -1,0 +1,50 @@
+import { Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { byCreatedAt, ListQuery, ListRequest, TimeKey } from '../common/pagination';
+import { IdParam, ValidBody } from '../common/validation';
+import type { AuthContext } from '../workspaces/auth/auth-context';
+import { Auth, RequireRole } from '../workspaces/auth/auth.decorators';
+import { CreateWebhookDto, createWebhookSchema } from './dto/webhook.dto';
+import { WebhooksService } from './webhooks.service';
+
+@ApiTags('webhooks')
+@ApiBearerAuth()
+@Controller('v1/webhooks')
+export class WebhooksController {
+  constructor(private readonly webhooks: WebhooksService) {}
+
+  @Post()
+  @RequireRole('admin')
+  create(@Auth() auth: AuthContext, @ValidBody(createWebhookSchema) dto: CreateWebhookDto) {
+    return this.webhooks.create(auth, dto);
+  }
+
+  @Get()
+  list(@Auth() auth: AuthContext, @ListQuery({ keyset: byCreatedAt, item: 'webhook endpoint' }) query: ListRequest<object, TimeKey>) {
+    return this.webhooks.list(auth, query.page);
+  }
+
+  @Get(':id')
+  get(@Auth() auth: AuthContext, @IdParam('Webhook') id: string) {
+    return this.webhooks.get(auth, id);
+  }
+
+  @Get(':id/deliveries')
+  deliveries(@Auth() auth: AuthContext, @IdParam('Webhook') id: string, @ListQuery({ keyset: byCreatedAt, item: 'delivery' }) query: ListRequest<object, TimeKey>) {
+    return this.webhooks.deliveries(auth, id, query.page);
+  }
+
+  @Post(':id/rotate-secret')
+  @RequireRole('admin')
+  @HttpCode(200)
+  rotateSecret(@Auth() auth: AuthContext, @IdParam('Webhook') id: string) {
+    return this.webhooks.rotateSecret(auth, id);
+  }
+
+  @Delete(':id')
+  @RequireRole('admin')
+  @HttpCode(204)
+  async delete(@Auth() auth: AuthContext, @IdParam('Webhook') id: string): Promise<void> {
+    await this.webhooks.delete(auth, id);
+  }
+}
