@@ -265,6 +265,25 @@ describe('order webhooks out', () => {
     expect(req.headers['webhook-id']).toBe((await world.sql('SELECT id::text AS id FROM webhook_deliveries WHERE endpoint_id = $1', [endpoint.id]))[0].id);
   });
 
+  it('the api role cannot read a sealed signing secret back (column grants); the worker role can', async () => {
+    const { ws, endpoint } = await tradingWorkspace('1');
+    const asRole = async (url: string, text: string) => {
+      const c = new Client({ connectionString: url });
+      await c.connect();
+      try {
+        await c.query('BEGIN');
+        await c.query(`SELECT set_config('app.workspace_id', $1, true)`, [ws.id]);
+        return await c.query(text, [endpoint.id]);
+      } finally {
+        await c.query('ROLLBACK').catch(() => undefined);
+        await c.end();
+      }
+    };
+    await expect(asRole(world.db.apiUrl, 'SELECT ciphertext FROM webhook_endpoint_secrets WHERE endpoint_id = $1')).rejects.toThrow(/permission denied/);
+    expect((await asRole(world.db.apiUrl, 'SELECT version FROM webhook_endpoint_secrets WHERE endpoint_id = $1')).rows).toEqual([{ version: 1 }]);
+    expect((await asRole(world.db.workerUrl, 'SELECT ciphertext FROM webhook_endpoint_secrets WHERE endpoint_id = $1')).rowCount).toBe(1);
+  });
+
   it('canary: no signing secret appears in logs, database plaintext, Redis, or any response after creation', async () => {
     expect(secrets.length).toBeGreaterThanOrEqual(5);
     const forms = secrets.flatMap((s) => {
