@@ -12,8 +12,8 @@ export interface TakenDelivery {
   attempts: number;
   url: string;
   endpointDeleted: boolean;
-  secretVersion: number;
-  sealed?: SealedSecret;
+  /** The endpoint's signing secrets, newest first: the current one and any still in their rotation grace period. */
+  secrets: { version: number; sealed: SealedSecret }[];
 }
 
 /** One attempt's outcome, as the deliveries API shows it. */
@@ -50,14 +50,18 @@ export class WebhookDeliveriesRepository {
            WHERE d.id = $1 AND d.status = 'pending' AND d.next_attempt_at <= now()
              AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.endpoint_id = d.endpoint_id AND p.order_id = d.order_id AND p.status = 'pending' AND p.seq < d.seq)
           RETURNING d.id, d.endpoint_id, d.payload, d.attempts)
-        SELECT t.id, t.endpoint_id AS "endpointId", t.payload::text AS payload, t.attempts, e.url, e.deleted_at IS NOT NULL AS "endpointDeleted",
-               s.version AS "secretVersion", s.format_version AS "formatVersion", s.algorithm, s.kms_key_id AS "kmsKeyId", s.wrapped_key AS "wrappedKey", s.iv, s.tag, s.ciphertext
-          FROM taken t JOIN webhook_endpoints e ON e.id = t.endpoint_id
-          LEFT JOIN LATERAL (SELECT * FROM webhook_endpoint_secrets x WHERE x.endpoint_id = t.endpoint_id ORDER BY x.version DESC LIMIT 1) s ON true`,
+        SELECT t.id, t.endpoint_id AS "endpointId", t.payload::text AS payload, t.attempts, e.url, e.deleted_at IS NOT NULL AS "endpointDeleted"
+          FROM taken t JOIN webhook_endpoints e ON e.id = t.endpoint_id`,
       values: [id, leaseMs],
     });
     const row = rows[0];
     if (!row) return undefined;
+    const secrets = await client.query({
+      name: 'webhooks.signing_secrets',
+      text: `SELECT version, format_version AS "formatVersion", algorithm, kms_key_id AS "kmsKeyId", wrapped_key AS "wrappedKey", iv, tag, ciphertext
+               FROM webhook_endpoint_secrets WHERE endpoint_id = $1 AND (expires_at IS NULL OR expires_at > now()) ORDER BY version DESC`,
+      values: [row.endpointId],
+    });
     return {
       id: row.id,
       endpointId: row.endpointId,
@@ -65,10 +69,7 @@ export class WebhookDeliveriesRepository {
       attempts: row.attempts,
       url: row.url,
       endpointDeleted: row.endpointDeleted,
-      secretVersion: row.secretVersion ?? 0,
-      sealed: row.ciphertext
-        ? { formatVersion: row.formatVersion, algorithm: row.algorithm, kmsKeyId: row.kmsKeyId, wrappedKey: row.wrappedKey, iv: row.iv, tag: row.tag, ciphertext: row.ciphertext }
-        : undefined,
+      secrets: secrets.rows.map(({ version, ...sealed }) => ({ version, sealed: sealed as SealedSecret })),
     };
   }
 

@@ -73,7 +73,7 @@ export class WebhookDispatcher implements OnModuleDestroy {
   async deliverOne(workspaceId: string, id: string): Promise<void> {
     const taken = await this.db.runRaw(workspaceId, (client) => this.deliveries.take(client, id, this.leaseMs));
     if (!taken) return;
-    if (taken.endpointDeleted || !taken.sealed) {
+    if (taken.endpointDeleted || taken.secrets.length === 0) {
       await this.db.runRaw(workspaceId, (client) => this.deliveries.abandon(client, id, 'endpoint deleted'));
       return;
     }
@@ -87,17 +87,20 @@ export class WebhookDispatcher implements OnModuleDestroy {
 
   /** Signs and sends once. Errors name a code and the host at most: never the URL, the secret or the payload. */
   private async attempt(workspaceId: string, taken: TakenDelivery): Promise<Omit<AttemptRecord, 'durationMs'>> {
-    let key: Buffer | undefined;
-    let signature: string;
     const timestamp = new Date();
-    try {
-      key = await openSealedSecret(this.kms, taken.sealed!, signingSecretContext({ workspaceId, endpointId: taken.endpointId, version: taken.secretVersion }));
-      signature = new Webhook(key, { format: 'raw' }).sign(taken.id, timestamp, taken.payload);
-    } catch (err) {
-      this.logger.error({ deliveryId: taken.id, endpointId: taken.endpointId, err: (err as Error).name }, 'webhook signing secret could not be opened');
-      return { statusCode: null, error: 'signing_failed: the signing secret could not be opened', responseExcerpt: null };
-    } finally {
-      key?.fill(0);
+    const signatures: string[] = [];
+    // During a rotation's grace period one signature per secret (Standard Webhooks: space-separated), so receivers accept either.
+    for (const { version, sealed } of taken.secrets) {
+      let key: Buffer | undefined;
+      try {
+        key = await openSealedSecret(this.kms, sealed, signingSecretContext({ workspaceId, endpointId: taken.endpointId, version }));
+        signatures.push(new Webhook(key, { format: 'raw' }).sign(taken.id, timestamp, taken.payload));
+      } catch (err) {
+        this.logger.error({ deliveryId: taken.id, endpointId: taken.endpointId, secretVersion: version, err: (err as Error).name }, 'webhook signing secret could not be opened');
+        return { statusCode: null, error: 'signing_failed: the signing secret could not be opened', responseExcerpt: null };
+      } finally {
+        key?.fill(0);
+      }
     }
     try {
       const res = await this.guard.fetch(taken.url, {
@@ -107,7 +110,7 @@ export class WebhookDispatcher implements OnModuleDestroy {
           'user-agent': 'switchyard-webhooks',
           'webhook-id': taken.id,
           'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
-          'webhook-signature': signature,
+          'webhook-signature': signatures.join(' '),
         },
         body: taken.payload,
       });

@@ -4,7 +4,7 @@ import { byCreatedAt, ListQuery, ListRequest, TimeKey } from '../common/paginati
 import { IdParam, ValidBody } from '../common/validation';
 import type { AuthContext } from '../workspaces/auth/auth-context';
 import { Auth, RequireRole } from '../workspaces/auth/auth.decorators';
-import { CreateWebhookDto, createWebhookSchema } from './dto/webhook.dto';
+import { CreateWebhookDto, createWebhookSchema, RotateWebhookSecretDto, rotateWebhookSecretSchema } from './dto/webhook.dto';
 import { WebhooksService } from './webhooks.service';
 
 @ApiTags('webhooks')
@@ -37,8 +37,8 @@ export class WebhooksController {
   @Post(':id/rotate-secret')
   @RequireRole('admin')
   @HttpCode(200)
-  rotateSecret(@Auth() auth: AuthContext, @IdParam('Webhook') id: string) {
-    return this.webhooks.rotateSecret(auth, id);
+  rotateSecret(@Auth() auth: AuthContext, @IdParam('Webhook') id: string, @ValidBody(rotateWebhookSecretSchema) dto: RotateWebhookSecretDto) {
+    return this.webhooks.rotateSecret(auth, id, dto);
   }
 
   @Delete(':id')

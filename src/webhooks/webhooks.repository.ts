@@ -10,6 +10,8 @@ export interface WebhookEndpointRecord {
   description: string | null;
   secretVersion: number;
   createdAt: Date;
+  /** When the newest rotated-out secret stops signing; null when none is in its grace period. */
+  previousSecretExpiresAt: Date | null;
 }
 
 export interface WebhookDeliveryRecord {
@@ -30,6 +32,11 @@ export interface WebhookDeliveryRecord {
 
 const ENDPOINT_FIELDS = { id: true, url: true, events: true, description: true, secretVersion: true, createdAt: true } as const;
 
+type EndpointRow = Omit<WebhookEndpointRecord, 'previousSecretExpiresAt'>;
+
+// Crypto-shredding is a DELETE of the sealed row (the api may not read it, only remove it).
+type SecretRef = { workspaceId: string; endpointId: string; version: number };
+
 /**
  * Order-webhook endpoints and their deliveries for the api role (Prisma). Sealed signing secrets are written
  * (createMany: no RETURNING, which would need SELECT on the secret columns) and deleted, never read.
@@ -37,20 +44,33 @@ const ENDPOINT_FIELDS = { id: true, url: true, events: true, description: true, 
 @Injectable()
 export class WebhooksRepository {
   async create(tx: TenantTx, data: { id: string; workspaceId: string; url: string; events: string[]; description?: string; createdBy: string }): Promise<WebhookEndpointRecord> {
-    return tx.webhookEndpoint.create({ data, select: ENDPOINT_FIELDS });
+    return { ...(await tx.webhookEndpoint.create({ data, select: ENDPOINT_FIELDS })), previousSecretExpiresAt: null };
   }
 
   async list(tx: TenantTx, page: PageRequest<TimeKey>): Promise<WebhookEndpointRecord[]> {
-    return tx.webhookEndpoint.findMany({
+    const rows = await tx.webhookEndpoint.findMany({
       where: { deletedAt: null, ...byCreatedAt.after(page.after) },
       select: ENDPOINT_FIELDS,
       orderBy: byCreatedAt.orderBy,
       take: page.limit + 1,
     });
+    return this.withGrace(tx, rows);
   }
 
   async find(tx: TenantTx, id: string): Promise<WebhookEndpointRecord | null> {
-    return tx.webhookEndpoint.findFirst({ where: { id, deletedAt: null }, select: ENDPOINT_FIELDS });
+    const row = await tx.webhookEndpoint.findFirst({ where: { id, deletedAt: null }, select: ENDPOINT_FIELDS });
+    return row ? (await this.withGrace(tx, [row]))[0] : null;
+  }
+
+  /** Adds each endpoint's newest grace deadline (one query for the page). */
+  private async withGrace(tx: TenantTx, rows: EndpointRow[]): Promise<WebhookEndpointRecord[]> {
+    const graces = rows.length === 0 ? [] : await tx.webhookEndpointSecret.findMany({
+      where: { endpointId: { in: rows.map((r) => r.id) }, expiresAt: { gt: new Date() } },
+      select: { endpointId: true, expiresAt: true },
+    });
+    const latest = new Map<string, Date>();
+    for (const g of graces) if (!latest.has(g.endpointId) || g.expiresAt! > latest.get(g.endpointId)!) latest.set(g.endpointId, g.expiresAt!);
+    return rows.map((r) => ({ ...r, previousSecretExpiresAt: latest.get(r.id) ?? null }));
   }
 
   /** Takes the next secret version, locking the endpoint row until the transaction ends. */
@@ -59,9 +79,17 @@ export class WebhooksRepository {
     return row.secretVersion;
   }
 
-  /** Stores the sealed secret of `version` and shreds every other version of the endpoint. */
-  async replaceSecret(tx: TenantTx, ref: { workspaceId: string; endpointId: string; version: number }, sealed: SealedSecret): Promise<void> {
-    await tx.webhookEndpointSecret.deleteMany({ where: { endpointId: ref.endpointId } });
+  /**
+   * Adds the new current secret; the previous current one keeps signing until `graceUntil`; versions whose grace
+   * has ended (all of them, with no grace) are shredded.
+   */
+  async rotateSecret(tx: TenantTx, ref: SecretRef, sealed: SealedSecret, graceUntil: Date): Promise<void> {
+    await tx.webhookEndpointSecret.updateMany({ where: { endpointId: ref.endpointId, OR: [{ expiresAt: null }, { expiresAt: { gt: graceUntil } }] }, data: { expiresAt: graceUntil } });
+    await tx.webhookEndpointSecret.deleteMany({ where: { endpointId: ref.endpointId, expiresAt: { lte: new Date() } } });
+    await this.addSecret(tx, ref, sealed);
+  }
+
+  async addSecret(tx: TenantTx, ref: SecretRef, sealed: SealedSecret): Promise<void> {
     await tx.webhookEndpointSecret.createMany({
       data: [
         {

@@ -10,7 +10,7 @@ import { SealedSecret, sealSecret } from '../kms/envelope';
 import { KmsUnavailableError } from '../kms/kms-errors';
 import { KMS_PROVIDER, KmsProvider } from '../kms/kms-provider';
 import type { AuthContext } from '../workspaces/auth/auth-context';
-import type { CreateWebhookDto } from './dto/webhook.dto';
+import type { CreateWebhookDto, RotateWebhookSecretDto } from './dto/webhook.dto';
 import { signingSecretContext } from './webhook-events';
 import { WebhookDeliveryRecord, WebhookEndpointRecord, WebhooksRepository } from './webhooks.repository';
 
@@ -23,6 +23,8 @@ export interface WebhookView {
   events: string[];
   description: string | null;
   secretVersion: number;
+  /** Until then deliveries carry a signature with the previous secret too; null when none is in its grace period. */
+  previousSecretValidUntil: string | null;
   createdAt: string;
 }
 
@@ -62,7 +64,7 @@ export class WebhooksService {
     const { sealed, shown } = await this.newSecret({ workspaceId: auth.workspaceId, endpointId: id, version: 1 });
     const record = await this.db.run(auth.workspaceId, async (tx) => {
       const created = await this.webhooks.create(tx, { id, workspaceId: auth.workspaceId, url: url.href, events: dto.events, description: dto.description, createdBy: `${auth.actor.type}:${auth.actor.id}` });
-      await this.webhooks.replaceSecret(tx, { workspaceId: auth.workspaceId, endpointId: id, version: 1 }, sealed);
+      await this.webhooks.addSecret(tx, { workspaceId: auth.workspaceId, endpointId: id, version: 1 }, sealed);
       await this.audit.record(tx, { ...this.auditContext(auth, id), action: 'webhook.create', metadata: { host: url.host, events: dto.events.join(',') } });
       return created;
     });
@@ -77,16 +79,16 @@ export class WebhooksService {
     return view(await this.db.run(auth.workspaceId, (tx) => this.mustFind(tx, id)));
   }
 
-  /** A new secret replaces the old one at once (deliveries after this are signed with the new one). */
-  async rotateSecret(auth: AuthContext, id: string): Promise<IssuedWebhook> {
+  /** A new current secret; the previous one keeps signing beside it for `graceSeconds` (receivers accept either). */
+  async rotateSecret(auth: AuthContext, id: string, dto: RotateWebhookSecretDto): Promise<IssuedWebhook> {
     let shown = '';
     const record = await this.db.run(auth.workspaceId, async (tx) => {
       await this.mustFind(tx, id);
       const version = await this.webhooks.nextSecretVersion(tx, id);
       const secret = await this.newSecret({ workspaceId: auth.workspaceId, endpointId: id, version });
       shown = secret.shown;
-      await this.webhooks.replaceSecret(tx, { workspaceId: auth.workspaceId, endpointId: id, version }, secret.sealed);
-      await this.audit.record(tx, { ...this.auditContext(auth, id), action: 'webhook.rotate_secret', metadata: { version } });
+      await this.webhooks.rotateSecret(tx, { workspaceId: auth.workspaceId, endpointId: id, version }, secret.sealed, new Date(Date.now() + dto.graceSeconds * 1000));
+      await this.audit.record(tx, { ...this.auditContext(auth, id), action: 'webhook.rotate_secret', metadata: { version, graceSeconds: dto.graceSeconds } });
       return this.mustFind(tx, id);
     });
     return { ...view(record), secret: shown };
@@ -144,7 +146,15 @@ export class WebhooksService {
 }
 
 function view(e: WebhookEndpointRecord): WebhookView {
-  return { id: e.id, url: e.url, events: e.events, description: e.description, secretVersion: e.secretVersion, createdAt: e.createdAt.toISOString() };
+  return {
+    id: e.id,
+    url: e.url,
+    events: e.events,
+    description: e.description,
+    secretVersion: e.secretVersion,
+    previousSecretValidUntil: e.previousSecretExpiresAt?.toISOString() ?? null,
+    createdAt: e.createdAt.toISOString(),
+  };
 }
 
 function deliveryView(d: WebhookDeliveryRecord): DeliveryView {

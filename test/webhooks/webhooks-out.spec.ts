@@ -207,30 +207,53 @@ describe('order webhooks out', () => {
     expect(delivery.attemptLog[0]).toMatchObject({ statusCode: null, error: expect.stringMatching(/^redirect_refused/) });
   });
 
-  it('rotate-secret shows a new secret once; later deliveries verify with it, not the old one; delete stops deliveries', async () => {
+  it('rotate-secret shows a new secret once; during the grace period deliveries carry both signatures, after a rotation without grace only the new one; delete stops deliveries', async () => {
     const { ws, source, hooks, endpoint } = await tradingWorkspace('1', ['order.filled']);
-    const rotated = await http(world.api.url, 'POST', `/v1/webhooks/${endpoint.id}/rotate-secret`, { token: ws.token });
-    expect(rotated.status).toBe(200);
-    secrets.push(rotated.body.secret);
-    expect(rotated.body).toMatchObject({ id: endpoint.id, secretVersion: 2 });
-    expect(rotated.body.secret).not.toBe(endpoint.secret);
+    const rotate = async (body: Record<string, unknown>) => {
+      const res = await http(world.api.url, 'POST', `/v1/webhooks/${endpoint.id}/rotate-secret`, { token: ws.token, body });
+      expect(res.status).toBe(200);
+      secrets.push(res.body.secret);
+      return res.body;
+    };
+    const verifies = (secret: string, req: { body: string; headers: Record<string, unknown> }) => {
+      try {
+        new Webhook(secret).verify(req.body, req.headers as Record<string, string>);
+        return true;
+      } catch {
+        return false;
+      }
+    };
 
-    hooks.secret = rotated.body.secret;
+    // Default grace (24 h): the old secret still signs beside the new one.
+    const graced = await rotate({});
+    expect(graced).toMatchObject({ id: endpoint.id, secretVersion: 2 });
+    expect(graced.secret).not.toBe(endpoint.secret);
+    expect(Date.parse(graced.previousSecretValidUntil) - Date.now()).toBeGreaterThan(23 * 3600_000);
     await world.settled(ws.token, await world.send(source, { ticker: 'DIA', action: 'buy', price: '390' }));
-    const [req] = await hooks.waitFor(1);
-    expect(req.verified).toMatchObject({ ok: true });
-    expect(() => new Webhook(endpoint.secret).verify(req.body, req.headers as Record<string, string>)).toThrow();
+    const [both] = await hooks.waitFor(1);
+    expect(String(both.headers['webhook-signature']).split(' ')).toHaveLength(2);
+    expect([verifies(graced.secret, both), verifies(endpoint.secret, both)]).toEqual([true, true]);
+
+    // No grace (a leaked secret): only the newest signs, every older version is shredded.
+    const urgent = await rotate({ graceSeconds: 0 });
+    expect(urgent).toMatchObject({ secretVersion: 3, previousSecretValidUntil: null });
+    await world.settled(ws.token, await world.send(source, { ticker: 'DIA', action: 'buy', price: '391' }));
+    const [, only] = await hooks.waitFor(2);
+    expect([verifies(urgent.secret, only), verifies(graced.secret, only), verifies(endpoint.secret, only)]).toEqual([true, false, false]);
+    const versions = await world.sql('SELECT version FROM webhook_endpoint_secrets WHERE endpoint_id = $1', [endpoint.id]);
+    expect(versions).toEqual([{ version: 3 }]);
+    expect((await http(world.api.url, 'POST', `/v1/webhooks/${endpoint.id}/rotate-secret`, { token: ws.token, body: { graceSeconds: -1 } })).body.code).toBe('validation_failed');
 
     expect((await http(world.api.url, 'DELETE', `/v1/webhooks/${endpoint.id}`, { token: ws.token })).status).toBe(204);
     expect((await get(ws.token, `/v1/webhooks/${endpoint.id}`)).status).toBe(404);
     const [{ n }] = await world.sql<{ n: number }>('SELECT count(*)::int AS n FROM webhook_endpoint_secrets WHERE endpoint_id = $1', [endpoint.id]);
     expect(n).toBe(0); // crypto-shredded
-    await world.settled(ws.token, await world.send(source, { ticker: 'DIA', action: 'buy', price: '391' }));
+    await world.settled(ws.token, await world.send(source, { ticker: 'DIA', action: 'buy', price: '392' }));
     const outbox = await world.sql('SELECT count(*)::int AS n FROM webhook_deliveries WHERE endpoint_id = $1', [endpoint.id]);
-    expect(outbox[0].n).toBe(1); // the deleted endpoint gets no new events
+    expect(outbox[0].n).toBe(2); // the deleted endpoint gets no new events
 
     const actions = (await get(ws.token, '/v1/audit?resourceType=webhook')).body.items.map((e: any) => e.action);
-    expect(actions.sort()).toEqual(['webhook.create', 'webhook.delete', 'webhook.rotate_secret']);
+    expect(actions.sort()).toEqual(['webhook.create', 'webhook.delete', 'webhook.rotate_secret', 'webhook.rotate_secret']);
   });
 
   it('the outbox row is written in the transition\'s transaction, so a worker that stops before delivering loses nothing', async () => {

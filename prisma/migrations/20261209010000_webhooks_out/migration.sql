@@ -28,6 +28,8 @@ CREATE TABLE webhook_endpoint_secrets (
   tag            bytea NOT NULL,
   ciphertext     bytea NOT NULL,
   created_at     timestamptz(3) NOT NULL DEFAULT now(),
+  -- NULL: the current secret. A rotated-out one keeps signing (beside the new one) until then.
+  expires_at     timestamptz(3),
   PRIMARY KEY (endpoint_id, version),
   FOREIGN KEY (workspace_id, endpoint_id) REFERENCES webhook_endpoints (workspace_id, id)
 );
@@ -73,7 +75,8 @@ END $$;
 GRANT SELECT, INSERT ON webhook_endpoints TO switchyard_api;
 GRANT UPDATE (secret_version, deleted_at) ON webhook_endpoints TO switchyard_api;
 GRANT INSERT, DELETE ON webhook_endpoint_secrets TO switchyard_api;
-GRANT SELECT (workspace_id, endpoint_id, version, created_at) ON webhook_endpoint_secrets TO switchyard_api;
+GRANT SELECT (workspace_id, endpoint_id, version, created_at, expires_at) ON webhook_endpoint_secrets TO switchyard_api;
+GRANT UPDATE (expires_at) ON webhook_endpoint_secrets TO switchyard_api;
 GRANT SELECT ON webhook_deliveries TO switchyard_api;
 -- worker: writes the outbox (the trigger below runs as the role that records the transition) and delivers it.
 GRANT SELECT ON webhook_endpoints, webhook_endpoint_secrets TO switchyard_worker;
