@@ -155,6 +155,11 @@ describe('OutboundGuard (SSRF guard)', () => {
     expect(err.message).toMatch(/SELF_SIGNED|CERT/);
   });
 
+  it('refuses to start with an unreadable or non-PEM OUTBOUND_CA_FILE (one clear line)', () => {
+    expect(() => new OutboundGuard(settings({ caFile: '/nonexistent/ca.pem' }))).toThrow(/OUTBOUND_CA_FILE: cannot read \/nonexistent\/ca.pem \(ENOENT\)/);
+    expect(() => new OutboundGuard(settings({ caFile: __filename }))).toThrow(/OUTBOUND_CA_FILE: .* holds no PEM certificate/);
+  });
+
   it('a refused connection is outbound_network_error and names no path or query', async () => {
     const sut = new OutboundGuard(settings({ allowHosts: ['127.0.0.1'] }));
     const err = await refusal(sut.fetch('https://127.0.0.1:1/secret-path?token=canary-123'));

@@ -5,7 +5,7 @@ import type { LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { Agent, request } from 'undici';
-import type { OutboundSettings } from '../../config/app-config';
+import { ConfigError, type OutboundSettings } from '../../config/app-config';
 import { nonPublicRange, OutboundAllowList } from './address-policy';
 import { OutboundError } from './outbound-error';
 
@@ -52,7 +52,7 @@ export class OutboundGuard {
   ) {
     this.allow = new OutboundAllowList(settings.allowHosts);
     // A private CA is trusted besides the system's, never instead of it.
-    if (settings.caFile) this.ca = [...rootCertificates, readFileSync(settings.caFile, 'utf8')];
+    if (settings.caFile) this.ca = [...rootCertificates, readCaBundle(settings.caFile)];
   }
 
   /** Checks a URL without fetching it (registration); throws OutboundError with the refusal's code. */
@@ -119,6 +119,18 @@ export class OutboundGuard {
       agent.destroy().catch(() => undefined);
     }
   }
+}
+
+/** The operator's extra CA bundle; a missing or non-PEM file stops start-up with one clear line. */
+function readCaBundle(path: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: OUTBOUND_CA_FILE: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`invalid configuration: OUTBOUND_CA_FILE: ${path} holds no PEM certificate`);
+  return pem;
 }
 
 /** A DNS lookup that answers only the address the guard checked, so the socket cannot reach another. */
