@@ -73,6 +73,10 @@ export class WebhooksRepository {
     return rows.map((r) => ({ ...r, previousSecretExpiresAt: latest.get(r.id) ?? null }));
   }
 
+  async countActive(tx: TenantTx): Promise<number> {
+    return tx.webhookEndpoint.count({ where: { deletedAt: null } });
+  }
+
   /** Takes the next secret version, locking the endpoint row until the transaction ends. */
   async nextSecretVersion(tx: TenantTx, id: string): Promise<number> {
     const row = await tx.webhookEndpoint.update({ where: { id }, data: { secretVersion: { increment: 1 } }, select: { secretVersion: true } });

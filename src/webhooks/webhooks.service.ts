@@ -14,6 +14,9 @@ import type { CreateWebhookDto, RotateWebhookSecretDto } from './dto/webhook.dto
 import { signingSecretContext } from './webhook-events';
 import { WebhookDeliveryRecord, WebhookEndpointRecord, WebhooksRepository } from './webhooks.repository';
 
+/** Every order transition fans out to each endpoint: a bound keeps one workspace from multiplying the outbox. */
+export const MAX_ENDPOINTS = 25;
+
 /** 32 random bytes, shown as `whsec_<base64>` (the Standard Webhooks secret format receivers' libraries take). */
 const SECRET_BYTES = 32;
 
@@ -63,6 +66,9 @@ export class WebhooksService {
     const id = randomUUID();
     const { sealed, shown } = await this.newSecret({ workspaceId: auth.workspaceId, endpointId: id, version: 1 });
     const record = await this.db.run(auth.workspaceId, async (tx) => {
+      if ((await this.webhooks.countActive(tx)) >= MAX_ENDPOINTS) {
+        throw Problem.unprocessable('webhook_limit_reached', `A workspace may register at most ${MAX_ENDPOINTS} webhook endpoints; delete one first.`);
+      }
       const created = await this.webhooks.create(tx, { id, workspaceId: auth.workspaceId, url: url.href, events: dto.events, description: dto.description, createdBy: `${auth.actor.type}:${auth.actor.id}` });
       await this.webhooks.addSecret(tx, { workspaceId: auth.workspaceId, endpointId: id, version: 1 }, sealed);
       await this.audit.record(tx, { ...this.auditContext(auth, id), action: 'webhook.create', metadata: { host: url.host, events: dto.events.join(',') } });

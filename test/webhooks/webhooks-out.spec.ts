@@ -132,6 +132,16 @@ describe('order webhooks out', () => {
       expect((await register(ws.token, 'https://127.0.0.1:9/', { secret: 'mine' })).body.code).toBe('validation_failed');
     });
 
+    it('a workspace registers at most 25 endpoints (422 webhook_limit_reached); deleting one makes room', async () => {
+      const ws = await world.workspace();
+      const ids: string[] = [];
+      for (let i = 0; i < 25; i++) ids.push((await register(ws.token, `https://127.0.0.1:9/n${i}`, { events: ['order.filled'] })).body.id);
+      expect(ids.every(Boolean)).toBe(true);
+      expect((await register(ws.token, 'https://127.0.0.1:9/one-more')).body).toMatchObject({ status: 422, code: 'webhook_limit_reached' });
+      expect((await http(world.api.url, 'DELETE', `/v1/webhooks/${ids[0]}`, { token: ws.token })).status).toBe(204);
+      expect((await register(ws.token, 'https://127.0.0.1:9/one-more')).status).toBe(201);
+    });
+
     it('only an admin registers, rotates or deletes', async () => {
       const ws = await world.workspace();
       const token = await http(world.api.url, 'POST', '/v1/tokens', { token: ws.token, body: { name: 'viewer', role: 'viewer' } });
