@@ -38,6 +38,7 @@ export const AUDIT_ACTIONS = [
   'webhook.create',
   'webhook.rotate_secret',
   'webhook.delete',
+  'webhook.retry_delivery',
   'route.create',
   'route.update',
   'route.delete',

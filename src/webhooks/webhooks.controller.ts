@@ -4,7 +4,7 @@ import { byCreatedAt, ListQuery, ListRequest, TimeKey } from '../common/paginati
 import { IdParam, ValidBody } from '../common/validation';
 import type { AuthContext } from '../workspaces/auth/auth-context';
 import { Auth, RequireRole } from '../workspaces/auth/auth.decorators';
-import { CreateWebhookDto, createWebhookSchema, RotateWebhookSecretDto, rotateWebhookSecretSchema } from './dto/webhook.dto';
+import { CreateWebhookDto, createWebhookSchema, DeliveryListFilter, deliveryListFilters, RotateWebhookSecretDto, rotateWebhookSecretSchema } from './dto/webhook.dto';
 import { WebhooksService } from './webhooks.service';
 
 @ApiTags('webhooks')
@@ -30,8 +30,20 @@ export class WebhooksController {
   }
 
   @Get(':id/deliveries')
-  deliveries(@Auth() auth: AuthContext, @IdParam('Webhook') id: string, @ListQuery({ keyset: byCreatedAt, item: 'delivery' }) query: ListRequest<object, TimeKey>) {
-    return this.webhooks.deliveries(auth, id, query.page);
+  deliveries(
+    @Auth() auth: AuthContext,
+    @IdParam('Webhook') id: string,
+    @ListQuery({ keyset: byCreatedAt, item: 'delivery', filters: deliveryListFilters }) query: ListRequest<DeliveryListFilter, TimeKey>,
+  ) {
+    return this.webhooks.deliveries(auth, id, query);
+  }
+
+  /** Sends a failed delivery again (same webhook-id, a fresh set of attempts), e.g. after the receiver was down for long. */
+  @Post(':id/deliveries/:deliveryId/retry')
+  @RequireRole('admin')
+  @HttpCode(200)
+  retry(@Auth() auth: AuthContext, @IdParam('Webhook') id: string, @IdParam('Delivery', 'deliveryId') deliveryId: string) {
+    return this.webhooks.retryDelivery(auth, id, deliveryId);
   }
 
   @Post(':id/rotate-secret')

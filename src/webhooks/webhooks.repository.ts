@@ -30,6 +30,11 @@ export interface WebhookDeliveryRecord {
   createdAt: Date;
 }
 
+const DELIVERY_FIELDS = {
+  id: true, orderId: true, eventType: true, payload: true, status: true, attempts: true, attemptLog: true, nextAttemptAt: true,
+  lastAttemptAt: true, lastStatusCode: true, lastError: true, deliveredAt: true, createdAt: true,
+} as const;
+
 const ENDPOINT_FIELDS = { id: true, url: true, events: true, description: true, secretVersion: true, createdAt: true } as const;
 
 type EndpointRow = Omit<WebhookEndpointRecord, 'previousSecretExpiresAt'>;
@@ -116,15 +121,21 @@ export class WebhooksRepository {
     await tx.webhookEndpointSecret.deleteMany({ where: { endpointId: id } });
   }
 
-  async deliveries(tx: TenantTx, endpointId: string, page: PageRequest<TimeKey>): Promise<WebhookDeliveryRecord[]> {
+  async deliveries(tx: TenantTx, endpointId: string, filter: { status?: string }, page: PageRequest<TimeKey>): Promise<WebhookDeliveryRecord[]> {
     return tx.webhookDelivery.findMany({
-      where: { endpointId, ...byCreatedAt.after(page.after) },
-      select: {
-        id: true, orderId: true, eventType: true, payload: true, status: true, attempts: true, attemptLog: true, nextAttemptAt: true,
-        lastAttemptAt: true, lastStatusCode: true, lastError: true, deliveredAt: true, createdAt: true,
-      },
+      where: { endpointId, ...(filter.status && { status: filter.status }), ...byCreatedAt.after(page.after) },
+      select: DELIVERY_FIELDS,
       orderBy: byCreatedAt.orderBy,
       take: page.limit + 1,
     });
+  }
+
+  async findDelivery(tx: TenantTx, endpointId: string, id: string): Promise<WebhookDeliveryRecord | null> {
+    return tx.webhookDelivery.findFirst({ where: { id, endpointId }, select: DELIVERY_FIELDS });
+  }
+
+  /** Back to pending, due now, attempts counted afresh; only a failed delivery (the caller checked, the WHERE re-checks). */
+  async requeueDelivery(tx: TenantTx, id: string): Promise<void> {
+    await tx.webhookDelivery.updateMany({ where: { id, status: 'failed' }, data: { status: 'pending', attempts: 0, nextAttemptAt: new Date() } });
   }
 }

@@ -3,14 +3,14 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { AuditWriter } from '../audit/audit-writer';
 import { OutboundError } from '../common/outbound/outbound-error';
 import { OutboundGuard } from '../common/outbound/outbound-guard';
-import { byCreatedAt, Page, PageRequest, TimeKey, toPage } from '../common/pagination';
+import { byCreatedAt, ListRequest, Page, PageRequest, TimeKey, toPage } from '../common/pagination';
 import { Problem } from '../common/problem';
 import { TenantDb, TenantTx } from '../database/tenant-db';
 import { SealedSecret, sealSecret } from '../kms/envelope';
 import { KmsUnavailableError } from '../kms/kms-errors';
 import { KMS_PROVIDER, KmsProvider } from '../kms/kms-provider';
 import type { AuthContext } from '../workspaces/auth/auth-context';
-import type { CreateWebhookDto, RotateWebhookSecretDto } from './dto/webhook.dto';
+import type { CreateWebhookDto, DeliveryListFilter, RotateWebhookSecretDto } from './dto/webhook.dto';
 import { signingSecretContext } from './webhook-events';
 import { WebhookDeliveryRecord, WebhookEndpointRecord, WebhooksRepository } from './webhooks.repository';
 
@@ -109,12 +109,27 @@ export class WebhooksService {
     });
   }
 
-  async deliveries(auth: AuthContext, id: string, page: PageRequest<TimeKey>): Promise<Page<DeliveryView>> {
+  async deliveries(auth: AuthContext, id: string, query: ListRequest<DeliveryListFilter, TimeKey>): Promise<Page<DeliveryView>> {
     const rows = await this.db.run(auth.workspaceId, async (tx) => {
       await this.mustFind(tx, id);
-      return this.webhooks.deliveries(tx, id, page);
+      return this.webhooks.deliveries(tx, id, query.filter, query.page);
     });
-    return toPage(rows, page, byCreatedAt, deliveryView);
+    return toPage(rows, query.page, byCreatedAt, deliveryView);
+  }
+
+  /** A failed delivery goes back to the outbox: due at once, with a fresh set of attempts (its log keeps the old ones). */
+  async retryDelivery(auth: AuthContext, id: string, deliveryId: string): Promise<DeliveryView> {
+    return deliveryView(
+      await this.db.run(auth.workspaceId, async (tx) => {
+        await this.mustFind(tx, id);
+        const delivery = await this.webhooks.findDelivery(tx, id, deliveryId);
+        if (!delivery) throw Problem.notFound('Delivery');
+        if (delivery.status !== 'failed') throw Problem.conflict('delivery_not_failed', `Only a failed delivery can be sent again; this one is ${delivery.status}.`);
+        await this.webhooks.requeueDelivery(tx, deliveryId);
+        await this.audit.record(tx, { ...this.auditContext(auth, id), action: 'webhook.retry_delivery', metadata: { deliveryId } });
+        return (await this.webhooks.findDelivery(tx, id, deliveryId))!;
+      }),
+    );
   }
 
   /** The SSRF guard's verdict at registration: its refusal code as a 422 problem. */

@@ -207,6 +207,23 @@ describe('order webhooks out', () => {
     const [delivery] = await deliveriesUntil(ws.token, endpoint.id, (items) => items[0]?.status === 'failed');
     expect(delivery).toMatchObject({ attempts: 4, lastStatusCode: 503, lastError: 'HTTP 503' });
     expect(hooks.requests).toHaveLength(4);
+    expect((await get(ws.token, `/v1/webhooks/${endpoint.id}/deliveries?status=failed`)).body.items.map((d: any) => d.id)).toEqual([delivery.id]);
+    expect((await get(ws.token, `/v1/webhooks/${endpoint.id}/deliveries?status=delivered`)).body.items).toEqual([]);
+    expect((await get(ws.token, `/v1/webhooks/${endpoint.id}/deliveries?status=lost`)).body.code).toBe('validation_failed');
+
+    // The receiver is back: an admin sends the failed event again, with the same webhook-id.
+    hooks.answer = () => ({ status: 204 });
+    const retried = await http(world.api.url, 'POST', `/v1/webhooks/${endpoint.id}/deliveries/${delivery.id}/retry`, { token: ws.token });
+    expect(retried.status).toBe(200);
+    expect(retried.body).toMatchObject({ id: delivery.id, status: 'pending', attempts: 0 });
+    const [again] = await deliveriesUntil(ws.token, endpoint.id, (items) => items[0]?.status === 'delivered');
+    expect(again).toMatchObject({ attempts: 1, lastStatusCode: 204 });
+    expect(again.attemptLog).toHaveLength(5);
+    expect(hooks.requests.at(-1)!.headers['webhook-id']).toBe(delivery.id);
+    expect((await http(world.api.url, 'POST', `/v1/webhooks/${endpoint.id}/deliveries/${delivery.id}/retry`, { token: ws.token })).body).toMatchObject({ status: 409, code: 'delivery_not_failed' });
+    expect((await http(world.api.url, 'POST', `/v1/webhooks/${endpoint.id}/deliveries/${endpoint.id}/retry`, { token: ws.token })).status).toBe(404);
+    const audit = (await get(ws.token, '/v1/audit?action=webhook.retry_delivery')).body.items;
+    expect(audit).toHaveLength(1);
   });
 
   it('a redirect is not followed: the attempt records redirect_refused', async () => {

@@ -78,6 +78,8 @@ GRANT INSERT, DELETE ON webhook_endpoint_secrets TO switchyard_api;
 GRANT SELECT (workspace_id, endpoint_id, version, created_at, expires_at) ON webhook_endpoint_secrets TO switchyard_api;
 GRANT UPDATE (expires_at) ON webhook_endpoint_secrets TO switchyard_api;
 GRANT SELECT ON webhook_deliveries TO switchyard_api;
+-- A manual retry of a failed delivery puts it back in the outbox.
+GRANT UPDATE (status, attempts, next_attempt_at) ON webhook_deliveries TO switchyard_api;
 -- worker: writes the outbox (the trigger below runs as the role that records the transition) and delivers it.
 GRANT SELECT ON webhook_endpoints, webhook_endpoint_secrets TO switchyard_worker;
 GRANT SELECT, INSERT, UPDATE ON webhook_deliveries TO switchyard_worker;

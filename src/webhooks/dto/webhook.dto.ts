@@ -22,3 +22,8 @@ export const rotateWebhookSecretSchema = z.strictObject({
   graceSeconds: z.number().int().min(0).max(7 * 24 * 3600).default(DEFAULT_GRACE_SECONDS),
 });
 export type RotateWebhookSecretDto = z.infer<typeof rotateWebhookSecretSchema>;
+
+export const deliveryListFilters = z.strictObject({
+  status: z.enum(['pending', 'delivered', 'failed']).optional().describe('Only deliveries in this status.'),
+});
+export type DeliveryListFilter = z.infer<typeof deliveryListFilters>;

@@ -194,6 +194,10 @@ export class AttackWorld {
       await this.send('setup', 'forged', 'POST', `/hooks/${spareSource.id}`, { rawBody: raw, headers: { ...this.signed(t, raw), 'webhook-signature': `v1,${randomBytes(32).toString('base64')}` } });
     }
     t.ids.orders = await this.eventually(`orders of ${name}`, async () => (await this.sql(`SELECT id::text FROM orders WHERE signal_id = $1 LIMIT 1`, [t.ids.signals]))[0]?.id);
+    // A delivery of the order's event to the spare endpoint, failed as after its last attempt, so the retry route has one.
+    // (The path parameter is deliveryId, so the walker looks it up as "deliverys".)
+    t.spare.deliverys = await this.eventually(`a webhook delivery in ${name}`, async () =>
+      (await this.sql(`UPDATE webhook_deliveries SET status = 'failed' WHERE id = (SELECT id FROM webhook_deliveries WHERE endpoint_id = $1 LIMIT 1) RETURNING id::text`, [spareWebhook.id]))[0]?.id);
     t.ids.alerts = await this.eventually(`an alert in ${name}`, async () => (await this.sql(`SELECT id::text FROM alerts WHERE workspace_id = $1 LIMIT 1`, [t.id]))[0]?.id);
     const names = await this.sql<{ v: string }>(
       `SELECT name AS v FROM workspaces WHERE id = $1 UNION ALL SELECT label FROM broker_connections WHERE workspace_id = $1
