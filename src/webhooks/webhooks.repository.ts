@@ -39,12 +39,11 @@ const ENDPOINT_FIELDS = { id: true, url: true, events: true, description: true, 
 
 type EndpointRow = Omit<WebhookEndpointRecord, 'previousSecretExpiresAt'>;
 
-// Crypto-shredding is a DELETE of the sealed row (the api may not read it, only remove it).
 type SecretRef = { workspaceId: string; endpointId: string; version: number };
 
 /**
  * Order-webhook endpoints and their deliveries for the api role (Prisma). Sealed signing secrets are written
- * (createMany: no RETURNING, which would need SELECT on the secret columns) and deleted, never read.
+ * (createMany: no RETURNING, which would need SELECT on the secret columns) and deleted (crypto-shredding), never read.
  */
 @Injectable()
 export class WebhooksRepository {
