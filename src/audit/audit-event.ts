@@ -17,6 +17,8 @@ export const AUDIT_ACTIONS = [
   'auth.login.failed',
   'auth.login.locked',
   'auth.logout',
+  'platform.session.open',
+  'platform.session.close',
   'auth.token.failed',
   'auth.token.locked',
   'kill_switch.workspace',

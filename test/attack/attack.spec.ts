@@ -131,8 +131,8 @@ beforeAll(async () => {
   world = await AttackWorld.start();
   const doc = await world.send('setup', 'anonymous', 'GET', '/docs/openapi.json');
   // The console's cookie session routes take a cookie, its Origin and the CSRF header, never a bearer token:
-  // test/console/console-session.spec.ts and the browser suite attack them (CSRF, cookie flags, revocation).
-  ops = operations(doc.body).filter((o) => !o.path.startsWith('/v1/auth/session'));
+  // test/console/console-session.spec.ts, platform-session.spec.ts and the browser suite attack them (CSRF, cookie flags, revocation).
+  ops = operations(doc.body).filter((o) => !o.path.startsWith('/v1/auth/session') && !o.path.startsWith('/v1/auth/platform-session'));
 }, 120_000);
 
 afterAll(async () => {
