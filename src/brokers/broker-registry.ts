@@ -1,8 +1,10 @@
 import type { AppConfig } from '../config/app-config';
 import { TenantDb } from '../database/tenant-db';
 import { AlpacaAdapter } from './alpaca/alpaca.adapter';
+import { AlpacaStreamClient } from './alpaca/alpaca-stream';
 import type { BrokerAdapter, BrokerName } from './broker-adapter';
 import { BrokerHttp } from './broker-http';
+import { type BrokerStreamClient, websocketUrl } from './broker-stream';
 import { BinanceAdapter } from './binance/binance.adapter';
 import { CoinbaseAdapter } from './coinbase/coinbase.adapter';
 import { OandaAdapter } from './oanda/oanda.adapter';
@@ -12,6 +14,7 @@ import { PaperAdapter } from './paper/paper.adapter';
 export class BrokerRegistry {
   private readonly adapters: Map<BrokerName, BrokerAdapter>;
   private readonly clients: BrokerHttp[] = [];
+  private readonly streams: Map<BrokerName, BrokerStreamClient>;
 
   constructor(config: AppConfig, db: TenantDb) {
     const { baseUrls, timeoutMs } = config.brokers;
@@ -27,6 +30,19 @@ export class BrokerRegistry {
       ['coinbase', new CoinbaseAdapter(http('coinbase', baseUrls.coinbase))],
       ['oanda', new OandaAdapter({ paper: http('oanda', baseUrls.oanda.paper), live: http('oanda', baseUrls.oanda.live) })],
     ]);
+    this.streams = new Map<BrokerName, BrokerStreamClient>([
+      ['alpaca', new AlpacaStreamClient({ paper: websocketUrl(baseUrls.alpaca.paper, '/stream'), live: websocketUrl(baseUrls.alpaca.live, '/stream') }, timeoutMs)],
+    ]);
+  }
+
+  /** The broker's order event stream, where it has one. */
+  stream(broker: BrokerName): BrokerStreamClient | undefined {
+    return this.streams.get(broker);
+  }
+
+  /** The brokers with an order event stream. */
+  get streamingBrokers(): BrokerName[] {
+    return [...this.streams.keys()];
   }
 
   get(broker: BrokerName): BrokerAdapter {

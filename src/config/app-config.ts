@@ -96,6 +96,12 @@ const envSchema = z
     ORDER_SYNC_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(5_000),
     ORDER_SYNC_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
     ORDER_SYNC_MAX_BACKOFF_MS: z.coerce.number().int().min(100).max(3_600_000).default(300_000),
+    // Broker event streams: at most this many per worker (0: none, polling only); how often the worker looks for
+    // connections to stream; the reconnect backoff cap; how long a streamed order may go unpolled (a safety poll).
+    ORDER_STREAMS_MAX: z.coerce.number().int().min(0).max(10_000).default(200),
+    ORDER_STREAM_REFRESH_MS: z.coerce.number().int().min(50).max(600_000).default(2_000),
+    ORDER_STREAM_RECONNECT_MAX_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+    ORDER_STREAM_SAFETY_POLL_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(60_000),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && !env.KMS_PROVIDER) {
@@ -166,6 +172,7 @@ export interface AppConfig {
   rateLimit: { perMinute: number; webhookPerMinute: number; webhookPerIpPerMinute: number; auditVerifyPerMinute: number; windowMs: number; store: 'postgres' | 'redis' };
   brokers: { baseUrls: BrokerBaseUrls; timeoutMs: number };
   orderSync: { intervalMs: number; concurrency: number; maxBackoffMs: number };
+  orderStreams: { max: number; refreshMs: number; reconnectMaxMs: number; safetyPollMs: number };
 }
 
 export class ConfigError extends Error {}
@@ -249,6 +256,7 @@ export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'a
       timeoutMs: e.BROKER_TIMEOUT_MS,
     },
     orderSync: { intervalMs: e.ORDER_SYNC_INTERVAL_MS, concurrency: e.ORDER_SYNC_CONCURRENCY, maxBackoffMs: e.ORDER_SYNC_MAX_BACKOFF_MS },
+    orderStreams: { max: e.ORDER_STREAMS_MAX, refreshMs: e.ORDER_STREAM_REFRESH_MS, reconnectMaxMs: e.ORDER_STREAM_RECONNECT_MAX_MS, safetyPollMs: e.ORDER_STREAM_SAFETY_POLL_MS },
   };
 }
 

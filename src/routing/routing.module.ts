@@ -8,6 +8,8 @@ import { JOB_HANDLERS, JobRunner } from '../queue/job-runner';
 import { CredentialOpener } from './credential-opener';
 import { CachingKms } from './data-key-cache';
 import { OrderExecutor } from './order-executor';
+import { OrderStreams } from './order-streams';
+import { OrderStreamsRepository } from './order-streams.repository';
 import { OrderSync } from './order-sync';
 import { OrderSyncRepository } from './order-sync.repository';
 import { RoutingRepository } from './routing.repository';
@@ -28,9 +30,11 @@ import { SignalRouter } from './signal-router';
     SignalRouter,
     OrderSyncRepository,
     OrderSync,
+    OrderStreamsRepository,
+    OrderStreams,
     { provide: JOB_HANDLERS, inject: [SignalRouter], useFactory: (router: SignalRouter) => [router] },
     JobRunner,
   ],
-  exports: [JobRunner, CredentialOpener, OrderSync],
+  exports: [JobRunner, CredentialOpener, OrderSync, OrderStreams],
 })
 export class RoutingModule {}

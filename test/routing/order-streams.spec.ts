@@ -1,0 +1,146 @@
+import { http } from '../support/api-app';
+import { startWorker } from '../support/worker-app';
+import { RoutingWorld } from './routing-harness';
+
+/** Orders followed through the broker's event stream (Alpaca trade_updates), with polling as the fallback. */
+describe('order lifecycle by broker event streams (Alpaca trade_updates)', () => {
+  let world: RoutingWorld;
+  beforeAll(async () => {
+    // Polling effectively off: after the start-up sweep the poller's next pass is an hour away.
+    world = await RoutingWorld.start('postgres', { ORDER_SYNC_INTERVAL_MS: '3600000', ORDER_STREAM_REFRESH_MS: '200', ORDER_STREAM_RECONNECT_MAX_MS: '1000' });
+  });
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  async function orderUntil(token: string, id: string, done: (o: any) => boolean, timeoutMs = 10_000): Promise<any> {
+    let last: unknown;
+    return until(`order ${id}: ${JSON.stringify(last)}`, async () => {
+      const res = await http(world.api.url, 'GET', `/v1/orders/${id}`, { token });
+      expect(res.status).toBe(200);
+      last = res.body;
+      return done(res.body) ? res.body : undefined;
+    }, timeoutMs);
+  }
+
+  /** An accepted resting limit order on a fresh Alpaca connection, once that connection's stream listens. */
+  async function streamedLimit(ticker: string, opts: { waitForStream?: boolean } = {}) {
+    const ws = await world.workspace();
+    const connection = await world.connect(ws.token, 'alpaca');
+    const apiKey = world.keys.get(connection)!.apiKey;
+    const source = await world.source(ws.token);
+    await world.route(ws.token, { sourceId: source.id, connectionId: connection, sizing: { mode: 'fixed', value: '10' } });
+    const settled = await world.settled(ws.token, await world.send(source, { ticker, action: 'buy', orderType: 'limit', limitPrice: '101', price: '105' }));
+    const [order] = settled.orders;
+    expect(order).toMatchObject({ status: 'accepted' });
+    if (opts.waitForStream !== false) await until('the stream to listen', () => world.alpaca.stream.listening(apiKey) === 1);
+    return { ws, connection, apiKey, order };
+  }
+
+  const lookups = (clientOrderId: string) =>
+    world.alpaca.requests.filter((r) => r.path === '/v2/orders:by_client_order_id' && r.query.get('client_order_id') === clientOrderId).length;
+
+  const streamUses = (connectionId: string) =>
+    world.sql<{ n: number }>(
+      `SELECT count(*)::int AS n FROM audit_events WHERE action = 'credential.use' AND resource_id = $1 AND metadata->>'purpose' = 'sync' AND actor_id LIKE 'stream-%'`,
+      [connectionId],
+    ).then((rows) => rows[0].n);
+
+  it('an accepted limit order filled in two partial fills shows filled with both fills and the average price, through the stream alone', async () => {
+    const { ws, connection, apiKey, order } = await streamedLimit('AAPL');
+    expect(await streamUses(connection)).toBe(1);
+
+    world.alpaca.fillPart(order.clientOrderId, 4, 100);
+    const partial = await orderUntil(ws.token, order.id, (o) => o.status === 'partially_filled', 5_000);
+    expect(partial).toMatchObject({ filledQuantity: '4', averagePrice: '100' });
+
+    world.alpaca.fillPart(order.clientOrderId, 6, 101);
+    const filled = await orderUntil(ws.token, order.id, (o) => o.status === 'filled', 5_000);
+    expect(filled).toMatchObject({ filledQuantity: '10', averagePrice: '100.6' });
+    expect(filled.fills.map((f: any) => [f.quantity, f.price])).toEqual([['4', '100'], ['6', '101']]);
+    expect(filled.transitions.map((t: any) => t.to)).toEqual(['accepted', 'partially_filled', 'filled']);
+    // Never polled: the stream carried it all.
+    expect(lookups(order.clientOrderId)).toBe(0);
+    // No working order left on the connection: its stream is closed.
+    await until('the stream to close', () => world.alpaca.stream.listening(apiKey) === 0);
+    expect(world.worker.logs.lines.some((l) => l.includes('order stream closed') && l.includes(connection))).toBe(true);
+  });
+
+  it('events delivered out of order are recorded once: the late partial fill adds nothing', async () => {
+    const { ws, order } = await streamedLimit('MSFT');
+    world.alpaca.stream.hold();
+    world.alpaca.fillPart(order.clientOrderId, 4, 100);
+    world.alpaca.fillPart(order.clientOrderId, 6, 101);
+    world.alpaca.stream.release(true); // the fill (cumulative 10) first, then the partial fill (cumulative 4)
+    const filled = await orderUntil(ws.token, order.id, (o) => o.status === 'filled', 5_000);
+    expect(filled).toMatchObject({ filledQuantity: '10', averagePrice: '100.6' });
+    await new Promise((r) => setTimeout(r, 300)); // the late partial's turn has passed
+    const rows = await world.sql('SELECT quantity::text AS quantity FROM order_fills WHERE order_id = $1', [order.id]);
+    expect(rows).toEqual([{ quantity: '10' }]);
+    expect(lookups(order.clientOrderId)).toBe(0);
+  });
+
+  it('a stream reconnect that replays a fill does not count it twice; each reopen is an audited credential use', async () => {
+    const { ws, connection, apiKey, order } = await streamedLimit('NVDA');
+    world.alpaca.fillPart(order.clientOrderId, 4, 100);
+    await orderUntil(ws.token, order.id, (o) => o.status === 'partially_filled', 5_000);
+
+    world.alpaca.stream.replayLastOnListen(2); // the new and partial_fill events again
+    world.alpaca.stream.dropAll();
+    await until('the stream to come back', () => world.alpaca.stream.listening(apiKey) === 1);
+    expect(await streamUses(connection)).toBe(2);
+    expect(world.worker.logs.lines.some((l) => l.includes('order stream down') && l.includes(connection))).toBe(true);
+
+    world.alpaca.fillPart(order.clientOrderId, 6, 101);
+    const filled = await orderUntil(ws.token, order.id, (o) => o.status === 'filled', 5_000);
+    expect(filled).toMatchObject({ filledQuantity: '10', averagePrice: '100.6' });
+    expect(filled.fills.map((f: any) => [f.quantity, f.price])).toEqual([['4', '100'], ['6', '101']]);
+  });
+
+  it('revoking the connection closes its stream at once', async () => {
+    const { ws, connection, apiKey } = await streamedLimit('AMD');
+    const res = await http(world.api.url, 'DELETE', `/v1/connections/${connection}`, { token: ws.token });
+    expect(res.status).toBe(200);
+    const revokedAt = Date.now();
+    await until('the stream to close', () => world.alpaca.stream.listening(apiKey) === 0, 2_000);
+    expect(Date.now() - revokedAt).toBeLessThan(150); // the NOTIFY at commit, not the next refresh
+    const closed = world.worker.logs.lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'order stream closed' && l.connectionId === connection);
+    expect(closed?.why).toBe('connection revoked');
+    // Not opened again: the refresh no longer lists a revoked connection.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(world.alpaca.stream.listening(apiKey)).toBe(0);
+    expect(world.alpaca.stream.authentications.filter((a) => a.apiKey === apiKey)).toHaveLength(1);
+  });
+
+  it('with the stream refused, the order is followed by polling', async () => {
+    await world.worker.close();
+    world.worker = await startWorker(world.db, { ...world.env, ORDER_SYNC_INTERVAL_MS: '100' });
+    world.alpaca.stream.refuse(true);
+    try {
+      const { ws, apiKey, order } = await streamedLimit('TSLA', { waitForStream: false });
+      world.alpaca.fillPart(order.clientOrderId, 4, 100);
+      const partial = await orderUntil(ws.token, order.id, (o) => o.status === 'partially_filled');
+      expect(partial).toMatchObject({ filledQuantity: '4', averagePrice: '100' });
+      world.alpaca.fillPart(order.clientOrderId, 6, 101);
+      const filled = await orderUntil(ws.token, order.id, (o) => o.status === 'filled');
+      expect(filled).toMatchObject({ filledQuantity: '10', averagePrice: '100.6' });
+      expect(filled.fills.map((f: any) => [f.quantity, f.price])).toEqual([['4', '100'], ['6', '101']]);
+      expect(lookups(order.clientOrderId)).toBeGreaterThanOrEqual(2);
+      expect(world.alpaca.stream.authentications.filter((a) => a.apiKey === apiKey)).toHaveLength(0);
+      const downs = world.worker.logs.lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'order stream down');
+      expect(downs.length).toBeGreaterThanOrEqual(1);
+    } finally {
+      world.alpaca.stream.refuse(false);
+    }
+  });
+});
