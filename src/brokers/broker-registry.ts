@@ -8,6 +8,7 @@ import { type BrokerStreamClient, websocketUrl } from './broker-stream';
 import { BinanceAdapter } from './binance/binance.adapter';
 import { CoinbaseAdapter } from './coinbase/coinbase.adapter';
 import { OandaAdapter } from './oanda/oanda.adapter';
+import { OandaStreamClient } from './oanda/oanda-stream';
 import { PaperAdapter } from './paper/paper.adapter';
 
 /** One adapter per broker name, each with keep-alive HTTP clients to the configured base URLs. */
@@ -17,7 +18,7 @@ export class BrokerRegistry {
   private readonly streams: Map<BrokerName, BrokerStreamClient>;
 
   constructor(config: AppConfig, db: TenantDb) {
-    const { baseUrls, timeoutMs } = config.brokers;
+    const { baseUrls, streamUrls, timeoutMs } = config.brokers;
     const http = (broker: string, url: string) => {
       const client = new BrokerHttp(broker, url, timeoutMs);
       this.clients.push(client);
@@ -32,6 +33,7 @@ export class BrokerRegistry {
     ]);
     this.streams = new Map<BrokerName, BrokerStreamClient>([
       ['alpaca', new AlpacaStreamClient({ paper: websocketUrl(baseUrls.alpaca.paper, '/stream'), live: websocketUrl(baseUrls.alpaca.live, '/stream') }, timeoutMs)],
+      ['oanda', new OandaStreamClient(streamUrls.oanda, timeoutMs)],
     ]);
   }
 
@@ -52,6 +54,6 @@ export class BrokerRegistry {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled(this.clients.map((c) => c.close()));
+    await Promise.allSettled([...this.clients.map((c) => c.close()), ...[...this.streams.values()].map((s) => s.close?.())]);
   }
 }

@@ -23,6 +23,8 @@ export interface BrokerStream {
  */
 export interface BrokerStreamClient {
   open(credentials: BrokerCredentials, environment: BrokerEnvironment, handlers: BrokerStreamHandlers): Promise<BrokerStream>;
+  /** Releases the client's connections (shutdown). */
+  close?(): Promise<void>;
 }
 
 /** A broker's REST base URL as the websocket URL of `path` on the same host (https → wss), so a stub stands in for both. */

@@ -91,6 +91,9 @@ const envSchema = z
     BROKER_COINBASE_BASE_URL: z.url().default('https://api.coinbase.com'),
     BROKER_OANDA_BASE_URL: z.url().default('https://api-fxpractice.oanda.com'),
     BROKER_OANDA_LIVE_BASE_URL: z.url().default('https://api-fxtrade.oanda.com'),
+    // OANDA serves its transaction stream from a host of its own.
+    BROKER_OANDA_STREAM_URL: z.url().default('https://stream-fxpractice.oanda.com'),
+    BROKER_OANDA_LIVE_STREAM_URL: z.url().default('https://stream-fxtrade.oanda.com'),
     BROKER_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
     // Order lifecycle poller: how often a working order is asked for at its broker, how many asks at once, the backoff cap.
     ORDER_SYNC_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(5_000),
@@ -170,7 +173,7 @@ export interface AppConfig {
     webhookSecret?: string;
   };
   rateLimit: { perMinute: number; webhookPerMinute: number; webhookPerIpPerMinute: number; auditVerifyPerMinute: number; windowMs: number; store: 'postgres' | 'redis' };
-  brokers: { baseUrls: BrokerBaseUrls; timeoutMs: number };
+  brokers: { baseUrls: BrokerBaseUrls; streamUrls: { oanda: { paper: string; live: string } }; timeoutMs: number };
   orderSync: { intervalMs: number; concurrency: number; maxBackoffMs: number };
   orderStreams: { max: number; refreshMs: number; reconnectMaxMs: number; safetyPollMs: number };
 }
@@ -253,6 +256,7 @@ export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'a
         coinbase: e.BROKER_COINBASE_BASE_URL,
         oanda: { paper: e.BROKER_OANDA_BASE_URL, live: e.BROKER_OANDA_LIVE_BASE_URL },
       },
+      streamUrls: { oanda: { paper: e.BROKER_OANDA_STREAM_URL, live: e.BROKER_OANDA_LIVE_STREAM_URL } },
       timeoutMs: e.BROKER_TIMEOUT_MS,
     },
     orderSync: { intervalMs: e.ORDER_SYNC_INTERVAL_MS, concurrency: e.ORDER_SYNC_CONCURRENCY, maxBackoffMs: e.ORDER_SYNC_MAX_BACKOFF_MS },

@@ -1,6 +1,29 @@
+import { randomBytes } from 'node:crypto';
 import { http } from '../support/api-app';
+import { OandaStub, startOandaStub } from '../support/brokers/oanda-stub';
 import { startWorker } from '../support/worker-app';
 import { RoutingWorld } from './routing-harness';
+
+async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Polls the order's view (never sleeping blindly) until `done` holds. */
+async function orderIn(apiUrl: string, token: string, id: string, done: (o: any) => boolean, timeoutMs = 10_000): Promise<any> {
+  let last: unknown;
+  return until(`order ${id} (last seen ${JSON.stringify(last)})`, async () => {
+    const res = await http(apiUrl, 'GET', `/v1/orders/${id}`, { token });
+    expect(res.status).toBe(200);
+    last = res.body;
+    return done(res.body) ? res.body : undefined;
+  }, timeoutMs);
+}
 
 /** Orders followed through the broker's event stream (Alpaca trade_updates), with polling as the fallback. */
 describe('order lifecycle by broker event streams (Alpaca trade_updates)', () => {
@@ -13,25 +36,7 @@ describe('order lifecycle by broker event streams (Alpaca trade_updates)', () =>
     await world?.stop();
   });
 
-  async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-
-  async function orderUntil(token: string, id: string, done: (o: any) => boolean, timeoutMs = 10_000): Promise<any> {
-    let last: unknown;
-    return until(`order ${id}: ${JSON.stringify(last)}`, async () => {
-      const res = await http(world.api.url, 'GET', `/v1/orders/${id}`, { token });
-      expect(res.status).toBe(200);
-      last = res.body;
-      return done(res.body) ? res.body : undefined;
-    }, timeoutMs);
-  }
+  const orderUntil = (token: string, id: string, done: (o: any) => boolean, timeoutMs?: number) => orderIn(world.api.url, token, id, done, timeoutMs);
 
   /** An accepted resting limit order on a fresh Alpaca connection, once that connection's stream listens. */
   async function streamedLimit(ticker: string, opts: { waitForStream?: boolean } = {}) {
@@ -141,6 +146,107 @@ describe('order lifecycle by broker event streams (Alpaca trade_updates)', () =>
       expect(downs.length).toBeGreaterThanOrEqual(1);
     } finally {
       world.alpaca.stream.refuse(false);
+    }
+  });
+});
+
+/** OANDA's transaction stream: chunked JSON lines with heartbeats; v20 fills a pending order whole, in one ORDER_FILL. */
+describe('order lifecycle by broker event streams (OANDA transaction stream)', () => {
+  let world: RoutingWorld;
+  let oanda: OandaStub;
+  beforeAll(async () => {
+    oanda = await startOandaStub();
+    world = await RoutingWorld.start('postgres', {
+      BROKER_OANDA_BASE_URL: oanda.url,
+      BROKER_OANDA_STREAM_URL: oanda.url,
+      ORDER_SYNC_INTERVAL_MS: '3600000',
+      ORDER_STREAM_REFRESH_MS: '200',
+      ORDER_STREAM_RECONNECT_MAX_MS: '1000',
+    });
+  });
+  afterAll(async () => {
+    await world?.stop();
+    await oanda?.stop();
+  });
+
+  const orderUntil = (token: string, id: string, done: (o: any) => boolean, timeoutMs?: number) => orderIn(world.api.url, token, id, done, timeoutMs);
+  const lookups = (clientOrderId: string) => oanda.requests.filter((r) => r.path.endsWith(`/orders/@${clientOrderId}`)).length;
+
+  /** Resting limit orders (one per ticker) on a fresh OANDA connection, once its stream is open. */
+  async function streamedLimits(tickers: string[], opts: { waitForStream?: boolean } = {}) {
+    const ws = await world.workspace();
+    const account = { accountId: `101-004-${randomBytes(3).readUIntBE(0, 3) % 10_000_000}-001`, token: `oanda-token-${randomBytes(12).toString('hex')}` };
+    oanda.addAccount(account);
+    const res = await http(world.api.url, 'POST', '/v1/connections', { token: ws.token, body: { broker: 'oanda', label: 'fx', environment: 'paper', credentials: account } });
+    expect(res.status).toBe(201);
+    const connection: string = res.body.id;
+    const source = await world.source(ws.token);
+    await world.route(ws.token, { sourceId: source.id, connectionId: connection, sizing: { mode: 'fixed', value: '1000' } });
+    const orders = [];
+    for (const ticker of tickers) {
+      const settled = await world.settled(ws.token, await world.send(source, { ticker, action: 'buy', orderType: 'limit', limitPrice: '1.05', price: '1.1' }));
+      expect(settled.orders[0]).toMatchObject({ status: 'accepted' });
+      orders.push(settled.orders[0]);
+    }
+    if (opts.waitForStream !== false) await until('the stream to open', () => oanda.stream.listening(account.accountId) === 1);
+    return { ws, connection, account, orders };
+  }
+
+  it('an accepted limit order that OANDA later fills shows filled with its fill and price through the stream alone; a cancel there too', async () => {
+    const { ws, account, orders: [order, other] } = await streamedLimits(['OANDA:EURUSD', 'OANDA:GBPUSD']);
+    // Placing an order looks its client id up first; from acceptance on, nothing is asked.
+    const placed = lookups(order.clientOrderId) + lookups(other.clientOrderId);
+    oanda.fillPending(order.clientOrderId, 1.0412);
+    const filled = await orderUntil(ws.token, order.id, (o) => o.status === 'filled', 5_000);
+    const fillTx = oanda.stream.sent.get(account.accountId)!.find((t) => t.type === 'ORDER_FILL')!;
+    expect(filled).toMatchObject({ filledQuantity: '1000', averagePrice: '1.0412' });
+    expect(filled.fills).toEqual([expect.objectContaining({ quantity: '1000', price: '1.0412', brokerFillId: fillTx.id })]);
+
+    oanda.expirePending(other.clientOrderId);
+    const expired = await orderUntil(ws.token, other.id, (o) => o.status === 'expired', 5_000);
+    expect(expired.transitions.map((t: any) => t.to)).toEqual(['accepted', 'expired']);
+    expect(lookups(order.clientOrderId) + lookups(other.clientOrderId)).toBe(placed);
+    await until('the stream to close', () => oanda.stream.listening(account.accountId) === 0);
+  });
+
+  it('a reconnect that replays the fill does not count it twice', async () => {
+    const { ws, account, orders: [order, other] } = await streamedLimits(['OANDA:EURUSD', 'OANDA:USDJPY']);
+    oanda.fillPending(order.clientOrderId, 1.0412);
+    await orderUntil(ws.token, order.id, (o) => o.status === 'filled', 5_000);
+    oanda.stream.replayLastOnConnect(5);
+    oanda.stream.dropAll();
+    await until('the stream to come back', () => oanda.stream.listening(account.accountId) === 1);
+    oanda.fillPending(other.clientOrderId, 1.0399);
+    await orderUntil(ws.token, other.id, (o) => o.status === 'filled', 5_000);
+    await new Promise((r) => setTimeout(r, 200));
+    const rows = await world.sql('SELECT order_id::text AS "orderId" FROM order_fills WHERE order_id = ANY($1::uuid[])', [[order.id, other.id]]);
+    expect(rows.map((r: any) => r.orderId).sort()).toEqual([order.id, other.id].sort());
+  });
+
+  it('revoking the connection closes its stream at once', async () => {
+    const { ws, connection, account } = await streamedLimits(['OANDA:EURUSD']);
+    expect((await http(world.api.url, 'DELETE', `/v1/connections/${connection}`, { token: ws.token })).status).toBe(200);
+    const revokedAt = Date.now();
+    await until('the stream to close', () => oanda.stream.listening(account.accountId) === 0, 2_000);
+    expect(Date.now() - revokedAt).toBeLessThan(150);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(oanda.stream.connects.filter((a) => a === account.accountId)).toHaveLength(1);
+  });
+
+  it('with the stream host refusing, the order is followed by polling', async () => {
+    await world.worker.close();
+    world.worker = await startWorker(world.db, { ...world.env, ORDER_SYNC_INTERVAL_MS: '100' });
+    oanda.stream.refuse(true);
+    try {
+      const { ws, account, orders: [order] } = await streamedLimits(['OANDA:EURUSD'], { waitForStream: false });
+      const placed = lookups(order.clientOrderId);
+      oanda.fillPending(order.clientOrderId, 1.0412);
+      const filled = await orderUntil(ws.token, order.id, (o) => o.status === 'filled');
+      expect(filled).toMatchObject({ filledQuantity: '1000', averagePrice: '1.0412', fills: [expect.objectContaining({ quantity: '1000' })] });
+      expect(lookups(order.clientOrderId)).toBeGreaterThan(placed);
+      expect(oanda.stream.connects.filter((a) => a === account.accountId)).toHaveLength(0);
+    } finally {
+      oanda.stream.refuse(false);
     }
   });
 });

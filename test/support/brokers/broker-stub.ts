@@ -39,10 +39,17 @@ export class BrokerStubServer {
   private readonly sockets = new Set<Socket>();
   private faults: Array<{ fault: 'error500' | 'error429' | 'hang' | 'acceptThenHang'; only?: { method: string; path: RegExp } }> = [];
   private port = 0;
+  private readonly streams: Array<{ method: string; pattern: RegExp; handler: (req: RecordedRequest, res: ServerResponse, params: string[]) => void }> = [];
   private readonly upgrades: Array<{ pattern: RegExp; handler: (req: IncomingMessage, socket: Duplex, head: Buffer) => void }> = [];
 
   route(method: string, pattern: RegExp, handler: Route['handler']): this {
     this.routes.push({ method, pattern, handler });
+    return this;
+  }
+
+  /** An endpoint that answers with a long-lived streamed body (chunked lines), written by `handler` itself. */
+  streamRoute(method: string, pattern: RegExp, handler: (req: RecordedRequest, res: ServerResponse, params: string[]) => void): this {
+    this.streams.push({ method, pattern, handler });
     return this;
   }
 
@@ -104,6 +111,8 @@ export class BrokerStubServer {
       arrivedAtMs: performance.timeOrigin + performance.now(),
     };
     this.requests.push(recorded);
+    const streamed = this.streams.find((r) => r.method === recorded.method && r.pattern.test(recorded.path));
+    if (streamed) return streamed.handler(recorded, res, streamed.pattern.exec(recorded.path)!.slice(1));
     const route = this.routes.find((r) => r.method === recorded.method && r.pattern.test(recorded.path));
     if (!route) return this.reply(res, { status: 404, body: { message: 'not found' } });
 
