@@ -6,6 +6,7 @@ import type { BrokerAdapter, BrokerName } from './broker-adapter';
 import { BrokerHttp } from './broker-http';
 import { type BrokerStreamClient, websocketUrl } from './broker-stream';
 import { BinanceAdapter } from './binance/binance.adapter';
+import { BinanceStreamClient } from './binance/binance-stream';
 import { CoinbaseAdapter } from './coinbase/coinbase.adapter';
 import { OandaAdapter } from './oanda/oanda.adapter';
 import { OandaStreamClient } from './oanda/oanda-stream';
@@ -34,6 +35,7 @@ export class BrokerRegistry {
     this.streams = new Map<BrokerName, BrokerStreamClient>([
       ['alpaca', new AlpacaStreamClient({ paper: websocketUrl(baseUrls.alpaca.paper, '/stream'), live: websocketUrl(baseUrls.alpaca.live, '/stream') }, timeoutMs)],
       ['oanda', new OandaStreamClient(streamUrls.oanda, timeoutMs)],
+      ['binance', new BinanceStreamClient(streamUrls.binance, timeoutMs)],
     ]);
   }
 

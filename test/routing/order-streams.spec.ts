@@ -250,3 +250,81 @@ describe('order lifecycle by broker event streams (OANDA transaction stream)', (
     }
   });
 });
+
+/** Binance's user data stream through the WebSocket API: executionReports with the cumulative fill. */
+describe('order lifecycle by broker event streams (Binance user data stream)', () => {
+  let world: RoutingWorld;
+  beforeAll(async () => {
+    world = await RoutingWorld.start('postgres', { ORDER_SYNC_INTERVAL_MS: '3600000', ORDER_STREAM_REFRESH_MS: '200', ORDER_STREAM_RECONNECT_MAX_MS: '1000' });
+  });
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  const orderUntil = (token: string, id: string, done: (o: any) => boolean, timeoutMs?: number) => orderIn(world.api.url, token, id, done, timeoutMs);
+  const lookups = (clientOrderId: string) => world.binance.received('GET', '/api/v3/order').filter((r) => r.query.get('origClientOrderId') === clientOrderId).length;
+
+  async function streamedLimit(opts: { waitForStream?: boolean } = {}) {
+    const ws = await world.workspace();
+    const connection = await world.connect(ws.token, 'binance');
+    const apiKey = world.keys.get(connection)!.apiKey;
+    const source = await world.source(ws.token);
+    await world.route(ws.token, { sourceId: source.id, connectionId: connection, sizing: { mode: 'fixed', value: '2' } });
+    const settled = await world.settled(ws.token, await world.send(source, { ticker: 'BINANCE:ETHUSDT', action: 'buy', orderType: 'limit', limitPrice: '101', price: '105' }));
+    const [order] = settled.orders;
+    expect(order).toMatchObject({ status: 'accepted' });
+    if (opts.waitForStream !== false) await until('the stream to subscribe', () => world.binance.stream.listening(apiKey) === 1);
+    return { ws, connection, source, apiKey, order, placed: lookups(order.clientOrderId) };
+  }
+
+  it('a resting limit order filled in two partial fills shows filled with both fills and the average price through the stream alone', async () => {
+    const { ws, apiKey, order, placed } = await streamedLimit();
+    world.binance.fillPart(order.clientOrderId, '0.5', '100');
+    const partial = await orderUntil(ws.token, order.id, (o) => o.status === 'partially_filled', 5_000);
+    expect(partial).toMatchObject({ filledQuantity: '0.5', averagePrice: '100' });
+    world.binance.fillPart(order.clientOrderId, '1.5', '101');
+    const filled = await orderUntil(ws.token, order.id, (o) => o.status === 'filled', 5_000);
+    expect(filled).toMatchObject({ filledQuantity: '2', averagePrice: '100.75' });
+    expect(filled.fills.map((f: any) => [f.quantity, f.price])).toEqual([['0.5', '100'], ['1.5', '101']]);
+    expect(lookups(order.clientOrderId)).toBe(placed);
+    expect(world.binance.stream.subscriptions.filter((s) => s.apiKey === apiKey)).toEqual([{ apiKey, accepted: true }]);
+    await until('the stream to close', () => world.binance.stream.listening(apiKey) === 0);
+  });
+
+  it('a resubscribe that replays the partial fill does not count it twice; a cancel arrives by its original client order id', async () => {
+    const { ws, source, apiKey, order } = await streamedLimit();
+    world.binance.fillPart(order.clientOrderId, '0.5', '100');
+    await orderUntil(ws.token, order.id, (o) => o.status === 'partially_filled', 5_000);
+    world.binance.stream.replayLastOnSubscribe(2);
+    world.binance.stream.dropAll();
+    await until('the stream to come back', () => world.binance.stream.listening(apiKey) === 1);
+    await new Promise((r) => setTimeout(r, 200));
+    const res = await http(world.api.url, 'GET', `/v1/orders/${order.id}`, { token: ws.token });
+    expect(res.body).toMatchObject({ status: 'partially_filled', filledQuantity: '0.5' });
+    expect(res.body.fills).toHaveLength(1);
+
+    const cancelId = await world.send(source, { ticker: 'BINANCE:ETHUSDT', action: 'cancel' });
+    expect((await world.settled(ws.token, cancelId)).status).toBe('routed');
+    const canceled = await orderUntil(ws.token, order.id, (o) => o.status === 'canceled', 5_000);
+    expect(canceled).toMatchObject({ filledQuantity: '0.5', fills: [expect.objectContaining({ quantity: '0.5' })] });
+  });
+
+  it('with the stream refused, the order is followed by polling', async () => {
+    await world.worker.close();
+    world.worker = await startWorker(world.db, { ...world.env, ORDER_SYNC_INTERVAL_MS: '100' });
+    world.binance.stream.refuse(true);
+    try {
+      const { ws, apiKey, order, placed } = await streamedLimit({ waitForStream: false });
+      world.binance.fillPart(order.clientOrderId, '0.5', '100');
+      await orderUntil(ws.token, order.id, (o) => o.status === 'partially_filled');
+      world.binance.fillPart(order.clientOrderId, '1.5', '101');
+      const filled = await orderUntil(ws.token, order.id, (o) => o.status === 'filled');
+      expect(filled).toMatchObject({ filledQuantity: '2', averagePrice: '100.75' });
+      expect(filled.fills.map((f: any) => [f.quantity, f.price])).toEqual([['0.5', '100'], ['1.5', '101']]);
+      expect(lookups(order.clientOrderId)).toBeGreaterThan(placed);
+      expect(world.binance.stream.subscriptions.filter((s) => s.apiKey === apiKey)).toHaveLength(0);
+    } finally {
+      world.binance.stream.refuse(false);
+    }
+  });
+});
