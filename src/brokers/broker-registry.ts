@@ -8,6 +8,7 @@ import { type BrokerStreamClient, websocketUrl } from './broker-stream';
 import { BinanceAdapter } from './binance/binance.adapter';
 import { BinanceStreamClient } from './binance/binance-stream';
 import { CoinbaseAdapter } from './coinbase/coinbase.adapter';
+import { CoinbaseStreamClient } from './coinbase/coinbase-stream';
 import { OandaAdapter } from './oanda/oanda.adapter';
 import { OandaStreamClient } from './oanda/oanda-stream';
 import { PaperAdapter } from './paper/paper.adapter';
@@ -36,6 +37,7 @@ export class BrokerRegistry {
       ['alpaca', new AlpacaStreamClient({ paper: websocketUrl(baseUrls.alpaca.paper, '/stream'), live: websocketUrl(baseUrls.alpaca.live, '/stream') }, timeoutMs)],
       ['oanda', new OandaStreamClient(streamUrls.oanda, timeoutMs)],
       ['binance', new BinanceStreamClient(streamUrls.binance, timeoutMs)],
+      ['coinbase', new CoinbaseStreamClient(streamUrls.coinbase, timeoutMs)],
     ]);
   }
 

@@ -91,6 +91,7 @@ const envSchema = z
     // Binance's WebSocket API (user data stream subscriptions) lives on a host of its own.
     BROKER_BINANCE_WS_API_URL: z.url().default('wss://ws-api.binance.com:443/ws-api/v3'),
     BROKER_COINBASE_BASE_URL: z.url().default('https://api.coinbase.com'),
+    BROKER_COINBASE_WS_USER_URL: z.url().default('wss://advanced-trade-ws-user.coinbase.com'),
     BROKER_OANDA_BASE_URL: z.url().default('https://api-fxpractice.oanda.com'),
     BROKER_OANDA_LIVE_BASE_URL: z.url().default('https://api-fxtrade.oanda.com'),
     // OANDA serves its transaction stream from a host of its own.
@@ -175,7 +176,7 @@ export interface AppConfig {
     webhookSecret?: string;
   };
   rateLimit: { perMinute: number; webhookPerMinute: number; webhookPerIpPerMinute: number; auditVerifyPerMinute: number; windowMs: number; store: 'postgres' | 'redis' };
-  brokers: { baseUrls: BrokerBaseUrls; streamUrls: { oanda: { paper: string; live: string }; binance: string }; timeoutMs: number };
+  brokers: { baseUrls: BrokerBaseUrls; streamUrls: { oanda: { paper: string; live: string }; binance: string; coinbase: string }; timeoutMs: number };
   orderSync: { intervalMs: number; concurrency: number; maxBackoffMs: number };
   orderStreams: { max: number; refreshMs: number; reconnectMaxMs: number; safetyPollMs: number };
 }
@@ -258,7 +259,7 @@ export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'a
         coinbase: e.BROKER_COINBASE_BASE_URL,
         oanda: { paper: e.BROKER_OANDA_BASE_URL, live: e.BROKER_OANDA_LIVE_BASE_URL },
       },
-      streamUrls: { oanda: { paper: e.BROKER_OANDA_STREAM_URL, live: e.BROKER_OANDA_LIVE_STREAM_URL }, binance: e.BROKER_BINANCE_WS_API_URL },
+      streamUrls: { oanda: { paper: e.BROKER_OANDA_STREAM_URL, live: e.BROKER_OANDA_LIVE_STREAM_URL }, binance: e.BROKER_BINANCE_WS_API_URL, coinbase: e.BROKER_COINBASE_WS_USER_URL },
       timeoutMs: e.BROKER_TIMEOUT_MS,
     },
     orderSync: { intervalMs: e.ORDER_SYNC_INTERVAL_MS, concurrency: e.ORDER_SYNC_CONCURRENCY, maxBackoffMs: e.ORDER_SYNC_MAX_BACKOFF_MS },

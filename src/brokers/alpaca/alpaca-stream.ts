@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { BrokerCredentials, BrokerEnvironment } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
-import type { BrokerStream, BrokerStreamClient, BrokerStreamHandlers } from '../broker-stream';
+import { type BrokerStream, type BrokerStreamClient, type BrokerStreamHandlers, openSocketStream } from '../broker-stream';
 import { parseCredentials } from '../broker-values';
 import { alpacaOrderState } from './alpaca-orders';
 import { alpacaCredentialsSchema, alpacaOrderSchema } from './alpaca-schemas';
@@ -30,58 +30,29 @@ export class AlpacaStreamClient implements BrokerStreamClient {
     const creds = parseCredentials(BROKER, alpacaCredentialsSchema, credentials);
     // The only copy of the secret this stream holds, dropped once sent.
     let auth: string | undefined = JSON.stringify({ action: 'auth', key: creds.apiKey, secret: creds.apiSecret });
-    return new Promise((resolve, reject) => {
-      const socket = new WebSocket(this.urls[environment]);
-      socket.binaryType = 'arraybuffer';
-      let phase: 'opening' | 'listening' | 'closed' = 'opening';
-      const end = (err: BrokerError) => {
-        if (phase === 'closed') return;
-        const wasListening = phase === 'listening';
-        phase = 'closed';
+    const options = { url: this.urls[environment], broker: BROKER, label: 'the Alpaca trading stream', timeoutMs: this.timeoutMs };
+    const opening = openSocketStream(
+      options,
+      handlers,
+      (session) => {
+        if (auth) session.send(auth);
         auth = undefined;
-        clearTimeout(timer);
-        socket.close();
-        if (wasListening) handlers.onClose(err.message);
-        else reject(err);
-      };
-      const timer = setTimeout(() => end(new BrokerError('transient', BROKER, `the Alpaca stream did not confirm within ${this.timeoutMs} ms`)), this.timeoutMs);
-      socket.onopen = () => {
-        socket.send(auth!);
-        auth = undefined;
-      };
-      socket.onmessage = (message: MessageEvent) => {
-        const frame = frameSchema.safeParse(parseFrame(message.data));
+      },
+      (json, session) => {
+        const frame = frameSchema.safeParse(json);
         if (!frame.success) return; // other streams and frames this client does not read
         const { stream, data } = frame.data;
         if (stream === 'authorization') {
-          if (data.status === 'authorized') socket.send(JSON.stringify({ action: 'listen', data: { streams: ['trade_updates'] } }));
-          else end(new BrokerError('credentials_invalid', BROKER, 'Alpaca refused the API key on the trading stream'));
+          if (data.status === 'authorized') session.send(JSON.stringify({ action: 'listen', data: { streams: ['trade_updates'] } }));
+          else session.fail(new BrokerError('credentials_invalid', BROKER, 'Alpaca refused the API key on the trading stream'));
         } else if (stream === 'listening') {
-          if (!data.streams.includes('trade_updates')) return end(new BrokerError('transient', BROKER, 'Alpaca did not open trade_updates'));
-          if (phase !== 'opening') return;
-          phase = 'listening';
-          clearTimeout(timer);
-          resolve({
-            close: () => {
-              phase = 'closed'; // closed by us: no onClose
-              socket.close();
-            },
-          });
-        } else if (phase === 'listening') {
+          if (data.streams.includes('trade_updates')) session.confirm();
+          else session.fail(new BrokerError('transient', BROKER, 'Alpaca did not open trade_updates'));
+        } else if (session.live) {
           handlers.onEvent({ clientOrderId: data.order.client_order_id, state: alpacaOrderState(data.order) });
         }
-      };
-      socket.onerror = () => end(new BrokerError('transient', BROKER, 'the Alpaca stream connection failed'));
-      socket.onclose = (event) => end(new BrokerError('transient', BROKER, `the Alpaca stream closed (code ${event.code})`));
-    });
-  }
-}
-
-/** A text or binary frame as JSON; undefined when it is neither. */
-function parseFrame(data: unknown): unknown {
-  try {
-    return JSON.parse(typeof data === 'string' ? data : new TextDecoder().decode(data as ArrayBuffer));
-  } catch {
-    return undefined;
+      },
+    );
+    return opening.finally(() => (auth = undefined));
   }
 }

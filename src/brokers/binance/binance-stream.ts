@@ -2,7 +2,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { BrokerCredentials, BrokerEnvironment } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
-import type { BrokerStream, BrokerStreamClient, BrokerStreamHandlers } from '../broker-stream';
+import { type BrokerStream, type BrokerStreamClient, type BrokerStreamHandlers, openSocketStream } from '../broker-stream';
 import { parseCredentials } from '../broker-values';
 import { binanceExecutionEvent } from './binance-orders';
 import { binanceCredentialsSchema, binanceExecutionReportSchema } from './binance-schemas';
@@ -29,58 +29,24 @@ export class BinanceStreamClient implements BrokerStreamClient {
     const creds = parseCredentials(BROKER, binanceCredentialsSchema, credentials);
     const id = randomUUID();
     const payload = `apiKey=${creds.apiKey}&timestamp=${Date.now()}`;
-    const params = Object.fromEntries(new URLSearchParams(payload));
-    // The only request this stream sends; it holds the key id and a signature, never the secret.
-    const subscribe = JSON.stringify({ id, method: 'userDataStream.subscribe.signature', params: { ...params, signature: createHmac('sha256', creds.apiSecret).update(payload).digest('hex') } });
-    return new Promise((resolve, reject) => {
-      const socket = new WebSocket(this.url);
-      let phase: 'opening' | 'listening' | 'closed' = 'opening';
-      const end = (err: BrokerError) => {
-        if (phase === 'closed') return;
-        const wasListening = phase === 'listening';
-        phase = 'closed';
-        clearTimeout(timer);
-        socket.close();
-        if (wasListening) handlers.onClose(err.message);
-        else reject(err);
-      };
-      const timer = setTimeout(() => end(new BrokerError('transient', BROKER, `the Binance user data stream did not confirm within ${this.timeoutMs} ms`)), this.timeoutMs);
-      socket.onopen = () => socket.send(subscribe);
-      socket.onmessage = (message: MessageEvent) => {
-        const json = parseJson(message.data);
-        const response = responseSchema.safeParse(json);
-        if (response.success && response.data.id === id) {
-          if (response.data.status === 200) {
-            phase = 'listening';
-            clearTimeout(timer);
-            return resolve({
-              close: () => {
-                phase = 'closed'; // closed by us: no onClose
-                socket.close();
-              },
-            });
-          }
-          const code = response.data.error?.code ?? 0;
-          return end(KEY_REFUSED.has(code)
-            ? new BrokerError('credentials_invalid', BROKER, `Binance refused the key on the user data stream (code ${code})`)
-            : new BrokerError('transient', BROKER, `Binance refused the user data stream subscription (status ${response.data.status}, code ${code})`));
-        }
-        const pushed = eventSchema.safeParse(json);
-        if (!pushed.success || phase !== 'listening') return;
-        if (pushed.data.event.e === 'eventStreamTerminated') return end(new BrokerError('transient', BROKER, 'Binance terminated the user data stream'));
-        const report = binanceExecutionReportSchema.safeParse(pushed.data.event);
-        if (report.success) handlers.onEvent(binanceExecutionEvent(report.data));
-      };
-      socket.onerror = () => end(new BrokerError('transient', BROKER, 'the Binance user data stream connection failed'));
-      socket.onclose = (event) => end(new BrokerError('transient', BROKER, `the Binance user data stream closed (code ${event.code})`));
+    const signature = createHmac('sha256', creds.apiSecret).update(payload).digest('hex');
+    // The only request this stream sends: the key id and a signature, never the secret.
+    const subscribe = JSON.stringify({ id, method: 'userDataStream.subscribe.signature', params: { ...Object.fromEntries(new URLSearchParams(payload)), signature } });
+    const options = { url: this.url, broker: BROKER, label: 'the Binance user data stream', timeoutMs: this.timeoutMs };
+    return openSocketStream(options, handlers, (session) => session.send(subscribe), (json, session) => {
+      const response = responseSchema.safeParse(json);
+      if (response.success && response.data.id === id) {
+        if (response.data.status === 200) return session.confirm();
+        const code = response.data.error?.code ?? 0;
+        return session.fail(KEY_REFUSED.has(code)
+          ? new BrokerError('credentials_invalid', BROKER, `Binance refused the key on the user data stream (code ${code})`)
+          : new BrokerError('transient', BROKER, `Binance refused the user data stream subscription (status ${response.data.status}, code ${code})`));
+      }
+      const pushed = eventSchema.safeParse(json);
+      if (!pushed.success || !session.live) return;
+      if (pushed.data.event.e === 'eventStreamTerminated') return session.fail(new BrokerError('transient', BROKER, 'Binance terminated the user data stream'));
+      const report = binanceExecutionReportSchema.safeParse(pushed.data.event);
+      if (report.success) handlers.onEvent(binanceExecutionEvent(report.data));
     });
-  }
-}
-
-function parseJson(data: unknown): unknown {
-  try {
-    return JSON.parse(typeof data === 'string' ? data : new TextDecoder().decode(data as ArrayBuffer));
-  } catch {
-    return undefined;
   }
 }
