@@ -1,5 +1,6 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { http } from '../support/api-app';
+import { CoinbaseStub, startCoinbaseStub } from '../support/brokers/coinbase-stub';
 import { OandaStub, startOandaStub } from '../support/brokers/oanda-stub';
 import { startWorker } from '../support/worker-app';
 import { RoutingWorld } from './routing-harness';
@@ -325,6 +326,97 @@ describe('order lifecycle by broker event streams (Binance user data stream)', (
       expect(world.binance.stream.subscriptions.filter((s) => s.apiKey === apiKey)).toHaveLength(0);
     } finally {
       world.binance.stream.refuse(false);
+    }
+  });
+});
+
+/** Coinbase Advanced Trade's user channel: snapshot and update events with the cumulative fill. */
+describe('order lifecycle by broker event streams (Coinbase user channel)', () => {
+  let world: RoutingWorld;
+  let coinbase: CoinbaseStub;
+  beforeAll(async () => {
+    coinbase = await startCoinbaseStub();
+    world = await RoutingWorld.start('postgres', {
+      BROKER_COINBASE_BASE_URL: coinbase.url,
+      BROKER_COINBASE_WS_USER_URL: `${coinbase.url.replace(/^http/, 'ws')}/ws-user`,
+      ORDER_SYNC_INTERVAL_MS: '3600000',
+      ORDER_STREAM_REFRESH_MS: '200',
+      ORDER_STREAM_RECONNECT_MAX_MS: '1000',
+    });
+  });
+  afterAll(async () => {
+    await world?.stop();
+    await coinbase?.server.stop();
+  });
+
+  const orderUntil = (token: string, id: string, done: (o: any) => boolean, timeoutMs?: number) => orderIn(world.api.url, token, id, done, timeoutMs);
+  const lookups = () => coinbase.server.requests.filter((r) => r.method === 'GET' && r.path.startsWith('/api/v3/brokerage/orders/historical/') && !r.path.endsWith('/batch')).length;
+
+  async function streamedLimit(opts: { waitForStream?: boolean } = {}) {
+    const ws = await world.workspace();
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const apiKeyName = `organizations/org-${randomBytes(4).toString('hex')}/apiKeys/key-${randomBytes(6).toString('hex')}`;
+    coinbase.addKey({ apiKeyName, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), balances: { USD: '1000000' } });
+    const credentials = { apiKeyName, privateKey: privateKey.export({ type: 'sec1', format: 'pem' }).toString() };
+    const res = await http(world.api.url, 'POST', '/v1/connections', { token: ws.token, body: { broker: 'coinbase', label: 'cb', environment: 'paper', credentials } });
+    expect(res.status).toBe(201);
+    const source = await world.source(ws.token);
+    await world.route(ws.token, { sourceId: source.id, connectionId: res.body.id, sizing: { mode: 'fixed', value: '2' } });
+    const settled = await world.settled(ws.token, await world.send(source, { ticker: 'COINBASE:BTCUSD', action: 'buy', orderType: 'limit', limitPrice: '49000', price: '50000' }));
+    const [order] = settled.orders;
+    expect(order).toMatchObject({ status: 'accepted' });
+    if (opts.waitForStream !== false) await until('the user channel to subscribe', () => coinbase.stream.listening(apiKeyName) === 1);
+    return { ws, apiKeyName, order };
+  }
+
+  it('a resting limit order filled in two partial fills shows filled with both fills and the average price through the user channel alone', async () => {
+    const { ws, apiKeyName, order } = await streamedLimit();
+    const before = lookups();
+    coinbase.fillPart(order.clientOrderId, '0.5', '49000');
+    const partial = await orderUntil(ws.token, order.id, (o) => o.status === 'partially_filled', 5_000);
+    expect(partial).toMatchObject({ filledQuantity: '0.5', averagePrice: '49000' });
+    coinbase.fillPart(order.clientOrderId, '1.5', '49100');
+    const filled = await orderUntil(ws.token, order.id, (o) => o.status === 'filled', 5_000);
+    expect(filled).toMatchObject({ filledQuantity: '2', averagePrice: '49075' });
+    expect(filled.fills.map((f: any) => [f.quantity, f.price])).toEqual([['0.5', '49000'], ['1.5', '49100']]);
+    expect(lookups()).toBe(before);
+    expect(coinbase.stream.subscriptions.filter((s) => s.apiKeyName === apiKeyName)).toEqual([{ apiKeyName, accepted: true }]);
+    await until('the channel to close', () => coinbase.stream.listening(apiKeyName) === 0);
+  });
+
+  it('out-of-order updates and a resubscribe that replays them count each fill once', async () => {
+    const { ws, apiKeyName, order } = await streamedLimit();
+    coinbase.stream.hold();
+    coinbase.fillPart(order.clientOrderId, '0.5', '49000');
+    coinbase.fillPart(order.clientOrderId, '0.5', '49200');
+    coinbase.stream.release(true); // cumulative 1 first, then the late cumulative 0.5
+    const partial = await orderUntil(ws.token, order.id, (o) => o.status === 'partially_filled' && o.filledQuantity === '1', 5_000);
+    expect(partial.averagePrice).toBe('49100');
+    coinbase.stream.replayLastOnSubscribe(3);
+    coinbase.stream.dropAll();
+    await until('the channel to come back', () => coinbase.stream.listening(apiKeyName) === 1);
+    coinbase.fillPart(order.clientOrderId, '1', '49100');
+    const filled = await orderUntil(ws.token, order.id, (o) => o.status === 'filled', 5_000);
+    expect(filled).toMatchObject({ filledQuantity: '2', averagePrice: '49100' });
+    expect(filled.fills.map((f: any) => f.quantity)).toEqual(['1', '1']);
+  });
+
+  it('with the user channel refused, the order is followed by polling', async () => {
+    await world.worker.close();
+    world.worker = await startWorker(world.db, { ...world.env, ORDER_SYNC_INTERVAL_MS: '100' });
+    coinbase.stream.refuse(true);
+    try {
+      const { ws, apiKeyName, order } = await streamedLimit({ waitForStream: false });
+      const before = lookups();
+      coinbase.fillPart(order.clientOrderId, '0.5', '49000');
+      await orderUntil(ws.token, order.id, (o) => o.status === 'partially_filled');
+      coinbase.fillPart(order.clientOrderId, '1.5', '49100');
+      const filled = await orderUntil(ws.token, order.id, (o) => o.status === 'filled');
+      expect(filled).toMatchObject({ filledQuantity: '2', averagePrice: '49075' });
+      expect(lookups()).toBeGreaterThan(before);
+      expect(coinbase.stream.subscriptions.filter((s) => s.apiKeyName === apiKeyName)).toHaveLength(0);
+    } finally {
+      coinbase.stream.refuse(false);
     }
   });
 });
