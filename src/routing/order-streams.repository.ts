@@ -60,18 +60,36 @@ export class OrderStreamsRepository {
     });
   }
 
-  /** Calls `onRevoked` with each connection revoked from now on (at its commit); the returned function stops listening. */
-  async listenRevocations(onRevoked: (connectionId: string) => void): Promise<() => Promise<void>> {
+  /**
+   * Calls `onRevoked` with each connection revoked from now on (at its commit), on a connection held for it;
+   * `onLost` when that connection fails (the caller listens again later). The returned function stops listening.
+   */
+  async listenRevocations(onRevoked: (connectionId: string) => void, onLost: () => void): Promise<() => Promise<void>> {
     const client = await this.pool.connect();
-    const handler = (n: Notification) => {
-      if (n.channel === REVOKED_CHANNEL && n.payload) onRevoked(n.payload);
+    let released = false;
+    const release = (err?: Error) => {
+      if (released) return;
+      released = true;
+      client.release(err);
     };
-    client.on('notification', handler);
-    await client.query(`LISTEN ${REVOKED_CHANNEL}`);
+    client.on('notification', (n: Notification) => {
+      if (n.channel === REVOKED_CHANNEL && n.payload) onRevoked(n.payload);
+    });
+    // A checked-out client's error has no other listener: unhandled, it would end the process.
+    client.on('error', (err) => {
+      release(err);
+      onLost();
+    });
+    try {
+      await client.query(`LISTEN ${REVOKED_CHANNEL}`);
+    } catch (err) {
+      release(err as Error);
+      throw err;
+    }
     return async () => {
-      client.off('notification', handler);
+      if (released) return;
       await client.query(`UNLISTEN ${REVOKED_CHANNEL}`).catch(() => undefined);
-      client.release();
+      release();
     };
   }
 }

@@ -42,6 +42,7 @@ export class OrderStreams implements OnModuleDestroy {
   private readonly loop: PollingLoop;
   private readonly brokerNames: BrokerName[];
   private unlisten?: () => Promise<void>;
+  private started = false;
 
   constructor(
     private readonly db: TenantDb,
@@ -58,11 +59,23 @@ export class OrderStreams implements OnModuleDestroy {
 
   async start(): Promise<void> {
     if (this.config.orderStreams.max === 0 || this.brokerNames.length === 0) return;
-    this.unlisten = await this.repository.listenRevocations((connectionId) => this.close(connectionId, 'connection revoked'));
+    this.started = true;
+    await this.listen().catch((err: Error) => this.logger.warn({ err: err.message }, 'revocation notices not heard; streams close at the next refresh'));
     this.loop.start();
   }
 
+  private async listen(): Promise<void> {
+    this.unlisten = await this.repository.listenRevocations(
+      (connectionId) => this.close(connectionId, 'connection revoked'),
+      () => {
+        this.unlisten = undefined;
+        this.logger.warn('revocation notices lost; listening again at the next refresh');
+      },
+    );
+  }
+
   async stop(): Promise<void> {
+    this.started = false;
     await this.loop.stop();
     for (const id of [...this.entries.keys()]) this.close(id, 'worker stopping');
     await this.unlisten?.();
@@ -91,6 +104,7 @@ export class OrderStreams implements OnModuleDestroy {
 
   /** Opens streams for connections that gained working orders, closes those of connections that have none or are no longer active. */
   private async refresh(): Promise<number> {
+    if (this.started && !this.unlisten) await this.listen();
     const wanted = await this.repository.connections(this.brokerNames, this.config.orderStreams.max);
     const ids = new Set(wanted.map((w) => w.connectionId));
     for (const id of [...this.entries.keys()]) if (!ids.has(id)) this.close(id, 'no working orders on an active connection');

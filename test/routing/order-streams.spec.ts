@@ -128,6 +128,28 @@ describe('order lifecycle by broker event streams (Alpaca trade_updates)', () =>
     expect(world.alpaca.stream.authentications.filter((a) => a.apiKey === apiKey)).toHaveLength(1);
   });
 
+  it('one stream per connection whatever the number of its orders, at most ORDER_STREAMS_MAX per worker; the rest is polled', async () => {
+    await world.worker.close();
+    world.worker = await startWorker(world.db, { ...world.env, ORDER_SYNC_INTERVAL_MS: '100', ORDER_STREAMS_MAX: '1' });
+    const a = await streamedLimit('AAPL', { waitForStream: false });
+    const source = await world.source(a.ws.token);
+    await world.route(a.ws.token, { sourceId: source.id, connectionId: a.connection, sizing: { mode: 'fixed', value: '10' } });
+    const second = (await world.settled(a.ws.token, await world.send(source, { ticker: 'MSFT', action: 'buy', orderType: 'limit', limitPrice: '101', price: '105' }))).orders[0];
+    const b = await streamedLimit('AMZN', { waitForStream: false });
+    await until('a stream to open', () => world.alpaca.stream.listening(a.apiKey) + world.alpaca.stream.listening(b.apiKey) === 1);
+    await new Promise((r) => setTimeout(r, 600)); // three refreshes: still one
+    expect(world.alpaca.stream.listening(a.apiKey) + world.alpaca.stream.listening(b.apiKey)).toBe(1);
+    expect(world.alpaca.stream.authentications.filter((x) => x.apiKey === a.apiKey || x.apiKey === b.apiKey)).toHaveLength(1);
+
+    for (const order of [a.order, second, b.order]) world.alpaca.fillPart(order.clientOrderId, 10, 100);
+    for (const [token, order] of [[a.ws.token, a.order], [a.ws.token, second], [b.ws.token, b.order]] as const) {
+      expect(await orderUntil(token, order.id, (o) => o.status === 'filled')).toMatchObject({ filledQuantity: '10', averagePrice: '100' });
+    }
+    // Secrets never reach the worker's log, on any of these paths.
+    const secrets = [a, b].map((x) => world.keys.get(x.connection)!.apiSecret);
+    expect(world.worker.logs.lines.filter((l) => secrets.some((secret) => l.includes(secret)))).toEqual([]);
+  });
+
   it('with the stream refused, the order is followed by polling', async () => {
     await world.worker.close();
     world.worker = await startWorker(world.db, { ...world.env, ORDER_SYNC_INTERVAL_MS: '100' });

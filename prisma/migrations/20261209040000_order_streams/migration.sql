@@ -1,18 +1,19 @@
 -- Broker event streams: a worker keeps one stream per connection that has working orders. It finds those
 -- connections across workspaces through this SECURITY DEFINER function only (run as switchyard_resolver, which
 -- may read just the columns it names), then opens each stream inside the connection's workspace.
-GRANT SELECT (connection_id) ON orders TO switchyard_resolver;
+GRANT SELECT (connection_id, created_at) ON orders TO switchyard_resolver;
 GRANT SELECT (status) ON broker_connections TO switchyard_resolver;
 
--- One row per active connection with a working order of a streaming broker: the connection and one of its
--- working orders (the stream's credential is opened in that order's routing-style context).
-CREATE FUNCTION order_stream_connections(p_brokers text[], p_limit integer) RETURNS TABLE (workspace_id uuid, connection_id uuid, broker text, order_id uuid)
+-- One row per active connection with a working order of a streaming broker, the connection whose oldest working
+-- order is oldest first: a worker at its bound keeps the streams it has instead of trading them for newer ones.
+CREATE FUNCTION order_stream_connections(p_brokers text[], p_limit integer) RETURNS TABLE (workspace_id uuid, connection_id uuid, broker text)
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
   AS $$
-  SELECT DISTINCT ON (o.connection_id) o.workspace_id, o.connection_id, o.broker, o.id FROM orders o
+  SELECT o.workspace_id, o.connection_id, min(o.broker) FROM orders o
     JOIN broker_connections c ON c.id = o.connection_id AND c.status = 'active'
    WHERE o.status IN ('accepted', 'partially_filled') AND o.intent <> 'cancel' AND o.broker = ANY(p_brokers)
-   ORDER BY o.connection_id, o.id
+   GROUP BY o.workspace_id, o.connection_id
+   ORDER BY min(o.created_at), o.connection_id
    LIMIT p_limit
 $$;
 ALTER FUNCTION order_stream_connections(text[], integer) OWNER TO switchyard_resolver;
