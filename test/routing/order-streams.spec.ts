@@ -150,6 +150,29 @@ describe('order lifecycle by broker event streams (Alpaca trade_updates)', () =>
     expect(world.worker.logs.lines.filter((l) => secrets.some((secret) => l.includes(secret)))).toEqual([]);
   });
 
+  it('the poller leaves a streamed order alone while its stream is up, and asks again once the stream is down', async () => {
+    await world.worker.close();
+    world.worker = await startWorker(world.db, { ...world.env, ORDER_SYNC_INTERVAL_MS: '100' });
+    const { ws, apiKey, order } = await streamedLimit('META');
+    // The stream's (re)open makes the order due once (what it missed while down); then the stream has it.
+    await until('the catch-up poll', () => lookups(order.clientOrderId) >= 1);
+    await new Promise((r) => setTimeout(r, 300));
+    const quiet = lookups(order.clientOrderId);
+    await new Promise((r) => setTimeout(r, 700)); // seven poll intervals
+    expect(lookups(order.clientOrderId)).toBe(quiet);
+
+    world.alpaca.stream.refuse(true);
+    try {
+      world.alpaca.stream.dropAll();
+      await until('polling to resume', () => lookups(order.clientOrderId) >= quiet + 3);
+      world.alpaca.fillPart(order.clientOrderId, 10, 100);
+      expect(await orderUntil(ws.token, order.id, (o) => o.status === 'filled')).toMatchObject({ filledQuantity: '10', fills: [expect.objectContaining({ quantity: '10' })] });
+      expect(world.alpaca.stream.listening(apiKey)).toBe(0);
+    } finally {
+      world.alpaca.stream.refuse(false);
+    }
+  });
+
   it('with the stream refused, the order is followed by polling', async () => {
     await world.worker.close();
     world.worker = await startWorker(world.db, { ...world.env, ORDER_SYNC_INTERVAL_MS: '100' });
