@@ -123,7 +123,7 @@ export class AlpacaStub extends BrokerStubServer {
     const now = new Date().toISOString();
     const done = after === Number(order.qty);
     Object.assign(order, { filled_qty: num(after), filled_avg_price: num(average), status: done ? 'filled' : 'partially_filled', updated_at: now, filled_at: done ? now : null });
-    this.tradeUpdate(order, done ? 'fill' : 'partial_fill', { execution_id: randomUUID(), price: num(price), qty: num(qty), position_qty: num(next), timestamp: now });
+    this.tradeUpdate(order, done ? 'fill' : 'partial_fill', { execution_id: randomUUID(), price: num(price), qty: num(qty), position_qty: num(this.positionOf(order.apiKey, order.symbol)), timestamp: now });
   }
 
   /** A trade_updates event for one of a key's orders, as it stands now. */
