@@ -115,6 +115,22 @@ describe('order lifecycle by broker event streams (Alpaca trade_updates)', () =>
     expect(filled.fills.map((f: any) => [f.quantity, f.price])).toEqual([['4', '100'], ['6', '101']]);
   });
 
+  it('two workers streaming the same connection record each fill once', async () => {
+    const other = await startWorker(world.db, world.env);
+    try {
+      const { ws, apiKey, order } = await streamedLimit('ORCL', { waitForStream: false });
+      await until('both workers to stream', () => world.alpaca.stream.listening(apiKey) === 2);
+      world.alpaca.fillPart(order.clientOrderId, 4, 100);
+      world.alpaca.fillPart(order.clientOrderId, 6, 101);
+      const filled = await orderUntil(ws.token, order.id, (o) => o.status === 'filled', 5_000);
+      expect(filled).toMatchObject({ filledQuantity: '10', averagePrice: '100.6' });
+      expect(filled.fills.map((f: any) => [f.quantity, f.price])).toEqual([['4', '100'], ['6', '101']]);
+      expect(filled.transitions.map((t: any) => t.to)).toEqual(['accepted', 'partially_filled', 'filled']);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('revoking the connection closes its stream at once', async () => {
     const { ws, connection, apiKey } = await streamedLimit('AMD');
     const res = await http(world.api.url, 'DELETE', `/v1/connections/${connection}`, { token: ws.token });
