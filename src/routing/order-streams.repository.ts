@@ -51,13 +51,18 @@ export class OrderStreamsRepository {
     return rows[0]?.id;
   }
 
-  /** A stream just came up: what it missed while down is asked for at once (each working order polled once). */
-  async markDue(client: PoolClient, connectionId: string): Promise<void> {
-    await client.query({
+  /**
+   * A stream just came up: what it missed while down is asked for at once (each working order polled once).
+   * Returns the database's time now, which the poller compares with the orders' `synced_at` (one clock for both).
+   */
+  async markDue(client: PoolClient, connectionId: string): Promise<Date> {
+    const { rows } = await client.query<{ now: Date }>({
       name: 'streams.mark_due',
-      text: `UPDATE orders SET next_sync_at = clock_timestamp() WHERE connection_id = $1 AND status IN ('accepted', 'partially_filled') AND intent <> 'cancel'`,
+      text: `WITH due AS (UPDATE orders SET next_sync_at = clock_timestamp() WHERE connection_id = $1 AND status IN ('accepted', 'partially_filled') AND intent <> 'cancel')
+        SELECT clock_timestamp() AS now`,
       values: [connectionId],
     });
+    return rows[0].now;
   }
 
   /**

@@ -19,7 +19,7 @@ const RECONNECT_BASE_MS = 250;
 
 interface Entry extends StreamedConnection {
   stream?: BrokerStream;
-  /** When the current stream confirmed its subscription (ms since epoch); unset while down. */
+  /** When the current stream came up, by the database's clock (ms since epoch); unset while down. */
   openedAt?: number;
   failures: number;
   retry?: NodeJS.Timeout;
@@ -97,11 +97,6 @@ export class OrderStreams implements OnModuleDestroy {
     return at >= openedAt && Date.now() - at < this.config.orderStreams.safetyPollMs;
   }
 
-  /** How many streams are up now. */
-  get open(): number {
-    return [...this.entries.values()].filter((e) => e.openedAt !== undefined).length;
-  }
-
   /** Opens streams for connections that gained working orders, closes those of connections that have none or are no longer active. */
   private async refresh(): Promise<number> {
     if (this.started && !this.unlisten) await this.listen();
@@ -138,10 +133,11 @@ export class OrderStreams implements OnModuleDestroy {
       credentials = undefined;
       if (entry.closed) return stream.close();
       entry.stream = stream;
-      entry.openedAt = Date.now();
       entry.failures = 0;
       this.logger.info({ connectionId: entry.connectionId, broker: entry.broker }, 'order stream open');
-      await this.db.runRaw(entry.workspaceId, (db) => this.repository.markDue(db, entry.connectionId));
+      const openedAt = await this.db.runRaw(entry.workspaceId, (db) => this.repository.markDue(db, entry.connectionId));
+      // Until now the poller kept asking; from now on it leaves the orders this stream records.
+      if (entry.stream === stream) entry.openedAt = openedAt.getTime();
     } catch (err) {
       this.dropped(entry, err instanceof BrokerError ? err.message : ((err as Error)?.name ?? 'unknown'));
     } finally {
