@@ -139,6 +139,7 @@ export class OrderStreams implements OnModuleDestroy {
       // Until now the poller kept asking; from now on it leaves the orders this stream records.
       if (entry.stream === stream) entry.openedAt = openedAt.getTime();
     } catch (err) {
+      entry.stream?.close(); // opened, but its catch-up could not be scheduled: start over
       this.dropped(entry, err instanceof BrokerError ? err.message : ((err as Error)?.name ?? 'unknown'));
     } finally {
       credentials = undefined;
