@@ -1,20 +1,26 @@
 import type { AppConfig } from '../config/app-config';
 import { TenantDb } from '../database/tenant-db';
 import { AlpacaAdapter } from './alpaca/alpaca.adapter';
+import { AlpacaStreamClient } from './alpaca/alpaca-stream';
 import type { BrokerAdapter, BrokerName } from './broker-adapter';
 import { BrokerHttp } from './broker-http';
+import { type BrokerStreamClient, websocketUrl } from './broker-stream';
 import { BinanceAdapter } from './binance/binance.adapter';
+import { BinanceStreamClient } from './binance/binance-stream';
 import { CoinbaseAdapter } from './coinbase/coinbase.adapter';
+import { CoinbaseStreamClient } from './coinbase/coinbase-stream';
 import { OandaAdapter } from './oanda/oanda.adapter';
+import { OandaStreamClient } from './oanda/oanda-stream';
 import { PaperAdapter } from './paper/paper.adapter';
 
 /** One adapter per broker name, each with keep-alive HTTP clients to the configured base URLs. */
 export class BrokerRegistry {
   private readonly adapters: Map<BrokerName, BrokerAdapter>;
   private readonly clients: BrokerHttp[] = [];
+  private readonly streams: Map<BrokerName, BrokerStreamClient>;
 
   constructor(config: AppConfig, db: TenantDb) {
-    const { baseUrls, timeoutMs } = config.brokers;
+    const { baseUrls, streamUrls, timeoutMs } = config.brokers;
     const http = (broker: string, url: string) => {
       const client = new BrokerHttp(broker, url, timeoutMs);
       this.clients.push(client);
@@ -27,6 +33,22 @@ export class BrokerRegistry {
       ['coinbase', new CoinbaseAdapter(http('coinbase', baseUrls.coinbase))],
       ['oanda', new OandaAdapter({ paper: http('oanda', baseUrls.oanda.paper), live: http('oanda', baseUrls.oanda.live) })],
     ]);
+    this.streams = new Map<BrokerName, BrokerStreamClient>([
+      ['alpaca', new AlpacaStreamClient({ paper: websocketUrl(baseUrls.alpaca.paper, '/stream'), live: websocketUrl(baseUrls.alpaca.live, '/stream') }, timeoutMs)],
+      ['oanda', new OandaStreamClient(streamUrls.oanda, timeoutMs)],
+      ['binance', new BinanceStreamClient(streamUrls.binance, timeoutMs)],
+      ['coinbase', new CoinbaseStreamClient(streamUrls.coinbase, timeoutMs)],
+    ]);
+  }
+
+  /** The broker's order event stream, where it has one. */
+  stream(broker: BrokerName): BrokerStreamClient | undefined {
+    return this.streams.get(broker);
+  }
+
+  /** The brokers with an order event stream. */
+  get streamingBrokers(): BrokerName[] {
+    return [...this.streams.keys()];
   }
 
   get(broker: BrokerName): BrokerAdapter {
@@ -36,6 +58,6 @@ export class BrokerRegistry {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled(this.clients.map((c) => c.close()));
+    await Promise.allSettled([...this.clients.map((c) => c.close()), ...[...this.streams.values()].map((s) => s.close?.())]);
   }
 }

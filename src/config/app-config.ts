@@ -96,9 +96,15 @@ const envSchema = z
     BROKER_ALPACA_BASE_URL: z.url().default('https://paper-api.alpaca.markets'),
     BROKER_ALPACA_LIVE_BASE_URL: z.url().default('https://api.alpaca.markets'),
     BROKER_BINANCE_BASE_URL: z.url().default('https://api.binance.com'),
+    // Binance's WebSocket API (user data stream subscriptions) lives on a host of its own.
+    BROKER_BINANCE_WS_API_URL: z.url().default('wss://ws-api.binance.com:443/ws-api/v3'),
     BROKER_COINBASE_BASE_URL: z.url().default('https://api.coinbase.com'),
+    BROKER_COINBASE_WS_USER_URL: z.url().default('wss://advanced-trade-ws-user.coinbase.com'),
     BROKER_OANDA_BASE_URL: z.url().default('https://api-fxpractice.oanda.com'),
     BROKER_OANDA_LIVE_BASE_URL: z.url().default('https://api-fxtrade.oanda.com'),
+    // OANDA serves its transaction stream from a host of its own.
+    BROKER_OANDA_STREAM_URL: z.url().default('https://stream-fxpractice.oanda.com'),
+    BROKER_OANDA_LIVE_STREAM_URL: z.url().default('https://stream-fxtrade.oanda.com'),
     BROKER_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
     // Order lifecycle poller: how often a working order is asked for at its broker, how many asks at once, the backoff cap.
     ORDER_SYNC_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(5_000),
@@ -119,6 +125,12 @@ const envSchema = z
     WEBHOOK_DELIVERY_INTERVAL_MS: z.coerce.number().int().min(20).max(60_000).default(1_000),
     WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(8),
     WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(10_000),
+    // Broker event streams: at most this many per worker (0: none, polling only); how often the worker looks for
+    // connections to stream; the reconnect backoff cap; how long a streamed order may go unpolled (a safety poll).
+    ORDER_STREAMS_MAX: z.coerce.number().int().min(0).max(10_000).default(200),
+    ORDER_STREAM_REFRESH_MS: z.coerce.number().int().min(50).max(600_000).default(2_000),
+    ORDER_STREAM_RECONNECT_MAX_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+    ORDER_STREAM_SAFETY_POLL_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(60_000),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && !env.KMS_PROVIDER) {
@@ -187,12 +199,13 @@ export interface AppConfig {
     webhookSecret?: string;
   };
   rateLimit: { perMinute: number; webhookPerMinute: number; webhookPerIpPerMinute: number; auditVerifyPerMinute: number; windowMs: number; store: 'postgres' | 'redis' };
-  brokers: { baseUrls: BrokerBaseUrls; timeoutMs: number };
+  brokers: { baseUrls: BrokerBaseUrls; streamUrls: { oanda: { paper: string; live: string }; binance: string; coinbase: string }; timeoutMs: number };
   orderSync: { intervalMs: number; concurrency: number; maxBackoffMs: number };
   /** Positions/account snapshots: older than maxAgeMs the api asks the worker again and waits up to waitMs. */
   snapshot: { maxAgeMs: number; waitMs: number };
   outbound: OutboundSettings;
   webhooksOut: { intervalMs: number; maxAttempts: number; retryBaseMs: number };
+  orderStreams: { max: number; refreshMs: number; reconnectMaxMs: number; safetyPollMs: number };
 }
 
 /** The SSRF guard's settings (src/common/outbound): the only way to reach a private address is `allowHosts`. */
@@ -282,6 +295,7 @@ export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'a
         coinbase: e.BROKER_COINBASE_BASE_URL,
         oanda: { paper: e.BROKER_OANDA_BASE_URL, live: e.BROKER_OANDA_LIVE_BASE_URL },
       },
+      streamUrls: { oanda: { paper: e.BROKER_OANDA_STREAM_URL, live: e.BROKER_OANDA_LIVE_STREAM_URL }, binance: e.BROKER_BINANCE_WS_API_URL, coinbase: e.BROKER_COINBASE_WS_USER_URL },
       timeoutMs: e.BROKER_TIMEOUT_MS,
     },
     orderSync: { intervalMs: e.ORDER_SYNC_INTERVAL_MS, concurrency: e.ORDER_SYNC_CONCURRENCY, maxBackoffMs: e.ORDER_SYNC_MAX_BACKOFF_MS },
@@ -294,6 +308,7 @@ export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'a
       maxResponseBytes: e.OUTBOUND_MAX_RESPONSE_BYTES,
     },
     webhooksOut: { intervalMs: e.WEBHOOK_DELIVERY_INTERVAL_MS, maxAttempts: e.WEBHOOK_MAX_ATTEMPTS, retryBaseMs: e.WEBHOOK_RETRY_BASE_MS },
+    orderStreams: { max: e.ORDER_STREAMS_MAX, refreshMs: e.ORDER_STREAM_REFRESH_MS, reconnectMaxMs: e.ORDER_STREAM_RECONNECT_MAX_MS, safetyPollMs: e.ORDER_STREAM_SAFETY_POLL_MS },
   };
 }
 

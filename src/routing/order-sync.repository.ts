@@ -20,6 +20,8 @@ export interface SyncedOrder {
   /** Asks in a row that failed before this one (the backoff's exponent). */
   syncFailures: number;
   connectionStatus: string;
+  /** When the broker's state was last recorded (a poll or a stream event). */
+  syncedAt: Date | null;
 }
 
 /** Where the broker's answer leaves the order. */
@@ -61,7 +63,7 @@ export class OrderSyncRepository {
            AND ($3 OR o.next_sync_at IS NULL OR o.next_sync_at <= now())
         RETURNING o.id, o.connection_id AS "connectionId", o.broker, o.client_order_id AS "clientOrderId", o.broker_order_id AS "brokerOrderId", o.symbol, o.status, c.environment,
           COALESCE(o.filled_quantity, 0)::text AS "filledQuantity", o.average_price::text AS "averagePrice",
-          o.sync_failures AS "syncFailures", c.status AS "connectionStatus"`,
+          o.sync_failures AS "syncFailures", c.status AS "connectionStatus", o.synced_at AS "syncedAt"`,
       values: [orderId, leaseMs, force],
     });
     return rows[0];
@@ -97,6 +99,26 @@ export class OrderSyncRepository {
         INSERT INTO order_transitions (workspace_id, order_id, from_status, to_status)
         SELECT u.workspace_id, u.id, prev.status, u.status FROM updated u, prev WHERE prev.status IS DISTINCT FROM u.status`,
       values: [orderId, result.status, result.reason ?? null, result.brokerOrderId, result.nextInMs],
+    });
+  }
+
+  /** Locks a working order for recording the broker's state; what its fills add up to now. Undefined once it ended. */
+  async lockWorking(client: PoolClient, orderId: string): Promise<{ status: string; filledQuantity: string; averagePrice: string | null } | undefined> {
+    const { rows } = await client.query<{ status: string; filledQuantity: string; averagePrice: string | null }>({
+      name: 'sync.lock_working',
+      text: `SELECT status, COALESCE(filled_quantity, 0)::text AS "filledQuantity", average_price::text AS "averagePrice"
+          FROM orders WHERE id = $1 AND status IN ${WORKING} FOR UPDATE`,
+      values: [orderId],
+    });
+    return rows[0];
+  }
+
+  /** Not asked this time (its connection's stream follows it): the next ask waits `inMs`. */
+  async postpone(client: PoolClient, orderId: string, inMs: number): Promise<void> {
+    await client.query({
+      name: 'sync.postpone',
+      text: `UPDATE orders SET next_sync_at = clock_timestamp() + $2 * interval '1 millisecond' WHERE id = $1`,
+      values: [orderId, inMs],
     });
   }
 

@@ -9,7 +9,8 @@ import { PollingLoop } from '../common/polling-loop';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { TenantDb } from '../database/tenant-db';
 import { CredentialOpener } from './credential-opener';
-import { newFills } from './order-fills';
+import { recordBrokerState } from './order-state';
+import { OrderStreams } from './order-streams';
 import { OrderSyncRepository, SyncedOrder } from './order-sync.repository';
 
 /** Due orders taken per pass; a full batch means more may be due, so the next pass starts at once. */
@@ -37,6 +38,7 @@ export class OrderSync implements OnModuleDestroy {
     private readonly brokers: BrokerRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
+    private readonly streams: OrderStreams,
   ) {
     this.brokerNames = BROKER_NAMES.filter((name) => this.brokers.get(name).getOrder !== undefined);
     const { intervalMs } = config.orderSync;
@@ -106,6 +108,11 @@ export class OrderSync implements OnModuleDestroy {
         await this.repository.failed(client, order.id, this.config.orderSync.maxBackoffMs);
         return undefined;
       }
+      // Its connection's stream is up and has recorded it since: not asked (nor its credential opened) this time.
+      if (!force && this.streams.follows(order.connectionId, order.syncedAt)) {
+        await this.repository.postpone(client, order.id, this.config.orderSync.intervalMs);
+        return undefined;
+      }
       context.connectionId = order.connectionId;
       return { order, grant: await this.opener.authorizeSync(client, context) };
     });
@@ -118,11 +125,8 @@ export class OrderSync implements OnModuleDestroy {
       const lookup = { clientOrderId: order.clientOrderId, brokerOrderId: order.brokerOrderId ?? undefined, symbol: order.symbol, environment: order.environment, connectionId: order.connectionId };
       const state = await adapter.getOrder!(credentials, lookup);
       if (!state) throw new Error(`${order.broker} does not know order ${order.clientOrderId}`);
-      const fills = newFills(order, state, new Date());
-      await this.db.runRaw(workspaceId, (client) =>
-        this.repository.apply(client, order.id, { status: state.status, brokerOrderId: state.brokerOrderId, reason: state.reason, fills, nextInMs: this.config.orderSync.intervalMs }),
-      );
-      if (state.status !== order.status) this.logger.info({ orderId: order.id, from: order.status, to: state.status }, 'order status changed at the broker');
+      const moved = await this.db.runRaw(workspaceId, (client) => recordBrokerState(this.repository, client, order.id, state, this.config.orderSync.intervalMs));
+      if (moved && state.status !== order.status) this.logger.info({ orderId: order.id, from: order.status, to: state.status }, 'order status changed at the broker');
     } catch (err) {
       await this.backOff(workspaceId, order, err);
     } finally {

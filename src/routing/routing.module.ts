@@ -12,6 +12,8 @@ import { CredentialOpener } from './credential-opener';
 import { FlattenRecovery } from './flatten-recovery';
 import { CachingKms } from './data-key-cache';
 import { OrderExecutor } from './order-executor';
+import { OrderStreams } from './order-streams';
+import { OrderStreamsRepository } from './order-streams.repository';
 import { OrderSync } from './order-sync';
 import { OrderSyncRepository } from './order-sync.repository';
 import { RoutingRepository } from './routing.repository';
@@ -36,6 +38,8 @@ import { SignalRouter } from './signal-router';
     ConnectionSnapshotter,
     ConnectionFlattener,
     FlattenRecovery,
+    OrderStreamsRepository,
+    OrderStreams,
     {
       provide: JOB_HANDLERS,
       inject: [SignalRouter, ConnectionSnapshotter, ConnectionFlattener],
@@ -43,6 +47,6 @@ import { SignalRouter } from './signal-router';
     },
     JobRunner,
   ],
-  exports: [JobRunner, CredentialOpener, OrderSync, FlattenRecovery],
+  exports: [JobRunner, CredentialOpener, OrderSync, FlattenRecovery, OrderStreams],
 })
 export class RoutingModule {}

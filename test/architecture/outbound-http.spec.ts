@@ -5,12 +5,13 @@ const ROOT = join(__dirname, '..', '..');
 
 /**
  * Product rule: user-given URLs are fetched only through ONE SSRF guard (src/common/outbound/). So an HTTP
- * client may appear only in the guard and in the two clients whose URLs come from the operator's configuration.
+ * client may appear only in the guard and in the clients whose URLs come from the operator's configuration.
  */
 const HTTP_CLIENTS: Record<string, string> = {
   'src/common/outbound/outbound-guard.ts': 'the SSRF guard itself',
   'src/brokers/broker-http.ts': 'broker APIs at the operator-configured BROKER_*_BASE_URL',
   'src/audit/pager/http-delivery.ts': 'pager channels at the operator-configured PAGER_* URLs',
+  'src/brokers/oanda/oanda-stream.ts': "OANDA's transaction stream at the operator-configured BROKER_OANDA_STREAM_URL",
 };
 
 const CLIENT_USE = [

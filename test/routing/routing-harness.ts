@@ -32,6 +32,7 @@ export class RoutingWorld {
       BROKER_ALPACA_BASE_URL: world.alpaca.url,
       BROKER_ALPACA_LIVE_BASE_URL: world.alpaca.url,
       BROKER_BINANCE_BASE_URL: world.binance.server.url,
+      BROKER_BINANCE_WS_API_URL: `${world.binance.server.url.replace(/^http/, 'ws')}/ws-api/v3`,
       BROKER_TIMEOUT_MS: '500',
       WEBHOOK_RATE_LIMIT_PER_MINUTE: '100000',
       RATE_LIMIT_PER_MINUTE: '100000',

@@ -1,6 +1,7 @@
 import type { BrokerOrderState, BrokerOrderStatus, OrderAck, OrderRequest } from '../broker-adapter';
 import { addDecimals, isDecimal, isPositiveDecimal } from '../broker-values';
-import type { BinanceOrder } from './binance-schemas';
+import type { BrokerStreamEvent } from '../broker-stream';
+import type { BinanceExecutionReport, BinanceOrder } from './binance-schemas';
 
 /** Quote assets a spot symbol can end with, longest first so `BTCFDUSD` is not read as `…USD`. */
 const QUOTE_ASSETS = ['FDUSD', 'USDT', 'USDC', 'BUSD', 'EUR', 'BTC', 'ETH'];
@@ -103,4 +104,11 @@ function scaled(value: string): { units: bigint; scale: number } {
   if (!isDecimal(value)) throw new RangeError('not an unsigned decimal');
   const [int, frac = ''] = value.split('.');
   return { units: BigInt(int + frac), scale: frac.length };
+}
+
+/** An executionReport as an order update: it carries the cumulative fill (z, Z), so it reads like an order lookup. */
+export function binanceExecutionEvent(report: BinanceExecutionReport): BrokerStreamEvent {
+  const clientOrderId = report.X === 'CANCELED' && report.C ? report.C : report.c;
+  const order: BinanceOrder = { symbol: report.s, orderId: report.i, clientOrderId, status: report.X, executedQty: report.z, cummulativeQuoteQty: report.Z, updateTime: report.T };
+  return { clientOrderId, state: binanceOrderState(order) };
 }

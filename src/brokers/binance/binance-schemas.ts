@@ -43,3 +43,18 @@ export const binanceAccountSchema = z.object({
 
 /** Binance's error body: `{"code": -2010, "msg": "Account has insufficient balance for requested action."}`. */
 export const binanceErrorSchema = z.object({ code: z.number(), msg: z.string().optional() });
+
+/** An `executionReport` of the user data stream (one-letter fields as Binance sends them; only those read here). */
+export const binanceExecutionReportSchema = z.object({
+  e: z.literal('executionReport'),
+  s: z.string(),
+  /** The client order id; on a cancel it is the cancel's own id and the order's is in `C`. */
+  c: z.string(),
+  C: z.string().optional(),
+  X: z.string(),
+  i: z.number().int(),
+  z: decimal,
+  Z: z.string(),
+  T: z.number().int().optional(),
+});
+export type BinanceExecutionReport = z.infer<typeof binanceExecutionReportSchema>;

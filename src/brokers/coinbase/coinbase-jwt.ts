@@ -21,9 +21,18 @@ export function coinbaseSigningKey(privateKey: string): KeyObject {
 
 /** The ES256 JWT of one request; its `uri` claim (`METHOD host/path`, no query) stops replays to other endpoints. */
 export function coinbaseJwt(apiKeyName: string, key: KeyObject, method: string, host: string, path: string, nowMs: number): string {
+  return signedJwt(apiKeyName, key, nowMs, { uri: `${method} ${host}${path}` });
+}
+
+/** The ES256 JWT of one websocket subscribe message: as Coinbase asks, without a `uri` claim. */
+export function coinbaseStreamJwt(apiKeyName: string, key: KeyObject, nowMs: number): string {
+  return signedJwt(apiKeyName, key, nowMs, {});
+}
+
+function signedJwt(apiKeyName: string, key: KeyObject, nowMs: number, extra: Record<string, string>): string {
   const now = Math.floor(nowMs / 1000);
   const header = { alg: 'ES256', kid: apiKeyName, nonce: randomBytes(16).toString('hex'), typ: 'JWT' };
-  const claims = { sub: apiKeyName, iss: 'cdp', nbf: now, exp: now + TOKEN_LIFETIME_S, uri: `${method} ${host}${path}` };
+  const claims = { sub: apiKeyName, iss: 'cdp', nbf: now, exp: now + TOKEN_LIFETIME_S, ...extra };
   const input = `${base64url(header)}.${base64url(claims)}`;
   const signature = sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
   return `${input}.${signature.toString('base64url')}`;

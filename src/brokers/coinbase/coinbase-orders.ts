@@ -1,6 +1,7 @@
 import type { BrokerOrderState, BrokerOrderStatus, OrderAck, OrderRequest } from '../broker-adapter';
 import { addDecimals, isPositiveDecimal } from '../broker-values';
-import type { CoinbaseOrder } from './coinbase-schemas';
+import type { BrokerStreamEvent } from '../broker-stream';
+import type { CoinbaseOrder, CoinbaseStreamOrder } from './coinbase-schemas';
 
 /** Quote currencies of Coinbase products, longest first so `BTCUSDC` is not read as `BTCUSD` + `C`. */
 const QUOTE_CURRENCIES = ['USDC', 'USDT', 'USD', 'EUR', 'GBP', 'BTC', 'ETH'];
@@ -105,4 +106,10 @@ export function coinbaseOrderState(order: CoinbaseOrder): BrokerOrderState {
     state.reason = order.reject_message || order.cancel_message || `order ${order.status} at Coinbase`;
   }
   return state;
+}
+
+/** A `user` channel order as an order update, read as an order lookup reads the same cumulative fill. */
+export function coinbaseStreamEvent(order: CoinbaseStreamOrder): BrokerStreamEvent {
+  const state = coinbaseOrderState({ order_id: order.order_id, client_order_id: order.client_order_id, status: order.status, filled_size: order.cumulative_quantity, average_filled_price: order.avg_price });
+  return { clientOrderId: order.client_order_id, state };
 }

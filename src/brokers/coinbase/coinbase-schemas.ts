@@ -66,3 +66,20 @@ export const coinbaseCancelSchema = z.object({
 
 /** Coinbase's error body: `{"error": "INVALID_ARGUMENT", "message": "…"}`. */
 export const coinbaseErrorSchema = z.object({ error: z.string().optional(), message: z.string().optional() });
+
+/** An order in the `user` channel's snapshot and update events (cumulative fill as cumulative_quantity, avg_price). */
+const coinbaseStreamOrder = z.object({
+  order_id: z.string().min(1),
+  client_order_id: z.string(),
+  status: z.string(),
+  cumulative_quantity: z.string().optional(),
+  avg_price: z.string().optional(),
+});
+export type CoinbaseStreamOrder = z.infer<typeof coinbaseStreamOrder>;
+
+/** A message of the Advanced Trade websocket: `subscriptions` acknowledgements, `user` events, or an error. */
+export const coinbaseStreamMessageSchema = z.union([
+  z.object({ type: z.literal('error'), message: z.string().optional() }),
+  z.object({ channel: z.literal('subscriptions'), events: z.array(z.object({ subscriptions: z.record(z.string(), z.array(z.string())) })) }),
+  z.object({ channel: z.literal('user'), events: z.array(z.object({ type: z.string(), orders: z.array(coinbaseStreamOrder).optional() })) }),
+]);

@@ -1,7 +1,8 @@
 import type { BrokerOrderState, OrderAck, OrderRequest } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
 import { absDecimal, negateDecimal } from '../broker-values';
-import type { OandaOrder, OandaOrderCreated, OandaTransaction } from './oanda-schemas';
+import type { BrokerStreamEvent } from '../broker-stream';
+import type { OandaOrder, OandaOrderCreated, OandaStreamLine, OandaTransaction } from './oanda-schemas';
 
 const BROKER = 'oanda';
 const ORDER_TYPES = { market: 'MARKET', limit: 'LIMIT', stop: 'STOP' } as const;
@@ -104,4 +105,16 @@ export function oandaOrderState(order: OandaOrder, ended?: OandaTransaction): Br
     if (ended) state.updatedAt = ended.time;
   }
   return state;
+}
+
+/**
+ * A transaction stream line as an order update: the ORDER_FILL or ORDER_CANCEL of one of our orders, read as the
+ * order lookup reads that same transaction (same fill id); undefined for heartbeats and everything else.
+ */
+export function oandaStreamEvent(line: OandaStreamLine): BrokerStreamEvent | undefined {
+  if (!line.clientOrderID || !line.orderID || !line.id || !line.time) return undefined;
+  const transaction = { ...line, id: line.id, time: line.time };
+  if (line.type === 'ORDER_FILL') return { clientOrderId: line.clientOrderID, state: oandaOrderState({ id: line.orderID, state: 'FILLED' }, transaction) };
+  if (line.type === 'ORDER_CANCEL') return { clientOrderId: line.clientOrderID, state: oandaOrderState({ id: line.orderID, state: 'CANCELLED' }, transaction) };
+  return undefined;
 }

@@ -78,3 +78,11 @@ export const oandaTransactionSchema = z.object({
   }),
 });
 export type OandaTransaction = z.infer<typeof oandaTransactionSchema>['transaction'];
+
+/** A line of `GET /v3/accounts/{id}/transactions/stream`: a transaction (ORDER_FILL, ORDER_CANCEL, …) or a HEARTBEAT. */
+export const oandaStreamLineSchema = oandaTransactionSchema.shape.transaction.partial({ id: true, time: true }).extend({
+  orderID: z.string().optional(),
+  /** The client order id of the order filled or cancelled (our clientExtensions.id). */
+  clientOrderID: z.string().optional(),
+});
+export type OandaStreamLine = z.infer<typeof oandaStreamLineSchema>;

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { AlpacaTradeStream, AlpacaTradeUpdate } from './alpaca-stream-stub';
 import { BrokerStubServer, RecordedRequest, StubReply } from './broker-stub';
 
 /**
  * Alpaca trading API stub (https://docs.alpaca.markets/reference): header-key auth, one account per key,
  * an order book with Alpaca's client_order_id uniqueness and field validation, immediate market fills
- * that move cash and positions, resting limit/stop orders, bracket/oto legs, positions and cancels.
+ * that move cash and positions, resting limit/stop orders, bracket/oto legs, positions and cancels, and the
+ * trading websocket (`/stream`, trade_updates) with an event for each of those order changes.
  */
 
 export interface AlpacaStubKey {
@@ -72,9 +74,12 @@ export class AlpacaStub extends BrokerStubServer {
   private readonly accounts = new Map<string, Account>();
   private readonly prices = new Map<string, number>();
   private scriptedOrderReply?: StubReply;
+  /** The trade_updates websocket: authenticates with the account keys, sends an event per order change. */
+  readonly stream = new AlpacaTradeStream((key, secret) => (this.accounts.get(key)?.key.apiSecret === secret ? key : undefined));
 
   constructor() {
     super();
+    this.upgrade(/^\/stream$/, (req, socket, head) => this.stream.handleUpgrade(req, socket, head));
     this.route('GET', /^\/v2\/account$/, (req) => this.authed(req, (a) => ({ status: 200, body: this.accountJson(a) })));
     this.route('POST', /^\/v2\/orders$/, (req) => this.authed(req, (a) => this.createOrder(a, req)));
     this.route('GET', /^\/v2\/orders:by_client_order_id$/, (req) => this.authed(req, (a) => this.orderByClientId(a, req)));
@@ -116,6 +121,12 @@ export class AlpacaStub extends BrokerStubServer {
     const now = new Date().toISOString();
     const done = after === Number(order.qty);
     Object.assign(order, { filled_qty: num(after), filled_avg_price: num(average), status: done ? 'filled' : 'partially_filled', updated_at: now, filled_at: done ? now : null });
+    this.tradeUpdate(order, done ? 'fill' : 'partial_fill', { execution_id: randomUUID(), price: num(price), qty: num(qty), position_qty: num(this.positionOf(order.apiKey, order.symbol)), timestamp: now });
+  }
+
+  /** A trade_updates event for one of a key's orders, as it stands now. */
+  private tradeUpdate(order: AlpacaStubOrder, event: string, extra: Partial<AlpacaTradeUpdate> = {}, apiKey = (order as AlpacaStubOrderRecord).apiKey): void {
+    this.stream.emit(apiKey, { event, order: publicOrder(order) as unknown as Record<string, unknown>, ...extra });
   }
 
   get ordersByClientId(): Map<string, AlpacaStubOrderRecord> {
@@ -214,6 +225,7 @@ export class AlpacaStub extends BrokerStubServer {
     order.legs = this.exitLegs(body, order, now);
     a.orders.set(clientOrderId, order);
     this.orders.push(order);
+    this.tradeUpdate(order, order.status === 'filled' ? 'fill' : 'new');
     return { status: 200, body: publicOrder(order) };
   }
 
@@ -287,7 +299,7 @@ export class AlpacaStub extends BrokerStubServer {
       if (!target) continue;
       if (!OPEN_STATUSES.has(target.status)) return { status: 422, body: { code: 42210000, message: 'order is not cancelable' } };
       // Cancelling an entry cancels its exits; cancelling one exit cancels its OCO partner.
-      for (const o of target === parent ? [parent, ...legs] : legs) cancel(o);
+      for (const o of target === parent ? [parent, ...legs] : legs) if (cancel(o)) this.tradeUpdate(o, 'canceled', {}, a.key.apiKey);
       return { status: 204 };
     }
     return { status: 404, body: { code: 40410000, message: 'order not found' } };
@@ -397,10 +409,12 @@ function baseOrder(symbol: string, qty: string, side: 'buy' | 'sell', now: strin
   };
 }
 
-function cancel(order: AlpacaStubOrder): void {
-  if (!OPEN_STATUSES.has(order.status)) return;
+/** True when it was open (and is canceled now). */
+function cancel(order: AlpacaStubOrder): boolean {
+  if (!OPEN_STATUSES.has(order.status)) return false;
   const now = new Date().toISOString();
   Object.assign(order, { status: 'canceled', canceled_at: now, updated_at: now });
+  return true;
 }
 
 /** What Alpaca returns: the order without the stub's bookkeeping. */

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { BinanceUserDataStream } from './binance-stream-stub';
 import { BrokerStubServer, RecordedRequest, StubReply } from './broker-stub';
 
 /**
@@ -81,9 +82,13 @@ export class BinanceStub {
   private readonly accounts = new Map<string, Account>();
   private readonly markets = new Map<string, Market>();
   private nextOrderId = 1000;
+  private nextTradeId = 1;
   private orderFault?: BinanceOrderFault;
+  /** The WebSocket API's user data stream: an executionReport per order change. */
+  readonly stream = new BinanceUserDataStream((apiKey) => this.accounts.get(apiKey)?.key.apiSecret);
 
   constructor(readonly server: BrokerStubServer) {
+    server.upgrade(/^\/ws-api\/v3$/, (req, socket, head) => this.stream.handleUpgrade(req, socket, head));
     this.addMarket('BTCUSDT', 'BTC', 'USDT', '50000');
     this.addMarket('ETHUSDT', 'ETH', 'USDT', '3000');
     this.addMarket('ETHBTC', 'ETH', 'BTC', '0.06');
@@ -141,6 +146,17 @@ export class BinanceStub {
     o.cummulativeQuoteQty += cost;
     o.status = o.executedQty === o.origQty ? 'FILLED' : 'PARTIALLY_FILLED';
     o.updateTime = Date.now();
+    this.report(o, a.key.apiKey, 'TRADE', { l: qty, L: price, t: this.nextTradeId++ });
+  }
+
+  /** An executionReport of the order as it stands now (https://developers.binance.com/docs/binance-spot-api-docs/user-data-stream). */
+  private report(o: BinanceStubOrder, apiKey: string, execution: string, extra: Record<string, unknown> = {}): void {
+    const now = Date.now();
+    this.stream.emit(apiKey, {
+      e: 'executionReport', E: now, s: o.symbol, c: o.clientOrderId, S: o.side, o: o.type, f: o.timeInForce, q: fixed8(o.origQty), p: fixed8(o.price),
+      P: fixed8(o.stopPrice), C: '', x: execution, X: o.status, r: 'NONE', i: o.orderId, l: '0.00000000', z: fixed8(o.executedQty), L: '0.00000000',
+      n: '0', N: null, T: o.updateTime, t: -1, w: o.status === 'NEW' || o.status === 'PARTIALLY_FILLED', m: false, O: o.time, Z: fixed8(o.cummulativeQuoteQty), ...extra,
+    });
   }
 
   orders(apiKey: string): BinanceStubOrder[] {
@@ -333,6 +349,7 @@ export class BinanceStub {
       pay.locked += payAmount; // resting orders hold their funds until filled or cancelled
     }
     account.orders.push(order);
+    this.report(order, account.key.apiKey, type === 'MARKET' ? 'TRADE' : 'NEW');
     const fills = type === 'MARKET' ? [{ price: fixed8(market.price), qty: fixed8(qty), commission: '0.00000000', commissionAsset: market.base, tradeId: order.orderId }] : [];
     return { status: 200, body: { ...orderJson(order), transactTime: order.time, fills } };
   }
@@ -366,6 +383,8 @@ export class BinanceStub {
       wallet.free += amount;
       o.status = 'CANCELED';
       o.updateTime = Date.now();
+      // As Binance: `c` names the cancel request, `C` the order it cancelled.
+      this.report(o, account.key.apiKey, 'CANCELED', { c: `cancel-${o.orderId}`, C: o.clientOrderId });
     }
     return { status: 200, body: open.map((o) => ({ ...orderJson(o), origClientOrderId: o.clientOrderId })) };
   }

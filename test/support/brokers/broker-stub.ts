@@ -1,5 +1,6 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 export interface RecordedRequest {
   method: string;
@@ -38,9 +39,23 @@ export class BrokerStubServer {
   private readonly sockets = new Set<Socket>();
   private faults: Array<{ fault: 'error500' | 'error429' | 'hang' | 'acceptThenHang'; only?: { method: string; path: RegExp } }> = [];
   private port = 0;
+  private readonly streams: Array<{ method: string; pattern: RegExp; handler: (req: RecordedRequest, res: ServerResponse, params: string[]) => void }> = [];
+  private readonly upgrades: Array<{ pattern: RegExp; handler: (req: IncomingMessage, socket: Duplex, head: Buffer) => void }> = [];
 
   route(method: string, pattern: RegExp, handler: Route['handler']): this {
     this.routes.push({ method, pattern, handler });
+    return this;
+  }
+
+  /** An endpoint that answers with a long-lived streamed body (chunked lines), written by `handler` itself. */
+  streamRoute(method: string, pattern: RegExp, handler: (req: RecordedRequest, res: ServerResponse, params: string[]) => void): this {
+    this.streams.push({ method, pattern, handler });
+    return this;
+  }
+
+  /** A websocket (HTTP upgrade) endpoint on the same port, e.g. a broker's event stream. */
+  upgrade(pattern: RegExp, handler: (req: IncomingMessage, socket: Duplex, head: Buffer) => void): this {
+    this.upgrades.push({ pattern, handler });
     return this;
   }
 
@@ -59,6 +74,12 @@ export class BrokerStubServer {
 
   async start(port = 0): Promise<this> {
     this.server = createServer((req, res) => void this.handle(req, res));
+    this.server.on('upgrade', (req, socket, head) => {
+      const path = new URL(req.url ?? '/', 'http://stub').pathname;
+      const endpoint = this.upgrades.find((u) => u.pattern.test(path));
+      if (endpoint) endpoint.handler(req, socket, head);
+      else socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n');
+    });
     this.server.on('connection', (s) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
@@ -90,6 +111,8 @@ export class BrokerStubServer {
       arrivedAtMs: performance.timeOrigin + performance.now(),
     };
     this.requests.push(recorded);
+    const streamed = this.streams.find((r) => r.method === recorded.method && r.pattern.test(recorded.path));
+    if (streamed) return streamed.handler(recorded, res, streamed.pattern.exec(recorded.path)!.slice(1));
     const route = this.routes.find((r) => r.method === recorded.method && r.pattern.test(recorded.path));
     if (!route) return this.reply(res, { status: 404, body: { message: 'not found' } });
 

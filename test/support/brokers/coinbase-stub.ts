@@ -2,6 +2,7 @@ import { createPublicKey, KeyObject, randomUUID, verify } from 'node:crypto';
 // The fixed-point helpers are the Binance stub's: both stubs keep amounts as integers of 1e-8.
 import { fixed8, toUnits } from './binance-stub';
 import { BrokerStubServer, RecordedRequest, StubReply } from './broker-stub';
+import { CoinbaseUserChannel } from './coinbase-stream-stub';
 
 /**
  * A Coinbase Advanced Trade stub for the endpoints Switchyard uses. Every request must carry a CDP API JWT
@@ -78,8 +79,17 @@ export class CoinbaseStub {
   private readonly accounts = new Map<string, Account>();
   private readonly prices = new Map<string, bigint>();
   private orderFault?: CoinbaseOrderFault;
+  /** The user websocket channel: the key's open orders on subscribe, an update per order change. */
+  readonly stream = new CoinbaseUserChannel(
+    (jwt) => {
+      const verified = this.verifyJwt(jwt, undefined);
+      return 'why' in verified ? verified : { apiKeyName: this.keyNameOf(verified.account) };
+    },
+    (apiKeyName) => (this.accounts.get(apiKeyName)?.orders ?? []).filter((o) => o.status === 'OPEN').map(userChannelOrder),
+  );
 
   constructor(readonly server: BrokerStubServer) {
+    server.upgrade(/^\/ws-user$/, (req, socket, head) => this.stream.handleUpgrade(req, socket, head));
     this.setPrice('BTC-USD', '50000');
     this.setPrice('ETH-USD', '3000');
     this.setPrice('BTC-USDC', '50000');
@@ -155,29 +165,43 @@ export class CoinbaseStub {
     return this;
   }
 
+  private keyNameOf(account: Account): string {
+    return [...this.accounts].find(([, a]) => a === account)![0];
+  }
+
+  /** An update on the user channel for one of the account's orders. */
+  private update(account: Account, order: CoinbaseStubOrder): void {
+    this.stream.emit(this.keyNameOf(account), userChannelOrder(order));
+  }
+
   /** Verifies the Bearer JWT; the 401 bodies name the failed check to make test failures readable. */
   private authenticate(req: RecordedRequest): { reply: StubReply } | { account: Account } {
-    const unauthorized = (why: string) => ({ reply: { status: 401, body: { error: 'UNAUTHENTICATED', message: `Unauthorized: ${why}` } } });
     const header = req.headers.authorization;
     const token = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice('Bearer '.length) : '';
+    const verified = this.verifyJwt(token, `${req.method} ${req.headers.host}${req.path}`);
+    return 'why' in verified ? { reply: { status: 401, body: { error: 'UNAUTHENTICATED', message: `Unauthorized: ${verified.why}` } } } : verified;
+  }
+
+  /** A CDP JWT as Coinbase checks it; `uri` is the request's claim, or undefined for a websocket message (no `uri` claim). */
+  private verifyJwt(token: string, uri: string | undefined): { why: string } | { account: Account } {
     const parts = token.split('.');
-    if (parts.length !== 3) return unauthorized('no bearer JWT');
+    if (parts.length !== 3) return { why: 'no bearer JWT' };
     const [h, p, s] = parts;
     const jose = decode(h);
     const claims = decode(p);
-    if (!jose || !claims) return unauthorized('malformed JWT');
-    if (jose.alg !== 'ES256' || typeof jose.nonce !== 'string' || jose.nonce === '') return unauthorized('header must be ES256 with a nonce');
+    if (!jose || !claims) return { why: 'malformed JWT' };
+    if (jose.alg !== 'ES256' || typeof jose.nonce !== 'string' || jose.nonce === '') return { why: 'header must be ES256 with a nonce' };
     const account = typeof jose.kid === 'string' ? this.accounts.get(jose.kid) : undefined;
-    if (!account) return unauthorized('unknown key');
+    if (!account) return { why: 'unknown key' };
     const signature = Buffer.from(s, 'base64url');
     if (!verify('sha256', Buffer.from(`${h}.${p}`), { key: account.key.publicKey, dsaEncoding: 'ieee-p1363' }, signature)) {
-      return unauthorized('bad signature');
+      return { why: 'bad signature' };
     }
-    if (claims.sub !== jose.kid || claims.iss !== 'cdp') return unauthorized('sub/iss mismatch');
+    if (claims.sub !== jose.kid || claims.iss !== 'cdp') return { why: 'sub/iss mismatch' };
     const now = Math.floor(Date.now() / 1000);
-    if (typeof claims.nbf !== 'number' || typeof claims.exp !== 'number') return unauthorized('nbf/exp missing');
-    if (claims.nbf > now + LEEWAY_S || claims.exp <= now) return unauthorized('token outside its validity window');
-    if (claims.uri !== `${req.method} ${req.headers.host}${req.path}`) return unauthorized('uri claim does not match the request');
+    if (typeof claims.nbf !== 'number' || typeof claims.exp !== 'number') return { why: 'nbf/exp missing' };
+    if (claims.nbf > now + LEEWAY_S || claims.exp <= now) return { why: 'token outside its validity window' };
+    if (claims.uri !== uri) return { why: 'uri claim does not match the request' };
     return { account };
   }
 
@@ -278,6 +302,7 @@ export class CoinbaseStub {
     } else {
       order.status = 'EXPIRED'; // immediate-or-cancel / fill-or-kill with nothing to trade against
     }
+    this.update(account, order);
     return { status: 200, body: created(order) };
   }
 
@@ -325,6 +350,7 @@ export class CoinbaseStub {
     o.number_of_fills += 1;
     o.last_fill_time = new Date().toISOString();
     if (o.filled_size === o.size) o.status = 'FILLED';
+    this.update(a, o);
   }
 
   private batchCancel(account: Account, raw: string): StubReply {
@@ -337,6 +363,7 @@ export class CoinbaseStub {
       w.hold -= order.hold.amount;
       w.available += order.hold.amount;
       order.status = 'CANCELLED';
+      this.update(account, order);
       return { success: true, failure_reason: 'UNKNOWN_CANCEL_FAILURE_REASON', order_id: id };
     });
     return { status: 200, body: { results } };
@@ -378,6 +405,23 @@ function created(o: CoinbaseStubOrder): Record<string, unknown> {
     success: true,
     success_response: { order_id: o.order_id, product_id: o.product_id, side: o.side, client_order_id: o.client_order_id },
     order_configuration: o.order_configuration,
+  };
+}
+
+/** An order as the user channel shows it: cumulative_quantity, leaves_quantity and avg_price of what filled. */
+function userChannelOrder(o: CoinbaseStubOrder): Record<string, unknown> {
+  return {
+    order_id: o.order_id,
+    client_order_id: o.client_order_id,
+    cumulative_quantity: fixed8(o.filled_size),
+    leaves_quantity: fixed8(o.size - o.filled_size),
+    avg_price: fixed8(o.average_filled_price),
+    total_fees: '0',
+    status: o.status,
+    product_id: o.product_id,
+    creation_time: o.created_time,
+    order_side: o.side,
+    order_type: o.order_type,
   };
 }
 

@@ -1,11 +1,13 @@
 import { BrokerStubServer, RecordedRequest, StubReply } from './broker-stub';
+import { OandaTransactionStream } from './oanda-stream-stub';
 
 /**
  * OANDA v20 REST stub (https://developer.oanda.com/rest-live-v20/introduction/): Bearer tokens that reach
  * registered accounts, transactions with increasing ids and `lastTransactionID`, market orders filled at once
  * (or cancelled for INSUFFICIENT_MARGIN), resting LIMIT/STOP/MIT orders, take-profit/stop-loss orders on fill,
  * netted positions, account summary with balance and NAV. As in v20, a client order id is refused
- * (CLIENT_ORDER_ID_ALREADY_EXISTS) only while another *pending* order holds it.
+ * (CLIENT_ORDER_ID_ALREADY_EXISTS) only while another *pending* order holds it. The transaction stream
+ * (`…/transactions/stream`, served here too, as the stream host) carries each fill and cancel as it happens.
  */
 
 export interface OandaStubAccountOptions {
@@ -76,10 +78,19 @@ export class OandaStub extends BrokerStubServer {
   private readonly prices = new Map<string, number>();
   private scriptedOrderReply?: StubReply;
   private dropOrderReplies = 0;
+  /** The transaction stream: the account's fills and cancels as lines, heartbeats between. */
+  readonly stream = new OandaTransactionStream();
 
   constructor() {
     super();
     const account = '^/v3/accounts/([^/]+)';
+    this.streamRoute('GET', new RegExp(`${account}/transactions/stream$`), (req, res, [id]) => {
+      const denied = this.authed(req, id, (a) => {
+        this.stream.attach(a.options.accountId, res, () => String(a.lastTransactionId));
+        return { status: 200 };
+      }) as StubReply;
+      if (denied.status !== 200) res.writeHead(denied.status, { 'content-type': 'application/json' }).end(JSON.stringify(denied.body));
+    });
     this.route('GET', new RegExp(`${account}/summary$`), (req, [id]) => this.authed(req, id, (a) => this.summary(a)));
     this.route('POST', new RegExp(`${account}/orders$`), (req, [id]) => this.authed(req, id, (a) => this.createOrder(a, req)));
     this.route('GET', new RegExp(`${account}/orders$`), (req, [id]) => this.authed(req, id, (a) => this.listOrders(a, req)));
@@ -265,6 +276,7 @@ export class OandaStub extends BrokerStubServer {
     if (trailing) order.trailingStopLossOnFill = { distance: String(trailing.distance) };
     this.orders.push(order);
     const created = createTransaction(order, a, now);
+    this.stream.emit(a.options.accountId, created);
     // Limit, stop and MIT orders rest: the stub moves no prices.
     if (type !== 'MARKET') return this.created(a, { orderCreateTransaction: created });
     const price = this.priceOf(instrument);
@@ -344,6 +356,7 @@ export class OandaStub extends BrokerStubServer {
       tradeOpened: { tradeID: id, units: order.units, price: num(price) },
     };
     a.transactions.set(id, transaction);
+    this.stream.emit(a.options.accountId, transaction);
     return transaction;
   }
 
@@ -368,6 +381,7 @@ export class OandaStub extends BrokerStubServer {
     Object.assign(order, { state: 'CANCELLED', cancellingTransactionID: id, cancelledTime: now });
     const transaction = { id, accountID: a.options.accountId, time: now, type: 'ORDER_CANCEL', orderID: order.id, clientOrderID: order.clientExtensions?.id, reason };
     a.transactions.set(id, transaction);
+    this.stream.emit(a.options.accountId, transaction);
     return transaction;
   }
 
