@@ -4,6 +4,7 @@ import type { SealedSecret } from '../kms/envelope';
 import { isPositiveDecimal } from '../brokers/broker-values';
 import { cumulativeFillId } from './order-fills';
 import type { OrderPlan, RouteRules } from './order-plan';
+import type { TradingWindow } from './risk/trading-windows';
 
 export interface SignalRow {
   id: string;
@@ -11,6 +12,7 @@ export interface SignalRow {
   sourceId: string;
   status: string;
   payload: Record<string, unknown>;
+  receivedAt: Date;
 }
 
 export interface RouteRow extends RouteRules {
@@ -20,6 +22,14 @@ export interface RouteRow extends RouteRules {
   /** As of the plan's read (before the connection lock): a claim checks it again under the lock. */
   credentialVersion: number;
   ordersLastMinute: number;
+  maxSignalAgeSeconds: number | null;
+  workspaceMaxSignalAgeSeconds: number | null;
+  tradingWindows: TradingWindow[] | null;
+  blockExitsOutsideWindows: boolean;
+  /** Effective duplicate window (the route's, else the workspace's), for the reason's words. */
+  duplicateWindowSeconds: number | null;
+  /** An earlier signal of the source with this one's ticker, action and sentiment inside the window (see DUPLICATE_OF). */
+  duplicateOf: string | null;
 }
 
 export interface OrderRow {
@@ -51,6 +61,9 @@ export interface OrderRow {
   attempts: number;
 }
 
+/** The reason code of an order dropped as a repeat of an earlier signal (the duplicate check skips those). */
+export const DUPLICATE_CODE = 'duplicate_signal';
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Answered: routing is done with the order (an accepted or partially filled one is then followed by OrderSync). */
@@ -78,6 +91,8 @@ export interface NewOrder {
   plan: OrderPlan;
   status: 'pending' | 'blocked';
   reason?: string;
+  /** The risk limit that blocked it, when one did (audited as `order.blocked`). */
+  limit?: string;
 }
 
 const ORDER_COLUMNS = `id, route_id AS "routeId", connection_id AS "connectionId", broker, client_order_id AS "clientOrderId",
@@ -104,13 +119,32 @@ export interface ClaimState {
   connection: ConnectionState | undefined;
 }
 
+/**
+ * The latest earlier signal of the source (`s`) with the same ticker, action and sentiment received inside
+ * the route's (`r`) duplicate window, that counts as an original: this route planned an order for it that was
+ * not itself dropped as a duplicate, or it is not planned yet (it comes first, so it is the one that goes).
+ */
+const DUPLICATE_OF = `SELECT d.id FROM signals d
+   WHERE d.workspace_id = s.workspace_id AND d.source_id = s.source_id AND d.seq < s.seq
+     AND d.received_at >= s.received_at - make_interval(secs => coalesce(r.duplicate_window_seconds, w.duplicate_window_seconds))
+     AND d.payload->>'ticker' = s.payload->>'ticker' AND d.payload->>'action' = s.payload->>'action'
+     AND d.payload->>'sentiment' IS NOT DISTINCT FROM s.payload->>'sentiment'
+     AND (d.status IN ('received', 'queued')
+          OR EXISTS (SELECT 1 FROM orders x WHERE x.signal_id = d.id AND x.route_id = r.id
+                      AND NOT (x.status = 'blocked' AND coalesce(x.reason, '') LIKE '${DUPLICATE_CODE}:%')))
+   ORDER BY d.seq DESC LIMIT 1`;
+
 // The same fields as enabledRoutes and ORDER_COLUMNS, as JSON objects, so one statement can carry them.
 const ROUTE_JSON = `json_build_object('id', r.id, 'connectionId', r.connection_id, 'sizingMode', r.sizing_mode, 'sizingValue', r.sizing_value::text,
   'symbolMap', r.symbol_map, 'allowedSymbols', NULLIF(r.allowed_symbols, '{}'), 'maxQuantity', r.max_quantity::text,
   'maxNotional', r.max_notional::text, 'maxOrdersPerMinute', r.max_orders_per_minute, 'positionMode', r.position_mode, 'entryWhenOpen', r.entry_when_open,
   'broker', c.broker, 'environment', c.environment, 'connectionStatus', c.status, 'credentialVersion', c.credential_version,
   'ordersLastMinute', CASE WHEN r.max_orders_per_minute IS NULL THEN 0 ELSE
-    (SELECT count(*)::int FROM orders o WHERE o.route_id = r.id AND o.status <> 'blocked' AND o.created_at > now() - interval '1 minute') END)`;
+    (SELECT count(*)::int FROM orders o WHERE o.route_id = r.id AND o.status <> 'blocked' AND o.created_at > now() - interval '1 minute') END,
+  'maxSignalAgeSeconds', r.max_signal_age_seconds, 'workspaceMaxSignalAgeSeconds', w.max_signal_age_seconds,
+  'tradingWindows', r.trading_windows, 'blockExitsOutsideWindows', r.block_exits_outside_windows,
+  'duplicateWindowSeconds', coalesce(r.duplicate_window_seconds, w.duplicate_window_seconds),
+  'duplicateOf', CASE WHEN coalesce(r.duplicate_window_seconds, w.duplicate_window_seconds) IS NULL THEN NULL ELSE (${DUPLICATE_OF}) END)`;
 const ORDER_JSON = `json_build_object('id', o.id, 'routeId', o.route_id, 'connectionId', o.connection_id, 'broker', o.broker, 'clientOrderId', o.client_order_id,
   'signalSeq', o.signal_seq::text, 'leg', o.leg, 'intent', o.intent, 'positionRule', o.position_rule, 'symbol', o.symbol, 'side', o.side, 'orderType', o.order_type, 'quantity', o.quantity::text,
   'limitPrice', o.limit_price::text, 'stopPrice', o.stop_price::text, 'timeInForce', o.time_in_force, 'takeProfit', o.take_profit::text,
@@ -158,9 +192,9 @@ export class RoutingRepository {
   async planState(client: PoolClient, signalId: string): Promise<PlanState | undefined> {
     const { rows } = await client.query<SignalRow & { routes: RouteRow[]; orders: OrderRow[] }>({
       name: 'routing.plan_state',
-      text: `SELECT s.id, s.seq::text, s.source_id AS "sourceId", s.status, s.payload,
+      text: `SELECT s.id, s.seq::text, s.source_id AS "sourceId", s.status, s.payload, s.received_at AS "receivedAt",
               (SELECT coalesce(json_agg(${ROUTE_JSON} ORDER BY r.created_at, r.id), '[]')
-                 FROM routes r JOIN broker_connections c ON c.id = r.connection_id
+                 FROM routes r JOIN broker_connections c ON c.id = r.connection_id JOIN workspaces w ON w.id = r.workspace_id
                 WHERE r.source_id = s.source_id AND r.enabled AND r.deleted_at IS NULL) AS routes,
               (SELECT coalesce(json_agg(${ORDER_JSON} ORDER BY o.created_at, o.leg, o.id), '[]') FROM orders o WHERE o.signal_id = s.id) AS orders
          FROM signals s WHERE s.id = $1 FOR UPDATE OF s`,

@@ -12,7 +12,9 @@ import type { StopLoss, TakeProfit } from '../signals/signal-brackets';
 import { clientOrderId } from './client-order-id';
 import { Executed, ExecutionJob, FoldedClaim, OrderExecutor, sent, WaitForEarlierOrder } from './order-executor';
 import { planOrders, RoutableSignal, RouteRules } from './order-plan';
-import { routeRateLimit } from './risk-gate';
+import { AuditWriter } from '../audit/audit-writer';
+import { routeRateLimit, signalRefusal } from './risk-gate';
+import { tradingWindowRefusal } from './risk/trading-windows';
 import { NewOrder, OrderRow, RouteRow, RoutingRepository, SignalRow, TERMINAL_ORDER_STATUSES } from './routing.repository';
 
 const TERMINAL_SIGNAL = new Set(['routed', 'partially_routed', 'blocked', 'failed']);
@@ -47,6 +49,7 @@ export class SignalRouter implements JobHandler<'route-signal'> {
     private readonly db: TenantDb,
     private readonly repository: RoutingRepository,
     private readonly executor: OrderExecutor,
+    private readonly audit: AuditWriter,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -155,7 +158,8 @@ export class SignalRouter implements JobHandler<'route-signal'> {
     // A re-run (the job waited its turn in the queue) finds the signal routing already: nothing to write.
     let routing = signal.status === 'routing';
     if (orders.length === 0 && routes.length > 0) {
-      const planned = routes.flatMap((route) => this.newOrders(signal, route));
+      const now = Date.now();
+      const planned = routes.flatMap((route) => this.newOrders(signal, route, now));
       const inserted = sent(this.repository.insertOrdersAndMarkRouting(client, workspaceId, signal, planned));
       // A single pending order is claimed right behind its insert (pipelined: no round trip in between),
       // unless an earlier order of its connection is held here.
@@ -167,6 +171,10 @@ export class SignalRouter implements JobHandler<'route-signal'> {
       }
       orders = await inserted;
       routing = true;
+      // Risk-limit blocks are audited with their reason, in the transaction that records them.
+      if (orders.length === planned.length) {
+        for (const o of planned) if (o.limit) sent(this.audit.recordRaw(client, blockedEvent(execution.id, signal.id, o)));
+      }
       // Fewer than planned: another run of this job inserted them while this one waited for the signal
       // lock; the claim above was for an order id that does not exist (it failed and rolled back).
       if (orders.length !== planned.length) {
@@ -183,12 +191,22 @@ export class SignalRouter implements JobHandler<'route-signal'> {
     return { orders, routes: new Map<string, RouteRules>(routes.map((r) => [r.id, r])), claimed };
   }
 
-  /** One order per leg (a reversal has two: close, then open), each with its own deterministic client order id. */
-  private newOrders(signal: SignalRow, route: RouteRow): NewOrder[] {
+  /**
+   * One order per leg (a reversal has two: close, then open), each with its own deterministic client order id.
+   * A stale or duplicate signal is one blocked order for the route; a trading window blocks leg by leg
+   * (entries, and exits only where the route says so).
+   */
+  private newOrders(signal: SignalRow, route: RouteRow, now: number): NewOrder[] {
     const throttled = routeRateLimit(route.maxOrdersPerMinute, route.ordersLastMinute);
-    return planOrders(toRoutable(signal), route, route.broker as BrokerName).map((planned, leg) => {
+    const refused = signalRefusal(signal, route, now);
+    const legs = planOrders(toRoutable(signal), route, route.broker as BrokerName);
+    return (refused ? legs.slice(0, 1) : legs).map((planned, leg) => {
       const common = { id: randomUUID(), routeId: route.id, connectionId: route.connectionId, broker: route.broker, leg, clientOrderId: clientOrderId(signal.id, route.id, leg) };
-      if (!planned.ok) return { ...common, plan: { intent: 'entry', symbol: planned.symbol, type: 'market' }, status: 'blocked', reason: planned.reason };
+      const symbol = planned.ok ? planned.plan.symbol : planned.symbol;
+      if (refused) return { ...common, plan: { intent: planned.ok ? planned.plan.intent : 'entry', symbol, type: 'market' }, status: 'blocked', reason: refused.reason, limit: refused.limit };
+      if (!planned.ok) return { ...common, plan: { intent: 'entry', symbol, type: 'market' }, status: 'blocked', reason: planned.reason };
+      const outside = tradingWindowRefusal(route.tradingWindows, route.blockExitsOutsideWindows, planned.plan.intent, now);
+      if (outside) return { ...common, plan: planned.plan, status: 'blocked', reason: outside, limit: 'tradingWindows' };
       return { ...common, plan: planned.plan, status: throttled ? 'blocked' : 'pending', reason: throttled };
     });
   }
@@ -206,6 +224,18 @@ export class SignalRouter implements JobHandler<'route-signal'> {
     sent(this.repository.markSignal(client, signalId, status, reasons.length ? [...new Set(reasons)].join('; ').slice(0, 2000) : null));
     return status;
   }
+}
+
+/** The audit event of an order a risk limit blocked when it was planned. */
+function blockedEvent(jobId: string, signalId: string, order: NewOrder) {
+  return {
+    action: 'order.blocked' as const,
+    actor: { type: 'worker' as const, id: jobId },
+    resource: { type: 'order', id: order.id },
+    requestId: jobId,
+    reason: order.reason,
+    metadata: { limit: order.limit!, signalId, routeId: order.routeId, symbol: order.plan.symbol },
+  };
 }
 
 const PLACED: ReadonlySet<string> = new Set(['accepted', 'partially_filled', 'filled', 'canceled', 'expired']);
