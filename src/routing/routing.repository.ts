@@ -2,8 +2,10 @@ import { Injectable } from '@nestjs/common';
 import type { PoolClient } from 'pg';
 import type { SealedSecret } from '../kms/envelope';
 import { isPositiveDecimal } from '../brokers/broker-values';
+import { parseDecimal } from './decimal';
 import { cumulativeFillId } from './order-fills';
 import type { OrderPlan, RouteRules } from './order-plan';
+import type { ConnectionBook, WorkingEntry } from './risk/position-limits';
 import type { TradingWindow } from './risk/trading-windows';
 
 export interface SignalRow {
@@ -28,6 +30,8 @@ export interface RouteRow extends RouteRules {
   blockExitsOutsideWindows: boolean;
   /** Effective duplicate window (the route's, else the workspace's), for the reason's words. */
   duplicateWindowSeconds: number | null;
+  maxPosition: string | null;
+  maxOpenPositions: number | null;
   /** An earlier signal of the source with this one's ticker, action and sentiment inside the window (see DUPLICATE_OF). */
   duplicateOf: string | null;
 }
@@ -63,6 +67,8 @@ export interface OrderRow {
 
 /** The reason code of an order dropped as a repeat of an earlier signal (the duplicate check skips those). */
 export const DUPLICATE_CODE = 'duplicate_signal';
+
+const SIGNED_DECIMAL = /^-?\d+(\.\d+)?$/;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -143,6 +149,7 @@ const ROUTE_JSON = `json_build_object('id', r.id, 'connectionId', r.connection_i
     (SELECT count(*)::int FROM orders o WHERE o.route_id = r.id AND o.status <> 'blocked' AND o.created_at > now() - interval '1 minute') END,
   'maxSignalAgeSeconds', r.max_signal_age_seconds, 'workspaceMaxSignalAgeSeconds', w.max_signal_age_seconds,
   'tradingWindows', r.trading_windows, 'blockExitsOutsideWindows', r.block_exits_outside_windows,
+  'maxPosition', r.max_position::text, 'maxOpenPositions', r.max_open_positions,
   'duplicateWindowSeconds', coalesce(r.duplicate_window_seconds, w.duplicate_window_seconds),
   'duplicateOf', CASE WHEN coalesce(r.duplicate_window_seconds, w.duplicate_window_seconds) IS NULL THEN NULL ELSE (${DUPLICATE_OF}) END)`;
 const ORDER_JSON = `json_build_object('id', o.id, 'routeId', o.route_id, 'connectionId', o.connection_id, 'broker', o.broker, 'clientOrderId', o.client_order_id,
@@ -368,6 +375,35 @@ export class RoutingRepository {
     }
     if (!UUID.test(connectionId) || !/^[a-z_]+$/.test(savepoint)) throw new Error('lockConnection: connection id must be a UUID');
     await client.query(`SAVEPOINT ${savepoint}; SELECT pg_advisory_xact_lock(hashtextextended('${connectionId}'::text, 7))`);
+  }
+
+  /**
+   * The connection's book for position limits (see ConnectionBook): the snapshot counts only while younger
+   * than `snapshotMaxAgeMs` and fetched after the last order or flatten close was sent, else the fills do.
+   */
+  async connectionBook(client: PoolClient, connectionId: string, snapshotMaxAgeMs: number): Promise<ConnectionBook> {
+    const { rows } = await client.query<{ fills: Record<string, string>; snapshot: { symbol: string; quantity: string }[] | null; working: WorkingEntry[] }>({
+      name: 'routing.connection_book',
+      text: `WITH fills AS (
+         SELECT o.symbol, CASE WHEN o.side = 'buy' THEN f.quantity ELSE -f.quantity END AS q
+           FROM orders o JOIN order_fills f ON f.order_id = o.id WHERE o.connection_id = $1 AND o.side IS NOT NULL
+         UNION ALL
+         SELECT symbol, CASE WHEN side = 'buy' THEN filled_quantity ELSE -filled_quantity END FROM flatten_orders
+          WHERE connection_id = $1 AND filled_quantity > 0)
+       SELECT (SELECT coalesce(json_object_agg(symbol, q), '{}') FROM (SELECT symbol, sum(q)::text AS q FROM fills GROUP BY symbol HAVING sum(q) <> 0) p) AS fills,
+              (SELECT s.positions FROM connection_snapshots s
+                WHERE s.connection_id = $1 AND s.positions IS NOT NULL AND s.fetched_at > clock_timestamp() - make_interval(secs => $2::int / 1000.0)
+                  AND s.fetched_at > coalesce((SELECT max(o.sent_at) FROM orders o WHERE o.connection_id = $1), '-infinity')
+                  AND s.fetched_at > coalesce((SELECT max(x.created_at) FROM flatten_orders x WHERE x.connection_id = $1), '-infinity')) AS snapshot,
+              (SELECT coalesce(json_agg(json_build_object('symbol', o.symbol, 'side', o.side, 'remaining', (o.quantity - coalesce(o.filled_quantity, 0))::text)), '[]')
+                 FROM orders o WHERE o.connection_id = $1 AND o.intent = 'entry' AND o.side IS NOT NULL AND o.quantity IS NOT NULL
+                  AND o.status IN ('pending', 'submitted', 'accepted', 'partially_filled')) AS working`,
+      values: [connectionId, snapshotMaxAgeMs],
+    });
+    const { fills, snapshot, working } = rows[0];
+    const entries: [string, string][] = snapshot ? snapshot.map((p) => [p.symbol, p.quantity]) : Object.entries(fills);
+    const positions = new Map(entries.filter(([, q]) => SIGNED_DECIMAL.test(q)).map(([symbol, q]) => [symbol, parseDecimal(q)]));
+    return { source: snapshot ? 'snapshot' : 'fills', positions, working };
   }
 
   async markSubmitted(client: PoolClient, orderId: string, jobId: string): Promise<void> {

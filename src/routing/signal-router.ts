@@ -14,7 +14,9 @@ import { Executed, ExecutionJob, FoldedClaim, OrderExecutor, sent, WaitForEarlie
 import { planOrders, RoutableSignal, RouteRules } from './order-plan';
 import { AuditWriter } from '../audit/audit-writer';
 import { routeRateLimit, signalRefusal } from './risk-gate';
+import { addWorking, ConnectionBook, positionLimitRefusal } from './risk/position-limits';
 import { tradingWindowRefusal } from './risk/trading-windows';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { NewOrder, OrderRow, RouteRow, RoutingRepository, SignalRow, TERMINAL_ORDER_STATUSES } from './routing.repository';
 
 const TERMINAL_SIGNAL = new Set(['routed', 'partially_routed', 'blocked', 'failed']);
@@ -50,6 +52,7 @@ export class SignalRouter implements JobHandler<'route-signal'> {
     private readonly repository: RoutingRepository,
     private readonly executor: OrderExecutor,
     private readonly audit: AuditWriter,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -159,7 +162,8 @@ export class SignalRouter implements JobHandler<'route-signal'> {
     let routing = signal.status === 'routing';
     if (orders.length === 0 && routes.length > 0) {
       const now = Date.now();
-      const planned = routes.flatMap((route) => this.newOrders(signal, route, now));
+      const books = await this.books(client, routes);
+      const planned = routes.flatMap((route) => this.newOrders(signal, route, now, books.get(route.connectionId)));
       const inserted = sent(this.repository.insertOrdersAndMarkRouting(client, workspaceId, signal, planned));
       // A single pending order is claimed right behind its insert (pipelined: no round trip in between),
       // unless an earlier order of its connection is held here.
@@ -196,19 +200,37 @@ export class SignalRouter implements JobHandler<'route-signal'> {
    * A stale or duplicate signal is one blocked order for the route; a trading window blocks leg by leg
    * (entries, and exits only where the route says so).
    */
-  private newOrders(signal: SignalRow, route: RouteRow, now: number): NewOrder[] {
+  private newOrders(signal: SignalRow, route: RouteRow, now: number, book: ConnectionBook | undefined): NewOrder[] {
     const throttled = routeRateLimit(route.maxOrdersPerMinute, route.ordersLastMinute);
     const refused = signalRefusal(signal, route, now);
     const legs = planOrders(toRoutable(signal), route, route.broker as BrokerName);
-    return (refused ? legs.slice(0, 1) : legs).map((planned, leg) => {
+    const closesFirst = legs.length > 1 && legs[0].ok && legs[0].plan.intent === 'exit';
+    return (refused ? legs.slice(0, 1) : legs).map((planned, leg): NewOrder => {
       const common = { id: randomUUID(), routeId: route.id, connectionId: route.connectionId, broker: route.broker, leg, clientOrderId: clientOrderId(signal.id, route.id, leg) };
       const symbol = planned.ok ? planned.plan.symbol : planned.symbol;
       if (refused) return { ...common, plan: { intent: planned.ok ? planned.plan.intent : 'entry', symbol, type: 'market' }, status: 'blocked', reason: refused.reason, limit: refused.limit };
       if (!planned.ok) return { ...common, plan: { intent: 'entry', symbol, type: 'market' }, status: 'blocked', reason: planned.reason };
       const outside = tradingWindowRefusal(route.tradingWindows, route.blockExitsOutsideWindows, planned.plan.intent, now);
       if (outside) return { ...common, plan: planned.plan, status: 'blocked', reason: outside, limit: 'tradingWindows' };
+      const overLimit = book && positionLimitRefusal(planned.plan, route, book, closesFirst && leg > 0);
+      if (overLimit) return { ...common, plan: planned.plan, status: 'blocked', ...overLimit };
+      if (book && !throttled) addWorking(book, planned.plan);
       return { ...common, plan: planned.plan, status: throttled ? 'blocked' : 'pending', reason: throttled };
     });
+  }
+
+  /**
+   * The books of the connections whose routes have position limits. Their connection locks are taken first,
+   * in id order, so plans of one connection read each other's orders instead of racing past the limit.
+   */
+  private async books(client: PoolClient, routes: RouteRow[]): Promise<Map<string, ConnectionBook>> {
+    const limited = [...new Set(routes.filter((r) => r.maxPosition !== null || r.maxOpenPositions !== null).map((r) => r.connectionId))].sort();
+    const books = new Map<string, ConnectionBook>();
+    for (const id of limited) {
+      sent(this.repository.lockConnection(client, id));
+      books.set(id, await this.repository.connectionBook(client, id, this.config.snapshot.maxAgeMs));
+    }
+    return books;
   }
 
   private async settle(client: PoolClient, signalId: string): Promise<string> {

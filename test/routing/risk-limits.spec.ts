@@ -57,6 +57,9 @@ describe('route risk limits', () => {
       ['an empty window list', { tradingWindows: [] }, 'limits.tradingWindows', expect.any(String)],
       ['a zero signal age', { maxSignalAgeSeconds: 0 }, 'limits.maxSignalAgeSeconds', expect.any(String)],
       ['a fractional duplicate window', { duplicateWindowSeconds: 1.5 }, 'limits.duplicateWindowSeconds', expect.any(String)],
+      ['a negative maxPosition', { maxPosition: '-1' }, 'limits.maxPosition', expect.any(String)],
+      ['a zero maxPosition', { maxPosition: '0.000' }, 'limits.maxPosition', 'must be above 0'],
+      ['a zero maxOpenPositions', { maxOpenPositions: 0 }, 'limits.maxOpenPositions', expect.any(String)],
       ['an unknown window field', { tradingWindows: [window({ flattenAtEnd: true })] }, 'limits.tradingWindows.0', expect.any(String)],
     ])('refuses %s with a 422 naming the field', async (_what, limits, path, message) => {
       expect(await routeProblem(limits)).toEqual([{ path, message }]);
@@ -74,14 +77,16 @@ describe('route risk limits', () => {
 
     it('shows the limits on the route view and clears them with a new limits object', async () => {
       const windows = [window({ days: ['mon', 'fri'], start: '18:00', end: '02:00', timezone: 'Europe/London' })];
-      const { ws, routeId } = await setup('paper', { maxSignalAgeSeconds: 30, duplicateWindowSeconds: 5, tradingWindows: windows, blockExitsOutsideWindows: true });
+      const { ws, routeId } = await setup('paper', {
+        maxSignalAgeSeconds: 30, duplicateWindowSeconds: 5, tradingWindows: windows, blockExitsOutsideWindows: true, maxPosition: '10.5', maxOpenPositions: 3,
+      });
       const list = await http(world.api.url, 'GET', '/v1/routes', { token: ws.token });
       expect(list.body.items[0].limits).toEqual({
         maxQuantity: null, maxNotional: null, maxOrdersPerMinute: null,
-        maxSignalAgeSeconds: 30, duplicateWindowSeconds: 5, tradingWindows: windows, blockExitsOutsideWindows: true,
+        maxSignalAgeSeconds: 30, duplicateWindowSeconds: 5, tradingWindows: windows, blockExitsOutsideWindows: true, maxPosition: '10.5', maxOpenPositions: 3,
       });
       const patched = await http(world.api.url, 'PATCH', `/v1/routes/${routeId}`, { token: ws.token, body: { limits: { maxQuantity: '3' } } });
-      expect(patched.body.limits).toMatchObject({ maxQuantity: '3', maxSignalAgeSeconds: null, duplicateWindowSeconds: null, tradingWindows: null, blockExitsOutsideWindows: false });
+      expect(patched.body.limits).toMatchObject({ maxQuantity: '3', maxSignalAgeSeconds: null, duplicateWindowSeconds: null, tradingWindows: null, blockExitsOutsideWindows: false, maxPosition: null, maxOpenPositions: null });
     });
   });
 
@@ -215,6 +220,63 @@ describe('route risk limits', () => {
       const reversal = await send({ action: 'sell', sentiment: 'short' });
       expect(reversal.status).toBe('partially_routed');
       expect([...reversal.orders].sort((a, b) => a.leg - b.leg).map((o) => [o.intent, o.status])).toEqual([['exit', 'filled'], ['entry', 'blocked']]);
+    });
+  });
+
+  describe('position limits', () => {
+    it('maxPosition: an entry reaching the limit goes, the next one past it is blocked; exits and reducing orders go', async () => {
+      const { ws, send } = await setup('paper', { maxPosition: '4' });
+      expect((await send({})).status).toBe('routed');
+      expect((await send({})).status).toBe('routed');
+      const over = await send({});
+      expect([over.status, over.error]).toEqual([
+        'blocked',
+        "max_position_exceeded: buying 2 AAPL would take the position to 6 (held 4 by Switchyard's recorded fills, working 0); this route allows at most 4 either way",
+      ]);
+      expect((await send({ action: 'sell' })).status).toBe('routed');
+      expect((await send({ action: 'exit' })).orders).toEqual([expect.objectContaining({ status: 'filled', quantity: '2' })]);
+      expect((await blockedEvents(ws.token)).map((e) => e.metadata.limit)).toEqual(['maxPosition']);
+    });
+
+    it('maxPosition counts orders of the same burst that are not filled yet', async () => {
+      const { ws, source } = await setup('paper', { maxPosition: '4' });
+      const ids = await Promise.all([1, 2, 3].map((n) => world.send(source, { ticker: 'AAPL', action: 'buy', price: '100', id: `burst-${n}` })));
+      const results = await Promise.all(ids.map((id) => world.settled(ws.token, id)));
+      expect(results.map((r) => r.status).sort()).toEqual(['blocked', 'routed', 'routed']);
+      expect(results.find((r) => r.status === 'blocked')!.error).toMatch(/^max_position_exceeded: buying 2 AAPL would take the position to 6 /);
+    });
+
+    it("takes the broker's snapshot over the recorded fills while it is fresh and newer than every order sent", async () => {
+      const { ws, connection, send } = await setup('alpaca', { maxPosition: '5' });
+      expect((await send({})).status).toBe('routed');
+      // A trade made outside Switchyard: the account holds 4, Switchyard's fills say 2.
+      const apiKey = world.keys.get(connection)!.apiKey;
+      (world.alpaca as unknown as { accounts: Map<string, { positions: Map<string, number> }> }).accounts.get(apiKey)!.positions.set('AAPL', 4);
+      const positions = await http(world.api.url, 'GET', `/v1/connections/${connection}/positions`, { token: ws.token });
+      expect(positions.body.positions).toEqual([expect.objectContaining({ symbol: 'AAPL', quantity: '4' })]);
+      const over = await send({});
+      expect([over.status, over.error]).toEqual([
+        'blocked',
+        "max_position_exceeded: buying 2 AAPL would take the position to 6 (held 4 by the broker's snapshot, working 0); this route allows at most 5 either way",
+      ]);
+      // An order sent after the snapshot makes it old news: the fills decide again (2 - 2 + 2 = 2).
+      expect((await send({ action: 'sell' })).status).toBe('routed');
+      expect((await send({})).status).toBe('routed');
+    });
+
+    it('maxOpenPositions: a new symbol is blocked once that many are open; adding to an open one still goes', async () => {
+      const { ws, send } = await setup('paper', { maxOpenPositions: 2 });
+      expect((await send({ ticker: 'AAPL' })).status).toBe('routed');
+      expect((await send({ ticker: 'MSFT', action: 'sell' })).status).toBe('routed');
+      const third = await send({ ticker: 'TSLA' });
+      expect([third.status, third.error]).toEqual([
+        'blocked',
+        "max_open_positions: 2 positions are open or being opened on this connection (AAPL, MSFT, by Switchyard's recorded fills); this route allows at most 2, so TSLA is not opened",
+      ]);
+      expect((await send({ ticker: 'AAPL' })).status).toBe('routed');
+      expect((await send({ ticker: 'MSFT', action: 'exit' })).status).toBe('routed');
+      expect((await send({ ticker: 'TSLA' })).status).toBe('routed');
+      expect((await blockedEvents(ws.token)).map((e) => e.metadata.limit)).toEqual(['maxOpenPositions']);
     });
   });
 });

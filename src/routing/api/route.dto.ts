@@ -34,6 +34,8 @@ const limits = z.strictObject({
   duplicateWindowSeconds: seconds.optional().describe('A signal with the ticker, action and sentiment of an earlier one from the source within this many seconds is blocked as a duplicate.'),
   tradingWindows: z.array(tradingWindowSchema).min(1).max(20).optional(),
   blockExitsOutsideWindows: z.boolean().optional().describe('Block exits outside the trading windows too (default: only entries).'),
+  maxPosition: decimal.refine((v) => /[1-9]/.test(v), 'must be above 0').optional().describe('Largest position (either direction) an entry may build per symbol on the route\'s connection.'),
+  maxOpenPositions: z.number().int().min(1).max(10_000).optional().describe('Entries that would open another symbol are blocked while this many are open on the connection.'),
 });
 
 /** Which directions the route opens positions in; the other direction's signals only close. */

@@ -26,6 +26,8 @@ export interface RouteView {
     duplicateWindowSeconds: number | null;
     tradingWindows: TradingWindow[] | null;
     blockExitsOutsideWindows: boolean;
+    maxPosition: string | null;
+    maxOpenPositions: number | null;
   };
   positionMode: string;
   entryWhenOpen: string;
@@ -50,6 +52,8 @@ function toView(r: Route): RouteView {
       duplicateWindowSeconds: r.duplicateWindowSeconds,
       tradingWindows: (r.tradingWindows as TradingWindow[] | null) ?? null,
       blockExitsOutsideWindows: r.blockExitsOutsideWindows,
+      maxPosition: r.maxPosition?.toString() ?? null,
+      maxOpenPositions: r.maxOpenPositions,
     },
     positionMode: r.positionMode,
     entryWhenOpen: r.entryWhenOpen,
@@ -65,6 +69,8 @@ function riskLimits(limits: CreateRouteDto['limits']) {
     duplicateWindowSeconds: limits?.duplicateWindowSeconds ?? null,
     tradingWindows: limits?.tradingWindows ?? Prisma.DbNull,
     blockExitsOutsideWindows: limits?.blockExitsOutsideWindows ?? false,
+    maxPosition: limits?.maxPosition ?? null,
+    maxOpenPositions: limits?.maxOpenPositions ?? null,
   };
 }
 
