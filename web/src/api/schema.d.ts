@@ -2158,6 +2158,10 @@ export interface operations {
                         }[];
                         /** @description Block exits outside the trading windows too (default: only entries). */
                         blockExitsOutsideWindows?: boolean;
+                        /** @description Largest position (either direction) an entry may build per symbol on the route's connection. */
+                        maxPosition?: number | string;
+                        /** @description Entries that would open another symbol are blocked while this many are open on the connection. */
+                        maxOpenPositions?: number;
                     };
                     /**
                      * @default both
@@ -2239,6 +2243,10 @@ export interface operations {
                         }[];
                         /** @description Block exits outside the trading windows too (default: only entries). */
                         blockExitsOutsideWindows?: boolean;
+                        /** @description Largest position (either direction) an entry may build per symbol on the route's connection. */
+                        maxPosition?: number | string;
+                        /** @description Entries that would open another symbol are blocked while this many are open on the connection. */
+                        maxOpenPositions?: number;
                     };
                     /** @enum {string} */
                     positionMode?: "both" | "long_only" | "short_only";
