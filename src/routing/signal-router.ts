@@ -11,7 +11,7 @@ import type { BrokerName } from '../brokers/broker-adapter';
 import type { StopLoss, TakeProfit } from '../signals/signal-brackets';
 import { clientOrderId } from './client-order-id';
 import { Executed, ExecutionJob, FoldedClaim, OrderExecutor, sent, WaitForEarlierOrder } from './order-executor';
-import { planOrders, RoutableSignal, RouteRules } from './order-plan';
+import { planOrders, RoutableSignal } from './order-plan';
 import { AuditWriter } from '../audit/audit-writer';
 import { routeRateLimit, signalRefusal } from './risk-gate';
 import { addWorking, ConnectionBook, positionLimitRefusal } from './risk/position-limits';
@@ -192,7 +192,7 @@ export class SignalRouter implements JobHandler<'route-signal'> {
       return undefined;
     }
     if (!routing) await this.repository.markSignal(client, signalId, 'routing');
-    return { orders, routes: new Map<string, RouteRules>(routes.map((r) => [r.id, r])), claimed };
+    return { orders, routes: new Map<string, RouteRow>(routes.map((r) => [r.id, r])), claimed };
   }
 
   /**

@@ -238,6 +238,22 @@ describe('route risk limits', () => {
       expect((await blockedEvents(ws.token)).map((e) => e.metadata.limit)).toEqual(['maxPosition']);
     });
 
+    it('maxPosition holds percent_equity entries, sized only at execution, to the position read from the broker then', async () => {
+      const ws = await world.workspace();
+      const connection = await world.connect(ws.token, 'paper');
+      const source = await world.source(ws.token);
+      // 1 % of the paper account's 100 000 at 100 is 10 shares.
+      await world.route(ws.token, { sourceId: source.id, connectionId: connection, sizing: { mode: 'percent_equity', value: '1' }, limits: { maxPosition: '15' } });
+      const send = async () => world.settled(ws.token, await world.send(source, { ticker: 'AAPL', action: 'buy', price: '100' }));
+      expect((await send()).orders).toEqual([expect.objectContaining({ status: 'filled', quantity: '10' })]);
+      const over = await send();
+      expect([over.status, over.error]).toEqual([
+        'blocked',
+        'max_position_exceeded: buying 10 AAPL would take the position to 20 (held 10 by the broker, just now, working 0); this route allows at most 15 either way',
+      ]);
+      expect(await blockedEvents(ws.token)).toEqual([expect.objectContaining({ resource: expect.objectContaining({ id: over.orders[0].id }), reason: over.error, metadata: expect.objectContaining({ limit: 'maxPosition' }) })]);
+    });
+
     it('maxPosition counts orders of the same burst that are not filled yet', async () => {
       const { ws, source } = await setup('paper', { maxPosition: '4' });
       const ids = await Promise.all([1, 2, 3].map((n) => world.send(source, { ticker: 'AAPL', action: 'buy', price: '100', id: `burst-${n}` })));

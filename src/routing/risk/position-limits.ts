@@ -14,7 +14,8 @@ export interface WorkingEntry {
  * orders and flatten closes); and the entry orders still working.
  */
 export interface ConnectionBook {
-  source: 'snapshot' | 'fills';
+  /** `broker`: the position read from the broker right before sending (percent_equity entries, sized only then). */
+  source: 'snapshot' | 'fills' | 'broker';
   positions: Map<string, bigint>;
   working: WorkingEntry[];
 }
@@ -24,7 +25,7 @@ export interface PositionLimits {
   maxOpenPositions: number | null;
 }
 
-const SOURCE_WORDS = { snapshot: "the broker's snapshot", fills: "Switchyard's recorded fills" } as const;
+const SOURCE_WORDS = { snapshot: "the broker's snapshot", fills: "Switchyard's recorded fills", broker: 'the broker, just now' } as const;
 
 const signed = (side: 'buy' | 'sell', q: bigint) => (side === 'buy' ? q : -q);
 const abs = (v: bigint) => (v < ZERO ? -v : v);
