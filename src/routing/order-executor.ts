@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { BrokerAdapter, BrokerCredentials, BrokerName, OrderAck, OrderRequest, Position } from '../brokers/broker-adapter';
 import { BrokerError } from '../brokers/broker-error';
 import { BrokerRegistry } from '../brokers/broker-registry';
+import { AuditWriter } from '../audit/audit-writer';
 import { Pager } from '../audit/pager/pager';
 import { LOGGER } from '../common/logger';
 import { TenantDb } from '../database/tenant-db';
@@ -14,8 +15,8 @@ import { absDecimal } from '../brokers/broker-values';
 import { parseDecimal, ZERO } from './decimal';
 import { RouteRules, sizeFromEquity } from './order-plan';
 import { riskGate } from './risk-gate';
+import { orderBlockedEvent } from './risk/order-blocked';
 import { PositionLimits, positionLimitRefusal } from './risk/position-limits';
-import { AuditWriter } from '../audit/audit-writer';
 import { OrderRow, RoutingRepository, TERMINAL_ORDER_STATUSES } from './routing.repository';
 
 /** An earlier signal's order on the same connection is still in flight: this one must wait its turn. */
@@ -131,7 +132,7 @@ export class OrderExecutor {
     try {
       signalStatus = await this.db.runPipelined(job.workspaceId, async (client) => {
         sent(this.repository.finishOrder(client, order.id, outcome));
-        if (outcome.limit) sent(this.audit.recordRaw(client, limitBlocked(job, order, outcome.limit, outcome.reason!)));
+        if (outcome.limit) sent(this.audit.recordRaw(client, orderBlockedEvent(job.id, order, outcome.limit, outcome.reason!, { signalSeq: order.signalSeq })));
         const settled = await options.settle?.(client);
         if (next) handedOver = await next.claimIn(client);
         return settled;
@@ -350,18 +351,6 @@ export class OrderExecutor {
     // Stays 'submitted': the retry asks the broker by client order id before placing again.
     throw err;
   }
-}
-
-/** The audit event of an order a risk limit blocked when it was about to be sent. */
-function limitBlocked(job: ExecutionJob, order: OrderRow, limit: string, reason: string) {
-  return {
-    action: 'order.blocked' as const,
-    actor: { type: 'worker' as const, id: job.id },
-    resource: { type: 'order', id: order.id },
-    requestId: job.id,
-    reason,
-    metadata: { limit, signalSeq: order.signalSeq, routeId: order.routeId, symbol: order.symbol },
-  };
 }
 
 /** A reversal opens only after its close went through (or had nothing to close). */

@@ -3,7 +3,9 @@ import { DelayedError, Job } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import type { Logger } from 'pino';
+import { AuditWriter } from '../audit/audit-writer';
 import { LOGGER } from '../common/logger';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { TenantDb } from '../database/tenant-db';
 import type { GivenUpJob, JobHandler } from '../queue/job-runner';
 import type { JobPayloads } from '../queue/jobs';
@@ -12,11 +14,10 @@ import type { StopLoss, TakeProfit } from '../signals/signal-brackets';
 import { clientOrderId } from './client-order-id';
 import { Executed, ExecutionJob, FoldedClaim, OrderExecutor, sent, WaitForEarlierOrder } from './order-executor';
 import { planOrders, RoutableSignal } from './order-plan';
-import { AuditWriter } from '../audit/audit-writer';
 import { routeRateLimit, signalRefusal } from './risk-gate';
+import { orderBlockedEvent } from './risk/order-blocked';
 import { addWorking, ConnectionBook, positionLimitRefusal } from './risk/position-limits';
 import { tradingWindowRefusal } from './risk/trading-windows';
-import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { NewOrder, OrderRow, RouteRow, RoutingRepository, SignalRow, TERMINAL_ORDER_STATUSES } from './routing.repository';
 
 const TERMINAL_SIGNAL = new Set(['routed', 'partially_routed', 'blocked', 'failed']);
@@ -175,9 +176,12 @@ export class SignalRouter implements JobHandler<'route-signal'> {
       }
       orders = await inserted;
       routing = true;
-      // Risk-limit blocks are audited with their reason, in the transaction that records them.
+      // Risk-limit blocks are audited with their reason, in the transaction that records them (never under the
+      // claim's savepoint above: a claim in the plan is made only for a single pending order).
       if (orders.length === planned.length) {
-        for (const o of planned) if (o.limit) sent(this.audit.recordRaw(client, blockedEvent(execution.id, signal.id, o)));
+        for (const o of planned) {
+          if (o.limit) sent(this.audit.recordRaw(client, orderBlockedEvent(execution.id, { ...o, symbol: o.plan.symbol }, o.limit, o.reason!, { signalId: signal.id })));
+        }
       }
       // Fewer than planned: another run of this job inserted them while this one waited for the signal
       // lock; the claim above was for an order id that does not exist (it failed and rolled back).
@@ -246,18 +250,6 @@ export class SignalRouter implements JobHandler<'route-signal'> {
     sent(this.repository.markSignal(client, signalId, status, reasons.length ? [...new Set(reasons)].join('; ').slice(0, 2000) : null));
     return status;
   }
-}
-
-/** The audit event of an order a risk limit blocked when it was planned. */
-function blockedEvent(jobId: string, signalId: string, order: NewOrder) {
-  return {
-    action: 'order.blocked' as const,
-    actor: { type: 'worker' as const, id: jobId },
-    resource: { type: 'order', id: order.id },
-    requestId: jobId,
-    reason: order.reason,
-    metadata: { limit: order.limit!, signalId, routeId: order.routeId, symbol: order.plan.symbol },
-  };
 }
 
 const PLACED: ReadonlySet<string> = new Set(['accepted', 'partially_filled', 'filled', 'canceled', 'expired']);
