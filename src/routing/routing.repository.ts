@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import type { PoolClient } from 'pg';
+import type { TradingWindow } from '../common/trading-windows';
 import type { SealedSecret } from '../kms/envelope';
 import { isPositiveDecimal } from '../brokers/broker-values';
 import { parseDecimal } from './decimal';
 import { cumulativeFillId } from './order-fills';
 import type { OrderPlan, RouteRules } from './order-plan';
 import type { ConnectionBook, WorkingEntry } from './risk/position-limits';
-import type { TradingWindow } from './risk/trading-windows';
 
 export interface SignalRow {
   id: string;

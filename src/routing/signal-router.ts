@@ -5,6 +5,7 @@ import type { PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import { AuditWriter } from '../audit/audit-writer';
 import { LOGGER } from '../common/logger';
+import { tradingWindowRefusal } from '../common/trading-windows';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { TenantDb } from '../database/tenant-db';
 import type { GivenUpJob, JobHandler } from '../queue/job-runner';
@@ -17,7 +18,6 @@ import { planOrders, RoutableSignal } from './order-plan';
 import { routeRateLimit, signalRefusal } from './risk-gate';
 import { orderBlockedEvent } from './risk/order-blocked';
 import { addWorking, ConnectionBook, positionLimitRefusal } from './risk/position-limits';
-import { tradingWindowRefusal } from './risk/trading-windows';
 import { NewOrder, OrderRow, RouteRow, RoutingRepository, SignalRow, TERMINAL_ORDER_STATUSES } from './routing.repository';
 
 const TERMINAL_SIGNAL = new Set(['routed', 'partially_routed', 'blocked', 'failed']);

@@ -1,5 +1,5 @@
 import { http } from '../support/api-app';
-import { wallClock } from '../../src/routing/risk/trading-windows';
+import { wallClock } from '../../src/common/trading-windows';
 import { startWorker } from '../support/worker-app';
 import { RoutingWorld } from './routing-harness';
 

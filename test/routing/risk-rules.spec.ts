@@ -1,5 +1,5 @@
 import { effectiveMaxSignalAge, staleRefusal } from '../../src/routing/risk/signal-age';
-import { insideWindow, tradingWindowRefusal, TradingWindow, wallClock } from '../../src/routing/risk/trading-windows';
+import { insideWindow, tradingWindowRefusal, TradingWindow, wallClock } from '../../src/common/trading-windows';
 
 const at = (iso: string) => Date.parse(iso);
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { HH_MM, isTimeZone, WEEKDAYS } from '../risk/trading-windows';
+import { HH_MM, isTimeZone, WEEKDAYS } from '../../common/trading-windows';
 
 const decimal = z.union([z.number().positive().finite(), z.string().regex(/^\d+(\.\d+)?$/, 'must be a positive decimal')]).transform(String);
 const symbol = z.string().trim().min(1).max(40).regex(/^[A-Za-z0-9._:/-]+$/, 'must be a plain symbol');

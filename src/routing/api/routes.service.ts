@@ -6,7 +6,7 @@ import { Problem } from '../../common/problem';
 import { TenantDb } from '../../database/tenant-db';
 import { Prisma, type Route } from '../../generated/prisma/client';
 import type { AuthContext } from '../../workspaces/auth/auth-context';
-import type { TradingWindow } from '../risk/trading-windows';
+import type { TradingWindow } from '../../common/trading-windows';
 import type { CreateRouteDto, UpdateRouteDto } from './route.dto';
 import { RoutesRepository } from './routes.repository';
 
