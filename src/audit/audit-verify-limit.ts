@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { LIMIT_STORE, LimitStore } from '../common/limits/limit-store';
+import { LIMIT_STORE, LimitStore } from '../limits/limit-store';
 import { Problem } from '../common/problem';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import type { VerifyScope } from './audit-verifier';

@@ -2,8 +2,8 @@ import { Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { ListQuery, ListRequest, TimeKey } from '../common/pagination';
 import { IdParam } from '../common/validation';
-import type { PlatformContext } from '../workspaces/auth/auth-context';
-import { PlatformAuth, PlatformOnly } from '../workspaces/auth/auth.decorators';
+import type { PlatformContext } from '../common/auth/auth-context';
+import { PlatformAuth, PlatformOnly } from '../common/auth/auth.decorators';
 import { alertListFilters, alertOrder, PlatformAlertFilter } from './dto/audit.dto';
 import { Pager } from './pager/pager';
 

@@ -1,7 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { IdParam } from '../common/validation';
-import { PlatformOnly } from '../workspaces/auth/auth.decorators';
+import { PlatformOnly } from '../common/auth/auth.decorators';
 import { AuditVerifier } from './audit-verifier';
 import { AuditVerifyLimit } from './audit-verify-limit';
 

@@ -5,7 +5,7 @@ import { AuditWriter } from '../audit/audit-writer';
 import { LOGGER } from '../common/logger';
 import { Problem } from '../common/problem';
 import { TenantDb } from '../database/tenant-db';
-import type { AuthContext } from '../workspaces/auth/auth-context';
+import type { AuthContext } from '../common/auth/auth-context';
 import { ConnectionJobs } from './connection-jobs';
 import type { FlattenDto } from './dto/flatten.dto';
 import { FlattensRepository } from './flattens.repository';

@@ -1,8 +1,8 @@
 import { Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { IdParam, ValidBody } from '../common/validation';
-import type { AuthContext } from '../workspaces/auth/auth-context';
-import { Auth, RequireRole } from '../workspaces/auth/auth.decorators';
+import type { AuthContext } from '../common/auth/auth-context';
+import { Auth, RequireRole } from '../common/auth/auth.decorators';
 import { PaperQuotesDto, paperQuotesSchema } from './dto/paper-quotes.dto';
 import { PaperQuotesService } from './paper-quotes.service';
 

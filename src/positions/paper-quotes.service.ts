@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Problem } from '../common/problem';
 import { TenantDb } from '../database/tenant-db';
-import type { AuthContext } from '../workspaces/auth/auth-context';
+import type { AuthContext } from '../common/auth/auth-context';
 import type { PaperQuotesDto } from './dto/paper-quotes.dto';
 import { PaperQuotesRepository } from './paper-quotes.repository';
 

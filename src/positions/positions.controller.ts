@@ -1,8 +1,8 @@
 import { Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { IdParam, ValidBody } from '../common/validation';
-import type { AuthContext } from '../workspaces/auth/auth-context';
-import { Auth, RequireRole } from '../workspaces/auth/auth.decorators';
+import type { AuthContext } from '../common/auth/auth-context';
+import { Auth, RequireRole } from '../common/auth/auth.decorators';
 import { FlattenDto, flattenSchema } from './dto/flatten.dto';
 import { FlattensService } from './flattens.service';
 import { SnapshotsService } from './snapshots.service';

@@ -7,7 +7,7 @@ import { LOGGER } from '../common/logger';
 import { Problem } from '../common/problem';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { TenantDb } from '../database/tenant-db';
-import type { AuthContext } from '../workspaces/auth/auth-context';
+import type { AuthContext } from '../common/auth/auth-context';
 import { ConnectionJobs } from './connection-jobs';
 import { SnapshotRow, SnapshotsRepository } from './snapshots.repository';
 

@@ -3,7 +3,7 @@ import type { PoolClient } from 'pg';
 import type { TradingWindow } from '../common/trading-windows';
 import type { SealedSecret } from '../kms/envelope';
 import { isPositiveDecimal } from '../brokers/broker-values';
-import { parseDecimal } from './decimal';
+import { parseDecimal } from '../common/decimal';
 import { cumulativeFillId } from './order-fills';
 import type { OrderPlan, RouteRules } from './order-plan';
 import type { ConnectionBook, WorkingEntry } from './risk/position-limits';

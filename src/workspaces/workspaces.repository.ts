@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { TenantTx } from '../database/tenant-db';
-import type { Role } from './auth/auth-context';
+import type { Role } from '../common/auth/auth-context';
 
 export interface WorkspaceRecord {
   id: string;

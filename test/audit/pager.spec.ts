@@ -5,12 +5,14 @@ import { Pager } from '../../src/audit/pager/pager';
 import { PagerDispatcher } from '../../src/audit/pager/pager-dispatcher';
 import { TenantDb } from '../../src/database/tenant-db';
 import type { RuntimeRole } from '../../src/database/database-roles';
-import type { AuthContext, PlatformContext } from '../../src/workspaces/auth/auth-context';
+import type { AuthContext, PlatformContext } from '../../src/common/auth/auth-context';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { PagerReceiver, startPagerDutyReceiver, startSlackReceiver, startWebhookReceiver } from '../support/pager-receivers';
 import { AuditApp, connect, startAuditApp } from './audit-harness';
 
 const ROUTING_KEY = 'R0UT1NGKEY0123456789abcdefABCDEF';
+
+const CONSOLE = 'https://switchyard.example.test';
 
 function admin(workspaceId: string): AuthContext {
   const id = randomUUID();
@@ -57,7 +59,7 @@ describe('Pager', () => {
   });
 
   // The platform on-call acknowledges through the api, so tests that acknowledge run as the api's role.
-  async function start(env: Record<string, string> = { PAGER_PAGERDUTY_ROUTING_KEY: ROUTING_KEY, PAGER_PAGERDUTY_URL: pd.url }, dataDir?: string, role: RuntimeRole = 'worker') {
+  async function start(env: Record<string, string> = { PAGER_PAGERDUTY_ROUTING_KEY: ROUTING_KEY, PAGER_PAGERDUTY_URL: pd.url, PUBLIC_BASE_URL: CONSOLE }, dataDir?: string, role: RuntimeRole = 'worker') {
     const app = await startAuditApp(db, { env, dataDir, role });
     apps.push(app);
     return { app, pager: app.module.get(Pager), dispatcher: app.module.get(PagerDispatcher) };
@@ -97,6 +99,8 @@ describe('Pager', () => {
       routing_key: ROUTING_KEY,
       event_action: 'trigger',
       dedup_key: `switchyard-alert-${alertId}`,
+      // A security alert opens on the platform on-call's screen.
+      links: [{ href: `${CONSOLE}/platform/alerts/${alertId}`, text: 'Open in the Switchyard console' }],
       payload: {
         summary: `Credential read outside a routing context: connection ${connectionId}`,
         source: `switchyard/workspace/${ws}`,
@@ -265,6 +269,7 @@ describe('Pager', () => {
         PAGER_SLACK_WEBHOOK_URL: slack.url,
         PAGER_WEBHOOK_URL: hook.url,
         PAGER_WEBHOOK_SECRET: secret,
+        PUBLIC_BASE_URL: CONSOLE,
       });
       const ws = randomUUID();
       const { id } = await pager.raise(outOfContext(ws, 'conn-9'));
@@ -274,9 +279,10 @@ describe('Pager', () => {
       await dispatcher.stop();
       expect((slackMessage.json as { text: string }).text).toContain(`[ERROR] Credential read outside a routing context: connection conn-9`);
       expect((slackMessage.json as { text: string }).text).toContain(`alert ${id}`);
+      expect((slackMessage.json as { text: string }).text).toContain(`<${CONSOLE}/platform/alerts/${id}|open in the console>`);
       const delivery = await sql.query(`SELECT id::text AS id FROM alert_deliveries WHERE alert_id = $1 AND channel = 'webhook'`, [id]);
       expect(signed.headers['webhook-id']).toBe(delivery.rows[0].id);
-      expect(signed.json).toMatchObject({ type: 'alert.triggered', data: { alertId: id, workspaceId: ws, rule: 'credential.read.out_of_context', severity: 'error', resource: { type: 'connection', id: 'conn-9' } } });
+      expect(signed.json).toMatchObject({ type: 'alert.triggered', data: { alertId: id, workspaceId: ws, rule: 'credential.read.out_of_context', severity: 'error', resource: { type: 'connection', id: 'conn-9' }, url: `${CONSOLE}/platform/alerts/${id}` } });
       expect((await deliveriesOf(id)).map((d) => [d.channel, d.status])).toEqual([
         ['pagerduty', 'delivered'],
         ['slack', 'delivered'],

@@ -1,4 +1,4 @@
-import { parseDecimal } from '../../src/routing/decimal';
+import { parseDecimal } from '../../src/common/decimal';
 import type { OrderPlan } from '../../src/routing/order-plan';
 import { ConnectionBook, positionLimitRefusal } from '../../src/routing/risk/position-limits';
 

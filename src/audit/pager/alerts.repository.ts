@@ -50,7 +50,7 @@ export interface OpenedAlert {
 }
 
 /** A delivery this dispatcher holds until `attempts` changes or the lease runs out. */
-export interface ClaimedDelivery extends AlertNotice {
+export interface ClaimedDelivery extends Omit<AlertNotice, 'link'> {
   channel: PagerChannelName;
   attempts: number;
 }

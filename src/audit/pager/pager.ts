@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ListRequest, Page, TimeKey, toPage } from '../../common/pagination';
 import { Problem } from '../../common/problem';
 import { TenantDb } from '../../database/tenant-db';
-import type { AuthContext, PlatformContext } from '../../workspaces/auth/auth-context';
+import type { AuthContext, PlatformContext } from '../../common/auth/auth-context';
 import type { SafeDetails } from '../audit-event';
 import { pgSql, prismaSql } from '../audit-sql';
 import { AuditWriter } from '../audit-writer';

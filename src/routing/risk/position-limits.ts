@@ -1,4 +1,4 @@
-import { formatDecimal, parseDecimal, ZERO } from '../decimal';
+import { formatDecimal, parseDecimal, ZERO } from '../../common/decimal';
 import type { OrderPlan } from '../order-plan';
 
 /** An entry order of the connection that may still fill: its side and the quantity not filled yet. */

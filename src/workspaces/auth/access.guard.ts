@@ -2,10 +2,10 @@ import { ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import type { FastifyRequest } from 'fastify';
-import { isDatabaseUnavailable } from '../../database/database-unavailable';
+import { isDatabaseUnavailable } from '../../common/database-unavailable';
 import { Problem } from '../../common/problem';
-import { AuthContext, PlatformContext, Principal, Role, roleAtLeast } from './auth-context';
-import { AUTH_CONTEXT, PLATFORM_ROUTE, PUBLIC_ROUTE, REQUIRED_ROLE } from './auth.decorators';
+import { AuthContext, PlatformContext, Principal, Role, roleAtLeast } from '../../common/auth/auth-context';
+import { AUTH_CONTEXT, PLATFORM_ROUTE, PUBLIC_ROUTE, REQUIRED_ROLE } from '../../common/auth/auth.decorators';
 import { TokenAttempts } from './token-attempts';
 import { SessionAuthenticator } from './session-authenticator';
 

@@ -3,8 +3,8 @@ import type { FastifyRequest } from 'fastify';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { ValidBody } from '../../common/validation';
 import { loginSchema, LoginDto } from '../dto/workspace.dto';
-import type { AuthContext } from './auth-context';
-import { Auth, Public, RequireRole } from './auth.decorators';
+import type { AuthContext } from '../../common/auth/auth-context';
+import { Auth, Public, RequireRole } from '../../common/auth/auth.decorators';
 import { LoginService } from './login.service';
 
 @ApiTags('auth')

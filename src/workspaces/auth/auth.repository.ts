@@ -4,7 +4,7 @@ import { PG_POOL } from '../../database/database.tokens';
 import type { AuditEventInput } from '../../audit/audit-event';
 import { AuditWriter } from '../../audit/audit-writer';
 import { TenantDb } from '../../database/tenant-db';
-import type { MemberJwtId, Role } from './auth-context';
+import type { MemberJwtId, Role } from '../../common/auth/auth-context';
 
 export interface ResolvedToken {
   id: string;

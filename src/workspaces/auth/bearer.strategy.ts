@@ -4,9 +4,9 @@ import { PassportStrategy } from '@nestjs/passport';
 import type { FastifyRequest } from 'fastify';
 import { Strategy } from 'passport-http-bearer';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
-import { lowerRole, Principal, Role } from './auth-context';
+import { lowerRole, Principal, Role } from '../../common/auth/auth-context';
 import { AuthRepository } from './auth.repository';
-import { constantTimeEqual, sha256 } from './secrets';
+import { constantTimeEqual, sha256 } from '../../common/bearer-secrets';
 
 // A token's last use is stamped at most once a minute: one write per busy token, not one per request.
 const LAST_USED_EVERY_MS = 60_000;

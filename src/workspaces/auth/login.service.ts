@@ -5,11 +5,12 @@ import { PLATFORM_WORKSPACE_ID } from '../../audit/audit-event';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { Problem } from '../../common/problem';
 import type { LoginDto } from '../dto/workspace.dto';
-import type { AuthContext } from './auth-context';
+import type { AuthContext } from '../../common/auth/auth-context';
 import { AuthRepository, LoginCandidate } from './auth.repository';
 import type { MemberJwtClaims } from './bearer.strategy';
 import { Lockout, Lockouts, Reservation, tooManyAttempts } from './lockouts';
-import { hashPassword, sha256, verifyPassword } from './secrets';
+import { sha256 } from '../../common/bearer-secrets';
+import { hashPassword, verifyPassword } from './passwords';
 
 // Verified against when no member with a password matches: every attempt costs exactly one hash.
 const DECOY_HASH = hashPassword('switchyard-decoy-password');

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { HH_MM, isTimeZone, WEEKDAYS } from '../../common/trading-windows';
+import { HH_MM, isTimeZone, WEEKDAYS } from '../common/trading-windows';
 
 const decimal = z.union([z.number().positive().finite(), z.string().regex(/^\d+(\.\d+)?$/, 'must be a positive decimal')]).transform(String);
 const symbol = z.string().trim().min(1).max(40).regex(/^[A-Za-z0-9._:/-]+$/, 'must be a plain symbol');
@@ -68,9 +68,3 @@ export const updateRouteSchema = z
   })
   .refine((v) => Object.keys(v).length > 0, 'nothing to update');
 export type UpdateRouteDto = z.infer<typeof updateRouteSchema>;
-
-export const orderListFilters = z.strictObject({
-  signalId: z.uuid().optional().describe('Only orders made from this signal.'),
-  status: z.enum(['pending', 'submitted', 'accepted', 'partially_filled', 'filled', 'canceled', 'expired', 'rejected', 'failed', 'blocked', 'skipped']).optional().describe('Only orders in this status.'),
-});
-export type OrderListFilter = z.infer<typeof orderListFilters>;
