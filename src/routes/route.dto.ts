@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HH_MM, isTimeZone, WEEKDAYS } from '../common/trading-windows';
 
 const decimal = z.union([z.number().positive().finite(), z.string().regex(/^\d+(\.\d+)?$/, 'must be a positive decimal')]).transform(String);
 const symbol = z.string().trim().min(1).max(40).regex(/^[A-Za-z0-9._:/-]+$/, 'must be a plain symbol');
@@ -8,10 +9,33 @@ const sizing = z.strictObject({
   value: decimal,
 }).refine((s) => s.mode !== 'percent_equity' || Number(s.value) <= 100, { message: 'percent_equity is at most 100', path: ['value'] });
 
+const seconds = z.number().int().min(1).max(86_400);
+const clockTime = z.string().regex(HH_MM, 'must be a wall-clock time HH:MM (00:00-23:59)');
+
+/** Entries are blocked outside every window; `end` before `start` runs overnight into the next day. */
+export const tradingWindowSchema = z
+  .strictObject({
+    days: z
+      .array(z.enum(WEEKDAYS, { error: `must be one of ${WEEKDAYS.join(', ')}` }))
+      .min(1)
+      .max(7)
+      .refine((d) => new Set(d).size === d.length, 'must not repeat a day'),
+    start: clockTime,
+    end: clockTime,
+    timezone: z.string().max(64).refine(isTimeZone, 'must be an IANA time zone such as America/New_York'),
+  })
+  .refine((w) => w.start !== w.end, { path: ['end'], message: 'must differ from start (a window cannot be empty or the whole day)' });
+
 const limits = z.strictObject({
   maxQuantity: decimal.optional(),
   maxNotional: decimal.optional(),
   maxOrdersPerMinute: z.number().int().min(1).max(10_000).optional(),
+  maxSignalAgeSeconds: seconds.optional().describe('Signals whose time (else receive time) is further than this from now, past or future, are blocked as stale. Default: the workspace\'s, else 60 on live connections.'),
+  duplicateWindowSeconds: seconds.optional().describe('A signal with the ticker, action and sentiment of an earlier one from the source within this many seconds is blocked as a duplicate.'),
+  tradingWindows: z.array(tradingWindowSchema).min(1).max(20).optional(),
+  blockExitsOutsideWindows: z.boolean().optional().describe('Block exits outside the trading windows too (default: only entries).'),
+  maxPosition: decimal.refine((v) => /[1-9]/.test(v), 'must be above 0').optional().describe('Largest position (either direction) an entry may build per symbol on the route\'s connection.'),
+  maxOpenPositions: z.number().int().min(1).max(10_000).optional().describe('Entries that would open another symbol are blocked while this many are open on the connection.'),
 });
 
 /** Which directions the route opens positions in; the other direction's signals only close. */

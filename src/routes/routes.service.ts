@@ -4,8 +4,9 @@ import { AuditWriter } from '../audit/audit-writer';
 import { byCreatedAt, Page, PageRequest, TimeKey, toPage } from '../common/pagination';
 import { Problem } from '../common/problem';
 import { TenantDb } from '../database/tenant-db';
-import type { Route } from '../generated/prisma/client';
+import { Prisma, type Route } from '../generated/prisma/client';
 import type { AuthContext } from '../common/auth/auth-context';
+import type { TradingWindow } from '../common/trading-windows';
 import type { CreateRouteDto, UpdateRouteDto } from './route.dto';
 import { RoutesRepository } from './routes.repository';
 
@@ -17,7 +18,17 @@ export interface RouteView {
   sizing: { mode: string; value: string };
   symbolMap: Record<string, string>;
   allowedSymbols: string[] | null;
-  limits: { maxQuantity: string | null; maxNotional: string | null; maxOrdersPerMinute: number | null };
+  limits: {
+    maxQuantity: string | null;
+    maxNotional: string | null;
+    maxOrdersPerMinute: number | null;
+    maxSignalAgeSeconds: number | null;
+    duplicateWindowSeconds: number | null;
+    tradingWindows: TradingWindow[] | null;
+    blockExitsOutsideWindows: boolean;
+    maxPosition: string | null;
+    maxOpenPositions: number | null;
+  };
   positionMode: string;
   entryWhenOpen: string;
   createdAt: string;
@@ -33,11 +44,33 @@ function toView(r: Route): RouteView {
     sizing: { mode: r.sizingMode, value: r.sizingValue.toString() },
     symbolMap: r.symbolMap as Record<string, string>,
     allowedSymbols: r.allowedSymbols.length ? r.allowedSymbols : null,
-    limits: { maxQuantity: r.maxQuantity?.toString() ?? null, maxNotional: r.maxNotional?.toString() ?? null, maxOrdersPerMinute: r.maxOrdersPerMinute },
+    limits: {
+      maxQuantity: r.maxQuantity?.toString() ?? null,
+      maxNotional: r.maxNotional?.toString() ?? null,
+      maxOrdersPerMinute: r.maxOrdersPerMinute,
+      maxSignalAgeSeconds: r.maxSignalAgeSeconds,
+      duplicateWindowSeconds: r.duplicateWindowSeconds,
+      tradingWindows: (r.tradingWindows as TradingWindow[] | null) ?? null,
+      blockExitsOutsideWindows: r.blockExitsOutsideWindows,
+      maxPosition: r.maxPosition?.toString() ?? null,
+      maxOpenPositions: r.maxOpenPositions,
+    },
     positionMode: r.positionMode,
     entryWhenOpen: r.entryWhenOpen,
     createdAt: r.createdAt.toISOString(),
     updatedAt: r.updatedAt.toISOString(),
+  };
+}
+
+/** The risk limits' columns; a `limits` object replaces all of them (unset fields clear). */
+function riskLimits(limits: CreateRouteDto['limits']) {
+  return {
+    maxSignalAgeSeconds: limits?.maxSignalAgeSeconds ?? null,
+    duplicateWindowSeconds: limits?.duplicateWindowSeconds ?? null,
+    tradingWindows: limits?.tradingWindows ?? Prisma.DbNull,
+    blockExitsOutsideWindows: limits?.blockExitsOutsideWindows ?? false,
+    maxPosition: limits?.maxPosition ?? null,
+    maxOpenPositions: limits?.maxOpenPositions ?? null,
   };
 }
 
@@ -69,6 +102,7 @@ export class RoutesService {
         maxQuantity: dto.limits?.maxQuantity,
         maxNotional: dto.limits?.maxNotional,
         maxOrdersPerMinute: dto.limits?.maxOrdersPerMinute,
+        ...riskLimits(dto.limits),
         positionMode: dto.positionMode,
         entryWhenOpen: dto.entryWhenOpen,
       });
@@ -95,6 +129,7 @@ export class RoutesService {
           maxQuantity: dto.limits.maxQuantity ?? null,
           maxNotional: dto.limits.maxNotional ?? null,
           maxOrdersPerMinute: dto.limits.maxOrdersPerMinute ?? null,
+          ...riskLimits(dto.limits),
         }),
       });
       await this.audit.record(tx, this.event(auth, 'route.update', id, { fields: Object.keys(dto).sort().join(',') }));

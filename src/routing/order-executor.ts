@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { BrokerAdapter, BrokerCredentials, BrokerName, OrderAck, OrderRequest, Position } from '../brokers/broker-adapter';
 import { BrokerError } from '../brokers/broker-error';
 import { BrokerRegistry } from '../brokers/broker-registry';
+import { AuditWriter } from '../audit/audit-writer';
 import { Pager } from '../audit/pager/pager';
 import { LOGGER } from '../common/logger';
 import { TenantDb } from '../database/tenant-db';
@@ -14,6 +15,8 @@ import { absDecimal } from '../brokers/broker-values';
 import { parseDecimal, ZERO } from '../common/decimal';
 import { RouteRules, sizeFromEquity } from './order-plan';
 import { riskGate } from './risk-gate';
+import { orderBlockedEvent } from './risk/order-blocked';
+import { PositionLimits, positionLimitRefusal } from './risk/position-limits';
 import { OrderRow, RoutingRepository, TERMINAL_ORDER_STATUSES } from './routing.repository';
 
 /** An earlier signal's order on the same connection is still in flight: this one must wait its turn. */
@@ -30,7 +33,11 @@ export interface ExecutionJob {
   finalAttempt: boolean;
 }
 
-type Outcome = Parameters<RoutingRepository['finishOrder']>[2];
+/** The answer finishOrder records; `limit` names the risk limit that blocked the order at execution (audited). */
+type Outcome = Parameters<RoutingRepository['finishOrder']>[2] & { limit?: string };
+
+/** What execution needs of a route: its planning rules and the position limit percent_equity entries are sized under. */
+export type ExecutedRoute = RouteRules & Pick<PositionLimits, 'maxPosition'>;
 
 /**
  * How long an order waits in this process for an earlier order of its connection before asking the
@@ -104,10 +111,11 @@ export class OrderExecutor {
     private readonly opener: CredentialOpener,
     private readonly brokers: BrokerRegistry,
     private readonly pager: Pager,
+    private readonly audit: AuditWriter,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
-  async execute(job: ExecutionJob, order: OrderRow, route: RouteRules, options: ExecuteOptions = {}): Promise<Executed> {
+  async execute(job: ExecutionJob, order: OrderRow, route: ExecutedRoute, options: ExecuteOptions = {}): Promise<Executed> {
     const claimed = options.claimed;
     if (claimed?.kind === 'failed') throw claimed.error;
     const claim = claimed && claimed.kind !== 'wait' ? claimed : await this.claimInTurn(job, order);
@@ -124,6 +132,7 @@ export class OrderExecutor {
     try {
       signalStatus = await this.db.runPipelined(job.workspaceId, async (client) => {
         sent(this.repository.finishOrder(client, order.id, outcome));
+        if (outcome.limit) sent(this.audit.recordRaw(client, orderBlockedEvent(job.id, order, outcome.limit, outcome.reason!, { signalSeq: order.signalSeq })));
         const settled = await options.settle?.(client);
         if (next) handedOver = await next.claimIn(client);
         return settled;
@@ -237,7 +246,7 @@ export class OrderExecutor {
   private async callBroker(
     job: ExecutionJob,
     order: OrderRow,
-    route: RouteRules,
+    route: ExecutedRoute,
     claim: { grant: CredentialGrant; environment: 'paper' | 'live'; lookupFirst: boolean },
   ): Promise<Outcome> {
     const { environment } = claim;
@@ -257,7 +266,7 @@ export class OrderExecutor {
     }
   }
 
-  private async perform(adapter: BrokerAdapter, credentials: BrokerCredentials, order: OrderRow, route: RouteRules, environment: 'paper' | 'live'): Promise<Outcome> {
+  private async perform(adapter: BrokerAdapter, credentials: BrokerCredentials, order: OrderRow, route: ExecutedRoute, environment: 'paper' | 'live'): Promise<Outcome> {
     const base = { clientOrderId: order.clientOrderId, symbol: order.symbol, environment, connectionId: order.connectionId };
     if (order.intent === 'cancel') {
       const canceled = await adapter.cancelOpenOrders(credentials, order.symbol, environment, order.connectionId);
@@ -284,6 +293,13 @@ export class OrderExecutor {
       if (refused) return { status: 'blocked', reason: refused };
       const quantity = order.quantity ?? (await this.sizedFromEquity(adapter, credentials, order, route, environment));
       if (typeof quantity !== 'string') return quantity;
+      // Sized only now (percent_equity), so planning could not hold it to maxPosition: the broker's position does.
+      if (order.quantity === null && route.maxPosition !== null) {
+        const held = position ?? (await adapter.getPosition(credentials, order.symbol, environment, order.connectionId));
+        const book = { source: 'broker' as const, positions: new Map([[order.symbol, parseDecimal(held.quantity)]]), working: [] };
+        const over = positionLimitRefusal({ intent: 'entry', symbol: order.symbol, side: side!, type: order.orderType, quantity }, { maxPosition: route.maxPosition, maxOpenPositions: null }, book, false);
+        if (over) return { status: 'blocked', reason: over.reason, limit: over.limit };
+      }
       request = {
         ...base,
         side: side!,
@@ -305,7 +321,7 @@ export class OrderExecutor {
   }
 
   /** percent_equity: the quantity from the account's equity, or the blocked outcome saying why there is none. */
-  private async sizedFromEquity(adapter: BrokerAdapter, credentials: BrokerCredentials, order: OrderRow, route: RouteRules, environment: 'paper' | 'live'): Promise<string | Outcome> {
+  private async sizedFromEquity(adapter: BrokerAdapter, credentials: BrokerCredentials, order: OrderRow, route: ExecutedRoute, environment: 'paper' | 'live'): Promise<string | Outcome> {
     const sized = sizeFromEquity(planOf(order), route, await adapter.getEquity(credentials, environment, order.connectionId));
     return 'reason' in sized ? { status: 'blocked', reason: sized.reason } : sized.quantity;
   }

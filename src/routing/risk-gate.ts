@@ -1,4 +1,5 @@
-import type { ConnectionState, Switches } from './routing.repository';
+import { DUPLICATE_CODE, type ConnectionState, type RouteRow, type SignalRow, type Switches } from './routing.repository';
+import { effectiveMaxSignalAge, staleRefusal } from './risk/signal-age';
 
 /**
  * The checks every order passes right before it may reach a broker; re-read from the database
@@ -19,6 +20,26 @@ export function riskGate(switches: Switches, connection: ConnectionState | undef
 export function routeRateLimit(maxOrdersPerMinute: number | null, ordersLastMinute: number): string | undefined {
   if (maxOrdersPerMinute !== null && ordersLastMinute >= maxOrdersPerMinute) {
     return `max_orders_per_minute: the route allows ${maxOrdersPerMinute} orders per minute`;
+  }
+  return undefined;
+}
+
+/**
+ * Refusals of the whole signal for one route, checked when its orders are planned: too old (or too far
+ * ahead), or a repeat of an earlier signal of the source inside the route's duplicate window.
+ */
+export function signalRefusal(signal: SignalRow, route: RouteRow, nowMs: number): { reason: string; limit: string } | undefined {
+  const maxAge = effectiveMaxSignalAge(route.maxSignalAgeSeconds, route.workspaceMaxSignalAgeSeconds, route.environment);
+  const time = typeof signal.payload.time === 'string' ? signal.payload.time : undefined;
+  const stale = staleRefusal(time, new Date(signal.receivedAt), nowMs, maxAge);
+  if (stale) return { reason: stale, limit: 'maxSignalAgeSeconds' };
+  if (route.duplicateOf) {
+    const p = signal.payload;
+    const what = [p.ticker, p.action, p.sentiment].filter((v) => typeof v === 'string').join(' ');
+    return {
+      reason: `${DUPLICATE_CODE}: ${what} repeats signal ${route.duplicateOf} from this source within ${route.duplicateWindowSeconds} s; dropped as a duplicate`,
+      limit: 'duplicateWindowSeconds',
+    };
   }
   return undefined;
 }

@@ -1,9 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import type { PoolClient } from 'pg';
+import type { TradingWindow } from '../common/trading-windows';
 import type { SealedSecret } from '../kms/envelope';
 import { isPositiveDecimal } from '../brokers/broker-values';
+import { parseDecimal } from '../common/decimal';
 import { cumulativeFillId } from './order-fills';
 import type { OrderPlan, RouteRules } from './order-plan';
+import type { ConnectionBook, WorkingEntry } from './risk/position-limits';
 
 export interface SignalRow {
   id: string;
@@ -11,6 +14,7 @@ export interface SignalRow {
   sourceId: string;
   status: string;
   payload: Record<string, unknown>;
+  receivedAt: Date;
 }
 
 export interface RouteRow extends RouteRules {
@@ -20,6 +24,16 @@ export interface RouteRow extends RouteRules {
   /** As of the plan's read (before the connection lock): a claim checks it again under the lock. */
   credentialVersion: number;
   ordersLastMinute: number;
+  maxSignalAgeSeconds: number | null;
+  workspaceMaxSignalAgeSeconds: number | null;
+  tradingWindows: TradingWindow[] | null;
+  blockExitsOutsideWindows: boolean;
+  /** Effective duplicate window (the route's, else the workspace's), for the reason's words. */
+  duplicateWindowSeconds: number | null;
+  maxPosition: string | null;
+  maxOpenPositions: number | null;
+  /** An earlier signal of the source with this one's ticker, action and sentiment inside the window (see DUPLICATE_OF). */
+  duplicateOf: string | null;
 }
 
 export interface OrderRow {
@@ -51,6 +65,11 @@ export interface OrderRow {
   attempts: number;
 }
 
+/** The reason code of an order dropped as a repeat of an earlier signal (the duplicate check skips those). */
+export const DUPLICATE_CODE = 'duplicate_signal';
+
+const SIGNED_DECIMAL = /^-?\d+(\.\d+)?$/;
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Answered: routing is done with the order (an accepted or partially filled one is then followed by OrderSync). */
@@ -78,6 +97,8 @@ export interface NewOrder {
   plan: OrderPlan;
   status: 'pending' | 'blocked';
   reason?: string;
+  /** The risk limit that blocked it, when one did (audited as `order.blocked`). */
+  limit?: string;
 }
 
 const ORDER_COLUMNS = `id, route_id AS "routeId", connection_id AS "connectionId", broker, client_order_id AS "clientOrderId",
@@ -104,13 +125,33 @@ export interface ClaimState {
   connection: ConnectionState | undefined;
 }
 
+/**
+ * The latest earlier signal of the source (`s`) with the same ticker, action and sentiment received inside
+ * the route's (`r`) duplicate window, that counts as an original: this route planned an order for it that was
+ * not itself dropped as a duplicate, or it is not planned yet (it comes first, so it is the one that goes).
+ */
+const DUPLICATE_OF = `SELECT d.id FROM signals d
+   WHERE d.workspace_id = s.workspace_id AND d.source_id = s.source_id AND d.seq < s.seq
+     AND d.received_at >= s.received_at - make_interval(secs => coalesce(r.duplicate_window_seconds, w.duplicate_window_seconds))
+     AND d.payload->>'ticker' = s.payload->>'ticker' AND d.payload->>'action' = s.payload->>'action'
+     AND d.payload->>'sentiment' IS NOT DISTINCT FROM s.payload->>'sentiment'
+     AND (d.status IN ('received', 'queued')
+          OR EXISTS (SELECT 1 FROM orders x WHERE x.signal_id = d.id AND x.route_id = r.id
+                      AND NOT (x.status = 'blocked' AND coalesce(x.reason, '') LIKE '${DUPLICATE_CODE}:%')))
+   ORDER BY d.seq DESC LIMIT 1`;
+
 // The same fields as enabledRoutes and ORDER_COLUMNS, as JSON objects, so one statement can carry them.
 const ROUTE_JSON = `json_build_object('id', r.id, 'connectionId', r.connection_id, 'sizingMode', r.sizing_mode, 'sizingValue', r.sizing_value::text,
   'symbolMap', r.symbol_map, 'allowedSymbols', NULLIF(r.allowed_symbols, '{}'), 'maxQuantity', r.max_quantity::text,
   'maxNotional', r.max_notional::text, 'maxOrdersPerMinute', r.max_orders_per_minute, 'positionMode', r.position_mode, 'entryWhenOpen', r.entry_when_open,
   'broker', c.broker, 'environment', c.environment, 'connectionStatus', c.status, 'credentialVersion', c.credential_version,
   'ordersLastMinute', CASE WHEN r.max_orders_per_minute IS NULL THEN 0 ELSE
-    (SELECT count(*)::int FROM orders o WHERE o.route_id = r.id AND o.status <> 'blocked' AND o.created_at > now() - interval '1 minute') END)`;
+    (SELECT count(*)::int FROM orders o WHERE o.route_id = r.id AND o.status <> 'blocked' AND o.created_at > now() - interval '1 minute') END,
+  'maxSignalAgeSeconds', r.max_signal_age_seconds, 'workspaceMaxSignalAgeSeconds', w.max_signal_age_seconds,
+  'tradingWindows', r.trading_windows, 'blockExitsOutsideWindows', r.block_exits_outside_windows,
+  'maxPosition', r.max_position::text, 'maxOpenPositions', r.max_open_positions,
+  'duplicateWindowSeconds', coalesce(r.duplicate_window_seconds, w.duplicate_window_seconds),
+  'duplicateOf', CASE WHEN coalesce(r.duplicate_window_seconds, w.duplicate_window_seconds) IS NULL THEN NULL ELSE (${DUPLICATE_OF}) END)`;
 const ORDER_JSON = `json_build_object('id', o.id, 'routeId', o.route_id, 'connectionId', o.connection_id, 'broker', o.broker, 'clientOrderId', o.client_order_id,
   'signalSeq', o.signal_seq::text, 'leg', o.leg, 'intent', o.intent, 'positionRule', o.position_rule, 'symbol', o.symbol, 'side', o.side, 'orderType', o.order_type, 'quantity', o.quantity::text,
   'limitPrice', o.limit_price::text, 'stopPrice', o.stop_price::text, 'timeInForce', o.time_in_force, 'takeProfit', o.take_profit::text,
@@ -158,9 +199,9 @@ export class RoutingRepository {
   async planState(client: PoolClient, signalId: string): Promise<PlanState | undefined> {
     const { rows } = await client.query<SignalRow & { routes: RouteRow[]; orders: OrderRow[] }>({
       name: 'routing.plan_state',
-      text: `SELECT s.id, s.seq::text, s.source_id AS "sourceId", s.status, s.payload,
+      text: `SELECT s.id, s.seq::text, s.source_id AS "sourceId", s.status, s.payload, s.received_at AS "receivedAt",
               (SELECT coalesce(json_agg(${ROUTE_JSON} ORDER BY r.created_at, r.id), '[]')
-                 FROM routes r JOIN broker_connections c ON c.id = r.connection_id
+                 FROM routes r JOIN broker_connections c ON c.id = r.connection_id JOIN workspaces w ON w.id = r.workspace_id
                 WHERE r.source_id = s.source_id AND r.enabled AND r.deleted_at IS NULL) AS routes,
               (SELECT coalesce(json_agg(${ORDER_JSON} ORDER BY o.created_at, o.leg, o.id), '[]') FROM orders o WHERE o.signal_id = s.id) AS orders
          FROM signals s WHERE s.id = $1 FOR UPDATE OF s`,
@@ -334,6 +375,35 @@ export class RoutingRepository {
     }
     if (!UUID.test(connectionId) || !/^[a-z_]+$/.test(savepoint)) throw new Error('lockConnection: connection id must be a UUID');
     await client.query(`SAVEPOINT ${savepoint}; SELECT pg_advisory_xact_lock(hashtextextended('${connectionId}'::text, 7))`);
+  }
+
+  /**
+   * The connection's book for position limits (see ConnectionBook): the snapshot counts only while younger
+   * than `snapshotMaxAgeMs` and fetched after the last order or flatten close was sent, else the fills do.
+   */
+  async connectionBook(client: PoolClient, connectionId: string, snapshotMaxAgeMs: number): Promise<ConnectionBook> {
+    const { rows } = await client.query<{ fills: Record<string, string>; snapshot: { symbol: string; quantity: string }[] | null; working: WorkingEntry[] }>({
+      name: 'routing.connection_book',
+      text: `WITH fills AS (
+         SELECT o.symbol, CASE WHEN o.side = 'buy' THEN f.quantity ELSE -f.quantity END AS q
+           FROM orders o JOIN order_fills f ON f.order_id = o.id WHERE o.connection_id = $1 AND o.side IS NOT NULL
+         UNION ALL
+         SELECT symbol, CASE WHEN side = 'buy' THEN filled_quantity ELSE -filled_quantity END FROM flatten_orders
+          WHERE connection_id = $1 AND filled_quantity > 0)
+       SELECT (SELECT coalesce(json_object_agg(symbol, q), '{}') FROM (SELECT symbol, sum(q)::text AS q FROM fills GROUP BY symbol HAVING sum(q) <> 0) p) AS fills,
+              (SELECT s.positions FROM connection_snapshots s
+                WHERE s.connection_id = $1 AND s.positions IS NOT NULL AND s.fetched_at > clock_timestamp() - make_interval(secs => $2::int / 1000.0)
+                  AND s.fetched_at > coalesce((SELECT max(o.sent_at) FROM orders o WHERE o.connection_id = $1), '-infinity')
+                  AND s.fetched_at > coalesce((SELECT max(x.created_at) FROM flatten_orders x WHERE x.connection_id = $1), '-infinity')) AS snapshot,
+              (SELECT coalesce(json_agg(json_build_object('symbol', o.symbol, 'side', o.side, 'remaining', (o.quantity - coalesce(o.filled_quantity, 0))::text)), '[]')
+                 FROM orders o WHERE o.connection_id = $1 AND o.intent = 'entry' AND o.side IS NOT NULL AND o.quantity IS NOT NULL
+                  AND o.status IN ('pending', 'submitted', 'accepted', 'partially_filled')) AS working`,
+      values: [connectionId, snapshotMaxAgeMs],
+    });
+    const { fills, snapshot, working } = rows[0];
+    const entries: [string, string][] = snapshot ? snapshot.map((p) => [p.symbol, p.quantity]) : Object.entries(fills);
+    const positions = new Map(entries.filter(([, q]) => SIGNED_DECIMAL.test(q)).map(([symbol, q]) => [symbol, parseDecimal(q)]));
+    return { source: snapshot ? 'snapshot' : 'fills', positions, working };
   }
 
   async markSubmitted(client: PoolClient, orderId: string, jobId: string): Promise<void> {

@@ -3,7 +3,10 @@ import { DelayedError, Job } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import type { Logger } from 'pino';
+import { AuditWriter } from '../audit/audit-writer';
 import { LOGGER } from '../common/logger';
+import { tradingWindowRefusal } from '../common/trading-windows';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { TenantDb } from '../database/tenant-db';
 import type { GivenUpJob, JobHandler } from '../queue/job-runner';
 import type { JobPayloads } from '../queue/jobs';
@@ -11,8 +14,10 @@ import type { BrokerName } from '../brokers/broker-adapter';
 import type { StopLoss, TakeProfit } from '../signals/signal-brackets';
 import { clientOrderId } from './client-order-id';
 import { Executed, ExecutionJob, FoldedClaim, OrderExecutor, sent, WaitForEarlierOrder } from './order-executor';
-import { planOrders, RoutableSignal, RouteRules } from './order-plan';
-import { routeRateLimit } from './risk-gate';
+import { planOrders, RoutableSignal } from './order-plan';
+import { routeRateLimit, signalRefusal } from './risk-gate';
+import { orderBlockedEvent } from './risk/order-blocked';
+import { addWorking, ConnectionBook, positionLimitRefusal } from './risk/position-limits';
 import { NewOrder, OrderRow, RouteRow, RoutingRepository, SignalRow, TERMINAL_ORDER_STATUSES } from './routing.repository';
 
 const TERMINAL_SIGNAL = new Set(['routed', 'partially_routed', 'blocked', 'failed']);
@@ -47,6 +52,8 @@ export class SignalRouter implements JobHandler<'route-signal'> {
     private readonly db: TenantDb,
     private readonly repository: RoutingRepository,
     private readonly executor: OrderExecutor,
+    private readonly audit: AuditWriter,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -155,7 +162,9 @@ export class SignalRouter implements JobHandler<'route-signal'> {
     // A re-run (the job waited its turn in the queue) finds the signal routing already: nothing to write.
     let routing = signal.status === 'routing';
     if (orders.length === 0 && routes.length > 0) {
-      const planned = routes.flatMap((route) => this.newOrders(signal, route));
+      const now = Date.now();
+      const books = await this.books(client, routes);
+      const planned = routes.flatMap((route) => this.newOrders(signal, route, now, books.get(route.connectionId)));
       const inserted = sent(this.repository.insertOrdersAndMarkRouting(client, workspaceId, signal, planned));
       // A single pending order is claimed right behind its insert (pipelined: no round trip in between),
       // unless an earlier order of its connection is held here.
@@ -167,6 +176,13 @@ export class SignalRouter implements JobHandler<'route-signal'> {
       }
       orders = await inserted;
       routing = true;
+      // Risk-limit blocks are audited with their reason, in the transaction that records them (never under the
+      // claim's savepoint above: a claim in the plan is made only for a single pending order).
+      if (orders.length === planned.length) {
+        for (const o of planned) {
+          if (o.limit) sent(this.audit.recordRaw(client, orderBlockedEvent(execution.id, { ...o, symbol: o.plan.symbol }, o.limit, o.reason!, { signalId: signal.id })));
+        }
+      }
       // Fewer than planned: another run of this job inserted them while this one waited for the signal
       // lock; the claim above was for an order id that does not exist (it failed and rolled back).
       if (orders.length !== planned.length) {
@@ -180,17 +196,45 @@ export class SignalRouter implements JobHandler<'route-signal'> {
       return undefined;
     }
     if (!routing) await this.repository.markSignal(client, signalId, 'routing');
-    return { orders, routes: new Map<string, RouteRules>(routes.map((r) => [r.id, r])), claimed };
+    return { orders, routes: new Map<string, RouteRow>(routes.map((r) => [r.id, r])), claimed };
   }
 
-  /** One order per leg (a reversal has two: close, then open), each with its own deterministic client order id. */
-  private newOrders(signal: SignalRow, route: RouteRow): NewOrder[] {
+  /**
+   * One order per leg (a reversal has two: close, then open), each with its own deterministic client order id.
+   * A stale or duplicate signal is one blocked order for the route; a trading window blocks leg by leg
+   * (entries, and exits only where the route says so).
+   */
+  private newOrders(signal: SignalRow, route: RouteRow, now: number, book: ConnectionBook | undefined): NewOrder[] {
     const throttled = routeRateLimit(route.maxOrdersPerMinute, route.ordersLastMinute);
-    return planOrders(toRoutable(signal), route, route.broker as BrokerName).map((planned, leg) => {
+    const refused = signalRefusal(signal, route, now);
+    const legs = planOrders(toRoutable(signal), route, route.broker as BrokerName);
+    const closesFirst = legs.length > 1 && legs[0].ok && legs[0].plan.intent === 'exit';
+    return (refused ? legs.slice(0, 1) : legs).map((planned, leg): NewOrder => {
       const common = { id: randomUUID(), routeId: route.id, connectionId: route.connectionId, broker: route.broker, leg, clientOrderId: clientOrderId(signal.id, route.id, leg) };
-      if (!planned.ok) return { ...common, plan: { intent: 'entry', symbol: planned.symbol, type: 'market' }, status: 'blocked', reason: planned.reason };
+      const symbol = planned.ok ? planned.plan.symbol : planned.symbol;
+      if (refused) return { ...common, plan: { intent: planned.ok ? planned.plan.intent : 'entry', symbol, type: 'market' }, status: 'blocked', reason: refused.reason, limit: refused.limit };
+      if (!planned.ok) return { ...common, plan: { intent: 'entry', symbol, type: 'market' }, status: 'blocked', reason: planned.reason };
+      const outside = tradingWindowRefusal(route.tradingWindows, route.blockExitsOutsideWindows, planned.plan.intent, now);
+      if (outside) return { ...common, plan: planned.plan, status: 'blocked', reason: outside, limit: 'tradingWindows' };
+      const overLimit = book && positionLimitRefusal(planned.plan, route, book, closesFirst && leg > 0);
+      if (overLimit) return { ...common, plan: planned.plan, status: 'blocked', ...overLimit };
+      if (book && !throttled) addWorking(book, planned.plan);
       return { ...common, plan: planned.plan, status: throttled ? 'blocked' : 'pending', reason: throttled };
     });
+  }
+
+  /**
+   * The books of the connections whose routes have position limits. Their connection locks are taken first,
+   * in id order, so plans of one connection read each other's orders instead of racing past the limit.
+   */
+  private async books(client: PoolClient, routes: RouteRow[]): Promise<Map<string, ConnectionBook>> {
+    const limited = [...new Set(routes.filter((r) => r.maxPosition !== null || r.maxOpenPositions !== null).map((r) => r.connectionId))].sort();
+    const books = new Map<string, ConnectionBook>();
+    for (const id of limited) {
+      sent(this.repository.lockConnection(client, id));
+      books.set(id, await this.repository.connectionBook(client, id, this.config.snapshot.maxAgeMs));
+    }
+    return books;
   }
 
   private async settle(client: PoolClient, signalId: string): Promise<string> {

@@ -3,7 +3,16 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { ValidBody } from '../common/validation';
 import type { AuthContext, PlatformContext } from '../common/auth/auth-context';
 import { Auth, PlatformAuth, PlatformOnly, RequireRole } from '../common/auth/auth.decorators';
-import { createWorkspaceSchema, CreateWorkspaceDto, killSwitchSchema, KillSwitchDto, liveTradingSchema, LiveTradingDto } from './dto/workspace.dto';
+import {
+  createWorkspaceSchema,
+  CreateWorkspaceDto,
+  killSwitchSchema,
+  KillSwitchDto,
+  liveTradingSchema,
+  LiveTradingDto,
+  riskLimitsSchema,
+  RiskLimitsDto,
+} from './dto/workspace.dto';
 import { WorkspacesService } from './workspaces.service';
 
 @ApiTags('workspaces')
@@ -33,6 +42,12 @@ export class WorkspacesController {
   @RequireRole('owner')
   setLiveTrading(@Auth() auth: AuthContext, @ValidBody(liveTradingSchema) dto: LiveTradingDto) {
     return this.workspaces.setLiveTrading(auth, dto);
+  }
+
+  @Put('workspace/risk-limits')
+  @RequireRole('admin')
+  setRiskLimits(@Auth() auth: AuthContext, @ValidBody(riskLimitsSchema) dto: RiskLimitsDto) {
+    return this.workspaces.setRiskLimits(auth, dto);
   }
 
   @Put('platform/kill-switch')

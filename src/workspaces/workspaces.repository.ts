@@ -9,10 +9,13 @@ export interface WorkspaceRecord {
   killSwitchReason: string | null;
   killSwitchEngagedRole: string | null;
   liveTradingEnabled: boolean;
+  maxSignalAgeSeconds: number | null;
+  duplicateWindowSeconds: number | null;
   createdAt: Date;
 }
 
-const WORKSPACE_FIELDS = { id: true, name: true, killSwitchEngaged: true, killSwitchReason: true, killSwitchEngagedRole: true, liveTradingEnabled: true, createdAt: true } as const;
+const WORKSPACE_FIELDS = { id: true, name: true, killSwitchEngaged: true, killSwitchReason: true, killSwitchEngagedRole: true, liveTradingEnabled: true,
+  maxSignalAgeSeconds: true, duplicateWindowSeconds: true, createdAt: true } as const;
 
 @Injectable()
 export class WorkspacesRepository {
@@ -45,6 +48,10 @@ export class WorkspacesRepository {
       data: { liveTradingEnabled: enabled, liveTradingChangedAt: new Date() },
       select: WORKSPACE_FIELDS,
     });
+  }
+
+  setRiskLimits(tx: TenantTx, id: string, limits: { maxSignalAgeSeconds: number | null; duplicateWindowSeconds: number | null }): Promise<WorkspaceRecord> {
+    return tx.workspace.update({ where: { id }, data: limits, select: WORKSPACE_FIELDS });
   }
 
   setPlatformKillSwitch(tx: TenantTx, engaged: boolean, reason: string) {

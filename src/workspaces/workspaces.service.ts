@@ -6,7 +6,7 @@ import { Problem } from '../common/problem';
 import { TenantDb } from '../database/tenant-db';
 import { higherRole, roleAtLeast, type AuthContext, type PlatformContext, type Role } from '../common/auth/auth-context';
 import { hashPassword } from './auth/passwords';
-import type { CreateWorkspaceDto, KillSwitchDto, LiveTradingDto } from './dto/workspace.dto';
+import type { CreateWorkspaceDto, KillSwitchDto, LiveTradingDto, RiskLimitsDto } from './dto/workspace.dto';
 import { MembersRepository } from './members.repository';
 import { TokensService, TokenView } from './tokens.service';
 import { WorkspaceRecord, WorkspacesRepository } from './workspaces.repository';
@@ -19,6 +19,8 @@ export interface WorkspaceView {
   name: string;
   killSwitch: { engaged: boolean; reason: string | null };
   liveTradingEnabled: boolean;
+  /** Defaults for routes that set none (the signal age also caps theirs). */
+  riskLimits: { maxSignalAgeSeconds: number | null; duplicateWindowSeconds: number | null };
   createdAt: string;
 }
 
@@ -36,6 +38,7 @@ export function toWorkspaceView(w: WorkspaceRecord): WorkspaceView {
     name: w.name,
     killSwitch: { engaged: w.killSwitchEngaged, reason: w.killSwitchReason },
     liveTradingEnabled: w.liveTradingEnabled,
+    riskLimits: { maxSignalAgeSeconds: w.maxSignalAgeSeconds, duplicateWindowSeconds: w.duplicateWindowSeconds },
     createdAt: w.createdAt.toISOString(),
   };
 }
@@ -106,6 +109,18 @@ export class WorkspacesService {
     });
   }
 
+  async setRiskLimits(auth: AuthContext, dto: RiskLimitsDto): Promise<WorkspaceView> {
+    return this.db.run(auth.workspaceId, async (tx) => {
+      const limits = { maxSignalAgeSeconds: dto.maxSignalAgeSeconds, duplicateWindowSeconds: dto.duplicateWindowSeconds };
+      const workspace = await this.workspaces.setRiskLimits(tx, auth.workspaceId, limits);
+      await this.audit.record(tx, workspaceEvent(auth, 'workspace.risk_limits', dto.reason, {
+        maxSignalAgeSeconds: limits.maxSignalAgeSeconds,
+        duplicateWindowSeconds: limits.duplicateWindowSeconds,
+      }));
+      return toWorkspaceView(workspace);
+    });
+  }
+
   /** Platform-wide; its audit event goes on the platform chain. */
   async setPlatformKillSwitch(caller: PlatformContext, dto: KillSwitchDto) {
     const s = await this.db.run(PLATFORM_WORKSPACE_ID, async (tx) => {
@@ -127,9 +142,9 @@ export class WorkspacesService {
 
 function workspaceEvent(
   auth: AuthContext,
-  action: 'kill_switch.workspace' | 'kill_switch.release_refused' | 'live_trading.change',
+  action: 'kill_switch.workspace' | 'kill_switch.release_refused' | 'live_trading.change' | 'workspace.risk_limits',
   reason: string,
-  metadata: Record<string, boolean | string>,
+  metadata: Record<string, boolean | string | number | null>,
 ): AuditEventInput {
   return { action, actor: auth.actor, ip: auth.ip, requestId: auth.requestId, reason, resource: { type: 'workspace', id: auth.workspaceId }, metadata };
 }

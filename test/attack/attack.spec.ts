@@ -87,6 +87,7 @@ function validBody(op: Operation, tenant: Tenant): unknown {
   if (op.key === 'POST /v1/auth/login') Object.assign(body, { email: tenant.ownerEmail, password: tenant.ownerPassword });
   if (op.path.startsWith('/hooks/')) Object.assign(body, { ticker: 'BTCUSD', action: 'buy', price: '100' });
   if (op.key === 'POST /v1/routes') body.sizing = { mode: 'fixed', value: '1' };
+  if (op.key === 'POST /v1/connections/{id}/paper/quotes') body.quotes = [{ symbol: 'BTCUSD', price: '100' }];
   if (op.key === 'POST /v1/webhooks') Object.assign(body, { url: 'https://127.0.0.1:9/attack', events: ['order.filled'] });
   return body;
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { TenantDb } from '../../database/tenant-db';
 import type { AccountSummary, BrokerAdapter, BrokerCredentials, BrokerEnvironment, BrokerOrderState, HeldPosition, OrderAck, OrderLookup, OrderRequest, PermissionReport, Position } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
+import { crossingFill } from './paper-crossing';
 
 /** Paper accounts start with this much simulated cash; deterministic so sizing tests are exact. */
 export const PAPER_EQUITY = '100000';
@@ -20,11 +21,14 @@ interface PaperOrderRow {
   quantity: string;
   fill_price: string | null;
   created_at: Date;
+  filled_at: Date | null;
 }
 
 /**
  * The built-in paper broker: a deterministic simulator. Market orders fill at the signal's price,
- * marketable limits fill at the signal's price, everything else rests; positions are tracked per connection.
+ * marketable limits fill at the signal's price, everything else rests until a later price crosses it (the
+ * price of a later signal routed to the connection, or one posted to POST /v1/connections/:id/paper/quotes);
+ * positions are tracked per connection.
  */
 export class PaperAdapter implements BrokerAdapter {
   readonly broker = 'paper' as const;
@@ -48,23 +52,21 @@ export class PaperAdapter implements BrokerAdapter {
     const { workspaceId } = this.account(credentials);
     const fillPrice = this.fillPrice(order);
     return this.db.runRaw(workspaceId, async (client) => {
+      // The signal's price is the symbol's latest price: it may fill orders resting since before it.
+      if (order.referencePrice) {
+        await client.query('INSERT INTO paper_quotes (workspace_id, connection_id, symbol, price) VALUES ($1, $2, $3, $4)', [workspaceId, order.connectionId, order.symbol, order.referencePrice]);
+        await this.fillCrossed(client, workspaceId, order.connectionId, order.symbol);
+      }
       const inserted = await client.query<PaperOrderRow>(
         `INSERT INTO paper_orders (id, workspace_id, connection_id, client_order_id, symbol, side, order_type, quantity, limit_price, stop_price, status, fill_price)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
          ON CONFLICT (connection_id, client_order_id) DO NOTHING
-         RETURNING id, client_order_id, status, quantity::text, fill_price::text, created_at`,
+         RETURNING id, client_order_id, status, quantity::text, fill_price::text, created_at, filled_at`,
         [randomUUID(), workspaceId, order.connectionId, order.clientOrderId, order.symbol, order.side, order.type, order.quantity,
           order.limitPrice ?? null, order.stopPrice ?? null, fillPrice ? 'filled' : 'accepted', fillPrice ?? null],
       );
       if (inserted.rowCount === 0) return toAck((await this.findRow(client, order.connectionId, order.clientOrderId))!);
-      if (fillPrice) {
-        const signed = order.side === 'buy' ? order.quantity : `-${order.quantity}`;
-        await client.query(
-          `INSERT INTO paper_positions (workspace_id, connection_id, symbol, quantity) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (connection_id, symbol) DO UPDATE SET quantity = paper_positions.quantity + EXCLUDED.quantity`,
-          [workspaceId, order.connectionId, order.symbol, signed],
-        );
-      }
+      if (fillPrice) await this.addPosition(client, workspaceId, order.connectionId, order.symbol, order.side, order.quantity);
       return toAck(inserted.rows[0]);
     });
   }
@@ -78,12 +80,15 @@ export class PaperAdapter implements BrokerAdapter {
   /** A paper order fills whole, once: its one fill carries the order's id. */
   async getOrder(credentials: BrokerCredentials, order: OrderLookup): Promise<BrokerOrderState | null> {
     const { workspaceId } = this.account(credentials);
-    const row = await this.db.runRaw(workspaceId, (client) => this.findRow(client, order.connectionId, order.clientOrderId));
+    const row = await this.db.runRaw(workspaceId, async (client) => {
+      await this.fillCrossed(client, workspaceId, order.connectionId, order.symbol);
+      return this.findRow(client, order.connectionId, order.clientOrderId);
+    });
     if (!row) return null;
     if (row.status !== 'filled' || !row.fill_price) {
       return { brokerOrderId: row.id, status: row.status, filledQuantity: '0', reason: row.status === 'canceled' ? 'canceled' : undefined };
     }
-    const fill = { brokerFillId: row.id, quantity: normalize(row.quantity), price: normalize(row.fill_price), time: row.created_at.toISOString() };
+    const fill = { brokerFillId: row.id, quantity: normalize(row.quantity), price: normalize(row.fill_price), time: (row.filled_at ?? row.created_at).toISOString() };
     return { brokerOrderId: row.id, status: 'filled', filledQuantity: fill.quantity, averagePrice: fill.price, fills: [fill] };
   }
 
@@ -97,9 +102,11 @@ export class PaperAdapter implements BrokerAdapter {
 
   async cancelOpenOrders(credentials: BrokerCredentials, symbol: string, _env: BrokerEnvironment, connectionId: string): Promise<number> {
     const { workspaceId } = this.account(credentials);
-    const result = await this.db.runRaw(workspaceId, (client) =>
-      client.query(`UPDATE paper_orders SET status = 'canceled' WHERE connection_id = $1 AND symbol = $2 AND status = 'accepted'`, [connectionId, symbol]),
-    );
+    // An order a price crossed before the cancel arrived has filled: it is not canceled.
+    const result = await this.db.runRaw(workspaceId, async (client) => {
+      await this.fillCrossed(client, workspaceId, connectionId, symbol);
+      return client.query(`UPDATE paper_orders SET status = 'canceled' WHERE connection_id = $1 AND symbol = $2 AND status = 'accepted'`, [connectionId, symbol]);
+    });
     return result.rowCount ?? 0;
   }
 
@@ -122,13 +129,14 @@ export class PaperAdapter implements BrokerAdapter {
   /** Replays the connection's fills in order: average cost per symbol, and the cash they moved. */
   private async book(credentials: BrokerCredentials, connectionId: string): Promise<{ cash: string; positions: HeldPosition[] }> {
     const { workspaceId } = this.account(credentials);
-    const { rows } = await this.db.runRaw(workspaceId, (client) =>
-      client.query<{ symbol: string; side: 'buy' | 'sell'; quantity: string; price: string }>(
+    const { rows } = await this.db.runRaw(workspaceId, async (client) => {
+      await this.fillCrossed(client, workspaceId, connectionId);
+      return client.query<{ symbol: string; side: 'buy' | 'sell'; quantity: string; price: string }>(
         `SELECT symbol, side, quantity::text, fill_price::text AS price FROM paper_orders
-          WHERE connection_id = $1 AND status = 'filled' ORDER BY created_at, id`,
+          WHERE connection_id = $1 AND status = 'filled' ORDER BY coalesce(filled_at, created_at), id`,
         [connectionId],
-      ),
-    );
+      );
+    });
     let cash = Number(PAPER_EQUITY);
     const held = new Map<string, { quantity: number; average: number }>();
     for (const fill of rows) {
@@ -172,9 +180,49 @@ export class PaperAdapter implements BrokerAdapter {
     return undefined;
   }
 
+  private async addPosition(client: { query: TenantQuery }, workspaceId: string, connectionId: string, symbol: string, side: 'buy' | 'sell', quantity: string): Promise<void> {
+    await client.query(
+      `INSERT INTO paper_positions (workspace_id, connection_id, symbol, quantity) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (connection_id, symbol) DO UPDATE SET quantity = paper_positions.quantity + EXCLUDED.quantity`,
+      [workspaceId, connectionId, symbol, side === 'buy' ? quantity : `-${quantity}`],
+    );
+  }
+
+  /**
+   * Fills the connection's resting orders (of one symbol, or all) that a price quoted after them crossed, at
+   * that price and time; then forgets the prices no resting order needs, keeping each symbol's latest.
+   * The resting rows are locked, so two looks at once cannot fill an order twice.
+   */
+  private async fillCrossed(client: { query: TenantQuery }, workspaceId: string, connectionId: string, symbol?: string): Promise<void> {
+    const { rows: resting } = await client.query<{ id: string; symbol: string; side: 'buy' | 'sell'; order_type: string; quantity: string; limit_price: string | null; stop_price: string | null; created_at: Date }>(
+      `SELECT id, symbol, side, order_type, quantity::text, limit_price::text, stop_price::text, created_at FROM paper_orders
+        WHERE connection_id = $1 AND status = 'accepted' AND ($2::text IS NULL OR symbol = $2) ORDER BY created_at, id FOR UPDATE`,
+      [connectionId, symbol ?? null],
+    );
+    if (resting.length > 0) {
+      const { rows: quotes } = await client.query<{ symbol: string; price: string; quoted_at: Date }>(
+        `SELECT symbol, price::text, quoted_at FROM paper_quotes WHERE connection_id = $1 AND ($2::text IS NULL OR symbol = $2) AND quoted_at > $3 ORDER BY quoted_at, id`,
+        [connectionId, symbol ?? null, resting[0].created_at],
+      );
+      for (const order of resting) {
+        const after = quotes.filter((q) => q.symbol === order.symbol && q.quoted_at > order.created_at).map((q) => ({ price: q.price, at: q.quoted_at }));
+        const fill = crossingFill({ side: order.side, orderType: order.order_type, limitPrice: order.limit_price, stopPrice: order.stop_price }, after);
+        if (!fill) continue;
+        await client.query(`UPDATE paper_orders SET status = 'filled', fill_price = $2, filled_at = $3 WHERE id = $1`, [order.id, fill.price, fill.at]);
+        await this.addPosition(client, workspaceId, connectionId, order.symbol, order.side, order.quantity);
+      }
+    }
+    await client.query(
+      `DELETE FROM paper_quotes q WHERE q.connection_id = $1 AND ($2::text IS NULL OR q.symbol = $2)
+          AND q.quoted_at < coalesce((SELECT min(o.created_at) FROM paper_orders o WHERE o.connection_id = q.connection_id AND o.symbol = q.symbol AND o.status = 'accepted'), 'infinity')
+          AND q.quoted_at < (SELECT max(l.quoted_at) FROM paper_quotes l WHERE l.connection_id = q.connection_id AND l.symbol = q.symbol)`,
+      [connectionId, symbol ?? null],
+    );
+  }
+
   private async findRow(client: { query: TenantQuery }, connectionId: string, clientOrderId: string): Promise<PaperOrderRow | undefined> {
     const { rows } = await client.query<PaperOrderRow>(
-      'SELECT id, client_order_id, status, quantity::text, fill_price::text, created_at FROM paper_orders WHERE connection_id = $1 AND client_order_id = $2',
+      'SELECT id, client_order_id, status, quantity::text, fill_price::text, created_at, filled_at FROM paper_orders WHERE connection_id = $1 AND client_order_id = $2',
       [connectionId, clientOrderId],
     );
     return rows[0];

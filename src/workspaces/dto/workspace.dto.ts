@@ -25,6 +25,16 @@ export type KillSwitchDto = z.infer<typeof killSwitchSchema>;
 export const liveTradingSchema = z.strictObject({ enabled: z.boolean(), reason });
 export type LiveTradingDto = z.infer<typeof liveTradingSchema>;
 
+const riskSeconds = z.number().int().min(1).max(86_400).nullable();
+
+/** Workspace risk defaults; null clears one. A route's own value wins, except that no route may accept older signals than the workspace. */
+export const riskLimitsSchema = z.strictObject({
+  maxSignalAgeSeconds: riskSeconds.describe('Default and ceiling of the routes\' signal age (seconds); null: routes decide (live routes 60 s by default).'),
+  duplicateWindowSeconds: riskSeconds.describe('Default duplicate window (seconds) for routes that set none; null: none.'),
+  reason,
+});
+export type RiskLimitsDto = z.infer<typeof riskLimitsSchema>;
+
 export const createMemberSchema = z.strictObject({
   email,
   password: password.optional(),

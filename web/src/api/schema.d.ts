@@ -68,6 +68,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/workspace/risk-limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put: operations["WorkspacesController_setRiskLimits"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/platform/kill-switch": {
         parameters: {
             query?: never;
@@ -719,6 +735,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/connections/{id}/paper/quotes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["PaperQuotesController_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhooks": {
         parameters: {
             query?: never;
@@ -891,6 +923,33 @@ export interface operations {
             content: {
                 "application/json": {
                     enabled: boolean;
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    WorkspacesController_setRiskLimits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Default and ceiling of the routes' signal age (seconds); null: routes decide (live routes 60 s by default). */
+                    maxSignalAgeSeconds: number | null;
+                    /** @description Default duplicate window (seconds) for routes that set none; null: none. */
+                    duplicateWindowSeconds: number | null;
                     reason: string;
                 };
             };
@@ -1995,7 +2054,7 @@ export interface operations {
                 /** @description Items per page. Outside 1-500: 422 `invalid_limit`. */
                 limit?: number;
                 /** @description Only events of this action. */
-                action?: "workspace.create" | "member.create" | "member.remove" | "token.create" | "token.revoke" | "auth.failure" | "auth.login.failed" | "auth.login.locked" | "auth.logout" | "platform.session.open" | "platform.session.close" | "auth.token.failed" | "auth.token.locked" | "kill_switch.workspace" | "kill_switch.release_refused" | "kill_switch.platform" | "live_trading.change" | "credential.create" | "credential.read" | "credential.use" | "credential.rotate" | "credential.rewrap" | "credential.revoke" | "credential.read.out_of_context" | "credential.break_glass" | "credential.decrypt_failure" | "source.create" | "source.rotate_secret" | "source.delete" | "source.signature_failures" | "webhook.create" | "webhook.rotate_secret" | "webhook.delete" | "webhook.retry_delivery" | "route.create" | "route.update" | "route.delete" | "flatten.request" | "flatten.connection" | "alert.ack" | "alert.resolve" | "alert.refused";
+                action?: "workspace.create" | "member.create" | "member.remove" | "token.create" | "token.revoke" | "auth.failure" | "auth.login.failed" | "auth.login.locked" | "auth.logout" | "platform.session.open" | "platform.session.close" | "auth.token.failed" | "auth.token.locked" | "kill_switch.workspace" | "kill_switch.release_refused" | "kill_switch.platform" | "live_trading.change" | "workspace.risk_limits" | "credential.create" | "credential.read" | "credential.use" | "credential.rotate" | "credential.rewrap" | "credential.revoke" | "credential.read.out_of_context" | "credential.break_glass" | "credential.decrypt_failure" | "source.create" | "source.rotate_secret" | "source.delete" | "source.signature_failures" | "webhook.create" | "webhook.rotate_secret" | "webhook.delete" | "webhook.retry_delivery" | "route.create" | "route.update" | "route.delete" | "order.blocked" | "flatten.request" | "flatten.connection" | "alert.ack" | "alert.resolve" | "alert.refused";
                 /** @description Only events about resources of this type (`connection`, `source`, …). */
                 resourceType?: string;
                 /** @description Only events about the resource with this id. */
@@ -2252,6 +2311,22 @@ export interface operations {
                         maxQuantity?: number | string;
                         maxNotional?: number | string;
                         maxOrdersPerMinute?: number;
+                        /** @description Signals whose time (else receive time) is further than this from now, past or future, are blocked as stale. Default: the workspace's, else 60 on live connections. */
+                        maxSignalAgeSeconds?: number;
+                        /** @description A signal with the ticker, action and sentiment of an earlier one from the source within this many seconds is blocked as a duplicate. */
+                        duplicateWindowSeconds?: number;
+                        tradingWindows?: {
+                            days: ("sun" | "mon" | "tue" | "wed" | "thu" | "fri" | "sat")[];
+                            start: string;
+                            end: string;
+                            timezone: string;
+                        }[];
+                        /** @description Block exits outside the trading windows too (default: only entries). */
+                        blockExitsOutsideWindows?: boolean;
+                        /** @description Largest position (either direction) an entry may build per symbol on the route's connection. */
+                        maxPosition?: number | string;
+                        /** @description Entries that would open another symbol are blocked while this many are open on the connection. */
+                        maxOpenPositions?: number;
                     };
                     /**
                      * @default both
@@ -2321,6 +2396,22 @@ export interface operations {
                         maxQuantity?: number | string;
                         maxNotional?: number | string;
                         maxOrdersPerMinute?: number;
+                        /** @description Signals whose time (else receive time) is further than this from now, past or future, are blocked as stale. Default: the workspace's, else 60 on live connections. */
+                        maxSignalAgeSeconds?: number;
+                        /** @description A signal with the ticker, action and sentiment of an earlier one from the source within this many seconds is blocked as a duplicate. */
+                        duplicateWindowSeconds?: number;
+                        tradingWindows?: {
+                            days: ("sun" | "mon" | "tue" | "wed" | "thu" | "fri" | "sat")[];
+                            start: string;
+                            end: string;
+                            timezone: string;
+                        }[];
+                        /** @description Block exits outside the trading windows too (default: only entries). */
+                        blockExitsOutsideWindows?: boolean;
+                        /** @description Largest position (either direction) an entry may build per symbol on the route's connection. */
+                        maxPosition?: number | string;
+                        /** @description Entries that would open another symbol are blocked while this many are open on the connection. */
+                        maxOpenPositions?: number;
                     };
                     /** @enum {string} */
                     positionMode?: "both" | "long_only" | "short_only";
@@ -2528,6 +2619,35 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    PaperQuotesController_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Prices in order: each may fill the paper orders resting on its symbol that it crosses. */
+                    quotes: {
+                        symbol: string;
+                        price: number | string;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
