@@ -52,7 +52,7 @@ async function burst(ctx: FaultContext): Promise<void> {
 }
 
 /** A limit buy far below the market on its own source and Alpaca route (workspace 0), resting at the broker. */
-async function restingAlpacaOrder(world: FaultWorld): Promise<{ id: string; clientOrderId: string; brokerOrderId: string }> {
+async function restingAlpacaOrder(world: FaultWorld): Promise<{ id: string; clientOrderId: string; brokerOrderId: string; apiKey: string }> {
   const ws = world.workspaces[0];
   const alpaca = ws.connections.find((c) => c.broker === 'alpaca')!;
   const source = await world.call('POST', '/v1/sources', ws.token, { name: `resting-${Date.now()}`, auth: 'hmac' }, 201);
@@ -74,7 +74,7 @@ async function restingAlpacaOrder(world: FaultWorld): Promise<{ id: string; clie
            FROM orders o JOIN signals s ON s.id = o.signal_id WHERE s.source_id = $1`,
         [source.body.id],
       );
-      return row?.status === 'accepted' && row.brokerOrderId ? { id: row.id, clientOrderId: row.clientOrderId, brokerOrderId: row.brokerOrderId } : undefined;
+      return row?.status === 'accepted' && row.brokerOrderId ? { id: row.id, clientOrderId: row.clientOrderId, brokerOrderId: row.brokerOrderId, apiKey: alpaca.apiKey! } : undefined;
     },
     30_000,
     100,
@@ -126,13 +126,14 @@ export const SCENARIOS: FaultScenario[] = [
         await hold.query('BEGIN');
         await hold.query('LOCK TABLE order_fills IN SHARE MODE');
         const asked = world.alpaca.requests.length;
+        // The fill reaches the worker by its trade_updates stream when one listens, else by its next poll of the order.
+        const streamed = world.alpaca.stream.listening(order.apiKey) > 0;
         world.alpaca.fillPart(order.clientOrderId, 1, 1);
-        await waitFor(
-          'the worker holding the fill, waiting to write it',
-          async () => world.alpaca.requests.slice(asked).some((r) => r.method === 'GET' && (r.url.includes(order.clientOrderId) || r.url.includes(order.brokerOrderId))) && (await fillWriters(hold)) > 0,
-          30_000,
-          50,
-        );
+        const polled = () => world.alpaca.requests.slice(asked).some((r) => r.method === 'GET' && (r.url.includes(order.clientOrderId) || r.url.includes(order.brokerOrderId)));
+        await waitFor('the worker holding the fill, waiting to write it', async () => (streamed || polled()) && (await fillWriters(hold)) > 0, 30_000, 50);
+        // A streamed event may queue behind another order's blocked fill: give it the moment to reach the lock too.
+        if (streamed) await sleep(500);
+        notes.push(streamed ? 'fill sent by the stream' : 'fill read by a poll');
         await world.worker.kill9();
         await hold.query('ROLLBACK');
       } finally {
