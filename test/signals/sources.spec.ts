@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { PG_POOL } from '../../src/database/database.tokens';
-import { KMS_PROVIDER, KmsProvider } from '../../src/kms/kms-provider';
+import { LocalKmsProvider } from '../../src/kms/local-kms.provider';
 import { EnqueuedMarker } from '../../src/signals/enqueued-marker';
 import { SignalRecoverySweep } from '../../src/signals/signal-recovery.sweep';
 import { SIGNATURE_FAILURE_THRESHOLD } from '../../src/signals/signature-failure-monitor';
@@ -143,9 +143,9 @@ describe('sources and webhook authentication', () => {
     const source = await createHmacSource(api, token);
     expect((await postSigned(api, source, signal())).status).toBe(202);
 
-    const kms = api.app.get<KmsProvider>(KMS_PROVIDER, { strict: false });
-    const decrypt = jest.spyOn(kms, 'decrypt');
-    const generate = jest.spyOn(kms, 'generateDataKey');
+    // On the provider class: every module holds its own provider instance, and none may be asked on this path.
+    const decrypt = jest.spyOn(LocalKmsProvider.prototype, 'decrypt');
+    const generate = jest.spyOn(LocalKmsProvider.prototype, 'generateDataKey');
     const pool = api.app.get<Pool>(PG_POOL, { strict: false });
     const marker = api.app.get(EnqueuedMarker, { strict: false });
     const statements: string[] = [];
@@ -211,13 +211,15 @@ describe('sources and webhook authentication', () => {
   it('opens a cold HMAC key once for concurrent first deliveries, then serves it from memory', async () => {
     const source = await createHmacSource(api, token);
     const cold = await startApi(db, { DATA_DIR: api.config.dataDir });
+    // On the provider class: each module holds its own provider instance (signals, credentials, webhooks out).
+    const decrypt = jest.spyOn(LocalKmsProvider.prototype, 'decrypt');
     try {
-      const decrypt = jest.spyOn(cold.app.get<KmsProvider>(KMS_PROVIDER, { strict: false }), 'decrypt');
       const results = await Promise.all(Array.from({ length: 20 }, () => postSigned(cold, source, signal())));
       expect(results.map((r) => r.status)).toEqual(Array(20).fill(202));
       expect((await postSigned(cold, source, signal())).status).toBe(202);
       expect(decrypt).toHaveBeenCalledTimes(1);
     } finally {
+      decrypt.mockRestore();
       await cold.close();
     }
   });
