@@ -280,6 +280,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sources/{id}/test-signal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["SourcesController_testSignal"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/hooks/{sourceId}": {
         parameters: {
             query?: never;
@@ -1144,6 +1160,126 @@ export interface operations {
         };
         responses: {
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    SourcesController_testSignal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": ({
+                    /** @description The instrument as TradingView sends it (NASDAQ:AAPL, BINANCE:BTCUSDT, OANDA:EURUSD, ES1!). */
+                    ticker: string;
+                    /**
+                     * @description buy, sell, exit (alias close), cancel, add; long and short mean buy and sell with that sentiment.
+                     * @example buy
+                     * @example sell
+                     * @example exit
+                     * @example cancel
+                     * @example add
+                     * @example close
+                     * @example long
+                     * @example short
+                     */
+                    action: string;
+                    /**
+                     * @description The position wanted afterwards ({{strategy.market_position}}); bullish = long, bearish = short.
+                     * @example long
+                     * @example short
+                     * @example flat
+                     * @example bullish
+                     * @example bearish
+                     */
+                    sentiment?: string;
+                    /**
+                     * @description Alias of sentiment; when both are sent they must agree.
+                     * @example long
+                     * @example short
+                     * @example flat
+                     * @example bullish
+                     * @example bearish
+                     */
+                    marketPosition?: string;
+                    /** @description The signal quantity ({{strategy.order.contracts}}). A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                    quantity?: number | string;
+                    /**
+                     * @description Default market.
+                     * @example market
+                     * @example limit
+                     * @example stop
+                     * @example stop_limit
+                     */
+                    orderType?: string;
+                    /** @description Required for limit and stop_limit orders. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                    limitPrice?: number | string;
+                    /** @description Required for stop and stop_limit orders. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                    stopPrice?: number | string;
+                    /** @description The signal price ({{close}}): the reference for sizing, limits and paper fills. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                    price?: number | string;
+                    /** @description Alias of price; when both are sent they must be equal. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                    signalPrice?: number | string;
+                    /**
+                     * @description Default: the broker's default for the instrument.
+                     * @example day
+                     * @example gtc
+                     * @example ioc
+                     * @example fok
+                     */
+                    timeInForce?: string;
+                    /** @description Take-profit attached to an entry: its limit price, or {limitPrice} | {percent} | {amount} — a distance from the reference price (the order's limit price, else its stop price, else the signal price), above a buy and below a sell. */
+                    takeProfit?: (number | string) | ({
+                        /** @description The limit price. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                        limitPrice?: number | string;
+                        /** @description Percent of the reference price. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                        percent?: number | string;
+                        /** @description Price distance from the reference price. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                        amount?: number | string;
+                    } & (unknown | unknown | unknown));
+                    /** @description Stop-loss attached to an entry: its stop price, or an object: type stop (default) or stop_limit with stopPrice | percent | amount (a distance from the reference price, below a buy and above a sell) and, for stop_limit, limitPrice; type trailing_stop with trailPercent | trailAmount. */
+                    stopLoss?: (number | string) | {
+                        /**
+                         * @description Default stop.
+                         * @example stop
+                         * @example stop_limit
+                         * @example trailing_stop
+                         */
+                        type?: string;
+                        /** @description The stop price. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                        stopPrice?: number | string;
+                        /** @description Percent of the reference price (below 100). A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                        percent?: number | string;
+                        /** @description Price distance from the reference price. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                        amount?: number | string;
+                        /** @description The limit price of a stop_limit stop-loss. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                        limitPrice?: number | string;
+                        /** @description A trailing stop's trail in percent (below 100). A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                        trailPercent?: number | string;
+                        /** @description A trailing stop's trail as a price distance. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                        trailAmount?: number | string;
+                    };
+                    /** @description Idempotency key (24 h) when the request has no webhook-id: 1-200 printable characters or an integer. */
+                    id?: number | string;
+                    /** @description When the sender made the signal: ISO 8601 with an offset ({{timenow}}) or epoch seconds/milliseconds (2000-2100). */
+                    time?: number | string;
+                } & {
+                    [key: string]: unknown;
+                }) & (unknown & unknown);
+            };
+        };
+        responses: {
+            /** @description {signalId, status, duplicate} */
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
