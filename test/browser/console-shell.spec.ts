@@ -6,6 +6,13 @@ import { AlpacaStub, startAlpacaStub } from '../support/brokers/alpaca-stub';
 import { accessibilityProblems, builtConsole, launchBrowser, screenshot, watchedPage } from '../support/browser';
 
 const password = 'correct horse battery staple';
+// The navigation in its order: link text, address, the screen's heading.
+const SCREENS = [
+  { link: 'Start', path: '/', heading: 'Start' },
+  { link: 'Connections', path: '/connections', heading: 'Connections' },
+  { link: 'Sources', path: '/sources', heading: 'Sources' },
+  { link: 'Risk', path: '/risk', heading: 'Risk' },
+];
 
 // One api and one browser for the whole suite; each test gets its own browser context.
 describe('console in a real browser (chromium)', () => {
@@ -79,7 +86,7 @@ describe('console in a real browser (chromium)', () => {
   it('sources: an owner creates a token source, sees its URL once with a ready TradingView message; a viewer sees no mutating control', async () => {
     const ws = await createWorkspace(api, 'sources', password);
     const viewerEmail = await addMember(ws, 'viewer');
-    const owner = await signedIn(ws.ownerEmail, password);
+    const owner = await signedIn(ws.ownerEmail, password, '/sources');
     try {
       await owner.page.getByLabel('Name').fill('TradingView strategy');
       await owner.page.getByRole('button', { name: 'Create source' }).click();
@@ -98,7 +105,7 @@ describe('console in a real browser (chromium)', () => {
     } finally {
       await owner.close();
     }
-    const viewer = await signedIn(viewerEmail, password);
+    const viewer = await signedIn(viewerEmail, password, '/sources');
     try {
       await viewer.page.getByRole('cell', { name: 'TradingView strategy' }).waitFor();
       await screenshot(viewer.page, 'viewer');
@@ -116,7 +123,7 @@ describe('console in a real browser (chromium)', () => {
     const canary = `canary-${randomBytes(16).toString('hex')}`;
     const keyId = `PK${randomBytes(8).toString('hex').toUpperCase()}`;
     alpaca.addKey({ apiKey: keyId, apiSecret: canary });
-    const w = await signedIn(ws.ownerEmail, password);
+    const w = await signedIn(ws.ownerEmail, password, '/connections');
     const bodies: string[] = [];
     const consoleLines: string[] = [];
     w.page.on('console', (m) => consoleLines.push(m.text()));
@@ -153,7 +160,7 @@ describe('console in a real browser (chromium)', () => {
   it('risk: live trading is refused to an admin and allowed to the owner after the typed confirmation', async () => {
     const ws = await createWorkspace(api, 'risk', password);
     const adminEmail = await addMember(ws, 'admin');
-    const admin = await signedIn(adminEmail, password);
+    const admin = await signedIn(adminEmail, password, '/risk');
     try {
       await admin.page.getByTestId('live-state').getByText('Live trading: disabled').waitFor();
       expect(await admin.page.getByRole('button', { name: /live trading/i }).count()).toBe(0);
@@ -165,7 +172,7 @@ describe('console in a real browser (chromium)', () => {
     } finally {
       await admin.close();
     }
-    const owner = await signedIn(ws.ownerEmail, password);
+    const owner = await signedIn(ws.ownerEmail, password, '/risk');
     try {
       const enable = owner.page.getByRole('button', { name: 'Enable live trading' });
       expect(await enable.isDisabled()).toBe(true);
@@ -180,6 +187,47 @@ describe('console in a real browser (chromium)', () => {
     }
   });
 
+  it('navigation: every screen has its own address, reachable by keyboard, with back and forward; an unknown address says so; a phone width does not scroll sideways', async () => {
+    const ws = await createWorkspace(api, 'nav', password);
+    const w = await signedIn(ws.ownerEmail, password, '/');
+    try {
+      const nav = w.page.getByRole('navigation', { name: 'Console' });
+      expect(await nav.getByRole('link').allTextContents()).toEqual(SCREENS.map((s) => s.link));
+      expect(await nav.getByRole('link', { name: 'Start' }).getAttribute('aria-current')).toBe('page');
+      for (const s of SCREENS.slice(1)) {
+        await nav.getByRole('link', { name: s.link }).focus();
+        await w.page.keyboard.press('Enter');
+        await w.page.getByRole('heading', { level: 2, name: s.heading }).waitFor();
+        expect(new URL(w.page.url()).pathname).toBe(s.path);
+        expect(await nav.getByRole('link', { name: s.link }).getAttribute('aria-current')).toBe('page');
+        // Focus moved to the screen, not left on the link.
+        expect(await w.page.evaluate('document.activeElement.id')).toBe('content');
+      }
+      await w.page.goBack();
+      await w.page.getByRole('heading', { level: 2, name: SCREENS.at(-2)!.heading }).waitFor();
+      await w.page.goForward();
+      await w.page.getByRole('heading', { level: 2, name: SCREENS.at(-1)!.heading }).waitFor();
+      await w.page.goto('/no-such-screen');
+      await w.page.getByRole('heading', { level: 2, name: 'Not found' }).waitFor();
+      w.assertClean();
+    } finally {
+      await w.close();
+    }
+    const phone = await signedIn(ws.ownerEmail, password, '/sources', { width: 375, height: 740 });
+    try {
+      for (const s of SCREENS) {
+        await phone.page.goto(s.path);
+        await phone.page.getByRole('heading', { level: 2, name: s.heading }).waitFor();
+        expect({ path: s.path, sideways: await phone.page.evaluate('document.documentElement.scrollWidth > window.innerWidth') }).toEqual({ path: s.path, sideways: false });
+      }
+      await screenshot(phone.page, 'phone-sources');
+      expect(await accessibilityProblems(phone.page)).toEqual([]);
+      phone.assertClean();
+    } finally {
+      await phone.close();
+    }
+  });
+
   /** A member with the suite's password; the workspace's bootstrap token still works until its owner first signs in. */
   async function addMember(ws: { id: string; token: string }, role: 'viewer' | 'admin'): Promise<string> {
     const email = `${role}-${ws.id.slice(0, 8)}@example.com`;
@@ -188,9 +236,10 @@ describe('console in a real browser (chromium)', () => {
     return email;
   }
 
-  async function signedIn(email: string, password: string) {
-    const w = await watchedPage(browser, api.url);
-    await w.page.goto('/');
+  /** Signs in on the screen at `path` (the console shows the sign-in form wherever it is opened). */
+  async function signedIn(email: string, password: string, path = '/', viewport?: { width: number; height: number }) {
+    const w = await watchedPage(browser, api.url, viewport);
+    await w.page.goto(path);
     await w.page.getByLabel('Email').fill(email);
     await w.page.getByLabel('Password').fill(password);
     await w.page.getByRole('button', { name: 'Sign in' }).click();

@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, Page } from './api/client';
 import type { paths } from './api/schema';
+import { Table } from './ui';
 
 type CreateConnection = paths['/v1/connections']['post']['requestBody']['content']['application/json'];
 type Permissions = { inspection: string; canTrade: boolean; canWithdraw: boolean; canTransfer: boolean; note?: string };
@@ -56,8 +57,7 @@ export function Connections({ canWrite }: { canWrite: boolean }) {
           </form>
         ))}
       {create.isError && <p role="alert">{create.error.message}</p>}
-      <table>
-        <caption>Broker connections</caption>
+      <Table caption="Broker connections">
         <thead>
           <tr>
             <th scope="col">Label</th>
@@ -90,7 +90,7 @@ export function Connections({ canWrite }: { canWrite: boolean }) {
             </tr>
           ))}
         </tbody>
-      </table>
+      </Table>
     </section>
   );
 }

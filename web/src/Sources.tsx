@@ -2,6 +2,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, Page } from './api/client';
 import type { paths } from './api/schema';
+import { CopyButton, Table } from './ui';
 
 type CreateSource = paths['/v1/sources']['post']['requestBody']['content']['application/json'];
 type SourceView = { id: string; name: string; auth: 'hmac' | 'token'; allowedIps: string[]; webhookUrl: string; secretVersion: number; createdAt: string };
@@ -68,8 +69,7 @@ export function Sources({ canWrite }: { canWrite: boolean }) {
           {create.isError && <p role="alert">{create.error.message}</p>}
         </form>
       )}
-      <table>
-        <caption>Sources in this workspace</caption>
+      <Table caption="Sources in this workspace">
         <thead>
           <tr>
             <th scope="col">Name</th>
@@ -100,13 +100,13 @@ export function Sources({ canWrite }: { canWrite: boolean }) {
             </tr>
           ))}
         </tbody>
-      </table>
+      </Table>
     </section>
   );
 }
 
 /** The one time a secret is shown: copy it now; dismissing forgets it. */
-function Issued({ source, onDismiss }: { source: IssuedSource; onDismiss: () => void }) {
+export function Issued({ source, onDismiss }: { source: IssuedSource; onDismiss: () => void }) {
   const secret = source.secret ?? source.token ?? '';
   return (
     <div role="status" aria-label="New secret">
@@ -129,13 +129,5 @@ function Issued({ source, onDismiss }: { source: IssuedSource; onDismiss: () => 
         Done
       </button>
     </div>
-  );
-}
-
-function CopyButton({ text, label }: { text: string; label: string }) {
-  return (
-    <button type="button" onClick={() => void navigator.clipboard?.writeText(text)}>
-      {label}
-    </button>
   );
 }
