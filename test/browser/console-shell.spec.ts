@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Browser } from 'playwright-core';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createTestDatabase, TestDatabase } from '../support/database';
+import { RunningWorker, startWorker } from '../support/worker-app';
 import { createWorkspace, http, RunningApi, startApi } from '../support/api-app';
 import { AlpacaStub, startAlpacaStub } from '../support/brokers/alpaca-stub';
 import { accessibilityProblems, builtConsole, launchBrowser, screenshot, watchedPage } from '../support/browser';
@@ -11,6 +15,7 @@ const SCREENS = [
   { link: 'Start', path: '/', heading: 'Start' },
   { link: 'Connections', path: '/connections', heading: 'Connections' },
   { link: 'Sources', path: '/sources', heading: 'Sources' },
+  { link: 'Routes', path: '/routes', heading: 'Routes' },
   { link: 'Risk', path: '/risk', heading: 'Risk' },
 ];
 
@@ -20,14 +25,18 @@ describe('console in a real browser (chromium)', () => {
   let api: RunningApi;
   let browser: Browser;
   let alpaca: AlpacaStub;
+  let worker: RunningWorker;
 
   beforeAll(async () => {
     const dist = builtConsole();
     [db, alpaca] = await Promise.all([createTestDatabase(), startAlpacaStub()]);
-    [api, browser] = await Promise.all([startApi(db, { CONSOLE_DIR: dist, BROKER_ALPACA_BASE_URL: alpaca.url }), launchBrowser()]);
+    // The worker shares the api's data dir (the local KMS root key) and really routes what the console sends.
+    const env = { CONSOLE_DIR: dist, BROKER_ALPACA_BASE_URL: alpaca.url, DATA_DIR: mkdtempSync(join(tmpdir(), 'switchyard-console-')) };
+    [api, worker, browser] = await Promise.all([startApi(db, env), startWorker(db, env), launchBrowser()]);
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
+    await worker?.close();
     await api?.close();
     await alpaca?.stop();
     await db?.drop();
@@ -227,6 +236,98 @@ describe('console in a real browser (chromium)', () => {
       await phone.close();
     }
   });
+
+  it('first run: an empty workspace reaches a paper fill through the checklist (paper preselected, source shown once, route, a real test signal)', async () => {
+    const ws = await createWorkspace(api, 'first-run', password);
+    const w = await signedIn(ws.ownerEmail, password, '/');
+    try {
+      const step = (title: string) => w.page.getByRole('heading', { level: 3, name: new RegExp(`^${title}`) });
+      for (const title of ['Connect a broker', 'Create a source', 'Add a route', 'Send a test signal', 'See the paper fill']) expect(await step(title).textContent()).toMatch(/\(to do\)$/);
+      await screenshot(w.page, 'first-run-empty');
+      expect(await accessibilityProblems(w.page)).toEqual([]);
+
+      expect(await w.page.getByLabel(/Paper broker/).isChecked()).toBe(true);
+      await w.page.getByRole('button', { name: 'Connect the paper broker' }).click();
+      await step('Connect a broker').getByText('(done)').waitFor();
+
+      await w.page.getByRole('button', { name: 'Create source' }).click();
+      const url = await w.page.getByTestId('webhook-url').textContent();
+      expect(url).toMatch(/\/hooks\/[0-9a-f-]{36}\/[A-Za-z0-9_-]{20,}$/);
+      expect(await w.page.getByRole('button', { name: 'Copy webhook URL' }).count()).toBe(1);
+      expect(await w.page.getByLabel('TradingView alert message').inputValue()).toContain('{{strategy.order.contracts}}');
+      await w.page.getByRole('button', { name: 'Done' }).click();
+      expect(await w.page.content()).not.toContain(url!.split('/').pop());
+
+      await w.page.getByRole('button', { name: 'Add route' }).click();
+      await step('Add a route').getByText('(done)').waitFor();
+
+      await w.page.getByRole('button', { name: 'Send test signal' }).click();
+      await w.page.getByTestId('test-outcome').getByText('buy 1 AAPL: filled 1 at 100 on paper.').waitFor({ timeout: 15_000 });
+      await step('See the paper fill').getByText('(done)').waitFor();
+      await screenshot(w.page, 'first-run-filled');
+      expect(await accessibilityProblems(w.page)).toEqual([]);
+
+      // The fill is the worker's, at the paper broker, for the order the console's signal made.
+      const orders = await http(api.url, 'GET', '/v1/orders?status=filled', { headers: { cookie: await cookieOf(w) } });
+      expect(orders.body.items).toEqual([expect.objectContaining({ broker: 'paper', symbol: 'AAPL', side: 'buy', filledQuantity: '1', averagePrice: '100' })]);
+      w.assertClean();
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('routes: source → connection with sizing, symbol map and limits; a bad value is explained beside its field; disable and enable; a viewer only reads', async () => {
+    const ws = await createWorkspace(api, 'routes', password);
+    const viewerEmail = await addMember(ws, 'viewer');
+    const source = await http(api.url, 'POST', '/v1/sources', { token: ws.token, body: { name: 'Strategy A', auth: 'hmac' } });
+    await http(api.url, 'POST', '/v1/connections', { token: ws.token, body: { broker: 'paper', label: 'Paper desk', environment: 'paper', credentials: {} } });
+    const w = await signedIn(ws.ownerEmail, password, '/routes');
+    try {
+      const form = w.page.getByRole('form', { name: 'New route' });
+      await form.getByLabel('Sizing mode').selectOption('notional');
+      await form.getByLabel('Sizing value').fill('-5');
+      await form.getByRole('button', { name: 'Add route' }).click();
+      await form.getByRole('alert').waitFor();
+      const beside = await form.getByLabel('Sizing value').getAttribute('aria-describedby');
+      expect(beside).toBeTruthy();
+      expect(await w.page.locator(`[id="${beside}"]`).textContent()).toMatch(/\w/);
+
+      await form.getByLabel('Sizing value').fill('2500');
+      await form.getByLabel(/Symbol map/).fill('NASDAQ:AAPL=AAPL');
+      await form.getByLabel('Max quantity per order').fill('10');
+      await form.getByLabel('Max orders per minute').fill('5');
+      await form.getByRole('button', { name: 'Add route' }).click();
+      const row = w.page.getByRole('row', { name: /Strategy A/ });
+      await row.getByRole('cell', { name: 'enabled', exact: true }).waitFor();
+      expect(await row.textContent()).toMatch(/Paper desk.*Notional.*2500.*NASDAQ:AAPL → AAPL.*at most 10 per order, 5 orders a minute/);
+      await screenshot(w.page, 'routes');
+      expect(await accessibilityProblems(w.page)).toEqual([]);
+
+      await row.getByRole('button', { name: /^Disable route/ }).click();
+      await row.getByRole('cell', { name: 'disabled', exact: true }).waitFor();
+      const routes = await http(api.url, 'GET', '/v1/routes', { headers: { cookie: await cookieOf(w) } });
+      expect(routes.body.items).toEqual([expect.objectContaining({ sourceId: source.body.id, enabled: false, sizing: { mode: 'notional', value: '2500' } })]);
+      await row.getByRole('button', { name: /^Enable route/ }).click();
+      await row.getByRole('cell', { name: 'enabled', exact: true }).waitFor();
+      w.assertClean();
+    } finally {
+      await w.close();
+    }
+    const viewer = await signedIn(viewerEmail, password, '/routes');
+    try {
+      await viewer.page.getByRole('row', { name: /Strategy A/ }).waitFor();
+      expect(await viewer.page.getByRole('button').allTextContents()).toEqual(['Sign out']);
+      expect(await viewer.page.locator('form').count()).toBe(0);
+      viewer.assertClean();
+    } finally {
+      await viewer.close();
+    }
+  });
+
+  /** The signed-in page's session as a Cookie header, to check through the api what the screen did. */
+  async function cookieOf(w: { context: { cookies(): Promise<Array<{ name: string; value: string }>> } }): Promise<string> {
+    return (await w.context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+  }
 
   /** A member with the suite's password; the workspace's bootstrap token still works until its owner first signs in. */
   async function addMember(ws: { id: string; token: string }, role: 'viewer' | 'admin'): Promise<string> {

@@ -1,11 +1,11 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { api, Page } from './api/client';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { api } from './api/client';
+import { useConnections } from './api/queries';
 import type { paths } from './api/schema';
+import type { ConnectionView, Permissions } from './api/views';
 import { Table } from './ui';
 
 type CreateConnection = paths['/v1/connections']['post']['requestBody']['content']['application/json'];
-type Permissions = { inspection: string; canTrade: boolean; canWithdraw: boolean; canTransfer: boolean; note?: string };
-type ConnectionView = { id: string; broker: string; label: string; environment: 'paper' | 'live'; status: string; keyHint: string; permissions: Permissions };
 
 // Field names each broker's adapter validates; secrets go in password inputs the browser never echoes back.
 const BROKER_FIELDS: Record<'paper' | 'alpaca', Array<{ name: string; label: string; secret: boolean }>> = {
@@ -19,7 +19,7 @@ const BROKER_FIELDS: Record<'paper' | 'alpaca', Array<{ name: string; label: str
 /** Broker connections: one form per broker (credentials are write-only), permissions in plain words, revoke. */
 export function Connections({ canWrite }: { canWrite: boolean }) {
   const queries = useQueryClient();
-  const list = useQuery({ queryKey: ['connections'], queryFn: () => api<Page<ConnectionView>>('GET', '/v1/connections') });
+  const list = useConnections();
   const refresh = () => void queries.invalidateQueries({ queryKey: ['connections'] });
   const create = useMutation({ mutationFn: (body: CreateConnection) => api<ConnectionView>('POST', '/v1/connections', body), onSuccess: refresh });
   const revoke = useMutation({ mutationFn: (id: string) => api<ConnectionView>('DELETE', `/v1/connections/${id}`), onSuccess: refresh });

@@ -1,8 +1,10 @@
 import { ReactNode, useEffect, useRef } from 'react';
 import { Link, Route, Switch, useLocation } from 'wouter';
 import type { Session } from './App';
+import { Checklist } from './Checklist';
 import { Connections } from './Connections';
 import { Risk } from './Risk';
+import { Routes } from './Routes';
 import { SignOut } from './SignOut';
 import { Sources } from './Sources';
 import { abilities } from './ui';
@@ -11,6 +13,7 @@ const SCREENS: Array<{ path: string; label: string }> = [
   { path: '/', label: 'Start' },
   { path: '/connections', label: 'Connections' },
   { path: '/sources', label: 'Sources' },
+  { path: '/routes', label: 'Routes' },
   { path: '/risk', label: 'Risk' },
 ];
 
@@ -57,15 +60,16 @@ export function Shell({ session, status }: { session: Session; status: ReactNode
             <Connections canWrite={can.admin} />
           </Route>
           <Route path="/sources">
-            <Sources canWrite={can.admin} />
+            <Sources canWrite={can.admin} canTest={can.trade} />
+          </Route>
+          <Route path="/routes">
+            <Routes canWrite={can.admin} />
           </Route>
           <Route path="/risk">
             <Risk role={session.role} />
           </Route>
           <Route path="/">
-            <section aria-labelledby="start-heading">
-              <h2 id="start-heading">Start</h2>
-            </section>
+            <Checklist role={session.role} />
           </Route>
           <Route>
             <section aria-labelledby="missing-heading">

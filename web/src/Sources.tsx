@@ -1,12 +1,13 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { api, Page } from './api/client';
+import { api } from './api/client';
+import { useSources } from './api/queries';
 import type { paths } from './api/schema';
+import type { IssuedSource } from './api/views';
+import { TestSignal } from './TestSignal';
 import { CopyButton, Table } from './ui';
 
 type CreateSource = paths['/v1/sources']['post']['requestBody']['content']['application/json'];
-type SourceView = { id: string; name: string; auth: 'hmac' | 'token'; allowedIps: string[]; webhookUrl: string; secretVersion: number; createdAt: string };
-type IssuedSource = SourceView & { secret?: string; token?: string };
 
 // The strategy alert of docs/signals.md: TradingView fills the placeholders when the alert fires.
 const TRADINGVIEW_MESSAGE = JSON.stringify(
@@ -24,10 +25,10 @@ const TRADINGVIEW_MESSAGE = JSON.stringify(
 );
 
 /** Signal sources: create (secret shown once), the webhook URL and a ready TradingView alert message, rotate. */
-export function Sources({ canWrite }: { canWrite: boolean }) {
+export function Sources({ canWrite, canTest }: { canWrite: boolean; canTest: boolean }) {
   const queries = useQueryClient();
   const [issued, setIssued] = useState<IssuedSource | null>(null);
-  const list = useQuery({ queryKey: ['sources'], queryFn: () => api<Page<SourceView>>('GET', '/v1/sources') });
+  const list = useSources();
   const done = (source: IssuedSource) => {
     setIssued(source);
     void queries.invalidateQueries({ queryKey: ['sources'] });
@@ -69,6 +70,7 @@ export function Sources({ canWrite }: { canWrite: boolean }) {
           {create.isError && <p role="alert">{create.error.message}</p>}
         </form>
       )}
+      {canTest && <TestSignal sources={list.data?.items ?? []} />}
       <Table caption="Sources in this workspace">
         <thead>
           <tr>
