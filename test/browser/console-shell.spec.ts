@@ -16,6 +16,7 @@ const SCREENS = [
   { link: 'Connections', path: '/connections', heading: 'Connections' },
   { link: 'Sources', path: '/sources', heading: 'Sources' },
   { link: 'Routes', path: '/routes', heading: 'Routes' },
+  { link: 'Activity', path: '/activity', heading: 'Activity' },
   { link: 'Risk', path: '/risk', heading: 'Risk' },
 ];
 
@@ -31,7 +32,14 @@ describe('console in a real browser (chromium)', () => {
     const dist = builtConsole();
     [db, alpaca] = await Promise.all([createTestDatabase(), startAlpacaStub()]);
     // The worker shares the api's data dir (the local KMS root key) and really routes what the console sends.
-    const env = { CONSOLE_DIR: dist, BROKER_ALPACA_BASE_URL: alpaca.url, DATA_DIR: mkdtempSync(join(tmpdir(), 'switchyard-console-')) };
+    const env = {
+      CONSOLE_DIR: dist,
+      BROKER_ALPACA_BASE_URL: alpaca.url,
+      DATA_DIR: mkdtempSync(join(tmpdir(), 'switchyard-console-')),
+      // One client (this suite) makes every request: the per-minute limits are not under test here.
+      WEBHOOK_RATE_LIMIT_PER_MINUTE: '100000',
+      RATE_LIMIT_PER_MINUTE: '100000',
+    };
     [api, worker, browser] = await Promise.all([startApi(db, env), startWorker(db, env), launchBrowser()]);
   }, 120_000);
   afterAll(async () => {
@@ -324,9 +332,71 @@ describe('console in a real browser (chromium)', () => {
     }
   });
 
+  it('activity: signals a page at a time, the newest page updating by itself, filters by source and status, and a timeline with reasons in words', async () => {
+    const ws = await createWorkspace(api, 'activity', password);
+    const token = { token: ws.token };
+    const connection = await http(api.url, 'POST', '/v1/connections', { ...token, body: { broker: 'paper', label: 'Paper desk', environment: 'paper', credentials: {} } });
+    const [main, other] = await Promise.all(['Main strategy', 'Other strategy'].map((name) => http(api.url, 'POST', '/v1/sources', { ...token, body: { name, auth: 'hmac' } })));
+    await http(api.url, 'POST', '/v1/routes', { ...token, body: { sourceId: main.body.id, connectionId: connection.body.id, sizing: { mode: 'fixed', value: '1' } } });
+    const send = (sourceId: string, ticker: string) => http(api.url, 'POST', `/v1/sources/${sourceId}/test-signal`, { ...token, body: { ticker, action: 'buy', price: '10' } });
+    for (let i = 0; i < 27; i++) expect((await send(main.body.id, `T${i}`)).status).toBe(202);
+    await send(other.body.id, 'OTHER');
+    await http(api.url, 'PUT', '/v1/workspace/kill-switch', { ...token, body: { engaged: true, reason: 'desk closed' } });
+    const blocked = await send(main.body.id, 'HALTED');
+    await waitUntil(async () => (await http(api.url, 'GET', `/v1/signals/${blocked.body.signalId}`, token)).body.status === 'blocked');
+
+    const w = await signedIn(ws.ownerEmail, password, '/activity');
+    try {
+      const rows = w.page.getByRole('region', { name: 'Signals' }).locator('tbody tr');
+      await rows.first().waitFor();
+      expect(await rows.count()).toBe(25);
+      expect(await rows.first().textContent()).toMatch(/Main strategy.*buy HALTED @ 10.*blocked/);
+      await screenshot(w.page, 'activity');
+      expect(await accessibilityProblems(w.page)).toEqual([]);
+
+      await w.page.getByRole('button', { name: 'Older signals' }).click();
+      await w.page.getByText('Older signals (not updating).').waitFor();
+      await waitUntil(async () => (await rows.count()) === 4);
+      expect(await w.page.getByRole('button', { name: 'Older signals' }).isDisabled()).toBe(true);
+      await w.page.getByRole('button', { name: 'Newer signals' }).click();
+      await waitUntil(async () => (await rows.count()) === 25);
+
+      // A new signal shows on the newest page without a reload.
+      await w.page.evaluate(`fetch('/v1/workspace/kill-switch', { method: 'PUT', headers: { 'content-type': 'application/json', 'x-switchyard-csrf': '1' }, body: JSON.stringify({ engaged: false, reason: 'open again' }) })
+        .then(() => fetch('/v1/sources/${other.body.id}/test-signal', { method: 'POST', headers: { 'content-type': 'application/json', 'x-switchyard-csrf': '1' }, body: JSON.stringify({ ticker: 'LIVE', action: 'sell', price: '5' }) }))`);
+      await w.page.getByRole('cell', { name: 'sell LIVE @ 5' }).waitFor({ timeout: 10_000 });
+
+      await w.page.getByLabel('Source').selectOption({ label: 'Other strategy' });
+      await waitUntil(async () => (await rows.count()) === 2);
+      // Other strategy has no route: both its signals were blocked for that.
+      await w.page.getByLabel('Status').selectOption('blocked');
+      await waitUntil(async () => (await rows.count()) === 2);
+      await w.page.getByLabel('Source').selectOption({ label: 'Main strategy' });
+      await waitUntil(async () => (await rows.count()) === 1);
+      await rows.first().getByRole('button', { name: /Show timeline/ }).click();
+      const timeline = w.page.getByTestId('timeline');
+      await timeline.getByText(/received and stored/).waitFor();
+      expect(await timeline.textContent()).toMatch(/planned buy 1 HALTED for Paper desk\. The risk gate blocked it\. Reason: .*kill switch/i);
+      await screenshot(w.page, 'activity-timeline');
+      expect(await accessibilityProblems(w.page)).toEqual([]);
+      w.assertClean();
+    } finally {
+      await w.close();
+    }
+  });
+
   /** The signed-in page's session as a Cookie header, to check through the api what the screen did. */
   async function cookieOf(w: { context: { cookies(): Promise<Array<{ name: string; value: string }>> } }): Promise<string> {
     return (await w.context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+  }
+
+  /** Polls `done` (never a blind sleep) until it holds, bounded. */
+  async function waitUntil(done: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await done())) {
+      if (Date.now() > deadline) throw new Error('condition never held');
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   /** A member with the suite's password; the workspace's bootstrap token still works until its owner first signs in. */

@@ -1,5 +1,6 @@
 import { ReactNode, useEffect, useRef } from 'react';
 import { Link, Route, Switch, useLocation } from 'wouter';
+import { Activity } from './Activity';
 import type { Session } from './App';
 import { Checklist } from './Checklist';
 import { Connections } from './Connections';
@@ -14,6 +15,7 @@ const SCREENS: Array<{ path: string; label: string }> = [
   { path: '/connections', label: 'Connections' },
   { path: '/sources', label: 'Sources' },
   { path: '/routes', label: 'Routes' },
+  { path: '/activity', label: 'Activity' },
   { path: '/risk', label: 'Risk' },
 ];
 
@@ -64,6 +66,9 @@ export function Shell({ session, status }: { session: Session; status: ReactNode
           </Route>
           <Route path="/routes">
             <Routes canWrite={can.admin} />
+          </Route>
+          <Route path="/activity">
+            <Activity />
           </Route>
           <Route path="/risk">
             <Risk role={session.role} />
