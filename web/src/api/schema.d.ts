@@ -1808,6 +1808,14 @@ export interface operations {
                 resourceType?: string;
                 /** @description Only events about the resource with this id. */
                 resourceId?: string;
+                /** @description Only events by actors of this type. */
+                actorType?: "user" | "token" | "system" | "worker" | "platform";
+                /** @description Only events by the actor with this id (a member, token or worker id). */
+                actorId?: string;
+                /** @description Only events at or after this time (ISO 8601 with offset). */
+                since?: string;
+                /** @description Only events before this time (ISO 8601 with offset). */
+                until?: string;
             };
             header?: never;
             path?: never;
