@@ -368,7 +368,7 @@ describe('the list contract', () => {
     const filters: Record<string, string[]> = {
       '/v1/signals': ['sourceId', 'status'],
       '/v1/orders': ['signalId', 'status'],
-      '/v1/audit': ['action', 'resourceType', 'resourceId'],
+      '/v1/audit': ['action', 'resourceType', 'resourceId', 'actorType', 'actorId', 'since', 'until'],
       '/v1/alerts': ['status'],
     };
     for (const c of cases) {
