@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Client } from 'pg';
 import type { Browser } from 'playwright-core';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +20,7 @@ const SCREENS = [
   { link: 'Routes', path: '/routes', heading: 'Routes' },
   { link: 'Activity', path: '/activity', heading: 'Activity' },
   { link: 'Risk', path: '/risk', heading: 'Risk' },
+  { link: 'Audit', path: '/audit', heading: 'Audit' },
 ];
 
 // One api and one browser for the whole suite; each test gets its own browser context.
@@ -389,6 +392,75 @@ describe('console in a real browser (chromium)', () => {
   async function cookieOf(w: { context: { cookies(): Promise<Array<{ name: string; value: string }>> } }): Promise<string> {
     return (await w.context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
   }
+
+  it('audit: the timeline filtered by action, actor, resource and time, a CSV export of the filtered events, and verify chain (ok, then the first broken event)', async () => {
+    const ws = await createWorkspace(api, 'audit', password);
+    const sources = [];
+    for (const name of ['Alpha', 'Beta']) sources.push((await http(api.url, 'POST', '/v1/sources', { token: ws.token, body: { name, auth: 'hmac' } })).body);
+    const w = await signedIn(ws.ownerEmail, password, '/audit');
+    try {
+      const rows = w.page.getByRole('region', { name: 'Audit events, newest first' }).locator('tbody tr');
+      await rows.first().waitFor();
+      expect(await rows.last().textContent()).toMatch(/^1.*platform.*workspace\.create/);
+      await screenshot(w.page, 'audit');
+      expect(await accessibilityProblems(w.page)).toEqual([]);
+
+      const form = w.page.getByRole('form', { name: 'Filter audit events' });
+      await form.getByLabel('Action').fill('source.create');
+      await form.getByLabel('Actor type').selectOption('token');
+      await form.getByRole('button', { name: 'Apply filters' }).click();
+      await waitUntil(async () => (await rows.count()) === 2);
+      await form.getByLabel('Resource id').fill(sources[1].id);
+      await form.getByRole('button', { name: 'Apply filters' }).click();
+      await waitUntil(async () => (await rows.count()) === 1);
+      expect(await rows.first().textContent()).toContain(`source ${sources[1].id}`);
+      await form.getByLabel('Resource id').fill('');
+      await form.getByLabel('Before').fill('2001-01-01T00:00');
+      await form.getByRole('button', { name: 'Apply filters' }).click();
+      await w.page.getByText('No event matches.').waitFor();
+      await form.getByLabel('Before').fill('');
+      await form.getByRole('button', { name: 'Apply filters' }).click();
+      await waitUntil(async () => (await rows.count()) === 2);
+
+      await w.page.getByRole('button', { name: 'Export CSV' }).click();
+      const [download] = await Promise.all([w.page.waitForEvent('download'), w.page.getByRole('link', { name: /^Download audit-.*\.csv \(2 events\)$/ }).click()]);
+      const csv = readFileSync((await download.path())!, 'utf8').split('\r\n');
+      expect(csv[0]).toBe('seq,occurredAt,actorType,actorId,ip,action,resourceType,resourceId,reason,requestId,metadata,hash');
+      expect(csv.slice(1).map((line) => line.split(',')[5])).toEqual(['"source.create"', '"source.create"']);
+
+      await w.page.getByRole('button', { name: 'Verify chain' }).click();
+      await w.page.getByTestId('verify-result').getByText(/^Chain intact: \d+ events/).waitFor();
+      w.assertClean();
+    } finally {
+      await w.close();
+    }
+
+    // Another workspace whose newest event is rewritten behind the api's back: verify names it.
+    const other = await createWorkspace(api, 'audit-broken', password);
+    await http(api.url, 'POST', '/v1/sources', { token: other.token, body: { name: 'Gamma', auth: 'hmac' } });
+    const owner = await signedIn(other.ownerEmail, password, '/audit');
+    try {
+      await owner.page.getByRole('region', { name: 'Audit events, newest first' }).locator('tbody tr').first().waitFor();
+      let rewritten = 0;
+      const admin = new Client({ connectionString: db.adminUrl });
+      await admin.connect();
+      try {
+        await admin.query('BEGIN');
+        await admin.query('SET LOCAL session_replication_role = replica');
+        const { rows } = await admin.query(`UPDATE audit_events SET reason = 'rewritten' WHERE workspace_id = $1 AND seq = (SELECT max(seq) FROM audit_events WHERE workspace_id = $1) RETURNING seq`, [other.id]);
+        await admin.query('COMMIT');
+        rewritten = Number(rows[0].seq);
+      } finally {
+        await admin.end();
+      }
+      await owner.page.getByRole('button', { name: 'Verify chain' }).click();
+      await owner.page.getByTestId('verify-result').getByText(new RegExp(`^Chain broken at event ${rewritten} \\(hash mismatch\\)`)).waitFor();
+      await screenshot(owner.page, 'audit-broken');
+      owner.assertClean();
+    } finally {
+      await owner.close();
+    }
+  });
 
   /** Polls `done` (never a blind sleep) until it holds, bounded. */
   async function waitUntil(done: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {

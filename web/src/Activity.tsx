@@ -4,7 +4,7 @@ import { api, Page } from './api/client';
 import { useConnections, useSources } from './api/queries';
 import type { paths } from './api/schema';
 import type { OrderView, SignalDetail, SignalView } from './api/views';
-import { Table, when } from './ui';
+import { PagerButtons, Table, usePager, when } from './ui';
 
 type SignalStatus = NonNullable<NonNullable<paths['/v1/signals']['get']['parameters']['query']>['status']>;
 const STATUSES: SignalStatus[] = ['received', 'queued', 'routing', 'routed', 'partially_routed', 'blocked', 'failed'];
@@ -17,10 +17,9 @@ export function Activity() {
   const sources = useSources();
   const connections = useConnections();
   const [filter, setFilter] = useState<{ sourceId?: string; status?: SignalStatus }>({});
-  // Cursors of the pages walked so far: the last is the page shown; [] is the newest page.
-  const [cursors, setCursors] = useState<string[]>([]);
+  const pager = usePager();
   const [open, setOpen] = useState<string | null>(null);
-  const cursor = cursors.at(-1);
+  const cursor = pager.cursor;
   const query = new URLSearchParams({ limit: String(PAGE_SIZE), ...(filter.sourceId && { sourceId: filter.sourceId }), ...(filter.status && { status: filter.status }), ...(cursor && { cursor }) });
   const page = useQuery({
     queryKey: ['signals', 'page', query.toString()],
@@ -32,7 +31,7 @@ export function Activity() {
   const connectionLabel = (id: string) => connections.data?.items.find((c) => c.id === id)?.label ?? id;
   const refilter = (next: typeof filter) => {
     setFilter(next);
-    setCursors([]);
+    pager.reset();
   };
   return (
     <section aria-labelledby="activity-heading">
@@ -89,14 +88,7 @@ export function Activity() {
         </tbody>
       </Table>
       {page.data?.items.length === 0 && <p>No signal matches.</p>}
-      <p>
-        <button type="button" disabled={cursors.length === 0} onClick={() => setCursors(cursors.slice(0, -1))}>
-          Newer signals
-        </button>{' '}
-        <button type="button" disabled={!page.data?.nextCursor} onClick={() => page.data?.nextCursor && setCursors([...cursors, page.data.nextCursor])}>
-          Older signals
-        </button>
-      </p>
+      <PagerButtons pager={pager} nextCursor={page.data?.nextCursor} noun="signals" />
       {open && <Timeline id={open} connectionLabel={connectionLabel} />}
     </section>
   );

@@ -1,6 +1,7 @@
 import { ReactNode, useEffect, useRef } from 'react';
 import { Link, Route, Switch, useLocation } from 'wouter';
 import { Activity } from './Activity';
+import { Audit } from './Audit';
 import type { Session } from './App';
 import { Checklist } from './Checklist';
 import { Connections } from './Connections';
@@ -10,13 +11,15 @@ import { SignOut } from './SignOut';
 import { Sources } from './Sources';
 import { abilities } from './ui';
 
-const SCREENS: Array<{ path: string; label: string }> = [
+// `admin`: screens whose every read the api keeps to admins and owners; other roles do not see them in the nav.
+const SCREENS: Array<{ path: string; label: string; admin?: boolean }> = [
   { path: '/', label: 'Start' },
   { path: '/connections', label: 'Connections' },
   { path: '/sources', label: 'Sources' },
   { path: '/routes', label: 'Routes' },
   { path: '/activity', label: 'Activity' },
   { path: '/risk', label: 'Risk' },
+  { path: '/audit', label: 'Audit', admin: true },
 ];
 
 /** Signed in: the navigation, who is signed in, and the screen the address names (client-side routes). */
@@ -39,7 +42,7 @@ export function Shell({ session, status }: { session: Session; status: ReactNode
         <h1>Switchyard Console</h1>
         <nav aria-label="Console">
           <ul>
-            {SCREENS.map((s) => (
+            {SCREENS.filter((s) => can.admin || !s.admin).map((s) => (
               <li key={s.path}>
                 <Link href={s.path} aria-current={location === s.path ? 'page' : undefined}>
                   {s.label}
@@ -73,6 +76,7 @@ export function Shell({ session, status }: { session: Session; status: ReactNode
           <Route path="/risk">
             <Risk role={session.role} />
           </Route>
+          <Route path="/audit">{can.admin ? <Audit /> : <AdminsOnly title="Audit" />}</Route>
           <Route path="/">
             <Checklist role={session.role} />
           </Route>
@@ -87,5 +91,14 @@ export function Shell({ session, status }: { session: Session; status: ReactNode
         </Switch>
       </main>
     </>
+  );
+}
+
+function AdminsOnly({ title }: { title: string }) {
+  return (
+    <section aria-labelledby="admins-heading">
+      <h2 id="admins-heading">{title}</h2>
+      <p>Only admins and owners of this workspace can open this screen.</p>
+    </section>
   );
 }

@@ -65,3 +65,28 @@ export function CopyButton({ text, label }: { text: string; label: string }) {
 export function when(iso: string | null | undefined): string {
   return iso ? new Date(iso).toLocaleString() : '—';
 }
+
+/** Keyset paging over a list endpoint: the cursors walked so far, so "newer" goes back without the api's help. */
+export function usePager() {
+  const [cursors, setCursors] = useState<string[]>([]);
+  return {
+    cursor: cursors.at(-1),
+    atNewest: cursors.length === 0,
+    older: (next: string) => setCursors([...cursors, next]),
+    newer: () => setCursors(cursors.slice(0, -1)),
+    reset: () => setCursors([]),
+  };
+}
+
+export function PagerButtons({ pager, nextCursor, noun }: { pager: ReturnType<typeof usePager>; nextCursor: string | null | undefined; noun: string }) {
+  return (
+    <p>
+      <button type="button" disabled={pager.atNewest} onClick={pager.newer}>
+        Newer {noun}
+      </button>{' '}
+      <button type="button" disabled={!nextCursor} onClick={() => nextCursor && pager.older(nextCursor)}>
+        Older {noun}
+      </button>
+    </p>
+  );
+}
