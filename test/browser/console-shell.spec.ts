@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { RunningWorker, startWorker } from '../support/worker-app';
+import { AuditWriter } from '../../src/audit/audit-writer';
+import { TenantDb } from '../../src/database/tenant-db';
 import { createWorkspace, http, RunningApi, startApi } from '../support/api-app';
 import { AlpacaStub, startAlpacaStub } from '../support/brokers/alpaca-stub';
 import { accessibilityProblems, builtConsole, launchBrowser, screenshot, watchedPage } from '../support/browser';
@@ -21,6 +23,7 @@ const SCREENS = [
   { link: 'Activity', path: '/activity', heading: 'Activity' },
   { link: 'Risk', path: '/risk', heading: 'Risk' },
   { link: 'Audit', path: '/audit', heading: 'Audit' },
+  { link: 'Alerts', path: '/alerts', heading: 'Alerts' },
 ];
 
 // One api and one browser for the whole suite; each test gets its own browser context.
@@ -459,6 +462,49 @@ describe('console in a real browser (chromium)', () => {
       owner.assertClean();
     } finally {
       await owner.close();
+    }
+  });
+
+  it('alerts: an out-of-context credential read shows what was read, by whom, from where and when; on-call acknowledges it', async () => {
+    const ws = await createWorkspace(api, 'alerts', password);
+    const connection = await http(api.url, 'POST', '/v1/connections', { token: ws.token, body: { broker: 'paper', label: 'Paper desk', environment: 'paper', credentials: {} } });
+    // The worker's own audit path: the refused read is audited and opens its alert in the same transaction.
+    await worker.app.get(TenantDb).runRaw(ws.id, (c) =>
+      worker.app.get(AuditWriter).recordRaw(c, {
+        action: 'credential.read.out_of_context',
+        actor: { type: 'worker', id: 'worker-7' },
+        resource: { type: 'connection', id: connection.body.id },
+        ip: '203.0.113.7',
+        reason: 'no active order job',
+        metadata: { purpose: 'order' },
+      }),
+    );
+    const w = await signedIn(ws.ownerEmail, password, '/alerts');
+    try {
+      const row = w.page.getByRole('row', { name: /Credential read outside a routing context/ });
+      await row.waitFor();
+      const cells = await row.getByRole('cell').allTextContents();
+      expect(cells[0]).toBe('error');
+      expect(cells[1]).toContain(`connection ${connection.body.id}`);
+      expect(cells[1]).toMatch(/reason: no active order job/);
+      expect(cells[1]).toMatch(/purpose: order/);
+      expect(cells.slice(2, 4)).toEqual(['worker worker-7', '203.0.113.7']);
+      expect(cells[4]).toMatch(/\d/);
+      expect(cells[5]).toBe('open');
+      await screenshot(w.page, 'alerts');
+      expect(await accessibilityProblems(w.page)).toEqual([]);
+
+      await row.getByRole('button', { name: /^Acknowledge/ }).click();
+      await w.page.getByText('No open alert.').waitFor();
+      await w.page.getByLabel('Show').selectOption('acknowledged');
+      const acked = w.page.getByRole('row', { name: /Credential read outside a routing context/ });
+      await acked.getByRole('cell', { name: /^acknowledged by user:/ }).waitFor();
+      expect(await acked.getByRole('button', { name: /^Acknowledge/ }).count()).toBe(0);
+      const audit = await http(api.url, 'GET', '/v1/audit?action=alert.ack', { headers: { cookie: await cookieOf(w) } });
+      expect(audit.body.items).toHaveLength(1);
+      w.assertClean();
+    } finally {
+      await w.close();
     }
   });
 

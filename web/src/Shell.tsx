@@ -1,6 +1,7 @@
 import { ReactNode, useEffect, useRef } from 'react';
 import { Link, Route, Switch, useLocation } from 'wouter';
 import { Activity } from './Activity';
+import { Alerts } from './Alerts';
 import { Audit } from './Audit';
 import type { Session } from './App';
 import { Checklist } from './Checklist';
@@ -20,6 +21,7 @@ const SCREENS: Array<{ path: string; label: string; admin?: boolean }> = [
   { path: '/activity', label: 'Activity' },
   { path: '/risk', label: 'Risk' },
   { path: '/audit', label: 'Audit', admin: true },
+  { path: '/alerts', label: 'Alerts', admin: true },
 ];
 
 /** Signed in: the navigation, who is signed in, and the screen the address names (client-side routes). */
@@ -77,6 +79,7 @@ export function Shell({ session, status }: { session: Session; status: ReactNode
             <Risk role={session.role} />
           </Route>
           <Route path="/audit">{can.admin ? <Audit /> : <AdminsOnly title="Audit" />}</Route>
+          <Route path="/alerts">{can.admin ? <Alerts /> : <AdminsOnly title="Alerts" />}</Route>
           <Route path="/">
             <Checklist role={session.role} />
           </Route>
