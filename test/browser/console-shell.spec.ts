@@ -24,6 +24,7 @@ const SCREENS = [
   { link: 'Risk', path: '/risk', heading: 'Risk' },
   { link: 'Audit', path: '/audit', heading: 'Audit' },
   { link: 'Alerts', path: '/alerts', heading: 'Alerts' },
+  { link: 'Members', path: '/members', heading: 'Members' },
 ];
 
 // One api and one browser for the whole suite; each test gets its own browser context.
@@ -502,6 +503,51 @@ describe('console in a real browser (chromium)', () => {
       expect(await acked.getByRole('button', { name: /^Acknowledge/ }).count()).toBe(0);
       const audit = await http(api.url, 'GET', '/v1/audit?action=alert.ack', { headers: { cookie: await cookieOf(w) } });
       expect(audit.body.items).toHaveLength(1);
+      w.assertClean();
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('members and tokens: add a member who can then sign in, remove them; a token shown once that works until revoked; a bad value beside its field', async () => {
+    const ws = await createWorkspace(api, 'members', password);
+    const w = await signedIn(ws.ownerEmail, password, '/members');
+    const email = `trader-${ws.id.slice(0, 8)}@example.com`;
+    try {
+      const add = w.page.getByRole('form', { name: 'Add a member' });
+      await add.getByLabel('Email').fill(email);
+      await add.getByLabel('Role').selectOption('trader');
+      await add.getByLabel(/First password/).fill(password);
+      await add.getByRole('button', { name: 'Add member' }).click();
+      await w.page.getByRole('row', { name: new RegExp(email) }).getByRole('cell', { name: 'trader', exact: true }).waitFor();
+      expect(await add.getByLabel(/First password/).inputValue()).toBe('');
+      const signIn = await http(api.url, 'POST', '/v1/auth/login', { body: { email, password } });
+      expect(signIn.status).toBe(200);
+
+      const tokens = w.page.getByRole('form', { name: 'Create an API token' });
+      await tokens.getByLabel('Token name').fill('ci-bot');
+      await tokens.getByLabel('Token role').selectOption('viewer');
+      await tokens.getByLabel(/Expires in days/).fill('99999');
+      await tokens.getByRole('button', { name: 'Create token' }).click();
+      await tokens.locator('.field-error').waitFor();
+      expect(await tokens.getByLabel(/Expires in days/).getAttribute('aria-invalid')).toBe('true');
+      await tokens.getByLabel(/Expires in days/).fill('30');
+      await tokens.getByRole('button', { name: 'Create token' }).click();
+      const value = (await w.page.getByTestId('new-token').textContent())!;
+      expect((await http(api.url, 'GET', '/v1/workspace', { token: value })).status).toBe(200);
+      await screenshot(w.page, 'members');
+      expect(await accessibilityProblems(w.page)).toEqual([]);
+      await w.page.getByRole('button', { name: 'Done' }).click();
+      expect(await w.page.content()).not.toContain(value);
+
+      w.page.on('dialog', (d) => void d.accept());
+      await w.page.getByRole('button', { name: 'Revoke token ci-bot' }).click();
+      await w.page.getByRole('row', { name: /ci-bot/ }).getByRole('cell', { name: /^revoked/ }).waitFor();
+      expect((await http(api.url, 'GET', '/v1/workspace', { token: value })).status).toBe(401);
+
+      await w.page.getByRole('button', { name: `Remove ${email}` }).click();
+      await waitUntil(async () => (await w.page.getByRole('row', { name: new RegExp(email) }).count()) === 0);
+      expect((await http(api.url, 'POST', '/v1/auth/login', { body: { email, password } })).status).toBe(401);
       w.assertClean();
     } finally {
       await w.close();

@@ -6,6 +6,7 @@ import { Audit } from './Audit';
 import type { Session } from './App';
 import { Checklist } from './Checklist';
 import { Connections } from './Connections';
+import { Members } from './Members';
 import { Risk } from './Risk';
 import { Routes } from './Routes';
 import { SignOut } from './SignOut';
@@ -22,6 +23,7 @@ const SCREENS: Array<{ path: string; label: string; admin?: boolean }> = [
   { path: '/risk', label: 'Risk' },
   { path: '/audit', label: 'Audit', admin: true },
   { path: '/alerts', label: 'Alerts', admin: true },
+  { path: '/members', label: 'Members' },
 ];
 
 /** Signed in: the navigation, who is signed in, and the screen the address names (client-side routes). */
@@ -80,6 +82,9 @@ export function Shell({ session, status }: { session: Session; status: ReactNode
           </Route>
           <Route path="/audit">{can.admin ? <Audit /> : <AdminsOnly title="Audit" />}</Route>
           <Route path="/alerts">{can.admin ? <Alerts /> : <AdminsOnly title="Alerts" />}</Route>
+          <Route path="/members">
+            <Members session={session} />
+          </Route>
           <Route path="/">
             <Checklist role={session.role} />
           </Route>
