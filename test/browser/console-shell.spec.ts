@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Client } from 'pg';
 import type { Browser } from 'playwright-core';
@@ -11,6 +11,9 @@ import { AuditWriter } from '../../src/audit/audit-writer';
 import { TenantDb } from '../../src/database/tenant-db';
 import { createWorkspace, http, RunningApi, startApi } from '../support/api-app';
 import { AlpacaStub, startAlpacaStub } from '../support/brokers/alpaca-stub';
+import { BinanceStub, startBinanceStub } from '../support/brokers/binance-stub';
+import { CoinbaseStub, startCoinbaseStub } from '../support/brokers/coinbase-stub';
+import { OandaStub, startOandaStub } from '../support/brokers/oanda-stub';
 import { accessibilityProblems, builtConsole, launchBrowser, screenshot, watchedPage } from '../support/browser';
 
 const password = 'correct horse battery staple';
@@ -33,15 +36,21 @@ describe('console in a real browser (chromium)', () => {
   let api: RunningApi;
   let browser: Browser;
   let alpaca: AlpacaStub;
+  let binance: BinanceStub;
+  let coinbase: CoinbaseStub;
+  let oanda: OandaStub;
   let worker: RunningWorker;
 
   beforeAll(async () => {
     const dist = builtConsole();
-    [db, alpaca] = await Promise.all([createTestDatabase(), startAlpacaStub()]);
+    [db, alpaca, binance, coinbase, oanda] = await Promise.all([createTestDatabase(), startAlpacaStub(), startBinanceStub(), startCoinbaseStub(), startOandaStub()]);
     // The worker shares the api's data dir (the local KMS root key) and really routes what the console sends.
     const env = {
       CONSOLE_DIR: dist,
       BROKER_ALPACA_BASE_URL: alpaca.url,
+      BROKER_BINANCE_BASE_URL: binance.url,
+      BROKER_COINBASE_BASE_URL: coinbase.url,
+      BROKER_OANDA_BASE_URL: oanda.url,
       DATA_DIR: mkdtempSync(join(tmpdir(), 'switchyard-console-')),
       // One client (this suite) makes every request: the per-minute limits are not under test here.
       WEBHOOK_RATE_LIMIT_PER_MINUTE: '100000',
@@ -53,7 +62,7 @@ describe('console in a real browser (chromium)', () => {
     await browser?.close();
     await worker?.close();
     await api?.close();
-    await alpaca?.stop();
+    await Promise.all([alpaca?.stop(), binance?.server.stop(), coinbase?.stop(), oanda?.stop()]);
     await db?.drop();
   });
 
@@ -142,17 +151,18 @@ describe('console in a real browser (chromium)', () => {
     }
   });
 
-  it('connections: a credential canary typed into the form never reappears in a page, response, console message, storage or cookie; revoke is one click and one confirm', async () => {
+  it('connections: a credential canary typed into the form (and a second one at rotation) never reappears in a page, response, console message, storage or cookie; revoke is one click and one confirm and reports what stopped', async () => {
     const ws = await createWorkspace(api, 'canary', password);
     const canary = `canary-${randomBytes(16).toString('hex')}`;
+    const rotated = `canary-${randomBytes(16).toString('hex')}`;
     const keyId = `PK${randomBytes(8).toString('hex').toUpperCase()}`;
+    const keyId2 = `PK${randomBytes(8).toString('hex').toUpperCase()}`;
     alpaca.addKey({ apiKey: keyId, apiSecret: canary });
+    alpaca.addKey({ apiKey: keyId2, apiSecret: rotated });
     const w = await signedIn(ws.ownerEmail, password, '/connections');
-    const bodies: string[] = [];
-    const consoleLines: string[] = [];
-    w.page.on('console', (m) => consoleLines.push(m.text()));
-    w.page.on('response', (r) => void r.text().then((t) => bodies.push(t), () => undefined));
+    const seen = recordEverything(w);
     try {
+      await w.page.getByLabel('Broker to connect').selectOption('alpaca');
       const form = w.page.getByRole('form', { name: 'Connect alpaca' });
       await form.getByLabel('Label').fill('Alpaca paper');
       await form.getByLabel('API key ID').fill(keyId);
@@ -164,17 +174,89 @@ describe('console in a real browser (chromium)', () => {
       await screenshot(w.page, 'connections');
       expect(await accessibilityProblems(w.page)).toEqual([]);
 
+      await w.page.getByRole('button', { name: 'Rotate credentials of Alpaca paper' }).click();
+      const rotation = w.page.getByRole('form', { name: 'Rotate credentials of Alpaca paper' });
+      await rotation.getByLabel('API key ID').fill(keyId2);
+      await rotation.getByLabel('API secret key').fill(rotated);
+      await rotation.getByRole('button', { name: 'Rotate credentials' }).click();
+      await w.page.getByText('Alpaca paper now uses credential version 2; the previous one was destroyed.').waitFor();
+      await w.page.getByRole('row', { name: /Alpaca paper/ }).getByText(/\(version 2\)/).waitFor();
+
+      // A route to it, so the revoke report has something to stop (made by the page's own session, CSRF header included).
+      const routed = await w.page.evaluate(`(async () => {
+        const post = (path, body) => fetch(path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-switchyard-csrf': '1' }, body: JSON.stringify(body) }).then((r) => r.json());
+        const source = await post('/v1/sources', { name: 'S', auth: 'hmac' });
+        const [connection] = (await fetch('/v1/connections').then((r) => r.json())).items;
+        return (await post('/v1/routes', { sourceId: source.id, connectionId: connection.id, sizing: { mode: 'fixed', value: '1' } })).enabled;
+      })()`);
+      expect(routed).toBe(true);
+      await w.page.reload();
       w.page.once('dialog', (d) => void d.accept());
       await w.page.getByRole('button', { name: 'Revoke Alpaca paper' }).click();
       await w.page.getByRole('row', { name: /Alpaca paper/ }).getByRole('cell', { name: 'revoked' }).waitFor();
+      expect(await w.page.getByTestId('revoke-report').textContent()).toMatch(
+        /^Revoked Alpaca paper at .*\. Routing to it stopped at once: its 1 route send no more orders\. Its stored credentials \(every version\) were destroyed\. Broker side: the broker's API cannot revoke keys/,
+      );
+      await screenshot(w.page, 'connection-revoked');
 
       await w.page.reload();
       await w.page.getByRole('cell', { name: 'Alpaca paper', exact: true }).waitFor();
-      const storage = String(await w.page.evaluate('JSON.stringify([localStorage, sessionStorage])'));
-      const cookies = JSON.stringify(await w.context.cookies());
-      const places = { page: await w.page.content(), responses: bodies.join('\n'), console: consoleLines.join('\n'), storage, cookies };
-      expect(bodies.length).toBeGreaterThan(3);
-      for (const [place, text] of Object.entries(places)) expect({ place, leaked: text.includes(canary) }).toEqual({ place, leaked: false });
+      await seen.assertNoLeak([canary, rotated]);
+      w.assertClean();
+    } finally {
+      await w.close();
+    }
+  });
+
+  // One real private key for the Coinbase form: the stub verifies the JWTs the adapter signs with it.
+  const coinbaseKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const BROKER_FORMS = [
+    {
+      broker: 'binance',
+      words: /Can place orders — withdrawals and transfers disabled\. Checked with the broker's permission API\./,
+      fields: (secret: string) => ({ 'API key': `bnk${randomBytes(8).toString('hex')}`, 'Secret key': secret }),
+      secret: () => `canary-${randomBytes(16).toString('hex')}`,
+      register: (f: Record<string, string>) => binance.addKey({ apiKey: f['API key'], apiSecret: f['Secret key'] }),
+    },
+    {
+      broker: 'coinbase',
+      fields: (secret: string) => ({ 'API key name': `organizations/${randomUUID()}/apiKeys/${randomUUID()}`, 'Private key (PEM)': secret }),
+      secret: () => coinbaseKey.privateKey.export({ type: 'sec1', format: 'pem' }).toString(),
+      register: (f: Record<string, string>) => coinbase.addKey({ apiKeyName: f['API key name'], publicKeyPem: coinbaseKey.publicKey.export({ type: 'spki', format: 'pem' }).toString() }),
+      words: /Can place orders/,
+    },
+    {
+      broker: 'oanda',
+      fields: (secret: string) => ({ 'Account ID': `101-004-${randomInt(1_000_000, 9_999_999)}-001`, 'Personal access token': secret }),
+      secret: () => `canary${randomBytes(16).toString('hex')}-${randomBytes(16).toString('hex')}`,
+      register: (f: Record<string, string>) => oanda.addAccount({ accountId: f['Account ID'], token: f['Personal access token'] }),
+      words: /This broker has a single permission tier/,
+    },
+  ];
+
+  it.each(BROKER_FORMS)('connections: the $broker form connects a paper account and its secret never reappears anywhere in the browser', async ({ broker, fields, secret, register, words }) => {
+    const ws = await createWorkspace(api, `canary-${broker}`, password);
+    const canary = secret();
+    const values = fields(canary);
+    register(values);
+    const w = await signedIn(ws.ownerEmail, password, '/connections');
+    const seen = recordEverything(w);
+    try {
+      await w.page.getByLabel('Broker to connect').selectOption(broker);
+      const form = w.page.getByRole('form', { name: `Connect ${broker}` });
+      await form.getByLabel('Label').fill(`${broker} desk`);
+      for (const [label, value] of Object.entries(values)) await form.getByLabel(label).fill(value);
+      await form.getByRole('button', { name: `Connect ${broker}` }).click();
+      const row = w.page.getByRole('row', { name: new RegExp(`${broker} desk`) });
+      await Promise.race([row.waitFor(), form.getByRole('alert').waitFor().then(async () => Promise.reject(new Error(`${broker}: ${await form.getByRole('alert').textContent()}`)))]);
+      expect(await row.textContent()).toMatch(words);
+      for (const [label, value] of Object.entries(values)) if (value === canary) expect(await form.getByLabel(label).inputValue()).toBe('');
+      await screenshot(w.page, `connections-${broker}`);
+      expect(await accessibilityProblems(w.page)).toEqual([]);
+      await w.page.reload();
+      await row.waitFor();
+      // A PEM is checked by its key material, whatever line breaks it was shown with.
+      await seen.assertNoLeak([canary.includes('BEGIN') ? canary.split('\n')[2] : canary]);
       w.assertClean();
     } finally {
       await w.close();
@@ -553,6 +635,26 @@ describe('console in a real browser (chromium)', () => {
       await w.close();
     }
   });
+
+  /** Every response body and console line of the page, to prove afterwards that a secret appears in none of them nor in storage or cookies. */
+  function recordEverything(w: Awaited<ReturnType<typeof watchedPage>>) {
+    const bodies: string[] = [];
+    const consoleLines: string[] = [];
+    w.page.on('console', (m) => consoleLines.push(m.text()));
+    w.page.on('response', (r) => void r.text().then((t) => bodies.push(t), () => undefined));
+    return {
+      async assertNoLeak(secrets: string[]) {
+        const storage = String(await w.page.evaluate('JSON.stringify([localStorage, sessionStorage])'));
+        const cookies = JSON.stringify(await w.context.cookies());
+        const places = { page: await w.page.content(), responses: bodies.join('\n'), console: consoleLines.join('\n'), storage, cookies };
+        expect(bodies.length).toBeGreaterThan(3);
+        for (const secret of secrets) {
+          expect(secret.length).toBeGreaterThan(20);
+          for (const [place, text] of Object.entries(places)) expect({ place, leaked: text.includes(secret) }).toEqual({ place, leaked: false });
+        }
+      },
+    };
+  }
 
   /** Polls `done` (never a blind sleep) until it holds, bounded. */
   async function waitUntil(done: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {

@@ -2,7 +2,19 @@
 // responses, so these mirror the services' view types (src/**/*.service.ts) and change with them.
 
 export type Permissions = { inspection: string; canTrade: boolean; canWithdraw: boolean; canTransfer: boolean; note?: string };
-export type ConnectionView = { id: string; broker: string; label: string; environment: 'paper' | 'live'; status: string; keyHint: string; credentialVersion?: number; permissions: Permissions };
+export type ConnectionView = {
+  id: string;
+  broker: string;
+  label: string;
+  environment: 'paper' | 'live';
+  status: string;
+  keyHint: string;
+  credentialVersion: number;
+  permissions: Permissions;
+  revokedAt: string | null;
+  /** What revoking did at the broker: `revoked`, `not_supported_by_broker` or `not_applicable` (paper). */
+  brokerRevocation: string | null;
+};
 export type SourceView = { id: string; name: string; auth: 'hmac' | 'token'; allowedIps: string[]; webhookUrl: string; secretVersion: number; createdAt: string };
 export type IssuedSource = SourceView & { secret?: string; token?: string };
 export type RouteView = {
