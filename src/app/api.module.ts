@@ -6,15 +6,17 @@ import type { AppConfig } from '../config/app-config';
 import { AuditModule } from '../audit/audit.module';
 import { ConfigModule } from '../config/config.module';
 import { LOGGER } from '../common/logger';
-import { LIMIT_STORE, LimitStore } from '../common/limits/limit-store';
-import { LimitThrottlerStorage } from '../common/limits/limit-throttler-storage';
-import { LimitsModule } from '../common/limits/limits.module';
+import { LIMIT_STORE, LimitStore } from '../limits/limit-store';
+import { LimitThrottlerStorage } from '../limits/limit-throttler-storage';
+import { LimitsModule } from '../limits/limits.module';
 import { ProblemFilter } from '../common/problem.filter';
 import { CredentialsModule } from '../credentials/credentials.module';
 import { DatabaseModule } from '../database/database.module';
 import { ObservabilityModule } from '../observability/observability.module';
+import { PositionsModule } from '../positions/positions.module';
 import { QueueModule } from '../queue/queue.module';
-import { RoutingApiModule } from '../routing/api/routing-api.module';
+import { OrdersModule } from '../orders/orders.module';
+import { RoutesModule } from '../routes/routes.module';
 import { SignalsModule } from '../signals/signals.module';
 import { WorkspacesModule } from '../workspaces/workspaces.module';
 
@@ -39,7 +41,9 @@ export class ApiModule {
         CredentialsModule,
         SignalsModule,
         AuditModule,
-        RoutingApiModule,
+        RoutesModule,
+        OrdersModule,
+        PositionsModule,
       ],
       providers: [
         { provide: LOGGER, useValue: logger },

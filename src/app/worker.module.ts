@@ -8,6 +8,7 @@ import { LOGGER } from '../common/logger';
 import { DatabaseModule } from '../database/database.module';
 import { JobRunner } from '../queue/job-runner';
 import { QueueModule } from '../queue/queue.module';
+import { FlattenRecovery } from '../routing/flatten-recovery';
 import { OrderSync } from '../routing/order-sync';
 import { RoutingModule } from '../routing/routing.module';
 
@@ -25,10 +26,11 @@ export class WorkerModule {
   }
 }
 
-/** Starts what a worker runs: the job workers, the order lifecycle poller (its reconciliation sweep first), the audit sealer and the pager's delivery loop (each safe on every worker). */
+/** Starts what a worker runs: the job workers, the order lifecycle poller (its reconciliation sweep first), the flatten recovery sweep, the audit sealer and the pager's delivery loop (each safe on every worker). */
 export async function startWorkerLoops(app: INestApplicationContext): Promise<void> {
   await app.get(JobRunner).start();
   app.get(OrderSync).start();
+  app.get(FlattenRecovery).start();
   app.get(AuditSealer).start();
   app.get(PagerDispatcher).start();
 }

@@ -2,8 +2,8 @@ import { Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { ListQuery, ListRequest, TimeKey } from '../common/pagination';
 import { IdParam } from '../common/validation';
-import type { AuthContext } from '../workspaces/auth/auth-context';
-import { Auth, RequireRole } from '../workspaces/auth/auth.decorators';
+import type { AuthContext } from '../common/auth/auth-context';
+import { Auth, RequireRole } from '../common/auth/auth.decorators';
 import { AlertListFilter, alertListFilters, alertOrder } from './dto/audit.dto';
 import { Pager } from './pager/pager';
 

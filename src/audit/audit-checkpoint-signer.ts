@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
-import { readOrCreateSecretFile } from '../common/secret-file';
+import { readOrCreateSecretFile } from '../config/secret-file';
 import { canonicalCheckpoint } from './audit-chain';
 
 export const CHECKPOINT_KEY_FILE = 'audit-checkpoint.key';

@@ -16,6 +16,7 @@ export const AUDIT_ACTIONS = [
   'auth.failure',
   'auth.login.failed',
   'auth.login.locked',
+  'auth.logout',
   'auth.token.failed',
   'auth.token.locked',
   'kill_switch.workspace',
@@ -38,8 +39,11 @@ export const AUDIT_ACTIONS = [
   'route.create',
   'route.update',
   'route.delete',
+  'flatten.request',
+  'flatten.connection',
   'alert.ack',
   'alert.resolve',
+  'alert.refused',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

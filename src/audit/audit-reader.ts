@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ListRequest, Page, toPage } from '../common/pagination';
 import { TenantDb } from '../database/tenant-db';
-import type { AuthContext } from '../workspaces/auth/auth-context';
+import type { AuthContext } from '../common/auth/auth-context';
 import type { AuditEvent } from '../generated/prisma/client';
 import type { SafeDetails } from './audit-event';
 import { AuditSealer } from './audit-sealer';

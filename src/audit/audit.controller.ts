@@ -1,8 +1,8 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { ListQuery, ListRequest } from '../common/pagination';
-import type { AuthContext } from '../workspaces/auth/auth-context';
-import { Auth, RequireRole } from '../workspaces/auth/auth.decorators';
+import type { AuthContext } from '../common/auth/auth-context';
+import { Auth, RequireRole } from '../common/auth/auth.decorators';
 import { AuditReader } from './audit-reader';
 import { AuditVerifier } from './audit-verifier';
 import { AuditVerifyLimit } from './audit-verify-limit';

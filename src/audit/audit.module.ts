@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import { LOGGER } from '../common/logger';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { AlertsController } from './alerts.controller';
+import { PlatformAlertsController } from './platform-alerts.controller';
+import { PlatformAuditController } from './platform-audit.controller';
 import { AuditCheckpointSigner } from './audit-checkpoint-signer';
 import { AuditReader } from './audit-reader';
 import { AuditSealer } from './audit-sealer';
@@ -24,7 +26,7 @@ import { PagerDispatcher } from './pager/pager-dispatcher';
  * The entrypoints start the background loops they host: AuditSealer.start(), PagerDispatcher.start().
  */
 @Module({
-  controllers: [AuditController, AlertsController],
+  controllers: [AuditController, AlertsController, PlatformAlertsController, PlatformAuditController],
   providers: [
     { provide: AUDIT_TUNING, useValue: DEFAULT_AUDIT_TUNING },
     { provide: AuditCheckpointSigner, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new AuditCheckpointSigner(config.dataDir) },

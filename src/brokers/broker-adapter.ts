@@ -101,6 +101,24 @@ export interface Position {
   quantity: string;
 }
 
+/** One open position as every broker's answer is normalised (getPositions). Decimal strings in the account currency. */
+export interface HeldPosition {
+  symbol: string;
+  /** Signed: positive long, negative short. */
+  quantity: string;
+  averagePrice?: string;
+  marketValue?: string;
+  unrealizedPnl?: string;
+}
+
+/** The account's money as every broker's answer is normalised (getAccount). */
+export interface AccountSummary {
+  currency: string;
+  equity: string;
+  cash?: string;
+  buyingPower?: string;
+}
+
 /**
  * One adapter per broker. Every method receives the credentials for exactly one call;
  * an adapter never keeps them. Errors are `BrokerError`s (see broker-error.ts).
@@ -121,6 +139,9 @@ export interface BrokerAdapter {
   getOrder?(credentials: BrokerCredentials, order: OrderLookup): Promise<BrokerOrderState | null>;
   getPosition(credentials: BrokerCredentials, symbol: string, environment: BrokerEnvironment, connectionId: string): Promise<Position>;
   cancelOpenOrders(credentials: BrokerCredentials, symbol: string, environment: BrokerEnvironment, connectionId: string): Promise<number>;
+  /** Every open position of the account (zero positions left out). */
+  getPositions(credentials: BrokerCredentials, environment: BrokerEnvironment, connectionId: string): Promise<HeldPosition[]>;
+  getAccount(credentials: BrokerCredentials, environment: BrokerEnvironment, connectionId: string): Promise<AccountSummary>;
   /** Account equity in the account currency; used by `percent_equity` sizing. */
   getEquity(credentials: BrokerCredentials, environment: BrokerEnvironment, connectionId: string): Promise<string>;
   /** Revokes the key at the broker where the API allows it; false when it does not. */

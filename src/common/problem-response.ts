@@ -1,6 +1,6 @@
 import { HttpException } from '@nestjs/common';
 import type { Logger } from 'pino';
-import { isDatabaseUnavailable } from '../database/database-unavailable';
+import { isDatabaseUnavailable } from './database-unavailable';
 import { Problem } from './problem';
 
 export interface ProblemResponse {

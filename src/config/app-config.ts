@@ -53,6 +53,8 @@ const envSchema = z
     PLATFORM_ADMIN_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
     JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
     JWT_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
+    // The `iss` of member JWTs: deployments that share a JWT_SECRET still refuse each other's tokens when they differ.
+    JWT_ISSUER: z.string().min(1).max(200).default('switchyard'),
     // An API token's lifetime when none is asked for, and the longest one that may be (only an owner may ask for "never").
     API_TOKEN_MAX_LIFETIME_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
 
@@ -94,6 +96,8 @@ const envSchema = z
     ORDER_SYNC_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(5_000),
     ORDER_SYNC_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
     ORDER_SYNC_MAX_BACKOFF_MS: z.coerce.number().int().min(100).max(3_600_000).default(300_000),
+    SNAPSHOT_MAX_AGE_MS: z.coerce.number().int().min(0).max(86_400_000).default(15_000),
+    SNAPSHOT_WAIT_MS: z.coerce.number().int().min(0).max(30_000).default(2_000),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && !env.KMS_PROVIDER) {
@@ -153,7 +157,7 @@ export interface AppConfig {
     credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
     dataKeyCache: { ttlMs: number; maxUses: number };
   };
-  auth: { platformAdminToken?: string; jwtSecret?: string; jwtTtlSeconds: number; tokenMaxLifetimeDays: number; lockout: LockoutSettings };
+  auth: { platformAdminToken?: string; jwtSecret?: string; jwtTtlSeconds: number; jwtIssuer: string; tokenMaxLifetimeDays: number; lockout: LockoutSettings };
   pager: {
     pagerDutyRoutingKey?: string;
     pagerDutyUrl: string;
@@ -164,6 +168,8 @@ export interface AppConfig {
   rateLimit: { perMinute: number; webhookPerMinute: number; webhookPerIpPerMinute: number; auditVerifyPerMinute: number; windowMs: number; store: 'postgres' | 'redis' };
   brokers: { baseUrls: BrokerBaseUrls; timeoutMs: number };
   orderSync: { intervalMs: number; concurrency: number; maxBackoffMs: number };
+  /** Positions/account snapshots: older than maxAgeMs the api asks the worker again and waits up to waitMs. */
+  snapshot: { maxAgeMs: number; waitMs: number };
 }
 
 export class ConfigError extends Error {}
@@ -211,6 +217,7 @@ export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'a
       platformAdminToken: e.PLATFORM_ADMIN_TOKEN,
       jwtSecret: e.JWT_SECRET,
       jwtTtlSeconds: e.JWT_TTL_SECONDS,
+      jwtIssuer: e.JWT_ISSUER,
       tokenMaxLifetimeDays: e.API_TOKEN_MAX_LIFETIME_DAYS,
       lockout: {
         accountFailures: e.LOGIN_MAX_FAILURES,
@@ -246,6 +253,7 @@ export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'a
       timeoutMs: e.BROKER_TIMEOUT_MS,
     },
     orderSync: { intervalMs: e.ORDER_SYNC_INTERVAL_MS, concurrency: e.ORDER_SYNC_CONCURRENCY, maxBackoffMs: e.ORDER_SYNC_MAX_BACKOFF_MS },
+    snapshot: { maxAgeMs: e.SNAPSHOT_MAX_AGE_MS, waitMs: e.SNAPSHOT_WAIT_MS },
   };
 }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readOrCreateSecretFile } from '../common/secret-file';
+import { readOrCreateSecretFile } from './secret-file';
 import { join } from 'node:path';
 import type { AppConfig } from './app-config';
 

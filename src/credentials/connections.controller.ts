@@ -2,8 +2,8 @@ import { Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { byCreatedAt, ListQuery, ListRequest, TimeKey } from '../common/pagination';
 import { IdParam, ValidBody } from '../common/validation';
-import type { AuthContext } from '../workspaces/auth/auth-context';
-import { Auth, RequireRole } from '../workspaces/auth/auth.decorators';
+import type { AuthContext } from '../common/auth/auth-context';
+import { Auth, RequireRole } from '../common/auth/auth.decorators';
 import { ConnectionsService } from './connections.service';
 import { createConnectionSchema, CreateConnectionDto, rotateConnectionSchema, RotateConnectionDto } from './dto/connection.dto';
 

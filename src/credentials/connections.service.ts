@@ -10,7 +10,7 @@ import { Problem } from '../common/problem';
 import { toFieldErrors } from '../common/validation';
 import { TenantDb, TenantTx } from '../database/tenant-db';
 import { KmsUnavailableError } from '../kms/kms-errors';
-import type { AuthContext } from '../workspaces/auth/auth-context';
+import type { AuthContext } from '../common/auth/auth-context';
 import { BrokerRevocation, ConnectionRecord, ConnectionsRepository, StoredPermissions } from './connections.repository';
 import { CredentialRef, CredentialSealer, SealedCredential } from './credential-sealer';
 import type { CreateConnectionDto, RotateConnectionDto } from './dto/connection.dto';

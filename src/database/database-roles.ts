@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readOrCreateSecretFile } from '../common/secret-file';
+import { readOrCreateSecretFile } from '../config/secret-file';
 import { join } from 'node:path';
 
 export const DB_ROLES = {

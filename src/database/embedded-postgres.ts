@@ -4,7 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
 import { dirname, join, parse, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { readOrCreateSecretFile } from '../common/secret-file';
+import { readOrCreateSecretFile } from '../config/secret-file';
 import { freePort } from '../common/free-port';
 
 export interface EmbeddedDatabase {

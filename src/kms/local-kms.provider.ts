@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { publishSecretFile } from '../common/secret-file';
+import { publishSecretFile } from '../config/secret-file';
 import { canonicalEncryptionContext } from './envelope';
 import { KmsDecryptError, KmsUnavailableError } from './kms-errors';
 import { assertKmsAllowed } from './kms-policy';

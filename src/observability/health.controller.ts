@@ -4,7 +4,7 @@ import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
 import type { Pool } from 'pg';
 import { PG_POOL } from '../database/database.tokens';
 import { QueueConnection } from '../queue/queue-connection';
-import { Public } from '../workspaces/auth/auth.decorators';
+import { Public } from '../common/auth/auth.decorators';
 
 @ApiExcludeController()
 @Controller()

@@ -1,5 +1,5 @@
 import type { StopLoss, TakeProfit } from '../signals/signal-brackets';
-import { div, formatDecimal, HUNDRED, mul, parseDecimal, round, ZERO } from './decimal';
+import { div, formatDecimal, HUNDRED, mul, parseDecimal, round, ZERO } from '../common/decimal';
 
 /** An entry's bracket legs as the broker takes them: absolute prices, or a trail. */
 export interface BracketPrices {

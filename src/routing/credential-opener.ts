@@ -19,6 +19,26 @@ export interface RoutingContext {
   connectionId: string;
 }
 
+/**
+ * Names a connection-wide job (no order): a snapshot of positions and account (`taskId`: the api's request id)
+ * or a flatten (`taskId`: the flatten id). Checked against that row, like an order job against its order.
+ */
+export interface TaskContext {
+  workspaceId: string;
+  jobId: string;
+  connectionId: string;
+  purpose: 'snapshot' | 'flatten';
+  taskId: string;
+}
+
+type CredentialContext = RoutingContext | TaskContext;
+
+/** What the audit events of a context name besides the connection. */
+function contextIds(context: CredentialContext): { orderId: string } | { snapshotRequestId: string } | { flattenId: string } {
+  if ('orderId' in context) return { orderId: context.orderId };
+  return context.purpose === 'snapshot' ? { snapshotRequestId: context.taskId } : { flattenId: context.taskId };
+}
+
 /** Refused: the context did not name an order job active right now for that connection. */
 export class OutOfContextError extends Error {
   constructor() {
@@ -39,7 +59,7 @@ function credentialUse(context: RoutingContext, version: number, purpose?: 'sync
 
 /** Proof that authorize() ran for this context; only this module can mint one. */
 export interface CredentialGrant {
-  readonly context: RoutingContext;
+  readonly context: CredentialContext;
 }
 
 interface GrantState {
@@ -124,6 +144,30 @@ export class CredentialOpener {
     return grant;
   }
 
+  /**
+   * For a connection-wide job (snapshot, flatten): only while its request is unanswered (snapshot) or its flatten of
+   * this connection is unfinished, and the connection is active; `credential.use` is written with the context's purpose
+   * in the caller's transaction, so the decrypt happens only once that event commits.
+   */
+  async authorizeTask(client: PoolClient, context: TaskContext): Promise<CredentialGrant> {
+    const current = await this.repository.sealedCredentialForTask(client, context);
+    if (!current) {
+      this.kms.evictConnection(context.connectionId);
+      await this.recordRefusal(context);
+      throw new OutOfContextError();
+    }
+    await this.audit.recordRaw(client, {
+      action: 'credential.use',
+      actor: { type: 'worker', id: context.jobId },
+      resource: { type: 'connection', id: context.connectionId },
+      requestId: context.jobId,
+      metadata: { ...contextIds(context), credentialVersion: current.version, purpose: context.purpose },
+    });
+    const grant: CredentialGrant = Object.freeze({ context: { ...context } });
+    this.grants.set(grant, current);
+    return grant;
+  }
+
   /** Decrypts for one broker call. The caller drops the object right after the call. */
   async open(grant: CredentialGrant): Promise<BrokerCredentials> {
     const state = this.grants.get(grant);
@@ -149,8 +193,8 @@ export class CredentialOpener {
     }
   }
 
-  private async recordRefusal(context: RoutingContext): Promise<void> {
-    this.logger.warn({ orderId: context.orderId, connectionId: context.connectionId, jobId: context.jobId }, 'credential read outside a routing context refused');
+  private async recordRefusal(context: CredentialContext): Promise<void> {
+    this.logger.warn({ ...contextIds(context), connectionId: context.connectionId, jobId: context.jobId }, 'credential read outside a routing context refused');
     // Its own transaction, on a connection aside: the caller's rolls back (the refusal and its page must not),
     // and the caller still holds its pooled connection, as may every other refused caller.
     await this.db.runRawAside(context.workspaceId, (client) =>
@@ -159,20 +203,20 @@ export class CredentialOpener {
         actor: { type: 'worker', id: context.jobId },
         resource: { type: 'connection', id: context.connectionId },
         requestId: context.jobId,
-        reason: 'no order job is active for this connection with this id',
-        metadata: { orderId: context.orderId },
+        reason: 'orderId' in context ? 'no order job is active for this connection with this id' : `no unfinished ${context.purpose} of this connection has this id`,
+        metadata: contextIds(context),
       }),
     );
   }
 
-  private async recordDecryptFailure(context: RoutingContext, version: number): Promise<void> {
+  private async recordDecryptFailure(context: CredentialContext, version: number): Promise<void> {
     await this.db.runRaw(context.workspaceId, (client) =>
       this.audit.recordRaw(client, {
         action: 'credential.decrypt_failure',
         actor: { type: 'worker', id: context.jobId },
         resource: { type: 'connection', id: context.connectionId },
         requestId: context.jobId,
-        metadata: { orderId: context.orderId, credentialVersion: version },
+        metadata: { ...contextIds(context), credentialVersion: version },
       }),
     );
   }

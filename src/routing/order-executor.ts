@@ -11,7 +11,7 @@ import { KmsUnavailableError } from '../kms/kms-errors';
 import { ConnectionTurns } from './connection-turns';
 import { CredentialGrant, CredentialOpener, RoutingContext } from './credential-opener';
 import { absDecimal } from '../brokers/broker-values';
-import { parseDecimal, ZERO } from './decimal';
+import { parseDecimal, ZERO } from '../common/decimal';
 import { RouteRules, sizeFromEquity } from './order-plan';
 import { riskGate } from './risk-gate';
 import { OrderRow, RoutingRepository, TERMINAL_ORDER_STATUSES } from './routing.repository';

@@ -1,5 +1,5 @@
 import type { BrokerFill, BrokerOrderState } from '../brokers/broker-adapter';
-import { div, formatDecimal, mul, parseDecimal, ZERO } from './decimal';
+import { div, formatDecimal, mul, parseDecimal, ZERO } from '../common/decimal';
 
 /** What the order's recorded fills add up to. */
 export interface RecordedFill {

@@ -2,7 +2,7 @@ import type { BrokerName } from '../brokers/broker-adapter';
 import { brokerSymbol, isContinuousFuture, withoutExchange } from '../brokers/broker-symbols';
 import type { StopLoss, TakeProfit } from '../signals/signal-brackets';
 import { BracketPrices, resolveBrackets } from './bracket-prices';
-import { div, formatDecimal, HUNDRED, mul, parseDecimal, truncate, ZERO } from './decimal';
+import { div, formatDecimal, HUNDRED, mul, parseDecimal, truncate, ZERO } from '../common/decimal';
 
 /** The fields of a parsed signal that routing acts on. */
 export interface RoutableSignal {

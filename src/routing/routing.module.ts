@@ -5,7 +5,11 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { KmsModule } from '../kms/kms.module';
 import { KMS_PROVIDER, KmsProvider } from '../kms/kms-provider';
 import { JOB_HANDLERS, JobRunner } from '../queue/job-runner';
+import { ConnectionFlattener } from './connection-flattener';
+import { ConnectionSnapshotter } from './connection-snapshotter';
+import { ConnectionTasksRepository } from './connection-tasks.repository';
 import { CredentialOpener } from './credential-opener';
+import { FlattenRecovery } from './flatten-recovery';
 import { CachingKms } from './data-key-cache';
 import { OrderExecutor } from './order-executor';
 import { OrderSync } from './order-sync';
@@ -28,9 +32,17 @@ import { SignalRouter } from './signal-router';
     SignalRouter,
     OrderSyncRepository,
     OrderSync,
-    { provide: JOB_HANDLERS, inject: [SignalRouter], useFactory: (router: SignalRouter) => [router] },
+    ConnectionTasksRepository,
+    ConnectionSnapshotter,
+    ConnectionFlattener,
+    FlattenRecovery,
+    {
+      provide: JOB_HANDLERS,
+      inject: [SignalRouter, ConnectionSnapshotter, ConnectionFlattener],
+      useFactory: (router: SignalRouter, snapshotter: ConnectionSnapshotter, flattener: ConnectionFlattener) => [router, snapshotter, flattener],
+    },
     JobRunner,
   ],
-  exports: [JobRunner, CredentialOpener, OrderSync],
+  exports: [JobRunner, CredentialOpener, OrderSync, FlattenRecovery],
 })
 export class RoutingModule {}

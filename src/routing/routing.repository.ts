@@ -268,6 +268,26 @@ export class RoutingRepository {
     return sealedCredential(rows[0]);
   }
 
+  /**
+   * The sealed credential for a connection-wide job: a snapshot request still unanswered, or a flatten of this
+   * connection still unfinished; the connection active either way.
+   */
+  async sealedCredentialForTask(client: PoolClient, ctx: { connectionId: string; purpose: 'snapshot' | 'flatten'; taskId: string }): Promise<{ version: number; sealed: SealedSecret } | undefined> {
+    const pending =
+      ctx.purpose === 'snapshot'
+        ? `EXISTS (SELECT 1 FROM connection_snapshots s WHERE s.connection_id = c.id AND s.request_id = $2 AND s.answered_request_id IS DISTINCT FROM $2)`
+        : `EXISTS (SELECT 1 FROM flatten_connections f WHERE f.connection_id = c.id AND f.flatten_id = $2 AND f.status IN ('pending', 'running'))`;
+    const { rows } = await client.query<SealedRow>({
+      name: `routing.sealed_credential_for_${ctx.purpose}`,
+      text: `SELECT ${SEALED_COLUMNS}
+         FROM broker_connections c
+         JOIN credential_versions v ON v.connection_id = c.id AND v.version = c.credential_version
+        WHERE c.id = $1 AND c.status = 'active' AND ${pending}`,
+      values: [ctx.connectionId, ctx.taskId],
+    });
+    return sealedCredential(rows[0]);
+  }
+
   async ordersOfSignal(client: PoolClient, signalId: string): Promise<OrderRow[]> {
     const { rows } = await client.query<OrderRow>({
       name: 'routing.orders_of_signal',

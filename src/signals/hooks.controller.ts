@@ -2,7 +2,7 @@ import { Controller, HttpCode, Param, Post, Req } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiHeader, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
 import type { FastifyRequest } from 'fastify';
-import { Public } from '../workspaces/auth/auth.decorators';
+import { Public } from '../common/auth/auth.decorators';
 import { SignalIntakeService, WebhookDelivery } from './signal-intake.service';
 import { SIGNAL_JSON_SCHEMA } from './signal-json-schema';
 

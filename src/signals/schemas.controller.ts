@@ -1,6 +1,6 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { Public } from '../workspaces/auth/auth.decorators';
+import { Public } from '../common/auth/auth.decorators';
 import { SIGNAL_JSON_SCHEMA } from './signal-json-schema';
 
 /** Machine-readable contracts for senders: public, since whoever writes an alert needs them before holding a token. */

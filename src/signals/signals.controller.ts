@@ -2,8 +2,8 @@ import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { ListQuery, ListRequest, TimeKey } from '../common/pagination';
 import { IdParam } from '../common/validation';
-import type { AuthContext } from '../workspaces/auth/auth-context';
-import { Auth } from '../workspaces/auth/auth.decorators';
+import type { AuthContext } from '../common/auth/auth-context';
+import { Auth } from '../common/auth/auth.decorators';
 import { SignalListFilter, signalListFilters, signalOrder } from './dto/signal.dto';
 import { SignalsService } from './signals.service';
 

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
-import { RoutingApiModule } from '../routing/api/routing-api.module';
+import { OrdersModule } from '../orders/orders.module';
 import { KmsModule } from '../kms/kms.module';
 import { EnqueuedMarker } from './enqueued-marker';
 import { HooksController } from './hooks.controller';
@@ -23,7 +23,7 @@ import { WebhookRateLimiter } from './webhook-rate-limiter';
  * read API. It holds the KMS as the api principal: it opens webhook secrets, never broker credentials.
  */
 @Module({
-  imports: [AuditModule, KmsModule.forPrincipal('api'), RoutingApiModule],
+  imports: [AuditModule, KmsModule.forPrincipal('api'), OrdersModule],
   controllers: [SourcesController, HooksController, SignalsController, SchemasController],
   providers: [
     SourcesRepository,

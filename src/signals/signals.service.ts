@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { Problem } from '../common/problem';
 import { TenantDb } from '../database/tenant-db';
-import type { AuthContext } from '../workspaces/auth/auth-context';
+import type { AuthContext } from '../common/auth/auth-context';
 import { ListRequest, Page, TimeKey, toPage } from '../common/pagination';
 import { SignalListFilter, signalOrder } from './dto/signal.dto';
-import { OrdersService, OrderView } from '../routing/api/orders.service';
+import { OrdersService, OrderView } from '../orders/orders.service';
 import { SignalRecord, SignalsRepository } from './signals.repository';
 
 export interface SignalView {

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { LIMIT_STORE, LimitStore } from '../common/limits/limit-store';
+import { LIMIT_STORE, LimitStore } from '../limits/limit-store';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 
 export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };

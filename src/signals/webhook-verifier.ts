@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { constantTimeEqual, sha256 } from '../workspaces/auth/secrets';
+import { constantTimeEqual, sha256 } from '../common/bearer-secrets';
 
 /** Standard Webhooks: a timestamp further than this from now, in either direction, is refused. */
 export const TIMESTAMP_TOLERANCE_SECONDS = 5 * 60;

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { byCreatedAt, PageRequest, TimeKey } from '../common/pagination';
 import type { TenantTx } from '../database/tenant-db';
-import type { Role } from './auth/auth-context';
+import type { Role } from '../common/auth/auth-context';
 
 export interface MemberRecord {
   id: string;

@@ -2,8 +2,8 @@ import { Controller, Delete, Get, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { byCreatedAt, ListQuery, ListRequest, TimeKey } from '../common/pagination';
 import { IdParam, ValidBody } from '../common/validation';
-import type { AuthContext } from './auth/auth-context';
-import { Auth, RequireRole } from './auth/auth.decorators';
+import type { AuthContext } from '../common/auth/auth-context';
+import { Auth, RequireRole } from '../common/auth/auth.decorators';
 import { createTokenSchema, CreateTokenDto } from './dto/workspace.dto';
 import { TokensService } from './tokens.service';
 

@@ -5,8 +5,8 @@ import { byCreatedAt, Page, PageRequest, TimeKey, toPage } from '../common/pagin
 import { Problem } from '../common/problem';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { TenantDb, TenantTx } from '../database/tenant-db';
-import { AuthContext, Role, roleAtLeast } from './auth/auth-context';
-import { generateToken, sha256, tokenHint } from './auth/secrets';
+import { AuthContext, Role, roleAtLeast } from '../common/auth/auth-context';
+import { generateToken, sha256, tokenHint } from '../common/bearer-secrets';
 import type { CreateTokenDto } from './dto/workspace.dto';
 import { TokenRecord, TokensRepository } from './tokens.repository';
 

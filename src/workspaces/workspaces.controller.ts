@@ -1,8 +1,8 @@
 import { Controller, Get, HttpCode, Post, Put } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { ValidBody } from '../common/validation';
-import type { AuthContext, PlatformContext } from './auth/auth-context';
-import { Auth, PlatformAuth, PlatformOnly, RequireRole } from './auth/auth.decorators';
+import type { AuthContext, PlatformContext } from '../common/auth/auth-context';
+import { Auth, PlatformAuth, PlatformOnly, RequireRole } from '../common/auth/auth.decorators';
 import { createWorkspaceSchema, CreateWorkspaceDto, killSwitchSchema, KillSwitchDto, liveTradingSchema, LiveTradingDto } from './dto/workspace.dto';
 import { WorkspacesService } from './workspaces.service';
 

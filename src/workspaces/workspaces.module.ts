@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
+import { MEMBER_JWT_AUDIENCE } from './auth/bearer.strategy';
 import { PassportModule } from '@nestjs/passport';
 import { AuditModule } from '../audit/audit.module';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
@@ -32,7 +33,11 @@ import { SessionsRepository } from './auth/sessions.repository';
     PassportModule,
     JwtModule.registerAsync({
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => ({ secret: config.auth.jwtSecret, signOptions: { algorithm: 'HS256' } }),
+      useFactory: (config: AppConfig) => ({
+        secret: config.auth.jwtSecret,
+        signOptions: { algorithm: 'HS256', issuer: config.auth.jwtIssuer, audience: MEMBER_JWT_AUDIENCE },
+        verifyOptions: { algorithms: ['HS256'], issuer: config.auth.jwtIssuer, audience: MEMBER_JWT_AUDIENCE },
+      }),
     }),
   ],
   controllers: [WorkspacesController, MembersController, TokensController, AuthController, SessionController],

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { TenantTx } from '../database/tenant-db';
-import type { Role } from './auth/auth-context';
+import type { Role } from '../common/auth/auth-context';
 
 export interface WorkspaceRecord {
   id: string;
@@ -22,6 +22,12 @@ export class WorkspacesRepository {
 
   find(tx: TenantTx, id: string): Promise<WorkspaceRecord | null> {
     return tx.workspace.findUnique({ where: { id }, select: WORKSPACE_FIELDS });
+  }
+
+  /** As find, with the row locked until the transaction ends: a read-decide-write on the kill switch sees no concurrent change. */
+  async findForUpdate(tx: TenantTx, id: string): Promise<WorkspaceRecord | null> {
+    await tx.$queryRaw`SELECT 1 FROM workspaces WHERE id = ${id}::uuid FOR UPDATE`;
+    return this.find(tx, id);
   }
 
   /** `engagedRole`: the role the switch now answers to (null when released). */

@@ -4,8 +4,8 @@ import { AuditWriter } from '../audit/audit-writer';
 import { AuditEventInput, PLATFORM_WORKSPACE_ID } from '../audit/audit-event';
 import { Problem } from '../common/problem';
 import { TenantDb } from '../database/tenant-db';
-import { higherRole, roleAtLeast, type AuthContext, type PlatformContext, type Role } from './auth/auth-context';
-import { hashPassword } from './auth/secrets';
+import { higherRole, roleAtLeast, type AuthContext, type PlatformContext, type Role } from '../common/auth/auth-context';
+import { hashPassword } from './auth/passwords';
 import type { CreateWorkspaceDto, KillSwitchDto, LiveTradingDto } from './dto/workspace.dto';
 import { MembersRepository } from './members.repository';
 import { TokensService, TokenView } from './tokens.service';
@@ -80,7 +80,7 @@ export class WorkspacesService {
    */
   async setKillSwitch(auth: AuthContext, dto: KillSwitchDto): Promise<WorkspaceView> {
     const refusal = await this.db.run(auth.workspaceId, async (tx) => {
-      const current = await this.workspaces.find(tx, auth.workspaceId);
+      const current = await this.workspaces.findForUpdate(tx, auth.workspaceId);
       if (!current) throw Problem.notFound('Workspace');
       const engagedBy = current.killSwitchEngaged ? ((current.killSwitchEngagedRole as Role | null) ?? 'owner') : null;
       const needed = !dto.engaged && engagedBy ? higherRole('admin', engagedBy) : undefined;

@@ -127,7 +127,7 @@ describe('audit and alerts HTTP API', () => {
   });
 
   it('GET /v1/alerts and POST /v1/alerts/:id/ack; another workspace gets 404', async () => {
-    const { id } = await worker.module.get(Pager).raise({ workspaceId: a.id, rule: 'credential.decrypt_failure', resourceType: 'connection', resourceId: 'conn-a', summary: 'Credential decrypt failure: connection conn-a' });
+    const { id } = await worker.module.get(Pager).raise({ workspaceId: a.id, rule: 'order.dead_lettered', resourceType: 'order', resourceId: 'order-a', summary: 'Order failed after all retries: order-a' });
     const list = await http(api.url, 'GET', '/v1/alerts?status=open', { token: a.token });
     expect(list.status).toBe(200);
     expect(list.body.items.map((x: { id: string }) => x.id)).toContain(id);

@@ -4,16 +4,24 @@ import { AuditWriter } from '../../src/audit/audit-writer';
 import { Pager } from '../../src/audit/pager/pager';
 import { PagerDispatcher } from '../../src/audit/pager/pager-dispatcher';
 import { TenantDb } from '../../src/database/tenant-db';
-import type { AuthContext } from '../../src/workspaces/auth/auth-context';
+import type { RuntimeRole } from '../../src/database/database-roles';
+import type { AuthContext, PlatformContext } from '../../src/common/auth/auth-context';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { PagerReceiver, startPagerDutyReceiver, startSlackReceiver, startWebhookReceiver } from '../support/pager-receivers';
 import { AuditApp, connect, startAuditApp } from './audit-harness';
 
 const ROUTING_KEY = 'R0UT1NGKEY0123456789abcdefABCDEF';
 
+const CONSOLE = 'https://switchyard.example.test';
+
 function admin(workspaceId: string): AuthContext {
   const id = randomUUID();
   return { workspaceId, actor: { type: 'user', id }, memberId: id, role: 'admin', ip: '10.1.2.3', requestId: `req-${randomUUID()}` };
+}
+
+/** The platform on-call: the only one who handles security alerts such as an out-of-context read. */
+function onCall(): PlatformContext {
+  return { actor: { type: 'platform', id: 'platform-admin' }, ip: '10.1.2.3', requestId: `req-${randomUUID()}` };
 }
 
 function outOfContext(workspaceId: string, connectionId: string) {
@@ -50,8 +58,9 @@ describe('Pager', () => {
     await db.drop();
   });
 
-  async function start(env: Record<string, string> = { PAGER_PAGERDUTY_ROUTING_KEY: ROUTING_KEY, PAGER_PAGERDUTY_URL: pd.url }, dataDir?: string) {
-    const app = await startAuditApp(db, { env, dataDir });
+  // The platform on-call acknowledges through the api, so tests that acknowledge run as the api's role.
+  async function start(env: Record<string, string> = { PAGER_PAGERDUTY_ROUTING_KEY: ROUTING_KEY, PAGER_PAGERDUTY_URL: pd.url, PUBLIC_BASE_URL: CONSOLE }, dataDir?: string, role: RuntimeRole = 'worker') {
+    const app = await startAuditApp(db, { env, dataDir, role });
     apps.push(app);
     return { app, pager: app.module.get(Pager), dispatcher: app.module.get(PagerDispatcher) };
   }
@@ -90,6 +99,8 @@ describe('Pager', () => {
       routing_key: ROUTING_KEY,
       event_action: 'trigger',
       dedup_key: `switchyard-alert-${alertId}`,
+      // A security alert opens on the platform on-call's screen.
+      links: [{ href: `${CONSOLE}/platform/alerts/${alertId}`, text: 'Open in the Switchyard console' }],
       payload: {
         summary: `Credential read outside a routing context: connection ${connectionId}`,
         source: `switchyard/workspace/${ws}`,
@@ -145,15 +156,15 @@ describe('Pager', () => {
   });
 
   it('acknowledging sends PagerDuty an acknowledge for the same incident, once, and is audited; resolving lets a new alert open', async () => {
-    const { pager, dispatcher } = await start();
+    const { pager, dispatcher } = await start(undefined, undefined, 'api');
     const ws = randomUUID();
     const connectionId = randomUUID();
     const { id } = await pager.raise(outOfContext(ws, connectionId));
     await dispatchUntil(dispatcher, id, 1);
 
-    const who = admin(ws);
+    const who = onCall();
     const acked = await pager.acknowledge(who, id);
-    expect(acked).toMatchObject({ status: 'acknowledged', acknowledgedBy: `user:${who.actor.id}` });
+    expect(acked).toMatchObject({ status: 'acknowledged', acknowledgedBy: 'platform:platform-admin' });
     await pager.acknowledge(who, id);
     await dispatchUntil(dispatcher, id, 2);
     await dispatcher.runOnce();
@@ -162,7 +173,7 @@ describe('Pager', () => {
       { routing_key: ROUTING_KEY, event_action: 'acknowledge', dedup_key: `switchyard-alert-${id}` },
     ]);
     const audited = await sql.query(`SELECT actor_type, actor_id, ip, request_id, resource_id FROM audit_events WHERE workspace_id = $1 AND action = 'alert.ack'`, [ws]);
-    expect(audited.rows).toEqual([{ actor_type: 'user', actor_id: who.actor.id, ip: '10.1.2.3', request_id: who.requestId, resource_id: id }]);
+    expect(audited.rows).toEqual([{ actor_type: 'platform', actor_id: 'platform-admin', ip: '10.1.2.3', request_id: who.requestId, resource_id: id }]);
 
     // Repeats while acknowledged are absorbed; after resolve the next one pages again.
     expect(await pager.raise(outOfContext(ws, connectionId))).toMatchObject({ id, opened: false });
@@ -226,12 +237,12 @@ describe('Pager', () => {
   });
 
   it('an acknowledge never overtakes its trigger', async () => {
-    const { pager, dispatcher } = await start();
+    const { pager, dispatcher } = await start(undefined, undefined, 'api');
     const ws = randomUUID();
     const { id } = await pager.raise(outOfContext(ws, randomUUID()));
     pd.setMode('down');
     await dispatcher.runOnce();
-    await pager.acknowledge(admin(ws), id);
+    await pager.acknowledge(onCall(), id);
     pd.setMode('up');
     await dispatchUntil(dispatcher, id, 2);
     expect(acceptedFor(id).map((r) => (r.json as { event_action: string }).event_action)).toEqual(['trigger', 'acknowledge']);
@@ -258,6 +269,7 @@ describe('Pager', () => {
         PAGER_SLACK_WEBHOOK_URL: slack.url,
         PAGER_WEBHOOK_URL: hook.url,
         PAGER_WEBHOOK_SECRET: secret,
+        PUBLIC_BASE_URL: CONSOLE,
       });
       const ws = randomUUID();
       const { id } = await pager.raise(outOfContext(ws, 'conn-9'));
@@ -267,9 +279,10 @@ describe('Pager', () => {
       await dispatcher.stop();
       expect((slackMessage.json as { text: string }).text).toContain(`[ERROR] Credential read outside a routing context: connection conn-9`);
       expect((slackMessage.json as { text: string }).text).toContain(`alert ${id}`);
+      expect((slackMessage.json as { text: string }).text).toContain(`<${CONSOLE}/platform/alerts/${id}|open in the console>`);
       const delivery = await sql.query(`SELECT id::text AS id FROM alert_deliveries WHERE alert_id = $1 AND channel = 'webhook'`, [id]);
       expect(signed.headers['webhook-id']).toBe(delivery.rows[0].id);
-      expect(signed.json).toMatchObject({ type: 'alert.triggered', data: { alertId: id, workspaceId: ws, rule: 'credential.read.out_of_context', severity: 'error', resource: { type: 'connection', id: 'conn-9' } } });
+      expect(signed.json).toMatchObject({ type: 'alert.triggered', data: { alertId: id, workspaceId: ws, rule: 'credential.read.out_of_context', severity: 'error', resource: { type: 'connection', id: 'conn-9' }, url: `${CONSOLE}/platform/alerts/${id}` } });
       expect((await deliveriesOf(id)).map((d) => [d.channel, d.status])).toEqual([
         ['pagerduty', 'delivered'],
         ['slack', 'delivered'],

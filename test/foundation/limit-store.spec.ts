@@ -2,10 +2,10 @@ import IORedis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'pg';
 import pino from 'pino';
-import { FallbackLimitStore } from '../../src/common/limits/fallback-limit-store';
-import type { LimitStore } from '../../src/common/limits/limit-store';
-import { PostgresLimitStore } from '../../src/common/limits/postgres-limit-store';
-import { RedisLimitStore } from '../../src/common/limits/redis-limit-store';
+import { FallbackLimitStore } from '../../src/limits/fallback-limit-store';
+import type { LimitStore } from '../../src/limits/limit-store';
+import { PostgresLimitStore } from '../../src/limits/postgres-limit-store';
+import { RedisLimitStore } from '../../src/limits/redis-limit-store';
 import { freePort } from '../../src/common/free-port';
 import { createTestDatabase, TestDatabase } from '../support/database';
 

@@ -156,7 +156,8 @@ describe('the list contract', () => {
       insert: async (ws, keys) => {
         await db.adminQuery(
           `INSERT INTO alerts (id, workspace_id, rule, resource_type, resource_id, severity, summary, status, first_raised_at, last_raised_at)
-           SELECT k.id, $1, 'fixture.rule', 'fixture', k.id::text, 'info', 'fixture', 'open', k.at, k.at FROM unnest($2::uuid[], $3::timestamptz[]) AS k(id, at)`,
+           SELECT k.id, $1, CASE WHEN k.n % 2 = 0 THEN 'order.dead_lettered' ELSE 'fixture.rule' END, 'fixture', k.id::text, 'info', 'fixture', 'open', k.at, k.at
+             FROM unnest($2::uuid[], $3::timestamptz[]) WITH ORDINALITY AS k(id, at, n)`,
           [ws.id, ...keyArrays(keys)],
         );
       },
@@ -166,6 +167,9 @@ describe('the list contract', () => {
       filters: [
         { query: () => 'status=open', expected: (ws) => ids(`SELECT id::text AS id FROM alerts WHERE workspace_id = $1 AND status = 'open' ORDER BY first_raised_at DESC, id DESC`, [ws.id]) },
         { query: () => 'status=resolved', expected: async () => [] },
+        // A dead letter is the workspace's to handle; any other rule (a security page, or one no longer known) the platform's.
+        { query: () => 'owner=workspace', expected: (ws) => ids(`SELECT id::text AS id FROM alerts WHERE workspace_id = $1 AND rule = 'order.dead_lettered' ORDER BY first_raised_at DESC, id DESC`, [ws.id]) },
+        { query: () => 'owner=platform', expected: (ws) => ids(`SELECT id::text AS id FROM alerts WHERE workspace_id = $1 AND rule <> 'order.dead_lettered' ORDER BY first_raised_at DESC, id DESC`, [ws.id]) },
       ],
     },
     {
@@ -369,7 +373,7 @@ describe('the list contract', () => {
       '/v1/signals': ['sourceId', 'status'],
       '/v1/orders': ['signalId', 'status'],
       '/v1/audit': ['action', 'resourceType', 'resourceId', 'actorType', 'actorId', 'since', 'until'],
-      '/v1/alerts': ['status'],
+      '/v1/alerts': ['status', 'owner'],
     };
     for (const c of cases) {
       const op = doc.paths[c.path].get;

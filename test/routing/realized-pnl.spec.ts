@@ -1,4 +1,4 @@
-import { PnlFill, realizedPnl } from '../../src/routing/api/realized-pnl';
+import { PnlFill, realizedPnl } from '../../src/orders/realized-pnl';
 
 const fill = (side: PnlFill['side'], quantity: string, price: string, fee: string | null = null, symbol = 'AAPL'): PnlFill => ({ symbol, side, quantity, price, fee });
 

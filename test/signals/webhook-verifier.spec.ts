@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
-import { sha256 } from '../../src/workspaces/auth/secrets';
+import { sha256 } from '../../src/common/bearer-secrets';
 import { verifyStandardWebhook, verifyToken } from '../../src/signals/webhook-verifier';
 
 const key = randomBytes(32);

@@ -90,6 +90,8 @@ function pagerDutyErrors(json: unknown): string[] {
     if (e.dedup_key === undefined) errors.push("'dedup_key' is missing");
     return errors;
   }
+  // links: an array of { href, text? } (PagerDuty shows them on the incident).
+  if (e.links !== undefined && (!Array.isArray(e.links) || !e.links.every((l) => typeof l?.href === 'string' && (l.text === undefined || typeof l.text === 'string')))) errors.push("'links' is invalid");
   const p = e.payload as Record<string, unknown> | undefined;
   if (typeof p !== 'object' || p === null) return [...errors, "'payload' is missing"];
   if (typeof p.summary !== 'string' || p.summary.length === 0 || p.summary.length > 1024) errors.push("'payload.summary' is invalid");

@@ -16,6 +16,12 @@ export const auditOrder = new SeqKeyset();
 
 export const alertListFilters = z.strictObject({
   status: z.enum(['open', 'acknowledged', 'resolved']).optional().describe('Only alerts in this status.'),
+  owner: z
+    .enum(['platform', 'workspace'])
+    .optional()
+    .describe('Only alerts this owner handles: `platform` (security pages, handled by the platform on-call) or `workspace` (operational, handled by workspace admins).'),
 });
 export type AlertListFilter = z.infer<typeof alertListFilters>;
+/** The platform's list takes the same filters across every workspace. */
+export type PlatformAlertFilter = AlertListFilter;
 export const alertOrder = new TimeKeyset('firstRaisedAt');

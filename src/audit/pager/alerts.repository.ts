@@ -5,11 +5,31 @@ import type { PageRequest, TimeKey } from '../../common/pagination';
 import type { TenantTx } from '../../database/tenant-db';
 import type { SafeDetails } from '../audit-event';
 import type { SqlTx } from '../audit-sql';
-import { AlertListFilter, alertOrder } from '../dto/audit.dto';
+import { AlertListFilter, alertOrder, PlatformAlertFilter } from '../dto/audit.dto';
 import type { AlertEventAction, AlertNotice, PagerChannelName } from './pager-channel';
-import type { AlertSeverity } from './pager-rules';
+import { AlertOwner, AlertSeverity, rulesOwnedBy } from './pager-rules';
 
 export type AlertStatus = 'open' | 'acknowledged' | 'resolved';
+
+/** An alert as the platform lists it: the alert's own columns, no deliveries. */
+export interface PlatformAlertRow {
+  id: string;
+  workspaceId: string;
+  rule: string;
+  resourceType: string;
+  resourceId: string;
+  severity: string;
+  summary: string;
+  details: SafeDetails;
+  status: string;
+  occurrences: number;
+  firstRaisedAt: Date;
+  lastRaisedAt: Date;
+  acknowledgedAt: Date | null;
+  acknowledgedBy: string | null;
+  resolvedAt: Date | null;
+  resolvedBy: string | null;
+}
 
 export interface NewAlert {
   id: string;
@@ -30,7 +50,7 @@ export interface OpenedAlert {
 }
 
 /** A delivery this dispatcher holds until `attempts` changes or the lease runs out. */
-export interface ClaimedDelivery extends AlertNotice {
+export interface ClaimedDelivery extends Omit<AlertNotice, 'link'> {
   channel: PagerChannelName;
   attempts: number;
 }
@@ -113,11 +133,30 @@ export class AlertsRepository {
 
   list(tx: TenantTx, workspaceId: string, f: AlertListFilter, page: PageRequest<TimeKey>) {
     return tx.alert.findMany({
-      where: { workspaceId, status: f.status, ...alertOrder.after(page.after) },
+      where: { workspaceId, status: f.status, ...ownedBy(f.owner), ...alertOrder.after(page.after) },
       orderBy: alertOrder.orderBy,
       take: page.limit + 1,
       include: { deliveries: { orderBy: { ordinal: 'asc' } } },
     });
+  }
+
+  /** A page of alerts across workspaces for the platform on-call (resolver function: alert columns only). */
+  async platformList(f: PlatformAlertFilter, page: PageRequest<TimeKey>): Promise<PlatformAlertRow[]> {
+    const { rows } = await this.pool.query<PlatformAlertRow>(
+      `SELECT id::text AS id, workspace_id::text AS "workspaceId", rule, resource_type AS "resourceType",
+              resource_id AS "resourceId", severity, summary, details, status, occurrences,
+              first_raised_at AS "firstRaisedAt", last_raised_at AS "lastRaisedAt", acknowledged_at AS "acknowledgedAt",
+              acknowledged_by AS "acknowledgedBy", resolved_at AS "resolvedAt", resolved_by AS "resolvedBy"
+         FROM platform_alerts($1, $2, $3, $4, $5, $6)`,
+      [f.status ?? null, f.owner ?? null, rulesOwnedBy('workspace'), page.after?.at ?? null, page.after?.id ?? null, page.limit + 1],
+    );
+    return rows;
+  }
+
+  /** The workspace an alert belongs to, or null for an unknown id (resolver function). */
+  async workspaceOf(alertId: string): Promise<string | null> {
+    const { rows } = await this.pool.query<{ workspace_id: string | null }>('SELECT alert_workspace($1::uuid)::text AS workspace_id', [alertId]);
+    return rows[0]?.workspace_id ?? null;
   }
 
   /** Due deliveries of every workspace (resolver function: ids and workspaces only). */
@@ -190,4 +229,10 @@ export class AlertsRepository {
       [claim.deliveryId, claim.attempts, result.status, error, retryInMs],
     );
   }
+}
+
+/** Prisma `where` for an owner filter, as alertOwner decides: a rule not in the workspace's list is the platform's. */
+function ownedBy(owner: AlertOwner | undefined): { rule?: { in: string[] } | { notIn: string[] } } {
+  if (!owner) return {};
+  return { rule: owner === 'workspace' ? { in: rulesOwnedBy('workspace') } : { notIn: rulesOwnedBy('workspace') } };
 }

@@ -9,7 +9,7 @@ export class LogChannel implements PagerChannel {
 
   constructor(private readonly logger: Logger) {}
 
-  async deliver({ action, alert }: AlertNotice): Promise<DeliveryOutcome> {
+  async deliver({ action, alert, link }: AlertNotice): Promise<DeliveryOutcome> {
     const level = action === 'trigger' ? LEVELS[alert.severity] : 'info';
     this.logger[level](
       {
@@ -23,6 +23,7 @@ export class LogChannel implements PagerChannel {
           resourceId: alert.resourceId,
           occurrences: alert.occurrences,
           details: alert.details,
+          link,
         },
       },
       `alert ${action}: ${alert.summary}`,

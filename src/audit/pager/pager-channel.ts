@@ -1,5 +1,5 @@
 import type { SafeDetails } from '../audit-event';
-import type { AlertSeverity } from './pager-rules';
+import { AlertSeverity, alertOwner } from './pager-rules';
 
 export type PagerChannelName = 'pagerduty' | 'slack' | 'webhook' | 'log';
 export type AlertEventAction = 'trigger' | 'acknowledge' | 'resolve';
@@ -22,6 +22,12 @@ export interface AlertNotice {
     acknowledgedBy: string | null;
     resolvedBy: string | null;
   };
+  /** Where the console shows this alert (PUBLIC_BASE_URL): the platform's screen for its own alerts. */
+  link: string;
+}
+
+export function alertLink(publicBaseUrl: string, alert: Pick<AlertNotice['alert'], 'id' | 'rule'>): string {
+  return `${publicBaseUrl}${alertOwner(alert.rule) === 'platform' ? '/platform' : ''}/alerts/${alert.id}`;
 }
 
 /** `retry` on 429, 5xx and network failures; `failed` (no retry) on any other refusal. */

@@ -5,7 +5,8 @@ import { PollingLoop } from '../../common/polling-loop';
 import { TenantDb } from '../../database/tenant-db';
 import { AUDIT_TUNING, AuditTuning } from '../audit-tuning';
 import { AlertsRepository, ClaimedDelivery, DeliveryResult } from './alerts.repository';
-import { DeliveryOutcome, PAGER_CHANNELS, PagerChannel, PagerChannelName } from './pager-channel';
+import { APP_CONFIG, AppConfig } from '../../config/app-config';
+import { alertLink, DeliveryOutcome, PAGER_CHANNELS, PagerChannel, PagerChannelName } from './pager-channel';
 
 /**
  * Sends persisted alert deliveries. Polls for due deliveries across workspaces, claims them with
@@ -24,6 +25,7 @@ export class PagerDispatcher implements OnModuleDestroy {
     @Inject(PAGER_CHANNELS) channels: PagerChannel[],
     @Inject(AUDIT_TUNING) private readonly tuning: AuditTuning,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.channels = new Map(channels.map((c) => [c.name, c]));
     const { batchSize, pollIntervalMs } = tuning.dispatcher;
@@ -69,7 +71,8 @@ export class PagerDispatcher implements OnModuleDestroy {
   private async deliver(claim: ClaimedDelivery): Promise<DeliveryResult> {
     const channel = this.channels.get(claim.channel);
     if (!channel) return { status: 'failed', error: `channel ${claim.channel} is no longer configured` };
-    const outcome: DeliveryOutcome = await channel.deliver(claim).catch((err: unknown) => ({ kind: 'retry', error: `unexpected error (${(err as Error).name})` }));
+    const notice = { ...claim, link: alertLink(this.config.http.publicBaseUrl, claim.alert) };
+    const outcome: DeliveryOutcome = await channel.deliver(notice).catch((err: unknown) => ({ kind: 'retry', error: `unexpected error (${(err as Error).name})` }));
     if (outcome.kind === 'delivered') return { status: 'delivered' };
     if (outcome.kind === 'failed') return { status: 'failed', error: outcome.error };
     const { baseDelayMs, maxDelayMs, maxAttempts } = this.tuning.dispatcher;

@@ -2,17 +2,20 @@ import { Injectable } from '@nestjs/common';
 import { ListRequest, Page, TimeKey, toPage } from '../../common/pagination';
 import { Problem } from '../../common/problem';
 import { TenantDb } from '../../database/tenant-db';
-import type { AuthContext } from '../../workspaces/auth/auth-context';
+import type { AuthContext, PlatformContext } from '../../common/auth/auth-context';
 import type { SafeDetails } from '../audit-event';
 import { pgSql, prismaSql } from '../audit-sql';
 import { AuditWriter } from '../audit-writer';
 import { AlertInput, AlertOpener } from './alert-opener';
-import { AlertListFilter, alertOrder } from '../dto/audit.dto';
-import { AlertsRepository, AlertStatus, OpenedAlert } from './alerts.repository';
+import { AlertListFilter, alertOrder, PlatformAlertFilter } from '../dto/audit.dto';
+import { AlertsRepository, AlertStatus, OpenedAlert, PlatformAlertRow } from './alerts.repository';
+import { AlertOwner, alertOwner } from './pager-rules';
 
 export interface AlertView {
   id: string;
   rule: string;
+  /** Who acknowledges and resolves it: `platform` alerts are read-only to a workspace. */
+  owner: AlertOwner;
   severity: string;
   status: string;
   summary: string;
@@ -28,7 +31,12 @@ export interface AlertView {
   deliveries: { channel: string; action: string; status: string; attempts: number; lastError: string | null; deliveredAt: string | null }[];
 }
 
+/** What the platform on-call sees of an alert: the alert and its workspace, not the workspace's data. */
+export type PlatformAlertView = Omit<AlertView, 'deliveries'> & { workspaceId: string };
+
 type AlertRecord = NonNullable<Awaited<ReturnType<AlertsRepository['find']>>>;
+/** A workspace member, or the platform on-call (which may act on any workspace's alert). */
+type AlertHandler = AuthContext | PlatformContext;
 
 /**
  * On-call paging: raise (deduplicated per rule and resource), list, acknowledge, resolve.
@@ -54,41 +62,71 @@ export class Pager {
     return toPage(rows, page, alertOrder, toView);
   }
 
+  async platformList({ filter, page }: ListRequest<PlatformAlertFilter, TimeKey>): Promise<Page<PlatformAlertView>> {
+    const rows = await this.alerts.platformList(filter, page);
+    return toPage(rows, page, alertOrder, toPlatformView);
+  }
+
   /** Idempotent; queues an acknowledge to every channel that got the trigger (PagerDuty acknowledges the incident). */
-  acknowledge(auth: AuthContext, alertId: string): Promise<AlertView> {
-    return this.transition(auth, alertId, ['open'], 'acknowledged');
+  acknowledge(by: AlertHandler, alertId: string): Promise<AlertView> {
+    return this.transition(by, alertId, ['open'], 'acknowledged');
   }
 
   /** Idempotent; a later raise for the same rule and resource opens a new alert. */
-  resolve(auth: AuthContext, alertId: string): Promise<AlertView> {
-    return this.transition(auth, alertId, ['open', 'acknowledged'], 'resolved');
+  resolve(by: AlertHandler, alertId: string): Promise<AlertView> {
+    return this.transition(by, alertId, ['open', 'acknowledged'], 'resolved');
   }
 
-  private transition(auth: AuthContext, alertId: string, from: AlertStatus[], to: 'acknowledged' | 'resolved'): Promise<AlertView> {
-    return this.tenantDb.run(auth.workspaceId, async (tx) => {
-      const actor = `${auth.actor.type}:${auth.actor.id}`;
-      if (await this.alerts.transition(tx, alertId, from, to, actor)) {
-        await this.opener.followUp(prismaSql(tx), alertId, to === 'acknowledged' ? 'acknowledge' : 'resolve');
-        await this.audit.record(tx, {
-          action: to === 'acknowledged' ? 'alert.ack' : 'alert.resolve',
-          actor: auth.actor,
-          resource: { type: 'alert', id: alertId },
-          ip: auth.ip,
-          requestId: auth.requestId,
-        });
+  /** A workspace may handle its own operational alerts only; a refusal is audited and never reaches the pager. */
+  private async transition(by: AlertHandler, alertId: string, from: AlertStatus[], to: 'acknowledged' | 'resolved'): Promise<AlertView> {
+    const workspaceId = 'workspaceId' in by ? by.workspaceId : await this.alerts.workspaceOf(alertId);
+    if (!workspaceId) throw Problem.notFound('Alert');
+    const verb = to === 'acknowledged' ? 'acknowledge' : 'resolve';
+    const outcome = await this.tenantDb.run(workspaceId, async (tx) => {
+      const event = { actor: by.actor, resource: { type: 'alert', id: alertId }, ip: by.ip, requestId: by.requestId };
+      const current = await this.alerts.find(tx, alertId);
+      if (!current) throw Problem.notFound('Alert');
+      if ('workspaceId' in by && alertOwner(current.rule) === 'platform') {
+        await this.audit.record(tx, { ...event, action: 'alert.refused', metadata: { rule: current.rule, attempted: verb } });
+        return Problem.forbidden(`This is a security alert (${current.rule}); only the platform on-call can ${verb} it.`, 'alert_platform_owned');
       }
-      const alert = await this.alerts.find(tx, alertId);
-      if (!alert) throw Problem.notFound('Alert');
+      if (await this.alerts.transition(tx, alertId, from, to, `${by.actor.type}:${by.actor.id}`)) {
+        await this.opener.followUp(prismaSql(tx), alertId, verb);
+        await this.audit.record(tx, { ...event, action: to === 'acknowledged' ? 'alert.ack' : 'alert.resolve' });
+      }
+      const alert = (await this.alerts.find(tx, alertId))!;
       if (to === 'acknowledged' && alert.status === 'resolved') throw Problem.conflict('alert_resolved', 'The alert is already resolved.');
       return toView(alert);
     });
+    // Thrown after the commit, so the refusal's audit event stays.
+    if (outcome instanceof Problem) throw outcome;
+    return outcome;
   }
 }
 
 function toView(a: AlertRecord): AlertView {
   return {
+    ...alertFacts(a),
+    deliveries: a.deliveries.map((d) => ({
+      channel: d.channel,
+      action: d.eventAction,
+      status: d.status,
+      attempts: d.attempts,
+      lastError: d.lastError,
+      deliveredAt: d.deliveredAt?.toISOString() ?? null,
+    })),
+  };
+}
+
+function toPlatformView(a: PlatformAlertRow): PlatformAlertView {
+  return { ...alertFacts(a), workspaceId: a.workspaceId };
+}
+
+function alertFacts(a: AlertRecord | PlatformAlertRow): Omit<AlertView, 'deliveries'> {
+  return {
     id: a.id,
     rule: a.rule,
+    owner: alertOwner(a.rule),
     severity: a.severity,
     status: a.status,
     summary: a.summary,
@@ -101,13 +139,5 @@ function toView(a: AlertRecord): AlertView {
     acknowledgedBy: a.acknowledgedBy,
     resolvedAt: a.resolvedAt?.toISOString() ?? null,
     resolvedBy: a.resolvedBy,
-    deliveries: a.deliveries.map((d) => ({
-      channel: d.channel,
-      action: d.eventAction,
-      status: d.status,
-      attempts: d.attempts,
-      lastError: d.lastError,
-      deliveredAt: d.deliveredAt?.toISOString() ?? null,
-    })),
   };
 }

@@ -21,11 +21,12 @@ export function pagerDutyDedupKey(alertId: string): string {
 }
 
 /** acknowledge/resolve carry only the dedup key; a trigger carries the summary, source and severity PagerDuty requires. */
-export function pagerDutyEvent(routingKey: string, { action, alert }: AlertNotice): Record<string, unknown> {
+export function pagerDutyEvent(routingKey: string, { action, alert, link }: AlertNotice): Record<string, unknown> {
   const event = { routing_key: routingKey, event_action: action, dedup_key: pagerDutyDedupKey(alert.id) };
   if (action !== 'trigger') return event;
   return {
     ...event,
+    links: [{ href: link, text: 'Open in the Switchyard console' }],
     payload: {
       summary: alert.summary,
       source: `switchyard/workspace/${alert.workspaceId}`,

@@ -15,8 +15,8 @@ export class SlackChannel implements PagerChannel {
   }
 }
 
-export function slackText({ action, alert }: AlertNotice): string {
-  const context = `rule ${alert.rule} · ${alert.resourceType} ${alert.resourceId || '-'} · workspace ${alert.workspaceId} · alert ${alert.id}`;
+export function slackText({ action, alert, link }: AlertNotice): string {
+  const context = `rule ${alert.rule} · ${alert.resourceType} ${alert.resourceId || '-'} · workspace ${alert.workspaceId} · alert ${alert.id} · <${link}|open in the console>`;
   switch (action) {
     case 'trigger':
       return `[${alert.severity.toUpperCase()}] ${alert.summary}\n${context}`;

@@ -33,7 +33,7 @@ export class WebhookChannel implements PagerChannel {
   }
 }
 
-export function webhookBody({ action, alert }: AlertNotice, now: Date): Record<string, unknown> {
+export function webhookBody({ action, alert, link }: AlertNotice, now: Date): Record<string, unknown> {
   return {
     type: EVENT_TYPES[action],
     timestamp: now.toISOString(),
@@ -49,6 +49,7 @@ export function webhookBody({ action, alert }: AlertNotice, now: Date): Record<s
       firstRaisedAt: alert.firstRaisedAt.toISOString(),
       acknowledgedBy: alert.acknowledgedBy,
       resolvedBy: alert.resolvedBy,
+      url: link,
     },
   };
 }

@@ -15,6 +15,8 @@ export const alpacaAccountSchema = z.object({
   status: z.string(),
   currency: z.string().optional(),
   equity: decimal,
+  cash: decimal.optional(),
+  buying_power: decimal.optional(),
   trading_blocked: z.boolean(),
   account_blocked: z.boolean(),
   transfers_blocked: z.boolean().optional(),
@@ -38,6 +40,16 @@ export const alpacaPositionSchema = z.object({
   qty: decimal,
   side: z.enum(['long', 'short']).optional(),
 });
+
+/** `GET /v2/positions`: every open position; Alpaca sends every number as a string. */
+export const alpacaPositionListSchema = z.array(
+  alpacaPositionSchema.extend({
+    symbol: z.string().min(1),
+    avg_entry_price: decimal.nullish(),
+    market_value: decimal.nullish(),
+    unrealized_pl: decimal.nullish(),
+  }),
+);
 
 /** Alpaca's error body: `{"code": 40310000, "message": "insufficient buying power"}`. */
 export const alpacaErrorSchema = z.object({ code: z.number().optional(), message: z.string().optional() });

@@ -3,7 +3,9 @@ import type {
   BrokerAdapter,
   BrokerCredentials,
   BrokerEnvironment,
+  AccountSummary,
   BrokerOrderState,
+  HeldPosition,
   OrderAck,
   OrderLookup,
   OrderRequest,
@@ -30,6 +32,7 @@ import {
   alpacaErrorSchema,
   alpacaOrderListSchema,
   alpacaOrderSchema,
+  alpacaPositionListSchema,
   alpacaPositionSchema,
   type AlpacaCredentials,
   type AlpacaOrder,
@@ -133,6 +136,29 @@ export class AlpacaAdapter implements BrokerAdapter {
       cancelled++;
     }
     return cancelled;
+  }
+
+  async getPositions(credentials: BrokerCredentials, environment: BrokerEnvironment, _connectionId: string): Promise<HeldPosition[]> {
+    const creds = parseCredentials(BROKER, alpacaCredentialsSchema, credentials);
+    const res = await this.send(creds, environment, { method: 'GET', path: '/v2/positions' });
+    return this.expect(res, creds, alpacaPositionListSchema, 'the positions request').map((p) => {
+      const size = absDecimal(p.qty);
+      const short = p.side ? p.side === 'short' : p.qty.startsWith('-');
+      return {
+        symbol: p.symbol,
+        quantity: short ? negateDecimal(size) : size,
+        averagePrice: p.avg_entry_price ?? undefined,
+        marketValue: p.market_value ?? undefined,
+        unrealizedPnl: p.unrealized_pl ?? undefined,
+      };
+    });
+  }
+
+  async getAccount(credentials: BrokerCredentials, environment: BrokerEnvironment, _connectionId: string): Promise<AccountSummary> {
+    const creds = parseCredentials(BROKER, alpacaCredentialsSchema, credentials);
+    const res = await this.send(creds, environment, { method: 'GET', path: '/v2/account' });
+    const account = this.expect(res, creds, alpacaAccountSchema, 'the account request');
+    return { currency: account.currency ?? 'USD', equity: account.equity, cash: account.cash, buyingPower: account.buying_power };
   }
 
   async getEquity(credentials: BrokerCredentials, environment: BrokerEnvironment, _connectionId: string): Promise<string> {

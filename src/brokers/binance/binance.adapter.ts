@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { z } from 'zod';
-import type { BrokerAdapter, BrokerCredentials, BrokerOrderState, OrderAck, OrderLookup, OrderRequest, PermissionReport, Position } from '../broker-adapter';
+import type { AccountSummary, BrokerAdapter, BrokerCredentials, BrokerOrderState, HeldPosition, OrderAck, OrderLookup, OrderRequest, PermissionReport, Position } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
 import type { BrokerHttp, BrokerHttpResponse } from '../broker-http';
 import {
@@ -124,6 +124,23 @@ export class BinanceAdapter implements BrokerAdapter {
     return cancelled.reduce((n, entry) => n + (entry.orderReports?.length ?? 1), 0);
   }
 
+  /** Spot positions are the non-zero balances besides the USDT cash, each named as its USDT market (BTC → BTCUSDT). */
+  async getPositions(credentials: BrokerCredentials): Promise<HeldPosition[]> {
+    const creds = parseCredentials(BROKER, binanceCredentialsSchema, credentials);
+    return (await this.balances(creds))
+      .filter((b) => b.asset !== EQUITY_ASSET)
+      .map((b) => ({ symbol: `${b.asset}${EQUITY_ASSET}`, quantity: addDecimals(b.free, b.locked) }))
+      .filter((p) => p.quantity !== '0');
+  }
+
+  /** As getEquity: the USDT balance is the equity; what is free of it is the buying power. */
+  async getAccount(credentials: BrokerCredentials): Promise<AccountSummary> {
+    const creds = parseCredentials(BROKER, binanceCredentialsSchema, credentials);
+    const usdt = (await this.balances(creds)).find((b) => b.asset === EQUITY_ASSET);
+    const total = usdt ? addDecimals(usdt.free, usdt.locked) : '0';
+    return { currency: EQUITY_ASSET, equity: total, cash: total, buyingPower: usdt ? addDecimals(usdt.free, '0') : '0' };
+  }
+
   /** Simplification: equity is the USDT balance (free + locked); other assets are not valued (that needs prices). */
   async getEquity(credentials: BrokerCredentials): Promise<string> {
     const creds = parseCredentials(BROKER, binanceCredentialsSchema, credentials);
@@ -147,9 +164,13 @@ export class BinanceAdapter implements BrokerAdapter {
   }
 
   private async balance(creds: BinanceCredentials, asset: string): Promise<string> {
-    const res = await this.signed(creds, 'GET', '/api/v3/account', { omitZeroBalances: 'true' });
-    const held = this.expect(res, creds, binanceAccountSchema, 'the account request').balances.find((b) => b.asset === asset);
+    const held = (await this.balances(creds)).find((b) => b.asset === asset);
     return held ? addDecimals(held.free, held.locked) : '0';
+  }
+
+  private async balances(creds: BinanceCredentials) {
+    const res = await this.signed(creds, 'GET', '/api/v3/account', { omitZeroBalances: 'true' });
+    return this.expect(res, creds, binanceAccountSchema, 'the account request').balances;
   }
 
   /** A SIGNED request: HMAC-SHA256 (hex) of the exact parameter string sent, in the body for POST, else in the query. */

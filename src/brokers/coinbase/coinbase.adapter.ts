@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { BrokerAdapter, BrokerCredentials, BrokerOrderState, OrderAck, OrderLookup, OrderRequest, PermissionReport, Position } from '../broker-adapter';
+import type { AccountSummary, BrokerAdapter, BrokerCredentials, BrokerOrderState, HeldPosition, OrderAck, OrderLookup, OrderRequest, PermissionReport, Position } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
 import type { BrokerHttp, BrokerHttpResponse } from '../broker-http';
 import { addDecimals, assertOrderValues, keyHint, parseBrokerBody, parseCredentials, safeBrokerText } from '../broker-values';
@@ -133,6 +133,33 @@ export class CoinbaseAdapter implements BrokerAdapter {
     return cancelled;
   }
 
+  /** Positions are the non-zero balances of other currencies than the USD/USDC cash, each named as its USD product (BTC → BTC-USD). */
+  async getPositions(credentials: BrokerCredentials): Promise<HeldPosition[]> {
+    const { creds, call } = this.session(credentials);
+    const held = new Map<string, string>();
+    for await (const accounts of this.accountPages(call, creds)) {
+      for (const a of accounts) {
+        if (EQUITY_CURRENCIES.has(a.currency)) continue;
+        held.set(a.currency, addDecimals(held.get(a.currency) ?? '0', addDecimals(a.available_balance.value, a.hold?.value ?? '0')));
+      }
+    }
+    return [...held].filter(([, quantity]) => quantity !== '0').map(([currency, quantity]) => ({ symbol: `${currency}-USD`, quantity }));
+  }
+
+  /** As getEquity: USD + USDC cash is the equity; what is available of it (not on hold) is the buying power. */
+  async getAccount(credentials: BrokerCredentials): Promise<AccountSummary> {
+    const { creds, call } = this.session(credentials);
+    let total = '0';
+    let available = '0';
+    for await (const accounts of this.accountPages(call, creds)) {
+      for (const a of accounts.filter((x) => EQUITY_CURRENCIES.has(x.currency))) {
+        available = addDecimals(available, a.available_balance.value);
+        total = addDecimals(total, addDecimals(a.available_balance.value, a.hold?.value ?? '0'));
+      }
+    }
+    return { currency: 'USD', equity: total, cash: total, buyingPower: available };
+  }
+
   /** Simplification: equity is USD + USDC cash (available + on hold); crypto is not valued (that needs prices). */
   async getEquity(credentials: BrokerCredentials): Promise<string> {
     const { creds, call } = this.session(credentials);
@@ -146,13 +173,18 @@ export class CoinbaseAdapter implements BrokerAdapter {
 
   private async balance(call: Call, creds: CoinbaseCredentials, counts: (currency: string) => boolean): Promise<string> {
     let total = '0';
-    const query = new URLSearchParams({ limit: ACCOUNTS_PER_PAGE });
-    for await (const accounts of this.pages(call, creds, `${API}/accounts`, query, coinbaseAccountPageSchema, 'accounts', 'the accounts request')) {
+    for await (const accounts of this.accountPages(call, creds)) {
       for (const a of accounts) {
         if (counts(a.currency)) total = addDecimals(total, addDecimals(a.available_balance.value, a.hold?.value ?? '0'));
       }
     }
     return total;
+  }
+
+  /** List Accounts: one per currency held. */
+  private accountPages(call: Call, creds: CoinbaseCredentials) {
+    const query = new URLSearchParams({ limit: ACCOUNTS_PER_PAGE });
+    return this.pages(call, creds, `${API}/accounts`, query, coinbaseAccountPageSchema, 'accounts', 'the accounts request');
   }
 
   private async scanForClientId(call: Call, creds: CoinbaseCredentials, symbol: string, clientOrderId: string): Promise<CoinbaseOrder | undefined> {

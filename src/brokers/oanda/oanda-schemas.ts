@@ -15,6 +15,8 @@ export const oandaSummarySchema = z.object({
   account: z.object({
     currency: z.string().optional(),
     NAV: decimal,
+    balance: decimal.optional(),
+    marginAvailable: decimal.optional(),
     hedgingEnabled: z.boolean().optional(),
   }),
 });
@@ -52,6 +54,13 @@ export const oandaOrderListSchema = z.object({ orders: z.array(oandaOrder) });
 /** `GET /v3/accounts/{id}/positions/{instrument}`: short units are negative. */
 export const oandaPositionSchema = z.object({
   position: z.object({ long: z.object({ units: decimal }), short: z.object({ units: decimal }) }),
+});
+
+const positionSide = z.object({ units: decimal, averagePrice: decimal.optional() });
+
+/** `GET /v3/accounts/{id}/openPositions`: positions with non-zero units; a side's `averagePrice` is absent while it holds none. */
+export const oandaOpenPositionsSchema = z.object({
+  positions: z.array(z.object({ instrument: z.string().min(1), unrealizedPL: decimal.optional(), long: positionSide, short: positionSide })),
 });
 
 /** `GET /v3/accounts/{id}/transactions/{transactionID}`: the fill or cancel that ended an order. */

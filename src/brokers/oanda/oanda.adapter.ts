@@ -1,9 +1,11 @@
 import type { z } from 'zod';
 import type {
+  AccountSummary,
   BrokerAdapter,
   BrokerCredentials,
   BrokerEnvironment,
   BrokerOrderState,
+  HeldPosition,
   OrderAck,
   OrderLookup,
   OrderRequest,
@@ -26,6 +28,7 @@ import { oandaCreatedAck, oandaInstrument, oandaOrderAck, oandaOrderBody, oandaO
 import {
   oandaCredentialsSchema,
   oandaErrorSchema,
+  oandaOpenPositionsSchema,
   oandaOrderCreatedSchema,
   oandaOrderListSchema,
   oandaOrderResponseSchema,
@@ -132,6 +135,27 @@ export class OandaAdapter implements BrokerAdapter {
       cancelled++;
     }
     return cancelled;
+  }
+
+  /** Netted positions (hedging accounts hold both sides: the net is reported, priced by the larger side). */
+  async getPositions(credentials: BrokerCredentials, environment: BrokerEnvironment, _connectionId: string): Promise<HeldPosition[]> {
+    const creds = parseCredentials(BROKER, oandaCredentialsSchema, credentials);
+    const res = await this.send(creds, environment, { method: 'GET', path: `${accountPath(creds)}/openPositions` });
+    const { positions } = this.expect(res, creds, oandaOpenPositionsSchema, 'the open positions request');
+    return positions
+      .map((p) => {
+        const quantity = addDecimals(p.long.units, p.short.units);
+        const side = quantity.startsWith('-') ? p.short : p.long;
+        return { symbol: p.instrument, quantity, averagePrice: side.averagePrice, unrealizedPnl: p.unrealizedPL };
+      })
+      .filter((p) => p.quantity !== '0');
+  }
+
+  /** NAV is the equity; the balance is the cash; the margin available is what new positions may use. */
+  async getAccount(credentials: BrokerCredentials, environment: BrokerEnvironment, _connectionId: string): Promise<AccountSummary> {
+    const creds = parseCredentials(BROKER, oandaCredentialsSchema, credentials);
+    const account = await this.summary(creds, environment);
+    return { currency: account.currency ?? 'USD', equity: account.NAV, cash: account.balance, buyingPower: account.marginAvailable };
   }
 
   async getEquity(credentials: BrokerCredentials, environment: BrokerEnvironment, _connectionId: string): Promise<string> {

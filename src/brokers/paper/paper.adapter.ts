@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { TenantDb } from '../../database/tenant-db';
-import type { BrokerAdapter, BrokerCredentials, BrokerEnvironment, BrokerOrderState, OrderAck, OrderLookup, OrderRequest, PermissionReport, Position } from '../broker-adapter';
+import type { AccountSummary, BrokerAdapter, BrokerCredentials, BrokerEnvironment, BrokerOrderState, HeldPosition, OrderAck, OrderLookup, OrderRequest, PermissionReport, Position } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
 
 /** Paper accounts start with this much simulated cash; deterministic so sizing tests are exact. */
@@ -103,8 +103,50 @@ export class PaperAdapter implements BrokerAdapter {
     return result.rowCount ?? 0;
   }
 
+  /** The book's open positions, each averaged (cost basis) over the fills that built it. */
+  async getPositions(credentials: BrokerCredentials, _env: BrokerEnvironment, connectionId: string): Promise<HeldPosition[]> {
+    return (await this.book(credentials, connectionId)).positions;
+  }
+
+  /** Cash is the starting equity less what the fills cost; equity values the open positions at their cost. */
+  async getAccount(credentials: BrokerCredentials, _env: BrokerEnvironment, connectionId: string): Promise<AccountSummary> {
+    const { cash, positions } = await this.book(credentials, connectionId);
+    const equity = positions.reduce((sum, p) => sum + Number(p.quantity) * Number(p.averagePrice), Number(cash));
+    return { currency: 'USD', equity: money(equity), cash, buyingPower: cash };
+  }
+
   async getEquity(): Promise<string> {
     return PAPER_EQUITY;
+  }
+
+  /** Replays the connection's fills in order: average cost per symbol, and the cash they moved. */
+  private async book(credentials: BrokerCredentials, connectionId: string): Promise<{ cash: string; positions: HeldPosition[] }> {
+    const { workspaceId } = this.account(credentials);
+    const { rows } = await this.db.runRaw(workspaceId, (client) =>
+      client.query<{ symbol: string; side: 'buy' | 'sell'; quantity: string; price: string }>(
+        `SELECT symbol, side, quantity::text, fill_price::text AS price FROM paper_orders
+          WHERE connection_id = $1 AND status = 'filled' ORDER BY created_at, id`,
+        [connectionId],
+      ),
+    );
+    let cash = Number(PAPER_EQUITY);
+    const held = new Map<string, { quantity: number; average: number }>();
+    for (const fill of rows) {
+      const signed = Number(fill.quantity) * (fill.side === 'buy' ? 1 : -1);
+      const price = Number(fill.price);
+      cash -= signed * price;
+      const p = held.get(fill.symbol) ?? { quantity: 0, average: 0 };
+      const next = p.quantity + signed;
+      // Adding to a side averages the price in; reducing keeps it; crossing zero starts again at this fill's price.
+      if (p.quantity === 0 || Math.sign(p.quantity) === Math.sign(signed)) p.average = (p.quantity * p.average + signed * price) / next;
+      else if (next !== 0 && Math.sign(next) !== Math.sign(p.quantity)) p.average = price;
+      p.quantity = next;
+      held.set(fill.symbol, p);
+    }
+    const positions = [...held]
+      .filter(([, p]) => p.quantity !== 0)
+      .map(([symbol, p]) => ({ symbol, quantity: money(p.quantity), averagePrice: money(p.average) }));
+    return { cash: money(cash), positions };
   }
 
   async revokeKey(): Promise<boolean> {
@@ -150,6 +192,11 @@ function toAck(row: PaperOrderRow): OrderAck {
     averagePrice: row.fill_price ? normalize(row.fill_price) : undefined,
     reason: row.status === 'canceled' ? 'canceled' : undefined,
   };
+}
+
+/** The simulator's floats as plain decimal strings (at most 8 places). */
+function money(value: number): string {
+  return normalize(value.toFixed(8));
 }
 
 /** numeric::text keeps trailing zeros ("1.500"); positions and fills read better without them. */

@@ -2,10 +2,10 @@ import { ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import type { FastifyRequest } from 'fastify';
-import { isDatabaseUnavailable } from '../../database/database-unavailable';
+import { isDatabaseUnavailable } from '../../common/database-unavailable';
 import { Problem } from '../../common/problem';
-import { AuthContext, PlatformContext, Principal, Role, roleAtLeast } from './auth-context';
-import { AUTH_CONTEXT, PLATFORM_ROUTE, PUBLIC_ROUTE, REQUIRED_ROLE } from './auth.decorators';
+import { AuthContext, PlatformContext, Principal, Role, roleAtLeast } from '../../common/auth/auth-context';
+import { AUTH_CONTEXT, PLATFORM_ROUTE, PUBLIC_ROUTE, REQUIRED_ROLE } from '../../common/auth/auth.decorators';
 import { TokenAttempts } from './token-attempts';
 import { SessionAuthenticator } from './session-authenticator';
 
@@ -52,7 +52,8 @@ export class AccessGuard extends AuthGuard('bearer') {
     const isRead = request.method === 'GET' || request.method === 'HEAD';
     const required = this.reflector.getAllAndOverride<Role>(REQUIRED_ROLE, targets) ?? (isRead ? 'viewer' : 'admin');
     if (!roleAtLeast(principal.role, required)) throw Problem.forbidden(`This action needs the ${required} role or higher.`);
-    holder[AUTH_CONTEXT] = { workspaceId: principal.workspaceId, actor: principal.actor, memberId: principal.memberId, role: principal.role, ...base };
+    const { workspaceId, actor, memberId, role, jwt } = principal;
+    holder[AUTH_CONTEXT] = { workspaceId, actor, memberId, role, ...(jwt && { jwt }), ...base };
     return true;
   }
 

@@ -1,9 +1,10 @@
 import { Controller, HttpCode, Post, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { ValidBody } from '../../common/validation';
 import { loginSchema, LoginDto } from '../dto/workspace.dto';
-import { Public } from './auth.decorators';
+import type { AuthContext } from '../../common/auth/auth-context';
+import { Auth, Public, RequireRole } from '../../common/auth/auth.decorators';
 import { LoginService } from './login.service';
 
 @ApiTags('auth')
@@ -16,5 +17,14 @@ export class AuthController {
   @HttpCode(200)
   signIn(@ValidBody(loginSchema) dto: LoginDto, @Req() request: FastifyRequest) {
     return this.login.login(dto, { ip: request.ip, requestId: String(request.id) });
+  }
+
+  /** Ends the presented member JWT now rather than at its expiry. */
+  @Post('logout')
+  @ApiBearerAuth()
+  @RequireRole('viewer')
+  @HttpCode(204)
+  async signOut(@Auth() auth: AuthContext): Promise<void> {
+    await this.login.logout(auth);
   }
 }

@@ -4,7 +4,7 @@ import { PG_POOL } from '../../database/database.tokens';
 import type { AuditEventInput } from '../../audit/audit-event';
 import { AuditWriter } from '../../audit/audit-writer';
 import { TenantDb } from '../../database/tenant-db';
-import type { Role } from './auth-context';
+import type { MemberJwtId, Role } from '../../common/auth/auth-context';
 
 export interface ResolvedToken {
   id: string;
@@ -87,10 +87,20 @@ export class AuthRepository {
     );
   }
 
-  async activeMemberRole(workspaceId: string, memberId: string): Promise<Role | undefined> {
-    const member = await this.db.run(workspaceId, (tx) =>
-      tx.member.findFirst({ where: { id: memberId, removedAt: null }, select: { role: true } }),
+  /** The member's current role, unless she is removed or this JWT (`jti`) was signed out. */
+  async activeMemberRole(workspaceId: string, memberId: string, jti: string): Promise<Role | undefined> {
+    const [member, revoked] = await this.db.run(workspaceId, (tx) =>
+      Promise.all([tx.member.findFirst({ where: { id: memberId, removedAt: null }, select: { role: true } }), tx.revokedJwt.findUnique({ where: { jti }, select: { jti: true } })]),
     );
-    return member?.role as Role | undefined;
+    return revoked ? undefined : (member?.role as Role | undefined);
+  }
+
+  /** Records a signed-out JWT (kept until it would have expired; expired ones are swept here) with its audit event. */
+  async revokeJwt(workspaceId: string, memberId: string, jwt: MemberJwtId, event: AuditEventInput): Promise<void> {
+    await this.db.run(workspaceId, async (tx) => {
+      await tx.revokedJwt.deleteMany({ where: { expiresAt: { lt: new Date() } } });
+      await tx.revokedJwt.createMany({ data: [{ jti: jwt.jti, workspaceId, memberId, expiresAt: jwt.expiresAt }], skipDuplicates: true });
+      await this.audit.record(tx, event);
+    });
   }
 }

@@ -4,19 +4,26 @@ import { PassportStrategy } from '@nestjs/passport';
 import type { FastifyRequest } from 'fastify';
 import { Strategy } from 'passport-http-bearer';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
-import { lowerRole, Principal, Role } from './auth-context';
+import { lowerRole, Principal, Role } from '../../common/auth/auth-context';
 import { AuthRepository } from './auth.repository';
-import { constantTimeEqual, sha256 } from './secrets';
+import { constantTimeEqual, sha256 } from '../../common/bearer-secrets';
 
 // A token's last use is stamped at most once a minute: one write per busy token, not one per request.
 const LAST_USED_EVERY_MS = 60_000;
+
+/** The `aud` of member JWTs: this API. `iss` is JWT_ISSUER; both are set and checked by the JwtModule's options. */
+export const MEMBER_JWT_AUDIENCE = 'switchyard-api';
 
 export interface MemberJwtClaims {
   sub: string;
   ws: string;
   role: Role;
   typ: 'member';
+  /** Unique per sign-in: what sign-out revokes. */
+  jti: string;
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
  * Resolves a bearer token to a principal: the platform admin token, a workspace API token
@@ -60,16 +67,18 @@ export class BearerStrategy extends PassportStrategy(Strategy, 'bearer') {
   }
 
   private async fromJwt(token: string): Promise<Principal | false> {
-    let claims: MemberJwtClaims;
+    let claims: MemberJwtClaims & { exp: number };
     try {
-      claims = await this.jwt.verifyAsync<MemberJwtClaims>(token, { algorithms: ['HS256'] });
+      // HS256 only, and this deployment's issuer and audience (the module's verify options).
+      claims = await this.jwt.verifyAsync<MemberJwtClaims & { exp: number }>(token);
     } catch {
       return false;
     }
-    if (claims.typ !== 'member') return false;
-    // A removed member's JWT stops working at once, not at expiry; the role is re-read too.
-    const role = await this.repository.activeMemberRole(claims.ws, claims.sub);
+    if (claims.typ !== 'member' || typeof claims.jti !== 'string' || !UUID.test(claims.jti) || !UUID.test(String(claims.ws))) return false;
+    // A removed member's or a signed-out JWT stops working at once, not at expiry; the role is re-read too.
+    const role = await this.repository.activeMemberRole(claims.ws, claims.sub, claims.jti);
     if (!role) return false;
-    return { kind: 'workspace', workspaceId: claims.ws, actor: { type: 'user', id: claims.sub }, memberId: claims.sub, role };
+    const jwt = { jti: claims.jti, expiresAt: new Date(claims.exp * 1000) };
+    return { kind: 'workspace', workspaceId: claims.ws, actor: { type: 'user', id: claims.sub }, memberId: claims.sub, role, jwt };
   }
 }

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { LIMIT_STORE, LimitStore } from '../../common/limits/limit-store';
+import { LIMIT_STORE, LimitStore } from '../../limits/limit-store';
 import { Problem } from '../../common/problem';
 import { APP_CONFIG, AppConfig, LockoutSettings } from '../../config/app-config';
 

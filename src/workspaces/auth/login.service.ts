@@ -1,13 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { PLATFORM_WORKSPACE_ID } from '../../audit/audit-event';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { Problem } from '../../common/problem';
 import type { LoginDto } from '../dto/workspace.dto';
+import type { AuthContext } from '../../common/auth/auth-context';
 import { AuthRepository, LoginCandidate } from './auth.repository';
 import type { MemberJwtClaims } from './bearer.strategy';
 import { Lockout, Lockouts, Reservation, tooManyAttempts } from './lockouts';
-import { hashPassword, sha256, verifyPassword } from './secrets';
+import { sha256 } from '../../common/bearer-secrets';
+import { hashPassword, verifyPassword } from './passwords';
 
 // Verified against when no member with a password matches: every attempt costs exactly one hash.
 const DECOY_HASH = hashPassword('switchyard-decoy-password');
@@ -41,10 +44,27 @@ export class LoginService {
 
   async login(dto: LoginDto, from: LoginOrigin): Promise<LoginResult> {
     const member = await this.verify(dto, from);
-    const claims: MemberJwtClaims = { sub: member.id, ws: member.workspaceId, role: member.role, typ: 'member' };
+    const claims: MemberJwtClaims = { sub: member.id, ws: member.workspaceId, role: member.role, typ: 'member', jti: randomUUID() };
     const ttl = this.config.auth.jwtTtlSeconds;
-    const accessToken = await this.jwt.signAsync(claims, { algorithm: 'HS256', expiresIn: ttl });
+    const accessToken = await this.jwt.signAsync(claims, { expiresIn: ttl });
     return { accessToken, tokenType: 'Bearer', expiresAt: new Date(Date.now() + ttl * 1000).toISOString(), workspaceId: member.workspaceId };
+  }
+
+  /** Signs a member JWT out: its id is refused from now until it would have expired anyway. Audited. */
+  async logout(auth: AuthContext): Promise<void> {
+    if (!auth.jwt) {
+      throw Problem.unprocessable(
+        'logout_not_a_jwt',
+        'Sign-out ends a member JWT from /v1/auth/login. Revoke an API token with DELETE /v1/tokens/{id}; end a console session with DELETE /v1/auth/session.',
+      );
+    }
+    await this.repository.revokeJwt(auth.workspaceId, auth.memberId, auth.jwt, {
+      action: 'auth.logout',
+      actor: auth.actor,
+      resource: { type: 'member', id: auth.memberId },
+      ip: auth.ip,
+      requestId: auth.requestId,
+    });
   }
 
   /** The member an e-mail and password sign in as, under the lockouts; every sign-in (JWT or console session) goes through here. */

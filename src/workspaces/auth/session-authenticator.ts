@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { Problem } from '../../common/problem';
-import type { Principal } from './auth-context';
+import type { Principal } from '../../common/auth/auth-context';
 import { assertCsrfProof, readSessionCookie } from './session-cookie';
 import { SessionService } from './session.service';
 

@@ -4,8 +4,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { ValidBody } from '../../common/validation';
 import { loginSchema, LoginDto } from '../dto/workspace.dto';
-import type { AuthContext } from './auth-context';
-import { Auth, Public, RequireRole } from './auth.decorators';
+import type { AuthContext } from '../../common/auth/auth-context';
+import { Auth, Public, RequireRole } from '../../common/auth/auth.decorators';
 import { assertCsrfProof, clearedSessionCookie, readSessionCookie, sessionCookie } from './session-cookie';
 import { SessionService } from './session.service';
 

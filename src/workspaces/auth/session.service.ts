@@ -2,9 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import type { LoginDto } from '../dto/workspace.dto';
-import type { Principal } from './auth-context';
+import type { Principal } from '../../common/auth/auth-context';
 import { LoginOrigin, LoginService } from './login.service';
-import { sha256 } from './secrets';
+import { sha256 } from '../../common/bearer-secrets';
 import { ResolvedSession, SessionsRepository } from './sessions.repository';
 
 // The idle clock is stamped at most once a minute per session.

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
 import { PG_POOL } from '../../database/database.tokens';
 import { TenantDb } from '../../database/tenant-db';
-import type { Role } from './auth-context';
+import type { Role } from '../../common/auth/auth-context';
 
 export interface ResolvedSession {
   id: string;

@@ -5,7 +5,7 @@ import { PLATFORM_WORKSPACE_ID } from '../../audit/audit-event';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { AuthRepository } from './auth.repository';
 import { Lockouts, tooManyAttempts } from './lockouts';
-import { sha256 } from './secrets';
+import { sha256 } from '../../common/bearer-secrets';
 
 const LOCKED = 'Too many failed authentication attempts from this address; retry after the indicated delay.';
 
@@ -51,7 +51,7 @@ export class TokenAttempts {
   private async issuedByUs(token: string): Promise<boolean> {
     if (token.startsWith('sy_')) return (await this.repository.findToken(sha256(token))) !== undefined;
     try {
-      await this.jwt.verifyAsync(token, { algorithms: ['HS256'], ignoreExpiration: true });
+      await this.jwt.verifyAsync(token, { ignoreExpiration: true });
       return true;
     } catch {
       return false;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ROLES } from '../auth/auth-context';
+import { ROLES } from '../../common/auth/auth-context';
 
 const email = z.email().max(320).transform((e) => e.toLowerCase());
 const password = z.string().min(12, 'must be at least 12 characters').max(256);

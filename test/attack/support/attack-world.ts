@@ -180,6 +180,8 @@ export class AttackWorld {
     t.sourceToken = String(tokenSource.webhookUrl).split('/').pop()!;
     Object.assign(t.ids, { connections: paper.id, sources: source.id, routes: route.id, members: member.id ?? member.member?.id, tokens: token.id, workspaces: t.id });
     Object.assign(t.spare, { connections: sparePaper.id, sources: spareSource.id, routes: spareRoute.id });
+    // A flatten (of the spare paper connection, which holds nothing), so GET /v1/flattens/{id} has one to read.
+    t.ids.flattens = (await call('POST', `/v1/connections/${sparePaper.id}/flatten`, { reason: `setup ${name}` })).id;
 
     // A signal (and, through the worker, its orders) and an alert (ten well-formed forged deliveries page on-call).
     const raw = JSON.stringify({ ticker: 'BTCUSD', action: 'buy', price: '100' });

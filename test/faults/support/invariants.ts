@@ -1,3 +1,6 @@
+import { AuditVerifier } from '../../../src/audit/audit-verifier';
+import { startAuditApp } from '../../audit/audit-harness';
+import type { TestDatabase } from '../../support/database';
 import type { FaultWorld } from './fault-world';
 import { sleep } from './os-processes';
 import type { SentSignal } from './signal-stream';
@@ -135,12 +138,24 @@ export async function brokerVerdicts(world: FaultWorld): Promise<BrokerVerdicts>
   return { ordersAtBrokers: [...atBroker.values()].reduce((a, b) => a + b, 0), duplicates, placedButNotRecorded, recordedButNotPlaced, resubmissions, ordersByStatus, ordersByAttempts };
 }
 
-/** GET /v1/audit/verify for every workspace, as its owner. */
+/**
+ * Every workspace's chain, twice: GET /v1/audit/verify as its owner (from the last signed checkpoint), and the
+ * full verifier the `audit verify` command runs (every event from the first, every checkpoint), as the worker's role.
+ */
 export async function auditVerdicts(world: FaultWorld): Promise<Array<{ workspace: string; ok: boolean; events: number; detail?: string }>> {
   const results = [];
-  for (const ws of world.workspaces) {
-    const res = await world.call('GET', '/v1/audit/verify', ws.token);
-    results.push({ workspace: ws.name, ok: res.status === 200 && res.body.ok === true, events: res.body?.events ?? 0, detail: res.body?.ok ? undefined : res.text.slice(0, 300) });
+  const auditor = await startAuditApp({ apiUrl: '', workerUrl: world.worker.env.DATABASE_WORKER_URL } as TestDatabase, { env: world.worker.env, dataDir: world.worker.env.DATA_DIR });
+  try {
+    const verifier = auditor.module.get(AuditVerifier);
+    for (const ws of world.workspaces) {
+      const res = await world.call('GET', '/v1/audit/verify', ws.token);
+      const full = await verifier.verify(ws.id, 'full');
+      const apiOk = res.status === 200 && res.body.ok === true;
+      const detail = !apiOk ? res.text.slice(0, 300) : !full.ok ? `full verify: ${full.detail}` : undefined;
+      results.push({ workspace: ws.name, ok: apiOk && full.ok, events: full.ok ? full.events : 0, detail });
+    }
+  } finally {
+    await auditor.close();
   }
   return results;
 }

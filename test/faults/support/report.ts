@@ -80,7 +80,7 @@ function runTables(run: BackendRun): string[] {
     `| every delivery eventually accepted | ${v.gaveUp} given up, ${v.refused} refused with a 4xx | ${pass(v.gaveUp === 0 && v.refused === 0)} |`,
     `| zero duplicate orders at the brokers (by client order id) | ${b.ordersAtBrokers} orders at Alpaca, Binance and paper; ${b.resubmissions} resubmissions after 5xx/timeouts; orders by worker attempts: ${Object.entries(b.ordersByAttempts).map(([k, n]) => `${k}: ${n}`).join(', ')} | ${pass(b.duplicates.length === 0)} |`,
     `| brokers and database agree | ${b.placedButNotRecorded.length} placed but not recorded, ${b.recordedButNotPlaced.length} recorded but not placed; orders ${Object.entries(b.ordersByStatus).map(([k, n]) => `${k} ${n}`).join(', ')} | ${pass(b.placedButNotRecorded.length === 0 && b.recordedButNotPlaced.length === 0)} |`,
-    `| audit chain verifies (GET /v1/audit/verify) | ${run.audit.length} workspaces, ${run.audit.reduce((n, a) => n + a.events, 0)} events | ${pass(run.audit.every((a) => a.ok))} |`,
+    `| audit chain verifies (GET /v1/audit/verify from the checkpoint, and the full verifier from the first event) | ${run.audit.length} workspaces, ${run.audit.reduce((n, a) => n + a.events, 0)} events | ${pass(run.audit.every((a) => a.ok))} |`,
     `| no alert lost | ${run.alerts.raised} alerts raised (signature-failure bursts during faults, PagerDuty down during the Redis and PostgreSQL faults), ${run.alerts.deliveryAttempts} delivery attempts; ${run.alerts.missing.length} missing, ${run.alerts.undelivered.length} undelivered, ${run.alerts.notReceived.length} not received | ${pass(alertsOk)} |`,
   );
   const reasons = Object.entries(v.failureReasons).sort((a, b2) => b2[1] - a[1]);

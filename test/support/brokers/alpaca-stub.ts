@@ -54,6 +54,8 @@ interface Account {
   key: Required<AlpacaStubKey>;
   cash: number;
   positions: Map<string, number>;
+  /** Average entry price per position, from the fills that built it. */
+  entryPrices: Map<string, number>;
   orders: Map<string, AlpacaStubOrderRecord>;
 }
 
@@ -78,13 +80,14 @@ export class AlpacaStub extends BrokerStubServer {
     this.route('GET', /^\/v2\/orders:by_client_order_id$/, (req) => this.authed(req, (a) => this.orderByClientId(a, req)));
     this.route('GET', /^\/v2\/orders$/, (req) => this.authed(req, (a) => this.listOrders(a, req)));
     this.route('DELETE', /^\/v2\/orders\/([^/]+)$/, (req, [id]) => this.authed(req, (a) => this.cancelOrder(a, decodeURIComponent(id))));
+    this.route('GET', /^\/v2\/positions$/, (req) => this.authed(req, (a) => ({ status: 200, body: [...a.positions.keys()].map((symbol) => this.positionJson(a, symbol)) })));
     this.route('GET', /^\/v2\/positions\/([^/]+)$/, (req, [symbol]) => this.authed(req, (a) => this.position(a, decodeURIComponent(symbol))));
   }
 
   /** Registers a key pair with its own account. */
   addKey(key: AlpacaStubKey): void {
     const full: Required<AlpacaStubKey> = { status: 'ACTIVE', tradingBlocked: false, accountBlocked: false, equity: 100_000, ...key };
-    this.accounts.set(key.apiKey, { id: randomUUID(), key: full, cash: full.equity, positions: new Map(), orders: new Map() });
+    this.accounts.set(key.apiKey, { id: randomUUID(), key: full, cash: full.equity, positions: new Map(), entryPrices: new Map(), orders: new Map() });
   }
 
   /** Market fill price for a symbol (default 100). */
@@ -108,12 +111,7 @@ export class AlpacaStub extends BrokerStubServer {
     const after = before + qty;
     if (after > Number(order.qty)) throw new Error('fillPart: more than the order quantity');
     const a = this.accounts.get(order.apiKey)!;
-    const signed = qty * (order.side === 'buy' ? 1 : -1);
-    const key = positionKey(order.symbol);
-    const next = (a.positions.get(key) ?? 0) + signed;
-    if (next === 0) a.positions.delete(key);
-    else a.positions.set(key, next);
-    a.cash -= signed * price;
+    applyFill(a, order.symbol, qty * (order.side === 'buy' ? 1 : -1), price);
     const average = (before * Number(order.filled_avg_price ?? 0) + qty * price) / after;
     const now = new Date().toISOString();
     const done = after === Number(order.qty);
@@ -241,12 +239,7 @@ export class AlpacaStub extends BrokerStubServer {
   }
 
   private fill(a: Account, order: AlpacaStubOrder, price: number, now: string): void {
-    const qty = Number(order.qty) * (order.side === 'buy' ? 1 : -1);
-    const key = positionKey(order.symbol);
-    const next = (a.positions.get(key) ?? 0) + qty;
-    if (next === 0) a.positions.delete(key);
-    else a.positions.set(key, next);
-    a.cash -= qty * price;
+    applyFill(a, order.symbol, Number(order.qty) * (order.side === 'buy' ? 1 : -1), price);
     Object.assign(order, { status: 'filled', filled_qty: order.qty, filled_avg_price: num(price), filled_at: now, updated_at: now });
   }
 
@@ -302,29 +295,50 @@ export class AlpacaStub extends BrokerStubServer {
 
   private position(a: Account, symbol: string): StubReply {
     const key = positionKey(symbol);
-    const qty = a.positions.get(key);
-    if (!qty) return { status: 404, body: { code: 40410000, message: 'position does not exist' } };
+    if (!a.positions.get(key)) return { status: 404, body: { code: 40410000, message: 'position does not exist' } };
+    return { status: 200, body: this.positionJson(a, key) };
+  }
+
+  /** Alpaca's position object, valued at the stub's price for the symbol against the fills' average entry price. */
+  private positionJson(a: Account, key: string): Record<string, unknown> {
+    const qty = a.positions.get(key)!;
     const price = this.priceOf(key);
+    const entry = a.entryPrices.get(key)!;
     return {
-      status: 200,
-      body: {
-        asset_id: randomUUID(),
-        symbol: key,
-        qty: num(qty),
-        qty_available: num(qty),
-        side: qty > 0 ? 'long' : 'short',
-        avg_entry_price: num(price),
-        current_price: num(price),
-        market_value: num(qty * price),
-        cost_basis: num(qty * price),
-        unrealized_pl: '0',
-      },
+      asset_id: randomUUID(),
+      symbol: key,
+      exchange: key.length > 5 ? 'CRYPTO' : 'NASDAQ',
+      asset_class: key.endsWith('USD') && key.length > 5 ? 'crypto' : 'us_equity',
+      qty: num(qty),
+      qty_available: num(qty),
+      side: qty > 0 ? 'long' : 'short',
+      avg_entry_price: num(entry),
+      current_price: num(price),
+      market_value: num(qty * price),
+      cost_basis: num(qty * entry),
+      unrealized_pl: num(qty * (price - entry)),
+      unrealized_plpc: num((price - entry) / entry * Math.sign(qty)),
     };
   }
 }
 
 export async function startAlpacaStub(): Promise<AlpacaStub> {
   return new AlpacaStub().start();
+}
+
+/** Nets a fill into the account: position, its average entry price (reset when it crosses zero) and cash. */
+function applyFill(a: Account, symbol: string, signed: number, price: number): void {
+  const key = positionKey(symbol);
+  const before = a.positions.get(key) ?? 0;
+  const next = before + signed;
+  const entry = a.entryPrices.get(key) ?? 0;
+  if (before === 0 || Math.sign(before) === Math.sign(signed)) a.entryPrices.set(key, (before * entry + signed * price) / next);
+  else if (next !== 0 && Math.sign(next) !== Math.sign(before)) a.entryPrices.set(key, price);
+  if (next === 0) {
+    a.positions.delete(key);
+    a.entryPrices.delete(key);
+  } else a.positions.set(key, next);
+  a.cash -= signed * price;
 }
 
 function validateOrder(body: Record<string, unknown>): string | undefined {

@@ -85,6 +85,7 @@ export class OandaStub extends BrokerStubServer {
     this.route('GET', new RegExp(`${account}/orders$`), (req, [id]) => this.authed(req, id, (a) => this.listOrders(a, req)));
     this.route('GET', new RegExp(`${account}/orders/([^/]+)$`), (req, [id, spec]) => this.authed(req, id, (a) => this.getOrder(a, spec)));
     this.route('PUT', new RegExp(`${account}/orders/([^/]+)/cancel$`), (req, [id, spec]) => this.authed(req, id, (a) => this.cancelOrder(a, spec)));
+    this.route('GET', new RegExp(`${account}/openPositions$`), (req, [id]) => this.authed(req, id, (a) => this.openPositions(a)));
     this.route('GET', new RegExp(`${account}/positions/([^/]+)$`), (req, [id, inst]) => this.authed(req, id, (a) => this.position(a, inst)));
     this.route('GET', new RegExp(`${account}/transactions/([^/]+)$`), (req, [id, tx]) => this.authed(req, id, (a) => this.transaction(a, tx)));
   }
@@ -415,6 +416,16 @@ export class OandaStub extends BrokerStubServer {
   private position(a: Account, instrumentParam: string): StubReply {
     const instrument = decodeURIComponent(instrumentParam);
     if (!INSTRUMENT.test(instrument)) return { status: 400, body: { errorMessage: "Invalid value specified for 'instrument'" } };
+    return { status: 200, body: { position: this.positionJson(a, instrument), lastTransactionID: String(a.lastTransactionId) } };
+  }
+
+  /** As v20: only the positions with units on either side. */
+  private openPositions(a: Account): StubReply {
+    const open = [...a.positions].filter(([, p]) => p.units !== 0).map(([instrument]) => this.positionJson(a, instrument));
+    return { status: 200, body: { positions: open, lastTransactionID: String(a.lastTransactionId) } };
+  }
+
+  private positionJson(a: Account, instrument: string): Record<string, unknown> {
     const p = a.positions.get(instrument) ?? { units: 0, averagePrice: 0 };
     const unrealized = p.units * (this.priceOf(instrument) - p.averagePrice);
     const side = (units: number) => ({
@@ -423,13 +434,7 @@ export class OandaStub extends BrokerStubServer {
       pl: '0.0000',
       unrealizedPL: num(units !== 0 ? unrealized : 0),
     });
-    return {
-      status: 200,
-      body: {
-        position: { instrument, long: side(Math.max(p.units, 0)), short: side(Math.min(p.units, 0)), pl: '0.0000', unrealizedPL: num(unrealized) },
-        lastTransactionID: String(a.lastTransactionId),
-      },
-    };
+    return { instrument, long: side(Math.max(p.units, 0)), short: side(Math.min(p.units, 0)), pl: '0.0000', unrealizedPL: num(unrealized) };
   }
 }
 

@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { AuditWriter } from '../../audit/audit-writer';
-import { byCreatedAt, Page, PageRequest, TimeKey, toPage } from '../../common/pagination';
-import { Problem } from '../../common/problem';
-import { TenantDb } from '../../database/tenant-db';
-import type { Route } from '../../generated/prisma/client';
-import type { AuthContext } from '../../workspaces/auth/auth-context';
+import { AuditWriter } from '../audit/audit-writer';
+import { byCreatedAt, Page, PageRequest, TimeKey, toPage } from '../common/pagination';
+import { Problem } from '../common/problem';
+import { TenantDb } from '../database/tenant-db';
+import type { Route } from '../generated/prisma/client';
+import type { AuthContext } from '../common/auth/auth-context';
 import type { CreateRouteDto, UpdateRouteDto } from './route.dto';
 import { RoutesRepository } from './routes.repository';
 

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { byCreatedAt, PageRequest, TimeKey } from '../../common/pagination';
-import type { TenantTx } from '../../database/tenant-db';
-import type { Order, OrderFill, OrderTransition } from '../../generated/prisma/client';
-import type { OrderListFilter } from './route.dto';
+import { byCreatedAt, PageRequest, TimeKey } from '../common/pagination';
+import type { TenantTx } from '../database/tenant-db';
+import type { Order, OrderFill, OrderTransition } from '../generated/prisma/client';
+import type { OrderListFilter } from './order.dto';
 
 @Injectable()
 export class OrdersRepository {

@@ -1,11 +1,11 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { byCreatedAt, ListQuery, ListRequest, TimeKey } from '../../common/pagination';
-import { IdParam } from '../../common/validation';
-import type { AuthContext } from '../../workspaces/auth/auth-context';
-import { Auth } from '../../workspaces/auth/auth.decorators';
+import { byCreatedAt, ListQuery, ListRequest, TimeKey } from '../common/pagination';
+import { IdParam } from '../common/validation';
+import type { AuthContext } from '../common/auth/auth-context';
+import { Auth } from '../common/auth/auth.decorators';
 import { OrdersService } from './orders.service';
-import { OrderListFilter, orderListFilters } from './route.dto';
+import { OrderListFilter, orderListFilters } from './order.dto';
 
 @ApiTags('orders')
 @ApiBearerAuth()

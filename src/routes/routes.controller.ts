@@ -1,9 +1,9 @@
 import { Controller, Delete, Get, HttpCode, Patch, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { byCreatedAt, ListQuery, ListRequest, TimeKey } from '../../common/pagination';
-import { IdParam, ValidBody } from '../../common/validation';
-import type { AuthContext } from '../../workspaces/auth/auth-context';
-import { Auth, RequireRole } from '../../workspaces/auth/auth.decorators';
+import { byCreatedAt, ListQuery, ListRequest, TimeKey } from '../common/pagination';
+import { IdParam, ValidBody } from '../common/validation';
+import type { AuthContext } from '../common/auth/auth-context';
+import { Auth, RequireRole } from '../common/auth/auth.decorators';
 import { createRouteSchema, CreateRouteDto, updateRouteSchema, UpdateRouteDto } from './route.dto';
 import { RoutesService } from './routes.service';
 

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { byCreatedAt, PageRequest, TimeKey } from '../../common/pagination';
-import type { TenantTx } from '../../database/tenant-db';
-import type { Prisma, Route } from '../../generated/prisma/client';
+import { byCreatedAt, PageRequest, TimeKey } from '../common/pagination';
+import type { TenantTx } from '../database/tenant-db';
+import type { Prisma, Route } from '../generated/prisma/client';
 
 @Injectable()
 export class RoutesRepository {

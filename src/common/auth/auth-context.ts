@@ -24,6 +24,14 @@ export interface AuthContext {
   role: Role;
   ip: string;
   requestId: string;
+  /** Set when the caller signed in with a member JWT: what sign-out revokes. */
+  jwt?: MemberJwtId;
+}
+
+/** A member JWT's id (`jti`) and expiry. */
+export interface MemberJwtId {
+  jti: string;
+  expiresAt: Date;
 }
 
 /** The caller of a platform route (PLATFORM_ADMIN_TOKEN). */
@@ -35,5 +43,5 @@ export interface PlatformContext {
 
 /** What the bearer strategy resolves a token to, before the route's requirements are checked. */
 export type Principal =
-  | { kind: 'workspace'; workspaceId: string; actor: AuthContext['actor']; memberId: string; role: Role }
+  | { kind: 'workspace'; workspaceId: string; actor: AuthContext['actor']; memberId: string; role: Role; jwt?: MemberJwtId }
   | { kind: 'platform' };

@@ -1,8 +1,8 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { IdParam } from '../../common/validation';
-import type { AuthContext } from '../../workspaces/auth/auth-context';
-import { Auth } from '../../workspaces/auth/auth.decorators';
+import { IdParam } from '../common/validation';
+import type { AuthContext } from '../common/auth/auth-context';
+import { Auth } from '../common/auth/auth.decorators';
 import { PnlService } from './pnl.service';
 
 @ApiTags('orders')

@@ -1,4 +1,4 @@
-import { div, formatDecimal, mul, parseDecimal, round, ZERO } from '../decimal';
+import { div, formatDecimal, mul, parseDecimal, round, ZERO } from '../common/decimal';
 
 /** One execution as P&L reads it, oldest first; `side` is null where the order's side was never recorded. */
 export interface PnlFill {

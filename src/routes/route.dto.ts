@@ -44,9 +44,3 @@ export const updateRouteSchema = z
   })
   .refine((v) => Object.keys(v).length > 0, 'nothing to update');
 export type UpdateRouteDto = z.infer<typeof updateRouteSchema>;
-
-export const orderListFilters = z.strictObject({
-  signalId: z.uuid().optional().describe('Only orders made from this signal.'),
-  status: z.enum(['pending', 'submitted', 'accepted', 'partially_filled', 'filled', 'canceled', 'expired', 'rejected', 'failed', 'blocked', 'skipped']).optional().describe('Only orders in this status.'),
-});
-export type OrderListFilter = z.infer<typeof orderListFilters>;

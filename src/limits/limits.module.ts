@@ -2,10 +2,10 @@ import { Global, Inject, Module, OnApplicationBootstrap, OnApplicationShutdown }
 import IORedis, { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
-import { APP_CONFIG, AppConfig } from '../../config/app-config';
-import { PG_POOL } from '../../database/database.tokens';
-import { LOGGER } from '../logger';
-import { PollingLoop } from '../polling-loop';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { PG_POOL } from '../database/database.tokens';
+import { LOGGER } from '../common/logger';
+import { PollingLoop } from '../common/polling-loop';
 import { FallbackLimitStore } from './fallback-limit-store';
 import { LIMIT_STORE, LimitStore } from './limit-store';
 import { PostgresLimitStore } from './postgres-limit-store';

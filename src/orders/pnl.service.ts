@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { Problem } from '../../common/problem';
-import { TenantDb } from '../../database/tenant-db';
-import type { AuthContext } from '../../workspaces/auth/auth-context';
+import { Problem } from '../common/problem';
+import { TenantDb } from '../database/tenant-db';
+import type { AuthContext } from '../common/auth/auth-context';
 import { OrdersRepository } from './orders.repository';
 import { PnlFill, PnlReport, realizedPnl } from './realized-pnl';
 

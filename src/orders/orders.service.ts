@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { byCreatedAt, ListRequest, Page, TimeKey, toPage } from '../../common/pagination';
-import { Problem } from '../../common/problem';
-import { TenantDb, TenantTx } from '../../database/tenant-db';
-import type { Order, OrderFill, OrderTransition } from '../../generated/prisma/client';
-import type { AuthContext } from '../../workspaces/auth/auth-context';
+import { byCreatedAt, ListRequest, Page, TimeKey, toPage } from '../common/pagination';
+import { Problem } from '../common/problem';
+import { TenantDb, TenantTx } from '../database/tenant-db';
+import type { Order, OrderFill, OrderTransition } from '../generated/prisma/client';
+import type { AuthContext } from '../common/auth/auth-context';
 import { OrdersRepository } from './orders.repository';
-import type { OrderListFilter } from './route.dto';
+import type { OrderListFilter } from './order.dto';
 
 export interface OrderView {
   id: string;
