@@ -9,6 +9,7 @@ import { createTestDatabase, TestDatabase } from '../support/database';
 import { RunningWorker, startWorker } from '../support/worker-app';
 import { AuditWriter } from '../../src/audit/audit-writer';
 import { TenantDb } from '../../src/database/tenant-db';
+import { Pager } from '../../src/audit/pager/pager';
 import { createWorkspace, http, RunningApi, startApi } from '../support/api-app';
 import { AlpacaStub, startAlpacaStub } from '../support/brokers/alpaca-stub';
 import { BinanceStub, startBinanceStub } from '../support/brokers/binance-stub';
@@ -548,10 +549,10 @@ describe('console in a real browser (chromium)', () => {
     }
   });
 
-  it('alerts: an out-of-context credential read shows what was read, by whom, from where and when; on-call acknowledges it', async () => {
+  it('alerts: what was read, by whom, from where and when; a security alert is read-only ("handled by the platform operator"); the page link opens the workspace alert on-call acknowledges', async () => {
     const ws = await createWorkspace(api, 'alerts', password);
     const connection = await http(api.url, 'POST', '/v1/connections', { token: ws.token, body: { broker: 'paper', label: 'Paper desk', environment: 'paper', credentials: {} } });
-    // The worker's own audit path: the refused read is audited and opens its alert in the same transaction.
+    // The worker's own audit path: the refused read is audited and opens its (platform-owned) alert in the same transaction.
     await worker.app.get(TenantDb).runRaw(ws.id, (c) =>
       worker.app.get(AuditWriter).recordRaw(c, {
         action: 'credential.read.out_of_context',
@@ -562,11 +563,20 @@ describe('console in a real browser (chromium)', () => {
         metadata: { purpose: 'order' },
       }),
     );
+    // What the order executor raises for a dead-lettered order: the workspace's own to handle.
+    const dead = await worker.app.get(Pager).raise({
+      workspaceId: ws.id,
+      rule: 'order.dead_lettered',
+      resourceType: 'connection',
+      resourceId: connection.body.id,
+      summary: 'Order sy-1 (paper AAPL) failed: broker unavailable',
+      details: { broker: 'paper', symbol: 'AAPL' },
+    });
     const w = await signedIn(ws.ownerEmail, password, '/alerts');
     try {
-      const row = w.page.getByRole('row', { name: /Credential read outside a routing context/ });
-      await row.waitFor();
-      const cells = await row.getByRole('cell').allTextContents();
+      const security = w.page.getByRole('row', { name: /Credential read outside a routing context/ });
+      await security.waitFor();
+      const cells = await security.getByRole('cell').allTextContents();
       expect(cells[0]).toBe('error');
       expect(cells[1]).toContain(`connection ${connection.body.id}`);
       expect(cells[1]).toMatch(/reason: no active order job/);
@@ -574,15 +584,23 @@ describe('console in a real browser (chromium)', () => {
       expect(cells.slice(2, 4)).toEqual(['worker worker-7', '203.0.113.7']);
       expect(cells[4]).toMatch(/\d/);
       expect(cells[5]).toBe('open');
+      expect(cells[6]).toBe('Handled by the platform operator.');
+      expect(await security.getByRole('button').count()).toBe(0);
       await screenshot(w.page, 'alerts');
       expect(await accessibilityProblems(w.page)).toEqual([]);
+      // The api refuses the tenant anyway.
+      const alerts = await http(api.url, 'GET', '/v1/alerts?owner=platform', { headers: { cookie: await cookieOf(w) } });
+      const forced = await w.page.evaluate(`fetch('/v1/alerts/${alerts.body.items[0].id}/ack', { method: 'POST', headers: { 'x-switchyard-csrf': '1' } }).then(async (r) => ({ status: r.status, code: (await r.json()).code }))`);
+      expect(forced).toEqual({ status: 403, code: 'alert_platform_owned' });
 
-      await row.getByRole('button', { name: /^Acknowledge/ }).click();
-      await w.page.getByText('No open alert.').waitFor();
-      await w.page.getByLabel('Show').selectOption('acknowledged');
-      const acked = w.page.getByRole('row', { name: /Credential read outside a routing context/ });
-      await acked.getByRole('cell', { name: /^acknowledged by user:/ }).waitFor();
-      expect(await acked.getByRole('button', { name: /^Acknowledge/ }).count()).toBe(0);
+      // The pager's link for the workspace alert.
+      await w.page.goto(`/alerts/${dead.id}`);
+      const linked = w.page.locator('tr[aria-current="true"]');
+      await linked.getByText('(the alert you were paged about)').waitFor();
+      expect(await linked.textContent()).toContain('Order sy-1 (paper AAPL) failed');
+      await linked.getByRole('button', { name: /^Acknowledge/ }).click();
+      await linked.getByRole('cell', { name: /^acknowledged by user:/ }).waitFor();
+      expect(await linked.getByRole('button', { name: /^Acknowledge/ }).count()).toBe(0);
       const audit = await http(api.url, 'GET', '/v1/audit?action=alert.ack', { headers: { cookie: await cookieOf(w) } });
       expect(audit.body.items).toHaveLength(1);
       w.assertClean();

@@ -22,16 +22,19 @@ type AlertView = {
   resolvedAt: string | null;
   resolvedBy: string | null;
   /** Security alerts are the platform operator's: a workspace reads them and cannot acknowledge them. */
-  owner?: 'workspace' | 'platform';
+  owner: 'workspace' | 'platform';
 };
 
 const STATUSES: AlertStatus[] = ['open', 'acknowledged', 'resolved'];
 const POLL_MS = 5000;
 
-/** On-call: alerts with what was read, by whom, from where and when; acknowledge or resolve the workspace's own. */
-export function Alerts() {
+/**
+ * On-call: alerts with what was read, by whom, from where and when; acknowledge or resolve the workspace's own.
+ * `linked`: the alert a page's link names (/alerts/<id>), marked wherever its status is.
+ */
+export function Alerts({ linked }: { linked?: string }) {
   const queries = useQueryClient();
-  const [status, setStatus] = useState<AlertStatus | ''>('open');
+  const [status, setStatus] = useState<AlertStatus | ''>(linked ? '' : 'open');
   const pager = usePager();
   const query = new URLSearchParams({ limit: '50', ...(status && { status }), ...(pager.cursor && { cursor: pager.cursor }) });
   const page = useQuery({ queryKey: ['alerts', query.toString()], queryFn: () => api<Page<AlertView>>('GET', `/v1/alerts?${query}`), refetchInterval: pager.cursor ? false : POLL_MS, placeholderData: keepPreviousData });
@@ -74,8 +77,11 @@ export function Alerts() {
         </thead>
         <tbody>
           {page.data?.items.map((a) => (
-            <tr key={a.id}>
-              <td>{a.severity}</td>
+            <tr key={a.id} className={a.id === linked ? 'linked' : undefined} aria-current={a.id === linked ? 'true' : undefined}>
+              <td>
+                {a.severity}
+                {a.id === linked && ' (the alert you were paged about)'}
+              </td>
               <td>
                 {a.summary}
                 {detailsInWords(a.details)}
@@ -114,6 +120,7 @@ export function Alerts() {
         </tbody>
       </Table>
       {page.data?.items.length === 0 && <p>No {status} alert.</p>}
+      {linked && page.data && !page.data.items.some((a) => a.id === linked) && <p>The alert you were paged about is not on this page: look at older alerts.</p>}
       <PagerButtons pager={pager} nextCursor={page.data?.nextCursor} noun="alerts" />
     </section>
   );

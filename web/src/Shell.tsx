@@ -82,6 +82,7 @@ export function Shell({ session, status }: { session: Session; status: ReactNode
           </Route>
           <Route path="/audit">{can.admin ? <Audit /> : <AdminsOnly title="Audit" />}</Route>
           <Route path="/alerts">{can.admin ? <Alerts /> : <AdminsOnly title="Alerts" />}</Route>
+          <Route path="/alerts/:id">{(params) => (can.admin ? <Alerts linked={params.id} /> : <AdminsOnly title="Alerts" />)}</Route>
           <Route path="/members">
             <Members session={session} />
           </Route>
