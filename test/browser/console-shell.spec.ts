@@ -327,7 +327,7 @@ describe('console in a real browser (chromium)', () => {
         await phone.page.getByRole('heading', { level: 2, name: s.heading }).waitFor();
         expect({ path: s.path, sideways: await phone.page.evaluate('document.documentElement.scrollWidth > window.innerWidth') }).toEqual({ path: s.path, sideways: false });
       }
-      await screenshot(phone.page, 'phone-sources');
+      await screenshot(phone.page, 'phone');
       expect(await accessibilityProblems(phone.page)).toEqual([]);
       phone.assertClean();
     } finally {
