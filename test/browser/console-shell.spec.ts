@@ -422,7 +422,7 @@ describe('console in a real browser (chromium)', () => {
     }
   });
 
-  it('activity: signals a page at a time, the newest page updating by itself, filters by source and status, and a timeline with reasons in words', async () => {
+  it('activity: signals a page at a time, the newest page updating by itself, filters by source, connection and status, and a timeline with reasons in words', async () => {
     const ws = await createWorkspace(api, 'activity', password);
     const token = { token: ws.token };
     const connection = await http(api.url, 'POST', '/v1/connections', { ...token, body: { broker: 'paper', label: 'Paper desk', environment: 'paper', credentials: {} } });
@@ -458,6 +458,12 @@ describe('console in a real browser (chromium)', () => {
 
       await w.page.getByLabel('Source').selectOption({ label: 'Other strategy' });
       await waitUntil(async () => (await rows.count()) === 2);
+      // Only Main strategy routes to Paper desk.
+      await w.page.getByLabel('Source').selectOption({ label: 'all sources' });
+      await w.page.getByLabel('Connection').selectOption({ label: 'Paper desk (paper)' });
+      await waitUntil(async () => (await rows.count()) === 25 && !(await rows.allTextContents()).some((t) => t.includes('Other strategy')));
+      await w.page.getByLabel('Connection').selectOption({ label: 'all connections' });
+      await w.page.getByLabel('Source').selectOption({ label: 'Other strategy' });
       // Other strategy has no route: both its signals were blocked for that.
       await w.page.getByLabel('Status').selectOption('blocked');
       await waitUntil(async () => (await rows.count()) === 2);

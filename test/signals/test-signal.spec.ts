@@ -49,4 +49,31 @@ describe('test signal from a signed-in member', () => {
     expect(foreign.status).toBe(404);
     expect(await world.sql('SELECT id FROM signals WHERE source_id = $1', [source.id])).toEqual([]);
   });
+
+  it('GET /v1/signals?connectionId= lists the signals that made an order for that connection, paged newest first', async () => {
+    const ws = await world.workspace();
+    const [a, b] = [await world.connect(ws.token, 'paper'), await world.connect(ws.token, 'paper')];
+    const [toA, toB] = [await world.source(ws.token), await world.source(ws.token)];
+    await world.route(ws.token, { sourceId: toA.id, connectionId: a, sizing: { mode: 'fixed', value: '1' } });
+    await world.route(ws.token, { sourceId: toB.id, connectionId: b, sizing: { mode: 'fixed', value: '1' } });
+    const sent: Record<string, string[]> = { [a]: [], [b]: [] };
+    for (const [source, connection] of [[toA, a], [toB, b], [toA, a], [toA, a], [toB, b]] as const) {
+      const res = await http(world.api.url, 'POST', `/v1/sources/${source.id}/test-signal`, { token: ws.token, body: { ticker: 'AAPL', action: 'buy', price: '100' } });
+      await world.settled(ws.token, res.body.signalId);
+      sent[connection].unshift(res.body.signalId);
+    }
+    const walked: string[] = [];
+    let cursor: string | null = '';
+    while (cursor !== null) {
+      const page: { status: number; body: any } = await http(world.api.url, 'GET', `/v1/signals?connectionId=${a}&limit=2${cursor ? `&cursor=${cursor}` : ''}`, { token: ws.token });
+      expect(page.status).toBe(200);
+      walked.push(...page.body.items.map((s: { id: string }) => s.id));
+      cursor = page.body.nextCursor;
+    }
+    expect(walked).toEqual(sent[a]);
+    const both = await http(world.api.url, 'GET', `/v1/signals?connectionId=${b}&sourceId=${toB.id}&status=routed`, { token: ws.token });
+    expect(both.body.items.map((s: { id: string }) => s.id)).toEqual(sent[b]);
+    expect((await http(world.api.url, 'GET', `/v1/signals?connectionId=${b}&sourceId=${toA.id}`, { token: ws.token })).body.items).toEqual([]);
+    expect((await http(world.api.url, 'GET', '/v1/signals?connectionId=nope', { token: ws.token })).status).toBe(422);
+  });
 });

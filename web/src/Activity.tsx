@@ -12,15 +12,21 @@ const PAGE_SIZE = 25;
 // The newest page follows new signals; older pages hold still (they only change when orders settle).
 const POLL_MS = 2000;
 
-/** Signals with their orders, newest first, one page at a time (a workspace may hold millions), filtered by source and status. */
+/** Signals with their orders, newest first, one page at a time (a workspace may hold millions), filtered by source, connection and status. */
 export function Activity() {
   const sources = useSources();
   const connections = useConnections();
-  const [filter, setFilter] = useState<{ sourceId?: string; status?: SignalStatus }>({});
+  const [filter, setFilter] = useState<{ sourceId?: string; connectionId?: string; status?: SignalStatus }>({});
   const pager = usePager();
   const [open, setOpen] = useState<string | null>(null);
   const cursor = pager.cursor;
-  const query = new URLSearchParams({ limit: String(PAGE_SIZE), ...(filter.sourceId && { sourceId: filter.sourceId }), ...(filter.status && { status: filter.status }), ...(cursor && { cursor }) });
+  const query = new URLSearchParams({
+    limit: String(PAGE_SIZE),
+    ...(filter.sourceId && { sourceId: filter.sourceId }),
+    ...(filter.connectionId && { connectionId: filter.connectionId }),
+    ...(filter.status && { status: filter.status }),
+    ...(cursor && { cursor }),
+  });
   const page = useQuery({
     queryKey: ['signals', 'page', query.toString()],
     queryFn: () => api<Page<SignalView>>('GET', `/v1/signals?${query}`),
@@ -44,6 +50,17 @@ export function Activity() {
             {sources.data?.items.map((s) => (
               <option key={s.id} value={s.id}>
                 {s.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Connection
+          <select value={filter.connectionId ?? ''} onChange={(e) => refilter({ ...filter, connectionId: e.target.value || undefined })}>
+            <option value="">all connections</option>
+            {connections.data?.items.map((c) => (
+              <option key={c.id} value={c.id}>
+                {c.label} ({c.broker})
               </option>
             ))}
           </select>

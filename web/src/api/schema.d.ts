@@ -1916,6 +1916,8 @@ export interface operations {
                 sourceId?: string;
                 /** @description Only signals in this status. */
                 status?: "received" | "queued" | "routing" | "routed" | "partially_routed" | "blocked" | "failed";
+                /** @description Only signals that made an order for this connection. */
+                connectionId?: string;
             };
             header?: never;
             path?: never;
