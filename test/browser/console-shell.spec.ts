@@ -122,6 +122,12 @@ describe('console in a real browser (chromium)', () => {
     const viewerEmail = await addMember(ws, 'viewer');
     const owner = await signedIn(ws.ownerEmail, password, '/sources');
     try {
+      // A bad allowlist entry is explained beside its field.
+      await owner.page.getByLabel('Name').fill('Mistyped');
+      await owner.page.getByLabel(/Also allow these addresses/).fill('10.0.0.0/99');
+      await owner.page.getByRole('button', { name: 'Create source' }).click();
+      await owner.page.getByLabel(/Also allow these addresses/).and(owner.page.locator('[aria-invalid="true"]')).waitFor();
+      await owner.page.getByLabel(/Also allow these addresses/).fill('');
       await owner.page.getByLabel('Name').fill('TradingView strategy');
       await owner.page.getByRole('button', { name: 'Create source' }).click();
       const url = await owner.page.getByTestId('webhook-url').textContent();
@@ -416,6 +422,15 @@ describe('console in a real browser (chromium)', () => {
       await viewer.page.getByRole('row', { name: /Strategy A/ }).waitFor();
       expect(await viewer.page.getByRole('button').allTextContents()).toEqual(['Sign out']);
       expect(await viewer.page.locator('form').count()).toBe(0);
+      // No mutating control on any screen a viewer can open (Activity's paging and filters only read), and no admin-only screen in the nav.
+      const nav = viewer.page.getByRole('navigation', { name: 'Console' });
+      expect(await nav.getByRole('link').allTextContents()).toEqual(SCREENS.filter((s) => !['Audit', 'Alerts'].includes(s.link)).map((s) => s.link));
+      for (const path of ['/', '/connections', '/sources', '/activity', '/risk', '/members']) {
+        await viewer.page.goto(path);
+        await viewer.page.getByRole('heading', { level: 2 }).first().waitFor();
+        await viewer.page.getByTestId('health').getByText('API ok').waitFor();
+        expect({ path, buttons: await viewer.page.getByRole('button').allTextContents(), forms: await viewer.page.locator('form').count() }).toEqual({ path, ...(path === '/activity' ? { buttons: ['Sign out', 'Newer signals', 'Older signals'], forms: 1 } : { buttons: ['Sign out'], forms: 0 }) });
+      }
       viewer.assertClean();
     } finally {
       await viewer.close();

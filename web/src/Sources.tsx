@@ -5,7 +5,7 @@ import { useSources } from './api/queries';
 import type { paths } from './api/schema';
 import type { IssuedSource } from './api/views';
 import { TestSignal } from './TestSignal';
-import { CopyButton, Table } from './ui';
+import { CopyButton, Field, FormProblem, Table } from './ui';
 
 type CreateSource = paths['/v1/sources']['post']['requestBody']['content']['application/json'];
 
@@ -46,12 +46,13 @@ export function Sources({ canWrite, canTest }: { canWrite: boolean; canTest: boo
           onSubmit={(event) => {
             event.preventDefault();
             const data = new FormData(event.currentTarget);
-            create.mutate({ name: String(data.get('name')), auth: data.get('auth') === 'token' ? 'token' : 'hmac', allowedIps: data.get('tradingview') ? ['tradingview'] : [] });
+            const listed = String(data.get('allowedIps') ?? '')
+              .split(/[\s,]+/)
+              .filter(Boolean);
+            create.mutate({ name: String(data.get('name')), auth: data.get('auth') === 'token' ? 'token' : 'hmac', allowedIps: [...(data.get('tradingview') ? ['tradingview'] : []), ...listed] });
           }}
         >
-          <label>
-            Name <input name="name" required maxLength={200} />
-          </label>
+          <Field label="Name" name="name" required maxLength={200} error={create.error} />
           <fieldset>
             <legend>Authentication</legend>
             <label>
@@ -64,10 +65,11 @@ export function Sources({ canWrite, canTest }: { canWrite: boolean; canTest: boo
           <label>
             <input type="checkbox" name="tradingview" defaultChecked /> Accept only TradingView's sender addresses
           </label>
+          <Field label="Also allow these addresses (IPs or CIDR ranges, comma-separated; empty: only the choice above)" name="allowedIps" autoComplete="off" error={create.error} />
           <button type="submit" disabled={create.isPending}>
             Create source
           </button>
-          {create.isError && <p role="alert">{create.error.message}</p>}
+          <FormProblem error={create.error} fields={['name', 'auth', 'allowedIps']} />
         </form>
       )}
       {canTest && <TestSignal sources={list.data?.items ?? []} />}
