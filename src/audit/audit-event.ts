@@ -35,6 +35,7 @@ export const AUDIT_ACTIONS = [
   'source.create',
   'source.rotate_secret',
   'source.delete',
+  'source.test_signal',
   'source.signature_failures',
   'route.create',
   'route.update',

@@ -105,7 +105,10 @@ export class SourcesService {
   /** The console's "send test signal": a real signal on this source (404 for another workspace's). */
   async sendTestSignal(auth: AuthContext, id: string, body: unknown): Promise<WebhookAccepted> {
     await this.db.run(auth.workspaceId, (tx) => this.mustFind(tx, id));
-    return this.intake.acceptTest(auth.workspaceId, id, { body, rawBody: JSON.stringify(body ?? null), ip: auth.ip, requestId: auth.requestId });
+    const accepted = await this.intake.acceptTest(auth.workspaceId, id, { body, rawBody: JSON.stringify(body ?? null), ip: auth.ip, requestId: auth.requestId });
+    // Webhook deliveries name no person; a test signal does: who placed these orders is on the trail.
+    await this.db.run(auth.workspaceId, (tx) => this.audit.record(tx, { ...this.auditContext(auth, id), action: 'source.test_signal', metadata: { signalId: accepted.signalId, duplicate: accepted.duplicate } }));
+    return accepted;
   }
 
   /** The source stops authenticating at once; its secrets are crypto-shredded; its signals remain. */

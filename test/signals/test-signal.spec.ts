@@ -30,6 +30,10 @@ describe('test signal from a signed-in member', () => {
     const [row] = await world.sql('SELECT sender_ip, request_id FROM signals WHERE id = $1', [sent.body.signalId]);
     expect(row.sender_ip).toBe('127.0.0.1');
     expect(row.request_id).toBeTruthy();
+    // Who sent it is on the audit trail, with the signal it made.
+    const audit = await http(world.api.url, 'GET', `/v1/audit?action=source.test_signal&resourceId=${source.id}`, { token: ws.token });
+    expect(audit.body.items.map((e: { metadata: { signalId: string } }) => e.metadata.signalId)).toEqual([again.body.signalId, sent.body.signalId]);
+    expect(audit.body.items[1]).toMatchObject({ actor: { type: 'token' }, resource: { type: 'source', id: source.id }, requestId: row.request_id });
   });
 
   it('refuses a malformed body with the webhook\'s 422, a viewer with 403, and another workspace\'s source with 404', async () => {
