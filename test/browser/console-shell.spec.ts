@@ -380,7 +380,7 @@ describe('console in a real browser (chromium)', () => {
     }
   });
 
-  it('routes: source → connection with sizing, symbol map and limits; a bad value is explained beside its field; disable and enable; a viewer only reads', async () => {
+  it('routes: source → connection with sizing, symbol map and limits; a bad value is explained beside its field; edit; disable and enable; a viewer only reads', async () => {
     const ws = await createWorkspace(api, 'routes', password);
     const viewerEmail = await addMember(ws, 'viewer');
     const source = await http(api.url, 'POST', '/v1/sources', { token: ws.token, body: { name: 'Strategy A', auth: 'hmac' } });
@@ -407,10 +407,20 @@ describe('console in a real browser (chromium)', () => {
       await screenshot(w.page, 'routes');
       expect(await accessibilityProblems(w.page)).toEqual([]);
 
+      await row.getByRole('button', { name: /^Edit route/ }).click();
+      const edit = w.page.getByRole('form', { name: 'Edit route' });
+      expect(await edit.getByLabel('Sizing value').inputValue()).toBe('2500');
+      expect(await edit.getByLabel(/Symbol map/).inputValue()).toBe('NASDAQ:AAPL=AAPL');
+      await edit.getByLabel('Sizing value').fill('3000');
+      await edit.getByLabel('Max quantity per order').fill('20');
+      await edit.getByRole('button', { name: 'Save route' }).click();
+      await w.page.getByRole('form', { name: 'New route' }).waitFor();
+      await waitUntil(async () => /Notional.*3000.*at most 20 per order, 5 orders a minute/.test((await row.textContent()) ?? ''));
+
       await row.getByRole('button', { name: /^Disable route/ }).click();
       await row.getByRole('cell', { name: 'disabled', exact: true }).waitFor();
       const routes = await http(api.url, 'GET', '/v1/routes', { headers: { cookie: await cookieOf(w) } });
-      expect(routes.body.items).toEqual([expect.objectContaining({ sourceId: source.body.id, enabled: false, sizing: { mode: 'notional', value: '2500' } })]);
+      expect(routes.body.items).toEqual([expect.objectContaining({ sourceId: source.body.id, enabled: false, sizing: { mode: 'notional', value: '3000' } })]);
       await row.getByRole('button', { name: /^Enable route/ }).click();
       await row.getByRole('cell', { name: 'enabled', exact: true }).waitFor();
       w.assertClean();

@@ -1,4 +1,5 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
 import { api } from './api/client';
 import { useConnections, useRoutes, useSources } from './api/queries';
 import type { paths } from './api/schema';
@@ -34,52 +35,65 @@ function parseSymbolMap(text: string): Record<string, string> {
   );
 }
 
-/** A new route: which source's signals go to which connection, sized how, within which limits. */
-export function RouteForm({ sources, connections }: { sources: SourceView[]; connections: ConnectionView[] }) {
+/** A route's form: new (which source's signals go to which connection), or `route` edited (sizing, symbol map, limits). */
+export function RouteForm({ sources, connections, route, onDone }: { sources: SourceView[]; connections: ConnectionView[]; route?: RouteView; onDone?: () => void }) {
   const queries = useQueryClient();
-  const create = useMutation({ mutationFn: (body: CreateRoute) => api<RouteView>('POST', '/v1/routes', body), onSuccess: () => void queries.invalidateQueries({ queryKey: ['routes'] }) });
-  if (sources.length === 0 || connections.length === 0) return <p>A route needs a source and a connection first.</p>;
+  const saved = () => {
+    void queries.invalidateQueries({ queryKey: ['routes'] });
+    onDone?.();
+  };
+  const create = useMutation({ mutationFn: (body: CreateRoute) => api<RouteView>('POST', '/v1/routes', body), onSuccess: saved });
+  const update = useMutation({ mutationFn: (body: UpdateRoute) => api<RouteView>('PATCH', `/v1/routes/${route!.id}`, body), onSuccess: saved });
+  const save = route ? update : create;
+  if (!route && (sources.length === 0 || connections.length === 0)) return <p>A route needs a source and a connection first.</p>;
+  const limit = (v: string | number | null | undefined) => (v === null || v === undefined ? '' : String(v));
   return (
     <form
-      aria-label="New route"
+      aria-label={route ? 'Edit route' : 'New route'}
       onSubmit={(event) => {
         event.preventDefault();
         const data = new FormData(event.currentTarget);
         const text = (name: string) => String(data.get(name) ?? '').trim();
         const limits = { maxQuantity: text('limits.maxQuantity') || undefined, maxNotional: text('limits.maxNotional') || undefined, maxOrdersPerMinute: text('limits.maxOrdersPerMinute') ? Number(text('limits.maxOrdersPerMinute')) : undefined };
-        create.mutate({
-          sourceId: text('sourceId'),
-          connectionId: text('connectionId'),
+        const common = {
           sizing: { mode: text('sizing.mode') as SizingMode, value: text('sizing.value') },
           symbolMap: parseSymbolMap(text('symbolMap')),
           limits: Object.values(limits).some((v) => v !== undefined) ? limits : undefined,
           enabled: data.get('enabled') === 'on',
-        });
+        };
+        if (route) update.mutate(common);
+        else create.mutate({ sourceId: text('sourceId'), connectionId: text('connectionId'), ...common });
       }}
     >
-      <label>
-        From source
-        <select name="sourceId" defaultValue={sources[0].id}>
-          {sources.map((s) => (
-            <option key={s.id} value={s.id}>
-              {s.name}
-            </option>
-          ))}
-        </select>
-      </label>
-      <label>
-        To connection
-        <select name="connectionId" defaultValue={connections[0].id}>
-          {connections.map((c) => (
-            <option key={c.id} value={c.id}>
-              {c.label} ({c.broker}, {c.environment})
-            </option>
-          ))}
-        </select>
-      </label>
+      {route ? (
+        <h3>Edit the route {sources.find((s) => s.id === route.sourceId)?.name ?? route.sourceId} → {connections.find((c) => c.id === route.connectionId)?.label ?? route.connectionId}</h3>
+      ) : (
+        <>
+          <label>
+            From source
+            <select name="sourceId" defaultValue={sources[0].id}>
+              {sources.map((s) => (
+                <option key={s.id} value={s.id}>
+                  {s.name}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            To connection
+            <select name="connectionId" defaultValue={connections[0].id}>
+              {connections.map((c) => (
+                <option key={c.id} value={c.id}>
+                  {c.label} ({c.broker}, {c.environment})
+                </option>
+              ))}
+            </select>
+          </label>
+        </>
+      )}
       <label>
         Sizing mode
-        <select name="sizing.mode" defaultValue="fixed">
+        <select name="sizing.mode" defaultValue={route?.sizing.mode ?? 'fixed'}>
           {SIZING.map((s) => (
             <option key={s.mode} value={s.mode}>
               {s.label}
@@ -87,21 +101,26 @@ export function RouteForm({ sources, connections }: { sources: SourceView[]; con
           ))}
         </select>
       </label>
-      <Field label="Sizing value" name="sizing.value" defaultValue="1" required inputMode="decimal" error={create.error} />
+      <Field label="Sizing value" name="sizing.value" defaultValue={route?.sizing.value ?? '1'} required inputMode="decimal" error={save.error} />
       <label>
         Symbol map (one per line: signal ticker=broker symbol)
-        <textarea name="symbolMap" rows={2} placeholder="NASDAQ:AAPL=AAPL" />
+        <textarea name="symbolMap" rows={2} placeholder="NASDAQ:AAPL=AAPL" defaultValue={route ? Object.entries(route.symbolMap).map(([from, to]) => `${from}=${to}`).join('\n') : ''} />
       </label>
-      <Field label="Max quantity per order" name="limits.maxQuantity" inputMode="decimal" error={create.error} />
-      <Field label="Max notional per order" name="limits.maxNotional" inputMode="decimal" error={create.error} />
-      <Field label="Max orders per minute" name="limits.maxOrdersPerMinute" inputMode="numeric" error={create.error} />
+      <Field label="Max quantity per order" name="limits.maxQuantity" inputMode="decimal" defaultValue={limit(route?.limits.maxQuantity)} error={save.error} />
+      <Field label="Max notional per order" name="limits.maxNotional" inputMode="decimal" defaultValue={limit(route?.limits.maxNotional)} error={save.error} />
+      <Field label="Max orders per minute" name="limits.maxOrdersPerMinute" inputMode="numeric" defaultValue={limit(route?.limits.maxOrdersPerMinute)} error={save.error} />
       <label>
-        <input type="checkbox" name="enabled" defaultChecked /> Enabled
+        <input type="checkbox" name="enabled" defaultChecked={route?.enabled ?? true} /> Enabled
       </label>
-      <button type="submit" disabled={create.isPending}>
-        Add route
+      <button type="submit" disabled={save.isPending}>
+        {route ? 'Save route' : 'Add route'}
       </button>
-      <FormProblem error={create.error} fields={FIELDS.filter((f) => f !== 'symbolMap')} />
+      {onDone && (
+        <button type="button" onClick={onDone}>
+          Cancel
+        </button>
+      )}
+      <FormProblem error={save.error} fields={FIELDS.filter((f) => f !== 'symbolMap')} />
     </form>
   );
 }
@@ -111,6 +130,7 @@ export function Routes({ canWrite }: { canWrite: boolean }) {
   const queries = useQueryClient();
   const { sources, connections } = useRouteInputs();
   const routes = useRoutes();
+  const [editing, setEditing] = useState<RouteView | null>(null);
   const update = useMutation({
     mutationFn: ({ id, body }: { id: string; body: UpdateRoute }) => api<RouteView>('PATCH', `/v1/routes/${id}`, body),
     onSuccess: () => void queries.invalidateQueries({ queryKey: ['routes'] }),
@@ -120,7 +140,7 @@ export function Routes({ canWrite }: { canWrite: boolean }) {
   return (
     <section aria-labelledby="routes-heading">
       <h2 id="routes-heading">Routes</h2>
-      {canWrite && <RouteForm sources={sources} connections={connections} />}
+      {canWrite && (editing ? <RouteForm key={editing.id} sources={sources} connections={connections} route={editing} onDone={() => setEditing(null)} /> : <RouteForm sources={sources} connections={connections} />)}
       <Table caption="Routes in this workspace">
         <thead>
           <tr>
@@ -146,6 +166,9 @@ export function Routes({ canWrite }: { canWrite: boolean }) {
               <td>{r.enabled ? 'enabled' : 'disabled'}</td>
               {canWrite && (
                 <td>
+                  <button type="button" onClick={() => setEditing(r)}>
+                    Edit route {sourceName(r.sourceId)} → {connectionLabel(r.connectionId)}
+                  </button>{' '}
                   <button type="button" disabled={update.isPending} onClick={() => update.mutate({ id: r.id, body: { enabled: !r.enabled } })}>
                     {r.enabled ? 'Disable' : 'Enable'} route {sourceName(r.sourceId)} → {connectionLabel(r.connectionId)}
                   </button>
