@@ -270,6 +270,37 @@ describe('console in a real browser (chromium)', () => {
     }
   });
 
+  it('connections: a key that can withdraw is refused with the reason in words, and a malformed credential is explained beside its field', async () => {
+    const ws = await createWorkspace(api, 'withdraw', password);
+    const key = { apiKey: `bnk${randomBytes(8).toString('hex')}`, apiSecret: `canary-${randomBytes(16).toString('hex')}` };
+    binance.addKey({ ...key, enableWithdrawals: true });
+    const w = await signedIn(ws.ownerEmail, password, '/connections');
+    try {
+      await w.page.getByLabel('Broker to connect').selectOption('binance');
+      const form = w.page.getByRole('form', { name: 'Connect binance' });
+      await form.getByLabel('Label').fill('Risky key');
+      await form.getByLabel('API key').fill(key.apiKey);
+      await form.getByLabel('Secret key').fill(key.apiSecret);
+      await form.getByRole('button', { name: 'Connect binance' }).click();
+      expect(await form.getByRole('alert').textContent()).toMatch(/withdraw/i);
+      expect(await w.page.getByRole('row', { name: /Risky key/ }).count()).toBe(0);
+
+      await w.page.getByLabel('Broker to connect').selectOption('oanda');
+      const oandaForm = w.page.getByRole('form', { name: 'Connect oanda' });
+      await oandaForm.getByLabel('Label').fill('Typo');
+      await oandaForm.getByLabel('Account ID').fill('not-an-account');
+      await oandaForm.getByLabel('Personal access token').fill(`tok${randomBytes(16).toString('hex')}`);
+      expect(await oandaForm.getByRole('alert').count()).toBe(0);
+      await oandaForm.getByRole('button', { name: 'Connect oanda' }).click();
+      await oandaForm.locator('.field-error').waitFor();
+      const described = await oandaForm.getByLabel('Account ID').getAttribute('aria-describedby').then(async (id) => (id ? w.page.locator(`[id="${id}"]`).textContent() : null));
+      expect(described).toMatch(/101-004-1234567-001/);
+      w.assertClean();
+    } finally {
+      await w.close();
+    }
+  });
+
   it('risk: live trading is refused to an admin and allowed to the owner after the typed confirmation', async () => {
     const ws = await createWorkspace(api, 'risk', password);
     const adminEmail = await addMember(ws, 'admin');

@@ -96,7 +96,13 @@ export function Connections({ canWrite }: { canWrite: boolean }) {
         <>
           <label>
             Broker to connect
-            <select value={broker} onChange={(e) => setBroker(e.target.value as Broker)}>
+            <select
+              value={broker}
+              onChange={(e) => {
+                create.reset();
+                setBroker(e.target.value as Broker);
+              }}
+            >
               {(Object.keys(BROKERS) as Broker[]).map((b) => (
                 <option key={b} value={b}>
                   {BROKERS[b].title}
