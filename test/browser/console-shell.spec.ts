@@ -301,7 +301,7 @@ describe('console in a real browser (chromium)', () => {
     }
   });
 
-  it('risk: live trading is refused to an admin and allowed to the owner after the typed confirmation', async () => {
+  it('risk: the kill switch engaged and released with a reason; live trading is refused to an admin and allowed to the owner after the typed confirmation', async () => {
     const ws = await createWorkspace(api, 'risk', password);
     const adminEmail = await addMember(ws, 'admin');
     const admin = await signedIn(adminEmail, password, '/risk');
@@ -318,6 +318,12 @@ describe('console in a real browser (chromium)', () => {
     }
     const owner = await signedIn(ws.ownerEmail, password, '/risk');
     try {
+      await owner.page.getByLabel('Why engage it').fill('desk closed for the holiday');
+      await owner.page.getByRole('button', { name: 'Engage kill switch' }).click();
+      await owner.page.getByTestId('kill-state').getByText('Kill switch: engaged (desk closed for the holiday)').waitFor();
+      await owner.page.getByLabel('Why release it').fill('desk open again');
+      await owner.page.getByRole('button', { name: 'Release kill switch' }).click();
+      await owner.page.getByTestId('kill-state').getByText('Kill switch: off').waitFor();
       const enable = owner.page.getByRole('button', { name: 'Enable live trading' });
       expect(await enable.isDisabled()).toBe(true);
       await owner.page.getByLabel(/to confirm/).fill('enable live trading');
