@@ -202,7 +202,7 @@ describe('console in a real browser (chromium)', () => {
       await w.page.getByRole('button', { name: 'Revoke Alpaca paper' }).click();
       await w.page.getByRole('row', { name: /Alpaca paper/ }).getByRole('cell', { name: 'revoked' }).waitFor();
       expect(await w.page.getByTestId('revoke-report').textContent()).toMatch(
-        /^Revoked Alpaca paper at .*\. Routing to it stopped at once: its 1 route send no more orders\. Its stored credentials \(every version\) were destroyed\. Broker side: the broker's API cannot revoke keys/,
+        /^Revoked Alpaca paper at .*\. Routing to it stopped at once: its route sends no more orders\. Its stored credentials \(every version\) were destroyed\. Broker side: the broker's API cannot revoke keys/,
       );
       await screenshot(w.page, 'connection-revoked');
 

@@ -245,7 +245,7 @@ const BROKER_SIDE: Record<string, string> = {
 function revokedInWords(c: ConnectionView, routes: number): string {
   return [
     `Revoked ${c.label} at ${when(c.revokedAt)}.`,
-    `Routing to it stopped at once${routes ? `: its ${routes} route${routes > 1 ? 's' : ''} send no more orders` : ''}.`,
+    `Routing to it stopped at once${routes ? `: its ${routes === 1 ? 'route sends' : `${routes} routes send`} no more orders` : ''}.`,
     'Its stored credentials (every version) were destroyed.',
     `Broker side: ${BROKER_SIDE[c.brokerRevocation ?? ''] ?? c.brokerRevocation ?? 'unknown'}.`,
   ].join(' ');
