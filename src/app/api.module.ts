@@ -18,6 +18,7 @@ import { QueueModule } from '../queue/queue.module';
 import { OrdersModule } from '../orders/orders.module';
 import { RoutesModule } from '../routes/routes.module';
 import { SignalsModule } from '../signals/signals.module';
+import { WebhooksModule } from '../webhooks/webhooks.module';
 import { WorkspacesModule } from '../workspaces/workspaces.module';
 
 /** The api process: HTTP only; it never holds a decryptable broker credential. */
@@ -44,6 +45,7 @@ export class ApiModule {
         RoutesModule,
         OrdersModule,
         PositionsModule,
+        WebhooksModule,
       ],
       providers: [
         { provide: LOGGER, useValue: logger },

@@ -11,6 +11,8 @@ import { QueueModule } from '../queue/queue.module';
 import { FlattenRecovery } from '../routing/flatten-recovery';
 import { OrderSync } from '../routing/order-sync';
 import { RoutingModule } from '../routing/routing.module';
+import { WebhookDeliveryModule } from '../webhooks/webhook-delivery.module';
+import { WebhookDispatcher } from '../webhooks/webhook-dispatcher';
 
 /** The worker process: no HTTP; the only place a broker credential is ever decrypted. */
 @Module({})
@@ -19,18 +21,19 @@ export class WorkerModule {
     return {
       module: WorkerModule,
       global: true,
-      imports: [ConfigModule.forRoot(config), DatabaseModule.forRole('worker'), QueueModule, RoutingModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule.forRole('worker'), QueueModule, RoutingModule, WebhookDeliveryModule],
       providers: [{ provide: LOGGER, useValue: logger }],
       exports: [LOGGER],
     };
   }
 }
 
-/** Starts what a worker runs: the job workers, the order lifecycle poller (its reconciliation sweep first), the flatten recovery sweep, the audit sealer and the pager's delivery loop (each safe on every worker). */
+/** Starts what a worker runs: the job workers, the order lifecycle poller (its reconciliation sweep first), the flatten recovery sweep, the audit sealer, the pager's and the order webhooks' delivery loops (each safe on every worker). */
 export async function startWorkerLoops(app: INestApplicationContext): Promise<void> {
   await app.get(JobRunner).start();
   app.get(OrderSync).start();
   app.get(FlattenRecovery).start();
   app.get(AuditSealer).start();
   app.get(PagerDispatcher).start();
+  app.get(WebhookDispatcher).start();
 }

@@ -1,7 +1,15 @@
 import { resolve } from 'node:path';
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 
 const optionalUrl = z.url().optional();
+// An operator allowlist entry for outbound requests: a host name, an IP address or a CIDR range.
+const HOST_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const isOutboundAllowEntry = (entry: string) => ipaddr.isValid(entry) || ipaddr.isValidCIDR(entry) || HOST_NAME.test(entry);
+const outboundAllowList = z
+  .string()
+  .transform((v) => v.split(',').map((e) => e.trim().toLowerCase()).filter(Boolean))
+  .refine((entries) => entries.every(isOutboundAllowEntry), 'must be comma-separated host names, IP addresses or CIDR ranges');
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 /** Every variable the service reads. Nothing outside src/config/ reads process.env. */
@@ -98,6 +106,19 @@ const envSchema = z
     ORDER_SYNC_MAX_BACKOFF_MS: z.coerce.number().int().min(100).max(3_600_000).default(300_000),
     SNAPSHOT_MAX_AGE_MS: z.coerce.number().int().min(0).max(86_400_000).default(15_000),
     SNAPSHOT_WAIT_MS: z.coerce.number().int().min(0).max(30_000).default(2_000),
+
+    // Requests to user-given URLs (order webhooks): private, loopback, link-local and metadata addresses are
+    // refused unless an entry here names the host or covers the address (e.g. "hooks.internal,10.20.0.0/16").
+    OUTBOUND_ALLOW_HOSTS: outboundAllowList.default([]),
+    // A PEM bundle trusted besides the system CAs for those requests (a private CA; tests use a self-signed one).
+    OUTBOUND_CA_FILE: z.string().min(1).optional(),
+    OUTBOUND_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+    OUTBOUND_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+    OUTBOUND_MAX_RESPONSE_BYTES: z.coerce.number().int().min(0).max(10_485_760).default(65_536),
+    // Order webhooks out: how often the worker looks for due deliveries, attempts per event, the first retry's delay (doubling).
+    WEBHOOK_DELIVERY_INTERVAL_MS: z.coerce.number().int().min(20).max(60_000).default(1_000),
+    WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(8),
+    WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(10_000),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && !env.KMS_PROVIDER) {
@@ -170,6 +191,17 @@ export interface AppConfig {
   orderSync: { intervalMs: number; concurrency: number; maxBackoffMs: number };
   /** Positions/account snapshots: older than maxAgeMs the api asks the worker again and waits up to waitMs. */
   snapshot: { maxAgeMs: number; waitMs: number };
+  outbound: OutboundSettings;
+  webhooksOut: { intervalMs: number; maxAttempts: number; retryBaseMs: number };
+}
+
+/** The SSRF guard's settings (src/common/outbound): the only way to reach a private address is `allowHosts`. */
+export interface OutboundSettings {
+  allowHosts: string[];
+  caFile?: string;
+  connectTimeoutMs: number;
+  timeoutMs: number;
+  maxResponseBytes: number;
 }
 
 export class ConfigError extends Error {}
@@ -254,6 +286,14 @@ export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'a
     },
     orderSync: { intervalMs: e.ORDER_SYNC_INTERVAL_MS, concurrency: e.ORDER_SYNC_CONCURRENCY, maxBackoffMs: e.ORDER_SYNC_MAX_BACKOFF_MS },
     snapshot: { maxAgeMs: e.SNAPSHOT_MAX_AGE_MS, waitMs: e.SNAPSHOT_WAIT_MS },
+    outbound: {
+      allowHosts: e.OUTBOUND_ALLOW_HOSTS,
+      caFile: e.OUTBOUND_CA_FILE ? resolve(e.OUTBOUND_CA_FILE) : undefined,
+      connectTimeoutMs: e.OUTBOUND_CONNECT_TIMEOUT_MS,
+      timeoutMs: e.OUTBOUND_TIMEOUT_MS,
+      maxResponseBytes: e.OUTBOUND_MAX_RESPONSE_BYTES,
+    },
+    webhooksOut: { intervalMs: e.WEBHOOK_DELIVERY_INTERVAL_MS, maxAttempts: e.WEBHOOK_MAX_ATTEMPTS, retryBaseMs: e.WEBHOOK_RETRY_BASE_MS },
   };
 }
 

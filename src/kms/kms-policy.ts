@@ -6,20 +6,21 @@ export type KmsOperation = 'GenerateDataKey' | 'Decrypt' | 'ReEncrypt' | 'Encryp
 /** Purposes a principal may use per operation; mirrors the sample AWS key policy in docs/. */
 const KMS_POLICY: Record<KmsPrincipal, Partial<Record<KmsOperation, readonly KeyPurpose[]>>> = {
   api: {
-    GenerateDataKey: ['broker-credential', 'webhook-secret'],
+    // webhook-signing: the api seals an order-webhook endpoint's signing secret; only the worker signs with it.
+    GenerateDataKey: ['broker-credential', 'webhook-secret', 'webhook-signing'],
     // The api seals broker credentials but must never read one back.
     Decrypt: ['webhook-secret'],
   },
-  // The worker seals nothing and never verifies a webhook: it opens broker credentials, nothing else.
+  // The worker seals nothing and never verifies a webhook: it opens broker credentials and signs order webhooks.
   worker: {
-    Decrypt: ['broker-credential'],
+    Decrypt: ['broker-credential', 'webhook-signing'],
   },
   // Break-glass and rewrap run from the cli; they are audited where they are invoked.
   cli: {
-    GenerateDataKey: ['broker-credential', 'webhook-secret'],
-    Decrypt: ['broker-credential', 'webhook-secret'],
-    ReEncrypt: ['broker-credential', 'webhook-secret'],
-    Encrypt: ['broker-credential', 'webhook-secret'],
+    GenerateDataKey: ['broker-credential', 'webhook-secret', 'webhook-signing'],
+    Decrypt: ['broker-credential', 'webhook-secret', 'webhook-signing'],
+    ReEncrypt: ['broker-credential', 'webhook-secret', 'webhook-signing'],
+    Encrypt: ['broker-credential', 'webhook-secret', 'webhook-signing'],
   },
 };
 

@@ -2,18 +2,19 @@
 export type KmsPrincipal = 'api' | 'worker' | 'cli';
 
 /** What a data key protects. Only `broker-credential` is locked to the worker. */
-export type KeyPurpose = 'broker-credential' | 'webhook-secret';
+export type KeyPurpose = 'broker-credential' | 'webhook-secret' | 'webhook-signing';
 
 /**
  * Bound to every data key (AWS KMS encryption context; AAD of the envelope).
  * broker-credential: {purpose, workspaceId, connectionId, version}
- * webhook-secret:    {purpose, workspaceId, sourceId, version}
+ * webhook-secret:    {purpose, workspaceId, sourceId, version}     (inbound: the api verifies signals)
+ * webhook-signing:   {purpose, workspaceId, endpointId, version}   (outbound: the worker signs order events)
  */
 export type EncryptionContext = {
   purpose: KeyPurpose;
   workspaceId: string;
   version: string;
-} & ({ connectionId: string } | { sourceId: string });
+} & ({ connectionId: string } | { sourceId: string } | { endpointId: string });
 
 export interface DataKey {
   /** 32-byte AES key; the caller must zero it after use. */

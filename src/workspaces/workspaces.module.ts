@@ -22,8 +22,9 @@ import { WorkspacesController } from './workspaces.controller';
 import { WorkspacesRepository } from './workspaces.repository';
 import { WorkspacesService } from './workspaces.service';
 import { SessionAuthenticator } from './auth/session-authenticator';
-import { SessionController } from './auth/session.controller';
+import { PlatformSessionController, SessionController } from './auth/session.controller';
 import { SessionService } from './auth/session.service';
+import { PlatformSessionsRepository } from './auth/platform-sessions.repository';
 import { SessionsRepository } from './auth/sessions.repository';
 
 /** Workspaces, members, API tokens and authentication; installs the global AccessGuard. */
@@ -40,12 +41,13 @@ import { SessionsRepository } from './auth/sessions.repository';
       }),
     }),
   ],
-  controllers: [WorkspacesController, MembersController, TokensController, AuthController, SessionController],
+  controllers: [WorkspacesController, MembersController, TokensController, AuthController, SessionController, PlatformSessionController],
   providers: [
     AuthRepository,
     BearerStrategy,
     LoginService,
     SessionsRepository,
+    PlatformSessionsRepository,
     SessionService,
     SessionAuthenticator,
     Lockouts,

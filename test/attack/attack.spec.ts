@@ -88,6 +88,7 @@ function validBody(op: Operation, tenant: Tenant): unknown {
   // Webhooks and the console's test signal take the same signal body.
   if (op.path.startsWith('/hooks/') || op.key === 'POST /v1/sources/{id}/test-signal') Object.assign(body, { ticker: 'BTCUSD', action: 'buy', price: '100' });
   if (op.key === 'POST /v1/routes') body.sizing = { mode: 'fixed', value: '1' };
+  if (op.key === 'POST /v1/webhooks') Object.assign(body, { url: 'https://127.0.0.1:9/attack', events: ['order.filled'] });
   return body;
 }
 
@@ -131,8 +132,8 @@ beforeAll(async () => {
   world = await AttackWorld.start();
   const doc = await world.send('setup', 'anonymous', 'GET', '/docs/openapi.json');
   // The console's cookie session routes take a cookie, its Origin and the CSRF header, never a bearer token:
-  // test/console/console-session.spec.ts and the browser suite attack them (CSRF, cookie flags, revocation).
-  ops = operations(doc.body).filter((o) => !o.path.startsWith('/v1/auth/session'));
+  // test/console/console-session.spec.ts, platform-session.spec.ts and the browser suite attack them (CSRF, cookie flags, revocation).
+  ops = operations(doc.body).filter((o) => !o.path.startsWith('/v1/auth/session') && !o.path.startsWith('/v1/auth/platform-session'));
 }, 120_000);
 
 afterAll(async () => {

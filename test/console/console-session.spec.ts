@@ -24,7 +24,8 @@ describe('console cookie sessions', () => {
 
   async function signIn(email = ws.ownerEmail, password = PASSWORD, headers = origin) {
     const res = await http(api.url, 'POST', '/v1/auth/session', { body: { email, password }, headers });
-    const cookie = res.headers.get('set-cookie') ?? '';
+    // The second Set-Cookie ends a platform session cookie the browser may hold (one console session at a time).
+    const cookie = res.headers.getSetCookie()[0] ?? '';
     return { res, cookie, pair: cookie.split(';')[0] };
   }
 

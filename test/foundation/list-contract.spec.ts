@@ -98,6 +98,20 @@ describe('the list contract', () => {
       filters: [],
     },
     {
+      path: '/v1/webhooks',
+      insert: async (ws, keys) => {
+        await db.adminQuery(
+          `INSERT INTO webhook_endpoints (id, workspace_id, url, events, created_at)
+           SELECT k.id, $1, 'https://hooks.example.com/' || k.id, ARRAY['order.filled'], k.at FROM unnest($2::uuid[], $3::timestamptz[]) AS k(id, at)`,
+          [ws.id, ...keyArrays(keys)],
+        );
+      },
+      expected: (ws) => ids('SELECT id::text AS id FROM webhook_endpoints WHERE workspace_id = $1 AND deleted_at IS NULL ORDER BY created_at DESC, id DESC', [ws.id]),
+      idOf: (w) => w.id,
+      keyOf: byCreated,
+      filters: [],
+    },
+    {
       path: '/v1/routes',
       insert: async (ws, keys) => {
         await db.adminQuery(

@@ -21,6 +21,12 @@ const cases: Case[] = [
   ['cli', 'Decrypt', 'broker-credential', 'allow'],
   ['cli', 'ReEncrypt', 'broker-credential', 'allow'],
   ['cli', 'GenerateDataKey', 'webhook-secret', 'allow'],
+  // Order webhooks out: the api seals the signing secret and cannot read it back; the worker signs with it.
+  ['api', 'GenerateDataKey', 'webhook-signing', 'allow'],
+  ['api', 'Decrypt', 'webhook-signing', 'deny'],
+  ['worker', 'Decrypt', 'webhook-signing', 'allow'],
+  ['worker', 'GenerateDataKey', 'webhook-signing', 'deny'],
+  ['cli', 'ReEncrypt', 'webhook-signing', 'allow'],
 ];
 
 describe('assertKmsAllowed', () => {

@@ -14,12 +14,16 @@ export class SessionAuthenticator {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  /** True when the request authenticated by cookie (request.user set); false when it carries no cookie to try. */
+  /**
+   * True when the request authenticated by cookie (request.user set); false when it carries no cookie to try.
+   * A member's cookie is tried first; the platform on-call's stands for the platform token.
+   */
   async authenticate(request: FastifyRequest & { user?: Principal }): Promise<boolean> {
     if (request.headers.authorization) return false;
-    const cookie = readSessionCookie(request, this.config);
-    if (!cookie) return false;
-    const principal = await this.sessions.authenticate(cookie);
+    const member = readSessionCookie(request, this.config, 'member');
+    const platform = readSessionCookie(request, this.config, 'platform');
+    if (!member && !platform) return false;
+    const principal: Principal | undefined = member ? await this.sessions.authenticate(member) : (await this.sessions.authenticatePlatform(platform!)) ? { kind: 'platform' } : undefined;
     if (!principal) throw Problem.unauthorized('The console session has ended; sign in again.');
     assertCsrfProof(request, this.config);
     request.user = principal;

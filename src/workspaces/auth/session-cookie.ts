@@ -5,13 +5,18 @@ import { Problem } from '../../common/problem';
 /** The header every mutating cookie-authenticated request must carry: a cross-site form or image cannot set it. */
 export const CSRF_HEADER = 'x-switchyard-csrf';
 
+/** Whose session a cookie holds: a workspace member's, or the platform on-call's. */
+export type SessionKind = 'member' | 'platform';
+
+const BASE_NAMES: Record<SessionKind, string> = { member: 'switchyard_session', platform: 'switchyard_platform_session' };
+
 /** `__Host-` (Secure, path /, no Domain) when the console is reached over https; plain name on http (local runs). */
-export function sessionCookieName(config: AppConfig): string {
-  return secure(config) ? '__Host-switchyard_session' : 'switchyard_session';
+export function sessionCookieName(config: AppConfig, kind: SessionKind = 'member'): string {
+  return secure(config) ? `__Host-${BASE_NAMES[kind]}` : BASE_NAMES[kind];
 }
 
-export function readSessionCookie(request: FastifyRequest, config: AppConfig): string | undefined {
-  const name = sessionCookieName(config);
+export function readSessionCookie(request: FastifyRequest, config: AppConfig, kind: SessionKind = 'member'): string | undefined {
+  const name = sessionCookieName(config, kind);
   for (const part of (request.headers.cookie ?? '').split(';')) {
     const [key, ...value] = part.trim().split('=');
     if (key === name) return value.join('=') || undefined;
@@ -19,13 +24,13 @@ export function readSessionCookie(request: FastifyRequest, config: AppConfig): s
   return undefined;
 }
 
-export function sessionCookie(config: AppConfig, value: string, maxAgeSeconds: number): string {
+export function sessionCookie(config: AppConfig, value: string, maxAgeSeconds: number, kind: SessionKind = 'member'): string {
   const flags = ['Path=/', 'HttpOnly', 'SameSite=Strict', `Max-Age=${maxAgeSeconds}`, ...(secure(config) ? ['Secure'] : [])];
-  return `${sessionCookieName(config)}=${value}; ${flags.join('; ')}`;
+  return `${sessionCookieName(config, kind)}=${value}; ${flags.join('; ')}`;
 }
 
-export function clearedSessionCookie(config: AppConfig): string {
-  return sessionCookie(config, '', 0);
+export function clearedSessionCookie(config: AppConfig, kind: SessionKind = 'member'): string {
+  return sessionCookie(config, '', 0, kind);
 }
 
 /**

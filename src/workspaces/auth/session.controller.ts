@@ -1,11 +1,11 @@
 import { Controller, Delete, Get, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { ValidBody } from '../../common/validation';
 import { loginSchema, LoginDto } from '../dto/workspace.dto';
-import type { AuthContext } from '../../common/auth/auth-context';
-import { Auth, Public, RequireRole } from '../../common/auth/auth.decorators';
+import type { AuthContext, PlatformContext } from '../../common/auth/auth-context';
+import { Auth, PlatformAuth, PlatformOnly, Public, RequireRole } from '../../common/auth/auth.decorators';
 import { assertCsrfProof, clearedSessionCookie, readSessionCookie, sessionCookie } from './session-cookie';
 import { SessionService } from './session.service';
 
@@ -25,7 +25,7 @@ export class SessionController {
     // Sign-in is a write too: a cross-site page must not sign a browser into the attacker's account.
     assertCsrfProof(request, this.config);
     const opened = await this.sessions.open(dto, { ip: request.ip, requestId: String(request.id) });
-    reply.header('set-cookie', sessionCookie(this.config, opened.cookieValue, opened.maxAgeSeconds));
+    reply.header('set-cookie', [sessionCookie(this.config, opened.cookieValue, opened.maxAgeSeconds), clearedSessionCookie(this.config, 'platform')]);
     return opened.session;
   }
 
@@ -43,5 +43,46 @@ export class SessionController {
     const cookie = readSessionCookie(request, this.config);
     if (cookie) await this.sessions.close(cookie);
     reply.header('set-cookie', clearedSessionCookie(this.config));
+  }
+}
+
+/**
+ * The platform on-call's console session: the platform token, sent once in the Authorization header by the sign-in
+ * form (never stored by the browser), is exchanged for an httpOnly cookie that stands for it on the platform's routes.
+ */
+@ApiTags('auth')
+@ApiBearerAuth()
+@Controller('v1/auth/platform-session')
+export class PlatformSessionController {
+  constructor(
+    private readonly sessions: SessionService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  @Post()
+  @PlatformOnly()
+  @HttpCode(201)
+  async open(@PlatformAuth() caller: PlatformContext, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    assertCsrfProof(request, this.config);
+    const opened = await this.sessions.openPlatform(caller);
+    // One console session at a time: signing in as the operator signs the browser's member session out of it.
+    reply.header('set-cookie', [sessionCookie(this.config, opened.cookieValue, opened.maxAgeSeconds, 'platform'), clearedSessionCookie(this.config, 'member')]);
+    return opened.session;
+  }
+
+  @Get()
+  @PlatformOnly()
+  current() {
+    return { operator: true };
+  }
+
+  @Delete()
+  @Public()
+  @HttpCode(204)
+  async close(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<void> {
+    assertCsrfProof(request, this.config);
+    const cookie = readSessionCookie(request, this.config, 'platform');
+    if (cookie) await this.sessions.closePlatform(cookie, { ip: request.ip, requestId: String(request.id) });
+    reply.header('set-cookie', clearedSessionCookie(this.config, 'platform'));
   }
 }

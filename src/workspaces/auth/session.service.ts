@@ -5,6 +5,8 @@ import type { LoginDto } from '../dto/workspace.dto';
 import type { Principal } from '../../common/auth/auth-context';
 import { LoginOrigin, LoginService } from './login.service';
 import { sha256 } from '../../common/bearer-secrets';
+import type { PlatformContext } from '../../common/auth/auth-context';
+import { PlatformSessionRow, PlatformSessionsRepository } from './platform-sessions.repository';
 import { ResolvedSession, SessionsRepository } from './sessions.repository';
 
 // The idle clock is stamped at most once a minute per session.
@@ -22,6 +24,7 @@ export class SessionService {
   constructor(
     private readonly login: LoginService,
     private readonly repository: SessionsRepository,
+    private readonly platformSessions: PlatformSessionsRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -49,9 +52,35 @@ export class SessionService {
     const found = await this.repository.find(sha256(cookieValue));
     if (found && !found.revokedAt) await this.repository.revoke(found.workspaceId, found.id);
   }
+
+  /** The platform on-call, already authenticated by the platform token, gets a session of the same kind; audited. */
+  async openPlatform(caller: PlatformContext): Promise<{ cookieValue: string; maxAgeSeconds: number; session: { operator: true; expiresAt: string } }> {
+    const cookieValue = randomBytes(32).toString('base64url');
+    const expiresAt = new Date(Date.now() + this.config.console.session.maxMs);
+    const id = randomUUID();
+    await this.platformSessions.create({ id, tokenHash: sha256(cookieValue), expiresAt }, platformEvent('platform.session.open', caller, id));
+    return { cookieValue, maxAgeSeconds: Math.floor(this.config.console.session.maxMs / 1000), session: { operator: true, expiresAt: expiresAt.toISOString() } };
+  }
+
+  /** True when the cookie names a live platform session (revoked, idle and expired ones do not). */
+  async authenticatePlatform(cookieValue: string): Promise<boolean> {
+    const found = await this.platformSessions.find(sha256(cookieValue));
+    if (!found || !live(found, this.config.console.session.idleMs)) return false;
+    if (Date.now() - found.lastSeenAt.getTime() >= TOUCH_EVERY_MS) await this.platformSessions.touch(found.id, TOUCH_EVERY_MS);
+    return true;
+  }
+
+  async closePlatform(cookieValue: string, caller: Pick<PlatformContext, 'ip' | 'requestId'>): Promise<void> {
+    const found = await this.platformSessions.find(sha256(cookieValue));
+    if (found && !found.revokedAt) await this.platformSessions.revoke(found.id, platformEvent('platform.session.close', { actor: { type: 'platform', id: 'platform-admin' }, ...caller }, found.id));
+  }
 }
 
-function live(s: ResolvedSession, idleMs: number): boolean {
+function platformEvent(action: 'platform.session.open' | 'platform.session.close', caller: PlatformContext, sessionId: string) {
+  return { action, actor: caller.actor, ip: caller.ip, requestId: caller.requestId, resource: { type: 'platform_session', id: sessionId } };
+}
+
+function live(s: Pick<ResolvedSession | PlatformSessionRow, 'revokedAt' | 'expiresAt' | 'lastSeenAt'>, idleMs: number): boolean {
   const now = Date.now();
   return !s.revokedAt && s.expiresAt.getTime() > now && now - s.lastSeenAt.getTime() < idleMs;
 }

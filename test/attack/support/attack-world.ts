@@ -28,7 +28,7 @@ export interface Tenant {
   ownerToken: string;
   ownerEmail: string;
   ownerPassword: string;
-  /** Resource ids by collection: members, tokens, connections, sources, routes, signals, orders, alerts. */
+  /** Resource ids by collection: members, tokens, connections, sources, routes, signals, orders, alerts, webhooks. */
   ids: Record<string, string>;
   /** Spare resources that mutations may change (rotate, disable) without breaking the fixtures. */
   spare: Record<string, string>;
@@ -77,6 +77,8 @@ export class AttackWorld {
       BROKER_TIMEOUT_MS: '1000',
       PAGER_PAGERDUTY_ROUTING_KEY: PD_KEY,
       PAGER_PAGERDUTY_URL: w.pagerDuty.url,
+      // Order-webhook endpoints on 127.0.0.1 (nothing listens there: deliveries just fail and retry).
+      OUTBOUND_ALLOW_HOSTS: '127.0.0.1',
     };
     w.api = await startApi(w.db, w.env);
     w.env.DATA_DIR = w.api.config.dataDir;
@@ -133,12 +135,12 @@ export class AttackWorld {
     }
   }
 
-  /** A snapshot of everything a tenant owns (every tenant table but the audit trail), to prove attacks changed nothing. */
+  /** A snapshot of everything a tenant owns (every tenant table but the audit trail and the delivery loops' state, which move on their own), to prove attacks changed nothing. */
   async fingerprint(tenant: Tenant): Promise<string> {
     const tables = await this.sql<{ t: string }>(
       `SELECT c.table_name AS t FROM information_schema.columns c JOIN information_schema.tables t USING (table_schema, table_name)
         WHERE c.table_schema = 'public' AND c.column_name = 'workspace_id' AND t.table_type = 'BASE TABLE'
-          AND c.table_name NOT IN ('audit_events', 'audit_checkpoints', 'alert_deliveries', 'alerts') ORDER BY 1`,
+          AND c.table_name NOT IN ('audit_events', 'audit_checkpoints', 'alert_deliveries', 'alerts', 'webhook_deliveries') ORDER BY 1`,
     );
     const parts: string[] = [];
     for (const { t } of tables) {
@@ -173,15 +175,17 @@ export class AttackWorld {
     const route = await call('POST', '/v1/routes', { sourceId: source.id, connectionId: paper.id, sizing: { mode: 'fixed', value: '1' } });
     if (withCanary) await call('POST', '/v1/routes', { sourceId: source.id, connectionId: t.ids.canaryConnection, sizing: { mode: 'fixed', value: '1' }, symbolMap: { BTCUSD: 'BTC/USD' } });
     const spareRoute = await call('POST', '/v1/routes', { sourceId: spareSource.id, connectionId: sparePaper.id, sizing: { mode: 'fixed', value: '1' } });
+    const webhook = await call('POST', '/v1/webhooks', { url: `https://127.0.0.1:9/hooks-${name}`, description: `hook-${name}` });
+    const spareWebhook = await call('POST', '/v1/webhooks', { url: `https://127.0.0.1:9/spare-${name}` });
     const member = await call('POST', '/v1/members', { email: `member-${name}-${randomBytes(3).toString('hex')}@example.com`, role: 'viewer' });
     const token = await call('POST', '/v1/tokens', { name: `ci-${name}`, role: 'viewer' });
     t.hmacSecret = source.secret;
     t.tokenSourceId = tokenSource.id;
     t.sourceToken = String(tokenSource.webhookUrl).split('/').pop()!;
-    Object.assign(t.ids, { connections: paper.id, sources: source.id, routes: route.id, members: member.id ?? member.member?.id, tokens: token.id, workspaces: t.id });
-    Object.assign(t.spare, { connections: sparePaper.id, sources: spareSource.id, routes: spareRoute.id });
     // A flatten (of the spare paper connection, which holds nothing), so GET /v1/flattens/{id} has one to read.
     t.ids.flattens = (await call('POST', `/v1/connections/${sparePaper.id}/flatten`, { reason: `setup ${name}` })).id;
+    Object.assign(t.ids, { connections: paper.id, sources: source.id, routes: route.id, members: member.id ?? member.member?.id, tokens: token.id, workspaces: t.id, webhooks: webhook.id });
+    Object.assign(t.spare, { connections: sparePaper.id, sources: spareSource.id, routes: spareRoute.id, webhooks: spareWebhook.id });
 
     // A signal (and, through the worker, its orders) and an alert (ten well-formed forged deliveries page on-call).
     const raw = JSON.stringify({ ticker: 'BTCUSD', action: 'buy', price: '100' });
@@ -192,6 +196,10 @@ export class AttackWorld {
       await this.send('setup', 'forged', 'POST', `/hooks/${spareSource.id}`, { rawBody: raw, headers: { ...this.signed(t, raw), 'webhook-signature': `v1,${randomBytes(32).toString('base64')}` } });
     }
     t.ids.orders = await this.eventually(`orders of ${name}`, async () => (await this.sql(`SELECT id::text FROM orders WHERE signal_id = $1 LIMIT 1`, [t.ids.signals]))[0]?.id);
+    // A delivery of the order's event to the spare endpoint, failed as after its last attempt, so the retry route has one.
+    // (The path parameter is deliveryId, so the walker looks it up as "deliverys".)
+    t.spare.deliverys = await this.eventually(`a webhook delivery in ${name}`, async () =>
+      (await this.sql(`UPDATE webhook_deliveries SET status = 'failed' WHERE id = (SELECT id FROM webhook_deliveries WHERE endpoint_id = $1 LIMIT 1) RETURNING id::text`, [spareWebhook.id]))[0]?.id);
     t.ids.alerts = await this.eventually(`an alert in ${name}`, async () => (await this.sql(`SELECT id::text FROM alerts WHERE workspace_id = $1 LIMIT 1`, [t.id]))[0]?.id);
     const names = await this.sql<{ v: string }>(
       `SELECT name AS v FROM workspaces WHERE id = $1 UNION ALL SELECT label FROM broker_connections WHERE workspace_id = $1

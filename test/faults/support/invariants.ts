@@ -144,7 +144,7 @@ export async function brokerVerdicts(world: FaultWorld): Promise<BrokerVerdicts>
  */
 export async function auditVerdicts(world: FaultWorld): Promise<Array<{ workspace: string; ok: boolean; events: number; detail?: string }>> {
   const results = [];
-  const auditor = await startAuditApp({ apiUrl: '', workerUrl: world.worker.env.DATABASE_WORKER_URL } as TestDatabase, { env: world.worker.env, dataDir: world.worker.env.DATA_DIR });
+  const auditor = await startAuditApp({ apiUrl: world.api.env.DATABASE_API_URL, workerUrl: world.worker.env.DATABASE_WORKER_URL } as TestDatabase, { env: world.worker.env, dataDir: world.worker.env.DATA_DIR });
   try {
     const verifier = auditor.module.get(AuditVerifier);
     for (const ws of world.workspaces) {

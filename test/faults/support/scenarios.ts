@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import { Webhook } from 'standardwebhooks';
 import type { FaultWorld, QueueBackend } from './fault-world';
 import { sleep, waitFor } from './os-processes';
 import { signatureFailureBurst, SignalStream } from './signal-stream';
@@ -48,6 +51,42 @@ async function burst(ctx: FaultContext): Promise<void> {
   else ctx.notes.push('a signature-failure burst was cut off by the fault (not counted)');
 }
 
+/** A limit buy far below the market on its own source and Alpaca route (workspace 0), resting at the broker. */
+async function restingAlpacaOrder(world: FaultWorld): Promise<{ id: string; clientOrderId: string; brokerOrderId: string }> {
+  const ws = world.workspaces[0];
+  const alpaca = ws.connections.find((c) => c.broker === 'alpaca')!;
+  const source = await world.call('POST', '/v1/sources', ws.token, { name: `resting-${Date.now()}`, auth: 'hmac' }, 201);
+  await world.call('POST', '/v1/routes', ws.token, { sourceId: source.body.id, connectionId: alpaca.id, sizing: { mode: 'fixed', value: '1' }, symbolMap: { BTCUSD: 'BTC/USD' } }, 201);
+  const body = JSON.stringify({ ticker: 'BTCUSD', action: 'buy', orderType: 'limit', limitPrice: '1' });
+  const id = `resting-${randomUUID()}`;
+  const at = new Date();
+  const res = await fetch(`${world.apiUrl}/hooks/${source.body.id}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': new Webhook(source.body.secret).sign(id, at, body) },
+    body,
+  });
+  if (res.status !== 202) throw new Error(`resting order signal: ${res.status} ${await res.text()}`);
+  return waitFor(
+    'the limit order accepted and resting at Alpaca',
+    async () => {
+      const [row] = await world.sql<{ id: string; clientOrderId: string; brokerOrderId: string | null; status: string }>(
+        `SELECT o.id::text AS id, o.client_order_id AS "clientOrderId", o.broker_order_id AS "brokerOrderId", o.status
+           FROM orders o JOIN signals s ON s.id = o.signal_id WHERE s.source_id = $1`,
+        [source.body.id],
+      );
+      return row?.status === 'accepted' && row.brokerOrderId ? { id: row.id, clientOrderId: row.clientOrderId, brokerOrderId: row.brokerOrderId } : undefined;
+    },
+    30_000,
+    100,
+  );
+}
+
+/** Sessions waiting for a lock on order_fills: a worker that holds a fill it cannot write. */
+async function fillWriters(c: Client): Promise<number> {
+  const { rows } = await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_class t ON t.oid = l.relation WHERE t.relname = 'order_fills' AND NOT l.granted`);
+  return rows[0].n;
+}
+
 async function timed(fn: () => Promise<void>): Promise<number> {
   const started = Date.now();
   await fn();
@@ -72,6 +111,48 @@ export const SCENARIOS: FaultScenario[] = [
       notes.push(`killed with ${inFlight[0].n} order(s) in flight`);
       await sleep(1000);
       notes.push(`worker back in ${await timed(() => world.worker.start())} ms`);
+    },
+  },
+  {
+    name: 'worker kill -9 between a fill and its commit',
+    what: 'a resting Alpaca limit order fills at the broker; the worker learns the fill but its write is held (order_fills locked), and it is killed there; restarted, it must record the fill once',
+    backends: ['redis', 'postgres'],
+    async inject({ world, notes }) {
+      const order = await restingAlpacaOrder(world);
+      const hold = new Client({ connectionString: world.pg.url('switchyard') });
+      await hold.connect();
+      try {
+        // SHARE blocks every insert into order_fills: the worker can read the fill from the broker but not commit it.
+        await hold.query('BEGIN');
+        await hold.query('LOCK TABLE order_fills IN SHARE MODE');
+        const asked = world.alpaca.requests.length;
+        world.alpaca.fillPart(order.clientOrderId, 1, 1);
+        await waitFor(
+          'the worker holding the fill, waiting to write it',
+          async () => world.alpaca.requests.slice(asked).some((r) => r.method === 'GET' && (r.url.includes(order.clientOrderId) || r.url.includes(order.brokerOrderId))) && (await fillWriters(hold)) > 0,
+          30_000,
+          50,
+        );
+        await world.worker.kill9();
+        await hold.query('ROLLBACK');
+      } finally {
+        await hold.end();
+      }
+      const recorded = await world.sql<{ n: number }>('SELECT count(*)::int AS n FROM order_fills WHERE order_id = $1', [order.id]);
+      notes.push(`killed holding the fill (${recorded[0].n} fill row(s) committed)`);
+      await sleep(1000);
+      notes.push(`worker back in ${await timed(() => world.worker.start())} ms`);
+      const settled = await waitFor(
+        'the fill recorded after the restart',
+        async () => {
+          const [row] = await world.sql<{ status: string; n: number }>(`SELECT o.status, (SELECT count(*)::int FROM order_fills f WHERE f.order_id = o.id) AS n FROM orders o WHERE o.id = $1`, [order.id]);
+          return row?.status === 'filled' && row;
+        },
+        60_000,
+        250,
+      );
+      if (settled.n !== 1) throw new Error(`the fill was recorded ${settled.n} times`);
+      notes.push('recorded once after the restart');
     },
   },
   {

@@ -198,6 +198,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/platform-session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["PlatformSessionController_current"];
+        put?: never;
+        post: operations["PlatformSessionController_open"];
+        delete: operations["PlatformSessionController_close"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/connections": {
         parameters: {
             query?: never;
@@ -719,6 +735,88 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A page of webhook endpoints, newest first: `createdAt` descending, then `id` descending. Filters combine with AND; a cursor is valid with any filters. */
+        get: operations["WebhooksController_list"];
+        put?: never;
+        post: operations["WebhooksController_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["WebhooksController_get"];
+        put?: never;
+        post?: never;
+        delete: operations["WebhooksController_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A page of deliverys, newest first: `createdAt` descending, then `id` descending. Filters combine with AND; a cursor is valid with any filters. */
+        get: operations["WebhooksController_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/deliveries/{deliveryId}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["WebhooksController_retry"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["WebhooksController_rotateSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1085,6 +1183,57 @@ export interface operations {
         };
     };
     SessionController_close: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    PlatformSessionController_current: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    PlatformSessionController_open: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    PlatformSessionController_close: {
         parameters: {
             query?: never;
             header?: never;
@@ -1984,7 +2133,7 @@ export interface operations {
                 /** @description Items per page. Outside 1-500: 422 `invalid_limit`. */
                 limit?: number;
                 /** @description Only events of this action. */
-                action?: "workspace.create" | "member.create" | "member.remove" | "token.create" | "token.revoke" | "auth.failure" | "auth.login.failed" | "auth.login.locked" | "auth.logout" | "auth.token.failed" | "auth.token.locked" | "kill_switch.workspace" | "kill_switch.release_refused" | "kill_switch.platform" | "live_trading.change" | "credential.create" | "credential.read" | "credential.use" | "credential.rotate" | "credential.rewrap" | "credential.revoke" | "credential.read.out_of_context" | "credential.break_glass" | "credential.decrypt_failure" | "source.create" | "source.rotate_secret" | "source.delete" | "source.test_signal" | "source.signature_failures" | "route.create" | "route.update" | "route.delete" | "flatten.request" | "flatten.connection" | "alert.ack" | "alert.resolve" | "alert.refused";
+                action?: "workspace.create" | "member.create" | "member.remove" | "token.create" | "token.revoke" | "auth.failure" | "auth.login.failed" | "auth.login.locked" | "auth.logout" | "platform.session.open" | "platform.session.close" | "auth.token.failed" | "auth.token.locked" | "kill_switch.workspace" | "kill_switch.release_refused" | "kill_switch.platform" | "live_trading.change" | "credential.create" | "credential.read" | "credential.use" | "credential.rotate" | "credential.rewrap" | "credential.revoke" | "credential.read.out_of_context" | "credential.break_glass" | "credential.decrypt_failure" | "source.create" | "source.rotate_secret" | "source.delete" | "source.test_signal" | "source.signature_failures" | "webhook.create" | "webhook.rotate_secret" | "webhook.delete" | "webhook.retry_delivery" | "route.create" | "route.update" | "route.delete" | "flatten.request" | "flatten.connection" | "alert.ack" | "alert.resolve" | "alert.refused";
                 /** @description Only events about resources of this type (`connection`, `source`, …). */
                 resourceType?: string;
                 /** @description Only events about the resource with this id. */
@@ -2523,6 +2672,175 @@ export interface operations {
             cookie?: never;
         };
         requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    WebhooksController_list: {
+        parameters: {
+            query?: {
+                /** @description The previous page's `nextCursor`, unchanged (opaque). Malformed: 422 `invalid_cursor`. */
+                cursor?: string;
+                /** @description Items per page. Outside 1-500: 422 `invalid_limit`. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of webhook endpoints; `nextCursor` is null on the last page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: Record<string, never>[];
+                        nextCursor: string | null;
+                    };
+                };
+            };
+        };
+    };
+    WebhooksController_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    url: string;
+                    events?: ("order.accepted" | "order.partially_filled" | "order.filled" | "order.canceled" | "order.expired" | "order.rejected")[];
+                    description?: string;
+                };
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    WebhooksController_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    WebhooksController_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    WebhooksController_deliveries: {
+        parameters: {
+            query?: {
+                /** @description The previous page's `nextCursor`, unchanged (opaque). Malformed: 422 `invalid_cursor`. */
+                cursor?: string;
+                /** @description Items per page. Outside 1-500: 422 `invalid_limit`. */
+                limit?: number;
+                /** @description Only deliveries in this status. */
+                status?: "pending" | "delivered" | "failed";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of deliverys; `nextCursor` is null on the last page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: Record<string, never>[];
+                        nextCursor: string | null;
+                    };
+                };
+            };
+        };
+    };
+    WebhooksController_retry: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                deliveryId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    WebhooksController_rotateSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @default 86400 */
+                    graceSeconds?: number;
+                };
+            };
+        };
         responses: {
             200: {
                 headers: {

@@ -1,0 +1,62 @@
+import { Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { byCreatedAt, ListQuery, ListRequest, TimeKey } from '../common/pagination';
+import { IdParam, ValidBody } from '../common/validation';
+import type { AuthContext } from '../common/auth/auth-context';
+import { Auth, RequireRole } from '../common/auth/auth.decorators';
+import { CreateWebhookDto, createWebhookSchema, DeliveryListFilter, deliveryListFilters, RotateWebhookSecretDto, rotateWebhookSecretSchema } from './dto/webhook.dto';
+import { WebhooksService } from './webhooks.service';
+
+@ApiTags('webhooks')
+@ApiBearerAuth()
+@Controller('v1/webhooks')
+export class WebhooksController {
+  constructor(private readonly webhooks: WebhooksService) {}
+
+  @Post()
+  @RequireRole('admin')
+  create(@Auth() auth: AuthContext, @ValidBody(createWebhookSchema) dto: CreateWebhookDto) {
+    return this.webhooks.create(auth, dto);
+  }
+
+  @Get()
+  list(@Auth() auth: AuthContext, @ListQuery({ keyset: byCreatedAt, item: 'webhook endpoint' }) query: ListRequest<object, TimeKey>) {
+    return this.webhooks.list(auth, query.page);
+  }
+
+  @Get(':id')
+  get(@Auth() auth: AuthContext, @IdParam('Webhook') id: string) {
+    return this.webhooks.get(auth, id);
+  }
+
+  @Get(':id/deliveries')
+  deliveries(
+    @Auth() auth: AuthContext,
+    @IdParam('Webhook') id: string,
+    @ListQuery({ keyset: byCreatedAt, item: 'delivery', filters: deliveryListFilters }) query: ListRequest<DeliveryListFilter, TimeKey>,
+  ) {
+    return this.webhooks.deliveries(auth, id, query);
+  }
+
+  /** Sends a failed delivery again (same webhook-id, a fresh set of attempts), e.g. after the receiver was down for long. */
+  @Post(':id/deliveries/:deliveryId/retry')
+  @RequireRole('admin')
+  @HttpCode(200)
+  retry(@Auth() auth: AuthContext, @IdParam('Webhook') id: string, @IdParam('Delivery', 'deliveryId') deliveryId: string) {
+    return this.webhooks.retryDelivery(auth, id, deliveryId);
+  }
+
+  @Post(':id/rotate-secret')
+  @RequireRole('admin')
+  @HttpCode(200)
+  rotateSecret(@Auth() auth: AuthContext, @IdParam('Webhook') id: string, @ValidBody(rotateWebhookSecretSchema) dto: RotateWebhookSecretDto) {
+    return this.webhooks.rotateSecret(auth, id, dto);
+  }
+
+  @Delete(':id')
+  @RequireRole('admin')
+  @HttpCode(204)
+  async delete(@Auth() auth: AuthContext, @IdParam('Webhook') id: string): Promise<void> {
+    await this.webhooks.delete(auth, id);
+  }
+}
