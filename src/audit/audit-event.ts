@@ -38,6 +38,7 @@ export const AUDIT_ACTIONS = [
   'source.create',
   'source.rotate_secret',
   'source.delete',
+  'source.test_signal',
   'source.signature_failures',
   'webhook.create',
   'webhook.rotate_secret',

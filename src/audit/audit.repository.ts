@@ -130,7 +130,16 @@ export class AuditRepository {
 
   list(tx: TenantTx, workspaceId: string, f: AuditListFilter, page: PageRequest<bigint>) {
     return tx.auditEvent.findMany({
-      where: { workspaceId, ...auditOrder.after(page.after), action: f.action, resourceType: f.resourceType, resourceId: f.resourceId },
+      where: {
+        workspaceId,
+        ...auditOrder.after(page.after),
+        action: f.action,
+        resourceType: f.resourceType,
+        resourceId: f.resourceId,
+        actorType: f.actorType,
+        actorId: f.actorId,
+        ...((f.since || f.until) && { occurredAt: { gte: f.since ? new Date(f.since) : undefined, lt: f.until ? new Date(f.until) : undefined } }),
+      },
       orderBy: auditOrder.orderBy,
       take: page.limit + 1,
     });

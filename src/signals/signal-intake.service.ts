@@ -76,9 +76,22 @@ export class SignalIntakeService {
 
   async accept(mode: SourceAuthMode, delivery: WebhookDelivery): Promise<WebhookAccepted> {
     await this.limit(`ip:${delivery.ip}`, this.config.rateLimit.webhookPerIpPerMinute);
-    let started = performance.now();
+    const started = performance.now();
     const sourceId = delivery.sourceId.toLowerCase();
     const source = await this.authenticate(mode, sourceId, delivery);
+    return this.ingest(source.workspaceId, sourceId, delivery, started);
+  }
+
+  /**
+   * A test signal a signed-in member sends from the console: the webhook's path after authentication (the
+   * member's session stands in for the source's secret, which the console never holds), so it is routed,
+   * risk-checked and filled like any delivery. The caller has checked that the source is in its workspace.
+   */
+  async acceptTest(workspaceId: string, sourceId: string, delivery: Omit<WebhookDelivery, 'sourceId' | 'headers' | 'token'>): Promise<WebhookAccepted> {
+    return this.ingest(workspaceId, sourceId, { ...delivery, sourceId, headers: { id: `console-test-${randomUUID()}` } }, performance.now());
+  }
+
+  private async ingest(workspaceId: string, sourceId: string, delivery: WebhookDelivery, started: number): Promise<WebhookAccepted> {
     await this.limit(`source:${sourceId}`, this.config.rateLimit.webhookPerMinute);
     let payload: SignalPayload;
     try {
@@ -91,7 +104,7 @@ export class SignalIntakeService {
 
     const persisted = await this.signals.persist({
       id: randomUUID(),
-      workspaceId: source.workspaceId,
+      workspaceId,
       sourceId,
       ...idempotencyKeys(delivery, payload),
       rawPayload: delivery.rawBody,
@@ -105,7 +118,7 @@ export class SignalIntakeService {
       return { signalId: persisted.id, status: persisted.status, duplicate: true };
     }
 
-    const status = await this.handOff(source.workspaceId, persisted.id);
+    const status = await this.handOff(workspaceId, persisted.id);
     stage('enqueue', started);
     webhookOutcomes.inc({ outcome: 'accepted' });
     return { signalId: persisted.id, status, duplicate: false };

@@ -172,8 +172,21 @@ export class SignalsRepository {
   }
 
   async list(tx: TenantTx, filter: SignalListFilter, page: PageRequest<TimeKey>): Promise<SignalRecord[]> {
+    // Orders have no Prisma relation to signals: the connection filter picks the page's ids in SQL (newest first, probing orders_signal).
+    const ids = filter.connectionId
+      ? (
+          await tx.$queryRaw<{ id: string }[]>`
+            SELECT s.id FROM signals s
+             WHERE EXISTS (SELECT 1 FROM orders o WHERE o.signal_id = s.id AND o.connection_id = ${filter.connectionId}::uuid)
+               AND (${filter.sourceId ?? null}::uuid IS NULL OR s.source_id = ${filter.sourceId ?? null}::uuid)
+               AND (${filter.status ?? null}::text IS NULL OR s.status = ${filter.status ?? null}::text)
+               AND (${page.after?.at ?? null}::timestamptz IS NULL OR (s.received_at, s.id) < (${page.after?.at ?? null}::timestamptz, ${page.after?.id ?? null}::uuid))
+             ORDER BY s.received_at DESC, s.id DESC
+             LIMIT ${page.limit + 1}`
+        ).map((r) => r.id)
+      : undefined;
     return tx.signal.findMany({
-      where: { sourceId: filter.sourceId, status: filter.status, ...signalOrder.after(page.after) },
+      where: ids ? { id: { in: ids } } : { sourceId: filter.sourceId, status: filter.status, ...signalOrder.after(page.after) },
       select: SIGNAL_FIELDS,
       orderBy: signalOrder.orderBy,
       take: page.limit + 1,

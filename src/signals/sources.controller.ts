@@ -1,10 +1,11 @@
-import { Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { byCreatedAt, ListQuery, ListRequest, TimeKey } from '../common/pagination';
 import { IdParam, ValidBody } from '../common/validation';
 import type { AuthContext } from '../common/auth/auth-context';
 import { Auth, RequireRole } from '../common/auth/auth.decorators';
 import { createSourceSchema, CreateSourceDto, rotateSecretSchema, RotateSecretDto } from './dto/source.dto';
+import { SIGNAL_JSON_SCHEMA } from './signal-json-schema';
 import { SourcesService } from './sources.service';
 
 @ApiTags('sources')
@@ -34,6 +35,16 @@ export class SourcesController {
   @HttpCode(200)
   rotateSecret(@Auth() auth: AuthContext, @IdParam('Source') id: string, @ValidBody(rotateSecretSchema) dto: RotateSecretDto) {
     return this.sources.rotateSecret(auth, id, dto);
+  }
+
+  /** A signal body as a webhook would carry it; routed like one (trader and up: it places orders). */
+  @Post(':id/test-signal')
+  @RequireRole('trader')
+  @HttpCode(202)
+  @ApiBody({ schema: SIGNAL_JSON_SCHEMA as unknown as Record<string, unknown> })
+  @ApiResponse({ status: 202, description: '{signalId, status, duplicate}' })
+  testSignal(@Auth() auth: AuthContext, @IdParam('Source') id: string, @Body() body: unknown) {
+    return this.sources.sendTestSignal(auth, id, body);
   }
 
   @Delete(':id')

@@ -11,6 +11,7 @@ import { KMS_PROVIDER, KmsProvider } from '../kms/kms-provider';
 import type { AuthContext } from '../common/auth/auth-context';
 import { generateToken, sha256 } from '../common/bearer-secrets';
 import type { CreateSourceDto, RotateSecretDto } from './dto/source.dto';
+import { SignalIntakeService, WebhookAccepted } from './signal-intake.service';
 import { SecretMaterial, SourceAuthMode, SourceRecord, SourcesRepository } from './sources.repository';
 import { TRADINGVIEW_PRESET } from './tradingview-ips';
 import { WebhookKeyring } from './webhook-keyring';
@@ -49,6 +50,7 @@ export class SourcesService {
     private readonly sources: SourcesRepository,
     private readonly audit: AuditWriter,
     private readonly keyring: WebhookKeyring,
+    private readonly intake: SignalIntakeService,
   ) {}
 
   async create(auth: AuthContext, dto: CreateSourceDto): Promise<IssuedSource> {
@@ -98,6 +100,15 @@ export class SourcesService {
     } finally {
       secret?.key?.fill(0);
     }
+  }
+
+  /** The console's "send test signal": a real signal on this source (404 for another workspace's). */
+  async sendTestSignal(auth: AuthContext, id: string, body: unknown): Promise<WebhookAccepted> {
+    await this.db.run(auth.workspaceId, (tx) => this.mustFind(tx, id));
+    const accepted = await this.intake.acceptTest(auth.workspaceId, id, { body, rawBody: JSON.stringify(body ?? null), ip: auth.ip, requestId: auth.requestId });
+    // Webhook deliveries name no person; a test signal does: who placed these orders is on the trail.
+    await this.db.run(auth.workspaceId, (tx) => this.audit.record(tx, { ...this.auditContext(auth, id), action: 'source.test_signal', metadata: { signalId: accepted.signalId, duplicate: accepted.duplicate } }));
+    return accepted;
   }
 
   /** The source stops authenticating at once; its secrets are crypto-shredded; its signals remain. */

@@ -85,7 +85,8 @@ function validBody(op: Operation, tenant: Tenant): unknown {
   if (!op.body) return undefined;
   const body = sample(op.body, ctxFor(tenant)) as Record<string, unknown>;
   if (op.key === 'POST /v1/auth/login') Object.assign(body, { email: tenant.ownerEmail, password: tenant.ownerPassword });
-  if (op.path.startsWith('/hooks/')) Object.assign(body, { ticker: 'BTCUSD', action: 'buy', price: '100' });
+  // Webhooks and the console's test signal take the same signal body.
+  if (op.path.startsWith('/hooks/') || op.key === 'POST /v1/sources/{id}/test-signal') Object.assign(body, { ticker: 'BTCUSD', action: 'buy', price: '100' });
   if (op.key === 'POST /v1/routes') body.sizing = { mode: 'fixed', value: '1' };
   if (op.key === 'POST /v1/connections/{id}/paper/quotes') body.quotes = [{ symbol: 'BTCUSD', price: '100' }];
   if (op.key === 'POST /v1/webhooks') Object.assign(body, { url: 'https://127.0.0.1:9/attack', events: ['order.filled'] });

@@ -45,13 +45,13 @@ describe('audit and alerts HTTP API', () => {
     return res.body.token;
   }
 
-  it('GET /v1/audit pages through the chain newest first and filters by action and resource', async () => {
+  it('GET /v1/audit pages through the chain newest first and filters by action, resource, actor and time', async () => {
     const first = await http(api.url, 'GET', '/v1/audit?limit=2', { token: a.token });
     expect(first.status).toBe(200);
     const page1 = first.body.items as { seq: number }[];
     expect(page1).toHaveLength(2);
     expect(page1[0].seq).toBe(page1[1].seq + 1);
-    const all: { seq: number; action: string }[] = [...first.body.items];
+    const all: { seq: number; action: string; occurredAt: string; actor: { type: string; id: string | null } }[] = [...first.body.items];
     let cursor = first.body.nextCursor;
     while (cursor) {
       const next = await http(api.url, 'GET', `/v1/audit?limit=2&cursor=${cursor}`, { token: a.token });
@@ -69,6 +69,15 @@ describe('audit and alerts HTTP API', () => {
     expect(rotated.body.items.map((e: { resource: { id: string } }) => e.resource.id)).toEqual(['conn-b']);
     const byResource = await http(api.url, 'GET', '/v1/audit?resourceType=connection&resourceId=conn-a', { token: a.token });
     expect(byResource.body.items).toHaveLength(5);
+    const byActor = await http(api.url, 'GET', '/v1/audit?actorType=worker&actorId=worker-1', { token: a.token });
+    expect(byActor.body.items.map((e: { action: string }) => e.action)).toEqual(all.filter((e) => e.actor.type === 'worker' && e.actor.id === 'worker-1').map((e) => e.action));
+    expect(byActor.body.items.length).toBeGreaterThan(0);
+    const at = firstUse!.occurredAt;
+    const since = await http(api.url, 'GET', `/v1/audit?since=${encodeURIComponent(at)}&limit=500`, { token: a.token });
+    expect(since.body.items.map((e: { seq: number }) => e.seq)).toEqual(all.filter((e) => e.occurredAt >= at).map((e) => e.seq));
+    const until = await http(api.url, 'GET', `/v1/audit?until=${encodeURIComponent(at)}&limit=500`, { token: a.token });
+    expect(until.body.items.map((e: { seq: number }) => e.seq)).toEqual(all.filter((e) => e.occurredAt < at).map((e) => e.seq));
+    expect((await http(api.url, 'GET', '/v1/audit?since=yesterday', { token: a.token })).status).toBe(422);
   });
 
   it('GET /v1/audit waits out a concurrent sealer: an event committed before the request is on the page', async () => {

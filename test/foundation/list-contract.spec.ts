@@ -384,9 +384,9 @@ describe('the list contract', () => {
   it('documents every list in the OpenAPI document: cursor, limit, its filters and the page shape', async () => {
     const doc = (await http(api.url, 'GET', '/docs/openapi.json')).body;
     const filters: Record<string, string[]> = {
-      '/v1/signals': ['sourceId', 'status'],
+      '/v1/signals': ['sourceId', 'status', 'connectionId'],
       '/v1/orders': ['signalId', 'status'],
-      '/v1/audit': ['action', 'resourceType', 'resourceId'],
+      '/v1/audit': ['action', 'resourceType', 'resourceId', 'actorType', 'actorId', 'since', 'until'],
       '/v1/alerts': ['status', 'owner'],
     };
     for (const c of cases) {

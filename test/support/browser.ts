@@ -35,8 +35,8 @@ export async function launchBrowser(): Promise<Browser> {
 }
 
 /** A fresh context (own cookies and storage) whose CSP violations and page errors are recorded. */
-export async function watchedPage(browser: Browser, baseURL: string): Promise<WatchedPage> {
-  const context = await browser.newContext({ baseURL });
+export async function watchedPage(browser: Browser, baseURL: string, viewport?: { width: number; height: number }): Promise<WatchedPage> {
+  const context = await browser.newContext({ baseURL, ...(viewport && { viewport }) });
   const page = await context.newPage();
   const faults: PageFaults = { csp: [], errors: [] };
   // Init scripts run outside the page's CSP, so the listener is there before any of the console's code.

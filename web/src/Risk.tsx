@@ -3,6 +3,7 @@ import { useState } from 'react';
 import { api } from './api/client';
 import type { paths } from './api/schema';
 import type { Session } from './App';
+import { Field, FormProblem } from './ui';
 
 type KillSwitch = paths['/v1/workspace/kill-switch']['put']['requestBody']['content']['application/json'];
 type LiveTrading = paths['/v1/workspace/live-trading']['put']['requestBody']['content']['application/json'];
@@ -25,11 +26,25 @@ export function Risk({ role }: { role: Session['role'] }) {
   return (
     <section aria-labelledby="risk-heading">
       <h2 id="risk-heading">Risk</h2>
-      <p data-testid="kill-state">Kill switch: {w.killSwitch.engaged ? `engaged (${w.killSwitch.reason})` : 'off'}</p>
+      <p data-testid="kill-state" className={w.killSwitch.engaged ? 'engaged' : undefined}>
+        Kill switch: {w.killSwitch.engaged ? `engaged (${w.killSwitch.reason})` : 'off'}
+      </p>
       {canKill && (
-        <button type="button" onClick={() => kill.mutate({ engaged: !w.killSwitch.engaged, reason: w.killSwitch.engaged ? 'released from the console' : 'engaged from the console' })}>
-          {w.killSwitch.engaged ? 'Release kill switch' : 'Engage kill switch'}
-        </button>
+        <form
+          aria-label="Kill switch"
+          onSubmit={(event) => {
+            event.preventDefault();
+            const form = event.currentTarget;
+            kill.mutate({ engaged: !w.killSwitch.engaged, reason: String(new FormData(form).get('reason')) });
+            form.reset();
+          }}
+        >
+          <Field label={w.killSwitch.engaged ? 'Why release it' : 'Why engage it'} name="reason" required maxLength={500} autoComplete="off" error={kill.error} />
+          <button type="submit" className="kill" disabled={kill.isPending}>
+            {w.killSwitch.engaged ? 'Release kill switch' : 'Engage kill switch'}
+          </button>
+          <FormProblem error={kill.error} fields={['reason']} />
+        </form>
       )}
       <p data-testid="live-state">Live trading: {w.liveTradingEnabled ? 'enabled' : 'disabled'}</p>
       {role === 'owner' ? (
@@ -54,7 +69,6 @@ export function Risk({ role }: { role: Session['role'] }) {
       ) : (
         <p>Only the workspace owner may turn live trading on or off.</p>
       )}
-      {kill.isError && <p role="alert">{kill.error.message}</p>}
     </section>
   );
 }

@@ -1,11 +1,13 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { api, Page } from './api/client';
+import { api } from './api/client';
+import { useSources } from './api/queries';
 import type { paths } from './api/schema';
+import type { IssuedSource } from './api/views';
+import { TestSignal } from './TestSignal';
+import { CopyButton, Field, FormProblem, Table } from './ui';
 
 type CreateSource = paths['/v1/sources']['post']['requestBody']['content']['application/json'];
-type SourceView = { id: string; name: string; auth: 'hmac' | 'token'; allowedIps: string[]; webhookUrl: string; secretVersion: number; createdAt: string };
-type IssuedSource = SourceView & { secret?: string; token?: string };
 
 // The strategy alert of docs/signals.md: TradingView fills the placeholders when the alert fires.
 const TRADINGVIEW_MESSAGE = JSON.stringify(
@@ -23,10 +25,10 @@ const TRADINGVIEW_MESSAGE = JSON.stringify(
 );
 
 /** Signal sources: create (secret shown once), the webhook URL and a ready TradingView alert message, rotate. */
-export function Sources({ canWrite }: { canWrite: boolean }) {
+export function Sources({ canWrite, canTest }: { canWrite: boolean; canTest: boolean }) {
   const queries = useQueryClient();
   const [issued, setIssued] = useState<IssuedSource | null>(null);
-  const list = useQuery({ queryKey: ['sources'], queryFn: () => api<Page<SourceView>>('GET', '/v1/sources') });
+  const list = useSources();
   const done = (source: IssuedSource) => {
     setIssued(source);
     void queries.invalidateQueries({ queryKey: ['sources'] });
@@ -44,12 +46,13 @@ export function Sources({ canWrite }: { canWrite: boolean }) {
           onSubmit={(event) => {
             event.preventDefault();
             const data = new FormData(event.currentTarget);
-            create.mutate({ name: String(data.get('name')), auth: data.get('auth') === 'token' ? 'token' : 'hmac', allowedIps: data.get('tradingview') ? ['tradingview'] : [] });
+            const listed = String(data.get('allowedIps') ?? '')
+              .split(/[\s,]+/)
+              .filter(Boolean);
+            create.mutate({ name: String(data.get('name')), auth: data.get('auth') === 'token' ? 'token' : 'hmac', allowedIps: [...(data.get('tradingview') ? ['tradingview'] : []), ...listed] });
           }}
         >
-          <label>
-            Name <input name="name" required maxLength={200} />
-          </label>
+          <Field label="Name" name="name" required maxLength={200} error={create.error} />
           <fieldset>
             <legend>Authentication</legend>
             <label>
@@ -62,14 +65,15 @@ export function Sources({ canWrite }: { canWrite: boolean }) {
           <label>
             <input type="checkbox" name="tradingview" defaultChecked /> Accept only TradingView's sender addresses
           </label>
+          <Field label="Also allow these addresses (IPs or CIDR ranges, comma-separated; empty: only the choice above)" name="allowedIps" autoComplete="off" error={create.error} />
           <button type="submit" disabled={create.isPending}>
             Create source
           </button>
-          {create.isError && <p role="alert">{create.error.message}</p>}
+          <FormProblem error={create.error} fields={['name', 'auth', 'allowedIps']} />
         </form>
       )}
-      <table>
-        <caption>Sources in this workspace</caption>
+      {canTest && <TestSignal sources={list.data?.items ?? []} />}
+      <Table caption="Sources in this workspace">
         <thead>
           <tr>
             <th scope="col">Name</th>
@@ -100,13 +104,13 @@ export function Sources({ canWrite }: { canWrite: boolean }) {
             </tr>
           ))}
         </tbody>
-      </table>
+      </Table>
     </section>
   );
 }
 
 /** The one time a secret is shown: copy it now; dismissing forgets it. */
-function Issued({ source, onDismiss }: { source: IssuedSource; onDismiss: () => void }) {
+export function Issued({ source, onDismiss }: { source: IssuedSource; onDismiss: () => void }) {
   const secret = source.secret ?? source.token ?? '';
   return (
     <div role="status" aria-label="New secret">
@@ -129,13 +133,5 @@ function Issued({ source, onDismiss }: { source: IssuedSource; onDismiss: () => 
         Done
       </button>
     </div>
-  );
-}
-
-function CopyButton({ text, label }: { text: string; label: string }) {
-  return (
-    <button type="button" onClick={() => void navigator.clipboard?.writeText(text)}>
-      {label}
-    </button>
   );
 }

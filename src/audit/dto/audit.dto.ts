@@ -6,6 +6,10 @@ export const auditListFilters = z.strictObject({
   action: z.enum(AUDIT_ACTIONS).optional().describe('Only events of this action.'),
   resourceType: z.string().min(1).max(100).optional().describe('Only events about resources of this type (`connection`, `source`, …).'),
   resourceId: z.string().min(1).max(200).optional().describe('Only events about the resource with this id.'),
+  actorType: z.enum(['user', 'token', 'system', 'worker', 'platform']).optional().describe('Only events by actors of this type.'),
+  actorId: z.string().min(1).max(200).optional().describe('Only events by the actor with this id (a member, token or worker id).'),
+  since: z.iso.datetime({ offset: true }).optional().describe('Only events at or after this time (ISO 8601 with offset).'),
+  until: z.iso.datetime({ offset: true }).optional().describe('Only events before this time (ISO 8601 with offset).'),
 });
 export type AuditListFilter = z.infer<typeof auditListFilters>;
 export const auditOrder = new SeqKeyset();

@@ -1,13 +1,26 @@
 import type { paths } from './schema';
 
+/** One invalid field of a 422 `validation_failed` answer: `path` is the body field (dotted), `message` says why. */
+export interface FieldProblem {
+  path: string;
+  message: string;
+}
+
 /** A problem+json answer (RFC 9457) as the api sends it; `code` is stable. */
 export class ApiProblem extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     detail: string,
+    readonly errors: FieldProblem[] = [],
   ) {
     super(detail);
+  }
+
+  /** What the api said about this field (or a field below it), if anything. */
+  about(field: string): string | undefined {
+    const hit = this.errors.find((e) => e.path === field || e.path.startsWith(`${field}.`));
+    return hit && `${hit.path === field ? '' : `${hit.path.slice(field.length + 1)}: `}${hit.message}`;
   }
 }
 
@@ -31,6 +44,6 @@ export async function api<T>(method: Method, path: ApiPath | string, body?: unkn
   const res = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
   const parsed = text ? JSON.parse(text) : undefined;
-  if (!res.ok) throw new ApiProblem(res.status, parsed?.code ?? 'http_error', parsed?.detail ?? parsed?.title ?? res.statusText);
+  if (!res.ok) throw new ApiProblem(res.status, parsed?.code ?? 'http_error', parsed?.detail ?? parsed?.title ?? res.statusText, Array.isArray(parsed?.errors) ? parsed.errors : []);
   return parsed as T;
 }

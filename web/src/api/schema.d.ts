@@ -328,6 +328,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sources/{id}/test-signal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["SourcesController_testSignal"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/hooks/{sourceId}": {
         parameters: {
             query?: never;
@@ -1538,6 +1554,126 @@ export interface operations {
             };
         };
     };
+    SourcesController_testSignal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": ({
+                    /** @description The instrument as TradingView sends it (NASDAQ:AAPL, BINANCE:BTCUSDT, OANDA:EURUSD, ES1!). */
+                    ticker: string;
+                    /**
+                     * @description buy, sell, exit (alias close), cancel, add; long and short mean buy and sell with that sentiment.
+                     * @example buy
+                     * @example sell
+                     * @example exit
+                     * @example cancel
+                     * @example add
+                     * @example close
+                     * @example long
+                     * @example short
+                     */
+                    action: string;
+                    /**
+                     * @description The position wanted afterwards ({{strategy.market_position}}); bullish = long, bearish = short.
+                     * @example long
+                     * @example short
+                     * @example flat
+                     * @example bullish
+                     * @example bearish
+                     */
+                    sentiment?: string;
+                    /**
+                     * @description Alias of sentiment; when both are sent they must agree.
+                     * @example long
+                     * @example short
+                     * @example flat
+                     * @example bullish
+                     * @example bearish
+                     */
+                    marketPosition?: string;
+                    /** @description The signal quantity ({{strategy.order.contracts}}). A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                    quantity?: number | string;
+                    /**
+                     * @description Default market.
+                     * @example market
+                     * @example limit
+                     * @example stop
+                     * @example stop_limit
+                     */
+                    orderType?: string;
+                    /** @description Required for limit and stop_limit orders. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                    limitPrice?: number | string;
+                    /** @description Required for stop and stop_limit orders. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                    stopPrice?: number | string;
+                    /** @description The signal price ({{close}}): the reference for sizing, limits and paper fills. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                    price?: number | string;
+                    /** @description Alias of price; when both are sent they must be equal. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                    signalPrice?: number | string;
+                    /**
+                     * @description Default: the broker's default for the instrument.
+                     * @example day
+                     * @example gtc
+                     * @example ioc
+                     * @example fok
+                     */
+                    timeInForce?: string;
+                    /** @description Take-profit attached to an entry: its limit price, or {limitPrice} | {percent} | {amount} — a distance from the reference price (the order's limit price, else its stop price, else the signal price), above a buy and below a sell. */
+                    takeProfit?: (number | string) | ({
+                        /** @description The limit price. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                        limitPrice?: number | string;
+                        /** @description Percent of the reference price. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                        percent?: number | string;
+                        /** @description Price distance from the reference price. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                        amount?: number | string;
+                    } & (unknown | unknown | unknown));
+                    /** @description Stop-loss attached to an entry: its stop price, or an object: type stop (default) or stop_limit with stopPrice | percent | amount (a distance from the reference price, below a buy and above a sell) and, for stop_limit, limitPrice; type trailing_stop with trailPercent | trailAmount. */
+                    stopLoss?: (number | string) | {
+                        /**
+                         * @description Default stop.
+                         * @example stop
+                         * @example stop_limit
+                         * @example trailing_stop
+                         */
+                        type?: string;
+                        /** @description The stop price. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                        stopPrice?: number | string;
+                        /** @description Percent of the reference price (below 100). A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                        percent?: number | string;
+                        /** @description Price distance from the reference price. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                        amount?: number | string;
+                        /** @description The limit price of a stop_limit stop-loss. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                        limitPrice?: number | string;
+                        /** @description A trailing stop's trail in percent (below 100). A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                        trailPercent?: number | string;
+                        /** @description A trailing stop's trail as a price distance. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                        trailAmount?: number | string;
+                    };
+                    /** @description Idempotency key (24 h) when the request has no webhook-id: 1-200 printable characters or an integer. */
+                    id?: number | string;
+                    /** @description When the sender made the signal: ISO 8601 with an offset ({{timenow}}) or epoch seconds/milliseconds (2000-2100). */
+                    time?: number | string;
+                } & {
+                    [key: string]: unknown;
+                }) & (unknown & unknown);
+            };
+        };
+        responses: {
+            /** @description {signalId, status, duplicate} */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     HooksController_signed: {
         parameters: {
             query?: never;
@@ -1988,6 +2124,8 @@ export interface operations {
                 sourceId?: string;
                 /** @description Only signals in this status. */
                 status?: "received" | "queued" | "routing" | "routed" | "partially_routed" | "blocked" | "failed";
+                /** @description Only signals that made an order for this connection. */
+                connectionId?: string;
             };
             header?: never;
             path?: never;
@@ -2054,11 +2192,19 @@ export interface operations {
                 /** @description Items per page. Outside 1-500: 422 `invalid_limit`. */
                 limit?: number;
                 /** @description Only events of this action. */
-                action?: "workspace.create" | "member.create" | "member.remove" | "token.create" | "token.revoke" | "auth.failure" | "auth.login.failed" | "auth.login.locked" | "auth.logout" | "platform.session.open" | "platform.session.close" | "auth.token.failed" | "auth.token.locked" | "kill_switch.workspace" | "kill_switch.release_refused" | "kill_switch.platform" | "live_trading.change" | "workspace.risk_limits" | "credential.create" | "credential.read" | "credential.use" | "credential.rotate" | "credential.rewrap" | "credential.revoke" | "credential.read.out_of_context" | "credential.break_glass" | "credential.decrypt_failure" | "source.create" | "source.rotate_secret" | "source.delete" | "source.signature_failures" | "webhook.create" | "webhook.rotate_secret" | "webhook.delete" | "webhook.retry_delivery" | "route.create" | "route.update" | "route.delete" | "order.blocked" | "flatten.request" | "flatten.connection" | "alert.ack" | "alert.resolve" | "alert.refused";
+                action?: "workspace.create" | "member.create" | "member.remove" | "token.create" | "token.revoke" | "auth.failure" | "auth.login.failed" | "auth.login.locked" | "auth.logout" | "platform.session.open" | "platform.session.close" | "auth.token.failed" | "auth.token.locked" | "kill_switch.workspace" | "kill_switch.release_refused" | "kill_switch.platform" | "live_trading.change" | "workspace.risk_limits" | "credential.create" | "credential.read" | "credential.use" | "credential.rotate" | "credential.rewrap" | "credential.revoke" | "credential.read.out_of_context" | "credential.break_glass" | "credential.decrypt_failure" | "source.create" | "source.rotate_secret" | "source.delete" | "source.test_signal" | "source.signature_failures" | "webhook.create" | "webhook.rotate_secret" | "webhook.delete" | "webhook.retry_delivery" | "route.create" | "route.update" | "route.delete" | "order.blocked" | "flatten.request" | "flatten.connection" | "alert.ack" | "alert.resolve" | "alert.refused";
                 /** @description Only events about resources of this type (`connection`, `source`, …). */
                 resourceType?: string;
                 /** @description Only events about the resource with this id. */
                 resourceId?: string;
+                /** @description Only events by actors of this type. */
+                actorType?: "user" | "token" | "system" | "worker" | "platform";
+                /** @description Only events by the actor with this id (a member, token or worker id). */
+                actorId?: string;
+                /** @description Only events at or after this time (ISO 8601 with offset). */
+                since?: string;
+                /** @description Only events before this time (ISO 8601 with offset). */
+                until?: string;
             };
             header?: never;
             path?: never;
