@@ -19,6 +19,12 @@ export class AlertsController {
     return this.pager.list(auth, query);
   }
 
+  @Get(':id')
+  @RequireRole('admin')
+  get(@Auth() auth: AuthContext, @IdParam('Alert') id: string) {
+    return this.pager.get(auth, id);
+  }
+
   @Post(':id/ack')
   @RequireRole('admin')
   @HttpCode(200)

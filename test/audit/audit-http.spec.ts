@@ -132,6 +132,8 @@ describe('audit and alerts HTTP API', () => {
     expect(list.status).toBe(200);
     expect(list.body.items.map((x: { id: string }) => x.id)).toContain(id);
 
+    expect((await http(api.url, 'GET', `/v1/alerts/${id}`, { token: a.token })).body).toMatchObject({ id, owner: 'workspace', status: 'open', rule: 'order.dead_lettered' });
+    expect((await http(api.url, 'GET', `/v1/alerts/${id}`, { token: b.token })).status).toBe(404);
     expect((await http(api.url, 'POST', `/v1/alerts/${id}/ack`, { token: b.token })).status).toBe(404);
     expect((await http(api.url, 'POST', `/v1/alerts/${randomUUID()}/ack`, { token: a.token })).status).toBe(404);
     const acked = await http(api.url, 'POST', `/v1/alerts/${id}/ack`, { token: a.token });

@@ -62,6 +62,13 @@ export class Pager {
     return toPage(rows, page, alertOrder, toView);
   }
 
+  /** One alert of the caller's workspace (another workspace's is indistinguishable from a missing one). */
+  async get(auth: AuthContext, alertId: string): Promise<AlertView> {
+    const alert = await this.tenantDb.run(auth.workspaceId, (tx) => this.alerts.find(tx, alertId));
+    if (!alert) throw Problem.notFound('Alert');
+    return toView(alert);
+  }
+
   async platformList({ filter, page }: ListRequest<PlatformAlertFilter, TimeKey>): Promise<Page<PlatformAlertView>> {
     const rows = await this.alerts.platformList(filter, page);
     return toPage(rows, page, alertOrder, toPlatformView);
