@@ -103,7 +103,7 @@ describe('order lifecycle by broker event streams (Alpaca trade_updates)', () =>
     world.alpaca.fillPart(order.clientOrderId, 4, 100);
     await orderUntil(ws.token, order.id, (o) => o.status === 'partially_filled', 5_000);
 
-    world.alpaca.stream.replayLastOnListen(2); // the new and partial_fill events again
+    world.alpaca.stream.replayLastOnSubscribe(2); // the new and partial_fill events again
     world.alpaca.stream.dropAll();
     await until('the stream to come back', () => world.alpaca.stream.listening(apiKey) === 1);
     expect(await streamUses(connection)).toBeGreaterThanOrEqual(2);
@@ -280,7 +280,7 @@ describe('order lifecycle by broker event streams (OANDA transaction stream)', (
     const { ws, account, orders: [order, other] } = await streamedLimits(['OANDA:EURUSD', 'OANDA:USDJPY']);
     oanda.fillPending(order.clientOrderId, 1.0412);
     await orderUntil(ws.token, order.id, (o) => o.status === 'filled', 5_000);
-    oanda.stream.replayLastOnConnect(5);
+    oanda.stream.replayLastOnSubscribe(5);
     oanda.stream.dropAll();
     await until('the stream to come back', () => oanda.stream.listening(account.accountId) === 1);
     oanda.fillPending(other.clientOrderId, 1.0399);

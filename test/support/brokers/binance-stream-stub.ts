@@ -2,6 +2,12 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
+import { EventStreamStub } from './event-stream-stub';
+
+interface Subscription {
+  ws: WebSocket;
+  subscriptionId: number;
+}
 
 /**
  * Binance's spot WebSocket API (`/ws-api/v3`) for the Binance stub, as far as user data streams go:
@@ -10,56 +16,26 @@ import { WebSocket, WebSocketServer } from 'ws';
  * `{id, status: 200, result: {subscriptionId}}`; then `{subscriptionId, event}` frames (executionReport, …).
  * Faults: refuse the upgrade, drop every stream, hold events and deliver them reversed, replay on subscribe.
  */
-export class BinanceUserDataStream {
-  readonly sent = new Map<string, Record<string, unknown>[]>();
+export class BinanceUserDataStream extends EventStreamStub<Subscription, Record<string, unknown>> {
   readonly subscriptions: Array<{ apiKey: string; accepted: boolean }> = [];
   private readonly wss = new WebSocketServer({ noServer: true });
-  private readonly subscribers = new Map<string, Map<WebSocket, number>>();
-  private refusing = false;
-  private held?: Array<{ apiKey: string; event: Record<string, unknown> }>;
-  private replayOnSubscribe = 0;
   private nextSubscriptionId = 0;
 
-  constructor(private readonly secretOf: (apiKey: string) => string | undefined) {}
+  constructor(private readonly secretOf: (apiKey: string) => string | undefined) {
+    super();
+  }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.refusing) return void socket.end('HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n');
     this.wss.handleUpgrade(req, socket, head, (ws) => this.serve(ws));
   }
 
-  refuse(on: boolean): void {
-    this.refusing = on;
+  protected deliver({ ws, subscriptionId }: Subscription, event: Record<string, unknown>): void {
+    send(ws, { subscriptionId, event });
   }
 
-  dropAll(): void {
-    for (const sockets of this.subscribers.values()) for (const ws of sockets.keys()) ws.terminate();
-    this.subscribers.clear();
-  }
-
-  replayLastOnSubscribe(count: number): void {
-    this.replayOnSubscribe = count;
-  }
-
-  hold(): void {
-    this.held ??= [];
-  }
-
-  release(reverse = false): void {
-    const held = this.held ?? [];
-    this.held = undefined;
-    for (const { apiKey, event } of reverse ? held.reverse() : held) this.emit(apiKey, event);
-  }
-
-  listening(apiKey: string): number {
-    return this.subscribers.get(apiKey)?.size ?? 0;
-  }
-
-  emit(apiKey: string, event: Record<string, unknown>): void {
-    if (this.held) return void this.held.push({ apiKey, event });
-    const log = this.sent.get(apiKey) ?? [];
-    log.push(event);
-    this.sent.set(apiKey, log);
-    for (const [ws, subscriptionId] of this.subscribers.get(apiKey) ?? []) send(ws, { subscriptionId, event });
+  protected terminate({ ws }: Subscription): void {
+    ws.terminate();
   }
 
   private serve(ws: WebSocket): void {
@@ -87,15 +63,8 @@ export class BinanceUserDataStream {
       }
       this.subscriptions.push({ apiKey: params.apiKey, accepted: true });
       const subscriptionId = this.nextSubscriptionId++;
-      const sockets = this.subscribers.get(params.apiKey) ?? new Map<WebSocket, number>();
-      sockets.set(ws, subscriptionId);
-      this.subscribers.set(params.apiKey, sockets);
-      ws.on('close', () => sockets.delete(ws));
       send(ws, { id: req.id, status: 200, result: { subscriptionId }, rateLimits: [] });
-      if (this.replayOnSubscribe > 0) {
-        for (const event of (this.sent.get(params.apiKey) ?? []).slice(-this.replayOnSubscribe)) send(ws, { subscriptionId, event });
-        this.replayOnSubscribe = 0;
-      }
+      ws.on('close', this.subscribe(params.apiKey, { ws, subscriptionId }));
     });
   }
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
+import { EventStreamStub } from './event-stream-stub';
 
 /**
  * Coinbase Advanced Trade's user websocket (https://docs.cdp.coinbase.com/advanced-trade/docs/ws-channels) for the
@@ -8,61 +9,31 @@ import { WebSocket, WebSocketServer } from 'ws';
  * `subscriptions` channel, then a `snapshot` of the key's open orders and an `update` per order change.
  * Faults: refuse the upgrade, drop every stream, hold updates and deliver them reversed, replay on subscribe.
  */
-export class CoinbaseUserChannel {
-  readonly sent = new Map<string, Record<string, unknown>[]>();
+export class CoinbaseUserChannel extends EventStreamStub<WebSocket, Record<string, unknown>> {
   readonly subscriptions: Array<{ apiKeyName: string; accepted: boolean }> = [];
   private readonly wss = new WebSocketServer({ noServer: true });
-  private readonly subscribers = new Map<string, Set<WebSocket>>();
-  private refusing = false;
-  private held?: Array<{ apiKeyName: string; order: Record<string, unknown> }>;
-  private replayOnSubscribe = 0;
   private sequence = 0;
 
   constructor(
     /** The key a JWT verifies for, or why it does not. */
     private readonly verify: (jwt: string) => { apiKeyName: string } | { why: string },
     private readonly openOrders: (apiKeyName: string) => Record<string, unknown>[],
-  ) {}
+  ) {
+    super();
+  }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.refusing) return void socket.end('HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n');
     this.wss.handleUpgrade(req, socket, head, (ws) => this.serve(ws));
   }
 
-  refuse(on: boolean): void {
-    this.refusing = on;
+  /** An `update` event with the order as it stands now (emit's event is the order). */
+  protected deliver(ws: WebSocket, order: Record<string, unknown>): void {
+    this.send(ws, 'user', [{ type: 'update', orders: [order] }]);
   }
 
-  dropAll(): void {
-    for (const sockets of this.subscribers.values()) for (const ws of sockets) ws.terminate();
-    this.subscribers.clear();
-  }
-
-  replayLastOnSubscribe(count: number): void {
-    this.replayOnSubscribe = count;
-  }
-
-  hold(): void {
-    this.held ??= [];
-  }
-
-  release(reverse = false): void {
-    const held = this.held ?? [];
-    this.held = undefined;
-    for (const { apiKeyName, order } of reverse ? held.reverse() : held) this.emit(apiKeyName, order);
-  }
-
-  listening(apiKeyName: string): number {
-    return this.subscribers.get(apiKeyName)?.size ?? 0;
-  }
-
-  /** An `update` event with the order as it stands now. */
-  emit(apiKeyName: string, order: Record<string, unknown>): void {
-    if (this.held) return void this.held.push({ apiKeyName, order });
-    const log = this.sent.get(apiKeyName) ?? [];
-    log.push(order);
-    this.sent.set(apiKeyName, log);
-    for (const ws of this.subscribers.get(apiKeyName) ?? []) this.send(ws, 'user', [{ type: 'update', orders: [order] }]);
+  protected terminate(ws: WebSocket): void {
+    ws.terminate();
   }
 
   private serve(ws: WebSocket): void {
@@ -82,16 +53,9 @@ export class CoinbaseUserChannel {
       }
       const { apiKeyName } = verified;
       this.subscriptions.push({ apiKeyName, accepted: true });
-      const sockets = this.subscribers.get(apiKeyName) ?? new Set<WebSocket>();
-      sockets.add(ws);
-      this.subscribers.set(apiKeyName, sockets);
-      ws.on('close', () => sockets.delete(ws));
       this.send(ws, 'subscriptions', [{ subscriptions: { user: [apiKeyName] } }]);
       this.send(ws, 'user', [{ type: 'snapshot', orders: this.openOrders(apiKeyName) }]);
-      if (this.replayOnSubscribe > 0) {
-        for (const order of (this.sent.get(apiKeyName) ?? []).slice(-this.replayOnSubscribe)) this.send(ws, 'user', [{ type: 'update', orders: [order] }]);
-        this.replayOnSubscribe = 0;
-      }
+      ws.on('close', this.subscribe(apiKeyName, ws));
     });
   }
 

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { EventStreamStub } from './event-stream-stub';
 
 /**
  * OANDA v20's transaction stream (`GET /v3/accounts/{id}/transactions/stream`,
@@ -6,17 +7,13 @@ import type { ServerResponse } from 'node:http';
  * every transaction of the account as it happens and a HEARTBEAT line (`lastTransactionID`, `time`) in between.
  * Faults: refuse the stream (503), drop every stream, hold lines and deliver them reversed, replay on connect.
  */
-export class OandaTransactionStream {
-  /** Transactions sent per account, in order (what a replay resends). */
-  readonly sent = new Map<string, Record<string, unknown>[]>();
+export class OandaTransactionStream extends EventStreamStub<ServerResponse, Record<string, unknown>> {
   /** Accounts whose stream was opened, in order. */
   readonly connects: string[] = [];
-  private readonly open = new Map<string, Set<ServerResponse>>();
-  private refusing = false;
-  private held?: Array<{ accountId: string; transaction: Record<string, unknown> }>;
-  private replayOnConnect = 0;
 
-  constructor(private readonly heartbeatMs = 5_000) {}
+  constructor(private readonly heartbeatMs = 5_000) {
+    super();
+  }
 
   /** Serves one stream of `accountId` on `res` (already authorised) until the client or a fault ends it. */
   attach(accountId: string, res: ServerResponse, lastTransactionId: () => string): void {
@@ -27,59 +24,22 @@ export class OandaTransactionStream {
     }
     this.connects.push(accountId);
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' });
-    const sockets = this.open.get(accountId) ?? new Set();
-    sockets.add(res);
-    this.open.set(accountId, sockets);
-    const heartbeat = setInterval(() => line(res, { type: 'HEARTBEAT', lastTransactionID: lastTransactionId(), time: new Date().toISOString() }), this.heartbeatMs);
+    const heartbeat = () => line(res, { type: 'HEARTBEAT', lastTransactionID: lastTransactionId(), time: new Date().toISOString() });
+    const beating = setInterval(heartbeat, this.heartbeatMs);
+    heartbeat();
+    const unsubscribe = this.subscribe(accountId, res);
     res.on('close', () => {
-      clearInterval(heartbeat);
-      sockets.delete(res);
+      clearInterval(beating);
+      unsubscribe();
     });
-    line(res, { type: 'HEARTBEAT', lastTransactionID: lastTransactionId(), time: new Date().toISOString() });
-    if (this.replayOnConnect > 0) {
-      for (const transaction of (this.sent.get(accountId) ?? []).slice(-this.replayOnConnect)) line(res, transaction);
-      this.replayOnConnect = 0;
-    }
   }
 
-  /** While on, a stream request is answered 503 (the stream host is down; REST still answers). */
-  refuse(on: boolean): void {
-    this.refusing = on;
+  protected deliver(res: ServerResponse, transaction: Record<string, unknown>): void {
+    line(res, transaction);
   }
 
-  dropAll(): void {
-    for (const sockets of this.open.values()) for (const res of sockets) res.destroy();
-    this.open.clear();
-  }
-
-  /** The next stream opened is sent the account's last `count` transactions again first. */
-  replayLastOnConnect(count: number): void {
-    this.replayOnConnect = count;
-  }
-
-  hold(): void {
-    this.held ??= [];
-  }
-
-  release(reverse = false): void {
-    const held = this.held ?? [];
-    this.held = undefined;
-    for (const { accountId, transaction } of reverse ? held.reverse() : held) this.emit(accountId, transaction);
-  }
-
-  listening(accountId: string): number {
-    return this.open.get(accountId)?.size ?? 0;
-  }
-
-  emit(accountId: string, transaction: Record<string, unknown>): void {
-    if (this.held) {
-      this.held.push({ accountId, transaction });
-      return;
-    }
-    const log = this.sent.get(accountId) ?? [];
-    log.push(transaction);
-    this.sent.set(accountId, log);
-    for (const res of this.open.get(accountId) ?? []) line(res, transaction);
+  protected terminate(res: ServerResponse): void {
+    res.destroy();
   }
 }
 
