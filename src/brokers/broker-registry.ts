@@ -29,7 +29,7 @@ export class BrokerRegistry {
     this.adapters = new Map<BrokerName, BrokerAdapter>([
       ['paper', new PaperAdapter(db)],
       ['alpaca', new AlpacaAdapter({ paper: http('alpaca', baseUrls.alpaca.paper), live: http('alpaca', baseUrls.alpaca.live) })],
-      ['binance', new BinanceAdapter(http('binance', baseUrls.binance))],
+      ['binance', new BinanceAdapter({ paper: http('binance', baseUrls.binance.paper), live: http('binance', baseUrls.binance.live) })],
       ['coinbase', new CoinbaseAdapter(http('coinbase', baseUrls.coinbase))],
       ['oanda', new OandaAdapter({ paper: http('oanda', baseUrls.oanda.paper), live: http('oanda', baseUrls.oanda.live) })],
     ]);

@@ -51,7 +51,8 @@ export function toFieldErrors(error: z.ZodError): FieldError[] {
   return error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(body)', message: i.message }));
 }
 
-function openApiSchema(schema: z.ZodType): Record<string, unknown> {
+/** A zod schema as the OpenAPI document's JSON Schema (request bodies, queries, responses). */
+export function openApiSchema(schema: z.ZodType): Record<string, unknown> {
   return z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
 }
 

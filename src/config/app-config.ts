@@ -98,6 +98,9 @@ const envSchema = z
     BROKER_BINANCE_BASE_URL: z.url().default('https://api.binance.com'),
     // Binance's WebSocket API (user data stream subscriptions) lives on a host of its own.
     BROKER_BINANCE_WS_API_URL: z.url().default('wss://ws-api.binance.com:443/ws-api/v3'),
+    // Paper connections at Binance trade on the Spot Testnet (test funds), never on the exchange.
+    BROKER_BINANCE_TESTNET_BASE_URL: z.url().default('https://testnet.binance.vision'),
+    BROKER_BINANCE_TESTNET_WS_API_URL: z.url().default('wss://ws-api.testnet.binance.vision/ws-api/v3'),
     BROKER_COINBASE_BASE_URL: z.url().default('https://api.coinbase.com'),
     BROKER_COINBASE_WS_USER_URL: z.url().default('wss://advanced-trade-ws-user.coinbase.com'),
     BROKER_OANDA_BASE_URL: z.url().default('https://api-fxpractice.oanda.com'),
@@ -155,7 +158,7 @@ const envSchema = z
 
 export type BrokerBaseUrls = {
   alpaca: { paper: string; live: string };
-  binance: string;
+  binance: { paper: string; live: string };
   coinbase: string;
   oanda: { paper: string; live: string };
 };
@@ -199,7 +202,7 @@ export interface AppConfig {
     webhookSecret?: string;
   };
   rateLimit: { perMinute: number; webhookPerMinute: number; webhookPerIpPerMinute: number; auditVerifyPerMinute: number; windowMs: number; store: 'postgres' | 'redis' };
-  brokers: { baseUrls: BrokerBaseUrls; streamUrls: { oanda: { paper: string; live: string }; binance: string; coinbase: string }; timeoutMs: number };
+  brokers: { baseUrls: BrokerBaseUrls; streamUrls: { oanda: { paper: string; live: string }; binance: { paper: string; live: string }; coinbase: string }; timeoutMs: number };
   orderSync: { intervalMs: number; concurrency: number; maxBackoffMs: number };
   /** Positions/account snapshots: older than maxAgeMs the api asks the worker again and waits up to waitMs. */
   snapshot: { maxAgeMs: number; waitMs: number };
@@ -291,11 +294,15 @@ export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'a
     brokers: {
       baseUrls: {
         alpaca: { paper: e.BROKER_ALPACA_BASE_URL, live: e.BROKER_ALPACA_LIVE_BASE_URL },
-        binance: e.BROKER_BINANCE_BASE_URL,
+        binance: { paper: e.BROKER_BINANCE_TESTNET_BASE_URL, live: e.BROKER_BINANCE_BASE_URL },
         coinbase: e.BROKER_COINBASE_BASE_URL,
         oanda: { paper: e.BROKER_OANDA_BASE_URL, live: e.BROKER_OANDA_LIVE_BASE_URL },
       },
-      streamUrls: { oanda: { paper: e.BROKER_OANDA_STREAM_URL, live: e.BROKER_OANDA_LIVE_STREAM_URL }, binance: e.BROKER_BINANCE_WS_API_URL, coinbase: e.BROKER_COINBASE_WS_USER_URL },
+      streamUrls: {
+        oanda: { paper: e.BROKER_OANDA_STREAM_URL, live: e.BROKER_OANDA_LIVE_STREAM_URL },
+        binance: { paper: e.BROKER_BINANCE_TESTNET_WS_API_URL, live: e.BROKER_BINANCE_WS_API_URL },
+        coinbase: e.BROKER_COINBASE_WS_USER_URL,
+      },
       timeoutMs: e.BROKER_TIMEOUT_MS,
     },
     orderSync: { intervalMs: e.ORDER_SYNC_INTERVAL_MS, concurrency: e.ORDER_SYNC_CONCURRENCY, maxBackoffMs: e.ORDER_SYNC_MAX_BACKOFF_MS },

@@ -4,6 +4,7 @@ import { AuditWriter } from '../audit/audit-writer';
 import type { AuditEventInput } from '../audit/audit-event';
 import type { BrokerAdapter, BrokerCredentials, BrokerEnvironment, BrokerName, PermissionReport } from '../brokers/broker-adapter';
 import { BrokerError } from '../brokers/broker-error';
+import { BROKER_PROFILES } from '../brokers/broker-profiles';
 import { BrokerRegistry } from '../brokers/broker-registry';
 import { byCreatedAt, Page, PageRequest, TimeKey, toPage } from '../common/pagination';
 import { Problem } from '../common/problem';
@@ -69,8 +70,10 @@ export class ConnectionsService {
   ) {}
 
   async create(auth: AuthContext, dto: CreateConnectionDto): Promise<ConnectionView> {
-    if (dto.broker === 'paper' && dto.environment === 'live') {
-      throw Problem.validation([{ path: 'environment', message: 'the paper broker has only a paper environment' }]);
+    const offered = BROKER_PROFILES[dto.broker].environments;
+    if (!offered[dto.environment]) {
+      const only = Object.keys(offered).join(' or ');
+      throw Problem.validation([{ path: 'environment', message: `${dto.broker} has no ${dto.environment} environment here: use ${only} (${Object.values(offered).join('; ')})` }]);
     }
     const adapter = this.brokers.get(dto.broker);
     const credentials = this.credentialsFor(auth, adapter, dto.credentials);

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { BrokersModule } from '../brokers/brokers.module';
 import { KmsModule } from '../kms/kms.module';
+import { BrokersController } from './brokers.controller';
 import { ConnectionsController } from './connections.controller';
 import { ConnectionsRepository } from './connections.repository';
 import { ConnectionsService } from './connections.service';
@@ -13,7 +14,7 @@ import { CredentialSealer } from './credential-sealer';
  */
 @Module({
   imports: [AuditModule, BrokersModule, KmsModule.forPrincipal('api')],
-  controllers: [ConnectionsController],
+  controllers: [ConnectionsController, BrokersController],
   providers: [ConnectionsService, ConnectionsRepository, CredentialSealer],
 })
 export class CredentialsModule {}

@@ -25,7 +25,7 @@ afterAll(async () => {
 
 /** Typed as the contract: the tests call what routing and onboarding call. */
 function binance(client: BrokerHttp, clock?: () => number): BrokerAdapter {
-  return new BinanceAdapter(client, clock);
+  return new BinanceAdapter({ paper: client, live: client }, clock);
 }
 
 /** A fresh account at the stub, so tests never share balances or orders. */
@@ -56,6 +56,50 @@ async function failure(promise: Promise<unknown>): Promise<BrokerError> {
   expect(err).toBeInstanceOf(BrokerError);
   return err as BrokerError;
 }
+
+describe('paper connections trade on the Spot Testnet, never on the exchange', () => {
+  let testnet: BinanceStub;
+  let testnetHttp: BrokerHttp;
+  let split: BrokerAdapter;
+
+  beforeAll(async () => {
+    testnet = await startBinanceStub({ testnet: true });
+    testnetHttp = new BrokerHttp('binance', testnet.url, TIMEOUT_MS);
+    split = new BinanceAdapter({ paper: testnetHttp, live: http });
+  });
+
+  afterAll(async () => {
+    await testnetHttp.close();
+    await testnet.stop();
+  });
+
+  it('checks a testnet key by its account (the testnet has no /sapi) and says it holds test funds only', async () => {
+    const creds = { apiKey: `tn${randomBytes(12).toString('hex')}`, apiSecret: `SECRET-${randomBytes(24).toString('hex')}` };
+    testnet.addKey({ ...creds, balances: { USDT: '10000' } });
+    const report = await split.inspect(creds, 'paper');
+    expect(report).toMatchObject({ inspection: 'trading_only', canTrade: true, canWithdraw: false, canTransfer: false, details: { testnet: true } });
+    expect(report.note).toMatch(/Spot Testnet.*test funds only/);
+    expect(testnet.received('GET', '/api/v3/account')).toHaveLength(1);
+    expect(stub.received('GET', '/api/v3/account').some((r) => r.headers['x-mbx-apikey'] === creds.apiKey)).toBe(false);
+    // The same key is unknown to the exchange: a live inspection of it goes there and is refused.
+    expect((await failure(split.inspect(creds, 'live'))).kind).toBe('credentials_invalid');
+  });
+
+  it('a paper order reaches the testnet; a live one the exchange', async () => {
+    const creds = { apiKey: `tn${randomBytes(12).toString('hex')}`, apiSecret: `SECRET-${randomBytes(24).toString('hex')}` };
+    testnet.addKey({ ...creds, balances: { USDT: '10000' } });
+    stub.addKey({ ...creds, balances: { USDT: '10000' } });
+    const paper = order({ environment: 'paper' });
+    expect(await split.placeOrder(creds, paper)).toMatchObject({ clientOrderId: paper.clientOrderId, status: 'filled' });
+    expect(testnet.orders(creds.apiKey).map((o) => o.clientOrderId)).toEqual([paper.clientOrderId]);
+    expect(stub.orders(creds.apiKey)).toEqual([]);
+    const live = order({ environment: 'live' });
+    await split.placeOrder(creds, live);
+    expect(stub.orders(creds.apiKey).map((o) => o.clientOrderId)).toEqual([live.clientOrderId]);
+    expect(await split.findOrder(creds, { ...paper, environment: 'paper' })).toMatchObject({ clientOrderId: paper.clientOrderId });
+    expect(await split.findOrder(creds, { ...paper, environment: 'live' })).toBeNull();
+  });
+});
 
 describe('inspect', () => {
   it('reports a trading-only key with the flags Binance returned', async () => {

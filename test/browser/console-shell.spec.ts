@@ -50,6 +50,7 @@ describe('console in a real browser (chromium)', () => {
       CONSOLE_DIR: dist,
       BROKER_ALPACA_BASE_URL: alpaca.url,
       BROKER_BINANCE_BASE_URL: binance.url,
+      BROKER_BINANCE_TESTNET_BASE_URL: binance.url,
       BROKER_COINBASE_BASE_URL: coinbase.url,
       BROKER_OANDA_BASE_URL: oanda.url,
       DATA_DIR: mkdtempSync(join(tmpdir(), 'switchyard-console-')),
@@ -220,7 +221,7 @@ describe('console in a real browser (chromium)', () => {
   const BROKER_FORMS = [
     {
       broker: 'binance',
-      words: /Can place orders — withdrawals and transfers disabled\. Checked with the broker's permission API\./,
+      words: /Can place orders — withdrawals and transfers disabled\. .*Binance Spot Testnet key: test funds only/,
       fields: (secret: string) => ({ 'API key': `bnk${randomBytes(8).toString('hex')}`, 'Secret key': secret }),
       secret: () => `canary-${randomBytes(16).toString('hex')}`,
       register: (f: Record<string, string>) => binance.addKey({ apiKey: f['API key'], apiSecret: f['Secret key'] }),
@@ -241,7 +242,7 @@ describe('console in a real browser (chromium)', () => {
     },
   ];
 
-  it.each(BROKER_FORMS)('connections: the $broker form connects a paper account and its secret never reappears anywhere in the browser', async ({ broker, fields, secret, register, words }) => {
+  it.each(BROKER_FORMS)('connections: the $broker form connects an account (paper where the broker has one) and its secret never reappears anywhere in the browser', async ({ broker, fields, secret, register, words }) => {
     const ws = await createWorkspace(api, `canary-${broker}`, password);
     const canary = secret();
     const values = fields(canary);
@@ -279,6 +280,7 @@ describe('console in a real browser (chromium)', () => {
       await w.page.getByLabel('Broker to connect').selectOption('binance');
       const form = w.page.getByRole('form', { name: 'Connect binance' });
       await form.getByLabel('Label').fill('Risky key');
+      await form.getByLabel('Account').selectOption('live'); // the exchange's key restrictions are read on live keys
       await form.getByLabel('API key').fill(key.apiKey);
       await form.getByLabel('Secret key').fill(key.apiSecret);
       await form.getByRole('button', { name: 'Connect binance' }).click();

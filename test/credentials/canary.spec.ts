@@ -23,6 +23,7 @@ beforeAll(async () => {
     LOG_LEVEL: 'trace',
     BROKER_ALPACA_BASE_URL: alpaca.url,
     BROKER_BINANCE_BASE_URL: binance.url,
+    BROKER_BINANCE_TESTNET_BASE_URL: binance.url,
     PLATFORM_ADMIN_TOKEN: `platform-${randomBytes(24).toString('hex')}`,
     JWT_SECRET: randomBytes(32).toString('hex'),
   };

@@ -1,4 +1,9 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { alpacaCredentialsSchema } from '../../src/brokers/alpaca/alpaca-schemas';
+import { binanceCredentialsSchema } from '../../src/brokers/binance/binance-schemas';
+import { BROKER_NAMES } from '../../src/brokers/broker-adapter';
+import { coinbaseCredentialsSchema } from '../../src/brokers/coinbase/coinbase-schemas';
+import { oandaCredentialsSchema } from '../../src/brokers/oanda/oanda-schemas';
 import { LocalKmsProvider } from '../../src/kms/local-kms.provider';
 import { createWorkspace, http, RunningApi, startApi } from '../support/api-app';
 import { AlpacaStub, startAlpacaStub } from '../support/brokers/alpaca-stub';
@@ -12,6 +17,7 @@ let db: TestDatabase;
 let api: RunningApi;
 let alpaca: AlpacaStub;
 let binance: BinanceStub;
+let binanceTestnet: BinanceStub;
 let coinbase: CoinbaseStub;
 let oanda: OandaStub;
 let worker: LocalKmsProvider;
@@ -19,11 +25,18 @@ let seq = 0;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  [alpaca, binance, coinbase, oanda] = await Promise.all([startAlpacaStub(), startBinanceStub(), startCoinbaseStub(), startOandaStub()]);
+  [alpaca, binance, binanceTestnet, coinbase, oanda] = await Promise.all([
+    startAlpacaStub(),
+    startBinanceStub(),
+    startBinanceStub({ testnet: true }),
+    startCoinbaseStub(),
+    startOandaStub(),
+  ]);
   api = await startApi(db, {
     BROKER_ALPACA_BASE_URL: alpaca.url,
     BROKER_ALPACA_LIVE_BASE_URL: alpaca.url,
     BROKER_BINANCE_BASE_URL: binance.url,
+    BROKER_BINANCE_TESTNET_BASE_URL: binanceTestnet.url,
     BROKER_COINBASE_BASE_URL: coinbase.url,
     BROKER_OANDA_BASE_URL: oanda.url,
     BROKER_OANDA_LIVE_BASE_URL: oanda.url,
@@ -35,7 +48,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await api?.close();
-  await Promise.all([alpaca?.stop(), binance?.server.stop(), coinbase?.server.stop(), oanda?.stop()]);
+  await Promise.all([alpaca?.stop(), binance?.server.stop(), binanceTestnet?.server.stop(), coinbase?.server.stop(), oanda?.stop()]);
   await db?.drop();
 });
 
@@ -179,6 +192,52 @@ describe('POST /v1/connections: inspect with the broker, then seal, then store',
     const state = await vaultState(db, ws.id);
     expect(state.connections.map((c) => c.id)).toEqual([ok.body.id]);
     expect(state.versions).toHaveLength(1);
+  });
+
+  it('a paper Binance connection is a Spot Testnet key, checked at the testnet and never at the exchange', async () => {
+    const ws = await createWorkspace(api);
+    const key = { apiKey: unique('tnk'), apiSecret: unique('testnet-secret-') };
+    binanceTestnet.addKey(key);
+    const res = await connect(ws.token, { broker: 'binance', environment: 'paper', credentials: key });
+    expect(res.status).toBe(201);
+    expect(res.body.permissions).toMatchObject({ inspection: 'trading_only', canTrade: true, canWithdraw: false, note: expect.stringContaining('Spot Testnet') });
+    expect(binanceTestnet.received('GET', '/api/v3/account')).toHaveLength(1);
+    expect(binance.server.requests.some((r) => r.headers['x-mbx-apikey'] === key.apiKey)).toBe(false);
+    // An exchange key saved as paper is unknown to the testnet: refused, nothing stored.
+    const exchangeKey = binanceKey();
+    const refused = await connect(ws.token, { broker: 'binance', environment: 'paper', credentials: exchangeKey });
+    expect(refused.status).toBe(422);
+    expect(refused.body.code).toBe('broker_credentials_invalid');
+  });
+
+  it('Coinbase has no paper trading: a paper Coinbase connection is refused with the reason beside the field', async () => {
+    const ws = await createWorkspace(api);
+    const before = coinbase.server.requests.length;
+    const res = await connect(ws.token, { broker: 'coinbase', environment: 'paper', credentials: coinbaseKey() });
+    expect(res.status).toBe(422);
+    expect(res.body.errors).toEqual([{ path: 'environment', message: expect.stringMatching(/coinbase has no paper environment.*use live/) }]);
+    expect(coinbase.server.requests.length).toBe(before);
+    expect(await vaultState(db, ws.id)).toEqual({ connections: [], versions: [], audit: [] });
+  });
+
+  it('GET /v1/brokers: every broker with its environments and credential fields, as each adapter validates them', async () => {
+    const ws = await createWorkspace(api);
+    expect((await http(api.url, 'GET', '/v1/brokers')).status).toBe(401);
+    const res = await http(api.url, 'GET', '/v1/brokers', { token: ws.token });
+    expect(res.status).toBe(200);
+    expect(res.body.nextCursor).toBeNull();
+    const byName = new Map<string, any>(res.body.items.map((b: any) => [b.broker, b]));
+    expect([...byName.keys()].sort()).toEqual([...BROKER_NAMES].sort());
+    const schemas = { alpaca: alpacaCredentialsSchema, binance: binanceCredentialsSchema, coinbase: coinbaseCredentialsSchema, oanda: oandaCredentialsSchema };
+    for (const [broker, schema] of Object.entries(schemas)) {
+      const fields = byName.get(broker).credentialFields;
+      expect(fields.map((f: any) => f.name).sort()).toEqual(Object.keys(schema.shape).sort());
+      expect(fields.filter((f: any) => f.secret)).toHaveLength(1);
+    }
+    expect(byName.get('paper').credentialFields).toEqual([]);
+    expect(Object.keys(byName.get('coinbase').environments)).toEqual(['live']);
+    expect(Object.keys(byName.get('binance').environments)).toEqual(['paper', 'live']);
+    expect(byName.get('binance')).toMatchObject({ permissionInspection: 'inspected', brackets: 'none', options: false, futures: false });
   });
 
   it('records and reports that an OANDA token has a single permission tier', async () => {

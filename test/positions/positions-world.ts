@@ -40,8 +40,14 @@ export class PositionsWorld {
       credentials = { accountId: `101-004-${1000000 + (randomBytes(3).readUIntBE(0, 3) % 8999999)}-001`, token: `oanda-token-${randomBytes(12).toString('hex')}` };
       this.oanda.addAccount({ accountId: credentials.accountId, token: credentials.token });
     }
-    const res = await http(this.routing.api.url, 'POST', '/v1/connections', { token, body: { broker, label: broker, environment: 'paper', credentials } });
+    // Coinbase has no paper trading: its connection is live, routed once the owner enables live trading.
+    const environment = broker === 'coinbase' ? 'live' : 'paper';
+    const res = await http(this.routing.api.url, 'POST', '/v1/connections', { token, body: { broker, label: broker, environment, credentials } });
     if (res.status !== 201) throw new Error(`connection failed: ${res.status} ${res.text}`);
+    if (environment === 'live') {
+      const live = await http(this.routing.api.url, 'PUT', '/v1/workspace/live-trading', { token, body: { enabled: true, reason: 'positions test' } });
+      if (live.status !== 200) throw new Error(`live trading not enabled: ${live.status} ${live.text}`);
+    }
     return { id: res.body.id, credentials };
   }
 

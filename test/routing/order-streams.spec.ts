@@ -426,8 +426,10 @@ describe('order lifecycle by broker event streams (Coinbase user channel)', () =
     const apiKeyName = `organizations/org-${randomBytes(4).toString('hex')}/apiKeys/key-${randomBytes(6).toString('hex')}`;
     coinbase.addKey({ apiKeyName, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), balances: { USD: '1000000' } });
     const credentials = { apiKeyName, privateKey: privateKey.export({ type: 'sec1', format: 'pem' }).toString() };
-    const res = await http(world.api.url, 'POST', '/v1/connections', { token: ws.token, body: { broker: 'coinbase', label: 'cb', environment: 'paper', credentials } });
+    // Coinbase has no paper trading: a live connection, routed once the owner enables live trading.
+    const res = await http(world.api.url, 'POST', '/v1/connections', { token: ws.token, body: { broker: 'coinbase', label: 'cb', environment: 'live', credentials } });
     expect(res.status).toBe(201);
+    expect((await http(world.api.url, 'PUT', '/v1/workspace/live-trading', { token: ws.token, body: { enabled: true, reason: 'stream test' } })).status).toBe(200);
     const source = await world.source(ws.token);
     await world.route(ws.token, { sourceId: source.id, connectionId: res.body.id, sizing: { mode: 'fixed', value: '2' } });
     const settled = await world.settled(ws.token, await world.send(source, { ticker: 'COINBASE:BTCUSD', action: 'buy', orderType: 'limit', limitPrice: '49000', price: '50000' }));

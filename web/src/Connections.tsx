@@ -1,7 +1,7 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api } from './api/client';
-import { useConnections, useRoutes } from './api/queries';
+import { useBrokers, useConnections, useRoutes } from './api/queries';
 import type { paths } from './api/schema';
 import type { ConnectionView, Permissions } from './api/views';
 import { Field, FormProblem, Table, when } from './ui';
@@ -9,39 +9,13 @@ import { Field, FormProblem, Table, when } from './ui';
 type CreateConnection = paths['/v1/connections']['post']['requestBody']['content']['application/json'];
 type RotateConnection = paths['/v1/connections/{id}/rotate']['post']['requestBody']['content']['application/json'];
 type Broker = CreateConnection['broker'];
-type CredentialField = { name: string; label: string; secret: boolean; pem?: boolean };
+type BrokerProfile = paths['/v1/brokers']['get']['responses'][200]['content']['application/json']['items'][number];
+type CredentialField = BrokerProfile['credentialFields'][number];
+type Environment = keyof BrokerProfile['environments'];
 
-// Field names each broker's adapter validates; secrets go in password inputs the browser never echoes back.
-const BROKERS: Record<Broker, { title: string; fields: CredentialField[] }> = {
-  paper: { title: 'Paper broker (simulated fills)', fields: [] },
-  alpaca: {
-    title: 'Alpaca',
-    fields: [
-      { name: 'apiKey', label: 'API key ID', secret: false },
-      { name: 'apiSecret', label: 'API secret key', secret: true },
-    ],
-  },
-  binance: {
-    title: 'Binance (spot; a key without withdrawals)',
-    fields: [
-      { name: 'apiKey', label: 'API key', secret: false },
-      { name: 'apiSecret', label: 'Secret key', secret: true },
-    ],
-  },
-  coinbase: {
-    title: 'Coinbase Advanced Trade (a CDP key that cannot transfer)',
-    fields: [
-      { name: 'apiKeyName', label: 'API key name (organizations/…/apiKeys/…)', secret: false },
-      { name: 'privateKey', label: 'Private key (PEM)', secret: true, pem: true },
-    ],
-  },
-  oanda: {
-    title: 'OANDA (a single permission tier: the token can trade, not withdraw)',
-    fields: [
-      { name: 'accountId', label: 'Account ID', secret: false },
-      { name: 'token', label: 'Personal access token', secret: true },
-    ],
-  },
+const ENVIRONMENT_WORDS: Record<Environment, string> = {
+  paper: 'no real money',
+  live: 'orders only once the owner enables live trading',
 };
 
 /**
@@ -58,7 +32,7 @@ function pemFromOneLine(value: string): string {
 /** Reads a broker's credential inputs and empties the secret ones at once, whatever the answer. */
 function takeCredentials(form: HTMLFormElement, fields: CredentialField[]): Record<string, string> {
   const data = new FormData(form);
-  const credentials = Object.fromEntries(fields.map((f) => [f.name, f.pem ? pemFromOneLine(String(data.get(`credentials.${f.name}`))) : String(data.get(`credentials.${f.name}`))]));
+  const credentials = Object.fromEntries(fields.map((f) => [f.name, f.multiline ? pemFromOneLine(String(data.get(`credentials.${f.name}`))) : String(data.get(`credentials.${f.name}`))]));
   for (const f of fields) if (f.secret) (form.elements.namedItem(`credentials.${f.name}`) as HTMLInputElement).value = '';
   return credentials;
 }
@@ -74,6 +48,7 @@ export function Connections({ canWrite }: { canWrite: boolean }) {
   const queries = useQueryClient();
   const list = useConnections();
   const routes = useRoutes();
+  const brokers = useBrokers();
   const [broker, setBroker] = useState<Broker>('paper');
   const [rotating, setRotating] = useState<ConnectionView | null>(null);
   const refresh = () => void queries.invalidateQueries({ queryKey: ['connections'] });
@@ -87,12 +62,16 @@ export function Connections({ canWrite }: { canWrite: boolean }) {
   });
   const revoke = useMutation({ mutationFn: (id: string) => api<ConnectionView>('DELETE', `/v1/connections/${id}`), onSuccess: refresh });
   const routesOf = (id: string) => (routes.data?.items ?? []).filter((r) => r.connectionId === id);
-  const spec = BROKERS[broker];
+  const profiles = new Map((brokers.data?.items ?? []).map((b) => [b.broker, b]));
+  const spec = profiles.get(broker);
+  const fieldsOf = (b: string) => profiles.get(b as Broker)?.credentialFields ?? [];
+  const environments = Object.entries(spec?.environments ?? {}) as Array<[Environment, string]>;
 
   return (
     <section aria-labelledby="connections-heading">
       <h2 id="connections-heading">Connections</h2>
-      {canWrite && (
+      {canWrite && brokers.isError && <p role="alert">The broker list could not be loaded: {brokers.error.message}</p>}
+      {canWrite && spec && (
         <>
           <label>
             Broker to connect
@@ -103,9 +82,9 @@ export function Connections({ canWrite }: { canWrite: boolean }) {
                 setBroker(e.target.value as Broker);
               }}
             >
-              {(Object.keys(BROKERS) as Broker[]).map((b) => (
-                <option key={b} value={b}>
-                  {BROKERS[b].title}
+              {[...profiles.values()].map((b) => (
+                <option key={b.broker} value={b.broker}>
+                  {b.title}
                 </option>
               ))}
             </select>
@@ -118,7 +97,7 @@ export function Connections({ canWrite }: { canWrite: boolean }) {
               const form = event.currentTarget;
               const data = new FormData(form);
               const environment = data.get('environment') === 'live' ? 'live' : 'paper';
-              create.mutate({ broker, label: String(data.get('label')), environment, credentials: takeCredentials(form, spec.fields) });
+              create.mutate({ broker, label: String(data.get('label')), environment, credentials: takeCredentials(form, spec.credentialFields) });
             }}
           >
             <h3>{spec.title}</h3>
@@ -126,13 +105,16 @@ export function Connections({ canWrite }: { canWrite: boolean }) {
             {broker !== 'paper' && (
               <label>
                 Account
-                <select name="environment" defaultValue="paper">
-                  <option value="paper">paper, practice or testnet (no real money)</option>
-                  <option value="live">live (orders only once the owner enables live trading)</option>
+                <select name="environment" defaultValue={environments[0][0]}>
+                  {environments.map(([environment, what]) => (
+                    <option key={environment} value={environment}>
+                      {environment}: {what} ({ENVIRONMENT_WORDS[environment]})
+                    </option>
+                  ))}
                 </select>
               </label>
             )}
-            <CredentialInputs fields={spec.fields} error={create.error} />
+            <CredentialInputs fields={spec.credentialFields} error={create.error} />
             <button type="submit" disabled={create.isPending}>
               Connect {broker}
             </button>
@@ -157,11 +139,11 @@ export function Connections({ canWrite }: { canWrite: boolean }) {
           aria-label={`Rotate credentials of ${rotating.label}`}
           onSubmit={(event) => {
             event.preventDefault();
-            rotate.mutate({ id: rotating.id, body: { credentials: takeCredentials(event.currentTarget, BROKERS[rotating.broker as Broker].fields) } });
+            rotate.mutate({ id: rotating.id, body: { credentials: takeCredentials(event.currentTarget, fieldsOf(rotating.broker)) } });
           }}
         >
           <h3>New credentials for {rotating.label}</h3>
-          <CredentialInputs fields={BROKERS[rotating.broker as Broker].fields} error={rotate.error} />
+          <CredentialInputs fields={fieldsOf(rotating.broker)} error={rotate.error} />
           <button type="submit" disabled={rotate.isPending}>
             Rotate credentials
           </button>{' '}

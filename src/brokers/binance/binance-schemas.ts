@@ -36,8 +36,9 @@ export type BinanceOrder = z.infer<typeof binanceOrderSchema>;
 /** `DELETE /api/v3/openOrders`: cancelled orders, and order lists with their legs in `orderReports`. */
 export const binanceCancelledSchema = z.array(z.looseObject({ orderReports: z.array(z.unknown()).optional() }));
 
-/** `GET /api/v3/account`: the balances only. */
+/** `GET /api/v3/account`: the balances, and whether the account may trade (what a testnet key check reads). */
 export const binanceAccountSchema = z.object({
+  canTrade: z.boolean().optional(),
   balances: z.array(z.object({ asset: z.string(), free: decimal, locked: decimal })),
 });
 

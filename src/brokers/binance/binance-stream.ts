@@ -21,18 +21,18 @@ const eventSchema = z.object({ subscriptionId: z.number().optional(), event: z.l
  */
 export class BinanceStreamClient implements BrokerStreamClient {
   constructor(
-    private readonly url: string,
+    private readonly urls: Record<BrokerEnvironment, string>,
     private readonly timeoutMs: number,
   ) {}
 
-  open(credentials: BrokerCredentials, _environment: BrokerEnvironment, handlers: BrokerStreamHandlers): Promise<BrokerStream> {
+  open(credentials: BrokerCredentials, environment: BrokerEnvironment, handlers: BrokerStreamHandlers): Promise<BrokerStream> {
     const creds = parseCredentials(BROKER, binanceCredentialsSchema, credentials);
     const id = randomUUID();
     const payload = `apiKey=${creds.apiKey}&timestamp=${Date.now()}`;
     const signature = createHmac('sha256', creds.apiSecret).update(payload).digest('hex');
     // The only request this stream sends: the key id and a signature, never the secret.
     const subscribe = JSON.stringify({ id, method: 'userDataStream.subscribe.signature', params: { ...Object.fromEntries(new URLSearchParams(payload)), signature } });
-    const options = { url: this.url, broker: BROKER, label: 'the Binance user data stream', timeoutMs: this.timeoutMs };
+    const options = { url: this.urls[environment], broker: BROKER, label: 'the Binance user data stream', timeoutMs: this.timeoutMs };
     return openSocketStream(options, handlers, (session) => session.send(subscribe), (json, session) => {
       const response = responseSchema.safeParse(json);
       if (response.success && response.data.id === id) {

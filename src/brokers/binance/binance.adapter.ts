@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { z } from 'zod';
-import type { AccountSummary, BrokerAdapter, BrokerCredentials, BrokerOrderState, HeldPosition, OrderAck, OrderLookup, OrderRequest, PermissionReport, Position } from '../broker-adapter';
+import type { AccountSummary, BrokerAdapter, BrokerCredentials, BrokerEnvironment, BrokerOrderState, HeldPosition, OrderAck, OrderLookup, OrderRequest, PermissionReport, Position } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
 import type { BrokerHttp, BrokerHttpResponse } from '../broker-http';
 import {
@@ -42,19 +42,23 @@ const DUPLICATE_ORDER = /duplicate order/i;
 
 type Method = 'GET' | 'POST' | 'DELETE';
 
-/** Binance spot REST API with HMAC keys: https://developers.binance.com/docs/binance-spot-api-docs/rest-api */
+/**
+ * Binance spot REST API with HMAC keys: https://developers.binance.com/docs/binance-spot-api-docs/rest-api.
+ * Paper connections use the Spot Testnet (test funds, same API without `/sapi`), live ones the exchange.
+ */
 export class BinanceAdapter implements BrokerAdapter {
   readonly broker = 'binance' as const;
   readonly credentialsSchema = binanceCredentialsSchema;
 
   constructor(
-    private readonly http: BrokerHttp,
+    private readonly hosts: Record<BrokerEnvironment, BrokerHttp>,
     private readonly clock: () => number = Date.now,
   ) {}
 
-  async inspect(credentials: BrokerCredentials): Promise<PermissionReport> {
+  async inspect(credentials: BrokerCredentials, environment: BrokerEnvironment): Promise<PermissionReport> {
     const creds = parseCredentials(BROKER, binanceCredentialsSchema, credentials);
-    const res = await this.signed(creds, 'GET', '/sapi/v1/account/apiRestrictions', {});
+    if (environment === 'paper') return this.inspectTestnetKey(creds);
+    const res = await this.signed(creds, 'live', 'GET', '/sapi/v1/account/apiRestrictions', {});
     const flags = this.expect(res, creds, binanceRestrictionsSchema, 'the key inspection');
     const fundMoving = FUND_MOVING_FLAGS.filter((f) => flags[f]);
     if (fundMoving.length > 0) {
@@ -74,6 +78,16 @@ export class BinanceAdapter implements BrokerAdapter {
     return { inspection: 'inspected', canTrade, canWithdraw: false, canTransfer: false, note, details, keyHint: keyHint(creds.apiKey) };
   }
 
+  /** The Spot Testnet has no `/sapi` (no key restrictions to read) and nothing to withdraw: the account answer proves the key. */
+  private async inspectTestnetKey(creds: BinanceCredentials): Promise<PermissionReport> {
+    const res = await this.signed(creds, 'paper', 'GET', '/api/v3/account', { omitZeroBalances: 'true' });
+    const { canTrade = true } = this.expect(res, creds, binanceAccountSchema, 'the key check');
+    const note = canTrade
+      ? 'Binance Spot Testnet key: test funds only; the testnet cannot withdraw or transfer.'
+      : 'Binance Spot Testnet key cannot trade: the testnet account has trading disabled.';
+    return { inspection: 'trading_only', canTrade, canWithdraw: false, canTransfer: false, note, details: { testnet: true }, keyHint: keyHint(creds.apiKey) };
+  }
+
   /** Binance refuses a reused client order id only while the first order is OPEN, so the id is looked up first. */
   async placeOrder(credentials: BrokerCredentials, order: OrderRequest): Promise<OrderAck> {
     const creds = parseCredentials(BROKER, binanceCredentialsSchema, credentials);
@@ -81,70 +95,70 @@ export class BinanceAdapter implements BrokerAdapter {
     if (unsupported) throw new BrokerError('unsupported_order_type', BROKER, unsupported);
     assertOrderValues(BROKER, order);
     const symbol = requireSymbol(order.symbol);
-    const existing = await this.lookup(creds, symbol, order.clientOrderId);
+    const existing = await this.lookup(creds, order.environment, symbol, order.clientOrderId);
     if (existing) return acceptedOrThrow(BROKER, LABEL, existing, creds);
 
-    const res = await this.signed(creds, 'POST', '/api/v3/order', binanceOrderParams(order, symbol));
+    const res = await this.signed(creds, order.environment, 'POST', '/api/v3/order', binanceOrderParams(order, symbol));
     if (res.status === 200) {
       return acceptedOrThrow(BROKER, LABEL, binanceOrderAck(parseBrokerBody(BROKER, binanceOrderSchema, res.json, 'the order')), creds);
     }
     const error = binanceErrorSchema.safeParse(res.json);
     if (error.success && error.data.code === NEW_ORDER_REJECTED && DUPLICATE_ORDER.test(error.data.msg ?? '')) {
       // A concurrent attempt with the same id got there first: its order is the result of this request.
-      return replayedOrder(BROKER, LABEL, await this.lookup(creds, symbol, order.clientOrderId), creds);
+      return replayedOrder(BROKER, LABEL, await this.lookup(creds, order.environment, symbol, order.clientOrderId), creds);
     }
     throw this.failure(res, creds, 'the order');
   }
 
-  async findOrder(credentials: BrokerCredentials, order: Pick<OrderRequest, 'clientOrderId' | 'symbol'>): Promise<OrderAck | null> {
+  async findOrder(credentials: BrokerCredentials, order: OrderLookup): Promise<OrderAck | null> {
     const creds = parseCredentials(BROKER, binanceCredentialsSchema, credentials);
-    return this.lookup(creds, requireSymbol(order.symbol), order.clientOrderId);
+    return this.lookup(creds, order.environment, requireSymbol(order.symbol), order.clientOrderId);
   }
 
   /** Spot holds no short positions: the position is the base asset's free + locked balance. */
   async getOrder(credentials: BrokerCredentials, order: OrderLookup): Promise<BrokerOrderState | null> {
     const creds = parseCredentials(BROKER, binanceCredentialsSchema, credentials);
-    const found = await this.lookupRaw(creds, requireSymbol(order.symbol), order.clientOrderId);
+    const found = await this.lookupRaw(creds, order.environment, requireSymbol(order.symbol), order.clientOrderId);
     return found ? binanceOrderState(found) : null;
   }
 
-  async getPosition(credentials: BrokerCredentials, symbol: string): Promise<Position> {
+  async getPosition(credentials: BrokerCredentials, symbol: string, environment: BrokerEnvironment): Promise<Position> {
     const creds = parseCredentials(BROKER, binanceCredentialsSchema, credentials);
     const plain = requireSymbol(symbol);
     const base = baseAsset(plain);
     if (!base) throw new BrokerError('rejected', BROKER, `cannot tell the base asset of Binance symbol ${plain}`);
-    return { symbol, quantity: await this.balance(creds, base) };
+    return { symbol, quantity: await this.balance(creds, environment, base) };
   }
 
-  async cancelOpenOrders(credentials: BrokerCredentials, symbol: string): Promise<number> {
+  async cancelOpenOrders(credentials: BrokerCredentials, symbol: string, environment: BrokerEnvironment): Promise<number> {
     const creds = parseCredentials(BROKER, binanceCredentialsSchema, credentials);
-    const res = await this.signed(creds, 'DELETE', '/api/v3/openOrders', { symbol: requireSymbol(symbol) });
+    const res = await this.signed(creds, environment, 'DELETE', '/api/v3/openOrders', { symbol: requireSymbol(symbol) });
     if (errorCode(res) === UNKNOWN_ORDER_ON_CANCEL) return 0; // nothing was open
     const cancelled = this.expect(res, creds, binanceCancelledSchema, 'the cancel request');
     return cancelled.reduce((n, entry) => n + (entry.orderReports?.length ?? 1), 0);
   }
 
   /** Spot positions are the non-zero balances besides the USDT cash, each named as its USDT market (BTC → BTCUSDT). */
-  async getPositions(credentials: BrokerCredentials): Promise<HeldPosition[]> {
+  async getPositions(credentials: BrokerCredentials, environment: BrokerEnvironment): Promise<HeldPosition[]> {
     const creds = parseCredentials(BROKER, binanceCredentialsSchema, credentials);
-    return (await this.balances(creds))
+    return (await this.balances(creds, environment))
       .filter((b) => b.asset !== EQUITY_ASSET)
       .map((b) => ({ symbol: `${b.asset}${EQUITY_ASSET}`, quantity: addDecimals(b.free, b.locked) }))
       .filter((p) => p.quantity !== '0');
   }
 
   /** As getEquity: the USDT balance is the equity; what is free of it is the buying power. */
-  async getAccount(credentials: BrokerCredentials): Promise<AccountSummary> {
+  async getAccount(credentials: BrokerCredentials, environment: BrokerEnvironment): Promise<AccountSummary> {
     const creds = parseCredentials(BROKER, binanceCredentialsSchema, credentials);
-    const usdt = (await this.balances(creds)).find((b) => b.asset === EQUITY_ASSET);
+    const usdt = (await this.balances(creds, environment)).find((b) => b.asset === EQUITY_ASSET);
     const total = usdt ? addDecimals(usdt.free, usdt.locked) : '0';
     return { currency: EQUITY_ASSET, equity: total, cash: total, buyingPower: usdt ? addDecimals(usdt.free, '0') : '0' };
   }
 
   /** Simplification: equity is the USDT balance (free + locked); other assets are not valued (that needs prices). */
-  async getEquity(credentials: BrokerCredentials): Promise<string> {
+  async getEquity(credentials: BrokerCredentials, environment: BrokerEnvironment): Promise<string> {
     const creds = parseCredentials(BROKER, binanceCredentialsSchema, credentials);
-    return this.balance(creds, EQUITY_ASSET);
+    return this.balance(creds, environment, EQUITY_ASSET);
   }
 
   /** Binance has no API endpoint to delete an API key; users delete it under API Management. */
@@ -152,38 +166,39 @@ export class BinanceAdapter implements BrokerAdapter {
     return false;
   }
 
-  private async lookup(creds: BinanceCredentials, symbol: string, clientOrderId: string): Promise<OrderAck | null> {
-    const found = await this.lookupRaw(creds, symbol, clientOrderId);
+  private async lookup(creds: BinanceCredentials, environment: BrokerEnvironment, symbol: string, clientOrderId: string): Promise<OrderAck | null> {
+    const found = await this.lookupRaw(creds, environment, symbol, clientOrderId);
     return found ? binanceOrderAck(found) : null;
   }
 
-  private async lookupRaw(creds: BinanceCredentials, symbol: string, clientOrderId: string): Promise<BinanceOrder | null> {
-    const res = await this.signed(creds, 'GET', '/api/v3/order', { symbol, origClientOrderId: clientOrderId });
+  private async lookupRaw(creds: BinanceCredentials, environment: BrokerEnvironment, symbol: string, clientOrderId: string): Promise<BinanceOrder | null> {
+    const res = await this.signed(creds, environment, 'GET', '/api/v3/order', { symbol, origClientOrderId: clientOrderId });
     if (errorCode(res) === NO_SUCH_ORDER) return null;
     return this.expect(res, creds, binanceOrderSchema, 'the order lookup');
   }
 
-  private async balance(creds: BinanceCredentials, asset: string): Promise<string> {
-    const held = (await this.balances(creds)).find((b) => b.asset === asset);
+  private async balance(creds: BinanceCredentials, environment: BrokerEnvironment, asset: string): Promise<string> {
+    const held = (await this.balances(creds, environment)).find((b) => b.asset === asset);
     return held ? addDecimals(held.free, held.locked) : '0';
   }
 
-  private async balances(creds: BinanceCredentials) {
-    const res = await this.signed(creds, 'GET', '/api/v3/account', { omitZeroBalances: 'true' });
+  private async balances(creds: BinanceCredentials, environment: BrokerEnvironment) {
+    const res = await this.signed(creds, environment, 'GET', '/api/v3/account', { omitZeroBalances: 'true' });
     return this.expect(res, creds, binanceAccountSchema, 'the account request').balances;
   }
 
   /** A SIGNED request: HMAC-SHA256 (hex) of the exact parameter string sent, in the body for POST, else in the query. */
-  private signed(creds: BinanceCredentials, method: Method, path: string, params: Record<string, string>): Promise<BrokerHttpResponse> {
+  private signed(creds: BinanceCredentials, environment: BrokerEnvironment, method: Method, path: string, params: Record<string, string>): Promise<BrokerHttpResponse> {
+    const http = this.hosts[environment];
     const query = new URLSearchParams(params);
     query.set('recvWindow', RECV_WINDOW);
     query.set('timestamp', String(Math.trunc(this.clock())));
     const payload = query.toString();
     const signedPayload = `${payload}&signature=${createHmac('sha256', creds.apiSecret).update(payload).digest('hex')}`;
     const headers: Record<string, string> = { 'X-MBX-APIKEY': creds.apiKey };
-    if (method !== 'POST') return this.http.send({ method, path: `${path}?${signedPayload}`, headers });
+    if (method !== 'POST') return http.send({ method, path: `${path}?${signedPayload}`, headers });
     headers['content-type'] = 'application/x-www-form-urlencoded';
-    return this.http.send({ method, path, headers, body: signedPayload });
+    return http.send({ method, path, headers, body: signedPayload });
   }
 
   /** The parsed 200 body, or the BrokerError the answer stands for. */

@@ -122,6 +122,7 @@ export class FaultWorld {
       BROKER_ALPACA_BASE_URL: this.alpaca.url,
       BROKER_ALPACA_LIVE_BASE_URL: this.alpaca.url,
       BROKER_BINANCE_BASE_URL: this.binance.url,
+      BROKER_BINANCE_TESTNET_BASE_URL: this.binance.url,
       BROKER_TIMEOUT_MS: '1000',
       ...(this.redis ? { REDIS_URL: this.redis.url, QUEUE_PREFIX: `{sytest-${randomBytes(6).toString('hex')}}` } : {}),
     };

@@ -119,6 +119,7 @@ export function processEnv(c: ClusterEnv, own: Record<string, string>): NodeJS.P
     BROKER_ALPACA_BASE_URL: c.alpacaUrl,
     BROKER_ALPACA_LIVE_BASE_URL: c.alpacaUrl,
     BROKER_BINANCE_BASE_URL: c.binanceUrl,
+    BROKER_BINANCE_TESTNET_BASE_URL: c.binanceUrl,
     BROKER_TIMEOUT_MS: '3000',
     // Limits are per api process; the test's one client IP sends everything.
     RATE_LIMIT_PER_MINUTE: '1000000',

@@ -87,7 +87,11 @@ export class BinanceStub {
   /** The WebSocket API's user data stream: an executionReport per order change. */
   readonly stream = new BinanceUserDataStream((apiKey) => this.accounts.get(apiKey)?.key.apiSecret);
 
-  constructor(readonly server: BrokerStubServer) {
+  /** `testnet`: as the Spot Testnet, which serves `/api` but no `/sapi` (wallet and key-restriction endpoints). */
+  constructor(
+    readonly server: BrokerStubServer,
+    private readonly testnet = false,
+  ) {
     server.upgrade(/^\/ws-api\/v3$/, (req, socket, head) => this.stream.handleUpgrade(req, socket, head));
     this.addMarket('BTCUSDT', 'BTC', 'USDT', '50000');
     this.addMarket('ETHUSDT', 'ETH', 'USDT', '3000');
@@ -189,8 +193,8 @@ export class BinanceStub {
         return 'reply' in auth ? auth.reply : handler(auth.account, auth.params);
       };
     };
+    if (!this.testnet) this.server.route('GET', /^\/sapi\/v1\/account\/apiRestrictions$/, signed(false, (a) => this.apiRestrictions(a)));
     this.server
-      .route('GET', /^\/sapi\/v1\/account\/apiRestrictions$/, signed(false, (a) => this.apiRestrictions(a)))
       .route('GET', /^\/api\/v3\/account$/, signed(false, (a, p) => this.account(a, p)))
       .route('POST', /^\/api\/v3\/order$/, signed(true, (a, p) => this.newOrder(a, p)))
       .route('GET', /^\/api\/v3\/order$/, signed(false, (a, p) => this.queryOrder(a, p)))
@@ -439,7 +443,7 @@ function never(): Promise<StubReply> {
   return new Promise(() => undefined);
 }
 
-export async function startBinanceStub(): Promise<BinanceStub> {
+export async function startBinanceStub(options: { testnet?: boolean } = {}): Promise<BinanceStub> {
   const server = await new BrokerStubServer().start();
-  return new BinanceStub(server).install();
+  return new BinanceStub(server, options.testnet).install();
 }

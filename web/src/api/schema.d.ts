@@ -279,6 +279,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/brokers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["BrokersController_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sources": {
         parameters: {
             query?: never;
@@ -1449,6 +1465,53 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    BrokersController_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            /** @enum {string} */
+                            broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda";
+                            title: string;
+                            environments: {
+                                paper?: string;
+                                live?: string;
+                            };
+                            credentialFields: {
+                                name: string;
+                                label: string;
+                                secret: boolean;
+                                multiline?: boolean;
+                            }[];
+                            assetClasses: ("us_equities" | "crypto" | "forex" | "simulated")[];
+                            orderTypes: ("market" | "limit" | "stop" | "stop_limit")[];
+                            /** @enum {string} */
+                            brackets: "both_or_one" | "both_only" | "none";
+                            stopLimitStopLoss: boolean;
+                            trailingStopLoss: ("percent" | "amount")[];
+                            options: boolean;
+                            futures: boolean;
+                            /** @enum {string} */
+                            permissionInspection: "inspected" | "single_tier" | "not_exposed" | "trading_only";
+                            revokesKeyAtBroker: boolean;
+                        }[];
+                        nextCursor: null;
+                    };
+                };
             };
         };
     };
