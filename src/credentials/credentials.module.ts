@@ -2,6 +2,9 @@ import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { BrokersModule } from '../brokers/brokers.module';
 import { KmsModule } from '../kms/kms.module';
+import { ConnectionRiskController } from './connection-risk.controller';
+import { ConnectionRiskRepository } from './connection-risk.repository';
+import { ConnectionRiskService } from './connection-risk.service';
 import { ConnectionsController } from './connections.controller';
 import { ConnectionsRepository } from './connections.repository';
 import { ConnectionsService } from './connections.service';
@@ -13,7 +16,7 @@ import { CredentialSealer } from './credential-sealer';
  */
 @Module({
   imports: [AuditModule, BrokersModule, KmsModule.forPrincipal('api')],
-  controllers: [ConnectionsController],
-  providers: [ConnectionsService, ConnectionsRepository, CredentialSealer],
+  controllers: [ConnectionsController, ConnectionRiskController],
+  providers: [ConnectionsService, ConnectionsRepository, CredentialSealer, ConnectionRiskRepository, ConnectionRiskService],
 })
 export class CredentialsModule {}
