@@ -41,4 +41,8 @@ export function round(value: bigint, places: number): bigint {
 }
 
 export const ZERO = 0n;
+
+export function abs(value: bigint): bigint {
+  return value < ZERO ? -value : value;
+}
 export const HUNDRED = 100n * ONE;

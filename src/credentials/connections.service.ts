@@ -12,6 +12,7 @@ import { toFieldErrors } from '../common/validation';
 import { TenantDb, TenantTx } from '../database/tenant-db';
 import { KmsUnavailableError } from '../kms/kms-errors';
 import type { AuthContext } from '../common/auth/auth-context';
+import { ConnectionRiskRepository, ConnectionRiskRow } from './connection-risk.repository';
 import { BrokerRevocation, ConnectionRecord, ConnectionsRepository, StoredPermissions } from './connections.repository';
 import { CredentialRef, CredentialSealer, SealedCredential } from './credential-sealer';
 import type { CreateConnectionDto, RotateConnectionDto } from './dto/connection.dto';
@@ -31,12 +32,24 @@ export interface ConnectionView {
   rotatedAt: string | null;
   revokedAt: string | null;
   brokerRevocation: BrokerRevocation | null;
+  /** The connection's own kill switch: while engaged its entries are refused (exits and flattens still go). */
+  killSwitch: { engaged: boolean; reason: string | null; changedAt: string | null; changedBy: string | null };
+  /** Daily loss / drawdown limits and the latest session's P&L as the worker last computed it; null when none set. */
+  lossLimits: {
+    dailyLossLimit: string | null;
+    maxDrawdown: string | null;
+    action: 'block' | 'flatten';
+    sessionStart: string;
+    sessionTimezone: string;
+    session: ConnectionRiskRow['session'];
+  } | null;
 }
 
 // The resource type routing uses for the same connection (credential.use), so one filter finds its whole history.
 export const CONNECTION_RESOURCE = 'connection';
 
-function toView(c: ConnectionRecord): ConnectionView {
+function toView(c: ConnectionRecord, risk: ConnectionRiskRow | undefined): ConnectionView {
+  const limited = risk && (risk.dailyLossLimit !== null || risk.maxDrawdown !== null);
   return {
     id: c.id,
     broker: c.broker,
@@ -51,6 +64,15 @@ function toView(c: ConnectionRecord): ConnectionView {
     rotatedAt: c.rotatedAt?.toISOString() ?? null,
     revokedAt: c.revokedAt?.toISOString() ?? null,
     brokerRevocation: c.brokerRevocation,
+    killSwitch: {
+      engaged: risk?.killSwitchEngaged ?? false,
+      reason: risk?.killSwitchReason ?? null,
+      changedAt: risk?.killSwitchChangedAt?.toISOString() ?? null,
+      changedBy: risk?.killSwitchBy ?? null,
+    },
+    lossLimits: limited
+      ? { dailyLossLimit: risk.dailyLossLimit, maxDrawdown: risk.maxDrawdown, action: risk.lossAction, sessionStart: risk.sessionStart, sessionTimezone: risk.sessionTimezone, session: risk.session }
+      : null,
   };
 }
 
@@ -67,6 +89,7 @@ export class ConnectionsService {
     private readonly brokers: BrokerRegistry,
     private readonly sealer: CredentialSealer,
     private readonly audit: AuditWriter,
+    private readonly risk: ConnectionRiskRepository,
   ) {}
 
   async create(auth: AuthContext, dto: CreateConnectionDto): Promise<ConnectionView> {
@@ -94,15 +117,25 @@ export class ConnectionsService {
       await this.audit.record(tx, event(auth, 'credential.create', record, versionMetadata(ref, sealed, report)));
       return record;
     });
-    return toView(created);
+    return toView(created, undefined);
   }
 
   async list(auth: AuthContext, page: PageRequest<TimeKey>): Promise<Page<ConnectionView>> {
-    return toPage(await this.db.run(auth.workspaceId, (tx) => this.connections.list(tx, page)), page, byCreatedAt, toView);
+    const { rows, risk } = await this.db.run(auth.workspaceId, async (tx) => {
+      const rows = await this.connections.list(tx, page);
+      return { rows, risk: await this.risk.forConnections(tx, rows.map((r) => r.id)) };
+    });
+    return toPage(rows, page, byCreatedAt, (c) => toView(c, risk.get(c.id)));
   }
 
   async get(auth: AuthContext, id: string): Promise<ConnectionView> {
-    return toView(await this.db.run(auth.workspaceId, (tx) => this.found(tx, id)));
+    return this.db.run(auth.workspaceId, (tx) => this.view(tx, id));
+  }
+
+  /** The connection's view inside a transaction (the risk settings' writes answer with it). */
+  async view(tx: TenantTx, id: string): Promise<ConnectionView> {
+    const record = await this.found(tx, id);
+    return toView(record, (await this.risk.forConnections(tx, [id])).get(id));
   }
 
   /** New credentials become version n+1 under a new data key; every older version is shredded. */
@@ -123,7 +156,7 @@ export class ConnectionsService {
       await this.audit.record(tx, event(auth, 'credential.rotate', record, { ...versionMetadata(ref, sealed, report), shreddedVersions: shredded }));
       return record;
     });
-    return toView(rotated);
+    return this.get(auth, rotated.id);
   }
 
   /**
@@ -141,7 +174,7 @@ export class ConnectionsService {
       await this.audit.record(tx, event(auth, 'credential.revoke', record, { shreddedVersions: shredded, brokerRevocation }));
       return record;
     });
-    return toView(revoked);
+    return this.get(auth, revoked.id);
   }
 
   private async found(tx: TenantTx, id: string): Promise<ConnectionRecord> {

@@ -3,6 +3,9 @@ import { AuditModule } from '../audit/audit.module';
 import { BrokersModule } from '../brokers/brokers.module';
 import { KmsModule } from '../kms/kms.module';
 import { BrokersController } from './brokers.controller';
+import { ConnectionRiskController } from './connection-risk.controller';
+import { ConnectionRiskRepository } from './connection-risk.repository';
+import { ConnectionRiskService } from './connection-risk.service';
 import { ConnectionsController } from './connections.controller';
 import { ConnectionsRepository } from './connections.repository';
 import { ConnectionsService } from './connections.service';
@@ -14,7 +17,7 @@ import { CredentialSealer } from './credential-sealer';
  */
 @Module({
   imports: [AuditModule, BrokersModule, KmsModule.forPrincipal('api')],
-  controllers: [ConnectionsController, BrokersController],
-  providers: [ConnectionsService, ConnectionsRepository, CredentialSealer],
+  controllers: [ConnectionsController, BrokersController, ConnectionRiskController],
+  providers: [ConnectionsService, ConnectionsRepository, CredentialSealer, ConnectionRiskRepository, ConnectionRiskService],
 })
 export class CredentialsModule {}

@@ -1,4 +1,4 @@
-import { div, formatDecimal, mul, parseDecimal, round, ZERO } from '../common/decimal';
+import { abs, div, formatDecimal, mul, parseDecimal, round, ZERO } from '../common/decimal';
 
 /** One execution as P&L reads it, oldest first; `side` is null where the order's side was never recorded. */
 export interface PnlFill {
@@ -7,6 +7,8 @@ export interface PnlFill {
   quantity: string;
   price: string;
   fee: string | null;
+  /** When it filled; only needed for a report `since` a moment. */
+  at?: Date;
 }
 
 export interface SymbolPnl {
@@ -31,8 +33,12 @@ export interface PnlReport {
 /** Average costs are shown to 8 decimals (they are kept to 12). */
 const COST_PLACES = 8;
 
-/** Realised P&L per symbol by the average-cost method: buys and sells against the running position. */
-export function realizedPnl(fills: PnlFill[]): PnlReport {
+/**
+ * Realised P&L per symbol by the average-cost method: buys and sells against the running position. With `since`
+ * (a session boundary), only closes filled at or after it count as realised; the fills before it still build the
+ * positions and their average cost, so a position opened yesterday and closed today realises today.
+ */
+export function realizedPnl(fills: PnlFill[], since?: Date): PnlReport {
   const books = new Map<string, { position: bigint; cost: bigint; realized: bigint; fees: bigint; fills: number }>();
   let unattributed = 0;
   for (const fill of fills) {
@@ -56,7 +62,7 @@ export function realizedPnl(fills: PnlFill[]): PnlReport {
     }
     const closed = qty < abs(book.position) ? qty : abs(book.position);
     const direction = book.position > ZERO ? 1n : -1n;
-    book.realized += mul(closed, price - book.cost) * direction;
+    if (!since || (fill.at !== undefined && fill.at >= since)) book.realized += mul(closed, price - book.cost) * direction;
     book.position += signed;
     if (book.position === ZERO) book.cost = ZERO;
     else if (book.position > ZERO !== direction > 0n) book.cost = price; // reversed through flat: the rest opened at this price
@@ -70,8 +76,4 @@ export function realizedPnl(fills: PnlFill[]): PnlReport {
     fills: b.fills,
   }));
   return { symbols: symbols.sort((a, b) => a.symbol.localeCompare(b.symbol)), unattributedFills: unattributed };
-}
-
-function abs(v: bigint): bigint {
-  return v < ZERO ? -v : v;
 }

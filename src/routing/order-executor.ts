@@ -10,11 +10,13 @@ import { LOGGER } from '../common/logger';
 import { TenantDb } from '../database/tenant-db';
 import { KmsUnavailableError } from '../kms/kms-errors';
 import { ConnectionTurns } from './connection-turns';
+import { LossGuard } from './loss-guard';
 import { CredentialGrant, CredentialOpener, RoutingContext } from './credential-opener';
-import { absDecimal } from '../brokers/broker-values';
+import { absDecimal, isPositiveDecimal } from '../brokers/broker-values';
 import { parseDecimal, ZERO } from '../common/decimal';
 import { RouteRules, sizeFromEquity } from './order-plan';
 import { riskGate } from './risk-gate';
+import { connectionRiskRefusal } from './risk/connection-switch';
 import { orderBlockedEvent } from './risk/order-blocked';
 import { PositionLimits, positionLimitRefusal } from './risk/position-limits';
 import { OrderRow, RoutingRepository, TERMINAL_ORDER_STATUSES } from './routing.repository';
@@ -37,7 +39,7 @@ export interface ExecutionJob {
 type Outcome = Parameters<RoutingRepository['finishOrder']>[2] & { limit?: string };
 
 /** What execution needs of a route: its planning rules and the position limit percent_equity entries are sized under. */
-export type ExecutedRoute = RouteRules & Pick<PositionLimits, 'maxPosition'>;
+export type ExecutedRoute = RouteRules & Pick<PositionLimits, 'maxPosition'> & { lossLimited?: boolean };
 
 /**
  * How long an order waits in this process for an earlier order of its connection before asking the
@@ -112,6 +114,7 @@ export class OrderExecutor {
     private readonly brokers: BrokerRegistry,
     private readonly pager: Pager,
     private readonly audit: AuditWriter,
+    private readonly lossGuard: LossGuard,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -142,6 +145,8 @@ export class OrderExecutor {
       throw err;
     }
     next?.deliver(handedOver);
+    // A fill that breaches the connection's loss limit acts now, not at the next signal.
+    if (route.lossLimited && outcome.filledQuantity && isPositiveDecimal(outcome.filledQuantity)) await this.lossGuard.afterFill(job.workspaceId, order.connectionId, job.id);
     if (outcome.status === 'failed') await this.deadLettered(job, order, outcome.reason ?? 'failed');
     return { status: outcome.status, signalStatus };
   }
@@ -163,10 +168,10 @@ export class OrderExecutor {
       sent(client.query(`SAVEPOINT ${AHEAD_SAVEPOINT}`));
       ahead = this.submit(client, job, context, credentialVersion);
     }
-    const { progress, earlierOpen, priorLeg, switches, connection } = await reading;
+    const { progress, intent, earlierOpen, priorLeg, switches, connection } = await reading;
     await locked;
     const done = TERMINAL_ORDER_STATUSES.has(progress.status);
-    const blocked = done || earlierOpen ? undefined : (riskGate(switches, connection) ?? priorLegRefusal(priorLeg));
+    const blocked = done || earlierOpen ? undefined : (riskGate(switches, connection) ?? connectionRiskRefusal(connection!.risk, intent) ?? priorLegRefusal(priorLeg));
     // Any earlier attempt (a retry, or a second run of this job) may have reached the broker.
     const go = (grant: CredentialGrant): Claim => ({ kind: 'go', grant, environment: connection!.environment, lookupFirst: progress.attempts > 0 });
     if (ahead) {

@@ -10,6 +10,7 @@ import { PollingLoop } from '../common/polling-loop';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { TenantDb } from '../database/tenant-db';
 import { CredentialOpener } from './credential-opener';
+import { LossGuard } from './loss-guard';
 import { recordBrokerState } from './order-state';
 import { OrderStreamsRepository, StreamedConnection } from './order-streams.repository';
 import { OrderSyncRepository } from './order-sync.repository';
@@ -52,6 +53,7 @@ export class OrderStreams implements OnModuleDestroy {
     private readonly brokers: BrokerRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
+    private readonly lossGuard: LossGuard,
   ) {
     this.brokerNames = brokers.streamingBrokers;
     this.loop = new PollingLoop('order streams', logger, () => this.refresh(), config.orderStreams.refreshMs);
@@ -184,5 +186,6 @@ export class OrderStreams implements OnModuleDestroy {
       return result && { orderId, ...result };
     });
     if (moved && moved.from !== moved.to) this.logger.info({ orderId: moved.orderId, from: moved.from, to: moved.to, via: 'stream' }, 'order status changed at the broker');
+    if (moved?.filled) await this.lossGuard.afterFill(entry.workspaceId, entry.connectionId, `stream-${moved.orderId}`);
   }
 }

@@ -9,6 +9,7 @@ import { PollingLoop } from '../common/polling-loop';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { TenantDb } from '../database/tenant-db';
 import { CredentialOpener } from './credential-opener';
+import { LossGuard } from './loss-guard';
 import { recordBrokerState } from './order-state';
 import { OrderStreams } from './order-streams';
 import { OrderSyncRepository, SyncedOrder } from './order-sync.repository';
@@ -39,6 +40,7 @@ export class OrderSync implements OnModuleDestroy {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly streams: OrderStreams,
+    private readonly lossGuard: LossGuard,
   ) {
     this.brokerNames = BROKER_NAMES.filter((name) => this.brokers.get(name).getOrder !== undefined);
     const { intervalMs } = config.orderSync;
@@ -127,6 +129,7 @@ export class OrderSync implements OnModuleDestroy {
       if (!state) throw new Error(`${order.broker} does not know order ${order.clientOrderId}`);
       const moved = await this.db.runRaw(workspaceId, (client) => recordBrokerState(this.repository, client, order.id, state, this.config.orderSync.intervalMs));
       if (moved && state.status !== order.status) this.logger.info({ orderId: order.id, from: order.status, to: state.status }, 'order status changed at the broker');
+      if (moved?.filled) await this.lossGuard.afterFill(workspaceId, order.connectionId, context.jobId);
     } catch (err) {
       await this.backOff(workspaceId, order, err);
     } finally {

@@ -10,6 +10,10 @@ import { ConnectionSnapshotter } from './connection-snapshotter';
 import { ConnectionTasksRepository } from './connection-tasks.repository';
 import { CredentialOpener } from './credential-opener';
 import { FlattenRecovery } from './flatten-recovery';
+import { LossGuard } from './loss-guard';
+import { LossGuardRepository } from './loss-guard.repository';
+import { ConnectionJobs } from '../positions/connection-jobs';
+import { FlattensRepository } from '../positions/flattens.repository';
 import { CachingKms } from './data-key-cache';
 import { OrderExecutor } from './order-executor';
 import { OrderStreams } from './order-streams';
@@ -38,6 +42,10 @@ import { SignalRouter } from './signal-router';
     ConnectionSnapshotter,
     ConnectionFlattener,
     FlattenRecovery,
+    FlattensRepository,
+    ConnectionJobs,
+    LossGuardRepository,
+    LossGuard,
     OrderStreamsRepository,
     OrderStreams,
     {

@@ -6,6 +6,7 @@ import { isPositiveDecimal } from '../brokers/broker-values';
 import { parseDecimal } from '../common/decimal';
 import { cumulativeFillId } from './order-fills';
 import type { OrderPlan, RouteRules } from './order-plan';
+import type { ConnectionRisk } from './risk/connection-switch';
 import type { ConnectionBook, WorkingEntry } from './risk/position-limits';
 
 export interface SignalRow {
@@ -32,6 +33,8 @@ export interface RouteRow extends RouteRules {
   duplicateWindowSeconds: number | null;
   maxPosition: string | null;
   maxOpenPositions: number | null;
+  /** The route's connection sets a daily loss limit or a maximum drawdown (looked at when entries are planned). */
+  lossLimited: boolean;
   /** An earlier signal of the source with this one's ticker, action and sentiment inside the window (see DUPLICATE_OF). */
   duplicateOf: string | null;
 }
@@ -85,6 +88,8 @@ export interface ConnectionState {
   status: string;
   environment: 'paper' | 'live';
   credentialVersion: number;
+  /** Its own kill switch and this session's loss-limit breach (src/routing/risk/connection-switch.ts). */
+  risk: ConnectionRisk;
 }
 
 export interface NewOrder {
@@ -117,6 +122,7 @@ export interface PlanState {
 /** What claiming an order decides on, read in one statement after the connection lock is held. */
 export interface ClaimState {
   progress: { status: OrderRow['status']; attempts: number };
+  intent: OrderRow['intent'];
   /** An earlier signal's order on this connection (or an earlier leg of this order's) not yet answered by the broker: it must go first. */
   earlierOpen: boolean;
   /** How the previous leg of this order ended (a reversal's close, before its open); null for a first leg. */
@@ -150,6 +156,7 @@ const ROUTE_JSON = `json_build_object('id', r.id, 'connectionId', r.connection_i
   'maxSignalAgeSeconds', r.max_signal_age_seconds, 'workspaceMaxSignalAgeSeconds', w.max_signal_age_seconds,
   'tradingWindows', r.trading_windows, 'blockExitsOutsideWindows', r.block_exits_outside_windows,
   'maxPosition', r.max_position::text, 'maxOpenPositions', r.max_open_positions,
+  'lossLimited', EXISTS (SELECT 1 FROM connection_risk k WHERE k.connection_id = r.connection_id AND (k.daily_loss_limit IS NOT NULL OR k.max_drawdown IS NOT NULL)),
   'duplicateWindowSeconds', coalesce(r.duplicate_window_seconds, w.duplicate_window_seconds),
   'duplicateOf', CASE WHEN coalesce(r.duplicate_window_seconds, w.duplicate_window_seconds) IS NULL THEN NULL ELSE (${DUPLICATE_OF}) END)`;
 const ORDER_JSON = `json_build_object('id', o.id, 'routeId', o.route_id, 'connectionId', o.connection_id, 'broker', o.broker, 'clientOrderId', o.client_order_id,
@@ -240,7 +247,7 @@ export class RoutingRepository {
   async claimState(client: PoolClient, order: Pick<OrderRow, 'id' | 'connectionId' | 'signalSeq'>): Promise<ClaimState> {
     const { rows } = await client.query({
       name: 'routing.claim_state',
-      text: `SELECT o.status AS "orderStatus", o.attempts, prior.status AS "priorStatus", prior.reason AS "priorReason",
+      text: `SELECT o.status AS "orderStatus", o.attempts, o.intent, prior.status AS "priorStatus", prior.reason AS "priorReason",
               (EXISTS (SELECT 1 FROM orders e
                         WHERE e.connection_id = $2 AND e.signal_seq < $3 AND e.status IN ('pending', 'submitted'))
                OR prior.status IN ('pending', 'submitted')
@@ -250,10 +257,15 @@ export class RoutingRepository {
                              AND s.seq < $3 AND s.status IN ('received', 'queued')
                              AND NOT EXISTS (SELECT 1 FROM orders x WHERE x.signal_id = s.id AND x.route_id = r.id))) AS "earlierOpen",
               p.kill_switch_engaged AS "platformKill", w.kill_switch_engaged AS "workspaceKill", w.live_trading_enabled AS "liveTradingEnabled",
-              c.status, c.environment, c.credential_version AS "credentialVersion"
+              c.status, c.environment, c.credential_version AS "credentialVersion",
+              coalesce(k.kill_switch_engaged, false) AS "connectionKill", k.kill_switch_reason AS "connectionKillReason",
+              -- The connection's latest session (a change of its boundary starts a new one): its breach while it lasts.
+              (SELECT CASE WHEN b.breached_at IS NOT NULL AND b.session_end > now() THEN b.breach_reason END FROM connection_loss_sessions b
+                WHERE b.connection_id = $2 AND b.session_start <= now() ORDER BY b.session_start DESC LIMIT 1) AS "lossBreach"
          FROM platform_settings p
          CROSS JOIN workspaces w
          LEFT JOIN broker_connections c ON c.id = $2
+         LEFT JOIN connection_risk k ON k.connection_id = $2
          LEFT JOIN orders o ON o.id = $1
          LEFT JOIN LATERAL (SELECT l.status, l.reason FROM orders l
                              WHERE l.signal_id = o.signal_id AND l.route_id = o.route_id AND l.leg < o.leg
@@ -265,10 +277,18 @@ export class RoutingRepository {
     if (!r?.orderStatus) throw new Error(`order ${order.id} not found while claiming it`);
     return {
       progress: { status: r.orderStatus, attempts: r.attempts },
+      intent: r.intent,
       earlierOpen: r.earlierOpen,
       priorLeg: r.priorStatus ? { status: r.priorStatus, reason: r.priorReason } : null,
       switches: { platformKill: r.platformKill, workspaceKill: r.workspaceKill, liveTradingEnabled: r.liveTradingEnabled },
-      connection: r.status ? { status: r.status, environment: r.environment, credentialVersion: r.credentialVersion } : undefined,
+      connection: r.status
+        ? {
+            status: r.status,
+            environment: r.environment,
+            credentialVersion: r.credentialVersion,
+            risk: { killSwitch: { engaged: r.connectionKill, reason: r.connectionKillReason }, lossBreach: r.lossBreach },
+          }
+        : undefined,
     };
   }
 

@@ -13,6 +13,8 @@ import type { JobPayloads } from '../queue/jobs';
 import type { BrokerName } from '../brokers/broker-adapter';
 import type { StopLoss, TakeProfit } from '../signals/signal-brackets';
 import { clientOrderId } from './client-order-id';
+import { LossGuard, LossVerdict } from './loss-guard';
+import type { LossBreach } from './risk/loss-limits';
 import { Executed, ExecutionJob, FoldedClaim, OrderExecutor, sent, WaitForEarlierOrder } from './order-executor';
 import { planOrders, RoutableSignal } from './order-plan';
 import { routeRateLimit, signalRefusal } from './risk-gate';
@@ -53,6 +55,7 @@ export class SignalRouter implements JobHandler<'route-signal'> {
     private readonly repository: RoutingRepository,
     private readonly executor: OrderExecutor,
     private readonly audit: AuditWriter,
+    private readonly lossGuard: LossGuard,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
@@ -90,6 +93,8 @@ export class SignalRouter implements JobHandler<'route-signal'> {
         return plan;
       });
       if (!planned) return { skipped: true };
+      // A loss limit the plan found breached with action `flatten`: its flatten is queued now that it is committed.
+      for (const verdict of planned.losses.values()) await this.lossGuard.dispatch(verdict);
 
       // The last open order of the signal records its answer and the signal's settlement in one transaction.
       const settle = held.length === 1 ? (client: PoolClient) => this.settle(client, signalId) : undefined;
@@ -159,12 +164,14 @@ export class SignalRouter implements JobHandler<'route-signal'> {
     const { signal, routes } = state;
     let orders = state.orders;
     let claimed: Promise<FoldedClaim> | undefined;
+    let losses = new Map<string, LossVerdict>();
     // A re-run (the job waited its turn in the queue) finds the signal routing already: nothing to write.
     let routing = signal.status === 'routing';
     if (orders.length === 0 && routes.length > 0) {
       const now = Date.now();
       const books = await this.books(client, routes);
-      const planned = routes.flatMap((route) => this.newOrders(signal, route, now, books.get(route.connectionId)));
+      losses = await this.losses(client, workspaceId, routes, execution.id);
+      const planned = routes.flatMap((route) => this.newOrders(signal, route, now, books.get(route.connectionId), losses.get(route.connectionId)?.breach));
       const inserted = sent(this.repository.insertOrdersAndMarkRouting(client, workspaceId, signal, planned));
       // A single pending order is claimed right behind its insert (pipelined: no round trip in between),
       // unless an earlier order of its connection is held here.
@@ -196,7 +203,7 @@ export class SignalRouter implements JobHandler<'route-signal'> {
       return undefined;
     }
     if (!routing) await this.repository.markSignal(client, signalId, 'routing');
-    return { orders, routes: new Map<string, RouteRow>(routes.map((r) => [r.id, r])), claimed };
+    return { orders, routes: new Map<string, RouteRow>(routes.map((r) => [r.id, r])), claimed, losses };
   }
 
   /**
@@ -204,7 +211,7 @@ export class SignalRouter implements JobHandler<'route-signal'> {
    * A stale or duplicate signal is one blocked order for the route; a trading window blocks leg by leg
    * (entries, and exits only where the route says so).
    */
-  private newOrders(signal: SignalRow, route: RouteRow, now: number, book: ConnectionBook | undefined): NewOrder[] {
+  private newOrders(signal: SignalRow, route: RouteRow, now: number, book: ConnectionBook | undefined, loss: LossBreach | undefined): NewOrder[] {
     const throttled = routeRateLimit(route.maxOrdersPerMinute, route.ordersLastMinute);
     const refused = signalRefusal(signal, route, now);
     const legs = planOrders(toRoutable(signal), route, route.broker as BrokerName);
@@ -216,6 +223,7 @@ export class SignalRouter implements JobHandler<'route-signal'> {
       if (!planned.ok) return { ...common, plan: { intent: 'entry', symbol, type: 'market' }, status: 'blocked', reason: planned.reason };
       const outside = tradingWindowRefusal(route.tradingWindows, route.blockExitsOutsideWindows, planned.plan.intent, now);
       if (outside) return { ...common, plan: planned.plan, status: 'blocked', reason: outside, limit: 'tradingWindows' };
+      if (loss && planned.plan.intent === 'entry') return { ...common, plan: planned.plan, status: 'blocked', reason: loss.reason, limit: loss.limit };
       const overLimit = book && positionLimitRefusal(planned.plan, route, book, closesFirst && leg > 0);
       if (overLimit) return { ...common, plan: planned.plan, status: 'blocked', ...overLimit };
       if (book && !throttled) addWorking(book, planned.plan);
@@ -235,6 +243,14 @@ export class SignalRouter implements JobHandler<'route-signal'> {
       books.set(id, await this.repository.connectionBook(client, id, this.config.snapshot.maxAgeMs));
     }
     return books;
+  }
+
+  /** A look at the loss limits of each connection whose routes' connection sets them, once per connection (in id order). */
+  private async losses(client: PoolClient, workspaceId: string, routes: RouteRow[], actorId: string): Promise<Map<string, LossVerdict>> {
+    const limited = [...new Set(routes.filter((r) => r.lossLimited).map((r) => r.connectionId))].sort();
+    const verdicts = new Map<string, LossVerdict>();
+    for (const id of limited) verdicts.set(id, await this.lossGuard.look(client, workspaceId, id, actorId));
+    return verdicts;
   }
 
   private async settle(client: PoolClient, signalId: string): Promise<string> {

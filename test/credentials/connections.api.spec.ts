@@ -117,6 +117,8 @@ describe('POST /v1/connections: inspect with the broker, then seal, then store',
       rotatedAt: null,
       revokedAt: null,
       brokerRevocation: null,
+      killSwitch: { engaged: false, reason: null, changedAt: null, changedBy: null },
+      lossLimits: null,
     });
     expect(res.text).not.toContain(key.apiSecret);
     expect(res.text).not.toContain(key.apiKey);

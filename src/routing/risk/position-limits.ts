@@ -1,4 +1,4 @@
-import { formatDecimal, parseDecimal, ZERO } from '../../common/decimal';
+import { abs, formatDecimal, parseDecimal, ZERO } from '../../common/decimal';
 import type { OrderPlan } from '../order-plan';
 
 /** An entry order of the connection that may still fill: its side and the quantity not filled yet. */
@@ -28,7 +28,6 @@ export interface PositionLimits {
 const SOURCE_WORDS = { snapshot: "the broker's snapshot", fills: "Switchyard's recorded fills", broker: 'the broker, just now' } as const;
 
 const signed = (side: 'buy' | 'sell', q: bigint) => (side === 'buy' ? q : -q);
-const abs = (v: bigint) => (v < ZERO ? -v : v);
 
 /**
  * Why an entry leg may not go, given the book: it would take the symbol's position (with the working entries

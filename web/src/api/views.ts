@@ -14,6 +14,17 @@ export type ConnectionView = {
   revokedAt: string | null;
   /** What revoking did at the broker: `revoked`, `not_supported_by_broker` or `not_applicable` (paper). */
   brokerRevocation: string | null;
+  /** The connection's own kill switch: entries refused while engaged (exits and flattens go). */
+  killSwitch: { engaged: boolean; reason: string | null; changedAt: string | null; changedBy: string | null };
+  /** Daily loss / drawdown limits and the latest session as the worker last computed it; null when none set. */
+  lossLimits: {
+    dailyLossLimit: string | null;
+    maxDrawdown: string | null;
+    action: 'block' | 'flatten';
+    sessionStart: string;
+    sessionTimezone: string;
+    session: { start: string; end: string; pnl: string; peak: string; breachedAt: string | null; breachLimit: string | null; breachReason: string | null; flattenId: string | null } | null;
+  } | null;
 };
 export type SourceView = { id: string; name: string; auth: 'hmac' | 'token'; allowedIps: string[]; webhookUrl: string; secretVersion: number; createdAt: string };
 export type IssuedSource = SourceView & { secret?: string; token?: string };
