@@ -9,6 +9,8 @@ import { ConnectionFlattener } from './connection-flattener';
 import { ConnectionSnapshotter } from './connection-snapshotter';
 import { ConnectionTasksRepository } from './connection-tasks.repository';
 import { CredentialOpener } from './credential-opener';
+import { ApprovalSweep } from './approval-sweep';
+import { ApprovalsRepository } from './approvals.repository';
 import { FlattenRecovery } from './flatten-recovery';
 import { CachingKms } from './data-key-cache';
 import { OrderExecutor } from './order-executor';
@@ -38,6 +40,8 @@ import { SignalRouter } from './signal-router';
     ConnectionSnapshotter,
     ConnectionFlattener,
     FlattenRecovery,
+    ApprovalsRepository,
+    ApprovalSweep,
     OrderStreamsRepository,
     OrderStreams,
     {
@@ -47,6 +51,6 @@ import { SignalRouter } from './signal-router';
     },
     JobRunner,
   ],
-  exports: [JobRunner, CredentialOpener, OrderSync, FlattenRecovery, OrderStreams],
+  exports: [JobRunner, CredentialOpener, OrderSync, FlattenRecovery, ApprovalSweep, OrderStreams],
 })
 export class RoutingModule {}
