@@ -66,5 +66,5 @@ function refusal(state: ApprovalState | undefined): Problem {
     state.status === 'awaiting_approval'
       ? `The order's approval expired at ${state.expiresAt!.toISOString()}; it will not be sent.`
       : `The order is ${state.status}, not awaiting approval (it was already decided, expired, or never needed approval).`;
-  return new Problem(409, 'order_not_awaiting_approval', 'Conflict', detail, { status: state.status === 'awaiting_approval' ? 'expired' : state.status });
+  return new Problem(409, 'order_not_awaiting_approval', 'Conflict', detail, { orderStatus: state.status === 'awaiting_approval' ? 'expired' : state.status });
 }

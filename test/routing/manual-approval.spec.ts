@@ -75,7 +75,7 @@ describe('manual approval', () => {
     const again = await http(world.api.url, 'POST', `/v1/orders/${order.id}/approve`, { token: trader, body: {} });
     expect(again.status).toBe(409);
     expect(again.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect(again.body).toMatchObject({ code: 'order_not_awaiting_approval', status: 'filled' });
+    expect(again.body).toMatchObject({ code: 'order_not_awaiting_approval', status: 409, orderStatus: 'filled' });
   });
 
   it('approving twice at once sends the order once: one 200, one 409', async () => {
@@ -118,7 +118,7 @@ describe('manual approval', () => {
     expect(await audit(ws.token, 'order.reject')).toEqual([expect.objectContaining({ reason: 'too big for today', resource: { type: 'order', id } })]);
 
     const late = await http(world.api.url, 'POST', `/v1/orders/${id}/approve`, { token: trader, body: {} });
-    expect(late.body).toMatchObject({ code: 'order_not_awaiting_approval', status: 'rejected' });
+    expect(late.body).toMatchObject({ code: 'order_not_awaiting_approval', status: 409, orderStatus: 'rejected' });
     expect(late.status).toBe(409);
   });
 
@@ -135,7 +135,7 @@ describe('manual approval', () => {
     await world.sql(`UPDATE orders SET approval_expires_at = clock_timestamp() - interval '1 millisecond' WHERE id = $1`, [id]);
     // Refused whether or not the sweep has run yet.
     const late = await http(world.api.url, 'POST', `/v1/orders/${id}/approve`, { token: trader, body: {} });
-    expect([late.status, late.body.code, late.body.status]).toEqual([409, 'order_not_awaiting_approval', 'expired']);
+    expect([late.status, late.body.code, late.body.status, late.body.orderStatus]).toEqual([409, 'order_not_awaiting_approval', 409, 'expired']);
     const settled = await world.settled(ws.token, outside.signalId);
     expect(settled.status).toBe('blocked');
     expect(settled.error).toMatch(/^approval_expired: nobody approved the order before \d{4}-.*Z; it was not sent$/);
@@ -144,7 +144,7 @@ describe('manual approval', () => {
     expect(detail.body).toMatchObject({ status: 'expired', attempts: 0, approval: { decidedAt: expect.any(String) } });
     expect(await audit(ws.token, 'order.approval_expired')).toEqual([expect.objectContaining({ resource: { type: 'order', id }, reason: settled.error })]);
     const after = await http(world.api.url, 'POST', `/v1/orders/${id}/approve`, { token: trader, body: {} });
-    expect([after.status, after.body.status]).toEqual([409, 'expired']);
+    expect([after.status, after.body.orderStatus]).toEqual([409, 'expired']);
   });
 
   it('a decision whose job was never added (the api died after its commit) is picked up by the worker\'s approval sweep', async () => {
