@@ -8,6 +8,7 @@ import { LOGGER } from '../common/logger';
 import { DatabaseModule } from '../database/database.module';
 import { JobRunner } from '../queue/job-runner';
 import { QueueModule } from '../queue/queue.module';
+import { ApprovalSweep } from '../routing/approval-sweep';
 import { FlattenRecovery } from '../routing/flatten-recovery';
 import { OrderStreams } from '../routing/order-streams';
 import { OrderSync } from '../routing/order-sync';
@@ -35,6 +36,7 @@ export async function startWorkerLoops(app: INestApplicationContext): Promise<vo
   app.get(OrderSync).start();
   await app.get(OrderStreams).start();
   app.get(FlattenRecovery).start();
+  app.get(ApprovalSweep).start();
   app.get(AuditSealer).start();
   app.get(PagerDispatcher).start();
   app.get(WebhookDispatcher).start();

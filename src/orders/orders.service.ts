@@ -31,6 +31,8 @@ export interface OrderView {
   filledQuantity: string | null;
   averagePrice: string | null;
   attempts: number;
+  /** Set on an order held for manual approval: when it expires unless approved, and when it was decided. */
+  approval: { expiresAt: string; decidedAt: string | null } | null;
   timings: { routedAt: string; sentAt: string | null; acknowledgedAt: string | null };
 }
 
@@ -80,6 +82,7 @@ export function toOrderView(o: Order): OrderView {
     filledQuantity: o.filledQuantity?.toString() ?? null,
     averagePrice: o.averagePrice?.toString() ?? null,
     attempts: o.attempts,
+    approval: o.approvalExpiresAt ? { expiresAt: o.approvalExpiresAt.toISOString(), decidedAt: o.approvalDecidedAt?.toISOString() ?? null } : null,
     timings: { routedAt: o.createdAt.toISOString(), sentAt: o.sentAt?.toISOString() ?? null, acknowledgedAt: o.acknowledgedAt?.toISOString() ?? null },
   };
 }

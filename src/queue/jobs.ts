@@ -3,8 +3,11 @@
  * always the workspace id, so a handler can open its tenant scope without a lookup.
  */
 export interface JobPayloads {
-  /** A persisted signal to fan out to its routes. Job id = signal id. */
-  'route-signal': { workspaceId: string; signalId: string };
+  /**
+   * A persisted signal to fan out to its routes. Job id = signal id. With `orderId` (job id `approval-<orderId>`):
+   * a reviewer's decision on that order (or its expiry): only the orders of its route are sent, then the signal settles.
+   */
+  'route-signal': { workspaceId: string; signalId: string; orderId?: string };
   /** Fetch a connection's positions and account for the snapshot the api asked for. Job id = `snapshot-<requestId>`. */
   'snapshot-connection': { workspaceId: string; connectionId: string; requestId: string };
   /** Cancel one connection's open orders and close its positions for a flatten. Job id = `flatten-<flattenId>-<connectionId>`. */
@@ -16,6 +19,8 @@ export type JobName = keyof JobPayloads;
 /** Job ids of the connection-wide jobs: one job per request, so a second add of the same one is absorbed. */
 export const snapshotJobId = (requestId: string): string => `snapshot-${requestId}`;
 export const flattenJobId = (flattenId: string, connectionId: string): string => `flatten-${flattenId}-${connectionId}`;
+/** One job per approval decision (approve, reject or expiry), so a second add of the same one is absorbed. */
+export const approvalJobId = (orderId: string): string => `approval-${orderId}`;
 
 /** Every job name; the worker checks at start that each has exactly one handler. */
 export const JOB_NAMES: readonly JobName[] = ['route-signal', 'snapshot-connection', 'flatten-connection'];

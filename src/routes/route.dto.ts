@@ -42,6 +42,9 @@ const limits = z.strictObject({
 const positionMode = z.enum(['both', 'long_only', 'short_only']);
 /** An entry while a position in its direction is already open: add to it, or ignore the signal (blocked, with the reason). */
 const entryWhenOpen = z.enum(['add', 'ignore']);
+/** `manual`: the route's orders wait as `awaiting_approval` until a trader approves or rejects them, or they expire. */
+const approval = z.enum(['auto', 'manual']).describe("`manual`: orders wait for POST /v1/orders/:id/approve. Unset: the workspace's setting (default auto); a workspace set to manual holds every route's orders.");
+const approvalExpirySeconds = z.number().int().min(10).max(86_400).describe("How long an order waits for approval before it expires (default: the workspace's, else 300; at most the workspace's).");
 
 export const createRouteSchema = z.strictObject({
   sourceId: z.uuid(),
@@ -52,6 +55,8 @@ export const createRouteSchema = z.strictObject({
   limits: limits.optional(),
   positionMode: positionMode.default('both'),
   entryWhenOpen: entryWhenOpen.default('add'),
+  approval: approval.optional(),
+  approvalExpirySeconds: approvalExpirySeconds.optional(),
   enabled: z.boolean().default(true),
 });
 export type CreateRouteDto = z.infer<typeof createRouteSchema>;
@@ -64,6 +69,8 @@ export const updateRouteSchema = z
     limits: limits.optional(),
     positionMode: positionMode.optional(),
     entryWhenOpen: entryWhenOpen.optional(),
+    approval: approval.nullable().optional(),
+    approvalExpirySeconds: approvalExpirySeconds.nullable().optional(),
     enabled: z.boolean().optional(),
   })
   .refine((v) => Object.keys(v).length > 0, 'nothing to update');

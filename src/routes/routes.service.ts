@@ -31,6 +31,9 @@ export interface RouteView {
   };
   positionMode: string;
   entryWhenOpen: string;
+  /** The route's own approval setting (null: the workspace's). */
+  approval: string | null;
+  approvalExpirySeconds: number | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -57,6 +60,8 @@ function toView(r: Route): RouteView {
     },
     positionMode: r.positionMode,
     entryWhenOpen: r.entryWhenOpen,
+    approval: r.approval,
+    approvalExpirySeconds: r.approvalExpirySeconds,
     createdAt: r.createdAt.toISOString(),
     updatedAt: r.updatedAt.toISOString(),
   };
@@ -105,6 +110,8 @@ export class RoutesService {
         ...riskLimits(dto.limits),
         positionMode: dto.positionMode,
         entryWhenOpen: dto.entryWhenOpen,
+        approval: dto.approval ?? null,
+        approvalExpirySeconds: dto.approvalExpirySeconds ?? null,
       });
       await this.audit.record(tx, this.event(auth, 'route.create', route.id, { sourceId: dto.sourceId, connectionId: dto.connectionId, enabled: dto.enabled }));
       return toView(route);
@@ -125,6 +132,8 @@ export class RoutesService {
         ...(dto.allowedSymbols !== undefined && { allowedSymbols: dto.allowedSymbols ?? [] }),
         ...(dto.positionMode && { positionMode: dto.positionMode }),
         ...(dto.entryWhenOpen && { entryWhenOpen: dto.entryWhenOpen }),
+        ...(dto.approval !== undefined && { approval: dto.approval }),
+        ...(dto.approvalExpirySeconds !== undefined && { approvalExpirySeconds: dto.approvalExpirySeconds }),
         ...(dto.limits && {
           maxQuantity: dto.limits.maxQuantity ?? null,
           maxNotional: dto.limits.maxNotional ?? null,

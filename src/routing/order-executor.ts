@@ -170,7 +170,8 @@ export class OrderExecutor {
     }
     const { progress, intent, earlierOpen, priorLeg, switches, connection } = await reading;
     await locked;
-    const done = TERMINAL_ORDER_STATUSES.has(progress.status);
+    // An order awaiting approval is never sent from here: only its approval (status pending) lets it go.
+    const done = TERMINAL_ORDER_STATUSES.has(progress.status) || progress.status === 'awaiting_approval';
     const blocked = done || earlierOpen ? undefined : (riskGate(switches, connection) ?? connectionRiskRefusal(connection!.risk, intent) ?? priorLegRefusal(priorLeg));
     // Any earlier attempt (a retry, or a second run of this job) may have reached the broker.
     const go = (grant: CredentialGrant): Claim => ({ kind: 'go', grant, environment: connection!.environment, lookupFirst: progress.attempts > 0 });

@@ -9,6 +9,8 @@ import { ConnectionFlattener } from './connection-flattener';
 import { ConnectionSnapshotter } from './connection-snapshotter';
 import { ConnectionTasksRepository } from './connection-tasks.repository';
 import { CredentialOpener } from './credential-opener';
+import { ApprovalSweep } from './approval-sweep';
+import { ApprovalsRepository } from './approvals.repository';
 import { FlattenRecovery } from './flatten-recovery';
 import { LossGuard } from './loss-guard';
 import { LossGuardRepository } from './loss-guard.repository';
@@ -46,6 +48,8 @@ import { SignalRouter } from './signal-router';
     ConnectionJobs,
     LossGuardRepository,
     LossGuard,
+    ApprovalsRepository,
+    ApprovalSweep,
     OrderStreamsRepository,
     OrderStreams,
     {
@@ -55,6 +59,6 @@ import { SignalRouter } from './signal-router';
     },
     JobRunner,
   ],
-  exports: [JobRunner, CredentialOpener, OrderSync, FlattenRecovery, OrderStreams],
+  exports: [JobRunner, CredentialOpener, OrderSync, FlattenRecovery, ApprovalSweep, OrderStreams],
 })
 export class RoutingModule {}

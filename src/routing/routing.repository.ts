@@ -7,6 +7,7 @@ import { parseDecimal } from '../common/decimal';
 import { cumulativeFillId } from './order-fills';
 import type { OrderPlan, RouteRules } from './order-plan';
 import type { ConnectionRisk } from './risk/connection-switch';
+import type { ApprovalSettings } from './risk/approval';
 import type { ConnectionBook, WorkingEntry } from './risk/position-limits';
 
 export interface SignalRow {
@@ -37,6 +38,9 @@ export interface RouteRow extends RouteRules {
   lossLimited: boolean;
   /** An earlier signal of the source with this one's ticker, action and sentiment inside the window (see DUPLICATE_OF). */
   duplicateOf: string | null;
+  /** Manual approval: the route's and the workspace's settings (see risk/approval.ts). */
+  approval: ApprovalSettings;
+  workspaceApproval: ApprovalSettings;
 }
 
 export interface OrderRow {
@@ -63,7 +67,7 @@ export interface OrderRow {
   trailPercent: string | null;
   trailAmount: string | null;
   referencePrice: string | null;
-  status: 'pending' | 'submitted' | 'accepted' | 'partially_filled' | 'filled' | 'canceled' | 'expired' | 'rejected' | 'failed' | 'blocked' | 'skipped';
+  status: 'awaiting_approval' | 'pending' | 'submitted' | 'accepted' | 'partially_filled' | 'filled' | 'canceled' | 'expired' | 'rejected' | 'failed' | 'blocked' | 'skipped';
   reason: string | null;
   attempts: number;
 }
@@ -100,7 +104,9 @@ export interface NewOrder {
   leg: number;
   clientOrderId: string;
   plan: OrderPlan;
-  status: 'pending' | 'blocked';
+  status: 'pending' | 'blocked' | 'awaiting_approval';
+  /** Set on an order awaiting approval: when the worker's sweep ends it `expired`. */
+  approvalExpiresAt?: Date;
   reason?: string;
   /** The risk limit that blocked it, when one did (audited as `order.blocked`). */
   limit?: string;
@@ -158,6 +164,8 @@ const ROUTE_JSON = `json_build_object('id', r.id, 'connectionId', r.connection_i
   'maxPosition', r.max_position::text, 'maxOpenPositions', r.max_open_positions,
   'lossLimited', EXISTS (SELECT 1 FROM connection_risk k WHERE k.connection_id = r.connection_id AND (k.daily_loss_limit IS NOT NULL OR k.max_drawdown IS NOT NULL)),
   'duplicateWindowSeconds', coalesce(r.duplicate_window_seconds, w.duplicate_window_seconds),
+  'approval', json_build_object('mode', r.approval, 'expirySeconds', r.approval_expiry_seconds),
+  'workspaceApproval', json_build_object('mode', w.approval, 'expirySeconds', w.approval_expiry_seconds),
   'duplicateOf', CASE WHEN coalesce(r.duplicate_window_seconds, w.duplicate_window_seconds) IS NULL THEN NULL ELSE (${DUPLICATE_OF}) END)`;
 const ORDER_JSON = `json_build_object('id', o.id, 'routeId', o.route_id, 'connectionId', o.connection_id, 'broker', o.broker, 'clientOrderId', o.client_order_id,
   'signalSeq', o.signal_seq::text, 'leg', o.leg, 'intent', o.intent, 'positionRule', o.position_rule, 'symbol', o.symbol, 'side', o.side, 'orderType', o.order_type, 'quantity', o.quantity::text,
@@ -166,14 +174,14 @@ const ORDER_JSON = `json_build_object('id', o.id, 'routeId', o.route_id, 'connec
   'referencePrice', o.reference_price::text, 'status', o.status, 'reason', o.reason, 'attempts', o.attempts)`;
 
 const INSERT_COLUMNS = `id, workspace_id, signal_id, route_id, connection_id, broker, client_order_id, signal_seq, leg, intent, position_rule, symbol, side,
-  order_type, quantity, limit_price, stop_price, time_in_force, take_profit, stop_loss, stop_loss_limit, trail_percent, trail_amount, reference_price, status, reason`;
+  order_type, quantity, limit_price, stop_price, time_in_force, take_profit, stop_loss, stop_loss_limit, trail_percent, trail_amount, reference_price, status, reason, approval_expires_at`;
 
 /** Appends one new order's values to `values` and returns its `($n, …)` tuple. */
 function insertTuple(values: unknown[], workspaceId: string, signal: SignalRow, o: NewOrder): string {
   const p = o.plan;
   const row = [o.id, workspaceId, signal.id, o.routeId, o.connectionId, o.broker, o.clientOrderId, signal.seq, o.leg, p.intent, p.positionRule ?? null, p.symbol, p.side ?? null,
     p.type, p.quantity ?? null, p.limitPrice ?? null, p.stopPrice ?? null, p.timeInForce ?? null, p.takeProfit ?? null, p.stopLoss ?? null,
-    p.stopLossLimit ?? null, p.trailPercent ?? null, p.trailAmount ?? null, p.referencePrice ?? null, o.status, o.reason ?? null];
+    p.stopLossLimit ?? null, p.trailPercent ?? null, p.trailAmount ?? null, p.referencePrice ?? null, o.status, o.reason ?? null, o.approvalExpiresAt ?? null];
   const start = values.length;
   values.push(...row);
   return `(${row.map((_, i) => `$${start + i + 1}`).join(', ')})`;
@@ -236,7 +244,11 @@ export class RoutingRepository {
          ON CONFLICT (signal_id, route_id, leg) DO NOTHING
          RETURNING *),
        marked AS (
-         UPDATE signals SET status = 'routing', error = NULL, routing_started_at = COALESCE(routing_started_at, now()) WHERE id = $1)
+         UPDATE signals SET status = 'routing', error = NULL, routing_started_at = COALESCE(routing_started_at, now()) WHERE id = $1),
+       -- An order held for approval starts its lifecycle there: a real transition row (notifications read it).
+       awaiting AS (
+         INSERT INTO order_transitions (workspace_id, order_id, from_status, to_status)
+         SELECT workspace_id, id, NULL, status FROM inserted WHERE status = 'awaiting_approval')
        SELECT ${ORDER_COLUMNS} FROM inserted ORDER BY created_at, leg, id`,
       values,
     });
@@ -417,7 +429,7 @@ export class RoutingRepository {
                   AND s.fetched_at > coalesce((SELECT max(x.created_at) FROM flatten_orders x WHERE x.connection_id = $1), '-infinity')) AS snapshot,
               (SELECT coalesce(json_agg(json_build_object('symbol', o.symbol, 'side', o.side, 'remaining', (o.quantity - coalesce(o.filled_quantity, 0))::text)), '[]')
                  FROM orders o WHERE o.connection_id = $1 AND o.intent = 'entry' AND o.side IS NOT NULL AND o.quantity IS NOT NULL
-                  AND o.status IN ('pending', 'submitted', 'accepted', 'partially_filled')) AS working`,
+                  AND o.status IN ('awaiting_approval', 'pending', 'submitted', 'accepted', 'partially_filled')) AS working`,
       values: [connectionId, snapshotMaxAgeMs],
     });
     const { fills, snapshot, working } = rows[0];

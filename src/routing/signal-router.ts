@@ -18,6 +18,7 @@ import type { LossBreach } from './risk/loss-limits';
 import { Executed, ExecutionJob, FoldedClaim, OrderExecutor, sent, WaitForEarlierOrder } from './order-executor';
 import { planOrders, RoutableSignal } from './order-plan';
 import { routeRateLimit, signalRefusal } from './risk-gate';
+import { effectiveApproval } from './risk/approval';
 import { orderBlockedEvent } from './risk/order-blocked';
 import { addWorking, ConnectionBook, positionLimitRefusal } from './risk/position-limits';
 import { NewOrder, OrderRow, RouteRow, RoutingRepository, SignalRow, TERMINAL_ORDER_STATUSES } from './routing.repository';
@@ -61,7 +62,7 @@ export class SignalRouter implements JobHandler<'route-signal'> {
   ) {}
 
   async handle(job: RouteSignalJob, token?: string): Promise<unknown> {
-    const { workspaceId, signalId } = job.data;
+    const { workspaceId, signalId, orderId } = job.data;
     const execution = { id: job.id!, workspaceId, finalAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) };
     // This process holds the signal's unfinished orders until each is finished (or handed back to the
     // queue): a later signal's order of the same connection waits for that here instead of polling the queue.
@@ -78,9 +79,13 @@ export class SignalRouter implements JobHandler<'route-signal'> {
       let claimed: FoldedClaim | undefined;
       const planned = await this.db.runPipelined(workspaceId, async (client) => {
         const plan = await this.plan(client, signalId, workspaceId, execution);
+        // An approval's job sends the approved route's orders only: the signal's own job has the others.
+        const approvedRoute = orderId === undefined ? undefined : (plan?.orders.find((o) => o.id === orderId)?.routeId ?? null);
         // Held before the commit makes the orders visible, so a claim that sees them finds them held here.
         for (const order of plan?.orders ?? []) {
-          if (TERMINAL_ORDER_STATUSES.has(order.status)) continue;
+          if (approvedRoute !== undefined && order.routeId !== approvedRoute) continue;
+          // An order awaiting approval is not this job's to send: its approval queues a job of its own.
+          if (TERMINAL_ORDER_STATUSES.has(order.status) || order.status === 'awaiting_approval') continue;
           turns.hold(order.connectionId, order.id, order.signalSeq);
           held.push(order);
         }
@@ -227,7 +232,11 @@ export class SignalRouter implements JobHandler<'route-signal'> {
       const overLimit = book && positionLimitRefusal(planned.plan, route, book, closesFirst && leg > 0);
       if (overLimit) return { ...common, plan: planned.plan, status: 'blocked', ...overLimit };
       if (book && !throttled) addWorking(book, planned.plan);
-      return { ...common, plan: planned.plan, status: throttled ? 'blocked' : 'pending', reason: throttled };
+      if (throttled) return { ...common, plan: planned.plan, status: 'blocked', reason: throttled };
+      // Held for a person after every plan-time check passed; a cancel only takes orders off, so it never waits.
+      const approval = planned.plan.intent === 'cancel' ? undefined : effectiveApproval(route.approval, route.workspaceApproval);
+      if (approval) return { ...common, plan: planned.plan, status: 'awaiting_approval', approvalExpiresAt: new Date(now + approval.expirySeconds * 1000) };
+      return { ...common, plan: planned.plan, status: 'pending' };
     });
   }
 
@@ -255,13 +264,15 @@ export class SignalRouter implements JobHandler<'route-signal'> {
 
   private async settle(client: PoolClient, signalId: string): Promise<string> {
     const orders = await this.repository.ordersOfSignal(client, signalId);
+    // Not done while an order waits for approval, or an approved one is still being sent by its own job: that job settles.
+    if (orders.some((o) => o.status === 'awaiting_approval' || o.status === 'pending' || o.status === 'submitted')) return 'routing';
     // A skipped leg (a reversal's close with nothing to close) had nothing to do: it counts neither way.
     const counted = orders.filter((o) => o.status !== 'skipped');
     // Reached the broker and taken: the poller may already have moved an earlier order on (filled, canceled, expired).
-    const placed = counted.filter((o) => PLACED.has(o.status)).length;
-    const blocked = counted.filter((o) => o.status === 'blocked').length;
+    const placed = counted.filter((o) => PLACED.has(o.status) && !declined(o)).length;
+    const blocked = counted.filter((o) => o.status === 'blocked' || declined(o)).length;
     const status = placed === counted.length ? 'routed' : placed > 0 ? 'partially_routed' : blocked === counted.length ? 'blocked' : 'failed';
-    const reasons = counted.filter((o) => o.reason && !PLACED.has(o.status)).map((o) => o.reason);
+    const reasons = counted.filter((o) => o.reason && (!PLACED.has(o.status) || declined(o))).map((o) => o.reason);
     // Sent without waiting: the unit of work (runPipelined) commits only once it succeeded.
     sent(this.repository.markSignal(client, signalId, status, reasons.length ? [...new Set(reasons)].join('; ').slice(0, 2000) : null));
     return status;
@@ -269,6 +280,9 @@ export class SignalRouter implements JobHandler<'route-signal'> {
 }
 
 const PLACED: ReadonlySet<string> = new Set(['accepted', 'partially_filled', 'filled', 'canceled', 'expired']);
+
+/** Rejected by a reviewer or expired waiting for one: never sent (a broker's rejection or expiry was), so it counts as blocked. */
+const declined = (o: OrderRow) => (o.status === 'rejected' || o.status === 'expired') && o.attempts === 0;
 
 /** The validated payload the api stored; field names follow the TradingView-compatible body. */
 function toRoutable(signal: SignalRow): RoutableSignal {

@@ -11,11 +11,13 @@ export interface WorkspaceRecord {
   liveTradingEnabled: boolean;
   maxSignalAgeSeconds: number | null;
   duplicateWindowSeconds: number | null;
+  approval: string | null;
+  approvalExpirySeconds: number | null;
   createdAt: Date;
 }
 
 const WORKSPACE_FIELDS = { id: true, name: true, killSwitchEngaged: true, killSwitchReason: true, killSwitchEngagedRole: true, liveTradingEnabled: true,
-  maxSignalAgeSeconds: true, duplicateWindowSeconds: true, createdAt: true } as const;
+  maxSignalAgeSeconds: true, duplicateWindowSeconds: true, approval: true, approvalExpirySeconds: true, createdAt: true } as const;
 
 @Injectable()
 export class WorkspacesRepository {
@@ -50,7 +52,11 @@ export class WorkspacesRepository {
     });
   }
 
-  setRiskLimits(tx: TenantTx, id: string, limits: { maxSignalAgeSeconds: number | null; duplicateWindowSeconds: number | null }): Promise<WorkspaceRecord> {
+  setRiskLimits(
+    tx: TenantTx,
+    id: string,
+    limits: { maxSignalAgeSeconds: number | null; duplicateWindowSeconds: number | null; approval?: string | null; approvalExpirySeconds?: number | null },
+  ): Promise<WorkspaceRecord> {
     return tx.workspace.update({ where: { id }, data: limits, select: WORKSPACE_FIELDS });
   }
 

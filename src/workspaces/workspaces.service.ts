@@ -21,6 +21,8 @@ export interface WorkspaceView {
   liveTradingEnabled: boolean;
   /** Defaults for routes that set none (the signal age also caps theirs). */
   riskLimits: { maxSignalAgeSeconds: number | null; duplicateWindowSeconds: number | null };
+  /** Default approval mode and expiry for routes that set none (`manual` holds every route's orders; the expiry caps theirs). */
+  approval: { mode: string | null; expirySeconds: number | null };
   createdAt: string;
 }
 
@@ -39,6 +41,7 @@ export function toWorkspaceView(w: WorkspaceRecord): WorkspaceView {
     killSwitch: { engaged: w.killSwitchEngaged, reason: w.killSwitchReason },
     liveTradingEnabled: w.liveTradingEnabled,
     riskLimits: { maxSignalAgeSeconds: w.maxSignalAgeSeconds, duplicateWindowSeconds: w.duplicateWindowSeconds },
+    approval: { mode: w.approval, expirySeconds: w.approvalExpirySeconds },
     createdAt: w.createdAt.toISOString(),
   };
 }
@@ -111,11 +114,13 @@ export class WorkspacesService {
 
   async setRiskLimits(auth: AuthContext, dto: RiskLimitsDto): Promise<WorkspaceView> {
     return this.db.run(auth.workspaceId, async (tx) => {
-      const limits = { maxSignalAgeSeconds: dto.maxSignalAgeSeconds, duplicateWindowSeconds: dto.duplicateWindowSeconds };
+      const limits = { maxSignalAgeSeconds: dto.maxSignalAgeSeconds, duplicateWindowSeconds: dto.duplicateWindowSeconds, approval: dto.approval, approvalExpirySeconds: dto.approvalExpirySeconds };
       const workspace = await this.workspaces.setRiskLimits(tx, auth.workspaceId, limits);
       await this.audit.record(tx, workspaceEvent(auth, 'workspace.risk_limits', dto.reason, {
         maxSignalAgeSeconds: limits.maxSignalAgeSeconds,
         duplicateWindowSeconds: limits.duplicateWindowSeconds,
+        ...(dto.approval !== undefined && { approval: dto.approval }),
+        ...(dto.approvalExpirySeconds !== undefined && { approvalExpirySeconds: dto.approvalExpirySeconds }),
       }));
       return toWorkspaceView(workspace);
     });

@@ -25,6 +25,7 @@ const SCREENS = [
   { link: 'Sources', path: '/sources', heading: 'Sources' },
   { link: 'Routes', path: '/routes', heading: 'Routes' },
   { link: 'Activity', path: '/activity', heading: 'Activity' },
+  { link: 'Approvals', path: '/approvals', heading: 'Approvals' },
   { link: 'Risk', path: '/risk', heading: 'Risk' },
   { link: 'Audit', path: '/audit', heading: 'Audit' },
   { link: 'Alerts', path: '/alerts', heading: 'Alerts' },

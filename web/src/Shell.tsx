@@ -2,6 +2,7 @@ import { ReactNode, useEffect, useRef } from 'react';
 import { Link, Route, Switch, useLocation } from 'wouter';
 import { Activity } from './Activity';
 import { Alerts } from './Alerts';
+import { Approvals, ApprovalsLabel } from './Approvals';
 import { Audit } from './Audit';
 import type { Session } from './App';
 import { Checklist } from './Checklist';
@@ -14,12 +15,13 @@ import { Sources } from './Sources';
 import { abilities } from './ui';
 
 // `admin`: screens whose every read the api keeps to admins and owners; other roles do not see them in the nav.
-const SCREENS: Array<{ path: string; label: string; admin?: boolean }> = [
+const SCREENS: Array<{ path: string; label: ReactNode; admin?: boolean }> = [
   { path: '/', label: 'Start' },
   { path: '/connections', label: 'Connections' },
   { path: '/sources', label: 'Sources' },
   { path: '/routes', label: 'Routes' },
   { path: '/activity', label: 'Activity' },
+  { path: '/approvals', label: <ApprovalsLabel /> },
   { path: '/risk', label: 'Risk' },
   { path: '/audit', label: 'Audit', admin: true },
   { path: '/alerts', label: 'Alerts', admin: true },
@@ -76,6 +78,9 @@ export function Shell({ session, status }: { session: Session; status: ReactNode
           </Route>
           <Route path="/activity">
             <Activity />
+          </Route>
+          <Route path="/approvals">
+            <Approvals canDecide={can.trade} />
           </Route>
           <Route path="/risk">
             <Risk role={session.role} />

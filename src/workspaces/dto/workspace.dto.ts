@@ -31,6 +31,8 @@ const riskSeconds = z.number().int().min(1).max(86_400).nullable();
 export const riskLimitsSchema = z.strictObject({
   maxSignalAgeSeconds: riskSeconds.describe('Default and ceiling of the routes\' signal age (seconds); null: routes decide (live routes 60 s by default).'),
   duplicateWindowSeconds: riskSeconds.describe('Default duplicate window (seconds) for routes that set none; null: none.'),
+  approval: z.enum(['auto', 'manual']).nullable().optional().describe("Default approval for routes that set none; `manual` holds every route's orders for approval. Omitted: unchanged; null: auto."),
+  approvalExpirySeconds: z.number().int().min(10).max(86_400).nullable().optional().describe('Default and ceiling of how long an order waits for approval (seconds; default 300). Omitted: unchanged.'),
   reason,
 });
 export type RiskLimitsDto = z.infer<typeof riskLimitsSchema>;

@@ -279,38 +279,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/connections/{id}/kill-switch": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put: operations["ConnectionRiskController_setKillSwitch"];
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/connections/{id}/loss-limits": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put: operations["ConnectionRiskController_setLossLimits"];
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/v1/sources": {
         parameters: {
             query?: never;
@@ -687,6 +655,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/orders/{id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["ApprovalsController_approve"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orders/{id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["ApprovalsController_reject"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/connections/{id}/pnl": {
         parameters: {
             query?: never;
@@ -1014,6 +1014,10 @@ export interface operations {
                     maxSignalAgeSeconds: number | null;
                     /** @description Default duplicate window (seconds) for routes that set none; null: none. */
                     duplicateWindowSeconds: number | null;
+                    /** @description Default approval for routes that set none; `manual` holds every route's orders for approval. Omitted: unchanged; null: auto. */
+                    approval?: ("auto" | "manual") | null;
+                    /** @description Default and ceiling of how long an order waits for approval (seconds; default 300). Omitted: unchanged. */
+                    approvalExpirySeconds?: number | null;
                     reason: string;
                 };
             };
@@ -1472,71 +1476,6 @@ export interface operations {
                     credentials: {
                         [key: string]: string;
                     };
-                };
-            };
-        };
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    ConnectionRiskController_setKillSwitch: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": {
-                    engaged: boolean;
-                    reason: string;
-                };
-            };
-        };
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    ConnectionRiskController_setLossLimits: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": {
-                    /** @description Largest loss of the connection's session P&L (realised + unrealised, in the account currency); null: none. */
-                    dailyLossLimit: (number | string) | null;
-                    /** @description Largest fall of the session P&L from the session's high; null: none. */
-                    maxDrawdown: (number | string) | null;
-                    /**
-                     * @description On a breach: block new entries for the rest of the session, or flatten the connection and engage its kill switch.
-                     * @default block
-                     * @enum {string}
-                     */
-                    action?: "block" | "flatten";
-                    /** @default 00:00 */
-                    sessionStart?: string;
-                    /** @default UTC */
-                    sessionTimezone?: string;
-                    reason: string;
                 };
             };
         };
@@ -2305,7 +2244,7 @@ export interface operations {
                 /** @description Items per page. Outside 1-500: 422 `invalid_limit`. */
                 limit?: number;
                 /** @description Only events of this action. */
-                action?: "workspace.create" | "member.create" | "member.remove" | "token.create" | "token.revoke" | "auth.failure" | "auth.login.failed" | "auth.login.locked" | "auth.logout" | "platform.session.open" | "platform.session.close" | "auth.token.failed" | "auth.token.locked" | "kill_switch.workspace" | "kill_switch.release_refused" | "kill_switch.platform" | "live_trading.change" | "workspace.risk_limits" | "connection.kill_switch" | "connection.loss_limits" | "connection.loss_limit_breached" | "credential.create" | "credential.read" | "credential.use" | "credential.rotate" | "credential.rewrap" | "credential.revoke" | "credential.read.out_of_context" | "credential.break_glass" | "credential.decrypt_failure" | "source.create" | "source.rotate_secret" | "source.delete" | "source.test_signal" | "source.signature_failures" | "webhook.create" | "webhook.rotate_secret" | "webhook.delete" | "webhook.retry_delivery" | "route.create" | "route.update" | "route.delete" | "order.blocked" | "flatten.request" | "flatten.connection" | "alert.ack" | "alert.resolve" | "alert.refused";
+                action?: "workspace.create" | "member.create" | "member.remove" | "token.create" | "token.revoke" | "auth.failure" | "auth.login.failed" | "auth.login.locked" | "auth.logout" | "platform.session.open" | "platform.session.close" | "auth.token.failed" | "auth.token.locked" | "kill_switch.workspace" | "kill_switch.release_refused" | "kill_switch.platform" | "live_trading.change" | "workspace.risk_limits" | "credential.create" | "credential.read" | "credential.use" | "credential.rotate" | "credential.rewrap" | "credential.revoke" | "credential.read.out_of_context" | "credential.break_glass" | "credential.decrypt_failure" | "source.create" | "source.rotate_secret" | "source.delete" | "source.test_signal" | "source.signature_failures" | "webhook.create" | "webhook.rotate_secret" | "webhook.delete" | "webhook.retry_delivery" | "route.create" | "route.update" | "route.delete" | "order.blocked" | "order.approve" | "order.reject" | "order.approval_expired" | "flatten.request" | "flatten.connection" | "alert.ack" | "alert.resolve" | "alert.refused";
                 /** @description Only events about resources of this type (`connection`, `source`, …). */
                 resourceType?: string;
                 /** @description Only events about the resource with this id. */
@@ -2616,6 +2555,13 @@ export interface operations {
                      * @enum {string}
                      */
                     entryWhenOpen?: "add" | "ignore";
+                    /**
+                     * @description `manual`: orders wait for POST /v1/orders/:id/approve. Unset: the workspace's setting (default auto); a workspace set to manual holds every route's orders.
+                     * @enum {string}
+                     */
+                    approval?: "auto" | "manual";
+                    /** @description How long an order waits for approval before it expires (default: the workspace's, else 300; at most the workspace's). */
+                    approvalExpirySeconds?: number;
                     /** @default true */
                     enabled?: boolean;
                 };
@@ -2695,6 +2641,8 @@ export interface operations {
                     positionMode?: "both" | "long_only" | "short_only";
                     /** @enum {string} */
                     entryWhenOpen?: "add" | "ignore";
+                    approval?: ("auto" | "manual") | null;
+                    approvalExpirySeconds?: number | null;
                     enabled?: boolean;
                 };
             };
@@ -2718,7 +2666,7 @@ export interface operations {
                 /** @description Only orders made from this signal. */
                 signalId?: string;
                 /** @description Only orders in this status. */
-                status?: "pending" | "submitted" | "accepted" | "partially_filled" | "filled" | "canceled" | "expired" | "rejected" | "failed" | "blocked" | "skipped";
+                status?: "awaiting_approval" | "pending" | "submitted" | "accepted" | "partially_filled" | "filled" | "canceled" | "expired" | "rejected" | "failed" | "blocked" | "skipped";
             };
             header?: never;
             path?: never;
@@ -2750,6 +2698,58 @@ export interface operations {
             cookie?: never;
         };
         requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ApprovalsController_approve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Why the order may go; recorded in the audit trail. */
+                    reason?: string;
+                };
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ApprovalsController_reject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Why the order must not go; recorded on the order and in the audit trail. */
+                    reason: string;
+                };
+            };
+        };
         responses: {
             200: {
                 headers: {
