@@ -12,6 +12,7 @@ import { LimitsModule } from '../limits/limits.module';
 import { ProblemFilter } from '../common/problem.filter';
 import { CredentialsModule } from '../credentials/credentials.module';
 import { DatabaseModule } from '../database/database.module';
+import { NotificationsModule } from '../notifications/notifications.module';
 import { ObservabilityModule } from '../observability/observability.module';
 import { PositionsModule } from '../positions/positions.module';
 import { QueueModule } from '../queue/queue.module';
@@ -46,6 +47,7 @@ export class ApiModule {
         OrdersModule,
         PositionsModule,
         WebhooksModule,
+        NotificationsModule,
       ],
       providers: [
         { provide: LOGGER, useValue: logger },

@@ -13,6 +13,8 @@ import { FlattenRecovery } from '../routing/flatten-recovery';
 import { OrderStreams } from '../routing/order-streams';
 import { OrderSync } from '../routing/order-sync';
 import { RoutingModule } from '../routing/routing.module';
+import { NotificationDeliveryModule } from '../notifications/notification-delivery.module';
+import { NotificationDispatcher } from '../notifications/notification-dispatcher';
 import { WebhookDeliveryModule } from '../webhooks/webhook-delivery.module';
 import { WebhookDispatcher } from '../webhooks/webhook-dispatcher';
 
@@ -23,14 +25,14 @@ export class WorkerModule {
     return {
       module: WorkerModule,
       global: true,
-      imports: [ConfigModule.forRoot(config), DatabaseModule.forRole('worker'), QueueModule, RoutingModule, WebhookDeliveryModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule.forRole('worker'), QueueModule, RoutingModule, WebhookDeliveryModule, NotificationDeliveryModule],
       providers: [{ provide: LOGGER, useValue: logger }],
       exports: [LOGGER],
     };
   }
 }
 
-/** Starts what a worker runs: the job workers, the order lifecycle poller (its reconciliation sweep first) and event streams, the flatten recovery sweep, the audit sealer, the pager's and the order webhooks' delivery loops (each safe on every worker). */
+/** Starts what a worker runs: the job workers, the order lifecycle poller (its reconciliation sweep first) and event streams, the flatten recovery sweep, the audit sealer, the pager's, the order webhooks' and the notification mail's delivery loops (each safe on every worker). */
 export async function startWorkerLoops(app: INestApplicationContext): Promise<void> {
   await app.get(JobRunner).start();
   app.get(OrderSync).start();
@@ -40,4 +42,5 @@ export async function startWorkerLoops(app: INestApplicationContext): Promise<vo
   app.get(AuditSealer).start();
   app.get(PagerDispatcher).start();
   app.get(WebhookDispatcher).start();
+  app.get(NotificationDispatcher).start();
 }

@@ -134,6 +134,22 @@ const envSchema = z
     ORDER_STREAM_REFRESH_MS: z.coerce.number().int().min(50).max(600_000).default(2_000),
     ORDER_STREAM_RECONNECT_MAX_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
     ORDER_STREAM_SAFETY_POLL_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(60_000),
+
+    // Notifications to members by e-mail: smtp://user:password@host:587 (STARTTLS when offered) or smtps://…:465. The
+    // password is a secret: the worker alone gets it (see processEnvironment). Unset: notifications are recorded, not mailed.
+    SMTP_URL: z
+      .url()
+      .refine((v) => /^smtps?:$/.test(new URL(v).protocol), 'must be an smtp:// or smtps:// URL')
+      .optional(),
+    SMTP_FROM: z.string().trim().min(3).max(320).regex(/@/, 'must be an e-mail address, optionally with a name: Switchyard <alerts@example.com>').optional(),
+    SMTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+    // How often the mail loop looks for due mail; how long a member's first event waits for others to share its mail;
+    // the least time between two mails to one member (the digest); the first retry's delay after an SMTP failure (doubling) and its cap.
+    NOTIFICATION_INTERVAL_MS: z.coerce.number().int().min(20).max(60_000).default(1_000),
+    NOTIFICATION_GATHER_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
+    NOTIFICATION_DIGEST_MS: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
+    NOTIFICATION_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(30_000),
+    NOTIFICATION_RETRY_MAX_MS: z.coerce.number().int().min(10).max(86_400_000).default(900_000),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && !env.KMS_PROVIDER) {
@@ -150,6 +166,12 @@ const envSchema = z
     }
     if (env.LOGIN_LOCKOUT_MAX_SECONDS < env.LOGIN_LOCKOUT_SECONDS) {
       ctx.addIssue({ code: 'custom', path: ['LOGIN_LOCKOUT_MAX_SECONDS'], message: 'must be at least LOGIN_LOCKOUT_SECONDS' });
+    }
+    if (env.SMTP_URL && !env.SMTP_FROM) {
+      ctx.addIssue({ code: 'custom', path: ['SMTP_FROM'], message: 'is required when SMTP_URL is set' });
+    }
+    if (env.NOTIFICATION_RETRY_MAX_MS < env.NOTIFICATION_RETRY_BASE_MS) {
+      ctx.addIssue({ code: 'custom', path: ['NOTIFICATION_RETRY_MAX_MS'], message: 'must be at least NOTIFICATION_RETRY_BASE_MS' });
     }
     if (env.NODE_ENV === 'production' && env.KMS_PROVIDER === 'local' && !env.KMS_ALLOW_LOCAL_IN_PRODUCTION) {
       ctx.addIssue({ code: 'custom', path: ['KMS_PROVIDER'], message: 'local is refused in production unless KMS_ALLOW_LOCAL_IN_PRODUCTION=true' });
@@ -209,6 +231,18 @@ export interface AppConfig {
   outbound: OutboundSettings;
   webhooksOut: { intervalMs: number; maxAttempts: number; retryBaseMs: number };
   orderStreams: { max: number; refreshMs: number; reconnectMaxMs: number; safetyPollMs: number };
+  notifications: NotificationSettings;
+}
+
+/** Member notifications (src/notifications): `smtp` is unset when SMTP_URL is, and then nothing is mailed. */
+export interface NotificationSettings {
+  /** `url` holds the SMTP password (sensitive): only the mail transport reads it. */
+  smtp?: { url: string; from: string; timeoutMs: number };
+  intervalMs: number;
+  gatherMs: number;
+  digestMs: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
 }
 
 /** The SSRF guard's settings (src/common/outbound): the only way to reach a private address is `allowHosts`. */
@@ -316,6 +350,14 @@ export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'a
     },
     webhooksOut: { intervalMs: e.WEBHOOK_DELIVERY_INTERVAL_MS, maxAttempts: e.WEBHOOK_MAX_ATTEMPTS, retryBaseMs: e.WEBHOOK_RETRY_BASE_MS },
     orderStreams: { max: e.ORDER_STREAMS_MAX, refreshMs: e.ORDER_STREAM_REFRESH_MS, reconnectMaxMs: e.ORDER_STREAM_RECONNECT_MAX_MS, safetyPollMs: e.ORDER_STREAM_SAFETY_POLL_MS },
+    notifications: {
+      smtp: e.SMTP_URL && e.SMTP_FROM ? { url: e.SMTP_URL, from: e.SMTP_FROM, timeoutMs: e.SMTP_TIMEOUT_MS } : undefined,
+      intervalMs: e.NOTIFICATION_INTERVAL_MS,
+      gatherMs: e.NOTIFICATION_GATHER_MS,
+      digestMs: e.NOTIFICATION_DIGEST_MS,
+      retryBaseMs: e.NOTIFICATION_RETRY_BASE_MS,
+      retryMaxMs: e.NOTIFICATION_RETRY_MAX_MS,
+    },
   };
 }
 
@@ -336,14 +378,15 @@ export function loadConfigOrExit(reader: ConfigReader = 'api'): AppConfig {
 }
 
 /** Secrets that belong to one process only: the launcher strips them all, then hands each child its own. */
-const PROCESS_BOUND = ['DATABASE_URL', 'DATABASE_API_URL', 'DATABASE_WORKER_URL', 'JWT_SECRET', 'PLATFORM_ADMIN_TOKEN'] as const;
+const PROCESS_BOUND = ['DATABASE_URL', 'DATABASE_API_URL', 'DATABASE_WORKER_URL', 'JWT_SECRET', 'PLATFORM_ADMIN_TOKEN', 'SMTP_URL'] as const;
 export type ProcessSecrets = { databaseApiUrl: string; databaseWorkerUrl: string; jwtSecret?: string; platformAdminToken: string };
 
 /** The environment the launcher gives one child: the shared settings plus only that process's own secrets. */
 export function processEnvironment(role: 'api' | 'worker', secrets: ProcessSecrets): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const key of PROCESS_BOUND) delete env[key];
-  if (role === 'worker') return { ...env, DATABASE_WORKER_URL: secrets.databaseWorkerUrl };
+  // The SMTP password is the mail loop's, and the mail loop runs in the worker only.
+  if (role === 'worker') return { ...env, DATABASE_WORKER_URL: secrets.databaseWorkerUrl, ...(process.env.SMTP_URL && { SMTP_URL: process.env.SMTP_URL }) };
   return { ...env, DATABASE_API_URL: secrets.databaseApiUrl, PLATFORM_ADMIN_TOKEN: secrets.platformAdminToken, ...(secrets.jwtSecret && { JWT_SECRET: secrets.jwtSecret }) };
 }
 
