@@ -34,7 +34,7 @@ export function composeDigest(box: TakenMailbox, consoleUrl: string): DigestMail
     ...items.flatMap((item) => [item.headline, ...item.lines.map((l) => `  ${l}`), '']),
     '--',
     `You get these e-mails as a member of "${workspace}" (${box.email}).`,
-    `Choose which events you are mailed about in the console (${consoleUrl}/notifications) or with PUT /v1/members/me/notifications.`,
+    `Choose which events you are mailed about with PUT /v1/members/me/notifications (${consoleUrl} shows what happened).`,
   ].join('\n');
   return { subject: subject.slice(0, 250), text };
 }
