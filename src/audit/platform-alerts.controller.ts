@@ -20,6 +20,11 @@ export class PlatformAlertsController {
     return this.pager.platformList(query);
   }
 
+  @Get(':id')
+  get(@IdParam('Alert') id: string) {
+    return this.pager.platformGet(id);
+  }
+
   @Post(':id/ack')
   @HttpCode(200)
   acknowledge(@PlatformAuth() caller: PlatformContext, @IdParam('Alert') id: string) {

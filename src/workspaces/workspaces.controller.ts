@@ -50,6 +50,12 @@ export class WorkspacesController {
     return this.workspaces.setRiskLimits(auth, dto);
   }
 
+  @Get('platform/kill-switch')
+  @PlatformOnly()
+  platformKillSwitch() {
+    return this.workspaces.platformKillSwitch();
+  }
+
   @Put('platform/kill-switch')
   @PlatformOnly()
   @HttpCode(200)

@@ -74,6 +74,14 @@ export class Pager {
     return toPage(rows, page, alertOrder, toPlatformView);
   }
 
+  /** One alert of any workspace, as the platform lists it (the pager's link for a platform-owned alert opens it). */
+  async platformGet(alertId: string): Promise<PlatformAlertView> {
+    const workspaceId = await this.alerts.workspaceOf(alertId);
+    const alert = workspaceId && (await this.tenantDb.run(workspaceId, (tx) => this.alerts.find(tx, alertId)));
+    if (!alert) throw Problem.notFound('Alert');
+    return toPlatformView(alert);
+  }
+
   /** Idempotent; queues an acknowledge to every channel that got the trigger (PagerDuty acknowledges the incident). */
   acknowledge(by: AlertHandler, alertId: string): Promise<AlertView> {
     return this.transition(by, alertId, ['open'], 'acknowledged');
@@ -125,7 +133,7 @@ function toView(a: AlertRecord): AlertView {
   };
 }
 
-function toPlatformView(a: PlatformAlertRow): PlatformAlertView {
+function toPlatformView(a: AlertRecord | PlatformAlertRow): PlatformAlertView {
   return { ...alertFacts(a), workspaceId: a.workspaceId };
 }
 
