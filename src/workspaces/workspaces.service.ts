@@ -6,42 +6,15 @@ import { Problem } from '../common/problem';
 import { TenantDb, type TenantTx } from '../database/tenant-db';
 import { higherRole, roleAtLeast, type AuthContext, type PlatformContext, type Role } from '../common/auth/auth-context';
 import { hashPassword } from './auth/passwords';
-import type { CreateWorkspaceDto, KillSwitchDto, LiveTradingDto, RiskLimitsDto } from './dto/workspace.dto';
+import type { CreatedWorkspace, CreateWorkspaceDto, KillSwitchDto, LiveTradingDto, PlatformKillSwitchView, RiskLimitsDto, WorkspaceView } from './dto/workspace.dto';
 import { MembersRepository } from './members.repository';
-import { TokensService, TokenView } from './tokens.service';
+import { TokensService } from './tokens.service';
 import { PlatformKillSwitchRecord, WorkspaceRecord, WorkspacesRepository } from './workspaces.repository';
 
 // The first token sets the workspace up; it ends after a day, or once a member logs in (LoginService).
 const BOOTSTRAP_TOKEN_TTL_MS = 86_400_000;
 
-export interface WorkspaceView {
-  id: string;
-  name: string;
-  killSwitch: { engaged: boolean; reason: string | null };
-  /** The platform operator's switch, as it bears on this workspace: its state only, never the operator's reason. */
-  platformKillSwitch: { engaged: boolean; engagedAt: string | null };
-  liveTradingEnabled: boolean;
-  /** Defaults for routes that set none (the signal age also caps theirs). */
-  riskLimits: { maxSignalAgeSeconds: number | null; duplicateWindowSeconds: number | null };
-  createdAt: string;
-}
-
-/** A new workspace: `token` is the owner's bootstrap API token, shown this once; `tokenInfo` is its metadata. */
-export interface CreatedWorkspace {
-  workspace: WorkspaceView;
-  owner: { id: string; email: string };
-  token: string;
-  tokenInfo: TokenView;
-}
-
-/** What the platform operator sees of the platform switch (the reason is theirs). */
-export interface PlatformKillSwitchView {
-  engaged: boolean;
-  reason: string | null;
-  changedAt: string | null;
-}
-
-export function toWorkspaceView(w: WorkspaceRecord, platform: PlatformKillSwitchRecord): WorkspaceView {
+function toWorkspaceView(w: WorkspaceRecord, platform: PlatformKillSwitchRecord): WorkspaceView {
   return {
     id: w.id,
     name: w.name,

@@ -7,32 +7,9 @@ import type { SafeDetails } from '../audit-event';
 import { pgSql, prismaSql } from '../audit-sql';
 import { AuditWriter } from '../audit-writer';
 import { AlertInput, AlertOpener } from './alert-opener';
-import { AlertListFilter, alertOrder, PlatformAlertFilter } from '../dto/audit.dto';
+import { AlertListFilter, alertOrder, AlertView, PlatformAlertFilter, PlatformAlertView } from '../dto/audit.dto';
 import { AlertsRepository, AlertStatus, OpenedAlert, PlatformAlertRow } from './alerts.repository';
-import { AlertOwner, alertOwner } from './pager-rules';
-
-export interface AlertView {
-  id: string;
-  rule: string;
-  /** Who acknowledges and resolves it: `platform` alerts are read-only to a workspace. */
-  owner: AlertOwner;
-  severity: string;
-  status: string;
-  summary: string;
-  resource: { type: string; id: string };
-  details: SafeDetails;
-  occurrences: number;
-  firstRaisedAt: string;
-  lastRaisedAt: string;
-  acknowledgedAt: string | null;
-  acknowledgedBy: string | null;
-  resolvedAt: string | null;
-  resolvedBy: string | null;
-  deliveries: { channel: string; action: string; status: string; attempts: number; lastError: string | null; deliveredAt: string | null }[];
-}
-
-/** What the platform on-call sees of an alert: the alert and its workspace, not the workspace's data. */
-export type PlatformAlertView = Omit<AlertView, 'deliveries'> & { workspaceId: string };
+import { alertOwner } from './pager-rules';
 
 type AlertRecord = NonNullable<Awaited<ReturnType<AlertsRepository['find']>>>;
 /** A workspace member, or the platform on-call (which may act on any workspace's alert). */

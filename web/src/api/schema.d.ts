@@ -911,11 +911,61 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        workspace: {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            killSwitch: {
+                                engaged: boolean;
+                                reason: string | null;
+                            };
+                            /** @description The platform operator's switch, as it bears on this workspace: its state only, never the operator's reason. */
+                            platformKillSwitch: {
+                                engaged: boolean;
+                                engagedAt: string | null;
+                            };
+                            liveTradingEnabled: boolean;
+                            /** @description Defaults for routes that set none (the signal age also caps theirs). */
+                            riskLimits: {
+                                maxSignalAgeSeconds: number | null;
+                                duplicateWindowSeconds: number | null;
+                            };
+                            /** Format: date-time */
+                            createdAt: string;
+                        };
+                        owner: {
+                            /** Format: uuid */
+                            id: string;
+                            email: string;
+                        };
+                        token: string;
+                        tokenInfo: {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            hint: string;
+                            /** @enum {string} */
+                            role: "owner" | "admin" | "trader" | "viewer";
+                            /** @description The member who answers for the token: it stops working when she is removed and never acts above her role. */
+                            createdBy: string | null;
+                            /** @description The token that minted this one, if any (revoking it revokes this one). */
+                            createdVia: string | null;
+                            expiresAt: string | null;
+                            revokedAt: string | null;
+                            /** @description Stamped at most once a minute. */
+                            lastUsedAt: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                        };
+                    };
+                };
             };
         };
     };
@@ -928,11 +978,35 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        name: string;
+                        killSwitch: {
+                            engaged: boolean;
+                            reason: string | null;
+                        };
+                        /** @description The platform operator's switch, as it bears on this workspace: its state only, never the operator's reason. */
+                        platformKillSwitch: {
+                            engaged: boolean;
+                            engagedAt: string | null;
+                        };
+                        liveTradingEnabled: boolean;
+                        /** @description Defaults for routes that set none (the signal age also caps theirs). */
+                        riskLimits: {
+                            maxSignalAgeSeconds: number | null;
+                            duplicateWindowSeconds: number | null;
+                        };
+                        /** Format: date-time */
+                        createdAt: string;
+                    };
+                };
             };
         };
     };
@@ -952,11 +1026,35 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        name: string;
+                        killSwitch: {
+                            engaged: boolean;
+                            reason: string | null;
+                        };
+                        /** @description The platform operator's switch, as it bears on this workspace: its state only, never the operator's reason. */
+                        platformKillSwitch: {
+                            engaged: boolean;
+                            engagedAt: string | null;
+                        };
+                        liveTradingEnabled: boolean;
+                        /** @description Defaults for routes that set none (the signal age also caps theirs). */
+                        riskLimits: {
+                            maxSignalAgeSeconds: number | null;
+                            duplicateWindowSeconds: number | null;
+                        };
+                        /** Format: date-time */
+                        createdAt: string;
+                    };
+                };
             };
         };
     };
@@ -976,11 +1074,35 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        name: string;
+                        killSwitch: {
+                            engaged: boolean;
+                            reason: string | null;
+                        };
+                        /** @description The platform operator's switch, as it bears on this workspace: its state only, never the operator's reason. */
+                        platformKillSwitch: {
+                            engaged: boolean;
+                            engagedAt: string | null;
+                        };
+                        liveTradingEnabled: boolean;
+                        /** @description Defaults for routes that set none (the signal age also caps theirs). */
+                        riskLimits: {
+                            maxSignalAgeSeconds: number | null;
+                            duplicateWindowSeconds: number | null;
+                        };
+                        /** Format: date-time */
+                        createdAt: string;
+                    };
+                };
             };
         };
     };
@@ -1003,11 +1125,35 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        name: string;
+                        killSwitch: {
+                            engaged: boolean;
+                            reason: string | null;
+                        };
+                        /** @description The platform operator's switch, as it bears on this workspace: its state only, never the operator's reason. */
+                        platformKillSwitch: {
+                            engaged: boolean;
+                            engagedAt: string | null;
+                        };
+                        liveTradingEnabled: boolean;
+                        /** @description Defaults for routes that set none (the signal age also caps theirs). */
+                        riskLimits: {
+                            maxSignalAgeSeconds: number | null;
+                            duplicateWindowSeconds: number | null;
+                        };
+                        /** Format: date-time */
+                        createdAt: string;
+                    };
+                };
             };
         };
     };
@@ -1020,11 +1166,18 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        engaged: boolean;
+                        reason: string | null;
+                        changedAt: string | null;
+                    };
+                };
             };
         };
     };
@@ -1044,11 +1197,18 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        engaged: boolean;
+                        reason: string | null;
+                        changedAt: string | null;
+                    };
+                };
             };
         };
     };
@@ -1073,7 +1233,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items: Record<string, never>[];
+                        items: {
+                            /** Format: uuid */
+                            id: string;
+                            email: string;
+                            /** @enum {string} */
+                            role: "owner" | "admin" | "trader" | "viewer";
+                            /** Format: date-time */
+                            createdAt: string;
+                        }[];
                         nextCursor: string | null;
                     };
                 };
@@ -1099,11 +1267,22 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        email: string;
+                        /** @enum {string} */
+                        role: "owner" | "admin" | "trader" | "viewer";
+                        /** Format: date-time */
+                        createdAt: string;
+                    };
+                };
             };
         };
     };
@@ -1147,7 +1326,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items: Record<string, never>[];
+                        items: {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            hint: string;
+                            /** @enum {string} */
+                            role: "owner" | "admin" | "trader" | "viewer";
+                            /** @description The member who answers for the token: it stops working when she is removed and never acts above her role. */
+                            createdBy: string | null;
+                            /** @description The token that minted this one, if any (revoking it revokes this one). */
+                            createdVia: string | null;
+                            expiresAt: string | null;
+                            revokedAt: string | null;
+                            /** @description Stamped at most once a minute. */
+                            lastUsedAt: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                        }[];
                         nextCursor: string | null;
                     };
                 };
@@ -1175,11 +1371,32 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        name: string;
+                        hint: string;
+                        /** @enum {string} */
+                        role: "owner" | "admin" | "trader" | "viewer";
+                        /** @description The member who answers for the token: it stops working when she is removed and never acts above her role. */
+                        createdBy: string | null;
+                        /** @description The token that minted this one, if any (revoking it revokes this one). */
+                        createdVia: string | null;
+                        expiresAt: string | null;
+                        revokedAt: string | null;
+                        /** @description Stamped at most once a minute. */
+                        lastUsedAt: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        token: string;
+                    };
+                };
             };
         };
     };
@@ -1194,11 +1411,31 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        name: string;
+                        hint: string;
+                        /** @enum {string} */
+                        role: "owner" | "admin" | "trader" | "viewer";
+                        /** @description The member who answers for the token: it stops working when she is removed and never acts above her role. */
+                        createdBy: string | null;
+                        /** @description The token that minted this one, if any (revoking it revokes this one). */
+                        createdVia: string | null;
+                        expiresAt: string | null;
+                        revokedAt: string | null;
+                        /** @description Stamped at most once a minute. */
+                        lastUsedAt: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                    };
+                };
             };
         };
     };
@@ -1255,11 +1492,21 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        workspaceId: string;
+                        /** Format: uuid */
+                        memberId: string;
+                        /** @enum {string} */
+                        role: "owner" | "admin" | "trader" | "viewer";
+                    };
+                };
             };
         };
     };
@@ -1282,11 +1529,23 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        workspaceId: string;
+                        /** Format: uuid */
+                        memberId: string;
+                        /** @enum {string} */
+                        role: "owner" | "admin" | "trader" | "viewer";
+                        /** Format: date-time */
+                        expiresAt: string;
+                    };
+                };
             };
         };
     };
@@ -1316,11 +1575,17 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        operator: true;
+                    };
+                };
             };
         };
     };
@@ -1333,11 +1598,19 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        operator: true;
+                        /** Format: date-time */
+                        expiresAt: string;
+                    };
+                };
             };
         };
     };
@@ -2317,7 +2590,43 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items: Record<string, never>[];
+                        items: {
+                            /** Format: uuid */
+                            id: string;
+                            rule: string;
+                            /**
+                             * @description Who acknowledges and resolves it: `platform` alerts are read-only to a workspace.
+                             * @enum {string}
+                             */
+                            owner: "platform" | "workspace";
+                            severity: string;
+                            status: string;
+                            summary: string;
+                            resource: {
+                                type: string;
+                                id: string;
+                            };
+                            details: {
+                                [key: string]: string | number | boolean | null;
+                            };
+                            occurrences: number;
+                            /** Format: date-time */
+                            firstRaisedAt: string;
+                            /** Format: date-time */
+                            lastRaisedAt: string;
+                            acknowledgedAt: string | null;
+                            acknowledgedBy: string | null;
+                            resolvedAt: string | null;
+                            resolvedBy: string | null;
+                            deliveries: {
+                                channel: string;
+                                action: string;
+                                status: string;
+                                attempts: number;
+                                lastError: string | null;
+                                deliveredAt: string | null;
+                            }[];
+                        }[];
                         nextCursor: string | null;
                     };
                 };
@@ -2335,11 +2644,50 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        rule: string;
+                        /**
+                         * @description Who acknowledges and resolves it: `platform` alerts are read-only to a workspace.
+                         * @enum {string}
+                         */
+                        owner: "platform" | "workspace";
+                        severity: string;
+                        status: string;
+                        summary: string;
+                        resource: {
+                            type: string;
+                            id: string;
+                        };
+                        details: {
+                            [key: string]: string | number | boolean | null;
+                        };
+                        occurrences: number;
+                        /** Format: date-time */
+                        firstRaisedAt: string;
+                        /** Format: date-time */
+                        lastRaisedAt: string;
+                        acknowledgedAt: string | null;
+                        acknowledgedBy: string | null;
+                        resolvedAt: string | null;
+                        resolvedBy: string | null;
+                        deliveries: {
+                            channel: string;
+                            action: string;
+                            status: string;
+                            attempts: number;
+                            lastError: string | null;
+                            deliveredAt: string | null;
+                        }[];
+                    };
+                };
             };
         };
     };
@@ -2354,11 +2702,50 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        rule: string;
+                        /**
+                         * @description Who acknowledges and resolves it: `platform` alerts are read-only to a workspace.
+                         * @enum {string}
+                         */
+                        owner: "platform" | "workspace";
+                        severity: string;
+                        status: string;
+                        summary: string;
+                        resource: {
+                            type: string;
+                            id: string;
+                        };
+                        details: {
+                            [key: string]: string | number | boolean | null;
+                        };
+                        occurrences: number;
+                        /** Format: date-time */
+                        firstRaisedAt: string;
+                        /** Format: date-time */
+                        lastRaisedAt: string;
+                        acknowledgedAt: string | null;
+                        acknowledgedBy: string | null;
+                        resolvedAt: string | null;
+                        resolvedBy: string | null;
+                        deliveries: {
+                            channel: string;
+                            action: string;
+                            status: string;
+                            attempts: number;
+                            lastError: string | null;
+                            deliveredAt: string | null;
+                        }[];
+                    };
+                };
             };
         };
     };
@@ -2373,11 +2760,50 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        rule: string;
+                        /**
+                         * @description Who acknowledges and resolves it: `platform` alerts are read-only to a workspace.
+                         * @enum {string}
+                         */
+                        owner: "platform" | "workspace";
+                        severity: string;
+                        status: string;
+                        summary: string;
+                        resource: {
+                            type: string;
+                            id: string;
+                        };
+                        details: {
+                            [key: string]: string | number | boolean | null;
+                        };
+                        occurrences: number;
+                        /** Format: date-time */
+                        firstRaisedAt: string;
+                        /** Format: date-time */
+                        lastRaisedAt: string;
+                        acknowledgedAt: string | null;
+                        acknowledgedBy: string | null;
+                        resolvedAt: string | null;
+                        resolvedBy: string | null;
+                        deliveries: {
+                            channel: string;
+                            action: string;
+                            status: string;
+                            attempts: number;
+                            lastError: string | null;
+                            deliveredAt: string | null;
+                        }[];
+                    };
+                };
             };
         };
     };
@@ -2406,7 +2832,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items: Record<string, never>[];
+                        items: {
+                            /** Format: uuid */
+                            id: string;
+                            rule: string;
+                            /**
+                             * @description Who acknowledges and resolves it: `platform` alerts are read-only to a workspace.
+                             * @enum {string}
+                             */
+                            owner: "platform" | "workspace";
+                            severity: string;
+                            status: string;
+                            summary: string;
+                            resource: {
+                                type: string;
+                                id: string;
+                            };
+                            details: {
+                                [key: string]: string | number | boolean | null;
+                            };
+                            occurrences: number;
+                            /** Format: date-time */
+                            firstRaisedAt: string;
+                            /** Format: date-time */
+                            lastRaisedAt: string;
+                            acknowledgedAt: string | null;
+                            acknowledgedBy: string | null;
+                            resolvedAt: string | null;
+                            resolvedBy: string | null;
+                            /** Format: uuid */
+                            workspaceId: string;
+                        }[];
                         nextCursor: string | null;
                     };
                 };
@@ -2424,11 +2880,44 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        rule: string;
+                        /**
+                         * @description Who acknowledges and resolves it: `platform` alerts are read-only to a workspace.
+                         * @enum {string}
+                         */
+                        owner: "platform" | "workspace";
+                        severity: string;
+                        status: string;
+                        summary: string;
+                        resource: {
+                            type: string;
+                            id: string;
+                        };
+                        details: {
+                            [key: string]: string | number | boolean | null;
+                        };
+                        occurrences: number;
+                        /** Format: date-time */
+                        firstRaisedAt: string;
+                        /** Format: date-time */
+                        lastRaisedAt: string;
+                        acknowledgedAt: string | null;
+                        acknowledgedBy: string | null;
+                        resolvedAt: string | null;
+                        resolvedBy: string | null;
+                        /** Format: uuid */
+                        workspaceId: string;
+                    };
+                };
             };
         };
     };
@@ -2443,11 +2932,50 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        rule: string;
+                        /**
+                         * @description Who acknowledges and resolves it: `platform` alerts are read-only to a workspace.
+                         * @enum {string}
+                         */
+                        owner: "platform" | "workspace";
+                        severity: string;
+                        status: string;
+                        summary: string;
+                        resource: {
+                            type: string;
+                            id: string;
+                        };
+                        details: {
+                            [key: string]: string | number | boolean | null;
+                        };
+                        occurrences: number;
+                        /** Format: date-time */
+                        firstRaisedAt: string;
+                        /** Format: date-time */
+                        lastRaisedAt: string;
+                        acknowledgedAt: string | null;
+                        acknowledgedBy: string | null;
+                        resolvedAt: string | null;
+                        resolvedBy: string | null;
+                        deliveries: {
+                            channel: string;
+                            action: string;
+                            status: string;
+                            attempts: number;
+                            lastError: string | null;
+                            deliveredAt: string | null;
+                        }[];
+                    };
+                };
             };
         };
     };
@@ -2462,11 +2990,50 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        rule: string;
+                        /**
+                         * @description Who acknowledges and resolves it: `platform` alerts are read-only to a workspace.
+                         * @enum {string}
+                         */
+                        owner: "platform" | "workspace";
+                        severity: string;
+                        status: string;
+                        summary: string;
+                        resource: {
+                            type: string;
+                            id: string;
+                        };
+                        details: {
+                            [key: string]: string | number | boolean | null;
+                        };
+                        occurrences: number;
+                        /** Format: date-time */
+                        firstRaisedAt: string;
+                        /** Format: date-time */
+                        lastRaisedAt: string;
+                        acknowledgedAt: string | null;
+                        acknowledgedBy: string | null;
+                        resolvedAt: string | null;
+                        resolvedBy: string | null;
+                        deliveries: {
+                            channel: string;
+                            action: string;
+                            status: string;
+                            attempts: number;
+                            lastError: string | null;
+                            deliveredAt: string | null;
+                        }[];
+                    };
+                };
             };
         };
     };
