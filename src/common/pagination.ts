@@ -2,7 +2,7 @@ import { PipeTransform, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiQuery } from '@nestjs/swagger';
 import { z } from 'zod';
 import { Problem } from './problem';
-import { documentQuery, ZodPipe } from './validation';
+import { documentQuery, openApiSchema, ZodPipe } from './validation';
 
 export const DEFAULT_LIMIT = 50;
 export const MAX_LIMIT = 500;
@@ -161,7 +161,7 @@ const noFilters = z.strictObject({});
  * The one list contract: `?cursor=…&limit=…` plus the list's own filters in, a `Page` out (keyset
  * pagination in the keyset's order). Documents the parameters, the order and the page shape in OpenAPI.
  */
-export function ListQuery<K>(spec: { keyset: Keyset<K, never>; item: string; filters?: z.ZodObject }): ParameterDecorator {
+export function ListQuery<K>(spec: { keyset: Keyset<K, never>; item: string; filters?: z.ZodObject; view?: z.ZodType }): ParameterDecorator {
   const filters = spec.filters ?? noFilters;
   return (target, key, index) => {
     Query(new ListQueryPipe(filters, spec.keyset))(target, key, index);
@@ -181,7 +181,10 @@ export function ListQuery<K>(spec: { keyset: Keyset<K, never>; item: string; fil
       schema: {
         type: 'object',
         required: ['items', 'nextCursor'],
-        properties: { items: { type: 'array', items: { type: 'object', description: `a ${spec.item}` } }, nextCursor: { type: 'string', nullable: true } },
+        properties: {
+          items: { type: 'array', items: spec.view ? openApiSchema(spec.view, 'output') : { type: 'object', description: `a ${spec.item}` } },
+          nextCursor: { type: 'string', nullable: true },
+        },
       },
     })(target, key, descriptor);
   };

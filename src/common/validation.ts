@@ -1,5 +1,5 @@
 import { applyDecorators, Body, Param, PipeTransform } from '@nestjs/common';
-import { ApiBody, ApiQuery } from '@nestjs/swagger';
+import { ApiBody, ApiQuery, ApiResponse } from '@nestjs/swagger';
 import { z } from 'zod';
 import { FieldError, Problem } from './problem';
 
@@ -51,9 +51,15 @@ export function toFieldErrors(error: z.ZodError): FieldError[] {
   return error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(body)', message: i.message }));
 }
 
-/** A zod schema as the OpenAPI document's JSON Schema (request bodies, queries, responses). */
-export function openApiSchema(schema: z.ZodType): Record<string, unknown> {
-  return z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+/** JSON Schema of what a zod schema accepts (`input`: bodies, queries) or what a route answers (`output`: views). */
+export function openApiSchema(schema: z.ZodType, io: 'input' | 'output' = 'input'): Record<string, unknown> {
+  const { $schema: _dialect, ...json } = z.toJSONSchema(schema, { io, unrepresentable: 'any' });
+  return json;
+}
+
+/** Documents a route's answer from the zod view schema its service's type is inferred from (the console's types come from it). */
+export function ApiView(schema: z.ZodType, status = 200, description = 'OK'): MethodDecorator {
+  return ApiResponse({ status, description, schema: openApiSchema(schema, 'output') });
 }
 
 /** A validated JSON body, documented in OpenAPI from the same schema. */

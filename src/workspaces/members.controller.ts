@@ -1,10 +1,10 @@
 import { Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { byCreatedAt, ListQuery, ListRequest, TimeKey } from '../common/pagination';
-import { IdParam, ValidBody } from '../common/validation';
+import { ApiView, IdParam, ValidBody } from '../common/validation';
 import type { AuthContext } from '../common/auth/auth-context';
 import { Auth, RequireRole } from '../common/auth/auth.decorators';
-import { createMemberSchema, CreateMemberDto } from './dto/workspace.dto';
+import { createMemberSchema, CreateMemberDto, memberViewSchema } from './dto/workspace.dto';
 import { MembersService } from './members.service';
 
 @ApiTags('members')
@@ -15,12 +15,13 @@ export class MembersController {
 
   @Post()
   @RequireRole('admin')
+  @ApiView(memberViewSchema, 201)
   create(@Auth() auth: AuthContext, @ValidBody(createMemberSchema) dto: CreateMemberDto) {
     return this.members.create(auth, dto);
   }
 
   @Get()
-  list(@Auth() auth: AuthContext, @ListQuery({ keyset: byCreatedAt, item: 'member' }) query: ListRequest<object, TimeKey>) {
+  list(@Auth() auth: AuthContext, @ListQuery({ keyset: byCreatedAt, item: 'member', view: memberViewSchema }) query: ListRequest<object, TimeKey>) {
     return this.members.list(auth, query.page);
   }
 

@@ -6,16 +6,9 @@ import { Problem } from '../common/problem';
 import { TenantDb } from '../database/tenant-db';
 import { AuthContext, roleAtLeast } from '../common/auth/auth-context';
 import { hashPassword } from './auth/passwords';
-import type { CreateMemberDto } from './dto/workspace.dto';
+import type { CreateMemberDto, MemberView } from './dto/workspace.dto';
 import { MemberRecord, MembersRepository } from './members.repository';
 import { TokensRepository } from './tokens.repository';
-
-export interface MemberView {
-  id: string;
-  email: string;
-  role: string;
-  createdAt: string;
-}
 
 const toView = (m: MemberRecord): MemberView => ({ id: m.id, email: m.email, role: m.role, createdAt: m.createdAt.toISOString() });
 

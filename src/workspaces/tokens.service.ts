@@ -7,31 +7,10 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { TenantDb, TenantTx } from '../database/tenant-db';
 import { AuthContext, Role, roleAtLeast } from '../common/auth/auth-context';
 import { generateToken, sha256, tokenHint } from '../common/bearer-secrets';
-import type { CreateTokenDto } from './dto/workspace.dto';
+import type { CreateTokenDto, IssuedToken, TokenView } from './dto/workspace.dto';
 import { TokenRecord, TokensRepository } from './tokens.repository';
 
 const DAY_MS = 86_400_000;
-
-export interface TokenView {
-  id: string;
-  name: string;
-  hint: string;
-  role: Role;
-  /** The member who answers for the token: it stops working when she is removed and never acts above her role. */
-  createdBy: string | null;
-  /** The token that minted this one, if any (revoking it revokes this one). */
-  createdVia: string | null;
-  expiresAt: string | null;
-  revokedAt: string | null;
-  /** Stamped at most once a minute. */
-  lastUsedAt: string | null;
-  createdAt: string;
-}
-
-/** A freshly issued token: the only time its value is ever shown. */
-export interface IssuedToken extends TokenView {
-  token: string;
-}
 
 /** What a token is issued with: `createdBy` is the member who answers for it. */
 export interface TokenSpec {

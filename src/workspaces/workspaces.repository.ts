@@ -19,6 +19,14 @@ export interface WorkspaceRecord {
 const WORKSPACE_FIELDS = { id: true, name: true, killSwitchEngaged: true, killSwitchReason: true, killSwitchEngagedRole: true, liveTradingEnabled: true,
   maxSignalAgeSeconds: true, duplicateWindowSeconds: true, approval: true, approvalExpirySeconds: true, createdAt: true } as const;
 
+export interface PlatformKillSwitchRecord {
+  killSwitchEngaged: boolean;
+  killSwitchReason: string | null;
+  killSwitchChangedAt: Date | null;
+}
+
+const PLATFORM_SWITCH_FIELDS = { killSwitchEngaged: true, killSwitchReason: true, killSwitchChangedAt: true } as const;
+
 @Injectable()
 export class WorkspacesRepository {
   create(tx: TenantTx, id: string, name: string): Promise<WorkspaceRecord> {
@@ -60,11 +68,15 @@ export class WorkspacesRepository {
     return tx.workspace.update({ where: { id }, data: limits, select: WORKSPACE_FIELDS });
   }
 
-  setPlatformKillSwitch(tx: TenantTx, engaged: boolean, reason: string) {
+  platformKillSwitch(tx: TenantTx): Promise<PlatformKillSwitchRecord> {
+    return tx.platformSettings.findUniqueOrThrow({ where: { id: 1 }, select: PLATFORM_SWITCH_FIELDS });
+  }
+
+  setPlatformKillSwitch(tx: TenantTx, engaged: boolean, reason: string): Promise<PlatformKillSwitchRecord> {
     return tx.platformSettings.update({
       where: { id: 1 },
       data: { killSwitchEngaged: engaged, killSwitchReason: reason, killSwitchChangedAt: new Date() },
-      select: { killSwitchEngaged: true, killSwitchReason: true, killSwitchChangedAt: true },
+      select: PLATFORM_SWITCH_FIELDS,
     });
   }
 }

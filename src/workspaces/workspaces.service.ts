@@ -3,42 +3,23 @@ import { randomUUID } from 'node:crypto';
 import { AuditWriter } from '../audit/audit-writer';
 import { AuditEventInput, PLATFORM_WORKSPACE_ID } from '../audit/audit-event';
 import { Problem } from '../common/problem';
-import { TenantDb } from '../database/tenant-db';
+import { TenantDb, type TenantTx } from '../database/tenant-db';
 import { higherRole, roleAtLeast, type AuthContext, type PlatformContext, type Role } from '../common/auth/auth-context';
 import { hashPassword } from './auth/passwords';
-import type { CreateWorkspaceDto, KillSwitchDto, LiveTradingDto, RiskLimitsDto } from './dto/workspace.dto';
+import type { CreatedWorkspace, CreateWorkspaceDto, KillSwitchDto, LiveTradingDto, PlatformKillSwitchView, RiskLimitsDto, WorkspaceView } from './dto/workspace.dto';
 import { MembersRepository } from './members.repository';
-import { TokensService, TokenView } from './tokens.service';
-import { WorkspaceRecord, WorkspacesRepository } from './workspaces.repository';
+import { TokensService } from './tokens.service';
+import { PlatformKillSwitchRecord, WorkspaceRecord, WorkspacesRepository } from './workspaces.repository';
 
 // The first token sets the workspace up; it ends after a day, or once a member logs in (LoginService).
 const BOOTSTRAP_TOKEN_TTL_MS = 86_400_000;
 
-export interface WorkspaceView {
-  id: string;
-  name: string;
-  killSwitch: { engaged: boolean; reason: string | null };
-  liveTradingEnabled: boolean;
-  /** Defaults for routes that set none (the signal age also caps theirs). */
-  riskLimits: { maxSignalAgeSeconds: number | null; duplicateWindowSeconds: number | null };
-  /** Default approval mode and expiry for routes that set none (`manual` holds every route's orders; the expiry caps theirs). */
-  approval: { mode: string | null; expirySeconds: number | null };
-  createdAt: string;
-}
-
-/** A new workspace: `token` is the owner's bootstrap API token, shown this once; `tokenInfo` is its metadata. */
-export interface CreatedWorkspace {
-  workspace: WorkspaceView;
-  owner: { id: string; email: string };
-  token: string;
-  tokenInfo: TokenView;
-}
-
-export function toWorkspaceView(w: WorkspaceRecord): WorkspaceView {
+function toWorkspaceView(w: WorkspaceRecord, platform: PlatformKillSwitchRecord): WorkspaceView {
   return {
     id: w.id,
     name: w.name,
     killSwitch: { engaged: w.killSwitchEngaged, reason: w.killSwitchReason },
+    platformKillSwitch: { engaged: platform.killSwitchEngaged, engagedAt: platform.killSwitchEngaged ? (platform.killSwitchChangedAt?.toISOString() ?? null) : null },
     liveTradingEnabled: w.liveTradingEnabled,
     riskLimits: { maxSignalAgeSeconds: w.maxSignalAgeSeconds, duplicateWindowSeconds: w.duplicateWindowSeconds },
     approval: { mode: w.approval, expirySeconds: w.approvalExpirySeconds },
@@ -70,14 +51,16 @@ export class WorkspacesService {
       await this.audit.record(tx, { ...by, action: 'member.create', resource: { type: 'member', id: owner.id }, metadata: { role: 'owner' } });
       await this.audit.record(tx, { ...by, action: 'token.create', resource: { type: 'token', id: token.id }, metadata: { role: 'owner' } });
       const { token: value, ...tokenInfo } = token;
-      return { workspace: toWorkspaceView(workspace), owner: { id: owner.id, email: owner.email }, token: value, tokenInfo };
+      return { workspace: await this.view(tx, workspace), owner: { id: owner.id, email: owner.email }, token: value, tokenInfo };
     });
   }
 
   async get(auth: AuthContext): Promise<WorkspaceView> {
-    const workspace = await this.db.run(auth.workspaceId, (tx) => this.workspaces.find(tx, auth.workspaceId));
-    if (!workspace) throw Problem.notFound('Workspace');
-    return toWorkspaceView(workspace);
+    return this.db.run(auth.workspaceId, async (tx) => {
+      const workspace = await this.workspaces.find(tx, auth.workspaceId);
+      if (!workspace) throw Problem.notFound('Workspace');
+      return this.view(tx, workspace);
+    });
   }
 
   /**
@@ -97,7 +80,7 @@ export class WorkspacesService {
       const role = dto.engaged ? (engagedBy ? higherRole(engagedBy, auth.role) : auth.role) : null;
       const workspace = await this.workspaces.setKillSwitch(tx, auth.workspaceId, dto.engaged, dto.reason, role);
       await this.audit.record(tx, workspaceEvent(auth, 'kill_switch.workspace', dto.reason, { engaged: dto.engaged, ...(role && { engagedRole: role }) }));
-      return toWorkspaceView(workspace);
+      return this.view(tx, workspace);
     });
     // Thrown after the commit, so the refusal's audit event stays.
     if (refusal instanceof Problem) throw refusal;
@@ -108,7 +91,7 @@ export class WorkspacesService {
     return this.db.run(auth.workspaceId, async (tx) => {
       const workspace = await this.workspaces.setLiveTrading(tx, auth.workspaceId, dto.enabled);
       await this.audit.record(tx, workspaceEvent(auth, 'live_trading.change', dto.reason, { enabled: dto.enabled }));
-      return toWorkspaceView(workspace);
+      return this.view(tx, workspace);
     });
   }
 
@@ -122,12 +105,12 @@ export class WorkspacesService {
         ...(dto.approval !== undefined && { approval: dto.approval }),
         ...(dto.approvalExpirySeconds !== undefined && { approvalExpirySeconds: dto.approvalExpirySeconds }),
       }));
-      return toWorkspaceView(workspace);
+      return this.view(tx, workspace);
     });
   }
 
   /** Platform-wide; its audit event goes on the platform chain. */
-  async setPlatformKillSwitch(caller: PlatformContext, dto: KillSwitchDto) {
+  async setPlatformKillSwitch(caller: PlatformContext, dto: KillSwitchDto): Promise<PlatformKillSwitchView> {
     const s = await this.db.run(PLATFORM_WORKSPACE_ID, async (tx) => {
       const settings = await this.workspaces.setPlatformKillSwitch(tx, dto.engaged, dto.reason);
       await this.audit.record(tx, {
@@ -141,8 +124,20 @@ export class WorkspacesService {
       });
       return settings;
     });
-    return { engaged: s.killSwitchEngaged, reason: s.killSwitchReason, changedAt: s.killSwitchChangedAt?.toISOString() ?? null };
+    return toPlatformKillSwitchView(s);
   }
+
+  async platformKillSwitch(): Promise<PlatformKillSwitchView> {
+    return toPlatformKillSwitchView(await this.db.run(PLATFORM_WORKSPACE_ID, (tx) => this.workspaces.platformKillSwitch(tx)));
+  }
+
+  private async view(tx: TenantTx, workspace: WorkspaceRecord): Promise<WorkspaceView> {
+    return toWorkspaceView(workspace, await this.workspaces.platformKillSwitch(tx));
+  }
+}
+
+function toPlatformKillSwitchView(s: PlatformKillSwitchRecord): PlatformKillSwitchView {
+  return { engaged: s.killSwitchEngaged, reason: s.killSwitchReason, changedAt: s.killSwitchChangedAt?.toISOString() ?? null };
 }
 
 function workspaceEvent(

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { Pager } from '../../src/audit/pager/pager';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { createWorkspace, http, RunningApi, startApi } from '../support/api-app';
 
@@ -73,6 +75,58 @@ describe('platform console sessions', () => {
     );
     expect(audited.filter((a) => a.action === 'platform.session.close')).toEqual([{ action: 'platform.session.close', actor_type: 'platform' }]);
     expect(audited.filter((a) => a.action === 'platform.session.open').length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('the operator\'s session opens one alert by id (the pager\'s link), acknowledges and resolves it with the CSRF proof only', async () => {
+    const ws = await createWorkspace(api, 'paged');
+    const { id } = await api.app.get(Pager).raise({
+      workspaceId: ws.id,
+      rule: 'credential.read.out_of_context',
+      resourceType: 'connection',
+      resourceId: randomUUID(),
+      summary: 'read outside a routing context',
+      details: { actorType: 'worker', actorId: 'worker-3' },
+    });
+    const { pair } = await signIn();
+    const one = await http(api.url, 'GET', `/v1/platform/alerts/${id}`, { headers: { cookie: pair } });
+    expect(one.status).toBe(200);
+    expect(one.body).toEqual(expect.objectContaining({ id, workspaceId: ws.id, owner: 'platform', status: 'open', rule: 'credential.read.out_of_context' }));
+    // The platform's view of an alert is the alert: no delivery log, nothing else of the workspace.
+    expect(one.body.deliveries).toBeUndefined();
+    expect((await http(api.url, 'GET', `/v1/platform/alerts/${randomUUID()}`, { headers: { cookie: pair } })).body.code).toBe('not_found');
+    expect((await http(api.url, 'GET', '/v1/platform/alerts/not-a-uuid', { headers: { cookie: pair } })).status).toBe(404);
+    // A tenant cannot read it through the platform's route.
+    expect((await http(api.url, 'GET', `/v1/platform/alerts/${id}`, { token: ws.token })).status).toBe(403);
+
+    for (const verb of ['ack', 'resolve']) {
+      const bare = await http(api.url, 'POST', `/v1/platform/alerts/${id}/${verb}`, { headers: { cookie: pair, origin: api.url } });
+      expect({ status: bare.status, code: bare.body.code }).toEqual({ status: 403, code: 'csrf_failed' });
+    }
+    expect((await http(api.url, 'GET', `/v1/platform/alerts/${id}`, { headers: { cookie: pair } })).body.status).toBe('open');
+    const acked = await http(api.url, 'POST', `/v1/platform/alerts/${id}/ack`, { headers: { cookie: pair, ...csrf } });
+    expect(acked.body).toEqual(expect.objectContaining({ status: 'acknowledged', acknowledgedBy: 'platform:platform-admin' }));
+    const resolved = await http(api.url, 'POST', `/v1/platform/alerts/${id}/resolve`, { headers: { cookie: pair, ...csrf } });
+    expect(resolved.body).toEqual(expect.objectContaining({ status: 'resolved', resolvedBy: 'platform:platform-admin' }));
+  });
+
+  it('the operator reads the platform switch with its reason; a workspace member sees only whether it is engaged and since when', async () => {
+    const ws = await createWorkspace(api, 'stopped');
+    const { pair } = await signIn();
+    const reason = 'operator-only reason 7c1f';
+    const engaged = await http(api.url, 'PUT', '/v1/platform/kill-switch', { body: { engaged: true, reason }, headers: { cookie: pair, ...csrf } });
+    expect(engaged.body).toEqual({ engaged: true, reason, changedAt: expect.any(String) });
+    expect((await http(api.url, 'GET', '/v1/platform/kill-switch', { headers: { cookie: pair } })).body).toEqual(engaged.body);
+    expect((await http(api.url, 'GET', '/v1/platform/kill-switch', { token: ws.token })).status).toBe(403);
+
+    const seen = await http(api.url, 'GET', '/v1/workspace', { token: ws.token });
+    expect(seen.body.platformKillSwitch).toEqual({ engaged: true, engagedAt: engaged.body.changedAt });
+    expect(seen.text).not.toContain(reason);
+    // A workspace write answers the same view.
+    const kill = await http(api.url, 'PUT', '/v1/workspace/kill-switch', { token: ws.token, body: { engaged: true, reason: 'desk stop' } });
+    expect(kill.body.platformKillSwitch).toEqual({ engaged: true, engagedAt: engaged.body.changedAt });
+
+    await http(api.url, 'PUT', '/v1/platform/kill-switch', { body: { engaged: false, reason: 'all clear' }, headers: { cookie: pair, ...csrf } });
+    expect((await http(api.url, 'GET', '/v1/workspace', { token: ws.token })).body.platformKillSwitch).toEqual({ engaged: false, engagedAt: null });
   });
 
   it('a member signing in ends the browser\'s operator cookie', async () => {

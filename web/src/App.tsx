@@ -1,13 +1,28 @@
 import { useQuery } from '@tanstack/react-query';
-import { ApiProblem, api } from './api/client';
+import { Route, Switch } from 'wouter';
+import { Answer, ApiProblem, api } from './api/client';
+import { Platform } from './Platform';
 import { Shell } from './Shell';
 import { SignIn } from './SignIn';
 
-export type Session = { workspaceId: string; memberId: string; role: 'viewer' | 'trader' | 'admin' | 'owner' };
+export type Session = Answer<'/v1/auth/session', 'get'>;
 type Health = { status: string };
 
-/** The console: sign-in until a session exists, then the workspace's screens. */
+/** The console: the platform on-call's under /platform; otherwise a member's sign-in until a session exists, then the workspace's screens. */
 export function App() {
+  return (
+    <Switch>
+      <Route path="/platform" nest>
+        <Platform />
+      </Route>
+      <Route>
+        <WorkspaceConsole />
+      </Route>
+    </Switch>
+  );
+}
+
+function WorkspaceConsole() {
   const health = useQuery({ queryKey: ['healthz'], queryFn: () => api<Health>('GET', '/healthz') });
   const session = useQuery({
     queryKey: ['session'],

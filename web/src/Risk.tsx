@@ -1,18 +1,18 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { api } from './api/client';
+import { Answer, api } from './api/client';
 import type { paths } from './api/schema';
 import type { Session } from './App';
-import { Field, FormProblem } from './ui';
+import { Field, FormProblem, when } from './ui';
 
 type KillSwitch = paths['/v1/workspace/kill-switch']['put']['requestBody']['content']['application/json'];
 type LiveTrading = paths['/v1/workspace/live-trading']['put']['requestBody']['content']['application/json'];
-type Workspace = { id: string; name: string; killSwitch: { engaged: boolean; reason: string | null }; liveTradingEnabled: boolean };
+type Workspace = Answer<'/v1/workspace', 'get'>;
 
 // Typed, not clicked: turning on real-money trading must be a deliberate act.
 const LIVE_CONFIRMATION = 'enable live trading';
 
-/** Kill switch (trader and up) and the live-trading toggle (owner only, with a typed confirmation). */
+/** The platform switch's state (read-only), the workspace kill switch (trader and up) and the live-trading toggle (owner only, with a typed confirmation). */
 export function Risk({ role }: { role: Session['role'] }) {
   const queries = useQueryClient();
   const [confirmation, setConfirmation] = useState('');
@@ -26,6 +26,10 @@ export function Risk({ role }: { role: Session['role'] }) {
   return (
     <section aria-labelledby="risk-heading">
       <h2 id="risk-heading">Risk</h2>
+      <p data-testid="platform-kill-state" className={w.platformKillSwitch.engaged ? 'engaged' : undefined}>
+        Platform kill switch:{' '}
+        {w.platformKillSwitch.engaged ? `engaged by the platform operator since ${when(w.platformKillSwitch.engagedAt)}: no orders are routed in any workspace` : 'off'}
+      </p>
       <p data-testid="kill-state" className={w.killSwitch.engaged ? 'engaged' : undefined}>
         Kill switch: {w.killSwitch.engaged ? `engaged (${w.killSwitch.reason})` : 'off'}
       </p>

@@ -1,4 +1,4 @@
-import { ReactNode, useEffect, useRef } from 'react';
+import { ReactNode, useRef } from 'react';
 import { Link, Route, Switch, useLocation } from 'wouter';
 import { Activity } from './Activity';
 import { Alerts } from './Alerts';
@@ -12,7 +12,7 @@ import { Risk } from './Risk';
 import { Routes } from './Routes';
 import { SignOut } from './SignOut';
 import { Sources } from './Sources';
-import { abilities } from './ui';
+import { abilities, useFocusOnNavigation } from './ui';
 
 // `admin`: screens whose every read the api keeps to admins and owners; other roles do not see them in the nav.
 const SCREENS: Array<{ path: string; label: ReactNode; admin?: boolean }> = [
@@ -33,12 +33,7 @@ export function Shell({ session, status }: { session: Session; status: ReactNode
   const [location] = useLocation();
   const can = abilities(session.role);
   const content = useRef<HTMLElement>(null);
-  const first = useRef(true);
-  // After a navigation, focus moves to the new screen so a keyboard or screen-reader user lands on it.
-  useEffect(() => {
-    if (first.current) first.current = false;
-    else content.current?.focus();
-  }, [location]);
+  useFocusOnNavigation(location, content);
   return (
     <>
       <a className="skip" href="#content">

@@ -1,4 +1,4 @@
-import { InputHTMLAttributes, ReactNode, useId, useState } from 'react';
+import { InputHTMLAttributes, ReactNode, RefObject, useEffect, useId, useRef, useState } from 'react';
 import { ApiProblem } from './api/client';
 import type { Session } from './App';
 
@@ -89,4 +89,13 @@ export function PagerButtons({ pager, nextCursor, noun }: { pager: ReturnType<ty
       </button>
     </p>
   );
+}
+
+/** After a navigation (not on the first render), focus moves to `target` so a keyboard or screen-reader user lands on the new screen. */
+export function useFocusOnNavigation(location: string, target: RefObject<HTMLElement | null>) {
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) first.current = false;
+    else target.current?.focus();
+  }, [location, target]);
 }

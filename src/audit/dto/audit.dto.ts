@@ -25,3 +25,42 @@ export type AlertListFilter = z.infer<typeof alertListFilters>;
 /** The platform's list takes the same filters across every workspace. */
 export type PlatformAlertFilter = AlertListFilter;
 export const alertOrder = new TimeKeyset('firstRaisedAt');
+
+/** An alert's details: ids, counts and flags (SafeDetails). */
+const safeDetailsSchema = z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]));
+
+const alertFactsSchema = z.object({
+  id: z.uuid(),
+  rule: z.string(),
+  owner: z.enum(['platform', 'workspace']).describe('Who acknowledges and resolves it: `platform` alerts are read-only to a workspace.'),
+  severity: z.string(),
+  status: z.string(),
+  summary: z.string(),
+  resource: z.object({ type: z.string(), id: z.string() }),
+  details: safeDetailsSchema,
+  occurrences: z.int(),
+  firstRaisedAt: z.iso.datetime(),
+  lastRaisedAt: z.iso.datetime(),
+  acknowledgedAt: z.iso.datetime().nullable(),
+  acknowledgedBy: z.string().nullable(),
+  resolvedAt: z.iso.datetime().nullable(),
+  resolvedBy: z.string().nullable(),
+});
+
+export const alertViewSchema = alertFactsSchema.extend({
+  deliveries: z.array(
+    z.object({
+      channel: z.string(),
+      action: z.string(),
+      status: z.string(),
+      attempts: z.int(),
+      lastError: z.string().nullable(),
+      deliveredAt: z.iso.datetime().nullable(),
+    }),
+  ),
+});
+export type AlertView = z.infer<typeof alertViewSchema>;
+
+/** What the platform on-call sees of an alert: the alert and its workspace's id, not the workspace's data. */
+export const platformAlertViewSchema = alertFactsSchema.extend({ workspaceId: z.uuid() });
+export type PlatformAlertView = z.infer<typeof platformAlertViewSchema>;

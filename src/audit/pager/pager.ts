@@ -7,32 +7,9 @@ import type { SafeDetails } from '../audit-event';
 import { pgSql, prismaSql } from '../audit-sql';
 import { AuditWriter } from '../audit-writer';
 import { AlertInput, AlertOpener } from './alert-opener';
-import { AlertListFilter, alertOrder, PlatformAlertFilter } from '../dto/audit.dto';
+import { AlertListFilter, alertOrder, AlertView, PlatformAlertFilter, PlatformAlertView } from '../dto/audit.dto';
 import { AlertsRepository, AlertStatus, OpenedAlert, PlatformAlertRow } from './alerts.repository';
-import { AlertOwner, alertOwner } from './pager-rules';
-
-export interface AlertView {
-  id: string;
-  rule: string;
-  /** Who acknowledges and resolves it: `platform` alerts are read-only to a workspace. */
-  owner: AlertOwner;
-  severity: string;
-  status: string;
-  summary: string;
-  resource: { type: string; id: string };
-  details: SafeDetails;
-  occurrences: number;
-  firstRaisedAt: string;
-  lastRaisedAt: string;
-  acknowledgedAt: string | null;
-  acknowledgedBy: string | null;
-  resolvedAt: string | null;
-  resolvedBy: string | null;
-  deliveries: { channel: string; action: string; status: string; attempts: number; lastError: string | null; deliveredAt: string | null }[];
-}
-
-/** What the platform on-call sees of an alert: the alert and its workspace, not the workspace's data. */
-export type PlatformAlertView = Omit<AlertView, 'deliveries'> & { workspaceId: string };
+import { alertOwner } from './pager-rules';
 
 type AlertRecord = NonNullable<Awaited<ReturnType<AlertsRepository['find']>>>;
 /** A workspace member, or the platform on-call (which may act on any workspace's alert). */
@@ -72,6 +49,14 @@ export class Pager {
   async platformList({ filter, page }: ListRequest<PlatformAlertFilter, TimeKey>): Promise<Page<PlatformAlertView>> {
     const rows = await this.alerts.platformList(filter, page);
     return toPage(rows, page, alertOrder, toPlatformView);
+  }
+
+  /** One alert of any workspace, as the platform lists it (the pager's link for a platform-owned alert opens it). */
+  async platformGet(alertId: string): Promise<PlatformAlertView> {
+    const workspaceId = await this.alerts.workspaceOf(alertId);
+    const alert = workspaceId && (await this.tenantDb.run(workspaceId, (tx) => this.alerts.find(tx, alertId)));
+    if (!alert) throw Problem.notFound('Alert');
+    return toPlatformView(alert);
   }
 
   /** Idempotent; queues an acknowledge to every channel that got the trigger (PagerDuty acknowledges the incident). */
@@ -125,7 +110,7 @@ function toView(a: AlertRecord): AlertView {
   };
 }
 
-function toPlatformView(a: PlatformAlertRow): PlatformAlertView {
+function toPlatformView(a: AlertRecord | PlatformAlertRow): PlatformAlertView {
   return { ...alertFacts(a), workspaceId: a.workspaceId };
 }
 

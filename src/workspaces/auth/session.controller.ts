@@ -2,8 +2,8 @@ import { Controller, Delete, Get, HttpCode, Inject, Post, Req, Res } from '@nest
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
-import { ValidBody } from '../../common/validation';
-import { loginSchema, LoginDto } from '../dto/workspace.dto';
+import { ApiView, ValidBody } from '../../common/validation';
+import { loginSchema, LoginDto, openedPlatformSessionViewSchema, openedSessionViewSchema, platformSessionViewSchema, sessionViewSchema } from '../dto/workspace.dto';
 import type { AuthContext, PlatformContext } from '../../common/auth/auth-context';
 import { Auth, PlatformAuth, PlatformOnly, Public, RequireRole } from '../../common/auth/auth.decorators';
 import { assertCsrfProof, clearedSessionCookie, readSessionCookie, sessionCookie } from './session-cookie';
@@ -21,6 +21,7 @@ export class SessionController {
   @Post()
   @Public()
   @HttpCode(201)
+  @ApiView(openedSessionViewSchema, 201)
   async open(@ValidBody(loginSchema) dto: LoginDto, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     // Sign-in is a write too: a cross-site page must not sign a browser into the attacker's account.
     assertCsrfProof(request, this.config);
@@ -31,6 +32,7 @@ export class SessionController {
 
   @Get()
   @RequireRole('viewer')
+  @ApiView(sessionViewSchema)
   current(@Auth() auth: AuthContext) {
     return { workspaceId: auth.workspaceId, memberId: auth.memberId, role: auth.role };
   }
@@ -62,6 +64,7 @@ export class PlatformSessionController {
   @Post()
   @PlatformOnly()
   @HttpCode(201)
+  @ApiView(openedPlatformSessionViewSchema, 201)
   async open(@PlatformAuth() caller: PlatformContext, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     assertCsrfProof(request, this.config);
     const opened = await this.sessions.openPlatform(caller);
@@ -72,8 +75,9 @@ export class PlatformSessionController {
 
   @Get()
   @PlatformOnly()
+  @ApiView(platformSessionViewSchema)
   current() {
-    return { operator: true };
+    return { operator: true as const };
   }
 
   @Delete()

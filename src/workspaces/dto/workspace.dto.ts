@@ -51,3 +51,64 @@ export const createTokenSchema = z.strictObject({
   expiresInDays: z.union([z.number().int().min(1).max(3650), z.literal('never')]).optional(),
 });
 export type CreateTokenDto = z.infer<typeof createTokenSchema>;
+
+// Views: what the routes answer (documented in OpenAPI from these schemas; the services' types are inferred from them).
+
+export const workspaceViewSchema = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  killSwitch: z.object({ engaged: z.boolean(), reason: z.string().nullable() }),
+  platformKillSwitch: z
+    .object({ engaged: z.boolean(), engagedAt: z.iso.datetime().nullable() })
+    .describe("The platform operator's switch, as it bears on this workspace: its state only, never the operator's reason."),
+  liveTradingEnabled: z.boolean(),
+  riskLimits: z
+    .object({ maxSignalAgeSeconds: z.int().nullable(), duplicateWindowSeconds: z.int().nullable() })
+    .describe('Defaults for routes that set none (the signal age also caps theirs).'),
+  approval: z
+    .object({ mode: z.string().nullable().describe('auto or manual; null: routes decide'), expirySeconds: z.int().nullable() })
+    .describe("Default approval mode and expiry for routes that set none (`manual` holds every route's orders; the expiry caps theirs)."),
+  createdAt: z.iso.datetime(),
+});
+export type WorkspaceView = z.infer<typeof workspaceViewSchema>;
+
+/** What the platform operator sees of the platform switch (the reason is theirs). */
+export const platformKillSwitchViewSchema = z.object({ engaged: z.boolean(), reason: z.string().nullable(), changedAt: z.iso.datetime().nullable() });
+export type PlatformKillSwitchView = z.infer<typeof platformKillSwitchViewSchema>;
+
+export const tokenViewSchema = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  hint: z.string(),
+  role: z.enum(ROLES),
+  createdBy: z.uuid().nullable().describe('The member who answers for the token: it stops working when she is removed and never acts above her role.'),
+  createdVia: z.uuid().nullable().describe('The token that minted this one, if any (revoking it revokes this one).'),
+  expiresAt: z.iso.datetime().nullable(),
+  revokedAt: z.iso.datetime().nullable(),
+  lastUsedAt: z.iso.datetime().nullable().describe('Stamped at most once a minute.'),
+  createdAt: z.iso.datetime(),
+});
+export type TokenView = z.infer<typeof tokenViewSchema>;
+
+/** A freshly issued token: the only time its value is ever shown. */
+export const issuedTokenViewSchema = tokenViewSchema.extend({ token: z.string() });
+export type IssuedToken = z.infer<typeof issuedTokenViewSchema>;
+
+/** A new workspace: `token` is the owner's bootstrap API token, shown this once; `tokenInfo` is its metadata. */
+export const createdWorkspaceViewSchema = z.object({
+  workspace: workspaceViewSchema,
+  owner: z.object({ id: z.uuid(), email: z.string() }),
+  token: z.string(),
+  tokenInfo: tokenViewSchema,
+});
+export type CreatedWorkspace = z.infer<typeof createdWorkspaceViewSchema>;
+
+export const memberViewSchema = z.object({ id: z.uuid(), email: z.string(), role: z.enum(ROLES), createdAt: z.iso.datetime() });
+export type MemberView = z.infer<typeof memberViewSchema>;
+
+/** The console's member session. */
+export const sessionViewSchema = z.object({ workspaceId: z.uuid(), memberId: z.uuid(), role: z.enum(ROLES) });
+export const openedSessionViewSchema = sessionViewSchema.extend({ expiresAt: z.iso.datetime() });
+/** The platform on-call's console session. */
+export const platformSessionViewSchema = z.object({ operator: z.literal(true) });
+export const openedPlatformSessionViewSchema = platformSessionViewSchema.extend({ expiresAt: z.iso.datetime() });

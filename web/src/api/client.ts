@@ -33,12 +33,20 @@ export interface Page<T> {
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export type ApiPath = keyof paths;
 
+type Operation = 'get' | 'post' | 'put' | 'patch' | 'delete';
+type Responses<P extends ApiPath, O extends Operation> = paths[P][O] extends { responses: infer R } ? R : never;
+type Json<R> = R extends { content: { 'application/json': infer T } } ? T : never;
+/** What a route answers on success (its 200, else its 201), as the OpenAPI document describes it. */
+export type Answer<P extends ApiPath, O extends Operation> = Responses<P, O> extends { 200: infer R } ? Json<R> : Responses<P, O> extends { 201: infer R } ? Json<R> : never;
+/** One item of a list route's page. */
+export type Item<P extends ApiPath> = Answer<P, 'get'> extends Page<infer T> ? T : never;
+
 /**
  * Same-origin fetch with the session cookie. Mutating requests carry the custom CSRF header the api
  * requires of cookie-authenticated calls (a cross-site form cannot set it).
  */
-export async function api<T>(method: Method, path: ApiPath | string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' };
+export async function api<T>(method: Method, path: ApiPath | string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
   if (method !== 'GET') headers['x-switchyard-csrf'] = '1';
   if (body !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });

@@ -91,7 +91,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        get: operations["WorkspacesController_platformKillSwitch"];
         put: operations["WorkspacesController_setPlatformKillSwitch"];
         post?: never;
         delete?: never;
@@ -588,6 +588,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/platform/alerts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["PlatformAlertsController_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/platform/alerts/{id}/ack": {
         parameters: {
             query?: never;
@@ -991,11 +1007,67 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        workspace: {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            killSwitch: {
+                                engaged: boolean;
+                                reason: string | null;
+                            };
+                            /** @description The platform operator's switch, as it bears on this workspace: its state only, never the operator's reason. */
+                            platformKillSwitch: {
+                                engaged: boolean;
+                                engagedAt: string | null;
+                            };
+                            liveTradingEnabled: boolean;
+                            /** @description Defaults for routes that set none (the signal age also caps theirs). */
+                            riskLimits: {
+                                maxSignalAgeSeconds: number | null;
+                                duplicateWindowSeconds: number | null;
+                            };
+                            /** @description Default approval mode and expiry for routes that set none (`manual` holds every route's orders; the expiry caps theirs). */
+                            approval: {
+                                /** @description auto or manual; null: routes decide */
+                                mode: string | null;
+                                expirySeconds: number | null;
+                            };
+                            /** Format: date-time */
+                            createdAt: string;
+                        };
+                        owner: {
+                            /** Format: uuid */
+                            id: string;
+                            email: string;
+                        };
+                        token: string;
+                        tokenInfo: {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            hint: string;
+                            /** @enum {string} */
+                            role: "owner" | "admin" | "trader" | "viewer";
+                            /** @description The member who answers for the token: it stops working when she is removed and never acts above her role. */
+                            createdBy: string | null;
+                            /** @description The token that minted this one, if any (revoking it revokes this one). */
+                            createdVia: string | null;
+                            expiresAt: string | null;
+                            revokedAt: string | null;
+                            /** @description Stamped at most once a minute. */
+                            lastUsedAt: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                        };
+                    };
+                };
             };
         };
     };
@@ -1008,11 +1080,41 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        name: string;
+                        killSwitch: {
+                            engaged: boolean;
+                            reason: string | null;
+                        };
+                        /** @description The platform operator's switch, as it bears on this workspace: its state only, never the operator's reason. */
+                        platformKillSwitch: {
+                            engaged: boolean;
+                            engagedAt: string | null;
+                        };
+                        liveTradingEnabled: boolean;
+                        /** @description Defaults for routes that set none (the signal age also caps theirs). */
+                        riskLimits: {
+                            maxSignalAgeSeconds: number | null;
+                            duplicateWindowSeconds: number | null;
+                        };
+                        /** @description Default approval mode and expiry for routes that set none (`manual` holds every route's orders; the expiry caps theirs). */
+                        approval: {
+                            /** @description auto or manual; null: routes decide */
+                            mode: string | null;
+                            expirySeconds: number | null;
+                        };
+                        /** Format: date-time */
+                        createdAt: string;
+                    };
+                };
             };
         };
     };
@@ -1032,11 +1134,41 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        name: string;
+                        killSwitch: {
+                            engaged: boolean;
+                            reason: string | null;
+                        };
+                        /** @description The platform operator's switch, as it bears on this workspace: its state only, never the operator's reason. */
+                        platformKillSwitch: {
+                            engaged: boolean;
+                            engagedAt: string | null;
+                        };
+                        liveTradingEnabled: boolean;
+                        /** @description Defaults for routes that set none (the signal age also caps theirs). */
+                        riskLimits: {
+                            maxSignalAgeSeconds: number | null;
+                            duplicateWindowSeconds: number | null;
+                        };
+                        /** @description Default approval mode and expiry for routes that set none (`manual` holds every route's orders; the expiry caps theirs). */
+                        approval: {
+                            /** @description auto or manual; null: routes decide */
+                            mode: string | null;
+                            expirySeconds: number | null;
+                        };
+                        /** Format: date-time */
+                        createdAt: string;
+                    };
+                };
             };
         };
     };
@@ -1056,11 +1188,41 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        name: string;
+                        killSwitch: {
+                            engaged: boolean;
+                            reason: string | null;
+                        };
+                        /** @description The platform operator's switch, as it bears on this workspace: its state only, never the operator's reason. */
+                        platformKillSwitch: {
+                            engaged: boolean;
+                            engagedAt: string | null;
+                        };
+                        liveTradingEnabled: boolean;
+                        /** @description Defaults for routes that set none (the signal age also caps theirs). */
+                        riskLimits: {
+                            maxSignalAgeSeconds: number | null;
+                            duplicateWindowSeconds: number | null;
+                        };
+                        /** @description Default approval mode and expiry for routes that set none (`manual` holds every route's orders; the expiry caps theirs). */
+                        approval: {
+                            /** @description auto or manual; null: routes decide */
+                            mode: string | null;
+                            expirySeconds: number | null;
+                        };
+                        /** Format: date-time */
+                        createdAt: string;
+                    };
+                };
             };
         };
     };
@@ -1087,11 +1249,65 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        name: string;
+                        killSwitch: {
+                            engaged: boolean;
+                            reason: string | null;
+                        };
+                        /** @description The platform operator's switch, as it bears on this workspace: its state only, never the operator's reason. */
+                        platformKillSwitch: {
+                            engaged: boolean;
+                            engagedAt: string | null;
+                        };
+                        liveTradingEnabled: boolean;
+                        /** @description Defaults for routes that set none (the signal age also caps theirs). */
+                        riskLimits: {
+                            maxSignalAgeSeconds: number | null;
+                            duplicateWindowSeconds: number | null;
+                        };
+                        /** @description Default approval mode and expiry for routes that set none (`manual` holds every route's orders; the expiry caps theirs). */
+                        approval: {
+                            /** @description auto or manual; null: routes decide */
+                            mode: string | null;
+                            expirySeconds: number | null;
+                        };
+                        /** Format: date-time */
+                        createdAt: string;
+                    };
+                };
+            };
+        };
+    };
+    WorkspacesController_platformKillSwitch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        engaged: boolean;
+                        reason: string | null;
+                        changedAt: string | null;
+                    };
+                };
             };
         };
     };
@@ -1111,11 +1327,18 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        engaged: boolean;
+                        reason: string | null;
+                        changedAt: string | null;
+                    };
+                };
             };
         };
     };
@@ -1140,7 +1363,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items: Record<string, never>[];
+                        items: {
+                            /** Format: uuid */
+                            id: string;
+                            email: string;
+                            /** @enum {string} */
+                            role: "owner" | "admin" | "trader" | "viewer";
+                            /** Format: date-time */
+                            createdAt: string;
+                        }[];
                         nextCursor: string | null;
                     };
                 };
@@ -1166,11 +1397,22 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        email: string;
+                        /** @enum {string} */
+                        role: "owner" | "admin" | "trader" | "viewer";
+                        /** Format: date-time */
+                        createdAt: string;
+                    };
+                };
             };
         };
     };
@@ -1214,7 +1456,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items: Record<string, never>[];
+                        items: {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            hint: string;
+                            /** @enum {string} */
+                            role: "owner" | "admin" | "trader" | "viewer";
+                            /** @description The member who answers for the token: it stops working when she is removed and never acts above her role. */
+                            createdBy: string | null;
+                            /** @description The token that minted this one, if any (revoking it revokes this one). */
+                            createdVia: string | null;
+                            expiresAt: string | null;
+                            revokedAt: string | null;
+                            /** @description Stamped at most once a minute. */
+                            lastUsedAt: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                        }[];
                         nextCursor: string | null;
                     };
                 };
@@ -1242,11 +1501,32 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        name: string;
+                        hint: string;
+                        /** @enum {string} */
+                        role: "owner" | "admin" | "trader" | "viewer";
+                        /** @description The member who answers for the token: it stops working when she is removed and never acts above her role. */
+                        createdBy: string | null;
+                        /** @description The token that minted this one, if any (revoking it revokes this one). */
+                        createdVia: string | null;
+                        expiresAt: string | null;
+                        revokedAt: string | null;
+                        /** @description Stamped at most once a minute. */
+                        lastUsedAt: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        token: string;
+                    };
+                };
             };
         };
     };
@@ -1261,11 +1541,31 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        name: string;
+                        hint: string;
+                        /** @enum {string} */
+                        role: "owner" | "admin" | "trader" | "viewer";
+                        /** @description The member who answers for the token: it stops working when she is removed and never acts above her role. */
+                        createdBy: string | null;
+                        /** @description The token that minted this one, if any (revoking it revokes this one). */
+                        createdVia: string | null;
+                        expiresAt: string | null;
+                        revokedAt: string | null;
+                        /** @description Stamped at most once a minute. */
+                        lastUsedAt: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                    };
+                };
             };
         };
     };
@@ -1322,11 +1622,21 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        workspaceId: string;
+                        /** Format: uuid */
+                        memberId: string;
+                        /** @enum {string} */
+                        role: "owner" | "admin" | "trader" | "viewer";
+                    };
+                };
             };
         };
     };
@@ -1349,11 +1659,23 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        workspaceId: string;
+                        /** Format: uuid */
+                        memberId: string;
+                        /** @enum {string} */
+                        role: "owner" | "admin" | "trader" | "viewer";
+                        /** Format: date-time */
+                        expiresAt: string;
+                    };
+                };
             };
         };
     };
@@ -1383,11 +1705,17 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        operator: true;
+                    };
+                };
             };
         };
     };
@@ -1400,11 +1728,19 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        operator: true;
+                        /** Format: date-time */
+                        expiresAt: string;
+                    };
+                };
             };
         };
     };
@@ -2496,7 +2832,43 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items: Record<string, never>[];
+                        items: {
+                            /** Format: uuid */
+                            id: string;
+                            rule: string;
+                            /**
+                             * @description Who acknowledges and resolves it: `platform` alerts are read-only to a workspace.
+                             * @enum {string}
+                             */
+                            owner: "platform" | "workspace";
+                            severity: string;
+                            status: string;
+                            summary: string;
+                            resource: {
+                                type: string;
+                                id: string;
+                            };
+                            details: {
+                                [key: string]: string | number | boolean | null;
+                            };
+                            occurrences: number;
+                            /** Format: date-time */
+                            firstRaisedAt: string;
+                            /** Format: date-time */
+                            lastRaisedAt: string;
+                            acknowledgedAt: string | null;
+                            acknowledgedBy: string | null;
+                            resolvedAt: string | null;
+                            resolvedBy: string | null;
+                            deliveries: {
+                                channel: string;
+                                action: string;
+                                status: string;
+                                attempts: number;
+                                lastError: string | null;
+                                deliveredAt: string | null;
+                            }[];
+                        }[];
                         nextCursor: string | null;
                     };
                 };
@@ -2514,11 +2886,50 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        rule: string;
+                        /**
+                         * @description Who acknowledges and resolves it: `platform` alerts are read-only to a workspace.
+                         * @enum {string}
+                         */
+                        owner: "platform" | "workspace";
+                        severity: string;
+                        status: string;
+                        summary: string;
+                        resource: {
+                            type: string;
+                            id: string;
+                        };
+                        details: {
+                            [key: string]: string | number | boolean | null;
+                        };
+                        occurrences: number;
+                        /** Format: date-time */
+                        firstRaisedAt: string;
+                        /** Format: date-time */
+                        lastRaisedAt: string;
+                        acknowledgedAt: string | null;
+                        acknowledgedBy: string | null;
+                        resolvedAt: string | null;
+                        resolvedBy: string | null;
+                        deliveries: {
+                            channel: string;
+                            action: string;
+                            status: string;
+                            attempts: number;
+                            lastError: string | null;
+                            deliveredAt: string | null;
+                        }[];
+                    };
+                };
             };
         };
     };
@@ -2533,11 +2944,50 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        rule: string;
+                        /**
+                         * @description Who acknowledges and resolves it: `platform` alerts are read-only to a workspace.
+                         * @enum {string}
+                         */
+                        owner: "platform" | "workspace";
+                        severity: string;
+                        status: string;
+                        summary: string;
+                        resource: {
+                            type: string;
+                            id: string;
+                        };
+                        details: {
+                            [key: string]: string | number | boolean | null;
+                        };
+                        occurrences: number;
+                        /** Format: date-time */
+                        firstRaisedAt: string;
+                        /** Format: date-time */
+                        lastRaisedAt: string;
+                        acknowledgedAt: string | null;
+                        acknowledgedBy: string | null;
+                        resolvedAt: string | null;
+                        resolvedBy: string | null;
+                        deliveries: {
+                            channel: string;
+                            action: string;
+                            status: string;
+                            attempts: number;
+                            lastError: string | null;
+                            deliveredAt: string | null;
+                        }[];
+                    };
+                };
             };
         };
     };
@@ -2552,11 +3002,50 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        rule: string;
+                        /**
+                         * @description Who acknowledges and resolves it: `platform` alerts are read-only to a workspace.
+                         * @enum {string}
+                         */
+                        owner: "platform" | "workspace";
+                        severity: string;
+                        status: string;
+                        summary: string;
+                        resource: {
+                            type: string;
+                            id: string;
+                        };
+                        details: {
+                            [key: string]: string | number | boolean | null;
+                        };
+                        occurrences: number;
+                        /** Format: date-time */
+                        firstRaisedAt: string;
+                        /** Format: date-time */
+                        lastRaisedAt: string;
+                        acknowledgedAt: string | null;
+                        acknowledgedBy: string | null;
+                        resolvedAt: string | null;
+                        resolvedBy: string | null;
+                        deliveries: {
+                            channel: string;
+                            action: string;
+                            status: string;
+                            attempts: number;
+                            lastError: string | null;
+                            deliveredAt: string | null;
+                        }[];
+                    };
+                };
             };
         };
     };
@@ -2585,8 +3074,90 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items: Record<string, never>[];
+                        items: {
+                            /** Format: uuid */
+                            id: string;
+                            rule: string;
+                            /**
+                             * @description Who acknowledges and resolves it: `platform` alerts are read-only to a workspace.
+                             * @enum {string}
+                             */
+                            owner: "platform" | "workspace";
+                            severity: string;
+                            status: string;
+                            summary: string;
+                            resource: {
+                                type: string;
+                                id: string;
+                            };
+                            details: {
+                                [key: string]: string | number | boolean | null;
+                            };
+                            occurrences: number;
+                            /** Format: date-time */
+                            firstRaisedAt: string;
+                            /** Format: date-time */
+                            lastRaisedAt: string;
+                            acknowledgedAt: string | null;
+                            acknowledgedBy: string | null;
+                            resolvedAt: string | null;
+                            resolvedBy: string | null;
+                            /** Format: uuid */
+                            workspaceId: string;
+                        }[];
                         nextCursor: string | null;
+                    };
+                };
+            };
+        };
+    };
+    PlatformAlertsController_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        rule: string;
+                        /**
+                         * @description Who acknowledges and resolves it: `platform` alerts are read-only to a workspace.
+                         * @enum {string}
+                         */
+                        owner: "platform" | "workspace";
+                        severity: string;
+                        status: string;
+                        summary: string;
+                        resource: {
+                            type: string;
+                            id: string;
+                        };
+                        details: {
+                            [key: string]: string | number | boolean | null;
+                        };
+                        occurrences: number;
+                        /** Format: date-time */
+                        firstRaisedAt: string;
+                        /** Format: date-time */
+                        lastRaisedAt: string;
+                        acknowledgedAt: string | null;
+                        acknowledgedBy: string | null;
+                        resolvedAt: string | null;
+                        resolvedBy: string | null;
+                        /** Format: uuid */
+                        workspaceId: string;
                     };
                 };
             };
@@ -2603,11 +3174,50 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        rule: string;
+                        /**
+                         * @description Who acknowledges and resolves it: `platform` alerts are read-only to a workspace.
+                         * @enum {string}
+                         */
+                        owner: "platform" | "workspace";
+                        severity: string;
+                        status: string;
+                        summary: string;
+                        resource: {
+                            type: string;
+                            id: string;
+                        };
+                        details: {
+                            [key: string]: string | number | boolean | null;
+                        };
+                        occurrences: number;
+                        /** Format: date-time */
+                        firstRaisedAt: string;
+                        /** Format: date-time */
+                        lastRaisedAt: string;
+                        acknowledgedAt: string | null;
+                        acknowledgedBy: string | null;
+                        resolvedAt: string | null;
+                        resolvedBy: string | null;
+                        deliveries: {
+                            channel: string;
+                            action: string;
+                            status: string;
+                            attempts: number;
+                            lastError: string | null;
+                            deliveredAt: string | null;
+                        }[];
+                    };
+                };
             };
         };
     };
@@ -2622,11 +3232,50 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        rule: string;
+                        /**
+                         * @description Who acknowledges and resolves it: `platform` alerts are read-only to a workspace.
+                         * @enum {string}
+                         */
+                        owner: "platform" | "workspace";
+                        severity: string;
+                        status: string;
+                        summary: string;
+                        resource: {
+                            type: string;
+                            id: string;
+                        };
+                        details: {
+                            [key: string]: string | number | boolean | null;
+                        };
+                        occurrences: number;
+                        /** Format: date-time */
+                        firstRaisedAt: string;
+                        /** Format: date-time */
+                        lastRaisedAt: string;
+                        acknowledgedAt: string | null;
+                        acknowledgedBy: string | null;
+                        resolvedAt: string | null;
+                        resolvedBy: string | null;
+                        deliveries: {
+                            channel: string;
+                            action: string;
+                            status: string;
+                            attempts: number;
+                            lastError: string | null;
+                            deliveredAt: string | null;
+                        }[];
+                    };
+                };
             };
         };
     };
