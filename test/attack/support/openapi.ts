@@ -63,7 +63,8 @@ export function operations(doc: { paths: Record<string, Record<string, any>> }):
 function concrete(schema: Schema): Schema {
   const alternatives = schema.anyOf ?? schema.oneOf;
   if (!alternatives) return schema;
-  return alternatives.find((a) => a.type === 'string') ?? alternatives[0];
+  // Nested alternatives (a nullable union) are resolved down to one concrete schema.
+  return concrete(alternatives.find((a) => a.type === 'string') ?? alternatives.find((a) => a.type !== 'null') ?? alternatives[0]);
 }
 
 function typeOf(schema: Schema): string | undefined {
