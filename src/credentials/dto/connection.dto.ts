@@ -14,3 +14,33 @@ export type CreateConnectionDto = z.infer<typeof createConnectionSchema>;
 
 export const rotateConnectionSchema = z.strictObject({ credentials });
 export type RotateConnectionDto = z.infer<typeof rotateConnectionSchema>;
+
+/** A connection as the API shows it: metadata and the permission report, never credential material. */
+export const connectionViewSchema = z.object({
+  id: z.uuid(),
+  broker: z.enum(BROKER_NAMES),
+  label: z.string(),
+  environment: z.enum(['paper', 'live']),
+  status: z.enum(['active', 'revoked']),
+  credentialVersion: z.int(),
+  keyHint: z.string().describe('What the user needs to recognise the key, e.g. `…7QX2` (never part of a secret).'),
+  permissions: z
+    .object({
+      inspection: z.enum(['inspected', 'single_tier', 'not_exposed', 'trading_only']),
+      canTrade: z.boolean(),
+      canWithdraw: z.boolean(),
+      canTransfer: z.boolean(),
+      note: z.string(),
+      details: z.record(z.string(), z.union([z.boolean(), z.string(), z.array(z.string())])),
+    })
+    .describe('What onboarding learned about the key\'s reach.'),
+  inspectedAt: z.iso.datetime(),
+  createdAt: z.iso.datetime(),
+  rotatedAt: z.iso.datetime().nullable(),
+  revokedAt: z.iso.datetime().nullable(),
+  brokerRevocation: z
+    .enum(['revoked', 'not_supported_by_broker', 'not_applicable'])
+    .nullable()
+    .describe('What revoking did at the broker: `revoked`, `not_supported_by_broker` or `not_applicable` (paper).'),
+});
+export type ConnectionView = z.infer<typeof connectionViewSchema>;
