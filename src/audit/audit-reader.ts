@@ -6,20 +6,7 @@ import type { AuditEvent } from '../generated/prisma/client';
 import type { SafeDetails } from './audit-event';
 import { AuditSealer } from './audit-sealer';
 import { AuditRepository } from './audit.repository';
-import { AuditListFilter, auditOrder } from './dto/audit.dto';
-
-export interface AuditEventView {
-  seq: number;
-  occurredAt: string;
-  actor: { type: string; id: string | null };
-  ip: string | null;
-  action: string;
-  resource: { type: string; id: string | null };
-  reason: string | null;
-  requestId: string | null;
-  metadata: SafeDetails;
-  hash: string;
-}
+import { AuditEventView, AuditListFilter, auditOrder } from './dto/audit.dto';
 
 /** GET /v1/audit: the workspace's chained events, newest first in chain order, keyset-paginated by seq. */
 @Injectable()

@@ -7,32 +7,13 @@ import { eventHash, GENESIS_HASH } from './audit-chain';
 import { AuditCheckpointSigner, SignedCheckpoint } from './audit-checkpoint-signer';
 import { AuditSealer } from './audit-sealer';
 import { AuditRepository } from './audit.repository';
+import type { AuditVerification, ChainBreak } from './dto/audit.dto';
 import { Pager } from './pager/pager';
 
 const PAGE = 5000;
 
-export type ChainBreak =
-  | 'sequence_gap'
-  | 'prev_hash_mismatch'
-  | 'hash_mismatch'
-  | 'checkpoint_mismatch'
-  | 'checkpoint_signature_invalid'
-  | 'checkpoint_key_unknown'
-  | 'events_missing';
-
 /** `full` rereads the chain from event 1 (CLI, platform); `since_checkpoint` from the newest signed checkpoint on. */
 export type VerifyScope = 'full' | 'since_checkpoint';
-
-export type AuditVerification = (
-  | {
-      ok: true;
-      events: number;
-      head: { seq: number; hash: string } | null;
-      /** The newest signed checkpoint, which the chain matched. */
-      checkpoint: { seq: number; signedAt: string } | null;
-    }
-  | { ok: false; firstBrokenSeq: number; reason: ChainBreak; detail: string }
-) & { /** The first event this run reread (the checkpoint's own event when since_checkpoint). */ verifiedFrom: number };
 
 export type WorkspaceVerification = AuditVerification & { workspaceId: string };
 

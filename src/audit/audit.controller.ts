@@ -1,12 +1,13 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { ListQuery, ListRequest } from '../common/pagination';
+import { ApiView } from '../common/validation';
 import type { AuthContext } from '../common/auth/auth-context';
 import { Auth, RequireRole } from '../common/auth/auth.decorators';
 import { AuditReader } from './audit-reader';
 import { AuditVerifier } from './audit-verifier';
 import { AuditVerifyLimit } from './audit-verify-limit';
-import { AuditListFilter, auditListFilters, auditOrder } from './dto/audit.dto';
+import { auditEventViewSchema, AuditListFilter, auditListFilters, auditOrder, auditVerificationViewSchema } from './dto/audit.dto';
 
 @ApiTags('audit')
 @ApiBearerAuth()
@@ -20,12 +21,13 @@ export class AuditController {
 
   @Get()
   @RequireRole('admin')
-  list(@Auth() auth: AuthContext, @ListQuery({ keyset: auditOrder, item: 'audit event', filters: auditListFilters }) query: ListRequest<AuditListFilter, bigint>) {
+  list(@Auth() auth: AuthContext, @ListQuery({ keyset: auditOrder, item: 'audit event', filters: auditListFilters, view: auditEventViewSchema }) query: ListRequest<AuditListFilter, bigint>) {
     return this.reader.list(auth, query);
   }
 
   @Get('verify')
   @RequireRole('admin')
+  @ApiView(auditVerificationViewSchema)
   async verify(@Auth() auth: AuthContext) {
     await this.verifyLimit.take(auth.workspaceId);
     return this.verifier.verify(auth.workspaceId, 'since_checkpoint');

@@ -58,7 +58,7 @@ export function openApiSchema(schema: z.ZodType, io: 'input' | 'output' = 'input
 }
 
 /** Documents a route's answer from the zod view schema its service's type is inferred from (the console's types come from it). */
-export function ApiView(schema: z.ZodType, status = 200, description = 'OK'): MethodDecorator {
+export function ApiView(schema: z.ZodType, status = 200, description = 'OK'): MethodDecorator & ClassDecorator {
   return ApiResponse({ status, description, schema: openApiSchema(schema, 'output') });
 }
 

@@ -6,7 +6,8 @@ import { Problem } from '../common/problem';
 import { TenantDb, TenantTx } from '../database/tenant-db';
 import { ConnectionRiskRepository } from './connection-risk.repository';
 import { ConnectionsRepository } from './connections.repository';
-import { CONNECTION_RESOURCE, ConnectionsService, ConnectionView } from './connections.service';
+import { CONNECTION_RESOURCE, ConnectionsService } from './connections.service';
+import type { ConnectionView } from './dto/connection.dto';
 import type { ConnectionKillSwitchDto, LossLimitsDto } from './dto/connection-risk.dto';
 
 /**

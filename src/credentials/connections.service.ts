@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AuditWriter } from '../audit/audit-writer';
 import type { AuditEventInput } from '../audit/audit-event';
-import type { BrokerAdapter, BrokerCredentials, BrokerEnvironment, BrokerName, PermissionReport } from '../brokers/broker-adapter';
+import type { BrokerAdapter, BrokerCredentials, BrokerEnvironment, PermissionReport } from '../brokers/broker-adapter';
 import { BrokerError } from '../brokers/broker-error';
 import { BROKER_PROFILES } from '../brokers/broker-profiles';
 import { BrokerRegistry } from '../brokers/broker-registry';
@@ -15,35 +15,7 @@ import type { AuthContext } from '../common/auth/auth-context';
 import { ConnectionRiskRepository, ConnectionRiskRow } from './connection-risk.repository';
 import { BrokerRevocation, ConnectionRecord, ConnectionsRepository, StoredPermissions } from './connections.repository';
 import { CredentialRef, CredentialSealer, SealedCredential } from './credential-sealer';
-import type { CreateConnectionDto, RotateConnectionDto } from './dto/connection.dto';
-
-/** A connection as the API shows it: metadata and the permission report, never credential material. */
-export interface ConnectionView {
-  id: string;
-  broker: BrokerName;
-  label: string;
-  environment: BrokerEnvironment;
-  status: ConnectionRecord['status'];
-  credentialVersion: number;
-  keyHint: string;
-  permissions: StoredPermissions;
-  inspectedAt: string;
-  createdAt: string;
-  rotatedAt: string | null;
-  revokedAt: string | null;
-  brokerRevocation: BrokerRevocation | null;
-  /** The connection's own kill switch: while engaged its entries are refused (exits and flattens still go). */
-  killSwitch: { engaged: boolean; reason: string | null; changedAt: string | null; changedBy: string | null };
-  /** Daily loss / drawdown limits and the latest session's P&L as the worker last computed it; null when none set. */
-  lossLimits: {
-    dailyLossLimit: string | null;
-    maxDrawdown: string | null;
-    action: 'block' | 'flatten';
-    sessionStart: string;
-    sessionTimezone: string;
-    session: ConnectionRiskRow['session'];
-  } | null;
-}
+import type { ConnectionView, CreateConnectionDto, RotateConnectionDto } from './dto/connection.dto';
 
 // The resource type routing uses for the same connection (credential.use), so one filter finds its whole history.
 export const CONNECTION_RESOURCE = 'connection';

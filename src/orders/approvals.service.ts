@@ -8,7 +8,8 @@ import type { AuthContext } from '../common/auth/auth-context';
 import { ApprovalJobs } from './approval-jobs';
 import type { ApproveOrderDto, RejectOrderDto } from './approval.dto';
 import { ApprovalsRepository, ApprovalState } from './approvals.repository';
-import { OrderDetailView, OrdersService } from './orders.service';
+import type { OrderDetailView } from './order.dto';
+import { OrdersService } from './orders.service';
 
 /**
  * A person's decision on an order held for manual approval. Approve hands it (and the later legs of its signal on the

@@ -1,11 +1,11 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { byCreatedAt, ListQuery, ListRequest, TimeKey } from '../common/pagination';
-import { IdParam } from '../common/validation';
+import { ApiView, IdParam } from '../common/validation';
 import type { AuthContext } from '../common/auth/auth-context';
 import { Auth } from '../common/auth/auth.decorators';
 import { OrdersService } from './orders.service';
-import { OrderListFilter, orderListFilters } from './order.dto';
+import { orderDetailViewSchema, OrderListFilter, orderListFilters, orderViewSchema } from './order.dto';
 
 @ApiTags('orders')
 @ApiBearerAuth()
@@ -14,11 +14,12 @@ export class OrdersController {
   constructor(private readonly orders: OrdersService) {}
 
   @Get()
-  list(@Auth() auth: AuthContext, @ListQuery({ keyset: byCreatedAt, item: 'order', filters: orderListFilters }) query: ListRequest<OrderListFilter, TimeKey>) {
+  list(@Auth() auth: AuthContext, @ListQuery({ keyset: byCreatedAt, item: 'order', filters: orderListFilters, view: orderViewSchema }) query: ListRequest<OrderListFilter, TimeKey>) {
     return this.orders.list(auth, query);
   }
 
   @Get(':id')
+  @ApiView(orderDetailViewSchema)
   get(@Auth() auth: AuthContext, @IdParam('Order') id: string) {
     return this.orders.get(auth, id);
   }

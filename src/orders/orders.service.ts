@@ -5,51 +5,7 @@ import { TenantDb, TenantTx } from '../database/tenant-db';
 import type { Order, OrderFill, OrderTransition } from '../generated/prisma/client';
 import type { AuthContext } from '../common/auth/auth-context';
 import { OrdersRepository } from './orders.repository';
-import type { OrderListFilter } from './order.dto';
-
-export interface OrderView {
-  id: string;
-  signalId: string;
-  routeId: string;
-  connectionId: string;
-  broker: string;
-  clientOrderId: string;
-  /** 0, or 0 then 1 for a reversal (close, then open). */
-  leg: number;
-  intent: string;
-  symbol: string;
-  side: string | null;
-  type: string;
-  quantity: string | null;
-  limitPrice: string | null;
-  stopPrice: string | null;
-  /** Bracket legs as sent to the broker (distances already resolved to prices): null where absent. */
-  brackets: { takeProfit: string | null; stopLoss: string | null; stopLossLimit: string | null; trailPercent: string | null; trailAmount: string | null } | null;
-  status: string;
-  reason: string | null;
-  brokerOrderId: string | null;
-  filledQuantity: string | null;
-  averagePrice: string | null;
-  attempts: number;
-  /** Set on an order held for manual approval: when it expires unless approved, and when it was decided. */
-  approval: { expiresAt: string; decidedAt: string | null } | null;
-  timings: { routedAt: string; sentAt: string | null; acknowledgedAt: string | null };
-}
-
-/** One execution at the broker; `brokerFillId` is the broker's id (or, where the broker reports only cumulative fills, `cum:<filled so far>`). */
-export interface FillView {
-  brokerFillId: string;
-  quantity: string;
-  price: string;
-  fee: string | null;
-  filledAt: string;
-}
-
-/** A single order: its view, every fill, and every status change with its time (the lifecycle). */
-export interface OrderDetailView extends OrderView {
-  fills: FillView[];
-  transitions: { from: string | null; to: string; at: string }[];
-}
+import type { OrderDetailView, OrderListFilter, OrderView } from './order.dto';
 
 function toDetailView(o: Order & { fills: OrderFill[]; transitions: OrderTransition[] }): OrderDetailView {
   return {

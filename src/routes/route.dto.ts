@@ -75,3 +75,33 @@ export const updateRouteSchema = z
   })
   .refine((v) => Object.keys(v).length > 0, 'nothing to update');
 export type UpdateRouteDto = z.infer<typeof updateRouteSchema>;
+
+const decimalView = z.string().describe('A decimal, as a string.');
+
+export const routeViewSchema = z.object({
+  id: z.uuid(),
+  sourceId: z.uuid(),
+  connectionId: z.uuid(),
+  enabled: z.boolean(),
+  sizing: z.object({ mode: z.string(), value: decimalView }),
+  symbolMap: z.record(z.string(), z.string()),
+  allowedSymbols: z.array(z.string()).nullable(),
+  limits: z.object({
+    maxQuantity: decimalView.nullable(),
+    maxNotional: decimalView.nullable(),
+    maxOrdersPerMinute: z.int().nullable(),
+    maxSignalAgeSeconds: z.int().nullable(),
+    duplicateWindowSeconds: z.int().nullable(),
+    tradingWindows: z.array(z.object({ days: z.array(z.enum(WEEKDAYS)), start: z.string(), end: z.string(), timezone: z.string() })).nullable(),
+    blockExitsOutsideWindows: z.boolean(),
+    maxPosition: decimalView.nullable(),
+    maxOpenPositions: z.int().nullable(),
+  }),
+  positionMode: z.string(),
+  entryWhenOpen: z.string(),
+  approval: z.string().nullable().describe("The route's own approval setting, auto or manual (null: the workspace's)."),
+  approvalExpirySeconds: z.int().nullable(),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});
+export type RouteView = z.infer<typeof routeViewSchema>;

@@ -1,10 +1,10 @@
 import { Controller, Delete, Get, HttpCode, Patch, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { byCreatedAt, ListQuery, ListRequest, TimeKey } from '../common/pagination';
-import { IdParam, ValidBody } from '../common/validation';
+import { ApiView, IdParam, ValidBody } from '../common/validation';
 import type { AuthContext } from '../common/auth/auth-context';
 import { Auth, RequireRole } from '../common/auth/auth.decorators';
-import { createRouteSchema, CreateRouteDto, updateRouteSchema, UpdateRouteDto } from './route.dto';
+import { createRouteSchema, CreateRouteDto, routeViewSchema, updateRouteSchema, UpdateRouteDto } from './route.dto';
 import { RoutesService } from './routes.service';
 
 @ApiTags('routes')
@@ -15,17 +15,19 @@ export class RoutesController {
 
   @Post()
   @RequireRole('admin')
+  @ApiView(routeViewSchema, 201)
   create(@Auth() auth: AuthContext, @ValidBody(createRouteSchema) dto: CreateRouteDto) {
     return this.routes.create(auth, dto);
   }
 
   @Get()
-  list(@Auth() auth: AuthContext, @ListQuery({ keyset: byCreatedAt, item: 'route' }) query: ListRequest<object, TimeKey>) {
+  list(@Auth() auth: AuthContext, @ListQuery({ keyset: byCreatedAt, item: 'route', view: routeViewSchema }) query: ListRequest<object, TimeKey>) {
     return this.routes.list(auth, query.page);
   }
 
   @Patch(':id')
   @RequireRole('admin')
+  @ApiView(routeViewSchema)
   update(@Auth() auth: AuthContext, @IdParam('Route') id: string, @ValidBody(updateRouteSchema) dto: UpdateRouteDto) {
     return this.routes.update(auth, id, dto);
   }

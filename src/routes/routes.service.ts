@@ -7,36 +7,8 @@ import { TenantDb } from '../database/tenant-db';
 import { Prisma, type Route } from '../generated/prisma/client';
 import type { AuthContext } from '../common/auth/auth-context';
 import type { TradingWindow } from '../common/trading-windows';
-import type { CreateRouteDto, UpdateRouteDto } from './route.dto';
+import type { CreateRouteDto, RouteView, UpdateRouteDto } from './route.dto';
 import { RoutesRepository } from './routes.repository';
-
-export interface RouteView {
-  id: string;
-  sourceId: string;
-  connectionId: string;
-  enabled: boolean;
-  sizing: { mode: string; value: string };
-  symbolMap: Record<string, string>;
-  allowedSymbols: string[] | null;
-  limits: {
-    maxQuantity: string | null;
-    maxNotional: string | null;
-    maxOrdersPerMinute: number | null;
-    maxSignalAgeSeconds: number | null;
-    duplicateWindowSeconds: number | null;
-    tradingWindows: TradingWindow[] | null;
-    blockExitsOutsideWindows: boolean;
-    maxPosition: string | null;
-    maxOpenPositions: number | null;
-  };
-  positionMode: string;
-  entryWhenOpen: string;
-  /** The route's own approval setting (null: the workspace's). */
-  approval: string | null;
-  approvalExpirySeconds: number | null;
-  createdAt: string;
-  updatedAt: string;
-}
 
 function toView(r: Route): RouteView {
   return {

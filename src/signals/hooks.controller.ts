@@ -1,8 +1,10 @@
 import { Controller, HttpCode, Param, Post, Req } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiHeader, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiConsumes, ApiHeader, ApiTags } from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
 import type { FastifyRequest } from 'fastify';
 import { Public } from '../common/auth/auth.decorators';
+import { ApiView } from '../common/validation';
+import { webhookAcceptedViewSchema } from './dto/signal.dto';
 import { SignalIntakeService, WebhookDelivery } from './signal-intake.service';
 import { SIGNAL_JSON_SCHEMA } from './signal-json-schema';
 
@@ -14,7 +16,7 @@ const PAYLOAD_DOC = SIGNAL_JSON_SCHEMA as unknown as Record<string, unknown>;
 @Public()
 @SkipThrottle()
 @ApiConsumes('application/json', 'text/plain')
-@ApiResponse({ status: 202, description: '{signalId, status, duplicate}' })
+@ApiView(webhookAcceptedViewSchema, 202, 'Accepted: stored and queued for routing (or a duplicate of a delivery already stored).')
 export class HooksController {
   constructor(private readonly intake: SignalIntakeService) {}
 

@@ -10,7 +10,7 @@ import { ipAllowed } from './ip-allowlist';
 import { webhookOutcomes, webhookRefusals, webhookStageDuration } from './signal-metrics';
 import { parseSignalPayload, SignalPayload } from './signal-payload';
 import { SignalQueue } from './signal-queue';
-import type { SignalStatus } from './dto/signal.dto';
+import type { SignalStatus, WebhookAccepted } from './dto/signal.dto';
 import { NewSignal, ResolvedSource, SignalsRepository } from './signals.repository';
 import type { SourceAuthMode } from './sources.repository';
 import { SignatureFailureMonitor } from './signature-failure-monitor';
@@ -40,12 +40,6 @@ export interface WebhookDelivery {
   body: unknown;
   ip: string;
   requestId: string;
-}
-
-export interface WebhookAccepted {
-  signalId: string;
-  status: SignalStatus;
-  duplicate: boolean;
 }
 
 type Refusal = Extract<VerifyResult, { ok: false }>['reason'] | 'malformed_token' | 'unknown_source' | 'auth_mode_mismatch' | 'ip_not_allowed';

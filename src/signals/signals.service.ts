@@ -3,25 +3,9 @@ import { Problem } from '../common/problem';
 import { TenantDb } from '../database/tenant-db';
 import type { AuthContext } from '../common/auth/auth-context';
 import { ListRequest, Page, TimeKey, toPage } from '../common/pagination';
-import { SignalListFilter, signalOrder } from './dto/signal.dto';
-import { OrdersService, OrderView } from '../orders/orders.service';
+import { SignalDetailView, SignalListFilter, signalOrder, SignalView } from './dto/signal.dto';
+import { OrdersService } from '../orders/orders.service';
 import { SignalRecord, SignalsRepository } from './signals.repository';
-
-export interface SignalView {
-  id: string;
-  sourceId: string;
-  /** Arrival order (a 64-bit integer, as a string). */
-  seq: string;
-  status: string;
-  payload: unknown;
-  /** Body fields routing did not read (kept in the stored raw body): a misspelt field shows up here. */
-  ignoredFields: string[];
-  error: string | null;
-  receivedAt: string;
-  enqueuedAt: string | null;
-  routingStartedAt: string | null;
-  completedAt: string | null;
-}
 
 /** Read side of signals: status, timings and the orders each produced. Raw bodies are never served. */
 @Injectable()
@@ -37,7 +21,7 @@ export class SignalsService {
     return toPage(rows, page, signalOrder, toView);
   }
 
-  async get(auth: AuthContext, id: string): Promise<SignalView & { orders: OrderView[] }> {
+  async get(auth: AuthContext, id: string): Promise<SignalDetailView> {
     return this.db.run(auth.workspaceId, async (tx) => {
       const signal = await this.signals.find(tx, id);
       if (!signal) throw Problem.notFound('Signal');

@@ -1,10 +1,11 @@
 import { Body, Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiTags } from '@nestjs/swagger';
 import { byCreatedAt, ListQuery, ListRequest, TimeKey } from '../common/pagination';
-import { IdParam, ValidBody } from '../common/validation';
+import { ApiView, IdParam, ValidBody } from '../common/validation';
 import type { AuthContext } from '../common/auth/auth-context';
 import { Auth, RequireRole } from '../common/auth/auth.decorators';
-import { createSourceSchema, CreateSourceDto, rotateSecretSchema, RotateSecretDto } from './dto/source.dto';
+import { webhookAcceptedViewSchema } from './dto/signal.dto';
+import { createSourceSchema, CreateSourceDto, issuedSourceViewSchema, rotateSecretSchema, RotateSecretDto, sourceViewSchema } from './dto/source.dto';
 import { SIGNAL_JSON_SCHEMA } from './signal-json-schema';
 import { SourcesService } from './sources.service';
 
@@ -16,16 +17,18 @@ export class SourcesController {
 
   @Post()
   @RequireRole('admin')
+  @ApiView(issuedSourceViewSchema, 201)
   create(@Auth() auth: AuthContext, @ValidBody(createSourceSchema) dto: CreateSourceDto) {
     return this.sources.create(auth, dto);
   }
 
   @Get()
-  list(@Auth() auth: AuthContext, @ListQuery({ keyset: byCreatedAt, item: 'source' }) query: ListRequest<object, TimeKey>) {
+  list(@Auth() auth: AuthContext, @ListQuery({ keyset: byCreatedAt, item: 'source', view: sourceViewSchema }) query: ListRequest<object, TimeKey>) {
     return this.sources.list(auth, query.page);
   }
 
   @Get(':id')
+  @ApiView(sourceViewSchema)
   get(@Auth() auth: AuthContext, @IdParam('Source') id: string) {
     return this.sources.get(auth, id);
   }
@@ -33,6 +36,7 @@ export class SourcesController {
   @Post(':id/rotate-secret')
   @RequireRole('admin')
   @HttpCode(200)
+  @ApiView(issuedSourceViewSchema)
   rotateSecret(@Auth() auth: AuthContext, @IdParam('Source') id: string, @ValidBody(rotateSecretSchema) dto: RotateSecretDto) {
     return this.sources.rotateSecret(auth, id, dto);
   }
@@ -42,7 +46,7 @@ export class SourcesController {
   @RequireRole('trader')
   @HttpCode(202)
   @ApiBody({ schema: SIGNAL_JSON_SCHEMA as unknown as Record<string, unknown> })
-  @ApiResponse({ status: 202, description: '{signalId, status, duplicate}' })
+  @ApiView(webhookAcceptedViewSchema, 202, 'Accepted: stored and queued like a webhook delivery.')
   testSignal(@Auth() auth: AuthContext, @IdParam('Source') id: string, @Body() body: unknown) {
     return this.sources.sendTestSignal(auth, id, body);
   }

@@ -10,28 +10,14 @@ import { KmsUnavailableError } from '../kms/kms-errors';
 import { KMS_PROVIDER, KmsProvider } from '../kms/kms-provider';
 import type { AuthContext } from '../common/auth/auth-context';
 import { generateToken, sha256 } from '../common/bearer-secrets';
-import type { CreateSourceDto, RotateSecretDto } from './dto/source.dto';
-import { SignalIntakeService, WebhookAccepted } from './signal-intake.service';
+import type { CreateSourceDto, IssuedSource, RotateSecretDto, SourceView } from './dto/source.dto';
+import type { WebhookAccepted } from './dto/signal.dto';
+import { SignalIntakeService } from './signal-intake.service';
 import { SecretMaterial, SourceAuthMode, SourceRecord, SourcesRepository } from './sources.repository';
 import { TRADINGVIEW_PRESET } from './tradingview-ips';
 import { WebhookKeyring } from './webhook-keyring';
 
 const HMAC_KEY_BYTES = 32;
-
-export interface SourceView {
-  id: string;
-  name: string;
-  auth: SourceAuthMode;
-  allowedIps: string[];
-  /** Token mode shows `{token}` where the token goes; the full URL is shown once, at issue. */
-  webhookUrl: string;
-  secretVersion: number;
-  previousSecretValidUntil: string | null;
-  createdAt: string;
-}
-
-/** A source with its new secret (hmac: `whsec_…`, Standard Webhooks format) or token: the only time it is shown. */
-export type IssuedSource = SourceView & ({ secret: string } | { token: string });
 
 interface NewSecret {
   material: SecretMaterial;

@@ -1,9 +1,8 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, Page } from './api/client';
-import { useConnections, useSources } from './api/queries';
+import { OrderView, SignalDetail, SignalView, useConnections, useSources } from './api/queries';
 import type { paths } from './api/schema';
-import type { OrderView, SignalDetail, SignalView } from './api/views';
 import { PagerButtons, Table, usePager, when } from './ui';
 
 type SignalStatus = NonNullable<NonNullable<paths['/v1/signals']['get']['parameters']['query']>['status']>;

@@ -1,7 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, ApiProblem, Page } from './api/client';
-import type { OrderView } from './api/views';
+import type { OrderView } from './api/queries';
 import { Table, when } from './ui';
 
 type AwaitingOrder = OrderView & { approval: { expiresAt: string; decidedAt: string | null } | null };

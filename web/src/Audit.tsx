@@ -1,24 +1,13 @@
 import { keepPreviousData, useMutation, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
-import { api, Page } from './api/client';
+import { Answer, api, Item, Page } from './api/client';
 import type { paths } from './api/schema';
 import { Field, FormProblem, PagerButtons, Table, usePager, when } from './ui';
 
 type AuditQuery = NonNullable<paths['/v1/audit']['get']['parameters']['query']>;
 type Filter = Omit<AuditQuery, 'cursor' | 'limit'>;
-type AuditEvent = {
-  seq: number;
-  occurredAt: string;
-  actor: { type: string; id: string | null };
-  ip: string | null;
-  action: string;
-  resource: { type: string; id: string | null };
-  reason: string | null;
-  requestId: string | null;
-  metadata: Record<string, string | number | boolean | null>;
-  hash: string;
-};
-type Verification = { ok: true; events: number; head: { seq: number; hash: string } | null } | { ok: false; firstBrokenSeq: number; reason: string; detail: string };
+type AuditEvent = Item<'/v1/audit'>;
+type Verification = Answer<'/v1/audit/verify', 'get'>;
 
 const ACTOR_TYPES: NonNullable<AuditQuery['actorType']>[] = ['user', 'token', 'system', 'worker', 'platform'];
 const FIELDS = ['action', 'actorType', 'actorId', 'resourceType', 'resourceId', 'since', 'until'];

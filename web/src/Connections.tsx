@@ -1,9 +1,8 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api } from './api/client';
-import { useBrokers, useConnections, useRoutes } from './api/queries';
+import { ConnectionView, useBrokers, useConnections, useRoutes } from './api/queries';
 import type { paths } from './api/schema';
-import type { ConnectionView, Permissions } from './api/views';
 import { Field, FormProblem, Table, when } from './ui';
 
 type CreateConnection = paths['/v1/connections']['post']['requestBody']['content']['application/json'];
@@ -212,7 +211,7 @@ const INSPECTION: Record<string, string> = {
   not_exposed: 'This broker does not say what a key may do.',
 };
 
-function inPlainWords(p: Permissions): string {
+function inPlainWords(p: ConnectionView['permissions']): string {
   const can = [p.canTrade && 'place orders', p.canWithdraw && 'withdraw funds', p.canTransfer && 'transfer funds'].filter(Boolean);
   const summary = can.length ? `Can ${can.join(', ')}${p.canWithdraw || p.canTransfer ? '' : ' — withdrawals and transfers disabled'}.` : 'Cannot trade.';
   return [summary, INSPECTION[p.inspection], p.note].filter(Boolean).join(' ');

@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { api, Page } from './api/client';
+import { Answer, api, Item, Page } from './api/client';
 import type { paths } from './api/schema';
 import type { Session } from './App';
 import { abilities, CopyButton, Field, FormProblem, Table, when } from './ui';
@@ -8,9 +8,9 @@ import { abilities, CopyButton, Field, FormProblem, Table, when } from './ui';
 type CreateMember = paths['/v1/members']['post']['requestBody']['content']['application/json'];
 type CreateToken = paths['/v1/tokens']['post']['requestBody']['content']['application/json'];
 type Role = CreateMember['role'];
-type MemberView = { id: string; email: string; role: Role; createdAt: string };
-type TokenView = { id: string; name: string; hint: string; role: Role; createdBy: string | null; expiresAt: string | null; revokedAt: string | null; lastUsedAt: string | null; createdAt: string };
-type IssuedToken = TokenView & { token: string };
+type MemberView = Item<'/v1/members'>;
+type TokenView = Item<'/v1/tokens'>;
+type IssuedToken = Answer<'/v1/tokens', 'post'>;
 
 // Lowest first: a member grants at most her own role (the api refuses more).
 const ROLES: Role[] = ['viewer', 'trader', 'admin', 'owner'];

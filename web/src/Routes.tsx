@@ -1,9 +1,8 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api } from './api/client';
-import { useConnections, useRoutes, useSources } from './api/queries';
+import { ConnectionView, RouteView, SourceView, useConnections, useRoutes, useSources } from './api/queries';
 import type { paths } from './api/schema';
-import type { ConnectionView, RouteView, SourceView } from './api/views';
 import { Field, FormProblem, Table } from './ui';
 
 type CreateRoute = paths['/v1/routes']['post']['requestBody']['content']['application/json'];

@@ -1,9 +1,8 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api } from './api/client';
-import { useSources } from './api/queries';
+import { IssuedSource, useSources } from './api/queries';
 import type { paths } from './api/schema';
-import type { IssuedSource } from './api/views';
 import { TestSignal } from './TestSignal';
 import { CopyButton, Field, FormProblem, Table } from './ui';
 
@@ -111,16 +110,17 @@ export function Sources({ canWrite, canTest }: { canWrite: boolean; canTest: boo
 
 /** The one time a secret is shown: copy it now; dismissing forgets it. */
 export function Issued({ source, onDismiss }: { source: IssuedSource; onDismiss: () => void }) {
-  const secret = source.secret ?? source.token ?? '';
+  const hmac = 'secret' in source;
+  const secret = hmac ? source.secret : source.token;
   return (
     <div role="status" aria-label="New secret">
       <p>
-        <strong>Copy the {source.secret ? 'signing secret' : 'webhook URL'} now: it is shown only once.</strong>
+        <strong>Copy the {hmac ? 'signing secret' : 'webhook URL'} now: it is shown only once.</strong>
       </p>
       <p>
         Webhook URL: <code data-testid="webhook-url">{source.webhookUrl}</code> <CopyButton text={source.webhookUrl} label="Copy webhook URL" />
       </p>
-      {source.secret && (
+      {hmac && (
         <p>
           Secret: <code data-testid="secret">{secret}</code> <CopyButton text={secret} label="Copy secret" />
         </p>

@@ -1,7 +1,9 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { api } from './api/client';
-import type { SourceView, TestSignalAccepted } from './api/views';
+import { Answer, api } from './api/client';
+import type { SourceView } from './api/queries';
 import { Field, FormProblem } from './ui';
+
+type TestSignalAccepted = Answer<'/v1/sources/{id}/test-signal', 'post'>;
 
 const FIELDS = ['ticker', 'action', 'price', 'quantity'];
 

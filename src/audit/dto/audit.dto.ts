@@ -64,3 +64,42 @@ export type AlertView = z.infer<typeof alertViewSchema>;
 /** What the platform on-call sees of an alert: the alert and its workspace's id, not the workspace's data. */
 export const platformAlertViewSchema = alertFactsSchema.extend({ workspaceId: z.uuid() });
 export type PlatformAlertView = z.infer<typeof platformAlertViewSchema>;
+
+export const auditEventViewSchema = z.object({
+  seq: z.int(),
+  occurredAt: z.iso.datetime(),
+  actor: z.object({ type: z.string(), id: z.string().nullable() }),
+  ip: z.string().nullable(),
+  action: z.string(),
+  resource: z.object({ type: z.string(), id: z.string().nullable() }),
+  reason: z.string().nullable(),
+  requestId: z.string().nullable(),
+  metadata: safeDetailsSchema,
+  hash: z.string(),
+});
+export type AuditEventView = z.infer<typeof auditEventViewSchema>;
+
+export const CHAIN_BREAKS = [
+  'sequence_gap',
+  'prev_hash_mismatch',
+  'hash_mismatch',
+  'checkpoint_mismatch',
+  'checkpoint_signature_invalid',
+  'checkpoint_key_unknown',
+  'events_missing',
+] as const;
+export type ChainBreak = (typeof CHAIN_BREAKS)[number];
+
+const verifiedFrom = z.int().describe('The first event this run reread (the checkpoint\'s own event when since_checkpoint).');
+
+export const auditVerificationViewSchema = z.union([
+  z.object({
+    ok: z.literal(true),
+    events: z.int(),
+    head: z.object({ seq: z.int(), hash: z.string() }).nullable(),
+    checkpoint: z.object({ seq: z.int(), signedAt: z.iso.datetime() }).nullable().describe('The newest signed checkpoint, which the chain matched.'),
+    verifiedFrom,
+  }),
+  z.object({ ok: z.literal(false), firstBrokenSeq: z.int(), reason: z.enum(CHAIN_BREAKS), detail: z.string(), verifiedFrom }),
+]);
+export type AuditVerification = z.infer<typeof auditVerificationViewSchema>;

@@ -21,3 +21,19 @@ export const rotateSecretSchema = z.strictObject({
   graceSeconds: z.number().int().min(0).max(7 * 24 * 3600).default(DEFAULT_GRACE_SECONDS),
 });
 export type RotateSecretDto = z.infer<typeof rotateSecretSchema>;
+
+export const sourceViewSchema = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  auth: z.enum(['hmac', 'token']),
+  allowedIps: z.array(z.string()),
+  webhookUrl: z.string().describe('Token mode shows `{token}` where the token goes; the full URL is shown once, at issue.'),
+  secretVersion: z.int(),
+  previousSecretValidUntil: z.iso.datetime().nullable(),
+  createdAt: z.iso.datetime(),
+});
+export type SourceView = z.infer<typeof sourceViewSchema>;
+
+/** A source with its new secret (hmac: `whsec_…`, Standard Webhooks format) or token: the only time it is shown. */
+export const issuedSourceViewSchema = z.union([sourceViewSchema.extend({ secret: z.string() }), sourceViewSchema.extend({ token: z.string() })]);
+export type IssuedSource = z.infer<typeof issuedSourceViewSchema>;

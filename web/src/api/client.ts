@@ -36,8 +36,8 @@ export type ApiPath = keyof paths;
 type Operation = 'get' | 'post' | 'put' | 'patch' | 'delete';
 type Responses<P extends ApiPath, O extends Operation> = paths[P][O] extends { responses: infer R } ? R : never;
 type Json<R> = R extends { content: { 'application/json': infer T } } ? T : never;
-/** What a route answers on success (its 200, else its 201), as the OpenAPI document describes it. */
-export type Answer<P extends ApiPath, O extends Operation> = Responses<P, O> extends { 200: infer R } ? Json<R> : Responses<P, O> extends { 201: infer R } ? Json<R> : never;
+/** What a route answers on success (its 200, 201 or 202), as the OpenAPI document describes it. */
+export type Answer<P extends ApiPath, O extends Operation> = Json<Responses<P, O>[200 & keyof Responses<P, O>] | Responses<P, O>[201 & keyof Responses<P, O>] | Responses<P, O>[202 & keyof Responses<P, O>]>;
 /** One item of a list route's page. */
 export type Item<P extends ApiPath> = Answer<P, 'get'> extends Page<infer T> ? T : never;
 

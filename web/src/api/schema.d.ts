@@ -1782,7 +1782,66 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items: Record<string, never>[];
+                        items: {
+                            /** Format: uuid */
+                            id: string;
+                            /** @enum {string} */
+                            broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda";
+                            label: string;
+                            /** @enum {string} */
+                            environment: "paper" | "live";
+                            /** @enum {string} */
+                            status: "active" | "revoked";
+                            credentialVersion: number;
+                            /** @description What the user needs to recognise the key, e.g. `…7QX2` (never part of a secret). */
+                            keyHint: string;
+                            /** @description What onboarding learned about the key's reach. */
+                            permissions: {
+                                /** @enum {string} */
+                                inspection: "inspected" | "single_tier" | "not_exposed" | "trading_only";
+                                canTrade: boolean;
+                                canWithdraw: boolean;
+                                canTransfer: boolean;
+                                note: string;
+                                details: {
+                                    [key: string]: boolean | string | string[];
+                                };
+                            };
+                            /** Format: date-time */
+                            inspectedAt: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                            rotatedAt: string | null;
+                            revokedAt: string | null;
+                            /** @description What revoking did at the broker: `revoked`, `not_supported_by_broker` or `not_applicable` (paper). */
+                            brokerRevocation: ("revoked" | "not_supported_by_broker" | "not_applicable") | null;
+                            /** @description The connection's own kill switch: while engaged its entries are refused (exits and flattens still go). */
+                            killSwitch: {
+                                engaged: boolean;
+                                reason: string | null;
+                                changedAt: string | null;
+                                changedBy: string | null;
+                            };
+                            /** @description Daily loss / drawdown limits and the latest session's P&L as the worker last computed it; null when none set. */
+                            lossLimits: {
+                                dailyLossLimit: string | null;
+                                maxDrawdown: string | null;
+                                /** @enum {string} */
+                                action: "block" | "flatten";
+                                sessionStart: string;
+                                sessionTimezone: string;
+                                session: {
+                                    start: string;
+                                    end: string;
+                                    pnl: string;
+                                    peak: string;
+                                    breachedAt: string | null;
+                                    breachLimit: string | null;
+                                    breachReason: string | null;
+                                    flattenId: string | null;
+                                } | null;
+                            } | null;
+                        }[];
                         nextCursor: string | null;
                     };
                 };
@@ -1815,11 +1874,73 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        /** @enum {string} */
+                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda";
+                        label: string;
+                        /** @enum {string} */
+                        environment: "paper" | "live";
+                        /** @enum {string} */
+                        status: "active" | "revoked";
+                        credentialVersion: number;
+                        /** @description What the user needs to recognise the key, e.g. `…7QX2` (never part of a secret). */
+                        keyHint: string;
+                        /** @description What onboarding learned about the key's reach. */
+                        permissions: {
+                            /** @enum {string} */
+                            inspection: "inspected" | "single_tier" | "not_exposed" | "trading_only";
+                            canTrade: boolean;
+                            canWithdraw: boolean;
+                            canTransfer: boolean;
+                            note: string;
+                            details: {
+                                [key: string]: boolean | string | string[];
+                            };
+                        };
+                        /** Format: date-time */
+                        inspectedAt: string;
+                        /** Format: date-time */
+                        createdAt: string;
+                        rotatedAt: string | null;
+                        revokedAt: string | null;
+                        /** @description What revoking did at the broker: `revoked`, `not_supported_by_broker` or `not_applicable` (paper). */
+                        brokerRevocation: ("revoked" | "not_supported_by_broker" | "not_applicable") | null;
+                        /** @description The connection's own kill switch: while engaged its entries are refused (exits and flattens still go). */
+                        killSwitch: {
+                            engaged: boolean;
+                            reason: string | null;
+                            changedAt: string | null;
+                            changedBy: string | null;
+                        };
+                        /** @description Daily loss / drawdown limits and the latest session's P&L as the worker last computed it; null when none set. */
+                        lossLimits: {
+                            dailyLossLimit: string | null;
+                            maxDrawdown: string | null;
+                            /** @enum {string} */
+                            action: "block" | "flatten";
+                            sessionStart: string;
+                            sessionTimezone: string;
+                            session: {
+                                start: string;
+                                end: string;
+                                pnl: string;
+                                peak: string;
+                                breachedAt: string | null;
+                                breachLimit: string | null;
+                                breachReason: string | null;
+                                flattenId: string | null;
+                            } | null;
+                        } | null;
+                    };
+                };
             };
         };
     };
@@ -1834,11 +1955,73 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        /** @enum {string} */
+                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda";
+                        label: string;
+                        /** @enum {string} */
+                        environment: "paper" | "live";
+                        /** @enum {string} */
+                        status: "active" | "revoked";
+                        credentialVersion: number;
+                        /** @description What the user needs to recognise the key, e.g. `…7QX2` (never part of a secret). */
+                        keyHint: string;
+                        /** @description What onboarding learned about the key's reach. */
+                        permissions: {
+                            /** @enum {string} */
+                            inspection: "inspected" | "single_tier" | "not_exposed" | "trading_only";
+                            canTrade: boolean;
+                            canWithdraw: boolean;
+                            canTransfer: boolean;
+                            note: string;
+                            details: {
+                                [key: string]: boolean | string | string[];
+                            };
+                        };
+                        /** Format: date-time */
+                        inspectedAt: string;
+                        /** Format: date-time */
+                        createdAt: string;
+                        rotatedAt: string | null;
+                        revokedAt: string | null;
+                        /** @description What revoking did at the broker: `revoked`, `not_supported_by_broker` or `not_applicable` (paper). */
+                        brokerRevocation: ("revoked" | "not_supported_by_broker" | "not_applicable") | null;
+                        /** @description The connection's own kill switch: while engaged its entries are refused (exits and flattens still go). */
+                        killSwitch: {
+                            engaged: boolean;
+                            reason: string | null;
+                            changedAt: string | null;
+                            changedBy: string | null;
+                        };
+                        /** @description Daily loss / drawdown limits and the latest session's P&L as the worker last computed it; null when none set. */
+                        lossLimits: {
+                            dailyLossLimit: string | null;
+                            maxDrawdown: string | null;
+                            /** @enum {string} */
+                            action: "block" | "flatten";
+                            sessionStart: string;
+                            sessionTimezone: string;
+                            session: {
+                                start: string;
+                                end: string;
+                                pnl: string;
+                                peak: string;
+                                breachedAt: string | null;
+                                breachLimit: string | null;
+                                breachReason: string | null;
+                                flattenId: string | null;
+                            } | null;
+                        } | null;
+                    };
+                };
             };
         };
     };
@@ -1853,11 +2036,73 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        /** @enum {string} */
+                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda";
+                        label: string;
+                        /** @enum {string} */
+                        environment: "paper" | "live";
+                        /** @enum {string} */
+                        status: "active" | "revoked";
+                        credentialVersion: number;
+                        /** @description What the user needs to recognise the key, e.g. `…7QX2` (never part of a secret). */
+                        keyHint: string;
+                        /** @description What onboarding learned about the key's reach. */
+                        permissions: {
+                            /** @enum {string} */
+                            inspection: "inspected" | "single_tier" | "not_exposed" | "trading_only";
+                            canTrade: boolean;
+                            canWithdraw: boolean;
+                            canTransfer: boolean;
+                            note: string;
+                            details: {
+                                [key: string]: boolean | string | string[];
+                            };
+                        };
+                        /** Format: date-time */
+                        inspectedAt: string;
+                        /** Format: date-time */
+                        createdAt: string;
+                        rotatedAt: string | null;
+                        revokedAt: string | null;
+                        /** @description What revoking did at the broker: `revoked`, `not_supported_by_broker` or `not_applicable` (paper). */
+                        brokerRevocation: ("revoked" | "not_supported_by_broker" | "not_applicable") | null;
+                        /** @description The connection's own kill switch: while engaged its entries are refused (exits and flattens still go). */
+                        killSwitch: {
+                            engaged: boolean;
+                            reason: string | null;
+                            changedAt: string | null;
+                            changedBy: string | null;
+                        };
+                        /** @description Daily loss / drawdown limits and the latest session's P&L as the worker last computed it; null when none set. */
+                        lossLimits: {
+                            dailyLossLimit: string | null;
+                            maxDrawdown: string | null;
+                            /** @enum {string} */
+                            action: "block" | "flatten";
+                            sessionStart: string;
+                            sessionTimezone: string;
+                            session: {
+                                start: string;
+                                end: string;
+                                pnl: string;
+                                peak: string;
+                                breachedAt: string | null;
+                                breachLimit: string | null;
+                                breachReason: string | null;
+                                flattenId: string | null;
+                            } | null;
+                        } | null;
+                    };
+                };
             };
         };
     };
@@ -1880,11 +2125,73 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        /** @enum {string} */
+                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda";
+                        label: string;
+                        /** @enum {string} */
+                        environment: "paper" | "live";
+                        /** @enum {string} */
+                        status: "active" | "revoked";
+                        credentialVersion: number;
+                        /** @description What the user needs to recognise the key, e.g. `…7QX2` (never part of a secret). */
+                        keyHint: string;
+                        /** @description What onboarding learned about the key's reach. */
+                        permissions: {
+                            /** @enum {string} */
+                            inspection: "inspected" | "single_tier" | "not_exposed" | "trading_only";
+                            canTrade: boolean;
+                            canWithdraw: boolean;
+                            canTransfer: boolean;
+                            note: string;
+                            details: {
+                                [key: string]: boolean | string | string[];
+                            };
+                        };
+                        /** Format: date-time */
+                        inspectedAt: string;
+                        /** Format: date-time */
+                        createdAt: string;
+                        rotatedAt: string | null;
+                        revokedAt: string | null;
+                        /** @description What revoking did at the broker: `revoked`, `not_supported_by_broker` or `not_applicable` (paper). */
+                        brokerRevocation: ("revoked" | "not_supported_by_broker" | "not_applicable") | null;
+                        /** @description The connection's own kill switch: while engaged its entries are refused (exits and flattens still go). */
+                        killSwitch: {
+                            engaged: boolean;
+                            reason: string | null;
+                            changedAt: string | null;
+                            changedBy: string | null;
+                        };
+                        /** @description Daily loss / drawdown limits and the latest session's P&L as the worker last computed it; null when none set. */
+                        lossLimits: {
+                            dailyLossLimit: string | null;
+                            maxDrawdown: string | null;
+                            /** @enum {string} */
+                            action: "block" | "flatten";
+                            sessionStart: string;
+                            sessionTimezone: string;
+                            session: {
+                                start: string;
+                                end: string;
+                                pnl: string;
+                                peak: string;
+                                breachedAt: string | null;
+                                breachLimit: string | null;
+                                breachReason: string | null;
+                                flattenId: string | null;
+                            } | null;
+                        } | null;
+                    };
+                };
             };
         };
     };
@@ -2021,7 +2328,20 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items: Record<string, never>[];
+                        items: {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            auth: "hmac" | "token";
+                            allowedIps: string[];
+                            /** @description Token mode shows `{token}` where the token goes; the full URL is shown once, at issue. */
+                            webhookUrl: string;
+                            secretVersion: number;
+                            previousSecretValidUntil: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                        }[];
                         nextCursor: string | null;
                     };
                 };
@@ -2046,11 +2366,42 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        name: string;
+                        /** @enum {string} */
+                        auth: "hmac" | "token";
+                        allowedIps: string[];
+                        /** @description Token mode shows `{token}` where the token goes; the full URL is shown once, at issue. */
+                        webhookUrl: string;
+                        secretVersion: number;
+                        previousSecretValidUntil: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        secret: string;
+                    } | {
+                        /** Format: uuid */
+                        id: string;
+                        name: string;
+                        /** @enum {string} */
+                        auth: "hmac" | "token";
+                        allowedIps: string[];
+                        /** @description Token mode shows `{token}` where the token goes; the full URL is shown once, at issue. */
+                        webhookUrl: string;
+                        secretVersion: number;
+                        previousSecretValidUntil: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        token: string;
+                    };
+                };
             };
         };
     };
@@ -2065,11 +2416,27 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        name: string;
+                        /** @enum {string} */
+                        auth: "hmac" | "token";
+                        allowedIps: string[];
+                        /** @description Token mode shows `{token}` where the token goes; the full URL is shown once, at issue. */
+                        webhookUrl: string;
+                        secretVersion: number;
+                        previousSecretValidUntil: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                    };
+                };
             };
         };
     };
@@ -2110,11 +2477,42 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        name: string;
+                        /** @enum {string} */
+                        auth: "hmac" | "token";
+                        allowedIps: string[];
+                        /** @description Token mode shows `{token}` where the token goes; the full URL is shown once, at issue. */
+                        webhookUrl: string;
+                        secretVersion: number;
+                        previousSecretValidUntil: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        secret: string;
+                    } | {
+                        /** Format: uuid */
+                        id: string;
+                        name: string;
+                        /** @enum {string} */
+                        auth: "hmac" | "token";
+                        allowedIps: string[];
+                        /** @description Token mode shows `{token}` where the token goes; the full URL is shown once, at issue. */
+                        webhookUrl: string;
+                        secretVersion: number;
+                        previousSecretValidUntil: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        token: string;
+                    };
+                };
             };
         };
     };
@@ -2229,12 +2627,20 @@ export interface operations {
             };
         };
         responses: {
-            /** @description {signalId, status, duplicate} */
+            /** @description Accepted: stored and queued like a webhook delivery. */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        signalId: string;
+                        /** @enum {string} */
+                        status: "received" | "queued" | "routing" | "routed" | "partially_routed" | "blocked" | "failed";
+                        duplicate: boolean;
+                    };
+                };
             };
         };
     };
@@ -2704,7 +3110,27 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items: Record<string, never>[];
+                        items: {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            sourceId: string;
+                            /** @description Arrival order (a 64-bit integer, as a string). */
+                            seq: string;
+                            status: string;
+                            /** @description The signal as routing read it (raw bodies are never served). */
+                            payload: {
+                                [key: string]: unknown;
+                            };
+                            /** @description Body fields routing did not read (kept in the stored raw body): a misspelt field shows up here. */
+                            ignoredFields: string[];
+                            error: string | null;
+                            /** Format: date-time */
+                            receivedAt: string;
+                            enqueuedAt: string | null;
+                            routingStartedAt: string | null;
+                            completedAt: string | null;
+                        }[];
                         nextCursor: string | null;
                     };
                 };
@@ -2722,11 +3148,81 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        /** Format: uuid */
+                        sourceId: string;
+                        /** @description Arrival order (a 64-bit integer, as a string). */
+                        seq: string;
+                        status: string;
+                        /** @description The signal as routing read it (raw bodies are never served). */
+                        payload: {
+                            [key: string]: unknown;
+                        };
+                        /** @description Body fields routing did not read (kept in the stored raw body): a misspelt field shows up here. */
+                        ignoredFields: string[];
+                        error: string | null;
+                        /** Format: date-time */
+                        receivedAt: string;
+                        enqueuedAt: string | null;
+                        routingStartedAt: string | null;
+                        completedAt: string | null;
+                        orders: {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            signalId: string;
+                            /** Format: uuid */
+                            routeId: string;
+                            /** Format: uuid */
+                            connectionId: string;
+                            broker: string;
+                            clientOrderId: string;
+                            /** @description 0, or 0 then 1 for a reversal (close, then open). */
+                            leg: number;
+                            intent: string;
+                            symbol: string;
+                            side: string | null;
+                            type: string;
+                            quantity: string | null;
+                            limitPrice: string | null;
+                            stopPrice: string | null;
+                            /** @description Bracket legs as sent to the broker (distances already resolved to prices): null where absent. */
+                            brackets: {
+                                takeProfit: string | null;
+                                stopLoss: string | null;
+                                stopLossLimit: string | null;
+                                trailPercent: string | null;
+                                trailAmount: string | null;
+                            } | null;
+                            status: string;
+                            reason: string | null;
+                            brokerOrderId: string | null;
+                            filledQuantity: string | null;
+                            averagePrice: string | null;
+                            attempts: number;
+                            /** @description Set on an order held for manual approval: when it expires unless approved, and when it was decided. */
+                            approval: {
+                                /** Format: date-time */
+                                expiresAt: string;
+                                decidedAt: string | null;
+                            } | null;
+                            timings: {
+                                /** Format: date-time */
+                                routedAt: string;
+                                sentAt: string | null;
+                                acknowledgedAt: string | null;
+                            };
+                        }[];
+                    };
+                };
             };
         };
     };
@@ -2783,7 +3279,27 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items: Record<string, never>[];
+                        items: {
+                            seq: number;
+                            /** Format: date-time */
+                            occurredAt: string;
+                            actor: {
+                                type: string;
+                                id: string | null;
+                            };
+                            ip: string | null;
+                            action: string;
+                            resource: {
+                                type: string;
+                                id: string | null;
+                            };
+                            reason: string | null;
+                            requestId: string | null;
+                            metadata: {
+                                [key: string]: string | number | boolean | null;
+                            };
+                            hash: string;
+                        }[];
                         nextCursor: string | null;
                     };
                 };
@@ -2799,11 +3315,39 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        ok: true;
+                        events: number;
+                        head: {
+                            seq: number;
+                            hash: string;
+                        } | null;
+                        /** @description The newest signed checkpoint, which the chain matched. */
+                        checkpoint: {
+                            seq: number;
+                            /** Format: date-time */
+                            signedAt: string;
+                        } | null;
+                        /** @description The first event this run reread (the checkpoint's own event when since_checkpoint). */
+                        verifiedFrom: number;
+                    } | {
+                        /** @constant */
+                        ok: false;
+                        firstBrokenSeq: number;
+                        /** @enum {string} */
+                        reason: "sequence_gap" | "prev_hash_mismatch" | "hash_mismatch" | "checkpoint_mismatch" | "checkpoint_signature_invalid" | "checkpoint_key_unknown" | "events_missing";
+                        detail: string;
+                        /** @description The first event this run reread (the checkpoint's own event when since_checkpoint). */
+                        verifiedFrom: number;
+                    };
+                };
             };
         };
     };
@@ -3319,7 +3863,49 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items: Record<string, never>[];
+                        items: {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            sourceId: string;
+                            /** Format: uuid */
+                            connectionId: string;
+                            enabled: boolean;
+                            sizing: {
+                                mode: string;
+                                /** @description A decimal, as a string. */
+                                value: string;
+                            };
+                            symbolMap: {
+                                [key: string]: string;
+                            };
+                            allowedSymbols: string[] | null;
+                            limits: {
+                                maxQuantity: string | null;
+                                maxNotional: string | null;
+                                maxOrdersPerMinute: number | null;
+                                maxSignalAgeSeconds: number | null;
+                                duplicateWindowSeconds: number | null;
+                                tradingWindows: {
+                                    days: ("sun" | "mon" | "tue" | "wed" | "thu" | "fri" | "sat")[];
+                                    start: string;
+                                    end: string;
+                                    timezone: string;
+                                }[] | null;
+                                blockExitsOutsideWindows: boolean;
+                                maxPosition: string | null;
+                                maxOpenPositions: number | null;
+                            };
+                            positionMode: string;
+                            entryWhenOpen: string;
+                            /** @description The route's own approval setting, auto or manual (null: the workspace's). */
+                            approval: string | null;
+                            approvalExpirySeconds: number | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        }[];
                         nextCursor: string | null;
                     };
                 };
@@ -3393,11 +3979,56 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        /** Format: uuid */
+                        sourceId: string;
+                        /** Format: uuid */
+                        connectionId: string;
+                        enabled: boolean;
+                        sizing: {
+                            mode: string;
+                            /** @description A decimal, as a string. */
+                            value: string;
+                        };
+                        symbolMap: {
+                            [key: string]: string;
+                        };
+                        allowedSymbols: string[] | null;
+                        limits: {
+                            maxQuantity: string | null;
+                            maxNotional: string | null;
+                            maxOrdersPerMinute: number | null;
+                            maxSignalAgeSeconds: number | null;
+                            duplicateWindowSeconds: number | null;
+                            tradingWindows: {
+                                days: ("sun" | "mon" | "tue" | "wed" | "thu" | "fri" | "sat")[];
+                                start: string;
+                                end: string;
+                                timezone: string;
+                            }[] | null;
+                            blockExitsOutsideWindows: boolean;
+                            maxPosition: string | null;
+                            maxOpenPositions: number | null;
+                        };
+                        positionMode: string;
+                        entryWhenOpen: string;
+                        /** @description The route's own approval setting, auto or manual (null: the workspace's). */
+                        approval: string | null;
+                        approvalExpirySeconds: number | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** Format: date-time */
+                        updatedAt: string;
+                    };
+                };
             };
         };
     };
@@ -3473,11 +4104,56 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        /** Format: uuid */
+                        sourceId: string;
+                        /** Format: uuid */
+                        connectionId: string;
+                        enabled: boolean;
+                        sizing: {
+                            mode: string;
+                            /** @description A decimal, as a string. */
+                            value: string;
+                        };
+                        symbolMap: {
+                            [key: string]: string;
+                        };
+                        allowedSymbols: string[] | null;
+                        limits: {
+                            maxQuantity: string | null;
+                            maxNotional: string | null;
+                            maxOrdersPerMinute: number | null;
+                            maxSignalAgeSeconds: number | null;
+                            duplicateWindowSeconds: number | null;
+                            tradingWindows: {
+                                days: ("sun" | "mon" | "tue" | "wed" | "thu" | "fri" | "sat")[];
+                                start: string;
+                                end: string;
+                                timezone: string;
+                            }[] | null;
+                            blockExitsOutsideWindows: boolean;
+                            maxPosition: string | null;
+                            maxOpenPositions: number | null;
+                        };
+                        positionMode: string;
+                        entryWhenOpen: string;
+                        /** @description The route's own approval setting, auto or manual (null: the workspace's). */
+                        approval: string | null;
+                        approvalExpirySeconds: number | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** Format: date-time */
+                        updatedAt: string;
+                    };
+                };
             };
         };
     };
@@ -3506,7 +4182,53 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items: Record<string, never>[];
+                        items: {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            signalId: string;
+                            /** Format: uuid */
+                            routeId: string;
+                            /** Format: uuid */
+                            connectionId: string;
+                            broker: string;
+                            clientOrderId: string;
+                            /** @description 0, or 0 then 1 for a reversal (close, then open). */
+                            leg: number;
+                            intent: string;
+                            symbol: string;
+                            side: string | null;
+                            type: string;
+                            quantity: string | null;
+                            limitPrice: string | null;
+                            stopPrice: string | null;
+                            /** @description Bracket legs as sent to the broker (distances already resolved to prices): null where absent. */
+                            brackets: {
+                                takeProfit: string | null;
+                                stopLoss: string | null;
+                                stopLossLimit: string | null;
+                                trailPercent: string | null;
+                                trailAmount: string | null;
+                            } | null;
+                            status: string;
+                            reason: string | null;
+                            brokerOrderId: string | null;
+                            filledQuantity: string | null;
+                            averagePrice: string | null;
+                            attempts: number;
+                            /** @description Set on an order held for manual approval: when it expires unless approved, and when it was decided. */
+                            approval: {
+                                /** Format: date-time */
+                                expiresAt: string;
+                                decidedAt: string | null;
+                            } | null;
+                            timings: {
+                                /** Format: date-time */
+                                routedAt: string;
+                                sentAt: string | null;
+                                acknowledgedAt: string | null;
+                            };
+                        }[];
                         nextCursor: string | null;
                     };
                 };
@@ -3524,11 +4246,76 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        /** Format: uuid */
+                        signalId: string;
+                        /** Format: uuid */
+                        routeId: string;
+                        /** Format: uuid */
+                        connectionId: string;
+                        broker: string;
+                        clientOrderId: string;
+                        /** @description 0, or 0 then 1 for a reversal (close, then open). */
+                        leg: number;
+                        intent: string;
+                        symbol: string;
+                        side: string | null;
+                        type: string;
+                        quantity: string | null;
+                        limitPrice: string | null;
+                        stopPrice: string | null;
+                        /** @description Bracket legs as sent to the broker (distances already resolved to prices): null where absent. */
+                        brackets: {
+                            takeProfit: string | null;
+                            stopLoss: string | null;
+                            stopLossLimit: string | null;
+                            trailPercent: string | null;
+                            trailAmount: string | null;
+                        } | null;
+                        status: string;
+                        reason: string | null;
+                        brokerOrderId: string | null;
+                        filledQuantity: string | null;
+                        averagePrice: string | null;
+                        attempts: number;
+                        /** @description Set on an order held for manual approval: when it expires unless approved, and when it was decided. */
+                        approval: {
+                            /** Format: date-time */
+                            expiresAt: string;
+                            decidedAt: string | null;
+                        } | null;
+                        timings: {
+                            /** Format: date-time */
+                            routedAt: string;
+                            sentAt: string | null;
+                            acknowledgedAt: string | null;
+                        };
+                        fills: {
+                            brokerFillId: string;
+                            /** @description A decimal, as a string. */
+                            quantity: string;
+                            /** @description A decimal, as a string. */
+                            price: string;
+                            fee: string | null;
+                            /** Format: date-time */
+                            filledAt: string;
+                        }[];
+                        transitions: {
+                            from: string | null;
+                            to: string;
+                            /** Format: date-time */
+                            at: string;
+                        }[];
+                    };
+                };
             };
         };
     };
