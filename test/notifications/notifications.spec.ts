@@ -196,7 +196,8 @@ describe('notifications by e-mail', () => {
     expect(digest.text).toContain("Reason: symbol_not_allowed: TSLA is not in this route's allowed symbols");
 
     // A sixth event right after the mail: batched into the next one, which leaves a digest interval after the first.
-    const sentAt = (await mailbox(ws.ownerId)).last_mailed_at.getTime();
+    // The worker records the send after the server took the mail: wait for that record.
+    const sentAt = (await until('the mail recorded as sent', async () => (await mailbox(ws.ownerId)).last_mailed_at ?? undefined)).getTime();
     await world.settled(ws.token, await world.send(source, { ticker: 'NFLX', action: 'buy', price: '10' }));
     const [, next] = await smtp.waitFor(ws.ownerEmail, 2, DIGEST_MS + 10_000);
     expect(next.subject).toMatch(/^Switchyard: Blocked: buy NFLX \(signal price 10\) /);
