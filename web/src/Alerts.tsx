@@ -8,7 +8,7 @@ export type AlertStatus = NonNullable<NonNullable<paths['/v1/alerts']['get']['pa
 type AlertView = Item<'/v1/alerts'>;
 type Act = { mutate(to: { id: string; to: 'ack' | 'resolve' }): void; isPending: boolean };
 
-export const ALERT_STATUSES: AlertStatus[] = ['open', 'acknowledged', 'resolved'];
+const ALERT_STATUSES: AlertStatus[] = ['open', 'acknowledged', 'resolved'];
 export const ALERT_POLL_MS = 5000;
 
 /**
@@ -30,23 +30,13 @@ export function Alerts({ linked }: { linked?: string }) {
       <h2 id="alerts-heading">Alerts</h2>
       {act.isError && <p role="alert">{act.error.message}</p>}
       {linked && <LinkedAlert id={linked} act={act} />}
-      <label>
-        Show
-        <select
-          value={status}
-          onChange={(e) => {
-            setStatus(e.target.value as AlertStatus | '');
-            pager.reset();
-          }}
-        >
-          {ALERT_STATUSES.map((s) => (
-            <option key={s} value={s}>
-              {s} alerts
-            </option>
-          ))}
-          <option value="">all alerts</option>
-        </select>
-      </label>
+      <AlertStatusFilter
+        status={status}
+        onChange={(s) => {
+          setStatus(s);
+          pager.reset();
+        }}
+      />
       <AlertTable caption="Alerts, newest first">
         {page.data?.items.map((a) => <AlertRow key={a.id} alert={a} act={act} />)}
       </AlertTable>
@@ -146,4 +136,21 @@ const SHOWN_APART = new Set(['actorType', 'actorId', 'ip', 'auditAction']);
 export function detailsInWords(d: AlertView['details']): string {
   const rest = Object.entries(d).filter(([k, v]) => !SHOWN_APART.has(k) && v !== null && v !== '');
   return rest.length ? ` (${rest.map(([k, v]) => `${k}: ${v}`).join('; ')})` : '';
+}
+
+/** The "Show … alerts" filter both alert screens lead with. */
+export function AlertStatusFilter({ status, onChange }: { status: AlertStatus | ''; onChange: (status: AlertStatus | '') => void }) {
+  return (
+    <label>
+      Show
+      <select value={status} onChange={(e) => onChange(e.target.value as AlertStatus | '')}>
+        {ALERT_STATUSES.map((s) => (
+          <option key={s} value={s}>
+            {s} alerts
+          </option>
+        ))}
+        <option value="">all alerts</option>
+      </select>
+    </label>
+  );
 }

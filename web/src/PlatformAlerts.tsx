@@ -2,7 +2,7 @@ import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tansta
 import { useState } from 'react';
 import { Link } from 'wouter';
 import { api, ApiProblem, Item, Page } from './api/client';
-import { ALERT_POLL_MS, ALERT_STATUSES, AlertStatus, detailsInWords, raisedInWords, stateInWords } from './Alerts';
+import { ALERT_POLL_MS, AlertStatus, AlertStatusFilter, detailsInWords, raisedInWords, stateInWords } from './Alerts';
 import { PagerButtons, Table, usePager } from './ui';
 
 type PlatformAlertView = Item<'/v1/platform/alerts'>;
@@ -33,23 +33,13 @@ export function PlatformAlerts() {
   return (
     <section aria-labelledby="platform-alerts-heading">
       <h2 id="platform-alerts-heading">Alerts across workspaces</h2>
-      <label>
-        Show
-        <select
-          value={status}
-          onChange={(e) => {
-            setStatus(e.target.value as AlertStatus | '');
-            pager.reset();
-          }}
-        >
-          {ALERT_STATUSES.map((s) => (
-            <option key={s} value={s}>
-              {s} alerts
-            </option>
-          ))}
-          <option value="">all alerts</option>
-        </select>
-      </label>
+      <AlertStatusFilter
+        status={status}
+        onChange={(s) => {
+          setStatus(s);
+          pager.reset();
+        }}
+      />
       <label>
         Handled by
         <select
