@@ -8,6 +8,7 @@ import { TenantDb } from '../database/tenant-db';
 import { MailTransport, smtpFailure } from './mail-transport';
 import { composeDigest } from './notification-mail';
 import { NotificationOutboxRepository } from './notification-outbox.repository';
+import { equalJitterBackoff } from '../common/backoff';
 
 /** Members whose mail is due, taken per pass; a full batch means more may be due, so the next pass starts at once. */
 const BATCH = 50;
@@ -92,10 +93,8 @@ export class NotificationDispatcher implements OnModuleDestroy {
     this.logger.info({ memberId, mailId, notifications: ids.length }, 'notification mail sent');
   }
 
-  /** Exponential with equal jitter: base·2^(n-1) (capped) halved, plus up to that half again. */
   private backoff(failures: number): number {
     const { retryBaseMs, retryMaxMs } = this.config.notifications;
-    const backoff = Math.min(retryMaxMs, retryBaseMs * 2 ** Math.min(failures - 1, 30));
-    return Math.round(backoff / 2 + Math.random() * (backoff / 2));
+    return equalJitterBackoff(retryBaseMs, Math.min(failures - 1, 30), retryMaxMs);
   }
 }

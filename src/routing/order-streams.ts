@@ -14,6 +14,7 @@ import { LossGuard } from './loss-guard';
 import { recordBrokerState } from './order-state';
 import { OrderStreamsRepository, StreamedConnection } from './order-streams.repository';
 import { OrderSyncRepository } from './order-sync.repository';
+import { equalJitterBackoff } from '../common/backoff';
 
 /** The first reconnect waits about this long; each failure in a row doubles it, up to the configured cap. */
 const RECONNECT_BASE_MS = 250;
@@ -154,8 +155,7 @@ export class OrderStreams implements OnModuleDestroy {
     entry.openedAt = undefined;
     if (entry.closed) return;
     entry.failures += 1;
-    const backoff = Math.min(this.config.orderStreams.reconnectMaxMs, RECONNECT_BASE_MS * 2 ** Math.min(entry.failures, 20));
-    const retryInMs = Math.round(backoff / 2 + Math.random() * (backoff / 2));
+    const retryInMs = equalJitterBackoff(RECONNECT_BASE_MS, Math.min(entry.failures, 20), this.config.orderStreams.reconnectMaxMs);
     this.logger.warn({ connectionId: entry.connectionId, broker: entry.broker, failures: entry.failures, retryInMs, reason }, 'order stream down');
     entry.retry = setTimeout(() => void this.connect(entry), retryInMs);
   }

@@ -13,6 +13,7 @@ import { LossGuard } from './loss-guard';
 import { recordBrokerState } from './order-state';
 import { OrderStreams } from './order-streams';
 import { OrderSyncRepository, SyncedOrder } from './order-sync.repository';
+import { equalJitterBackoff } from '../common/backoff';
 
 /** Due orders taken per pass; a full batch means more may be due, so the next pass starts at once. */
 const BATCH = 100;
@@ -140,8 +141,7 @@ export class OrderSync implements OnModuleDestroy {
   /** Exponential backoff with equal jitter, capped, so a broker that is down is not asked ever faster. */
   private async backOff(workspaceId: string, order: SyncedOrder, err: unknown): Promise<void> {
     const { intervalMs, maxBackoffMs } = this.config.orderSync;
-    const backoff = Math.min(maxBackoffMs, intervalMs * 2 ** Math.min(order.syncFailures + 1, 20));
-    const retryInMs = Math.round(backoff / 2 + Math.random() * (backoff / 2));
+    const retryInMs = equalJitterBackoff(intervalMs, Math.min(order.syncFailures + 1, 20), maxBackoffMs);
     this.logger.warn({ orderId: order.id, broker: order.broker, failures: order.syncFailures + 1, retryInMs, err: err instanceof BrokerError ? err.message : (err as Error)?.name ?? 'unknown' }, 'order sync ask failed');
     await this.db.runRaw(workspaceId, (client) => this.repository.failed(client, order.id, retryInMs));
   }

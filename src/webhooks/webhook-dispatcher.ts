@@ -11,6 +11,7 @@ import { openSealedSecret } from '../kms/envelope';
 import { KMS_PROVIDER, KmsProvider } from '../kms/kms-provider';
 import { AttemptRecord, AttemptVerdict, TakenDelivery, WebhookDeliveriesRepository } from './webhook-deliveries.repository';
 import { signingSecretContext } from './webhook-events';
+import { equalJitterBackoff } from '../common/backoff';
 
 /** Due deliveries taken per pass; a full batch means more may be due, so the next pass starts at once. */
 const BATCH = 100;
@@ -127,9 +128,7 @@ export class WebhookDispatcher implements OnModuleDestroy {
     const attempts = taken.attempts + 1;
     const { maxAttempts, retryBaseMs } = this.config.webhooksOut;
     if (attempts >= maxAttempts) return { kind: 'failed' };
-    // Exponential with equal jitter: base·2^(n-1) halved, plus up to that half again.
-    const backoff = retryBaseMs * 2 ** (attempts - 1);
-    return { kind: 'retry', inMs: Math.round(backoff / 2 + Math.random() * (backoff / 2)) };
+    return { kind: 'retry', inMs: equalJitterBackoff(retryBaseMs, attempts - 1) };
   }
 }
 
