@@ -1,5 +1,6 @@
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import type { Logger } from 'pino';
+import { equalJitterBackoff } from '../../common/backoff';
 import { LOGGER } from '../../common/logger';
 import { PollingLoop } from '../../common/polling-loop';
 import { TenantDb } from '../../database/tenant-db';
@@ -77,9 +78,7 @@ export class PagerDispatcher implements OnModuleDestroy {
     if (outcome.kind === 'failed') return { status: 'failed', error: outcome.error };
     const { baseDelayMs, maxDelayMs, maxAttempts } = this.tuning.dispatcher;
     if (claim.attempts >= maxAttempts) return { status: 'failed', error: `${outcome.error}; gave up after ${claim.attempts} attempts` };
-    const backoff = Math.min(maxDelayMs, baseDelayMs * 2 ** (claim.attempts - 1));
-    // Equal jitter: half fixed, half random, so dispatchers that failed together spread out.
-    const jittered = backoff / 2 + Math.random() * (backoff / 2);
-    return { status: 'pending', retryInMs: Math.round(Math.min(maxDelayMs, Math.max(jittered, outcome.retryAfterMs ?? 0))), error: outcome.error };
+    const jittered = equalJitterBackoff(baseDelayMs, claim.attempts - 1, maxDelayMs);
+    return { status: 'pending', retryInMs: Math.min(maxDelayMs, Math.max(jittered, outcome.retryAfterMs ?? 0)), error: outcome.error };
   }
 }
