@@ -97,7 +97,8 @@ export class TenantDb {
   }
 }
 
-async function transact<T>(pool: Pool, workspaceId: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
+/** One workspace's transaction on a client of `pool`: the one tenant-scope mechanism (TenantDb's runRaw, and the cli's own pools). */
+export async function transact<T>(pool: Pool, workspaceId: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
   assertUuid(workspaceId);
   const client = await pool.connect();
   try {
