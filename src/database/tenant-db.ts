@@ -114,6 +114,16 @@ export async function transact<T>(pool: Pool, workspaceId: string, work: (client
   }
 }
 
+/**
+ * A statement sent without waiting for its answer (runPipelined awaits every statement
+ * before it reports the commit, and throws the first failure); marked handled here so that a failure
+ * is reported once, by the unit of work, not also as an unhandled rejection.
+ */
+export function sent<T>(statement: Promise<T>): Promise<T> {
+  statement.catch(() => undefined);
+  return statement;
+}
+
 /** node-pg's pipeline switch (pg >= 8.20): queries are written at once instead of one answer at a time. */
 type PipelinedClient = PoolClient & { pipeline: boolean };
 

@@ -7,7 +7,7 @@ import { BrokerRegistry } from '../brokers/broker-registry';
 import { AuditWriter } from '../audit/audit-writer';
 import { Pager } from '../audit/pager/pager';
 import { LOGGER } from '../common/logger';
-import { TenantDb } from '../database/tenant-db';
+import { sent, TenantDb } from '../database/tenant-db';
 import { KmsUnavailableError } from '../kms/kms-errors';
 import { ConnectionTurns } from './connection-turns';
 import { LossGuard } from './loss-guard';
@@ -81,16 +81,6 @@ export interface ExecuteOptions {
 
 /** What a claim needs of an order (the plan transaction claims one it has only just inserted). */
 export type ClaimedOrder = Pick<OrderRow, 'id' | 'connectionId' | 'signalSeq'>;
-
-/**
- * A statement sent without waiting for its answer (TenantDb.runPipelined awaits every statement
- * before it reports the commit, and throws the first failure); marked handled here so that a failure
- * is reported once, by the unit of work, not also as an unhandled rejection.
- */
-export function sent<T>(statement: Promise<T>): Promise<T> {
-  statement.catch(() => undefined);
-  return statement;
-}
 
 export interface Executed {
   status: OrderRow['status'];

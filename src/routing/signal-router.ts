@@ -7,7 +7,7 @@ import { AuditWriter } from '../audit/audit-writer';
 import { LOGGER } from '../common/logger';
 import { tradingWindowRefusal } from '../common/trading-windows';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { TenantDb } from '../database/tenant-db';
+import { sent, TenantDb } from '../database/tenant-db';
 import type { GivenUpJob, JobHandler } from '../queue/job-runner';
 import type { JobPayloads } from '../queue/jobs';
 import type { BrokerName } from '../brokers/broker-adapter';
@@ -15,7 +15,7 @@ import type { StopLoss, TakeProfit } from '../signals/signal-brackets';
 import { clientOrderId } from './client-order-id';
 import { LossGuard, LossVerdict } from './loss-guard';
 import type { LossBreach } from './risk/loss-limits';
-import { Executed, ExecutionJob, FoldedClaim, OrderExecutor, sent, WaitForEarlierOrder } from './order-executor';
+import { Executed, ExecutionJob, FoldedClaim, OrderExecutor, WaitForEarlierOrder } from './order-executor';
 import { planOrders, RoutableSignal } from './order-plan';
 import { routeRateLimit, signalRefusal } from './risk-gate';
 import { effectiveApproval } from './risk/approval';
@@ -29,13 +29,7 @@ const TURN_WAIT_MS = 20;
 /** Each further wait of the same job doubles up to this. */
 const TURN_WAIT_MAX_MS = 1_000;
 
-/**
- * The delay before a waiting job's next look. It backs off: jobs that keep finding their connection busy
- * must not fill every worker slot and starve the earlier signal they wait for. (On the PostgreSQL queue
- * backend a job re-queued by the stall check goes behind jobs that cycle through short delays; after a
- * PostgreSQL restart 24 such jobs took all 16 slots for minutes while the signal they waited for sat in
- * the queue.)
- */
+/** Waiting jobs back off so they never fill every worker slot and starve the signal they wait for (docs/resilience.md). */
 function turnWaitMs(previousWaits: number): number {
   return Math.min(TURN_WAIT_MAX_MS, TURN_WAIT_MS * 2 ** Math.min(Math.max(previousWaits, 0), 10));
 }
