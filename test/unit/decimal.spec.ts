@@ -1,4 +1,4 @@
-import { abs, div, formatDecimal, mul, parseDecimal, round, truncate } from '../../src/common/decimal';
+import { abs, absDecimal, addDecimals, div, formatDecimal, isDecimal, isPositiveDecimal, isSignedDecimal, mul, negateDecimal, parseDecimal, round, truncate } from '../../src/common/decimal';
 
 const d = parseDecimal;
 const f = formatDecimal;
@@ -38,5 +38,21 @@ describe('exact decimals (src/common/decimal.ts)', () => {
   it('takes absolute values', () => {
     expect(f(abs(d('-3.25')))).toBe('3.25');
     expect(f(abs(d('3.25')))).toBe('3.25');
+  });
+
+  it('adds, negates and takes absolutes of decimal strings at their own precision', () => {
+    expect(addDecimals('0.1', '0.2')).toBe('0.3');
+    expect(addDecimals('1.00000000000000001', '-1')).toBe('0.00000000000000001');
+    expect(addDecimals('-2.5', '2.5')).toBe('0');
+    expect(negateDecimal('3.10')).toBe('-3.1');
+    expect(negateDecimal('0')).toBe('0');
+    expect(absDecimal('-0.25')).toBe('0.25');
+    expect(() => addDecimals('1e2', '1')).toThrow(RangeError);
+  });
+
+  it('tells decimal strings apart', () => {
+    expect([isDecimal('1.5'), isDecimal('-1.5'), isDecimal('1.')]).toEqual([true, false, false]);
+    expect([isPositiveDecimal('0.001'), isPositiveDecimal('0.000'), isPositiveDecimal('-1')]).toEqual([true, false, false]);
+    expect([isSignedDecimal('-1.5'), isSignedDecimal('--1')]).toEqual([true, false]);
   });
 });

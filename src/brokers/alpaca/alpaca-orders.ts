@@ -1,6 +1,6 @@
 import type { BrokerOrderState, BrokerOrderStatus, OrderAck, OrderRequest } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
-import { isPositiveDecimal } from '../broker-values';
+import { isPositiveDecimal } from '../../common/decimal';
 import type { AlpacaOrder } from './alpaca-schemas';
 
 /** Alpaca statuses after which the order can no longer fill; everything else is still live at the broker. */

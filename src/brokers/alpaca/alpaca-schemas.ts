@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { headerCredentialString, isSignedDecimal } from '../broker-values';
+import { headerCredentialString } from '../broker-values';
+import { isSignedDecimal } from '../../common/decimal';
 
 /** Alpaca trading API keys: a key id (`PK…`/`AK…`) and its secret, both sent as headers. */
 export const alpacaCredentialsSchema = z.object({
