@@ -12,6 +12,7 @@ import { CoinbaseStreamClient } from './coinbase/coinbase-stream';
 import { OandaAdapter } from './oanda/oanda.adapter';
 import { OandaStreamClient } from './oanda/oanda-stream';
 import { PaperAdapter } from './paper/paper.adapter';
+import { TradovateAdapter } from './tradovate/tradovate.adapter';
 
 /** One adapter per broker name, each with keep-alive HTTP clients to the configured base URLs. */
 export class BrokerRegistry {
@@ -32,6 +33,10 @@ export class BrokerRegistry {
       ['binance', new BinanceAdapter({ paper: http('binance', baseUrls.binance.paper), live: http('binance', baseUrls.binance.live) })],
       ['coinbase', new CoinbaseAdapter(http('coinbase', baseUrls.coinbase))],
       ['oanda', new OandaAdapter({ paper: http('oanda', baseUrls.oanda.paper), live: http('oanda', baseUrls.oanda.live) })],
+      [
+        'tradovate',
+        new TradovateAdapter({ paper: http('tradovate', directory(baseUrls.tradovate.paper)), live: http('tradovate', directory(baseUrls.tradovate.live)) }, config.brokers.tradovateRollDays),
+      ],
     ]);
     this.streams = new Map<BrokerName, BrokerStreamClient>([
       ['alpaca', new AlpacaStreamClient({ paper: websocketUrl(baseUrls.alpaca.paper, '/stream'), live: websocketUrl(baseUrls.alpaca.live, '/stream') }, timeoutMs)],
@@ -60,4 +65,9 @@ export class BrokerRegistry {
   async close(): Promise<void> {
     await Promise.allSettled([...this.clients.map((c) => c.close()), ...[...this.streams.values()].map((s) => s.close?.())]);
   }
+}
+
+/** Tradovate's base URLs end in a version segment (…/v1): adapter paths are resolved below it. */
+function directory(url: string): string {
+  return url.endsWith('/') ? url : `${url}/`;
 }

@@ -2,6 +2,7 @@ import type { BrokerName } from './broker-adapter';
 import { binanceSymbol } from './binance/binance-orders';
 import { productId } from './coinbase/coinbase-orders';
 import { oandaInstrumentName } from './oanda/oanda-orders';
+import { tradovateSymbolName } from './tradovate/tradovate-contracts';
 
 /** TradingView's exchange prefix (`NASDAQ:AAPL`, `BINANCE:BTCUSDT`, `OANDA:EURUSD`, `CME_MINI:ES1!`). */
 const EXCHANGE_PREFIX = /^[A-Za-z0-9_]{1,20}:/;
@@ -22,11 +23,13 @@ export function isContinuousFuture(ticker: string): boolean {
 /**
  * The broker's own name for a ticker as TradingView sends it (exchange prefix dropped, the broker's
  * spelling: `OANDA:EURUSD` → `EUR_USD`, `COINBASE:BTCUSD` → `BTC-USD`, `NASDAQ:AAPL` → `AAPL`);
- * undefined when the broker can have no such instrument. None of the brokers trades futures.
+ * undefined when the broker can have no such instrument. Only Tradovate trades futures: it keeps `ES1!` as is
+ * (the adapter resolves it to the front month when it sends the order).
  */
 export function brokerSymbol(broker: BrokerName, ticker: string): string | undefined {
-  if (isContinuousFuture(ticker)) return undefined;
   const bare = withoutExchange(ticker.trim());
+  if (broker === 'tradovate') return tradovateSymbolName(bare);
+  if (isContinuousFuture(ticker)) return undefined;
   switch (broker) {
     case 'alpaca': {
       const upper = bare.toUpperCase();

@@ -108,6 +108,10 @@ const envSchema = z
     // OANDA serves its transaction stream from a host of its own.
     BROKER_OANDA_STREAM_URL: z.url().default('https://stream-fxpractice.oanda.com'),
     BROKER_OANDA_LIVE_STREAM_URL: z.url().default('https://stream-fxtrade.oanda.com'),
+    BROKER_TRADOVATE_BASE_URL: z.url().default('https://demo.tradovateapi.com/v1'),
+    BROKER_TRADOVATE_LIVE_BASE_URL: z.url().default('https://live.tradovateapi.com/v1'),
+    // Continuous futures (ES1!) move to the next contract this many days before the front month expires.
+    BROKER_TRADOVATE_ROLL_DAYS: z.coerce.number().int().min(0).max(60).default(8),
     BROKER_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
     // Order lifecycle poller: how often a working order is asked for at its broker, how many asks at once, the backoff cap.
     ORDER_SYNC_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(5_000),
@@ -183,6 +187,7 @@ export type BrokerBaseUrls = {
   binance: { paper: string; live: string };
   coinbase: string;
   oanda: { paper: string; live: string };
+  tradovate: { paper: string; live: string };
 };
 
 /** Failed sign-ins and unknown bearer tokens: how many per window, and how long a lockout lasts. */
@@ -224,7 +229,12 @@ export interface AppConfig {
     webhookSecret?: string;
   };
   rateLimit: { perMinute: number; webhookPerMinute: number; webhookPerIpPerMinute: number; auditVerifyPerMinute: number; windowMs: number; store: 'postgres' | 'redis' };
-  brokers: { baseUrls: BrokerBaseUrls; streamUrls: { oanda: { paper: string; live: string }; binance: { paper: string; live: string }; coinbase: string }; timeoutMs: number };
+  brokers: {
+    baseUrls: BrokerBaseUrls;
+    streamUrls: { oanda: { paper: string; live: string }; binance: { paper: string; live: string }; coinbase: string };
+    timeoutMs: number;
+    tradovateRollDays: number;
+  };
   orderSync: { intervalMs: number; concurrency: number; maxBackoffMs: number };
   /** Positions/account snapshots: older than maxAgeMs the api asks the worker again and waits up to waitMs. */
   snapshot: { maxAgeMs: number; waitMs: number };
@@ -331,6 +341,7 @@ export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'a
         binance: { paper: e.BROKER_BINANCE_TESTNET_BASE_URL, live: e.BROKER_BINANCE_BASE_URL },
         coinbase: e.BROKER_COINBASE_BASE_URL,
         oanda: { paper: e.BROKER_OANDA_BASE_URL, live: e.BROKER_OANDA_LIVE_BASE_URL },
+        tradovate: { paper: e.BROKER_TRADOVATE_BASE_URL, live: e.BROKER_TRADOVATE_LIVE_BASE_URL },
       },
       streamUrls: {
         oanda: { paper: e.BROKER_OANDA_STREAM_URL, live: e.BROKER_OANDA_LIVE_STREAM_URL },
@@ -338,6 +349,7 @@ export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'a
         coinbase: e.BROKER_COINBASE_WS_USER_URL,
       },
       timeoutMs: e.BROKER_TIMEOUT_MS,
+      tradovateRollDays: e.BROKER_TRADOVATE_ROLL_DAYS,
     },
     orderSync: { intervalMs: e.ORDER_SYNC_INTERVAL_MS, concurrency: e.ORDER_SYNC_CONCURRENCY, maxBackoffMs: e.ORDER_SYNC_MAX_BACKOFF_MS },
     snapshot: { maxAgeMs: e.SNAPSHOT_MAX_AGE_MS, waitMs: e.SNAPSHOT_WAIT_MS },

@@ -1,0 +1,86 @@
+import type { BrokerFill, BrokerOrderState, BrokerOrderStatus, OrderAck, OrderRequest } from '../broker-adapter';
+import { BrokerError } from '../broker-error';
+import type { TradovateAccount, TradovateFill, TradovateOrder } from './tradovate-schemas';
+
+const BROKER = 'tradovate';
+const ORDER_TYPES = { market: 'Market', limit: 'Limit', stop: 'Stop', stop_limit: 'StopLimit' } as const;
+const TIMES_IN_FORCE = { gtc: 'GTC', day: 'Day', ioc: 'IOC', fok: 'FOK' } as const;
+/** Tradovate's ordStatus values of an order still at the exchange (or on its way). */
+const WORKING = new Set(['PendingNew', 'Working', 'PendingReplace', 'PendingCancel', 'Suspended', 'Unknown']);
+const FINAL: Record<string, BrokerOrderStatus> = { Filled: 'filled', Canceled: 'canceled', Expired: 'expired', Rejected: 'rejected' };
+
+/** The `POST /order/placeorder` body, or `/order/placeOSO` with its bracket legs (bracket1, bracket2). */
+export function tradovateOrderRequest(order: OrderRequest, account: TradovateAccount, contract: string): { path: string; body: Record<string, unknown> } {
+  if (order.trailPercent !== undefined || order.trailAmount !== undefined) {
+    throw new BrokerError('unsupported_order_type', BROKER, 'Switchyard sends no trailing stops to Tradovate; send a fixed stop loss instead');
+  }
+  if (!/^\d+$/.test(order.quantity)) throw new BrokerError('rejected', BROKER, `Tradovate trades whole contracts; quantity ${order.quantity} is not one`);
+  const body: Record<string, unknown> = {
+    accountSpec: account.name,
+    accountId: account.id,
+    clOrdId: order.clientOrderId,
+    action: order.side === 'buy' ? 'Buy' : 'Sell',
+    symbol: contract,
+    orderQty: Number(order.quantity),
+    orderType: ORDER_TYPES[order.type],
+    // Market orders default to Day, resting ones to GTC; a Day limit would vanish at the session close.
+    timeInForce: TIMES_IN_FORCE[order.timeInForce ?? (order.type === 'market' ? 'day' : 'gtc')],
+    isAutomated: true,
+  };
+  if (order.limitPrice !== undefined) body.price = Number(order.limitPrice);
+  if (order.stopPrice !== undefined) body.stopPrice = Number(order.stopPrice);
+  const exit = order.side === 'buy' ? 'Sell' : 'Buy';
+  const legs: Record<string, unknown>[] = [];
+  if (order.takeProfit !== undefined) legs.push({ action: exit, orderType: 'Limit', price: Number(order.takeProfit), timeInForce: 'GTC' });
+  if (order.stopLoss !== undefined) {
+    const stop: Record<string, unknown> = { action: exit, orderType: order.stopLossLimit ? 'StopLimit' : 'Stop', stopPrice: Number(order.stopLoss), timeInForce: 'GTC' };
+    if (order.stopLossLimit !== undefined) stop.price = Number(order.stopLossLimit);
+    legs.push(stop);
+  }
+  if (legs.length === 0) return { path: 'order/placeorder', body };
+  // With both legs Tradovate links them one-cancels-other once the entry fills.
+  return { path: 'order/placeOSO', body: { ...body, bracket1: legs[0], ...(legs[1] ? { bracket2: legs[1] } : {}) } };
+}
+
+/**
+ * An order and its fills as a lifecycle state. Fills arrive separately from the status, so an order said Filled
+ * whose fills are not listed yet stays working until they are (the poller asks again).
+ */
+export function tradovateOrderState(order: TradovateOrder, fills: TradovateFill[], rejectReason?: string): BrokerOrderState {
+  const own = fills.filter((f) => f.orderId === order.id && f.active !== false);
+  const filledQuantity = own.reduce((sum, f) => sum + f.qty, 0);
+  const state: BrokerOrderState = { brokerOrderId: String(order.id), status: statusOf(order.ordStatus, filledQuantity), filledQuantity: String(filledQuantity) };
+  if (filledQuantity > 0) {
+    state.averagePrice = decimalText(own.reduce((sum, f) => sum + f.qty * f.price, 0) / filledQuantity);
+    state.fills = own.map((f): BrokerFill => ({ brokerFillId: String(f.id), quantity: String(f.qty), price: decimalText(f.price), time: f.timestamp }));
+    state.updatedAt = own.map((f) => f.timestamp).sort().at(-1);
+  }
+  if (state.status === 'rejected' || state.status === 'canceled' || state.status === 'expired') {
+    state.reason = `order ${order.ordStatus.toLowerCase()} at Tradovate${rejectReason ? ` (${rejectReason})` : ''}`;
+  }
+  return state;
+}
+
+/** An order as found again by our client order id (its fills not read). */
+export function tradovateOrderAck(order: TradovateOrder, clientOrderId: string): OrderAck {
+  const status = FINAL[order.ordStatus] ?? (order.ordStatus === 'Completed' ? 'filled' : 'accepted');
+  const ack: OrderAck = { brokerOrderId: String(order.id), clientOrderId, status };
+  if (status === 'rejected' || status === 'canceled' || status === 'expired') ack.reason = `order ${order.ordStatus.toLowerCase()} at Tradovate`;
+  return ack;
+}
+
+export function isWorking(order: TradovateOrder): boolean {
+  return WORKING.has(order.ordStatus) && order.ordStatus !== 'PendingCancel';
+}
+
+function statusOf(ordStatus: string, filled: number): BrokerOrderStatus {
+  if (ordStatus === 'Filled' || ordStatus === 'Completed') return filled > 0 ? 'filled' : ordStatus === 'Completed' ? 'canceled' : 'accepted';
+  const final = FINAL[ordStatus];
+  if (final) return final;
+  return filled > 0 ? 'partially_filled' : 'accepted';
+}
+
+/** Tradovate sends prices as JSON numbers; averages are cut at 8 decimals, never printed in exponent form. */
+export function decimalText(value: number): string {
+  return Number(value.toFixed(8)).toString();
+}
