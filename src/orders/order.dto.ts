@@ -2,6 +2,10 @@ import { z } from 'zod';
 
 export const orderListFilters = z.strictObject({
   signalId: z.uuid().optional().describe('Only orders made from this signal.'),
+  parentOrderId: z
+    .uuid()
+    .optional()
+    .describe("Only the bracket legs of this entry. Without it the list holds the orders routing planned; each entry's legs are in GET /v1/orders/{id}."),
   status: z.enum(['awaiting_approval', 'pending', 'submitted', 'accepted', 'partially_filled', 'filled', 'canceled', 'expired', 'rejected', 'failed', 'blocked', 'skipped']).optional().describe('Only orders in this status.'),
 });
 export type OrderListFilter = z.infer<typeof orderListFilters>;

@@ -8,7 +8,7 @@ import type { OrderListFilter } from './order.dto';
 export class OrdersRepository {
   list(tx: TenantTx, filter: OrderListFilter, page: PageRequest<TimeKey>): Promise<Order[]> {
     return tx.order.findMany({
-      where: { signalId: filter.signalId, status: filter.status, ...byCreatedAt.after(page.after) },
+      where: { signalId: filter.signalId, parentOrderId: filter.parentOrderId ?? null, status: filter.status, ...byCreatedAt.after(page.after) },
       orderBy: byCreatedAt.orderBy,
       take: page.limit + 1,
     });
