@@ -123,3 +123,47 @@ describe('bracket legs as their own orders', () => {
     });
   });
 });
+
+/** Alpaca trade_updates carry the legs' own events: with polling off, the stream alone records a leg's fill and its sibling's cancel. */
+describe('bracket legs through the Alpaca stream', () => {
+  let world: RoutingWorld;
+  beforeAll(async () => {
+    // Polling effectively off: after the start-up sweep the poller's next pass is an hour away.
+    world = await RoutingWorld.start('postgres', { ORDER_SYNC_INTERVAL_MS: '3600000', ORDER_STREAM_REFRESH_MS: '200', ORDER_STREAM_RECONNECT_MAX_MS: '1000' });
+  });
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  it('a resting bracket entry fills, then its stop-loss: both seen by trade_updates, the take-profit canceled, no leg polled', async () => {
+    const ws = await world.workspace();
+    const connection = await world.connect(ws.token, 'alpaca');
+    const apiKey = world.keys.get(connection)!.apiKey;
+    const source = await world.source(ws.token);
+    await world.route(ws.token, { sourceId: source.id, connectionId: connection, sizing: { mode: 'fixed', value: '10' } });
+    const settled = await world.settled(ws.token, await world.send(source, { ticker: 'NVDA', action: 'buy', orderType: 'limit', limitPrice: '101', price: '105', takeProfit: '110', stopLoss: '95' }));
+    const entryId = settled.orders[0].id;
+    const order = async (id: string) => (await http(world.api.url, 'GET', `/v1/orders/${id}`, { token: ws.token })).body;
+    expect((await order(entryId)).legs.map((l: { status: string }) => l.status)).toEqual(['accepted', 'accepted']); // `held` at Alpaca: working
+    await eventually(async () => world.alpaca.stream.listening(apiKey) === 1);
+
+    const parent = world.alpaca.ordersByClientId.get(settled.orders[0].clientOrderId)!;
+    world.alpaca.fillPart(parent.client_order_id, 10, 101);
+    await eventually(async () => (await order(entryId)).status === 'filled');
+    world.alpaca.fillPart(parent.legs![1].client_order_id, 10, 94);
+    const done = await eventually(async () => {
+      const detail = await order(entryId);
+      return detail.legs.every((l: { status: string }) => l.status !== 'accepted') ? detail : undefined;
+    });
+    expect(done.legs).toEqual([
+      expect.objectContaining({ role: 'take_profit', status: 'canceled' }),
+      expect.objectContaining({ role: 'stop_loss', status: 'filled', filledQuantity: '10', averagePrice: '94' }),
+    ]);
+    const legLookups = world.alpaca.requests.filter(
+      (r) => r.path === '/v2/orders:by_client_order_id' && parent.legs!.some((l) => l.client_order_id === r.query.get('client_order_id')),
+    );
+    expect(legLookups).toHaveLength(0);
+    const pnl = await http(world.api.url, 'GET', `/v1/connections/${connection}/pnl`, { token: ws.token });
+    expect(pnl.body.symbols).toEqual([expect.objectContaining({ symbol: 'NVDA', position: '0', realizedPnl: '-70' })]);
+  });
+});
