@@ -157,7 +157,7 @@ const ROUTE_JSON = `json_build_object('id', r.id, 'connectionId', r.connection_i
   'maxNotional', r.max_notional::text, 'maxOrdersPerMinute', r.max_orders_per_minute, 'positionMode', r.position_mode, 'entryWhenOpen', r.entry_when_open,
   'broker', c.broker, 'environment', c.environment, 'connectionStatus', c.status, 'credentialVersion', c.credential_version,
   'ordersLastMinute', CASE WHEN r.max_orders_per_minute IS NULL THEN 0 ELSE
-    (SELECT count(*)::int FROM orders o WHERE o.route_id = r.id AND o.status <> 'blocked' AND o.created_at > now() - interval '1 minute') END,
+    (SELECT count(*)::int FROM orders o WHERE o.route_id = r.id AND o.parent_order_id IS NULL AND o.status <> 'blocked' AND o.created_at > now() - interval '1 minute') END,
   'maxSignalAgeSeconds', r.max_signal_age_seconds, 'workspaceMaxSignalAgeSeconds', w.max_signal_age_seconds,
   'tradingWindows', r.trading_windows, 'blockExitsOutsideWindows', r.block_exits_outside_windows,
   'maxPosition', r.max_position::text, 'maxOpenPositions', r.max_open_positions,
@@ -217,7 +217,7 @@ export class RoutingRepository {
               (SELECT coalesce(json_agg(${ROUTE_JSON} ORDER BY r.created_at, r.id), '[]')
                  FROM routes r JOIN broker_connections c ON c.id = r.connection_id JOIN workspaces w ON w.id = r.workspace_id
                 WHERE r.source_id = s.source_id AND r.enabled AND r.deleted_at IS NULL) AS routes,
-              (SELECT coalesce(json_agg(${ORDER_JSON} ORDER BY o.created_at, o.leg, o.id), '[]') FROM orders o WHERE o.signal_id = s.id) AS orders
+              (SELECT coalesce(json_agg(${ORDER_JSON} ORDER BY o.created_at, o.leg, o.id), '[]') FROM orders o WHERE o.signal_id = s.id AND o.parent_order_id IS NULL) AS orders
          FROM signals s WHERE s.id = $1 FOR UPDATE OF s`,
       values: [signalId],
     });
@@ -240,7 +240,7 @@ export class RoutingRepository {
       name: `routing.insert_orders.${orders.length}`,
       text: `WITH inserted AS (
          INSERT INTO orders (${INSERT_COLUMNS}) VALUES ${tuples.join(', ')}
-         ON CONFLICT (signal_id, route_id, leg) DO NOTHING
+         ON CONFLICT (signal_id, route_id, leg) WHERE parent_order_id IS NULL DO NOTHING
          RETURNING *),
        marked AS (
          UPDATE signals SET status = 'routing', error = NULL, routing_started_at = COALESCE(routing_started_at, now()) WHERE id = $1),
@@ -279,7 +279,7 @@ export class RoutingRepository {
          LEFT JOIN connection_risk k ON k.connection_id = $2
          LEFT JOIN orders o ON o.id = $1
          LEFT JOIN LATERAL (SELECT l.status, l.reason FROM orders l
-                             WHERE l.signal_id = o.signal_id AND l.route_id = o.route_id AND l.leg < o.leg
+                             WHERE l.signal_id = o.signal_id AND l.route_id = o.route_id AND l.leg < o.leg AND l.parent_order_id IS NULL
                              ORDER BY l.leg DESC LIMIT 1) prior ON true
         WHERE p.id = 1`,
       values: [order.id, order.connectionId, order.signalSeq],
@@ -363,7 +363,7 @@ export class RoutingRepository {
   async ordersOfSignal(client: PoolClient, signalId: string): Promise<OrderRow[]> {
     const { rows } = await client.query<OrderRow>({
       name: 'routing.orders_of_signal',
-      text: `SELECT ${ORDER_COLUMNS} FROM orders WHERE signal_id = $1 ORDER BY created_at, leg, id`,
+      text: `SELECT ${ORDER_COLUMNS} FROM orders WHERE signal_id = $1 AND parent_order_id IS NULL ORDER BY created_at, leg, id`,
       values: [signalId],
     });
     return rows;

@@ -3202,6 +3202,13 @@ export interface operations {
                                 trailPercent: string | null;
                                 trailAmount: string | null;
                             } | null;
+                            /** @description Set on a bracket's take-profit or stop-loss leg (an order the broker created for an entry): its entry and role. */
+                            bracketLeg: {
+                                /** Format: uuid */
+                                parentOrderId: string;
+                                /** @enum {string} */
+                                role: "take_profit" | "stop_loss";
+                            } | null;
                             status: string;
                             reason: string | null;
                             brokerOrderId: string | null;
@@ -4166,6 +4173,8 @@ export interface operations {
                 limit?: number;
                 /** @description Only orders made from this signal. */
                 signalId?: string;
+                /** @description Only the bracket legs of this entry. Without it the list holds the orders routing planned; each entry's legs are in GET /v1/orders/{id}. */
+                parentOrderId?: string;
                 /** @description Only orders in this status. */
                 status?: "awaiting_approval" | "pending" | "submitted" | "accepted" | "partially_filled" | "filled" | "canceled" | "expired" | "rejected" | "failed" | "blocked" | "skipped";
             };
@@ -4209,6 +4218,13 @@ export interface operations {
                                 stopLossLimit: string | null;
                                 trailPercent: string | null;
                                 trailAmount: string | null;
+                            } | null;
+                            /** @description Set on a bracket's take-profit or stop-loss leg (an order the broker created for an entry): its entry and role. */
+                            bracketLeg: {
+                                /** Format: uuid */
+                                parentOrderId: string;
+                                /** @enum {string} */
+                                role: "take_profit" | "stop_loss";
                             } | null;
                             status: string;
                             reason: string | null;
@@ -4280,6 +4296,13 @@ export interface operations {
                             trailPercent: string | null;
                             trailAmount: string | null;
                         } | null;
+                        /** @description Set on a bracket's take-profit or stop-loss leg (an order the broker created for an entry): its entry and role. */
+                        bracketLeg: {
+                            /** Format: uuid */
+                            parentOrderId: string;
+                            /** @enum {string} */
+                            role: "take_profit" | "stop_loss";
+                        } | null;
                         status: string;
                         reason: string | null;
                         brokerOrderId: string | null;
@@ -4307,6 +4330,16 @@ export interface operations {
                             fee: string | null;
                             /** Format: date-time */
                             filledAt: string;
+                        }[];
+                        /** @description The take-profit and stop-loss orders the broker created for this entry (each an order of its own); empty otherwise. */
+                        legs: {
+                            /** Format: uuid */
+                            id: string;
+                            /** @enum {string} */
+                            role: "take_profit" | "stop_loss";
+                            status: string;
+                            filledQuantity: string | null;
+                            averagePrice: string | null;
                         }[];
                         transitions: {
                             from: string | null;
