@@ -5,7 +5,6 @@ import type { PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import { AuditWriter } from '../audit/audit-writer';
 import { LOGGER } from '../common/logger';
-import { tradingWindowRefusal } from '../common/trading-windows';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { TenantDb } from '../database/tenant-db';
 import type { GivenUpJob, JobHandler } from '../queue/job-runner';
@@ -20,6 +19,7 @@ import { planOrders, RoutableSignal } from './order-plan';
 import { routeRateLimit, signalRefusal } from './risk-gate';
 import { effectiveApproval } from './risk/approval';
 import { orderBlockedEvent } from './risk/order-blocked';
+import { windowsRefusal, withWorkspaceLimits } from './risk/workspace-limits';
 import { addWorking, ConnectionBook, positionLimitRefusal } from './risk/position-limits';
 import { NewOrder, OrderRow, RouteRow, RoutingRepository, SignalRow, TERMINAL_ORDER_STATUSES } from './routing.repository';
 
@@ -166,7 +166,8 @@ export class SignalRouter implements JobHandler<'route-signal'> {
   private async plan(client: PoolClient, signalId: string, workspaceId: string, execution: ExecutionJob) {
     const state = await this.repository.planState(client, signalId);
     if (!state || TERMINAL_SIGNAL.has(state.signal.status)) return undefined;
-    const { signal, routes } = state;
+    const { signal } = state;
+    const routes = state.routes.map(withWorkspaceLimits);
     let orders = state.orders;
     let claimed: Promise<FoldedClaim> | undefined;
     let losses = new Map<string, LossVerdict>();
@@ -226,7 +227,7 @@ export class SignalRouter implements JobHandler<'route-signal'> {
       const symbol = planned.ok ? planned.plan.symbol : planned.symbol;
       if (refused) return { ...common, plan: { intent: planned.ok ? planned.plan.intent : 'entry', symbol, type: 'market' }, status: 'blocked', reason: refused.reason, limit: refused.limit };
       if (!planned.ok) return { ...common, plan: { intent: 'entry', symbol, type: 'market' }, status: 'blocked', reason: planned.reason };
-      const outside = tradingWindowRefusal(route.tradingWindows, route.blockExitsOutsideWindows, planned.plan.intent, now);
+      const outside = windowsRefusal(route, planned.plan.intent, now);
       if (outside) return { ...common, plan: planned.plan, status: 'blocked', reason: outside, limit: 'tradingWindows' };
       if (loss && planned.plan.intent === 'entry') return { ...common, plan: planned.plan, status: 'blocked', reason: loss.reason, limit: loss.limit };
       const overLimit = book && positionLimitRefusal(planned.plan, route, book, closesFirst && leg > 0);
