@@ -420,8 +420,9 @@ export class RoutingRepository {
   /**
    * The connection's book for position limits (see ConnectionBook): the snapshot counts only while younger
    * than `snapshotMaxAgeMs` and fetched after the last order or flatten close was sent, else the fills do.
+   * `excluded`: orders being checked themselves (approved ones), not counted as working.
    */
-  async connectionBook(client: PoolClient, connectionId: string, snapshotMaxAgeMs: number): Promise<ConnectionBook> {
+  async connectionBook(client: PoolClient, connectionId: string, snapshotMaxAgeMs: number, excluded: string[] = []): Promise<ConnectionBook> {
     const { rows } = await client.query<{ fills: Record<string, string>; snapshot: { symbol: string; quantity: string }[] | null; working: WorkingEntry[] }>({
       name: 'routing.connection_book',
       text: `WITH fills AS (
@@ -437,8 +438,8 @@ export class RoutingRepository {
                   AND s.fetched_at > coalesce((SELECT max(x.created_at) FROM flatten_orders x WHERE x.connection_id = $1), '-infinity')) AS snapshot,
               (SELECT coalesce(json_agg(json_build_object('symbol', o.symbol, 'side', o.side, 'remaining', (o.quantity - coalesce(o.filled_quantity, 0))::text)), '[]')
                  FROM orders o WHERE o.connection_id = $1 AND o.intent = 'entry' AND o.side IS NOT NULL AND o.quantity IS NOT NULL
-                  AND o.status IN ('awaiting_approval', 'pending', 'submitted', 'accepted', 'partially_filled')) AS working`,
-      values: [connectionId, snapshotMaxAgeMs],
+                  AND o.status IN ('awaiting_approval', 'pending', 'submitted', 'accepted', 'partially_filled') AND o.id <> ALL($3::uuid[])) AS working`,
+      values: [connectionId, snapshotMaxAgeMs, excluded],
     });
     const { fills, snapshot, working } = rows[0];
     const entries: [string, string][] = snapshot ? snapshot.map((p) => [p.symbol, p.quantity]) : Object.entries(fills);
