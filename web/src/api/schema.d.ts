@@ -1028,10 +1028,23 @@ export interface operations {
                                 engagedAt: string | null;
                             };
                             liveTradingEnabled: boolean;
-                            /** @description Defaults for routes that set none (the signal age also caps theirs). */
+                            /** @description Defaults for routes that set none, and ceilings: a route may only be stricter (the duplicate window only longer); the windows apply on top of a route's. */
                             riskLimits: {
+                                maxQuantity: string | null;
+                                maxNotional: string | null;
+                                maxOrdersPerMinute: number | null;
                                 maxSignalAgeSeconds: number | null;
                                 duplicateWindowSeconds: number | null;
+                                tradingWindows: {
+                                    days: ("sun" | "mon" | "tue" | "wed" | "thu" | "fri" | "sat")[];
+                                    start: string;
+                                    end: string;
+                                    timezone: string;
+                                    flattenAtEnd: boolean;
+                                }[] | null;
+                                blockExitsOutsideWindows: boolean;
+                                maxPosition: string | null;
+                                maxOpenPositions: number | null;
                             };
                             /** @description Default approval mode and expiry for routes that set none (`manual` holds every route's orders; the expiry caps theirs). */
                             approval: {
@@ -1100,10 +1113,23 @@ export interface operations {
                             engagedAt: string | null;
                         };
                         liveTradingEnabled: boolean;
-                        /** @description Defaults for routes that set none (the signal age also caps theirs). */
+                        /** @description Defaults for routes that set none, and ceilings: a route may only be stricter (the duplicate window only longer); the windows apply on top of a route's. */
                         riskLimits: {
+                            maxQuantity: string | null;
+                            maxNotional: string | null;
+                            maxOrdersPerMinute: number | null;
                             maxSignalAgeSeconds: number | null;
                             duplicateWindowSeconds: number | null;
+                            tradingWindows: {
+                                days: ("sun" | "mon" | "tue" | "wed" | "thu" | "fri" | "sat")[];
+                                start: string;
+                                end: string;
+                                timezone: string;
+                                flattenAtEnd: boolean;
+                            }[] | null;
+                            blockExitsOutsideWindows: boolean;
+                            maxPosition: string | null;
+                            maxOpenPositions: number | null;
                         };
                         /** @description Default approval mode and expiry for routes that set none (`manual` holds every route's orders; the expiry caps theirs). */
                         approval: {
@@ -1154,10 +1180,23 @@ export interface operations {
                             engagedAt: string | null;
                         };
                         liveTradingEnabled: boolean;
-                        /** @description Defaults for routes that set none (the signal age also caps theirs). */
+                        /** @description Defaults for routes that set none, and ceilings: a route may only be stricter (the duplicate window only longer); the windows apply on top of a route's. */
                         riskLimits: {
+                            maxQuantity: string | null;
+                            maxNotional: string | null;
+                            maxOrdersPerMinute: number | null;
                             maxSignalAgeSeconds: number | null;
                             duplicateWindowSeconds: number | null;
+                            tradingWindows: {
+                                days: ("sun" | "mon" | "tue" | "wed" | "thu" | "fri" | "sat")[];
+                                start: string;
+                                end: string;
+                                timezone: string;
+                                flattenAtEnd: boolean;
+                            }[] | null;
+                            blockExitsOutsideWindows: boolean;
+                            maxPosition: string | null;
+                            maxOpenPositions: number | null;
                         };
                         /** @description Default approval mode and expiry for routes that set none (`manual` holds every route's orders; the expiry caps theirs). */
                         approval: {
@@ -1208,10 +1247,23 @@ export interface operations {
                             engagedAt: string | null;
                         };
                         liveTradingEnabled: boolean;
-                        /** @description Defaults for routes that set none (the signal age also caps theirs). */
+                        /** @description Defaults for routes that set none, and ceilings: a route may only be stricter (the duplicate window only longer); the windows apply on top of a route's. */
                         riskLimits: {
+                            maxQuantity: string | null;
+                            maxNotional: string | null;
+                            maxOrdersPerMinute: number | null;
                             maxSignalAgeSeconds: number | null;
                             duplicateWindowSeconds: number | null;
+                            tradingWindows: {
+                                days: ("sun" | "mon" | "tue" | "wed" | "thu" | "fri" | "sat")[];
+                                start: string;
+                                end: string;
+                                timezone: string;
+                                flattenAtEnd: boolean;
+                            }[] | null;
+                            blockExitsOutsideWindows: boolean;
+                            maxPosition: string | null;
+                            maxOpenPositions: number | null;
                         };
                         /** @description Default approval mode and expiry for routes that set none (`manual` holds every route's orders; the expiry caps theirs). */
                         approval: {
@@ -1238,12 +1290,33 @@ export interface operations {
                 "application/json": {
                     /** @description Default and ceiling of the routes' signal age (seconds); null: routes decide (live routes 60 s by default). */
                     maxSignalAgeSeconds: number | null;
-                    /** @description Default duplicate window (seconds) for routes that set none; null: none. */
+                    /** @description Default and shortest duplicate window (seconds) of the routes; null: none. */
                     duplicateWindowSeconds: number | null;
                     /** @description Default approval for routes that set none; `manual` holds every route's orders for approval. Omitted: unchanged; null: auto. */
                     approval?: ("auto" | "manual") | null;
                     /** @description Default and ceiling of how long an order waits for approval (seconds; default 300). Omitted: unchanged. */
                     approvalExpirySeconds?: number | null;
+                    /** @description Default and ceiling for the routes (omitted: unchanged; null: none). */
+                    maxQuantity?: (number | string) | null;
+                    /** @description Default and ceiling for the routes (omitted: unchanged; null: none). */
+                    maxNotional?: (number | string) | null;
+                    /** @description Default and ceiling for the routes (omitted: unchanged; null: none). */
+                    maxOrdersPerMinute?: number | null;
+                    /** @description Default and ceiling for the routes (omitted: unchanged; null: none). */
+                    maxPosition?: (number | string) | null;
+                    /** @description Default and ceiling for the routes (omitted: unchanged; null: none). */
+                    maxOpenPositions?: number | null;
+                    /** @description Windows every route's entries must also fall in (omitted: unchanged; null: none). */
+                    tradingWindows?: {
+                        days: ("sun" | "mon" | "tue" | "wed" | "thu" | "fri" | "sat")[];
+                        start: string;
+                        end: string;
+                        timezone: string;
+                        /** @description At the window's end the worker flattens the route's positions on its connection (once per end). */
+                        flattenAtEnd?: boolean;
+                    }[] | null;
+                    /** @description Block every route's exits outside the workspace's windows too (omitted: unchanged). */
+                    blockExitsOutsideWindows?: boolean;
                     reason: string;
                 };
             };
@@ -1269,10 +1342,23 @@ export interface operations {
                             engagedAt: string | null;
                         };
                         liveTradingEnabled: boolean;
-                        /** @description Defaults for routes that set none (the signal age also caps theirs). */
+                        /** @description Defaults for routes that set none, and ceilings: a route may only be stricter (the duplicate window only longer); the windows apply on top of a route's. */
                         riskLimits: {
+                            maxQuantity: string | null;
+                            maxNotional: string | null;
+                            maxOrdersPerMinute: number | null;
                             maxSignalAgeSeconds: number | null;
                             duplicateWindowSeconds: number | null;
+                            tradingWindows: {
+                                days: ("sun" | "mon" | "tue" | "wed" | "thu" | "fri" | "sat")[];
+                                start: string;
+                                end: string;
+                                timezone: string;
+                                flattenAtEnd: boolean;
+                            }[] | null;
+                            blockExitsOutsideWindows: boolean;
+                            maxPosition: string | null;
+                            maxOpenPositions: number | null;
                         };
                         /** @description Default approval mode and expiry for routes that set none (`manual` holds every route's orders; the expiry caps theirs). */
                         approval: {
@@ -3887,6 +3973,7 @@ export interface operations {
                                 [key: string]: string;
                             };
                             allowedSymbols: string[] | null;
+                            /** @description The route's own limits (null: the workspace's apply; a workspace ceiling stricter than a route's value wins). */
                             limits: {
                                 maxQuantity: string | null;
                                 maxNotional: string | null;
@@ -3898,6 +3985,7 @@ export interface operations {
                                     start: string;
                                     end: string;
                                     timezone: string;
+                                    flattenAtEnd: boolean;
                                 }[] | null;
                                 blockExitsOutsideWindows: boolean;
                                 maxPosition: string | null;
@@ -3955,6 +4043,8 @@ export interface operations {
                             start: string;
                             end: string;
                             timezone: string;
+                            /** @description At the window's end the worker flattens the route's positions on its connection (once per end). */
+                            flattenAtEnd?: boolean;
                         }[];
                         /** @description Block exits outside the trading windows too (default: only entries). */
                         blockExitsOutsideWindows?: boolean;
@@ -4009,6 +4099,7 @@ export interface operations {
                             [key: string]: string;
                         };
                         allowedSymbols: string[] | null;
+                        /** @description The route's own limits (null: the workspace's apply; a workspace ceiling stricter than a route's value wins). */
                         limits: {
                             maxQuantity: string | null;
                             maxNotional: string | null;
@@ -4020,6 +4111,7 @@ export interface operations {
                                 start: string;
                                 end: string;
                                 timezone: string;
+                                flattenAtEnd: boolean;
                             }[] | null;
                             blockExitsOutsideWindows: boolean;
                             maxPosition: string | null;
@@ -4092,6 +4184,8 @@ export interface operations {
                             start: string;
                             end: string;
                             timezone: string;
+                            /** @description At the window's end the worker flattens the route's positions on its connection (once per end). */
+                            flattenAtEnd?: boolean;
                         }[];
                         /** @description Block exits outside the trading windows too (default: only entries). */
                         blockExitsOutsideWindows?: boolean;
@@ -4134,6 +4228,7 @@ export interface operations {
                             [key: string]: string;
                         };
                         allowedSymbols: string[] | null;
+                        /** @description The route's own limits (null: the workspace's apply; a workspace ceiling stricter than a route's value wins). */
                         limits: {
                             maxQuantity: string | null;
                             maxNotional: string | null;
@@ -4145,6 +4240,7 @@ export interface operations {
                                 start: string;
                                 end: string;
                                 timezone: string;
+                                flattenAtEnd: boolean;
                             }[] | null;
                             blockExitsOutsideWindows: boolean;
                             maxPosition: string | null;
