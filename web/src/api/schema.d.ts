@@ -2346,11 +2346,73 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        /** @enum {string} */
+                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda";
+                        label: string;
+                        /** @enum {string} */
+                        environment: "paper" | "live";
+                        /** @enum {string} */
+                        status: "active" | "revoked";
+                        credentialVersion: number;
+                        /** @description What the user needs to recognise the key, e.g. `…7QX2` (never part of a secret). */
+                        keyHint: string;
+                        /** @description What onboarding learned about the key's reach. */
+                        permissions: {
+                            /** @enum {string} */
+                            inspection: "inspected" | "single_tier" | "not_exposed" | "trading_only";
+                            canTrade: boolean;
+                            canWithdraw: boolean;
+                            canTransfer: boolean;
+                            note: string;
+                            details: {
+                                [key: string]: boolean | string | string[];
+                            };
+                        };
+                        /** Format: date-time */
+                        inspectedAt: string;
+                        /** Format: date-time */
+                        createdAt: string;
+                        rotatedAt: string | null;
+                        revokedAt: string | null;
+                        /** @description What revoking did at the broker: `revoked`, `not_supported_by_broker` or `not_applicable` (paper). */
+                        brokerRevocation: ("revoked" | "not_supported_by_broker" | "not_applicable") | null;
+                        /** @description The connection's own kill switch: while engaged its entries are refused (exits and flattens still go). */
+                        killSwitch: {
+                            engaged: boolean;
+                            reason: string | null;
+                            changedAt: string | null;
+                            changedBy: string | null;
+                        };
+                        /** @description Daily loss / drawdown limits and the latest session's P&L as the worker last computed it; null when none set. */
+                        lossLimits: {
+                            dailyLossLimit: string | null;
+                            maxDrawdown: string | null;
+                            /** @enum {string} */
+                            action: "block" | "flatten";
+                            sessionStart: string;
+                            sessionTimezone: string;
+                            session: {
+                                start: string;
+                                end: string;
+                                pnl: string;
+                                peak: string;
+                                breachedAt: string | null;
+                                breachLimit: string | null;
+                                breachReason: string | null;
+                                flattenId: string | null;
+                            } | null;
+                        } | null;
+                    };
+                };
             };
         };
     };
@@ -2385,11 +2447,73 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        /** @enum {string} */
+                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda";
+                        label: string;
+                        /** @enum {string} */
+                        environment: "paper" | "live";
+                        /** @enum {string} */
+                        status: "active" | "revoked";
+                        credentialVersion: number;
+                        /** @description What the user needs to recognise the key, e.g. `…7QX2` (never part of a secret). */
+                        keyHint: string;
+                        /** @description What onboarding learned about the key's reach. */
+                        permissions: {
+                            /** @enum {string} */
+                            inspection: "inspected" | "single_tier" | "not_exposed" | "trading_only";
+                            canTrade: boolean;
+                            canWithdraw: boolean;
+                            canTransfer: boolean;
+                            note: string;
+                            details: {
+                                [key: string]: boolean | string | string[];
+                            };
+                        };
+                        /** Format: date-time */
+                        inspectedAt: string;
+                        /** Format: date-time */
+                        createdAt: string;
+                        rotatedAt: string | null;
+                        revokedAt: string | null;
+                        /** @description What revoking did at the broker: `revoked`, `not_supported_by_broker` or `not_applicable` (paper). */
+                        brokerRevocation: ("revoked" | "not_supported_by_broker" | "not_applicable") | null;
+                        /** @description The connection's own kill switch: while engaged its entries are refused (exits and flattens still go). */
+                        killSwitch: {
+                            engaged: boolean;
+                            reason: string | null;
+                            changedAt: string | null;
+                            changedBy: string | null;
+                        };
+                        /** @description Daily loss / drawdown limits and the latest session's P&L as the worker last computed it; null when none set. */
+                        lossLimits: {
+                            dailyLossLimit: string | null;
+                            maxDrawdown: string | null;
+                            /** @enum {string} */
+                            action: "block" | "flatten";
+                            sessionStart: string;
+                            sessionTimezone: string;
+                            session: {
+                                start: string;
+                                end: string;
+                                pnl: string;
+                                peak: string;
+                                breachedAt: string | null;
+                                breachLimit: string | null;
+                                breachReason: string | null;
+                                flattenId: string | null;
+                            } | null;
+                        } | null;
+                    };
+                };
             };
         };
     };
@@ -4695,7 +4819,18 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items: Record<string, never>[];
+                        items: {
+                            /** Format: uuid */
+                            id: string;
+                            url: string;
+                            events: ("order.accepted" | "order.partially_filled" | "order.filled" | "order.canceled" | "order.expired" | "order.rejected")[];
+                            description: string | null;
+                            secretVersion: number;
+                            /** @description Until then deliveries carry a signature with the previous secret too; null when none is in its grace period. */
+                            previousSecretValidUntil: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                        }[];
                         nextCursor: string | null;
                     };
                 };
@@ -4719,11 +4854,27 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        url: string;
+                        events: ("order.accepted" | "order.partially_filled" | "order.filled" | "order.canceled" | "order.expired" | "order.rejected")[];
+                        description: string | null;
+                        secretVersion: number;
+                        /** @description Until then deliveries carry a signature with the previous secret too; null when none is in its grace period. */
+                        previousSecretValidUntil: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** @description `whsec_<base64>`, shown this once. */
+                        secret: string;
+                    };
+                };
             };
         };
     };
@@ -4738,11 +4889,25 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        url: string;
+                        events: ("order.accepted" | "order.partially_filled" | "order.filled" | "order.canceled" | "order.expired" | "order.rejected")[];
+                        description: string | null;
+                        secretVersion: number;
+                        /** @description Until then deliveries carry a signature with the previous secret too; null when none is in its grace period. */
+                        previousSecretValidUntil: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                    };
+                };
             };
         };
     };
@@ -4790,7 +4955,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items: Record<string, never>[];
+                        items: {
+                            /** Format: uuid */
+                            id: string;
+                            /** @enum {string} */
+                            eventType: "order.accepted" | "order.partially_filled" | "order.filled" | "order.canceled" | "order.expired" | "order.rejected";
+                            /** Format: uuid */
+                            orderId: string;
+                            /** @enum {string} */
+                            status: "pending" | "delivered" | "failed";
+                            attempts: number;
+                            attemptLog: {
+                                /** Format: date-time */
+                                at: string;
+                                /** @description The HTTP status; null when none came back. */
+                                statusCode: number | null;
+                                error: string | null;
+                                /** @description A short, control-character-free excerpt of the answer's body. */
+                                responseExcerpt: string | null;
+                                durationMs: number;
+                            }[];
+                            lastStatusCode: number | null;
+                            lastError: string | null;
+                            nextAttemptAt: string | null;
+                            deliveredAt: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** @description The Standard Webhooks body the endpoint received. */
+                            payload: {
+                                [key: string]: unknown;
+                            };
+                        }[];
                         nextCursor: string | null;
                     };
                 };
@@ -4809,11 +5004,44 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        /** @enum {string} */
+                        eventType: "order.accepted" | "order.partially_filled" | "order.filled" | "order.canceled" | "order.expired" | "order.rejected";
+                        /** Format: uuid */
+                        orderId: string;
+                        /** @enum {string} */
+                        status: "pending" | "delivered" | "failed";
+                        attempts: number;
+                        attemptLog: {
+                            /** Format: date-time */
+                            at: string;
+                            /** @description The HTTP status; null when none came back. */
+                            statusCode: number | null;
+                            error: string | null;
+                            /** @description A short, control-character-free excerpt of the answer's body. */
+                            responseExcerpt: string | null;
+                            durationMs: number;
+                        }[];
+                        lastStatusCode: number | null;
+                        lastError: string | null;
+                        nextAttemptAt: string | null;
+                        deliveredAt: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** @description The Standard Webhooks body the endpoint received. */
+                        payload: {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
             };
         };
     };
@@ -4835,11 +5063,27 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        url: string;
+                        events: ("order.accepted" | "order.partially_filled" | "order.filled" | "order.canceled" | "order.expired" | "order.rejected")[];
+                        description: string | null;
+                        secretVersion: number;
+                        /** @description Until then deliveries carry a signature with the previous secret too; null when none is in its grace period. */
+                        previousSecretValidUntil: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** @description `whsec_<base64>`, shown this once. */
+                        secret: string;
+                    };
+                };
             };
         };
     };
@@ -4852,11 +5096,20 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** @description Where the mail goes: the member's sign-in e-mail. */
+                        email: string;
+                        kinds: ("fills" | "rejections" | "blocks" | "limit_breaches" | "approvals_waiting")[];
+                        /** @description False while the member runs on the defaults (every kind but fills). */
+                        chosen: boolean;
+                    };
+                };
             };
         };
     };
@@ -4875,11 +5128,20 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** @description Where the mail goes: the member's sign-in e-mail. */
+                        email: string;
+                        kinds: ("fills" | "rejections" | "blocks" | "limit_breaches" | "approvals_waiting")[];
+                        /** @description False while the member runs on the defaults (every kind but fills). */
+                        chosen: boolean;
+                    };
+                };
             };
         };
     };
