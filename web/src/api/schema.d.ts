@@ -1872,7 +1872,7 @@ export interface operations {
                             /** Format: uuid */
                             id: string;
                             /** @enum {string} */
-                            broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda";
+                            broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate";
                             label: string;
                             /** @enum {string} */
                             environment: "paper" | "live";
@@ -1945,7 +1945,7 @@ export interface operations {
             content: {
                 "application/json": {
                     /** @enum {string} */
-                    broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda";
+                    broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate";
                     label: string;
                     /**
                      * @default paper
@@ -1970,7 +1970,7 @@ export interface operations {
                         /** Format: uuid */
                         id: string;
                         /** @enum {string} */
-                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda";
+                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate";
                         label: string;
                         /** @enum {string} */
                         environment: "paper" | "live";
@@ -2051,7 +2051,7 @@ export interface operations {
                         /** Format: uuid */
                         id: string;
                         /** @enum {string} */
-                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda";
+                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate";
                         label: string;
                         /** @enum {string} */
                         environment: "paper" | "live";
@@ -2132,7 +2132,7 @@ export interface operations {
                         /** Format: uuid */
                         id: string;
                         /** @enum {string} */
-                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda";
+                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate";
                         label: string;
                         /** @enum {string} */
                         environment: "paper" | "live";
@@ -2221,7 +2221,7 @@ export interface operations {
                         /** Format: uuid */
                         id: string;
                         /** @enum {string} */
-                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda";
+                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate";
                         label: string;
                         /** @enum {string} */
                         environment: "paper" | "live";
@@ -2298,7 +2298,7 @@ export interface operations {
                     "application/json": {
                         items: {
                             /** @enum {string} */
-                            broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda";
+                            broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate";
                             title: string;
                             environments: {
                                 paper?: string;
@@ -2310,7 +2310,7 @@ export interface operations {
                                 secret: boolean;
                                 multiline?: boolean;
                             }[];
-                            assetClasses: ("us_equities" | "crypto" | "forex" | "simulated")[];
+                            assetClasses: ("us_equities" | "crypto" | "forex" | "futures" | "simulated")[];
                             orderTypes: ("market" | "limit" | "stop" | "stop_limit")[];
                             /** @enum {string} */
                             brackets: "both_or_one" | "both_only" | "none";
@@ -2356,7 +2356,7 @@ export interface operations {
                         /** Format: uuid */
                         id: string;
                         /** @enum {string} */
-                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda";
+                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate";
                         label: string;
                         /** @enum {string} */
                         environment: "paper" | "live";
@@ -2457,7 +2457,7 @@ export interface operations {
                         /** Format: uuid */
                         id: string;
                         /** @enum {string} */
-                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda";
+                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate";
                         label: string;
                         /** @enum {string} */
                         environment: "paper" | "live";
