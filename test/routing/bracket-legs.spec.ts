@@ -71,8 +71,15 @@ describe('bracket legs as their own orders', () => {
       expect(world.alpaca.positionOf(world.keys.get(connection)!.apiKey, 'MSFT')).toBe(0);
       expect((await pnl()).symbols).toEqual([expect.objectContaining({ symbol: 'MSFT', position: '0', realizedPnl: '100', fills: 2 })]);
 
-      // Seen again (a re-poll of the entry, the sweep) the legs count once.
-      expect((await pnl()).symbols[0].fills).toBe(2);
+      // The legs were seen in the submit answer, in trade_updates of the entry and of each leg, and by polls: one row each, one fill.
+      const rows = await world.sql<{ n: number; fills: number }>(
+        'SELECT count(*)::int AS n, (SELECT count(*)::int FROM order_fills f JOIN orders o ON o.id = f.order_id WHERE o.parent_order_id = $1) AS fills FROM orders WHERE parent_order_id = $1',
+        [entryId],
+      );
+      expect(rows).toEqual([{ n: 2, fills: 1 }]);
+      // A role only with a parent, and a leg always has one.
+      await expect(world.sql("UPDATE orders SET bracket_role = 'take_profit' WHERE id = $1", [entryId])).rejects.toThrow(/orders_leg_role/);
+      await expect(world.sql('UPDATE orders SET bracket_role = NULL WHERE id = $1', [tp])).rejects.toThrow(/orders_leg_role/);
     });
   });
 
@@ -188,6 +195,11 @@ describe('bracket legs through the Alpaca stream', () => {
       (r) => r.path === '/v2/orders:by_client_order_id' && parent.legs!.some((l) => l.client_order_id === r.query.get('client_order_id')),
     );
     expect(legLookups).toHaveLength(0);
+    // The entry's fill event listed the legs again: still one row each.
+    expect(await world.sql('SELECT bracket_role FROM orders WHERE parent_order_id = $1 ORDER BY bracket_role DESC', [entryId])).toEqual([
+      { bracket_role: 'take_profit' },
+      { bracket_role: 'stop_loss' },
+    ]);
     const pnl = await http(world.api.url, 'GET', `/v1/connections/${connection}/pnl`, { token: ws.token });
     expect(pnl.body.symbols).toEqual([expect.objectContaining({ symbol: 'NVDA', position: '0', realizedPnl: '-70' })]);
   });
