@@ -31,7 +31,8 @@ export async function recordBrokerState(
   const moved = recorded && !isStale(recorded, state) ? await applyState(repository, client, orderId, recorded, state, nextInMs) : undefined;
   // Legs are recorded whatever the entry's own state: an answer about a filled entry is how its legs are first seen.
   const legFilled = state.legs?.length ? await recordLegs(repository, client, orderId, state.legs, nextInMs) : false;
-  if (!moved) return legFilled ? { from: recorded?.status ?? 'filled', to: recorded?.status ?? 'filled', filled: true } : undefined;
+  // The entry itself did not move (ended, or a stale answer), but a leg filled: no transition, a fill to act on.
+  if (!moved) return legFilled ? { from: recorded?.status ?? state.status, to: recorded?.status ?? state.status, filled: true } : undefined;
   return { ...moved, filled: moved.filled || legFilled };
 }
 

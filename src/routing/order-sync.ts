@@ -129,7 +129,7 @@ export class OrderSync implements OnModuleDestroy {
       const state = await adapter.getOrder!(credentials, lookup);
       if (!state) throw new Error(`${order.broker} does not know order ${order.clientOrderId}`);
       const moved = await this.db.runRaw(workspaceId, (client) => recordBrokerState(this.repository, client, order.id, state, this.config.orderSync.intervalMs));
-      if (moved && state.status !== order.status) this.logger.info({ orderId: order.id, from: order.status, to: state.status }, 'order status changed at the broker');
+      if (moved && moved.from !== moved.to) this.logger.info({ orderId: order.id, from: moved.from, to: moved.to }, 'order status changed at the broker');
       if (moved?.filled) await this.lossGuard.afterFill(workspaceId, order.connectionId, context.jobId);
     } catch (err) {
       await this.backOff(workspaceId, order, err);

@@ -50,7 +50,14 @@ describe('bracket legs as their own orders', () => {
       ]);
       const [tp, sl] = opened.legs.map((l: { id: string }) => l.id);
       const tpView = await order(tp);
-      expect(tpView).toMatchObject({ bracketLeg: { parentOrderId: entryId, role: 'take_profit' }, intent: 'exit', side: 'sell', type: 'limit', limitPrice: '110', quantity: '10' });
+      expect(tpView).toMatchObject({
+        bracketLeg: { parentOrderId: entryId, role: 'take_profit' },
+        intent: 'exit',
+        side: 'sell',
+        type: 'limit',
+        limitPrice: '110',
+        quantity: '10',
+      });
       expect(await order(sl)).toMatchObject({ bracketLeg: { parentOrderId: entryId, role: 'stop_loss' }, side: 'sell', type: 'stop', stopPrice: '95' });
       const listed = await get(`/v1/orders?parentOrderId=${entryId}`);
       expect(listed.body.items.map((o: { id: string }) => o.id).sort()).toEqual([tp, sl].sort());
@@ -64,8 +71,15 @@ describe('bracket legs as their own orders', () => {
       expect(world.alpaca.positionOf(world.keys.get(connection)!.apiKey, 'MSFT')).toBe(0);
       expect((await pnl()).symbols).toEqual([expect.objectContaining({ symbol: 'MSFT', position: '0', realizedPnl: '100', fills: 2 })]);
 
-      // Seen again (a re-poll of the entry, the sweep) the legs count once.
-      expect((await pnl()).symbols[0].fills).toBe(2);
+      // The legs were seen in the submit answer, in trade_updates of the entry and of each leg, and by polls: one row each, one fill.
+      const rows = await world.sql<{ n: number; fills: number }>(
+        'SELECT count(*)::int AS n, (SELECT count(*)::int FROM order_fills f JOIN orders o ON o.id = f.order_id WHERE o.parent_order_id = $1) AS fills FROM orders WHERE parent_order_id = $1',
+        [entryId],
+      );
+      expect(rows).toEqual([{ n: 2, fills: 1 }]);
+      // A role only with a parent, and a leg always has one.
+      await expect(world.sql("UPDATE orders SET bracket_role = 'take_profit' WHERE id = $1", [entryId])).rejects.toThrow(/orders_leg_role/);
+      await expect(world.sql('UPDATE orders SET bracket_role = NULL WHERE id = $1', [tp])).rejects.toThrow(/orders_leg_role/);
     });
   });
 
@@ -76,13 +90,22 @@ describe('bracket legs as their own orders', () => {
       expect(entry.orders[0].status).toBe('filled');
       const entryId = entry.orders[0].id;
       const opened = await order(entryId);
-      expect(opened.legs.map((l: { role: string; status: string }) => [l.role, l.status])).toEqual([['take_profit', 'accepted'], ['stop_loss', 'accepted']]);
+      expect(opened.legs.map((l: { role: string; status: string }) => [l.role, l.status])).toEqual([
+        ['take_profit', 'accepted'],
+        ['stop_loss', 'accepted'],
+      ]);
       expect((await order(opened.legs[0].id)).clientOrderId).toBe(`${entry.orders[0].clientOrderId}-tp`);
 
       // 105 crosses neither; 111 crosses the take-profit first; 94 would have reached the stop, but it is canceled by then.
       const posted = await http(world.api.url, 'POST', `/v1/connections/${connection}/paper/quotes`, {
         token: ws.token,
-        body: { quotes: [{ symbol: 'AAPL', price: '105' }, { symbol: 'AAPL', price: '111' }, { symbol: 'AAPL', price: '94' }] },
+        body: {
+          quotes: [
+            { symbol: 'AAPL', price: '105' },
+            { symbol: 'AAPL', price: '111' },
+            { symbol: 'AAPL', price: '94' },
+          ],
+        },
       });
       expect(posted.status).toBe(202);
       const done = await legsReach(entryId, ['filled', 'canceled']);
@@ -91,14 +114,20 @@ describe('bracket legs as their own orders', () => {
         'SELECT status, bracket_role FROM paper_orders WHERE connection_id = $1 AND parent_id IS NOT NULL ORDER BY bracket_role DESC',
         [connection],
       );
-      expect(book).toEqual([{ status: 'filled', bracket_role: 'take_profit' }, { status: 'canceled', bracket_role: 'stop_loss' }]);
+      expect(book).toEqual([
+        { status: 'filled', bracket_role: 'take_profit' },
+        { status: 'canceled', bracket_role: 'stop_loss' },
+      ]);
       expect((await world.sql('SELECT quantity::text AS q FROM paper_positions WHERE connection_id = $1', [connection]))[0]).toEqual({ q: '0' });
       expect((await pnl()).symbols).toEqual([expect.objectContaining({ symbol: 'AAPL', position: '0', realizedPnl: '22' })]);
     });
 
     it("a resting entry's legs are first seen by the lifecycle poll of the entry; a stop-loss fill counts in P&L and the loss guard", async () => {
       const { ws, connection, send, order, legsReach, pnl, get } = await setup('paper', '10');
-      const limits = await http(world.api.url, 'PUT', `/v1/connections/${connection}/loss-limits`, { token: ws.token, body: { dailyLossLimit: '20', maxDrawdown: null, reason: 'legs' } });
+      const limits = await http(world.api.url, 'PUT', `/v1/connections/${connection}/loss-limits`, {
+        token: ws.token,
+        body: { dailyLossLimit: '20', maxDrawdown: null, reason: 'legs' },
+      });
       expect(limits.status).toBe(200);
       const entry = await send({ ticker: 'AAPL', action: 'buy', orderType: 'limit', limitPrice: '95', price: '100', takeProfit: '105', stopLoss: '92' });
       expect(entry.orders[0].status).toBe('accepted');
@@ -141,7 +170,10 @@ describe('bracket legs through the Alpaca stream', () => {
     const apiKey = world.keys.get(connection)!.apiKey;
     const source = await world.source(ws.token);
     await world.route(ws.token, { sourceId: source.id, connectionId: connection, sizing: { mode: 'fixed', value: '10' } });
-    const settled = await world.settled(ws.token, await world.send(source, { ticker: 'NVDA', action: 'buy', orderType: 'limit', limitPrice: '101', price: '105', takeProfit: '110', stopLoss: '95' }));
+    const settled = await world.settled(
+      ws.token,
+      await world.send(source, { ticker: 'NVDA', action: 'buy', orderType: 'limit', limitPrice: '101', price: '105', takeProfit: '110', stopLoss: '95' }),
+    );
     const entryId = settled.orders[0].id;
     const order = async (id: string) => (await http(world.api.url, 'GET', `/v1/orders/${id}`, { token: ws.token })).body;
     expect((await order(entryId)).legs.map((l: { status: string }) => l.status)).toEqual(['accepted', 'accepted']); // `held` at Alpaca: working
@@ -163,6 +195,11 @@ describe('bracket legs through the Alpaca stream', () => {
       (r) => r.path === '/v2/orders:by_client_order_id' && parent.legs!.some((l) => l.client_order_id === r.query.get('client_order_id')),
     );
     expect(legLookups).toHaveLength(0);
+    // The entry's fill event listed the legs again: still one row each.
+    expect(await world.sql('SELECT bracket_role FROM orders WHERE parent_order_id = $1 ORDER BY bracket_role DESC', [entryId])).toEqual([
+      { bracket_role: 'take_profit' },
+      { bracket_role: 'stop_loss' },
+    ]);
     const pnl = await http(world.api.url, 'GET', `/v1/connections/${connection}/pnl`, { token: ws.token });
     expect(pnl.body.symbols).toEqual([expect.objectContaining({ symbol: 'NVDA', position: '0', realizedPnl: '-70' })]);
   });

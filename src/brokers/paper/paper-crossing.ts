@@ -17,7 +17,7 @@ export interface Quote {
  * price reaches it and fills at that price; a stop-limit triggers the same way, then fills at the first price
  * from the trigger on that is within its limit.
  */
-export function crossingFill(order: RestingOrder, quotes: Quote[]): Quote | undefined {
+export function crossingFill<Q extends Quote>(order: RestingOrder, quotes: Q[]): Q | undefined {
   const buy = order.side === 'buy';
   const withinLimit = (q: Quote) => order.limitPrice !== null && (buy ? Number(q.price) <= Number(order.limitPrice) : Number(q.price) >= Number(order.limitPrice));
   const reachesStop = (q: Quote) => order.stopPrice !== null && (buy ? Number(q.price) >= Number(order.stopPrice) : Number(q.price) <= Number(order.stopPrice));

@@ -241,11 +241,12 @@ export class PaperAdapter implements BrokerAdapter {
     );
     const crossed = resting
       .map((order) => {
-        const after = quotes.filter((q) => q.symbol === order.symbol && q.quoted_at > order.created_at).map((q) => ({ price: q.price, at: q.quoted_at }));
+        // `seq`: the quote's place in time; `at` (a JS Date) drops the microseconds that tell quotes of one millisecond apart.
+        const after = quotes.map((q, seq) => ({ price: q.price, at: q.quoted_at, seq, symbol: q.symbol })).filter((q) => q.symbol === order.symbol && q.at > order.created_at);
         return { order, fill: crossingFill({ side: order.side, orderType: order.order_type, limitPrice: order.limit_price, stopPrice: order.stop_price }, after) };
       })
       .filter((c): c is typeof c & { fill: NonNullable<typeof c.fill> } => c.fill !== undefined)
-      .sort((a, b) => a.fill.at.getTime() - b.fill.at.getTime());
+      .sort((a, b) => a.fill.seq - b.fill.seq);
     const closedBrackets = new Set<string>();
     let opened = false;
     for (const { order, fill } of crossed) {
