@@ -1,0 +1,81 @@
+import { randomBytes } from 'node:crypto';
+import { http } from '../support/api-app';
+import { quarterlyExpiries, startTradovateStub, TradovateStub } from '../support/brokers/tradovate-stub';
+import { RoutingWorld } from './routing-harness';
+
+/** Polls the order's view (never sleeping blindly) until `done` holds. */
+async function orderIn(apiUrl: string, token: string, id: string, done: (o: any) => boolean, timeoutMs = 10_000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await http(apiUrl, 'GET', `/v1/orders/${id}`, { token });
+    expect(res.status).toBe(200);
+    if (done(res.body)) return res.body;
+    if (Date.now() > deadline) throw new Error(`order ${id} stuck: ${JSON.stringify(res.body)}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** A TradingView signal to a Tradovate connection: the continuous symbol reaches Tradovate as the front month. */
+describe('routing to Tradovate (futures)', () => {
+  let world: RoutingWorld;
+  let tradovate: TradovateStub;
+  let es: string[];
+
+  beforeAll(async () => {
+    tradovate = await startTradovateStub();
+    // The first listed ES expiry is 3 days out, inside the default 8-day roll: ES1! is the second one.
+    es = tradovate.addProduct('ES', quarterlyExpiries(3));
+    tradovate.setPrice(es[1], 6012.5);
+    world = await RoutingWorld.start('postgres', {
+      BROKER_TRADOVATE_BASE_URL: `${tradovate.url}/v1`,
+      BROKER_TRADOVATE_LIVE_BASE_URL: `${tradovate.url}/v1`,
+      ORDER_SYNC_INTERVAL_MS: '100',
+    });
+  });
+
+  afterAll(async () => {
+    await world?.stop();
+    await tradovate?.stop();
+  });
+
+  async function tradovateRoute() {
+    const ws = await world.workspace();
+    const credentials = {
+      name: `trader${randomBytes(4).toString('hex')}`,
+      password: `pw-${randomBytes(8).toString('hex')}`,
+      appId: 'Switchyard',
+      cid: '4242',
+      sec: `sec-${randomBytes(12).toString('hex')}`,
+    };
+    const account = tradovate.addUser(credentials);
+    const res = await http(world.api.url, 'POST', '/v1/connections', { token: ws.token, body: { broker: 'tradovate', label: 'futures', environment: 'paper', credentials } });
+    expect(res.status).toBe(201);
+    expect(res.body.permissions).toMatchObject({ inspection: 'single_tier', canWithdraw: false });
+    const source = await world.source(ws.token);
+    await world.route(ws.token, { sourceId: source.id, connectionId: res.body.id, sizing: { mode: 'fixed', value: '2' } });
+    return { ws, source, account };
+  }
+
+  it('CME_MINI:ES1! reaches Tradovate as the front-month contract and the order ends filled with its fill', async () => {
+    const { ws, source, account } = await tradovateRoute();
+    const settled = await world.settled(ws.token, await world.send(source, { ticker: 'CME_MINI:ES1!', action: 'buy', price: '6010' }));
+    expect(settled.status).toBe('routed');
+    const [order] = settled.orders;
+    const placed = tradovate.orderByClientId(order.clientOrderId)!;
+    expect(placed.body).toMatchObject({ accountId: account.id, accountSpec: account.name, symbol: es[1], action: 'Buy', orderQty: 2, orderType: 'Market', isAutomated: true });
+    const filled = await orderIn(world.api.url, ws.token, order.id, (o) => o.status === 'filled');
+    expect(filled).toMatchObject({ filledQuantity: '2', averagePrice: '6012.5' });
+    expect(filled.fills).toEqual([expect.objectContaining({ quantity: '2', price: '6012.5' })]);
+  });
+
+  it('a limit order rests, is followed by polling, and fills when the market reaches it', async () => {
+    const { ws, source } = await tradovateRoute();
+    const settled = await world.settled(ws.token, await world.send(source, { ticker: 'ES1!', action: 'sell', orderType: 'limit', limitPrice: '6100', price: '6010' }));
+    const [order] = settled.orders;
+    expect(order.status).toBe('accepted');
+    expect(tradovate.orderByClientId(order.clientOrderId)!.body).toMatchObject({ symbol: es[1], action: 'Sell', orderType: 'Limit', price: 6100, timeInForce: 'GTC' });
+    tradovate.fillWorking(order.clientOrderId, 6100);
+    const filled = await orderIn(world.api.url, ws.token, order.id, (o) => o.status === 'filled');
+    expect(filled).toMatchObject({ filledQuantity: '2', averagePrice: '6100' });
+  });
+});
