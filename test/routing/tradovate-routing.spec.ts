@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { canaryForms, scanDatabase, scanDirectory, scanRedis, scanTexts } from '../faults/support/leak-scan';
 import { http } from '../support/api-app';
 import { quarterlyExpiries, startTradovateStub, TradovateStub } from '../support/brokers/tradovate-stub';
-import { RoutingWorld } from './routing-harness';
+import { REDIS_URL, RoutingWorld } from './routing-harness';
 
 /** Polls the order's view (never sleeping blindly) until `done` holds. */
 async function orderIn(apiUrl: string, token: string, id: string, done: (o: any) => boolean, timeoutMs = 10_000): Promise<any> {
@@ -78,4 +79,61 @@ describe('routing to Tradovate (futures)', () => {
     const filled = await orderIn(world.api.url, ws.token, order.id, (o) => o.status === 'filled');
     expect(filled).toMatchObject({ filledQuantity: '2', averagePrice: '6100' });
   });
+});
+
+/** A canary in each Tradovate credential field, and every token the stub issued, never leave the sealed columns and the worker's memory. */
+describe('Tradovate credentials and tokens never leak (Redis queue)', () => {
+  let world: RoutingWorld;
+  let tradovate: TradovateStub;
+
+  beforeAll(async () => {
+    tradovate = await startTradovateStub();
+    tradovate.addProduct('ES', quarterlyExpiries(30));
+    world = await RoutingWorld.start('redis', { BROKER_TRADOVATE_BASE_URL: `${tradovate.url}/v1`, ORDER_SYNC_INTERVAL_MS: '100' });
+  });
+
+  afterAll(async () => {
+    await world?.stop();
+    await tradovate?.stop();
+  });
+
+  it('no canary in responses, logs, any database row, Redis or DATA_DIR after onboarding, routing, polling and a refused login', async () => {
+    const tag = randomBytes(6).toString('hex');
+    const credentials = {
+      name: `CANARYname${tag}`,
+      password: `CANARYpassword${tag}`,
+      appId: `CANARYapp${tag}`,
+      appVersion: `CANARYver${tag}`,
+      cid: `9${BigInt(`0x${tag}`).toString().padStart(15, '7')}`,
+      sec: `CANARYsec${tag}`,
+    };
+    tradovate.addUser(credentials);
+    const ws = await world.workspace();
+    const texts: string[] = [];
+    const res = await http(world.api.url, 'POST', '/v1/connections', { token: ws.token, body: { broker: 'tradovate', label: 'canary', environment: 'paper', credentials } });
+    expect(res.status).toBe(201);
+    texts.push(res.text);
+    const wrong = await http(world.api.url, 'POST', '/v1/connections', { token: ws.token, body: { broker: 'tradovate', label: 'x', environment: 'paper', credentials: { ...credentials, sec: `${credentials.sec}x` } } });
+    expect(wrong.status).toBeGreaterThanOrEqual(400);
+    texts.push(wrong.text);
+    const source = await world.source(ws.token);
+    await world.route(ws.token, { sourceId: source.id, connectionId: res.body.id, sizing: { mode: 'fixed', value: '1' } });
+    const settled = await world.settled(ws.token, await world.send(source, { ticker: 'ES1!', action: 'buy', price: '6000' }));
+    const filled = await orderIn(world.api.url, ws.token, settled.orders[0].id, (o) => o.status === 'filled');
+    texts.push(JSON.stringify(settled), JSON.stringify(filled));
+    for (const path of [`/v1/connections/${res.body.id}`, '/v1/connections', `/v1/orders?limit=50`]) texts.push((await http(world.api.url, 'GET', path, { token: ws.token })).text);
+
+    const tokens = [...tradovate.tokens.keys()];
+    expect(tokens.length).toBeGreaterThan(0);
+    const forms = [...canaryForms(credentials.name, credentials.password, credentials.appId, credentials.appVersion, credentials.sec, ...tokens), credentials.cid];
+    const scans = [
+      scanTexts('HTTP response bodies', texts, forms),
+      scanTexts('log lines', [...world.api.logs.lines, ...world.worker.logs.lines], forms),
+      await scanDatabase(world.db.adminUrl, forms),
+      await scanRedis(REDIS_URL, forms),
+      scanDirectory('files under DATA_DIR', world.env.DATA_DIR, forms),
+    ];
+    expect(scans.flatMap((s) => s.hits)).toEqual([]);
+    expect(scans.every((s) => s.searched > 0)).toBe(true);
+  }, 60_000);
 });
