@@ -1786,7 +1786,7 @@ export interface operations {
                             /** Format: uuid */
                             id: string;
                             /** @enum {string} */
-                            broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda";
+                            broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate";
                             label: string;
                             /** @enum {string} */
                             environment: "paper" | "live";
@@ -1859,7 +1859,7 @@ export interface operations {
             content: {
                 "application/json": {
                     /** @enum {string} */
-                    broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda";
+                    broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate";
                     label: string;
                     /**
                      * @default paper
@@ -1884,7 +1884,7 @@ export interface operations {
                         /** Format: uuid */
                         id: string;
                         /** @enum {string} */
-                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda";
+                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate";
                         label: string;
                         /** @enum {string} */
                         environment: "paper" | "live";
@@ -1965,7 +1965,7 @@ export interface operations {
                         /** Format: uuid */
                         id: string;
                         /** @enum {string} */
-                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda";
+                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate";
                         label: string;
                         /** @enum {string} */
                         environment: "paper" | "live";
@@ -2046,7 +2046,7 @@ export interface operations {
                         /** Format: uuid */
                         id: string;
                         /** @enum {string} */
-                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda";
+                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate";
                         label: string;
                         /** @enum {string} */
                         environment: "paper" | "live";
@@ -2135,7 +2135,7 @@ export interface operations {
                         /** Format: uuid */
                         id: string;
                         /** @enum {string} */
-                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda";
+                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate";
                         label: string;
                         /** @enum {string} */
                         environment: "paper" | "live";
@@ -2212,7 +2212,7 @@ export interface operations {
                     "application/json": {
                         items: {
                             /** @enum {string} */
-                            broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda";
+                            broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate";
                             title: string;
                             environments: {
                                 paper?: string;
@@ -2224,7 +2224,7 @@ export interface operations {
                                 secret: boolean;
                                 multiline?: boolean;
                             }[];
-                            assetClasses: ("us_equities" | "crypto" | "forex" | "simulated")[];
+                            assetClasses: ("us_equities" | "crypto" | "forex" | "futures" | "simulated")[];
                             orderTypes: ("market" | "limit" | "stop" | "stop_limit")[];
                             /** @enum {string} */
                             brackets: "both_or_one" | "both_only" | "none";
