@@ -49,7 +49,16 @@ describe('TradovateAdapter against the Tradovate stub', () => {
   }
 
   function order(overrides: Partial<OrderRequest> = {}): OrderRequest {
-    return { clientOrderId: `sy-${randomBytes(6).toString('hex')}`, symbol: 'ES1!', side: 'buy', type: 'market', quantity: '2', environment: 'paper', connectionId: 'c1', ...overrides };
+    return {
+      clientOrderId: `sy-${randomBytes(6).toString('hex')}`,
+      symbol: 'ES1!',
+      side: 'buy',
+      type: 'market',
+      quantity: '2',
+      environment: 'paper',
+      connectionId: 'c1',
+      ...overrides,
+    };
   }
 
   async function failure(promise: Promise<unknown>): Promise<BrokerError> {
@@ -73,7 +82,14 @@ describe('TradovateAdapter against the Tradovate stub', () => {
     expect(report).toMatchObject({ inspection: 'single_tier', canTrade: true, canWithdraw: false, canTransfer: false, keyHint: `…${account.name.slice(-4)}` });
     expect(report.details).toMatchObject({ account: account.name });
     const [login] = logins(creds.name);
-    expect(JSON.parse(login.body)).toMatchObject({ name: creds.name, password: creds.password, appId: 'Switchyard', appVersion: '1.0', cid: Number(creds.cid), sec: creds.sec });
+    expect(JSON.parse(login.body)).toMatchObject({
+      name: creds.name,
+      password: creds.password,
+      appId: 'Switchyard',
+      appVersion: '1.0',
+      cid: Number(creds.cid),
+      sec: creds.sec,
+    });
     expect(JSON.parse(login.body).deviceId).toMatch(/^[0-9a-f-]{36}$/);
     const list = stub.requests.filter((r) => r.path === '/v1/account/list').at(-1)!;
     expect(list.headers.authorization).toMatch(/^Bearer [\w-]+$/);
@@ -207,7 +223,12 @@ describe('TradovateAdapter against the Tradovate stub', () => {
 
     const short = order({ side: 'sell', stopLoss: '5100' });
     await adapter.placeOrder(creds, short);
-    expect(JSON.parse(stub.requests.filter((r) => r.path === '/v1/order/placeOSO').at(-1)!.body).bracket1).toEqual({ action: 'Buy', orderType: 'Stop', stopPrice: 5100, timeInForce: 'GTC' });
+    expect(JSON.parse(stub.requests.filter((r) => r.path === '/v1/order/placeOSO').at(-1)!.body).bracket1).toEqual({
+      action: 'Buy',
+      orderType: 'Stop',
+      stopPrice: 5100,
+      timeInForce: 'GTC',
+    });
   });
 
   it('finds an order again by our client order id after the answer was lost, and never places it twice', async () => {
@@ -242,10 +263,12 @@ describe('TradovateAdapter against the Tradovate stub', () => {
     const resting = order({ type: 'stop', stopPrice: '5100', quantity: '1' });
     await adapter.placeOrder(creds, resting);
     const positions = await adapter.getPositions(creds, 'paper', 'c1');
-    expect(positions).toEqual(expect.arrayContaining([
-      { symbol: es[0], quantity: '3', averagePrice: '5000' },
-      { symbol: nq[1], quantity: '-1', averagePrice: '5000' },
-    ]));
+    expect(positions).toEqual(
+      expect.arrayContaining([
+        { symbol: es[0], quantity: '3', averagePrice: '5000' },
+        { symbol: nq[1], quantity: '-1', averagePrice: '5000' },
+      ]),
+    );
     expect(positions).toHaveLength(2);
     expect(await adapter.getPosition(creds, 'ES1!', 'paper', 'c1')).toEqual({ symbol: 'ES1!', quantity: '3' });
     expect(await adapter.cancelOpenOrders(creds, 'ES1!', 'paper', 'c1')).toBe(1);

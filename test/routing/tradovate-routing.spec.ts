@@ -49,7 +49,10 @@ describe('routing to Tradovate (futures)', () => {
       sec: `sec-${randomBytes(12).toString('hex')}`,
     };
     const account = tradovate.addUser(credentials);
-    const res = await http(world.api.url, 'POST', '/v1/connections', { token: ws.token, body: { broker: 'tradovate', label: 'futures', environment: 'paper', credentials } });
+    const res = await http(world.api.url, 'POST', '/v1/connections', {
+      token: ws.token,
+      body: { broker: 'tradovate', label: 'futures', environment: 'paper', credentials },
+    });
     expect(res.status).toBe(201);
     expect(res.body.permissions).toMatchObject({ inspection: 'single_tier', canWithdraw: false });
     const source = await world.source(ws.token);
@@ -63,7 +66,15 @@ describe('routing to Tradovate (futures)', () => {
     expect(settled.status).toBe('routed');
     const [order] = settled.orders;
     const placed = tradovate.orderByClientId(order.clientOrderId)!;
-    expect(placed.body).toMatchObject({ accountId: account.id, accountSpec: account.name, symbol: es[1], action: 'Buy', orderQty: 2, orderType: 'Market', isAutomated: true });
+    expect(placed.body).toMatchObject({
+      accountId: account.id,
+      accountSpec: account.name,
+      symbol: es[1],
+      action: 'Buy',
+      orderQty: 2,
+      orderType: 'Market',
+      isAutomated: true,
+    });
     const filled = await orderIn(world.api.url, ws.token, order.id, (o) => o.status === 'filled');
     expect(filled).toMatchObject({ filledQuantity: '2', averagePrice: '6012.5' });
     expect(filled.fills).toEqual([expect.objectContaining({ quantity: '2', price: '6012.5' })]);
@@ -71,10 +82,19 @@ describe('routing to Tradovate (futures)', () => {
 
   it('a limit order rests, is followed by polling, and fills when the market reaches it', async () => {
     const { ws, source } = await tradovateRoute();
-    const settled = await world.settled(ws.token, await world.send(source, { ticker: 'ES1!', action: 'sell', orderType: 'limit', limitPrice: '6100', price: '6010' }));
+    const settled = await world.settled(
+      ws.token,
+      await world.send(source, { ticker: 'ES1!', action: 'sell', orderType: 'limit', limitPrice: '6100', price: '6010' }),
+    );
     const [order] = settled.orders;
     expect(order.status).toBe('accepted');
-    expect(tradovate.orderByClientId(order.clientOrderId)!.body).toMatchObject({ symbol: es[1], action: 'Sell', orderType: 'Limit', price: 6100, timeInForce: 'GTC' });
+    expect(tradovate.orderByClientId(order.clientOrderId)!.body).toMatchObject({
+      symbol: es[1],
+      action: 'Sell',
+      orderType: 'Limit',
+      price: 6100,
+      timeInForce: 'GTC',
+    });
     tradovate.fillWorking(order.clientOrderId, 6100);
     const filled = await orderIn(world.api.url, ws.token, order.id, (o) => o.status === 'filled');
     expect(filled).toMatchObject({ filledQuantity: '2', averagePrice: '6100' });
@@ -110,10 +130,16 @@ describe('Tradovate credentials and tokens never leak (Redis queue)', () => {
     tradovate.addUser(credentials);
     const ws = await world.workspace();
     const texts: string[] = [];
-    const res = await http(world.api.url, 'POST', '/v1/connections', { token: ws.token, body: { broker: 'tradovate', label: 'canary', environment: 'paper', credentials } });
+    const res = await http(world.api.url, 'POST', '/v1/connections', {
+      token: ws.token,
+      body: { broker: 'tradovate', label: 'canary', environment: 'paper', credentials },
+    });
     expect(res.status).toBe(201);
     texts.push(res.text);
-    const wrong = await http(world.api.url, 'POST', '/v1/connections', { token: ws.token, body: { broker: 'tradovate', label: 'x', environment: 'paper', credentials: { ...credentials, sec: `${credentials.sec}x` } } });
+    const wrong = await http(world.api.url, 'POST', '/v1/connections', {
+      token: ws.token,
+      body: { broker: 'tradovate', label: 'x', environment: 'paper', credentials: { ...credentials, sec: `${credentials.sec}x` } },
+    });
     expect(wrong.status).toBeGreaterThanOrEqual(400);
     texts.push(wrong.text);
     const source = await world.source(ws.token);
@@ -121,11 +147,15 @@ describe('Tradovate credentials and tokens never leak (Redis queue)', () => {
     const settled = await world.settled(ws.token, await world.send(source, { ticker: 'ES1!', action: 'buy', price: '6000' }));
     const filled = await orderIn(world.api.url, ws.token, settled.orders[0].id, (o) => o.status === 'filled');
     texts.push(JSON.stringify(settled), JSON.stringify(filled));
-    for (const path of [`/v1/connections/${res.body.id}`, '/v1/connections', `/v1/orders?limit=50`]) texts.push((await http(world.api.url, 'GET', path, { token: ws.token })).text);
+    for (const path of [`/v1/connections/${res.body.id}`, '/v1/connections', `/v1/orders?limit=50`])
+      texts.push((await http(world.api.url, 'GET', path, { token: ws.token })).text);
 
     const tokens = [...tradovate.tokens.keys()];
     expect(tokens.length).toBeGreaterThan(0);
-    const forms = [...canaryForms(credentials.name, credentials.password, credentials.appId, credentials.appVersion, credentials.sec, ...tokens), credentials.cid];
+    const forms = [
+      ...canaryForms(credentials.name, credentials.password, credentials.appId, credentials.appVersion, credentials.sec, ...tokens),
+      credentials.cid,
+    ];
     const scans = [
       scanTexts('HTTP response bodies', texts, forms),
       scanTexts('log lines', [...world.api.logs.lines, ...world.worker.logs.lines], forms),

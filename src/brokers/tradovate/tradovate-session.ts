@@ -114,7 +114,11 @@ export class TradovateSessions {
       this.penalties.delete(key);
       if (answer.accessToken) return tokenOf(answer.accessToken, answer.expirationTime);
       const reason = safeBrokerText(answer.errorText, creds) ?? 'no token and no reason given';
-      throw new BrokerError('credentials_invalid', BROKER, `Tradovate refused the login: ${reason} (check the username, password, app id, cid and secret, and demo/live)`);
+      throw new BrokerError(
+        'credentials_invalid',
+        BROKER,
+        `Tradovate refused the login: ${reason} (check the username, password, app id, cid and secret, and demo/live)`,
+      );
     }
     const left = this.penalties.get(key);
     throw penalised(left ? left.notBefore - Date.now() : 0);
@@ -128,7 +132,8 @@ export class TradovateSessions {
 
 function tokenOf(accessToken: string | undefined, expirationTime: string | undefined): TradovateToken {
   const expiresAt = expirationTime ? Date.parse(expirationTime) : Number.NaN;
-  if (!accessToken || Number.isNaN(expiresAt)) throw new BrokerError('transient', BROKER, 'Tradovate answered the login without a token or its expiration time');
+  if (!accessToken || Number.isNaN(expiresAt))
+    throw new BrokerError('transient', BROKER, 'Tradovate answered the login without a token or its expiration time');
   return { accessToken, expiresAt };
 }
 

@@ -175,7 +175,8 @@ export class TradovateAdapter implements BrokerAdapter {
   private async account(creds: TradovateCredentials, environment: BrokerEnvironment): Promise<TradovateAccount> {
     const accounts = (await this.getter(creds, environment)('account/list', tradovateAccountsSchema, 'the account list')) ?? [];
     const account = accounts.find((a) => a.active !== false && a.archived !== true);
-    if (!account) throw new BrokerError('credentials_invalid', BROKER, `this Tradovate login has no active ${environment === 'live' ? 'live' : 'demo'} account`);
+    if (!account)
+      throw new BrokerError('credentials_invalid', BROKER, `this Tradovate login has no active ${environment === 'live' ? 'live' : 'demo'} account`);
     return account;
   }
 
@@ -190,7 +191,11 @@ export class TradovateAdapter implements BrokerAdapter {
     const snapshot = this.expect(res, creds, tradovateCashSnapshotSchema, 'the cash balance');
     const equity = snapshot.netLiq ?? snapshot.totalCashValue;
     if (snapshot.errorCode !== undefined || equity === undefined) {
-      throw new BrokerError('transient', BROKER, `Tradovate gave no cash balance for the account${snapshot.errorCode ? ` (${safeBrokerText(snapshot.errorCode, creds)})` : ''}`);
+      throw new BrokerError(
+        'transient',
+        BROKER,
+        `Tradovate gave no cash balance for the account${snapshot.errorCode ? ` (${safeBrokerText(snapshot.errorCode, creds)})` : ''}`,
+      );
     }
     return { equity: decimalText(equity), ...(snapshot.totalCashValue !== undefined ? { cash: decimalText(snapshot.totalCashValue) } : {}) };
   }

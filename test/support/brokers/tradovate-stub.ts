@@ -46,15 +46,34 @@ const DAY_MS = 86_400_000;
 
 export class TradovateStub extends BrokerStubServer {
   readonly orders: TradovateStubOrder[] = [];
-  readonly commands: Array<{ id: number; orderId: number; timestamp: string; clOrdId?: string; commandType: string; commandStatus: string; isAutomated?: boolean }> = [];
-  readonly fills: Array<{ id: number; orderId: number; contractId: number; timestamp: string; tradeDate: unknown; action: string; qty: number; price: number; active: boolean }> = [];
+  readonly commands: Array<{
+    id: number;
+    orderId: number;
+    timestamp: string;
+    clOrdId?: string;
+    commandType: string;
+    commandStatus: string;
+    isAutomated?: boolean;
+  }> = [];
+  readonly fills: Array<{
+    id: number;
+    orderId: number;
+    contractId: number;
+    timestamp: string;
+    tradeDate: unknown;
+    action: string;
+    qty: number;
+    price: number;
+    active: boolean;
+  }> = [];
   /** Tokens issued, live or not: the canary specs look for credentials here too. */
   readonly tokens = new Map<string, { user: User; expiresAt: number }>();
   /** How long issued tokens live (Tradovate: 90 minutes). */
   tokenLifetimeMs = 90 * 60_000;
   private readonly users = new Map<string, User>();
   private readonly products: Array<{ id: number; name: string }> = [];
-  private readonly maturities: Array<{ id: number; productId: number; expirationMonth: number; expirationDate: string; archived: boolean; isFront: boolean }> = [];
+  private readonly maturities: Array<{ id: number; productId: number; expirationMonth: number; expirationDate: string; archived: boolean; isFront: boolean }> =
+    [];
   private readonly contracts: Array<{ id: number; name: string; contractMaturityId: number; status: string; providerTickSize: number }> = [];
   private readonly positions = new Map<string, { id: number; accountId: number; contractId: number; netPos: number; netPrice: number }>();
   private readonly prices = new Map<number, number>();
@@ -69,38 +88,75 @@ export class TradovateStub extends BrokerStubServer {
     this.route('GET', /^\/v1\/auth\/renewaccesstoken$/i, (req) => this.authed(req, (user) => this.issue(user)));
     this.route('GET', /^\/v1\/account\/list$/, (req) => this.authed(req, (user) => ok([user.account])));
     this.route('GET', /^\/v1\/product\/find$/, (req) => this.authed(req, () => this.found(this.products.find((p) => p.name === req.query.get('name')))));
-    this.route('GET', /^\/v1\/contractMaturity\/deps$/, (req) => this.authed(req, () => ok(this.maturities.filter((m) => m.productId === Number(req.query.get('masterid'))))));
-    this.route('GET', /^\/v1\/contract\/deps$/, (req) => this.authed(req, () => ok(this.contracts.filter((c) => c.contractMaturityId === Number(req.query.get('masterid'))))));
+    this.route('GET', /^\/v1\/contractMaturity\/deps$/, (req) =>
+      this.authed(req, () => ok(this.maturities.filter((m) => m.productId === Number(req.query.get('masterid'))))),
+    );
+    this.route('GET', /^\/v1\/contract\/deps$/, (req) =>
+      this.authed(req, () => ok(this.contracts.filter((c) => c.contractMaturityId === Number(req.query.get('masterid'))))),
+    );
     this.route('GET', /^\/v1\/contract\/find$/, (req) => this.authed(req, () => this.found(this.contracts.find((c) => c.name === req.query.get('name')))));
-    this.route('GET', /^\/v1\/contract\/items$/, (req) => this.authed(req, () => {
-      const ids = (req.query.get('ids') ?? '').split(',').map(Number);
-      return ok(this.contracts.filter((c) => ids.includes(c.id)));
-    }));
+    this.route('GET', /^\/v1\/contract\/items$/, (req) =>
+      this.authed(req, () => {
+        const ids = (req.query.get('ids') ?? '').split(',').map(Number);
+        return ok(this.contracts.filter((c) => ids.includes(c.id)));
+      }),
+    );
     this.route('POST', /^\/v1\/order\/placeorder$/i, (req) => this.authed(req, (user) => this.place(user, req, false)));
     this.route('POST', /^\/v1\/order\/placeOSO$/i, (req) => this.authed(req, (user) => this.place(user, req, true)));
     this.route('POST', /^\/v1\/order\/cancelorder$/i, (req) => this.authed(req, (user) => this.cancel(user, req)));
-    this.route('GET', /^\/v1\/order\/list$/, (req) => this.authed(req, (user) => ok(this.orders.filter((o) => o.accountId === user.account.id).map(publicOrder))));
-    this.route('GET', /^\/v1\/order\/item$/, (req) => this.authed(req, (user) => {
-      const order = this.orders.find((o) => o.id === Number(req.query.get('id')) && o.accountId === user.account.id);
-      return this.found(order && publicOrder(order));
-    }));
+    this.route('GET', /^\/v1\/order\/list$/, (req) =>
+      this.authed(req, (user) => ok(this.orders.filter((o) => o.accountId === user.account.id).map(publicOrder))),
+    );
+    this.route('GET', /^\/v1\/order\/item$/, (req) =>
+      this.authed(req, (user) => {
+        const order = this.orders.find((o) => o.id === Number(req.query.get('id')) && o.accountId === user.account.id);
+        return this.found(order && publicOrder(order));
+      }),
+    );
     this.route('GET', /^\/v1\/command\/list$/, (req) => this.authed(req, (user) => ok(this.commands.filter((c) => this.ownOrder(user, c.orderId)))));
-    this.route('GET', /^\/v1\/fill\/deps$/, (req) => this.authed(req, (user) => {
-      const orderId = Number(req.query.get('masterid'));
-      return ok(this.ownOrder(user, orderId) ? this.fills.filter((f) => f.orderId === orderId) : []);
-    }));
-    this.route('GET', /^\/v1\/executionReport\/deps$/, (req) => this.authed(req, (user) => {
-      const order = this.orders.find((o) => o.id === Number(req.query.get('masterid')) && o.accountId === user.account.id);
-      if (!order) return ok([]);
-      const rejected = order.ordStatus === 'Rejected' ? { rejectReason: 'RiskCheckTimeout', text: 'Risk check timed out' } : {};
-      return ok([{ id: order.id + 1, orderId: order.id, accountId: order.accountId, contractId: order.contractId, ordStatus: order.ordStatus, execType: order.ordStatus, ...rejected }]);
-    }));
-    this.route('GET', /^\/v1\/position\/list$/, (req) => this.authed(req, (user) => ok([...this.positions.values()].filter((p) => p.accountId === user.account.id).map((p) => ({ ...p, timestamp: new Date().toISOString() })))));
-    this.route('POST', /^\/v1\/cashBalance\/getcashbalancesnapshot$/i, (req) => this.authed(req, (user) => {
-      const body = parseBody(req);
-      if (body?.accountId !== user.account.id) return { status: 200, body: { errorCode: 'AccountNotFound' } };
-      return ok({ id: user.account.id, accountId: user.account.id, totalCashValue: user.cash, netLiq: user.cash + this.openPnl(user), openPnL: this.openPnl(user), realizedPnL: 0 });
-    }));
+    this.route('GET', /^\/v1\/fill\/deps$/, (req) =>
+      this.authed(req, (user) => {
+        const orderId = Number(req.query.get('masterid'));
+        return ok(this.ownOrder(user, orderId) ? this.fills.filter((f) => f.orderId === orderId) : []);
+      }),
+    );
+    this.route('GET', /^\/v1\/executionReport\/deps$/, (req) =>
+      this.authed(req, (user) => {
+        const order = this.orders.find((o) => o.id === Number(req.query.get('masterid')) && o.accountId === user.account.id);
+        if (!order) return ok([]);
+        const rejected = order.ordStatus === 'Rejected' ? { rejectReason: 'RiskCheckTimeout', text: 'Risk check timed out' } : {};
+        return ok([
+          {
+            id: order.id + 1,
+            orderId: order.id,
+            accountId: order.accountId,
+            contractId: order.contractId,
+            ordStatus: order.ordStatus,
+            execType: order.ordStatus,
+            ...rejected,
+          },
+        ]);
+      }),
+    );
+    this.route('GET', /^\/v1\/position\/list$/, (req) =>
+      this.authed(req, (user) =>
+        ok([...this.positions.values()].filter((p) => p.accountId === user.account.id).map((p) => ({ ...p, timestamp: new Date().toISOString() }))),
+      ),
+    );
+    this.route('POST', /^\/v1\/cashBalance\/getcashbalancesnapshot$/i, (req) =>
+      this.authed(req, (user) => {
+        const body = parseBody(req);
+        if (body?.accountId !== user.account.id) return { status: 200, body: { errorCode: 'AccountNotFound' } };
+        return ok({
+          id: user.account.id,
+          accountId: user.account.id,
+          totalCashValue: user.cash,
+          netLiq: user.cash + this.openPnl(user),
+          openPnL: this.openPnl(user),
+          realizedPnL: 0,
+        });
+      }),
+    );
   }
 
   /** A user with one active account; returns the account. */
@@ -115,7 +171,14 @@ export class TradovateStub extends BrokerStubServer {
     const product = { id: this.id(), name: root };
     this.products.push(product);
     return expirations.map((date, i) => {
-      const maturity = { id: this.id(), productId: product.id, expirationMonth: date.getUTCFullYear() * 100 + date.getUTCMonth() + 1, expirationDate: date.toISOString(), archived: false, isFront: i === 0 };
+      const maturity = {
+        id: this.id(),
+        productId: product.id,
+        expirationMonth: date.getUTCFullYear() * 100 + date.getUTCMonth() + 1,
+        expirationDate: date.toISOString(),
+        archived: false,
+        isFront: i === 0,
+      };
       this.maturities.push(maturity);
       const name = `${root}${MONTH_CODES[date.getUTCMonth()]}${date.getUTCFullYear() % 10}`;
       this.contracts.push({ id: this.id(), name, contractMaturityId: maturity.id, status: 'Verified', providerTickSize: 0.25 });
@@ -194,7 +257,15 @@ export class TradovateStub extends BrokerStubServer {
     const accessToken = randomBytes(32).toString('base64url');
     const expiresAt = Date.now() + this.tokenLifetimeMs;
     this.tokens.set(accessToken, { user, expiresAt });
-    return ok({ accessToken, mdAccessToken: randomBytes(32).toString('base64url'), expirationTime: new Date(expiresAt).toISOString(), userStatus: 'Active', userId: user.account.userId, name: user.name, hasLive: false });
+    return ok({
+      accessToken,
+      mdAccessToken: randomBytes(32).toString('base64url'),
+      expirationTime: new Date(expiresAt).toISOString(),
+      userStatus: 'Active',
+      userId: user.account.userId,
+      name: user.name,
+      hasLive: false,
+    });
   }
 
   private authed(req: RecordedRequest, handler: (user: User) => StubReply): StubReply {
@@ -216,8 +287,18 @@ export class TradovateStub extends BrokerStubServer {
     if (problem) return ok({ failureReason: 'UnknownReason', failureText: problem });
     const contract = this.contractByName(String(body.symbol))!;
     const order = this.newOrder(user, contract.id, body, 'Working');
-    this.commands.push({ id: this.id(), orderId: order.id, timestamp: order.timestamp, clOrdId: body.clOrdId as string | undefined, commandType: 'New', commandStatus: 'RiskPassed', isAutomated: body.isAutomated as boolean });
-    const legs = oso ? [body.bracket1, body.bracket2].filter(Boolean).map((leg) => this.newOrder(user, contract.id, leg as Record<string, unknown>, 'Suspended', order.id)) : [];
+    this.commands.push({
+      id: this.id(),
+      orderId: order.id,
+      timestamp: order.timestamp,
+      clOrdId: body.clOrdId as string | undefined,
+      commandType: 'New',
+      commandStatus: 'RiskPassed',
+      isAutomated: body.isAutomated as boolean,
+    });
+    const legs = oso
+      ? [body.bracket1, body.bracket2].filter(Boolean).map((leg) => this.newOrder(user, contract.id, leg as Record<string, unknown>, 'Suspended', order.id))
+      : [];
     if (body.orderType === 'Market') this.fill(order, this.prices.get(contract.id) ?? 5000);
     return ok({ orderId: order.id, ...(legs[0] ? { oso1Id: legs[0].id } : {}), ...(legs[1] ? { oso2Id: legs[1].id } : {}) });
   }
@@ -249,7 +330,16 @@ export class TradovateStub extends BrokerStubServer {
   }
 
   private newOrder(user: User, contractId: number, body: Record<string, unknown>, ordStatus: string, parentId?: number): TradovateStubOrder {
-    const order: TradovateStubOrder = { id: this.id(), accountId: user.account.id, contractId, timestamp: new Date().toISOString(), action: body.action as 'Buy' | 'Sell', ordStatus, admin: false, body };
+    const order: TradovateStubOrder = {
+      id: this.id(),
+      accountId: user.account.id,
+      contractId,
+      timestamp: new Date().toISOString(),
+      action: body.action as 'Buy' | 'Sell',
+      ordStatus,
+      admin: false,
+      body,
+    };
     if (parentId !== undefined) order.parentId = parentId;
     this.orders.push(order);
     return order;
@@ -259,7 +349,17 @@ export class TradovateStub extends BrokerStubServer {
     const parent = order.parentId === undefined ? order : this.orders.find((o) => o.id === order.parentId)!;
     const qty = (parent.body.orderQty as number | undefined) ?? 1;
     const timestamp = new Date().toISOString();
-    this.fills.push({ id: this.id(), orderId: order.id, contractId: order.contractId, timestamp, tradeDate: tradeDate(), action: order.action, qty, price, active: true });
+    this.fills.push({
+      id: this.id(),
+      orderId: order.id,
+      contractId: order.contractId,
+      timestamp,
+      tradeDate: tradeDate(),
+      action: order.action,
+      qty,
+      price,
+      active: true,
+    });
     order.ordStatus = 'Filled';
     const key = `${order.accountId}:${order.contractId}`;
     const p = this.positions.get(key) ?? { id: this.id(), accountId: order.accountId, contractId: order.contractId, netPos: 0, netPrice: 0 };
