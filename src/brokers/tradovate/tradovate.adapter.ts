@@ -212,7 +212,8 @@ export class TradovateAdapter implements BrokerAdapter {
   private getter(creds: TradovateCredentials, environment: BrokerEnvironment): TradovateGet {
     return async (path, schema, what) => {
       const res = await this.call(creds, environment, { method: 'GET', path });
-      if (res.status === 404 || res.json === null) return null;
+      // Tradovate answers an unknown entity with 404 or an empty 200.
+      if (res.status === 404 || (res.status === 200 && res.json === null)) return null;
       return this.expect(res, creds, schema, what);
     };
   }
