@@ -103,6 +103,9 @@ describe('TradovateAdapter against the Tradovate stub', () => {
     expect(wrong.message).toContain('Incorrect username or password');
     const app = await failure(adapter.inspect({ ...creds, sec: `${CANARY}othersecret` }, 'paper'));
     expect(app).toMatchObject({ kind: 'credentials_invalid', message: expect.stringContaining('The app is not registered') });
+    // cid travels as a JSON number: one that would lose digits is refused, naming the field only.
+    const cid = await failure(adapter.inspect({ ...creds, cid: '12345678901234567' }, 'paper'));
+    expect(cid).toMatchObject({ kind: 'credentials_invalid', message: 'tradovate credentials are malformed (check: cid)' });
   });
 
   it('a CAPTCHA answer is a clear connection error saying to log in on the web once', async () => {

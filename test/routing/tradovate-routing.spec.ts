@@ -80,6 +80,19 @@ describe('routing to Tradovate (futures)', () => {
     expect(filled.fills).toEqual([expect.objectContaining({ quantity: '2', price: '6012.5' })]);
   });
 
+  it('an order whose answer was lost is found again by its clOrdId on the retry, placed once, and ends filled', async () => {
+    const { ws, source } = await tradovateRoute();
+    const before = tradovate.orders.length;
+    tradovate.injectFaults('acceptThenHang', 1, { method: 'POST', path: /placeorder$/ });
+    const settled = await world.settled(ws.token, await world.send(source, { ticker: 'ES1!', action: 'buy', price: '6010' }));
+    const [order] = settled.orders;
+    expect(tradovate.orders.length).toBe(before + 1);
+    expect(tradovate.orderByClientId(order.clientOrderId)!.body).toMatchObject({ symbol: es[1], clOrdId: order.clientOrderId });
+    expect(tradovate.requests.filter((r) => r.path === '/v1/order/placeorder' && JSON.parse(r.body).clOrdId === order.clientOrderId)).toHaveLength(1);
+    const filled = await orderIn(world.api.url, ws.token, order.id, (o) => o.status === 'filled');
+    expect(filled).toMatchObject({ filledQuantity: '2', brokerOrderId: String(tradovate.orderByClientId(order.clientOrderId)!.id) });
+  });
+
   it('a limit order rests, is followed by polling, and fills when the market reaches it', async () => {
     const { ws, source } = await tradovateRoute();
     const settled = await world.settled(
@@ -124,7 +137,7 @@ describe('Tradovate credentials and tokens never leak (Redis queue)', () => {
       password: `CANARYpassword${tag}`,
       appId: `CANARYapp${tag}`,
       appVersion: `CANARYver${tag}`,
-      cid: `9${BigInt(`0x${tag}`).toString().padStart(15, '7')}`,
+      cid: `9${(BigInt(`0x${tag}`) % 10n ** 13n).toString().padStart(13, '7')}`,
       sec: `CANARYsec${tag}`,
     };
     tradovate.addUser(credentials);

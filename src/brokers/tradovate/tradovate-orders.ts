@@ -1,4 +1,4 @@
-import type { BrokerFill, BrokerOrderState, BrokerOrderStatus, OrderAck, OrderRequest } from '../broker-adapter';
+import type { BrokerFill, BrokerOrderState, BrokerOrderStatus, OrderRequest } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
 import type { TradovateAccount, TradovateFill, TradovateOrder } from './tradovate-schemas';
 
@@ -71,14 +71,6 @@ export function tradovateOrderState(order: TradovateOrder, fills: TradovateFill[
     state.reason = `order ${order.ordStatus.toLowerCase()} at Tradovate${rejectReason ? ` (${rejectReason})` : ''}`;
   }
   return state;
-}
-
-/** An order as found again by our client order id (its fills not read). */
-export function tradovateOrderAck(order: TradovateOrder, clientOrderId: string): OrderAck {
-  const status = FINAL[order.ordStatus] ?? (order.ordStatus === 'Completed' ? 'filled' : 'accepted');
-  const ack: OrderAck = { brokerOrderId: String(order.id), clientOrderId, status };
-  if (status === 'rejected' || status === 'canceled' || status === 'expired') ack.reason = `order ${order.ordStatus.toLowerCase()} at Tradovate`;
-  return ack;
 }
 
 export function isWorking(order: TradovateOrder): boolean {
