@@ -94,6 +94,9 @@ describe('TradovateAdapter against the Tradovate stub', () => {
     const list = stub.requests.filter((r) => r.path === '/v1/account/list').at(-1)!;
     expect(list.headers.authorization).toMatch(/^Bearer [\w-]+$/);
     expect(JSON.stringify(report)).not.toContain(CANARY);
+    // Inspection keeps no token: the first order logs in anew.
+    await adapter.getEquity(creds, 'paper', 'c1');
+    expect(logins(creds.name)).toHaveLength(2);
   });
 
   it("a wrong password is credentials_invalid with Tradovate's errorText; an unregistered app too", async () => {

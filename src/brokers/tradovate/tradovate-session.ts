@@ -45,10 +45,10 @@ export class TradovateSessions {
     return next;
   }
 
-  /** Drops a token Tradovate refused (401): the next call logs in again. */
-  forget(creds: TradovateCredentials, environment: BrokerEnvironment, token: TradovateToken): void {
+  /** Drops the held token (only `token`, when given: one Tradovate refused with 401); the next call logs in again. */
+  forget(creds: TradovateCredentials, environment: BrokerEnvironment, token?: TradovateToken): void {
     const key = this.key(creds, environment);
-    if (this.tokens.get(key)?.accessToken === token.accessToken) this.tokens.delete(key);
+    if (!token || this.tokens.get(key)?.accessToken === token.accessToken) this.tokens.delete(key);
   }
 
   private async refresh(creds: TradovateCredentials, environment: BrokerEnvironment, key: string, held?: TradovateToken): Promise<TradovateToken> {

@@ -63,7 +63,8 @@ export class TradovateAdapter implements BrokerAdapter {
 
   async inspect(credentials: BrokerCredentials, environment: BrokerEnvironment): Promise<PermissionReport> {
     const creds = parseCredentials(BROKER, tradovateCredentialsSchema, credentials);
-    const account = await this.account(creds, environment);
+    // Onboarding runs in the api process: it keeps no token once the check is done.
+    const account = await this.account(creds, environment).finally(() => this.sessions.forget(creds, environment));
     return {
       inspection: 'single_tier',
       canTrade: true,
