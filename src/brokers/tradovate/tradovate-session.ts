@@ -54,6 +54,8 @@ export class TradovateSessions {
   private async refresh(creds: TradovateCredentials, environment: BrokerEnvironment, key: string, held?: TradovateToken): Promise<TradovateToken> {
     const renewed = held && held.expiresAt - Date.now() > MIN_LEFT_TO_RENEW_MS ? await this.renew(environment, held) : undefined;
     const token = renewed ?? (await this.login(creds, environment, key));
+    // Tokens of rotated or revoked credentials are never asked for again: dropped once dead.
+    for (const [k, t] of this.tokens) if (t.expiresAt <= Date.now()) this.tokens.delete(k);
     this.tokens.set(key, token);
     return token;
   }
