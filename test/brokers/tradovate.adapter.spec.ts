@@ -237,6 +237,20 @@ describe('TradovateAdapter against the Tradovate stub', () => {
     });
   });
 
+  it("an order Tradovate took and then rejected reads as rejected with the execution report's reason", async () => {
+    const { creds } = newUser();
+    const o = order({ type: 'limit', limitPrice: '4800' });
+    await adapter.placeOrder(creds, o);
+    stub.rejectWorking(o.clientOrderId);
+    expect(await adapter.getOrder(creds, o)).toMatchObject({
+      status: 'rejected',
+      filledQuantity: '0',
+      reason: 'order rejected at Tradovate (RiskCheckTimeout: Risk check timed out)',
+    });
+    const replay = await failure(adapter.placeOrder(creds, o));
+    expect(replay).toMatchObject({ kind: 'rejected', message: expect.stringContaining('RiskCheckTimeout') });
+  });
+
   it('finds an order again by our client order id after the answer was lost, and never places it twice', async () => {
     const { creds } = newUser();
     const o = order({ type: 'limit', limitPrice: '4900' });

@@ -214,6 +214,13 @@ export class TradovateStub extends BrokerStubServer {
     this.fill(order, price);
   }
 
+  /** The exchange refuses a working order after Tradovate took it (its execution report says why). */
+  rejectWorking(clOrdId: string): void {
+    const order = this.orderByClientId(clOrdId);
+    if (order?.ordStatus !== 'Working') throw new Error(`no working order ${clOrdId} at the Tradovate stub`);
+    order.ordStatus = 'Rejected';
+  }
+
   /** An order as Tradovate files it, with the body it was placed with. */
   orderByClientId(clOrdId: string): TradovateStubOrder | undefined {
     const command = this.commands.find((c) => c.clOrdId === clOrdId && c.commandType === 'New');
