@@ -26,7 +26,9 @@ function fail(message) {
   console.error(`quickstart on node ${process.version}: ${message}\n--- npm start output ---\n${output}`);
   try {
     process.kill(-service.pid, 'SIGKILL');
-  } catch {}
+  } catch {
+    // already gone: nothing to stop
+  }
   process.exit(1);
 }
 

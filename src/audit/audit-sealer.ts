@@ -1,8 +1,8 @@
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import { LOGGER } from '../common/logger';
-import { PollingLoop } from '../common/polling-loop';
+import { LoopingService, PollingLoop } from '../common/polling-loop';
 import { TenantDb } from '../database/tenant-db';
 import { eventHash, GENESIS_HASH } from './audit-chain';
 import { AuditCheckpointSigner, SignedCheckpoint } from './audit-checkpoint-signer';
@@ -16,8 +16,8 @@ import { AuditRepository, ChainHead } from './audit.repository';
  * Any process may run it; concurrent sealers skip a workspace another one is sealing.
  */
 @Injectable()
-export class AuditSealer implements OnModuleDestroy {
-  private readonly loop: PollingLoop;
+export class AuditSealer extends LoopingService {
+  protected readonly loop: PollingLoop;
   /** Workspaces whose head moved past their last checkpoint, with when it first did. */
   private readonly uncheckpointed = new Map<string, number>();
 
@@ -28,22 +28,9 @@ export class AuditSealer implements OnModuleDestroy {
     @Inject(AUDIT_TUNING) private readonly tuning: AuditTuning,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
+    super();
     const interval = tuning.sealer.intervalMs;
     this.loop = new PollingLoop('audit sealer', logger, async () => (await this.sealAll(), interval), interval);
-  }
-
-  /** Seals every `intervalMs` until stop(). */
-  start(): void {
-    this.loop.start();
-  }
-
-  /** Waits for the pass in progress. */
-  stop(): Promise<void> {
-    return this.loop.stop();
-  }
-
-  onModuleDestroy(): Promise<void> {
-    return this.stop();
   }
 
   /** One pass over every workspace with unsealed events; returns how many events it sealed. */

@@ -63,6 +63,23 @@ export interface OrderAck {
   averagePrice?: string;
   /** Broker's reason on rejection, safe to show. */
   reason?: string;
+  /** The bracket's take-profit and stop-loss orders the broker created for this entry, where it answered with them. */
+  legs?: BrokerLeg[];
+}
+
+export type BracketRole = 'take_profit' | 'stop_loss';
+
+/** A bracket leg: an order of its own at the broker, which it created for an entry and follows like any order. */
+export interface BrokerLeg {
+  role: BracketRole;
+  /** The leg's client order id at the broker (the broker's own, or the one it derived from the entry's): polls ask for it. */
+  clientOrderId: string;
+  side: OrderSide;
+  type: OrderType;
+  quantity: string;
+  limitPrice?: string;
+  stopPrice?: string;
+  state: BrokerOrderState;
 }
 
 /** One execution of an order. `brokerFillId` is stable: the same fill seen again has the same id. */
@@ -88,6 +105,8 @@ export interface BrokerOrderState {
   /** When the broker last changed the order (ISO 8601), if it says. */
   updatedAt?: string;
   reason?: string;
+  /** The entry's bracket legs as the broker shows them now, where its answer lists them. */
+  legs?: BrokerLeg[];
 }
 
 export type OrderLookup = Pick<OrderRequest, 'clientOrderId' | 'symbol' | 'environment' | 'connectionId'> & {

@@ -1,14 +1,13 @@
 import { z } from 'zod';
 import type { BrokerCredentials, OrderAck, OrderRequest } from './broker-adapter';
+import { isPositiveDecimal } from '../common/decimal';
 import { BrokerError } from './broker-error';
 
-/** Helpers every broker adapter needs: credential parsing, decimal strings, safe broker text, order sanity. */
+/** Helpers every broker adapter needs: credential parsing, safe broker text, order sanity (decimals: src/common/decimal.ts). */
 
 /** The client order id contract of OrderRequest; every supported broker accepts it verbatim. */
 export const CLIENT_ORDER_ID_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
 
-const UNSIGNED_DECIMAL = /^\d+(\.\d+)?$/;
-const SIGNED_DECIMAL = /^-?\d+(\.\d+)?$/;
 /** Broker text is shown to users and logged: bounded so a broker cannot flood either. */
 const MAX_BROKER_TEXT = 300;
 
@@ -33,53 +32,6 @@ export function parseCredentials<T>(broker: string, schema: z.ZodType<T>, creden
 /** What a user needs to recognise a key: the last 4 characters of its public id, never of a secret. */
 export function keyHint(keyId: string): string {
   return `…${keyId.slice(-4)}`;
-}
-
-export function isDecimal(value: string): boolean {
-  return UNSIGNED_DECIMAL.test(value);
-}
-
-export function isPositiveDecimal(value: string): boolean {
-  return UNSIGNED_DECIMAL.test(value) && /[1-9]/.test(value);
-}
-
-export function isSignedDecimal(value: string): boolean {
-  return SIGNED_DECIMAL.test(value);
-}
-
-export function addDecimals(a: string, b: string): string {
-  const x = toScaled(a);
-  const y = toScaled(b);
-  const scale = Math.max(x.scale, y.scale);
-  return fromScaled(x.units * 10n ** BigInt(scale - x.scale) + y.units * 10n ** BigInt(scale - y.scale), scale);
-}
-
-export function negateDecimal(value: string): string {
-  const x = toScaled(value);
-  return fromScaled(-x.units, x.scale);
-}
-
-export function absDecimal(value: string): string {
-  const x = toScaled(value);
-  return fromScaled(x.units < 0n ? -x.units : x.units, x.scale);
-}
-
-/** Exact decimal arithmetic on strings: floats would turn 0.3 units into 0.30000000000000004. */
-function toScaled(value: string): { units: bigint; scale: number } {
-  if (!SIGNED_DECIMAL.test(value)) throw new RangeError(`not a decimal string: ${value.slice(0, 40)}`);
-  const negative = value.startsWith('-');
-  const [int, frac = ''] = (negative ? value.slice(1) : value).split('.');
-  const units = BigInt(int + frac);
-  return { units: negative ? -units : units, scale: frac.length };
-}
-
-function fromScaled(units: bigint, scale: number): string {
-  const negative = units < 0n;
-  const digits = (negative ? -units : units).toString().padStart(scale + 1, '0');
-  const int = digits.slice(0, digits.length - scale);
-  const frac = digits.slice(digits.length - scale).replace(/0+$/, '');
-  const text = frac ? `${int}.${frac}` : int;
-  return negative && text !== '0' ? `-${text}` : text;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { OnModuleDestroy } from '@nestjs/common';
 import type { Logger } from 'pino';
 
 /**
@@ -47,5 +48,22 @@ export class PollingLoop {
           if (this.running) this.schedule(next);
         });
     }, delayMs);
+  }
+}
+
+/** A service that is one PollingLoop: start(), stop() (waits for the pass in flight), and stopped with its module. */
+export abstract class LoopingService implements OnModuleDestroy {
+  protected abstract readonly loop: PollingLoop;
+
+  start(): void {
+    this.loop.start();
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
+  }
+
+  onModuleDestroy(): Promise<void> {
+    return this.stop();
   }
 }

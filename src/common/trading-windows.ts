@@ -11,6 +11,8 @@ export interface TradingWindow {
   start: string;
   end: string;
   timezone: string;
+  /** At the window's end the route's positions on its connection are flattened (src/routing/window-flattener.ts). */
+  flattenAtEnd?: boolean;
 }
 
 export const HH_MM = /^([01]\d|2[0-3]):[0-5]\d$/;
@@ -69,9 +71,10 @@ export function tradingWindowRefusal(
   blockExits: boolean,
   intent: 'entry' | 'exit' | 'cancel',
   atMs: number,
+  whose = "this route's",
 ): string | undefined {
   if (!windows?.length || windows.some((w) => insideWindow(w, atMs))) return undefined;
   if (intent !== 'entry' && !blockExits) return undefined;
   const kind = intent === 'entry' ? 'entries' : 'exits';
-  return `outside_trading_window: ${new Date(atMs).toISOString()} is outside this route's trading windows (${windows.map(describe).join('; ')}); ${kind} are blocked outside them`;
+  return `outside_trading_window: ${new Date(atMs).toISOString()} is outside ${whose} trading windows (${windows.map(describe).join('; ')}); ${kind} are blocked outside them`;
 }

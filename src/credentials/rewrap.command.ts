@@ -1,6 +1,7 @@
 import { Pool, type PoolClient } from 'pg';
 import type { AuditWriter } from '../audit/audit-writer';
 import { DB_ROLES } from '../database/database-roles';
+import { transact } from '../database/tenant-db';
 import type { KmsProvider } from '../kms/kms-provider';
 import { CONNECTION_RESOURCE } from './connections.service';
 import { brokerCredentialContext } from './credential-sealer';
@@ -52,21 +53,20 @@ export async function runRewrap(options: RewrapOptions, deps: RewrapDeps): Promi
   const print = deps.print ?? (() => undefined);
   // ReEncrypt may answer with the key's canonical id (an ARN for an alias or a bare id): both count as the target.
   const targets = new Set([options.toKeyId]);
-  const pool = new Pool({ connectionString: options.privilegedUrl, max: 1, application_name: 'switchyard-cli-rewrap' });
-  const client = await pool.connect();
+  // The role is set at connect, so every transaction below runs as the owner.
+  const pool = new Pool({ connectionString: options.privilegedUrl, max: 1, application_name: 'switchyard-cli-rewrap', options: `-c role=${DB_ROLES.owner}` });
   try {
-    await client.query(`SET ROLE ${DB_ROLES.owner}`);
-    const { rows } = await client.query<{ workspace_id: string }>('SELECT workspace_id::text AS workspace_id FROM credential_workspaces() ORDER BY 1');
+    const { rows } = await pool.query<{ workspace_id: string }>('SELECT workspace_id::text AS workspace_id FROM credential_workspaces() ORDER BY 1');
     const result: RewrapResult = { rewrapped: 0, remaining: 0, workspaces: rows.length };
     for (const { workspace_id: workspaceId } of rows) {
       let moved = 0;
       for (;;) {
-        const batch = await inWorkspace(client, workspaceId, (c) => rewrapBatch(c, workspaceId, options.toKeyId, targets, batchSize, deps));
+        const batch = await transact(pool, workspaceId, (c) => rewrapBatch(c, workspaceId, options.toKeyId, targets, batchSize, deps));
         if (batch === 0) break;
         moved += batch;
         print(`${workspaceId}: ${moved} re-wrapped`);
       }
-      const left = await inWorkspace(client, workspaceId, (c) => countNotUnder(c, workspaceId, targets));
+      const left = await transact(pool, workspaceId, (c) => countNotUnder(c, workspaceId, targets));
       if (left > 0) print(`${workspaceId}: ${left} version(s) left under another key or KMS provider`);
       result.rewrapped += moved;
       result.remaining += left;
@@ -74,7 +74,6 @@ export async function runRewrap(options: RewrapOptions, deps: RewrapDeps): Promi
     print(`re-wrapped ${result.rewrapped} credential version(s) in ${result.workspaces} workspace(s); ${result.remaining} left`);
     return result;
   } finally {
-    client.release();
     await pool.end();
   }
 }
@@ -121,17 +120,4 @@ async function countNotUnder(client: PoolClient, workspaceId: string, targets: S
     [workspaceId, [...targets]],
   );
   return rows[0].n;
-}
-
-async function inWorkspace<T>(client: PoolClient, workspaceId: string, work: (c: PoolClient) => Promise<T>): Promise<T> {
-  await client.query('BEGIN');
-  try {
-    await client.query(`SELECT set_config('app.workspace_id', $1, true)`, [workspaceId]);
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  }
 }

@@ -56,7 +56,7 @@ export async function applyMigrations(client: ClientBase, migrationsDir: string)
         await client.query('COMMIT');
       } catch (err) {
         await client.query('ROLLBACK');
-        throw new Error(`migration ${name} failed: ${(err as Error).message}`);
+        throw new Error(`migration ${name} failed: ${(err as Error).message}`, { cause: err });
       }
       ran.push({ name, checksum });
     }

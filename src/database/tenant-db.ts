@@ -97,7 +97,8 @@ export class TenantDb {
   }
 }
 
-async function transact<T>(pool: Pool, workspaceId: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
+/** One workspace's transaction on a client of `pool`: the one tenant-scope mechanism (TenantDb's runRaw, and the cli's own pools). */
+export async function transact<T>(pool: Pool, workspaceId: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
   assertUuid(workspaceId);
   const client = await pool.connect();
   try {
@@ -111,6 +112,16 @@ async function transact<T>(pool: Pool, workspaceId: string, work: (client: PoolC
   } finally {
     client.release();
   }
+}
+
+/**
+ * A statement sent without waiting for its answer (runPipelined awaits every statement
+ * before it reports the commit, and throws the first failure); marked handled here so that a failure
+ * is reported once, by the unit of work, not also as an unhandled rejection.
+ */
+export function sent<T>(statement: Promise<T>): Promise<T> {
+  statement.catch(() => undefined);
+  return statement;
 }
 
 /** node-pg's pipeline switch (pg >= 8.20): queries are written at once instead of one answer at a time. */

@@ -1,8 +1,8 @@
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { LOGGER } from '../common/logger';
-import { PollingLoop } from '../common/polling-loop';
+import { LoopingService, PollingLoop } from '../common/polling-loop';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { TenantDb } from '../database/tenant-db';
 import { MailTransport, smtpFailure } from './mail-transport';
@@ -23,8 +23,8 @@ const CONCURRENCY = 2;
  * while the server is down. State lives in the database, so a restart loses nothing either.
  */
 @Injectable()
-export class NotificationDispatcher implements OnModuleDestroy {
-  private readonly loop: PollingLoop;
+export class NotificationDispatcher extends LoopingService {
+  protected readonly loop: PollingLoop;
   private readonly leaseMs: number;
 
   constructor(
@@ -34,25 +34,18 @@ export class NotificationDispatcher implements OnModuleDestroy {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
+    super();
     // A worker that dies mid-send leaves the member's mail to another once the lease ends (connect + greeting + socket timeouts).
     this.leaseMs = (config.notifications.smtp?.timeoutMs ?? 0) * 5 + 5_000;
     this.loop = new PollingLoop('notification mail', logger, () => this.pass(), config.notifications.intervalMs);
   }
 
-  start(): void {
+  override start(): void {
     if (!this.transport.enabled) {
       this.logger.info('notifications: SMTP_URL is not set, so notifications are recorded but not mailed');
       return;
     }
-    this.loop.start();
-  }
-
-  stop(): Promise<void> {
-    return this.loop.stop();
-  }
-
-  onModuleDestroy(): Promise<void> {
-    return this.stop();
+    super.start();
   }
 
   private async pass(): Promise<number> {

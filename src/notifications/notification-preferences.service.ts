@@ -3,17 +3,9 @@ import type { PoolClient } from 'pg';
 import type { AuthContext } from '../common/auth/auth-context';
 import { Problem } from '../common/problem';
 import { TenantDb } from '../database/tenant-db';
-import type { NotificationPreferencesDto } from './dto/notification-preferences.dto';
-import { canonicalKinds, NotificationKind } from './notification-kinds';
+import type { NotificationPreferencesDto, NotificationPreferencesView } from './dto/notification-preferences.dto';
+import { canonicalKinds } from './notification-kinds';
 import { NotificationPreferencesRepository, PreferencesRecord } from './notification-preferences.repository';
-
-export interface NotificationPreferencesView {
-  /** Where the mail goes: the member's sign-in e-mail. */
-  email: string;
-  kinds: NotificationKind[];
-  /** False while the member runs on the defaults (rejections, blocks, limit breaches, approvals waiting). */
-  chosen: boolean;
-}
 
 const toView = (r: PreferencesRecord): NotificationPreferencesView => ({ email: r.email, kinds: canonicalKinds(r.kinds), chosen: r.chosen });
 

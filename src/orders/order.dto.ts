@@ -2,6 +2,10 @@ import { z } from 'zod';
 
 export const orderListFilters = z.strictObject({
   signalId: z.uuid().optional().describe('Only orders made from this signal.'),
+  parentOrderId: z
+    .uuid()
+    .optional()
+    .describe("Only the bracket legs of this entry. Without it the list holds the orders routing planned; each entry's legs are in GET /v1/orders/{id}."),
   status: z.enum(['awaiting_approval', 'pending', 'submitted', 'accepted', 'partially_filled', 'filled', 'canceled', 'expired', 'rejected', 'failed', 'blocked', 'skipped']).optional().describe('Only orders in this status.'),
 });
 export type OrderListFilter = z.infer<typeof orderListFilters>;
@@ -33,6 +37,10 @@ export const orderViewSchema = z.object({
     })
     .nullable()
     .describe('Bracket legs as sent to the broker (distances already resolved to prices): null where absent.'),
+  bracketLeg: z
+    .object({ parentOrderId: z.uuid(), role: z.enum(['take_profit', 'stop_loss']) })
+    .nullable()
+    .describe("Set on a bracket's take-profit or stop-loss leg (an order the broker created for an entry): its entry and role."),
   status: z.string(),
   reason: z.string().nullable(),
   brokerOrderId: z.string().nullable(),
@@ -50,9 +58,19 @@ export type OrderView = z.infer<typeof orderViewSchema>;
 /** One execution at the broker; `brokerFillId` is the broker's id (or, where the broker reports only cumulative fills, `cum:<filled so far>`). */
 const fillViewSchema = z.object({ brokerFillId: z.string(), quantity: decimal, price: decimal, fee: decimal.nullable(), filledAt: z.iso.datetime() });
 
-/** A single order: its view, every fill, and every status change with its time (the lifecycle). */
+/** One of an entry's bracket legs, as it stands at the broker now. */
+const legViewSchema = z.object({
+  id: z.uuid(),
+  role: z.enum(['take_profit', 'stop_loss']),
+  status: z.string(),
+  filledQuantity: decimal.nullable(),
+  averagePrice: decimal.nullable(),
+});
+
+/** A single order: its view, every fill, every status change with its time (the lifecycle), and its bracket legs. */
 export const orderDetailViewSchema = orderViewSchema.extend({
   fills: z.array(fillViewSchema),
+  legs: z.array(legViewSchema).describe('The take-profit and stop-loss orders the broker created for this entry (each an order of its own); empty otherwise.'),
   transitions: z.array(z.object({ from: z.string().nullable(), to: z.string(), at: z.iso.datetime() })),
 });
 export type OrderDetailView = z.infer<typeof orderDetailViewSchema>;

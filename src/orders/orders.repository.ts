@@ -8,7 +8,7 @@ import type { OrderListFilter } from './order.dto';
 export class OrdersRepository {
   list(tx: TenantTx, filter: OrderListFilter, page: PageRequest<TimeKey>): Promise<Order[]> {
     return tx.order.findMany({
-      where: { signalId: filter.signalId, status: filter.status, ...byCreatedAt.after(page.after) },
+      where: { signalId: filter.signalId, parentOrderId: filter.parentOrderId ?? null, status: filter.status, ...byCreatedAt.after(page.after) },
       orderBy: byCreatedAt.orderBy,
       take: page.limit + 1,
     });
@@ -21,8 +21,14 @@ export class OrdersRepository {
     });
   }
 
+  /** The bracket legs of an entry, take-profit first. */
+  legsOf(tx: TenantTx, parentOrderId: string): Promise<Order[]> {
+    return tx.order.findMany({ where: { parentOrderId }, orderBy: [{ bracketRole: 'desc' }, { createdAt: 'asc' }, { id: 'asc' }] });
+  }
+
+  /** The orders the signal's routes planned (their bracket legs are shown under each order). */
   ofSignal(tx: TenantTx, signalId: string): Promise<Order[]> {
-    return tx.order.findMany({ where: { signalId }, orderBy: [{ createdAt: 'asc' }, { leg: 'asc' }, { id: 'asc' }] });
+    return tx.order.findMany({ where: { signalId, parentOrderId: null }, orderBy: [{ createdAt: 'asc' }, { leg: 'asc' }, { id: 'asc' }] });
   }
 
   /** Every fill of the connection's or the route's orders, oldest first, with what P&L reads of its order. */

@@ -4,14 +4,22 @@ import { Problem } from '../common/problem';
 import { TenantDb, TenantTx } from '../database/tenant-db';
 import type { Order, OrderFill, OrderTransition } from '../generated/prisma/client';
 import type { AuthContext } from '../common/auth/auth-context';
+import type { BracketRole } from '../brokers/broker-adapter';
 import { OrdersRepository } from './orders.repository';
 import type { OrderDetailView, OrderListFilter, OrderView } from './order.dto';
 
-function toDetailView(o: Order & { fills: OrderFill[]; transitions: OrderTransition[] }): OrderDetailView {
+function toDetailView(o: Order & { fills: OrderFill[]; transitions: OrderTransition[] }, legs: Order[]): OrderDetailView {
   return {
     ...toOrderView(o),
     fills: o.fills.map((f) => ({ brokerFillId: f.brokerFillId, quantity: f.quantity.toString(), price: f.price.toString(), fee: f.fee?.toString() ?? null, filledAt: f.filledAt.toISOString() })),
     transitions: o.transitions.map((t) => ({ from: t.fromStatus, to: t.toStatus, at: t.at.toISOString() })),
+    legs: legs.map((l) => ({
+      id: l.id,
+      role: l.bracketRole as BracketRole,
+      status: l.status,
+      filledQuantity: l.filledQuantity?.toString() ?? null,
+      averagePrice: l.averagePrice?.toString() ?? null,
+    })),
   };
 }
 
@@ -32,6 +40,7 @@ export function toOrderView(o: Order): OrderView {
     limitPrice: o.limitPrice?.toString() ?? null,
     stopPrice: o.stopPrice?.toString() ?? null,
     brackets: bracketsOf(o),
+    bracketLeg: o.parentOrderId ? { parentOrderId: o.parentOrderId, role: o.bracketRole as BracketRole } : null,
     status: o.status,
     reason: o.reason,
     brokerOrderId: o.brokerOrderId,
@@ -63,9 +72,12 @@ export class OrdersService {
   }
 
   async get(auth: AuthContext, id: string): Promise<OrderDetailView> {
-    const order = await this.db.run(auth.workspaceId, (tx) => this.orders.find(tx, id));
-    if (!order) throw Problem.notFound('Order');
-    return toDetailView(order);
+    const found = await this.db.run(auth.workspaceId, async (tx) => {
+      const order = await this.orders.find(tx, id);
+      return order && { order, legs: await this.orders.legsOf(tx, id) };
+    });
+    if (!found) throw Problem.notFound('Order');
+    return toDetailView(found.order, found.legs);
   }
 
   /** Inside a caller's tenant transaction. */

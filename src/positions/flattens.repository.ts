@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { PoolClient } from 'pg';
+import type { AuditEventInput } from '../audit/audit-event';
 
 export interface FlattenRow {
   id: string;
@@ -33,6 +34,31 @@ export interface FlattenOrderView {
   createdAt: Date;
 }
 
+/** An order awaiting approval that a flatten ended. */
+export interface FlattenedApproval {
+  id: string;
+  routeId: string;
+  symbol: string;
+  signalId: string;
+}
+
+/** The reason an order awaiting approval ends with when its connection is flattened. */
+export function flattenedReason(flattenId: string): string {
+  return `flattened: the connection was flattened (flatten ${flattenId}) while the order awaited approval; it was not sent`;
+}
+
+/** The audit events of the orders a flatten ended, one each, with the flatten's actor. */
+export function flattenedApprovalEvents(actor: AuditEventInput['actor'], requestId: string | undefined, flattenId: string, orders: FlattenedApproval[]): AuditEventInput[] {
+  return orders.map((o) => ({
+    action: 'order.reject' as const,
+    actor,
+    requestId,
+    resource: { type: 'order', id: o.id },
+    reason: flattenedReason(flattenId),
+    metadata: { flattenId, signalId: o.signalId, routeId: o.routeId, symbol: o.symbol },
+  }));
+}
+
 /** The api's side of flattens: recording a request and reading its progress. */
 @Injectable()
 export class FlattensRepository {
@@ -45,12 +71,24 @@ export class FlattensRepository {
     return rows;
   }
 
-  async insert(client: PoolClient, workspaceId: string, flatten: Omit<FlattenRow, 'createdAt'>, connectionIds: string[]): Promise<void> {
-    await client.query(
-      `WITH f AS (INSERT INTO flattens (id, workspace_id, scope, reason, requested_by_type, requested_by) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id)
-       INSERT INTO flatten_connections (workspace_id, flatten_id, connection_id) SELECT $2, f.id, c FROM f, unnest($7::uuid[]) AS c`,
-      [flatten.id, workspaceId, flatten.scope, flatten.reason, flatten.requestedByType, flatten.requestedBy, connectionIds],
+  /**
+   * Records the flatten and its connections, and ends their orders awaiting approval `rejected` (with a transition row):
+   * nothing approved after the flatten may open the positions again. Returns the orders it ended.
+   */
+  async insert(client: PoolClient, workspaceId: string, flatten: Omit<FlattenRow, 'createdAt'>, connectionIds: string[]): Promise<FlattenedApproval[]> {
+    const { rows } = await client.query<FlattenedApproval>(
+      `WITH f AS (INSERT INTO flattens (id, workspace_id, scope, reason, requested_by_type, requested_by) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id),
+       fc AS (INSERT INTO flatten_connections (workspace_id, flatten_id, connection_id) SELECT $2, f.id, c FROM f, unnest($7::uuid[]) AS c),
+       ended AS (
+         UPDATE orders SET status = 'rejected', reason = $8, approval_decided_at = clock_timestamp(), updated_at = clock_timestamp()
+          WHERE connection_id = ANY($7::uuid[]) AND status = 'awaiting_approval'
+          RETURNING id, workspace_id, route_id, symbol, signal_id),
+       transitions AS (
+         INSERT INTO order_transitions (workspace_id, order_id, from_status, to_status) SELECT workspace_id, id, 'awaiting_approval', 'rejected' FROM ended)
+       SELECT id, route_id AS "routeId", symbol, signal_id AS "signalId" FROM ended`,
+      [flatten.id, workspaceId, flatten.scope, flatten.reason, flatten.requestedByType, flatten.requestedBy, connectionIds, flattenedReason(flatten.id)],
     );
+    return rows;
   }
 
   async find(client: PoolClient, id: string): Promise<{ flatten: FlattenRow; connections: FlattenConnectionRow[]; orders: FlattenOrderView[] } | undefined> {

@@ -8,7 +8,7 @@ import { TenantDb } from '../database/tenant-db';
 import type { AuthContext } from '../common/auth/auth-context';
 import { ConnectionJobs } from './connection-jobs';
 import type { FlattenDto } from './dto/flatten.dto';
-import { FlattensRepository } from './flattens.repository';
+import { flattenedApprovalEvents, FlattensRepository } from './flattens.repository';
 
 /**
  * Flatten: cancel open orders and close positions, on one connection or on every active one of the workspace.
@@ -66,7 +66,7 @@ export class FlattensService {
         throw Problem.conflict('connection_revoked', 'The connection is revoked: Switchyard can no longer act at its broker (close its positions at the broker).');
       }
       const active = connections.filter((c) => c.status === 'active').map((c) => c.id);
-      await this.repository.insert(client, auth.workspaceId, { id, scope, reason: dto.reason, requestedByType: auth.actor.type, requestedBy: auth.actor.id }, active);
+      const ended = await this.repository.insert(client, auth.workspaceId, { id, scope, reason: dto.reason, requestedByType: auth.actor.type, requestedBy: auth.actor.id }, active);
       await this.audit.recordRaw(client, {
         action: 'flatten.request',
         actor: auth.actor,
@@ -74,8 +74,9 @@ export class FlattensService {
         requestId: auth.requestId,
         reason: dto.reason,
         resource: connectionId ? { type: 'connection', id: connectionId } : { type: 'workspace', id: auth.workspaceId },
-        metadata: { flattenId: id, scope, connections: active.length },
+        metadata: { flattenId: id, scope, connections: active.length, ...(ended.length && { endedApprovals: ended.length }) },
       });
+      for (const event of flattenedApprovalEvents(auth.actor, auth.requestId, id, ended)) await this.audit.recordRaw(client, event);
       return active;
     });
     // After the commit, so the worker finds the flatten; a failed add leaves that connection pending (shown as such).

@@ -23,10 +23,12 @@ export const tradingWindowSchema = z
     start: clockTime,
     end: clockTime,
     timezone: z.string().max(64).refine(isTimeZone, 'must be an IANA time zone such as America/New_York'),
+    flattenAtEnd: z.boolean().optional().describe("At the window's end the worker flattens the route's positions on its connection (once per end)."),
   })
   .refine((w) => w.start !== w.end, { path: ['end'], message: 'must differ from start (a window cannot be empty or the whole day)' });
 
-const limits = z.strictObject({
+/** A route's limits; its workspace sets the same fields as defaults and ceilings (PUT /v1/workspace/risk-limits). */
+export const routeLimitsSchema = z.strictObject({
   maxQuantity: decimal.optional(),
   maxNotional: decimal.optional(),
   maxOrdersPerMinute: z.number().int().min(1).max(10_000).optional(),
@@ -52,7 +54,7 @@ export const createRouteSchema = z.strictObject({
   sizing,
   symbolMap: z.record(symbol, symbol).refine((m) => Object.keys(m).length <= 500, 'at most 500 entries').optional(),
   allowedSymbols: z.array(symbol).max(500).optional(),
-  limits: limits.optional(),
+  limits: routeLimitsSchema.optional(),
   positionMode: positionMode.default('both'),
   entryWhenOpen: entryWhenOpen.default('add'),
   approval: approval.optional(),
@@ -66,7 +68,7 @@ export const updateRouteSchema = z
     sizing: sizing.optional(),
     symbolMap: z.record(symbol, symbol).optional(),
     allowedSymbols: z.array(symbol).max(500).nullable().optional(),
-    limits: limits.optional(),
+    limits: routeLimitsSchema.optional(),
     positionMode: positionMode.optional(),
     entryWhenOpen: entryWhenOpen.optional(),
     approval: approval.nullable().optional(),
@@ -78,6 +80,22 @@ export type UpdateRouteDto = z.infer<typeof updateRouteSchema>;
 
 const decimalView = z.string().describe('A decimal, as a string.');
 
+const tradingWindowView = z.object({ days: z.array(z.enum(WEEKDAYS)), start: z.string(), end: z.string(), timezone: z.string(), flattenAtEnd: z.boolean() });
+
+/** The limits as a route or its workspace holds them (null: unset). */
+export const limitsViewSchema = z.object({
+  maxQuantity: decimalView.nullable(),
+  maxNotional: decimalView.nullable(),
+  maxOrdersPerMinute: z.int().nullable(),
+  maxSignalAgeSeconds: z.int().nullable(),
+  duplicateWindowSeconds: z.int().nullable(),
+  tradingWindows: z.array(tradingWindowView).nullable(),
+  blockExitsOutsideWindows: z.boolean(),
+  maxPosition: decimalView.nullable(),
+  maxOpenPositions: z.int().nullable(),
+});
+export type LimitsView = z.infer<typeof limitsViewSchema>;
+
 export const routeViewSchema = z.object({
   id: z.uuid(),
   sourceId: z.uuid(),
@@ -86,17 +104,7 @@ export const routeViewSchema = z.object({
   sizing: z.object({ mode: z.string(), value: decimalView }),
   symbolMap: z.record(z.string(), z.string()),
   allowedSymbols: z.array(z.string()).nullable(),
-  limits: z.object({
-    maxQuantity: decimalView.nullable(),
-    maxNotional: decimalView.nullable(),
-    maxOrdersPerMinute: z.int().nullable(),
-    maxSignalAgeSeconds: z.int().nullable(),
-    duplicateWindowSeconds: z.int().nullable(),
-    tradingWindows: z.array(z.object({ days: z.array(z.enum(WEEKDAYS)), start: z.string(), end: z.string(), timezone: z.string() })).nullable(),
-    blockExitsOutsideWindows: z.boolean(),
-    maxPosition: decimalView.nullable(),
-    maxOpenPositions: z.int().nullable(),
-  }),
+  limits: limitsViewSchema.describe("The route's own limits (null: the workspace's apply; a workspace ceiling stricter than a route's value wins)."),
   positionMode: z.string(),
   entryWhenOpen: z.string(),
   approval: z.string().nullable().describe("The route's own approval setting, auto or manual (null: the workspace's)."),

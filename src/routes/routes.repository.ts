@@ -2,6 +2,10 @@ import { Injectable } from '@nestjs/common';
 import { byCreatedAt, PageRequest, TimeKey } from '../common/pagination';
 import type { TenantTx } from '../database/tenant-db';
 import type { Prisma, Route } from '../generated/prisma/client';
+import type { LimitColumns } from './route-limits';
+
+const LIMIT_FIELDS = { maxQuantity: true, maxNotional: true, maxOrdersPerMinute: true, maxSignalAgeSeconds: true, duplicateWindowSeconds: true,
+  tradingWindows: true, blockExitsOutsideWindows: true, maxPosition: true, maxOpenPositions: true } as const;
 
 @Injectable()
 export class RoutesRepository {
@@ -11,6 +15,11 @@ export class RoutesRepository {
 
   activeConnectionExists(tx: TenantTx, id: string): Promise<boolean> {
     return tx.brokerConnection.count({ where: { id, status: 'active' } }).then((n) => n > 0);
+  }
+
+  /** The workspace's limits: the routes' defaults and ceilings. */
+  workspaceLimits(tx: TenantTx, workspaceId: string): Promise<LimitColumns> {
+    return tx.workspace.findUniqueOrThrow({ where: { id: workspaceId }, select: LIMIT_FIELDS });
   }
 
   create(tx: TenantTx, data: Prisma.RouteUncheckedCreateInput): Promise<Route> {

@@ -3,11 +3,12 @@ import { randomUUID } from 'node:crypto';
 import { AuditWriter } from '../audit/audit-writer';
 import { byCreatedAt, Page, PageRequest, TimeKey, toPage } from '../common/pagination';
 import { Problem } from '../common/problem';
-import { TenantDb } from '../database/tenant-db';
-import { Prisma, type Route } from '../generated/prisma/client';
+import { TenantDb, type TenantTx } from '../database/tenant-db';
+import { looserThanWorkspace } from '../common/limit-ceilings';
+import type { Route } from '../generated/prisma/client';
 import type { AuthContext } from '../common/auth/auth-context';
-import type { TradingWindow } from '../common/trading-windows';
 import type { CreateRouteDto, RouteView, UpdateRouteDto } from './route.dto';
+import { limitColumns, limitsView, numericLimits } from './route-limits';
 import { RoutesRepository } from './routes.repository';
 
 function toView(r: Route): RouteView {
@@ -19,35 +20,13 @@ function toView(r: Route): RouteView {
     sizing: { mode: r.sizingMode, value: r.sizingValue.toString() },
     symbolMap: r.symbolMap as Record<string, string>,
     allowedSymbols: r.allowedSymbols.length ? r.allowedSymbols : null,
-    limits: {
-      maxQuantity: r.maxQuantity?.toString() ?? null,
-      maxNotional: r.maxNotional?.toString() ?? null,
-      maxOrdersPerMinute: r.maxOrdersPerMinute,
-      maxSignalAgeSeconds: r.maxSignalAgeSeconds,
-      duplicateWindowSeconds: r.duplicateWindowSeconds,
-      tradingWindows: (r.tradingWindows as TradingWindow[] | null) ?? null,
-      blockExitsOutsideWindows: r.blockExitsOutsideWindows,
-      maxPosition: r.maxPosition?.toString() ?? null,
-      maxOpenPositions: r.maxOpenPositions,
-    },
+    limits: limitsView(r),
     positionMode: r.positionMode,
     entryWhenOpen: r.entryWhenOpen,
     approval: r.approval,
     approvalExpirySeconds: r.approvalExpirySeconds,
     createdAt: r.createdAt.toISOString(),
     updatedAt: r.updatedAt.toISOString(),
-  };
-}
-
-/** The risk limits' columns; a `limits` object replaces all of them (unset fields clear). */
-function riskLimits(limits: CreateRouteDto['limits']) {
-  return {
-    maxSignalAgeSeconds: limits?.maxSignalAgeSeconds ?? null,
-    duplicateWindowSeconds: limits?.duplicateWindowSeconds ?? null,
-    tradingWindows: limits?.tradingWindows ?? Prisma.DbNull,
-    blockExitsOutsideWindows: limits?.blockExitsOutsideWindows ?? false,
-    maxPosition: limits?.maxPosition ?? null,
-    maxOpenPositions: limits?.maxOpenPositions ?? null,
   };
 }
 
@@ -66,6 +45,7 @@ export class RoutesService {
       if (!(await this.routes.activeConnectionExists(tx, dto.connectionId))) {
         throw Problem.unprocessable('connection_not_found', 'No such active connection in this workspace.');
       }
+      await this.withinCeilings(tx, auth.workspaceId, dto.limits);
       const route = await this.routes.create(tx, {
         id: randomUUID(),
         workspaceId: auth.workspaceId,
@@ -76,10 +56,7 @@ export class RoutesService {
         sizingValue: dto.sizing.value,
         symbolMap: dto.symbolMap ?? {},
         allowedSymbols: dto.allowedSymbols ?? [],
-        maxQuantity: dto.limits?.maxQuantity,
-        maxNotional: dto.limits?.maxNotional,
-        maxOrdersPerMinute: dto.limits?.maxOrdersPerMinute,
-        ...riskLimits(dto.limits),
+        ...limitColumns(dto.limits),
         positionMode: dto.positionMode,
         entryWhenOpen: dto.entryWhenOpen,
         approval: dto.approval ?? null,
@@ -97,6 +74,7 @@ export class RoutesService {
   update(auth: AuthContext, id: string, dto: UpdateRouteDto): Promise<RouteView> {
     return this.db.run(auth.workspaceId, async (tx) => {
       if (!(await this.routes.find(tx, id))) throw Problem.notFound('Route');
+      await this.withinCeilings(tx, auth.workspaceId, dto.limits);
       const route = await this.routes.update(tx, id, {
         ...(dto.enabled !== undefined && { enabled: dto.enabled }),
         ...(dto.sizing && { sizingMode: dto.sizing.mode, sizingValue: dto.sizing.value }),
@@ -106,12 +84,7 @@ export class RoutesService {
         ...(dto.entryWhenOpen && { entryWhenOpen: dto.entryWhenOpen }),
         ...(dto.approval !== undefined && { approval: dto.approval }),
         ...(dto.approvalExpirySeconds !== undefined && { approvalExpirySeconds: dto.approvalExpirySeconds }),
-        ...(dto.limits && {
-          maxQuantity: dto.limits.maxQuantity ?? null,
-          maxNotional: dto.limits.maxNotional ?? null,
-          maxOrdersPerMinute: dto.limits.maxOrdersPerMinute ?? null,
-          ...riskLimits(dto.limits),
-        }),
+        ...(dto.limits && limitColumns(dto.limits)),
       });
       await this.audit.record(tx, this.event(auth, 'route.update', id, { fields: Object.keys(dto).sort().join(',') }));
       return toView(route);
@@ -124,6 +97,17 @@ export class RoutesService {
       // Soft delete: orders keep pointing at the route they were made from.
       await this.routes.update(tx, id, { deletedAt: new Date(), enabled: false });
       await this.audit.record(tx, this.event(auth, 'route.delete', id, {}));
+    });
+  }
+
+  /** A route may only be stricter than its workspace: a looser limit is refused naming the field and the workspace's value. */
+  private async withinCeilings(tx: TenantTx, workspaceId: string, limits: CreateRouteDto['limits']): Promise<void> {
+    if (!limits) return;
+    const looser = looserThanWorkspace(limits, numericLimits(await this.routes.workspaceLimits(tx, workspaceId)));
+    if (!looser) return;
+    throw Problem.unprocessable('limit_exceeds_workspace_ceiling', `limits.${looser.field}: ${looser.words}; a route may only be stricter than its workspace.`, {
+      limit: looser.field,
+      ceiling: looser.ceiling,
     });
   }
 

@@ -7,7 +7,7 @@ import { AuditWriter } from '../audit/audit-writer';
 import type { BrokerAdapter, BrokerCredentials, BrokerName } from '../brokers/broker-adapter';
 import { BrokerError } from '../brokers/broker-error';
 import { BrokerRegistry } from '../brokers/broker-registry';
-import { absDecimal } from '../brokers/broker-values';
+import { absDecimal } from '../common/decimal';
 import { LOGGER } from '../common/logger';
 import { TenantDb } from '../database/tenant-db';
 import { KmsUnavailableError } from '../kms/kms-errors';

@@ -9,7 +9,7 @@ import { sessionEnd, sessionStart } from '../common/session-boundary';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { TenantDb } from '../database/tenant-db';
 import { ConnectionJobs } from '../positions/connection-jobs';
-import { FlattensRepository } from '../positions/flattens.repository';
+import { flattenedApprovalEvents, FlattensRepository } from '../positions/flattens.repository';
 import { LossGuardRepository } from './loss-guard.repository';
 import { LossBreach, lossBreach, sessionPnl } from './risk/loss-limits';
 
@@ -79,7 +79,8 @@ export class LossGuard {
     });
     if (!flattenId) return { breach };
     const reason = `${breach.limit} breached: ${breach.reason}`.slice(0, 500);
-    await this.flattens.insert(client, workspaceId, { id: flattenId, scope: 'connection', reason, requestedByType: 'worker', requestedBy: actorId }, [connectionId]);
+    const ended = await this.flattens.insert(client, workspaceId, { id: flattenId, scope: 'connection', reason, requestedByType: 'worker', requestedBy: actorId }, [connectionId]);
+    for (const event of flattenedApprovalEvents(actor, actorId, flattenId, ended)) await this.audit.recordRaw(client, event);
     await this.audit.recordRaw(client, { action: 'flatten.request', actor, resource, requestId: actorId, reason, metadata: { flattenId, scope: 'connection', connections: 1, limit: breach.limit } });
     await this.repository.engageKillSwitch(client, connectionId, reason, `worker:${actorId}`);
     await this.audit.recordRaw(client, { action: 'connection.kill_switch', actor, resource, requestId: actorId, reason, metadata: { engaged: true, limit: breach.limit, flattenId } });

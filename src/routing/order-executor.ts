@@ -1,19 +1,21 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { PoolClient } from 'pg';
 import type { Logger } from 'pino';
-import type { BrokerAdapter, BrokerCredentials, BrokerName, OrderAck, OrderRequest, Position } from '../brokers/broker-adapter';
+import type { BrokerAdapter, BrokerCredentials, BrokerLeg, BrokerName, OrderAck, OrderRequest, Position } from '../brokers/broker-adapter';
 import { BrokerError } from '../brokers/broker-error';
 import { BrokerRegistry } from '../brokers/broker-registry';
 import { AuditWriter } from '../audit/audit-writer';
 import { Pager } from '../audit/pager/pager';
 import { LOGGER } from '../common/logger';
-import { TenantDb } from '../database/tenant-db';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { sent, TenantDb } from '../database/tenant-db';
 import { KmsUnavailableError } from '../kms/kms-errors';
 import { ConnectionTurns } from './connection-turns';
 import { LossGuard } from './loss-guard';
+import { recordLegs } from './order-state';
+import { OrderSyncRepository } from './order-sync.repository';
 import { CredentialGrant, CredentialOpener, RoutingContext } from './credential-opener';
-import { absDecimal, isPositiveDecimal } from '../brokers/broker-values';
-import { parseDecimal, ZERO } from '../common/decimal';
+import { absDecimal, isPositiveDecimal, parseDecimal, ZERO } from '../common/decimal';
 import { RouteRules, sizeFromEquity } from './order-plan';
 import { riskGate } from './risk-gate';
 import { connectionRiskRefusal } from './risk/connection-switch';
@@ -35,8 +37,8 @@ export interface ExecutionJob {
   finalAttempt: boolean;
 }
 
-/** The answer finishOrder records; `limit` names the risk limit that blocked the order at execution (audited). */
-type Outcome = Parameters<RoutingRepository['finishOrder']>[2] & { limit?: string };
+/** The answer finishOrder records; `limit` names the risk limit that blocked the order at execution (audited); `legs` the bracket's legs the broker answered with. */
+type Outcome = Parameters<RoutingRepository['finishOrder']>[2] & { limit?: string; legs?: BrokerLeg[] };
 
 /** What execution needs of a route: its planning rules and the position limit percent_equity entries are sized under. */
 export type ExecutedRoute = RouteRules & Pick<PositionLimits, 'maxPosition'> & { lossLimited?: boolean };
@@ -82,16 +84,6 @@ export interface ExecuteOptions {
 /** What a claim needs of an order (the plan transaction claims one it has only just inserted). */
 export type ClaimedOrder = Pick<OrderRow, 'id' | 'connectionId' | 'signalSeq'>;
 
-/**
- * A statement sent without waiting for its answer (TenantDb.runPipelined awaits every statement
- * before it reports the commit, and throws the first failure); marked handled here so that a failure
- * is reported once, by the unit of work, not also as an unhandled rejection.
- */
-export function sent<T>(statement: Promise<T>): Promise<T> {
-  statement.catch(() => undefined);
-  return statement;
-}
-
 export interface Executed {
   status: OrderRow['status'];
   /** The signal's status when `settle` ran with the answer. */
@@ -116,6 +108,8 @@ export class OrderExecutor {
     private readonly audit: AuditWriter,
     private readonly lossGuard: LossGuard,
     @Inject(LOGGER) private readonly logger: Logger,
+    private readonly syncRepository: OrderSyncRepository,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async execute(job: ExecutionJob, order: OrderRow, route: ExecutedRoute, options: ExecuteOptions = {}): Promise<Executed> {
@@ -132,9 +126,11 @@ export class OrderExecutor {
     const next = this.turns.takeHandoff(order.connectionId);
     let handedOver: FoldedClaim | undefined;
     let signalStatus: string | undefined;
+    let legFilled = false;
     try {
       signalStatus = await this.db.runPipelined(job.workspaceId, async (client) => {
         sent(this.repository.finishOrder(client, order.id, outcome));
+        if (outcome.legs?.length) legFilled = await recordLegs(this.syncRepository, client, order.id, outcome.legs, this.config.orderSync.intervalMs);
         if (outcome.limit) sent(this.audit.recordRaw(client, orderBlockedEvent(job.id, order, outcome.limit, outcome.reason!, { signalSeq: order.signalSeq })));
         const settled = await options.settle?.(client);
         if (next) handedOver = await next.claimIn(client);
@@ -146,7 +142,7 @@ export class OrderExecutor {
     }
     next?.deliver(handedOver);
     // A fill that breaches the connection's loss limit acts now, not at the next signal.
-    if (route.lossLimited && outcome.filledQuantity && isPositiveDecimal(outcome.filledQuantity)) await this.lossGuard.afterFill(job.workspaceId, order.connectionId, job.id);
+    if (route.lossLimited && (legFilled || (outcome.filledQuantity && isPositiveDecimal(outcome.filledQuantity)))) await this.lossGuard.afterFill(job.workspaceId, order.connectionId, job.id);
     if (outcome.status === 'failed') await this.deadLettered(job, order, outcome.reason ?? 'failed');
     return { status: outcome.status, signalStatus };
   }
@@ -366,7 +362,7 @@ function priorLegRefusal(prior: { status: OrderRow['status']; reason: string | n
 }
 
 function fromAck(ack: OrderAck): Outcome {
-  return { status: ack.status, brokerOrderId: ack.brokerOrderId, filledQuantity: ack.filledQuantity, averagePrice: ack.averagePrice, reason: ack.reason };
+  return { status: ack.status, brokerOrderId: ack.brokerOrderId, filledQuantity: ack.filledQuantity, averagePrice: ack.averagePrice, reason: ack.reason, legs: ack.legs };
 }
 
 /** What an exit closes: the whole position on the side it names (a `sell` exit closes a long), or why nothing. */

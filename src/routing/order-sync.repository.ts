@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool, PoolClient } from 'pg';
-import type { BrokerFill, BrokerOrderStatus } from '../brokers/broker-adapter';
+import type { BrokerFill, BrokerLeg, BrokerOrderStatus } from '../brokers/broker-adapter';
 import { PG_POOL } from '../database/database.tokens';
 
 /** An order the poller holds for one ask at its broker. */
@@ -100,6 +100,34 @@ export class OrderSyncRepository {
         SELECT u.workspace_id, u.id, prev.status, u.status FROM updated u, prev WHERE prev.status IS DISTINCT FROM u.status`,
       values: [orderId, result.status, result.reason ?? null, result.brokerOrderId, result.nextInMs],
     });
+  }
+
+  /**
+   * The entry's bracket legs as orders of their own, idempotent by the broker's leg order id: a leg not recorded yet is
+   * inserted `accepted` (with its transition) under the entry's signal, route and connection, due for a poll at once.
+   * Returns every given leg's order id, for its state to be recorded like any order's.
+   */
+  async recordLegs(client: PoolClient, parentOrderId: string, legs: BrokerLeg[]): Promise<{ id: string; brokerOrderId: string }[]> {
+    const { rows } = await client.query<{ id: string; brokerOrderId: string }>({
+      name: 'sync.record_legs',
+      text: `WITH l AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[], $8::numeric[], $9::numeric[])
+                  AS l(broker_id, client_id, role, side, type, quantity, limit_price, stop_price)),
+        inserted AS (
+          INSERT INTO orders (id, workspace_id, signal_id, route_id, connection_id, broker, client_order_id, signal_seq, leg, intent, symbol, side, order_type,
+                              quantity, limit_price, stop_price, time_in_force, status, broker_order_id, parent_order_id, bracket_role, sent_at, acknowledged_at, next_sync_at)
+          SELECT gen_random_uuid(), p.workspace_id, p.signal_id, p.route_id, p.connection_id, p.broker, l.client_id, p.signal_seq, p.leg, 'exit', p.symbol, l.side, l.type,
+                 l.quantity, l.limit_price, l.stop_price, p.time_in_force, 'accepted', l.broker_id, p.id, l.role, p.sent_at, clock_timestamp(), clock_timestamp()
+            FROM orders p, l WHERE p.id = $1 AND p.parent_order_id IS NULL
+          ON CONFLICT DO NOTHING
+          RETURNING id, workspace_id, broker_order_id),
+        transitions AS (INSERT INTO order_transitions (workspace_id, order_id, from_status, to_status) SELECT workspace_id, id, NULL, 'accepted' FROM inserted)
+        SELECT id, broker_order_id AS "brokerOrderId" FROM inserted
+        UNION ALL
+        SELECT id, broker_order_id FROM orders WHERE parent_order_id = $1 AND broker_order_id = ANY($2::text[])`,
+      values: [parentOrderId, legs.map((l) => l.state.brokerOrderId), legs.map((l) => l.clientOrderId), legs.map((l) => l.role), legs.map((l) => l.side),
+        legs.map((l) => l.type), legs.map((l) => l.quantity), legs.map((l) => l.limitPrice ?? null), legs.map((l) => l.stopPrice ?? null)],
+    });
+    return rows;
   }
 
   /** Locks a working order for recording the broker's state; what its fills add up to now. Undefined once it ended. */

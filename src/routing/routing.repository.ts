@@ -2,12 +2,12 @@ import { Injectable } from '@nestjs/common';
 import type { PoolClient } from 'pg';
 import type { TradingWindow } from '../common/trading-windows';
 import type { SealedSecret } from '../kms/envelope';
-import { isPositiveDecimal } from '../brokers/broker-values';
-import { parseDecimal } from '../common/decimal';
+import { isPositiveDecimal, parseDecimal } from '../common/decimal';
 import { cumulativeFillId } from './order-fills';
 import type { OrderPlan, RouteRules } from './order-plan';
 import type { ConnectionRisk } from './risk/connection-switch';
 import type { ApprovalSettings } from './risk/approval';
+import type { WorkspaceLimits } from './risk/workspace-limits';
 import type { ConnectionBook, WorkingEntry } from './risk/position-limits';
 
 export interface SignalRow {
@@ -30,7 +30,7 @@ export interface RouteRow extends RouteRules {
   workspaceMaxSignalAgeSeconds: number | null;
   tradingWindows: TradingWindow[] | null;
   blockExitsOutsideWindows: boolean;
-  /** Effective duplicate window (the route's, else the workspace's), for the reason's words. */
+  /** Effective duplicate window (the longer of the route's and the workspace's), for the reason's words. */
   duplicateWindowSeconds: number | null;
   maxPosition: string | null;
   maxOpenPositions: number | null;
@@ -38,6 +38,10 @@ export interface RouteRow extends RouteRules {
   lossLimited: boolean;
   /** An earlier signal of the source with this one's ticker, action and sentiment inside the window (see DUPLICATE_OF). */
   duplicateOf: string | null;
+  /** The workspace's defaults and ceilings, as read; withWorkspaceLimits folds them into the route's (risk/workspace-limits.ts). */
+  workspaceLimits: WorkspaceLimits;
+  /** The workspace's trading windows: they apply on top of the route's own. */
+  workspaceTradingWindows?: TradingWindow[] | null;
   /** Manual approval: the route's and the workspace's settings (see risk/approval.ts). */
   approval: ApprovalSettings;
   workspaceApproval: ApprovalSettings;
@@ -144,7 +148,7 @@ export interface ClaimState {
  */
 const DUPLICATE_OF = `SELECT d.id FROM signals d
    WHERE d.workspace_id = s.workspace_id AND d.source_id = s.source_id AND d.seq < s.seq
-     AND d.received_at >= s.received_at - make_interval(secs => coalesce(r.duplicate_window_seconds, w.duplicate_window_seconds))
+     AND d.received_at >= s.received_at - make_interval(secs => greatest(r.duplicate_window_seconds, w.duplicate_window_seconds))
      AND d.payload->>'ticker' = s.payload->>'ticker' AND d.payload->>'action' = s.payload->>'action'
      AND d.payload->>'sentiment' IS NOT DISTINCT FROM s.payload->>'sentiment'
      AND (d.status IN ('received', 'queued')
@@ -157,16 +161,19 @@ const ROUTE_JSON = `json_build_object('id', r.id, 'connectionId', r.connection_i
   'symbolMap', r.symbol_map, 'allowedSymbols', NULLIF(r.allowed_symbols, '{}'), 'maxQuantity', r.max_quantity::text,
   'maxNotional', r.max_notional::text, 'maxOrdersPerMinute', r.max_orders_per_minute, 'positionMode', r.position_mode, 'entryWhenOpen', r.entry_when_open,
   'broker', c.broker, 'environment', c.environment, 'connectionStatus', c.status, 'credentialVersion', c.credential_version,
-  'ordersLastMinute', CASE WHEN r.max_orders_per_minute IS NULL THEN 0 ELSE
-    (SELECT count(*)::int FROM orders o WHERE o.route_id = r.id AND o.status <> 'blocked' AND o.created_at > now() - interval '1 minute') END,
+  'ordersLastMinute', CASE WHEN coalesce(r.max_orders_per_minute, w.max_orders_per_minute) IS NULL THEN 0 ELSE
+    (SELECT count(*)::int FROM orders o WHERE o.route_id = r.id AND o.parent_order_id IS NULL AND o.status <> 'blocked' AND o.created_at > now() - interval '1 minute') END,
   'maxSignalAgeSeconds', r.max_signal_age_seconds, 'workspaceMaxSignalAgeSeconds', w.max_signal_age_seconds,
   'tradingWindows', r.trading_windows, 'blockExitsOutsideWindows', r.block_exits_outside_windows,
   'maxPosition', r.max_position::text, 'maxOpenPositions', r.max_open_positions,
   'lossLimited', EXISTS (SELECT 1 FROM connection_risk k WHERE k.connection_id = r.connection_id AND (k.daily_loss_limit IS NOT NULL OR k.max_drawdown IS NOT NULL)),
-  'duplicateWindowSeconds', coalesce(r.duplicate_window_seconds, w.duplicate_window_seconds),
+  'duplicateWindowSeconds', greatest(r.duplicate_window_seconds, w.duplicate_window_seconds),
+  'workspaceLimits', json_build_object('maxQuantity', w.max_quantity::text, 'maxNotional', w.max_notional::text, 'maxOrdersPerMinute', w.max_orders_per_minute,
+    'tradingWindows', w.trading_windows, 'blockExitsOutsideWindows', w.block_exits_outside_windows, 'maxPosition', w.max_position::text,
+    'maxOpenPositions', w.max_open_positions),
   'approval', json_build_object('mode', r.approval, 'expirySeconds', r.approval_expiry_seconds),
   'workspaceApproval', json_build_object('mode', w.approval, 'expirySeconds', w.approval_expiry_seconds),
-  'duplicateOf', CASE WHEN coalesce(r.duplicate_window_seconds, w.duplicate_window_seconds) IS NULL THEN NULL ELSE (${DUPLICATE_OF}) END)`;
+  'duplicateOf', CASE WHEN greatest(r.duplicate_window_seconds, w.duplicate_window_seconds) IS NULL THEN NULL ELSE (${DUPLICATE_OF}) END)`;
 const ORDER_JSON = `json_build_object('id', o.id, 'routeId', o.route_id, 'connectionId', o.connection_id, 'broker', o.broker, 'clientOrderId', o.client_order_id,
   'signalSeq', o.signal_seq::text, 'leg', o.leg, 'intent', o.intent, 'positionRule', o.position_rule, 'symbol', o.symbol, 'side', o.side, 'orderType', o.order_type, 'quantity', o.quantity::text,
   'limitPrice', o.limit_price::text, 'stopPrice', o.stop_price::text, 'timeInForce', o.time_in_force, 'takeProfit', o.take_profit::text,
@@ -218,7 +225,7 @@ export class RoutingRepository {
               (SELECT coalesce(json_agg(${ROUTE_JSON} ORDER BY r.created_at, r.id), '[]')
                  FROM routes r JOIN broker_connections c ON c.id = r.connection_id JOIN workspaces w ON w.id = r.workspace_id
                 WHERE r.source_id = s.source_id AND r.enabled AND r.deleted_at IS NULL) AS routes,
-              (SELECT coalesce(json_agg(${ORDER_JSON} ORDER BY o.created_at, o.leg, o.id), '[]') FROM orders o WHERE o.signal_id = s.id) AS orders
+              (SELECT coalesce(json_agg(${ORDER_JSON} ORDER BY o.created_at, o.leg, o.id), '[]') FROM orders o WHERE o.signal_id = s.id AND o.parent_order_id IS NULL) AS orders
          FROM signals s WHERE s.id = $1 FOR UPDATE OF s`,
       values: [signalId],
     });
@@ -241,7 +248,7 @@ export class RoutingRepository {
       name: `routing.insert_orders.${orders.length}`,
       text: `WITH inserted AS (
          INSERT INTO orders (${INSERT_COLUMNS}) VALUES ${tuples.join(', ')}
-         ON CONFLICT (signal_id, route_id, leg) DO NOTHING
+         ON CONFLICT (signal_id, route_id, leg) WHERE parent_order_id IS NULL DO NOTHING
          RETURNING *),
        marked AS (
          UPDATE signals SET status = 'routing', error = NULL, routing_started_at = COALESCE(routing_started_at, now()) WHERE id = $1),
@@ -280,7 +287,7 @@ export class RoutingRepository {
          LEFT JOIN connection_risk k ON k.connection_id = $2
          LEFT JOIN orders o ON o.id = $1
          LEFT JOIN LATERAL (SELECT l.status, l.reason FROM orders l
-                             WHERE l.signal_id = o.signal_id AND l.route_id = o.route_id AND l.leg < o.leg
+                             WHERE l.signal_id = o.signal_id AND l.route_id = o.route_id AND l.leg < o.leg AND l.parent_order_id IS NULL
                              ORDER BY l.leg DESC LIMIT 1) prior ON true
         WHERE p.id = 1`,
       values: [order.id, order.connectionId, order.signalSeq],
@@ -364,7 +371,7 @@ export class RoutingRepository {
   async ordersOfSignal(client: PoolClient, signalId: string): Promise<OrderRow[]> {
     const { rows } = await client.query<OrderRow>({
       name: 'routing.orders_of_signal',
-      text: `SELECT ${ORDER_COLUMNS} FROM orders WHERE signal_id = $1 ORDER BY created_at, leg, id`,
+      text: `SELECT ${ORDER_COLUMNS} FROM orders WHERE signal_id = $1 AND parent_order_id IS NULL ORDER BY created_at, leg, id`,
       values: [signalId],
     });
     return rows;
@@ -412,8 +419,9 @@ export class RoutingRepository {
   /**
    * The connection's book for position limits (see ConnectionBook): the snapshot counts only while younger
    * than `snapshotMaxAgeMs` and fetched after the last order or flatten close was sent, else the fills do.
+   * `excluded`: orders being checked themselves (approved ones), not counted as working.
    */
-  async connectionBook(client: PoolClient, connectionId: string, snapshotMaxAgeMs: number): Promise<ConnectionBook> {
+  async connectionBook(client: PoolClient, connectionId: string, snapshotMaxAgeMs: number, excluded: string[] = []): Promise<ConnectionBook> {
     const { rows } = await client.query<{ fills: Record<string, string>; snapshot: { symbol: string; quantity: string }[] | null; working: WorkingEntry[] }>({
       name: 'routing.connection_book',
       text: `WITH fills AS (
@@ -429,8 +437,8 @@ export class RoutingRepository {
                   AND s.fetched_at > coalesce((SELECT max(x.created_at) FROM flatten_orders x WHERE x.connection_id = $1), '-infinity')) AS snapshot,
               (SELECT coalesce(json_agg(json_build_object('symbol', o.symbol, 'side', o.side, 'remaining', (o.quantity - coalesce(o.filled_quantity, 0))::text)), '[]')
                  FROM orders o WHERE o.connection_id = $1 AND o.intent = 'entry' AND o.side IS NOT NULL AND o.quantity IS NOT NULL
-                  AND o.status IN ('awaiting_approval', 'pending', 'submitted', 'accepted', 'partially_filled')) AS working`,
-      values: [connectionId, snapshotMaxAgeMs],
+                  AND o.status IN ('awaiting_approval', 'pending', 'submitted', 'accepted', 'partially_filled') AND o.id <> ALL($3::uuid[])) AS working`,
+      values: [connectionId, snapshotMaxAgeMs, excluded],
     });
     const { fills, snapshot, working } = rows[0];
     const entries: [string, string][] = snapshot ? snapshot.map((p) => [p.symbol, p.quantity]) : Object.entries(fills);

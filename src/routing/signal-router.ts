@@ -5,9 +5,8 @@ import type { PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import { AuditWriter } from '../audit/audit-writer';
 import { LOGGER } from '../common/logger';
-import { tradingWindowRefusal } from '../common/trading-windows';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { TenantDb } from '../database/tenant-db';
+import { sent, TenantDb } from '../database/tenant-db';
 import type { GivenUpJob, JobHandler } from '../queue/job-runner';
 import type { JobPayloads } from '../queue/jobs';
 import type { BrokerName } from '../brokers/broker-adapter';
@@ -15,11 +14,12 @@ import type { StopLoss, TakeProfit } from '../signals/signal-brackets';
 import { clientOrderId } from './client-order-id';
 import { LossGuard, LossVerdict } from './loss-guard';
 import type { LossBreach } from './risk/loss-limits';
-import { Executed, ExecutionJob, FoldedClaim, OrderExecutor, sent, WaitForEarlierOrder } from './order-executor';
-import { planOrders, RoutableSignal } from './order-plan';
+import { Executed, ExecutionJob, FoldedClaim, OrderExecutor, WaitForEarlierOrder } from './order-executor';
+import { OrderPlan, planOrders, RoutableSignal } from './order-plan';
 import { routeRateLimit, signalRefusal } from './risk-gate';
 import { effectiveApproval } from './risk/approval';
 import { orderBlockedEvent } from './risk/order-blocked';
+import { windowsRefusal, withWorkspaceLimits } from './risk/workspace-limits';
 import { addWorking, ConnectionBook, positionLimitRefusal } from './risk/position-limits';
 import { NewOrder, OrderRow, RouteRow, RoutingRepository, SignalRow, TERMINAL_ORDER_STATUSES } from './routing.repository';
 
@@ -29,13 +29,7 @@ const TURN_WAIT_MS = 20;
 /** Each further wait of the same job doubles up to this. */
 const TURN_WAIT_MAX_MS = 1_000;
 
-/**
- * The delay before a waiting job's next look. It backs off: jobs that keep finding their connection busy
- * must not fill every worker slot and starve the earlier signal they wait for. (On the PostgreSQL queue
- * backend a job re-queued by the stall check goes behind jobs that cycle through short delays; after a
- * PostgreSQL restart 24 such jobs took all 16 slots for minutes while the signal they waited for sat in
- * the queue.)
- */
+/** Waiting jobs back off so they never fill every worker slot and starve the signal they wait for (docs/resilience.md). */
 function turnWaitMs(previousWaits: number): number {
   return Math.min(TURN_WAIT_MAX_MS, TURN_WAIT_MS * 2 ** Math.min(Math.max(previousWaits, 0), 10));
 }
@@ -81,6 +75,7 @@ export class SignalRouter implements JobHandler<'route-signal'> {
         const plan = await this.plan(client, signalId, workspaceId, execution);
         // An approval's job sends the approved route's orders only: the signal's own job has the others.
         const approvedRoute = orderId === undefined ? undefined : (plan?.orders.find((o) => o.id === orderId)?.routeId ?? null);
+        if (plan && approvedRoute) plan.orders = await this.recheckApproved(client, workspaceId, plan, approvedRoute, execution.id);
         // Held before the commit makes the orders visible, so a claim that sees them finds them held here.
         for (const order of plan?.orders ?? []) {
           if (approvedRoute !== undefined && order.routeId !== approvedRoute) continue;
@@ -166,7 +161,8 @@ export class SignalRouter implements JobHandler<'route-signal'> {
   private async plan(client: PoolClient, signalId: string, workspaceId: string, execution: ExecutionJob) {
     const state = await this.repository.planState(client, signalId);
     if (!state || TERMINAL_SIGNAL.has(state.signal.status)) return undefined;
-    const { signal, routes } = state;
+    const { signal } = state;
+    const routes = state.routes.map(withWorkspaceLimits);
     let orders = state.orders;
     let claimed: Promise<FoldedClaim> | undefined;
     let losses = new Map<string, LossVerdict>();
@@ -226,7 +222,7 @@ export class SignalRouter implements JobHandler<'route-signal'> {
       const symbol = planned.ok ? planned.plan.symbol : planned.symbol;
       if (refused) return { ...common, plan: { intent: planned.ok ? planned.plan.intent : 'entry', symbol, type: 'market' }, status: 'blocked', reason: refused.reason, limit: refused.limit };
       if (!planned.ok) return { ...common, plan: { intent: 'entry', symbol, type: 'market' }, status: 'blocked', reason: planned.reason };
-      const outside = tradingWindowRefusal(route.tradingWindows, route.blockExitsOutsideWindows, planned.plan.intent, now);
+      const outside = windowsRefusal(route, planned.plan.intent, now);
       if (outside) return { ...common, plan: planned.plan, status: 'blocked', reason: outside, limit: 'tradingWindows' };
       if (loss && planned.plan.intent === 'entry') return { ...common, plan: planned.plan, status: 'blocked', reason: loss.reason, limit: loss.limit };
       const overLimit = book && positionLimitRefusal(planned.plan, route, book, closesFirst && leg > 0);
@@ -238,6 +234,47 @@ export class SignalRouter implements JobHandler<'route-signal'> {
       if (approval) return { ...common, plan: planned.plan, status: 'awaiting_approval', approvalExpiresAt: new Date(now + approval.expirySeconds * 1000) };
       return { ...common, plan: planned.plan, status: 'pending' };
     });
+  }
+
+  /**
+   * An approved order's time-dependent limits, looked at again now (it may have waited minutes): trading windows, the
+   * connection's loss limits, maxPosition and maxOpenPositions. The signal's age is not (it was checked when the order
+   * was planned; the wait was the reviewer's); kill switches are checked by the claim as for every order. A refused
+   * leg ends `blocked` with the reason, audited; the orders are returned as they now are.
+   */
+  private async recheckApproved(client: PoolClient, workspaceId: string, plan: { orders: OrderRow[]; routes: Map<string, RouteRow>; losses: Map<string, LossVerdict> }, routeId: string, jobId: string): Promise<OrderRow[]> {
+    const route = plan.routes.get(routeId);
+    const approved = plan.orders.filter((o) => o.routeId === routeId && o.status === 'pending' && o.attempts === 0);
+    if (!route || approved.length === 0) return plan.orders;
+    const now = Date.now();
+    const entries = approved.some((o) => o.intent === 'entry');
+    const loss = entries && route.lossLimited ? await this.lossGuard.look(client, workspaceId, route.connectionId, jobId) : undefined;
+    if (loss) plan.losses.set(route.connectionId, loss);
+    let book: ConnectionBook | undefined;
+    if (entries && (route.maxPosition !== null || route.maxOpenPositions !== null)) {
+      sent(this.repository.lockConnection(client, route.connectionId));
+      book = await this.repository.connectionBook(client, route.connectionId, this.config.snapshot.maxAgeMs, approved.map((o) => o.id));
+    }
+    const closesFirst = approved.length > 1 && approved[0].intent === 'exit';
+    const blocked = new Map<string, { reason: string; limit: string }>();
+    for (const order of approved) {
+      const leg: OrderPlan = { intent: order.intent, symbol: order.symbol, side: order.side ?? undefined, quantity: order.quantity ?? undefined, type: order.orderType };
+      const outside = windowsRefusal(route, leg.intent, now);
+      const refusal = outside
+        ? { reason: outside, limit: 'tradingWindows' }
+        : loss?.breach && leg.intent === 'entry'
+          ? { reason: loss.breach.reason, limit: loss.breach.limit }
+          : book && positionLimitRefusal(leg, route, book, closesFirst && order.leg > 0);
+      if (!refusal) {
+        if (book) addWorking(book, leg);
+        continue;
+      }
+      const reason = `${refusal.reason} (checked again at approval)`;
+      blocked.set(order.id, { reason, limit: refusal.limit });
+      sent(this.repository.finishOrder(client, order.id, { status: 'blocked', reason }));
+      sent(this.audit.recordRaw(client, orderBlockedEvent(jobId, order, refusal.limit, reason, { signalSeq: order.signalSeq, at: 'approval' })));
+    }
+    return plan.orders.map((o) => (blocked.has(o.id) ? { ...o, status: 'blocked', reason: blocked.get(o.id)!.reason } : o));
   }
 
   /**

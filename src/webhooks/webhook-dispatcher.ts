@@ -1,10 +1,10 @@
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { LOGGER } from '../common/logger';
 import { OutboundError } from '../common/outbound/outbound-error';
 import { OutboundGuard } from '../common/outbound/outbound-guard';
-import { PollingLoop } from '../common/polling-loop';
+import { LoopingService, PollingLoop } from '../common/polling-loop';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { TenantDb } from '../database/tenant-db';
 import { openSealedSecret } from '../kms/envelope';
@@ -28,8 +28,8 @@ const EXCERPT_CHARS = 200;
  * jitter until WEBHOOK_MAX_ATTEMPTS, then the delivery is failed. State lives in the database: a restart loses nothing.
  */
 @Injectable()
-export class WebhookDispatcher implements OnModuleDestroy {
-  private readonly loop: PollingLoop;
+export class WebhookDispatcher extends LoopingService {
+  protected readonly loop: PollingLoop;
   private readonly leaseMs: number;
 
   constructor(
@@ -40,22 +40,11 @@ export class WebhookDispatcher implements OnModuleDestroy {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
+    super();
     const { intervalMs } = config.webhooksOut;
     // A worker that dies mid-attempt leaves its delivery to another once the lease ends.
     this.leaseMs = config.outbound.timeoutMs * 2 + 5_000;
     this.loop = new PollingLoop('webhook delivery', logger, () => this.pass(), intervalMs);
-  }
-
-  start(): void {
-    this.loop.start();
-  }
-
-  stop(): Promise<void> {
-    return this.loop.stop();
-  }
-
-  onModuleDestroy(): Promise<void> {
-    return this.stop();
   }
 
   private async pass(): Promise<number> {

@@ -1,10 +1,20 @@
 import { Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { byCreatedAt, ListQuery, ListRequest, TimeKey } from '../common/pagination';
-import { IdParam, ValidBody } from '../common/validation';
+import { ApiView, IdParam, ValidBody } from '../common/validation';
 import type { AuthContext } from '../common/auth/auth-context';
 import { Auth, RequireRole } from '../common/auth/auth.decorators';
-import { CreateWebhookDto, createWebhookSchema, DeliveryListFilter, deliveryListFilters, RotateWebhookSecretDto, rotateWebhookSecretSchema } from './dto/webhook.dto';
+import {
+  CreateWebhookDto,
+  createWebhookSchema,
+  DeliveryListFilter,
+  deliveryListFilters,
+  deliveryViewSchema,
+  issuedWebhookViewSchema,
+  RotateWebhookSecretDto,
+  rotateWebhookSecretSchema,
+  webhookViewSchema,
+} from './dto/webhook.dto';
 import { WebhooksService } from './webhooks.service';
 
 @ApiTags('webhooks')
@@ -15,16 +25,18 @@ export class WebhooksController {
 
   @Post()
   @RequireRole('admin')
+  @ApiView(issuedWebhookViewSchema, 201)
   create(@Auth() auth: AuthContext, @ValidBody(createWebhookSchema) dto: CreateWebhookDto) {
     return this.webhooks.create(auth, dto);
   }
 
   @Get()
-  list(@Auth() auth: AuthContext, @ListQuery({ keyset: byCreatedAt, item: 'webhook endpoint' }) query: ListRequest<object, TimeKey>) {
+  list(@Auth() auth: AuthContext, @ListQuery({ keyset: byCreatedAt, item: 'webhook endpoint', view: webhookViewSchema }) query: ListRequest<object, TimeKey>) {
     return this.webhooks.list(auth, query.page);
   }
 
   @Get(':id')
+  @ApiView(webhookViewSchema)
   get(@Auth() auth: AuthContext, @IdParam('Webhook') id: string) {
     return this.webhooks.get(auth, id);
   }
@@ -33,7 +45,7 @@ export class WebhooksController {
   deliveries(
     @Auth() auth: AuthContext,
     @IdParam('Webhook') id: string,
-    @ListQuery({ keyset: byCreatedAt, item: 'delivery', filters: deliveryListFilters }) query: ListRequest<DeliveryListFilter, TimeKey>,
+    @ListQuery({ keyset: byCreatedAt, item: 'delivery', filters: deliveryListFilters, view: deliveryViewSchema }) query: ListRequest<DeliveryListFilter, TimeKey>,
   ) {
     return this.webhooks.deliveries(auth, id, query);
   }
@@ -42,6 +54,7 @@ export class WebhooksController {
   @Post(':id/deliveries/:deliveryId/retry')
   @RequireRole('admin')
   @HttpCode(200)
+  @ApiView(deliveryViewSchema)
   retry(@Auth() auth: AuthContext, @IdParam('Webhook') id: string, @IdParam('Delivery', 'deliveryId') deliveryId: string) {
     return this.webhooks.retryDelivery(auth, id, deliveryId);
   }
@@ -49,6 +62,7 @@ export class WebhooksController {
   @Post(':id/rotate-secret')
   @RequireRole('admin')
   @HttpCode(200)
+  @ApiView(issuedWebhookViewSchema)
   rotateSecret(@Auth() auth: AuthContext, @IdParam('Webhook') id: string, @ValidBody(rotateWebhookSecretSchema) dto: RotateWebhookSecretDto) {
     return this.webhooks.rotateSecret(auth, id, dto);
   }

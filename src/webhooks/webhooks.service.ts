@@ -10,7 +10,7 @@ import { SealedSecret, sealSecret } from '../kms/envelope';
 import { KmsUnavailableError } from '../kms/kms-errors';
 import { KMS_PROVIDER, KmsProvider } from '../kms/kms-provider';
 import type { AuthContext } from '../common/auth/auth-context';
-import type { CreateWebhookDto, DeliveryListFilter, RotateWebhookSecretDto } from './dto/webhook.dto';
+import type { CreateWebhookDto, DeliveryListFilter, DeliveryView, IssuedWebhook, RotateWebhookSecretDto, WebhookView } from './dto/webhook.dto';
 import { signingSecretContext } from './webhook-events';
 import { WebhookDeliveryRecord, WebhookEndpointRecord, WebhooksRepository } from './webhooks.repository';
 
@@ -19,36 +19,6 @@ export const MAX_ENDPOINTS = 25;
 
 /** 32 random bytes, shown as `whsec_<base64>` (the Standard Webhooks secret format receivers' libraries take). */
 const SECRET_BYTES = 32;
-
-export interface WebhookView {
-  id: string;
-  url: string;
-  events: string[];
-  description: string | null;
-  secretVersion: number;
-  /** Until then deliveries carry a signature with the previous secret too; null when none is in its grace period. */
-  previousSecretValidUntil: string | null;
-  createdAt: string;
-}
-
-/** The endpoint with its signing secret: shown at creation and rotation only. */
-export type IssuedWebhook = WebhookView & { secret: string };
-
-export interface DeliveryView {
-  id: string;
-  eventType: string;
-  orderId: string;
-  status: string;
-  attempts: number;
-  /** Each attempt: when, the HTTP status (null when none came back), the error, a short excerpt of the answer. */
-  attemptLog: unknown;
-  lastStatusCode: number | null;
-  lastError: string | null;
-  nextAttemptAt: string | null;
-  deliveredAt: string | null;
-  createdAt: string;
-  payload: unknown;
-}
 
 /** Order webhooks out: endpoints a workspace admin registers (URL checked by the SSRF guard), their secrets and deliveries. */
 @Injectable()
@@ -170,7 +140,7 @@ function view(e: WebhookEndpointRecord): WebhookView {
   return {
     id: e.id,
     url: e.url,
-    events: e.events,
+    events: e.events as WebhookView['events'],
     description: e.description,
     secretVersion: e.secretVersion,
     previousSecretValidUntil: e.previousSecretExpiresAt?.toISOString() ?? null,
@@ -181,16 +151,16 @@ function view(e: WebhookEndpointRecord): WebhookView {
 function deliveryView(d: WebhookDeliveryRecord): DeliveryView {
   return {
     id: d.id,
-    eventType: d.eventType,
+    eventType: d.eventType as DeliveryView['eventType'],
     orderId: d.orderId,
-    status: d.status,
+    status: d.status as DeliveryView['status'],
     attempts: d.attempts,
-    attemptLog: d.attemptLog,
+    attemptLog: d.attemptLog as DeliveryView['attemptLog'],
     lastStatusCode: d.lastStatusCode,
     lastError: d.lastError,
     nextAttemptAt: d.status === 'pending' ? d.nextAttemptAt.toISOString() : null,
     deliveredAt: d.deliveredAt?.toISOString() ?? null,
     createdAt: d.createdAt.toISOString(),
-    payload: d.payload,
+    payload: d.payload as DeliveryView['payload'],
   };
 }

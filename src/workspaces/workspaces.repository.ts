@@ -1,8 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import type { TenantTx } from '../database/tenant-db';
 import type { Role } from '../common/auth/auth-context';
+import type { Prisma } from '../generated/prisma/client';
+import type { LimitColumns } from '../routes/route-limits';
 
-export interface WorkspaceRecord {
+export interface WorkspaceRecord extends LimitColumns {
   id: string;
   name: string;
   killSwitchEngaged: boolean;
@@ -17,7 +19,8 @@ export interface WorkspaceRecord {
 }
 
 const WORKSPACE_FIELDS = { id: true, name: true, killSwitchEngaged: true, killSwitchReason: true, killSwitchEngagedRole: true, liveTradingEnabled: true,
-  maxSignalAgeSeconds: true, duplicateWindowSeconds: true, approval: true, approvalExpirySeconds: true, createdAt: true } as const;
+  maxSignalAgeSeconds: true, duplicateWindowSeconds: true, approval: true, approvalExpirySeconds: true, createdAt: true,
+  maxQuantity: true, maxNotional: true, maxOrdersPerMinute: true, tradingWindows: true, blockExitsOutsideWindows: true, maxPosition: true, maxOpenPositions: true } as const;
 
 export interface PlatformKillSwitchRecord {
   killSwitchEngaged: boolean;
@@ -60,11 +63,7 @@ export class WorkspacesRepository {
     });
   }
 
-  setRiskLimits(
-    tx: TenantTx,
-    id: string,
-    limits: { maxSignalAgeSeconds: number | null; duplicateWindowSeconds: number | null; approval?: string | null; approvalExpirySeconds?: number | null },
-  ): Promise<WorkspaceRecord> {
+  setRiskLimits(tx: TenantTx, id: string, limits: Prisma.WorkspaceUpdateInput): Promise<WorkspaceRecord> {
     return tx.workspace.update({ where: { id }, data: limits, select: WORKSPACE_FIELDS });
   }
 

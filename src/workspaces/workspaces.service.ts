@@ -5,6 +5,8 @@ import { AuditEventInput, PLATFORM_WORKSPACE_ID } from '../audit/audit-event';
 import { Problem } from '../common/problem';
 import { TenantDb, type TenantTx } from '../database/tenant-db';
 import { higherRole, roleAtLeast, type AuthContext, type PlatformContext, type Role } from '../common/auth/auth-context';
+import { Prisma } from '../generated/prisma/client';
+import { limitsView } from '../routes/route-limits';
 import { hashPassword } from './auth/passwords';
 import type { CreatedWorkspace, CreateWorkspaceDto, KillSwitchDto, LiveTradingDto, PlatformKillSwitchView, RiskLimitsDto, WorkspaceView } from './dto/workspace.dto';
 import { MembersRepository } from './members.repository';
@@ -21,7 +23,7 @@ function toWorkspaceView(w: WorkspaceRecord, platform: PlatformKillSwitchRecord)
     killSwitch: { engaged: w.killSwitchEngaged, reason: w.killSwitchReason },
     platformKillSwitch: { engaged: platform.killSwitchEngaged, engagedAt: platform.killSwitchEngaged ? (platform.killSwitchChangedAt?.toISOString() ?? null) : null },
     liveTradingEnabled: w.liveTradingEnabled,
-    riskLimits: { maxSignalAgeSeconds: w.maxSignalAgeSeconds, duplicateWindowSeconds: w.duplicateWindowSeconds },
+    riskLimits: limitsView(w),
     approval: { mode: w.approval, expirySeconds: w.approvalExpirySeconds },
     createdAt: w.createdAt.toISOString(),
   };
@@ -96,15 +98,13 @@ export class WorkspacesService {
   }
 
   async setRiskLimits(auth: AuthContext, dto: RiskLimitsDto): Promise<WorkspaceView> {
+    const { reason, tradingWindows, ...values } = dto;
     return this.db.run(auth.workspaceId, async (tx) => {
-      const limits = { maxSignalAgeSeconds: dto.maxSignalAgeSeconds, duplicateWindowSeconds: dto.duplicateWindowSeconds, approval: dto.approval, approvalExpirySeconds: dto.approvalExpirySeconds };
-      const workspace = await this.workspaces.setRiskLimits(tx, auth.workspaceId, limits);
-      await this.audit.record(tx, workspaceEvent(auth, 'workspace.risk_limits', dto.reason, {
-        maxSignalAgeSeconds: limits.maxSignalAgeSeconds,
-        duplicateWindowSeconds: limits.duplicateWindowSeconds,
-        ...(dto.approval !== undefined && { approval: dto.approval }),
-        ...(dto.approvalExpirySeconds !== undefined && { approvalExpirySeconds: dto.approvalExpirySeconds }),
-      }));
+      const data = { ...values, ...(tradingWindows !== undefined && { tradingWindows: tradingWindows ?? Prisma.DbNull }) };
+      const workspace = await this.workspaces.setRiskLimits(tx, auth.workspaceId, data);
+      // The metadata names what changed; windows as their count (their text is on GET /v1/workspace).
+      const metadata = { ...values, ...(tradingWindows !== undefined && { tradingWindows: tradingWindows?.length ?? null }) };
+      await this.audit.record(tx, workspaceEvent(auth, 'workspace.risk_limits', reason, metadata));
       return this.view(tx, workspace);
     });
   }

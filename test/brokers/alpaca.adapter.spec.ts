@@ -156,6 +156,29 @@ describe('AlpacaAdapter against the Alpaca API stub', () => {
       expect(lastOrderBody()).not.toHaveProperty('take_profit');
     });
 
+    it("reads a bracket's legs from the answer and the lookup: role, its own client order id, side, type, prices and state", async () => {
+      const creds = newKey();
+      const placed = await adapter.placeOrder(creds, order({ takeProfit: '120', stopLoss: '90', stopLossLimit: '89.5' }));
+      const stubOrder = stub.orders.find((o) => o.id === placed.brokerOrderId)!;
+      const [tp, sl] = stubOrder.legs!;
+      expect(placed.legs).toEqual([
+        { role: 'take_profit', clientOrderId: tp.client_order_id, side: 'sell', type: 'limit', quantity: '3', limitPrice: '120', stopPrice: undefined,
+          state: expect.objectContaining({ brokerOrderId: tp.id, status: 'accepted', filledQuantity: '0' }) },
+        { role: 'stop_loss', clientOrderId: sl.client_order_id, side: 'sell', type: 'stop_limit', quantity: '3', limitPrice: '89.5', stopPrice: '90',
+          state: expect.objectContaining({ brokerOrderId: sl.id, status: 'accepted' }) },
+      ]);
+      stub.fillPart(tp.client_order_id, 3, 121);
+      const looked = await adapter.getOrder(creds, order({ clientOrderId: stubOrder.client_order_id }));
+      expect(looked?.legs?.map((l) => [l.role, l.state.status, l.state.filledQuantity, l.state.averagePrice])).toEqual([
+        ['take_profit', 'filled', '3', '121'],
+        ['stop_loss', 'canceled', '0', undefined],
+      ]);
+      // A leg is an order of its own at Alpaca: looked up by its client order id, it has no legs.
+      const leg = await adapter.getOrder(creds, order({ clientOrderId: tp.client_order_id }));
+      expect(leg).toMatchObject({ brokerOrderId: tp.id, status: 'filled', filledQuantity: '3' });
+      expect(leg?.legs).toBeUndefined();
+    });
+
     it('maps insufficient buying power to a non-retryable rejection with the broker message', async () => {
       const creds = newKey({ equity: 1000 });
       const err = await failure(adapter.placeOrder(creds, order({ quantity: '100' })));

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { AddressInfo, createServer, Socket } from 'node:net';
 import { Pool } from 'pg';
 import { TenantDb } from '../../src/database/tenant-db';
 import type { PrismaService } from '../../src/database/prisma.service';
@@ -84,6 +85,41 @@ describe('TenantDb.runPipelined', () => {
       expect((await client.query(`SELECT current_setting('app.workspace_id', true) AS ws`)).rows[0].ws ?? '').toBe('');
     } finally {
       client.release();
+    }
+  });
+
+  it('really pipelines through pg: the next statement is on the wire before the slow one answers', async () => {
+    // A pass-through that logs, in order, what each side wrote; a pg that stopped pipelining fails this.
+    const wire: string[] = [];
+    const proxy = createServer((client) => {
+      const upstream = new Socket();
+      const target = new URL(db.apiUrl);
+      upstream.connect(Number(target.port || 5432), target.hostname);
+      client.on('data', (chunk) => (wire.push(`client:${chunk.toString('latin1')}`), upstream.write(chunk)));
+      upstream.on('data', (chunk) => (wire.push(`server:${chunk.toString('latin1')}`), client.write(chunk)));
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+      for (const s of [client, upstream]) s.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const url = new URL(db.apiUrl);
+    url.hostname = '127.0.0.1';
+    url.port = String((proxy.address() as AddressInfo).port);
+    const proxied = new Pool({ connectionString: url.toString(), max: 1 });
+    try {
+      await proxied.query('SELECT 1'); // the startup exchange, before the log that matters
+      wire.length = 0;
+      await new TenantDb({} as PrismaService, proxied, proxied).runPipelined(a, async (client) => {
+        void client.query('SELECT pg_sleep(0.3)');
+        return (await client.query(`SELECT 'after-the-sleep' AS marker`)).rows;
+      });
+      const sentMarker = wire.findIndex((w) => w.startsWith('client:') && w.includes('after-the-sleep'));
+      const firstAnswer = wire.findIndex((w) => w.startsWith('server:'));
+      expect(sentMarker).toBeGreaterThanOrEqual(0);
+      expect(firstAnswer).toBeGreaterThan(sentMarker);
+    } finally {
+      await proxied.end();
+      await new Promise((resolve) => proxy.close(resolve));
     }
   });
 

@@ -60,7 +60,7 @@ describe('route risk limits', () => {
       ['a negative maxPosition', { maxPosition: '-1' }, 'limits.maxPosition', expect.any(String)],
       ['a zero maxPosition', { maxPosition: '0.000' }, 'limits.maxPosition', 'must be above 0'],
       ['a zero maxOpenPositions', { maxOpenPositions: 0 }, 'limits.maxOpenPositions', expect.any(String)],
-      ['an unknown window field', { tradingWindows: [window({ flattenAtEnd: true })] }, 'limits.tradingWindows.0', expect.any(String)],
+      ['an unknown window field', { tradingWindows: [window({ flattenAtClose: true })] }, 'limits.tradingWindows.0', expect.any(String)],
     ])('refuses %s with a 422 naming the field', async (_what, limits, path, message) => {
       expect(await routeProblem(limits)).toEqual([{ path, message }]);
     });
@@ -80,10 +80,11 @@ describe('route risk limits', () => {
       const { ws, routeId } = await setup('paper', {
         maxSignalAgeSeconds: 30, duplicateWindowSeconds: 5, tradingWindows: windows, blockExitsOutsideWindows: true, maxPosition: '10.5', maxOpenPositions: 3,
       });
+      const shown = windows.map((w) => ({ ...w, flattenAtEnd: false }));
       const list = await http(world.api.url, 'GET', '/v1/routes', { token: ws.token });
       expect(list.body.items[0].limits).toEqual({
         maxQuantity: null, maxNotional: null, maxOrdersPerMinute: null,
-        maxSignalAgeSeconds: 30, duplicateWindowSeconds: 5, tradingWindows: windows, blockExitsOutsideWindows: true, maxPosition: '10.5', maxOpenPositions: 3,
+        maxSignalAgeSeconds: 30, duplicateWindowSeconds: 5, tradingWindows: shown, blockExitsOutsideWindows: true, maxPosition: '10.5', maxOpenPositions: 3,
       });
       const patched = await http(world.api.url, 'PATCH', `/v1/routes/${routeId}`, { token: ws.token, body: { limits: { maxQuantity: '3' } } });
       expect(patched.body.limits).toMatchObject({ maxQuantity: '3', maxSignalAgeSeconds: null, duplicateWindowSeconds: null, tradingWindows: null, blockExitsOutsideWindows: false, maxPosition: null, maxOpenPositions: null });
@@ -137,7 +138,7 @@ describe('route risk limits', () => {
       const { ws, send } = await setup('paper', { maxSignalAgeSeconds: 300 });
       const set = await http(world.api.url, 'PUT', '/v1/workspace/risk-limits', { token: ws.token, body: { maxSignalAgeSeconds: 30, duplicateWindowSeconds: null, reason: 'tighten' } });
       expect(set.status).toBe(200);
-      expect(set.body.riskLimits).toEqual({ maxSignalAgeSeconds: 30, duplicateWindowSeconds: null });
+      expect(set.body.riskLimits).toMatchObject({ maxSignalAgeSeconds: 30, duplicateWindowSeconds: null, maxQuantity: null });
       expect((await send({ time: ago(20) })).status).toBe('routed');
       const old = await send({ time: ago(40) });
       expect([old.status, old.error]).toEqual(['blocked', expect.stringMatching(/at most 30 s old or ahead$/)]);

@@ -107,7 +107,7 @@ async function startReceiver(path: string, handle: Handler): Promise<PagerReceiv
   const requests: RecordedRequest[] = [];
   const events = new EventEmitter();
 
-  const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+  const serve = async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
@@ -126,7 +126,9 @@ async function startReceiver(path: string, handle: Handler): Promise<PagerReceiv
     res.writeHead(answer.status, { 'content-type': typeof answer.body === 'string' ? 'text/plain' : 'application/json' });
     res.end(text);
     events.emit('request');
-  });
+  };
+  // A request that fails mid-read is dropped, never an unhandled rejection.
+  const server = createServer((req, res) => void serve(req, res).catch((err: Error) => res.destroy(err)));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 

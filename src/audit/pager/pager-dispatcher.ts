@@ -1,7 +1,8 @@
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
+import { equalJitterBackoff } from '../../common/backoff';
 import { LOGGER } from '../../common/logger';
-import { PollingLoop } from '../../common/polling-loop';
+import { LoopingService, PollingLoop } from '../../common/polling-loop';
 import { TenantDb } from '../../database/tenant-db';
 import { AUDIT_TUNING, AuditTuning } from '../audit-tuning';
 import { AlertsRepository, ClaimedDelivery, DeliveryResult } from './alerts.repository';
@@ -15,9 +16,9 @@ import { alertLink, DeliveryOutcome, PAGER_CHANNELS, PagerChannel, PagerChannelN
  * failed (any other refusal, or maxAttempts). A restart loses nothing: state lives in the database.
  */
 @Injectable()
-export class PagerDispatcher implements OnModuleDestroy {
+export class PagerDispatcher extends LoopingService {
   private readonly channels: Map<PagerChannelName, PagerChannel>;
-  private readonly loop: PollingLoop;
+  protected readonly loop: PollingLoop;
 
   constructor(
     private readonly tenantDb: TenantDb,
@@ -27,23 +28,11 @@ export class PagerDispatcher implements OnModuleDestroy {
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
+    super();
     this.channels = new Map(channels.map((c) => [c.name, c]));
     const { batchSize, pollIntervalMs } = tuning.dispatcher;
     // A full batch means more may be due right away.
     this.loop = new PollingLoop('pager dispatch', logger, async () => ((await this.runOnce()) >= batchSize ? 0 : pollIntervalMs), pollIntervalMs);
-  }
-
-  start(): void {
-    this.loop.start();
-  }
-
-  /** Waits for the deliveries in flight, so none is left claimed by a stopped process. */
-  stop(): Promise<void> {
-    return this.loop.stop();
-  }
-
-  onModuleDestroy(): Promise<void> {
-    return this.stop();
   }
 
   /** One poll: claims and attempts every due delivery (up to batchSize); returns how many were attempted. */
@@ -77,9 +66,7 @@ export class PagerDispatcher implements OnModuleDestroy {
     if (outcome.kind === 'failed') return { status: 'failed', error: outcome.error };
     const { baseDelayMs, maxDelayMs, maxAttempts } = this.tuning.dispatcher;
     if (claim.attempts >= maxAttempts) return { status: 'failed', error: `${outcome.error}; gave up after ${claim.attempts} attempts` };
-    const backoff = Math.min(maxDelayMs, baseDelayMs * 2 ** (claim.attempts - 1));
-    // Equal jitter: half fixed, half random, so dispatchers that failed together spread out.
-    const jittered = backoff / 2 + Math.random() * (backoff / 2);
-    return { status: 'pending', retryInMs: Math.round(Math.min(maxDelayMs, Math.max(jittered, outcome.retryAfterMs ?? 0))), error: outcome.error };
+    const jittered = equalJitterBackoff(baseDelayMs, claim.attempts - 1, maxDelayMs);
+    return { status: 'pending', retryInMs: Math.min(maxDelayMs, Math.max(jittered, outcome.retryAfterMs ?? 0)), error: outcome.error };
   }
 }

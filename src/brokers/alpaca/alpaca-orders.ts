@@ -1,7 +1,7 @@
-import type { BrokerOrderState, BrokerOrderStatus, OrderAck, OrderRequest } from '../broker-adapter';
+import type { BracketRole, BrokerLeg, BrokerOrderState, BrokerOrderStatus, OrderAck, OrderRequest, OrderType } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
-import { isPositiveDecimal } from '../broker-values';
-import type { AlpacaOrder } from './alpaca-schemas';
+import { isPositiveDecimal } from '../../common/decimal';
+import type { AlpacaLeg, AlpacaOrder } from './alpaca-schemas';
 
 /** Alpaca statuses after which the order can no longer fill; everything else is still live at the broker. */
 const FINISHED_UNFILLED = new Set(['rejected', 'canceled', 'expired']);
@@ -43,6 +43,8 @@ export function alpacaOrderAck(order: AlpacaOrder): OrderAck {
   if (order.filled_qty && isPositiveDecimal(order.filled_qty)) ack.filledQuantity = order.filled_qty;
   if (order.filled_avg_price) ack.averagePrice = order.filled_avg_price;
   if (status === 'rejected') ack.reason = `order ${order.status} at Alpaca`;
+  const legs = alpacaLegs(order);
+  if (legs) ack.legs = legs;
   return ack;
 }
 
@@ -64,6 +66,40 @@ const FINAL_STATUSES = new Map<string, BrokerOrderStatus>([
 
 /** An order lookup as a lifecycle state: Alpaca gives the cumulative fill (filled_qty, filled_avg_price), not each fill. */
 export function alpacaOrderState(order: AlpacaOrder): BrokerOrderState {
+  const state = simpleOrderState(order);
+  const legs = alpacaLegs(order);
+  if (legs) state.legs = legs;
+  return state;
+}
+
+/** A leg's role by its type: the take-profit is the limit, the stop-loss the stop or stop-limit. */
+const LEG_ROLES = new Map<string, { role: BracketRole; type: OrderType }>([
+  ['limit', { role: 'take_profit', type: 'limit' }],
+  ['stop', { role: 'stop_loss', type: 'stop' }],
+  ['stop_limit', { role: 'stop_loss', type: 'stop_limit' }],
+]);
+
+/** The exit orders Alpaca lists in `legs` (bracket, oto, oco), each with its state; a leg it does not describe fully is left out. */
+function alpacaLegs(order: AlpacaOrder): BrokerLeg[] | undefined {
+  if (!order.legs?.length) return undefined;
+  const legs: BrokerLeg[] = [];
+  for (const leg of order.legs) {
+    const kind = leg.type ? LEG_ROLES.get(leg.type) : undefined;
+    if (!kind || !leg.side || !leg.qty || !leg.client_order_id) continue;
+    legs.push({
+      ...kind,
+      clientOrderId: leg.client_order_id,
+      side: leg.side,
+      quantity: leg.qty,
+      limitPrice: leg.limit_price ?? undefined,
+      stopPrice: leg.stop_price ?? undefined,
+      state: simpleOrderState(leg),
+    });
+  }
+  return legs;
+}
+
+function simpleOrderState(order: AlpacaLeg): BrokerOrderState {
   const filled = order.filled_qty && isPositiveDecimal(order.filled_qty) ? order.filled_qty : '0';
   const status = FINAL_STATUSES.get(order.status) ?? (filled === '0' ? 'accepted' : 'partially_filled');
   const state: BrokerOrderState = { brokerOrderId: order.id, status, filledQuantity: filled };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { headerCredentialString, isSignedDecimal } from '../broker-values';
+import { headerCredentialString } from '../broker-values';
+import { isSignedDecimal } from '../../common/decimal';
 
 /** Alpaca trading API keys: a key id (`PK…`/`AK…`) and its secret, both sent as headers. */
 export const alpacaCredentialsSchema = z.object({
@@ -22,15 +23,24 @@ export const alpacaAccountSchema = z.object({
   transfers_blocked: z.boolean().optional(),
 });
 
-/** An Alpaca order object (`POST /v2/orders`, `GET /v2/orders…`). */
-export const alpacaOrderSchema = z.object({
+/** An Alpaca order object without its legs (a bracket leg is one). */
+const alpacaSimpleOrderSchema = z.object({
   id: z.string().min(1),
   client_order_id: z.string(),
   status: z.string(),
   filled_qty: decimal.nullish(),
   filled_avg_price: decimal.nullish(),
   updated_at: z.string().nullish(),
+  side: z.enum(['buy', 'sell']).nullish(),
+  type: z.string().nullish(),
+  qty: decimal.nullish(),
+  limit_price: decimal.nullish(),
+  stop_price: decimal.nullish(),
 });
+export type AlpacaLeg = z.infer<typeof alpacaSimpleOrderSchema>;
+
+/** An Alpaca order object (`POST /v2/orders`, `GET /v2/orders…`, trade_updates); a bracket/oto/oco entry lists its exit orders in `legs`. */
+export const alpacaOrderSchema = alpacaSimpleOrderSchema.extend({ legs: z.array(alpacaSimpleOrderSchema).nullish() });
 export type AlpacaOrder = z.infer<typeof alpacaOrderSchema>;
 
 export const alpacaOrderListSchema = z.array(alpacaOrderSchema);

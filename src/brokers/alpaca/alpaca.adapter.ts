@@ -14,17 +14,8 @@ import type {
 } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
 import type { BrokerHttp, BrokerHttpRequest, BrokerHttpResponse } from '../broker-http';
-import {
-  absDecimal,
-  acceptedOrThrow,
-  assertOrderValues,
-  keyHint,
-  negateDecimal,
-  parseBrokerBody,
-  parseCredentials,
-  replayedOrder,
-  safeBrokerText,
-} from '../broker-values';
+import { acceptedOrThrow, assertOrderValues, keyHint, parseBrokerBody, parseCredentials, replayedOrder, safeBrokerText } from '../broker-values';
+import { absDecimal, negateDecimal } from '../../common/decimal';
 import { alpacaOrderAck, alpacaOrderBody, alpacaOrderState } from './alpaca-orders';
 import {
   alpacaAccountSchema,

@@ -1,5 +1,5 @@
 import type { BrokerOrderState, BrokerOrderStatus, OrderAck, OrderRequest } from '../broker-adapter';
-import { addDecimals, isDecimal, isPositiveDecimal } from '../broker-values';
+import { addDecimals, isDecimal, isPositiveDecimal } from '../../common/decimal';
 import type { BrokerStreamEvent } from '../broker-stream';
 import type { BinanceExecutionReport, BinanceOrder } from './binance-schemas';
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { credentialString, headerCredentialString, isDecimal } from '../broker-values';
+import { credentialString, headerCredentialString } from '../broker-values';
+import { isDecimal } from '../../common/decimal';
 
 /** A Binance HMAC API key: the key travels in the `X-MBX-APIKEY` header, the secret only signs. */
 export const binanceCredentialsSchema = z.object({

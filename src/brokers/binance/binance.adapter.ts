@@ -3,16 +3,8 @@ import type { z } from 'zod';
 import type { AccountSummary, BrokerAdapter, BrokerCredentials, BrokerEnvironment, BrokerOrderState, HeldPosition, OrderAck, OrderLookup, OrderRequest, PermissionReport, Position } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
 import type { BrokerHttp, BrokerHttpResponse } from '../broker-http';
-import {
-  acceptedOrThrow,
-  addDecimals,
-  assertOrderValues,
-  keyHint,
-  parseBrokerBody,
-  parseCredentials,
-  replayedOrder,
-  safeBrokerText,
-} from '../broker-values';
+import { acceptedOrThrow, assertOrderValues, keyHint, parseBrokerBody, parseCredentials, replayedOrder, safeBrokerText } from '../broker-values';
+import { addDecimals } from '../../common/decimal';
 import { baseAsset, binanceOrderAck, binanceOrderParams, binanceOrderState, binanceSymbol, unsupportedReason } from './binance-orders';
 import {
   binanceAccountSchema,

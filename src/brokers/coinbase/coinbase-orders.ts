@@ -1,5 +1,5 @@
 import type { BrokerOrderState, BrokerOrderStatus, OrderAck, OrderRequest } from '../broker-adapter';
-import { addDecimals, isPositiveDecimal } from '../broker-values';
+import { addDecimals, isPositiveDecimal } from '../../common/decimal';
 import type { BrokerStreamEvent } from '../broker-stream';
 import type { CoinbaseOrder, CoinbaseStreamOrder } from './coinbase-schemas';
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { credentialString, headerCredentialString, isDecimal } from '../broker-values';
+import { credentialString, headerCredentialString } from '../broker-values';
+import { isDecimal } from '../../common/decimal';
 
 /** A CDP API key: its name (`organizations/{org}/apiKeys/{id}`) and its EC private key (PEM). */
 export const coinbaseCredentialsSchema = z.object({

@@ -2,7 +2,8 @@ import type { z } from 'zod';
 import type { AccountSummary, BrokerAdapter, BrokerCredentials, BrokerOrderState, HeldPosition, OrderAck, OrderLookup, OrderRequest, PermissionReport, Position } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
 import type { BrokerHttp, BrokerHttpResponse } from '../broker-http';
-import { addDecimals, assertOrderValues, keyHint, parseBrokerBody, parseCredentials, safeBrokerText } from '../broker-values';
+import { assertOrderValues, keyHint, parseBrokerBody, parseCredentials, safeBrokerText } from '../broker-values';
+import { addDecimals } from '../../common/decimal';
 import { coinbaseJwt, coinbaseSigningKey } from './coinbase-jwt';
 import { baseCurrency, coinbaseOrderAck, coinbaseOrderBody, coinbaseOrderState, productId, unsupportedReason } from './coinbase-orders';
 import {

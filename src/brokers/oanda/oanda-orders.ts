@@ -1,6 +1,6 @@
 import type { BrokerOrderState, OrderAck, OrderRequest } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
-import { absDecimal, negateDecimal } from '../broker-values';
+import { absDecimal, negateDecimal } from '../../common/decimal';
 import type { BrokerStreamEvent } from '../broker-stream';
 import type { OandaOrder, OandaOrderCreated, OandaStreamLine, OandaTransaction } from './oanda-schemas';
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { credentialString, headerCredentialString, isSignedDecimal } from '../broker-values';
+import { credentialString, headerCredentialString } from '../broker-values';
+import { isSignedDecimal } from '../../common/decimal';
 
 /** v20 account ids (`101-004-1234567-001`) are also path segments, so the pattern keeps paths safe. */
 export const oandaCredentialsSchema = z.object({

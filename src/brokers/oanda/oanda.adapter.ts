@@ -14,16 +14,8 @@ import type {
 } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
 import type { BrokerHttp, BrokerHttpRequest, BrokerHttpResponse } from '../broker-http';
-import {
-  acceptedOrThrow,
-  addDecimals,
-  assertOrderValues,
-  keyHint,
-  parseBrokerBody,
-  parseCredentials,
-  replayedOrder,
-  safeBrokerText,
-} from '../broker-values';
+import { acceptedOrThrow, assertOrderValues, keyHint, parseBrokerBody, parseCredentials, replayedOrder, safeBrokerText } from '../broker-values';
+import { addDecimals } from '../../common/decimal';
 import { oandaCreatedAck, oandaInstrument, oandaOrderAck, oandaOrderBody, oandaOrderState } from './oanda-orders';
 import {
   oandaCredentialsSchema,

@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { TenantDb } from '../../database/tenant-db';
-import type { AccountSummary, BrokerAdapter, BrokerCredentials, BrokerEnvironment, BrokerOrderState, HeldPosition, OrderAck, OrderLookup, OrderRequest, PermissionReport, Position } from '../broker-adapter';
+import type {
+  AccountSummary, BracketRole, BrokerAdapter, BrokerCredentials, BrokerEnvironment, BrokerLeg, BrokerOrderState, HeldPosition, OrderAck, OrderLookup, OrderRequest, OrderType,
+  PermissionReport, Position,
+} from '../broker-adapter';
 import { BrokerError } from '../broker-error';
 import { crossingFill } from './paper-crossing';
 
@@ -17,18 +20,26 @@ const paperCredentials = z.object({ workspaceId: z.uuid() });
 interface PaperOrderRow {
   id: string;
   client_order_id: string;
+  side: 'buy' | 'sell';
+  order_type: OrderType;
   status: 'accepted' | 'filled' | 'canceled';
   quantity: string;
+  limit_price: string | null;
+  stop_price: string | null;
   fill_price: string | null;
   created_at: Date;
   filled_at: Date | null;
+  bracket_role: BracketRole | null;
 }
+
+const ROW_COLUMNS = `id, client_order_id, side, order_type, status, quantity::text, limit_price::text, stop_price::text, fill_price::text, created_at, filled_at, bracket_role`;
 
 /**
  * The built-in paper broker: a deterministic simulator. Market orders fill at the signal's price,
  * marketable limits fill at the signal's price, everything else rests until a later price crosses it (the
  * price of a later signal routed to the connection, or one posted to POST /v1/connections/:id/paper/quotes);
- * positions are tracked per connection.
+ * positions are tracked per connection. An entry's take-profit and stop-loss rest as orders of their own once it
+ * filled (client order ids `<entry>-tp`, `-sl`); the first a price crosses fills, and the other is canceled.
  */
 export class PaperAdapter implements BrokerAdapter {
   readonly broker = 'paper' as const;
@@ -50,6 +61,9 @@ export class PaperAdapter implements BrokerAdapter {
 
   async placeOrder(credentials: BrokerCredentials, order: OrderRequest): Promise<OrderAck> {
     const { workspaceId } = this.account(credentials);
+    if (order.trailPercent !== undefined || order.trailAmount !== undefined) {
+      throw new BrokerError('unsupported_order_type', 'paper', 'the paper broker simulates stop and stop-limit stop-losses, not trailing stops');
+    }
     const fillPrice = this.fillPrice(order);
     return this.db.runRaw(workspaceId, async (client) => {
       // The signal's price is the symbol's latest price: it may fill orders resting since before it.
@@ -58,38 +72,42 @@ export class PaperAdapter implements BrokerAdapter {
         await this.fillCrossed(client, workspaceId, order.connectionId, order.symbol);
       }
       const inserted = await client.query<PaperOrderRow>(
-        `INSERT INTO paper_orders (id, workspace_id, connection_id, client_order_id, symbol, side, order_type, quantity, limit_price, stop_price, status, fill_price)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+        `INSERT INTO paper_orders (id, workspace_id, connection_id, client_order_id, symbol, side, order_type, quantity, limit_price, stop_price, status, fill_price,
+                                   take_profit, stop_loss, stop_loss_limit)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
          ON CONFLICT (connection_id, client_order_id) DO NOTHING
-         RETURNING id, client_order_id, status, quantity::text, fill_price::text, created_at, filled_at`,
+         RETURNING ${ROW_COLUMNS}`,
         [randomUUID(), workspaceId, order.connectionId, order.clientOrderId, order.symbol, order.side, order.type, order.quantity,
-          order.limitPrice ?? null, order.stopPrice ?? null, fillPrice ? 'filled' : 'accepted', fillPrice ?? null],
+          order.limitPrice ?? null, order.stopPrice ?? null, fillPrice ? 'filled' : 'accepted', fillPrice ?? null,
+          order.takeProfit ?? null, order.stopLoss ?? null, order.stopLossLimit ?? null],
       );
-      if (inserted.rowCount === 0) return toAck((await this.findRow(client, order.connectionId, order.clientOrderId))!);
-      if (fillPrice) await this.addPosition(client, workspaceId, order.connectionId, order.symbol, order.side, order.quantity);
-      return toAck(inserted.rows[0]);
+      const row = inserted.rows[0] ?? (await this.findRow(client, order.connectionId, order.clientOrderId))!;
+      if (inserted.rowCount !== 0 && fillPrice) {
+        await this.addPosition(client, workspaceId, order.connectionId, order.symbol, order.side, order.quantity);
+        await this.openLegs(client, row.id, null);
+      }
+      return toAck(row, await this.legsOf(client, row.id));
     });
   }
 
   async findOrder(credentials: BrokerCredentials, order: Pick<OrderRequest, 'clientOrderId' | 'connectionId'>): Promise<OrderAck | null> {
     const { workspaceId } = this.account(credentials);
-    const row = await this.db.runRaw(workspaceId, (client) => this.findRow(client, order.connectionId, order.clientOrderId));
-    return row ? toAck(row) : null;
+    return this.db.runRaw(workspaceId, async (client) => {
+      const row = await this.findRow(client, order.connectionId, order.clientOrderId);
+      return row ? toAck(row, await this.legsOf(client, row.id)) : null;
+    });
   }
 
-  /** A paper order fills whole, once: its one fill carries the order's id. */
+  /** A paper order fills whole, once: its one fill carries the order's id. An entry's answer lists its legs. */
   async getOrder(credentials: BrokerCredentials, order: OrderLookup): Promise<BrokerOrderState | null> {
     const { workspaceId } = this.account(credentials);
-    const row = await this.db.runRaw(workspaceId, async (client) => {
+    return this.db.runRaw(workspaceId, async (client) => {
       await this.fillCrossed(client, workspaceId, order.connectionId, order.symbol);
-      return this.findRow(client, order.connectionId, order.clientOrderId);
+      const row = await this.findRow(client, order.connectionId, order.clientOrderId);
+      if (!row) return null;
+      const legs = await this.legsOf(client, row.id);
+      return { ...stateOf(row), ...(legs.length > 0 && { legs }) };
     });
-    if (!row) return null;
-    if (row.status !== 'filled' || !row.fill_price) {
-      return { brokerOrderId: row.id, status: row.status, filledQuantity: '0', reason: row.status === 'canceled' ? 'canceled' : undefined };
-    }
-    const fill = { brokerFillId: row.id, quantity: normalize(row.quantity), price: normalize(row.fill_price), time: (row.filled_at ?? row.created_at).toISOString() };
-    return { brokerOrderId: row.id, status: 'filled', filledQuantity: fill.quantity, averagePrice: fill.price, fills: [fill] };
   }
 
   async getPosition(credentials: BrokerCredentials, symbol: string, _env: BrokerEnvironment, connectionId: string): Promise<Position> {
@@ -191,27 +209,11 @@ export class PaperAdapter implements BrokerAdapter {
   /**
    * Fills the connection's resting orders (of one symbol, or all) that a price quoted after them crossed, at
    * that price and time; then forgets the prices no resting order needs, keeping each symbol's latest.
-   * The resting rows are locked, so two looks at once cannot fill an order twice.
+   * The resting rows are locked, so two looks at once cannot fill an order twice. An entry's legs start resting at
+   * its fill, so a second round fills the legs that later prices crossed.
    */
   private async fillCrossed(client: { query: TenantQuery }, workspaceId: string, connectionId: string, symbol?: string): Promise<void> {
-    const { rows: resting } = await client.query<{ id: string; symbol: string; side: 'buy' | 'sell'; order_type: string; quantity: string; limit_price: string | null; stop_price: string | null; created_at: Date }>(
-      `SELECT id, symbol, side, order_type, quantity::text, limit_price::text, stop_price::text, created_at FROM paper_orders
-        WHERE connection_id = $1 AND status = 'accepted' AND ($2::text IS NULL OR symbol = $2) ORDER BY created_at, id FOR UPDATE`,
-      [connectionId, symbol ?? null],
-    );
-    if (resting.length > 0) {
-      const { rows: quotes } = await client.query<{ symbol: string; price: string; quoted_at: Date }>(
-        `SELECT symbol, price::text, quoted_at FROM paper_quotes WHERE connection_id = $1 AND ($2::text IS NULL OR symbol = $2) AND quoted_at > $3 ORDER BY quoted_at, id`,
-        [connectionId, symbol ?? null, resting[0].created_at],
-      );
-      for (const order of resting) {
-        const after = quotes.filter((q) => q.symbol === order.symbol && q.quoted_at > order.created_at).map((q) => ({ price: q.price, at: q.quoted_at }));
-        const fill = crossingFill({ side: order.side, orderType: order.order_type, limitPrice: order.limit_price, stopPrice: order.stop_price }, after);
-        if (!fill) continue;
-        await client.query(`UPDATE paper_orders SET status = 'filled', fill_price = $2, filled_at = $3 WHERE id = $1`, [order.id, fill.price, fill.at]);
-        await this.addPosition(client, workspaceId, connectionId, order.symbol, order.side, order.quantity);
-      }
-    }
+    if (await this.fillRound(client, workspaceId, connectionId, symbol)) await this.fillRound(client, workspaceId, connectionId, symbol);
     await client.query(
       `DELETE FROM paper_quotes q WHERE q.connection_id = $1 AND ($2::text IS NULL OR q.symbol = $2)
           AND q.quoted_at < coalesce((SELECT min(o.created_at) FROM paper_orders o WHERE o.connection_id = q.connection_id AND o.symbol = q.symbol AND o.status = 'accepted'), 'infinity')
@@ -220,9 +222,85 @@ export class PaperAdapter implements BrokerAdapter {
     );
   }
 
+  /**
+   * One round of fills, earliest crossing first: a leg's fill cancels its sibling (one-cancels-other), an entry's fill
+   * opens its legs. True when legs were opened.
+   */
+  private async fillRound(client: { query: TenantQuery }, workspaceId: string, connectionId: string, symbol?: string): Promise<boolean> {
+    const { rows: resting } = await client.query<{ id: string; symbol: string; side: 'buy' | 'sell'; order_type: string; quantity: string; limit_price: string | null;
+      stop_price: string | null; created_at: Date; parent_id: string | null; has_legs: boolean }>(
+      `SELECT id, symbol, side, order_type, quantity::text, limit_price::text, stop_price::text, created_at, parent_id,
+              (take_profit IS NOT NULL OR stop_loss IS NOT NULL) AS has_legs FROM paper_orders
+        WHERE connection_id = $1 AND status = 'accepted' AND ($2::text IS NULL OR symbol = $2) ORDER BY created_at, id FOR UPDATE`,
+      [connectionId, symbol ?? null],
+    );
+    if (resting.length === 0) return false;
+    const { rows: quotes } = await client.query<{ symbol: string; price: string; quoted_at: Date }>(
+      `SELECT symbol, price::text, quoted_at FROM paper_quotes WHERE connection_id = $1 AND ($2::text IS NULL OR symbol = $2) AND quoted_at > $3 ORDER BY quoted_at, id`,
+      [connectionId, symbol ?? null, resting[0].created_at],
+    );
+    const crossed = resting
+      .map((order) => {
+        const after = quotes.filter((q) => q.symbol === order.symbol && q.quoted_at > order.created_at).map((q) => ({ price: q.price, at: q.quoted_at }));
+        return { order, fill: crossingFill({ side: order.side, orderType: order.order_type, limitPrice: order.limit_price, stopPrice: order.stop_price }, after) };
+      })
+      .filter((c): c is typeof c & { fill: NonNullable<typeof c.fill> } => c.fill !== undefined)
+      .sort((a, b) => a.fill.at.getTime() - b.fill.at.getTime());
+    const closedBrackets = new Set<string>();
+    let opened = false;
+    for (const { order, fill } of crossed) {
+      if (order.parent_id && closedBrackets.has(order.parent_id)) continue; // its sibling filled first and canceled it
+      await client.query(`UPDATE paper_orders SET status = 'filled', fill_price = $2, filled_at = $3 WHERE id = $1`, [order.id, fill.price, fill.at]);
+      await this.addPosition(client, workspaceId, connectionId, order.symbol, order.side, order.quantity);
+      if (order.parent_id) {
+        closedBrackets.add(order.parent_id);
+        await client.query(`UPDATE paper_orders SET status = 'canceled' WHERE parent_id = $1 AND id <> $2 AND status = 'accepted'`, [order.parent_id, order.id]);
+      } else if (order.has_legs) {
+        await this.openLegs(client, order.id, fill.at);
+        opened = true;
+      }
+    }
+    return opened;
+  }
+
+  /**
+   * The filled entry's take-profit (limit) and stop-loss (stop, or stop-limit) on the other side, resting from just
+   * after its fill (`filledAt`; now when null), so the price that filled the entry does not also fill a leg.
+   */
+  private async openLegs(client: { query: TenantQuery }, entryId: string, filledAt: Date | null): Promise<void> {
+    await client.query(
+      `INSERT INTO paper_orders (id, workspace_id, connection_id, client_order_id, symbol, side, order_type, quantity, limit_price, stop_price, status, parent_id, bracket_role, created_at)
+       SELECT gen_random_uuid(), p.workspace_id, p.connection_id, p.client_order_id || l.suffix, p.symbol, CASE p.side WHEN 'buy' THEN 'sell' ELSE 'buy' END,
+              l.order_type, p.quantity, l.limit_price, l.stop_price, 'accepted', p.id, l.role,
+              date_trunc('milliseconds', coalesce($2::timestamptz, clock_timestamp())) + interval '1 millisecond'
+         FROM paper_orders p
+        CROSS JOIN LATERAL (VALUES ('-tp', 'take_profit', 'limit', p.take_profit, NULL::numeric),
+                                   ('-sl', 'stop_loss', CASE WHEN p.stop_loss_limit IS NULL THEN 'stop' ELSE 'stop_limit' END, p.stop_loss_limit, p.stop_loss))
+              AS l(suffix, role, order_type, limit_price, stop_price)
+        WHERE p.id = $1 AND CASE l.role WHEN 'take_profit' THEN p.take_profit IS NOT NULL ELSE p.stop_loss IS NOT NULL END
+       ON CONFLICT (connection_id, client_order_id) DO NOTHING`,
+      [entryId, filledAt],
+    );
+  }
+
+  /** The entry's legs as the broker's answer lists them, take-profit first. */
+  private async legsOf(client: { query: TenantQuery }, entryId: string): Promise<BrokerLeg[]> {
+    const { rows } = await client.query<PaperOrderRow>(`SELECT ${ROW_COLUMNS} FROM paper_orders WHERE parent_id = $1 ORDER BY bracket_role DESC`, [entryId]);
+    return rows.map((r) => ({
+      role: r.bracket_role!,
+      clientOrderId: r.client_order_id,
+      side: r.side,
+      type: r.order_type,
+      quantity: normalize(r.quantity),
+      limitPrice: r.limit_price ? normalize(r.limit_price) : undefined,
+      stopPrice: r.stop_price ? normalize(r.stop_price) : undefined,
+      state: stateOf(r),
+    }));
+  }
+
   private async findRow(client: { query: TenantQuery }, connectionId: string, clientOrderId: string): Promise<PaperOrderRow | undefined> {
     const { rows } = await client.query<PaperOrderRow>(
-      'SELECT id, client_order_id, status, quantity::text, fill_price::text, created_at, filled_at FROM paper_orders WHERE connection_id = $1 AND client_order_id = $2',
+      `SELECT ${ROW_COLUMNS} FROM paper_orders WHERE connection_id = $1 AND client_order_id = $2`,
       [connectionId, clientOrderId],
     );
     return rows[0];
@@ -231,7 +309,7 @@ export class PaperAdapter implements BrokerAdapter {
 
 type TenantQuery = <R extends object>(sql: string, values: unknown[]) => Promise<{ rows: R[] }>;
 
-function toAck(row: PaperOrderRow): OrderAck {
+function toAck(row: PaperOrderRow, legs: BrokerLeg[]): OrderAck {
   return {
     brokerOrderId: row.id,
     clientOrderId: row.client_order_id,
@@ -239,7 +317,16 @@ function toAck(row: PaperOrderRow): OrderAck {
     filledQuantity: row.status === 'filled' ? normalize(row.quantity) : undefined,
     averagePrice: row.fill_price ? normalize(row.fill_price) : undefined,
     reason: row.status === 'canceled' ? 'canceled' : undefined,
+    ...(legs.length > 0 && { legs }),
   };
+}
+
+function stateOf(row: PaperOrderRow): BrokerOrderState {
+  if (row.status !== 'filled' || !row.fill_price) {
+    return { brokerOrderId: row.id, status: row.status, filledQuantity: '0', reason: row.status === 'canceled' ? 'canceled' : undefined };
+  }
+  const fill = { brokerFillId: row.id, quantity: normalize(row.quantity), price: normalize(row.fill_price), time: (row.filled_at ?? row.created_at).toISOString() };
+  return { brokerOrderId: row.id, status: 'filled', filledQuantity: fill.quantity, averagePrice: fill.price, fills: [fill] };
 }
 
 /** The simulator's floats as plain decimal strings (at most 8 places). */

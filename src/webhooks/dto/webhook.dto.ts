@@ -27,3 +27,46 @@ export const deliveryListFilters = z.strictObject({
   status: z.enum(['pending', 'delivered', 'failed']).optional().describe('Only deliveries in this status.'),
 });
 export type DeliveryListFilter = z.infer<typeof deliveryListFilters>;
+
+/** An endpoint as the api shows it: never its signing secret. */
+export const webhookViewSchema = z.object({
+  id: z.uuid(),
+  url: z.string(),
+  events: z.array(z.enum(WEBHOOK_EVENTS)),
+  description: z.string().nullable(),
+  secretVersion: z.int(),
+  previousSecretValidUntil: z.iso
+    .datetime()
+    .nullable()
+    .describe('Until then deliveries carry a signature with the previous secret too; null when none is in its grace period.'),
+  createdAt: z.iso.datetime(),
+});
+export type WebhookView = z.infer<typeof webhookViewSchema>;
+
+/** The endpoint with its signing secret: shown at creation and rotation only. */
+export const issuedWebhookViewSchema = webhookViewSchema.extend({ secret: z.string().describe('`whsec_<base64>`, shown this once.') });
+export type IssuedWebhook = z.infer<typeof issuedWebhookViewSchema>;
+
+const attemptViewSchema = z.object({
+  at: z.iso.datetime(),
+  statusCode: z.int().nullable().describe('The HTTP status; null when none came back.'),
+  error: z.string().nullable(),
+  responseExcerpt: z.string().nullable().describe("A short, control-character-free excerpt of the answer's body."),
+  durationMs: z.int(),
+});
+
+export const deliveryViewSchema = z.object({
+  id: z.uuid(),
+  eventType: z.enum(WEBHOOK_EVENTS),
+  orderId: z.uuid(),
+  status: z.enum(['pending', 'delivered', 'failed']),
+  attempts: z.int(),
+  attemptLog: z.array(attemptViewSchema),
+  lastStatusCode: z.int().nullable(),
+  lastError: z.string().nullable(),
+  nextAttemptAt: z.iso.datetime().nullable(),
+  deliveredAt: z.iso.datetime().nullable(),
+  createdAt: z.iso.datetime(),
+  payload: z.record(z.string(), z.unknown()).describe('The Standard Webhooks body the endpoint received.'),
+});
+export type DeliveryView = z.infer<typeof deliveryViewSchema>;

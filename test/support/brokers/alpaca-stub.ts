@@ -5,8 +5,9 @@ import { BrokerStubServer, RecordedRequest, StubReply } from './broker-stub';
 /**
  * Alpaca trading API stub (https://docs.alpaca.markets/reference): header-key auth, one account per key,
  * an order book with Alpaca's client_order_id uniqueness and field validation, immediate market fills
- * that move cash and positions, resting limit/stop orders, bracket/oto legs, positions and cancels, and the
- * trading websocket (`/stream`, trade_updates) with an event for each of those order changes.
+ * that move cash and positions, resting limit/stop orders, bracket/oto legs (found by their own client order id;
+ * OCO: a filled exit cancels its partner), positions and cancels, and the trading websocket (`/stream`,
+ * trade_updates) with an event for each of those order changes.
  */
 
 export interface AlpacaStubKey {
@@ -110,18 +111,40 @@ export class AlpacaStub extends BrokerStubServer {
    * status partially_filled (or filled once all of it did), filled_qty cumulative, filled_avg_price the average.
    */
   fillPart(clientOrderId: string, qty: number, price: number): void {
-    const order = this.ordersByClientId.get(clientOrderId);
-    if (!order || !OPEN_STATUSES.has(order.status)) throw new Error(`no open order ${clientOrderId} at the Alpaca stub`);
+    const found = this.findByClientId(clientOrderId);
+    const order = found?.order;
+    if (!found || !order || !OPEN_STATUSES.has(order.status)) throw new Error(`no open order ${clientOrderId} at the Alpaca stub`);
     const before = Number(order.filled_qty);
     const after = before + qty;
     if (after > Number(order.qty)) throw new Error('fillPart: more than the order quantity');
-    const a = this.accounts.get(order.apiKey)!;
+    const a = this.accounts.get(found.parent.apiKey)!;
     applyFill(a, order.symbol, qty * (order.side === 'buy' ? 1 : -1), price);
     const average = (before * Number(order.filled_avg_price ?? 0) + qty * price) / after;
     const now = new Date().toISOString();
     const done = after === Number(order.qty);
     Object.assign(order, { filled_qty: num(after), filled_avg_price: num(average), status: done ? 'filled' : 'partially_filled', updated_at: now, filled_at: done ? now : null });
-    this.tradeUpdate(order, done ? 'fill' : 'partial_fill', { execution_id: randomUUID(), price: num(price), qty: num(qty), position_qty: num(this.positionOf(order.apiKey, order.symbol)), timestamp: now });
+    const extra = { execution_id: randomUUID(), price: num(price), qty: num(qty), position_qty: num(this.positionOf(found.parent.apiKey, order.symbol)), timestamp: now };
+    this.tradeUpdate(order, done ? 'fill' : 'partial_fill', extra, found.parent.apiKey);
+    if (!done) return;
+    const legs = found.parent.legs ?? [];
+    if (order === found.parent) {
+      // The entry filled: its first exit starts working, the other waits (held) as its OCO partner.
+      if (legs[0]?.status === 'held') Object.assign(legs[0], { status: 'new', updated_at: now });
+      if (legs[0]) this.tradeUpdate(legs[0], 'new', {}, found.parent.apiKey);
+    } else {
+      // OCO: one exit filled, Alpaca cancels the other.
+      for (const sibling of legs) if (sibling !== order && cancel(sibling)) this.tradeUpdate(sibling, 'canceled', {}, found.parent.apiKey);
+    }
+  }
+
+  /** A top-level order or one of its legs, by client order id, with the top-level order it belongs to. */
+  private findByClientId(clientOrderId: string): { parent: AlpacaStubOrderRecord; order: AlpacaStubOrder } | undefined {
+    for (const parent of this.orders) {
+      if (parent.client_order_id === clientOrderId) return { parent, order: parent };
+      const leg = parent.legs?.find((l) => l.client_order_id === clientOrderId);
+      if (leg) return { parent, order: leg };
+    }
+    return undefined;
   }
 
   /** A trade_updates event for one of a key's orders, as it stands now. */
@@ -274,7 +297,8 @@ export class AlpacaStub extends BrokerStubServer {
   }
 
   private orderByClientId(a: Account, req: RecordedRequest): StubReply {
-    const order = a.orders.get(req.query.get('client_order_id') ?? '');
+    const found = this.findByClientId(req.query.get('client_order_id') ?? '');
+    const order = found && found.parent.apiKey === a.key.apiKey ? found.order : undefined;
     return order ? { status: 200, body: publicOrder(order) } : { status: 404, body: { code: 40410000, message: 'order not found' } };
   }
 

@@ -1028,10 +1028,23 @@ export interface operations {
                                 engagedAt: string | null;
                             };
                             liveTradingEnabled: boolean;
-                            /** @description Defaults for routes that set none (the signal age also caps theirs). */
+                            /** @description Defaults for routes that set none, and ceilings: a route may only be stricter (the duplicate window only longer); the windows apply on top of a route's. */
                             riskLimits: {
+                                maxQuantity: string | null;
+                                maxNotional: string | null;
+                                maxOrdersPerMinute: number | null;
                                 maxSignalAgeSeconds: number | null;
                                 duplicateWindowSeconds: number | null;
+                                tradingWindows: {
+                                    days: ("sun" | "mon" | "tue" | "wed" | "thu" | "fri" | "sat")[];
+                                    start: string;
+                                    end: string;
+                                    timezone: string;
+                                    flattenAtEnd: boolean;
+                                }[] | null;
+                                blockExitsOutsideWindows: boolean;
+                                maxPosition: string | null;
+                                maxOpenPositions: number | null;
                             };
                             /** @description Default approval mode and expiry for routes that set none (`manual` holds every route's orders; the expiry caps theirs). */
                             approval: {
@@ -1100,10 +1113,23 @@ export interface operations {
                             engagedAt: string | null;
                         };
                         liveTradingEnabled: boolean;
-                        /** @description Defaults for routes that set none (the signal age also caps theirs). */
+                        /** @description Defaults for routes that set none, and ceilings: a route may only be stricter (the duplicate window only longer); the windows apply on top of a route's. */
                         riskLimits: {
+                            maxQuantity: string | null;
+                            maxNotional: string | null;
+                            maxOrdersPerMinute: number | null;
                             maxSignalAgeSeconds: number | null;
                             duplicateWindowSeconds: number | null;
+                            tradingWindows: {
+                                days: ("sun" | "mon" | "tue" | "wed" | "thu" | "fri" | "sat")[];
+                                start: string;
+                                end: string;
+                                timezone: string;
+                                flattenAtEnd: boolean;
+                            }[] | null;
+                            blockExitsOutsideWindows: boolean;
+                            maxPosition: string | null;
+                            maxOpenPositions: number | null;
                         };
                         /** @description Default approval mode and expiry for routes that set none (`manual` holds every route's orders; the expiry caps theirs). */
                         approval: {
@@ -1154,10 +1180,23 @@ export interface operations {
                             engagedAt: string | null;
                         };
                         liveTradingEnabled: boolean;
-                        /** @description Defaults for routes that set none (the signal age also caps theirs). */
+                        /** @description Defaults for routes that set none, and ceilings: a route may only be stricter (the duplicate window only longer); the windows apply on top of a route's. */
                         riskLimits: {
+                            maxQuantity: string | null;
+                            maxNotional: string | null;
+                            maxOrdersPerMinute: number | null;
                             maxSignalAgeSeconds: number | null;
                             duplicateWindowSeconds: number | null;
+                            tradingWindows: {
+                                days: ("sun" | "mon" | "tue" | "wed" | "thu" | "fri" | "sat")[];
+                                start: string;
+                                end: string;
+                                timezone: string;
+                                flattenAtEnd: boolean;
+                            }[] | null;
+                            blockExitsOutsideWindows: boolean;
+                            maxPosition: string | null;
+                            maxOpenPositions: number | null;
                         };
                         /** @description Default approval mode and expiry for routes that set none (`manual` holds every route's orders; the expiry caps theirs). */
                         approval: {
@@ -1208,10 +1247,23 @@ export interface operations {
                             engagedAt: string | null;
                         };
                         liveTradingEnabled: boolean;
-                        /** @description Defaults for routes that set none (the signal age also caps theirs). */
+                        /** @description Defaults for routes that set none, and ceilings: a route may only be stricter (the duplicate window only longer); the windows apply on top of a route's. */
                         riskLimits: {
+                            maxQuantity: string | null;
+                            maxNotional: string | null;
+                            maxOrdersPerMinute: number | null;
                             maxSignalAgeSeconds: number | null;
                             duplicateWindowSeconds: number | null;
+                            tradingWindows: {
+                                days: ("sun" | "mon" | "tue" | "wed" | "thu" | "fri" | "sat")[];
+                                start: string;
+                                end: string;
+                                timezone: string;
+                                flattenAtEnd: boolean;
+                            }[] | null;
+                            blockExitsOutsideWindows: boolean;
+                            maxPosition: string | null;
+                            maxOpenPositions: number | null;
                         };
                         /** @description Default approval mode and expiry for routes that set none (`manual` holds every route's orders; the expiry caps theirs). */
                         approval: {
@@ -1238,12 +1290,33 @@ export interface operations {
                 "application/json": {
                     /** @description Default and ceiling of the routes' signal age (seconds); null: routes decide (live routes 60 s by default). */
                     maxSignalAgeSeconds: number | null;
-                    /** @description Default duplicate window (seconds) for routes that set none; null: none. */
+                    /** @description Default and shortest duplicate window (seconds) of the routes; null: none. */
                     duplicateWindowSeconds: number | null;
                     /** @description Default approval for routes that set none; `manual` holds every route's orders for approval. Omitted: unchanged; null: auto. */
                     approval?: ("auto" | "manual") | null;
                     /** @description Default and ceiling of how long an order waits for approval (seconds; default 300). Omitted: unchanged. */
                     approvalExpirySeconds?: number | null;
+                    /** @description Default and ceiling for the routes (omitted: unchanged; null: none). */
+                    maxQuantity?: (number | string) | null;
+                    /** @description Default and ceiling for the routes (omitted: unchanged; null: none). */
+                    maxNotional?: (number | string) | null;
+                    /** @description Default and ceiling for the routes (omitted: unchanged; null: none). */
+                    maxOrdersPerMinute?: number | null;
+                    /** @description Default and ceiling for the routes (omitted: unchanged; null: none). */
+                    maxPosition?: (number | string) | null;
+                    /** @description Default and ceiling for the routes (omitted: unchanged; null: none). */
+                    maxOpenPositions?: number | null;
+                    /** @description Windows every route's entries must also fall in (omitted: unchanged; null: none). */
+                    tradingWindows?: {
+                        days: ("sun" | "mon" | "tue" | "wed" | "thu" | "fri" | "sat")[];
+                        start: string;
+                        end: string;
+                        timezone: string;
+                        /** @description At the window's end the worker flattens the route's positions on its connection (once per end). */
+                        flattenAtEnd?: boolean;
+                    }[] | null;
+                    /** @description Block every route's exits outside the workspace's windows too (omitted: unchanged). */
+                    blockExitsOutsideWindows?: boolean;
                     reason: string;
                 };
             };
@@ -1269,10 +1342,23 @@ export interface operations {
                             engagedAt: string | null;
                         };
                         liveTradingEnabled: boolean;
-                        /** @description Defaults for routes that set none (the signal age also caps theirs). */
+                        /** @description Defaults for routes that set none, and ceilings: a route may only be stricter (the duplicate window only longer); the windows apply on top of a route's. */
                         riskLimits: {
+                            maxQuantity: string | null;
+                            maxNotional: string | null;
+                            maxOrdersPerMinute: number | null;
                             maxSignalAgeSeconds: number | null;
                             duplicateWindowSeconds: number | null;
+                            tradingWindows: {
+                                days: ("sun" | "mon" | "tue" | "wed" | "thu" | "fri" | "sat")[];
+                                start: string;
+                                end: string;
+                                timezone: string;
+                                flattenAtEnd: boolean;
+                            }[] | null;
+                            blockExitsOutsideWindows: boolean;
+                            maxPosition: string | null;
+                            maxOpenPositions: number | null;
                         };
                         /** @description Default approval mode and expiry for routes that set none (`manual` holds every route's orders; the expiry caps theirs). */
                         approval: {
@@ -2260,11 +2346,73 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        /** @enum {string} */
+                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate";
+                        label: string;
+                        /** @enum {string} */
+                        environment: "paper" | "live";
+                        /** @enum {string} */
+                        status: "active" | "revoked";
+                        credentialVersion: number;
+                        /** @description What the user needs to recognise the key, e.g. `…7QX2` (never part of a secret). */
+                        keyHint: string;
+                        /** @description What onboarding learned about the key's reach. */
+                        permissions: {
+                            /** @enum {string} */
+                            inspection: "inspected" | "single_tier" | "not_exposed" | "trading_only";
+                            canTrade: boolean;
+                            canWithdraw: boolean;
+                            canTransfer: boolean;
+                            note: string;
+                            details: {
+                                [key: string]: boolean | string | string[];
+                            };
+                        };
+                        /** Format: date-time */
+                        inspectedAt: string;
+                        /** Format: date-time */
+                        createdAt: string;
+                        rotatedAt: string | null;
+                        revokedAt: string | null;
+                        /** @description What revoking did at the broker: `revoked`, `not_supported_by_broker` or `not_applicable` (paper). */
+                        brokerRevocation: ("revoked" | "not_supported_by_broker" | "not_applicable") | null;
+                        /** @description The connection's own kill switch: while engaged its entries are refused (exits and flattens still go). */
+                        killSwitch: {
+                            engaged: boolean;
+                            reason: string | null;
+                            changedAt: string | null;
+                            changedBy: string | null;
+                        };
+                        /** @description Daily loss / drawdown limits and the latest session's P&L as the worker last computed it; null when none set. */
+                        lossLimits: {
+                            dailyLossLimit: string | null;
+                            maxDrawdown: string | null;
+                            /** @enum {string} */
+                            action: "block" | "flatten";
+                            sessionStart: string;
+                            sessionTimezone: string;
+                            session: {
+                                start: string;
+                                end: string;
+                                pnl: string;
+                                peak: string;
+                                breachedAt: string | null;
+                                breachLimit: string | null;
+                                breachReason: string | null;
+                                flattenId: string | null;
+                            } | null;
+                        } | null;
+                    };
+                };
             };
         };
     };
@@ -2299,11 +2447,73 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        /** @enum {string} */
+                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate";
+                        label: string;
+                        /** @enum {string} */
+                        environment: "paper" | "live";
+                        /** @enum {string} */
+                        status: "active" | "revoked";
+                        credentialVersion: number;
+                        /** @description What the user needs to recognise the key, e.g. `…7QX2` (never part of a secret). */
+                        keyHint: string;
+                        /** @description What onboarding learned about the key's reach. */
+                        permissions: {
+                            /** @enum {string} */
+                            inspection: "inspected" | "single_tier" | "not_exposed" | "trading_only";
+                            canTrade: boolean;
+                            canWithdraw: boolean;
+                            canTransfer: boolean;
+                            note: string;
+                            details: {
+                                [key: string]: boolean | string | string[];
+                            };
+                        };
+                        /** Format: date-time */
+                        inspectedAt: string;
+                        /** Format: date-time */
+                        createdAt: string;
+                        rotatedAt: string | null;
+                        revokedAt: string | null;
+                        /** @description What revoking did at the broker: `revoked`, `not_supported_by_broker` or `not_applicable` (paper). */
+                        brokerRevocation: ("revoked" | "not_supported_by_broker" | "not_applicable") | null;
+                        /** @description The connection's own kill switch: while engaged its entries are refused (exits and flattens still go). */
+                        killSwitch: {
+                            engaged: boolean;
+                            reason: string | null;
+                            changedAt: string | null;
+                            changedBy: string | null;
+                        };
+                        /** @description Daily loss / drawdown limits and the latest session's P&L as the worker last computed it; null when none set. */
+                        lossLimits: {
+                            dailyLossLimit: string | null;
+                            maxDrawdown: string | null;
+                            /** @enum {string} */
+                            action: "block" | "flatten";
+                            sessionStart: string;
+                            sessionTimezone: string;
+                            session: {
+                                start: string;
+                                end: string;
+                                pnl: string;
+                                peak: string;
+                                breachedAt: string | null;
+                                breachLimit: string | null;
+                                breachReason: string | null;
+                                flattenId: string | null;
+                            } | null;
+                        } | null;
+                    };
+                };
             };
         };
     };
@@ -3202,6 +3412,13 @@ export interface operations {
                                 trailPercent: string | null;
                                 trailAmount: string | null;
                             } | null;
+                            /** @description Set on a bracket's take-profit or stop-loss leg (an order the broker created for an entry): its entry and role. */
+                            bracketLeg: {
+                                /** Format: uuid */
+                                parentOrderId: string;
+                                /** @enum {string} */
+                                role: "take_profit" | "stop_loss";
+                            } | null;
                             status: string;
                             reason: string | null;
                             brokerOrderId: string | null;
@@ -3880,6 +4097,7 @@ export interface operations {
                                 [key: string]: string;
                             };
                             allowedSymbols: string[] | null;
+                            /** @description The route's own limits (null: the workspace's apply; a workspace ceiling stricter than a route's value wins). */
                             limits: {
                                 maxQuantity: string | null;
                                 maxNotional: string | null;
@@ -3891,6 +4109,7 @@ export interface operations {
                                     start: string;
                                     end: string;
                                     timezone: string;
+                                    flattenAtEnd: boolean;
                                 }[] | null;
                                 blockExitsOutsideWindows: boolean;
                                 maxPosition: string | null;
@@ -3948,6 +4167,8 @@ export interface operations {
                             start: string;
                             end: string;
                             timezone: string;
+                            /** @description At the window's end the worker flattens the route's positions on its connection (once per end). */
+                            flattenAtEnd?: boolean;
                         }[];
                         /** @description Block exits outside the trading windows too (default: only entries). */
                         blockExitsOutsideWindows?: boolean;
@@ -4002,6 +4223,7 @@ export interface operations {
                             [key: string]: string;
                         };
                         allowedSymbols: string[] | null;
+                        /** @description The route's own limits (null: the workspace's apply; a workspace ceiling stricter than a route's value wins). */
                         limits: {
                             maxQuantity: string | null;
                             maxNotional: string | null;
@@ -4013,6 +4235,7 @@ export interface operations {
                                 start: string;
                                 end: string;
                                 timezone: string;
+                                flattenAtEnd: boolean;
                             }[] | null;
                             blockExitsOutsideWindows: boolean;
                             maxPosition: string | null;
@@ -4085,6 +4308,8 @@ export interface operations {
                             start: string;
                             end: string;
                             timezone: string;
+                            /** @description At the window's end the worker flattens the route's positions on its connection (once per end). */
+                            flattenAtEnd?: boolean;
                         }[];
                         /** @description Block exits outside the trading windows too (default: only entries). */
                         blockExitsOutsideWindows?: boolean;
@@ -4127,6 +4352,7 @@ export interface operations {
                             [key: string]: string;
                         };
                         allowedSymbols: string[] | null;
+                        /** @description The route's own limits (null: the workspace's apply; a workspace ceiling stricter than a route's value wins). */
                         limits: {
                             maxQuantity: string | null;
                             maxNotional: string | null;
@@ -4138,6 +4364,7 @@ export interface operations {
                                 start: string;
                                 end: string;
                                 timezone: string;
+                                flattenAtEnd: boolean;
                             }[] | null;
                             blockExitsOutsideWindows: boolean;
                             maxPosition: string | null;
@@ -4166,6 +4393,8 @@ export interface operations {
                 limit?: number;
                 /** @description Only orders made from this signal. */
                 signalId?: string;
+                /** @description Only the bracket legs of this entry. Without it the list holds the orders routing planned; each entry's legs are in GET /v1/orders/{id}. */
+                parentOrderId?: string;
                 /** @description Only orders in this status. */
                 status?: "awaiting_approval" | "pending" | "submitted" | "accepted" | "partially_filled" | "filled" | "canceled" | "expired" | "rejected" | "failed" | "blocked" | "skipped";
             };
@@ -4209,6 +4438,13 @@ export interface operations {
                                 stopLossLimit: string | null;
                                 trailPercent: string | null;
                                 trailAmount: string | null;
+                            } | null;
+                            /** @description Set on a bracket's take-profit or stop-loss leg (an order the broker created for an entry): its entry and role. */
+                            bracketLeg: {
+                                /** Format: uuid */
+                                parentOrderId: string;
+                                /** @enum {string} */
+                                role: "take_profit" | "stop_loss";
                             } | null;
                             status: string;
                             reason: string | null;
@@ -4280,6 +4516,13 @@ export interface operations {
                             trailPercent: string | null;
                             trailAmount: string | null;
                         } | null;
+                        /** @description Set on a bracket's take-profit or stop-loss leg (an order the broker created for an entry): its entry and role. */
+                        bracketLeg: {
+                            /** Format: uuid */
+                            parentOrderId: string;
+                            /** @enum {string} */
+                            role: "take_profit" | "stop_loss";
+                        } | null;
                         status: string;
                         reason: string | null;
                         brokerOrderId: string | null;
@@ -4307,6 +4550,16 @@ export interface operations {
                             fee: string | null;
                             /** Format: date-time */
                             filledAt: string;
+                        }[];
+                        /** @description The take-profit and stop-loss orders the broker created for this entry (each an order of its own); empty otherwise. */
+                        legs: {
+                            /** Format: uuid */
+                            id: string;
+                            /** @enum {string} */
+                            role: "take_profit" | "stop_loss";
+                            status: string;
+                            filledQuantity: string | null;
+                            averagePrice: string | null;
                         }[];
                         transitions: {
                             from: string | null;
@@ -4566,7 +4819,18 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items: Record<string, never>[];
+                        items: {
+                            /** Format: uuid */
+                            id: string;
+                            url: string;
+                            events: ("order.accepted" | "order.partially_filled" | "order.filled" | "order.canceled" | "order.expired" | "order.rejected")[];
+                            description: string | null;
+                            secretVersion: number;
+                            /** @description Until then deliveries carry a signature with the previous secret too; null when none is in its grace period. */
+                            previousSecretValidUntil: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                        }[];
                         nextCursor: string | null;
                     };
                 };
@@ -4590,11 +4854,27 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        url: string;
+                        events: ("order.accepted" | "order.partially_filled" | "order.filled" | "order.canceled" | "order.expired" | "order.rejected")[];
+                        description: string | null;
+                        secretVersion: number;
+                        /** @description Until then deliveries carry a signature with the previous secret too; null when none is in its grace period. */
+                        previousSecretValidUntil: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** @description `whsec_<base64>`, shown this once. */
+                        secret: string;
+                    };
+                };
             };
         };
     };
@@ -4609,11 +4889,25 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        url: string;
+                        events: ("order.accepted" | "order.partially_filled" | "order.filled" | "order.canceled" | "order.expired" | "order.rejected")[];
+                        description: string | null;
+                        secretVersion: number;
+                        /** @description Until then deliveries carry a signature with the previous secret too; null when none is in its grace period. */
+                        previousSecretValidUntil: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                    };
+                };
             };
         };
     };
@@ -4661,7 +4955,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        items: Record<string, never>[];
+                        items: {
+                            /** Format: uuid */
+                            id: string;
+                            /** @enum {string} */
+                            eventType: "order.accepted" | "order.partially_filled" | "order.filled" | "order.canceled" | "order.expired" | "order.rejected";
+                            /** Format: uuid */
+                            orderId: string;
+                            /** @enum {string} */
+                            status: "pending" | "delivered" | "failed";
+                            attempts: number;
+                            attemptLog: {
+                                /** Format: date-time */
+                                at: string;
+                                /** @description The HTTP status; null when none came back. */
+                                statusCode: number | null;
+                                error: string | null;
+                                /** @description A short, control-character-free excerpt of the answer's body. */
+                                responseExcerpt: string | null;
+                                durationMs: number;
+                            }[];
+                            lastStatusCode: number | null;
+                            lastError: string | null;
+                            nextAttemptAt: string | null;
+                            deliveredAt: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** @description The Standard Webhooks body the endpoint received. */
+                            payload: {
+                                [key: string]: unknown;
+                            };
+                        }[];
                         nextCursor: string | null;
                     };
                 };
@@ -4680,11 +5004,44 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        /** @enum {string} */
+                        eventType: "order.accepted" | "order.partially_filled" | "order.filled" | "order.canceled" | "order.expired" | "order.rejected";
+                        /** Format: uuid */
+                        orderId: string;
+                        /** @enum {string} */
+                        status: "pending" | "delivered" | "failed";
+                        attempts: number;
+                        attemptLog: {
+                            /** Format: date-time */
+                            at: string;
+                            /** @description The HTTP status; null when none came back. */
+                            statusCode: number | null;
+                            error: string | null;
+                            /** @description A short, control-character-free excerpt of the answer's body. */
+                            responseExcerpt: string | null;
+                            durationMs: number;
+                        }[];
+                        lastStatusCode: number | null;
+                        lastError: string | null;
+                        nextAttemptAt: string | null;
+                        deliveredAt: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** @description The Standard Webhooks body the endpoint received. */
+                        payload: {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
             };
         };
     };
@@ -4706,11 +5063,27 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        url: string;
+                        events: ("order.accepted" | "order.partially_filled" | "order.filled" | "order.canceled" | "order.expired" | "order.rejected")[];
+                        description: string | null;
+                        secretVersion: number;
+                        /** @description Until then deliveries carry a signature with the previous secret too; null when none is in its grace period. */
+                        previousSecretValidUntil: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** @description `whsec_<base64>`, shown this once. */
+                        secret: string;
+                    };
+                };
             };
         };
     };
@@ -4723,11 +5096,20 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** @description Where the mail goes: the member's sign-in e-mail. */
+                        email: string;
+                        kinds: ("fills" | "rejections" | "blocks" | "limit_breaches" | "approvals_waiting")[];
+                        /** @description False while the member runs on the defaults (every kind but fills). */
+                        chosen: boolean;
+                    };
+                };
             };
         };
     };
@@ -4746,11 +5128,20 @@ export interface operations {
             };
         };
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** @description Where the mail goes: the member's sign-in e-mail. */
+                        email: string;
+                        kinds: ("fills" | "rejections" | "blocks" | "limit_breaches" | "approvals_waiting")[];
+                        /** @description False while the member runs on the defaults (every kind but fills). */
+                        chosen: boolean;
+                    };
+                };
             };
         };
     };
