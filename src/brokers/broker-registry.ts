@@ -35,7 +35,10 @@ export class BrokerRegistry {
       ['oanda', new OandaAdapter({ paper: http('oanda', baseUrls.oanda.paper), live: http('oanda', baseUrls.oanda.live) })],
       [
         'tradovate',
-        new TradovateAdapter({ paper: http('tradovate', directory(baseUrls.tradovate.paper)), live: http('tradovate', directory(baseUrls.tradovate.live)) }, config.brokers.tradovateRollDays),
+        new TradovateAdapter(
+          { paper: http('tradovate', directory(baseUrls.tradovate.paper)), live: http('tradovate', directory(baseUrls.tradovate.live)) },
+          config.brokers.tradovateRollDays,
+        ),
       ],
     ]);
     this.streams = new Map<BrokerName, BrokerStreamClient>([

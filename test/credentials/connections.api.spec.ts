@@ -10,6 +10,8 @@ import { AlpacaStub, startAlpacaStub } from '../support/brokers/alpaca-stub';
 import { BinanceKeyOptions, BinanceStub, startBinanceStub } from '../support/brokers/binance-stub';
 import { CoinbaseKeyOptions, CoinbaseStub, startCoinbaseStub } from '../support/brokers/coinbase-stub';
 import { OandaStub, startOandaStub } from '../support/brokers/oanda-stub';
+import { quarterlyExpiries, startTradovateStub, TradovateStub } from '../support/brokers/tradovate-stub';
+import { tradovateCredentialsSchema } from '../../src/brokers/tradovate/tradovate-schemas';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { asAdmin, openAsWorker, vaultState } from './vault-harness';
 
@@ -20,18 +22,21 @@ let binance: BinanceStub;
 let binanceTestnet: BinanceStub;
 let coinbase: CoinbaseStub;
 let oanda: OandaStub;
+let tradovate: TradovateStub;
 let worker: LocalKmsProvider;
 let seq = 0;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  [alpaca, binance, binanceTestnet, coinbase, oanda] = await Promise.all([
+  [alpaca, binance, binanceTestnet, coinbase, oanda, tradovate] = await Promise.all([
     startAlpacaStub(),
     startBinanceStub(),
     startBinanceStub({ testnet: true }),
     startCoinbaseStub(),
     startOandaStub(),
+    startTradovateStub(),
   ]);
+  tradovate.addProduct('ES', quarterlyExpiries(30));
   api = await startApi(db, {
     BROKER_ALPACA_BASE_URL: alpaca.url,
     BROKER_ALPACA_LIVE_BASE_URL: alpaca.url,
@@ -40,6 +45,8 @@ beforeAll(async () => {
     BROKER_COINBASE_BASE_URL: coinbase.url,
     BROKER_OANDA_BASE_URL: oanda.url,
     BROKER_OANDA_LIVE_BASE_URL: oanda.url,
+    BROKER_TRADOVATE_BASE_URL: `${tradovate.url}/v1`,
+    BROKER_TRADOVATE_LIVE_BASE_URL: `${tradovate.url}/v1`,
     BROKER_TIMEOUT_MS: '1000',
   });
   // The routing worker's view of the same local KMS: the only principal allowed to open these.
@@ -48,7 +55,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await api?.close();
-  await Promise.all([alpaca?.stop(), binance?.server.stop(), binanceTestnet?.server.stop(), coinbase?.server.stop(), oanda?.stop()]);
+  await Promise.all([alpaca?.stop(), binance?.server.stop(), binanceTestnet?.server.stop(), coinbase?.server.stop(), oanda?.stop(), tradovate?.stop()]);
   await db?.drop();
 });
 
@@ -240,6 +247,37 @@ describe('POST /v1/connections: inspect with the broker, then seal, then store',
     expect(Object.keys(byName.get('coinbase').environments)).toEqual(['live']);
     expect(Object.keys(byName.get('binance').environments)).toEqual(['paper', 'live']);
     expect(byName.get('binance')).toMatchObject({ permissionInspection: 'inspected', brackets: 'none', options: false, futures: false });
+    const tradovateFields = byName.get('tradovate').credentialFields;
+    expect(tradovateFields.map((f: any) => f.name).sort()).toEqual(Object.keys(tradovateCredentialsSchema.shape).sort());
+    expect(tradovateFields.filter((f: any) => f.secret).map((f: any) => f.name).sort()).toEqual(['password', 'sec']);
+    expect(byName.get('tradovate')).toMatchObject({
+      environments: { paper: expect.stringContaining('demo'), live: expect.stringContaining('live') },
+      assetClasses: ['futures'],
+      orderTypes: ['market', 'limit', 'stop', 'stop_limit'],
+      futures: true,
+      options: false,
+      trailingStopLoss: [],
+      permissionInspection: 'single_tier',
+    });
+  });
+
+  it('connects a Tradovate login: token request, the account, a single tier that cannot withdraw; a wrong password is a clear 4xx', async () => {
+    const ws = await createWorkspace(api);
+    const credentials = { name: unique('trader'), password: unique('tv-pw-'), appId: 'Switchyard', cid: '77', sec: unique('tv-sec-') };
+    const account = tradovate.addUser(credentials);
+    const res = await connect(ws.token, { broker: 'tradovate', environment: 'paper', credentials });
+    expect(res.status).toBe(201);
+    expect(res.body.permissions).toMatchObject({ inspection: 'single_tier', canTrade: true, canWithdraw: false, canTransfer: false, details: { account: account.name } });
+    expect(res.body.keyHint).toBe(`…${account.name.slice(-4)}`);
+    expect(res.text).not.toContain(credentials.password);
+    expect(res.text).not.toContain(credentials.sec);
+    await expect(openAsWorker(db, worker, ws.id, res.body.id, 1)).resolves.toEqual({ ...credentials, appVersion: '1.0' });
+
+    const wrong = await connect(ws.token, { broker: 'tradovate', environment: 'live', credentials: { ...credentials, password: unique('nope-') } });
+    expect(wrong.status).toBeGreaterThanOrEqual(400);
+    expect(wrong.status).toBeLessThan(500);
+    expect(wrong.text).toContain('Incorrect username or password');
+    expect(wrong.text).not.toContain(credentials.sec);
   });
 
   it('records and reports that an OANDA token has a single permission tier', async () => {

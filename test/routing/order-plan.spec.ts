@@ -36,6 +36,10 @@ describe('planOrders: tickers as TradingView sends them', () => {
     ['FX:GBPJPY', 'oanda', 'GBP_JPY'],
     ['OANDA:XAU_USD', 'oanda', 'XAU_USD'],
     ['NASDAQ:AAPL', 'paper', 'AAPL'],
+    ['CME_MINI:ES1!', 'tradovate', 'ES1!'],
+    ['nq2!', 'tradovate', 'NQ2!'],
+    ['CME_MINI:ESZ6', 'tradovate', 'ESZ6'],
+    ['MNQH27', 'tradovate', 'MNQH27'],
   ] as const)('%s at %s is %s', (ticker, broker, symbol) => {
     expect(symbolOf(ticker, broker)).toBe(symbol);
   });
@@ -54,6 +58,7 @@ describe('planOrders: tickers as TradingView sends them', () => {
     expect(symbolOf('NASDAQ:AMD', 'alpaca', { AMD: 'AMD.Y' })).toBe('AMD.Y');
     expect(symbolOf('constructor', 'paper')).toBe('constructor');
     expect(symbolOf('EURUSD.X', 'oanda')).toBe("symbol_unmapped: oanda has no symbol like EURUSD.X; map it to one in the route's symbolMap");
+    expect(symbolOf('NASDAQ:AAPL', 'tradovate')).toBe("symbol_unmapped: tradovate has no symbol like NASDAQ:AAPL; map it to one in the route's symbolMap");
   });
 });
 

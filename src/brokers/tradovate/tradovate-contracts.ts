@@ -27,7 +27,12 @@ export function tradovateSymbolName(ticker: string): string | undefined {
  * The n-th listed expiry (1 = front month) among those not yet within `rollDays` days of expiring: from that day on,
  * `ES1!` means the next contract, as most futures traders roll.
  */
-export function chooseMaturity<M extends { expirationDate: string; archived?: boolean }>(maturities: M[], n: number, rollDays: number, now: number): M | undefined {
+export function chooseMaturity<M extends { expirationDate: string; archived?: boolean }>(
+  maturities: M[],
+  n: number,
+  rollDays: number,
+  now: number,
+): M | undefined {
   return maturities
     .filter((m) => !m.archived && Date.parse(m.expirationDate) - rollDays * DAY_MS > now)
     .sort((a, b) => Date.parse(a.expirationDate) - Date.parse(b.expirationDate))[n - 1];
@@ -74,7 +79,8 @@ export class TradovateContracts {
     const maturity = chooseMaturity(maturities, Number(place), this.rollDays, Date.now());
     if (!maturity) throw new BrokerError('rejected', BROKER, `Tradovate lists no ${root} contract for ${name} more than ${this.rollDays} days before expiry`);
     const contracts = (await get(`contract/deps?masterid=${maturity.id}`, tradovateContractsSchema, 'the contracts of a maturity')) ?? [];
-    if (!contracts[0]) throw new BrokerError('rejected', BROKER, `Tradovate lists no contract for the ${root} expiry of ${maturity.expirationDate.slice(0, 10)}`);
+    if (!contracts[0])
+      throw new BrokerError('rejected', BROKER, `Tradovate lists no contract for the ${root} expiry of ${maturity.expirationDate.slice(0, 10)}`);
     return contracts[0];
   }
 }

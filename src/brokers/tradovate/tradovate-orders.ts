@@ -1,4 +1,4 @@
-import type { BrokerFill, BrokerOrderState, BrokerOrderStatus, OrderAck, OrderRequest } from '../broker-adapter';
+import type { BrokerFill, BrokerOrderState, BrokerOrderStatus, OrderRequest } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
 import type { TradovateAccount, TradovateFill, TradovateOrder } from './tradovate-schemas';
 
@@ -33,7 +33,12 @@ export function tradovateOrderRequest(order: OrderRequest, account: TradovateAcc
   const legs: Record<string, unknown>[] = [];
   if (order.takeProfit !== undefined) legs.push({ action: exit, orderType: 'Limit', price: Number(order.takeProfit), timeInForce: 'GTC' });
   if (order.stopLoss !== undefined) {
-    const stop: Record<string, unknown> = { action: exit, orderType: order.stopLossLimit ? 'StopLimit' : 'Stop', stopPrice: Number(order.stopLoss), timeInForce: 'GTC' };
+    const stop: Record<string, unknown> = {
+      action: exit,
+      orderType: order.stopLossLimit ? 'StopLimit' : 'Stop',
+      stopPrice: Number(order.stopLoss),
+      timeInForce: 'GTC',
+    };
     if (order.stopLossLimit !== undefined) stop.price = Number(order.stopLossLimit);
     legs.push(stop);
   }
@@ -49,24 +54,23 @@ export function tradovateOrderRequest(order: OrderRequest, account: TradovateAcc
 export function tradovateOrderState(order: TradovateOrder, fills: TradovateFill[], rejectReason?: string): BrokerOrderState {
   const own = fills.filter((f) => f.orderId === order.id && f.active !== false);
   const filledQuantity = own.reduce((sum, f) => sum + f.qty, 0);
-  const state: BrokerOrderState = { brokerOrderId: String(order.id), status: statusOf(order.ordStatus, filledQuantity), filledQuantity: String(filledQuantity) };
+  const state: BrokerOrderState = {
+    brokerOrderId: String(order.id),
+    status: statusOf(order.ordStatus, filledQuantity),
+    filledQuantity: String(filledQuantity),
+  };
   if (filledQuantity > 0) {
     state.averagePrice = decimalText(own.reduce((sum, f) => sum + f.qty * f.price, 0) / filledQuantity);
     state.fills = own.map((f): BrokerFill => ({ brokerFillId: String(f.id), quantity: String(f.qty), price: decimalText(f.price), time: f.timestamp }));
-    state.updatedAt = own.map((f) => f.timestamp).sort().at(-1);
+    state.updatedAt = own
+      .map((f) => f.timestamp)
+      .sort()
+      .at(-1);
   }
   if (state.status === 'rejected' || state.status === 'canceled' || state.status === 'expired') {
     state.reason = `order ${order.ordStatus.toLowerCase()} at Tradovate${rejectReason ? ` (${rejectReason})` : ''}`;
   }
   return state;
-}
-
-/** An order as found again by our client order id (its fills not read). */
-export function tradovateOrderAck(order: TradovateOrder, clientOrderId: string): OrderAck {
-  const status = FINAL[order.ordStatus] ?? (order.ordStatus === 'Completed' ? 'filled' : 'accepted');
-  const ack: OrderAck = { brokerOrderId: String(order.id), clientOrderId, status };
-  if (status === 'rejected' || status === 'canceled' || status === 'expired') ack.reason = `order ${order.ordStatus.toLowerCase()} at Tradovate`;
-  return ack;
 }
 
 export function isWorking(order: TradovateOrder): boolean {

@@ -7,7 +7,8 @@ export const tradovateCredentialsSchema = z.object({
   password: credentialString(200),
   appId: credentialString(100),
   appVersion: credentialString(40).default('1.0'),
-  cid: credentialString(20).regex(/^\d+$/, 'must be the numeric client id of the API key'),
+  // Sent as a JSON number: more than 15 digits would lose precision on the way.
+  cid: credentialString(15).regex(/^\d{1,15}$/, 'must be the numeric client id of the API key'),
   sec: credentialString(200),
 });
 export type TradovateCredentials = z.infer<typeof tradovateCredentialsSchema>;

@@ -45,15 +45,17 @@ export class TradovateSessions {
     return next;
   }
 
-  /** Drops a token Tradovate refused (401): the next call logs in again. */
-  forget(creds: TradovateCredentials, environment: BrokerEnvironment, token: TradovateToken): void {
+  /** Drops the held token (only `token`, when given: one Tradovate refused with 401); the next call logs in again. */
+  forget(creds: TradovateCredentials, environment: BrokerEnvironment, token?: TradovateToken): void {
     const key = this.key(creds, environment);
-    if (this.tokens.get(key)?.accessToken === token.accessToken) this.tokens.delete(key);
+    if (!token || this.tokens.get(key)?.accessToken === token.accessToken) this.tokens.delete(key);
   }
 
   private async refresh(creds: TradovateCredentials, environment: BrokerEnvironment, key: string, held?: TradovateToken): Promise<TradovateToken> {
     const renewed = held && held.expiresAt - Date.now() > MIN_LEFT_TO_RENEW_MS ? await this.renew(environment, held) : undefined;
     const token = renewed ?? (await this.login(creds, environment, key));
+    // Tokens of rotated or revoked credentials are never asked for again: dropped once dead.
+    for (const [k, t] of this.tokens) if (t.expiresAt <= Date.now()) this.tokens.delete(k);
     this.tokens.set(key, token);
     return token;
   }
@@ -114,7 +116,11 @@ export class TradovateSessions {
       this.penalties.delete(key);
       if (answer.accessToken) return tokenOf(answer.accessToken, answer.expirationTime);
       const reason = safeBrokerText(answer.errorText, creds) ?? 'no token and no reason given';
-      throw new BrokerError('credentials_invalid', BROKER, `Tradovate refused the login: ${reason} (check the username, password, app id, cid and secret, and demo/live)`);
+      throw new BrokerError(
+        'credentials_invalid',
+        BROKER,
+        `Tradovate refused the login: ${reason} (check the username, password, app id, cid and secret, and demo/live)`,
+      );
     }
     const left = this.penalties.get(key);
     throw penalised(left ? left.notBefore - Date.now() : 0);
@@ -128,7 +134,8 @@ export class TradovateSessions {
 
 function tokenOf(accessToken: string | undefined, expirationTime: string | undefined): TradovateToken {
   const expiresAt = expirationTime ? Date.parse(expirationTime) : Number.NaN;
-  if (!accessToken || Number.isNaN(expiresAt)) throw new BrokerError('transient', BROKER, 'Tradovate answered the login without a token or its expiration time');
+  if (!accessToken || Number.isNaN(expiresAt))
+    throw new BrokerError('transient', BROKER, 'Tradovate answered the login without a token or its expiration time');
   return { accessToken, expiresAt };
 }
 

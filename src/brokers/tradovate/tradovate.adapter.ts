@@ -16,7 +16,7 @@ import { BrokerError } from '../broker-error';
 import type { BrokerHttp, BrokerHttpResponse } from '../broker-http';
 import { acceptedOrThrow, assertOrderValues, keyHint, parseBrokerBody, parseCredentials, safeBrokerText } from '../broker-values';
 import { TradovateContracts, type TradovateGet } from './tradovate-contracts';
-import { decimalText, isWorking, tradovateOrderAck, tradovateOrderRequest, tradovateOrderState } from './tradovate-orders';
+import { decimalText, isWorking, tradovateOrderRequest, tradovateOrderState } from './tradovate-orders';
 import {
   tradovateAccountsSchema,
   tradovateCashSnapshotSchema,
@@ -63,7 +63,8 @@ export class TradovateAdapter implements BrokerAdapter {
 
   async inspect(credentials: BrokerCredentials, environment: BrokerEnvironment): Promise<PermissionReport> {
     const creds = parseCredentials(BROKER, tradovateCredentialsSchema, credentials);
-    const account = await this.account(creds, environment);
+    // Onboarding runs in the api process: it keeps no token once the check is done.
+    const account = await this.account(creds, environment).finally(() => this.sessions.forget(creds, environment));
     return {
       inspection: 'single_tier',
       canTrade: true,
@@ -84,8 +85,8 @@ export class TradovateAdapter implements BrokerAdapter {
     const contract = await this.contracts.resolve(this.getter(creds, order.environment), order.environment, order.symbol);
     const request = tradovateOrderRequest(order, account, contract.name);
     // Tradovate does not refuse a repeated clOrdId: a retry after a lost answer looks the order up first.
-    const existing = await this.lookup(creds, order.environment, order.clientOrderId);
-    if (existing) return acceptedOrThrow(BROKER, LABEL, tradovateOrderAck(existing, order.clientOrderId), creds);
+    const existing = await this.lookupAck(creds, order.environment, order.clientOrderId);
+    if (existing) return acceptedOrThrow(BROKER, LABEL, existing, creds);
     const res = await this.call(creds, order.environment, { method: 'POST', path: request.path, body: request.body });
     const result = this.expect(res, creds, tradovatePlaceResultSchema, 'the order');
     if (result.orderId === undefined) {
@@ -97,16 +98,30 @@ export class TradovateAdapter implements BrokerAdapter {
 
   async findOrder(credentials: BrokerCredentials, order: OrderLookup): Promise<OrderAck | null> {
     const creds = parseCredentials(BROKER, tradovateCredentialsSchema, credentials);
-    const found = await this.lookup(creds, order.environment, order.clientOrderId);
-    return found ? tradovateOrderAck(found, order.clientOrderId) : null;
+    return this.lookupAck(creds, order.environment, order.clientOrderId);
   }
 
   /** The order by our client order id, its fills (`/fill/deps`) and, when rejected, the execution report's reason. */
   async getOrder(credentials: BrokerCredentials, order: OrderLookup): Promise<BrokerOrderState | null> {
     const creds = parseCredentials(BROKER, tradovateCredentialsSchema, credentials);
     const found = await this.lookup(creds, order.environment, order.clientOrderId);
+    return found ? this.orderState(creds, order.environment, found) : null;
+  }
+
+  /** An order found again by our id, with what filled of it: a replayed order may have filled meanwhile. */
+  private async lookupAck(creds: TradovateCredentials, environment: BrokerEnvironment, clientOrderId: string): Promise<OrderAck | null> {
+    const found = await this.lookup(creds, environment, clientOrderId);
     if (!found) return null;
-    const get = this.getter(creds, order.environment);
+    const state = await this.orderState(creds, environment, found);
+    const ack: OrderAck = { brokerOrderId: state.brokerOrderId, clientOrderId, status: state.status };
+    if (state.filledQuantity !== '0') ack.filledQuantity = state.filledQuantity;
+    if (state.averagePrice !== undefined) ack.averagePrice = state.averagePrice;
+    if (state.reason !== undefined) ack.reason = state.reason;
+    return ack;
+  }
+
+  private async orderState(creds: TradovateCredentials, environment: BrokerEnvironment, found: TradovateOrder): Promise<BrokerOrderState> {
+    const get = this.getter(creds, environment);
     const fills = (await get(`fill/deps?masterid=${found.id}`, tradovateFillsSchema, 'the fills')) ?? [];
     let reason: string | undefined;
     if (found.ordStatus === 'Rejected') {
@@ -175,7 +190,8 @@ export class TradovateAdapter implements BrokerAdapter {
   private async account(creds: TradovateCredentials, environment: BrokerEnvironment): Promise<TradovateAccount> {
     const accounts = (await this.getter(creds, environment)('account/list', tradovateAccountsSchema, 'the account list')) ?? [];
     const account = accounts.find((a) => a.active !== false && a.archived !== true);
-    if (!account) throw new BrokerError('credentials_invalid', BROKER, `this Tradovate login has no active ${environment === 'live' ? 'live' : 'demo'} account`);
+    if (!account)
+      throw new BrokerError('credentials_invalid', BROKER, `this Tradovate login has no active ${environment === 'live' ? 'live' : 'demo'} account`);
     return account;
   }
 
@@ -190,7 +206,11 @@ export class TradovateAdapter implements BrokerAdapter {
     const snapshot = this.expect(res, creds, tradovateCashSnapshotSchema, 'the cash balance');
     const equity = snapshot.netLiq ?? snapshot.totalCashValue;
     if (snapshot.errorCode !== undefined || equity === undefined) {
-      throw new BrokerError('transient', BROKER, `Tradovate gave no cash balance for the account${snapshot.errorCode ? ` (${safeBrokerText(snapshot.errorCode, creds)})` : ''}`);
+      throw new BrokerError(
+        'transient',
+        BROKER,
+        `Tradovate gave no cash balance for the account${snapshot.errorCode ? ` (${safeBrokerText(snapshot.errorCode, creds)})` : ''}`,
+      );
     }
     return { equity: decimalText(equity), ...(snapshot.totalCashValue !== undefined ? { cash: decimalText(snapshot.totalCashValue) } : {}) };
   }
@@ -207,7 +227,8 @@ export class TradovateAdapter implements BrokerAdapter {
   private getter(creds: TradovateCredentials, environment: BrokerEnvironment): TradovateGet {
     return async (path, schema, what) => {
       const res = await this.call(creds, environment, { method: 'GET', path });
-      if (res.status === 404 || res.json === null) return null;
+      // Tradovate answers an unknown entity with 404 or an empty 200.
+      if (res.status === 404 || (res.status === 200 && res.json === null)) return null;
       return this.expect(res, creds, schema, what);
     };
   }
