@@ -10,6 +10,8 @@ import { ConnectionSnapshotter } from './connection-snapshotter';
 import { ConnectionTasksRepository } from './connection-tasks.repository';
 import { CredentialOpener } from './credential-opener';
 import { ApprovalSweep } from './approval-sweep';
+import { WindowFlattener } from './window-flattener';
+import { WindowFlattensRepository } from './window-flattens.repository';
 import { ApprovalsRepository } from './approvals.repository';
 import { FlattenRecovery } from './flatten-recovery';
 import { LossGuard } from './loss-guard';
@@ -50,6 +52,8 @@ import { SignalRouter } from './signal-router';
     LossGuard,
     ApprovalsRepository,
     ApprovalSweep,
+    WindowFlattener,
+    WindowFlattensRepository,
     OrderStreamsRepository,
     OrderStreams,
     {
@@ -59,6 +63,6 @@ import { SignalRouter } from './signal-router';
     },
     JobRunner,
   ],
-  exports: [JobRunner, CredentialOpener, OrderSync, FlattenRecovery, ApprovalSweep, OrderStreams],
+  exports: [JobRunner, CredentialOpener, OrderSync, FlattenRecovery, ApprovalSweep, WindowFlattener, OrderStreams],
 })
 export class RoutingModule {}
