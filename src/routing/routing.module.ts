@@ -10,6 +10,7 @@ import { ConnectionSnapshotter } from './connection-snapshotter';
 import { ConnectionTasksRepository } from './connection-tasks.repository';
 import { CredentialOpener } from './credential-opener';
 import { ApprovalSweep } from './approval-sweep';
+import { QuoteWatch } from './quote-watch';
 import { WindowFlattener } from './window-flattener';
 import { WindowFlattensRepository } from './window-flattens.repository';
 import { ApprovalsRepository } from './approvals.repository';
@@ -54,6 +55,7 @@ import { SignalRouter } from './signal-router';
     ApprovalSweep,
     WindowFlattener,
     WindowFlattensRepository,
+    QuoteWatch,
     OrderStreamsRepository,
     OrderStreams,
     {
@@ -63,6 +65,6 @@ import { SignalRouter } from './signal-router';
     },
     JobRunner,
   ],
-  exports: [JobRunner, CredentialOpener, OrderSync, FlattenRecovery, ApprovalSweep, WindowFlattener, OrderStreams],
+  exports: [JobRunner, CredentialOpener, OrderSync, FlattenRecovery, ApprovalSweep, WindowFlattener, QuoteWatch, OrderStreams],
 })
 export class RoutingModule {}
