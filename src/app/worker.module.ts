@@ -34,7 +34,11 @@ export class WorkerModule {
   }
 }
 
-/** Starts what a worker runs: the job workers, the order lifecycle poller (its reconciliation sweep first) and event streams, the flatten recovery sweep, the approval sweep, the window-end flattener, the quote loss watch, the audit sealer, the pager's, the order webhooks' and the notification mail's delivery loops (each safe on every worker). */
+/**
+ * Starts what a worker runs: the job workers, the order lifecycle poller (its reconciliation sweep first) and event streams,
+ * the flatten recovery sweep, the approval sweep, the window-end flattener, the quote loss watch, the audit sealer, the pager's,
+ * the order webhooks' and the notification mail's delivery loops (each safe on every worker).
+ */
 export async function startWorkerLoops(app: INestApplicationContext): Promise<void> {
   await app.get(JobRunner).start();
   app.get(OrderSync).start();

@@ -76,7 +76,8 @@ export function tradingWindowRefusal(
   if (!windows?.length || windows.some((w) => insideWindow(w, atMs))) return undefined;
   if (intent !== 'entry' && !blockExits) return undefined;
   const kind = intent === 'entry' ? 'entries' : 'exits';
-  return `outside_trading_window: ${new Date(atMs).toISOString()} is outside ${whose} trading windows (${windows.map(describeWindow).join('; ')}); ${kind} are blocked outside them`;
+  const listed = windows.map(describeWindow).join('; ');
+  return `outside_trading_window: ${new Date(atMs).toISOString()} is outside ${whose} trading windows (${listed}); ${kind} are blocked outside them`;
 }
 
 /**

@@ -85,7 +85,8 @@ export class FlattensRepository {
   ): Promise<FlattenedApproval[]> {
     const { rows } = await client.query<FlattenedApproval>(
       `WITH f AS (INSERT INTO flattens (id, workspace_id, scope, reason, requested_by_type, requested_by) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id),
-       fc AS (INSERT INTO flatten_connections (workspace_id, flatten_id, connection_id, symbols) SELECT $2, f.id, c, $10::text[] FROM f, unnest($7::uuid[]) AS c),
+       fc AS (INSERT INTO flatten_connections (workspace_id, flatten_id, connection_id, symbols)
+              SELECT $2, f.id, c, $10::text[] FROM f, unnest($7::uuid[]) AS c),
        ended AS (
          UPDATE orders SET status = 'rejected', reason = $8, approval_decided_at = clock_timestamp(), updated_at = clock_timestamp()
           WHERE connection_id = ANY($7::uuid[]) AND status = 'awaiting_approval' AND ($9::uuid IS NULL OR route_id = $9)

@@ -99,6 +99,9 @@ export class LossGuardRepository {
 
   /** The quotes up to `quotedAt` were looked at (never moves back). */
   async markQuotesChecked(client: PoolClient, connectionId: string, quotedAt: string): Promise<void> {
-    await client.query(`UPDATE connection_risk SET quotes_checked_at = greatest(quotes_checked_at, $2::timestamptz) WHERE connection_id = $1`, [connectionId, quotedAt]);
+    await client.query(`UPDATE connection_risk SET quotes_checked_at = greatest(quotes_checked_at, $2::timestamptz) WHERE connection_id = $1`, [
+      connectionId,
+      quotedAt,
+    ]);
   }
 }

@@ -52,7 +52,8 @@ export class WindowFlattener implements OnModuleDestroy {
     for (const route of await this.repository.routes(this.pool)) {
       const ended = lastWindowEnd(route.routeWindows, nowMs, LOOKBACK_MS) ?? lastWindowEnd(route.workspaceWindows, nowMs, LOOKBACK_MS);
       if (!ended) continue;
-      const reason = `window_end: the trading window ${describeWindow(ended.window)} ended at ${new Date(ended.endMs).toISOString()}; the route's positions are flattened`;
+      const at = new Date(ended.endMs).toISOString();
+      const reason = `window_end: the trading window ${describeWindow(ended.window)} ended at ${at}; the route's positions are flattened`;
       const flattenId = await this.db.runRaw(route.workspaceId, (client) => this.flatten(client, route, new Date(ended.endMs), reason));
       if (!flattenId) continue;
       this.logger.info({ routeId: route.routeId, flattenId }, 'trading window ended: flattening the route');
@@ -70,10 +71,8 @@ export class WindowFlattener implements OnModuleDestroy {
     // Claimed even when there is nothing to close, so the end is looked at once.
     if (!(await this.repository.claim(client, route.workspaceId, route.routeId, windowEnd, flattenId)) || !flattenId) return undefined;
     const actor = { type: 'worker' as const, id: ACTOR };
-    const ended = await this.flattens.insert(client, route.workspaceId, { id: flattenId, scope: 'route', reason, requestedByType: 'worker', requestedBy: ACTOR }, [route.connectionId], {
-      routeId: route.routeId,
-      symbols: symbols!,
-    });
+    const flatten = { id: flattenId, scope: 'route' as const, reason, requestedByType: 'worker', requestedBy: ACTOR };
+    const ended = await this.flattens.insert(client, route.workspaceId, flatten, [route.connectionId], { routeId: route.routeId, symbols: symbols! });
     await this.audit.recordRaw(client, {
       action: 'flatten.request',
       actor,

@@ -36,7 +36,8 @@ export class WindowFlattensRepository {
   async routeSymbols(client: PoolClient, routeId: string, connectionId: string): Promise<string[] | undefined> {
     const { rows } = await client.query<{ active: boolean; symbols: string[] }>(
       `SELECT c.status = 'active' AS active,
-              ARRAY(SELECT DISTINCT o.symbol FROM orders o WHERE o.route_id = $1 AND o.connection_id = $2 AND o.filled_quantity > 0 ORDER BY o.symbol) AS symbols
+              ARRAY(SELECT DISTINCT o.symbol FROM orders o
+                     WHERE o.route_id = $1 AND o.connection_id = $2 AND o.filled_quantity > 0 ORDER BY o.symbol) AS symbols
          FROM broker_connections c WHERE c.id = $2`,
       [routeId, connectionId],
     );
