@@ -10,7 +10,8 @@ import { sessionEnd, sessionStart } from '../common/session-boundary';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { TenantDb } from '../database/tenant-db';
 import { ConnectionJobs } from '../positions/connection-jobs';
-import { flattenedApprovalEvents, FlattensRepository } from '../positions/flattens.repository';
+import { ApprovalJobs } from '../orders/approval-jobs';
+import { FlattenedApproval, flattenedApprovalEvents, FlattensRepository } from '../positions/flattens.repository';
 import { LossGuardRepository } from './loss-guard.repository';
 import { LossBreach, lossBreach, sessionPnl } from './risk/loss-limits';
 
@@ -21,7 +22,7 @@ const QUOTE_ACTOR = 'quote-watch';
 export interface LossVerdict {
   breach?: LossBreach;
   /** A flatten this look recorded (action `flatten`): queue its job once the transaction committed. */
-  flatten?: { workspaceId: string; flattenId: string; connectionId: string };
+  flatten?: { workspaceId: string; flattenId: string; connectionId: string; ended: FlattenedApproval[] };
 }
 
 /**
@@ -38,6 +39,7 @@ export class LossGuard {
     private readonly repository: LossGuardRepository,
     private readonly flattens: FlattensRepository,
     private readonly jobs: ConnectionJobs,
+    private readonly approvals: ApprovalJobs,
     private readonly audit: AuditWriter,
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -89,7 +91,7 @@ export class LossGuard {
     await this.audit.recordRaw(client, { action: 'flatten.request', actor, resource, requestId: actorId, reason, metadata: { flattenId, scope: 'connection', connections: 1, limit: breach.limit } });
     await this.repository.engageKillSwitch(client, connectionId, reason, `worker:${actorId}`);
     await this.audit.recordRaw(client, { action: 'connection.kill_switch', actor, resource, requestId: actorId, reason, metadata: { engaged: true, limit: breach.limit, flattenId } });
-    return { breach, flatten: { workspaceId, flattenId, connectionId } };
+    return { breach, flatten: { workspaceId, flattenId, connectionId, ended } };
   }
 
   /** After a fill was recorded on the connection: a look of its own, and the flatten it records queued at once. */
@@ -132,5 +134,7 @@ export class LossGuard {
     await this.jobs.flatten(f.workspaceId, f.flattenId, f.connectionId).catch((err: Error) =>
       this.logger.error({ flattenId: f.flattenId, err: err.message }, 'could not enqueue the loss-limit flatten; recovery will'),
     );
+    // The orders awaiting approval it ended: their signals settle through their decisions' jobs (the approval sweep retries).
+    for (const o of f.ended) await this.approvals.decided(f.workspaceId, o.signalId, o.id).catch(() => undefined);
   }
 }

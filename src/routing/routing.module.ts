@@ -17,6 +17,7 @@ import { ApprovalsRepository } from './approvals.repository';
 import { FlattenRecovery } from './flatten-recovery';
 import { LossGuard } from './loss-guard';
 import { LossGuardRepository } from './loss-guard.repository';
+import { ApprovalJobs } from '../orders/approval-jobs';
 import { ConnectionJobs } from '../positions/connection-jobs';
 import { FlattensRepository } from '../positions/flattens.repository';
 import { CachingKms } from './data-key-cache';
@@ -49,6 +50,7 @@ import { SignalRouter } from './signal-router';
     FlattenRecovery,
     FlattensRepository,
     ConnectionJobs,
+    ApprovalJobs,
     LossGuardRepository,
     LossGuard,
     ApprovalsRepository,

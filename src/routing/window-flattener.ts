@@ -9,7 +9,8 @@ import { describeWindow, lastWindowEnd } from '../common/trading-windows';
 import { PG_POOL } from '../database/database.tokens';
 import { TenantDb } from '../database/tenant-db';
 import { ConnectionJobs } from '../positions/connection-jobs';
-import { flattenedApprovalEvents, FlattensRepository } from '../positions/flattens.repository';
+import { ApprovalJobs } from '../orders/approval-jobs';
+import { FlattenedApproval, flattenedApprovalEvents, FlattensRepository } from '../positions/flattens.repository';
 import { WindowFlattenRoute, WindowFlattensRepository } from './window-flattens.repository';
 
 const EVERY_MS = 15_000;
@@ -32,6 +33,7 @@ export class WindowFlattener implements OnModuleDestroy {
     private readonly repository: WindowFlattensRepository,
     private readonly flattens: FlattensRepository,
     private readonly jobs: ConnectionJobs,
+    private readonly approvals: ApprovalJobs,
     private readonly audit: AuditWriter,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
@@ -54,18 +56,25 @@ export class WindowFlattener implements OnModuleDestroy {
       if (!ended) continue;
       const at = new Date(ended.endMs).toISOString();
       const reason = `window_end: the trading window ${describeWindow(ended.window)} ended at ${at}; the route's positions are flattened`;
-      const flattenId = await this.db.runRaw(route.workspaceId, (client) => this.flatten(client, route, new Date(ended.endMs), reason));
-      if (!flattenId) continue;
+      const made = await this.db.runRaw(route.workspaceId, (client) => this.flatten(client, route, new Date(ended.endMs), reason));
+      if (!made) continue;
+      const { flattenId, endedApprovals } = made;
       this.logger.info({ routeId: route.routeId, flattenId }, 'trading window ended: flattening the route');
       await this.jobs.flatten(route.workspaceId, flattenId, route.connectionId).catch((err: Error) =>
         this.logger.error({ flattenId, err: err.message }, 'could not enqueue the window-end flatten; recovery will'),
       );
+      for (const o of endedApprovals) await this.approvals.decided(route.workspaceId, o.signalId, o.id).catch(() => undefined);
       queued++;
     }
     return queued;
   }
 
-  private async flatten(client: PoolClient, route: WindowFlattenRoute, windowEnd: Date, reason: string): Promise<string | undefined> {
+  private async flatten(
+    client: PoolClient,
+    route: WindowFlattenRoute,
+    windowEnd: Date,
+    reason: string,
+  ): Promise<{ flattenId: string; endedApprovals: FlattenedApproval[] } | undefined> {
     const symbols = await this.repository.routeSymbols(client, route.routeId, route.connectionId);
     const flattenId = symbols?.length ? randomUUID() : null;
     // Claimed even when there is nothing to close, so the end is looked at once.
@@ -81,6 +90,6 @@ export class WindowFlattener implements OnModuleDestroy {
       metadata: { flattenId, scope: 'route', connectionId: route.connectionId, windowEnd: windowEnd.toISOString(), symbols: symbols!.join(',').slice(0, 300) },
     });
     for (const event of flattenedApprovalEvents(actor, undefined, flattenId, ended)) await this.audit.recordRaw(client, event);
-    return flattenId;
+    return { flattenId, endedApprovals: ended };
   }
 }
