@@ -9,6 +9,8 @@ import { DatabaseModule } from '../database/database.module';
 import { JobRunner } from '../queue/job-runner';
 import { QueueModule } from '../queue/queue.module';
 import { ApprovalSweep } from '../routing/approval-sweep';
+import { QuoteWatch } from '../routing/quote-watch';
+import { WindowFlattener } from '../routing/window-flattener';
 import { FlattenRecovery } from '../routing/flatten-recovery';
 import { OrderStreams } from '../routing/order-streams';
 import { OrderSync } from '../routing/order-sync';
@@ -32,13 +34,19 @@ export class WorkerModule {
   }
 }
 
-/** Starts what a worker runs: the job workers, the order lifecycle poller (its reconciliation sweep first) and event streams, the flatten recovery sweep, the audit sealer, the pager's, the order webhooks' and the notification mail's delivery loops (each safe on every worker). */
+/**
+ * Starts what a worker runs: the job workers, the order lifecycle poller (its reconciliation sweep first) and event streams,
+ * the flatten recovery sweep, the approval sweep, the window-end flattener, the quote loss watch, the audit sealer, the pager's,
+ * the order webhooks' and the notification mail's delivery loops (each safe on every worker).
+ */
 export async function startWorkerLoops(app: INestApplicationContext): Promise<void> {
   await app.get(JobRunner).start();
   app.get(OrderSync).start();
   await app.get(OrderStreams).start();
   app.get(FlattenRecovery).start();
   app.get(ApprovalSweep).start();
+  app.get(WindowFlattener).start();
+  app.get(QuoteWatch).start();
   app.get(AuditSealer).start();
   app.get(PagerDispatcher).start();
   app.get(WebhookDispatcher).start();

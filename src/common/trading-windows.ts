@@ -58,7 +58,7 @@ export function insideWindow(window: TradingWindow, atMs: number): boolean {
   return (window.days.includes(day) && minute >= start) || (window.days.includes(previousDay(day)) && minute < end);
 }
 
-function describe(w: TradingWindow): string {
+export function describeWindow(w: TradingWindow): string {
   return `${w.days.join(',')} ${w.start}-${w.end} ${w.timezone}`;
 }
 
@@ -76,5 +76,21 @@ export function tradingWindowRefusal(
   if (!windows?.length || windows.some((w) => insideWindow(w, atMs))) return undefined;
   if (intent !== 'entry' && !blockExits) return undefined;
   const kind = intent === 'entry' ? 'entries' : 'exits';
-  return `outside_trading_window: ${new Date(atMs).toISOString()} is outside ${whose} trading windows (${windows.map(describe).join('; ')}); ${kind} are blocked outside them`;
+  const listed = windows.map(describeWindow).join('; ');
+  return `outside_trading_window: ${new Date(atMs).toISOString()} is outside ${whose} trading windows (${listed}); ${kind} are blocked outside them`;
+}
+
+/**
+ * The latest end of a `flattenAtEnd` window within `lookbackMs` before `nowMs`: the first minute at which it is no
+ * longer inside (so a DST gap that skips its end time still ends it, at the first wall time after), while no window of
+ * the list is inside either (adjacent windows hand over without a flatten).
+ */
+export function lastWindowEnd(windows: TradingWindow[] | null, nowMs: number, lookbackMs: number): { endMs: number; window: TradingWindow } | undefined {
+  const flattening = windows?.filter((w) => w.flattenAtEnd) ?? [];
+  if (!flattening.length) return undefined;
+  for (let t = Math.floor(nowMs / 60_000) * 60_000; t > nowMs - lookbackMs; t -= 60_000) {
+    const ended = flattening.find((w) => insideWindow(w, t - 60_000) && !insideWindow(w, t));
+    if (ended && !windows!.some((w) => insideWindow(w, t))) return { endMs: t, window: ended };
+  }
+  return undefined;
 }

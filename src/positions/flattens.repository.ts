@@ -4,7 +4,8 @@ import type { AuditEventInput } from '../audit/audit-event';
 
 export interface FlattenRow {
   id: string;
-  scope: 'connection' | 'workspace';
+  /** `route`: a route's symbols on its connection, at its trading window's end. */
+  scope: 'connection' | 'workspace' | 'route';
   reason: string;
   requestedByType: string;
   requestedBy: string | null;
@@ -75,18 +76,26 @@ export class FlattensRepository {
    * Records the flatten and its connections, and ends their orders awaiting approval `rejected` (with a transition row):
    * nothing approved after the flatten may open the positions again. Returns the orders it ended.
    */
-  async insert(client: PoolClient, workspaceId: string, flatten: Omit<FlattenRow, 'createdAt'>, connectionIds: string[]): Promise<FlattenedApproval[]> {
+  async insert(
+    client: PoolClient,
+    workspaceId: string,
+    flatten: Omit<FlattenRow, 'createdAt'>,
+    connectionIds: string[],
+    only?: { routeId: string; symbols: string[] },
+  ): Promise<FlattenedApproval[]> {
     const { rows } = await client.query<FlattenedApproval>(
       `WITH f AS (INSERT INTO flattens (id, workspace_id, scope, reason, requested_by_type, requested_by) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id),
-       fc AS (INSERT INTO flatten_connections (workspace_id, flatten_id, connection_id) SELECT $2, f.id, c FROM f, unnest($7::uuid[]) AS c),
+       fc AS (INSERT INTO flatten_connections (workspace_id, flatten_id, connection_id, symbols)
+              SELECT $2, f.id, c, $10::text[] FROM f, unnest($7::uuid[]) AS c),
        ended AS (
          UPDATE orders SET status = 'rejected', reason = $8, approval_decided_at = clock_timestamp(), updated_at = clock_timestamp()
-          WHERE connection_id = ANY($7::uuid[]) AND status = 'awaiting_approval'
+          WHERE connection_id = ANY($7::uuid[]) AND status = 'awaiting_approval' AND ($9::uuid IS NULL OR route_id = $9)
           RETURNING id, workspace_id, route_id, symbol, signal_id),
        transitions AS (
          INSERT INTO order_transitions (workspace_id, order_id, from_status, to_status) SELECT workspace_id, id, 'awaiting_approval', 'rejected' FROM ended)
        SELECT id, route_id AS "routeId", symbol, signal_id AS "signalId" FROM ended`,
-      [flatten.id, workspaceId, flatten.scope, flatten.reason, flatten.requestedByType, flatten.requestedBy, connectionIds, flattenedReason(flatten.id)],
+      [flatten.id, workspaceId, flatten.scope, flatten.reason, flatten.requestedByType, flatten.requestedBy, connectionIds, flattenedReason(flatten.id),
+        only?.routeId ?? null, only?.symbols ?? null],
     );
     return rows;
   }

@@ -6,6 +6,7 @@ import { LOGGER } from '../common/logger';
 import { Problem } from '../common/problem';
 import { TenantDb } from '../database/tenant-db';
 import type { AuthContext } from '../common/auth/auth-context';
+import { ApprovalJobs } from '../orders/approval-jobs';
 import { ConnectionJobs } from './connection-jobs';
 import type { FlattenDto } from './dto/flatten.dto';
 import { flattenedApprovalEvents, FlattensRepository } from './flattens.repository';
@@ -22,6 +23,7 @@ export class FlattensService {
     private readonly repository: FlattensRepository,
     private readonly audit: AuditWriter,
     private readonly jobs: ConnectionJobs,
+    private readonly approvals: ApprovalJobs,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -59,7 +61,7 @@ export class FlattensService {
   private async request(auth: AuthContext, dto: FlattenDto, connectionId?: string) {
     const id = randomUUID();
     const scope = connectionId ? 'connection' : 'workspace';
-    const targets = await this.db.runRaw(auth.workspaceId, async (client) => {
+    const { targets, ended } = await this.db.runRaw(auth.workspaceId, async (client) => {
       const connections = await this.repository.connections(client, connectionId);
       if (connectionId && connections.length === 0) throw Problem.notFound('Connection');
       if (connectionId && connections[0].status !== 'active') {
@@ -77,7 +79,7 @@ export class FlattensService {
         metadata: { flattenId: id, scope, connections: active.length, ...(ended.length && { endedApprovals: ended.length }) },
       });
       for (const event of flattenedApprovalEvents(auth.actor, auth.requestId, id, ended)) await this.audit.recordRaw(client, event);
-      return active;
+      return { targets: active, ended };
     });
     // After the commit, so the worker finds the flatten; a failed add leaves that connection pending (shown as such).
     for (const target of targets) {
@@ -85,6 +87,8 @@ export class FlattensService {
         this.logger.error({ flattenId: id, connectionId: target, err: err.message }, 'could not enqueue a flatten job'),
       );
     }
+    // Each ended order's signal settles through its decision's job (the approval sweep adds it again if this add fails).
+    for (const o of ended) await this.approvals.decided(auth.workspaceId, o.signalId, o.id).catch(() => undefined);
     return { id, scope, status: targets.length ? 'pending' : 'done', connections: targets.map((c) => ({ connectionId: c, status: 'pending' })) };
   }
 }

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
+import { ApprovalJobs } from '../orders/approval-jobs';
 import { ConnectionJobs } from './connection-jobs';
 import { FlattensRepository } from './flattens.repository';
 import { FlattensService } from './flattens.service';
@@ -14,6 +15,15 @@ import { SnapshotsService } from './snapshots.service';
 @Module({
   imports: [AuditModule],
   controllers: [PositionsController, PaperQuotesController],
-  providers: [ConnectionJobs, SnapshotsRepository, SnapshotsService, FlattensRepository, FlattensService, PaperQuotesRepository, PaperQuotesService],
+  providers: [
+    ConnectionJobs,
+    ApprovalJobs,
+    SnapshotsRepository,
+    SnapshotsService,
+    FlattensRepository,
+    FlattensService,
+    PaperQuotesRepository,
+    PaperQuotesService,
+  ],
 })
 export class PositionsModule {}

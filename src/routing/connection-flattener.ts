@@ -108,14 +108,16 @@ export class ConnectionFlattener implements JobHandler<'flatten-connection'> {
   private async flatten(job: FlattenJob, adapter: BrokerAdapter, credentials: BrokerCredentials, target: FlattenTarget): Promise<FlattenResult> {
     const { workspaceId, flattenId, connectionId } = job.data;
     const environment = target.environment;
-    const held = await adapter.getPositions(credentials, environment, connectionId);
+    // A route's flatten (its window ended) touches its own symbols only.
+    const inScope = (symbol: string) => !target.symbols || target.symbols.includes(symbol);
+    const held = (await adapter.getPositions(credentials, environment, connectionId)).filter((p) => inScope(p.symbol));
     let canceledOrders = 0;
-    for (const symbol of new Set([...target.workingSymbols, ...held.map((p) => p.symbol)])) {
+    for (const symbol of new Set([...target.workingSymbols.filter(inScope), ...held.map((p) => p.symbol)])) {
       canceledOrders += await adapter.cancelOpenOrders(credentials, symbol, environment, connectionId);
     }
     await this.db.runRaw(workspaceId, (client) => this.repository.addCanceled(client, flattenId, connectionId, canceledOrders));
     // Read again: a resting order may have filled before its cancel reached the broker.
-    const positions = await adapter.getPositions(credentials, environment, connectionId);
+    const positions = (await adapter.getPositions(credentials, environment, connectionId)).filter((p) => inScope(p.symbol));
     const earlier = new Map(target.orders.map((o) => [o.symbol, o]));
     const refusals: string[] = [];
     const working: Array<{ symbol: string; clientOrderId: string; brokerOrderId: string }> = [];

@@ -22,6 +22,8 @@ export interface FlattenTarget extends TaskConnection {
   status: 'pending' | 'running' | 'done' | 'failed';
   /** Symbols of the connection's orders still working at the broker (their open orders are canceled too). */
   workingSymbols: string[];
+  /** The symbols this flatten closes (a route's, at its window's end); null: all of them. */
+  symbols: string[] | null;
   /** Closing orders an earlier attempt of this job recorded. */
   orders: FlattenOrderRow[];
 }
@@ -64,7 +66,7 @@ export class ConnectionTasksRepository {
   /** The flatten of one connection, locked (a second delivery of the job waits for the first's transaction). */
   async takeFlatten(client: PoolClient, flattenId: string, connectionId: string): Promise<FlattenTarget | undefined> {
     const { rows } = await client.query<FlattenTarget>(
-      `SELECT f.status, c.broker, c.environment, c.status AS "connectionStatus",
+      `SELECT f.status, c.broker, c.environment, c.status AS "connectionStatus", f.symbols,
               ARRAY(SELECT DISTINCT o.symbol FROM orders o
                      WHERE o.connection_id = f.connection_id AND o.status IN ('accepted', 'partially_filled') AND o.intent <> 'cancel') AS "workingSymbols",
               (SELECT coalesce(json_agg(json_build_object('symbol', x.symbol, 'side', x.side, 'quantity', x.quantity::text,

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { PnlFill } from '../orders/realized-pnl';
 import type { LossInputs, LossSettings } from './risk/loss-limits';
 
@@ -85,5 +85,23 @@ export class LossGuardRepository {
               WHERE connection_id = $1`,
       values: [connectionId, reason.slice(0, 500), by.slice(0, 200)],
     });
+  }
+
+  /** Across workspaces, through the SECURITY DEFINER scan `loss_quotes_due` only: loss-limited connections with a quote not looked at yet. */
+  // The quote time as text: microseconds, which a Date would round off (and the quote would look new again).
+  async quotesDue(pool: Pool, limit: number): Promise<{ workspaceId: string; connectionId: string; quotedAt: string }[]> {
+    const { rows } = await pool.query<{ workspaceId: string; connectionId: string; quotedAt: string }>(
+      `SELECT workspace_id::text AS "workspaceId", connection_id::text AS "connectionId", quoted_at::text AS "quotedAt" FROM loss_quotes_due($1)`,
+      [limit],
+    );
+    return rows;
+  }
+
+  /** The quotes up to `quotedAt` were looked at (never moves back). */
+  async markQuotesChecked(client: PoolClient, connectionId: string, quotedAt: string): Promise<void> {
+    await client.query(`UPDATE connection_risk SET quotes_checked_at = greatest(quotes_checked_at, $2::timestamptz) WHERE connection_id = $1`, [
+      connectionId,
+      quotedAt,
+    ]);
   }
 }

@@ -10,10 +10,14 @@ import { ConnectionSnapshotter } from './connection-snapshotter';
 import { ConnectionTasksRepository } from './connection-tasks.repository';
 import { CredentialOpener } from './credential-opener';
 import { ApprovalSweep } from './approval-sweep';
+import { QuoteWatch } from './quote-watch';
+import { WindowFlattener } from './window-flattener';
+import { WindowFlattensRepository } from './window-flattens.repository';
 import { ApprovalsRepository } from './approvals.repository';
 import { FlattenRecovery } from './flatten-recovery';
 import { LossGuard } from './loss-guard';
 import { LossGuardRepository } from './loss-guard.repository';
+import { ApprovalJobs } from '../orders/approval-jobs';
 import { ConnectionJobs } from '../positions/connection-jobs';
 import { FlattensRepository } from '../positions/flattens.repository';
 import { CachingKms } from './data-key-cache';
@@ -46,10 +50,14 @@ import { SignalRouter } from './signal-router';
     FlattenRecovery,
     FlattensRepository,
     ConnectionJobs,
+    ApprovalJobs,
     LossGuardRepository,
     LossGuard,
     ApprovalsRepository,
     ApprovalSweep,
+    WindowFlattener,
+    WindowFlattensRepository,
+    QuoteWatch,
     OrderStreamsRepository,
     OrderStreams,
     {
@@ -59,6 +67,6 @@ import { SignalRouter } from './signal-router';
     },
     JobRunner,
   ],
-  exports: [JobRunner, CredentialOpener, OrderSync, FlattenRecovery, ApprovalSweep, OrderStreams],
+  exports: [JobRunner, CredentialOpener, OrderSync, FlattenRecovery, ApprovalSweep, WindowFlattener, QuoteWatch, OrderStreams],
 })
 export class RoutingModule {}

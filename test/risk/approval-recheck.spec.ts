@@ -76,6 +76,26 @@ describe('risk limits re-checked at approval', () => {
     expect((await world.settled(ws.token, second.signalId)).orders[0].status).toBe('filled');
   });
 
+  it('blocks an approved entry once the connection breached its daily loss limit while the order waited', async () => {
+    const { ws, connection, awaiting, approve, blockedAudit } = await setup();
+    const other = await world.source(ws.token);
+    await world.route(ws.token, { sourceId: other.id, connectionId: connection, sizing: { mode: 'fixed', value: '10' } });
+    const put = await http(world.api.url, 'PUT', `/v1/connections/${connection}/loss-limits`, { token: ws.token, body: { dailyLossLimit: '50', maxDrawdown: null, reason: 'desk' } });
+    expect(put.status).toBe(200);
+    const first = await awaiting({ ticker: 'MSFT', price: '50' });
+    // Another route buys 10 AAPL at 100 and the price falls to 94 while the MSFT order waits: -60, past the limit of 50.
+    expect((await world.settled(ws.token, await world.send(other, { ticker: 'AAPL', action: 'buy', price: '100' }))).orders[0].status).toBe('filled');
+    const quote = await http(world.api.url, 'POST', `/v1/connections/${connection}/paper/quotes`, { token: ws.token, body: { quotes: [{ symbol: 'AAPL', price: '94' }] } });
+    expect(quote.status).toBe(202);
+    await approve(first.order.id);
+    const settled = await world.settled(ws.token, first.signalId);
+    expect(settled.orders[0]).toMatchObject({
+      status: 'blocked',
+      reason: expect.stringMatching(/^daily_loss_limit: this connection's session P&L is -60 .* \(checked again at approval\)$/),
+    });
+    expect((await blockedAudit()).map((e) => [e.metadata.limit, e.metadata.at])).toEqual([['dailyLossLimit', 'approval']]);
+  });
+
   it("does not apply the signal's age again: an order approved long after its signal's time still goes", async () => {
     const { ws, awaiting, approve } = await setup({ maxSignalAgeSeconds: 30 });
     const { signalId, order } = await awaiting({ time: new Date(Date.now() - 10_000).toISOString() });

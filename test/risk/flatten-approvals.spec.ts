@@ -52,9 +52,12 @@ describe('flatten ends orders awaiting approval', () => {
   });
 
   it("the workspace's flatten rejects every connection's awaiting orders", async () => {
-    const { ws, orders } = await setup();
+    const { ws, signalId, orders } = await setup();
     const flatten = await http(world.api.url, 'POST', '/v1/flatten', { token: ws.token, body: { reason: 'end of day' } });
     expect(flatten.status).toBe(202);
     expect((await orders()).map((o) => [o.status, o.reason.split(':')[0]])).toEqual([['rejected', 'flattened'], ['rejected', 'flattened']]);
+    // Its decisions' jobs settle the signal at once (not only the approval sweep, 10 s later).
+    const settled = await world.settled(ws.token, signalId, 5_000);
+    expect([settled.status, settled.error]).toEqual(['blocked', expect.stringMatching(/^flattened: /)]);
   });
 });
