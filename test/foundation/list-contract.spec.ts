@@ -163,6 +163,7 @@ describe('the list contract', () => {
       filters: [
         { query: () => 'status=filled', expected: (ws) => ids('SELECT id::text AS id FROM orders WHERE workspace_id = $1 ORDER BY created_at DESC, id DESC', [ws.id]) },
         { query: () => 'status=rejected', expected: async () => [] },
+        { query: () => `parentOrderId=${randomUUID()}`, expected: async () => [] },
       ],
     },
     {
@@ -385,7 +386,7 @@ describe('the list contract', () => {
     const doc = (await http(api.url, 'GET', '/docs/openapi.json')).body;
     const filters: Record<string, string[]> = {
       '/v1/signals': ['sourceId', 'status', 'connectionId'],
-      '/v1/orders': ['signalId', 'status'],
+      '/v1/orders': ['parentOrderId', 'signalId', 'status'],
       '/v1/audit': ['action', 'resourceType', 'resourceId', 'actorType', 'actorId', 'since', 'until'],
       '/v1/alerts': ['status', 'owner'],
     };
