@@ -1,10 +1,10 @@
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import { AuditWriter } from '../audit/audit-writer';
 import { LOGGER } from '../common/logger';
-import { PollingLoop } from '../common/polling-loop';
+import { LoopingService, PollingLoop } from '../common/polling-loop';
 import { PG_POOL } from '../database/database.tokens';
 import { TenantDb } from '../database/tenant-db';
 import { approvalJobId, JobPayloads } from '../queue/jobs';
@@ -24,8 +24,8 @@ const BATCH = 100;
  * absorbs the add; a decision whose job the api never added (it died after its commit) is added here.
  */
 @Injectable()
-export class ApprovalSweep implements OnModuleDestroy {
-  private readonly loop: PollingLoop;
+export class ApprovalSweep extends LoopingService {
+  protected readonly loop: PollingLoop;
   private queue?: Queue<JobPayloads['route-signal'], unknown, 'route-signal'>;
 
   constructor(
@@ -36,15 +36,8 @@ export class ApprovalSweep implements OnModuleDestroy {
     private readonly queues: QueueConnection,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
+    super();
     this.loop = new PollingLoop('approval sweep', logger, () => this.pass(), SWEEP_EVERY_MS);
-  }
-
-  start(): void {
-    this.loop.start();
-  }
-
-  onModuleDestroy(): Promise<void> {
-    return this.loop.stop();
   }
 
   /** One sweep; returns how many orders it expired and how many jobs it added. */

@@ -1,9 +1,9 @@
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { LOGGER } from '../common/logger';
-import { PollingLoop } from '../common/polling-loop';
+import { LoopingService, PollingLoop } from '../common/polling-loop';
 import { PG_POOL } from '../database/database.tokens';
 import { flattenJobId, JobPayloads } from '../queue/jobs';
 import { QueueConnection } from '../queue/queue-connection';
@@ -19,8 +19,8 @@ const BATCH = 100;
  * id is the flatten's, so a job that exists already (merely waiting its turn) absorbs the add.
  */
 @Injectable()
-export class FlattenRecovery implements OnModuleDestroy {
-  private readonly loop: PollingLoop;
+export class FlattenRecovery extends LoopingService {
+  protected readonly loop: PollingLoop;
   private queue?: Queue<JobPayloads['flatten-connection'], unknown, 'flatten-connection'>;
 
   constructor(
@@ -28,15 +28,8 @@ export class FlattenRecovery implements OnModuleDestroy {
     private readonly queues: QueueConnection,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
+    super();
     this.loop = new PollingLoop('flatten recovery', logger, () => this.pass(), SWEEP_EVERY_MS);
-  }
-
-  start(): void {
-    this.loop.start();
-  }
-
-  onModuleDestroy(): Promise<void> {
-    return this.loop.stop();
   }
 
   /** One sweep; returns how many jobs it added (or found already there). */

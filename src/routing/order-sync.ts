@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { BROKER_NAMES, BrokerCredentials, BrokerName } from '../brokers/broker-adapter';
 import { BrokerError } from '../brokers/broker-error';
 import { BrokerRegistry } from '../brokers/broker-registry';
 import { LOGGER } from '../common/logger';
-import { PollingLoop } from '../common/polling-loop';
+import { LoopingService, PollingLoop } from '../common/polling-loop';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { TenantDb } from '../database/tenant-db';
 import { CredentialOpener } from './credential-opener';
@@ -28,8 +28,8 @@ const LEASE_MS = 60_000;
  * Each ask opens the connection's credential through the CredentialOpener, audited with purpose `sync`.
  */
 @Injectable()
-export class OrderSync implements OnModuleDestroy {
-  private readonly loop: PollingLoop;
+export class OrderSync extends LoopingService {
+  protected readonly loop: PollingLoop;
   private readonly brokerNames: BrokerName[];
   private swept = false;
 
@@ -43,21 +43,10 @@ export class OrderSync implements OnModuleDestroy {
     private readonly streams: OrderStreams,
     private readonly lossGuard: LossGuard,
   ) {
+    super();
     this.brokerNames = BROKER_NAMES.filter((name) => this.brokers.get(name).getOrder !== undefined);
     const { intervalMs } = config.orderSync;
     this.loop = new PollingLoop('order sync', logger, () => this.pass(), intervalMs);
-  }
-
-  start(): void {
-    this.loop.start();
-  }
-
-  stop(): Promise<void> {
-    return this.loop.stop();
-  }
-
-  onModuleDestroy(): Promise<void> {
-    return this.stop();
   }
 
   /** The start-up sweep once, then the due orders; returns the delay before the next pass. */

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from 'pino';
 import { AuditWriter } from '../audit/audit-writer';
 import { LOGGER } from '../common/logger';
-import { PollingLoop } from '../common/polling-loop';
+import { LoopingService, PollingLoop } from '../common/polling-loop';
 import { describeWindow, lastWindowEnd } from '../common/trading-windows';
 import { PG_POOL } from '../database/database.tokens';
 import { TenantDb } from '../database/tenant-db';
@@ -24,8 +24,8 @@ const ACTOR = 'window-flattener';
  * on the route. The route's own windows and its workspace's are each one list: the end counts when none of that list is open.
  */
 @Injectable()
-export class WindowFlattener implements OnModuleDestroy {
-  private readonly loop: PollingLoop;
+export class WindowFlattener extends LoopingService {
+  protected readonly loop: PollingLoop;
 
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
@@ -37,15 +37,8 @@ export class WindowFlattener implements OnModuleDestroy {
     private readonly audit: AuditWriter,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
+    super();
     this.loop = new PollingLoop('window flattener', logger, async () => (await this.sweep(), EVERY_MS), EVERY_MS);
-  }
-
-  start(): void {
-    this.loop.start();
-  }
-
-  onModuleDestroy(): Promise<void> {
-    return this.loop.stop();
   }
 
   /** One look at `nowMs`; returns the flattens it queued. */
