@@ -7,7 +7,13 @@ const ORDER_TYPES = { market: 'Market', limit: 'Limit', stop: 'Stop', stop_limit
 const TIMES_IN_FORCE = { gtc: 'GTC', day: 'Day', ioc: 'IOC', fok: 'FOK' } as const;
 /** Tradovate's ordStatus values of an order still at the exchange (or on its way). */
 const WORKING = new Set(['PendingNew', 'Working', 'PendingReplace', 'PendingCancel', 'Suspended', 'Unknown']);
-const FINAL: Record<string, BrokerOrderStatus> = { Filled: 'filled', Canceled: 'canceled', Expired: 'expired', Rejected: 'rejected' };
+/** A Map, so a broker status named like an Object.prototype member (`constructor`) is never a hit. */
+const FINAL = new Map<string, BrokerOrderStatus>([
+  ['Filled', 'filled'],
+  ['Canceled', 'canceled'],
+  ['Expired', 'expired'],
+  ['Rejected', 'rejected'],
+]);
 
 /** The `POST /order/placeorder` body, or `/order/placeOSO` with its bracket legs (bracket1, bracket2). */
 export function tradovateOrderRequest(order: OrderRequest, account: TradovateAccount, contract: string): { path: string; body: Record<string, unknown> } {
@@ -79,7 +85,7 @@ export function isWorking(order: TradovateOrder): boolean {
 
 function statusOf(ordStatus: string, filled: number): BrokerOrderStatus {
   if (ordStatus === 'Filled' || ordStatus === 'Completed') return filled > 0 ? 'filled' : ordStatus === 'Completed' ? 'canceled' : 'accepted';
-  const final = FINAL[ordStatus];
+  const final = FINAL.get(ordStatus);
   if (final) return final;
   return filled > 0 ? 'partially_filled' : 'accepted';
 }
