@@ -144,4 +144,25 @@ export const BROKER_PROFILES: Record<BrokerName, BrokerProfile> = {
     permissionInspection: 'single_tier',
     revokesKeyAtBroker: false,
   },
+  ibkr: {
+    broker: 'ibkr',
+    title: 'Interactive Brokers (gateway mode: your own Client Portal Gateway or IBeam; OAuth mode is not offered yet; the Web API cannot withdraw)',
+    environments: {
+      paper: 'an IBKR paper account (DU…) logged in at your gateway',
+      live: 'an IBKR live account logged in at your gateway',
+    },
+    credentialFields: [
+      { name: 'gatewayUrl', label: 'Gateway base URL (https://…, your Client Portal Gateway or IBeam)', secret: true },
+      { name: 'accountId', label: 'Account ID (U… or DU…)', secret: false },
+    ],
+    assetClasses: ['us_equities', 'futures'],
+    orderTypes: ALL_ORDER_TYPES,
+    brackets: 'both_or_one',
+    stopLimitStopLoss: true,
+    trailingStopLoss: [],
+    options: false,
+    futures: true,
+    permissionInspection: 'single_tier',
+    revokesKeyAtBroker: false,
+  },
 };

@@ -1,0 +1,85 @@
+import type { BrokerOrderState, BrokerOrderStatus, OrderAck, OrderRequest } from '../broker-adapter';
+import { BrokerError } from '../broker-error';
+import type { IbkrLiveOrder } from './ibkr-schemas';
+
+const BROKER = 'ibkr';
+const ORDER_TYPES = { market: 'MKT', limit: 'LMT', stop: 'STP', stop_limit: 'STP_LIMIT' } as const;
+const TIMES_IN_FORCE = { gtc: 'GTC', day: 'DAY', ioc: 'IOC', fok: 'FOK' } as const;
+/** IBKR order statuses that are final, as our states. */
+const FINAL: Record<string, BrokerOrderStatus> = { Filled: 'filled', Cancelled: 'canceled', ApiCancelled: 'canceled', Inactive: 'rejected' };
+/** Child order ids: the entry's cOID with a suffix, kept within our 32-character client order id contract. */
+export const legOrderId = (clientOrderId: string, role: 'tp' | 'sl') => `${clientOrderId.slice(0, 29)}-${role}`;
+
+/** The body of `POST /iserver/account/{accountId}/orders`: the entry, then its bracket children (parentId = the entry's cOID). */
+export function ibkrOrderBody(order: OrderRequest, conid: number): { orders: Record<string, unknown>[] } {
+  if (order.trailPercent !== undefined || order.trailAmount !== undefined) {
+    throw new BrokerError('unsupported_order_type', BROKER, 'Switchyard sends no trailing stops to IBKR; send a fixed stop loss instead');
+  }
+  const tif = TIMES_IN_FORCE[order.timeInForce ?? (order.type === 'market' ? 'day' : 'gtc')];
+  const entry: Record<string, unknown> = {
+    conid,
+    cOID: order.clientOrderId,
+    orderType: ORDER_TYPES[order.type],
+    side: order.side === 'buy' ? 'BUY' : 'SELL',
+    quantity: Number(order.quantity),
+    tif,
+  };
+  // STP_LIMIT: `price` is the limit, `auxPrice` the stop; STP: `price` is the stop.
+  if (order.type === 'limit') entry.price = Number(order.limitPrice);
+  if (order.type === 'stop') entry.price = Number(order.stopPrice);
+  if (order.type === 'stop_limit') Object.assign(entry, { price: Number(order.limitPrice), auxPrice: Number(order.stopPrice) });
+  const exit = order.side === 'buy' ? 'SELL' : 'BUY';
+  const child = (role: 'tp' | 'sl', fields: Record<string, unknown>) => ({
+    conid,
+    cOID: legOrderId(order.clientOrderId, role),
+    parentId: order.clientOrderId,
+    side: exit,
+    quantity: Number(order.quantity),
+    tif: 'GTC',
+    ...fields,
+  });
+  const orders = [entry];
+  if (order.takeProfit !== undefined) orders.push(child('tp', { orderType: 'LMT', price: Number(order.takeProfit) }));
+  if (order.stopLoss !== undefined) {
+    orders.push(
+      child('sl', order.stopLossLimit !== undefined
+        ? { orderType: 'STP_LIMIT', price: Number(order.stopLossLimit), auxPrice: Number(order.stopLoss) }
+        : { orderType: 'STP', price: Number(order.stopLoss) }),
+    );
+  }
+  return { orders };
+}
+
+/** An order of `/iserver/account/orders` as a lifecycle state: filledQuantity and avgPrice are cumulative. */
+export function ibkrOrderState(order: IbkrLiveOrder): BrokerOrderState {
+  const filled = order.filledQuantity ?? 0;
+  const final = FINAL[order.status];
+  const status: BrokerOrderStatus = final ?? (filled > 0 ? 'partially_filled' : 'accepted');
+  const state: BrokerOrderState = { brokerOrderId: order.orderId, status, filledQuantity: decimalText(filled) };
+  if (filled > 0 && order.avgPrice !== undefined && Number.isFinite(order.avgPrice)) state.averagePrice = decimalText(order.avgPrice);
+  if (order.lastExecutionTime_r !== undefined) state.updatedAt = new Date(order.lastExecutionTime_r).toISOString();
+  if (status === 'rejected' || status === 'canceled') state.reason = `order ${order.status.toLowerCase()} at IBKR`;
+  return state;
+}
+
+export function ibkrOrderAck(order: IbkrLiveOrder, clientOrderId: string): OrderAck {
+  const state = ibkrOrderState(order);
+  const ack: OrderAck = { brokerOrderId: state.brokerOrderId, clientOrderId, status: state.status, filledQuantity: state.filledQuantity };
+  if (state.averagePrice !== undefined) ack.averagePrice = state.averagePrice;
+  if (state.reason !== undefined) ack.reason = state.reason;
+  return ack;
+}
+
+/** The status text of the order answer (`order_status`) as our state at submission. */
+export function submittedStatus(orderStatus: string | undefined): BrokerOrderStatus {
+  return (orderStatus && FINAL[orderStatus]) || 'accepted';
+}
+
+export function isWorking(order: IbkrLiveOrder): boolean {
+  return !(order.status in FINAL) && order.status !== 'PendingCancel';
+}
+
+/** IBKR sends numbers; cut at 8 decimals, never in exponent form. */
+export function decimalText(value: number): string {
+  return Number(value.toFixed(8)).toString();
+}
