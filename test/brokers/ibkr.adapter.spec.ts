@@ -251,7 +251,7 @@ describe('IbkrAdapter (gateway mode) against the Client Portal Gateway stub', ()
       const creds = { ...newAccount(), accountId: 'DU0000002' };
       const err = await failure(adapter.placeOrder(creds, order()));
       expect(err).toMatchObject({ kind: 'rejected', httpStatus: 400 });
-      expect(err.message).toBe('IBKR refused the order: Account DU0000002 is not valid');
+      expect(err.message).toBe('IBKR refused the order: Account [redacted] is not valid');
     });
   });
 
