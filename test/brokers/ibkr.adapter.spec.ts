@@ -96,7 +96,7 @@ describe('IbkrAdapter (gateway mode) against the Client Portal Gateway stub', ()
       const creds = { ...newAccount(), accountId: 'DU0000001' };
       const err = await failure(adapter.inspect(creds, 'paper'));
       expect(err.kind).toBe('credentials_invalid');
-      expect(err.message).toMatch(/DU0000001 is not among the accounts/);
+      expect(err.message).toMatch(/the account id …0001 is not among the accounts/);
     });
 
     it('refuses a live account for a paper connection and a paper account for a live one', async () => {

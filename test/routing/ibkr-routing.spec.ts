@@ -89,6 +89,6 @@ describe('routing to IBKR (gateway mode)', () => {
     const signalId = await world.send(source, { ticker: 'AAPL', action: 'buy', price: '190' });
     const settled = await world.settled(ws.token, signalId);
     expect(settled.orders[0].status).toBe('rejected');
-    expect(settled.orders[0].reason ?? settled.orders[0].error).toMatch(/the IBKR gateway session is not authenticated: log in at the gateway/);
+    expect(settled.orders[0].reason).toMatch(/the IBKR gateway session is not authenticated: log in at the gateway/);
   });
 });

@@ -46,18 +46,21 @@ export class IbkrAdapter implements BrokerAdapter {
     this.contracts = new IbkrContracts(gateway, rollDays);
   }
 
-  /** The session is live and the account is one of the login's; paper accounts (D…) only for paper, live ones only for live. */
+  /**
+   * The session is live and the account is one of the login's; paper accounts (D…) only for paper, live ones only for live.
+   * The account id is sealed like the URL: reports and errors show its last 4 characters only.
+   */
   async inspect(credentials: BrokerCredentials, environment: BrokerEnvironment): Promise<PermissionReport> {
     const creds = parseCredentials(BROKER, ibkrCredentialsSchema, credentials);
     await this.gateway.assertSession(creds);
     const { accounts } = await this.gateway.get(creds, '/iserver/accounts', ibkrAccountsSchema, 'the account list');
     if (!accounts.includes(creds.accountId)) {
-      throw new BrokerError('credentials_invalid', BROKER, `account ${creds.accountId} is not among the accounts of the login at this IBKR gateway`);
+      throw new BrokerError('credentials_invalid', BROKER, `the account id ${keyHint(creds.accountId)} is not among the accounts of the login at this IBKR gateway`);
     }
     const paperAccount = creds.accountId.startsWith('D');
     if (paperAccount !== (environment === 'paper')) {
       const kind = paperAccount ? 'a paper account' : 'a live account';
-      throw new BrokerError('credentials_invalid', BROKER, `account ${creds.accountId} is ${kind}; the connection's environment is ${environment}`);
+      throw new BrokerError('credentials_invalid', BROKER, `the account ${keyHint(creds.accountId)} is ${kind}; the connection's environment is ${environment}`);
     }
     return {
       inspection: 'single_tier',
@@ -67,7 +70,7 @@ export class IbkrAdapter implements BrokerAdapter {
       note:
         "IBKR's Web API has a single permission tier for this purpose: it places and cancels orders and cannot withdraw or transfer funds. " +
         'Switchyard checked that the gateway session is logged in and that the account belongs to it; what the login may trade is set at IBKR.',
-      details: { mode: 'gateway', account: creds.accountId, accountKind: paperAccount ? 'paper' : 'live', withdrawals: 'not possible through the Web API' },
+      details: { mode: 'gateway', accountKind: paperAccount ? 'paper' : 'live', withdrawals: 'not possible through the Web API' },
       keyHint: keyHint(creds.accountId),
     };
   }
