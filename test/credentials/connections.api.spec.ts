@@ -4,6 +4,7 @@ import { binanceCredentialsSchema } from '../../src/brokers/binance/binance-sche
 import { BROKER_NAMES } from '../../src/brokers/broker-adapter';
 import { coinbaseCredentialsSchema } from '../../src/brokers/coinbase/coinbase-schemas';
 import { oandaCredentialsSchema } from '../../src/brokers/oanda/oanda-schemas';
+import { ibkrCredentialsSchema } from '../../src/brokers/ibkr/ibkr-schemas';
 import { LocalKmsProvider } from '../../src/kms/local-kms.provider';
 import { createWorkspace, http, RunningApi, startApi } from '../support/api-app';
 import { AlpacaStub, startAlpacaStub } from '../support/brokers/alpaca-stub';
@@ -240,6 +241,11 @@ describe('POST /v1/connections: inspect with the broker, then seal, then store',
     expect(Object.keys(byName.get('coinbase').environments)).toEqual(['live']);
     expect(Object.keys(byName.get('binance').environments)).toEqual(['paper', 'live']);
     expect(byName.get('binance')).toMatchObject({ permissionInspection: 'inspected', brackets: 'none', options: false, futures: false });
+    const ibkr = byName.get('ibkr');
+    expect(ibkr.credentialFields.map((f: any) => [f.name, f.secret])).toEqual([['gatewayUrl', true], ['accountId', false]]);
+    expect(ibkr.credentialFields.map((f: any) => f.name).sort()).toEqual(Object.keys(ibkrCredentialsSchema.shape).sort());
+    expect(ibkr).toMatchObject({ permissionInspection: 'single_tier', orderTypes: ['market', 'limit', 'stop', 'stop_limit'], futures: true, options: false });
+    expect(ibkr.connectionModes).toEqual([expect.objectContaining({ mode: 'gateway', available: true }), expect.objectContaining({ mode: 'oauth', available: false })]);
   });
 
   it('records and reports that an OANDA token has a single permission tier', async () => {
