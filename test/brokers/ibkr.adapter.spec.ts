@@ -298,6 +298,20 @@ describe('IbkrAdapter (gateway mode) against the Client Portal Gateway stub', ()
       expect(await adapter.getOrder(creds, o)).toMatchObject({ status: 'rejected', reason: 'order inactive at IBKR' });
     });
 
+    it("lists a bracket entry's children as its legs", async () => {
+      const creds = newAccount();
+      const o = order({ type: 'limit', limitPrice: '190', takeProfit: '200', stopLoss: '185', stopLossLimit: '184.5' });
+      await adapter.placeOrder(creds, o);
+      const state = await adapter.getOrder(creds, o);
+      const ids = stub.orders.filter((x) => x.parentId === o.clientOrderId);
+      expect(state!.legs).toEqual([
+        { role: 'take_profit', clientOrderId: ids[0].cOID, side: 'sell', type: 'limit', quantity: '10', limitPrice: '200', state: expect.objectContaining({ brokerOrderId: String(ids[0].orderId), status: 'accepted' }) },
+        { role: 'stop_loss', clientOrderId: ids[1].cOID, side: 'sell', type: 'stop_limit', quantity: '10', limitPrice: '184.5', stopPrice: '185', state: expect.objectContaining({ status: 'accepted' }) },
+      ]);
+      stub.fill(ids[0].cOID, 10, 200);
+      expect((await adapter.getOrder(creds, o))!.legs![0].state).toMatchObject({ status: 'filled', filledQuantity: '10', averagePrice: '200' });
+    });
+
     it('a market order filled at once is acknowledged filled', async () => {
       const ack = await adapter.placeOrder(newAccount(), order());
       expect(ack.status).toBe('filled');

@@ -1,4 +1,4 @@
-import type { BrokerOrderState, BrokerOrderStatus, OrderAck, OrderRequest } from '../broker-adapter';
+import type { BracketRole, BrokerLeg, BrokerOrderState, BrokerOrderStatus, OrderAck, OrderRequest, OrderType } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
 import type { IbkrLiveOrder } from './ibkr-schemas';
 
@@ -7,8 +7,13 @@ const ORDER_TYPES = { market: 'MKT', limit: 'LMT', stop: 'STP', stop_limit: 'STP
 const TIMES_IN_FORCE = { gtc: 'GTC', day: 'DAY', ioc: 'IOC', fok: 'FOK' } as const;
 /** IBKR order statuses that are final, as our states. */
 const FINAL: Record<string, BrokerOrderStatus> = { Filled: 'filled', Cancelled: 'canceled', ApiCancelled: 'canceled', Inactive: 'rejected' };
+const ROLES: Record<BracketRole, 'tp' | 'sl'> = { take_profit: 'tp', stop_loss: 'sl' };
+/** IBKR's order type names in order lists (`origOrderType`), both spellings, as ours. */
+const LISTED_TYPES: Record<string, OrderType> = {
+  MKT: 'market', MARKET: 'market', LMT: 'limit', LIMIT: 'limit', STP: 'stop', STOP: 'stop', STP_LIMIT: 'stop_limit', STOP_LIMIT: 'stop_limit',
+};
 /** Child order ids: the entry's cOID with a suffix, kept within our 32-character client order id contract. */
-export const legOrderId = (clientOrderId: string, role: 'tp' | 'sl') => `${clientOrderId.slice(0, 29)}-${role}`;
+export const legOrderId = (clientOrderId: string, role: BracketRole) => `${clientOrderId.slice(0, 29)}-${ROLES[role]}`;
 
 /** The body of `POST /iserver/account/{accountId}/orders`: the entry, then its bracket children (parentId = the entry's cOID). */
 export function ibkrOrderBody(order: OrderRequest, conid: number): { orders: Record<string, unknown>[] } {
@@ -29,7 +34,7 @@ export function ibkrOrderBody(order: OrderRequest, conid: number): { orders: Rec
   if (order.type === 'stop') entry.price = Number(order.stopPrice);
   if (order.type === 'stop_limit') Object.assign(entry, { price: Number(order.limitPrice), auxPrice: Number(order.stopPrice) });
   const exit = order.side === 'buy' ? 'SELL' : 'BUY';
-  const child = (role: 'tp' | 'sl', fields: Record<string, unknown>) => ({
+  const child = (role: BracketRole, fields: Record<string, unknown>) => ({
     conid,
     cOID: legOrderId(order.clientOrderId, role),
     parentId: order.clientOrderId,
@@ -39,15 +44,31 @@ export function ibkrOrderBody(order: OrderRequest, conid: number): { orders: Rec
     ...fields,
   });
   const orders = [entry];
-  if (order.takeProfit !== undefined) orders.push(child('tp', { orderType: 'LMT', price: Number(order.takeProfit) }));
+  if (order.takeProfit !== undefined) orders.push(child('take_profit', { orderType: 'LMT', price: Number(order.takeProfit) }));
   if (order.stopLoss !== undefined) {
     orders.push(
-      child('sl', order.stopLossLimit !== undefined
+      child('stop_loss', order.stopLossLimit !== undefined
         ? { orderType: 'STP_LIMIT', price: Number(order.stopLossLimit), auxPrice: Number(order.stopLoss) }
         : { orderType: 'STP', price: Number(order.stopLoss) }),
     );
   }
   return { orders };
+}
+
+/** The bracket children of an entry as the gateway lists them now (found by their derived cOIDs). */
+export function ibkrLegs(clientOrderId: string, orders: IbkrLiveOrder[]): BrokerLeg[] | undefined {
+  const legs: BrokerLeg[] = [];
+  for (const role of ['take_profit', 'stop_loss'] as const) {
+    const child = orders.find((o) => o.order_ref === legOrderId(clientOrderId, role));
+    const type = child && LISTED_TYPES[(child.origOrderType ?? '').toUpperCase().replace(' ', '_')];
+    if (!child || !type || child.totalSize === undefined) continue;
+    const leg: BrokerLeg = { role, clientOrderId: child.order_ref!, side: child.side === 'SELL' ? 'sell' : 'buy', type, quantity: decimalText(child.totalSize), state: ibkrOrderState(child) };
+    // STP_LIMIT: `price` is the limit, `auxPrice` the stop; STP: `price` is the stop.
+    if (child.price !== undefined) leg[type === 'stop' ? 'stopPrice' : 'limitPrice'] = decimalText(child.price);
+    if (type === 'stop_limit' && child.auxPrice !== undefined) leg.stopPrice = decimalText(child.auxPrice);
+    legs.push(leg);
+  }
+  return legs.length > 0 ? legs : undefined;
 }
 
 /** An order of `/iserver/account/orders` as a lifecycle state: filledQuantity and avgPrice are cumulative. */

@@ -82,6 +82,10 @@ const liveOrder = z.object({
   filledQuantity: amount.optional(),
   remainingQuantity: amount.optional(),
   avgPrice: amount.optional(),
+  totalSize: amount.optional(),
+  origOrderType: z.string().optional(),
+  price: amount.optional(),
+  auxPrice: amount.optional(),
   /** Our cOID, as the gateway lists it. */
   order_ref: z.string().optional(),
   lastExecutionTime_r: z.number().optional(),

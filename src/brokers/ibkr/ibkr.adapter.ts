@@ -15,7 +15,7 @@ import { BrokerError } from '../broker-error';
 import { acceptedOrThrow, assertOrderValues, keyHint, parseCredentials, safeBrokerText } from '../broker-values';
 import { IbkrContracts } from './ibkr-contracts';
 import type { IbkrGateway } from './ibkr-gateway';
-import { decimalText, ibkrOrderAck, ibkrOrderBody, ibkrOrderState, isWorking, submittedStatus } from './ibkr-orders';
+import { decimalText, ibkrLegs, ibkrOrderAck, ibkrOrderBody, ibkrOrderState, isWorking, submittedStatus } from './ibkr-orders';
 import { confirmable, MAX_REPLIES, type IbkrQuestion } from './ibkr-replies';
 import {
   ibkrAccountsSchema,
@@ -109,10 +109,16 @@ export class IbkrAdapter implements BrokerAdapter {
     return found ? ibkrOrderAck(found, order.clientOrderId) : null;
   }
 
+  /** The order by cOID and, for a bracket entry, its children as the gateway lists them. */
   async getOrder(credentials: BrokerCredentials, order: OrderLookup): Promise<BrokerOrderState | null> {
     const creds = parseCredentials(BROKER, ibkrCredentialsSchema, credentials);
-    const found = await this.lookup(creds, order.clientOrderId);
-    return found ? ibkrOrderState(found) : null;
+    const orders = await this.liveOrders(creds);
+    const found = orders.find((o) => o.order_ref === order.clientOrderId);
+    if (!found) return null;
+    const state = ibkrOrderState(found);
+    const legs = ibkrLegs(order.clientOrderId, orders);
+    if (legs) state.legs = legs;
+    return state;
   }
 
   async getPosition(credentials: BrokerCredentials, symbol: string, _environment: BrokerEnvironment, connectionId: string): Promise<Position> {

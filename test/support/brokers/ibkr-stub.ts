@@ -37,6 +37,8 @@ interface Contract {
 /** Not anchored: a gateway behind a reverse proxy may sit below a path prefix. */
 const API = '/v1/api';
 const ORDER_TYPES = new Set(['MKT', 'LMT', 'STP', 'STP_LIMIT']);
+/** How order lists name the order types (`origOrderType`). */
+const LISTED_TYPES: Record<string, string> = { MKT: 'MARKET', LMT: 'LIMIT', STP: 'STOP', STP_LIMIT: 'STOP_LIMIT' };
 const TIFS = new Set(['DAY', 'GTC', 'IOC', 'FOK', 'OPG']);
 const UNAUTHENTICATED: StubReply = { status: 401, body: { error: 'not authenticated', statusCode: 401 } };
 
@@ -268,7 +270,10 @@ function liveOrder(o: IbkrStubOrder): Record<string, unknown> {
     filledQuantity: o.filledQuantity,
     totalSize: o.quantity,
     status: o.status,
-    origOrderType: o.orderType,
+    origOrderType: LISTED_TYPES[o.orderType],
+    orderType: LISTED_TYPES[o.orderType].replace('_', ' ').toLowerCase().replace(/(^|\s)\w/g, (c) => c.toUpperCase()),
+    ...(o.price !== undefined ? { price: o.price.toFixed(2) } : {}),
+    ...(o.auxPrice !== undefined ? { auxPrice: o.auxPrice.toFixed(2) } : {}),
     side: o.side,
     ...(o.avgPrice !== undefined ? { avgPrice: String(o.avgPrice) } : {}),
     order_ref: o.cOID,
