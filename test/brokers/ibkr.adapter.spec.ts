@@ -17,7 +17,12 @@ describe('IbkrAdapter (gateway mode) against the Client Portal Gateway stub', ()
   let adapter: IbkrAdapter;
   const seen: BrokerError[] = [];
   const settings = (over: Partial<OutboundSettings> = {}): OutboundSettings => ({
-    allowHosts: ['127.0.0.1'], caFile: cert.caFile, connectTimeoutMs: 1_000, timeoutMs: 1_500, maxResponseBytes: 1_048_576, ...over,
+    allowHosts: ['127.0.0.1'],
+    caFile: cert.caFile,
+    connectTimeoutMs: 1_000,
+    timeoutMs: 1_500,
+    maxResponseBytes: 1_048_576,
+    ...over,
   });
 
   beforeAll(async () => {
@@ -74,7 +79,9 @@ describe('IbkrAdapter (gateway mode) against the Client Portal Gateway stub', ()
 
   describe('credentials', () => {
     it('takes an https gateway URL and drops a trailing /v1/api; refuses http and user info', () => {
-      expect(ibkrCredentialsSchema.parse({ gatewayUrl: 'https://gw.example.com:5000/v1/api/', accountId: 'U1234567' }).gatewayUrl).toBe('https://gw.example.com:5000');
+      expect(ibkrCredentialsSchema.parse({ gatewayUrl: 'https://gw.example.com:5000/v1/api/', accountId: 'U1234567' }).gatewayUrl).toBe(
+        'https://gw.example.com:5000',
+      );
       expect(ibkrCredentialsSchema.safeParse({ gatewayUrl: 'http://gw.example.com:5000', accountId: 'U1234567' }).success).toBe(false);
       expect(ibkrCredentialsSchema.safeParse({ gatewayUrl: 'https://me:pw@gw.example.com', accountId: 'U1234567' }).success).toBe(false);
       expect(ibkrCredentialsSchema.safeParse({ gatewayUrl: 'https://gw.example.com', accountId: 'not an id' }).success).toBe(false);
@@ -86,7 +93,13 @@ describe('IbkrAdapter (gateway mode) against the Client Portal Gateway stub', ()
       const creds = newAccount();
       const tickles = stub.tickles;
       const report = await adapter.inspect(creds, 'paper');
-      expect(report).toMatchObject({ inspection: 'single_tier', canTrade: true, canWithdraw: false, canTransfer: false, keyHint: `…${creds.accountId.slice(-4)}` });
+      expect(report).toMatchObject({
+        inspection: 'single_tier',
+        canTrade: true,
+        canWithdraw: false,
+        canTransfer: false,
+        keyHint: `…${creds.accountId.slice(-4)}`,
+      });
       expect(report.note).toMatch(/cannot withdraw/);
       expect(stub.tickles).toBe(tickles + 1);
       expect(stub.requests.some((r) => r.path.endsWith('/iserver/auth/status'))).toBe(true);
@@ -172,7 +185,11 @@ describe('IbkrAdapter (gateway mode) against the Client Portal Gateway stub', ()
 
     it('resolves ES1! to the nearest listed future not within the roll days', async () => {
       const day = (offset: number) => Number(new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10).replace(/-/g, ''));
-      stub.addFutures('ES', [{ conid: 111, expirationDate: day(2) }, { conid: 222, expirationDate: day(40) }, { conid: 333, expirationDate: day(130) }]);
+      stub.addFutures('ES', [
+        { conid: 111, expirationDate: day(2) },
+        { conid: 222, expirationDate: day(40) },
+        { conid: 333, expirationDate: day(130) },
+      ]);
       await adapter.placeOrder(newAccount(), order({ symbol: 'ES1!', quantity: '1' }));
       expect(lastOrderBody().orders[0].conid).toBe(222);
     });
@@ -190,7 +207,9 @@ describe('IbkrAdapter (gateway mode) against the Client Portal Gateway stub', ()
       const o = order({ type: 'limit', limitPrice: '185.25', side: 'sell', quantity: '3', timeInForce: 'day' });
       const ack = await adapter.placeOrder(creds, o);
       expect(orderPosts().at(-1)!.path).toBe(`/${new URL(creds.gatewayUrl).pathname.slice(1)}/v1/api/iserver/account/${creds.accountId}/orders`);
-      expect(lastOrderBody()).toEqual({ orders: [{ conid: 265598, cOID: o.clientOrderId, orderType: 'LMT', side: 'SELL', quantity: 3, tif: 'DAY', price: 185.25 }] });
+      expect(lastOrderBody()).toEqual({
+        orders: [{ conid: 265598, cOID: o.clientOrderId, orderType: 'LMT', side: 'SELL', quantity: 3, tif: 'DAY', price: 185.25 }],
+      });
       expect(ack).toMatchObject({ clientOrderId: o.clientOrderId, status: 'accepted' });
       expect(ack.brokerOrderId).toBe(String(stub.orders.find((x) => x.cOID === o.clientOrderId)!.orderId));
     });
@@ -241,7 +260,10 @@ describe('IbkrAdapter (gateway mode) against the Client Portal Gateway stub', ()
 
     it('refuses at the first unconfirmed question of a chain', async () => {
       const o = order({ type: 'limit', limitPrice: '150' });
-      stub.askOnNextOrder({ messageId: 'o354', message: 'without market data' }, { messageId: 'o383', message: 'The following order size exceeds the Size Limit' });
+      stub.askOnNextOrder(
+        { messageId: 'o354', message: 'without market data' },
+        { messageId: 'o383', message: 'The following order size exceeds the Size Limit' },
+      );
       const err = await failure(adapter.placeOrder(newAccount(), o));
       expect(err.message).toMatch(/Size Limit/);
       expect(stub.orders.some((x) => x.cOID === o.clientOrderId)).toBe(false);
@@ -305,8 +327,25 @@ describe('IbkrAdapter (gateway mode) against the Client Portal Gateway stub', ()
       const state = await adapter.getOrder(creds, o);
       const ids = stub.orders.filter((x) => x.parentId === o.clientOrderId);
       expect(state!.legs).toEqual([
-        { role: 'take_profit', clientOrderId: ids[0].cOID, side: 'sell', type: 'limit', quantity: '10', limitPrice: '200', state: expect.objectContaining({ brokerOrderId: String(ids[0].orderId), status: 'accepted' }) },
-        { role: 'stop_loss', clientOrderId: ids[1].cOID, side: 'sell', type: 'stop_limit', quantity: '10', limitPrice: '184.5', stopPrice: '185', state: expect.objectContaining({ status: 'accepted' }) },
+        {
+          role: 'take_profit',
+          clientOrderId: ids[0].cOID,
+          side: 'sell',
+          type: 'limit',
+          quantity: '10',
+          limitPrice: '200',
+          state: expect.objectContaining({ brokerOrderId: String(ids[0].orderId), status: 'accepted' }),
+        },
+        {
+          role: 'stop_loss',
+          clientOrderId: ids[1].cOID,
+          side: 'sell',
+          type: 'stop_limit',
+          quantity: '10',
+          limitPrice: '184.5',
+          stopPrice: '185',
+          state: expect.objectContaining({ status: 'accepted' }),
+        },
       ]);
       stub.fill(ids[0].cOID, 10, 200);
       expect((await adapter.getOrder(creds, o))!.legs![0].state).toMatchObject({ status: 'filled', filledQuantity: '10', averagePrice: '200' });
@@ -335,7 +374,9 @@ describe('IbkrAdapter (gateway mode) against the Client Portal Gateway stub', ()
       const creds = newAccount();
       await adapter.placeOrder(creds, order({ quantity: '5' }));
       expect(await adapter.getPosition(creds, 'AAPL', 'paper', 'conn-1')).toEqual({ symbol: 'AAPL', quantity: '5' });
-      expect(await adapter.getPositions(creds, 'paper', 'conn-1')).toEqual([{ symbol: 'AAPL', quantity: '5', averagePrice: '190.5', marketValue: '952.5', unrealizedPnl: '0' }]);
+      expect(await adapter.getPositions(creds, 'paper', 'conn-1')).toEqual([
+        { symbol: 'AAPL', quantity: '5', averagePrice: '190.5', marketValue: '952.5', unrealizedPnl: '0' },
+      ]);
       expect(await adapter.getAccount(creds, 'paper', 'conn-1')).toEqual({ currency: 'USD', equity: '100000', cash: '80000', buyingPower: '400000' });
       expect(await adapter.getEquity(creds, 'paper', 'conn-1')).toBe('100000');
     });

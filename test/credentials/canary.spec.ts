@@ -118,7 +118,8 @@ it.each(['json', 'pretty'] as const)('never shows, logs (%s lines) or stores a c
   expect((await call('POST', '/v1/connections', ibkrBody({ gatewayUrl, accountId: ibkrAccount }))).status).toBe(503);
   expect(ibkr.requests.some((r) => r.path.startsWith(`/${gatewayCanary}/v1/api/`))).toBe(true);
 
-  const forms = [...encodings(canary), ...encodings(rotated), canaryKey, rotatedKey, ...encodings(gatewayCanary), ibkrAccount, `127.0.0.1:${new URL(ibkr.url).port}`];
+  const ibkrForms = [...encodings(gatewayCanary), ibkrAccount, `127.0.0.1:${new URL(ibkr.url).port}`];
+  const forms = [...encodings(canary), ...encodings(rotated), canaryKey, rotatedKey, ...ibkrForms];
   for (const res of responses) {
     for (const form of forms) expect(res.text).not.toContain(form);
     for (const [, value] of res.headers) for (const form of forms) expect(value).not.toContain(form);

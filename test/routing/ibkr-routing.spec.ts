@@ -36,7 +36,10 @@ describe('routing to IBKR (gateway mode)', () => {
     const accountId = `DU${randomInt(1_000_000, 9_999_999)}`;
     gateway.addAccount(accountId);
     const credentials = { gatewayUrl: `${gateway.url}/gw${randomBytes(3).toString('hex')}`, accountId };
-    const res = await http(world.api.url, 'POST', '/v1/connections', { token: ws.token, body: { broker: 'ibkr', label: 'ibkr', environment: 'paper', credentials } });
+    const res = await http(world.api.url, 'POST', '/v1/connections', {
+      token: ws.token,
+      body: { broker: 'ibkr', label: 'ibkr', environment: 'paper', credentials },
+    });
     expect(res.status).toBe(201);
     expect(res.body.permissions).toMatchObject({ inspection: 'single_tier', canWithdraw: false });
     const source = await world.source(ws.token);

@@ -47,7 +47,8 @@ export class IbkrGateway {
     }
     const json = parseJson(res.body.toString('utf8'));
     if (res.statusCode === 401) throw new BrokerError('credentials_invalid', BROKER, NOT_AUTHENTICATED, 401);
-    if (res.statusCode === 429 || res.statusCode >= 500) throw new BrokerError('transient', BROKER, `the IBKR gateway answered HTTP ${res.statusCode}`, res.statusCode);
+    if (res.statusCode === 429 || res.statusCode >= 500)
+      throw new BrokerError('transient', BROKER, `the IBKR gateway answered HTTP ${res.statusCode}`, res.statusCode);
     return { status: res.statusCode, json };
   }
 
@@ -68,7 +69,12 @@ export class IbkrGateway {
   async assertSession(creds: IbkrCredentials, connectionId?: string): Promise<IbkrAuthStatus> {
     const status = await this.get(creds, '/iserver/auth/status', ibkrAuthStatusSchema, 'the session status');
     if (!status.authenticated) throw new BrokerError('credentials_invalid', BROKER, NOT_AUTHENTICATED);
-    if (status.competing) throw new BrokerError('credentials_invalid', BROKER, 'another IBKR session (TWS, the mobile app or a second gateway) competes with the gateway: log in at the gateway again');
+    if (status.competing)
+      throw new BrokerError(
+        'credentials_invalid',
+        BROKER,
+        'another IBKR session (TWS, the mobile app or a second gateway) competes with the gateway: log in at the gateway again',
+      );
     if (status.connected === false) throw new BrokerError('transient', BROKER, 'the IBKR gateway is authenticated but not connected to IBKR yet');
     await this.tickle(creds, connectionId);
     return status;

@@ -10,7 +10,14 @@ const FINAL: Record<string, BrokerOrderStatus> = { Filled: 'filled', Cancelled: 
 const ROLES: Record<BracketRole, 'tp' | 'sl'> = { take_profit: 'tp', stop_loss: 'sl' };
 /** IBKR's order type names in order lists (`origOrderType`), both spellings, as ours. */
 const LISTED_TYPES: Record<string, OrderType> = {
-  MKT: 'market', MARKET: 'market', LMT: 'limit', LIMIT: 'limit', STP: 'stop', STOP: 'stop', STP_LIMIT: 'stop_limit', STOP_LIMIT: 'stop_limit',
+  MKT: 'market',
+  MARKET: 'market',
+  LMT: 'limit',
+  LIMIT: 'limit',
+  STP: 'stop',
+  STOP: 'stop',
+  STP_LIMIT: 'stop_limit',
+  STOP_LIMIT: 'stop_limit',
 };
 /** Child order ids: the entry's cOID with a suffix, kept within our 32-character client order id contract. */
 export const legOrderId = (clientOrderId: string, role: BracketRole) => `${clientOrderId.slice(0, 29)}-${ROLES[role]}`;
@@ -47,9 +54,12 @@ export function ibkrOrderBody(order: OrderRequest, conid: number): { orders: Rec
   if (order.takeProfit !== undefined) orders.push(child('take_profit', { orderType: 'LMT', price: Number(order.takeProfit) }));
   if (order.stopLoss !== undefined) {
     orders.push(
-      child('stop_loss', order.stopLossLimit !== undefined
-        ? { orderType: 'STP_LIMIT', price: Number(order.stopLossLimit), auxPrice: Number(order.stopLoss) }
-        : { orderType: 'STP', price: Number(order.stopLoss) }),
+      child(
+        'stop_loss',
+        order.stopLossLimit !== undefined
+          ? { orderType: 'STP_LIMIT', price: Number(order.stopLossLimit), auxPrice: Number(order.stopLoss) }
+          : { orderType: 'STP', price: Number(order.stopLoss) },
+      ),
     );
   }
   return { orders };
@@ -62,7 +72,14 @@ export function ibkrLegs(clientOrderId: string, orders: IbkrLiveOrder[]): Broker
     const child = orders.find((o) => o.order_ref === legOrderId(clientOrderId, role));
     const type = child && LISTED_TYPES[(child.origOrderType ?? '').toUpperCase().replace(' ', '_')];
     if (!child || !type || child.totalSize === undefined) continue;
-    const leg: BrokerLeg = { role, clientOrderId: child.order_ref!, side: child.side === 'SELL' ? 'sell' : 'buy', type, quantity: decimalText(child.totalSize), state: ibkrOrderState(child) };
+    const leg: BrokerLeg = {
+      role,
+      clientOrderId: child.order_ref!,
+      side: child.side === 'SELL' ? 'sell' : 'buy',
+      type,
+      quantity: decimalText(child.totalSize),
+      state: ibkrOrderState(child),
+    };
     // STP_LIMIT: `price` is the limit, `auxPrice` the stop; STP: `price` is the stop.
     if (child.price !== undefined) leg[type === 'stop' ? 'stopPrice' : 'limitPrice'] = decimalText(child.price);
     if (type === 'stop_limit' && child.auxPrice !== undefined) leg.stopPrice = decimalText(child.auxPrice);

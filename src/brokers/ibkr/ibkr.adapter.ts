@@ -55,12 +55,20 @@ export class IbkrAdapter implements BrokerAdapter {
     await this.gateway.assertSession(creds);
     const { accounts } = await this.gateway.get(creds, '/iserver/accounts', ibkrAccountsSchema, 'the account list');
     if (!accounts.includes(creds.accountId)) {
-      throw new BrokerError('credentials_invalid', BROKER, `the account id ${keyHint(creds.accountId)} is not among the accounts of the login at this IBKR gateway`);
+      throw new BrokerError(
+        'credentials_invalid',
+        BROKER,
+        `the account id ${keyHint(creds.accountId)} is not among the accounts of the login at this IBKR gateway`,
+      );
     }
     const paperAccount = creds.accountId.startsWith('D');
     if (paperAccount !== (environment === 'paper')) {
       const kind = paperAccount ? 'a paper account' : 'a live account';
-      throw new BrokerError('credentials_invalid', BROKER, `the account ${keyHint(creds.accountId)} is ${kind}; the connection's environment is ${environment}`);
+      throw new BrokerError(
+        'credentials_invalid',
+        BROKER,
+        `the account ${keyHint(creds.accountId)} is ${kind}; the connection's environment is ${environment}`,
+      );
     }
     return {
       inspection: 'single_tier',

@@ -61,7 +61,10 @@ export class IbkrStub extends BrokerStubServer {
     this.route('GET', new RegExp(`${API}/iserver/auth/status$`), () => ({ status: 200, body: { ...this.session, message: '', MAC: '00:00:00:00:00:00' } }));
     this.route('POST', new RegExp(`${API}/tickle$`), () => {
       this.tickles++;
-      return { status: 200, body: { session: randomUUID().replace(/-/g, ''), ssoExpires: 0, collission: false, userId: 1, iserver: { authStatus: this.session } } };
+      return {
+        status: 200,
+        body: { session: randomUUID().replace(/-/g, ''), ssoExpires: 0, collission: false, userId: 1, iserver: { authStatus: this.session } },
+      };
     });
     this.authed('GET', '/iserver/accounts$', () => ({ status: 200, body: { accounts: [...this.accounts], selectedAccount: [...this.accounts][0] } }));
     this.authed('GET', '/iserver/secdef/search$', (req) => this.search(req));
@@ -84,7 +87,10 @@ export class IbkrStub extends BrokerStubServer {
 
   /** A futures root's listed contracts (`expirationDate` as YYYYMMDD). */
   addFutures(root: string, contracts: Array<{ conid: number; expirationDate: number; price?: number }>): void {
-    this.futures.set(root, contracts.map(({ conid, expirationDate }) => ({ conid, expirationDate })));
+    this.futures.set(
+      root,
+      contracts.map(({ conid, expirationDate }) => ({ conid, expirationDate })),
+    );
     for (const c of contracts) this.contracts.set(`${root}:${c.expirationDate}`, { conid: c.conid, symbol: root, price: c.price ?? 5000 });
   }
 
@@ -120,7 +126,16 @@ export class IbkrStub extends BrokerStubServer {
     if (!contract) return { status: 200, body: [] };
     return {
       status: 200,
-      body: [{ conid: String(contract.conid), companyHeader: `${symbol} INC - NASDAQ`, companyName: `${symbol} INC`, symbol, description: 'NASDAQ', sections: [{ secType: 'STK' }, { secType: 'OPT', months: 'JAN27' }] }],
+      body: [
+        {
+          conid: String(contract.conid),
+          companyHeader: `${symbol} INC - NASDAQ`,
+          companyName: `${symbol} INC`,
+          symbol,
+          description: 'NASDAQ',
+          sections: [{ secType: 'STK' }, { secType: 'OPT', months: 'JAN27' }],
+        },
+      ],
     };
   }
 
@@ -128,7 +143,13 @@ export class IbkrStub extends BrokerStubServer {
     const roots = (req.query.get('symbols') ?? '').split(',');
     const body: Record<string, unknown> = {};
     for (const root of roots) {
-      body[root] = (this.futures.get(root) ?? []).map((f) => ({ symbol: root, conid: f.conid, underlyingConid: 11004968, expirationDate: f.expirationDate, ltd: f.expirationDate }));
+      body[root] = (this.futures.get(root) ?? []).map((f) => ({
+        symbol: root,
+        conid: f.conid,
+        underlyingConid: 11004968,
+        expirationDate: f.expirationDate,
+        ltd: f.expirationDate,
+      }));
     }
     return { status: 200, body };
   }
@@ -202,7 +223,8 @@ export class IbkrStub extends BrokerStubServer {
   private cancel(acct: string, id: string): StubReply {
     const order = this.orders.find((o) => String(o.orderId) === id && o.acct === acct);
     if (!order) return { status: 200, body: { error: `OrderID ${id} doesn't exist` } };
-    if (order.status === 'Filled' || order.status === 'Cancelled') return { status: 200, body: { error: `OrderID ${id} is already ${order.status.toLowerCase()}` } };
+    if (order.status === 'Filled' || order.status === 'Cancelled')
+      return { status: 200, body: { error: `OrderID ${id} is already ${order.status.toLowerCase()}` } };
     order.status = 'Cancelled';
     return { status: 200, body: { msg: 'Request was submitted', order_id: order.orderId, conid: order.conid, account: acct } };
   }
@@ -271,7 +293,10 @@ function liveOrder(o: IbkrStubOrder): Record<string, unknown> {
     totalSize: o.quantity,
     status: o.status,
     origOrderType: LISTED_TYPES[o.orderType],
-    orderType: LISTED_TYPES[o.orderType].replace('_', ' ').toLowerCase().replace(/(^|\s)\w/g, (c) => c.toUpperCase()),
+    orderType: LISTED_TYPES[o.orderType]
+      .replace('_', ' ')
+      .toLowerCase()
+      .replace(/(^|\s)\w/g, (c) => c.toUpperCase()),
     ...(o.price !== undefined ? { price: o.price.toFixed(2) } : {}),
     ...(o.auxPrice !== undefined ? { auxPrice: o.auxPrice.toFixed(2) } : {}),
     side: o.side,
