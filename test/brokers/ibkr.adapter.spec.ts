@@ -270,10 +270,20 @@ describe('IbkrAdapter (gateway mode) against the Client Portal Gateway stub', ()
     });
 
     it("passes IBKR's error text on as a rejection", async () => {
-      const creds = { ...newAccount(), accountId: 'DU0000002' };
-      const err = await failure(adapter.placeOrder(creds, order()));
+      stub.refuseNextOrder(
+        'Order rejected - reason: YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE DESIRED POSITION YOUR EQUITY WITH LOAN VALUE MUST EXCEED',
+      );
+      const err = await failure(adapter.placeOrder(newAccount(), order()));
       expect(err).toMatchObject({ kind: 'rejected', httpStatus: 400 });
-      expect(err.message).toBe('IBKR refused the order: Account [redacted] is not valid');
+      expect(err.message).toMatch(/^IBKR refused the order: Order rejected - reason: YOUR ORDER IS NOT ACCEPTED/);
+    });
+
+    it('refuses an account the gateway login no longer holds before sending the order', async () => {
+      const before = orderPosts().length;
+      const err = await failure(adapter.placeOrder({ ...newAccount(), accountId: 'DU0000002' }, order()));
+      expect(err.kind).toBe('credentials_invalid');
+      expect(err.message).toMatch(/…0002 is not among the accounts/);
+      expect(orderPosts().length).toBe(before);
     });
   });
 
@@ -288,6 +298,16 @@ describe('IbkrAdapter (gateway mode) against the Client Portal Gateway stub', ()
       expect(found).toMatchObject({ clientOrderId: o.clientOrderId, status: 'accepted' });
       const retried = await adapter.placeOrder(creds, o);
       expect(retried.brokerOrderId).toBe(found!.brokerOrderId);
+      expect(stub.orders.filter((x) => x.cOID === o.clientOrderId)).toHaveLength(1);
+    });
+
+    it('a retry whose lookup finds nothing yet (the first list of a session) is refused as a taken cOID and resolves to the order', async () => {
+      const creds = newAccount();
+      const o = order({ type: 'limit', limitPrice: '150' });
+      const first = await adapter.placeOrder(creds, o);
+      stub.emptyNextOrderList();
+      const again = await adapter.placeOrder(creds, o);
+      expect(again).toMatchObject({ brokerOrderId: first.brokerOrderId, status: 'accepted' });
       expect(stub.orders.filter((x) => x.cOID === o.clientOrderId)).toHaveLength(1);
     });
 

@@ -2,8 +2,8 @@ import type { z } from 'zod';
 import { OutboundError } from '../../common/outbound/outbound-error';
 import type { OutboundGuard } from '../../common/outbound/outbound-guard';
 import { BrokerError } from '../broker-error';
-import { parseBrokerBody, safeBrokerText } from '../broker-values';
-import { ibkrAuthStatusSchema, ibkrErrorSchema, ibkrTickleSchema, type IbkrAuthStatus, type IbkrCredentials } from './ibkr-schemas';
+import { keyHint, parseBrokerBody, safeBrokerText } from '../broker-values';
+import { ibkrAccountsSchema, ibkrAuthStatusSchema, ibkrErrorSchema, ibkrTickleSchema, type IbkrAuthStatus, type IbkrCredentials } from './ibkr-schemas';
 
 const BROKER = 'ibkr';
 /** The gateway ends an idle session after about five minutes; one tickle a minute keeps it. */
@@ -69,22 +69,34 @@ export class IbkrGateway {
   async assertSession(creds: IbkrCredentials, connectionId?: string): Promise<IbkrAuthStatus> {
     const status = await this.get(creds, '/iserver/auth/status', ibkrAuthStatusSchema, 'the session status');
     if (!status.authenticated) throw new BrokerError('credentials_invalid', BROKER, NOT_AUTHENTICATED);
-    if (status.competing)
+    if (status.competing) {
       throw new BrokerError(
         'credentials_invalid',
         BROKER,
         'another IBKR session (TWS, the mobile app or a second gateway) competes with the gateway: log in at the gateway again',
       );
+    }
     if (status.connected === false) throw new BrokerError('transient', BROKER, 'the IBKR gateway is authenticated but not connected to IBKR yet');
-    await this.tickle(creds, connectionId);
+    await this.keepAlive(creds, connectionId);
     return status;
   }
 
-  /** `POST /tickle` when the connection's session was not kept alive within the last minute. */
-  private async tickle(creds: IbkrCredentials, connectionId?: string): Promise<void> {
+  /**
+   * At most once a minute per connection: `POST /tickle` keeps the session, and `GET /iserver/accounts` (which the
+   * gateway wants before order endpoints in a fresh session) checks the account is still the login's.
+   */
+  async keepAlive(creds: IbkrCredentials, connectionId?: string): Promise<void> {
     const last = connectionId ? this.tickled.get(connectionId) : undefined;
     if (last !== undefined && Date.now() - last < TICKLE_EVERY_MS) return;
     this.expect(await this.send(creds, { method: 'POST', path: '/tickle', body: {} }), creds, ibkrTickleSchema, 'the session keep-alive');
+    const { accounts } = await this.get(creds, '/iserver/accounts', ibkrAccountsSchema, 'the account list');
+    if (!accounts.includes(creds.accountId)) {
+      throw new BrokerError(
+        'credentials_invalid',
+        BROKER,
+        `the account id ${keyHint(creds.accountId)} is not among the accounts of the login at this IBKR gateway`,
+      );
+    }
     if (connectionId) this.tickled.set(connectionId, Date.now());
   }
 }

@@ -12,13 +12,12 @@ import type {
   Position,
 } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
-import { acceptedOrThrow, assertOrderValues, keyHint, parseCredentials, safeBrokerText } from '../broker-values';
+import { acceptedOrThrow, assertOrderValues, keyHint, parseCredentials, replayedOrder, safeBrokerText } from '../broker-values';
 import { IbkrContracts } from './ibkr-contracts';
 import type { IbkrGateway } from './ibkr-gateway';
 import { decimalText, ibkrLegs, ibkrOrderAck, ibkrOrderBody, ibkrOrderState, isWorking, submittedStatus } from './ibkr-orders';
 import { confirmable, MAX_REPLIES, type IbkrQuestion } from './ibkr-replies';
 import {
-  ibkrAccountsSchema,
   ibkrCancelSchema,
   ibkrCredentialsSchema,
   ibkrLiveOrdersSchema,
@@ -52,15 +51,8 @@ export class IbkrAdapter implements BrokerAdapter {
    */
   async inspect(credentials: BrokerCredentials, environment: BrokerEnvironment): Promise<PermissionReport> {
     const creds = parseCredentials(BROKER, ibkrCredentialsSchema, credentials);
+    // Without a connection id the keep-alive runs every time: the account check included.
     await this.gateway.assertSession(creds);
-    const { accounts } = await this.gateway.get(creds, '/iserver/accounts', ibkrAccountsSchema, 'the account list');
-    if (!accounts.includes(creds.accountId)) {
-      throw new BrokerError(
-        'credentials_invalid',
-        BROKER,
-        `the account id ${keyHint(creds.accountId)} is not among the accounts of the login at this IBKR gateway`,
-      );
-    }
     const paperAccount = creds.accountId.startsWith('D');
     if (paperAccount !== (environment === 'paper')) {
       const kind = paperAccount ? 'a paper account' : 'a live account';
@@ -93,7 +85,15 @@ export class IbkrAdapter implements BrokerAdapter {
     const existing = await this.lookup(creds, order.clientOrderId);
     if (existing) return acceptedOrThrow(BROKER, LABEL, ibkrOrderAck(existing, order.clientOrderId), creds);
     const path = `/iserver/account/${encodeURIComponent(creds.accountId)}/orders`;
-    let answer = this.orderAnswer(creds, await this.gateway.send(creds, { method: 'POST', path, body }));
+    let answer: IbkrOrderAnswer;
+    try {
+      answer = this.orderAnswer(creds, await this.gateway.send(creds, { method: 'POST', path, body }));
+    } catch (err) {
+      // The gateway's first order list of a session can come back empty: a cOID it refuses as taken is our earlier order.
+      if (!(err instanceof BrokerError && err.kind === 'rejected' && /already registered/i.test(err.message))) throw err;
+      const found = await this.lookup(creds, order.clientOrderId);
+      return replayedOrder(BROKER, LABEL, found && ibkrOrderAck(found, order.clientOrderId), creds);
+    }
     for (let replies = 0; ; replies++) {
       const question = questionOf(answer);
       if (!question) break;
@@ -113,6 +113,7 @@ export class IbkrAdapter implements BrokerAdapter {
 
   async findOrder(credentials: BrokerCredentials, order: OrderLookup): Promise<OrderAck | null> {
     const creds = parseCredentials(BROKER, ibkrCredentialsSchema, credentials);
+    await this.gateway.keepAlive(creds, order.connectionId);
     const found = await this.lookup(creds, order.clientOrderId);
     return found ? ibkrOrderAck(found, order.clientOrderId) : null;
   }
@@ -120,6 +121,7 @@ export class IbkrAdapter implements BrokerAdapter {
   /** The order by cOID and, for a bracket entry, its children as the gateway lists them. */
   async getOrder(credentials: BrokerCredentials, order: OrderLookup): Promise<BrokerOrderState | null> {
     const creds = parseCredentials(BROKER, ibkrCredentialsSchema, credentials);
+    await this.gateway.keepAlive(creds, order.connectionId);
     const orders = await this.liveOrders(creds);
     const found = orders.find((o) => o.order_ref === order.clientOrderId);
     if (!found) return null;

@@ -55,6 +55,8 @@ export class IbkrStub extends BrokerStubServer {
   private readonly contracts = new Map<string, Contract>();
   private readonly futures = new Map<string, Array<{ conid: number; expirationDate: number }>>();
   private nextOrderId = 1_000_000_000;
+  private emptyLists = 0;
+  private refusal?: string;
 
   constructor() {
     super();
@@ -71,7 +73,7 @@ export class IbkrStub extends BrokerStubServer {
     this.authed('GET', '/trsrv/futures$', (req) => this.futuresList(req));
     this.authed('POST', '/iserver/account/([^/]+)/orders$', (req, [acct]) => this.place(req, acct));
     this.authed('POST', '/iserver/reply/([^/]+)$', (req, [id]) => this.answerQuestion(req, id));
-    this.authed('GET', '/iserver/account/orders$', () => ({ status: 200, body: { orders: this.orders.map(liveOrder), snapshot: true } }));
+    this.authed('GET', '/iserver/account/orders$', () => this.listOrders());
     this.authed('DELETE', '/iserver/account/([^/]+)/order/([^/]+)$', (_req, [acct, id]) => this.cancel(acct, id));
     this.authed('GET', '/portfolio/([^/]+)/positions/0$', (_req, [acct]) => this.positions(acct));
     this.authed('GET', '/portfolio/([^/]+)/summary$', (_req, [acct]) => this.summary(acct));
@@ -99,6 +101,16 @@ export class IbkrStub extends BrokerStubServer {
     this.questions.push(questions);
   }
 
+  /** The next order submission is refused with this text (IBKR's own refusals, which the stub cannot produce). */
+  refuseNextOrder(error: string): void {
+    this.refusal = error;
+  }
+
+  /** The next order list comes back empty, as a gateway's first one of a session does while it subscribes. */
+  emptyNextOrderList(): void {
+    this.emptyLists++;
+  }
+
   /** The market reaches a resting order: `quantity` more fills at `price`. */
   fill(cOID: string, quantity: number, price: number): void {
     const order = this.orders.find((o) => o.cOID === cOID);
@@ -117,6 +129,14 @@ export class IbkrStub extends BrokerStubServer {
 
   private authed(method: string, path: string, handler: (req: RecordedRequest, params: string[]) => StubReply): void {
     this.route(method, new RegExp(`${API}${path}`), (req, params) => (this.session.authenticated ? handler(req, params) : UNAUTHENTICATED));
+  }
+
+  private listOrders(): StubReply {
+    if (this.emptyLists > 0) {
+      this.emptyLists--;
+      return { status: 200, body: { orders: [], snapshot: false } };
+    }
+    return { status: 200, body: { orders: this.orders.map(liveOrder), snapshot: true } };
   }
 
   private search(req: RecordedRequest): StubReply {
@@ -156,6 +176,11 @@ export class IbkrStub extends BrokerStubServer {
 
   private place(req: RecordedRequest, acct: string): StubReply {
     if (!this.accounts.has(acct)) return { status: 400, body: { error: `Account ${acct} is not valid` } };
+    if (this.refusal !== undefined) {
+      const error = this.refusal;
+      this.refusal = undefined;
+      return { status: 400, body: { error } };
+    }
     let parsed: { orders?: unknown };
     try {
       parsed = JSON.parse(req.body);
