@@ -74,6 +74,27 @@ describe('routing to IBKR (gateway mode)', () => {
     expect(filled).toMatchObject({ filledQuantity: '10', averagePrice: '188.75' });
   });
 
+  it('a market bracket ends filled, its take-profit and stop-loss children recorded as its legs', async () => {
+    const { ws, source } = await setUp();
+    const signalId = await world.send(source, { ticker: 'AAPL', action: 'buy', price: '190', takeProfit: '200', stopLoss: '185' });
+    const settled = await world.settled(ws.token, signalId);
+    const [entry] = settled.orders.filter((o) => o.bracketLeg === null);
+    expect(entry).toMatchObject({ status: 'filled', filledQuantity: '10', averagePrice: '190.5' });
+    const children = gateway.orders.filter((o) => o.parentId === entry.clientOrderId);
+    expect(children.map((c) => [c.orderType, c.side, c.price])).toEqual([
+      ['LMT', 'SELL', 200],
+      ['STP', 'SELL', 185],
+    ]);
+    const legs = await world.sql<{ bracket_role: string; broker_order_id: string }>(
+      'SELECT bracket_role, broker_order_id FROM orders WHERE parent_order_id = $1 ORDER BY bracket_role DESC',
+      [entry.id],
+    );
+    expect(legs).toEqual([
+      { bracket_role: 'take_profit', broker_order_id: String(children[0].orderId) },
+      { bracket_role: 'stop_loss', broker_order_id: String(children[1].orderId) },
+    ]);
+  });
+
   it('an order whose answer is lost is found again by cOID and placed once', async () => {
     const { ws, source } = await setUp();
     gateway.injectFaults('acceptThenHang', 1, { method: 'POST', path: /\/orders$/ });

@@ -65,6 +65,31 @@ export function ibkrOrderBody(order: OrderRequest, conid: number): { orders: Rec
   return { orders };
 }
 
+/** The bracket children as the order answer placed them (one answer element per order sent, entry first). */
+export function submittedLegs(order: OrderRequest, placed: Array<{ order_id?: string; order_status?: string }>): BrokerLeg[] | undefined {
+  const exit = order.side === 'buy' ? 'sell' : 'buy';
+  const wanted: Array<Omit<BrokerLeg, 'state' | 'clientOrderId'>> = [];
+  if (order.takeProfit !== undefined) wanted.push({ role: 'take_profit', side: exit, type: 'limit', quantity: order.quantity, limitPrice: order.takeProfit });
+  if (order.stopLoss !== undefined) {
+    const limit = order.stopLossLimit;
+    wanted.push({
+      role: 'stop_loss',
+      side: exit,
+      type: limit ? 'stop_limit' : 'stop',
+      quantity: order.quantity,
+      stopPrice: order.stopLoss,
+      ...(limit ? { limitPrice: limit } : {}),
+    });
+  }
+  const legs = wanted.flatMap((leg, i) => {
+    const answer = placed[i + 1];
+    if (!answer?.order_id) return [];
+    const state: BrokerOrderState = { brokerOrderId: answer.order_id, status: submittedStatus(answer.order_status), filledQuantity: '0' };
+    return [{ ...leg, clientOrderId: legOrderId(order.clientOrderId, leg.role), state }];
+  });
+  return legs.length > 0 ? legs : undefined;
+}
+
 /** The bracket children of an entry as the gateway lists them now (found by their derived cOIDs). */
 export function ibkrLegs(clientOrderId: string, orders: IbkrLiveOrder[]): BrokerLeg[] | undefined {
   const legs: BrokerLeg[] = [];

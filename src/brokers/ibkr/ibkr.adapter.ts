@@ -15,7 +15,7 @@ import { BrokerError } from '../broker-error';
 import { acceptedOrThrow, assertOrderValues, keyHint, parseCredentials, replayedOrder, safeBrokerText } from '../broker-values';
 import { IbkrContracts } from './ibkr-contracts';
 import type { IbkrGateway } from './ibkr-gateway';
-import { decimalText, ibkrLegs, ibkrOrderAck, ibkrOrderBody, ibkrOrderState, isWorking, submittedStatus } from './ibkr-orders';
+import { decimalText, ibkrLegs, ibkrOrderAck, ibkrOrderBody, ibkrOrderState, isWorking, submittedLegs, submittedStatus } from './ibkr-orders';
 import { confirmable, MAX_REPLIES, type IbkrQuestion } from './ibkr-replies';
 import {
   ibkrCancelSchema,
@@ -104,10 +104,18 @@ export class IbkrAdapter implements BrokerAdapter {
       const reply = { method: 'POST' as const, path: `/iserver/reply/${encodeURIComponent(question.id)}`, body: { confirmed: true } };
       answer = this.orderAnswer(creds, await this.gateway.send(creds, reply));
     }
-    const placed = answer.find((a) => a.order_id !== undefined);
-    if (!placed?.order_id) throw new BrokerError('ambiguous', BROKER, 'IBKR answered the order without an order id');
-    const ack: OrderAck = { brokerOrderId: placed.order_id, clientOrderId: order.clientOrderId, status: submittedStatus(placed.order_status) };
-    if (ack.status !== 'accepted') ack.reason = `order ${placed.order_status?.toLowerCase()} at IBKR`;
+    const placed = answer.filter((a) => a.order_id !== undefined);
+    if (!placed[0]?.order_id) throw new BrokerError('ambiguous', BROKER, 'IBKR answered the order without an order id');
+    const ack: OrderAck = { brokerOrderId: placed[0].order_id, clientOrderId: order.clientOrderId, status: submittedStatus(placed[0].order_status) };
+    if (ack.status !== 'accepted') ack.reason = `order ${placed[0].order_status?.toLowerCase()} at IBKR`;
+    const legs = submittedLegs(order, placed);
+    if (legs) ack.legs = legs;
+    // The answer says Filled without quantity or price: the order list has both.
+    const filled = ack.status === 'filled' ? await this.lookup(creds, order.clientOrderId) : null;
+    if (filled) {
+      const { filledQuantity, averagePrice } = ibkrOrderAck(filled, order.clientOrderId);
+      Object.assign(ack, { filledQuantity, ...(averagePrice !== undefined ? { averagePrice } : {}) });
+    }
     return acceptedOrThrow(BROKER, LABEL, ack, creds);
   }
 
