@@ -94,16 +94,7 @@ export class IbkrAdapter implements BrokerAdapter {
       const found = await this.lookup(creds, order.clientOrderId);
       return replayedOrder(BROKER, LABEL, found && ibkrOrderAck(found, order.clientOrderId), creds);
     }
-    for (let replies = 0; ; replies++) {
-      const question = questionOf(answer);
-      if (!question) break;
-      if (!confirmable(question) || replies >= MAX_REPLIES) {
-        const text = safeBrokerText(question.messages.join(' / '), creds) ?? 'a confirmation question';
-        throw new BrokerError('rejected', BROKER, `IBKR asked to confirm the order and Switchyard's policy does not confirm it: ${text}`);
-      }
-      const reply = { method: 'POST' as const, path: `/iserver/reply/${encodeURIComponent(question.id)}`, body: { confirmed: true } };
-      answer = this.orderAnswer(creds, await this.gateway.send(creds, reply));
-    }
+    answer = await this.settleQuestions(creds, answer);
     const placed = answer.filter((a) => a.order_id !== undefined);
     if (!placed[0]?.order_id) throw new BrokerError('ambiguous', BROKER, 'IBKR answered the order without an order id');
     const ack: OrderAck = { brokerOrderId: placed[0].order_id, clientOrderId: order.clientOrderId, status: submittedStatus(placed[0].order_status) };
@@ -194,6 +185,21 @@ export class IbkrAdapter implements BrokerAdapter {
   /** Gateway mode holds no key: the session ends by logging out at the gateway. */
   async revokeKey(_credentials: BrokerCredentials, _environment: BrokerEnvironment): Promise<boolean> {
     return false;
+  }
+
+  /** Answers the questions the policy confirms (`POST /iserver/reply/{id}`); any other refuses the order with its text. */
+  private async settleQuestions(creds: IbkrCredentials, first: IbkrOrderAnswer): Promise<IbkrOrderAnswer> {
+    let answer = first;
+    for (let replies = 0; ; replies++) {
+      const question = questionOf(answer);
+      if (!question) return answer;
+      if (!confirmable(question) || replies >= MAX_REPLIES) {
+        const text = safeBrokerText(question.messages.join(' / '), creds) ?? 'a confirmation question';
+        throw new BrokerError('rejected', BROKER, `IBKR asked to confirm the order and Switchyard's policy does not confirm it: ${text}`);
+      }
+      const reply = { method: 'POST' as const, path: `/iserver/reply/${encodeURIComponent(question.id)}`, body: { confirmed: true } };
+      answer = this.orderAnswer(creds, await this.gateway.send(creds, reply));
+    }
   }
 
   private orderAnswer(creds: IbkrCredentials, answer: { status: number; json: unknown }): IbkrOrderAnswer {
