@@ -248,6 +248,21 @@ describe('POST /v1/connections: inspect with the broker, then seal, then store',
     expect(ibkr.connectionModes).toEqual([expect.objectContaining({ mode: 'gateway', available: true }), expect.objectContaining({ mode: 'oauth', available: false })]);
   });
 
+  it('refuses an IBKR gateway URL that is not https or resolves to a private address (no operator allowlist here)', async () => {
+    const ws = await createWorkspace(api);
+    const ibkr = (gatewayUrl: string) => connect(ws.token, { broker: 'ibkr', environment: 'paper', credentials: { gatewayUrl, accountId: 'DU1234567' } });
+    const plain = await ibkr('http://gateway.example.com:5000');
+    expect(plain.status).toBe(422);
+    expect(plain.body.errors).toEqual([expect.objectContaining({ path: 'credentials.gatewayUrl' })]);
+    for (const url of ['https://127.0.0.1:5000', 'https://169.254.169.254', 'https://10.0.0.5:5000']) {
+      const refused = await ibkr(url);
+      expect(refused.status).toBe(422);
+      expect(refused.body.code).toBe('broker_credentials_invalid');
+      expect(refused.body.detail).toMatch(/the IBKR gateway URL is refused: .*non-public address/);
+      expect(refused.text).not.toContain(new URL(url).hostname);
+    }
+  });
+
   it('records and reports that an OANDA token has a single permission tier', async () => {
     const ws = await createWorkspace(api);
     const account = oandaAccount();
