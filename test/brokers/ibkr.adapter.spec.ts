@@ -258,6 +258,13 @@ describe('IbkrAdapter (gateway mode) against the Client Portal Gateway stub', ()
       expect(stub.orders.some((x) => x.cOID === o.clientOrderId)).toBe(false);
     });
 
+    it.each(['constructor', 'toString', '__proto__'])('refuses a question whose message id is named like an Object member (%s)', async (messageId) => {
+      const o = order({ type: 'limit', limitPrice: '150' });
+      stub.askOnNextOrder({ messageId, message: 'an unknown question' });
+      expect((await failure(adapter.placeOrder(newAccount(), o))).kind).toBe('rejected');
+      expect(stub.orders.some((x) => x.cOID === o.clientOrderId)).toBe(false);
+    });
+
     it('refuses at the first unconfirmed question of a chain', async () => {
       const o = order({ type: 'limit', limitPrice: '150' });
       stub.askOnNextOrder(

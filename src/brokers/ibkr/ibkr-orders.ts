@@ -5,20 +5,25 @@ import type { IbkrLiveOrder } from './ibkr-schemas';
 const BROKER = 'ibkr';
 const ORDER_TYPES = { market: 'MKT', limit: 'LMT', stop: 'STP', stop_limit: 'STP_LIMIT' } as const;
 const TIMES_IN_FORCE = { gtc: 'GTC', day: 'DAY', ioc: 'IOC', fok: 'FOK' } as const;
-/** IBKR order statuses that are final, as our states. */
-const FINAL: Record<string, BrokerOrderStatus> = { Filled: 'filled', Cancelled: 'canceled', ApiCancelled: 'canceled', Inactive: 'rejected' };
+/** IBKR order statuses that are final, as our states (a Map: a status named like an Object member is no hit). */
+const FINAL = new Map<string, BrokerOrderStatus>([
+  ['Filled', 'filled'],
+  ['Cancelled', 'canceled'],
+  ['ApiCancelled', 'canceled'],
+  ['Inactive', 'rejected'],
+]);
 const ROLES: Record<BracketRole, 'tp' | 'sl'> = { take_profit: 'tp', stop_loss: 'sl' };
 /** IBKR's order type names in order lists (`origOrderType`), both spellings, as ours. */
-const LISTED_TYPES: Record<string, OrderType> = {
-  MKT: 'market',
-  MARKET: 'market',
-  LMT: 'limit',
-  LIMIT: 'limit',
-  STP: 'stop',
-  STOP: 'stop',
-  STP_LIMIT: 'stop_limit',
-  STOP_LIMIT: 'stop_limit',
-};
+const LISTED_TYPES = new Map<string, OrderType>([
+  ['MKT', 'market'],
+  ['MARKET', 'market'],
+  ['LMT', 'limit'],
+  ['LIMIT', 'limit'],
+  ['STP', 'stop'],
+  ['STOP', 'stop'],
+  ['STP_LIMIT', 'stop_limit'],
+  ['STOP_LIMIT', 'stop_limit'],
+]);
 /** Child order ids: the entry's cOID with a suffix, kept within our 32-character client order id contract. */
 export const legOrderId = (clientOrderId: string, role: BracketRole) => `${clientOrderId.slice(0, 29)}-${ROLES[role]}`;
 
@@ -95,7 +100,7 @@ export function ibkrLegs(clientOrderId: string, orders: IbkrLiveOrder[]): Broker
   const legs: BrokerLeg[] = [];
   for (const role of ['take_profit', 'stop_loss'] as const) {
     const child = orders.find((o) => o.order_ref === legOrderId(clientOrderId, role));
-    const type = child && LISTED_TYPES[(child.origOrderType ?? '').toUpperCase().replace(' ', '_')];
+    const type = child && LISTED_TYPES.get((child.origOrderType ?? '').toUpperCase().replace(' ', '_'));
     if (!child || !type || child.totalSize === undefined) continue;
     const leg: BrokerLeg = {
       role,
@@ -116,7 +121,7 @@ export function ibkrLegs(clientOrderId: string, orders: IbkrLiveOrder[]): Broker
 /** An order of `/iserver/account/orders` as a lifecycle state: filledQuantity and avgPrice are cumulative. */
 export function ibkrOrderState(order: IbkrLiveOrder): BrokerOrderState {
   const filled = order.filledQuantity ?? 0;
-  const final = FINAL[order.status];
+  const final = FINAL.get(order.status);
   const status: BrokerOrderStatus = final ?? (filled > 0 ? 'partially_filled' : 'accepted');
   const state: BrokerOrderState = { brokerOrderId: order.orderId, status, filledQuantity: decimalText(filled) };
   if (filled > 0 && order.avgPrice !== undefined && Number.isFinite(order.avgPrice)) state.averagePrice = decimalText(order.avgPrice);
@@ -135,11 +140,11 @@ export function ibkrOrderAck(order: IbkrLiveOrder, clientOrderId: string): Order
 
 /** The status text of the order answer (`order_status`) as our state at submission. */
 export function submittedStatus(orderStatus: string | undefined): BrokerOrderStatus {
-  return (orderStatus && FINAL[orderStatus]) || 'accepted';
+  return (orderStatus && FINAL.get(orderStatus)) || 'accepted';
 }
 
 export function isWorking(order: IbkrLiveOrder): boolean {
-  return !(order.status in FINAL) && order.status !== 'PendingCancel';
+  return !FINAL.has(order.status) && order.status !== 'PendingCancel';
 }
 
 /** IBKR sends numbers; cut at 8 decimals, never in exponent form. */
