@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 
-export const BROKER_NAMES = ['paper', 'alpaca', 'binance', 'coinbase', 'oanda', 'tradovate'] as const;
+export const BROKER_NAMES = ['paper', 'alpaca', 'binance', 'coinbase', 'oanda', 'tradovate', 'ibkr'] as const;
 export type BrokerName = (typeof BROKER_NAMES)[number];
 export type BrokerEnvironment = 'paper' | 'live';
 

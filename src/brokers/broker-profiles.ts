@@ -29,6 +29,8 @@ export const brokerProfileSchema = z.object({
   permissionInspection: z.enum(['inspected', 'single_tier', 'not_exposed', 'trading_only']),
   /** Whether revoking a connection also revokes the key at the broker. */
   revokesKeyAtBroker: z.boolean(),
+  /** Where a broker can be reached more than one way (IBKR: gateway or OAuth), which ways Switchyard offers. */
+  connectionModes: z.array(z.object({ mode: z.string(), available: z.boolean(), note: z.string() })).optional(),
 });
 export type BrokerProfile = z.infer<typeof brokerProfileSchema>;
 
@@ -143,5 +145,30 @@ export const BROKER_PROFILES: Record<BrokerName, BrokerProfile> = {
     futures: true,
     permissionInspection: 'single_tier',
     revokesKeyAtBroker: false,
+  },
+  ibkr: {
+    broker: 'ibkr',
+    title: 'Interactive Brokers (gateway mode: your own Client Portal Gateway or IBeam; OAuth mode is not offered yet; the Web API cannot withdraw)',
+    environments: {
+      paper: 'an IBKR paper account (DU…) logged in at your gateway',
+      live: 'an IBKR live account logged in at your gateway',
+    },
+    credentialFields: [
+      { name: 'gatewayUrl', label: 'Gateway base URL (https://…, your Client Portal Gateway or IBeam)', secret: true },
+      { name: 'accountId', label: 'Account ID (U… or DU…)', secret: false },
+    ],
+    assetClasses: ['us_equities', 'futures'],
+    orderTypes: ALL_ORDER_TYPES,
+    brackets: 'both_or_one',
+    stopLimitStopLoss: true,
+    trailingStopLoss: [],
+    options: false,
+    futures: true,
+    permissionInspection: 'single_tier',
+    revokesKeyAtBroker: false,
+    connectionModes: [
+      { mode: 'gateway', available: true, note: 'your own Client Portal Gateway or IBeam, logged in, at an https URL Switchyard can reach' },
+      { mode: 'oauth', available: false, note: "IBKR's OAuth 1.0a for the Web API is not offered yet" },
+    ],
   },
 };

@@ -13,6 +13,9 @@ import { OandaAdapter } from './oanda/oanda.adapter';
 import { OandaStreamClient } from './oanda/oanda-stream';
 import { PaperAdapter } from './paper/paper.adapter';
 import { TradovateAdapter } from './tradovate/tradovate.adapter';
+import { IbkrAdapter } from './ibkr/ibkr.adapter';
+import { IbkrGateway } from './ibkr/ibkr-gateway';
+import { OutboundGuard } from '../common/outbound/outbound-guard';
 
 /** One adapter per broker name, each with keep-alive HTTP clients to the configured base URLs. */
 export class BrokerRegistry {
@@ -40,6 +43,8 @@ export class BrokerRegistry {
           config.brokers.tradovateRollDays,
         ),
       ],
+      // The gateway's URL is the user's: only the SSRF guard reaches it. Futures roll on the same day count as Tradovate's.
+      ['ibkr', new IbkrAdapter(new IbkrGateway(new OutboundGuard(config.outbound)), config.brokers.tradovateRollDays)],
     ]);
     this.streams = new Map<BrokerName, BrokerStreamClient>([
       ['alpaca', new AlpacaStreamClient({ paper: websocketUrl(baseUrls.alpaca.paper, '/stream'), live: websocketUrl(baseUrls.alpaca.live, '/stream') }, timeoutMs)],

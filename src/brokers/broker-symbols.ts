@@ -1,5 +1,6 @@
 import type { BrokerName } from './broker-adapter';
 import { binanceSymbol } from './binance/binance-orders';
+import { ibkrSymbolName } from './ibkr/ibkr-contracts';
 import { productId } from './coinbase/coinbase-orders';
 import { oandaInstrumentName } from './oanda/oanda-orders';
 import { tradovateSymbolName } from './tradovate/tradovate-contracts';
@@ -23,12 +24,13 @@ export function isContinuousFuture(ticker: string): boolean {
 /**
  * The broker's own name for a ticker as TradingView sends it (exchange prefix dropped, the broker's
  * spelling: `OANDA:EURUSD` → `EUR_USD`, `COINBASE:BTCUSD` → `BTC-USD`, `NASDAQ:AAPL` → `AAPL`);
- * undefined when the broker can have no such instrument. Only Tradovate trades futures: it keeps `ES1!` as is
+ * undefined when the broker can have no such instrument. Tradovate and IBKR trade futures: they keep `ES1!` as is
  * (the adapter resolves it to the front month when it sends the order).
  */
 export function brokerSymbol(broker: BrokerName, ticker: string): string | undefined {
   const bare = withoutExchange(ticker.trim());
   if (broker === 'tradovate') return tradovateSymbolName(bare);
+  if (broker === 'ibkr') return ibkrSymbolName(bare);
   if (isContinuousFuture(ticker)) return undefined;
   switch (broker) {
     case 'alpaca': {

@@ -1,7 +1,9 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { createWorkspace, http, HttpResult, RunningApi, startApi } from '../support/api-app';
 import { AlpacaStub, startAlpacaStub } from '../support/brokers/alpaca-stub';
 import { BinanceStub, startBinanceStub } from '../support/brokers/binance-stub';
+import { IbkrStub, startIbkrStub } from '../support/brokers/ibkr-stub';
+import { selfSignedCertificate } from '../support/https-receiver';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { asAdmin } from './vault-harness';
 
@@ -14,10 +16,13 @@ let db: TestDatabase;
 let apis: Record<'json' | 'pretty', RunningApi>;
 let alpaca: AlpacaStub;
 let binance: BinanceStub;
+let ibkr: IbkrStub;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  [alpaca, binance] = await Promise.all([startAlpacaStub(), startBinanceStub()]);
+  const cert = selfSignedCertificate(['localhost']);
+  [alpaca, binance, ibkr] = await Promise.all([startAlpacaStub(), startBinanceStub(), startIbkrStub(cert)]);
+  ibkr.addStock('AAPL', 265598);
   // Two replicas of one deployment: they share the platform token and the JWT secret.
   const env = {
     LOG_LEVEL: 'trace',
@@ -26,13 +31,17 @@ beforeAll(async () => {
     BROKER_BINANCE_TESTNET_BASE_URL: binance.url,
     PLATFORM_ADMIN_TOKEN: `platform-${randomBytes(24).toString('hex')}`,
     JWT_SECRET: randomBytes(32).toString('hex'),
+    // The IBKR gateway stub is on loopback: only the operator allowlist lets the SSRF guard reach it.
+    OUTBOUND_ALLOW_HOSTS: '127.0.0.1',
+    OUTBOUND_CA_FILE: cert.caFile,
+    OUTBOUND_TIMEOUT_MS: '1500',
   };
   apis = { json: await startApi(db, { ...env, LOG_FORMAT: 'json' }), pretty: await startApi(db, { ...env, LOG_FORMAT: 'pretty' }) };
 });
 
 afterAll(async () => {
   await Promise.all(Object.values(apis ?? {}).map((api) => api.close()));
-  await Promise.all([alpaca?.stop(), binance?.server.stop()]);
+  await Promise.all([alpaca?.stop(), binance?.server.stop(), ibkr?.stop()]);
   await db?.drop();
 });
 
@@ -93,7 +102,24 @@ it.each(['json', 'pretty'] as const)('never shows, logs (%s lines) or stores a c
   alpaca.addKey({ apiKey: rotatedKey, apiSecret: rotated });
   expect((await call('POST', `/v1/connections/${id}/rotate`, { credentials: { apiKey: rotatedKey, apiSecret: rotated } })).status).toBe(200);
 
-  const forms = [...encodings(canary), ...encodings(rotated), canaryKey, rotatedKey];
+  // IBKR gateway mode: both fields (the gateway URL, here with a canary path, and the account id) are sealed.
+  const gatewayCanary = `CANARYGW${randomBytes(12).toString('hex')}`;
+  const ibkrAccount = `DU${randomInt(100_000_000_000, 999_999_999_999)}`;
+  ibkr.addAccount(ibkrAccount);
+  const gatewayUrl = `${ibkr.url}/${gatewayCanary}`;
+  const ibkrBody = (credentials: Record<string, string>) => ({ broker: 'ibkr', label: 'ibkr', environment: 'paper', credentials });
+  expect((await call('POST', '/v1/connections', ibkrBody({ gatewayUrl, accountId: ibkrAccount }))).status).toBe(201);
+  expect((await call('POST', '/v1/connections', ibkrBody({ gatewayUrl, accountId: 'DU999999999999' }))).status).toBe(422);
+  expect((await call('POST', '/v1/connections', ibkrBody({ gatewayUrl: gatewayUrl.replace('https:', 'http:'), accountId: ibkrAccount }))).status).toBe(422);
+  ibkr.session.authenticated = false;
+  expect((await call('POST', '/v1/connections', ibkrBody({ gatewayUrl, accountId: ibkrAccount }))).status).toBe(422);
+  ibkr.session.authenticated = true;
+  ibkr.injectFaults('hang', 1, { method: 'GET', path: /\/iserver\/accounts$/ });
+  expect((await call('POST', '/v1/connections', ibkrBody({ gatewayUrl, accountId: ibkrAccount }))).status).toBe(503);
+  expect(ibkr.requests.some((r) => r.path.startsWith(`/${gatewayCanary}/v1/api/`))).toBe(true);
+
+  const ibkrForms = [...encodings(gatewayCanary), ibkrAccount, `127.0.0.1:${new URL(ibkr.url).port}`];
+  const forms = [...encodings(canary), ...encodings(rotated), canaryKey, rotatedKey, ...ibkrForms];
   for (const res of responses) {
     for (const form of forms) expect(res.text).not.toContain(form);
     for (const [, value] of res.headers) for (const form of forms) expect(value).not.toContain(form);

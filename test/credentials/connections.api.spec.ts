@@ -4,6 +4,7 @@ import { binanceCredentialsSchema } from '../../src/brokers/binance/binance-sche
 import { BROKER_NAMES } from '../../src/brokers/broker-adapter';
 import { coinbaseCredentialsSchema } from '../../src/brokers/coinbase/coinbase-schemas';
 import { oandaCredentialsSchema } from '../../src/brokers/oanda/oanda-schemas';
+import { ibkrCredentialsSchema } from '../../src/brokers/ibkr/ibkr-schemas';
 import { LocalKmsProvider } from '../../src/kms/local-kms.provider';
 import { createWorkspace, http, RunningApi, startApi } from '../support/api-app';
 import { AlpacaStub, startAlpacaStub } from '../support/brokers/alpaca-stub';
@@ -259,6 +260,11 @@ describe('POST /v1/connections: inspect with the broker, then seal, then store',
       trailingStopLoss: [],
       permissionInspection: 'single_tier',
     });
+    const ibkr = byName.get('ibkr');
+    expect(ibkr.credentialFields.map((f: any) => [f.name, f.secret])).toEqual([['gatewayUrl', true], ['accountId', false]]);
+    expect(ibkr.credentialFields.map((f: any) => f.name).sort()).toEqual(Object.keys(ibkrCredentialsSchema.shape).sort());
+    expect(ibkr).toMatchObject({ permissionInspection: 'single_tier', orderTypes: ['market', 'limit', 'stop', 'stop_limit'], futures: true, options: false });
+    expect(ibkr.connectionModes).toEqual([expect.objectContaining({ mode: 'gateway', available: true }), expect.objectContaining({ mode: 'oauth', available: false })]);
   });
 
   it('connects a Tradovate login: token request, the account, a single tier that cannot withdraw; a wrong password is a clear 4xx', async () => {
@@ -278,6 +284,21 @@ describe('POST /v1/connections: inspect with the broker, then seal, then store',
     expect(wrong.status).toBeLessThan(500);
     expect(wrong.text).toContain('Incorrect username or password');
     expect(wrong.text).not.toContain(credentials.sec);
+  });
+
+  it('refuses an IBKR gateway URL that is not https or resolves to a private address (no operator allowlist here)', async () => {
+    const ws = await createWorkspace(api);
+    const ibkr = (gatewayUrl: string) => connect(ws.token, { broker: 'ibkr', environment: 'paper', credentials: { gatewayUrl, accountId: 'DU1234567' } });
+    const plain = await ibkr('http://gateway.example.com:5000');
+    expect(plain.status).toBe(422);
+    expect(plain.body.errors).toEqual([expect.objectContaining({ path: 'credentials.gatewayUrl' })]);
+    for (const url of ['https://127.0.0.1:5000', 'https://169.254.169.254', 'https://10.0.0.5:5000']) {
+      const refused = await ibkr(url);
+      expect(refused.status).toBe(422);
+      expect(refused.body.code).toBe('broker_credentials_invalid');
+      expect(refused.body.detail).toMatch(/the IBKR gateway URL is refused: .*non-public address/);
+      expect(refused.text).not.toContain(new URL(url).hostname);
+    }
   });
 
   it('records and reports that an OANDA token has a single permission tier', async () => {

@@ -1,4 +1,5 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
@@ -39,6 +40,8 @@ export class BrokerStubServer {
   private readonly sockets = new Set<Socket>();
   private faults: Array<{ fault: 'error500' | 'error429' | 'hang' | 'acceptThenHang'; only?: { method: string; path: RegExp } }> = [];
   private port = 0;
+  /** Served over https with this certificate (a broker reached through the SSRF guard, which speaks https only). */
+  private tls?: { key: string; cert: string };
   private readonly streams: Array<{ method: string; pattern: RegExp; handler: (req: RecordedRequest, res: ServerResponse, params: string[]) => void }> = [];
   private readonly upgrades: Array<{ pattern: RegExp; handler: (req: IncomingMessage, socket: Duplex, head: Buffer) => void }> = [];
 
@@ -69,11 +72,18 @@ export class BrokerStubServer {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
+  }
+
+  /** Serve https from the next `start()` on. */
+  useTls(certificate: { key: string; cert: string }): this {
+    this.tls = { key: certificate.key, cert: certificate.cert };
+    return this;
   }
 
   async start(port = 0): Promise<this> {
-    this.server = createServer((req, res) => void this.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    this.server = this.tls ? createHttpsServer(this.tls, handler) : createServer(handler);
     this.server.on('upgrade', (req, socket, head) => {
       const path = new URL(req.url ?? '/', 'http://stub').pathname;
       const endpoint = this.upgrades.find((u) => u.pattern.test(path));

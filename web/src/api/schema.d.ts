@@ -1872,7 +1872,7 @@ export interface operations {
                             /** Format: uuid */
                             id: string;
                             /** @enum {string} */
-                            broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate";
+                            broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate" | "ibkr";
                             label: string;
                             /** @enum {string} */
                             environment: "paper" | "live";
@@ -1945,7 +1945,7 @@ export interface operations {
             content: {
                 "application/json": {
                     /** @enum {string} */
-                    broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate";
+                    broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate" | "ibkr";
                     label: string;
                     /**
                      * @default paper
@@ -1970,7 +1970,7 @@ export interface operations {
                         /** Format: uuid */
                         id: string;
                         /** @enum {string} */
-                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate";
+                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate" | "ibkr";
                         label: string;
                         /** @enum {string} */
                         environment: "paper" | "live";
@@ -2051,7 +2051,7 @@ export interface operations {
                         /** Format: uuid */
                         id: string;
                         /** @enum {string} */
-                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate";
+                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate" | "ibkr";
                         label: string;
                         /** @enum {string} */
                         environment: "paper" | "live";
@@ -2132,7 +2132,7 @@ export interface operations {
                         /** Format: uuid */
                         id: string;
                         /** @enum {string} */
-                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate";
+                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate" | "ibkr";
                         label: string;
                         /** @enum {string} */
                         environment: "paper" | "live";
@@ -2221,7 +2221,7 @@ export interface operations {
                         /** Format: uuid */
                         id: string;
                         /** @enum {string} */
-                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate";
+                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate" | "ibkr";
                         label: string;
                         /** @enum {string} */
                         environment: "paper" | "live";
@@ -2298,7 +2298,7 @@ export interface operations {
                     "application/json": {
                         items: {
                             /** @enum {string} */
-                            broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate";
+                            broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate" | "ibkr";
                             title: string;
                             environments: {
                                 paper?: string;
@@ -2321,6 +2321,11 @@ export interface operations {
                             /** @enum {string} */
                             permissionInspection: "inspected" | "single_tier" | "not_exposed" | "trading_only";
                             revokesKeyAtBroker: boolean;
+                            connectionModes?: {
+                                mode: string;
+                                available: boolean;
+                                note: string;
+                            }[];
                         }[];
                         nextCursor: null;
                     };
@@ -2356,7 +2361,7 @@ export interface operations {
                         /** Format: uuid */
                         id: string;
                         /** @enum {string} */
-                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate";
+                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate" | "ibkr";
                         label: string;
                         /** @enum {string} */
                         environment: "paper" | "live";
@@ -2457,7 +2462,7 @@ export interface operations {
                         /** Format: uuid */
                         id: string;
                         /** @enum {string} */
-                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate";
+                        broker: "paper" | "alpaca" | "binance" | "coinbase" | "oanda" | "tradovate" | "ibkr";
                         label: string;
                         /** @enum {string} */
                         environment: "paper" | "live";
