@@ -120,19 +120,21 @@ describe('console: connection risk and notification preferences (chromium)', () 
   it('a viewer chooses her own notification mail; the choice is hers alone', async () => {
     const ws = await createWorkspace(api, 'notifications', password);
     const viewerEmail = await addMember(ws, 'viewer');
+    const ownerToken = (await http(api.url, 'POST', '/v1/tokens', { token: ws.token, body: { name: 'checks', role: 'owner' } })).body.token as string;
     const viewer = await signedIn(viewerEmail, '/notifications');
+    viewer.page.setDefaultTimeout(5000);
     try {
       const page = viewer.page;
       const form = page.getByRole('form', { name: 'My notifications' });
       await form.getByText(`Mail me at ${viewerEmail} about (the defaults until you save)`).waitFor();
       // The defaults: everything but fills.
-      expect(await form.getByLabel(/^Fills/).isChecked()).toBe(false);
-      expect(await form.getByLabel(/^Rejections/).isChecked()).toBe(true);
+      expect(await form.getByRole('checkbox', { name: /^Fills/ }).isChecked()).toBe(false);
+      expect(await form.getByRole('checkbox', { name: /^Rejections/ }).isChecked()).toBe(true);
       expect(await accessibilityProblems(page)).toEqual([]);
 
-      await form.getByLabel(/^Fills/).check();
-      await form.getByLabel(/^Blocks/).uncheck();
-      await form.getByLabel(/^Approvals waiting/).uncheck();
+      await form.getByRole('checkbox', { name: /^Fills/ }).check();
+      await form.getByRole('checkbox', { name: /^Blocks/ }).uncheck();
+      await form.getByRole('checkbox', { name: /^Approvals waiting/ }).uncheck();
       await form.getByRole('button', { name: 'Save my notifications' }).click();
       await form.getByRole('status').getByText('Saved: Fills, Rejections, Limit breaches.').waitFor();
       await screenshot(page, 'notifications');
@@ -140,14 +142,14 @@ describe('console: connection risk and notification preferences (chromium)', () 
       // What the api holds, read back through her own session after a reload.
       await page.reload();
       await form.getByText(`Mail me at ${viewerEmail} about`, { exact: true }).waitFor();
-      expect(await form.getByLabel(/^Fills/).isChecked()).toBe(true);
-      expect(await form.getByLabel(/^Blocks/).isChecked()).toBe(false);
+      expect(await form.getByRole('checkbox', { name: /^Fills/ }).isChecked()).toBe(true);
+      expect(await form.getByRole('checkbox', { name: /^Blocks/ }).isChecked()).toBe(false);
       viewer.assertClean();
     } finally {
       await viewer.close();
     }
     // The owner's choices are untouched by the viewer's.
-    const owner = await http(api.url, 'GET', '/v1/members/me/notifications', { token: ws.token });
+    const owner = await http(api.url, 'GET', '/v1/members/me/notifications', { token: ownerToken });
     expect(owner.body).toMatchObject({ chosen: false, kinds: ['rejections', 'blocks', 'limit_breaches', 'approvals_waiting'] });
   });
 });
