@@ -33,8 +33,8 @@ describe('console: connection risk and notification preferences (chromium)', () 
     return email;
   }
 
-  async function signedIn(email: string, path: string) {
-    const w = await watchedPage(browser, api.url);
+  async function signedIn(email: string, path: string, viewport?: { width: number; height: number }) {
+    const w = await watchedPage(browser, api.url, viewport);
     await w.page.goto(path);
     await w.page.getByLabel('Email').fill(email);
     await w.page.getByLabel('Password').fill(password);
@@ -103,6 +103,16 @@ describe('console: connection risk and notification preferences (chromium)', () 
       admin.assertClean();
     } finally {
       await admin.close();
+    }
+
+    // At phone width the connection's forms fit without sideways scrolling.
+    const phone = await signedIn(adminEmail, '/risk', { width: 375, height: 740 });
+    try {
+      await phone.page.getByRole('form', { name: 'Loss limits of Desk' }).waitFor();
+      expect(await phone.page.evaluate('document.documentElement.scrollWidth > window.innerWidth')).toBe(false);
+      phone.assertClean();
+    } finally {
+      await phone.close();
     }
 
     const viewer = await signedIn(viewerEmail, '/risk');
