@@ -41,7 +41,8 @@ function ConnectionCard({ connection: c, canWrite }: { connection: ConnectionVie
         {c.label} ({c.broker}, {c.environment})
       </h4>
       <p data-testid={`connection-kill-${c.label}`} className={c.killSwitch.engaged ? 'engaged' : undefined}>
-        Kill switch: {c.killSwitch.engaged ? `engaged since ${when(c.killSwitch.changedAt)} (${c.killSwitch.reason}): entries are refused, exits still go` : 'off'}
+        Kill switch:{' '}
+        {c.killSwitch.engaged ? `engaged since ${when(c.killSwitch.changedAt)} (${c.killSwitch.reason}): entries are refused, exits still go` : 'off'}
       </p>
       {canWrite && (
         <form
@@ -53,7 +54,14 @@ function ConnectionCard({ connection: c, canWrite }: { connection: ConnectionVie
             form.reset();
           }}
         >
-          <Field label={c.killSwitch.engaged ? 'Why release it' : 'Why engage it'} name="reason" required maxLength={500} autoComplete="off" error={kill.error} />
+          <Field
+            label={c.killSwitch.engaged ? 'Why release it' : 'Why engage it'}
+            name="reason"
+            required
+            maxLength={500}
+            autoComplete="off"
+            error={kill.error}
+          />
           <button type="submit" className="kill" disabled={kill.isPending}>
             {c.killSwitch.engaged ? `Release kill switch of ${c.label}` : `Engage kill switch of ${c.label}`}
           </button>

@@ -12,7 +12,8 @@ CREATE FUNCTION notification_outbox_invite() RETURNS trigger
 BEGIN
   IF EXISTS (SELECT 1 FROM members m WHERE m.workspace_id = NEW.workspace_id AND m.id <> NEW.id) THEN
     INSERT INTO notifications (workspace_id, member_id, kind, event_key, details)
-    VALUES (NEW.workspace_id, NEW.id, 'invite', 'invite:' || NEW.id, jsonb_build_object('role', NEW.role, 'at', to_char(NEW.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))
+    VALUES (NEW.workspace_id, NEW.id, 'invite', 'invite:' || NEW.id,
+            jsonb_build_object('role', NEW.role, 'at', to_char(NEW.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))
     ON CONFLICT (member_id, event_key) DO NOTHING;
   END IF;
   RETURN NULL;
