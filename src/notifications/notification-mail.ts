@@ -1,4 +1,4 @@
-import type { NotificationKind } from './notification-kinds';
+import type { MailKind } from './notification-kinds';
 import type { PendingNotification, TakenMailbox } from './notification-outbox.repository';
 
 export interface DigestMail {
@@ -8,12 +8,13 @@ export interface DigestMail {
 
 type Details = Record<string, unknown>;
 
-const KIND_NAMES: Record<NotificationKind, [string, string]> = {
+const KIND_NAMES: Record<MailKind, [string, string]> = {
   fills: ['fill', 'fills'],
   rejections: ['rejection', 'rejections'],
   blocks: ['block', 'blocks'],
   limit_breaches: ['loss limit breach', 'loss limit breaches'],
   approvals_waiting: ['approval waiting', 'approvals waiting'],
+  invite: ['invitation', 'invitations'],
 };
 
 /**
@@ -34,13 +35,13 @@ export function composeDigest(box: TakenMailbox, consoleUrl: string): DigestMail
     ...items.flatMap((item) => [item.headline, ...item.lines.map((l) => `  ${l}`), '']),
     '--',
     `You get these e-mails as a member of "${workspace}" (${box.email}).`,
-    `Choose which events you are mailed about with PUT /v1/members/me/notifications (${consoleUrl} shows what happened).`,
+    `Choose which events you are mailed about at ${consoleUrl}/notifications (or PUT /v1/members/me/notifications).`,
   ].join('\n');
   return { subject: subject.slice(0, 250), text };
 }
 
 function counts(notifications: PendingNotification[]): string {
-  const byKind = new Map<NotificationKind, number>();
+  const byKind = new Map<MailKind, number>();
   for (const n of notifications) byKind.set(n.kind, (byKind.get(n.kind) ?? 0) + 1);
   return [...byKind].map(([kind, n]) => `${n} ${KIND_NAMES[kind][n === 1 ? 0 : 1]}`).join(', ');
 }
@@ -50,6 +51,13 @@ function describe(n: PendingNotification, consoleUrl: string): { headline: strin
   const at = `Time: ${str(d.at) ?? n.createdAt.toISOString()}`;
   const connection = str(d.connectionLabel) ? `Connection: "${str(d.connectionLabel)}" (${[str(d.broker), str(d.environment)].filter(Boolean).join(', ')})` : undefined;
   const reason = str(d.reason) ? `Reason: ${str(d.reason)}` : undefined;
+  if (n.kind === 'invite') {
+    // No secret to send: the admin gave her a first password (members have no invite token).
+    return {
+      headline: `You were added to the workspace as ${str(d.role) ?? 'a member'}`,
+      lines: [`Sign in with this e-mail address and the password the admin gave you: ${consoleUrl}/`, at],
+    };
+  }
   if (n.kind === 'limit_breaches') {
     const numbers = Object.entries((d.metadata as Details | null) ?? {})
       .filter(([, v]) => v !== null && typeof v !== 'object')

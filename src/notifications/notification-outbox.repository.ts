@@ -1,12 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool, PoolClient } from 'pg';
 import { PG_POOL } from '../database/database.tokens';
-import type { NotificationKind } from './notification-kinds';
+import type { MailKind } from './notification-kinds';
 
 /** One recorded event as the triggers wrote it (details: order or breach fields, never a secret). */
 export interface PendingNotification {
   id: string;
-  kind: NotificationKind;
+  kind: MailKind;
   details: Record<string, unknown>;
   createdAt: Date;
 }

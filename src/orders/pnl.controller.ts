@@ -1,8 +1,9 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { IdParam } from '../common/validation';
+import { ApiView, IdParam } from '../common/validation';
 import type { AuthContext } from '../common/auth/auth-context';
 import { Auth } from '../common/auth/auth.decorators';
+import { ConnectionPnlView, connectionPnlViewSchema, RoutePnlView, routePnlViewSchema } from './pnl.dto';
 import { PnlService } from './pnl.service';
 
 @ApiTags('orders')
@@ -13,13 +14,15 @@ export class PnlController {
 
   /** Realised P&L of the connection's fills, per symbol. */
   @Get('connections/:id/pnl')
-  connection(@Auth() auth: AuthContext, @IdParam('Connection') id: string) {
+  @ApiView(connectionPnlViewSchema)
+  connection(@Auth() auth: AuthContext, @IdParam('Connection') id: string): Promise<ConnectionPnlView> {
     return this.pnl.ofConnection(auth, id);
   }
 
   /** Realised P&L of the route's fills, per symbol. */
   @Get('routes/:id/pnl')
-  route(@Auth() auth: AuthContext, @IdParam('Route') id: string) {
+  @ApiView(routePnlViewSchema)
+  route(@Auth() auth: AuthContext, @IdParam('Route') id: string): Promise<RoutePnlView> {
     return this.pnl.ofRoute(auth, id);
   }
 }

@@ -1,9 +1,10 @@
 import { Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { IdParam, ValidBody } from '../common/validation';
+import { ApiView, IdParam, ValidBody } from '../common/validation';
 import type { AuthContext } from '../common/auth/auth-context';
 import { Auth, RequireRole } from '../common/auth/auth.decorators';
 import { FlattenDto, flattenSchema } from './dto/flatten.dto';
+import { AccountView, accountViewSchema, PositionsView, positionsViewSchema } from './dto/snapshot.dto';
 import { FlattensService } from './flattens.service';
 import { SnapshotsService } from './snapshots.service';
 
@@ -18,13 +19,15 @@ export class PositionsController {
 
   /** Open positions at the broker, from the worker's snapshot (`fetchedAt`; `stale` when a fresh one could not be fetched in time). */
   @Get('connections/:id/positions')
-  positions(@Auth() auth: AuthContext, @IdParam('Connection') id: string) {
+  @ApiView(positionsViewSchema)
+  positions(@Auth() auth: AuthContext, @IdParam('Connection') id: string): Promise<PositionsView> {
     return this.snapshots.positions(auth, id);
   }
 
   /** Equity, cash and buying power at the broker, from the worker's snapshot. */
   @Get('connections/:id/account')
-  account(@Auth() auth: AuthContext, @IdParam('Connection') id: string) {
+  @ApiView(accountViewSchema)
+  account(@Auth() auth: AuthContext, @IdParam('Connection') id: string): Promise<AccountView> {
     return this.snapshots.account(auth, id);
   }
 

@@ -30,6 +30,7 @@ const SCREENS = [
   { link: 'Audit', path: '/audit', heading: 'Audit' },
   { link: 'Alerts', path: '/alerts', heading: 'Alerts' },
   { link: 'Members', path: '/members', heading: 'Members' },
+  { link: 'Notifications', path: '/notifications', heading: 'Notifications' },
 ];
 
 // One api and one browser for the whole suite; each test gets its own browser context.

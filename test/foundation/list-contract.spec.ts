@@ -382,7 +382,7 @@ describe('the list contract', () => {
     });
   });
 
-  it('documents every list in the OpenAPI document: cursor, limit, its filters and the page shape', async () => {
+  it('documents every list in the OpenAPI document: cursor, limit, its filters and the page shape with its item view', async () => {
     const doc = (await http(api.url, 'GET', '/docs/openapi.json')).body;
     const filters: Record<string, string[]> = {
       '/v1/signals': ['sourceId', 'status', 'connectionId'],
@@ -398,7 +398,12 @@ describe('the list contract', () => {
       expect(op.description).toMatch(/newest first/);
       const page = op.responses['200'].content['application/json'].schema;
       expect(page).toMatchObject({ required: ['items', 'nextCursor'], properties: { items: { type: 'array' }, nextCursor: { type: 'string', nullable: true } } });
+      // The item's fields, from the list's zod view (the console's types are generated from them), not a bare object.
+      expect({ path: c.path, fields: Object.keys(page.properties.items.items.properties ?? {}).length > 2 }).toEqual({ path: c.path, fields: true });
     }
+    // A list under a resource: the webhook's deliveries.
+    const deliveries = doc.paths['/v1/webhooks/{id}/deliveries'].get.responses['200'].content['application/json'].schema;
+    expect(deliveries.properties.items.items.properties).toMatchObject({ status: { enum: ['pending', 'delivered', 'failed'] }, attemptLog: { type: 'array' } });
   });
 });
 

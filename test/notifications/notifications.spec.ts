@@ -55,7 +55,7 @@ describe('notifications by e-mail', () => {
     return res.body;
   }
 
-  /** A member with a password, signed in: her own JWT. */
+  /** A member with a password, signed in: her own JWT. Her invite mail has arrived, so what she is mailed next is its own mail. */
   async function member(ownerToken: string, role: 'viewer' | 'trader' | 'admin') {
     const email = `${role}-${randomBytes(4).toString('hex')}@example.com`;
     const password = `pw-${randomBytes(12).toString('hex')}`;
@@ -63,7 +63,9 @@ describe('notifications by e-mail', () => {
     expect(created.status).toBe(201);
     const login = await http(world.api.url, 'POST', '/v1/auth/login', { body: { email, password } });
     expect(login.status).toBe(200);
-    return { email, id: created.body.id as string, token: login.body.accessToken as string };
+    const [invite] = await smtp.waitFor(email, 1);
+    expect(invite.subject).toMatch(/^Switchyard: You were added to the workspace as /);
+    return { email, password, id: created.body.id as string, token: login.body.accessToken as string };
   }
 
   /**
@@ -187,6 +189,21 @@ describe('notifications by e-mail', () => {
     void connection;
   });
 
+  it('an added member is mailed an invite notice with the console link and her role, nothing secret; the founding owner is not', async () => {
+    const ws = await kept(await world.workspace());
+    const viewer = await member(ws.token, 'viewer');
+    const [invite] = smtp.to(viewer.email);
+    expect(invite.subject).toMatch(/^Switchyard: You were added to the workspace as viewer \(/);
+    expect(invite.text).toContain(`Sign in with this e-mail address and the password the admin gave you: ${CONSOLE}/`);
+    // The first password is the admin's to hand over, never the mail's; nor a token of any kind.
+    expect(invite.text).not.toContain(viewer.password);
+    expect(invite.text).not.toContain(viewer.token);
+    expect(invite.text).not.toContain(ws.token);
+    const kinds = await world.sql('SELECT member_id::text AS member, kind FROM notifications WHERE workspace_id = $1', [ws.id]);
+    expect(kinds).toEqual([{ member: viewer.id, kind: 'invite' }]);
+    expect(smtp.to(ws.ownerEmail)).toEqual([]);
+  });
+
   it('five events inside the digest interval become one mail; the next event waits for the interval', async () => {
     const { ws, source } = await desk();
     for (const ticker of ['TSLA', 'NVDA', 'AMZN', 'META', 'GOOG']) await world.send(source, { ticker, action: 'buy', price: '10' });
@@ -218,14 +235,18 @@ describe('notifications by e-mail', () => {
     expect(fill.orders[0].status).toBe('filled');
     await world.settled(ws.token, await world.send(source, { ticker: 'ORCL', action: 'buy', price: '100' }));
 
-    const [traderMail] = await smtp.waitFor(trader.email, 1);
+    const [, traderMail] = await smtp.waitFor(trader.email, 2, DIGEST_MS + 15_000);
     expect(traderMail.subject).toMatch(/^Switchyard: Filled: buy 2 AAPL at 100 /);
     expect(traderMail.text).not.toContain('ORCL');
     const [ownerMail] = await smtp.waitFor(ws.ownerEmail, 1);
     expect(ownerMail.subject).toMatch(/^Switchyard: Blocked: buy ORCL /);
     expect(ownerMail.text).not.toContain('AAPL');
     const kinds = await world.sql('SELECT member_id::text AS member, kind FROM notifications WHERE workspace_id = $1 ORDER BY seq', [ws.id]);
-    expect(kinds).toEqual([{ member: trader.id, kind: 'fills' }, { member: ws.ownerId, kind: 'blocks' }]);
+    expect(kinds).toEqual([
+      { member: trader.id, kind: 'invite' },
+      { member: trader.id, kind: 'fills' },
+      { member: ws.ownerId, kind: 'blocks' },
+    ]);
   });
 
   it('awaiting_approval and rejected transitions and a loss-limit audit event (written by either runtime role) are notified', async () => {

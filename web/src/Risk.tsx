@@ -3,7 +3,8 @@ import { useState } from 'react';
 import { Answer, api } from './api/client';
 import type { paths } from './api/schema';
 import type { Session } from './App';
-import { Field, FormProblem, when } from './ui';
+import { ConnectionRisk } from './ConnectionRisk';
+import { abilities, Field, FormProblem, when } from './ui';
 
 type KillSwitch = paths['/v1/workspace/kill-switch']['put']['requestBody']['content']['application/json'];
 type LiveTrading = paths['/v1/workspace/live-trading']['put']['requestBody']['content']['application/json'];
@@ -12,7 +13,10 @@ type Workspace = Answer<'/v1/workspace', 'get'>;
 // Typed, not clicked: turning on real-money trading must be a deliberate act.
 const LIVE_CONFIRMATION = 'enable live trading';
 
-/** The platform switch's state (read-only), the workspace kill switch (trader and up) and the live-trading toggle (owner only, with a typed confirmation). */
+/**
+ * The platform switch's state (read-only), the workspace kill switch (trader and up), the live-trading toggle (owner only, with a typed
+ * confirmation) and each connection's kill switch and loss limits (admins).
+ */
 export function Risk({ role }: { role: Session['role'] }) {
   const queries = useQueryClient();
   const [confirmation, setConfirmation] = useState('');
@@ -73,6 +77,7 @@ export function Risk({ role }: { role: Session['role'] }) {
       ) : (
         <p>Only the workspace owner may turn live trading on or off.</p>
       )}
+      <ConnectionRisk canWrite={abilities(role).admin} />
     </section>
   );
 }

@@ -8,6 +8,7 @@ import type { Session } from './App';
 import { Checklist } from './Checklist';
 import { Connections } from './Connections';
 import { Members } from './Members';
+import { Notifications } from './Notifications';
 import { Risk } from './Risk';
 import { Routes } from './Routes';
 import { SignOut } from './SignOut';
@@ -26,6 +27,7 @@ const SCREENS: Array<{ path: string; label: ReactNode; admin?: boolean }> = [
   { path: '/audit', label: 'Audit', admin: true },
   { path: '/alerts', label: 'Alerts', admin: true },
   { path: '/members', label: 'Members' },
+  { path: '/notifications', label: 'Notifications' },
 ];
 
 /** Signed in: the navigation, who is signed in, and the screen the address names (client-side routes). */
@@ -85,6 +87,9 @@ export function Shell({ session, status }: { session: Session; status: ReactNode
           <Route path="/alerts/:id">{(params) => (can.admin ? <Alerts linked={params.id} /> : <AdminsOnly title="Alerts" />)}</Route>
           <Route path="/members">
             <Members session={session} />
+          </Route>
+          <Route path="/notifications">
+            <Notifications />
           </Route>
           <Route path="/">
             <Checklist role={session.role} />

@@ -4640,11 +4640,30 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        connectionId: string;
+                        symbols: {
+                            symbol: string;
+                            /** @description Net position the fills leave (signed: negative short). */
+                            position: string;
+                            /** @description Average cost of that position; null when flat. */
+                            averageCost: string | null;
+                            /** @description Realised on closes, average-cost method, in the symbol's quote currency; fees not deducted. */
+                            realizedPnl: string;
+                            fees: string;
+                            fills: number;
+                        }[];
+                        /** @description Fills of orders whose side was never recorded (an order found at the broker on a retry); left out above. */
+                        unattributedFills: number;
+                    };
+                };
             };
         };
     };
@@ -4659,11 +4678,30 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        routeId: string;
+                        symbols: {
+                            symbol: string;
+                            /** @description Net position the fills leave (signed: negative short). */
+                            position: string;
+                            /** @description Average cost of that position; null when flat. */
+                            averageCost: string | null;
+                            /** @description Realised on closes, average-cost method, in the symbol's quote currency; fees not deducted. */
+                            realizedPnl: string;
+                            fees: string;
+                            fills: number;
+                        }[];
+                        /** @description Fills of orders whose side was never recorded (an order found at the broker on a retry); left out above. */
+                        unattributedFills: number;
+                    };
+                };
             };
         };
     };
@@ -4678,11 +4716,31 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        connectionId: string;
+                        /** Format: date-time */
+                        fetchedAt: string;
+                        /** @description True when the worker could not fetch a fresh snapshot in time: this is the last one it did fetch. */
+                        stale: boolean;
+                        /** @description Why the latest fetch failed, when it did. */
+                        error?: string;
+                        positions: {
+                            symbol: string;
+                            /** @description Signed: positive long, negative short. */
+                            quantity: string;
+                            averagePrice?: string;
+                            marketValue?: string;
+                            unrealizedPnl?: string;
+                        }[];
+                    };
+                };
             };
         };
     };
@@ -4697,11 +4755,29 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        connectionId: string;
+                        /** Format: date-time */
+                        fetchedAt: string;
+                        /** @description True when the worker could not fetch a fresh snapshot in time: this is the last one it did fetch. */
+                        stale: boolean;
+                        /** @description Why the latest fetch failed, when it did. */
+                        error?: string;
+                        account: {
+                            currency: string;
+                            equity: string;
+                            cash?: string;
+                            buyingPower?: string;
+                        };
+                    };
+                };
             };
         };
     };
