@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { LOGGER } from '../common/logger';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import type { RuntimeRole } from './database-roles';
-import { DB_ROLE, PG_ASIDE_POOL, PG_POOL } from './database.tokens';
+import { DB_ROLE, PG_ASIDE_POOL, PG_LIFECYCLE_POOL, PG_POOL } from './database.tokens';
 import { PrismaService } from './prisma.service';
 import { runtimeDatabaseUrl } from './runtime-database-url';
 import { TenantDb } from './tenant-db';
@@ -18,6 +18,7 @@ export class DatabaseModule implements OnApplicationShutdown {
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(PG_ASIDE_POOL) private readonly asidePool: Pool,
+    @Inject(PG_LIFECYCLE_POOL) private readonly lifecyclePool: Pool,
   ) {}
 
   /** The pools log in as the process's runtime role (switchyard_api or switchyard_worker). */
@@ -41,16 +42,23 @@ export class DatabaseModule implements OnApplicationShutdown {
           // One connection, opened only when needed (TenantDb.runRawAside).
           useFactory: (config: AppConfig, logger: Logger, url: string) => createPool(config, logger, { url, name: `switchyard-${role}-aside`, max: 1, min: 0 }),
         },
+        {
+          provide: PG_LIFECYCLE_POOL,
+          inject: [APP_CONFIG, LOGGER, RUNTIME_URL],
+          // A connection per order-sync lane, one for the revocation LISTEN and one for stream events; opened when used.
+          useFactory: (config: AppConfig, logger: Logger, url: string) =>
+            createPool(config, logger, { url, name: `switchyard-${role}-lifecycle`, max: config.orderSync.concurrency + 2, min: 0 }),
+        },
         PrismaService,
         TenantDb,
       ],
-      exports: [DB_ROLE, PG_POOL, PrismaService, TenantDb],
+      exports: [DB_ROLE, PG_POOL, PG_LIFECYCLE_POOL, PrismaService, TenantDb],
     };
   }
 
   async onApplicationShutdown(): Promise<void> {
     // Several application contexts in one process (tests, the CLI) may share a pool's shutdown.
-    await Promise.all([this.pool, this.asidePool].filter((pool) => !pool.ended).map((pool) => pool.end()));
+    await Promise.all([this.pool, this.asidePool, this.lifecyclePool].filter((pool) => !pool.ended).map((pool) => pool.end()));
   }
 }
 

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool, PoolClient } from 'pg';
 import type { Prisma } from '../generated/prisma/client';
-import { PG_ASIDE_POOL, PG_POOL } from './database.tokens';
+import { PG_ASIDE_POOL, PG_LIFECYCLE_POOL, PG_POOL } from './database.tokens';
 import { PrismaService } from './prisma.service';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -19,6 +19,7 @@ export class TenantDb {
     private readonly prisma: PrismaService,
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(PG_ASIDE_POOL) private readonly asidePool: Pool,
+    @Inject(PG_LIFECYCLE_POOL) private readonly lifecyclePool: Pool,
   ) {}
 
   /** Runs `work` through Prisma inside one workspace. */
@@ -44,6 +45,11 @@ export class TenantDb {
    */
   runRawAside<T>(workspaceId: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
     return transact(this.asidePool, workspaceId, work);
+  }
+
+  /** runRaw on the order-lifecycle pool (order sync, order streams): never queued behind routing jobs holding PG_POOL. */
+  runRawLifecycle<T>(workspaceId: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
+    return transact(this.lifecyclePool, workspaceId, work);
   }
 
   /**

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Notification, Pool, PoolClient } from 'pg';
 import type { BrokerEnvironment } from '../brokers/broker-adapter';
-import { PG_POOL } from '../database/database.tokens';
+import { PG_LIFECYCLE_POOL } from '../database/database.tokens';
 
 /** A connection to stream: active, with a working order of a streaming broker. */
 export interface StreamedConnection {
@@ -15,7 +15,7 @@ const REVOKED_CHANNEL = 'switchyard_connection_revoked';
 /** The stream manager's queries: which connections to stream (across workspaces), then each connection in its workspace. */
 @Injectable()
 export class OrderStreamsRepository {
-  constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
+  constructor(@Inject(PG_LIFECYCLE_POOL) private readonly pool: Pool) {}
 
   /** Through the SECURITY DEFINER scan: at most `limit` connections. */
   async connections(brokers: string[], limit: number): Promise<StreamedConnection[]> {

@@ -121,7 +121,7 @@ export class OrderStreams implements OnModuleDestroy {
     const context = { workspaceId: entry.workspaceId, jobId: `stream-${randomUUID()}`, orderId: '', connectionId: entry.connectionId };
     let credentials: BrokerCredentials | undefined;
     try {
-      const authorized = await this.db.runRaw(entry.workspaceId, async (db) => {
+      const authorized = await this.db.runRawLifecycle(entry.workspaceId, async (db) => {
         const working = await this.repository.workingOrder(db, entry.connectionId);
         if (!working) return undefined;
         context.orderId = working.orderId;
@@ -138,7 +138,7 @@ export class OrderStreams implements OnModuleDestroy {
       entry.stream = stream;
       entry.failures = 0;
       this.logger.info({ connectionId: entry.connectionId, broker: entry.broker }, 'order stream open');
-      const openedAt = await this.db.runRaw(entry.workspaceId, (db) => this.repository.markDue(db, entry.connectionId));
+      const openedAt = await this.db.runRawLifecycle(entry.workspaceId, (db) => this.repository.markDue(db, entry.connectionId));
       // Until now the poller kept asking; from now on it leaves the orders this stream records.
       if (entry.stream === stream) entry.openedAt = openedAt.getTime();
     } catch (err) {
@@ -179,7 +179,7 @@ export class OrderStreams implements OnModuleDestroy {
   }
 
   private async record(entry: Entry, event: BrokerStreamEvent): Promise<void> {
-    const moved = await this.db.runRaw(entry.workspaceId, async (db) => {
+    const moved = await this.db.runRawLifecycle(entry.workspaceId, async (db) => {
       const orderId = await this.repository.orderByClientOrderId(db, entry.connectionId, event.clientOrderId);
       if (!orderId) return undefined; // an order placed at the broker outside Switchyard
       const result = await recordBrokerState(this.syncRepository, db, orderId, event.state, this.config.orderSync.intervalMs);

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool, PoolClient } from 'pg';
 import type { BrokerFill, BrokerLeg, BrokerOrderStatus } from '../brokers/broker-adapter';
-import { PG_POOL } from '../database/database.tokens';
+import { PG_LIFECYCLE_POOL } from '../database/database.tokens';
 
 /** An order the poller holds for one ask at its broker. */
 export interface SyncedOrder {
@@ -39,7 +39,7 @@ const WORKING = `('accepted', 'partially_filled')`;
 /** The lifecycle poller's queries: finding due orders across workspaces, then each order in its workspace. */
 @Injectable()
 export class OrderSyncRepository {
-  constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
+  constructor(@Inject(PG_LIFECYCLE_POOL) private readonly pool: Pool) {}
 
   /** Orders due for a poll, or (with `sweepAfter`) every working order after that id, through the SECURITY DEFINER scan. */
   async due(brokers: string[], limit: number, sweepAfter?: string): Promise<{ id: string; workspaceId: string }[]> {

@@ -92,7 +92,7 @@ export class OrderSync extends LoopingService {
   /** One ask: take the order and authorise the credential (one transaction), ask the broker, record the answer. */
   async syncOne(workspaceId: string, orderId: string, force = false): Promise<void> {
     const context = { workspaceId, jobId: `sync-${randomUUID()}`, orderId, connectionId: '' };
-    const taken = await this.db.runRaw(workspaceId, async (client) => {
+    const taken = await this.db.runRawLifecycle(workspaceId, async (client) => {
       const order = await this.repository.take(client, orderId, LEASE_MS, force);
       if (!order) return undefined;
       // A revoked or paused connection's orders wait (its credential is not opened) and are looked at again later.
@@ -117,7 +117,7 @@ export class OrderSync extends LoopingService {
       const lookup = { clientOrderId: order.clientOrderId, brokerOrderId: order.brokerOrderId ?? undefined, symbol: order.symbol, environment: order.environment, connectionId: order.connectionId };
       const state = await adapter.getOrder!(credentials, lookup);
       if (!state) throw new Error(`${order.broker} does not know order ${order.clientOrderId}`);
-      const moved = await this.db.runRaw(workspaceId, (client) => recordBrokerState(this.repository, client, order.id, state, this.config.orderSync.intervalMs));
+      const moved = await this.db.runRawLifecycle(workspaceId, (client) => recordBrokerState(this.repository, client, order.id, state, this.config.orderSync.intervalMs));
       if (moved && moved.from !== moved.to) this.logger.info({ orderId: order.id, from: moved.from, to: moved.to }, 'order status changed at the broker');
       if (moved?.filled) await this.lossGuard.afterFill(workspaceId, order.connectionId, context.jobId);
     } catch (err) {
@@ -132,6 +132,6 @@ export class OrderSync extends LoopingService {
     const { intervalMs, maxBackoffMs } = this.config.orderSync;
     const retryInMs = equalJitterBackoff(intervalMs, Math.min(order.syncFailures + 1, 20), maxBackoffMs);
     this.logger.warn({ orderId: order.id, broker: order.broker, failures: order.syncFailures + 1, retryInMs, err: err instanceof BrokerError ? err.message : (err as Error)?.name ?? 'unknown' }, 'order sync ask failed');
-    await this.db.runRaw(workspaceId, (client) => this.repository.failed(client, order.id, retryInMs));
+    await this.db.runRawLifecycle(workspaceId, (client) => this.repository.failed(client, order.id, retryInMs));
   }
 }

@@ -18,7 +18,7 @@ describe('prepared hot-path statements', () => {
   function onePool(extra: Partial<ConstructorParameters<typeof Pool>[0]> = {}): { pool: Pool; tenants: TenantDb } {
     const pool = new Pool({ connectionString: db.apiUrl, max: 1, ...extra });
     pools.push(pool);
-    return { pool, tenants: new TenantDb({} as PrismaService, pool, pool) }; // runRawAside is not used here
+    return { pool, tenants: new TenantDb({} as PrismaService, pool, pool, pool) }; // runRawAside and runRawLifecycle are not used here
   }
 
   const preparedOnConnection = (tenants: TenantDb, workspaceId: string) =>

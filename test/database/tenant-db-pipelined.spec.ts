@@ -20,7 +20,7 @@ describe('TenantDb.runPipelined', () => {
     await db.adminQuery(`INSERT INTO workspaces (id, name) VALUES ($1, 'A'), ($2, 'B')`, [a, b]);
     // The api role: RLS applies, and it may update its workspace's name.
     pool = new Pool({ connectionString: db.apiUrl, max: 2 });
-    tenants = new TenantDb({} as PrismaService, pool, pool); // runRawAside is not used here
+    tenants = new TenantDb({} as PrismaService, pool, pool, pool); // runRawAside and runRawLifecycle are not used here
   });
   afterAll(async () => {
     await pool?.end();
@@ -109,7 +109,7 @@ describe('TenantDb.runPipelined', () => {
     try {
       await proxied.query('SELECT 1'); // the startup exchange, before the log that matters
       wire.length = 0;
-      await new TenantDb({} as PrismaService, proxied, proxied).runPipelined(a, async (client) => {
+      await new TenantDb({} as PrismaService, proxied, proxied, proxied).runPipelined(a, async (client) => {
         void client.query('SELECT pg_sleep(0.3)');
         return (await client.query(`SELECT 'after-the-sleep' AS marker`)).rows;
       });

@@ -56,7 +56,9 @@ suite('RLS under PgBouncer transaction pooling (one server connection)', () => {
     prismas.push(prisma);
     const aside = new Pool({ connectionString: url, max: 1, application_name: 'switchyard-api-aside' });
     pools.push(aside);
-    return new TenantDb(prisma, pool, aside);
+    const lifecycle = new Pool({ connectionString: url, max: 2, application_name: 'switchyard-api-lifecycle' });
+    pools.push(lifecycle);
+    return new TenantDb(prisma, pool, aside, lifecycle);
   }
 
   async function client(): Promise<Client> {
