@@ -22,7 +22,9 @@ export const FLOORS = [
 const floorZones = FLOORS.slice(0, -1).flatMap((floor, level) =>
   floor.map((folder) => ({
     target: `./src/${folder}`,
-    from: FLOORS.slice(level + 1).flat().map((upper) => `./src/${upper}`),
+    from: FLOORS.slice(level + 1)
+      .flat()
+      .map((upper) => `./src/${upper}`),
     message: `src/${folder} is on floor ${level}: it may import only from its own floor or below (eslint.config.mjs FLOORS).`,
   })),
 );
@@ -31,7 +33,7 @@ const decryptPathZones = [
   {
     target: ['./src/!(routing|app)/**', './src/app/!(worker.module).ts', './src/*.ts'],
     from: './src/routing',
-    message: 'src/routing is the worker\'s room: only src/app/worker.module.ts imports it.',
+    message: "src/routing is the worker's room: only src/app/worker.module.ts imports it.",
   },
   {
     target: './src/!(routing)/**',
@@ -52,7 +54,20 @@ export const planRules = {
 export const importResolver = createTypeScriptImportResolver({ project: ['tsconfig.json', 'web/tsconfig.json'], noWarnOnMultipleProjects: true });
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'dist-bench/**', 'web/dist/**', 'src/generated/**', 'coverage/**', '.data/**', 'bench/results/**', 'docs/console/**', 'node_modules/**', 'web/src/api/schema.d.ts'] },
+  {
+    ignores: [
+      'dist/**',
+      'dist-bench/**',
+      'web/dist/**',
+      'src/generated/**',
+      'coverage/**',
+      '.data/**',
+      'bench/results/**',
+      'docs/console/**',
+      'node_modules/**',
+      'web/src/api/schema.d.ts',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -25,7 +25,12 @@ function notChecked(reason) {
 
 let advisories;
 try {
-  const res = await fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
+  const res = await fetch(endpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(30_000),
+  });
   if (res.status !== 200) notChecked(`the registry answered HTTP ${res.status}`);
   advisories = await res.json();
 } catch (err) {

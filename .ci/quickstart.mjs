@@ -78,7 +78,12 @@ if (typeof owner !== 'string') fail(`POST /v1/workspaces: token is not the token
 const connection = await expectStatus(201, 'POST', '/v1/connections', owner, { broker: 'paper', label: 'paper' });
 const source = await expectStatus(201, 'POST', '/v1/sources', owner, { name: 'tradingview', auth: 'token' });
 await expectStatus(201, 'POST', '/v1/routes', owner, { sourceId: source.id, connectionId: connection.id, sizing: { mode: 'fixed', value: '1' } });
-const accepted = await call('POST', new URL(source.webhookUrl).pathname, undefined, { ticker: 'NASDAQ:AAPL', action: 'buy', price: '190.5', id: 'quickstart-1' });
+const accepted = await call('POST', new URL(source.webhookUrl).pathname, undefined, {
+  ticker: 'NASDAQ:AAPL',
+  action: 'buy',
+  price: '190.5',
+  id: 'quickstart-1',
+});
 if (accepted.status !== 202) fail(`webhook: expected 202, got ${accepted.status} ${JSON.stringify(accepted.body)}`);
 
 const signal = await until(

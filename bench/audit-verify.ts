@@ -57,11 +57,22 @@ async function main(): Promise<void> {
   const sql = new Client({ connectionString: urlOf(db) });
   try {
     // From the api build: the migrator reads prisma/migrations next to its own file.
-    const { bootstrapDatabase } = require(join(repoRoot(), 'dist', 'database', 'bootstrap.js')) as { bootstrapDatabase: (url: string, dir: string) => Promise<BootstrapResult> };
+    const { bootstrapDatabase } = require(join(repoRoot(), 'dist', 'database', 'bootstrap.js')) as {
+      bootstrapDatabase: (url: string, dir: string) => Promise<BootstrapResult>;
+    };
     const urls = await bootstrapDatabase(urlOf(db), dataDir);
     await sql.connect();
     const workspaceId = randomUUID();
-    const config = parseConfig({ NODE_ENV: 'production', KMS_PROVIDER: 'local', KMS_ALLOW_LOCAL_IN_PRODUCTION: 'true', JWT_SECRET: randomBytes(32).toString('hex'), DATA_DIR: dataDir, DATABASE_API_URL: urls.apiUrl, DATABASE_WORKER_URL: urls.workerUrl, LOG_LEVEL: 'warn' });
+    const config = parseConfig({
+      NODE_ENV: 'production',
+      KMS_PROVIDER: 'local',
+      KMS_ALLOW_LOCAL_IN_PRODUCTION: 'true',
+      JWT_SECRET: randomBytes(32).toString('hex'),
+      DATA_DIR: dataDir,
+      DATABASE_API_URL: urls.apiUrl,
+      DATABASE_WORKER_URL: urls.workerUrl,
+      LOG_LEVEL: 'warn',
+    });
     const logger = createLogger(config, 'bench-audit');
 
     @Global()

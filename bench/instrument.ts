@@ -67,7 +67,13 @@ function timed(proto: Record<string, Method> | undefined, name: string, label: s
 }
 
 /** Runs `proto[name]` inside the trace `keyOf(args)` returns. */
-function traced(proto: Record<string, Method>, name: string, keyOf: (args: any[]) => string | undefined, label: string, onStart?: (t: Trace, args: any[]) => void): void {
+function traced(
+  proto: Record<string, Method>,
+  name: string,
+  keyOf: (args: any[]) => string | undefined,
+  label: string,
+  onStart?: (t: Trace, args: any[]) => void,
+): void {
   const original = proto[name];
   proto[name] = function (this: unknown, ...args: unknown[]) {
     const key = keyOf(args);
@@ -75,12 +81,14 @@ function traced(proto: Record<string, Method>, name: string, keyOf: (args: any[]
     const t = trace(key);
     onStart?.(t, args);
     mark(`${label}.start`, t);
-    return als.run(t, () => original.apply(this, args)).then((v: unknown) => {
-      mark(`${label}.end`, t);
-      const signalId = (v as { signalId?: string } | undefined)?.signalId;
-      if (signalId) t.signalId = signalId;
-      return v;
-    });
+    return als
+      .run(t, () => original.apply(this, args))
+      .then((v: unknown) => {
+        mark(`${label}.end`, t);
+        const signalId = (v as { signalId?: string } | undefined)?.signalId;
+        if (signalId) t.signalId = signalId;
+        return v;
+      });
   };
 }
 
@@ -114,9 +122,15 @@ if (role === 'api') {
   };
 } else {
   const router = dist('routing/signal-router.js').SignalRouter.prototype;
-  traced(router, 'handle', (args) => args[0]?.data?.signalId, 'w', (t, args) => {
-    t.marks['w.queued'] ??= Number(args[0]?.timestamp);
-  });
+  traced(
+    router,
+    'handle',
+    (args) => args[0]?.data?.signalId,
+    'w',
+    (t, args) => {
+      t.marks['w.queued'] ??= Number(args[0]?.timestamp);
+    },
+  );
   timed(dist('routing/order-executor.js').OrderExecutor.prototype, 'execute', 'w.exec');
   const repo = dist('routing/routing.repository.js').RoutingRepository.prototype;
   timed(repo, 'planState', 'w.planstate');
@@ -141,38 +155,45 @@ countStatements();
 
 let profiler: Session | undefined;
 
-serveRpc({
-  /** Starts V8's CPU profiler in this process (for `--profile`). */
-  profileStart: () =>
-    new Promise<void>((resolve, reject) => {
-      profiler = new Session();
-      profiler.connect();
-      profiler.post('Profiler.enable', () => profiler!.post('Profiler.start', (err) => (err ? reject(err) : resolve())));
-    }),
-  /** Stops the profiler and writes the .cpuprofile to `path`. */
-  profileStop: (path: string) =>
-    new Promise<void>((resolve, reject) => {
-      if (!profiler) return resolve();
-      profiler.post('Profiler.stop', (err, result) => {
-        if (err) return reject(err);
-        writeFileSync(path, JSON.stringify(result.profile));
-        profiler!.disconnect();
-        profiler = undefined;
-        resolve();
-      });
-    }),
-  /** process.memoryUsage() and V8's heap spaces, MB. */
-  memory: () => {
-    const mb = (n: number) => Math.round(n / 1048576);
-    const usage = Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, mb(v)]));
-    const spaces = Object.fromEntries(require('node:v8').getHeapSpaceStatistics().map((s: { space_name: string; space_used_size: number }) => [s.space_name, mb(s.space_used_size)]));
-    return { usage, spaces };
+serveRpc(
+  {
+    /** Starts V8's CPU profiler in this process (for `--profile`). */
+    profileStart: () =>
+      new Promise<void>((resolve, reject) => {
+        profiler = new Session();
+        profiler.connect();
+        profiler.post('Profiler.enable', () => profiler!.post('Profiler.start', (err) => (err ? reject(err) : resolve())));
+      }),
+    /** Stops the profiler and writes the .cpuprofile to `path`. */
+    profileStop: (path: string) =>
+      new Promise<void>((resolve, reject) => {
+        if (!profiler) return resolve();
+        profiler.post('Profiler.stop', (err, result) => {
+          if (err) return reject(err);
+          writeFileSync(path, JSON.stringify(result.profile));
+          profiler!.disconnect();
+          profiler = undefined;
+          resolve();
+        });
+      }),
+    /** process.memoryUsage() and V8's heap spaces, MB. */
+    memory: () => {
+      const mb = (n: number) => Math.round(n / 1048576);
+      const usage = Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, mb(v)]));
+      const spaces = Object.fromEntries(
+        require('node:v8')
+          .getHeapSpaceStatistics()
+          .map((s: { space_name: string; space_used_size: number }) => [s.space_name, mb(s.space_used_size)]),
+      );
+      return { usage, spaces };
+    },
+    /** Every trace since the last call, then forgets them. */
+    marks: () => {
+      const out: Record<string, Trace> = {};
+      for (const [key, t] of traces) out[key] = t;
+      traces = new Map();
+      return out;
+    },
   },
-  /** Every trace since the last call, then forgets them. */
-  marks: () => {
-    const out: Record<string, Trace> = {};
-    for (const [key, t] of traces) out[key] = t;
-    traces = new Map();
-    return out;
-  },
-}, { keepAlive: false });
+  { keepAlive: false },
+);

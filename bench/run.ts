@@ -220,7 +220,10 @@ interface TargetInfo {
   expectedOrderIds(signalId: string): string[];
 }
 
-type Traces = Record<string, { marks: Record<string, number>; onPath?: { statements: number; commits: number }; offPath?: { statements: number; commits: number }; signalId?: string }>;
+type Traces = Record<
+  string,
+  { marks: Record<string, number>; onPath?: { statements: number; commits: number }; offPath?: { statements: number; commits: number }; signalId?: string }
+>;
 
 /** The sources a phase's webhooks go to, round robin. */
 type Workload = TargetInfo[];
@@ -331,7 +334,10 @@ async function startFloor(h: Harness, spread: number, batch: boolean): Promise<P
   await admin((c) => c.query(FLOOR_SCHEMA), dbUrl(db));
   const dataKey = randomBytes(32);
   const sources = floorSources(1 + spread, () => h.newAccount());
-  await h.stub.call('addKeys', sources.map((s) => s.account));
+  await h.stub.call(
+    'addKeys',
+    sources.map((s) => s.account),
+  );
   await admin((c) => seedFloor((text, values) => c.query(text, values), sources, dataKey), dbUrl(db));
   const prefix = `{bench-floor-${randomBytes(4).toString('hex')}}`;
   const port = await freePort();
@@ -363,7 +369,11 @@ async function startFloor(h: Harness, spread: number, batch: boolean): Promise<P
     traces: () => markTraces(api, worker),
     quiesce: () =>
       admin(async (c) => {
-        await until(async () => (await c.query(`SELECT count(*)::int AS open FROM floor_signals WHERE status NOT IN ('routed', 'failed')`)).rows[0].open === 0, 60_000, 200);
+        await until(
+          async () => (await c.query(`SELECT count(*)::int AS open FROM floor_signals WHERE status NOT IN ('routed', 'failed')`)).rows[0].open === 0,
+          60_000,
+          200,
+        );
       }, dbUrl(db)),
     analyze: () => vacuumAnalyze(db),
     stop: async () => {
@@ -407,7 +417,9 @@ interface SwitchyardPipeline extends Pipeline {
 async function startSwitchyard(h: Harness, options: SwitchyardOptions): Promise<SwitchyardPipeline> {
   const db = await createDatabase('sy_bench');
   const dataDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
-  const { bootstrapDatabase } = require(join(ROOT, 'dist', 'database', 'bootstrap.js')) as { bootstrapDatabase: (url: string, dir: string) => Promise<BootstrapResult> };
+  const { bootstrapDatabase } = require(join(ROOT, 'dist', 'database', 'bootstrap.js')) as {
+    bootstrapDatabase: (url: string, dir: string) => Promise<BootstrapResult>;
+  };
   const urls = await bootstrapDatabase(dbUrl(db), dataDir);
   const { clientOrderId } = require(join(ROOT, 'dist', 'routing', 'client-order-id.js')) as { clientOrderId: (s: string, r: string) => string };
   const port = await freePort();
@@ -437,7 +449,12 @@ async function startSwitchyard(h: Harness, options: SwitchyardOptions): Promise<
   let apiEnv = base;
   let workerEnv = base;
   if (options.kmsLatencyMs !== undefined) {
-    const kms = await h.stub.call<{ url: string; region: string; keyId: string; principals: Record<'api' | 'worker', { accessKeyId: string; secretAccessKey: string }> }>('kms', {
+    const kms = await h.stub.call<{
+      url: string;
+      region: string;
+      keyId: string;
+      principals: Record<'api' | 'worker', { accessKeyId: string; secretAccessKey: string }>;
+    }>('kms', {
       latencyMs: options.kmsLatencyMs,
     });
     const aws = (p: 'api' | 'worker') => ({
@@ -456,7 +473,8 @@ async function startSwitchyard(h: Harness, options: SwitchyardOptions): Promise<
   // Switchyard's own flags first (the bench measures what ships), then the bench's profiling and timing options.
   const nodeFlags = [...SERVICE_NODE_FLAGS, ...(options.perfMap ? ['--perf-basic-prof'] : []), ...(options.breakdown ? ['-r', benchEntry('instrument')] : [])];
   const distDir = options.distDir ?? join(ROOT, 'dist');
-  const startApi = () => Child.node(`${options.name}-api`, [...nodeFlags, join(distDir, 'main.js')], { ...apiEnv, BENCH_ROLE: 'api', BENCH_DIST: distDir }, ROOT);
+  const startApi = () =>
+    Child.node(`${options.name}-api`, [...nodeFlags, join(distDir, 'main.js')], { ...apiEnv, BENCH_ROLE: 'api', BENCH_DIST: distDir }, ROOT);
   const startWorker = async (env: NodeJS.ProcessEnv, name = options.name) => {
     const w = Child.node(`${name}-worker`, [...nodeFlags, join(distDir, 'worker.js')], { ...env, BENCH_ROLE: 'worker', BENCH_DIST: distDir }, ROOT);
     if (options.breakdown) await w.waitReady();
@@ -471,7 +489,11 @@ async function startSwitchyard(h: Harness, options: SwitchyardOptions): Promise<
 
   // Workspace, connections, sources and routes through the real HTTP API.
   const call = async (method: string, path: string, token: string, body?: unknown) => {
-    const res = await fetch(url + path, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(url + path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const json = (await res.json().catch(() => undefined)) as any;
     if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
     return json;
@@ -514,14 +536,18 @@ async function startSwitchyard(h: Harness, options: SwitchyardOptions): Promise<
     analyze: () => vacuumAnalyze(db),
     quiesce: async () => {
       await admin(async (c) => {
-        await until(async () => {
-          const { rows } = await c.query(
-            `SELECT (SELECT count(*) FROM signals WHERE status <> ALL($1::text[]))::int AS open,
+        await until(
+          async () => {
+            const { rows } = await c.query(
+              `SELECT (SELECT count(*) FROM signals WHERE status <> ALL($1::text[]))::int AS open,
                     (SELECT count(*) FROM audit_events WHERE seq IS NULL)::int AS unsealed`,
-            [TERMINAL_SIGNAL],
-          );
-          return rows[0].open === 0 && rows[0].unsealed === 0;
-        }, 60_000, 200);
+              [TERMINAL_SIGNAL],
+            );
+            return rows[0].open === 0 && rows[0].unsealed === 0;
+          },
+          60_000,
+          200,
+        );
       }, dbUrl(db));
     },
     async restartWorker(this: SwitchyardPipeline, extraEnv: Record<string, string>, name: string) {
@@ -589,14 +615,18 @@ async function phase(ctx: RunContext, p: Pipeline, workload: Workload, scenario:
   // Wait for every accepted signal's orders, or until nothing has arrived for 15 s.
   let last = -1;
   let lastChange = Date.now();
-  await until(async () => {
-    const n = await h.stub.call<number>('count');
-    if (n !== last) {
-      last = n;
-      lastChange = Date.now();
-    }
-    return n >= accepted * fanout || Date.now() - lastChange > 15_000;
-  }, 120_000, 50);
+  await until(
+    async () => {
+      const n = await h.stub.call<number>('count');
+      if (n !== last) {
+        last = n;
+        lastChange = Date.now();
+      }
+      return n >= accepted * fanout || Date.now() - lastChange > 15_000;
+    },
+    120_000,
+    50,
+  );
   const drainMs = Date.now() - drainStarted;
   const { peakRssMb, cpuSeconds } = memory.stop();
   // Where a Switchyard process's memory is (V8 heap vs the rest), right after the load.
@@ -638,7 +668,7 @@ async function warmup(ctx: RunContext, p: Pipeline, workload: Workload): Promise
   await ctx.h.stub.call('arrivals', { clear: true });
   await send(workload, { mode: 'open', rate: ctx.options.rate, durationMs: ctx.options.warmupSeconds * 1000 });
   const bulk = p.spread.length ? p.spread : workload;
-  for (let sent = 0; sent < ctx.options.warmupSignals; ) sent += await send(bulk, { mode: 'closed', window: ctx.options.window, durationMs: 2000 });
+  for (let sent = 0; sent < ctx.options.warmupSignals;) sent += await send(bulk, { mode: 'closed', window: ctx.options.window, durationMs: 2000 });
   await p.traces();
   await p.quiesce();
   await p.analyze();
@@ -705,7 +735,10 @@ function breakdown(ctx: RunContext) {
       timelines.push({ sent: send.sentAt, ...api?.marks, ...worker?.marks, ...(arrival !== undefined ? { arrival } : {}) });
       if (api?.onPath && worker?.onPath) {
         onPath.push({ statements: api.onPath.statements + worker.onPath.statements, commits: api.onPath.commits + worker.onPath.commits });
-        offPath.push({ statements: (api.offPath?.statements ?? 0) + (worker.offPath?.statements ?? 0), commits: (api.offPath?.commits ?? 0) + (worker.offPath?.commits ?? 0) });
+        offPath.push({
+          statements: (api.offPath?.statements ?? 0) + (worker.offPath?.statements ?? 0),
+          commits: (api.offPath?.commits ?? 0) + (worker.offPath?.commits ?? 0),
+        });
       }
     }
     const defs = name === 'bare' ? BARE_STAGES : name.startsWith('floor') ? FLOOR_STAGES : SWITCHYARD_STAGES;
@@ -846,7 +879,24 @@ function report(ctx: RunContext, env: Record<string, unknown>, r: Record<string,
   const lines: string[] = [];
   lines.push(`Switchyard bench — ${env.date}  (${env.cpus} CPUs, node ${env.node}, queue ${ctx.options.queue})`);
   lines.push('');
-  const head = ['scenario', 'pipeline', 'round', 'sent', 'errors', 'lost', 'dup', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'orders/s', 'api MB', 'worker MB', 'cpu ms/signal api+worker', 'machine busy'];
+  const head = [
+    'scenario',
+    'pipeline',
+    'round',
+    'sent',
+    'errors',
+    'lost',
+    'dup',
+    'p50 ms',
+    'p90 ms',
+    'p99 ms',
+    'max ms',
+    'orders/s',
+    'api MB',
+    'worker MB',
+    'cpu ms/signal api+worker',
+    'machine busy',
+  ];
   const rows = ctx.phases.map((p) => {
     const rss = Object.entries(p.peakRssMb);
     const apiMb = rss.find(([k]) => k.endsWith('api'))?.[1];
@@ -881,20 +931,28 @@ function report(ctx: RunContext, env: Record<string, unknown>, r: Record<string,
   if (r.throughput) lines.push(`ratio throughput (b) ${r.throughput.median}  (budget ≥ ${r.throughput.budget})  per round ${r.throughput.perRound.join(', ')}`);
   if (r.vsRef) {
     const v = r.vsRef;
-    lines.push(`switchyard / switchyard-ref (${ctx.options.compare}): p50 ${v.p50.median} [${v.p50.perRound.join(', ')}], p99 ${v.p99.median} [${v.p99.perRound.join(', ')}], ack p50 ${v.ack50.median}` +
-      (v.throughput ? `, throughput ${v.throughput.median} [${v.throughput.perRound.join(', ')}]` : '') +
-      (v.throughputOneConnection ? `, one-connection throughput ${v.throughputOneConnection.median} [${v.throughputOneConnection.perRound.join(', ')}]` : ''));
+    lines.push(
+      `switchyard / switchyard-ref (${ctx.options.compare}): p50 ${v.p50.median} [${v.p50.perRound.join(', ')}], p99 ${v.p99.median} [${v.p99.perRound.join(', ')}], ack p50 ${v.ack50.median}` +
+        (v.throughput ? `, throughput ${v.throughput.median} [${v.throughput.perRound.join(', ')}]` : '') +
+        (v.throughputOneConnection ? `, one-connection throughput ${v.throughputOneConnection.median} [${v.throughputOneConnection.perRound.join(', ')}]` : ''),
+    );
     lines.push(`switchyard-ref / bare: p50 ${v.refP50.median}` + (v.refThroughput ? `, throughput ${v.refThroughput.median}` : ''));
   }
   for (const [floor, f] of Object.entries<any>(r.floors ?? {})) {
-    lines.push(`${floor} / bare: p50 ${f.p50.median} [${f.p50.perRound.join(', ')}], p99 ${f.p99.median} [${f.p99.perRound.join(', ')}]` +
-      (f.throughput ? `, throughput ${f.throughput.median} [${f.throughput.perRound.join(', ')}]` : ''));
+    lines.push(
+      `${floor} / bare: p50 ${f.p50.median} [${f.p50.perRound.join(', ')}], p99 ${f.p99.median} [${f.p99.perRound.join(', ')}]` +
+        (f.throughput ? `, throughput ${f.throughput.median} [${f.throughput.perRound.join(', ')}]` : ''),
+    );
     lines.push(`switchyard / ${floor}: p50 ${f.switchyardP50.median}` + (f.switchyardThroughput ? `, throughput ${f.switchyardThroughput.median}` : ''));
   }
   for (const [name, b] of Object.entries(stages)) {
     lines.push('');
-    lines.push(`stages of ${name} in (a), ms (median / mean / p99):  statements on path ${b.statementsOnPath ?? '?'}, commits on path ${b.commitsOnPath ?? '?'}, after the send ${b.statementsAfterSend ?? '?'} statements / ${b.commitsAfterSend ?? '?'} commits`);
-    lines.push(table([['stage', 'median', 'mean', 'p99', 'n'], ...b.stages.map((s: any) => [s.stage, String(s.median), String(s.mean), String(s.p99), String(s.n)])]));
+    lines.push(
+      `stages of ${name} in (a), ms (median / mean / p99):  statements on path ${b.statementsOnPath ?? '?'}, commits on path ${b.commitsOnPath ?? '?'}, after the send ${b.statementsAfterSend ?? '?'} statements / ${b.commitsAfterSend ?? '?'} commits`,
+    );
+    lines.push(
+      table([['stage', 'median', 'mean', 'p99', 'n'], ...b.stages.map((s: any) => [s.stage, String(s.median), String(s.mean), String(s.p99), String(s.n)])]),
+    );
     lines.push(`the slowest 1% of ${name}'s signals in (a), ms (median / mean):`);
     lines.push(table([['stage', 'median', 'mean', 'n'], ...b.slowestStages.map((s: any) => [s.stage, String(s.median), String(s.mean), String(s.n)])]));
   }
@@ -966,7 +1024,10 @@ async function main(): Promise<void> {
   const dir = join(ROOT, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${started.toISOString().replace(/[:]/g, '-').replace(/\..+/, '')}.json`);
-  writeFileSync(file, `${JSON.stringify({ environment: env, options: { ...options, scenarios: [...options.scenarios] }, ratios: r, breakdown: stages, phases: ctx.phases }, null, 2)}\n`);
+  writeFileSync(
+    file,
+    `${JSON.stringify({ environment: env, options: { ...options, scenarios: [...options.scenarios] }, ratios: r, breakdown: stages, phases: ctx.phases }, null, 2)}\n`,
+  );
   process.stdout.write(`\nresults: ${file}\n`);
 }
 

@@ -35,7 +35,10 @@ const COMMANDS: Record<string, Command> = {
     run: async (config, values, context) => {
       if (!values.to || !config.database.url) return usage('keys rewrap needs --to and a privileged DATABASE_URL');
       const app = await context();
-      const result = await runRewrap({ privilegedUrl: config.database.url, toKeyId: values.to }, { kms: app.get<KmsProvider>(KMS_PROVIDER), audit: app.get(AuditWriter), print });
+      const result = await runRewrap(
+        { privilegedUrl: config.database.url, toKeyId: values.to },
+        { kms: app.get<KmsProvider>(KMS_PROVIDER), audit: app.get(AuditWriter), print },
+      );
       return result.remaining === 0 ? 0 : 1;
     },
   },
@@ -55,7 +58,11 @@ const COMMANDS: Record<string, Command> = {
 
 function usage(message?: string): number {
   if (message) process.stderr.write(`${message}\n`);
-  process.stderr.write(`usage: npm run cli -- <command>\n${Object.values(COMMANDS).map((c) => `  ${c.usage}`).join('\n')}\n`);
+  process.stderr.write(
+    `usage: npm run cli -- <command>\n${Object.values(COMMANDS)
+      .map((c) => `  ${c.usage}`)
+      .join('\n')}\n`,
+  );
   return 2;
 }
 

@@ -30,14 +30,22 @@ async function main(): Promise<void> {
     process.stdout.write(`\nPlatform admin token (shown once; set PLATFORM_ADMIN_TOKEN to choose your own):\n  ${platformToken}\n\n`);
   }
   // Neither child holds the privileged login; each holds only its own (issue 19, finding 3).
-  const secrets = { databaseApiUrl: config.database.apiUrl ?? db.apiUrl, databaseWorkerUrl: config.database.workerUrl ?? db.workerUrl, jwtSecret: config.auth.jwtSecret, platformAdminToken: platformToken };
+  const secrets = {
+    databaseApiUrl: config.database.apiUrl ?? db.apiUrl,
+    databaseWorkerUrl: config.database.workerUrl ?? db.workerUrl,
+    jwtSecret: config.auth.jwtSecret,
+    platformAdminToken: platformToken,
+  };
 
   const children = new Map<string, ChildProcess>();
   const restarts: Record<string, number[]> = { api: [], worker: [] };
   let stopping = false;
 
   const run = (name: 'api' | 'worker') => {
-    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, join(__dirname, name === 'api' ? 'main.js' : 'worker.js')], { env: processEnvironment(name, secrets), stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
+    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, join(__dirname, name === 'api' ? 'main.js' : 'worker.js')], {
+      env: processEnvironment(name, secrets),
+      stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+    });
     children.set(name, child);
     child.on('exit', (code, signal) => {
       children.delete(name);
@@ -79,7 +87,9 @@ async function main(): Promise<void> {
 
   run('api');
   run('worker');
-  process.stdout.write(`Switchyard is starting at ${config.http.publicBaseUrl}${config.http.docsEnabled ? ` (API docs: ${config.http.publicBaseUrl}/docs)` : ''}\n`);
+  process.stdout.write(
+    `Switchyard is starting at ${config.http.publicBaseUrl}${config.http.docsEnabled ? ` (API docs: ${config.http.publicBaseUrl}/docs)` : ''}\n`,
+  );
 }
 
 // A start-up failure is one readable line (its cause was logged where it happened), not a stack trace.

@@ -34,7 +34,12 @@ const QUEUE = 'bare-route';
 export const BARE_POOL_SIZE = 10;
 export const BARE_CONCURRENCY = 16;
 /** Queue options of every bench pipeline's route job. */
-export const BARE_JOB_OPTIONS = { attempts: 6, backoff: { type: 'exponential', delay: 250 }, removeOnComplete: { count: 10_000 }, removeOnFail: { count: 50_000 } };
+export const BARE_JOB_OPTIONS = {
+  attempts: 6,
+  backoff: { type: 'exponential', delay: 250 },
+  removeOnComplete: { count: 10_000 },
+  removeOnFail: { count: 50_000 },
+};
 
 interface BareJob {
   signalId: string;
@@ -92,7 +97,12 @@ export async function startBareApi(options: BareApiOptions): Promise<BareApi> {
     const { fanout, account } = options.sources[req.params.sourceId] ?? { fanout: 1, account: 0 };
     const id = randomUUID();
     marks.set(key, 'api.persist.start');
-    await pool.query('INSERT INTO bare_signals (id, source_id, webhook_id, payload) VALUES ($1, $2, $3, $4)', [id, req.params.sourceId, key, JSON.stringify(req.body)]);
+    await pool.query('INSERT INTO bare_signals (id, source_id, webhook_id, payload) VALUES ($1, $2, $3, $4)', [
+      id,
+      req.params.sourceId,
+      key,
+      JSON.stringify(req.body),
+    ]);
     marks.set(key, 'api.persist.end');
     await queue.add('route', { signalId: id, fanout, account, payload: req.body }, { ...BARE_JOB_OPTIONS, jobId: id });
     marks.set(key, 'api.enqueue.end');
@@ -103,7 +113,12 @@ export async function startBareApi(options: BareApiOptions): Promise<BareApi> {
 }
 
 /** Starts `app` on 127.0.0.1; closing it stops the server, then the queue, Redis and the pool. */
-export async function listening(app: FastifyInstance, port: number | undefined, marks: Marks, uses: { queue: Queue; redis: IORedis; pool: Pool }): Promise<BareApi> {
+export async function listening(
+  app: FastifyInstance,
+  port: number | undefined,
+  marks: Marks,
+  uses: { queue: Queue; redis: IORedis; pool: Pool },
+): Promise<BareApi> {
   await app.listen({ port: port ?? 0, host: '127.0.0.1' });
   const address = app.server.address() as { port: number };
   return {
@@ -195,7 +210,14 @@ export async function placeOrder(
     method: 'POST',
     dispatcher: agent,
     headers: { 'APCA-API-KEY-ID': account.apiKey, 'APCA-API-SECRET-KEY': account.apiSecret, accept: 'application/json', 'content-type': 'application/json' },
-    body: JSON.stringify({ symbol: order.symbol, qty: order.qty, side: order.side, type: 'market', time_in_force: 'day', client_order_id: order.clientOrderId }),
+    body: JSON.stringify({
+      symbol: order.symbol,
+      qty: order.qty,
+      side: order.side,
+      type: 'market',
+      time_in_force: 'day',
+      client_order_id: order.clientOrderId,
+    }),
   });
   const answer = (await res.body.json().catch(() => ({}))) as { id?: string };
   return { ok: res.statusCode === 200 || res.statusCode === 201, status: res.statusCode, id: answer.id };

@@ -30,7 +30,10 @@ export class Coalescer<T, R> {
         if (!queue?.length) break;
         const batch = queue.splice(0, this.maxBatch);
         try {
-          const results = await this.flush(key, batch.map((b) => b.item));
+          const results = await this.flush(
+            key,
+            batch.map((b) => b.item),
+          );
           batch.forEach((b, i) => b.resolve(results[i]));
         } catch (err) {
           for (const b of batch) b.reject(err);

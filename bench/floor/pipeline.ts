@@ -235,7 +235,14 @@ export async function startFloorApi(options: FloorOptions & { port?: number }): 
     marks.set(msgId, 'api.persist.start');
     const id = randomUUID();
     const job = { workspaceId: source.workspace_id, signalId: id, connectionId: source.connection_id };
-    const isNew = await persist(source.workspace_id, { id, sourceId, idempotencyKey: `wh:${msgId}`, rawPayload: req.body, payload: JSON.stringify(payload), job });
+    const isNew = await persist(source.workspace_id, {
+      id,
+      sourceId,
+      idempotencyKey: `wh:${msgId}`,
+      rawPayload: req.body,
+      payload: JSON.stringify(payload),
+      job,
+    });
     marks.set(msgId, 'api.enqueue.end');
     if (!isNew) return reply.code(202).send({ signalId: null, status: 'duplicate', duplicate: true });
     return reply.code(202).send({ signalId: id, status: 'queued', duplicate: false });
@@ -285,8 +292,16 @@ export async function startFloorWorker(options: FloorOptions & { brokerUrl: stri
                ON CONFLICT (signal_id) DO NOTHING RETURNING signal_id, symbol, side, qty::text`,
         values,
       },
-      { name: `${rows.name}.mark_routing`, text: `UPDATE floor_signals s SET status = 'routing' FROM ${alone.u} WHERE s.id = u.signal_id`, values: alone.values },
-      { name: `${rows.name}.audit_use`, text: `INSERT INTO floor_audit (workspace_id, action, resource_id) SELECT $1, 'credential.use', u.connection_id FROM ${rows.u}`, values },
+      {
+        name: `${rows.name}.mark_routing`,
+        text: `UPDATE floor_signals s SET status = 'routing' FROM ${alone.u} WHERE s.id = u.signal_id`,
+        values: alone.values,
+      },
+      {
+        name: `${rows.name}.audit_use`,
+        text: `INSERT INTO floor_audit (workspace_id, action, resource_id) SELECT $1, 'credential.use', u.connection_id FROM ${rows.u}`,
+        values,
+      },
       {
         name: `${rows.name}.credentials`,
         text: `SELECT c.connection_id, c.iv, c.tag, c.ciphertext FROM floor_credentials c WHERE c.connection_id IN (SELECT u.connection_id FROM ${alone.u})`,

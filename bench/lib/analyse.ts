@@ -110,7 +110,12 @@ export function stageTable(timelines: Record<string, number>[], stages: StageDef
     const values = timelines.filter((t) => Number.isFinite(t[from]) && Number.isFinite(t[to])).map((t) => t[to] - t[from]);
     const mean = values.length ? values.reduce((a, b) => a + b, 0) / values.length : NaN;
     // The tail shows which stage the p99 latency comes from, which the median hides.
-    const p99 = values.length ? percentile([...values].sort((a, b) => a - b), 99) : NaN;
+    const p99 = values.length
+      ? percentile(
+          [...values].sort((a, b) => a - b),
+          99,
+        )
+      : NaN;
     return { stage, median: round(median(values), 3), mean: round(mean, 3), p99: round(p99, 3), n: values.length };
   });
 }

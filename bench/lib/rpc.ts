@@ -32,7 +32,8 @@ export function serveRpc(handlers: RpcHandlers, options: { keepAlive: boolean } 
       })
       .then(
         (result) => process.send!({ rpc: message.rpc, ok: true, result } satisfies RpcReply),
-        (err: unknown) => process.send!({ rpc: message.rpc, ok: false, error: err instanceof Error ? err.stack ?? err.message : String(err) } satisfies RpcReply),
+        (err: unknown) =>
+          process.send!({ rpc: message.rpc, ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) } satisfies RpcReply),
       );
   });
   if (!options.keepAlive) (process.channel as unknown as { unref?: () => void } | undefined)?.unref?.();
@@ -110,7 +111,9 @@ export class Child {
         this.exited.then((code) => {
           throw new Error(`${this.name} exited (${code}) before it was ready\n${this.output()}`);
         }),
-        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${this.name} not ready after ${timeoutMs} ms\n${this.output()}`)), timeoutMs))),
+        new Promise<never>(
+          (_, reject) => (timer = setTimeout(() => reject(new Error(`${this.name} not ready after ${timeoutMs} ms\n${this.output()}`)), timeoutMs)),
+        ),
       ]);
     } finally {
       clearTimeout(timer);

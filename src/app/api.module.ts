@@ -36,7 +36,10 @@ export class ApiModule {
         LimitsModule,
         ThrottlerModule.forRootAsync({
           inject: [LIMIT_STORE],
-          useFactory: (store: LimitStore) => ({ throttlers: [{ ttl: config.rateLimit.windowMs, limit: config.rateLimit.perMinute }], storage: new LimitThrottlerStorage(store) }),
+          useFactory: (store: LimitStore) => ({
+            throttlers: [{ ttl: config.rateLimit.windowMs, limit: config.rateLimit.perMinute }],
+            storage: new LimitThrottlerStorage(store),
+          }),
         }),
         ObservabilityModule,
         WorkspacesModule,

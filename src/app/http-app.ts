@@ -111,7 +111,10 @@ function registerHooks(fastify: FastifyInstance, logger: Logger): void {
     const route = request.routeOptions.url ?? 'unmatched';
     httpRequestDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
     if (reply.statusCode >= 400) httpErrors.inc({ status: String(reply.statusCode), code: String(reply.getHeader('x-problem-code') ?? '') });
-    logger.info({ requestId: String(request.id), method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request');
+    logger.info(
+      { requestId: String(request.id), method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 },
+      'request',
+    );
   });
 }
 
@@ -127,7 +130,10 @@ function warnOnUntrustedForwarding(fastify: FastifyInstance, logger: Logger): vo
     const ips = (request as { ips?: string[] }).ips;
     if (ips && ips.length > 1) return;
     warned = true;
-    logger.warn({ peer: request.socket.remoteAddress }, 'X-Forwarded-For from a peer TRUST_PROXY does not trust: client addresses are the peer (set TRUST_PROXY behind a proxy)');
+    logger.warn(
+      { peer: request.socket.remoteAddress },
+      'X-Forwarded-For from a peer TRUST_PROXY does not trust: client addresses are the peer (set TRUST_PROXY behind a proxy)',
+    );
   });
 }
 

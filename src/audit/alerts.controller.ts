@@ -15,7 +15,10 @@ export class AlertsController {
 
   @Get()
   @RequireRole('admin')
-  list(@Auth() auth: AuthContext, @ListQuery({ keyset: alertOrder, item: 'alert', filters: alertListFilters, view: alertViewSchema }) query: ListRequest<AlertListFilter, TimeKey>) {
+  list(
+    @Auth() auth: AuthContext,
+    @ListQuery({ keyset: alertOrder, item: 'alert', filters: alertListFilters, view: alertViewSchema }) query: ListRequest<AlertListFilter, TimeKey>,
+  ) {
     return this.pager.list(auth, query);
   }
 

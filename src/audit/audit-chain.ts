@@ -39,7 +39,9 @@ export function canonicalJson(value: unknown): string {
       return JSON.stringify(value);
     case 'object': {
       const record = value as Record<string, unknown>;
-      const fields = Object.keys(record).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`);
+      const fields = Object.keys(record)
+        .sort()
+        .map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`);
       return `{${fields.join(',')}}`;
     }
     default:

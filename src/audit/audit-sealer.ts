@@ -66,7 +66,17 @@ export class AuditSealer extends LoopingService {
     await this.events.insertCheckpoint(client, signed);
     this.uncheckpointed.delete(workspaceId);
     // A copy outside the database: deleting checkpoints there does not erase this one.
-    this.logger.info({ workspaceId, seq: signed.seq, headHash: signed.headHash.toString('hex'), keyId: signed.keyId, signature: signed.signature.toString('hex'), signedAt: signed.signedAt.toISOString() }, 'audit checkpoint');
+    this.logger.info(
+      {
+        workspaceId,
+        seq: signed.seq,
+        headHash: signed.headHash.toString('hex'),
+        keyId: signed.keyId,
+        signature: signed.signature.toString('hex'),
+        signedAt: signed.signedAt.toISOString(),
+      },
+      'audit checkpoint',
+    );
     return signed;
   }
 
@@ -85,7 +95,13 @@ export class AuditSealer extends LoopingService {
       hashes.push(hash);
       prevHash = hash;
     });
-    await this.events.seal(client, firstSeq, pending.map((e) => e.id), prevHashes, hashes);
+    await this.events.seal(
+      client,
+      firstSeq,
+      pending.map((e) => e.id),
+      prevHashes,
+      hashes,
+    );
     await this.checkpointIfDue(client, workspaceId, { seq: firstSeq + pending.length - 1, hash: prevHash });
     return pending.length;
   }

@@ -73,7 +73,13 @@ export class AuditVerifier {
     // Since a checkpoint: start at its own event, whose signed hash vouches for everything before it.
     const checkpoints = last ? [last] : await this.events.checkpoints(client);
     const from = last?.seq ?? 1;
-    const broken = (firstBrokenSeq: number, reason: ChainBreak, detail: string): AuditVerification => ({ ok: false, firstBrokenSeq, reason, detail, verifiedFrom: from });
+    const broken = (firstBrokenSeq: number, reason: ChainBreak, detail: string): AuditVerification => ({
+      ok: false,
+      firstBrokenSeq,
+      reason,
+      detail,
+      verifiedFrom: from,
+    });
     let next = 0;
     let matched: SignedCheckpoint | null = null;
     let expected = from;
@@ -86,7 +92,11 @@ export class AuditVerifier {
           return broken(expected, 'sequence_gap', `event ${expected} is missing: the chain goes from ${expected - 1} to ${event.seq}`);
         }
         if (!event.prevHash.equals(prev)) {
-          return broken(event.seq, 'prev_hash_mismatch', `event ${event.seq} does not follow event ${event.seq - 1}: an event was inserted, removed or reordered here`);
+          return broken(
+            event.seq,
+            'prev_hash_mismatch',
+            `event ${event.seq} does not follow event ${event.seq - 1}: an event was inserted, removed or reordered here`,
+          );
         }
         if (!eventHash(event).equals(event.hash)) {
           return broken(event.seq, 'hash_mismatch', `event ${event.seq} does not match its hash: its content was altered`);
@@ -95,13 +105,21 @@ export class AuditVerifier {
         if (checkpoint?.seq === event.seq) {
           const signature = await this.signer.verify(checkpoint);
           if (signature === 'unknown_key') {
-            return broken(event.seq, 'checkpoint_key_unknown', `the checkpoint at event ${event.seq} was signed with key ${checkpoint.keyId}, which this installation does not hold`);
+            return broken(
+              event.seq,
+              'checkpoint_key_unknown',
+              `the checkpoint at event ${event.seq} was signed with key ${checkpoint.keyId}, which this installation does not hold`,
+            );
           }
           if (signature === 'invalid') {
             return broken(event.seq, 'checkpoint_signature_invalid', `the checkpoint at event ${event.seq} has an invalid signature: it was forged or altered`);
           }
           if (!checkpoint.headHash.equals(event.hash)) {
-            return broken(event.seq, 'checkpoint_mismatch', `the chain up to event ${event.seq} differs from the checkpoint signed at ${checkpoint.signedAt.toISOString()}: events up to it were rewritten`);
+            return broken(
+              event.seq,
+              'checkpoint_mismatch',
+              `the chain up to event ${event.seq} differs from the checkpoint signed at ${checkpoint.signedAt.toISOString()}: events up to it were rewritten`,
+            );
           }
           matched = checkpoint;
           next++;
@@ -114,7 +132,11 @@ export class AuditVerifier {
     const headSeq = expected - 1;
     const beyond = checkpoints[next];
     if (beyond) {
-      return broken(headSeq + 1, 'events_missing', `the checkpoint signed at ${beyond.signedAt.toISOString()} covers events up to ${beyond.seq} but the chain ends at ${headSeq}: events were deleted`);
+      return broken(
+        headSeq + 1,
+        'events_missing',
+        `the checkpoint signed at ${beyond.signedAt.toISOString()} covers events up to ${beyond.seq} but the chain ends at ${headSeq}: events were deleted`,
+      );
     }
     return {
       ok: true,

@@ -21,6 +21,10 @@ export class AuditVerifyLimit {
     const counter = await store.add(scope === 'full' ? `audit:verify:full:${workspaceId}` : `audit:verify:${workspaceId}`, 1, windowMs);
     if (counter.count <= auditVerifyPerMinute) return;
     const retryAfter = Math.max(1, Math.ceil(counter.ttlMs / 1000));
-    throw Problem.tooManyRequests('audit_verify_rate_limited', `This workspace verified its audit chain ${auditVerifyPerMinute} times in the current window; retry after the indicated delay.`, retryAfter);
+    throw Problem.tooManyRequests(
+      'audit_verify_rate_limited',
+      `This workspace verified its audit chain ${auditVerifyPerMinute} times in the current window; retry after the indicated delay.`,
+      retryAfter,
+    );
   }
 }

@@ -21,7 +21,10 @@ export class AuditController {
 
   @Get()
   @RequireRole('admin')
-  list(@Auth() auth: AuthContext, @ListQuery({ keyset: auditOrder, item: 'audit event', filters: auditListFilters, view: auditEventViewSchema }) query: ListRequest<AuditListFilter, bigint>) {
+  list(
+    @Auth() auth: AuthContext,
+    @ListQuery({ keyset: auditOrder, item: 'audit event', filters: auditListFilters, view: auditEventViewSchema }) query: ListRequest<AuditListFilter, bigint>,
+  ) {
     return this.reader.list(auth, query);
   }
 

@@ -57,7 +57,17 @@ export class AuditRepository {
     await sql.query(
       `INSERT INTO audit_events (workspace_id, actor_type, actor_id, ip, action, resource_type, resource_id, reason, request_id, metadata)
        VALUES (app_current_workspace(), $1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)`,
-      [e.actor.type, e.actor.id ?? null, e.ip ?? null, e.action, e.resource.type, e.resource.id ?? null, e.reason ?? null, e.requestId ?? null, JSON.stringify(e.metadata ?? {})],
+      [
+        e.actor.type,
+        e.actor.id ?? null,
+        e.ip ?? null,
+        e.action,
+        e.resource.type,
+        e.resource.id ?? null,
+        e.reason ?? null,
+        e.requestId ?? null,
+        JSON.stringify(e.metadata ?? {}),
+      ],
       'audit.insert',
     );
   }
@@ -150,7 +160,14 @@ export class AuditRepository {
       `SELECT workspace_id::text AS workspace_id, seq, head_hash, key_id, signature, signed_at FROM audit_checkpoints
         WHERE workspace_id = app_current_workspace() ${tail}`,
     );
-    return rows.map((r) => ({ workspaceId: r.workspace_id, seq: Number(r.seq), headHash: r.head_hash, keyId: r.key_id, signature: r.signature, signedAt: r.signed_at }));
+    return rows.map((r) => ({
+      workspaceId: r.workspace_id,
+      seq: Number(r.seq),
+      headHash: r.head_hash,
+      keyId: r.key_id,
+      signature: r.signature,
+      signedAt: r.signed_at,
+    }));
   }
 }
 

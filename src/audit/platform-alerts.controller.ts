@@ -16,7 +16,10 @@ export class PlatformAlertsController {
   constructor(private readonly pager: Pager) {}
 
   @Get()
-  list(@ListQuery({ keyset: alertOrder, item: 'alert', filters: alertListFilters, view: platformAlertViewSchema }) query: ListRequest<PlatformAlertFilter, TimeKey>) {
+  list(
+    @ListQuery({ keyset: alertOrder, item: 'alert', filters: alertListFilters, view: platformAlertViewSchema })
+    query: ListRequest<PlatformAlertFilter, TimeKey>,
+  ) {
     return this.pager.platformList(query);
   }
 

@@ -17,7 +17,10 @@ export class PlatformAuditController {
   ) {}
 
   @Get('verify/:id')
-  @ApiOperation({ description: 'Verifies a workspace\'s audit chain from its first event (the nil id: the platform\'s own chain). About 45,000 events per second; rate-limited per workspace like GET /v1/audit/verify.' })
+  @ApiOperation({
+    description:
+      "Verifies a workspace's audit chain from its first event (the nil id: the platform's own chain). About 45,000 events per second; rate-limited per workspace like GET /v1/audit/verify.",
+  })
   async verify(@IdParam('Workspace') workspaceId: string) {
     await this.verifyLimit.take(workspaceId, 'full');
     return { workspaceId, ...(await this.verifier.verify(workspaceId, 'full')) };

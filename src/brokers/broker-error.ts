@@ -7,13 +7,7 @@
  * - `transient`: 429/5xx/connection refused: retry with backoff.
  * - `ambiguous`: timeout or dropped connection after the request was sent: the order may exist; look it up before retrying.
  */
-export type BrokerErrorKind =
-  | 'credentials_invalid'
-  | 'withdrawal_scope_rejected'
-  | 'rejected'
-  | 'unsupported_order_type'
-  | 'transient'
-  | 'ambiguous';
+export type BrokerErrorKind = 'credentials_invalid' | 'withdrawal_scope_rejected' | 'rejected' | 'unsupported_order_type' | 'transient' | 'ambiguous';
 
 export class BrokerError extends Error {
   constructor(

@@ -47,7 +47,10 @@ export class BrokerRegistry {
       ['ibkr', new IbkrAdapter(new IbkrGateway(new OutboundGuard(config.outbound)), config.brokers.tradovateRollDays)],
     ]);
     this.streams = new Map<BrokerName, BrokerStreamClient>([
-      ['alpaca', new AlpacaStreamClient({ paper: websocketUrl(baseUrls.alpaca.paper, '/stream'), live: websocketUrl(baseUrls.alpaca.live, '/stream') }, timeoutMs)],
+      [
+        'alpaca',
+        new AlpacaStreamClient({ paper: websocketUrl(baseUrls.alpaca.paper, '/stream'), live: websocketUrl(baseUrls.alpaca.live, '/stream') }, timeoutMs),
+      ],
       ['oanda', new OandaStreamClient(streamUrls.oanda, timeoutMs)],
       ['binance', new BinanceStreamClient(streamUrls.binance, timeoutMs)],
       ['coinbase', new CoinbaseStreamClient(streamUrls.coinbase, timeoutMs)],

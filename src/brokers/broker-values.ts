@@ -76,7 +76,15 @@ function orderProblem(order: OrderRequest): string | undefined {
   const needsStop = order.type === 'stop' || order.type === 'stop_limit';
   if (needsLimit && order.limitPrice === undefined) return `${order.type} order needs a limit price`;
   if (needsStop && order.stopPrice === undefined) return `${order.type} order needs a stop price`;
-  const prices = { limitPrice: order.limitPrice, stopPrice: order.stopPrice, takeProfit: order.takeProfit, stopLoss: order.stopLoss, stopLossLimit: order.stopLossLimit, trailPercent: order.trailPercent, trailAmount: order.trailAmount };
+  const prices = {
+    limitPrice: order.limitPrice,
+    stopPrice: order.stopPrice,
+    takeProfit: order.takeProfit,
+    stopLoss: order.stopLoss,
+    stopLossLimit: order.stopLossLimit,
+    trailPercent: order.trailPercent,
+    trailAmount: order.trailAmount,
+  };
   for (const [name, value] of Object.entries(prices)) {
     if (value !== undefined && !isPositiveDecimal(value)) return `${name} must be a positive decimal string`;
   }

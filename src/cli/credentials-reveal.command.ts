@@ -18,7 +18,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * (`credential.break_glass`, which pages at critical severity) commits before the decrypt;
  * the credential is printed once to the terminal and never logged.
  */
-export async function revealCredential(options: RevealOptions, deps: { kms: KmsProvider; audit: Pick<AuditWriter, 'recordRaw'>; print: (line: string) => void }): Promise<number> {
+export async function revealCredential(
+  options: RevealOptions,
+  deps: { kms: KmsProvider; audit: Pick<AuditWriter, 'recordRaw'>; print: (line: string) => void },
+): Promise<number> {
   const reason = options.reason.trim();
   if (reason.length < 10) {
     deps.print('refused: --reason "<why>" is required (at least 10 characters); it is recorded in the audit trail and the page');

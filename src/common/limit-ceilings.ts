@@ -20,7 +20,10 @@ const scaled = (v: string | number) => parseDecimal(String(v));
  * The first limit a route sets looser than its workspace: above a ceiling, or a duplicate window shorter than the
  * workspace's (a shorter window lets more repeats through). Limits the route leaves unset take the workspace's.
  */
-export function looserThanWorkspace(route: Partial<NumericLimits>, workspace: NumericLimits): { field: keyof NumericLimits; ceiling: string; words: string } | undefined {
+export function looserThanWorkspace(
+  route: Partial<NumericLimits>,
+  workspace: NumericLimits,
+): { field: keyof NumericLimits; ceiling: string; words: string } | undefined {
   for (const field of CEILINGS) {
     const own = route[field];
     const ceiling = workspace[field];

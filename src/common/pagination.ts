@@ -167,8 +167,17 @@ export function ListQuery<K>(spec: { keyset: Keyset<K, never>; item: string; fil
     Query(new ListQueryPipe(filters, spec.keyset))(target, key, index);
     if (!key) return;
     const descriptor = Object.getOwnPropertyDescriptor(target, key)!;
-    ApiOperation({ description: `A page of ${spec.item}s, ${spec.keyset.order}. Filters combine with AND; a cursor is valid with any filters.` })(target, key, descriptor);
-    ApiQuery({ name: 'cursor', required: false, description: 'The previous page\'s `nextCursor`, unchanged (opaque). Malformed: 422 `invalid_cursor`.', schema: { type: 'string' } })(target, key, descriptor);
+    ApiOperation({ description: `A page of ${spec.item}s, ${spec.keyset.order}. Filters combine with AND; a cursor is valid with any filters.` })(
+      target,
+      key,
+      descriptor,
+    );
+    ApiQuery({
+      name: 'cursor',
+      required: false,
+      description: "The previous page's `nextCursor`, unchanged (opaque). Malformed: 422 `invalid_cursor`.",
+      schema: { type: 'string' },
+    })(target, key, descriptor);
     ApiQuery({
       name: 'limit',
       required: false,

@@ -7,7 +7,15 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 function wallAsUtc(atMs: number, timezone: string): number {
   let format = formatters.get(timezone);
   if (!format) {
-    format = new Intl.DateTimeFormat('en-US', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone: timezone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    });
     formatters.set(timezone, format);
   }
   const p = Object.fromEntries(format.formatToParts(atMs).map((part) => [part.type, Number(part.value)]));

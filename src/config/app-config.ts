@@ -8,7 +8,12 @@ const HOST_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]
 const isOutboundAllowEntry = (entry: string) => ipaddr.isValid(entry) || ipaddr.isValidCIDR(entry) || HOST_NAME.test(entry);
 const outboundAllowList = z
   .string()
-  .transform((v) => v.split(',').map((e) => e.trim().toLowerCase()).filter(Boolean))
+  .transform((v) =>
+    v
+      .split(',')
+      .map((e) => e.trim().toLowerCase())
+      .filter(Boolean),
+  )
   .refine((entries) => entries.every(isOutboundAllowEntry), 'must be comma-separated host names, IP addresses or CIDR ranges');
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
@@ -25,7 +30,10 @@ const envSchema = z
     // The Swagger UI and OpenAPI document at /docs: public when on, so off by default in production.
     DOCS_ENABLED: bool.optional(),
     // Which proxies may set X-Forwarded-For: a hop count or comma-separated addresses/CIDRs; unset trusts none.
-    TRUST_PROXY: z.string().regex(/^(\d{1,2}|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$/, 'must be a hop count or comma-separated IPs/CIDRs').optional(),
+    TRUST_PROXY: z
+      .string()
+      .regex(/^(\d{1,2}|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$/, 'must be a hop count or comma-separated IPs/CIDRs')
+      .optional(),
     DATA_DIR: z.string().default('./.data'),
     // The built console (vite build web) the api serves at /.
     CONSOLE_DIR: z.string().default('./web/dist'),
@@ -43,7 +51,10 @@ const envSchema = z
     // Hot-path statements are parsed and planned once per connection; off behind poolers that cannot keep them (PgBouncer < 1.21).
     DATABASE_PREPARED_STATEMENTS: bool.default(true),
     REDIS_URL: optionalUrl,
-    QUEUE_PREFIX: z.string().regex(/^[a-z0-9_{}:-]+$/).default('{switchyard}'),
+    QUEUE_PREFIX: z
+      .string()
+      .regex(/^[a-z0-9_{}:-]+$/)
+      .default('{switchyard}'),
     // A crashed worker's job (and, through signal order, its connection) waits up to 1.5x this before another takes it.
     QUEUE_JOB_LOCK_MS: z.coerce.number().int().min(2_000).max(300_000).default(10_000),
 
@@ -228,7 +239,14 @@ export interface AppConfig {
     webhookUrl?: string;
     webhookSecret?: string;
   };
-  rateLimit: { perMinute: number; webhookPerMinute: number; webhookPerIpPerMinute: number; auditVerifyPerMinute: number; windowMs: number; store: 'postgres' | 'redis' };
+  rateLimit: {
+    perMinute: number;
+    webhookPerMinute: number;
+    webhookPerIpPerMinute: number;
+    auditVerifyPerMinute: number;
+    windowMs: number;
+    store: 'postgres' | 'redis';
+  };
   brokers: {
     baseUrls: BrokerBaseUrls;
     streamUrls: { oanda: { paper: string; live: string }; binance: { paper: string; live: string }; coinbase: string };
@@ -274,7 +292,8 @@ export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'a
   const parsed = envSchema.safeParse(source);
   const issues = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || 'environment'}: ${i.message}`);
   // The worker and the cli never hold the JWT key: a process that can mint member tokens is api-only.
-  if (reader === 'api' && source.NODE_ENV === 'production' && !source.JWT_SECRET) issues.push('JWT_SECRET: must be set when NODE_ENV=production (all api replicas share it)');
+  if (reader === 'api' && source.NODE_ENV === 'production' && !source.JWT_SECRET)
+    issues.push('JWT_SECRET: must be set when NODE_ENV=production (all api replicas share it)');
   if (!parsed.success || issues.length) throw new ConfigError(`invalid configuration: ${issues.join('; ')}`);
   const e = parsed.data;
   return {
@@ -292,7 +311,13 @@ export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'a
     console: { distDir: resolve(e.CONSOLE_DIR), session: { idleMs: e.CONSOLE_SESSION_IDLE_MINUTES * 60_000, maxMs: e.CONSOLE_SESSION_MAX_HOURS * 3_600_000 } },
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
-    database: { url: e.DATABASE_URL, apiUrl: e.DATABASE_API_URL, workerUrl: e.DATABASE_WORKER_URL, poolSize: e.DATABASE_POOL_SIZE, preparedStatements: e.DATABASE_PREPARED_STATEMENTS },
+    database: {
+      url: e.DATABASE_URL,
+      apiUrl: e.DATABASE_API_URL,
+      workerUrl: e.DATABASE_WORKER_URL,
+      poolSize: e.DATABASE_POOL_SIZE,
+      preparedStatements: e.DATABASE_PREPARED_STATEMENTS,
+    },
     queue: { redisUrl: e.REDIS_URL, prefix: e.QUEUE_PREFIX, jobLockMs: e.QUEUE_JOB_LOCK_MS },
     kms: {
       provider: e.KMS_PROVIDER ?? 'local',
@@ -361,7 +386,12 @@ export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'a
       maxResponseBytes: e.OUTBOUND_MAX_RESPONSE_BYTES,
     },
     webhooksOut: { intervalMs: e.WEBHOOK_DELIVERY_INTERVAL_MS, maxAttempts: e.WEBHOOK_MAX_ATTEMPTS, retryBaseMs: e.WEBHOOK_RETRY_BASE_MS },
-    orderStreams: { max: e.ORDER_STREAMS_MAX, refreshMs: e.ORDER_STREAM_REFRESH_MS, reconnectMaxMs: e.ORDER_STREAM_RECONNECT_MAX_MS, safetyPollMs: e.ORDER_STREAM_SAFETY_POLL_MS },
+    orderStreams: {
+      max: e.ORDER_STREAMS_MAX,
+      refreshMs: e.ORDER_STREAM_REFRESH_MS,
+      reconnectMaxMs: e.ORDER_STREAM_RECONNECT_MAX_MS,
+      safetyPollMs: e.ORDER_STREAM_SAFETY_POLL_MS,
+    },
     notifications: {
       smtp: e.SMTP_URL && e.SMTP_FROM ? { url: e.SMTP_URL, from: e.SMTP_FROM, timeoutMs: e.SMTP_TIMEOUT_MS } : undefined,
       intervalMs: e.NOTIFICATION_INTERVAL_MS,
@@ -399,7 +429,12 @@ export function processEnvironment(role: 'api' | 'worker', secrets: ProcessSecre
   for (const key of PROCESS_BOUND) delete env[key];
   // The SMTP password is the mail loop's, and the mail loop runs in the worker only.
   if (role === 'worker') return { ...env, DATABASE_WORKER_URL: secrets.databaseWorkerUrl, ...(process.env.SMTP_URL && { SMTP_URL: process.env.SMTP_URL }) };
-  return { ...env, DATABASE_API_URL: secrets.databaseApiUrl, PLATFORM_ADMIN_TOKEN: secrets.platformAdminToken, ...(secrets.jwtSecret && { JWT_SECRET: secrets.jwtSecret }) };
+  return {
+    ...env,
+    DATABASE_API_URL: secrets.databaseApiUrl,
+    PLATFORM_ADMIN_TOKEN: secrets.platformAdminToken,
+    ...(secrets.jwtSecret && { JWT_SECRET: secrets.jwtSecret }),
+  };
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');

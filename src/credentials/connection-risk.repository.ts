@@ -14,7 +14,16 @@ export interface ConnectionRiskRow {
   sessionStart: string;
   sessionTimezone: string;
   /** The latest session the worker looked at (its P&L, high, breach), when there is one. */
-  session: { start: string; end: string; pnl: string; peak: string; breachedAt: string | null; breachLimit: string | null; breachReason: string | null; flattenId: string | null } | null;
+  session: {
+    start: string;
+    end: string;
+    pnl: string;
+    peak: string;
+    breachedAt: string | null;
+    breachLimit: string | null;
+    breachReason: string | null;
+    flattenId: string | null;
+  } | null;
 }
 
 const COLUMNS = `k.connection_id AS "connectionId", k.kill_switch_engaged AS "killSwitchEngaged", k.kill_switch_reason AS "killSwitchReason",
@@ -39,7 +48,11 @@ export class ConnectionRiskRepository {
        VALUES ($1::uuid, $2::uuid, $3, $4, $5, now())
        ON CONFLICT (connection_id) DO UPDATE SET kill_switch_engaged = EXCLUDED.kill_switch_engaged, kill_switch_reason = EXCLUDED.kill_switch_reason,
          kill_switch_by = EXCLUDED.kill_switch_by, kill_switch_changed_at = EXCLUDED.kill_switch_changed_at, updated_at = now()`,
-      connectionId, workspaceId, engaged, reason, by,
+      connectionId,
+      workspaceId,
+      engaged,
+      reason,
+      by,
     );
   }
 
@@ -49,7 +62,13 @@ export class ConnectionRiskRepository {
        VALUES ($1::uuid, $2::uuid, $3::numeric, $4::numeric, $5, $6, $7)
        ON CONFLICT (connection_id) DO UPDATE SET daily_loss_limit = EXCLUDED.daily_loss_limit, max_drawdown = EXCLUDED.max_drawdown,
          loss_action = EXCLUDED.loss_action, session_start = EXCLUDED.session_start, session_timezone = EXCLUDED.session_timezone, updated_at = now()`,
-      connectionId, workspaceId, limits.dailyLossLimit, limits.maxDrawdown, limits.action, limits.sessionStart, limits.sessionTimezone,
+      connectionId,
+      workspaceId,
+      limits.dailyLossLimit,
+      limits.maxDrawdown,
+      limits.action,
+      limits.sessionStart,
+      limits.sessionTimezone,
     );
   }
 }

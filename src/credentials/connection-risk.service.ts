@@ -50,7 +50,22 @@ export class ConnectionRiskService {
     if (record.status !== 'active') throw Problem.conflict('connection_revoked', 'The connection is revoked: nothing routes to it any more.');
   }
 
-  private record(tx: TenantTx, auth: AuthContext, id: string, action: 'connection.kill_switch' | 'connection.loss_limits', reason: string, metadata: SafeDetails) {
-    return this.audit.record(tx, { action, actor: auth.actor, ip: auth.ip, requestId: auth.requestId, reason, resource: { type: CONNECTION_RESOURCE, id }, metadata });
+  private record(
+    tx: TenantTx,
+    auth: AuthContext,
+    id: string,
+    action: 'connection.kill_switch' | 'connection.loss_limits',
+    reason: string,
+    metadata: SafeDetails,
+  ) {
+    return this.audit.record(tx, {
+      action,
+      actor: auth.actor,
+      ip: auth.ip,
+      requestId: auth.requestId,
+      reason,
+      resource: { type: CONNECTION_RESOURCE, id },
+      metadata,
+    });
   }
 }

@@ -51,7 +51,15 @@ const CONNECTION_FIELDS = {
 export class ConnectionsRepository {
   async insert(
     tx: TenantTx,
-    data: { id: string; workspaceId: string; broker: BrokerName; label: string; environment: BrokerEnvironment; keyHint: string; permissions: StoredPermissions },
+    data: {
+      id: string;
+      workspaceId: string;
+      broker: BrokerName;
+      label: string;
+      environment: BrokerEnvironment;
+      keyHint: string;
+      permissions: StoredPermissions;
+    },
   ): Promise<ConnectionRecord> {
     const record = await tx.brokerConnection.create({
       data: { ...data, credentialVersion: 1, inspectedAt: new Date() },

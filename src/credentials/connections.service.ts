@@ -43,7 +43,14 @@ function toView(c: ConnectionRecord, risk: ConnectionRiskRow | undefined): Conne
       changedBy: risk?.killSwitchBy ?? null,
     },
     lossLimits: limited
-      ? { dailyLossLimit: risk.dailyLossLimit, maxDrawdown: risk.maxDrawdown, action: risk.lossAction, sessionStart: risk.sessionStart, sessionTimezone: risk.sessionTimezone, session: risk.session }
+      ? {
+          dailyLossLimit: risk.dailyLossLimit,
+          maxDrawdown: risk.maxDrawdown,
+          action: risk.lossAction,
+          sessionStart: risk.sessionStart,
+          sessionTimezone: risk.sessionTimezone,
+          session: risk.session,
+        }
       : null,
   };
 }
@@ -68,7 +75,9 @@ export class ConnectionsService {
     const offered = BROKER_PROFILES[dto.broker].environments;
     if (!offered[dto.environment]) {
       const only = Object.keys(offered).join(' or ');
-      throw Problem.validation([{ path: 'environment', message: `${dto.broker} has no ${dto.environment} environment here: use ${only} (${Object.values(offered).join('; ')})` }]);
+      throw Problem.validation([
+        { path: 'environment', message: `${dto.broker} has no ${dto.environment} environment here: use ${only} (${Object.values(offered).join('; ')})` },
+      ]);
     }
     const adapter = this.brokers.get(dto.broker);
     const credentials = this.credentialsFor(auth, adapter, dto.credentials);
@@ -95,7 +104,13 @@ export class ConnectionsService {
   async list(auth: AuthContext, page: PageRequest<TimeKey>): Promise<Page<ConnectionView>> {
     const { rows, risk } = await this.db.run(auth.workspaceId, async (tx) => {
       const rows = await this.connections.list(tx, page);
-      return { rows, risk: await this.risk.forConnections(tx, rows.map((r) => r.id)) };
+      return {
+        rows,
+        risk: await this.risk.forConnections(
+          tx,
+          rows.map((r) => r.id),
+        ),
+      };
     });
     return toPage(rows, page, byCreatedAt, (c) => toView(c, risk.get(c.id)));
   }
@@ -120,7 +135,10 @@ export class ConnectionsService {
     const ref: CredentialRef = { workspaceId: auth.workspaceId, connectionId: id, version: current.credentialVersion + 1 };
     const sealed = await this.seal(ref, credentials);
     const rotated = await this.db.run(auth.workspaceId, async (tx) => {
-      const advanced = await this.connections.advanceVersion(tx, id, current.credentialVersion, { keyHint: report.keyHint, permissions: storedPermissions(report) });
+      const advanced = await this.connections.advanceVersion(tx, id, current.credentialVersion, {
+        keyHint: report.keyHint,
+        permissions: storedPermissions(report),
+      });
       if (!advanced) throw Problem.conflict('connection_changed', 'The connection was rotated or revoked meanwhile; reload it and try again.');
       await this.connections.insertVersion(tx, ref, sealed);
       const shredded = await this.connections.shredVersions(tx, id, ref.version);
@@ -212,7 +230,13 @@ function storedPermissions(report: PermissionReport): StoredPermissions {
 }
 
 function versionMetadata(ref: CredentialRef, sealed: SealedCredential, report: PermissionReport) {
-  return { credentialVersion: ref.version, kmsProvider: sealed.kmsProvider, kmsKeyId: sealed.kmsKeyId, inspection: report.inspection, canTrade: report.canTrade };
+  return {
+    credentialVersion: ref.version,
+    kmsProvider: sealed.kmsProvider,
+    kmsKeyId: sealed.kmsKeyId,
+    inspection: report.inspection,
+    canTrade: report.canTrade,
+  };
 }
 
 function event(auth: AuthContext, action: AuditEventInput['action'], c: ConnectionRecord, metadata: AuditEventInput['metadata']): AuditEventInput {

@@ -18,7 +18,13 @@ const FILE = 'db-roles.json';
 /** Login passwords of the Switchyard roles, generated once per DATA_DIR and kept 0600. */
 export async function loadOrCreateRolePasswords(dataDir: string): Promise<RolePasswords> {
   const generate = () =>
-    Buffer.from(JSON.stringify({ owner: randomBytes(24).toString('base64url'), api: randomBytes(24).toString('base64url'), worker: randomBytes(24).toString('base64url') }));
+    Buffer.from(
+      JSON.stringify({
+        owner: randomBytes(24).toString('base64url'),
+        api: randomBytes(24).toString('base64url'),
+        worker: randomBytes(24).toString('base64url'),
+      }),
+    );
   return JSON.parse((await readOrCreateSecretFile(join(dataDir, FILE), generate)).toString('utf8')) as RolePasswords;
 }
 

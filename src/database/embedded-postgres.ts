@@ -128,4 +128,3 @@ function assertReachableBySystemUser(paths: string[]): void {
 async function superuserPassword(dataDir: string): Promise<string> {
   return (await readOrCreateSecretFile(join(dataDir, 'postgres-superuser'), () => Buffer.from(randomBytes(24).toString('base64url')))).toString('utf8');
 }
-

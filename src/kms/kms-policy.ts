@@ -28,11 +28,7 @@ const KMS_POLICY: Record<KmsPrincipal, Partial<Record<KmsOperation, readonly Key
  * Throws KmsAccessDeniedError unless `principal` may run `operation` for the context's purpose.
  * The context is loosely typed because the KMS wire stub checks contexts straight off the wire.
  */
-export function assertKmsAllowed(
-  principal: KmsPrincipal,
-  operation: KmsOperation,
-  context: { readonly purpose?: string } | undefined,
-): void {
+export function assertKmsAllowed(principal: KmsPrincipal, operation: KmsOperation, context: { readonly purpose?: string } | undefined): void {
   const purposes: readonly string[] = KMS_POLICY[principal]?.[operation] ?? [];
   const purpose = context?.purpose;
   if (purpose === undefined || !purposes.includes(purpose)) {

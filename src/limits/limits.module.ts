@@ -51,7 +51,12 @@ export class LimitsModule implements OnApplicationBootstrap, OnApplicationShutdo
     @Inject(LIMIT_REDIS) private readonly redis: Redis | undefined,
     @Inject(LOGGER) logger: Logger,
   ) {
-    this.sweep = new PollingLoop('limit counter sweep', logger, async () => ((await postgres.sweep(SWEEP_BATCH)) === SWEEP_BATCH ? 0 : SWEEP_EVERY_MS), SWEEP_EVERY_MS);
+    this.sweep = new PollingLoop(
+      'limit counter sweep',
+      logger,
+      async () => ((await postgres.sweep(SWEEP_BATCH)) === SWEEP_BATCH ? 0 : SWEEP_EVERY_MS),
+      SWEEP_EVERY_MS,
+    );
   }
 
   onApplicationBootstrap(): void {

@@ -29,10 +29,10 @@ export class PostgresLimitStore implements LimitStore {
   }
 
   async hold(key: string, ttlMs: number): Promise<void> {
-    await this.pool.query(
-      `UPDATE limit_counters SET expires_at = now() + $2::int * interval '1 millisecond' WHERE key = $1 AND expires_at > now()`,
-      [key, ttlMs],
-    );
+    await this.pool.query(`UPDATE limit_counters SET expires_at = now() + $2::int * interval '1 millisecond' WHERE key = $1 AND expires_at > now()`, [
+      key,
+      ttlMs,
+    ]);
   }
 
   async delete(...keys: string[]): Promise<void> {

@@ -52,7 +52,13 @@ export function smtpFailure(err: unknown): { summary: string; permanent: boolean
   const e = err as { code?: unknown; responseCode?: unknown; command?: unknown };
   const code = typeof e.code === 'string' ? e.code : 'ERROR';
   const reply = typeof e.responseCode === 'number' ? e.responseCode : undefined;
-  const command = typeof e.command === 'string' ? e.command.replace(/[^A-Z ]/g, '').trim().slice(0, 20) : '';
+  const command =
+    typeof e.command === 'string'
+      ? e.command
+          .replace(/[^A-Z ]/g, '')
+          .trim()
+          .slice(0, 20)
+      : '';
   // A recipient refused with a 5xx reply will be refused again: drop rather than retry for ever.
   const permanent = code === 'EENVELOPE' && reply !== undefined && reply >= 500;
   return { summary: [code, reply, command && `(${command})`].filter(Boolean).join(' '), permanent };

@@ -79,7 +79,10 @@ export class NotificationDispatcher extends LoopingService {
       }
       const retryInMs = this.backoff(taken.failures + 1);
       await this.db.runRaw(workspaceId, (client) => this.outbox.failed(client, memberId, failure.summary, retryInMs));
-      this.logger.warn({ memberId, notifications: ids.length, failures: taken.failures + 1, retryInMs, error: failure.summary }, 'notification mail not sent; retrying later');
+      this.logger.warn(
+        { memberId, notifications: ids.length, failures: taken.failures + 1, retryInMs, error: failure.summary },
+        'notification mail not sent; retrying later',
+      );
       return;
     }
     await this.db.runRaw(workspaceId, (client) => this.outbox.mailed(client, memberId, ids, mailId));

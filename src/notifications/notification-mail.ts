@@ -49,7 +49,9 @@ function counts(notifications: PendingNotification[]): string {
 function describe(n: PendingNotification, consoleUrl: string): { headline: string; lines: string[] } {
   const d = n.details;
   const at = `Time: ${str(d.at) ?? n.createdAt.toISOString()}`;
-  const connection = str(d.connectionLabel) ? `Connection: "${str(d.connectionLabel)}" (${[str(d.broker), str(d.environment)].filter(Boolean).join(', ')})` : undefined;
+  const connection = str(d.connectionLabel)
+    ? `Connection: "${str(d.connectionLabel)}" (${[str(d.broker), str(d.environment)].filter(Boolean).join(', ')})`
+    : undefined;
   const reason = str(d.reason) ? `Reason: ${str(d.reason)}` : undefined;
   if (n.kind === 'invite') {
     // No secret to send: the admin gave her a first password (members have no invite token).
@@ -81,7 +83,14 @@ function describe(n: PendingNotification, consoleUrl: string): { headline: strin
           : `Waiting for approval: ${order}`;
   return {
     headline,
-    lines: defined([connection, reason, `Status: ${status}${str(d.previousStatus) ? ` (was ${str(d.previousStatus)})` : ''}`, at, `Order: ${str(d.orderId)}`, `Open: ${consoleUrl}/activity`]),
+    lines: defined([
+      connection,
+      reason,
+      `Status: ${status}${str(d.previousStatus) ? ` (was ${str(d.previousStatus)})` : ''}`,
+      at,
+      `Order: ${str(d.orderId)}`,
+      `Open: ${consoleUrl}/activity`,
+    ]),
   };
 }
 
@@ -93,7 +102,13 @@ function orderWords(d: Details): string {
   const type = str(d.orderType);
   const prices = [str(d.limitPrice) && `limit ${str(d.limitPrice)}`, str(d.stopPrice) && `stop ${str(d.stopPrice)}`].filter(Boolean);
   const asked = !str(d.side) && str(d.signalPrice) ? `(signal price ${str(d.signalPrice)})` : undefined;
-  return [str(d.side) ?? str(d.signalAction), str(d.quantity), str(d.symbol), prices.length ? prices.join(' ') : type && type !== 'market' ? type : undefined, asked]
+  return [
+    str(d.side) ?? str(d.signalAction),
+    str(d.quantity),
+    str(d.symbol),
+    prices.length ? prices.join(' ') : type && type !== 'market' ? type : undefined,
+    asked,
+  ]
     .filter(Boolean)
     .join(' ');
 }

@@ -38,7 +38,12 @@ export class ApprovalsService {
 
   private async decide(auth: AuthContext, id: string, decision: 'approve' | 'reject', reason: string | undefined): Promise<OrderDetailView> {
     const decided = await this.db.runRaw(auth.workspaceId, async (client) => {
-      const orders = await this.repository.decide(client, id, decision === 'approve' ? 'pending' : 'rejected', decision === 'reject' ? `approval_rejected: ${reason}` : null);
+      const orders = await this.repository.decide(
+        client,
+        id,
+        decision === 'approve' ? 'pending' : 'rejected',
+        decision === 'reject' ? `approval_rejected: ${reason}` : null,
+      );
       if (orders.length === 0) throw refusal(await this.repository.state(client, id));
       await this.audit.recordRaw(client, {
         action: decision === 'approve' ? 'order.approve' : 'order.reject',
@@ -51,9 +56,9 @@ export class ApprovalsService {
       });
       return orders[0];
     });
-    await this.jobs.decided(auth.workspaceId, decided.signalId, id).catch((err: Error) =>
-      this.logger.error({ orderId: id, err: err.message }, 'could not enqueue an approval job; the approval sweep adds it again'),
-    );
+    await this.jobs
+      .decided(auth.workspaceId, decided.signalId, id)
+      .catch((err: Error) => this.logger.error({ orderId: id, err: err.message }, 'could not enqueue an approval job; the approval sweep adds it again'));
     return this.orders.get(auth, id);
   }
 }
@@ -61,7 +66,10 @@ export class ApprovalsService {
 function refusal(state: ApprovalState | undefined): Problem {
   if (!state) return Problem.notFound('Order');
   if (state.earlierLegAwaiting) {
-    return Problem.conflict('earlier_leg_awaiting_approval', 'This is the opening order of a reversal: decide on its closing order (the earlier leg) first; the decision covers both.');
+    return Problem.conflict(
+      'earlier_leg_awaiting_approval',
+      'This is the opening order of a reversal: decide on its closing order (the earlier leg) first; the decision covers both.',
+    );
   }
   const detail =
     state.status === 'awaiting_approval'

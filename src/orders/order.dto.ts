@@ -6,7 +6,23 @@ export const orderListFilters = z.strictObject({
     .uuid()
     .optional()
     .describe("Only the bracket legs of this entry. Without it the list holds the orders routing planned; each entry's legs are in GET /v1/orders/{id}."),
-  status: z.enum(['awaiting_approval', 'pending', 'submitted', 'accepted', 'partially_filled', 'filled', 'canceled', 'expired', 'rejected', 'failed', 'blocked', 'skipped']).optional().describe('Only orders in this status.'),
+  status: z
+    .enum([
+      'awaiting_approval',
+      'pending',
+      'submitted',
+      'accepted',
+      'partially_filled',
+      'filled',
+      'canceled',
+      'expired',
+      'rejected',
+      'failed',
+      'blocked',
+      'skipped',
+    ])
+    .optional()
+    .describe('Only orders in this status.'),
 });
 export type OrderListFilter = z.infer<typeof orderListFilters>;
 

@@ -14,7 +14,10 @@ export class OrdersController {
   constructor(private readonly orders: OrdersService) {}
 
   @Get()
-  list(@Auth() auth: AuthContext, @ListQuery({ keyset: byCreatedAt, item: 'order', filters: orderListFilters, view: orderViewSchema }) query: ListRequest<OrderListFilter, TimeKey>) {
+  list(
+    @Auth() auth: AuthContext,
+    @ListQuery({ keyset: byCreatedAt, item: 'order', filters: orderListFilters, view: orderViewSchema }) query: ListRequest<OrderListFilter, TimeKey>,
+  ) {
     return this.orders.list(auth, query);
   }
 

@@ -41,7 +41,10 @@ export class OrdersRepository {
   }
 
   async scopeExists(tx: TenantTx, scope: { connectionId: string } | { routeId: string }): Promise<boolean> {
-    const count = 'connectionId' in scope ? await tx.brokerConnection.count({ where: { id: scope.connectionId } }) : await tx.route.count({ where: { id: scope.routeId, deletedAt: null } });
+    const count =
+      'connectionId' in scope
+        ? await tx.brokerConnection.count({ where: { id: scope.connectionId } })
+        : await tx.route.count({ where: { id: scope.routeId, deletedAt: null } });
     return count > 0;
   }
 }

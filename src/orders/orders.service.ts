@@ -11,7 +11,13 @@ import type { OrderDetailView, OrderListFilter, OrderView } from './order.dto';
 function toDetailView(o: Order & { fills: OrderFill[]; transitions: OrderTransition[] }, legs: Order[]): OrderDetailView {
   return {
     ...toOrderView(o),
-    fills: o.fills.map((f) => ({ brokerFillId: f.brokerFillId, quantity: f.quantity.toString(), price: f.price.toString(), fee: f.fee?.toString() ?? null, filledAt: f.filledAt.toISOString() })),
+    fills: o.fills.map((f) => ({
+      brokerFillId: f.brokerFillId,
+      quantity: f.quantity.toString(),
+      price: f.price.toString(),
+      fee: f.fee?.toString() ?? null,
+      filledAt: f.filledAt.toISOString(),
+    })),
     transitions: o.transitions.map((t) => ({ from: t.fromStatus, to: t.toStatus, at: t.at.toISOString() })),
     legs: legs.map((l) => ({
       id: l.id,

@@ -27,7 +27,13 @@ export class PnlService {
       return this.orders.fillsOf(tx, scope);
     });
     return realizedPnl(
-      fills.map((f): PnlFill => ({ symbol: f.order.symbol, side: f.order.side as PnlFill['side'], quantity: f.quantity.toString(), price: f.price.toString(), fee: f.fee?.toString() ?? null })),
+      fills.map((f): PnlFill => ({
+        symbol: f.order.symbol,
+        side: f.order.side as PnlFill['side'],
+        quantity: f.quantity.toString(),
+        price: f.price.toString(),
+        fee: f.fee?.toString() ?? null,
+      })),
     );
   }
 }

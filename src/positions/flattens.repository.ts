@@ -49,7 +49,12 @@ export function flattenedReason(flattenId: string): string {
 }
 
 /** The audit events of the orders a flatten ended, one each, with the flatten's actor. */
-export function flattenedApprovalEvents(actor: AuditEventInput['actor'], requestId: string | undefined, flattenId: string, orders: FlattenedApproval[]): AuditEventInput[] {
+export function flattenedApprovalEvents(
+  actor: AuditEventInput['actor'],
+  requestId: string | undefined,
+  flattenId: string,
+  orders: FlattenedApproval[],
+): AuditEventInput[] {
   return orders.map((o) => ({
     action: 'order.reject' as const,
     actor,
@@ -94,8 +99,18 @@ export class FlattensRepository {
        transitions AS (
          INSERT INTO order_transitions (workspace_id, order_id, from_status, to_status) SELECT workspace_id, id, 'awaiting_approval', 'rejected' FROM ended)
        SELECT id, route_id AS "routeId", symbol, signal_id AS "signalId" FROM ended`,
-      [flatten.id, workspaceId, flatten.scope, flatten.reason, flatten.requestedByType, flatten.requestedBy, connectionIds, flattenedReason(flatten.id),
-        only?.routeId ?? null, only?.symbols ?? null],
+      [
+        flatten.id,
+        workspaceId,
+        flatten.scope,
+        flatten.reason,
+        flatten.requestedByType,
+        flatten.requestedBy,
+        connectionIds,
+        flattenedReason(flatten.id),
+        only?.routeId ?? null,
+        only?.symbols ?? null,
+      ],
     );
     return rows;
   }

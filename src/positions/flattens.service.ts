@@ -53,7 +53,9 @@ export class FlattensService {
         error: c.error,
         attempts: c.attempts,
         updatedAt: c.updatedAt.toISOString(),
-        orders: orders.filter((o) => o.connectionId === c.connectionId).map(({ connectionId: _c, createdAt, ...o }) => ({ ...o, createdAt: createdAt.toISOString() })),
+        orders: orders
+          .filter((o) => o.connectionId === c.connectionId)
+          .map(({ connectionId: _c, createdAt, ...o }) => ({ ...o, createdAt: createdAt.toISOString() })),
       })),
     };
   }
@@ -65,10 +67,18 @@ export class FlattensService {
       const connections = await this.repository.connections(client, connectionId);
       if (connectionId && connections.length === 0) throw Problem.notFound('Connection');
       if (connectionId && connections[0].status !== 'active') {
-        throw Problem.conflict('connection_revoked', 'The connection is revoked: Switchyard can no longer act at its broker (close its positions at the broker).');
+        throw Problem.conflict(
+          'connection_revoked',
+          'The connection is revoked: Switchyard can no longer act at its broker (close its positions at the broker).',
+        );
       }
       const active = connections.filter((c) => c.status === 'active').map((c) => c.id);
-      const ended = await this.repository.insert(client, auth.workspaceId, { id, scope, reason: dto.reason, requestedByType: auth.actor.type, requestedBy: auth.actor.id }, active);
+      const ended = await this.repository.insert(
+        client,
+        auth.workspaceId,
+        { id, scope, reason: dto.reason, requestedByType: auth.actor.type, requestedBy: auth.actor.id },
+        active,
+      );
       await this.audit.recordRaw(client, {
         action: 'flatten.request',
         actor: auth.actor,
@@ -83,9 +93,9 @@ export class FlattensService {
     });
     // After the commit, so the worker finds the flatten; a failed add leaves that connection pending (shown as such).
     for (const target of targets) {
-      await this.jobs.flatten(auth.workspaceId, id, target).catch((err: Error) =>
-        this.logger.error({ flattenId: id, connectionId: target, err: err.message }, 'could not enqueue a flatten job'),
-      );
+      await this.jobs
+        .flatten(auth.workspaceId, id, target)
+        .catch((err: Error) => this.logger.error({ flattenId: id, connectionId: target, err: err.message }, 'could not enqueue a flatten job'));
     }
     // Each ended order's signal settles through its decision's job (the approval sweep adds it again if this add fails).
     for (const o of ended) await this.approvals.decided(auth.workspaceId, o.signalId, o.id).catch(() => undefined);

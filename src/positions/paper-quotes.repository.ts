@@ -11,7 +11,12 @@ export class PaperQuotesRepository {
   /** One row per price, stamped in the order given (clock_timestamp advances between rows). */
   async insert(client: PoolClient, workspaceId: string, connectionId: string, quotes: { symbol: string; price: string }[]): Promise<void> {
     for (const q of quotes) {
-      await client.query('INSERT INTO paper_quotes (workspace_id, connection_id, symbol, price) VALUES ($1, $2, $3, $4)', [workspaceId, connectionId, q.symbol, q.price]);
+      await client.query('INSERT INTO paper_quotes (workspace_id, connection_id, symbol, price) VALUES ($1, $2, $3, $4)', [
+        workspaceId,
+        connectionId,
+        q.symbol,
+        q.price,
+      ]);
     }
   }
 }

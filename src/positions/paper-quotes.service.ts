@@ -21,7 +21,8 @@ export class PaperQuotesService {
     await this.db.runRaw(auth.workspaceId, async (client) => {
       const connection = await this.repository.connection(client, connectionId);
       if (!connection) throw Problem.notFound('Connection');
-      if (connection.broker !== 'paper') throw Problem.unprocessable('not_paper_connection', 'Quotes are for paper connections only; a real broker has its own prices.');
+      if (connection.broker !== 'paper')
+        throw Problem.unprocessable('not_paper_connection', 'Quotes are for paper connections only; a real broker has its own prices.');
       if (connection.status !== 'active') throw Problem.conflict('connection_revoked', 'The connection was revoked.');
       await this.repository.insert(client, auth.workspaceId, connectionId, dto.quotes);
     });

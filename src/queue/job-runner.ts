@@ -38,7 +38,10 @@ export class JobRunner implements OnApplicationShutdown {
   /** Per job name: the finish time of the newest given-up job already dead-lettered. */
   private readonly sweptUntil = new Map<JobName, number>();
   /** Opened on the first pass; QueueConnection closes them on shutdown. */
-  private readonly sweptQueues = new Map<JobName, { getFailed(start: number, end: number): Promise<Array<GivenUpJob & { finishedOn?: number; failedReason?: string }>> }>();
+  private readonly sweptQueues = new Map<
+    JobName,
+    { getFailed(start: number, end: number): Promise<Array<GivenUpJob & { finishedOn?: number; failedReason?: string }>> }
+  >();
 
   constructor(
     @Inject(JOB_HANDLERS) private readonly handlers: JobHandler[],

@@ -35,7 +35,11 @@ export class QueueConnection implements OnApplicationShutdown {
   async queue<N extends JobName>(name: N): Promise<Queue<JobPayloads[N], unknown, N>> {
     const queue =
       this.backend === 'redis'
-        ? new Queue<JobPayloads[N], unknown, N>(name, { connection: this.redisConnection(), prefix: this.config.queue.prefix, defaultJobOptions: JOB_OPTIONS[name] })
+        ? new Queue<JobPayloads[N], unknown, N>(name, {
+            connection: this.redisConnection(),
+            prefix: this.config.queue.prefix,
+            defaultJobOptions: JOB_OPTIONS[name],
+          })
         : (new Queue(name, { connection: await this.postgresConnection(), defaultJobOptions: JOB_OPTIONS[name] }, createPostgresBackend) as unknown as Queue<
             JobPayloads[N],
             unknown,
@@ -48,7 +52,11 @@ export class QueueConnection implements OnApplicationShutdown {
     return queue;
   }
 
-  async worker<N extends JobName>(name: N, processor: Processor<JobPayloads[N], unknown, N>, options: Omit<WorkerOptions, 'connection'>): Promise<Worker<JobPayloads[N], unknown, N>> {
+  async worker<N extends JobName>(
+    name: N,
+    processor: Processor<JobPayloads[N], unknown, N>,
+    options: Omit<WorkerOptions, 'connection'>,
+  ): Promise<Worker<JobPayloads[N], unknown, N>> {
     const worker =
       this.backend === 'redis'
         ? new Worker<JobPayloads[N], unknown, N>(name, processor, {

@@ -2,12 +2,19 @@ import { z } from 'zod';
 import { HH_MM, isTimeZone, WEEKDAYS } from '../common/trading-windows';
 
 const decimal = z.union([z.number().positive().finite(), z.string().regex(/^\d+(\.\d+)?$/, 'must be a positive decimal')]).transform(String);
-const symbol = z.string().trim().min(1).max(40).regex(/^[A-Za-z0-9._:/-]+$/, 'must be a plain symbol');
+const symbol = z
+  .string()
+  .trim()
+  .min(1)
+  .max(40)
+  .regex(/^[A-Za-z0-9._:/-]+$/, 'must be a plain symbol');
 
-const sizing = z.strictObject({
-  mode: z.enum(['fixed', 'multiplier', 'notional', 'percent_equity']),
-  value: decimal,
-}).refine((s) => s.mode !== 'percent_equity' || Number(s.value) <= 100, { message: 'percent_equity is at most 100', path: ['value'] });
+const sizing = z
+  .strictObject({
+    mode: z.enum(['fixed', 'multiplier', 'notional', 'percent_equity']),
+    value: decimal,
+  })
+  .refine((s) => s.mode !== 'percent_equity' || Number(s.value) <= 100, { message: 'percent_equity is at most 100', path: ['value'] });
 
 const seconds = z.number().int().min(1).max(86_400);
 const clockTime = z.string().regex(HH_MM, 'must be a wall-clock time HH:MM (00:00-23:59)');
@@ -32,12 +39,27 @@ export const routeLimitsSchema = z.strictObject({
   maxQuantity: decimal.optional(),
   maxNotional: decimal.optional(),
   maxOrdersPerMinute: z.number().int().min(1).max(10_000).optional(),
-  maxSignalAgeSeconds: seconds.optional().describe('Signals whose time (else receive time) is further than this from now, past or future, are blocked as stale. Default: the workspace\'s, else 60 on live connections.'),
-  duplicateWindowSeconds: seconds.optional().describe('A signal with the ticker, action and sentiment of an earlier one from the source within this many seconds is blocked as a duplicate.'),
+  maxSignalAgeSeconds: seconds
+    .optional()
+    .describe(
+      "Signals whose time (else receive time) is further than this from now, past or future, are blocked as stale. Default: the workspace's, else 60 on live connections.",
+    ),
+  duplicateWindowSeconds: seconds
+    .optional()
+    .describe('A signal with the ticker, action and sentiment of an earlier one from the source within this many seconds is blocked as a duplicate.'),
   tradingWindows: z.array(tradingWindowSchema).min(1).max(20).optional(),
   blockExitsOutsideWindows: z.boolean().optional().describe('Block exits outside the trading windows too (default: only entries).'),
-  maxPosition: decimal.refine((v) => /[1-9]/.test(v), 'must be above 0').optional().describe('Largest position (either direction) an entry may build per symbol on the route\'s connection.'),
-  maxOpenPositions: z.number().int().min(1).max(10_000).optional().describe('Entries that would open another symbol are blocked while this many are open on the connection.'),
+  maxPosition: decimal
+    .refine((v) => /[1-9]/.test(v), 'must be above 0')
+    .optional()
+    .describe("Largest position (either direction) an entry may build per symbol on the route's connection."),
+  maxOpenPositions: z
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .optional()
+    .describe('Entries that would open another symbol are blocked while this many are open on the connection.'),
 });
 
 /** Which directions the route opens positions in; the other direction's signals only close. */
@@ -45,14 +67,26 @@ const positionMode = z.enum(['both', 'long_only', 'short_only']);
 /** An entry while a position in its direction is already open: add to it, or ignore the signal (blocked, with the reason). */
 const entryWhenOpen = z.enum(['add', 'ignore']);
 /** `manual`: the route's orders wait as `awaiting_approval` until a trader approves or rejects them, or they expire. */
-const approval = z.enum(['auto', 'manual']).describe("`manual`: orders wait for POST /v1/orders/:id/approve. Unset: the workspace's setting (default auto); a workspace set to manual holds every route's orders.");
-const approvalExpirySeconds = z.number().int().min(10).max(86_400).describe("How long an order waits for approval before it expires (default: the workspace's, else 300; at most the workspace's).");
+const approval = z
+  .enum(['auto', 'manual'])
+  .describe(
+    "`manual`: orders wait for POST /v1/orders/:id/approve. Unset: the workspace's setting (default auto); a workspace set to manual holds every route's orders.",
+  );
+const approvalExpirySeconds = z
+  .number()
+  .int()
+  .min(10)
+  .max(86_400)
+  .describe("How long an order waits for approval before it expires (default: the workspace's, else 300; at most the workspace's).");
 
 export const createRouteSchema = z.strictObject({
   sourceId: z.uuid(),
   connectionId: z.uuid(),
   sizing,
-  symbolMap: z.record(symbol, symbol).refine((m) => Object.keys(m).length <= 500, 'at most 500 entries').optional(),
+  symbolMap: z
+    .record(symbol, symbol)
+    .refine((m) => Object.keys(m).length <= 500, 'at most 500 entries')
+    .optional(),
   allowedSymbols: z.array(symbol).max(500).optional(),
   limits: routeLimitsSchema.optional(),
   positionMode: positionMode.default('both'),

@@ -4,8 +4,17 @@ import type { TenantTx } from '../database/tenant-db';
 import type { Prisma, Route } from '../generated/prisma/client';
 import type { LimitColumns } from './route-limits';
 
-const LIMIT_FIELDS = { maxQuantity: true, maxNotional: true, maxOrdersPerMinute: true, maxSignalAgeSeconds: true, duplicateWindowSeconds: true,
-  tradingWindows: true, blockExitsOutsideWindows: true, maxPosition: true, maxOpenPositions: true } as const;
+const LIMIT_FIELDS = {
+  maxQuantity: true,
+  maxNotional: true,
+  maxOrdersPerMinute: true,
+  maxSignalAgeSeconds: true,
+  duplicateWindowSeconds: true,
+  tradingWindows: true,
+  blockExitsOutsideWindows: true,
+  maxPosition: true,
+  maxOpenPositions: true,
+} as const;
 
 @Injectable()
 export class RoutesRepository {

@@ -105,10 +105,14 @@ export class RoutesService {
     if (!limits) return;
     const looser = looserThanWorkspace(limits, numericLimits(await this.routes.workspaceLimits(tx, workspaceId)));
     if (!looser) return;
-    throw Problem.unprocessable('limit_exceeds_workspace_ceiling', `limits.${looser.field}: ${looser.words}; a route may only be stricter than its workspace.`, {
-      limit: looser.field,
-      ceiling: looser.ceiling,
-    });
+    throw Problem.unprocessable(
+      'limit_exceeds_workspace_ceiling',
+      `limits.${looser.field}: ${looser.words}; a route may only be stricter than its workspace.`,
+      {
+        limit: looser.field,
+        ceiling: looser.ceiling,
+      },
+    );
   }
 
   private event(auth: AuthContext, action: 'route.create' | 'route.update' | 'route.delete', id: string, metadata: Record<string, string | boolean>) {

@@ -37,7 +37,9 @@ export function resolveBrackets(input: BracketInput): BracketPrices | { reason: 
     return { reason: 'bracket_side_unknown: a percent or amount take-profit/stop-loss on add needs sentiment long or short (which side it protects)' };
   }
   if (relative && reference === undefined) {
-    return { reason: 'price_required: a percent or amount take-profit/stop-loss needs a reference price (the signal price, or the order\'s limit or stop price)' };
+    return {
+      reason: "price_required: a percent or amount take-profit/stop-loss needs a reference price (the signal price, or the order's limit or stop price)",
+    };
   }
   const up: 1 | -1 = input.side === 'buy' ? 1 : -1;
   const prices: BracketPrices = {};

@@ -87,7 +87,9 @@ export class ConnectionFlattener implements JobHandler<'flatten-connection'> {
       if (retryable && !finalAttempt) throw err;
       const reason = err instanceof BrokerError ? `${err.kind}: ${err.message}` : retryable ? (err as Error).message : 'internal error';
       this.logger.error({ flattenId, connectionId, reason }, 'flatten failed');
-      await this.db.runRaw(workspaceId, (client) => this.finish(client, job, { status: 'failed', error: finalAttempt && retryable ? `retries exhausted: ${reason}` : reason }));
+      await this.db.runRaw(workspaceId, (client) =>
+        this.finish(client, job, { status: 'failed', error: finalAttempt && retryable ? `retries exhausted: ${reason}` : reason }),
+      );
       return { failed: true };
     } finally {
       credentials = undefined;
@@ -100,7 +102,10 @@ export class ConnectionFlattener implements JobHandler<'flatten-connection'> {
     await this.db.runRaw(workspaceId, async (client) => {
       const target = await this.repository.takeFlatten(client, flattenId, connectionId);
       if (!target || target.status === 'done' || target.status === 'failed') return;
-      await this.finish(client, job, { status: 'failed', error: `flatten_failed: the flatten job was given up (${because}); check the positions at the broker` });
+      await this.finish(client, job, {
+        status: 'failed',
+        error: `flatten_failed: the flatten job was given up (${because}); check the positions at the broker`,
+      });
     });
     this.logger.error({ flattenId, connectionId, because }, 'flatten job given up');
   }
@@ -148,7 +153,9 @@ export class ConnectionFlattener implements JobHandler<'flatten-connection'> {
       } catch (err) {
         if (!(err instanceof BrokerError) || err.retryable) throw err;
         refusals.push(`${position.symbol}: ${err.message}`);
-        await this.db.runRaw(workspaceId, (client) => this.repository.answerClose(client, flattenId, connectionId, position.symbol, { rejected: `${err.kind}: ${err.message}` }));
+        await this.db.runRaw(workspaceId, (client) =>
+          this.repository.answerClose(client, flattenId, connectionId, position.symbol, { rejected: `${err.kind}: ${err.message}` }),
+        );
       }
     }
     // A close an earlier attempt sent whose position is gone now: its outcome is read back by its client order id.
@@ -166,14 +173,23 @@ export class ConnectionFlattener implements JobHandler<'flatten-connection'> {
    * Brokers that answer an order before it fills (Coinbase always does) are asked again, briefly, so the flatten's
    * record shows the fill; a close still working after that (a closed market) stays `accepted`.
    */
-  private async followUp(job: FlattenJob, adapter: BrokerAdapter, credentials: BrokerCredentials, environment: 'paper' | 'live', working: Array<{ symbol: string; clientOrderId: string; brokerOrderId: string }>): Promise<void> {
+  private async followUp(
+    job: FlattenJob,
+    adapter: BrokerAdapter,
+    credentials: BrokerCredentials,
+    environment: 'paper' | 'live',
+    working: Array<{ symbol: string; clientOrderId: string; brokerOrderId: string }>,
+  ): Promise<void> {
     const { workspaceId, flattenId, connectionId } = job.data;
     for (let round = 0; round < FOLLOW_UPS && working.length > 0 && adapter.getOrder; round++) {
       await sleep(FOLLOW_UP_MS);
       for (const close of [...working]) {
         // The close is placed and recorded; a failed look only leaves its record at the first answer.
         const state = await adapter.getOrder(credentials, { ...close, environment, connectionId }).catch((err: Error) => {
-          this.logger.warn({ flattenId, connectionId, symbol: close.symbol, err: err instanceof BrokerError ? err.message : err.name }, 'flatten close follow-up failed');
+          this.logger.warn(
+            { flattenId, connectionId, symbol: close.symbol, err: err instanceof BrokerError ? err.message : err.name },
+            'flatten close follow-up failed',
+          );
           return null;
         });
         if (!state) continue;

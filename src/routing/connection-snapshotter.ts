@@ -58,7 +58,7 @@ export class ConnectionSnapshotter implements JobHandler<'snapshot-connection'> 
     } catch (err) {
       // Broker errors are safe to show; anything else is named in the log only.
       const error = err instanceof BrokerError ? `${err.kind}: ${err.message}` : 'internal error';
-      this.logger.warn({ connectionId, requestId, err: err instanceof BrokerError ? error : (err as Error)?.name ?? 'unknown' }, 'snapshot fetch failed');
+      this.logger.warn({ connectionId, requestId, err: err instanceof BrokerError ? error : ((err as Error)?.name ?? 'unknown') }, 'snapshot fetch failed');
       await this.db.runRaw(workspaceId, (client) => this.repository.answerSnapshot(client, connectionId, requestId, { error }));
       return { failed: true };
     } finally {

@@ -54,7 +54,11 @@ export class ConnectionTasksRepository {
     answer: { positions: HeldPosition[]; account: AccountSummary } | { error: string },
   ): Promise<void> {
     if ('error' in answer) {
-      await client.query(`UPDATE connection_snapshots SET error = $3, answered_request_id = $2 WHERE connection_id = $1`, [connectionId, requestId, answer.error.slice(0, 500)]);
+      await client.query(`UPDATE connection_snapshots SET error = $3, answered_request_id = $2 WHERE connection_id = $1`, [
+        connectionId,
+        requestId,
+        answer.error.slice(0, 500),
+      ]);
       return;
     }
     await client.query(
@@ -96,7 +100,12 @@ export class ConnectionTasksRepository {
   }
 
   /** Ends an unfinished flatten of a connection; returns how many open orders its attempts canceled (undefined if it had ended already). */
-  async finishFlatten(client: PoolClient, flattenId: string, connectionId: string, result: { status: 'done' | 'failed'; error?: string }): Promise<{ canceledOrders: number | null } | undefined> {
+  async finishFlatten(
+    client: PoolClient,
+    flattenId: string,
+    connectionId: string,
+    result: { status: 'done' | 'failed'; error?: string },
+  ): Promise<{ canceledOrders: number | null } | undefined> {
     const { rows } = await client.query<{ canceledOrders: number | null }>(
       `UPDATE flatten_connections SET status = $3, error = $4, updated_at = clock_timestamp()
         WHERE flatten_id = $1 AND connection_id = $2 AND status IN ('pending', 'running')
@@ -126,8 +135,16 @@ export class ConnectionTasksRepository {
     await client.query(
       `UPDATE flatten_orders SET status = $4, broker_order_id = COALESCE($5, broker_order_id), filled_quantity = $6, average_price = $7, reason = $8, updated_at = clock_timestamp()
         WHERE flatten_id = $1 AND connection_id = $2 AND symbol = $3`,
-      [flattenId, connectionId, symbol, ack?.status ?? 'rejected', ack?.brokerOrderId ?? null, ack?.filledQuantity ?? null, ack?.averagePrice ?? null,
-        'rejected' in answer ? answer.rejected.slice(0, 1000) : (ack?.reason ?? null)],
+      [
+        flattenId,
+        connectionId,
+        symbol,
+        ack?.status ?? 'rejected',
+        ack?.brokerOrderId ?? null,
+        ack?.filledQuantity ?? null,
+        ack?.averagePrice ?? null,
+        'rejected' in answer ? answer.rejected.slice(0, 1000) : (ack?.reason ?? null),
+      ],
     );
   }
 }

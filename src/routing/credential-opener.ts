@@ -116,7 +116,7 @@ export class CredentialOpener {
       }
       if (auditing) {
         await auditing;
-        if (current.version !== expectedVersion) throw new Error('the connection\'s credential was rotated while the order was being claimed');
+        if (current.version !== expectedVersion) throw new Error("the connection's credential was rotated while the order was being claimed");
       } else {
         await this.audit.recordRaw(client, credentialUse(context, current.version));
       }
@@ -203,7 +203,8 @@ export class CredentialOpener {
         actor: { type: 'worker', id: context.jobId },
         resource: { type: 'connection', id: context.connectionId },
         requestId: context.jobId,
-        reason: 'orderId' in context ? 'no order job is active for this connection with this id' : `no unfinished ${context.purpose} of this connection has this id`,
+        reason:
+          'orderId' in context ? 'no order job is active for this connection with this id' : `no unfinished ${context.purpose} of this connection has this id`,
         metadata: contextIds(context),
       }),
     );

@@ -41,7 +41,11 @@ export class FlattenRecovery extends LoopingService {
     if (rows.length === 0) return 0;
     this.queue ??= await this.queues.queue('flatten-connection');
     for (const r of rows) {
-      await this.queue.add('flatten-connection', { workspaceId: r.workspace_id, flattenId: r.flatten_id, connectionId: r.connection_id }, { jobId: flattenJobId(r.flatten_id, r.connection_id) });
+      await this.queue.add(
+        'flatten-connection',
+        { workspaceId: r.workspace_id, flattenId: r.flatten_id, connectionId: r.connection_id },
+        { jobId: flattenJobId(r.flatten_id, r.connection_id) },
+      );
     }
     this.logger.info({ flattens: rows.length }, 'pending flatten jobs added again');
     return rows.length;

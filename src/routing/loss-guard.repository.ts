@@ -28,7 +28,11 @@ export class LossGuardRepository {
 
   /** Every fill of the connection (orders with a side, and flatten closes), a fresh snapshot's positions, the latest quotes. */
   async inputs(client: PoolClient, connectionId: string, snapshotMaxAgeMs: number): Promise<LossInputs> {
-    const { rows } = await client.query<{ fills: (Omit<PnlFill, 'at'> & { at: string })[]; snapshot: LossInputs['snapshot']; quotes: Record<string, { price: string; at: string }> }>({
+    const { rows } = await client.query<{
+      fills: (Omit<PnlFill, 'at'> & { at: string })[];
+      snapshot: LossInputs['snapshot'];
+      quotes: Record<string, { price: string; at: string }>;
+    }>({
       name: 'loss.inputs',
       text: `SELECT
         (SELECT coalesce(json_agg(json_build_object('symbol', f.symbol, 'side', f.side, 'quantity', f.quantity, 'price', f.price, 'fee', f.fee, 'at', f.at) ORDER BY f.at, f.id), '[]')
@@ -55,7 +59,13 @@ export class LossGuardRepository {
    * Records the session's P&L and raises its high-water mark (never below 0), creating the session's row on its
    * first look; returns the row, locked until the transaction ends, so concurrent looks at one session queue here.
    */
-  async recordSession(client: PoolClient, workspaceId: string, connectionId: string, session: { start: Date; end: Date }, total: string): Promise<LossSessionRow> {
+  async recordSession(
+    client: PoolClient,
+    workspaceId: string,
+    connectionId: string,
+    session: { start: Date; end: Date },
+    total: string,
+  ): Promise<LossSessionRow> {
     const { rows } = await client.query<LossSessionRow>({
       name: 'loss.record_session',
       text: `INSERT INTO connection_loss_sessions AS s (workspace_id, connection_id, session_start, session_end, peak_pnl, last_pnl)
@@ -68,7 +78,12 @@ export class LossGuardRepository {
   }
 
   /** Records the session's breach unless one is recorded already: true for the one caller that recorded it. */
-  async recordBreach(client: PoolClient, connectionId: string, sessionStart: Date, breach: { limit: string; reason: string; flattenId: string | null }): Promise<boolean> {
+  async recordBreach(
+    client: PoolClient,
+    connectionId: string,
+    sessionStart: Date,
+    breach: { limit: string; reason: string; flattenId: string | null },
+  ): Promise<boolean> {
     const { rowCount } = await client.query({
       name: 'loss.record_breach',
       text: `UPDATE connection_loss_sessions SET breached_at = clock_timestamp(), breach_limit = $3, breach_reason = $4, flatten_id = $5, updated_at = clock_timestamp()

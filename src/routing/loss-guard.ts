@@ -86,11 +86,30 @@ export class LossGuard {
     });
     if (!flattenId) return { breach };
     const reason = `${breach.limit} breached: ${breach.reason}`.slice(0, 500);
-    const ended = await this.flattens.insert(client, workspaceId, { id: flattenId, scope: 'connection', reason, requestedByType: 'worker', requestedBy: actorId }, [connectionId]);
+    const ended = await this.flattens.insert(
+      client,
+      workspaceId,
+      { id: flattenId, scope: 'connection', reason, requestedByType: 'worker', requestedBy: actorId },
+      [connectionId],
+    );
     for (const event of flattenedApprovalEvents(actor, actorId, flattenId, ended)) await this.audit.recordRaw(client, event);
-    await this.audit.recordRaw(client, { action: 'flatten.request', actor, resource, requestId: actorId, reason, metadata: { flattenId, scope: 'connection', connections: 1, limit: breach.limit } });
+    await this.audit.recordRaw(client, {
+      action: 'flatten.request',
+      actor,
+      resource,
+      requestId: actorId,
+      reason,
+      metadata: { flattenId, scope: 'connection', connections: 1, limit: breach.limit },
+    });
     await this.repository.engageKillSwitch(client, connectionId, reason, `worker:${actorId}`);
-    await this.audit.recordRaw(client, { action: 'connection.kill_switch', actor, resource, requestId: actorId, reason, metadata: { engaged: true, limit: breach.limit, flattenId } });
+    await this.audit.recordRaw(client, {
+      action: 'connection.kill_switch',
+      actor,
+      resource,
+      requestId: actorId,
+      reason,
+      metadata: { engaged: true, limit: breach.limit, flattenId },
+    });
     return { breach, flatten: { workspaceId, flattenId, connectionId, ended } };
   }
 
@@ -131,9 +150,9 @@ export class LossGuard {
     const f = verdict?.flatten;
     if (!f) return;
     this.logger.warn({ connectionId: f.connectionId, flattenId: f.flattenId }, 'loss limit breached: flattening the connection');
-    await this.jobs.flatten(f.workspaceId, f.flattenId, f.connectionId).catch((err: Error) =>
-      this.logger.error({ flattenId: f.flattenId, err: err.message }, 'could not enqueue the loss-limit flatten; recovery will'),
-    );
+    await this.jobs
+      .flatten(f.workspaceId, f.flattenId, f.connectionId)
+      .catch((err: Error) => this.logger.error({ flattenId: f.flattenId, err: err.message }, 'could not enqueue the loss-limit flatten; recovery will'));
     // The orders awaiting approval it ended: their signals settle through their decisions' jobs (the approval sweep retries).
     for (const o of f.ended) await this.approvals.decided(f.workspaceId, o.signalId, o.id).catch(() => undefined);
   }

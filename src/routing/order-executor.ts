@@ -55,7 +55,6 @@ const LOCAL_TURN_POLL_MS = 2_000;
  */
 const LOCAL_TURN_BUDGET_MS = 60_000;
 
-
 /** What claiming an order decided. `go` carries the grant authorize() minted in the claim transaction. */
 export type Claim =
   | { kind: 'done'; status: OrderRow['status'] }
@@ -142,7 +141,8 @@ export class OrderExecutor {
     }
     next?.deliver(handedOver);
     // A fill that breaches the connection's loss limit acts now, not at the next signal.
-    if (route.lossLimited && (legFilled || (outcome.filledQuantity && isPositiveDecimal(outcome.filledQuantity)))) await this.lossGuard.afterFill(job.workspaceId, order.connectionId, job.id);
+    if (route.lossLimited && (legFilled || (outcome.filledQuantity && isPositiveDecimal(outcome.filledQuantity))))
+      await this.lossGuard.afterFill(job.workspaceId, order.connectionId, job.id);
     if (outcome.status === 'failed') await this.deadLettered(job, order, outcome.reason ?? 'failed');
     return { status: outcome.status, signalStatus };
   }
@@ -168,7 +168,8 @@ export class OrderExecutor {
     await locked;
     // An order awaiting approval is never sent from here: only its approval (status pending) lets it go.
     const done = TERMINAL_ORDER_STATUSES.has(progress.status) || progress.status === 'awaiting_approval';
-    const blocked = done || earlierOpen ? undefined : (riskGate(switches, connection) ?? connectionRiskRefusal(connection!.risk, intent) ?? priorLegRefusal(priorLeg));
+    const blocked =
+      done || earlierOpen ? undefined : (riskGate(switches, connection) ?? connectionRiskRefusal(connection!.risk, intent) ?? priorLegRefusal(priorLeg));
     // Any earlier attempt (a retry, or a second run of this job) may have reached the broker.
     const go = (grant: CredentialGrant): Claim => ({ kind: 'go', grant, environment: connection!.environment, lookupFirst: progress.attempts > 0 });
     if (ahead) {
@@ -257,7 +258,12 @@ export class OrderExecutor {
     try {
       credentials = await this.opener.open(claim.grant);
       if (claim.lookupFirst) {
-        const existing = await adapter.findOrder(credentials, { clientOrderId: order.clientOrderId, symbol: order.symbol, environment, connectionId: order.connectionId });
+        const existing = await adapter.findOrder(credentials, {
+          clientOrderId: order.clientOrderId,
+          symbol: order.symbol,
+          environment,
+          connectionId: order.connectionId,
+        });
         if (existing) return fromAck(existing);
       }
       return await this.perform(adapter, credentials, order, route, environment);
@@ -268,13 +274,20 @@ export class OrderExecutor {
     }
   }
 
-  private async perform(adapter: BrokerAdapter, credentials: BrokerCredentials, order: OrderRow, route: ExecutedRoute, environment: 'paper' | 'live'): Promise<Outcome> {
+  private async perform(
+    adapter: BrokerAdapter,
+    credentials: BrokerCredentials,
+    order: OrderRow,
+    route: ExecutedRoute,
+    environment: 'paper' | 'live',
+  ): Promise<Outcome> {
     const base = { clientOrderId: order.clientOrderId, symbol: order.symbol, environment, connectionId: order.connectionId };
     if (order.intent === 'cancel') {
       const canceled = await adapter.cancelOpenOrders(credentials, order.symbol, environment, order.connectionId);
       return { status: 'accepted', reason: `canceled ${canceled} open order(s)` };
     }
-    const position = order.intent === 'exit' || order.positionRule ? await adapter.getPosition(credentials, order.symbol, environment, order.connectionId) : undefined;
+    const position =
+      order.intent === 'exit' || order.positionRule ? await adapter.getPosition(credentials, order.symbol, environment, order.connectionId) : undefined;
     let request: OrderRequest;
     if (order.intent === 'exit') {
       const close = exitSize(order, position!);
@@ -299,7 +312,12 @@ export class OrderExecutor {
       if (order.quantity === null && route.maxPosition !== null) {
         const held = position ?? (await adapter.getPosition(credentials, order.symbol, environment, order.connectionId));
         const book = { source: 'broker' as const, positions: new Map([[order.symbol, parseDecimal(held.quantity)]]), working: [] };
-        const over = positionLimitRefusal({ intent: 'entry', symbol: order.symbol, side: side!, type: order.orderType, quantity }, { maxPosition: route.maxPosition, maxOpenPositions: null }, book, false);
+        const over = positionLimitRefusal(
+          { intent: 'entry', symbol: order.symbol, side: side!, type: order.orderType, quantity },
+          { maxPosition: route.maxPosition, maxOpenPositions: null },
+          book,
+          false,
+        );
         if (over) return { status: 'blocked', reason: over.reason, limit: over.limit };
       }
       request = {
@@ -323,7 +341,13 @@ export class OrderExecutor {
   }
 
   /** percent_equity: the quantity from the account's equity, or the blocked outcome saying why there is none. */
-  private async sizedFromEquity(adapter: BrokerAdapter, credentials: BrokerCredentials, order: OrderRow, route: ExecutedRoute, environment: 'paper' | 'live'): Promise<string | Outcome> {
+  private async sizedFromEquity(
+    adapter: BrokerAdapter,
+    credentials: BrokerCredentials,
+    order: OrderRow,
+    route: ExecutedRoute,
+    environment: 'paper' | 'live',
+  ): Promise<string | Outcome> {
     const sized = sizeFromEquity(planOf(order), route, await adapter.getEquity(credentials, environment, order.connectionId));
     return 'reason' in sized ? { status: 'blocked', reason: sized.reason } : sized.quantity;
   }
@@ -362,7 +386,14 @@ function priorLegRefusal(prior: { status: OrderRow['status']; reason: string | n
 }
 
 function fromAck(ack: OrderAck): Outcome {
-  return { status: ack.status, brokerOrderId: ack.brokerOrderId, filledQuantity: ack.filledQuantity, averagePrice: ack.averagePrice, reason: ack.reason, legs: ack.legs };
+  return {
+    status: ack.status,
+    brokerOrderId: ack.brokerOrderId,
+    filledQuantity: ack.filledQuantity,
+    averagePrice: ack.averagePrice,
+    reason: ack.reason,
+    legs: ack.legs,
+  };
 }
 
 /** What an exit closes: the whole position on the side it names (a `sell` exit closes a long), or why nothing. */
@@ -372,7 +403,9 @@ function exitSize(order: OrderRow, position: Position): { side: 'buy' | 'sell'; 
   const open = held > ZERO ? 'long' : held < ZERO ? 'short' : undefined;
   if (!open) return { skip: `no_position: there is no ${wanted === 'any' ? '' : `${wanted} `}${order.symbol} position to close` };
   if (wanted !== 'any' && wanted !== open) {
-    return { skip: `no_position: there is no ${wanted} ${order.symbol} position to close (the position is ${open} ${absDecimal(position.quantity)}); nothing was sent` };
+    return {
+      skip: `no_position: there is no ${wanted} ${order.symbol} position to close (the position is ${open} ${absDecimal(position.quantity)}); nothing was sent`,
+    };
   }
   return { side: open === 'long' ? 'sell' : 'buy', quantity: absDecimal(position.quantity) };
 }

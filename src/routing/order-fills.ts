@@ -29,5 +29,12 @@ export function newFills(recorded: RecordedFill, state: BrokerOrderState, now: D
   const notionalBefore = recorded.averagePrice ? mul(before, parseDecimal(recorded.averagePrice)) : ZERO;
   const price = div(mul(after, parseDecimal(state.averagePrice)) - notionalBefore, step);
   if (price <= ZERO) return [];
-  return [{ brokerFillId: cumulativeFillId(state.filledQuantity), quantity: formatDecimal(step), price: formatDecimal(price), time: state.updatedAt ?? now.toISOString() }];
+  return [
+    {
+      brokerFillId: cumulativeFillId(state.filledQuantity),
+      quantity: formatDecimal(step),
+      price: formatDecimal(price),
+      time: state.updatedAt ?? now.toISOString(),
+    },
+  ];
 }

@@ -80,7 +80,14 @@ export function planOrders(signal: RoutableSignal, route: RouteRules, broker: Br
     return [{ ok: false, symbol, reason: `symbol_not_allowed: ${symbol} is not in this route's allowed symbols` }];
   }
   const referencePrice = signal.price ?? signal.limitPrice;
-  const exit = (side?: 'buy' | 'sell', positionRule?: PositionRule): OrderPlan => ({ intent: 'exit', symbol, side, positionRule, type: 'market', referencePrice });
+  const exit = (side?: 'buy' | 'sell', positionRule?: PositionRule): OrderPlan => ({
+    intent: 'exit',
+    symbol,
+    side,
+    positionRule,
+    type: 'market',
+    referencePrice,
+  });
   const open = (side: 'buy' | 'sell') => entry(signal, route, symbol, referencePrice, side, route.entryWhenOpen === 'ignore' ? 'unless_open' : undefined);
   if (signal.action === 'cancel') return [{ ok: true, plan: { intent: 'cancel', symbol, type: 'market', referencePrice } }];
   if (signal.action === 'exit') return [{ ok: true, plan: exit() }];
@@ -116,7 +123,9 @@ function resolveSymbol(ticker: string, route: RouteRules, broker: BrokerName): {
   const symbol = brokerSymbol(broker, ticker);
   if (symbol) return { symbol };
   if (isContinuousFuture(ticker)) {
-    return { reason: `symbol_unmapped: ${ticker} is TradingView's continuous futures notation and ${broker} trades no futures; map it to an instrument in the route's symbolMap` };
+    return {
+      reason: `symbol_unmapped: ${ticker} is TradingView's continuous futures notation and ${broker} trades no futures; map it to an instrument in the route's symbolMap`,
+    };
   }
   return { reason: `symbol_unmapped: ${broker} has no symbol like ${ticker}; map it to one in the route's symbolMap` };
 }
@@ -129,7 +138,14 @@ function modeReason(mode: 'long_only' | 'short_only'): string {
   return `position_mode: this route is ${direction}-only; it opens and adds to ${direction} positions only`;
 }
 
-function entry(signal: RoutableSignal, route: RouteRules, symbol: string, referencePrice: string | undefined, side: 'buy' | 'sell' | undefined, positionRule?: PositionRule): PlanResult {
+function entry(
+  signal: RoutableSignal,
+  route: RouteRules,
+  symbol: string,
+  referencePrice: string | undefined,
+  side: 'buy' | 'sell' | undefined,
+  positionRule?: PositionRule,
+): PlanResult {
   const brackets = resolveBrackets({ ...signal, side });
   if ('reason' in brackets) return { ok: false, symbol, reason: brackets.reason };
   const base: OrderPlan = {

@@ -53,7 +53,13 @@ async function applyState(
  * The entry's bracket legs (from its submit answer or any later look at it): each recorded as an order of its own, then
  * its state recorded on the same path as any order's. True when a leg added a fill.
  */
-export async function recordLegs(repository: OrderSyncRepository, client: PoolClient, parentOrderId: string, legs: BrokerLeg[], nextInMs: number): Promise<boolean> {
+export async function recordLegs(
+  repository: OrderSyncRepository,
+  client: PoolClient,
+  parentOrderId: string,
+  legs: BrokerLeg[],
+  nextInMs: number,
+): Promise<boolean> {
   const ids = new Map((await repository.recordLegs(client, parentOrderId, legs)).map((r) => [r.brokerOrderId, r.id]));
   let filled = false;
   for (const leg of legs) {

@@ -185,7 +185,8 @@ export class OrderStreams implements OnModuleDestroy {
       const result = await recordBrokerState(this.syncRepository, db, orderId, event.state, this.config.orderSync.intervalMs);
       return result && { orderId, ...result };
     });
-    if (moved && moved.from !== moved.to) this.logger.info({ orderId: moved.orderId, from: moved.from, to: moved.to, via: 'stream' }, 'order status changed at the broker');
+    if (moved && moved.from !== moved.to)
+      this.logger.info({ orderId: moved.orderId, from: moved.from, to: moved.to, via: 'stream' }, 'order status changed at the broker');
     if (moved?.filled) await this.lossGuard.afterFill(entry.workspaceId, entry.connectionId, `stream-${moved.orderId}`);
   }
 }

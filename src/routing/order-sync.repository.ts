@@ -82,8 +82,14 @@ export class OrderSyncRepository {
             FROM orders o, unnest($2::text[], $3::numeric[], $4::numeric[], $5::numeric[], $6::timestamptz[]) AS f(id, quantity, price, fee, at)
            WHERE o.id = $1
           ON CONFLICT (order_id, broker_fill_id) DO NOTHING`,
-        values: [orderId, result.fills.map((f) => f.brokerFillId), result.fills.map((f) => f.quantity), result.fills.map((f) => f.price),
-          result.fills.map((f) => f.fee ?? null), result.fills.map((f) => f.time)],
+        values: [
+          orderId,
+          result.fills.map((f) => f.brokerFillId),
+          result.fills.map((f) => f.quantity),
+          result.fills.map((f) => f.price),
+          result.fills.map((f) => f.fee ?? null),
+          result.fills.map((f) => f.time),
+        ],
       });
     }
     await client.query({
@@ -124,8 +130,17 @@ export class OrderSyncRepository {
         SELECT id, broker_order_id AS "brokerOrderId" FROM inserted
         UNION ALL
         SELECT id, broker_order_id FROM orders WHERE parent_order_id = $1 AND broker_order_id = ANY($2::text[])`,
-      values: [parentOrderId, legs.map((l) => l.state.brokerOrderId), legs.map((l) => l.clientOrderId), legs.map((l) => l.role), legs.map((l) => l.side),
-        legs.map((l) => l.type), legs.map((l) => l.quantity), legs.map((l) => l.limitPrice ?? null), legs.map((l) => l.stopPrice ?? null)],
+      values: [
+        parentOrderId,
+        legs.map((l) => l.state.brokerOrderId),
+        legs.map((l) => l.clientOrderId),
+        legs.map((l) => l.role),
+        legs.map((l) => l.side),
+        legs.map((l) => l.type),
+        legs.map((l) => l.quantity),
+        legs.map((l) => l.limitPrice ?? null),
+        legs.map((l) => l.stopPrice ?? null),
+      ],
     });
     return rows;
   }

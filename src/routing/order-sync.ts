@@ -81,9 +81,7 @@ export class OrderSync extends LoopingService {
     const lane = async () => {
       while (next < orders.length && !this.loop.stopped) {
         const { id, workspaceId } = orders[next++];
-        await this.syncOne(workspaceId, id, force).catch((err: Error) =>
-          this.logger.error({ orderId: id, err: err.message }, 'order sync failed'),
-        );
+        await this.syncOne(workspaceId, id, force).catch((err: Error) => this.logger.error({ orderId: id, err: err.message }, 'order sync failed'));
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.config.orderSync.concurrency, orders.length) }, lane));
@@ -114,10 +112,18 @@ export class OrderSync extends LoopingService {
     try {
       credentials = await this.opener.open(grant);
       const adapter = this.brokers.get(order.broker as BrokerName);
-      const lookup = { clientOrderId: order.clientOrderId, brokerOrderId: order.brokerOrderId ?? undefined, symbol: order.symbol, environment: order.environment, connectionId: order.connectionId };
+      const lookup = {
+        clientOrderId: order.clientOrderId,
+        brokerOrderId: order.brokerOrderId ?? undefined,
+        symbol: order.symbol,
+        environment: order.environment,
+        connectionId: order.connectionId,
+      };
       const state = await adapter.getOrder!(credentials, lookup);
       if (!state) throw new Error(`${order.broker} does not know order ${order.clientOrderId}`);
-      const moved = await this.db.runRawLifecycle(workspaceId, (client) => recordBrokerState(this.repository, client, order.id, state, this.config.orderSync.intervalMs));
+      const moved = await this.db.runRawLifecycle(workspaceId, (client) =>
+        recordBrokerState(this.repository, client, order.id, state, this.config.orderSync.intervalMs),
+      );
       if (moved && moved.from !== moved.to) this.logger.info({ orderId: order.id, from: moved.from, to: moved.to }, 'order status changed at the broker');
       if (moved?.filled) await this.lossGuard.afterFill(workspaceId, order.connectionId, context.jobId);
     } catch (err) {
@@ -131,7 +137,16 @@ export class OrderSync extends LoopingService {
   private async backOff(workspaceId: string, order: SyncedOrder, err: unknown): Promise<void> {
     const { intervalMs, maxBackoffMs } = this.config.orderSync;
     const retryInMs = equalJitterBackoff(intervalMs, Math.min(order.syncFailures + 1, 20), maxBackoffMs);
-    this.logger.warn({ orderId: order.id, broker: order.broker, failures: order.syncFailures + 1, retryInMs, err: err instanceof BrokerError ? err.message : (err as Error)?.name ?? 'unknown' }, 'order sync ask failed');
+    this.logger.warn(
+      {
+        orderId: order.id,
+        broker: order.broker,
+        failures: order.syncFailures + 1,
+        retryInMs,
+        err: err instanceof BrokerError ? err.message : ((err as Error)?.name ?? 'unknown'),
+      },
+      'order sync ask failed',
+    );
     await this.db.runRawLifecycle(workspaceId, (client) => this.repository.failed(client, order.id, retryInMs));
   }
 }

@@ -71,7 +71,19 @@ export interface OrderRow {
   trailPercent: string | null;
   trailAmount: string | null;
   referencePrice: string | null;
-  status: 'awaiting_approval' | 'pending' | 'submitted' | 'accepted' | 'partially_filled' | 'filled' | 'canceled' | 'expired' | 'rejected' | 'failed' | 'blocked' | 'skipped';
+  status:
+    | 'awaiting_approval'
+    | 'pending'
+    | 'submitted'
+    | 'accepted'
+    | 'partially_filled'
+    | 'filled'
+    | 'canceled'
+    | 'expired'
+    | 'rejected'
+    | 'failed'
+    | 'blocked'
+    | 'skipped';
   reason: string | null;
   attempts: number;
 }
@@ -84,7 +96,17 @@ const SIGNED_DECIMAL = /^-?\d+(\.\d+)?$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Answered: routing is done with the order (an accepted or partially filled one is then followed by OrderSync). */
-export const TERMINAL_ORDER_STATUSES: ReadonlySet<OrderRow['status']> = new Set(['accepted', 'partially_filled', 'filled', 'canceled', 'expired', 'rejected', 'failed', 'blocked', 'skipped']);
+export const TERMINAL_ORDER_STATUSES: ReadonlySet<OrderRow['status']> = new Set([
+  'accepted',
+  'partially_filled',
+  'filled',
+  'canceled',
+  'expired',
+  'rejected',
+  'failed',
+  'blocked',
+  'skipped',
+]);
 
 export interface Switches {
   platformKill: boolean;
@@ -186,9 +208,35 @@ const INSERT_COLUMNS = `id, workspace_id, signal_id, route_id, connection_id, br
 /** Appends one new order's values to `values` and returns its `($n, …)` tuple. */
 function insertTuple(values: unknown[], workspaceId: string, signal: SignalRow, o: NewOrder): string {
   const p = o.plan;
-  const row = [o.id, workspaceId, signal.id, o.routeId, o.connectionId, o.broker, o.clientOrderId, signal.seq, o.leg, p.intent, p.positionRule ?? null, p.symbol, p.side ?? null,
-    p.type, p.quantity ?? null, p.limitPrice ?? null, p.stopPrice ?? null, p.timeInForce ?? null, p.takeProfit ?? null, p.stopLoss ?? null,
-    p.stopLossLimit ?? null, p.trailPercent ?? null, p.trailAmount ?? null, p.referencePrice ?? null, o.status, o.reason ?? null, o.approvalExpiresAt ?? null];
+  const row = [
+    o.id,
+    workspaceId,
+    signal.id,
+    o.routeId,
+    o.connectionId,
+    o.broker,
+    o.clientOrderId,
+    signal.seq,
+    o.leg,
+    p.intent,
+    p.positionRule ?? null,
+    p.symbol,
+    p.side ?? null,
+    p.type,
+    p.quantity ?? null,
+    p.limitPrice ?? null,
+    p.stopPrice ?? null,
+    p.timeInForce ?? null,
+    p.takeProfit ?? null,
+    p.stopLoss ?? null,
+    p.stopLossLimit ?? null,
+    p.trailPercent ?? null,
+    p.trailAmount ?? null,
+    p.referencePrice ?? null,
+    o.status,
+    o.reason ?? null,
+    o.approvalExpiresAt ?? null,
+  ];
   const start = values.length;
   values.push(...row);
   return `(${row.map((_, i) => `$${start + i + 1}`).join(', ')})`;
@@ -206,7 +254,15 @@ function sealedCredential(r: SealedRow | undefined): { version: number; sealed: 
   if (!r) return undefined;
   return {
     version: r.version,
-    sealed: { formatVersion: r.formatVersion, algorithm: r.algorithm, kmsKeyId: r.kmsKeyId, wrappedKey: r.wrappedKey, iv: r.iv, tag: r.tag, ciphertext: r.ciphertext },
+    sealed: {
+      formatVersion: r.formatVersion,
+      algorithm: r.algorithm,
+      kmsKeyId: r.kmsKeyId,
+      wrappedKey: r.wrappedKey,
+      iv: r.iv,
+      tag: r.tag,
+      ciphertext: r.ciphertext,
+    },
   };
 }
 
@@ -335,7 +391,10 @@ export class RoutingRepository {
    * The sealed credential for following an order at its broker: only while the order is still working there
    * (accepted or partially filled) and its connection is active.
    */
-  async sealedCredentialForSync(client: PoolClient, ctx: { orderId: string; connectionId: string }): Promise<{ version: number; sealed: SealedSecret } | undefined> {
+  async sealedCredentialForSync(
+    client: PoolClient,
+    ctx: { orderId: string; connectionId: string },
+  ): Promise<{ version: number; sealed: SealedSecret } | undefined> {
     const { rows } = await client.query<SealedRow>({
       name: 'routing.sealed_credential_for_sync',
       text: `SELECT ${SEALED_COLUMNS}
@@ -352,7 +411,10 @@ export class RoutingRepository {
    * The sealed credential for a connection-wide job: a snapshot request still unanswered, or a flatten of this
    * connection still unfinished; the connection active either way.
    */
-  async sealedCredentialForTask(client: PoolClient, ctx: { connectionId: string; purpose: 'snapshot' | 'flatten'; taskId: string }): Promise<{ version: number; sealed: SealedSecret } | undefined> {
+  async sealedCredentialForTask(
+    client: PoolClient,
+    ctx: { connectionId: string; purpose: 'snapshot' | 'flatten'; taskId: string },
+  ): Promise<{ version: number; sealed: SealedSecret } | undefined> {
     const pending =
       ctx.purpose === 'snapshot'
         ? `EXISTS (SELECT 1 FROM connection_snapshots s WHERE s.connection_id = c.id AND s.request_id = $2 AND s.answered_request_id IS DISTINCT FROM $2)`
@@ -462,7 +524,15 @@ export class RoutingRepository {
   async finishOrder(
     client: PoolClient,
     orderId: string,
-    outcome: { status: OrderRow['status']; reason?: string; brokerOrderId?: string; filledQuantity?: string; averagePrice?: string; quantity?: string; side?: 'buy' | 'sell' },
+    outcome: {
+      status: OrderRow['status'];
+      reason?: string;
+      brokerOrderId?: string;
+      filledQuantity?: string;
+      averagePrice?: string;
+      quantity?: string;
+      side?: 'buy' | 'sell';
+    },
   ): Promise<void> {
     const filled = outcome.filledQuantity && outcome.averagePrice && isPositiveDecimal(outcome.filledQuantity) ? outcome.filledQuantity : null;
     await client.query({
@@ -482,9 +552,18 @@ export class RoutingRepository {
        INSERT INTO order_fills (workspace_id, order_id, broker_fill_id, quantity, price, filled_at)
        SELECT u.workspace_id, u.id, $8, $9, $6, clock_timestamp() FROM updated u WHERE $8::text IS NOT NULL
        ON CONFLICT (order_id, broker_fill_id) DO NOTHING`,
-      values: [orderId, outcome.status, outcome.reason ?? null, outcome.brokerOrderId ?? null, outcome.filledQuantity ?? null, outcome.averagePrice ?? null,
-        outcome.quantity ?? null, filled ? cumulativeFillId(filled) : null, filled, outcome.side ?? null],
+      values: [
+        orderId,
+        outcome.status,
+        outcome.reason ?? null,
+        outcome.brokerOrderId ?? null,
+        outcome.filledQuantity ?? null,
+        outcome.averagePrice ?? null,
+        outcome.quantity ?? null,
+        filled ? cumulativeFillId(filled) : null,
+        filled,
+        outcome.side ?? null,
+      ],
     });
   }
-
 }

@@ -155,7 +155,8 @@ export class SignalRouter implements JobHandler<'route-signal'> {
     });
     if (!failed) return;
     this.logger.error({ signalId, jobId: job.id, because, orders: failed.length }, 'routing job given up; signal dead-lettered');
-    for (const order of failed) await this.executor.deadLettered(execution, order, order.status === 'submitted' ? `${why}; sent, state at the broker unknown` : `${why}; never sent`);
+    for (const order of failed)
+      await this.executor.deadLettered(execution, order, order.status === 'submitted' ? `${why}; sent, state at the broker unknown` : `${why}; never sent`);
   }
 
   private async plan(client: PoolClient, signalId: string, workspaceId: string, execution: ExecutionJob) {
@@ -188,7 +189,8 @@ export class SignalRouter implements JobHandler<'route-signal'> {
       // claim's savepoint above: a claim in the plan is made only for a single pending order).
       if (orders.length === planned.length) {
         for (const o of planned) {
-          if (o.limit) sent(this.audit.recordRaw(client, orderBlockedEvent(execution.id, { ...o, symbol: o.plan.symbol }, o.limit, o.reason!, { signalId: signal.id })));
+          if (o.limit)
+            sent(this.audit.recordRaw(client, orderBlockedEvent(execution.id, { ...o, symbol: o.plan.symbol }, o.limit, o.reason!, { signalId: signal.id })));
         }
       }
       // Fewer than planned: another run of this job inserted them while this one waited for the signal
@@ -218,9 +220,23 @@ export class SignalRouter implements JobHandler<'route-signal'> {
     const legs = planOrders(toRoutable(signal), route, route.broker as BrokerName);
     const closesFirst = legs.length > 1 && legs[0].ok && legs[0].plan.intent === 'exit';
     return (refused ? legs.slice(0, 1) : legs).map((planned, leg): NewOrder => {
-      const common = { id: randomUUID(), routeId: route.id, connectionId: route.connectionId, broker: route.broker, leg, clientOrderId: clientOrderId(signal.id, route.id, leg) };
+      const common = {
+        id: randomUUID(),
+        routeId: route.id,
+        connectionId: route.connectionId,
+        broker: route.broker,
+        leg,
+        clientOrderId: clientOrderId(signal.id, route.id, leg),
+      };
       const symbol = planned.ok ? planned.plan.symbol : planned.symbol;
-      if (refused) return { ...common, plan: { intent: planned.ok ? planned.plan.intent : 'entry', symbol, type: 'market' }, status: 'blocked', reason: refused.reason, limit: refused.limit };
+      if (refused)
+        return {
+          ...common,
+          plan: { intent: planned.ok ? planned.plan.intent : 'entry', symbol, type: 'market' },
+          status: 'blocked',
+          reason: refused.reason,
+          limit: refused.limit,
+        };
       if (!planned.ok) return { ...common, plan: { intent: 'entry', symbol, type: 'market' }, status: 'blocked', reason: planned.reason };
       const outside = windowsRefusal(route, planned.plan.intent, now);
       if (outside) return { ...common, plan: planned.plan, status: 'blocked', reason: outside, limit: 'tradingWindows' };
@@ -242,7 +258,13 @@ export class SignalRouter implements JobHandler<'route-signal'> {
    * was planned; the wait was the reviewer's); kill switches are checked by the claim as for every order. A refused
    * leg ends `blocked` with the reason, audited; the orders are returned as they now are.
    */
-  private async recheckApproved(client: PoolClient, workspaceId: string, plan: { orders: OrderRow[]; routes: Map<string, RouteRow>; losses: Map<string, LossVerdict> }, routeId: string, jobId: string): Promise<OrderRow[]> {
+  private async recheckApproved(
+    client: PoolClient,
+    workspaceId: string,
+    plan: { orders: OrderRow[]; routes: Map<string, RouteRow>; losses: Map<string, LossVerdict> },
+    routeId: string,
+    jobId: string,
+  ): Promise<OrderRow[]> {
     const route = plan.routes.get(routeId);
     const approved = plan.orders.filter((o) => o.routeId === routeId && o.status === 'pending' && o.attempts === 0);
     if (!route || approved.length === 0) return plan.orders;
@@ -253,12 +275,23 @@ export class SignalRouter implements JobHandler<'route-signal'> {
     let book: ConnectionBook | undefined;
     if (entries && (route.maxPosition !== null || route.maxOpenPositions !== null)) {
       sent(this.repository.lockConnection(client, route.connectionId));
-      book = await this.repository.connectionBook(client, route.connectionId, this.config.snapshot.maxAgeMs, approved.map((o) => o.id));
+      book = await this.repository.connectionBook(
+        client,
+        route.connectionId,
+        this.config.snapshot.maxAgeMs,
+        approved.map((o) => o.id),
+      );
     }
     const closesFirst = approved.length > 1 && approved[0].intent === 'exit';
     const blocked = new Map<string, { reason: string; limit: string }>();
     for (const order of approved) {
-      const leg: OrderPlan = { intent: order.intent, symbol: order.symbol, side: order.side ?? undefined, quantity: order.quantity ?? undefined, type: order.orderType };
+      const leg: OrderPlan = {
+        intent: order.intent,
+        symbol: order.symbol,
+        side: order.side ?? undefined,
+        quantity: order.quantity ?? undefined,
+        type: order.orderType,
+      };
       const outside = windowsRefusal(route, leg.intent, now);
       const refusal = outside
         ? { reason: outside, limit: 'tradingWindows' }

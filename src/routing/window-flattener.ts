@@ -53,9 +53,9 @@ export class WindowFlattener extends LoopingService {
       if (!made) continue;
       const { flattenId, endedApprovals } = made;
       this.logger.info({ routeId: route.routeId, flattenId }, 'trading window ended: flattening the route');
-      await this.jobs.flatten(route.workspaceId, flattenId, route.connectionId).catch((err: Error) =>
-        this.logger.error({ flattenId, err: err.message }, 'could not enqueue the window-end flatten; recovery will'),
-      );
+      await this.jobs
+        .flatten(route.workspaceId, flattenId, route.connectionId)
+        .catch((err: Error) => this.logger.error({ flattenId, err: err.message }, 'could not enqueue the window-end flatten; recovery will'));
       for (const o of endedApprovals) await this.approvals.decided(route.workspaceId, o.signalId, o.id).catch(() => undefined);
       queued++;
     }

@@ -8,7 +8,12 @@ const DECIMAL_MESSAGE = 'must be a positive decimal number with at most 20 integ
  * such as {{strategy.order.contracts}} arrive as strings ("10", "0.5"), so numeric strings are accepted.
  */
 export const positiveDecimal = z.unknown().transform((value, ctx): string => {
-  const text = typeof value === 'number' && Number.isFinite(value) ? value.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 20 }) : typeof value === 'string' ? value.trim() : undefined;
+  const text =
+    typeof value === 'number' && Number.isFinite(value)
+      ? value.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 20 })
+      : typeof value === 'string'
+        ? value.trim()
+        : undefined;
   const match = text === undefined ? null : DECIMAL.exec(text);
   const canonical = match ? `${match[1].replace(/^0+(?=\d)/, '')}${match[2] && /[1-9]/.test(match[2]) ? `.${match[2].replace(/0+$/, '')}` : ''}` : '';
   if (!match || !/[1-9]/.test(canonical)) {

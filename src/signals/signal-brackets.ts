@@ -26,7 +26,10 @@ const below100 = positiveDecimal.refine((v) => Number(v) < 100, 'must be below 1
 
 const takeProfitObject = z
   .strictObject({ limitPrice: positiveDecimal.optional(), percent: positiveDecimal.optional(), amount: positiveDecimal.optional() })
-  .refine((t) => ['limitPrice', ...DISTANCES].filter((k) => t[k as keyof typeof t] !== undefined).length === 1, 'must hold exactly one of limitPrice, percent, amount');
+  .refine(
+    (t) => ['limitPrice', ...DISTANCES].filter((k) => t[k as keyof typeof t] !== undefined).length === 1,
+    'must hold exactly one of limitPrice, percent, amount',
+  );
 
 const stopLossObject = z
   .strictObject({
@@ -80,7 +83,11 @@ function bracketField<T>(object: z.ZodType<T>, fromPrice: (price: string) => T, 
   });
 }
 
-export const takeProfitField = bracketField<TakeProfit>(takeProfitObject, (limitPrice) => ({ limitPrice }), 'an object with one of limitPrice, percent, amount');
+export const takeProfitField = bracketField<TakeProfit>(
+  takeProfitObject,
+  (limitPrice) => ({ limitPrice }),
+  'an object with one of limitPrice, percent, amount',
+);
 export const stopLossField = bracketField<StopLoss>(
   stopLossObject,
   (stopPrice) => ({ type: 'stop', stopPrice }),

@@ -134,7 +134,10 @@ export class SignalIntakeService {
       this.logger.info({ requestId: delivery.requestId, sourceId, reason: refusal }, 'webhook refused');
       this.failures.record(source.workspaceId, sourceId, refusal, delivery.ip, delivery.requestId);
     } else {
-      this.logger.warn({ requestId: delivery.requestId, sourceId, reason: refusal }, 'webhook refused (malformed or off-allowlist: not counted toward the signature-failure page)');
+      this.logger.warn(
+        { requestId: delivery.requestId, sourceId, reason: refusal },
+        'webhook refused (malformed or off-allowlist: not counted toward the signature-failure page)',
+      );
     }
     throw webhookUnauthorized();
   }
@@ -145,7 +148,10 @@ export class SignalIntakeService {
     let result: VerifyResult;
     if (mode === 'token') {
       if (!delivery.token || !URL_TOKEN.test(delivery.token)) return 'malformed_token';
-      result = verifyToken(delivery.token, source.secrets.flatMap((s) => (s.tokenHash ? [{ version: s.version, key: s.tokenHash }] : [])));
+      result = verifyToken(
+        delivery.token,
+        source.secrets.flatMap((s) => (s.tokenHash ? [{ version: s.version, key: s.tokenHash }] : [])),
+      );
     } else {
       const versions = source.secrets.map((s) => s.version);
       const now = Math.floor(Date.now() / 1000);

@@ -36,7 +36,11 @@ const needs = (types: string[], field: string) => ({
 });
 
 export const SIGNAL_PROPERTIES = {
-  ticker: { type: 'string', pattern: `^\\s*${TICKER.source.slice(1, -1)}\\s*$`, description: 'The instrument as TradingView sends it (NASDAQ:AAPL, BINANCE:BTCUSDT, OANDA:EURUSD, ES1!).' },
+  ticker: {
+    type: 'string',
+    pattern: `^\\s*${TICKER.source.slice(1, -1)}\\s*$`,
+    description: 'The instrument as TradingView sends it (NASDAQ:AAPL, BINANCE:BTCUSDT, OANDA:EURUSD, ES1!).',
+  },
   action: anyCase(ACTION_INPUTS, 'buy, sell, exit (alias close), cancel, add; long and short mean buy and sell with that sentiment.'),
   sentiment: anyCase(SENTIMENT_INPUTS, 'The position wanted afterwards ({{strategy.market_position}}); bullish = long, bearish = short.'),
   marketPosition: anyCase(SENTIMENT_INPUTS, 'Alias of sentiment; when both are sent they must agree.'),
@@ -46,11 +50,18 @@ export const SIGNAL_PROPERTIES = {
   stopPrice: decimal('Required for stop and stop_limit orders.'),
   price: decimal('The signal price ({{close}}): the reference for sizing, limits and paper fills.'),
   signalPrice: decimal('Alias of price; when both are sent they must be equal.'),
-  timeInForce: anyCase(TIMES_IN_FORCE, 'Default: the broker\'s default for the instrument.'),
+  timeInForce: anyCase(TIMES_IN_FORCE, "Default: the broker's default for the instrument."),
   takeProfit: {
     description:
-      'Take-profit attached to an entry: its limit price, or {limitPrice} | {percent} | {amount} — a distance from the reference price (the order\'s limit price, else its stop price, else the signal price), above a buy and below a sell.',
-    anyOf: [decimal('The limit price.'), oneOfKeys({ limitPrice: decimal('The limit price.'), percent: decimal('Percent of the reference price.'), amount: decimal('Price distance from the reference price.') })],
+      "Take-profit attached to an entry: its limit price, or {limitPrice} | {percent} | {amount} — a distance from the reference price (the order's limit price, else its stop price, else the signal price), above a buy and below a sell.",
+    anyOf: [
+      decimal('The limit price.'),
+      oneOfKeys({
+        limitPrice: decimal('The limit price.'),
+        percent: decimal('Percent of the reference price.'),
+        amount: decimal('Price distance from the reference price.'),
+      }),
+    ],
   },
   stopLoss: {
     description:
@@ -66,8 +77,8 @@ export const SIGNAL_PROPERTIES = {
           percent: decimal('Percent of the reference price (below 100).'),
           amount: decimal('Price distance from the reference price.'),
           limitPrice: decimal('The limit price of a stop_limit stop-loss.'),
-          trailPercent: decimal('A trailing stop\'s trail in percent (below 100).'),
-          trailAmount: decimal('A trailing stop\'s trail as a price distance.'),
+          trailPercent: decimal("A trailing stop's trail in percent (below 100)."),
+          trailAmount: decimal("A trailing stop's trail as a price distance."),
         },
       },
     ],
@@ -87,7 +98,7 @@ export const SIGNAL_JSON_SCHEMA = {
   $id: '/v1/schemas/signal',
   title: 'Switchyard signal',
   description:
-    'The body of POST /hooks/{sourceId} (JSON, or text/plain holding JSON). Other fields are accepted, kept in the raw body and listed in the signal\'s ignoredFields. See docs/signals.md.',
+    "The body of POST /hooks/{sourceId} (JSON, or text/plain holding JSON). Other fields are accepted, kept in the raw body and listed in the signal's ignoredFields. See docs/signals.md.",
   type: 'object',
   required: ['ticker', 'action'],
   properties: SIGNAL_PROPERTIES,

@@ -42,8 +42,23 @@ const signalTime = z.unknown().transform((value, ctx): string => {
 });
 
 /** Field names this schema reads; anything else is kept in the raw payload and listed as ignored. */
-export const KNOWN_FIELDS = new Set(['ticker', 'action', 'sentiment', 'marketPosition', 'quantity', 'orderType', 'limitPrice', 'stopPrice', 'price',
-  'signalPrice', 'timeInForce', 'takeProfit', 'stopLoss', 'id', 'time']);
+export const KNOWN_FIELDS = new Set([
+  'ticker',
+  'action',
+  'sentiment',
+  'marketPosition',
+  'quantity',
+  'orderType',
+  'limitPrice',
+  'stopPrice',
+  'price',
+  'signalPrice',
+  'timeInForce',
+  'takeProfit',
+  'stopLoss',
+  'id',
+  'time',
+]);
 /** Bounds on the ignored-field list: it is shown back to users and must not grow with the body. */
 const MAX_IGNORED_FIELDS = 50;
 const MAX_FIELD_NAME = 64;
@@ -56,23 +71,29 @@ const MAX_FIELD_NAME = 64;
  * `signalPrice` → `price`.
  */
 export const signalPayloadSchema = z
-  .object({
-    ticker: z.string({ error: 'is required (a string such as "NASDAQ:AAPL")' }).trim().regex(TICKER, 'must be 1-64 characters of letters, digits and . _ : / ! ^ & + = -'),
-    action: looseEnum(ACTION_INPUTS),
-    sentiment: looseEnum(SENTIMENT_INPUTS).optional(),
-    marketPosition: looseEnum(SENTIMENT_INPUTS).optional(),
-    quantity: positiveDecimal.optional(),
-    orderType: looseEnum(ORDER_TYPES).default('market'),
-    limitPrice: positiveDecimal.optional(),
-    stopPrice: positiveDecimal.optional(),
-    price: positiveDecimal.optional(),
-    signalPrice: positiveDecimal.optional(),
-    timeInForce: looseEnum(TIMES_IN_FORCE).optional(),
-    takeProfit: takeProfitField.optional(),
-    stopLoss: stopLossField.optional(),
-    id: signalId.optional(),
-    time: signalTime.optional(),
-  }, { error: 'must be a JSON object' })
+  .object(
+    {
+      ticker: z
+        .string({ error: 'is required (a string such as "NASDAQ:AAPL")' })
+        .trim()
+        .regex(TICKER, 'must be 1-64 characters of letters, digits and . _ : / ! ^ & + = -'),
+      action: looseEnum(ACTION_INPUTS),
+      sentiment: looseEnum(SENTIMENT_INPUTS).optional(),
+      marketPosition: looseEnum(SENTIMENT_INPUTS).optional(),
+      quantity: positiveDecimal.optional(),
+      orderType: looseEnum(ORDER_TYPES).default('market'),
+      limitPrice: positiveDecimal.optional(),
+      stopPrice: positiveDecimal.optional(),
+      price: positiveDecimal.optional(),
+      signalPrice: positiveDecimal.optional(),
+      timeInForce: looseEnum(TIMES_IN_FORCE).optional(),
+      takeProfit: takeProfitField.optional(),
+      stopLoss: stopLossField.optional(),
+      id: signalId.optional(),
+      time: signalTime.optional(),
+    },
+    { error: 'must be a JSON object' },
+  )
   .refine((s) => !(s.orderType === 'limit' || s.orderType === 'stop_limit') || s.limitPrice !== undefined, {
     path: ['limitPrice'],
     message: 'is required when orderType is limit or stop_limit',
@@ -115,7 +136,11 @@ function sentimentOf(value: (typeof SENTIMENT_INPUTS)[number]): (typeof SENTIMEN
 }
 
 /** Sentiments that cannot mean anything with the action (a 422 rather than a guess). */
-function combinationProblem(action: (typeof SIGNAL_ACTIONS)[number], sentiment: (typeof SENTIMENTS)[number] | undefined, implied: string | undefined): string | undefined {
+function combinationProblem(
+  action: (typeof SIGNAL_ACTIONS)[number],
+  sentiment: (typeof SENTIMENTS)[number] | undefined,
+  implied: string | undefined,
+): string | undefined {
   if (implied && sentiment !== implied) return `contradicts the action ${implied}`;
   if (!sentiment) return undefined;
   if (action === 'cancel') return 'cannot be combined with action cancel';

@@ -14,7 +14,10 @@ export class SignalsController {
   constructor(private readonly signals: SignalsService) {}
 
   @Get()
-  list(@Auth() auth: AuthContext, @ListQuery({ keyset: signalOrder, item: 'signal', filters: signalListFilters, view: signalViewSchema }) query: ListRequest<SignalListFilter, TimeKey>) {
+  list(
+    @Auth() auth: AuthContext,
+    @ListQuery({ keyset: signalOrder, item: 'signal', filters: signalListFilters, view: signalViewSchema }) query: ListRequest<SignalListFilter, TimeKey>,
+  ) {
     return this.signals.list(auth, query);
   }
 

@@ -82,7 +82,13 @@ export class SignalsRepository {
 
   /** Through the SECURITY DEFINER resolver: the only cross-workspace read on the webhook path. */
   async resolveSource(sourceId: string): Promise<ResolvedSource | undefined> {
-    const { rows } = await this.pool.query<{ workspace_id: string; auth_mode: SourceAuthMode; allowed_ips: string[]; secret_version: number; token_hash: Buffer | null }>({
+    const { rows } = await this.pool.query<{
+      workspace_id: string;
+      auth_mode: SourceAuthMode;
+      allowed_ips: string[];
+      secret_version: number;
+      token_hash: Buffer | null;
+    }>({
       name: 'signals.resolve_source',
       text: 'SELECT workspace_id, auth_mode, allowed_ips, secret_version, token_hash FROM hooks_resolve_source($1)',
       values: [sourceId],
@@ -148,7 +154,10 @@ export class SignalsRepository {
 
   /** Signals of every workspace persisted over `olderThanMs` ago and not yet marked enqueued (ids only). */
   async awaitingEnqueue(olderThanMs: number, limit: number): Promise<{ id: string; workspaceId: string }[]> {
-    const { rows } = await this.pool.query<{ id: string; workspace_id: string }>('SELECT id, workspace_id FROM signals_awaiting_enqueue($1, $2)', [olderThanMs, limit]);
+    const { rows } = await this.pool.query<{ id: string; workspace_id: string }>('SELECT id, workspace_id FROM signals_awaiting_enqueue($1, $2)', [
+      olderThanMs,
+      limit,
+    ]);
     return rows.map((r) => ({ id: r.id, workspaceId: r.workspace_id }));
   }
 

@@ -68,7 +68,10 @@ export class SourcesRepository {
    */
   async addSecretVersion(tx: TenantTx, workspaceId: string, sourceId: string, version: number, secret: SecretMaterial, graceUntil: Date): Promise<void> {
     const now = new Date();
-    await tx.sourceSecret.updateMany({ where: { sourceId, destroyedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: graceUntil } }] }, data: { expiresAt: graceUntil } });
+    await tx.sourceSecret.updateMany({
+      where: { sourceId, destroyedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: graceUntil } }] },
+      data: { expiresAt: graceUntil },
+    });
     await tx.sourceSecret.updateMany({ where: { sourceId, destroyedAt: null, expiresAt: { lte: now } }, data: { ...SHREDDED, destroyedAt: now } });
     await tx.sourceSecret.create({ data: { workspaceId, sourceId, version, ...secretColumns(secret) } });
   }

@@ -44,7 +44,18 @@ export class SourcesService {
     const secret = await this.newSecret(dto.auth, auth.workspaceId, id, 1);
     try {
       const record = await this.db.run(auth.workspaceId, async (tx) => {
-        const created = await this.sources.create(tx, { id, workspaceId: auth.workspaceId, name: dto.name, authMode: dto.auth, allowedIps: dto.allowedIps, createdBy: `${auth.actor.type}:${auth.actor.id}` }, secret.material);
+        const created = await this.sources.create(
+          tx,
+          {
+            id,
+            workspaceId: auth.workspaceId,
+            name: dto.name,
+            authMode: dto.auth,
+            allowedIps: dto.allowedIps,
+            createdBy: `${auth.actor.type}:${auth.actor.id}`,
+          },
+          secret.material,
+        );
         await this.audit.record(tx, {
           ...this.auditContext(auth, id),
           action: 'source.create',
@@ -91,9 +102,20 @@ export class SourcesService {
   /** The console's "send test signal": a real signal on this source (404 for another workspace's). */
   async sendTestSignal(auth: AuthContext, id: string, body: unknown): Promise<WebhookAccepted> {
     await this.db.run(auth.workspaceId, (tx) => this.mustFind(tx, id));
-    const accepted = await this.intake.acceptTest(auth.workspaceId, id, { body, rawBody: JSON.stringify(body ?? null), ip: auth.ip, requestId: auth.requestId });
+    const accepted = await this.intake.acceptTest(auth.workspaceId, id, {
+      body,
+      rawBody: JSON.stringify(body ?? null),
+      ip: auth.ip,
+      requestId: auth.requestId,
+    });
     // Webhook deliveries name no person; a test signal does: who placed these orders is on the trail.
-    await this.db.run(auth.workspaceId, (tx) => this.audit.record(tx, { ...this.auditContext(auth, id), action: 'source.test_signal', metadata: { signalId: accepted.signalId, duplicate: accepted.duplicate } }));
+    await this.db.run(auth.workspaceId, (tx) =>
+      this.audit.record(tx, {
+        ...this.auditContext(auth, id),
+        action: 'source.test_signal',
+        metadata: { signalId: accepted.signalId, duplicate: accepted.duplicate },
+      }),
+    );
     return accepted;
   }
 
@@ -118,7 +140,8 @@ export class SourcesService {
       return { material: { sealed }, shown: `whsec_${key.toString('base64')}`, key };
     } catch (err) {
       key.fill(0);
-      if (err instanceof KmsUnavailableError) throw Problem.unavailable('kms_unavailable', 'The key management service is unavailable, so nothing was stored; try again shortly.');
+      if (err instanceof KmsUnavailableError)
+        throw Problem.unavailable('kms_unavailable', 'The key management service is unavailable, so nothing was stored; try again shortly.');
       throw err;
     }
   }

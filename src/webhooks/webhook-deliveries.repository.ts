@@ -34,7 +34,10 @@ export class WebhookDeliveriesRepository {
 
   /** Due deliveries (an order's later event waits for its earlier one), through the SECURITY DEFINER scan. */
   async due(limit: number): Promise<{ id: string; workspaceId: string }[]> {
-    const { rows } = await this.pool.query<{ id: string; workspace_id: string }>('SELECT id::text AS id, workspace_id::text AS workspace_id FROM webhook_deliveries_due($1)', [limit]);
+    const { rows } = await this.pool.query<{ id: string; workspace_id: string }>(
+      'SELECT id::text AS id, workspace_id::text AS workspace_id FROM webhook_deliveries_due($1)',
+      [limit],
+    );
     return rows.map((r) => ({ id: r.id, workspaceId: r.workspace_id }));
   }
 
@@ -90,6 +93,10 @@ export class WebhookDeliveriesRepository {
 
   /** The endpoint was deleted: its pending events end failed, unsent. */
   async abandon(client: PoolClient, id: string, reason: string): Promise<void> {
-    await client.query({ name: 'webhooks.abandon', text: `UPDATE webhook_deliveries SET status = 'failed', last_error = $2 WHERE id = $1 AND status = 'pending'`, values: [id, reason] });
+    await client.query({
+      name: 'webhooks.abandon',
+      text: `UPDATE webhook_deliveries SET status = 'failed', last_error = $2 WHERE id = $1 AND status = 'pending'`,
+      values: [id, reason],
+    });
   }
 }

@@ -72,7 +72,10 @@ export class WebhookDispatcher extends LoopingService {
     const record: AttemptRecord = { ...attempt, durationMs: Date.now() - started };
     const verdict = this.verdict(taken, record);
     await this.db.runRaw(workspaceId, (client) => this.deliveries.record(client, id, record, verdict));
-    this.logger.info({ deliveryId: id, endpointId: taken.endpointId, attempt: taken.attempts + 1, statusCode: record.statusCode, outcome: verdict.kind }, 'webhook delivery attempt');
+    this.logger.info(
+      { deliveryId: id, endpointId: taken.endpointId, attempt: taken.attempts + 1, statusCode: record.statusCode, outcome: verdict.kind },
+      'webhook delivery attempt',
+    );
   }
 
   /** Signs and sends once. Errors name a code and the host at most: never the URL, the secret or the payload. */
@@ -86,7 +89,10 @@ export class WebhookDispatcher extends LoopingService {
         key = await openSealedSecret(this.kms, sealed, signingSecretContext({ workspaceId, endpointId: taken.endpointId, version }));
         signatures.push(new Webhook(key, { format: 'raw' }).sign(taken.id, timestamp, taken.payload));
       } catch (err) {
-        this.logger.error({ deliveryId: taken.id, endpointId: taken.endpointId, secretVersion: version, err: (err as Error).name }, 'webhook signing secret could not be opened');
+        this.logger.error(
+          { deliveryId: taken.id, endpointId: taken.endpointId, secretVersion: version, err: (err as Error).name },
+          'webhook signing secret could not be opened',
+        );
         return { statusCode: null, error: 'signing_failed: the signing secret could not be opened', responseExcerpt: null };
       } finally {
         key?.fill(0);
@@ -124,5 +130,9 @@ export class WebhookDispatcher extends LoopingService {
 /** The start of a receiver's answer, printable characters only, for the deliveries API. */
 function excerpt(body: Buffer): string | null {
   if (body.length === 0) return null;
-  return body.subarray(0, EXCERPT_CHARS * 4).toString('utf8').replace(/[^\x20-\x7e\u00a0-\uffff]/g, ' ').slice(0, EXCERPT_CHARS);
+  return body
+    .subarray(0, EXCERPT_CHARS * 4)
+    .toString('utf8')
+    .replace(/[^\x20-\x7e\u00a0-\uffff]/g, ' ')
+    .slice(0, EXCERPT_CHARS);
 }

@@ -45,7 +45,8 @@ export class WebhooksController {
   deliveries(
     @Auth() auth: AuthContext,
     @IdParam('Webhook') id: string,
-    @ListQuery({ keyset: byCreatedAt, item: 'delivery', filters: deliveryListFilters, view: deliveryViewSchema }) query: ListRequest<DeliveryListFilter, TimeKey>,
+    @ListQuery({ keyset: byCreatedAt, item: 'delivery', filters: deliveryListFilters, view: deliveryViewSchema })
+    query: ListRequest<DeliveryListFilter, TimeKey>,
   ) {
     return this.webhooks.deliveries(auth, id, query);
   }

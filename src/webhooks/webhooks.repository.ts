@@ -31,8 +31,19 @@ export interface WebhookDeliveryRecord {
 }
 
 const DELIVERY_FIELDS = {
-  id: true, orderId: true, eventType: true, payload: true, status: true, attempts: true, attemptLog: true, nextAttemptAt: true,
-  lastAttemptAt: true, lastStatusCode: true, lastError: true, deliveredAt: true, createdAt: true,
+  id: true,
+  orderId: true,
+  eventType: true,
+  payload: true,
+  status: true,
+  attempts: true,
+  attemptLog: true,
+  nextAttemptAt: true,
+  lastAttemptAt: true,
+  lastStatusCode: true,
+  lastError: true,
+  deliveredAt: true,
+  createdAt: true,
 } as const;
 
 const ENDPOINT_FIELDS = { id: true, url: true, events: true, description: true, secretVersion: true, createdAt: true } as const;
@@ -47,7 +58,10 @@ type SecretRef = { workspaceId: string; endpointId: string; version: number };
  */
 @Injectable()
 export class WebhooksRepository {
-  async create(tx: TenantTx, data: { id: string; workspaceId: string; url: string; events: string[]; description?: string; createdBy: string }): Promise<WebhookEndpointRecord> {
+  async create(
+    tx: TenantTx,
+    data: { id: string; workspaceId: string; url: string; events: string[]; description?: string; createdBy: string },
+  ): Promise<WebhookEndpointRecord> {
     return { ...(await tx.webhookEndpoint.create({ data, select: ENDPOINT_FIELDS })), previousSecretExpiresAt: null };
   }
 
@@ -68,10 +82,13 @@ export class WebhooksRepository {
 
   /** Adds each endpoint's newest grace deadline (one query for the page). */
   private async withGrace(tx: TenantTx, rows: EndpointRow[]): Promise<WebhookEndpointRecord[]> {
-    const graces = rows.length === 0 ? [] : await tx.webhookEndpointSecret.findMany({
-      where: { endpointId: { in: rows.map((r) => r.id) }, expiresAt: { gt: new Date() } },
-      select: { endpointId: true, expiresAt: true },
-    });
+    const graces =
+      rows.length === 0
+        ? []
+        : await tx.webhookEndpointSecret.findMany({
+            where: { endpointId: { in: rows.map((r) => r.id) }, expiresAt: { gt: new Date() } },
+            select: { endpointId: true, expiresAt: true },
+          });
     const latest = new Map<string, Date>();
     for (const g of graces) if (!latest.has(g.endpointId) || g.expiresAt! > latest.get(g.endpointId)!) latest.set(g.endpointId, g.expiresAt!);
     return rows.map((r) => ({ ...r, previousSecretExpiresAt: latest.get(r.id) ?? null }));
@@ -92,7 +109,10 @@ export class WebhooksRepository {
    * has ended (all of them, with no grace) are shredded.
    */
   async rotateSecret(tx: TenantTx, ref: SecretRef, sealed: SealedSecret, graceUntil: Date): Promise<void> {
-    await tx.webhookEndpointSecret.updateMany({ where: { endpointId: ref.endpointId, OR: [{ expiresAt: null }, { expiresAt: { gt: graceUntil } }] }, data: { expiresAt: graceUntil } });
+    await tx.webhookEndpointSecret.updateMany({
+      where: { endpointId: ref.endpointId, OR: [{ expiresAt: null }, { expiresAt: { gt: graceUntil } }] },
+      data: { expiresAt: graceUntil },
+    });
     await tx.webhookEndpointSecret.deleteMany({ where: { endpointId: ref.endpointId, expiresAt: { lte: new Date() } } });
     await this.addSecret(tx, ref, sealed);
   }

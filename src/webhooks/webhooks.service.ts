@@ -39,7 +39,14 @@ export class WebhooksService {
       if ((await this.webhooks.countActive(tx)) >= MAX_ENDPOINTS) {
         throw Problem.unprocessable('webhook_limit_reached', `A workspace may register at most ${MAX_ENDPOINTS} webhook endpoints; delete one first.`);
       }
-      const created = await this.webhooks.create(tx, { id, workspaceId: auth.workspaceId, url: url.href, events: dto.events, description: dto.description, createdBy: `${auth.actor.type}:${auth.actor.id}` });
+      const created = await this.webhooks.create(tx, {
+        id,
+        workspaceId: auth.workspaceId,
+        url: url.href,
+        events: dto.events,
+        description: dto.description,
+        createdBy: `${auth.actor.type}:${auth.actor.id}`,
+      });
       await this.webhooks.addSecret(tx, { workspaceId: auth.workspaceId, endpointId: id, version: 1 }, sealed);
       await this.audit.record(tx, { ...this.auditContext(auth, id), action: 'webhook.create', metadata: { host: url.host, events: dto.events.join(',') } });
       return created;
@@ -63,7 +70,12 @@ export class WebhooksService {
       const version = await this.webhooks.nextSecretVersion(tx, id);
       const secret = await this.newSecret({ workspaceId: auth.workspaceId, endpointId: id, version });
       shown = secret.shown;
-      await this.webhooks.rotateSecret(tx, { workspaceId: auth.workspaceId, endpointId: id, version }, secret.sealed, new Date(Date.now() + dto.graceSeconds * 1000));
+      await this.webhooks.rotateSecret(
+        tx,
+        { workspaceId: auth.workspaceId, endpointId: id, version },
+        secret.sealed,
+        new Date(Date.now() + dto.graceSeconds * 1000),
+      );
       await this.audit.record(tx, { ...this.auditContext(auth, id), action: 'webhook.rotate_secret', metadata: { version, graceSeconds: dto.graceSeconds } });
       return this.mustFind(tx, id);
     });
@@ -94,7 +106,8 @@ export class WebhooksService {
         await this.mustFind(tx, id);
         const delivery = await this.webhooks.findDelivery(tx, id, deliveryId);
         if (!delivery) throw Problem.notFound('Delivery');
-        if (delivery.status !== 'failed') throw Problem.conflict('delivery_not_failed', `Only a failed delivery can be sent again; this one is ${delivery.status}.`);
+        if (delivery.status !== 'failed')
+          throw Problem.conflict('delivery_not_failed', `Only a failed delivery can be sent again; this one is ${delivery.status}.`);
         await this.webhooks.requeueDelivery(tx, deliveryId);
         await this.audit.record(tx, { ...this.auditContext(auth, id), action: 'webhook.retry_delivery', metadata: { deliveryId } });
         return (await this.webhooks.findDelivery(tx, id, deliveryId))!;
@@ -118,7 +131,8 @@ export class WebhooksService {
       const sealed = await sealSecret(this.kms, signingSecretContext(ref), key);
       return { sealed, shown: `whsec_${key.toString('base64')}` };
     } catch (err) {
-      if (err instanceof KmsUnavailableError) throw Problem.unavailable('kms_unavailable', 'The key management service is unavailable, so nothing was stored; try again shortly.');
+      if (err instanceof KmsUnavailableError)
+        throw Problem.unavailable('kms_unavailable', 'The key management service is unavailable, so nothing was stored; try again shortly.');
       throw err;
     } finally {
       key.fill(0);

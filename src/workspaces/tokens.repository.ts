@@ -22,21 +22,46 @@ export interface TokenWithCreator extends TokenRecord {
 }
 
 const TOKEN_FIELDS = {
-  id: true, name: true, tokenHint: true, role: true, createdBy: true, createdVia: true, expiresAt: true, revokedAt: true, lastUsedAt: true, createdAt: true,
+  id: true,
+  name: true,
+  tokenHint: true,
+  role: true,
+  createdBy: true,
+  createdVia: true,
+  expiresAt: true,
+  revokedAt: true,
+  lastUsedAt: true,
+  createdAt: true,
 } as const;
 
 @Injectable()
 export class TokensRepository {
   async create(
     tx: TenantTx,
-    data: { id: string; workspaceId: string; name: string; tokenHash: Buffer; tokenHint: string; role: Role; createdBy: string; createdVia?: string; bootstrap?: boolean; expiresAt?: Date },
+    data: {
+      id: string;
+      workspaceId: string;
+      name: string;
+      tokenHash: Buffer;
+      tokenHint: string;
+      role: Role;
+      createdBy: string;
+      createdVia?: string;
+      bootstrap?: boolean;
+      expiresAt?: Date;
+    },
   ): Promise<TokenRecord> {
     const { tokenHash, ...rest } = data;
     return (await tx.apiToken.create({ data: { ...rest, tokenHash: new Uint8Array(tokenHash) }, select: TOKEN_FIELDS })) as TokenRecord;
   }
 
   async list(tx: TenantTx, page: PageRequest<TimeKey>): Promise<TokenRecord[]> {
-    return (await tx.apiToken.findMany({ where: byCreatedAt.after(page.after), select: TOKEN_FIELDS, orderBy: byCreatedAt.orderBy, take: page.limit + 1 })) as TokenRecord[];
+    return (await tx.apiToken.findMany({
+      where: byCreatedAt.after(page.after),
+      select: TOKEN_FIELDS,
+      orderBy: byCreatedAt.orderBy,
+      take: page.limit + 1,
+    })) as TokenRecord[];
   }
 
   async find(tx: TenantTx, id: string): Promise<TokenWithCreator | null> {

@@ -56,7 +56,13 @@ export class TokensService {
     if (!roleAtLeast(auth.role, dto.role)) throw Problem.forbidden('A token cannot have a higher role than its creator.');
     const expiresAt = this.expiry(auth, dto.expiresInDays);
     // A token minted by a token belongs to the member behind that token: the chain never outlives her.
-    const spec: TokenSpec = { name: dto.name, role: dto.role, createdBy: auth.memberId, createdVia: auth.actor.type === 'token' ? auth.actor.id : undefined, expiresAt };
+    const spec: TokenSpec = {
+      name: dto.name,
+      role: dto.role,
+      createdBy: auth.memberId,
+      createdVia: auth.actor.type === 'token' ? auth.actor.id : undefined,
+      expiresAt,
+    };
     return this.db.run(auth.workspaceId, async (tx) => {
       const token = await this.issue(tx, auth.workspaceId, spec);
       await this.audit.record(tx, tokenEvent(auth, 'token.create', token.id, { role: token.role, expires: token.expiresAt ?? 'never' }));

@@ -18,9 +18,26 @@ export interface WorkspaceRecord extends LimitColumns {
   createdAt: Date;
 }
 
-const WORKSPACE_FIELDS = { id: true, name: true, killSwitchEngaged: true, killSwitchReason: true, killSwitchEngagedRole: true, liveTradingEnabled: true,
-  maxSignalAgeSeconds: true, duplicateWindowSeconds: true, approval: true, approvalExpirySeconds: true, createdAt: true,
-  maxQuantity: true, maxNotional: true, maxOrdersPerMinute: true, tradingWindows: true, blockExitsOutsideWindows: true, maxPosition: true, maxOpenPositions: true } as const;
+const WORKSPACE_FIELDS = {
+  id: true,
+  name: true,
+  killSwitchEngaged: true,
+  killSwitchReason: true,
+  killSwitchEngagedRole: true,
+  liveTradingEnabled: true,
+  maxSignalAgeSeconds: true,
+  duplicateWindowSeconds: true,
+  approval: true,
+  approvalExpirySeconds: true,
+  createdAt: true,
+  maxQuantity: true,
+  maxNotional: true,
+  maxOrdersPerMinute: true,
+  tradingWindows: true,
+  blockExitsOutsideWindows: true,
+  maxPosition: true,
+  maxOpenPositions: true,
+} as const;
 
 export interface PlatformKillSwitchRecord {
   killSwitchEngaged: boolean;

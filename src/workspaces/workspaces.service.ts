@@ -8,7 +8,15 @@ import { higherRole, roleAtLeast, type AuthContext, type PlatformContext, type R
 import { Prisma } from '../generated/prisma/client';
 import { limitsView } from '../routes/route-limits';
 import { hashPassword } from './auth/passwords';
-import type { CreatedWorkspace, CreateWorkspaceDto, KillSwitchDto, LiveTradingDto, PlatformKillSwitchView, RiskLimitsDto, WorkspaceView } from './dto/workspace.dto';
+import type {
+  CreatedWorkspace,
+  CreateWorkspaceDto,
+  KillSwitchDto,
+  LiveTradingDto,
+  PlatformKillSwitchView,
+  RiskLimitsDto,
+  WorkspaceView,
+} from './dto/workspace.dto';
 import { MembersRepository } from './members.repository';
 import { TokensService } from './tokens.service';
 import { PlatformKillSwitchRecord, WorkspaceRecord, WorkspacesRepository } from './workspaces.repository';
@@ -21,7 +29,10 @@ function toWorkspaceView(w: WorkspaceRecord, platform: PlatformKillSwitchRecord)
     id: w.id,
     name: w.name,
     killSwitch: { engaged: w.killSwitchEngaged, reason: w.killSwitchReason },
-    platformKillSwitch: { engaged: platform.killSwitchEngaged, engagedAt: platform.killSwitchEngaged ? (platform.killSwitchChangedAt?.toISOString() ?? null) : null },
+    platformKillSwitch: {
+      engaged: platform.killSwitchEngaged,
+      engagedAt: platform.killSwitchEngaged ? (platform.killSwitchChangedAt?.toISOString() ?? null) : null,
+    },
     liveTradingEnabled: w.liveTradingEnabled,
     riskLimits: limitsView(w),
     approval: { mode: w.approval, expirySeconds: w.approvalExpirySeconds },
@@ -77,7 +88,10 @@ export class WorkspacesService {
       const needed = !dto.engaged && engagedBy ? higherRole('admin', engagedBy) : undefined;
       if (needed && !roleAtLeast(auth.role, needed)) {
         await this.audit.record(tx, workspaceEvent(auth, 'kill_switch.release_refused', dto.reason, { needed, role: auth.role }));
-        return Problem.forbidden(`Releasing this kill switch needs the ${needed} role: it was engaged by ${article(engagedBy!)} ${engagedBy}.`, 'kill_switch_release_role');
+        return Problem.forbidden(
+          `Releasing this kill switch needs the ${needed} role: it was engaged by ${article(engagedBy!)} ${engagedBy}.`,
+          'kill_switch_release_role',
+        );
       }
       const role = dto.engaged ? (engagedBy ? higherRole(engagedBy, auth.role) : auth.role) : null;
       const workspace = await this.workspaces.setKillSwitch(tx, auth.workspaceId, dto.engaged, dto.reason, role);

@@ -113,7 +113,7 @@ export function analyseDecryptPath(files: SourceText[]): DecryptPathAnalysis {
   const decryptCallees = new Set(DECRYPT_PRIMITIVES);
   const functionWrappers = new Set<string>();
   // These sets only grow, so iterating to a fixpoint follows builders and wrappers through any number of files.
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     for (const file of facts) {
       const taint = taintOf(file, builders);
@@ -145,7 +145,12 @@ export function analyseDecryptPath(files: SourceText[]): DecryptPathAnalysis {
       for (const c of file.callables) if (!c.exported && forwardsIntoDecrypt(c, callees)) callees.add(c.name);
       const decrypts = file.calls
         .filter((call) => callees.has(call.callee) && holdsContext(call.args, taint, builders.methods))
-        .map((call): Violation => ({ path: file.path, line: call.line, rule: 'decrypts-broker-credential', detail: `${call.callee}(...) with purpose '${BROKER_CREDENTIAL_PURPOSE}'` }));
+        .map((call): Violation => ({
+          path: file.path,
+          line: call.line,
+          rule: 'decrypts-broker-credential',
+          detail: `${call.callee}(...) with purpose '${BROKER_CREDENTIAL_PURPOSE}'`,
+        }));
       return [...file.openerImports, ...file.openerReferences, ...decrypts];
     })
     .filter((v, i, all) => all.findIndex((w) => w.path === v.path && w.rule === v.rule && w.line === v.line) === i);
@@ -180,7 +185,7 @@ function taintOf(file: FileFacts, builders: Builders): Taint {
     if (builders.values.has(i.imported)) taint.values.add(i.local);
     if (builders.functions.has(i.imported)) taint.functions.add(i.local);
   }
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     for (const b of file.bindings) {
       if (b.kind === 'value' && !taint.values.has(b.name) && holdsContext(b.mentions, taint, builders.methods)) changed = addTo(taint.values, b.name);
@@ -211,7 +216,13 @@ function extractFacts(file: SourceText): FileFacts {
       exportedAs: kind === 'method' ? [] : (exportedNames.get(name) ?? []),
     });
   const callable = (name: string, node: ts.SignatureDeclaration & { body?: ts.Node }, exported: boolean, method: boolean) =>
-    facts.callables.push({ name, exported, method, params: new Set(node.parameters.flatMap((p) => boundNames(p.name))), calls: node.body ? callSites(node.body, lineOf) : [] });
+    facts.callables.push({
+      name,
+      exported,
+      method,
+      params: new Set(node.parameters.flatMap((p) => boundNames(p.name))),
+      calls: node.body ? callSites(node.body, lineOf) : [],
+    });
 
   const visit = (node: ts.Node): void => {
     if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) {
@@ -247,7 +258,11 @@ function extractFacts(file: SourceText): FileFacts {
     if (ts.isClassDeclaration(node) && node.name) {
       const exported = exportedNames.has(node.name.text);
       for (const member of node.members) {
-        const fn = ts.isMethodDeclaration(member) ? member : ts.isPropertyDeclaration(member) && member.initializer && isFunctionLike(member.initializer) ? member.initializer : undefined;
+        const fn = ts.isMethodDeclaration(member)
+          ? member
+          : ts.isPropertyDeclaration(member) && member.initializer && isFunctionLike(member.initializer)
+            ? member.initializer
+            : undefined;
         if (!fn || !member.name || !ts.isIdentifier(member.name)) continue;
         bind(member.name.text, 'method', fn);
         callable(member.name.text, fn, exported, true);
@@ -338,7 +353,11 @@ function mentions(root: ts.Node, self?: string): Mentions {
 function isPropertyName(id: ts.Identifier): boolean {
   const parent = id.parent;
   return (
-    (ts.isPropertyAccessExpression(parent) || ts.isPropertyAssignment(parent) || ts.isMethodDeclaration(parent) || ts.isPropertyDeclaration(parent) || ts.isPropertySignature(parent)) &&
+    (ts.isPropertyAccessExpression(parent) ||
+      ts.isPropertyAssignment(parent) ||
+      ts.isMethodDeclaration(parent) ||
+      ts.isPropertyDeclaration(parent) ||
+      ts.isPropertySignature(parent)) &&
     parent.name === id
   );
 }

@@ -57,37 +57,68 @@ describe('the checker fails on violations (fixtures)', () => {
   });
 
   it.each([
-    ['openSealedSecret with an inline context', `import { openSealedSecret } from '../kms/envelope';
-export const f = (kms: any, s: any) => openSealedSecret(kms, s, { purpose: 'broker-credential', workspaceId: 'w', connectionId: 'c', version: '1' });`],
-    ['kms.decrypt with a context held in a variable', `const purpose = 'broker-credential' as const;
+    [
+      'openSealedSecret with an inline context',
+      `import { openSealedSecret } from '../kms/envelope';
+export const f = (kms: any, s: any) => openSealedSecret(kms, s, { purpose: 'broker-credential', workspaceId: 'w', connectionId: 'c', version: '1' });`,
+    ],
+    [
+      'kms.decrypt with a context held in a variable',
+      `const purpose = 'broker-credential' as const;
 export async function f(kms: any, w: Buffer) {
   const ctx = { purpose, workspaceId: 'w', connectionId: 'c', version: '1' };
   return kms.decrypt(w, ctx);
-}`],
+}`,
+    ],
     ['kms["decrypt"] with a template literal purpose', "export const f = (kms: any, w: Buffer) => kms['decrypt'](w, { purpose: `broker-credential` });"],
-    ['an aliased openSealedSecret', `import { openSealedSecret as open } from '../kms/envelope';
-export const f = (kms: any, s: any) => open(kms, s, { purpose: 'broker-credential' });`],
-    ['the SDK DecryptCommand', `import { DecryptCommand } from '@aws-sdk/client-kms';
-export const c = new DecryptCommand({ CiphertextBlob: new Uint8Array(), EncryptionContext: { purpose: 'broker-credential' } });`],
-    ['a context built by a method', `export class Reader {
+    [
+      'an aliased openSealedSecret',
+      `import { openSealedSecret as open } from '../kms/envelope';
+export const f = (kms: any, s: any) => open(kms, s, { purpose: 'broker-credential' });`,
+    ],
+    [
+      'the SDK DecryptCommand',
+      `import { DecryptCommand } from '@aws-sdk/client-kms';
+export const c = new DecryptCommand({ CiphertextBlob: new Uint8Array(), EncryptionContext: { purpose: 'broker-credential' } });`,
+    ],
+    [
+      'a context built by a method',
+      `export class Reader {
   private contextFor(connectionId: string) { return { purpose: 'broker-credential', connectionId }; }
   read(kms: any, w: Buffer, c: string) { return kms.decrypt(w, this.contextFor(c)); }
-}`],
-    ["the project's own context builder (brokerCredentialContext)", `import { openSealedSecret } from '../kms/envelope';
+}`,
+    ],
+    [
+      "the project's own context builder (brokerCredentialContext)",
+      `import { openSealedSecret } from '../kms/envelope';
 import { brokerCredentialContext } from '../credentials/credential-sealer';
-export const f = (kms: any, s: any) => openSealedSecret(kms, s, brokerCredentialContext({ workspaceId: 'w', connectionId: 'c', version: 1 }));`],
+export const f = (kms: any, s: any) => openSealedSecret(kms, s, brokerCredentialContext({ workspaceId: 'w', connectionId: 'c', version: 1 }));`,
+    ],
   ])('flags a decrypt of purpose broker-credential: %s', (_how, text) => {
-    expect(violationsWith(at('src/signals/leak.ts', text))).toEqual([expect.objectContaining({ path: 'src/signals/leak.ts', rule: 'decrypts-broker-credential' })]);
+    expect(violationsWith(at('src/signals/leak.ts', text))).toEqual([
+      expect.objectContaining({ path: 'src/signals/leak.ts', rule: 'decrypts-broker-credential' }),
+    ]);
   });
 
   it('follows a decrypt laundered through a wrapper in another file', () => {
-    const wrapper = at('src/common/unwrap.ts', `import { openSealedSecret } from '../kms/envelope';
-export function unwrapAny(kms: any, sealed: any, context: any) { return openSealedSecret(kms, sealed, context); }`);
-    const builder = at('src/common/contexts.ts', `export const PURPOSE = 'broker-credential';\nexport const ctxFor = (c: string) => ({ purpose: PURPOSE, connectionId: c });`);
-    const caller = at('src/signals/leak.ts', `import { unwrapAny } from '../common/unwrap';
+    const wrapper = at(
+      'src/common/unwrap.ts',
+      `import { openSealedSecret } from '../kms/envelope';
+export function unwrapAny(kms: any, sealed: any, context: any) { return openSealedSecret(kms, sealed, context); }`,
+    );
+    const builder = at(
+      'src/common/contexts.ts',
+      `export const PURPOSE = 'broker-credential';\nexport const ctxFor = (c: string) => ({ purpose: PURPOSE, connectionId: c });`,
+    );
+    const caller = at(
+      'src/signals/leak.ts',
+      `import { unwrapAny } from '../common/unwrap';
 import { ctxFor } from '../common/contexts';
-export const f = (kms: any, s: any) => unwrapAny(kms, s, ctxFor('c'));`);
-    expect(violationsWith(wrapper, builder, caller)).toEqual([expect.objectContaining({ path: 'src/signals/leak.ts', rule: 'decrypts-broker-credential', line: 3 })]);
+export const f = (kms: any, s: any) => unwrapAny(kms, s, ctxFor('c'));`,
+    );
+    expect(violationsWith(wrapper, builder, caller)).toEqual([
+      expect.objectContaining({ path: 'src/signals/leak.ts', rule: 'decrypts-broker-credential', line: 3 }),
+    ]);
   });
 
   it('allows the same code in src/routing/ and in the break-glass command', () => {
@@ -95,7 +126,12 @@ export const f = (kms: any, s: any) => unwrapAny(kms, s, ctxFor('c'));`);
 import { openSealedSecret } from '../kms/envelope';
 export const f = (kms: any, s: any) => openSealedSecret(kms, s, { purpose: 'broker-credential' });
 export { CredentialOpener };`;
-    expect(violationsWith(at('src/routing/somewhere.ts', text), at('src/cli/credentials-reveal.command.ts', text.replace('./credential-opener', '../routing/credential-opener')))).toEqual([]);
+    expect(
+      violationsWith(
+        at('src/routing/somewhere.ts', text),
+        at('src/cli/credentials-reveal.command.ts', text.replace('./credential-opener', '../routing/credential-opener')),
+      ),
+    ).toEqual([]);
   });
 
   it('allows sealing and re-wrapping broker credentials, opening webhook secrets, and prose about the opener', () => {

@@ -30,8 +30,13 @@ describe('lint states the plan (eslint.config.mjs)', () => {
   });
 
   it('refuses the credential opener outside src/routing', () => {
-    const messages = lintAs('src/credentials/leak.ts', `import { CredentialOpener } from '../routing/credential-opener';\nexport const o = CredentialOpener;\n`);
-    expect(messages).toEqual(expect.arrayContaining([expect.objectContaining({ message: expect.stringContaining('Only src/routing opens a sealed broker credential.') })]));
+    const messages = lintAs(
+      'src/credentials/leak.ts',
+      `import { CredentialOpener } from '../routing/credential-opener';\nexport const o = CredentialOpener;\n`,
+    );
+    expect(messages).toEqual(
+      expect.arrayContaining([expect.objectContaining({ message: expect.stringContaining('Only src/routing opens a sealed broker credential.') })]),
+    );
   });
 
   it('refuses process.env outside src/config', () => {

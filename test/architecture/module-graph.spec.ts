@@ -21,7 +21,7 @@ describe('the module plan of src/', () => {
     expect(folderCycles(graph)).toEqual([]);
   });
 
-  it('keeps src/routing the worker\'s room: only the worker module imports it', () => {
+  it("keeps src/routing the worker's room: only the worker module imports it", () => {
     const importers = [...graph].flatMap(([, targets]) => targets.get('routing') ?? []);
     expect([...new Set(importers)]).toEqual(['src/app/worker.module.ts']);
   });
@@ -50,6 +50,8 @@ describe('the cycle finder (fixtures)', () => {
   });
 
   it('ignores imports inside one folder and of packages', () => {
-    expect(folderCycles(folderGraph([file('src/a/x.ts', `import { y } from './y';\nimport { z } from 'zod';`), file('src/a/y.ts', `import { x } from './x';`)]))).toEqual([]);
+    expect(
+      folderCycles(folderGraph([file('src/a/x.ts', `import { y } from './y';\nimport { z } from 'zod';`), file('src/a/y.ts', `import { x } from './x';`)])),
+    ).toEqual([]);
   });
 });

@@ -22,7 +22,11 @@ export function folderGraph(files: SourceFile[]): Map<string, Map<string, string
     const from = folderOf(file.path);
     if (!from) continue;
     for (const match of file.text.matchAll(SPECIFIER)) {
-      const to = folderOf(normalize(join(dirname(file.path), match[1])).split('\\').join('/'));
+      const to = folderOf(
+        normalize(join(dirname(file.path), match[1]))
+          .split('\\')
+          .join('/'),
+      );
       if (!to || to === from) continue;
       const targets = graph.get(from) ?? new Map<string, string[]>();
       targets.set(to, [...(targets.get(to) ?? []), file.path]);

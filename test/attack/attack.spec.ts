@@ -23,8 +23,8 @@ const results = new Map<string, AttackClassResult>();
 const INJECTIONS: Array<[kind: string, value: string]> = [
   ['sql', "' OR '1'='1"],
   ['sql', "'; DROP TABLE workspaces; --"],
-  ['sql', "1) UNION SELECT token_hash::text FROM api_tokens --"],
-  ['sql', "$$; SELECT pg_sleep(3); $$"],
+  ['sql', '1) UNION SELECT token_hash::text FROM api_tokens --'],
+  ['sql', '$$; SELECT pg_sleep(3); $$'],
   ['traversal', '../../../../etc/passwd'],
   ['traversal', '..%2F..%2F..%2F..%2Fetc%2Fpasswd'],
   ['traversal', '....//....//....//etc/shadow'],
@@ -100,7 +100,8 @@ const OWN_NOTIFICATIONS = 'PUT /v1/members/me/notifications';
 
 /** A member JWT of its own, for a call that ends it. */
 async function freshJwt(tenant: Tenant): Promise<string> {
-  return (await world.send('setup', tenant.name, 'POST', '/v1/auth/login', { body: { email: tenant.ownerEmail, password: tenant.ownerPassword } })).body.accessToken;
+  return (await world.send('setup', tenant.name, 'POST', '/v1/auth/login', { body: { email: tenant.ownerEmail, password: tenant.ownerPassword } })).body
+    .accessToken;
 }
 
 /** The credential that may call `op` for `tenant`: its owner token, or the platform token on platform routes. */
@@ -127,7 +128,8 @@ function fire(attack: string, actor: string, shot: Shot): Promise<Exchange> {
   if (shot.query && Object.keys(shot.query).length) url += `?${new URLSearchParams(shot.query)}`;
   const rawBody = shot.rawBody ?? (shot.body === undefined ? undefined : JSON.stringify(shot.body));
   let headers: Record<string, string> = { ...(rawBody !== undefined ? { 'content-type': 'application/json' } : {}), ...shot.headers };
-  if (op.path.startsWith('/hooks/') && shot.signAs && !op.path.includes('{token}')) headers = { ...world.signed(shot.signAs, rawBody ?? '', shot.headers?.['webhook-id']), ...shot.headers };
+  if (op.path.startsWith('/hooks/') && shot.signAs && !op.path.includes('{token}'))
+    headers = { ...world.signed(shot.signAs, rawBody ?? '', shot.headers?.['webhook-id']), ...shot.headers };
   return world.send(attack, actor, op.method, url, { token: shot.token, rawBody, headers });
 }
 
@@ -158,7 +160,12 @@ describe('attack run against every route of the OpenAPI document', () => {
       if (op.method === 'DELETE') path = await throwaway(op, path);
       const token = op.key === SIGN_OUT ? await freshJwt(world.a) : ownerAuth(op, world.a);
       const ex = await fire('positive control', platformOps.has(op.key) ? 'platform' : 'A', { op, path, token, body: validBody(op, world.a), signAs: world.a });
-      check('positive control', '2xx with the right credentials and a valid body (proves the attacks below are not vacuous)', ex, is2xx(ex.status) || (/\/(ack|approve|reject)$/.test(op.key) && ex.status === 409));
+      check(
+        'positive control',
+        '2xx with the right credentials and a valid body (proves the attacks below are not vacuous)',
+        ex,
+        is2xx(ex.status) || (/\/(ack|approve|reject)$/.test(op.key) && ex.status === 409),
+      );
     }
     expect(results.get('positive control')!.failures).toEqual([]);
   }, 120_000);
@@ -166,7 +173,12 @@ describe('attack run against every route of the OpenAPI document', () => {
   it('refuses every route without credentials (401)', async () => {
     for (const op of ops) {
       if (!op.bearer && !op.path.startsWith('/hooks/')) continue;
-      const ex = await fire('no credentials', 'anonymous', { op, body: validBody(op, world.a), signAs: null, path: op.path.includes('{token}') ? { ...pathValues(op, world.a), token: 'x'.repeat(43) } : undefined });
+      const ex = await fire('no credentials', 'anonymous', {
+        op,
+        body: validBody(op, world.a),
+        signAs: null,
+        path: op.path.includes('{token}') ? { ...pathValues(op, world.a), token: 'x'.repeat(43) } : undefined,
+      });
       check('no credentials', '401 (webhooks: no or a wrong signature / URL token)', ex, ex.status === 401);
     }
     expect(results.get('no credentials')!.failures).toEqual([]);
@@ -200,7 +212,7 @@ describe('attack run against every route of the OpenAPI document', () => {
     expect(results.get('viewer token on a mutation')!.failures).toEqual([]);
   }, 60_000);
 
-  it("gives a token of another workspace nothing of this one (404 on its ids, its lists without them)", async () => {
+  it('gives a token of another workspace nothing of this one (404 on its ids, its lists without them)', async () => {
     await settleSignals();
     const before = await world.fingerprint(world.a);
     for (const op of ops) {
@@ -216,7 +228,12 @@ describe('attack run against every route of the OpenAPI document', () => {
       if (params.length === 0 && op.mutation && !platformOps.has(op.key)) continue; // B acting in B: not an attack on A
       const ex = await fire('token of another workspace', 'B', { op, token: world.b.ownerToken, path: pathValues(op, world.a), body: validBody(op, world.b) });
       const expected = platformOps.has(op.key) ? 403 : params.length > 0 ? 404 : 200;
-      check('token of another workspace', "404 for the other workspace's ids (403 on platform routes); lists show none of its data", ex, ex.status === expected || (expected === 200 && ex.status === 403));
+      check(
+        'token of another workspace',
+        "404 for the other workspace's ids (403 on platform routes); lists show none of its data",
+        ex,
+        ex.status === expected || (expected === 200 && ex.status === 403),
+      );
     }
     expect(await world.fingerprint(world.a)).toBe(before);
     expect(results.get('token of another workspace')!.failures).toEqual([]);
@@ -254,7 +271,11 @@ describe('attack run against every route of the OpenAPI document', () => {
       }
     }
     expect(await world.fingerprint(world.b)).toBe(before);
-    for (const cls of ['IDOR: ids of another workspace in the path', 'IDOR: ids of another workspace in the query', 'IDOR: ids of another workspace in the body']) {
+    for (const cls of [
+      'IDOR: ids of another workspace in the path',
+      'IDOR: ids of another workspace in the query',
+      'IDOR: ids of another workspace in the body',
+    ]) {
       expect(results.get(cls)?.failures ?? []).toEqual([]);
     }
   }, 120_000);
@@ -362,10 +383,24 @@ describe('attack run against every route of the OpenAPI document', () => {
         h.get('x-powered-by') === null;
       check('security headers on every response', 'nosniff, DENY, CSP, no-referrer, HSTS, no-store; no x-powered-by', ex, headersOk);
       check('no stack trace in any response', 'no frames, file paths or stack fields', ex, !stack.test(ex.text));
-      if (ex.status >= 400) check('errors are problem+json', 'application/problem+json with a code', ex, (h.get('content-type') ?? '').includes('application/problem+json') && typeof ex.body?.code === 'string');
-      check('never 5xx', 'no response of the run is 5xx', ex, ex.status < 500, `${ex.attack} as ${ex.actor}; request: ${JSON.stringify(ex.requestText.slice(0, 300))}`);
+      if (ex.status >= 400)
+        check(
+          'errors are problem+json',
+          'application/problem+json with a code',
+          ex,
+          (h.get('content-type') ?? '').includes('application/problem+json') && typeof ex.body?.code === 'string',
+        );
+      check(
+        'never 5xx',
+        'no response of the run is 5xx',
+        ex,
+        ex.status < 500,
+        `${ex.attack} as ${ex.actor}; request: ${JSON.stringify(ex.requestText.slice(0, 300))}`,
+      );
     }
-    expect(failuresOf((cls) => ['security headers on every response', 'no stack trace in any response', 'errors are problem+json', 'never 5xx'].includes(cls))).toEqual({});
+    expect(
+      failuresOf((cls) => ['security headers on every response', 'no stack trace in any response', 'errors are problem+json', 'never 5xx'].includes(cls)),
+    ).toEqual({});
   });
 
   it("never shows one workspace's data to the other, nor to anyone unauthenticated", () => {
@@ -374,21 +409,38 @@ describe('attack run against every route of the OpenAPI document', () => {
       // The platform on-call sees every workspace's alerts by design (what each alert names, nothing more).
       if (ex.actor === 'platform' && ex.url.startsWith('/v1/platform/alerts')) continue;
       // What the requester may see: A's credentials see A, B's see B; nobody else sees either.
-      const foreign = ex.actor === 'A' || ex.actor === 'A-viewer' ? world.b.markers : ex.actor === 'B' ? world.a.markers : [...world.a.markers, ...world.b.markers];
+      const foreign =
+        ex.actor === 'A' || ex.actor === 'A-viewer' ? world.b.markers : ex.actor === 'B' ? world.a.markers : [...world.a.markers, ...world.b.markers];
       const leaked = foreign.filter((m) => ex.text.includes(m) && !ex.requestText.includes(m));
-      check("no other workspace's data in any response", 'none of its ids, names or emails (unless the request itself carried them)', ex, leaked.length === 0, leaked.length ? `shows ${leaked.length} foreign value(s)` : '');
+      check(
+        "no other workspace's data in any response",
+        'none of its ids, names or emails (unless the request itself carried them)',
+        ex,
+        leaked.length === 0,
+        leaked.length ? `shows ${leaked.length} foreign value(s)` : '',
+      );
     }
     expect(results.get("no other workspace's data in any response")!.failures).toEqual([]);
   });
 
   it('never reveals the canary secret: responses, logs, every database column, alert payloads, DATA_DIR', async () => {
     const forms = [...canaryForms(world.canary.apiSecret), world.canary.apiKey];
-    const uses = await world.sql<{ n: number }>(`SELECT count(*)::int AS n FROM audit_events WHERE action = 'credential.use' AND resource_id = $1`, [world.a.ids.canaryConnection]);
+    const uses = await world.sql<{ n: number }>(`SELECT count(*)::int AS n FROM audit_events WHERE action = 'credential.use' AND resource_id = $1`, [
+      world.a.ids.canaryConnection,
+    ]);
     const scans: ScanResult[] = [
-      scanTexts('HTTP response bodies', world.exchanges.map((e) => `${e.text}\n${[...e.headers].map(([k, v]) => `${k}: ${v}`).join('\n')}`), forms),
+      scanTexts(
+        'HTTP response bodies',
+        world.exchanges.map((e) => `${e.text}\n${[...e.headers].map(([k, v]) => `${k}: ${v}`).join('\n')}`),
+        forms,
+      ),
       scanTexts('log lines', [...world.api.logs.lines, ...world.worker.logs.lines], forms),
       await scanDatabase(world.db.adminUrl, forms),
-      scanTexts('alert payloads', world.pagerDuty.requests.map((r) => r.body), forms),
+      scanTexts(
+        'alert payloads',
+        world.pagerDuty.requests.map((r) => r.body),
+        forms,
+      ),
       scanDirectory('files under DATA_DIR', world.env.DATA_DIR, forms),
     ];
     for (const scan of scans) {
@@ -440,12 +492,13 @@ function findId(value: unknown): string | undefined {
 async function settleSignals(): Promise<void> {
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
-    const [{ n }] = await world.sql<{ n: number }>(`SELECT count(*)::int AS n FROM signals WHERE status NOT IN ('routed', 'partially_routed', 'blocked', 'failed')`);
+    const [{ n }] = await world.sql<{ n: number }>(
+      `SELECT count(*)::int AS n FROM signals WHERE status NOT IN ('routed', 'partially_routed', 'blocked', 'failed')`,
+    );
     if (n === 0) return;
     await new Promise((r) => setTimeout(r, 100));
   }
 }
-
 
 /** Regressions of the penetration review (issue 19): each reproduction, written before its fix. */
 describe('penetration review regressions', () => {
@@ -472,7 +525,7 @@ describe('penetration review regressions', () => {
   async function listedToken(id: string): Promise<Record<string, unknown>> {
     const list = await as(world.a.ownerToken, 'GET', '/v1/tokens');
     expect(list.status).toBe(200);
-    const items: Array<Record<string, unknown>> = Array.isArray(list.body) ? list.body : list.body.tokens ?? list.body.items;
+    const items: Array<Record<string, unknown>> = Array.isArray(list.body) ? list.body : (list.body.tokens ?? list.body.items);
     return items.find((t) => t.id === id)!;
   }
 
@@ -517,7 +570,10 @@ describe('penetration review regressions', () => {
   it("1: the workspace's bootstrap token expires after a day, and at once when a member logs in", async () => {
     const password = `bootstrap-${randomUUID()}`;
     const ownerEmail = `bootstrap-${randomUUID().slice(0, 8)}@example.com`;
-    const created = await world.send('review', 'platform', 'POST', '/v1/workspaces', { token: world.api.platformToken, body: { name: 'bootstrap', ownerEmail, ownerPassword: password } });
+    const created = await world.send('review', 'platform', 'POST', '/v1/workspaces', {
+      token: world.api.platformToken,
+      body: { name: 'bootstrap', ownerEmail, ownerPassword: password },
+    });
     expect(created.status).toBe(201);
     const hours = (Date.parse(created.body.tokenInfo.expiresAt) - Date.now()) / 3_600_000;
     expect(hours).toBeGreaterThan(23);
@@ -530,7 +586,8 @@ describe('penetration review regressions', () => {
 
   it('5: a trader may engage the kill switch but not release it; nobody below its engager releases it; refusals are audited', async () => {
     const [trader, admin] = [await member('trader'), await member('admin')];
-    const kill = (jwt: string, engaged: boolean) => as(jwt, 'PUT', '/v1/workspace/kill-switch', { engaged, reason: `review ${engaged ? 'engage' : 'release'}` });
+    const kill = (jwt: string, engaged: boolean) =>
+      as(jwt, 'PUT', '/v1/workspace/kill-switch', { engaged, reason: `review ${engaged ? 'engage' : 'release'}` });
     try {
       expect((await kill(trader.jwt, true)).status).toBe(200);
       const refused = await kill(trader.jwt, false);
@@ -542,21 +599,41 @@ describe('penetration review regressions', () => {
       const byAdmin = await kill(admin.jwt, false);
       expect([byAdmin.status, byAdmin.body.code, byAdmin.body.detail]).toEqual([403, 'kill_switch_release_role', expect.stringContaining('owner')]);
       expect((await as(world.a.ownerToken, 'GET', '/v1/workspace')).body.killSwitch.engaged).toBe(true);
-      const audited = await world.sql(`SELECT actor_id, metadata FROM audit_events WHERE workspace_id = $1 AND action = 'kill_switch.release_refused' ORDER BY id`, [world.a.id]);
-      expect(audited.map((e: any) => [e.actor_id, e.metadata.needed])).toEqual([[trader.id, 'admin'], [admin.id, 'owner']]);
+      const audited = await world.sql(
+        `SELECT actor_id, metadata FROM audit_events WHERE workspace_id = $1 AND action = 'kill_switch.release_refused' ORDER BY id`,
+        [world.a.id],
+      );
+      expect(audited.map((e: any) => [e.actor_id, e.metadata.needed])).toEqual([
+        [trader.id, 'admin'],
+        [admin.id, 'owner'],
+      ]);
     } finally {
       expect((await kill(world.a.ownerToken, false)).status).toBe(200);
     }
   });
 
   it('9: junk sent to a known source id pages nobody; well-formed deliveries with a wrong signature do, and so does anything from an allowlisted address', async () => {
-    const source = async (extra: Record<string, unknown> = {}) => (await as(world.a.ownerToken, 'POST', '/v1/sources', { name: `page-${++seq}`, auth: 'hmac', ...extra })).body;
-    const hook = (id: string, headers: Record<string, string>) => world.send('review', 'A', 'POST', `/hooks/${id}`, { rawBody: '{"ticker":"AAPL","action":"buy"}', headers: { 'content-type': 'application/json', ...headers } });
-    const junk: Record<string, string>[] = [{}, { 'webhook-id': 'x' }, { 'webhook-id': 'msg_1', 'webhook-timestamp': 'soon', 'webhook-signature': 'v1,abc' }, { 'webhook-id': 'msg_2', 'webhook-timestamp': '1', 'webhook-signature': 'v1,AAAA' }];
+    const source = async (extra: Record<string, unknown> = {}) =>
+      (await as(world.a.ownerToken, 'POST', '/v1/sources', { name: `page-${++seq}`, auth: 'hmac', ...extra })).body;
+    const hook = (id: string, headers: Record<string, string>) =>
+      world.send('review', 'A', 'POST', `/hooks/${id}`, {
+        rawBody: '{"ticker":"AAPL","action":"buy"}',
+        headers: { 'content-type': 'application/json', ...headers },
+      });
+    const junk: Record<string, string>[] = [
+      {},
+      { 'webhook-id': 'x' },
+      { 'webhook-id': 'msg_1', 'webhook-timestamp': 'soon', 'webhook-signature': 'v1,abc' },
+      { 'webhook-id': 'msg_2', 'webhook-timestamp': '1', 'webhook-signature': 'v1,AAAA' },
+    ];
     const forged = () => {
       const id = `msg_${randomBytes(6).toString('hex')}`;
       const at = new Date();
-      return { 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': new Webhook(`whsec_${randomBytes(24).toString('base64')}`).sign(id, at, '{"ticker":"AAPL","action":"buy"}') };
+      return {
+        'webhook-id': id,
+        'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+        'webhook-signature': new Webhook(`whsec_${randomBytes(24).toString('base64')}`).sign(id, at, '{"ticker":"AAPL","action":"buy"}'),
+      };
     };
     const pages = async (sourceId: string, expected: number) => {
       const deadline = Date.now() + 5000;
@@ -591,4 +668,3 @@ describe('penetration review regressions', () => {
     expect((await as(admin.jwt, 'DELETE', `/v1/tokens/${own.id}`)).status).toBe(200);
   });
 });
-

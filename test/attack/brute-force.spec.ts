@@ -24,7 +24,8 @@ describe('attack: brute force on sign-in and the platform token (default limits)
   it('stops guessing one account after 5 wrong passwords: the right one is refused too', async () => {
     const ws = await createWorkspace(api, 'victim', PASSWORD);
     const statuses: number[] = [];
-    for (let i = 0; i < 8; i++) statuses.push((await http(api.url, 'POST', '/v1/auth/login', { body: { email: ws.ownerEmail, password: `guess-${i}` } })).status);
+    for (let i = 0; i < 8; i++)
+      statuses.push((await http(api.url, 'POST', '/v1/auth/login', { body: { email: ws.ownerEmail, password: `guess-${i}` } })).status);
     expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429, 429]);
     const right = await http(api.url, 'POST', '/v1/auth/login', { body: { email: ws.ownerEmail, password: PASSWORD } });
     expect(right.status).toBe(429);

@@ -108,7 +108,9 @@ describe('audit tables are append-only and tenant-isolated', () => {
     for (const [, url] of roles()) {
       const client = await connect(url);
       try {
-        const seen = await inWorkspace(client, ws, () => client.query('SELECT DISTINCT workspace_id::text AS w FROM audit_events UNION SELECT DISTINCT workspace_id::text FROM audit_checkpoints'));
+        const seen = await inWorkspace(client, ws, () =>
+          client.query('SELECT DISTINCT workspace_id::text AS w FROM audit_events UNION SELECT DISTINCT workspace_id::text FROM audit_checkpoints'),
+        );
         expect(seen.rows).toEqual([{ w: ws }]);
         const foreign = `INSERT INTO audit_events (workspace_id, actor_type, action, resource_type) VALUES ($1, 'worker', 'credential.use', 'connection')`;
         await expect(inWorkspace(client, ws, () => client.query(foreign, [other]))).rejects.toThrow(/row-level security/);

@@ -38,7 +38,14 @@ export async function startAuditApp(
   options: { role?: RuntimeRole; env?: Record<string, string>; dataDir?: string; tuning?: AuditTuning } = {},
 ): Promise<AuditApp> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'switchyard-audit-'));
-  const config = parseConfig({ NODE_ENV: 'test', DATA_DIR: dataDir, DATABASE_API_URL: db.apiUrl, DATABASE_WORKER_URL: db.workerUrl, LOG_LEVEL: 'info', ...options.env });
+  const config = parseConfig({
+    NODE_ENV: 'test',
+    DATA_DIR: dataDir,
+    DATABASE_API_URL: db.apiUrl,
+    DATABASE_WORKER_URL: db.workerUrl,
+    LOG_LEVEL: 'info',
+    ...options.env,
+  });
   const logs = new LogCapture();
   const logger = createLogger(config, 'audit-test', logs);
 

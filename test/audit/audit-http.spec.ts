@@ -28,7 +28,9 @@ describe('audit and alerts HTTP API', () => {
     const writer = worker.module.get(AuditWriter);
     const tenantDb = worker.module.get(TenantDb);
     for (let i = 0; i < 5; i++) await tenantDb.runRaw(a.id, (c) => writer.recordRaw(c, credentialUse('conn-a', i)));
-    await tenantDb.runRaw(a.id, (c) => writer.recordRaw(c, { action: 'credential.rotate', actor: { type: 'user', id: 'u1' }, resource: { type: 'connection', id: 'conn-b' } }));
+    await tenantDb.runRaw(a.id, (c) =>
+      writer.recordRaw(c, { action: 'credential.rotate', actor: { type: 'user', id: 'u1' }, resource: { type: 'connection', id: 'conn-b' } }),
+    );
     await worker.module.get(AuditSealer).sealWorkspace(a.id);
   });
 
@@ -63,14 +65,20 @@ describe('audit and alerts HTTP API', () => {
     // The chain opens with the workspace's creation (audited by the platform admin), then this test's events.
     expect(all[all.length - 1]).toMatchObject({ seq: 1, action: 'workspace.create', actor: { type: 'platform' } });
     const firstUse = all.find((e) => e.action === 'credential.use');
-    expect(firstUse).toMatchObject({ actor: { type: 'worker', id: 'worker-1' }, resource: { type: 'connection', id: 'conn-a' }, hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(firstUse).toMatchObject({
+      actor: { type: 'worker', id: 'worker-1' },
+      resource: { type: 'connection', id: 'conn-a' },
+      hash: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
 
     const rotated = await http(api.url, 'GET', '/v1/audit?action=credential.rotate', { token: a.token });
     expect(rotated.body.items.map((e: { resource: { id: string } }) => e.resource.id)).toEqual(['conn-b']);
     const byResource = await http(api.url, 'GET', '/v1/audit?resourceType=connection&resourceId=conn-a', { token: a.token });
     expect(byResource.body.items).toHaveLength(5);
     const byActor = await http(api.url, 'GET', '/v1/audit?actorType=worker&actorId=worker-1', { token: a.token });
-    expect(byActor.body.items.map((e: { action: string }) => e.action)).toEqual(all.filter((e) => e.actor.type === 'worker' && e.actor.id === 'worker-1').map((e) => e.action));
+    expect(byActor.body.items.map((e: { action: string }) => e.action)).toEqual(
+      all.filter((e) => e.actor.type === 'worker' && e.actor.id === 'worker-1').map((e) => e.action),
+    );
     expect(byActor.body.items.length).toBeGreaterThan(0);
     const at = firstUse!.occurredAt;
     const since = await http(api.url, 'GET', `/v1/audit?since=${encodeURIComponent(at)}&limit=500`, { token: a.token });
@@ -127,12 +135,23 @@ describe('audit and alerts HTTP API', () => {
   });
 
   it('GET /v1/alerts and POST /v1/alerts/:id/ack; another workspace gets 404', async () => {
-    const { id } = await worker.module.get(Pager).raise({ workspaceId: a.id, rule: 'order.dead_lettered', resourceType: 'order', resourceId: 'order-a', summary: 'Order failed after all retries: order-a' });
+    const { id } = await worker.module.get(Pager).raise({
+      workspaceId: a.id,
+      rule: 'order.dead_lettered',
+      resourceType: 'order',
+      resourceId: 'order-a',
+      summary: 'Order failed after all retries: order-a',
+    });
     const list = await http(api.url, 'GET', '/v1/alerts?status=open', { token: a.token });
     expect(list.status).toBe(200);
     expect(list.body.items.map((x: { id: string }) => x.id)).toContain(id);
 
-    expect((await http(api.url, 'GET', `/v1/alerts/${id}`, { token: a.token })).body).toMatchObject({ id, owner: 'workspace', status: 'open', rule: 'order.dead_lettered' });
+    expect((await http(api.url, 'GET', `/v1/alerts/${id}`, { token: a.token })).body).toMatchObject({
+      id,
+      owner: 'workspace',
+      status: 'open',
+      rule: 'order.dead_lettered',
+    });
     expect((await http(api.url, 'GET', `/v1/alerts/${id}`, { token: b.token })).status).toBe(404);
     expect((await http(api.url, 'POST', `/v1/alerts/${id}/ack`, { token: b.token })).status).toBe(404);
     expect((await http(api.url, 'POST', `/v1/alerts/${randomUUID()}/ack`, { token: a.token })).status).toBe(404);

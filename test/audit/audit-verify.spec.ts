@@ -130,7 +130,19 @@ describe('audit chain verification', () => {
     await tamper(
       `INSERT INTO audit_events (workspace_id, seq, prev_hash, hash, occurred_at, actor_type, actor_id, action, resource_type, resource_id, request_id, metadata)
        VALUES ($1, 5, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)`,
-      [ws, forged.prevHash, eventHash(forged), forged.occurredAt, forged.actorType, forged.actorId, forged.action, forged.resourceType, forged.resourceId, forged.requestId, JSON.stringify(forged.metadata)],
+      [
+        ws,
+        forged.prevHash,
+        eventHash(forged),
+        forged.occurredAt,
+        forged.actorType,
+        forged.actorId,
+        forged.action,
+        forged.resourceType,
+        forged.resourceId,
+        forged.requestId,
+        JSON.stringify(forged.metadata),
+      ],
     );
     expect(await sut.verify(ws)).toMatchObject({ ok: false, firstBrokenSeq: 6, reason: 'prev_hash_mismatch' });
   });
@@ -151,7 +163,12 @@ describe('audit chain verification', () => {
     for (const row of rows.slice(2)) {
       const event = { ...rowToEvent(row), prevHash: prev, metadata: row.seq === 3 ? { ...row.metadata, n: 999 } : row.metadata };
       const hash = eventHash(event);
-      await tamper('UPDATE audit_events SET prev_hash = $2, hash = $3, metadata = $4::jsonb WHERE id = $1', [row.id, prev, hash, JSON.stringify(event.metadata)]);
+      await tamper('UPDATE audit_events SET prev_hash = $2, hash = $3, metadata = $4::jsonb WHERE id = $1', [
+        row.id,
+        prev,
+        hash,
+        JSON.stringify(event.metadata),
+      ]);
       prev = hash;
     }
     const result = await sut.verify(ws);
@@ -168,10 +185,12 @@ describe('audit chain verification', () => {
     const ws = await chain();
     const [fifth] = (await chainRows(admin, ws)).filter((r) => r.seq === 5);
     const { rows } = await admin.query('SELECT key_id FROM audit_checkpoints WHERE workspace_id = $1', [ws]);
-    await admin.query(
-      `INSERT INTO audit_checkpoints (workspace_id, seq, head_hash, key_id, signature, signed_at) VALUES ($1, 5, $2, $3, $4, now())`,
-      [ws, fifth.hash, rows[0].key_id, Buffer.alloc(32, 7)],
-    );
+    await admin.query(`INSERT INTO audit_checkpoints (workspace_id, seq, head_hash, key_id, signature, signed_at) VALUES ($1, 5, $2, $3, $4, now())`, [
+      ws,
+      fifth.hash,
+      rows[0].key_id,
+      Buffer.alloc(32, 7),
+    ]);
     expect(await sut.verify(ws)).toMatchObject({ ok: false, firstBrokenSeq: 5, reason: 'checkpoint_signature_invalid' });
   });
 
@@ -187,7 +206,10 @@ describe('audit chain verification', () => {
   });
 
   it('a chain that goes quiet gets its head signed within checkpointMaxAgeMs', async () => {
-    const tuned = await startAuditApp(db, { dataDir: app.dataDir, tuning: { ...TEST_TUNING, sealer: { ...TEST_TUNING.sealer, checkpointEvery: 1000, checkpointMaxAgeMs: 2000 } } });
+    const tuned = await startAuditApp(db, {
+      dataDir: app.dataDir,
+      tuning: { ...TEST_TUNING, sealer: { ...TEST_TUNING.sealer, checkpointEvery: 1000, checkpointMaxAgeMs: 2000 } },
+    });
     try {
       const ws = await chain();
       const writer = tuned.module.get(AuditWriter);
@@ -212,7 +234,14 @@ describe('audit chain verification', () => {
     await sut.verify(ws);
     const { rows } = await admin.query(`SELECT rule, severity, status, occurrences, resource_id, details FROM alerts WHERE workspace_id = $1`, [ws]);
     expect(rows).toEqual([
-      { rule: 'audit.verification_failed', severity: 'critical', status: 'open', occurrences: 2, resource_id: ws, details: { firstBrokenSeq: 2, reason: 'sequence_gap' } },
+      {
+        rule: 'audit.verification_failed',
+        severity: 'critical',
+        status: 'open',
+        occurrences: 2,
+        resource_id: ws,
+        details: { firstBrokenSeq: 2, reason: 'sequence_gap' },
+      },
     ]);
   });
 

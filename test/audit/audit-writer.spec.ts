@@ -30,13 +30,19 @@ describe('AuditWriter', () => {
     await db.drop();
   });
 
-  const eventsOf = async (workspaceId: string) =>
-    (await admin.query('SELECT * FROM audit_events WHERE workspace_id = $1 ORDER BY id', [workspaceId])).rows;
+  const eventsOf = async (workspaceId: string) => (await admin.query('SELECT * FROM audit_events WHERE workspace_id = $1 ORDER BY id', [workspaceId])).rows;
 
   it('records inside a Prisma transaction and inside a raw pg transaction, in the workspace of the transaction', async () => {
     const ws = randomUUID();
     await tenantDb.run(ws, (tx) =>
-      sut.record(tx, { action: 'member.create', actor: { type: 'user', id: 'u1' }, resource: { type: 'member', id: 'm1' }, ip: '10.0.0.1', requestId: 'req-1', reason: 'onboarding' }),
+      sut.record(tx, {
+        action: 'member.create',
+        actor: { type: 'user', id: 'u1' },
+        resource: { type: 'member', id: 'm1' },
+        ip: '10.0.0.1',
+        requestId: 'req-1',
+        reason: 'onboarding',
+      }),
     );
     await tenantDb.runRaw(ws, (client) => sut.recordRaw(client, credentialUse('c1')));
     const rows = await eventsOf(ws);
@@ -49,12 +55,22 @@ describe('AuditWriter', () => {
 
   it('pages for rule actions in the same transaction, through Prisma as through pg', async () => {
     const ws = randomUUID();
-    const signatureFailures = { action: 'source.signature_failures' as const, actor: { type: 'system' as const }, resource: { type: 'source', id: 's1' }, metadata: { failures: 20, windowSeconds: 60 } };
+    const signatureFailures = {
+      action: 'source.signature_failures' as const,
+      actor: { type: 'system' as const },
+      resource: { type: 'source', id: 's1' },
+      metadata: { failures: 20, windowSeconds: 60 },
+    };
     await tenantDb.run(ws, (tx) => sut.record(tx, signatureFailures));
     await tenantDb.runRaw(ws, (client) => sut.recordRaw(client, signatureFailures));
     const { rows } = await admin.query('SELECT rule, severity, occurrences, details FROM alerts WHERE workspace_id = $1', [ws]);
     expect(rows).toEqual([
-      { rule: 'source.signature_failures', severity: 'warning', occurrences: 2, details: expect.objectContaining({ failures: 20, windowSeconds: 60, actorType: 'system' }) },
+      {
+        rule: 'source.signature_failures',
+        severity: 'warning',
+        occurrences: 2,
+        details: expect.objectContaining({ failures: 20, windowSeconds: 60, actorType: 'system' }),
+      },
     ]);
     const deliveries = await admin.query('SELECT channel, event_action FROM alert_deliveries WHERE workspace_id = $1', [ws]);
     expect(deliveries.rows).toEqual([{ channel: 'log', event_action: 'trigger' }]);
@@ -62,19 +78,34 @@ describe('AuditWriter', () => {
 
   it('keeps platform events in their own chain under the nil workspace id', async () => {
     await tenantDb.run(PLATFORM_WORKSPACE_ID, (tx) =>
-      sut.record(tx, { action: 'kill_switch.platform', actor: { type: 'platform', id: 'platform-admin' }, resource: { type: 'platform' }, reason: 'incident', metadata: { engaged: true } }),
+      sut.record(tx, {
+        action: 'kill_switch.platform',
+        actor: { type: 'platform', id: 'platform-admin' },
+        resource: { type: 'platform' },
+        reason: 'incident',
+        metadata: { engaged: true },
+      }),
     );
     expect(await app.module.get(AuditVerifier).verify(PLATFORM_WORKSPACE_ID)).toMatchObject({ ok: true, events: 1 });
   });
 
   it('refuses metadata whose keys name secrets or whose values are not flat primitives, and writes nothing', async () => {
     const ws = randomUUID();
-    const refused = [{ apiSecret: 'x' }, { password: 'x' }, { accessToken: 'x' }, { private_key: 'x' }, { nested: { a: 1 } }, { big: 'x'.repeat(501) }] as unknown as SafeDetails[];
+    const refused = [
+      { apiSecret: 'x' },
+      { password: 'x' },
+      { accessToken: 'x' },
+      { private_key: 'x' },
+      { nested: { a: 1 } },
+      { big: 'x'.repeat(501) },
+    ] as unknown as SafeDetails[];
     for (const metadata of refused) {
       const attempt = tenantDb.runRaw(ws, (client) => sut.recordRaw(client, { ...credentialUse(), metadata }));
       await expect(attempt).rejects.toBeInstanceOf(AuditWriteError);
     }
-    const error = await tenantDb.runRaw(ws, (client) => sut.recordRaw(client, { ...credentialUse(), metadata: { apiSecret: 'sk-canary-123' } })).catch((e: unknown) => e);
+    const error = await tenantDb
+      .runRaw(ws, (client) => sut.recordRaw(client, { ...credentialUse(), metadata: { apiSecret: 'sk-canary-123' } }))
+      .catch((e: unknown) => e);
     expect((error as AuditWriteError).message).toContain('apiSecret');
     expect((error as AuditWriteError).message).not.toContain('sk-canary-123');
     expect(await eventsOf(ws)).toHaveLength(0);
@@ -93,7 +124,9 @@ describe('AuditWriter', () => {
 
   describe('fail-closed', () => {
     afterEach(async () => {
-      await admin.query('GRANT INSERT (workspace_id, actor_type, actor_id, ip, action, resource_type, resource_id, reason, request_id, metadata) ON audit_events TO switchyard_api, switchyard_worker');
+      await admin.query(
+        'GRANT INSERT (workspace_id, actor_type, actor_id, ip, action, resource_type, resource_id, reason, request_id, metadata) ON audit_events TO switchyard_api, switchyard_worker',
+      );
     });
 
     it('when the audit table cannot be written, the writer throws and the surrounding transaction rolls back', async () => {
@@ -140,7 +173,10 @@ describe('AuditWriter', () => {
     await sealer.stop();
     const result = await app.module.get(AuditVerifier).verify(ws);
     expect(result).toMatchObject({ ok: true, events: writers * perWriter });
-    const { rows } = await admin.query('SELECT count(*)::int AS n, count(DISTINCT seq)::int AS seqs, max(seq)::int AS head FROM audit_events WHERE workspace_id = $1', [ws]);
+    const { rows } = await admin.query(
+      'SELECT count(*)::int AS n, count(DISTINCT seq)::int AS seqs, max(seq)::int AS head FROM audit_events WHERE workspace_id = $1',
+      [ws],
+    );
     expect(rows[0]).toEqual({ n: writers * perWriter, seqs: writers * perWriter, head: writers * perWriter });
   });
 

@@ -59,7 +59,11 @@ describe('Pager', () => {
   });
 
   // The platform on-call acknowledges through the api, so tests that acknowledge run as the api's role.
-  async function start(env: Record<string, string> = { PAGER_PAGERDUTY_ROUTING_KEY: ROUTING_KEY, PAGER_PAGERDUTY_URL: pd.url, PUBLIC_BASE_URL: CONSOLE }, dataDir?: string, role: RuntimeRole = 'worker') {
+  async function start(
+    env: Record<string, string> = { PAGER_PAGERDUTY_ROUTING_KEY: ROUTING_KEY, PAGER_PAGERDUTY_URL: pd.url, PUBLIC_BASE_URL: CONSOLE },
+    dataDir?: string,
+    role: RuntimeRole = 'worker',
+  ) {
     const app = await startAuditApp(db, { env, dataDir, role });
     apps.push(app);
     return { app, pager: app.module.get(Pager), dispatcher: app.module.get(PagerDispatcher) };
@@ -109,12 +113,25 @@ describe('Pager', () => {
         component: 'connection',
         group: ws,
         class: 'credential.read.out_of_context',
-        custom_details: { jobId: 'job-1', reason: 'no active order job', alertId, workspaceId: ws, rule: 'credential.read.out_of_context', resourceType: 'connection', resourceId: connectionId },
+        custom_details: {
+          jobId: 'job-1',
+          reason: 'no active order job',
+          alertId,
+          workspaceId: ws,
+          rule: 'credential.read.out_of_context',
+          resourceType: 'connection',
+          resourceId: connectionId,
+        },
       },
     });
     const { items: alerts } = await pager.list(admin(ws), { filter: {}, page: { limit: 50 } });
     expect(alerts).toHaveLength(1);
-    expect(alerts[0]).toMatchObject({ id: alertId, status: 'open', occurrences: 10, deliveries: [{ channel: 'pagerduty', action: 'trigger', status: 'delivered', attempts: 1 }] });
+    expect(alerts[0]).toMatchObject({
+      id: alertId,
+      status: 'open',
+      occurrences: 10,
+      deliveries: [{ channel: 'pagerduty', action: 'trigger', status: 'delivered', attempts: 1 }],
+    });
   });
 
   it('an out-of-context read recorded 10 times: 10 audit events, one open alert, one PagerDuty trigger', async () => {
@@ -139,7 +156,12 @@ describe('Pager', () => {
     const alerts = await sql.query(`SELECT id::text AS id, rule, severity, status, occurrences, details FROM alerts WHERE workspace_id = $1`, [ws]);
     expect(alerts.rows).toHaveLength(1);
     expect(alerts.rows[0]).toMatchObject({ rule: 'credential.read.out_of_context', severity: 'error', status: 'open', occurrences: 10 });
-    expect(alerts.rows[0].details).toMatchObject({ actorType: 'worker', actorId: 'worker-1', requestId: 'job-0', auditAction: 'credential.read.out_of_context' });
+    expect(alerts.rows[0].details).toMatchObject({
+      actorType: 'worker',
+      actorId: 'worker-1',
+      requestId: 'job-0',
+      auditAction: 'credential.read.out_of_context',
+    });
 
     await dispatchUntil(dispatcher, alerts.rows[0].id, 1);
     expect(pdRequestsFor(alerts.rows[0].id)).toHaveLength(1);
@@ -149,7 +171,12 @@ describe('Pager', () => {
     const { app } = await start();
     const ws = randomUUID();
     await app.module.get(TenantDb).runRaw(ws, (client) =>
-      app.module.get(AuditWriter).recordRaw(client, { action: 'credential.break_glass', actor: { type: 'system', id: 'cli' }, resource: { type: 'connection', id: 'c1' }, reason: 'broker outage' }),
+      app.module.get(AuditWriter).recordRaw(client, {
+        action: 'credential.break_glass',
+        actor: { type: 'system', id: 'cli' },
+        resource: { type: 'connection', id: 'c1' },
+        reason: 'broker outage',
+      }),
     );
     const { rows } = await sql.query('SELECT rule, severity FROM alerts WHERE workspace_id = $1', [ws]);
     expect(rows).toEqual([{ rule: 'credential.break_glass', severity: 'critical' }]);
@@ -172,7 +199,10 @@ describe('Pager', () => {
       expect.objectContaining({ event_action: 'trigger' }),
       { routing_key: ROUTING_KEY, event_action: 'acknowledge', dedup_key: `switchyard-alert-${id}` },
     ]);
-    const audited = await sql.query(`SELECT actor_type, actor_id, ip, request_id, resource_id FROM audit_events WHERE workspace_id = $1 AND action = 'alert.ack'`, [ws]);
+    const audited = await sql.query(
+      `SELECT actor_type, actor_id, ip, request_id, resource_id FROM audit_events WHERE workspace_id = $1 AND action = 'alert.ack'`,
+      [ws],
+    );
     expect(audited.rows).toEqual([{ actor_type: 'platform', actor_id: 'platform-admin', ip: '10.1.2.3', request_id: who.requestId, resource_id: id }]);
 
     // Repeats while acknowledged are absorbed; after resolve the next one pages again.
@@ -226,7 +256,9 @@ describe('Pager', () => {
     const unreachable = await start({ PAGER_PAGERDUTY_ROUTING_KEY: ROUTING_KEY, PAGER_PAGERDUTY_URL: 'http://127.0.0.1:1/v2/enqueue' });
     const lost = await unreachable.pager.raise(outOfContext(ws, randomUUID()));
     await unreachable.dispatcher.runOnce();
-    expect(await deliveriesOf(lost.id)).toEqual([{ channel: 'pagerduty', event_action: 'trigger', status: 'pending', attempts: 1, last_error: 'network error (ECONNREFUSED)' }]);
+    expect(await deliveriesOf(lost.id)).toEqual([
+      { channel: 'pagerduty', event_action: 'trigger', status: 'pending', attempts: 1, last_error: 'network error (ECONNREFUSED)' },
+    ]);
 
     const badKey = await start({ PAGER_PAGERDUTY_ROUTING_KEY: 'too-short', PAGER_PAGERDUTY_URL: pd.url });
     const refused = await badKey.pager.raise(outOfContext(ws, randomUUID()));
@@ -282,7 +314,17 @@ describe('Pager', () => {
       expect((slackMessage.json as { text: string }).text).toContain(`<${CONSOLE}/platform/alerts/${id}|open in the console>`);
       const delivery = await sql.query(`SELECT id::text AS id FROM alert_deliveries WHERE alert_id = $1 AND channel = 'webhook'`, [id]);
       expect(signed.headers['webhook-id']).toBe(delivery.rows[0].id);
-      expect(signed.json).toMatchObject({ type: 'alert.triggered', data: { alertId: id, workspaceId: ws, rule: 'credential.read.out_of_context', severity: 'error', resource: { type: 'connection', id: 'conn-9' }, url: `${CONSOLE}/platform/alerts/${id}` } });
+      expect(signed.json).toMatchObject({
+        type: 'alert.triggered',
+        data: {
+          alertId: id,
+          workspaceId: ws,
+          rule: 'credential.read.out_of_context',
+          severity: 'error',
+          resource: { type: 'connection', id: 'conn-9' },
+          url: `${CONSOLE}/platform/alerts/${id}`,
+        },
+      });
       expect((await deliveriesOf(id)).map((d) => [d.channel, d.status])).toEqual([
         ['pagerduty', 'delivered'],
         ['slack', 'delivered'],
@@ -301,11 +343,19 @@ describe('Pager', () => {
   it('with no PAGER_* configured, alerts go to the log', async () => {
     const { app, pager, dispatcher } = await start({});
     const ws = randomUUID();
-    const { id } = await pager.raise({ ...outOfContext(ws, 'conn-1'), rule: 'credential.decrypt_failure', summary: 'Credential decrypt failure: connection conn-1' });
+    const { id } = await pager.raise({
+      ...outOfContext(ws, 'conn-1'),
+      rule: 'credential.decrypt_failure',
+      summary: 'Credential decrypt failure: connection conn-1',
+    });
     await dispatcher.runOnce();
     expect(await deliveriesOf(id)).toEqual([{ channel: 'log', event_action: 'trigger', status: 'delivered', attempts: 1, last_error: null }]);
     const line = app.logs.lines.map((l) => JSON.parse(l)).find((l) => l.alert?.id === id);
-    expect(line).toMatchObject({ level: 50, msg: 'alert trigger: Credential decrypt failure: connection conn-1', alert: { rule: 'credential.decrypt_failure', workspaceId: ws } });
+    expect(line).toMatchObject({
+      level: 50,
+      msg: 'alert trigger: Credential decrypt failure: connection conn-1',
+      alert: { rule: 'credential.decrypt_failure', workspaceId: ws },
+    });
   });
 
   it('alerts carry no secrets: details naming one are refused; channel URLs and the routing key never reach a log', async () => {
@@ -313,7 +363,11 @@ describe('Pager', () => {
     await expect(pager.raise({ ...outOfContext(randomUUID(), 'c'), details: { apiSecret: 'sk-canary' } })).rejects.toThrow(/names a secret/);
 
     const slackSecretUrl = 'http://127.0.0.1:1/services/T0/B0/SLACK-CANARY-TOKEN';
-    const failing = await start({ PAGER_PAGERDUTY_ROUTING_KEY: ROUTING_KEY, PAGER_PAGERDUTY_URL: 'http://127.0.0.1:1/v2/enqueue', PAGER_SLACK_WEBHOOK_URL: slackSecretUrl });
+    const failing = await start({
+      PAGER_PAGERDUTY_ROUTING_KEY: ROUTING_KEY,
+      PAGER_PAGERDUTY_URL: 'http://127.0.0.1:1/v2/enqueue',
+      PAGER_SLACK_WEBHOOK_URL: slackSecretUrl,
+    });
     const { id } = await failing.pager.raise(outOfContext(randomUUID(), 'c'));
     await failing.dispatcher.runOnce();
     const logs = [...app.logs.lines, ...failing.app.logs.lines].join('\n');

@@ -51,14 +51,24 @@ describe('bench smoke', () => {
     const connection = await world.connect(ws.token, 'alpaca');
     const source = await world.source(ws.token);
     const route = await world.route(ws.token, { sourceId: source.id, connectionId: connection, sizing: { mode: 'multiplier', value: '1' } });
-    const outcome = await drive({ baseUrl: world.api.url, path: `/hooks/${source.id}`, secret: source.secret, fanout: 1 }, (signalId) => [clientOrderId(signalId, route)]);
+    const outcome = await drive({ baseUrl: world.api.url, path: `/hooks/${source.id}`, secret: source.secret, fanout: 1 }, (signalId) => [
+      clientOrderId(signalId, route),
+    ]);
     expect(outcome.sent).toBe(SIGNALS_PER_SECOND * SECONDS);
-    expect({ errors: outcome.errors, lost: outcome.lost, duplicates: outcome.duplicates, unexpected: outcome.unexpected }).toEqual({ errors: 0, lost: 0, duplicates: 0, unexpected: 0 });
+    expect({ errors: outcome.errors, lost: outcome.lost, duplicates: outcome.duplicates, unexpected: outcome.unexpected }).toEqual({
+      errors: 0,
+      lost: 0,
+      duplicates: 0,
+      unexpected: 0,
+    });
     // One connection: the broker saw the orders in signal order.
     const seqOf = new Map(
-      (await world.sql<{ client_order_id: string; seq: string }>('SELECT o.client_order_id, s.seq::text AS seq FROM orders o JOIN signals s ON s.id = o.signal_id WHERE o.connection_id = $1', [connection])).map(
-        (r) => [r.client_order_id, BigInt(r.seq)],
-      ),
+      (
+        await world.sql<{ client_order_id: string; seq: string }>(
+          'SELECT o.client_order_id, s.seq::text AS seq FROM orders o JOIN signals s ON s.id = o.signal_id WHERE o.connection_id = $1',
+          [connection],
+        )
+      ).map((r) => [r.client_order_id, BigInt(r.seq)]),
     );
     const seqs = outcome.arrivals.map((a) => seqOf.get(a.clientOrderId)!);
     expect(seqs.every((seq, i) => i === 0 || seqs[i - 1] < seq)).toBe(true);
@@ -72,9 +82,16 @@ describe('bench smoke', () => {
     const api = await startBareApi({ databaseUrl: bareDb.adminUrl, redisUrl: REDIS_URL, prefix, sources: { single: { fanout: 1, account: 0 } } });
     const worker = await startBareWorker({ databaseUrl: bareDb.adminUrl, redisUrl: REDIS_URL, prefix, brokerUrl: broker.url, accounts: [account] });
     try {
-      const outcome = await drive({ baseUrl: api.url, path: '/hooks/single', secret: `whsec_${randomBytes(24).toString('base64')}`, fanout: 1 }, (signalId) => [`bare-${signalId}-0`]);
+      const outcome = await drive({ baseUrl: api.url, path: '/hooks/single', secret: `whsec_${randomBytes(24).toString('base64')}`, fanout: 1 }, (signalId) => [
+        `bare-${signalId}-0`,
+      ]);
       expect(outcome.sent).toBe(SIGNALS_PER_SECOND * SECONDS);
-      expect({ errors: outcome.errors, lost: outcome.lost, duplicates: outcome.duplicates, unexpected: outcome.unexpected }).toEqual({ errors: 0, lost: 0, duplicates: 0, unexpected: 0 });
+      expect({ errors: outcome.errors, lost: outcome.lost, duplicates: outcome.duplicates, unexpected: outcome.unexpected }).toEqual({
+        errors: 0,
+        lost: 0,
+        duplicates: 0,
+        unexpected: 0,
+      });
     } finally {
       await worker.close();
       await api.close();
@@ -87,7 +104,10 @@ describe('bench smoke', () => {
   ])('the floor (%s): every signal placed exactly once, forged ones refused, its tables scoped by RLS', async (_mode, batch) => {
     const floorDb = await createTestDatabase();
     const dataKey = randomBytes(32);
-    const [source, sameWorkspace] = floorSources(2, () => ({ apiKey: `PK${randomBytes(8).toString('hex').toUpperCase()}`, apiSecret: `bench-${randomBytes(8).toString('hex')}` }));
+    const [source, sameWorkspace] = floorSources(2, () => ({
+      apiKey: `PK${randomBytes(8).toString('hex').toUpperCase()}`,
+      apiSecret: `bench-${randomBytes(8).toString('hex')}`,
+    }));
     const other = { ...sameWorkspace, workspaceId: randomUUID() };
     const prefix = `{sytest-floor-${randomBytes(4).toString('hex')}}`;
     let api: FloorApi | undefined;
@@ -109,17 +129,31 @@ describe('bench smoke', () => {
       const target = { baseUrl: api.url, path: `/hooks/${source.id}`, secret: source.secret, fanout: 1 };
       const outcome = await drive(target, (signalId) => [`floor-${signalId}`]);
       expect(outcome.sent).toBe(SIGNALS_PER_SECOND * SECONDS);
-      expect({ errors: outcome.errors, lost: outcome.lost, duplicates: outcome.duplicates, unexpected: outcome.unexpected }).toEqual({ errors: 0, lost: 0, duplicates: 0, unexpected: 0 });
+      expect({ errors: outcome.errors, lost: outcome.lost, duplicates: outcome.duplicates, unexpected: outcome.unexpected }).toEqual({
+        errors: 0,
+        lost: 0,
+        duplicates: 0,
+        unexpected: 0,
+      });
       // The order reached the broker with the credential the worker decrypted.
       expect(new Set(outcome.arrivals.map((a) => a.apiKey))).toEqual(new Set([source.account.apiKey]));
-      await eventually(async () => (await floorDb.adminQuery<{ n: number }>(`SELECT count(*)::int AS n FROM floor_signals WHERE status = 'routed'`))[0].n === outcome.sent);
-      expect(await floorDb.adminQuery(`SELECT action, count(*)::int AS n FROM floor_audit GROUP BY action`)).toEqual([{ action: 'credential.use', n: outcome.sent }]);
+      await eventually(
+        async () => (await floorDb.adminQuery<{ n: number }>(`SELECT count(*)::int AS n FROM floor_signals WHERE status = 'routed'`))[0].n === outcome.sent,
+      );
+      expect(await floorDb.adminQuery(`SELECT action, count(*)::int AS n FROM floor_audit GROUP BY action`)).toEqual([
+        { action: 'credential.use', n: outcome.sent },
+      ]);
 
       // A burst: concurrent signals share claim transactions (their credential.use events one xmin) only with group commits.
       const burst = await generator.openLoop([target], 1000, 300);
       const routed = outcome.sent + burst.sends.filter((s) => s.status === 202).length;
-      await eventually(async () => (await floorDb.adminQuery<{ n: number }>(`SELECT count(*)::int AS n FROM floor_signals WHERE status = 'routed'`))[0].n === routed, 60_000);
-      const [claims] = await floorDb.adminQuery<{ events: number; transactions: number }>(`SELECT count(*)::int AS events, count(DISTINCT xmin::text)::int AS transactions FROM floor_audit`);
+      await eventually(
+        async () => (await floorDb.adminQuery<{ n: number }>(`SELECT count(*)::int AS n FROM floor_signals WHERE status = 'routed'`))[0].n === routed,
+        60_000,
+      );
+      const [claims] = await floorDb.adminQuery<{ events: number; transactions: number }>(
+        `SELECT count(*)::int AS events, count(DISTINCT xmin::text)::int AS transactions FROM floor_audit`,
+      );
       expect(claims.events).toBe(routed);
       if (batch) expect(claims.transactions).toBeLessThan(claims.events);
       else expect(claims.transactions).toBe(claims.events);
@@ -127,7 +161,9 @@ describe('bench smoke', () => {
       // RLS applies to the floor's role: with no workspace set it sees nothing, with one only that workspace's rows.
       const asFloor = new Client({ connectionString: url.toString() });
       await asFloor.connect();
-      const counts = async () => (await asFloor.query('SELECT (SELECT count(*) FROM floor_signals)::int AS signals, (SELECT count(*) FROM floor_credentials)::int AS credentials')).rows[0];
+      const counts = async () =>
+        (await asFloor.query('SELECT (SELECT count(*) FROM floor_signals)::int AS signals, (SELECT count(*) FROM floor_credentials)::int AS credentials'))
+          .rows[0];
       try {
         expect(await counts()).toEqual({ signals: 0, credentials: 0 });
         await asFloor.query(`SELECT set_config('app.workspace_id', $1, false)`, [other.workspaceId]);

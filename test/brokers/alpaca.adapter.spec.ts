@@ -149,7 +149,10 @@ describe('AlpacaAdapter against the Alpaca API stub', () => {
       expect(bracket.status).toBe('filled');
       expect(lastOrderBody()).toMatchObject({ order_class: 'bracket', take_profit: { limit_price: '120' }, stop_loss: { stop_price: '90' } });
       const stubOrder = stub.orders.find((o) => o.id === bracket.brokerOrderId)!;
-      expect(stubOrder.legs?.map((l) => [l.type, l.status])).toEqual([['limit', 'new'], ['stop', 'held']]);
+      expect(stubOrder.legs?.map((l) => [l.type, l.status])).toEqual([
+        ['limit', 'new'],
+        ['stop', 'held'],
+      ]);
 
       await adapter.placeOrder(creds, order({ type: 'limit', limitPrice: '99', stopLoss: '80' }));
       expect(lastOrderBody()).toMatchObject({ order_class: 'oto', stop_loss: { stop_price: '80' } });
@@ -162,10 +165,26 @@ describe('AlpacaAdapter against the Alpaca API stub', () => {
       const stubOrder = stub.orders.find((o) => o.id === placed.brokerOrderId)!;
       const [tp, sl] = stubOrder.legs!;
       expect(placed.legs).toEqual([
-        { role: 'take_profit', clientOrderId: tp.client_order_id, side: 'sell', type: 'limit', quantity: '3', limitPrice: '120', stopPrice: undefined,
-          state: expect.objectContaining({ brokerOrderId: tp.id, status: 'accepted', filledQuantity: '0' }) },
-        { role: 'stop_loss', clientOrderId: sl.client_order_id, side: 'sell', type: 'stop_limit', quantity: '3', limitPrice: '89.5', stopPrice: '90',
-          state: expect.objectContaining({ brokerOrderId: sl.id, status: 'accepted' }) },
+        {
+          role: 'take_profit',
+          clientOrderId: tp.client_order_id,
+          side: 'sell',
+          type: 'limit',
+          quantity: '3',
+          limitPrice: '120',
+          stopPrice: undefined,
+          state: expect.objectContaining({ brokerOrderId: tp.id, status: 'accepted', filledQuantity: '0' }),
+        },
+        {
+          role: 'stop_loss',
+          clientOrderId: sl.client_order_id,
+          side: 'sell',
+          type: 'stop_limit',
+          quantity: '3',
+          limitPrice: '89.5',
+          stopPrice: '90',
+          state: expect.objectContaining({ brokerOrderId: sl.id, status: 'accepted' }),
+        },
       ]);
       stub.fillPart(tp.client_order_id, 3, 121);
       const looked = await adapter.getOrder(creds, order({ clientOrderId: stubOrder.client_order_id }));

@@ -149,7 +149,10 @@ describe('inspect', () => {
 });
 
 describe('the stub verifies SIGNED requests like Binance', () => {
-  async function call(creds: { apiKey: string; apiSecret: string }, tamper: (qs: string, sig: string) => string): Promise<{ status: number; body: { code?: number } }> {
+  async function call(
+    creds: { apiKey: string; apiSecret: string },
+    tamper: (qs: string, sig: string) => string,
+  ): Promise<{ status: number; body: { code?: number } }> {
     const qs = `recvWindow=5000&timestamp=${Date.now()}`;
     const sig = createHmac('sha256', creds.apiSecret).update(qs).digest('hex');
     const res = await fetch(`${stub.url}/sapi/v1/account/apiRestrictions?${tamper(qs, sig)}`, { headers: { 'X-MBX-APIKEY': creds.apiKey } });
@@ -170,7 +173,9 @@ describe('the stub verifies SIGNED requests like Binance', () => {
     const creds = account();
     const query = 'symbol=BTCUSDT&side=BUY&type=MARKET';
     const body = `quantity=0.001&newClientOrderId=mixed-1&recvWindow=5000&timestamp=${Date.now()}`;
-    const sig = createHmac('sha256', creds.apiSecret).update(query + body).digest('hex');
+    const sig = createHmac('sha256', creds.apiSecret)
+      .update(query + body)
+      .digest('hex');
     const res = await fetch(`${stub.url}/api/v3/order?${query}`, {
       method: 'POST',
       headers: { 'X-MBX-APIKEY': creds.apiKey, 'content-type': 'application/x-www-form-urlencoded' },
@@ -196,7 +201,14 @@ describe('placeOrder', () => {
     expect(stub.balance(creds.apiKey, 'BTC').free).toBe('1.01000000');
     expect(stub.balance(creds.apiKey, 'USDT').free).toBe('9500.00000000');
     const sent = new URLSearchParams(stub.received('POST', '/api/v3/order').at(-1)!.body);
-    expect(Object.fromEntries(sent)).toMatchObject({ symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', quantity: '0.01', newOrderRespType: 'FULL', recvWindow: '5000' });
+    expect(Object.fromEntries(sent)).toMatchObject({
+      symbol: 'BTCUSDT',
+      side: 'BUY',
+      type: 'MARKET',
+      quantity: '0.01',
+      newOrderRespType: 'FULL',
+      recvWindow: '5000',
+    });
   });
 
   it('rests a limit order with GTC by default and accepts a TradingView-style symbol', async () => {
@@ -209,9 +221,17 @@ describe('placeOrder', () => {
 
   it('sends stop_limit as STOP_LOSS_LIMIT with both prices', async () => {
     const creds = account();
-    const ack = await adapter.placeOrder(creds, order({ type: 'stop_limit', side: 'sell', stopPrice: '45000', limitPrice: '44900', quantity: '0.1', timeInForce: 'ioc' }));
+    const ack = await adapter.placeOrder(
+      creds,
+      order({ type: 'stop_limit', side: 'sell', stopPrice: '45000', limitPrice: '44900', quantity: '0.1', timeInForce: 'ioc' }),
+    );
     expect(ack.status).toBe('accepted');
-    expect(stub.orders(creds.apiKey)[0]).toMatchObject({ type: 'STOP_LOSS_LIMIT', timeInForce: 'IOC', stopPrice: 4_500_000_000_000n, price: 4_490_000_000_000n });
+    expect(stub.orders(creds.apiKey)[0]).toMatchObject({
+      type: 'STOP_LOSS_LIMIT',
+      timeInForce: 'IOC',
+      stopPrice: 4_500_000_000_000n,
+      price: 4_490_000_000_000n,
+    });
   });
 
   it.each([
@@ -287,7 +307,12 @@ describe('getOrder (the order lifecycle)', () => {
 
     stub.fillPart(o.clientOrderId, '0.04', '49000');
     const partial = await adapter.getOrder!(creds, o);
-    expect(partial).toMatchObject({ brokerOrderId: String(stub.orders(creds.apiKey)[0].orderId), status: 'partially_filled', filledQuantity: '0.04', averagePrice: '49000' });
+    expect(partial).toMatchObject({
+      brokerOrderId: String(stub.orders(creds.apiKey)[0].orderId),
+      status: 'partially_filled',
+      filledQuantity: '0.04',
+      averagePrice: '49000',
+    });
     expect(Date.parse(partial!.updatedAt!)).toBeGreaterThan(Date.now() - 60_000);
 
     stub.fillPart(o.clientOrderId, '0.06', '50000');
@@ -302,7 +327,12 @@ describe('getOrder (the order lifecycle)', () => {
     await adapter.placeOrder(creds, o);
     stub.fillPart(o.clientOrderId, '0.02', '40000');
     expect(await adapter.cancelOpenOrders(creds, 'BTCUSDT', 'live', 'conn-1')).toBe(1);
-    expect(await adapter.getOrder!(creds, o)).toMatchObject({ status: 'canceled', filledQuantity: '0.02', averagePrice: '40000', reason: 'order CANCELED at Binance' });
+    expect(await adapter.getOrder!(creds, o)).toMatchObject({
+      status: 'canceled',
+      filledQuantity: '0.02',
+      averagePrice: '40000',
+      reason: 'order CANCELED at Binance',
+    });
     expect(stub.balance(creds.apiKey, 'USDT')).toEqual({ free: '9200.00000000', locked: '0.00000000' });
     expect(await adapter.getOrder!(creds, order())).toBeNull();
   });
@@ -349,7 +379,12 @@ describe('account', () => {
     await adapter.placeOrder(creds, order({ symbol: 'ETHUSDT', type: 'limit', limitPrice: '2000', quantity: '1' }));
     expect(await adapter.cancelOpenOrders(creds, 'BTCUSDT', 'live', 'conn-1')).toBe(2);
     expect(await adapter.cancelOpenOrders(creds, 'BTCUSDT', 'live', 'conn-1')).toBe(0);
-    expect(stub.orders(creds.apiKey).filter((o) => o.status === 'NEW').map((o) => o.symbol)).toEqual(['ETHUSDT']);
+    expect(
+      stub
+        .orders(creds.apiKey)
+        .filter((o) => o.status === 'NEW')
+        .map((o) => o.symbol),
+    ).toEqual(['ETHUSDT']);
     expect(stub.balance(creds.apiKey, 'USDT')).toEqual({ free: '8000.00000000', locked: '2000.00000000' });
   });
 

@@ -75,7 +75,13 @@ describe('inspect', () => {
   it('reports a view-and-trade key with the permissions Coinbase returned', async () => {
     const creds = account();
     const report = await adapter.inspect(creds, 'live');
-    expect(report).toMatchObject({ inspection: 'inspected', canTrade: true, canWithdraw: false, canTransfer: false, keyHint: `…${creds.apiKeyName.slice(-4)}` });
+    expect(report).toMatchObject({
+      inspection: 'inspected',
+      canTrade: true,
+      canWithdraw: false,
+      canTransfer: false,
+      keyHint: `…${creds.apiKeyName.slice(-4)}`,
+    });
     expect(report.details).toEqual({ can_view: true, can_trade: true, can_transfer: false, portfolio_type: 'DEFAULT' });
   });
 
@@ -143,7 +149,10 @@ describe('the stub verifies CDP JWTs like Coinbase', () => {
     const token = lastToken('/api/v3/brokerage/key_permissions');
     const [h, p, s] = token.slice('Bearer '.length).split('.');
     const flipped = `${s.slice(0, 10)}${s[10] === 'A' ? 'B' : 'A'}${s.slice(11)}`;
-    expect(await replay('/api/v3/brokerage/key_permissions', `Bearer ${h}.${p}.${flipped}`)).toMatchObject({ status: 401, message: 'Unauthorized: bad signature' });
+    expect(await replay('/api/v3/brokerage/key_permissions', `Bearer ${h}.${p}.${flipped}`)).toMatchObject({
+      status: 401,
+      message: 'Unauthorized: bad signature',
+    });
     const claims = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>;
     const widened = Buffer.from(JSON.stringify({ ...claims, uri: 'GET 127.0.0.1/api/v3/brokerage/accounts' })).toString('base64url');
     expect(await replay('/api/v3/brokerage/accounts', `Bearer ${h}.${widened}.${s}`)).toMatchObject({ status: 401, message: 'Unauthorized: bad signature' });
@@ -163,7 +172,12 @@ describe('placeOrder', () => {
     const o = order({ symbol: 'BTCUSD', quantity: '0.01' });
     const ack = await adapter.placeOrder(creds, o);
     expect(ack).toMatchObject({ clientOrderId: o.clientOrderId, status: 'accepted' });
-    expect(lastOrderBody()).toEqual({ client_order_id: o.clientOrderId, product_id: 'BTC-USD', side: 'BUY', order_configuration: { market_market_ioc: { base_size: '0.01' } } });
+    expect(lastOrderBody()).toEqual({
+      client_order_id: o.clientOrderId,
+      product_id: 'BTC-USD',
+      side: 'BUY',
+      order_configuration: { market_market_ioc: { base_size: '0.01' } },
+    });
     expect(stub.orders(creds.apiKeyName)[0]).toMatchObject({ order_id: ack.brokerOrderId, status: 'FILLED' });
     expect(stub.balance(creds.apiKeyName, 'BTC').available).toBe('1.01000000');
   });
@@ -184,7 +198,9 @@ describe('placeOrder', () => {
       stop_limit_stop_limit_gtc: { base_size: '0.01', limit_price: '55100', stop_price: '55000', stop_direction: 'STOP_DIRECTION_STOP_UP' },
     });
     await adapter.placeOrder(creds, order({ type: 'stop_limit', side: 'sell', stopPrice: '45000', limitPrice: '44900' }));
-    expect((lastOrderBody().order_configuration as Record<string, { stop_direction: string }>).stop_limit_stop_limit_gtc.stop_direction).toBe('STOP_DIRECTION_STOP_DOWN');
+    expect((lastOrderBody().order_configuration as Record<string, { stop_direction: string }>).stop_limit_stop_limit_gtc.stop_direction).toBe(
+      'STOP_DIRECTION_STOP_DOWN',
+    );
     expect(stub.orders(creds.apiKeyName).map((o) => o.status)).toEqual(['OPEN', 'OPEN']);
   });
 
@@ -284,7 +300,12 @@ describe('getOrder (the order lifecycle)', () => {
     await adapter.placeOrder(creds, o);
     stub.fillPart(o.clientOrderId, '0.02', '40000');
     expect(await adapter.cancelOpenOrders(creds, 'BTC-USD', 'live', 'conn-1')).toBe(1);
-    expect(await adapter.getOrder!(creds, o)).toMatchObject({ status: 'canceled', filledQuantity: '0.02', averagePrice: '40000', reason: 'User requested cancel' });
+    expect(await adapter.getOrder!(creds, o)).toMatchObject({
+      status: 'canceled',
+      filledQuantity: '0.02',
+      averagePrice: '40000',
+      reason: 'User requested cancel',
+    });
     expect(stub.balance(creds.apiKeyName, 'USD')).toEqual({ available: '9200.00000000', hold: '0.00000000' });
     expect(await adapter.getOrder!(creds, order())).toBeNull();
     expect(await adapter.getOrder!(creds, { ...order(), brokerOrderId: '7d9a5b8e-0000-4000-8000-000000000000' })).toBeNull();
@@ -333,7 +354,12 @@ describe('account', () => {
     await adapter.placeOrder(creds, order());
     expect(await adapter.cancelOpenOrders(creds, 'BTC-USD', 'live', 'conn-1')).toBe(2);
     expect(await adapter.cancelOpenOrders(creds, 'BTC-USD', 'live', 'conn-1')).toBe(0);
-    expect(stub.orders(creds.apiKeyName).map((o) => `${o.product_id} ${o.status}`)).toEqual(['BTC-USD CANCELLED', 'BTC-USD CANCELLED', 'ETH-USD OPEN', 'BTC-USD FILLED']);
+    expect(stub.orders(creds.apiKeyName).map((o) => `${o.product_id} ${o.status}`)).toEqual([
+      'BTC-USD CANCELLED',
+      'BTC-USD CANCELLED',
+      'ETH-USD OPEN',
+      'BTC-USD FILLED',
+    ]);
   });
 
   it('reports equity as USD + USDC cash, available + on hold', async () => {

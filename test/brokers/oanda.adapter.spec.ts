@@ -126,7 +126,14 @@ describe('OandaAdapter against the OANDA v20 stub', () => {
       expect(ack).toMatchObject({ clientOrderId: req.clientOrderId, status: 'filled', filledQuantity: '1000', averagePrice: '1.0842' });
       expect(ack.brokerOrderId).toBe(stub.ordersByClientId.get(req.clientOrderId)?.id);
       expect(lastOrderBody()).toEqual({
-        order: { type: 'MARKET', instrument: 'EUR_USD', units: '1000', timeInForce: 'FOK', positionFill: 'DEFAULT', clientExtensions: { id: req.clientOrderId } },
+        order: {
+          type: 'MARKET',
+          instrument: 'EUR_USD',
+          units: '1000',
+          timeInForce: 'FOK',
+          positionFill: 'DEFAULT',
+          clientExtensions: { id: req.clientOrderId },
+        },
       });
       expect(await adapter.getPosition(creds, 'EURUSD', 'paper', 'conn-1')).toEqual({ symbol: 'EURUSD', quantity: '1000' });
 
@@ -154,7 +161,10 @@ describe('OandaAdapter against the OANDA v20 stub', () => {
       const ack = await adapter.placeOrder(creds, order({ takeProfit: '1.2', stopLoss: '1.0' }));
       expect(lastOrderBody().order).toMatchObject({ takeProfitOnFill: { price: '1.2' }, stopLossOnFill: { price: '1.0' } });
       const exits = stub.orders.filter((o) => o.accountId === creds.accountId && o.tradeID !== undefined);
-      expect(exits.map((o) => [o.type, o.price, o.state])).toEqual([['TAKE_PROFIT', '1.2', 'PENDING'], ['STOP_LOSS', '1.0', 'PENDING']]);
+      expect(exits.map((o) => [o.type, o.price, o.state])).toEqual([
+        ['TAKE_PROFIT', '1.2', 'PENDING'],
+        ['STOP_LOSS', '1.0', 'PENDING'],
+      ]);
       expect(ack.status).toBe('filled');
     });
 
@@ -163,9 +173,15 @@ describe('OandaAdapter against the OANDA v20 stub', () => {
       await adapter.placeOrder(creds, order({ takeProfit: '1.2', trailAmount: '0.005' }));
       expect(lastOrderBody().order).toMatchObject({ takeProfitOnFill: { price: '1.2' }, trailingStopLossOnFill: { distance: '0.005' } });
       const exits = stub.orders.filter((o) => o.accountId === creds.accountId && o.tradeID !== undefined);
-      expect(exits.map((o) => [o.type, o.price ?? o.distance])).toEqual([['TAKE_PROFIT', '1.2'], ['TRAILING_STOP_LOSS', '0.005']]);
+      expect(exits.map((o) => [o.type, o.price ?? o.distance])).toEqual([
+        ['TAKE_PROFIT', '1.2'],
+        ['TRAILING_STOP_LOSS', '0.005'],
+      ]);
       const before = stub.requests.length;
-      expect(await failure(adapter.placeOrder(creds, order({ trailPercent: '1' })))).toMatchObject({ kind: 'unsupported_order_type', message: expect.stringContaining('trailAmount') });
+      expect(await failure(adapter.placeOrder(creds, order({ trailPercent: '1' })))).toMatchObject({
+        kind: 'unsupported_order_type',
+        message: expect.stringContaining('trailAmount'),
+      });
       expect(await failure(adapter.placeOrder(creds, order({ stopLoss: '1.0', stopLossLimit: '0.99' })))).toMatchObject({ kind: 'unsupported_order_type' });
       expect(stub.requests.length).toBe(before);
     });
@@ -193,7 +209,11 @@ describe('OandaAdapter against the OANDA v20 stub', () => {
     it('maps a reject transaction to rejected with its reason', async () => {
       stub.replyToNextOrder({
         status: 400,
-        body: { orderRejectTransaction: { id: '9', type: 'MARKET_ORDER_REJECT', rejectReason: 'MARKET_HALTED' }, errorCode: 'MARKET_HALTED', errorMessage: 'The market is halted' },
+        body: {
+          orderRejectTransaction: { id: '9', type: 'MARKET_ORDER_REJECT', rejectReason: 'MARKET_HALTED' },
+          errorCode: 'MARKET_HALTED',
+          errorMessage: 'The market is halted',
+        },
       });
       const err = await failure(adapter.placeOrder(newAccount(), order()));
       expect(err).toMatchObject({ kind: 'rejected', httpStatus: 400 });
@@ -279,7 +299,11 @@ describe('OandaAdapter against the OANDA v20 stub', () => {
       await adapter.placeOrder(creds, canceled);
       stub.expirePending(expiring.clientOrderId);
       expect(await adapter.cancelOpenOrders(creds, 'EURUSD', 'paper', 'conn-1')).toBe(1);
-      expect(await adapter.getOrder!(creds, expiring)).toMatchObject({ status: 'expired', filledQuantity: '0', reason: 'order cancelled at OANDA (TIME_IN_FORCE_EXPIRED)' });
+      expect(await adapter.getOrder!(creds, expiring)).toMatchObject({
+        status: 'expired',
+        filledQuantity: '0',
+        reason: 'order cancelled at OANDA (TIME_IN_FORCE_EXPIRED)',
+      });
       expect(await adapter.getOrder!(creds, canceled)).toMatchObject({ status: 'canceled', reason: 'order cancelled at OANDA (CLIENT_REQUEST)' });
       expect(await adapter.getOrder!(creds, order())).toBeNull();
     });

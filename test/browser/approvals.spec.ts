@@ -20,7 +20,12 @@ describe('console: approvals queue (chromium)', () => {
   beforeAll(async () => {
     const dist = builtConsole();
     db = await createTestDatabase();
-    const env = { CONSOLE_DIR: dist, DATA_DIR: mkdtempSync(join(tmpdir(), 'switchyard-approvals-')), WEBHOOK_RATE_LIMIT_PER_MINUTE: '100000', RATE_LIMIT_PER_MINUTE: '100000' };
+    const env = {
+      CONSOLE_DIR: dist,
+      DATA_DIR: mkdtempSync(join(tmpdir(), 'switchyard-approvals-')),
+      WEBHOOK_RATE_LIMIT_PER_MINUTE: '100000',
+      RATE_LIMIT_PER_MINUTE: '100000',
+    };
     [api, worker, browser] = await Promise.all([startApi(db, env), startWorker(db, env), launchBrowser()]);
   }, 120_000);
   afterAll(async () => {
@@ -44,9 +49,14 @@ describe('console: approvals queue (chromium)', () => {
     const ws = await createWorkspace(api, 'approvals', password);
     // The bootstrap token stops working once the owner signs in: keep one of her own for the checks.
     const token = (await http(api.url, 'POST', '/v1/tokens', { token: ws.token, body: { name: 'checks', role: 'trader' } })).body.token as string;
-    const connectionId = (await http(api.url, 'POST', '/v1/connections', { token: ws.token, body: { broker: 'paper', label: 'paper', environment: 'paper', credentials: {} } })).body.id;
+    const connectionId = (
+      await http(api.url, 'POST', '/v1/connections', { token: ws.token, body: { broker: 'paper', label: 'paper', environment: 'paper', credentials: {} } })
+    ).body.id;
     const source = await createHmacSource(api, ws.token);
-    const route = await http(api.url, 'POST', '/v1/routes', { token: ws.token, body: { sourceId: source.id, connectionId, sizing: { mode: 'fixed', value: '1' }, approval: 'manual' } });
+    const route = await http(api.url, 'POST', '/v1/routes', {
+      token: ws.token,
+      body: { sourceId: source.id, connectionId, sizing: { mode: 'fixed', value: '1' }, approval: 'manual' },
+    });
     expect(route.status).toBe(201);
     for (const ticker of ['AAPL', 'MSFT']) expect((await postSigned(api, source, { ticker, action: 'buy', price: '100' })).status).toBe(202);
     const waiting = async () => (await http(api.url, 'GET', '/v1/orders?status=awaiting_approval', { token })).body.items as any[];

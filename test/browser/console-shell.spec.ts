@@ -46,7 +46,13 @@ describe('console in a real browser (chromium)', () => {
 
   beforeAll(async () => {
     const dist = builtConsole();
-    [db, alpaca, binance, coinbase, oanda] = await Promise.all([createTestDatabase(), startAlpacaStub(), startBinanceStub(), startCoinbaseStub(), startOandaStub()]);
+    [db, alpaca, binance, coinbase, oanda] = await Promise.all([
+      createTestDatabase(),
+      startAlpacaStub(),
+      startBinanceStub(),
+      startCoinbaseStub(),
+      startOandaStub(),
+    ]);
     // The worker shares the api's data dir (the local KMS root key) and really routes what the console sends.
     const env = {
       CONSOLE_DIR: dist,
@@ -105,7 +111,8 @@ describe('console in a real browser (chromium)', () => {
       expect(stored).not.toContain(password);
 
       // The cookie rides along, but without the custom header the write is refused.
-      const forged = await w.page.evaluate(`fetch('/v1/tokens', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'x', role: 'viewer' }) })
+      const forged = await w.page
+        .evaluate(`fetch('/v1/tokens', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'x', role: 'viewer' }) })
         .then(async (r) => ({ status: r.status, code: (await r.json()).code }))`);
       expect(forged).toEqual({ status: 403, code: 'csrf_failed' });
 
@@ -129,7 +136,10 @@ describe('console in a real browser (chromium)', () => {
       await owner.page.getByLabel('Name').fill('Mistyped');
       await owner.page.getByLabel(/Also allow these addresses/).fill('10.0.0.0/99');
       await owner.page.getByRole('button', { name: 'Create source' }).click();
-      await owner.page.getByLabel(/Also allow these addresses/).and(owner.page.locator('[aria-invalid="true"]')).waitFor();
+      await owner.page
+        .getByLabel(/Also allow these addresses/)
+        .and(owner.page.locator('[aria-invalid="true"]'))
+        .waitFor();
       await owner.page.getByLabel(/Also allow these addresses/).fill('');
       await owner.page.getByLabel('Name').fill('TradingView strategy');
       await owner.page.getByRole('button', { name: 'Create source' }).click();
@@ -190,7 +200,10 @@ describe('console in a real browser (chromium)', () => {
       await rotation.getByLabel('API secret key').fill(rotated);
       await rotation.getByRole('button', { name: 'Rotate credentials' }).click();
       await w.page.getByText('Alpaca paper now uses credential version 2; the previous one was destroyed.').waitFor();
-      await w.page.getByRole('row', { name: /Alpaca paper/ }).getByText(/\(version 2\)/).waitFor();
+      await w.page
+        .getByRole('row', { name: /Alpaca paper/ })
+        .getByText(/\(version 2\)/)
+        .waitFor();
 
       // A route to it, so the revoke report has something to stop (made by the page's own session, CSRF header included).
       const routed = await w.page.evaluate(`(async () => {
@@ -203,7 +216,10 @@ describe('console in a real browser (chromium)', () => {
       await w.page.reload();
       w.page.once('dialog', (d) => void d.accept());
       await w.page.getByRole('button', { name: 'Revoke Alpaca paper' }).click();
-      await w.page.getByRole('row', { name: /Alpaca paper/ }).getByRole('cell', { name: 'revoked' }).waitFor();
+      await w.page
+        .getByRole('row', { name: /Alpaca paper/ })
+        .getByRole('cell', { name: 'revoked' })
+        .waitFor();
       expect(await w.page.getByTestId('revoke-report').textContent()).toMatch(
         /^Revoked Alpaca paper at .*\. Routing to it stopped at once: its route sends no more orders\. Its stored credentials \(every version\) were destroyed\. Broker side: the broker's API cannot revoke keys/,
       );
@@ -232,7 +248,8 @@ describe('console in a real browser (chromium)', () => {
       broker: 'coinbase',
       fields: (secret: string) => ({ 'API key name': `organizations/${randomUUID()}/apiKeys/${randomUUID()}`, 'Private key (PEM)': secret }),
       secret: () => coinbaseKey.privateKey.export({ type: 'sec1', format: 'pem' }).toString(),
-      register: (f: Record<string, string>) => coinbase.addKey({ apiKeyName: f['API key name'], publicKeyPem: coinbaseKey.publicKey.export({ type: 'spki', format: 'pem' }).toString() }),
+      register: (f: Record<string, string>) =>
+        coinbase.addKey({ apiKeyName: f['API key name'], publicKeyPem: coinbaseKey.publicKey.export({ type: 'spki', format: 'pem' }).toString() }),
       words: /Can place orders/,
     },
     {
@@ -244,34 +261,43 @@ describe('console in a real browser (chromium)', () => {
     },
   ];
 
-  it.each(BROKER_FORMS)('connections: the $broker form connects an account (paper where the broker has one) and its secret never reappears anywhere in the browser', async ({ broker, fields, secret, register, words }) => {
-    const ws = await createWorkspace(api, `canary-${broker}`, password);
-    const canary = secret();
-    const values = fields(canary);
-    register(values);
-    const w = await signedIn(ws.ownerEmail, password, '/connections');
-    const seen = recordEverything(w);
-    try {
-      await w.page.getByLabel('Broker to connect').selectOption(broker);
-      const form = w.page.getByRole('form', { name: `Connect ${broker}` });
-      await form.getByLabel('Label').fill(`${broker} desk`);
-      for (const [label, value] of Object.entries(values)) await form.getByLabel(label).fill(value);
-      await form.getByRole('button', { name: `Connect ${broker}` }).click();
-      const row = w.page.getByRole('row', { name: new RegExp(`${broker} desk`) });
-      await Promise.race([row.waitFor(), form.getByRole('alert').waitFor().then(async () => Promise.reject(new Error(`${broker}: ${await form.getByRole('alert').textContent()}`)))]);
-      expect(await row.textContent()).toMatch(words);
-      for (const [label, value] of Object.entries(values)) if (value === canary) expect(await form.getByLabel(label).inputValue()).toBe('');
-      await screenshot(w.page, `connections-${broker}`);
-      expect(await accessibilityProblems(w.page)).toEqual([]);
-      await w.page.reload();
-      await row.waitFor();
-      // A PEM is checked by its key material, whatever line breaks it was shown with.
-      await seen.assertNoLeak([canary.includes('BEGIN') ? canary.split('\n')[2] : canary]);
-      w.assertClean();
-    } finally {
-      await w.close();
-    }
-  });
+  it.each(BROKER_FORMS)(
+    'connections: the $broker form connects an account (paper where the broker has one) and its secret never reappears anywhere in the browser',
+    async ({ broker, fields, secret, register, words }) => {
+      const ws = await createWorkspace(api, `canary-${broker}`, password);
+      const canary = secret();
+      const values = fields(canary);
+      register(values);
+      const w = await signedIn(ws.ownerEmail, password, '/connections');
+      const seen = recordEverything(w);
+      try {
+        await w.page.getByLabel('Broker to connect').selectOption(broker);
+        const form = w.page.getByRole('form', { name: `Connect ${broker}` });
+        await form.getByLabel('Label').fill(`${broker} desk`);
+        for (const [label, value] of Object.entries(values)) await form.getByLabel(label).fill(value);
+        await form.getByRole('button', { name: `Connect ${broker}` }).click();
+        const row = w.page.getByRole('row', { name: new RegExp(`${broker} desk`) });
+        await Promise.race([
+          row.waitFor(),
+          form
+            .getByRole('alert')
+            .waitFor()
+            .then(async () => Promise.reject(new Error(`${broker}: ${await form.getByRole('alert').textContent()}`))),
+        ]);
+        expect(await row.textContent()).toMatch(words);
+        for (const [label, value] of Object.entries(values)) if (value === canary) expect(await form.getByLabel(label).inputValue()).toBe('');
+        await screenshot(w.page, `connections-${broker}`);
+        expect(await accessibilityProblems(w.page)).toEqual([]);
+        await w.page.reload();
+        await row.waitFor();
+        // A PEM is checked by its key material, whatever line breaks it was shown with.
+        await seen.assertNoLeak([canary.includes('BEGIN') ? canary.split('\n')[2] : canary]);
+        w.assertClean();
+      } finally {
+        await w.close();
+      }
+    },
+  );
 
   it('connections: a key that can withdraw is refused with the reason in words, and a malformed credential is explained beside its field', async () => {
     const ws = await createWorkspace(api, 'withdraw', password);
@@ -297,7 +323,10 @@ describe('console in a real browser (chromium)', () => {
       expect(await oandaForm.getByRole('alert').count()).toBe(0);
       await oandaForm.getByRole('button', { name: 'Connect oanda' }).click();
       await oandaForm.locator('.field-error').waitFor();
-      const described = await oandaForm.getByLabel('Account ID').getAttribute('aria-describedby').then(async (id) => (id ? w.page.locator(`[id="${id}"]`).textContent() : null));
+      const described = await oandaForm
+        .getByLabel('Account ID')
+        .getAttribute('aria-describedby')
+        .then(async (id) => (id ? w.page.locator(`[id="${id}"]`).textContent() : null));
       expect(described).toMatch(/101-004-1234567-001/);
       w.assertClean();
     } finally {
@@ -313,7 +342,8 @@ describe('console in a real browser (chromium)', () => {
       await admin.page.getByTestId('live-state').getByText('Live trading: disabled').waitFor();
       expect(await admin.page.getByRole('button', { name: /live trading/i }).count()).toBe(0);
       // Even with the console's own CSRF proof, the api refuses the admin.
-      const forced = await admin.page.evaluate(`fetch('/v1/workspace/live-trading', { method: 'PUT', headers: { 'content-type': 'application/json', 'x-switchyard-csrf': '1' },
+      const forced = await admin.page
+        .evaluate(`fetch('/v1/workspace/live-trading', { method: 'PUT', headers: { 'content-type': 'application/json', 'x-switchyard-csrf': '1' },
         body: JSON.stringify({ enabled: true, reason: 'admin tries' }) }).then((r) => r.status)`);
       expect(forced).toBe(403);
       admin.assertClean();
@@ -334,7 +364,10 @@ describe('console in a real browser (chromium)', () => {
       await enable.click();
       await owner.page.getByTestId('live-state').getByText('Live trading: enabled').waitFor();
       await screenshot(owner.page, 'risk-live-enabled');
-      expect((await http(api.url, 'GET', '/v1/workspace', { headers: { cookie: (await owner.context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ') } })).body.liveTradingEnabled).toBe(true);
+      expect(
+        (await http(api.url, 'GET', '/v1/workspace', { headers: { cookie: (await owner.context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ') } }))
+          .body.liveTradingEnabled,
+      ).toBe(true);
       owner.assertClean();
     } finally {
       await owner.close();
@@ -372,7 +405,10 @@ describe('console in a real browser (chromium)', () => {
       for (const s of SCREENS) {
         await phone.page.goto(s.path);
         await phone.page.getByRole('heading', { level: 2, name: s.heading }).waitFor();
-        expect({ path: s.path, sideways: await phone.page.evaluate('document.documentElement.scrollWidth > window.innerWidth') }).toEqual({ path: s.path, sideways: false });
+        expect({ path: s.path, sideways: await phone.page.evaluate('document.documentElement.scrollWidth > window.innerWidth') }).toEqual({
+          path: s.path,
+          sideways: false,
+        });
       }
       await screenshot(phone.page, 'phone');
       expect(await accessibilityProblems(phone.page)).toEqual([]);
@@ -387,7 +423,8 @@ describe('console in a real browser (chromium)', () => {
     const w = await signedIn(ws.ownerEmail, password, '/');
     try {
       const step = (title: string) => w.page.getByRole('heading', { level: 3, name: new RegExp(`^${title}`) });
-      for (const title of ['Connect a broker', 'Create a source', 'Add a route', 'Send a test signal', 'See the paper fill']) expect(await step(title).textContent()).toMatch(/\(to do\)$/);
+      for (const title of ['Connect a broker', 'Create a source', 'Add a route', 'Send a test signal', 'See the paper fill'])
+        expect(await step(title).textContent()).toMatch(/\(to do\)$/);
       await screenshot(w.page, 'first-run-empty');
       expect(await accessibilityProblems(w.page)).toEqual([]);
 
@@ -480,7 +517,10 @@ describe('console in a real browser (chromium)', () => {
         await viewer.page.goto(path);
         await viewer.page.getByRole('heading', { level: 2 }).first().waitFor();
         await viewer.page.getByTestId('health').getByText('API ok').waitFor();
-        expect({ path, buttons: await viewer.page.getByRole('button').allTextContents(), forms: await viewer.page.locator('form').count() }).toEqual({ path, ...(path === '/activity' ? { buttons: ['Sign out', 'Newer signals', 'Older signals'], forms: 1 } : { buttons: ['Sign out'], forms: 0 }) });
+        expect({ path, buttons: await viewer.page.getByRole('button').allTextContents(), forms: await viewer.page.locator('form').count() }).toEqual({
+          path,
+          ...(path === '/activity' ? { buttons: ['Sign out', 'Newer signals', 'Older signals'], forms: 1 } : { buttons: ['Sign out'], forms: 0 }),
+        });
       }
       viewer.assertClean();
     } finally {
@@ -491,10 +531,19 @@ describe('console in a real browser (chromium)', () => {
   it('activity: signals a page at a time, the newest page updating by itself, filters by source, connection and status, and a timeline with reasons in words', async () => {
     const ws = await createWorkspace(api, 'activity', password);
     const token = { token: ws.token };
-    const connection = await http(api.url, 'POST', '/v1/connections', { ...token, body: { broker: 'paper', label: 'Paper desk', environment: 'paper', credentials: {} } });
-    const [main, other] = await Promise.all(['Main strategy', 'Other strategy'].map((name) => http(api.url, 'POST', '/v1/sources', { ...token, body: { name, auth: 'hmac' } })));
-    await http(api.url, 'POST', '/v1/routes', { ...token, body: { sourceId: main.body.id, connectionId: connection.body.id, sizing: { mode: 'fixed', value: '1' } } });
-    const send = (sourceId: string, ticker: string) => http(api.url, 'POST', `/v1/sources/${sourceId}/test-signal`, { ...token, body: { ticker, action: 'buy', price: '10' } });
+    const connection = await http(api.url, 'POST', '/v1/connections', {
+      ...token,
+      body: { broker: 'paper', label: 'Paper desk', environment: 'paper', credentials: {} },
+    });
+    const [main, other] = await Promise.all(
+      ['Main strategy', 'Other strategy'].map((name) => http(api.url, 'POST', '/v1/sources', { ...token, body: { name, auth: 'hmac' } })),
+    );
+    await http(api.url, 'POST', '/v1/routes', {
+      ...token,
+      body: { sourceId: main.body.id, connectionId: connection.body.id, sizing: { mode: 'fixed', value: '1' } },
+    });
+    const send = (sourceId: string, ticker: string) =>
+      http(api.url, 'POST', `/v1/sources/${sourceId}/test-signal`, { ...token, body: { ticker, action: 'buy', price: '10' } });
     for (let i = 0; i < 27; i++) expect((await send(main.body.id, `T${i}`)).status).toBe(202);
     await send(other.body.id, 'OTHER');
     await http(api.url, 'PUT', '/v1/workspace/kill-switch', { ...token, body: { engaged: true, reason: 'desk closed' } });
@@ -518,7 +567,8 @@ describe('console in a real browser (chromium)', () => {
       await waitUntil(async () => (await rows.count()) === 25);
 
       // A new signal shows on the newest page without a reload.
-      await w.page.evaluate(`fetch('/v1/workspace/kill-switch', { method: 'PUT', headers: { 'content-type': 'application/json', 'x-switchyard-csrf': '1' }, body: JSON.stringify({ engaged: false, reason: 'open again' }) })
+      await w.page
+        .evaluate(`fetch('/v1/workspace/kill-switch', { method: 'PUT', headers: { 'content-type': 'application/json', 'x-switchyard-csrf': '1' }, body: JSON.stringify({ engaged: false, reason: 'open again' }) })
         .then(() => fetch('/v1/sources/${other.body.id}/test-signal', { method: 'POST', headers: { 'content-type': 'application/json', 'x-switchyard-csrf': '1' }, body: JSON.stringify({ ticker: 'LIVE', action: 'sell', price: '5' }) }))`);
       await w.page.getByRole('cell', { name: 'sell LIVE @ 5' }).waitFor({ timeout: 10_000 });
 
@@ -535,7 +585,10 @@ describe('console in a real browser (chromium)', () => {
       await waitUntil(async () => (await rows.count()) === 2);
       await w.page.getByLabel('Source').selectOption({ label: 'Main strategy' });
       await waitUntil(async () => (await rows.count()) === 1);
-      await rows.first().getByRole('button', { name: /Show timeline/ }).click();
+      await rows
+        .first()
+        .getByRole('button', { name: /Show timeline/ })
+        .click();
       const timeline = w.page.getByTestId('timeline');
       await timeline.getByText(/received and stored/).waitFor();
       expect(await timeline.textContent()).toMatch(/planned buy 1 HALTED for Paper desk\. The risk gate blocked it\. Reason: .*kill switch/i);
@@ -582,13 +635,19 @@ describe('console in a real browser (chromium)', () => {
       await waitUntil(async () => (await rows.count()) === 2);
 
       await w.page.getByRole('button', { name: 'Export CSV' }).click();
-      const [download] = await Promise.all([w.page.waitForEvent('download'), w.page.getByRole('link', { name: /^Download audit-.*\.csv \(2 events\)$/ }).click()]);
+      const [download] = await Promise.all([
+        w.page.waitForEvent('download'),
+        w.page.getByRole('link', { name: /^Download audit-.*\.csv \(2 events\)$/ }).click(),
+      ]);
       const csv = readFileSync((await download.path())!, 'utf8').split('\r\n');
       expect(csv[0]).toBe('seq,occurredAt,actorType,actorId,ip,action,resourceType,resourceId,reason,requestId,metadata,hash');
       expect(csv.slice(1).map((line) => line.split(',')[5])).toEqual(['"source.create"', '"source.create"']);
 
       await w.page.getByRole('button', { name: 'Verify chain' }).click();
-      await w.page.getByTestId('verify-result').getByText(/^Chain intact: \d+ events/).waitFor();
+      await w.page
+        .getByTestId('verify-result')
+        .getByText(/^Chain intact: \d+ events/)
+        .waitFor();
       w.assertClean();
     } finally {
       await w.close();
@@ -606,14 +665,20 @@ describe('console in a real browser (chromium)', () => {
       try {
         await admin.query('BEGIN');
         await admin.query('SET LOCAL session_replication_role = replica');
-        const { rows } = await admin.query(`UPDATE audit_events SET reason = 'rewritten' WHERE workspace_id = $1 AND seq = (SELECT max(seq) FROM audit_events WHERE workspace_id = $1) RETURNING seq`, [other.id]);
+        const { rows } = await admin.query(
+          `UPDATE audit_events SET reason = 'rewritten' WHERE workspace_id = $1 AND seq = (SELECT max(seq) FROM audit_events WHERE workspace_id = $1) RETURNING seq`,
+          [other.id],
+        );
         await admin.query('COMMIT');
         rewritten = Number(rows[0].seq);
       } finally {
         await admin.end();
       }
       await owner.page.getByRole('button', { name: 'Verify chain' }).click();
-      await owner.page.getByTestId('verify-result').getByText(new RegExp(`^Chain broken at event ${rewritten} \\(hash mismatch\\)`)).waitFor();
+      await owner.page
+        .getByTestId('verify-result')
+        .getByText(new RegExp(`^Chain broken at event ${rewritten} \\(hash mismatch\\)`))
+        .waitFor();
       await screenshot(owner.page, 'audit-broken');
       owner.assertClean();
     } finally {
@@ -623,7 +688,10 @@ describe('console in a real browser (chromium)', () => {
 
   it('alerts: what was read, by whom, from where and when; a security alert is read-only ("handled by the platform operator"); the page link opens the workspace alert on-call acknowledges', async () => {
     const ws = await createWorkspace(api, 'alerts', password);
-    const connection = await http(api.url, 'POST', '/v1/connections', { token: ws.token, body: { broker: 'paper', label: 'Paper desk', environment: 'paper', credentials: {} } });
+    const connection = await http(api.url, 'POST', '/v1/connections', {
+      token: ws.token,
+      body: { broker: 'paper', label: 'Paper desk', environment: 'paper', credentials: {} },
+    });
     // The worker's own audit path: the refused read is audited and opens its (platform-owned) alert in the same transaction.
     await worker.app.get(TenantDb).runRaw(ws.id, (c) =>
       worker.app.get(AuditWriter).recordRaw(c, {
@@ -662,7 +730,9 @@ describe('console in a real browser (chromium)', () => {
       expect(await accessibilityProblems(w.page)).toEqual([]);
       // The api refuses the tenant anyway.
       const alerts = await http(api.url, 'GET', '/v1/alerts?owner=platform', { headers: { cookie: await cookieOf(w) } });
-      const forced = await w.page.evaluate(`fetch('/v1/alerts/${alerts.body.items[0].id}/ack', { method: 'POST', headers: { 'x-switchyard-csrf': '1' } }).then(async (r) => ({ status: r.status, code: (await r.json()).code }))`);
+      const forced = await w.page.evaluate(
+        `fetch('/v1/alerts/${alerts.body.items[0].id}/ack', { method: 'POST', headers: { 'x-switchyard-csrf': '1' } }).then(async (r) => ({ status: r.status, code: (await r.json()).code }))`,
+      );
       expect(forced).toEqual({ status: 403, code: 'alert_platform_owned' });
 
       // The pager's link for the workspace alert.
@@ -691,7 +761,10 @@ describe('console in a real browser (chromium)', () => {
       await add.getByLabel('Role').selectOption('trader');
       await add.getByLabel(/First password/).fill(password);
       await add.getByRole('button', { name: 'Add member' }).click();
-      await w.page.getByRole('row', { name: new RegExp(email) }).getByRole('cell', { name: 'trader', exact: true }).waitFor();
+      await w.page
+        .getByRole('row', { name: new RegExp(email) })
+        .getByRole('cell', { name: 'trader', exact: true })
+        .waitFor();
       expect(await add.getByLabel(/First password/).inputValue()).toBe('');
       const signIn = await http(api.url, 'POST', '/v1/auth/login', { body: { email, password } });
       expect(signIn.status).toBe(200);
@@ -714,7 +787,10 @@ describe('console in a real browser (chromium)', () => {
 
       w.page.on('dialog', (d) => void d.accept());
       await w.page.getByRole('button', { name: 'Revoke token ci-bot' }).click();
-      await w.page.getByRole('row', { name: /ci-bot/ }).getByRole('cell', { name: /^revoked/ }).waitFor();
+      await w.page
+        .getByRole('row', { name: /ci-bot/ })
+        .getByRole('cell', { name: /^revoked/ })
+        .waitFor();
       expect((await http(api.url, 'GET', '/v1/workspace', { token: value })).status).toBe(401);
 
       await w.page.getByRole('button', { name: `Remove ${email}` }).click();
@@ -731,7 +807,14 @@ describe('console in a real browser (chromium)', () => {
     const bodies: string[] = [];
     const consoleLines: string[] = [];
     w.page.on('console', (m) => consoleLines.push(m.text()));
-    w.page.on('response', (r) => void r.text().then((t) => bodies.push(t), () => undefined));
+    w.page.on(
+      'response',
+      (r) =>
+        void r.text().then(
+          (t) => bodies.push(t),
+          () => undefined,
+        ),
+    );
     return {
       async assertNoLeak(secrets: string[]) {
         const storage = String(await w.page.evaluate('JSON.stringify([localStorage, sessionStorage])'));

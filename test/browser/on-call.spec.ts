@@ -53,7 +53,7 @@ describe('on-call console in a real browser (chromium)', () => {
     return w;
   }
 
-  it('the operator signs in with the platform token, sees a workspace\'s security alert (metadata only), acknowledges and resolves it, engages the platform switch a member\'s Risk screen then shows, releases it, and signs out', async () => {
+  it("the operator signs in with the platform token, sees a workspace's security alert (metadata only), acknowledges and resolves it, engages the platform switch a member's Risk screen then shows, releases it, and signs out", async () => {
     const ws = await createWorkspace(api, 'desk-on-call', password);
     // Tenant data the operator's screens must never show: the workspace's name and a source of its own.
     const source = await http(api.url, 'POST', '/v1/sources', { token: ws.token, body: { name: 'tenant-private-source-5d2e', auth: 'hmac' } });
@@ -108,14 +108,20 @@ describe('on-call console in a real browser (chromium)', () => {
       const killForm = op.page.getByRole('form', { name: 'Platform kill switch' });
       await killForm.getByLabel('Why engage it').fill('exchange incident 42');
       await killForm.getByRole('button', { name: 'Engage the platform kill switch' }).click();
-      await op.page.getByTestId('platform-kill-state').getByText(/^Engaged since .*\(exchange incident 42\)/).waitFor();
+      await op.page
+        .getByTestId('platform-kill-state')
+        .getByText(/^Engaged since .*\(exchange incident 42\)/)
+        .waitFor();
       await screenshot(op.page, 'platform-kill-switch-engaged');
       expect(await accessibilityProblems(op.page)).toEqual([]);
 
       // A member of the workspace sees that the platform stopped routing, but not the operator's reason.
       const member = await memberSignsIn(ws.ownerEmail, '/risk');
       try {
-        await member.page.getByTestId('platform-kill-state').getByText(/^Platform kill switch: engaged by the platform operator since /).waitFor();
+        await member.page
+          .getByTestId('platform-kill-state')
+          .getByText(/^Platform kill switch: engaged by the platform operator since /)
+          .waitFor();
         expect(await member.page.content()).not.toContain('exchange incident 42');
         await screenshot(member.page, 'risk-platform-engaged');
         expect(await accessibilityProblems(member.page)).toEqual([]);
@@ -145,7 +151,7 @@ describe('on-call console in a real browser (chromium)', () => {
     }
   });
 
-  it('the pager\'s link for a platform-owned alert opens that alert after sign-in, where the operator acknowledges it; an unknown id says so', async () => {
+  it("the pager's link for a platform-owned alert opens that alert after sign-in, where the operator acknowledges it; an unknown id says so", async () => {
     const ws = await createWorkspace(api, 'paged-desk', password);
     const alert = await raiseSecurityAlert(ws.id);
     const link = new URL(alertLink(api.config.http.publicBaseUrl, { id: alert.id, rule: 'credential.read.out_of_context' }));
@@ -160,7 +166,10 @@ describe('on-call console in a real browser (chromium)', () => {
       await screenshot(op.page, 'platform-alert');
       expect(await accessibilityProblems(op.page)).toEqual([]);
       await op.page.getByRole('button', { name: /^Acknowledge/ }).click();
-      await op.page.getByTestId('platform-alert-state').getByText(/^acknowledged by platform:platform-admin/).waitFor();
+      await op.page
+        .getByTestId('platform-alert-state')
+        .getByText(/^acknowledged by platform:platform-admin/)
+        .waitFor();
 
       await op.page.goto(`/platform/alerts/${randomUUID()}`);
       await op.page.getByRole('alert').getByText('There is no alert with this id.').waitFor();
@@ -174,7 +183,13 @@ describe('on-call console in a real browser (chromium)', () => {
 
   it('a workspace admin\'s alert link opens the alert by its id; another workspace\'s alert is "not found in this workspace"', async () => {
     const [mine, theirs] = await Promise.all([createWorkspace(api, 'mine', password), createWorkspace(api, 'theirs', password)]);
-    const own = await api.app.get(Pager).raise({ workspaceId: mine.id, rule: 'order.dead_lettered', resourceType: 'order', resourceId: 'order-1', summary: 'Order order-1 failed after all retries' });
+    const own = await api.app.get(Pager).raise({
+      workspaceId: mine.id,
+      rule: 'order.dead_lettered',
+      resourceType: 'order',
+      resourceId: 'order-1',
+      summary: 'Order order-1 failed after all retries',
+    });
     const foreign = await raiseSecurityAlert(theirs.id);
     const w = await memberSignsIn(mine.ownerEmail, `/alerts/${own.id}`);
     try {

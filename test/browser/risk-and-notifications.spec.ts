@@ -58,7 +58,10 @@ describe('console: connection risk and notification preferences (chromium)', () 
       const kill = page.getByRole('form', { name: 'Kill switch of Desk' });
       await kill.getByLabel('Why engage it').fill('broker outage');
       await kill.getByRole('button', { name: 'Engage kill switch of Desk' }).click();
-      await page.getByTestId('connection-kill-Desk').getByText(/engaged since .* \(broker outage\)/).waitFor();
+      await page
+        .getByTestId('connection-kill-Desk')
+        .getByText(/engaged since .* \(broker outage\)/)
+        .waitFor();
       expect((await connection()).killSwitch).toMatchObject({ engaged: true, reason: 'broker outage' });
       // The workspace switch is untouched: only this connection's entries stop.
       expect((await http(api.url, 'GET', '/v1/workspace', { token })).body.killSwitch.engaged).toBe(false);
@@ -119,7 +122,10 @@ describe('console: connection risk and notification preferences (chromium)', () 
 
     const viewer = await signedIn(viewerEmail, '/risk');
     try {
-      await viewer.page.getByTestId('loss-limits-Desk').getByText(/daily loss 250\.50/).waitFor();
+      await viewer.page
+        .getByTestId('loss-limits-Desk')
+        .getByText(/daily loss 250\.50/)
+        .waitFor();
       await viewer.page.getByText("Only admins and owners may change a connection's kill switch or loss limits.").waitFor();
       expect(await viewer.page.getByRole('button').allTextContents()).toEqual(['Sign out']);
       expect(await viewer.page.locator('form').count()).toBe(0);

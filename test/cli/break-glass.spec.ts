@@ -44,7 +44,10 @@ describe('break-glass credential reveal', () => {
   it('refuses without a reason and leaves no trace', async () => {
     const ws = await createWorkspace(api);
     alpaca.addKey({ apiKey: 'PKBREAKGLASS0001', apiSecret: 'bg-secret-canary-1' });
-    const conn = await http(api.url, 'POST', '/v1/connections', { token: ws.token, body: { broker: 'alpaca', label: 'x', credentials: { apiKey: 'PKBREAKGLASS0001', apiSecret: 'bg-secret-canary-1' } } });
+    const conn = await http(api.url, 'POST', '/v1/connections', {
+      token: ws.token,
+      body: { broker: 'alpaca', label: 'x', credentials: { apiKey: 'PKBREAKGLASS0001', apiSecret: 'bg-secret-canary-1' } },
+    });
     const refused = await cli(['credentials', 'reveal', '--connection', conn.body.id]);
     expect((refused as { code: number }).code).toBe(2);
     expect(String((refused as { stdout: string }).stdout)).not.toContain('bg-secret-canary-1');
@@ -55,7 +58,10 @@ describe('break-glass credential reveal', () => {
   it('with a reason: audits credential.break_glass, pages at critical severity, prints the credential once', async () => {
     const ws = await createWorkspace(api);
     alpaca.addKey({ apiKey: 'PKBREAKGLASS0002', apiSecret: 'bg-secret-canary-2' });
-    const conn = await http(api.url, 'POST', '/v1/connections', { token: ws.token, body: { broker: 'alpaca', label: 'y', credentials: { apiKey: 'PKBREAKGLASS0002', apiSecret: 'bg-secret-canary-2' } } });
+    const conn = await http(api.url, 'POST', '/v1/connections', {
+      token: ws.token,
+      body: { broker: 'alpaca', label: 'y', credentials: { apiKey: 'PKBREAKGLASS0002', apiSecret: 'bg-secret-canary-2' } },
+    });
     const out = await cli(['credentials', 'reveal', '--connection', conn.body.id, '--reason', 'broker support ticket 4711 needs the key']);
     expect(out.stdout.split('bg-secret-canary-2').length).toBe(2);
 

@@ -73,10 +73,14 @@ describe('console cookie sessions', () => {
 
   it('ends a session after the idle period and after the absolute lifetime', async () => {
     const idle = await signIn();
-    await db.adminQuery("UPDATE console_sessions SET last_seen_at = now() - interval '31 minutes' WHERE token_hash = sha256($1::text::bytea)", [idle.pair.split('=')[1]]);
+    await db.adminQuery("UPDATE console_sessions SET last_seen_at = now() - interval '31 minutes' WHERE token_hash = sha256($1::text::bytea)", [
+      idle.pair.split('=')[1],
+    ]);
     expect((await http(api.url, 'GET', '/v1/auth/session', { headers: { cookie: idle.pair } })).status).toBe(401);
     const old = await signIn();
-    await db.adminQuery("UPDATE console_sessions SET expires_at = now() - interval '1 second' WHERE token_hash = sha256($1::text::bytea)", [old.pair.split('=')[1]]);
+    await db.adminQuery("UPDATE console_sessions SET expires_at = now() - interval '1 second' WHERE token_hash = sha256($1::text::bytea)", [
+      old.pair.split('=')[1],
+    ]);
     expect((await http(api.url, 'GET', '/v1/auth/session', { headers: { cookie: old.pair } })).status).toBe(401);
   });
 

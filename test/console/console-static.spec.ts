@@ -48,7 +48,11 @@ describe('the api serves the console at / on its own origin', () => {
   it('leaves the api paths alone: unknown /v1, /hooks, /docs paths stay problem+json 404s, not the console', async () => {
     for (const path of ['/v1/nope', '/hooks/nope/x', '/docs/nope', '/healthz/x']) {
       const res = await http(api.url, 'GET', path);
-      expect({ path, status: res.status, type: res.headers.get('content-type') }).toEqual({ path, status: 404, type: expect.stringContaining('application/problem+json') });
+      expect({ path, status: res.status, type: res.headers.get('content-type') }).toEqual({
+        path,
+        status: 404,
+        type: expect.stringContaining('application/problem+json'),
+      });
       expect(res.headers.get('content-security-policy')).not.toBe(CONSOLE_CSP);
       expect(res.headers.get('cache-control')).toBe('no-store');
     }

@@ -77,7 +77,7 @@ describe('platform console sessions', () => {
     expect(audited.filter((a) => a.action === 'platform.session.open').length).toBeGreaterThanOrEqual(2);
   });
 
-  it('the operator\'s session opens one alert by id (the pager\'s link), acknowledges and resolves it with the CSRF proof only', async () => {
+  it("the operator's session opens one alert by id (the pager's link), acknowledges and resolves it with the CSRF proof only", async () => {
     const ws = await createWorkspace(api, 'paged');
     const { id } = await api.app.get(Pager).raise({
       workspaceId: ws.id,
@@ -129,7 +129,7 @@ describe('platform console sessions', () => {
     expect((await http(api.url, 'GET', '/v1/workspace', { token: ws.token })).body.platformKillSwitch).toEqual({ engaged: false, engagedAt: null });
   });
 
-  it('a member signing in ends the browser\'s operator cookie', async () => {
+  it("a member signing in ends the browser's operator cookie", async () => {
     const ws = await createWorkspace(api, 'member', PASSWORD);
     const res = await http(api.url, 'POST', '/v1/auth/session', { body: { email: ws.ownerEmail, password: PASSWORD }, headers: csrf });
     expect(res.headers.getSetCookie()[1]).toBe('switchyard_platform_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0');

@@ -90,13 +90,28 @@ it.each(['json', 'pretty'] as const)('never shows, logs (%s lines) or stores a c
   await call('GET', `/v1/connections/${id}`);
 
   // Every failure path carries the canary too.
-  expect((await call('POST', '/v1/connections', { broker: 'alpaca', label: 'x', credentials: { apiKey: canaryKey, apiSecret: `${canary}-wrong` } })).status).toBe(422);
-  expect((await call('POST', '/v1/connections', { broker: 'alpaca', label: 'x', credentials: { apiKey: `${canary} spaced`, apiSecret: canary } })).status).toBe(422);
+  expect(
+    (await call('POST', '/v1/connections', { broker: 'alpaca', label: 'x', credentials: { apiKey: canaryKey, apiSecret: `${canary}-wrong` } })).status,
+  ).toBe(422);
+  expect((await call('POST', '/v1/connections', { broker: 'alpaca', label: 'x', credentials: { apiKey: `${canary} spaced`, apiSecret: canary } })).status).toBe(
+    422,
+  );
   binance.addKey({ apiKey: `bn${canaryKey}`, apiSecret: canary, enableWithdrawals: true });
-  expect((await call('POST', '/v1/connections', { broker: 'binance', label: 'x', environment: 'live', credentials: { apiKey: `bn${canaryKey}`, apiSecret: canary } })).status).toBe(422);
+  expect(
+    (
+      await call('POST', '/v1/connections', {
+        broker: 'binance',
+        label: 'x',
+        environment: 'live',
+        credentials: { apiKey: `bn${canaryKey}`, apiSecret: canary },
+      })
+    ).status,
+  ).toBe(422);
   alpaca.injectFaults('error500');
   expect((await call('POST', '/v1/connections', { broker: 'alpaca', label: 'x', credentials: { apiKey: canaryKey, apiSecret: canary } })).status).toBe(503);
-  expect((await call('POST', '/v1/connections', { broker: 'alpaca', label: 'x', credentials: { apiKey: canaryKey, apiSecret: canary }, extra: canary })).status).toBe(422);
+  expect(
+    (await call('POST', '/v1/connections', { broker: 'alpaca', label: 'x', credentials: { apiKey: canaryKey, apiSecret: canary }, extra: canary })).status,
+  ).toBe(422);
 
   const rotatedKey = `PKROT${randomBytes(8).toString('hex').toUpperCase()}`;
   alpaca.addKey({ apiKey: rotatedKey, apiSecret: rotated });

@@ -139,7 +139,15 @@ describe('POST /v1/connections: inspect with the broker, then seal, then store',
       {
         action: 'credential.create',
         resource_id: res.body.id,
-        metadata: { broker: 'alpaca', environment: 'paper', credentialVersion: 1, kmsProvider: 'local', kmsKeyId: 'local-root-1', inspection: 'trading_only', canTrade: true },
+        metadata: {
+          broker: 'alpaca',
+          environment: 'paper',
+          credentialVersion: 1,
+          kmsProvider: 'local',
+          kmsKeyId: 'local-root-1',
+          inspection: 'trading_only',
+          canTrade: true,
+        },
       },
     ]);
     // The worker principal opens exactly what was given, under the version-1 context.
@@ -210,7 +218,12 @@ describe('POST /v1/connections: inspect with the broker, then seal, then store',
     binanceTestnet.addKey(key);
     const res = await connect(ws.token, { broker: 'binance', environment: 'paper', credentials: key });
     expect(res.status).toBe(201);
-    expect(res.body.permissions).toMatchObject({ inspection: 'trading_only', canTrade: true, canWithdraw: false, note: expect.stringContaining('Spot Testnet') });
+    expect(res.body.permissions).toMatchObject({
+      inspection: 'trading_only',
+      canTrade: true,
+      canWithdraw: false,
+      note: expect.stringContaining('Spot Testnet'),
+    });
     expect(binanceTestnet.received('GET', '/api/v3/account')).toHaveLength(1);
     expect(binance.server.requests.some((r) => r.headers['x-mbx-apikey'] === key.apiKey)).toBe(false);
     // An exchange key saved as paper is unknown to the testnet: refused, nothing stored.
@@ -250,7 +263,12 @@ describe('POST /v1/connections: inspect with the broker, then seal, then store',
     expect(byName.get('binance')).toMatchObject({ permissionInspection: 'inspected', brackets: 'none', options: false, futures: false });
     const tradovateFields = byName.get('tradovate').credentialFields;
     expect(tradovateFields.map((f: any) => f.name).sort()).toEqual(Object.keys(tradovateCredentialsSchema.shape).sort());
-    expect(tradovateFields.filter((f: any) => f.secret).map((f: any) => f.name).sort()).toEqual(['password', 'sec']);
+    expect(
+      tradovateFields
+        .filter((f: any) => f.secret)
+        .map((f: any) => f.name)
+        .sort(),
+    ).toEqual(['password', 'sec']);
     expect(byName.get('tradovate')).toMatchObject({
       environments: { paper: expect.stringContaining('demo'), live: expect.stringContaining('live') },
       assetClasses: ['futures'],
@@ -261,10 +279,16 @@ describe('POST /v1/connections: inspect with the broker, then seal, then store',
       permissionInspection: 'single_tier',
     });
     const ibkr = byName.get('ibkr');
-    expect(ibkr.credentialFields.map((f: any) => [f.name, f.secret])).toEqual([['gatewayUrl', true], ['accountId', false]]);
+    expect(ibkr.credentialFields.map((f: any) => [f.name, f.secret])).toEqual([
+      ['gatewayUrl', true],
+      ['accountId', false],
+    ]);
     expect(ibkr.credentialFields.map((f: any) => f.name).sort()).toEqual(Object.keys(ibkrCredentialsSchema.shape).sort());
     expect(ibkr).toMatchObject({ permissionInspection: 'single_tier', orderTypes: ['market', 'limit', 'stop', 'stop_limit'], futures: true, options: false });
-    expect(ibkr.connectionModes).toEqual([expect.objectContaining({ mode: 'gateway', available: true }), expect.objectContaining({ mode: 'oauth', available: false })]);
+    expect(ibkr.connectionModes).toEqual([
+      expect.objectContaining({ mode: 'gateway', available: true }),
+      expect.objectContaining({ mode: 'oauth', available: false }),
+    ]);
   });
 
   it('connects a Tradovate login: token request, the account, a single tier that cannot withdraw; a wrong password is a clear 4xx', async () => {
@@ -273,7 +297,13 @@ describe('POST /v1/connections: inspect with the broker, then seal, then store',
     const account = tradovate.addUser(credentials);
     const res = await connect(ws.token, { broker: 'tradovate', environment: 'paper', credentials });
     expect(res.status).toBe(201);
-    expect(res.body.permissions).toMatchObject({ inspection: 'single_tier', canTrade: true, canWithdraw: false, canTransfer: false, details: { account: account.name } });
+    expect(res.body.permissions).toMatchObject({
+      inspection: 'single_tier',
+      canTrade: true,
+      canWithdraw: false,
+      canTransfer: false,
+      details: { account: account.name },
+    });
     expect(res.body.keyHint).toBe(`…${account.name.slice(-4)}`);
     expect(res.text).not.toContain(credentials.password);
     expect(res.text).not.toContain(credentials.sec);
@@ -306,7 +336,12 @@ describe('POST /v1/connections: inspect with the broker, then seal, then store',
     const account = oandaAccount();
     const res = await connect(ws.token, { broker: 'oanda', environment: 'paper', credentials: account });
     expect(res.status).toBe(201);
-    expect(res.body.permissions).toMatchObject({ inspection: 'single_tier', canWithdraw: false, canTransfer: false, note: expect.stringContaining('no scopes') });
+    expect(res.body.permissions).toMatchObject({
+      inspection: 'single_tier',
+      canWithdraw: false,
+      canTransfer: false,
+      note: expect.stringContaining('no scopes'),
+    });
     expect(res.body.keyHint).toBe(`…${account.accountId.slice(-4)}`);
     expect(res.text).not.toContain(account.token);
     const stored = await http(api.url, 'GET', `/v1/connections/${res.body.id}`, { token: ws.token });
@@ -392,7 +427,8 @@ describe('POST /v1/connections/:id/rotate', () => {
     const id = created.body.id as string;
     const second = alpacaKey();
     const wrappedKeyOf = async (version: number) =>
-      (await asAdmin<{ wrapped_key: Buffer }>(db, 'SELECT wrapped_key FROM credential_versions WHERE connection_id = $1 AND version = $2', [id, version]))[0]?.wrapped_key;
+      (await asAdmin<{ wrapped_key: Buffer }>(db, 'SELECT wrapped_key FROM credential_versions WHERE connection_id = $1 AND version = $2', [id, version]))[0]
+        ?.wrapped_key;
     const firstWrappedKey = await wrappedKeyOf(1);
 
     const rotated = await http(api.url, 'POST', `/v1/connections/${id}/rotate`, { token: ws.token, body: { credentials: second } });
@@ -420,7 +456,10 @@ describe('POST /v1/connections/:id/rotate', () => {
     const ws = await createWorkspace(api);
     const created = await connect(ws.token, { broker: 'binance', environment: 'live', credentials: binanceKey() });
     const id = created.body.id as string;
-    const res = await http(api.url, 'POST', `/v1/connections/${id}/rotate`, { token: ws.token, body: { credentials: binanceKey({ enableWithdrawals: true }) } });
+    const res = await http(api.url, 'POST', `/v1/connections/${id}/rotate`, {
+      token: ws.token,
+      body: { credentials: binanceKey({ enableWithdrawals: true }) },
+    });
     expect(res.status).toBe(422);
     expect(res.body.code).toBe('withdrawal_scope_rejected');
     const state = await vaultState(db, ws.id);
@@ -441,7 +480,14 @@ describe('DELETE /v1/connections/:id (revoke)', () => {
 
     const revoked = await http(api.url, 'DELETE', `/v1/connections/${id}`, { token: ws.token });
     expect(revoked.status).toBe(200);
-    expect(revoked.body).toMatchObject({ id, status: 'revoked', credentialVersion: 2, keyHint: `…${current.apiKey.slice(-4)}`, revokedAt: expect.any(String), brokerRevocation: 'not_supported_by_broker' });
+    expect(revoked.body).toMatchObject({
+      id,
+      status: 'revoked',
+      credentialVersion: 2,
+      keyHint: `…${current.apiKey.slice(-4)}`,
+      revokedAt: expect.any(String),
+      brokerRevocation: 'not_supported_by_broker',
+    });
 
     const state = await vaultState(db, ws.id);
     expect(state.connections).toEqual([{ id, status: 'revoked', credential_version: 2 }]);
@@ -461,7 +507,7 @@ describe('DELETE /v1/connections/:id (revoke)', () => {
     expect((await http(api.url, 'GET', '/v1/connections', { token: ws.token })).body).toEqual({ items: [revoked.body], nextCursor: null });
   });
 
-  it("records broker revocation as not applicable for paper", async () => {
+  it('records broker revocation as not applicable for paper', async () => {
     const ws = await createWorkspace(api);
     const created = await connect(ws.token, { broker: 'paper' });
     const revoked = await http(api.url, 'DELETE', `/v1/connections/${created.body.id}`, { token: ws.token });

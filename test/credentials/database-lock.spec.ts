@@ -60,7 +60,9 @@ it('lets switchyard_api insert a sealed secret and read its metadata, but not on
   const connectionId = await apiOnboards(ws);
 
   const metadata = await inWorkspace(db.apiUrl, ws, (c) =>
-    c.query('SELECT version, format_version, algorithm, kms_provider, kms_key_id, created_at FROM credential_versions WHERE connection_id = $1', [connectionId]),
+    c.query('SELECT version, format_version, algorithm, kms_provider, kms_key_id, created_at FROM credential_versions WHERE connection_id = $1', [
+      connectionId,
+    ]),
   );
   expect(metadata.rows).toEqual([expect.objectContaining({ version: 1, kms_key_id: 'local-root-1' })]);
 
@@ -72,7 +74,9 @@ it('lets switchyard_api insert a sealed secret and read its metadata, but not on
   }
   // Nor through a side door: RETURNING, or a WHERE on a secret column.
   await expect(inWorkspace(db.apiUrl, ws, (c) => c.query('DELETE FROM credential_versions RETURNING ciphertext'))).rejects.toMatchObject({ code: '42501' });
-  await expect(inWorkspace(db.apiUrl, ws, (c) => c.query(`SELECT version FROM credential_versions WHERE ciphertext <> ''::bytea`))).rejects.toMatchObject({ code: '42501' });
+  await expect(inWorkspace(db.apiUrl, ws, (c) => c.query(`SELECT version FROM credential_versions WHERE ciphertext <> ''::bytea`))).rejects.toMatchObject({
+    code: '42501',
+  });
   // The api never rewrites a sealed secret in place.
   await expect(inWorkspace(db.apiUrl, ws, (c) => c.query(`UPDATE credential_versions SET ciphertext = '\\x00'`))).rejects.toMatchObject({ code: '42501' });
 });
@@ -80,7 +84,9 @@ it('lets switchyard_api insert a sealed secret and read its metadata, but not on
 it('lets switchyard_worker read the sealed secret, and lets the api shred it', async () => {
   const ws = randomUUID();
   const connectionId = await apiOnboards(ws);
-  const sealed = await inWorkspace(db.workerUrl, ws, (c) => c.query(`SELECT ${SECRET_COLUMNS.join(', ')} FROM credential_versions WHERE connection_id = $1`, [connectionId]));
+  const sealed = await inWorkspace(db.workerUrl, ws, (c) =>
+    c.query(`SELECT ${SECRET_COLUMNS.join(', ')} FROM credential_versions WHERE connection_id = $1`, [connectionId]),
+  );
   expect(sealed.rows).toHaveLength(1);
   expect(sealed.rows[0].iv).toHaveLength(12);
 
@@ -122,7 +128,14 @@ it('has RLS enabled and forced on both tables, column grants as designed, and a 
     { relname: 'broker_connections', relrowsecurity: true, relforcerowsecurity: true, owner: 'switchyard_owner' },
     { relname: 'credential_versions', relrowsecurity: true, relforcerowsecurity: true, owner: 'switchyard_owner' },
   ]);
-  const privileges = await asAdmin<{ column: string; api_select: boolean; api_insert: boolean; api_update: boolean; worker_select: boolean; worker_update: boolean }>(
+  const privileges = await asAdmin<{
+    column: string;
+    api_select: boolean;
+    api_insert: boolean;
+    api_update: boolean;
+    worker_select: boolean;
+    worker_update: boolean;
+  }>(
     db,
     `SELECT a.attname AS column,
             has_column_privilege('switchyard_api', a.attrelid, a.attname, 'SELECT') AS api_select,

@@ -54,7 +54,8 @@ function dyingAfter(kms: KmsProvider, calls: number): KmsProvider {
     name: kms.name,
     generateDataKey: () => Promise.reject(new Error('not used by rewrap')),
     decrypt: () => Promise.reject(new Error('not used by rewrap')),
-    reEncrypt: (wrapped, context, toKeyId) => (left-- > 0 ? kms.reEncrypt(wrapped, context, toKeyId) : Promise.reject(new KmsUnavailableError('KMS went away mid-run'))),
+    reEncrypt: (wrapped, context, toKeyId) =>
+      left-- > 0 ? kms.reEncrypt(wrapped, context, toKeyId) : Promise.reject(new KmsUnavailableError('KMS went away mid-run')),
   };
 }
 

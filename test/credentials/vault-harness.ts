@@ -39,20 +39,42 @@ export async function vaultState(db: TestDatabase, workspaceId: string) {
  * Opens a stored credential version the way the routing worker does: read as switchyard_worker,
  * decrypt with the worker principal. (Tests may; src/ outside routing may not: see test/architecture.)
  */
-export async function openAsWorker(db: TestDatabase, kms: KmsProvider, workspaceId: string, connectionId: string, version: number): Promise<Record<string, string>> {
+export async function openAsWorker(
+  db: TestDatabase,
+  kms: KmsProvider,
+  workspaceId: string,
+  connectionId: string,
+  version: number,
+): Promise<Record<string, string>> {
   const client = new Client({ connectionString: db.workerUrl });
   await client.connect();
   try {
     await client.query('BEGIN');
     await client.query(`SELECT set_config('app.workspace_id', $1, true)`, [workspaceId]);
-    const { rows } = await client.query<{ format_version: number; algorithm: string; kms_key_id: string; wrapped_key: Buffer; iv: Buffer; tag: Buffer; ciphertext: Buffer }>(
-      'SELECT format_version, algorithm, kms_key_id, wrapped_key, iv, tag, ciphertext FROM credential_versions WHERE connection_id = $1 AND version = $2',
-      [connectionId, version],
-    );
+    const { rows } = await client.query<{
+      format_version: number;
+      algorithm: string;
+      kms_key_id: string;
+      wrapped_key: Buffer;
+      iv: Buffer;
+      tag: Buffer;
+      ciphertext: Buffer;
+    }>('SELECT format_version, algorithm, kms_key_id, wrapped_key, iv, tag, ciphertext FROM credential_versions WHERE connection_id = $1 AND version = $2', [
+      connectionId,
+      version,
+    ]);
     await client.query('COMMIT');
     if (!rows[0]) throw new Error(`no credential version ${version} for ${connectionId}`);
     const r = rows[0];
-    const sealed: SealedSecret = { formatVersion: 1, algorithm: 'AES-256-GCM', kmsKeyId: r.kms_key_id, wrappedKey: r.wrapped_key, iv: r.iv, tag: r.tag, ciphertext: r.ciphertext };
+    const sealed: SealedSecret = {
+      formatVersion: 1,
+      algorithm: 'AES-256-GCM',
+      kmsKeyId: r.kms_key_id,
+      wrappedKey: r.wrapped_key,
+      iv: r.iv,
+      tag: r.tag,
+      ciphertext: r.ciphertext,
+    };
     expect(r.format_version).toBe(1);
     expect(r.algorithm).toBe('AES-256-GCM');
     const plaintext = await openSealedSecret(kms, sealed, brokerCredentialContext({ workspaceId, connectionId, version }));

@@ -22,7 +22,10 @@ describe('prepared hot-path statements', () => {
   }
 
   const preparedOnConnection = (tenants: TenantDb, workspaceId: string) =>
-    tenants.runRaw(workspaceId, async (c) => (await c.query(`SELECT name, generic_plans::int, custom_plans::int FROM pg_prepared_statements ORDER BY name`)).rows);
+    tenants.runRaw(
+      workspaceId,
+      async (c) => (await c.query(`SELECT name, generic_plans::int, custom_plans::int FROM pg_prepared_statements ORDER BY name`)).rows,
+    );
 
   beforeAll(async () => {
     db = await createTestDatabase();

@@ -15,7 +15,10 @@ describe(`migration ${BINDING}`, () => {
   const name = `sy_mig_${randomBytes(6).toString('hex')}`;
   let db: Client;
   const ids = { ws: randomUUID(), owner: randomUUID(), admin: randomUUID(), removed: randomUUID() };
-  const tok = Object.fromEntries(['bootstrap', 'admin', 'minted', 'mintedTwice', 'ofRemoved', 'orphan', 'ownerTrader'].map((k) => [k, randomUUID()])) as Record<string, string>;
+  const tok = Object.fromEntries(['bootstrap', 'admin', 'minted', 'mintedTwice', 'ofRemoved', 'orphan', 'ownerTrader'].map((k) => [k, randomUUID()])) as Record<
+    string,
+    string
+  >;
 
   beforeAll(async () => {
     const admin = new Client({ connectionString: ADMIN_URL });
@@ -40,7 +43,14 @@ describe(`migration ${BINDING}`, () => {
       [ids.ws, ids.owner, ids.admin, ids.removed],
     );
     const token = (id: string, tokenName: string, role: string, createdBy: string | null) =>
-      db.query(`INSERT INTO api_tokens (id, workspace_id, name, token_hash, token_hint, role, created_by) VALUES ($1, $2, $3, $4, 'sy_…abcd', $5, $6)`, [id, ids.ws, tokenName, randomBytes(32), role, createdBy]);
+      db.query(`INSERT INTO api_tokens (id, workspace_id, name, token_hash, token_hint, role, created_by) VALUES ($1, $2, $3, $4, 'sy_…abcd', $5, $6)`, [
+        id,
+        ids.ws,
+        tokenName,
+        randomBytes(32),
+        role,
+        createdBy,
+      ]);
     await token(tok.bootstrap, 'owner bootstrap token', 'owner', ids.owner);
     await token(tok.admin, 'ci', 'admin', ids.admin);
     await token(tok.minted, 'minted by ci', 'admin', tok.admin); // created_by used to name the minting token
@@ -69,7 +79,7 @@ describe(`migration ${BINDING}`, () => {
     expect(await row(tok.admin)).toMatchObject({ created_by: ids.admin, created_via: null, revoked_at: null });
   });
 
-  it("revokes the tokens of removed members and those nobody answers for", async () => {
+  it('revokes the tokens of removed members and those nobody answers for', async () => {
     expect((await row(tok.ofRemoved)).revoked_at).toBeInstanceOf(Date);
     expect(await row(tok.orphan)).toMatchObject({ created_by: null, revoked_at: expect.any(Date) });
   });
@@ -89,6 +99,9 @@ describe(`migration ${BINDING}`, () => {
 
   it('forces row security again on the tables it backfilled', async () => {
     const { rows } = await db.query(`SELECT relname, relforcerowsecurity FROM pg_class WHERE relname IN ('api_tokens', 'members') ORDER BY relname`);
-    expect(rows).toEqual([{ relname: 'api_tokens', relforcerowsecurity: true }, { relname: 'members', relforcerowsecurity: true }]);
+    expect(rows).toEqual([
+      { relname: 'api_tokens', relforcerowsecurity: true },
+      { relname: 'members', relforcerowsecurity: true },
+    ]);
   });
 });

@@ -35,7 +35,14 @@ describe('npm start from an empty DATA_DIR', () => {
 
   it('starts embedded Postgres, prints the URL and a platform token once, reaches /readyz, and stops cleanly', async () => {
     const port = await freePort();
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, PORT: String(port), METRICS_PORT: '0', LOG_LEVEL: 'warn' };
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      DATA_DIR: dataDir,
+      PORT: String(port),
+      METRICS_PORT: '0',
+      LOG_LEVEL: 'warn',
+    };
     launcher = spawn(process.execPath, [LAUNCHER], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     launcher.stdout!.on('data', (d) => (output += d));
     launcher.stderr!.on('data', (d) => (output += d));
@@ -62,7 +69,14 @@ describe('npm start from an empty DATA_DIR', () => {
   // A terminal's Ctrl-C signals the whole foreground process group at once, PostgreSQL included.
   it('starts again on the same DATA_DIR and stops on Ctrl-C with the database outliving the api and the worker', async () => {
     const port = await freePort();
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, PORT: String(port), METRICS_PORT: '0', LOG_LEVEL: 'warn' };
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      DATA_DIR: dataDir,
+      PORT: String(port),
+      METRICS_PORT: '0',
+      LOG_LEVEL: 'warn',
+    };
     output = '';
     launcher = spawn(process.execPath, [LAUNCHER], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     launcher.stdout!.on('data', (d) => (output += d));
@@ -81,7 +95,14 @@ describe('npm start from an empty DATA_DIR', () => {
   // kill -9 of the launcher (an OOM kill, a crashed terminal session) must not leave the api holding its port.
   it('runs the api and the worker with the service flags, and stops them and the database when the launcher itself is killed', async () => {
     const port = await freePort();
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, PORT: String(port), METRICS_PORT: '0', LOG_LEVEL: 'warn' };
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      DATA_DIR: dataDir,
+      PORT: String(port),
+      METRICS_PORT: '0',
+      LOG_LEVEL: 'warn',
+    };
     launcher = spawn(process.execPath, [LAUNCHER], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const base = `http://127.0.0.1:${port}`;
     await until(async () => ((await http(base, 'GET', '/readyz')).status === 200 ? true : undefined), 90_000);

@@ -116,7 +116,11 @@ describe('workspaces, tokens and auth over HTTP', () => {
     const malformed = await http(api.url, 'POST', '/v1/members', { token: a.token, rawBody: '{"email":', headers: { 'content-type': 'application/json' } });
     expect(malformed.status).toBe(400);
     expect(malformed.body.code).toBe('malformed_json');
-    const big = await http(api.url, 'POST', '/v1/members', { token: a.token, rawBody: JSON.stringify({ email: 'x'.repeat(200_000) }), headers: { 'content-type': 'application/json' } });
+    const big = await http(api.url, 'POST', '/v1/members', {
+      token: a.token,
+      rawBody: JSON.stringify({ email: 'x'.repeat(200_000) }),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(big.status).toBe(413);
     expect((await http(api.url, 'DELETE', '/v1/members/not-a-uuid', { token: a.token })).status).toBe(404);
     expect(invalid.text).not.toMatch(/at .*\.ts:\d+/);
@@ -130,7 +134,17 @@ describe('workspaces, tokens and auth over HTTP', () => {
     const audit = await http(api.url, 'GET', '/v1/audit?limit=200', { token: a.token });
     expect(audit.status).toBe(200);
     const actions = audit.body.items.map((e: { action: string }) => e.action);
-    for (const action of ['workspace.create', 'member.create', 'member.remove', 'token.create', 'token.revoke', 'kill_switch.workspace', 'live_trading.change', 'auth.failure', 'auth.login.failed']) {
+    for (const action of [
+      'workspace.create',
+      'member.create',
+      'member.remove',
+      'token.create',
+      'token.revoke',
+      'kill_switch.workspace',
+      'live_trading.change',
+      'auth.failure',
+      'auth.login.failed',
+    ]) {
       expect(actions).toContain(action);
     }
     const failures = audit.body.items.filter((e: { action: string }) => e.action === 'auth.failure').map((e: { reason: string }) => e.reason);

@@ -106,7 +106,8 @@ describe('the list contract', () => {
           [ws.id, ...keyArrays(keys)],
         );
       },
-      expected: (ws) => ids('SELECT id::text AS id FROM webhook_endpoints WHERE workspace_id = $1 AND deleted_at IS NULL ORDER BY created_at DESC, id DESC', [ws.id]),
+      expected: (ws) =>
+        ids('SELECT id::text AS id FROM webhook_endpoints WHERE workspace_id = $1 AND deleted_at IS NULL ORDER BY created_at DESC, id DESC', [ws.id]),
       idOf: (w) => w.id,
       keyOf: byCreated,
       filters: [],
@@ -138,7 +139,10 @@ describe('the list contract', () => {
       idOf: (s) => s.id,
       keyOf: (s) => ({ at: new Date(s.receivedAt), id: s.id }),
       filters: [
-        { query: (ws) => `sourceId=${ws.sourceId}&status=routed`, expected: (ws) => ids('SELECT id::text AS id FROM signals WHERE workspace_id = $1 ORDER BY received_at DESC, id DESC', [ws.id]) },
+        {
+          query: (ws) => `sourceId=${ws.sourceId}&status=routed`,
+          expected: (ws) => ids('SELECT id::text AS id FROM signals WHERE workspace_id = $1 ORDER BY received_at DESC, id DESC', [ws.id]),
+        },
         { query: () => `sourceId=${randomUUID()}`, expected: async () => [] },
         { query: () => 'status=failed', expected: async () => [] },
       ],
@@ -161,7 +165,10 @@ describe('the list contract', () => {
       idOf: (o) => o.id,
       keyOf: (o) => ({ at: new Date(o.timings.routedAt), id: o.id }),
       filters: [
-        { query: () => 'status=filled', expected: (ws) => ids('SELECT id::text AS id FROM orders WHERE workspace_id = $1 ORDER BY created_at DESC, id DESC', [ws.id]) },
+        {
+          query: () => 'status=filled',
+          expected: (ws) => ids('SELECT id::text AS id FROM orders WHERE workspace_id = $1 ORDER BY created_at DESC, id DESC', [ws.id]),
+        },
         { query: () => 'status=rejected', expected: async () => [] },
         { query: () => `parentOrderId=${randomUUID()}`, expected: async () => [] },
       ],
@@ -180,11 +187,23 @@ describe('the list contract', () => {
       idOf: (a) => a.id,
       keyOf: (a) => ({ at: new Date(a.firstRaisedAt), id: a.id }),
       filters: [
-        { query: () => 'status=open', expected: (ws) => ids(`SELECT id::text AS id FROM alerts WHERE workspace_id = $1 AND status = 'open' ORDER BY first_raised_at DESC, id DESC`, [ws.id]) },
+        {
+          query: () => 'status=open',
+          expected: (ws) =>
+            ids(`SELECT id::text AS id FROM alerts WHERE workspace_id = $1 AND status = 'open' ORDER BY first_raised_at DESC, id DESC`, [ws.id]),
+        },
         { query: () => 'status=resolved', expected: async () => [] },
         // A dead letter is the workspace's to handle; any other rule (a security page, or one no longer known) the platform's.
-        { query: () => 'owner=workspace', expected: (ws) => ids(`SELECT id::text AS id FROM alerts WHERE workspace_id = $1 AND rule = 'order.dead_lettered' ORDER BY first_raised_at DESC, id DESC`, [ws.id]) },
-        { query: () => 'owner=platform', expected: (ws) => ids(`SELECT id::text AS id FROM alerts WHERE workspace_id = $1 AND rule <> 'order.dead_lettered' ORDER BY first_raised_at DESC, id DESC`, [ws.id]) },
+        {
+          query: () => 'owner=workspace',
+          expected: (ws) =>
+            ids(`SELECT id::text AS id FROM alerts WHERE workspace_id = $1 AND rule = 'order.dead_lettered' ORDER BY first_raised_at DESC, id DESC`, [ws.id]),
+        },
+        {
+          query: () => 'owner=platform',
+          expected: (ws) =>
+            ids(`SELECT id::text AS id FROM alerts WHERE workspace_id = $1 AND rule <> 'order.dead_lettered' ORDER BY first_raised_at DESC, id DESC`, [ws.id]),
+        },
       ],
     },
     {
@@ -393,11 +412,17 @@ describe('the list contract', () => {
     for (const c of cases) {
       const op = doc.paths[c.path].get;
       const params = op.parameters.filter((p: { in: string }) => p.in === 'query');
-      expect({ path: c.path, params: params.map((p: { name: string }) => p.name).sort() }).toEqual({ path: c.path, params: ['cursor', 'limit', ...(filters[c.path] ?? [])].sort() });
+      expect({ path: c.path, params: params.map((p: { name: string }) => p.name).sort() }).toEqual({
+        path: c.path,
+        params: ['cursor', 'limit', ...(filters[c.path] ?? [])].sort(),
+      });
       expect(params.find((p: { name: string }) => p.name === 'limit').schema).toMatchObject({ minimum: 1, maximum: 500, default: 50 });
       expect(op.description).toMatch(/newest first/);
       const page = op.responses['200'].content['application/json'].schema;
-      expect(page).toMatchObject({ required: ['items', 'nextCursor'], properties: { items: { type: 'array' }, nextCursor: { type: 'string', nullable: true } } });
+      expect(page).toMatchObject({
+        required: ['items', 'nextCursor'],
+        properties: { items: { type: 'array' }, nextCursor: { type: 'string', nullable: true } },
+      });
       // The item's fields, from the list's zod view (the console's types are generated from them), not a bare object.
       expect({ path: c.path, fields: Object.keys(page.properties.items.items.properties ?? {}).length > 2 }).toEqual({ path: c.path, fields: true });
     }

@@ -41,7 +41,10 @@ describe.each(STORES)('shared limits (%s store)', (_name, storeEnv) => {
     db = await createTestDatabase();
     const env = { ...LIMITS, ...storeEnv() };
     const first = await startApi(db, env);
-    apis = [first, await startApi(db, { ...env, PLATFORM_ADMIN_TOKEN: first.platformToken, JWT_SECRET: first.config.auth.jwtSecret!, DATA_DIR: first.config.dataDir })];
+    apis = [
+      first,
+      await startApi(db, { ...env, PLATFORM_ADMIN_TOKEN: first.platformToken, JWT_SECRET: first.config.auth.jwtSecret!, DATA_DIR: first.config.dataDir }),
+    ];
   }, 60_000);
   afterAll(async () => {
     await Promise.all((apis ?? []).map((a) => a.close()));
@@ -53,10 +56,18 @@ describe.each(STORES)('shared limits (%s store)', (_name, storeEnv) => {
   }
 
   async function events(workspaceId: string, prefix: string) {
-    return db.adminQuery<{ action: string; ip: string; actor_id: string | null; resource_type: string; resource_id: string | null; reason: string; metadata: Record<string, unknown> }>(
-      `SELECT action, ip, actor_id, resource_type, resource_id, reason, metadata FROM audit_events WHERE workspace_id = $1 AND action LIKE $2 ORDER BY id`,
-      [workspaceId, `${prefix}%`],
-    );
+    return db.adminQuery<{
+      action: string;
+      ip: string;
+      actor_id: string | null;
+      resource_type: string;
+      resource_id: string | null;
+      reason: string;
+      metadata: Record<string, unknown>;
+    }>(`SELECT action, ip, actor_id, resource_type, resource_id, reason, metadata FROM audit_events WHERE workspace_id = $1 AND action LIKE $2 ORDER BY id`, [
+      workspaceId,
+      `${prefix}%`,
+    ]);
   }
 
   const withoutRequestId = (body: Record<string, unknown>) => ({ ...body, requestId: undefined });
@@ -84,7 +95,9 @@ describe.each(STORES)('shared limits (%s store)', (_name, storeEnv) => {
 
     const audited = await events(ws.id, 'auth.login.');
     expect(audited.filter((e) => e.action === 'auth.login.failed')).toHaveLength(5);
-    expect(audited.filter((e) => e.action === 'auth.login.failed').every((e) => e.ip === ip && e.actor_id === ws.ownerId && e.reason === 'wrong password')).toBe(true);
+    expect(
+      audited.filter((e) => e.action === 'auth.login.failed').every((e) => e.ip === ip && e.actor_id === ws.ownerId && e.reason === 'wrong password'),
+    ).toBe(true);
     const locked = audited.filter((e) => e.action === 'auth.login.locked');
     expect(locked).toHaveLength(1);
     expect(locked[0]).toMatchObject({ ip, actor_id: ws.ownerId, metadata: { scope: 'account', lockedSeconds: 2, lockout: 1 } });
@@ -144,14 +157,19 @@ describe.each(STORES)('shared limits (%s store)', (_name, storeEnv) => {
     const failed = platform.filter((e) => e.action === 'auth.login.failed' && e.ip === ip);
     expect(failed).toHaveLength(8);
     expect(failed.every((e) => e.reason === 'unknown email' && typeof e.metadata.emailDigest === 'string')).toBe(true);
-    expect(platform.filter((e) => e.action === 'auth.login.locked' && e.ip === ip)).toEqual([expect.objectContaining({ resource_type: 'ip', resource_id: ip, metadata: expect.objectContaining({ scope: 'ip' }) })]);
+    expect(platform.filter((e) => e.action === 'auth.login.locked' && e.ip === ip)).toEqual([
+      expect.objectContaining({ resource_type: 'ip', resource_id: ip, metadata: expect.objectContaining({ scope: 'ip' }) }),
+    ]);
     const stored = JSON.stringify(await db.adminQuery('SELECT * FROM audit_events WHERE workspace_id = $1', [PLATFORM_WORKSPACE_ID]));
     for (const email of emails) expect(stored).not.toContain(email);
   });
 
   it('answers an unknown e-mail, a member without a password and a wrong password alike (status, body, one password hash each)', async () => {
     const ws = await createWorkspace(apis[0], 'oracle', PASSWORD);
-    const member = await http(apis[0].url, 'POST', '/v1/members', { token: ws.token, body: { email: `nopass-${randomBytes(3).toString('hex')}@example.com`, role: 'viewer' } });
+    const member = await http(apis[0].url, 'POST', '/v1/members', {
+      token: ws.token,
+      body: { email: `nopass-${randomBytes(3).toString('hex')}@example.com`, role: 'viewer' },
+    });
     expect(member.status).toBe(201);
     const kinds: Record<string, () => string> = {
       unknown: () => `ghost-${randomBytes(4).toString('hex')}@example.com`,
@@ -168,7 +186,12 @@ describe.each(STORES)('shared limits (%s store)', (_name, storeEnv) => {
         took[kind].push(performance.now() - started);
       }
     }
-    const shape = (r: HttpResult) => ({ status: r.status, type: r.headers.get('content-type'), auth: r.headers.get('www-authenticate'), body: withoutRequestId(r.body) });
+    const shape = (r: HttpResult) => ({
+      status: r.status,
+      type: r.headers.get('content-type'),
+      auth: r.headers.get('www-authenticate'),
+      body: withoutRequestId(r.body),
+    });
     const reference = shape(answers.wrongPassword[0]);
     expect(reference.status).toBe(401);
     for (const list of Object.values(answers)) for (const r of list) expect(shape(r)).toEqual(reference);
@@ -210,7 +233,8 @@ describe.each(STORES)('shared limits (%s store)', (_name, storeEnv) => {
     const jwt = await login(newIp(), ws.ownerEmail, PASSWORD);
     const ip = newIp();
     const statuses = [];
-    for (let i = 0; i < 5; i++) statuses.push((await http(next().url, 'GET', '/v1/workspace', { token: created.body.token, headers: { 'x-forwarded-for': ip } })).status);
+    for (let i = 0; i < 5; i++)
+      statuses.push((await http(next().url, 'GET', '/v1/workspace', { token: created.body.token, headers: { 'x-forwarded-for': ip } })).status);
     expect(statuses).toEqual([401, 401, 401, 401, 401]);
     expect((await http(next().url, 'GET', '/v1/workspace', { token: apis[0].platformToken, headers: { 'x-forwarded-for': ip } })).status).toBe(403);
     expect((await http(next().url, 'GET', '/v1/workspace', { token: jwt.body.accessToken, headers: { 'x-forwarded-for': ip } })).status).toBe(200);
@@ -237,7 +261,14 @@ describe.each(STORES)('shared limits (%s store)', (_name, storeEnv) => {
     // Per sender IP, before authentication: unknown sources count too.
     const unknown = [];
     for (let i = 0; i < 7; i++) {
-      unknown.push((await http(next().url, 'POST', `/hooks/00000000-0000-4000-8000-${randomBytes(6).toString('hex')}`, { body: signal(), headers: { 'x-forwarded-for': ip } })).status);
+      unknown.push(
+        (
+          await http(next().url, 'POST', `/hooks/00000000-0000-4000-8000-${randomBytes(6).toString('hex')}`, {
+            body: signal(),
+            headers: { 'x-forwarded-for': ip },
+          })
+        ).status,
+      );
     }
     expect(unknown).toEqual([401, 401, 401, 401, 401, 401, 429]);
   }, 20_000);
@@ -246,7 +277,8 @@ describe.each(STORES)('shared limits (%s store)', (_name, storeEnv) => {
     const ws = await createWorkspace(apis[0], 'throttle', PASSWORD);
     const ip = newIp();
     const statuses = [];
-    for (let i = 0; i < 11; i++) statuses.push((await http(next().url, 'GET', '/v1/workspace', { token: ws.token, headers: { 'x-forwarded-for': ip } })).status);
+    for (let i = 0; i < 11; i++)
+      statuses.push((await http(next().url, 'GET', '/v1/workspace', { token: ws.token, headers: { 'x-forwarded-for': ip } })).status);
     expect(statuses.slice(0, 10)).toEqual(Array(10).fill(200));
     expect(statuses[10]).toBe(429);
     const limited = await http(next().url, 'GET', '/v1/workspace', { token: ws.token, headers: { 'x-forwarded-for': ip } });

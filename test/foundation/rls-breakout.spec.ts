@@ -25,7 +25,12 @@ describe('RLS breakout attempts as switchyard_api', () => {
     const admin = new Client({ connectionString: db.adminUrl });
     await admin.connect();
     await admin.query(`INSERT INTO workspaces (id, name) VALUES ($1, 'A'), ($2, 'B')`, [a, b]);
-    await admin.query(`INSERT INTO members (id, workspace_id, email, role) VALUES ($1, $2, 'b@example.com', 'owner'), ($3, $4, 'a@example.com', 'owner')`, [memberB, b, randomUUID(), a]);
+    await admin.query(`INSERT INTO members (id, workspace_id, email, role) VALUES ($1, $2, 'b@example.com', 'owner'), ($3, $4, 'a@example.com', 'owner')`, [
+      memberB,
+      b,
+      randomUUID(),
+      a,
+    ]);
     await admin.end();
     api = new Client({ connectionString: db.apiUrl });
     await api.connect();
@@ -60,9 +65,11 @@ describe('RLS breakout attempts as switchyard_api', () => {
     });
   });
 
-  it("cannot insert into B or move a row into B (WITH CHECK)", async () => {
+  it('cannot insert into B or move a row into B (WITH CHECK)', async () => {
     await inWorkspace(a, async () => {
-      await expect(api.query(`INSERT INTO members (id, workspace_id, email, role) VALUES ($1, $2, 'x@example.com', 'owner')`, [randomUUID(), b])).rejects.toThrow(/row-level security/);
+      await expect(
+        api.query(`INSERT INTO members (id, workspace_id, email, role) VALUES ($1, $2, 'x@example.com', 'owner')`, [randomUUID(), b]),
+      ).rejects.toThrow(/row-level security/);
     });
     await inWorkspace(a, async () => {
       await expect(api.query(`UPDATE members SET workspace_id = $1 WHERE email = 'a@example.com'`, [b])).rejects.toThrow(/row-level security/);
@@ -72,7 +79,9 @@ describe('RLS breakout attempts as switchyard_api', () => {
   it('sees nothing with no workspace set', async () => {
     expect((await api.query('SELECT * FROM workspaces')).rowCount).toBe(0);
     expect((await api.query('SELECT * FROM members')).rowCount).toBe(0);
-    await expect(api.query(`INSERT INTO members (id, workspace_id, email, role) VALUES ($1, $2, 'y@example.com', 'owner')`, [randomUUID(), a])).rejects.toThrow(/row-level security/);
+    await expect(api.query(`INSERT INTO members (id, workspace_id, email, role) VALUES ($1, $2, 'y@example.com', 'owner')`, [randomUUID(), a])).rejects.toThrow(
+      /row-level security/,
+    );
   });
 
   it('cannot switch off RLS or escalate', async () => {

@@ -112,7 +112,7 @@ describe('notifications by e-mail', () => {
       expect(await setKinds(ws.token, [])).toMatchObject({ kinds: [], chosen: true });
     });
 
-    it('each member for herself: a viewer sets hers, the owner\'s stay as they were', async () => {
+    it("each member for herself: a viewer sets hers, the owner's stay as they were", async () => {
       const ws = await kept(await world.workspace());
       const viewer = await member(ws.token, 'viewer');
       expect(await setKinds(viewer.token, ['fills'])).toEqual({ email: viewer.email, kinds: ['fills'], chosen: true });
@@ -169,14 +169,21 @@ describe('notifications by e-mail', () => {
     expect(smtp.authFailures).toBe(0);
 
     const rows = await world.sql('SELECT kind, status, mail_id::text AS mail_id FROM notifications WHERE workspace_id = $1 ORDER BY seq', [ws.id]);
-    expect(rows.map((r) => [r.kind, r.status])).toEqual([['fills', 'mailed'], ['rejections', 'mailed']]);
+    expect(rows.map((r) => [r.kind, r.status])).toEqual([
+      ['fills', 'mailed'],
+      ['rejections', 'mailed'],
+    ]);
     expect(mail.messageId).toBe(`<${rows[0].mail_id}@switchyard>`);
 
     // Canary: the SMTP password and the Alpaca key never reach a mail, a log, a response, the database or Redis.
     const { apiKey, apiSecret } = world.keys.get(alpaca)!;
     const forms = [...canaryForms(smtpPassword, apiKey, apiSecret), smtp.url];
     const results = [
-      scanTexts('mails', smtp.mails.flatMap((m) => [m.raw, m.text, m.subject]), forms),
+      scanTexts(
+        'mails',
+        smtp.mails.flatMap((m) => [m.raw, m.text, m.subject]),
+        forms,
+      ),
       scanTexts('api log lines', world.api.logs.lines, forms),
       scanTexts('worker log lines', world.worker.logs.lines, forms),
       scanTexts('responses', responses, forms),
@@ -265,11 +272,20 @@ describe('notifications by e-mail', () => {
       }
     };
     // The approval queue's status (another module adds it) and a broker rejection, as the worker role records transitions.
-    await asRole(world.db.workerUrl, `INSERT INTO order_transitions (workspace_id, order_id, from_status, to_status) VALUES ($1, $2, 'pending', 'awaiting_approval'), ($1, $2, 'awaiting_approval', 'rejected')`, [ws.id, order.id]);
+    await asRole(
+      world.db.workerUrl,
+      `INSERT INTO order_transitions (workspace_id, order_id, from_status, to_status) VALUES ($1, $2, 'pending', 'awaiting_approval'), ($1, $2, 'awaiting_approval', 'rejected')`,
+      [ws.id, order.id],
+    );
     // A breach as the risk checks audit it; by the worker, and once by the api role.
     const breach = `INSERT INTO audit_events (workspace_id, actor_type, actor_id, action, resource_type, resource_id, reason, metadata)
                     VALUES ($1, 'worker', 'risk', 'connection.loss_limit_breached', 'connection', $2, $3, $4)`;
-    await asRole(world.db.workerUrl, breach, [ws.id, connection, 'daily loss 512.40 passed the limit 500', { dailyLoss: '-512.4', dailyLossLimit: '500', action: 'flatten' }]);
+    await asRole(world.db.workerUrl, breach, [
+      ws.id,
+      connection,
+      'daily loss 512.40 passed the limit 500',
+      { dailyLoss: '-512.4', dailyLossLimit: '500', action: 'flatten' },
+    ]);
     await asRole(world.db.apiUrl, breach, [ws.id, 'not-a-uuid', 'drawdown passed the limit', { maxDrawdown: '10' }]);
 
     const [mail] = await smtp.waitFor(ws.ownerEmail, 1);

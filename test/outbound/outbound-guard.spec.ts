@@ -23,30 +23,56 @@ describe('OutboundGuard (SSRF guard)', () => {
   });
 
   const settings = (over: Partial<OutboundSettings> = {}): OutboundSettings => ({
-    allowHosts: [], caFile: cert.caFile, connectTimeoutMs: 1_000, timeoutMs: 1_500, maxResponseBytes: 1024, ...over,
+    allowHosts: [],
+    caFile: cert.caFile,
+    connectTimeoutMs: 1_000,
+    timeoutMs: 1_500,
+    maxResponseBytes: 1024,
+    ...over,
   });
   /** A resolver that answers `answers[n]` to its n-th question (the last one thereafter) and counts the questions. */
   function resolverAnswering(...answers: string[][]): Resolver & { calls: number } {
-    const resolver = Object.assign(async (): Promise<LookupAddress[]> => {
-      const answer = answers[Math.min(resolver.calls++, answers.length - 1)];
-      return answer.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
-    }, { calls: 0 });
+    const resolver = Object.assign(
+      async (): Promise<LookupAddress[]> => {
+        const answer = answers[Math.min(resolver.calls++, answers.length - 1)];
+        return answer.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+      },
+      { calls: 0 },
+    );
     return resolver;
   }
   async function refusal(promise: Promise<unknown>): Promise<OutboundError> {
-    const err = await promise.then(() => undefined, (e: unknown) => e);
+    const err = await promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(OutboundError);
     return err as OutboundError;
   }
 
   it.each([
-    ['loopback', '127.0.0.1'], ['loopback (anywhere in 127/8)', '127.1.2.3'],
-    ['RFC 1918 10/8', '10.0.0.5'], ['RFC 1918 172.16/12', '172.31.255.1'], ['RFC 1918 192.168/16', '192.168.1.1'],
-    ['CGNAT 100.64/10', '100.100.0.1'], ['link-local', '169.254.10.10'], ['the cloud metadata address', '169.254.169.254'],
-    ['0.0.0.0/8', '0.0.0.0'], ['0.0.0.0/8', '0.1.2.3'], ['multicast', '224.0.0.251'], ['reserved 240/4', '240.0.0.1'], ['broadcast', '255.255.255.255'],
-    ['IPv6 loopback', '::1'], ['IPv6 unspecified', '::'], ['IPv6 unique local fc00::/7', 'fd12:3456::1'], ['IPv6 unique local fc00::/7', 'fc00::1'],
-    ['IPv6 link-local', 'fe80::1'], ['IPv6 multicast', 'ff02::1'],
-    ['IPv4-mapped loopback', '::ffff:127.0.0.1'], ['IPv4-mapped private', '::ffff:10.1.1.1'], ['IPv4-mapped metadata', '::ffff:169.254.169.254'],
+    ['loopback', '127.0.0.1'],
+    ['loopback (anywhere in 127/8)', '127.1.2.3'],
+    ['RFC 1918 10/8', '10.0.0.5'],
+    ['RFC 1918 172.16/12', '172.31.255.1'],
+    ['RFC 1918 192.168/16', '192.168.1.1'],
+    ['CGNAT 100.64/10', '100.100.0.1'],
+    ['link-local', '169.254.10.10'],
+    ['the cloud metadata address', '169.254.169.254'],
+    ['0.0.0.0/8', '0.0.0.0'],
+    ['0.0.0.0/8', '0.1.2.3'],
+    ['multicast', '224.0.0.251'],
+    ['reserved 240/4', '240.0.0.1'],
+    ['broadcast', '255.255.255.255'],
+    ['IPv6 loopback', '::1'],
+    ['IPv6 unspecified', '::'],
+    ['IPv6 unique local fc00::/7', 'fd12:3456::1'],
+    ['IPv6 unique local fc00::/7', 'fc00::1'],
+    ['IPv6 link-local', 'fe80::1'],
+    ['IPv6 multicast', 'ff02::1'],
+    ['IPv4-mapped loopback', '::ffff:127.0.0.1'],
+    ['IPv4-mapped private', '::ffff:10.1.1.1'],
+    ['IPv4-mapped metadata', '::ffff:169.254.169.254'],
     ['NAT64 of a private address', '64:ff9b::a00:1'],
   ])('refuses a host resolving to %s (%s): url_private_address', async (_class, address) => {
     const sut = new OutboundGuard(settings(), resolverAnswering([address]));
@@ -57,8 +83,15 @@ describe('OutboundGuard (SSRF guard)', () => {
   });
 
   it.each([
-    ['https://127.0.0.1/'], ['https://[::1]/'], ['https://[::ffff:127.0.0.1]/'], ['https://169.254.169.254/latest/meta-data/'],
-    ['https://2130706433/'], ['https://0x7f.1/'], ['https://0177.0.0.1/'], ['https://10.1/'], ['https://[fe80::1]/'],
+    ['https://127.0.0.1/'],
+    ['https://[::1]/'],
+    ['https://[::ffff:127.0.0.1]/'],
+    ['https://169.254.169.254/latest/meta-data/'],
+    ['https://2130706433/'],
+    ['https://0x7f.1/'],
+    ['https://0177.0.0.1/'],
+    ['https://10.1/'],
+    ['https://[fe80::1]/'],
   ])('refuses an address literal that is not public: %s', async (url) => {
     const resolver = resolverAnswering(['93.184.216.34']);
     const err = await refusal(new OutboundGuard(settings(), resolver).assertPublicUrl(url));
@@ -73,14 +106,18 @@ describe('OutboundGuard (SSRF guard)', () => {
   });
 
   it('accepts public addresses (v4 and v6)', async () => {
-    const checked = await new OutboundGuard(settings(), resolverAnswering(['93.184.216.34', '2606:2800:220:1::1'])).assertPublicUrl('https://example.test/path?q=1');
+    const checked = await new OutboundGuard(settings(), resolverAnswering(['93.184.216.34', '2606:2800:220:1::1'])).assertPublicUrl(
+      'https://example.test/path?q=1',
+    );
     expect(checked).toMatchObject({ host: 'example.test', address: '93.184.216.34', family: 4 });
     expect(nonPublicRange('8.8.8.8')).toBeUndefined();
     expect(nonPublicRange('2001:4860:4860::8888')).toBeUndefined();
   });
 
   it.each([
-    ['http://hooks.test/', 'url_not_https'], ['ftp://hooks.test/', 'url_not_https'], ['not a url', 'url_invalid'],
+    ['http://hooks.test/', 'url_not_https'],
+    ['ftp://hooks.test/', 'url_not_https'],
+    ['not a url', 'url_invalid'],
     ['https://user:pass@hooks.test/', 'url_has_credentials'],
   ])('refuses %s: %s', async (url, code) => {
     expect((await refusal(new OutboundGuard(settings(), resolverAnswering(['93.184.216.34'])).assertPublicUrl(url))).code).toBe(code);
@@ -112,7 +149,11 @@ describe('OutboundGuard (SSRF guard)', () => {
     });
 
     it('reads OUTBOUND_ALLOW_HOSTS from the typed config and refuses bad entries', () => {
-      expect(parseConfig({ OUTBOUND_ALLOW_HOSTS: 'hooks.internal, 10.0.0.0/8,127.0.0.1' }).outbound.allowHosts).toEqual(['hooks.internal', '10.0.0.0/8', '127.0.0.1']);
+      expect(parseConfig({ OUTBOUND_ALLOW_HOSTS: 'hooks.internal, 10.0.0.0/8,127.0.0.1' }).outbound.allowHosts).toEqual([
+        'hooks.internal',
+        '10.0.0.0/8',
+        '127.0.0.1',
+      ]);
       expect(() => parseConfig({ OUTBOUND_ALLOW_HOSTS: 'hooks.internal,*' })).toThrow(/OUTBOUND_ALLOW_HOSTS/);
       expect(parseConfig({}).outbound.allowHosts).toEqual([]);
     });

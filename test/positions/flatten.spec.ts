@@ -53,7 +53,12 @@ describe('flatten', () => {
 
     const res = await http(routing.api.url, 'POST', `/v1/connections/${connection}/flatten`, { token: ws.token, body: { reason: 'strategy misbehaving' } });
     expect(res.status).toBe(202);
-    expect(res.body).toMatchObject({ id: expect.any(String), scope: 'connection', status: 'pending', connections: [{ connectionId: connection, status: 'pending' }] });
+    expect(res.body).toMatchObject({
+      id: expect.any(String),
+      scope: 'connection',
+      status: 'pending',
+      connections: [{ connectionId: connection, status: 'pending' }],
+    });
 
     const done = await flattenDone(ws.token, res.body.id);
     expect(done).toMatchObject({ status: 'done', reason: 'strategy misbehaving', scope: 'connection' });
@@ -64,13 +69,17 @@ describe('flatten', () => {
         status: 'done',
         canceledOrders: 1,
         error: null,
-        orders: [expect.objectContaining({ symbol: 'AAPL', side: 'sell', quantity: '10', clientOrderId, status: 'filled', filledQuantity: '10', averagePrice: '100' })],
+        orders: [
+          expect.objectContaining({ symbol: 'AAPL', side: 'sell', quantity: '10', clientOrderId, status: 'filled', filledQuantity: '10', averagePrice: '100' }),
+        ],
       }),
     ]);
     // At the broker: the resting order canceled, the position gone, one closing market order.
     expect(routing.alpaca.ordersByClientId.get(restingOrder.clientOrderId)?.status).toBe('canceled');
     expect(routing.alpaca.positionOf(key, 'AAPL')).toBe(0);
-    expect(routing.alpaca.orders.filter((o) => o.client_order_id === clientOrderId)).toEqual([expect.objectContaining({ side: 'sell', type: 'market', qty: '10' })]);
+    expect(routing.alpaca.orders.filter((o) => o.client_order_id === clientOrderId)).toEqual([
+      expect.objectContaining({ side: 'sell', type: 'market', qty: '10' }),
+    ]);
 
     // Our record of the resting order follows the broker (the lifecycle poller sees it canceled).
     const deadline = Date.now() + 10_000;
@@ -86,8 +95,18 @@ describe('flatten', () => {
       [ws.id],
     );
     expect(events).toEqual([
-      { action: 'flatten.request', reason: 'strategy misbehaving', actor_type: 'token', metadata: { flattenId: res.body.id, scope: 'connection', connections: 1 } },
-      { action: 'flatten.connection', reason: null, actor_type: 'worker', metadata: { flattenId: res.body.id, status: 'done', canceledOrders: 1, closedPositions: 1 } },
+      {
+        action: 'flatten.request',
+        reason: 'strategy misbehaving',
+        actor_type: 'token',
+        metadata: { flattenId: res.body.id, scope: 'connection', connections: 1 },
+      },
+      {
+        action: 'flatten.connection',
+        reason: null,
+        actor_type: 'worker',
+        metadata: { flattenId: res.body.id, status: 'done', canceledOrders: 1, closedPositions: 1 },
+      },
     ]);
     const uses = await world.credentialUses(connection, 'flatten');
     expect(uses.map((u) => u.metadata)).toEqual([{ purpose: 'flatten', flattenId: res.body.id, credentialVersion: 1 }]);
@@ -123,14 +142,24 @@ describe('flatten', () => {
     expect(res.status).toBe(202);
     const done = await flattenDone(ws.token, res.body.id);
     const clientOrderId = flattenClientOrderId(res.body.id, connection, 'AAPL');
-    expect(done.connections[0]).toMatchObject({ status: 'done', attempts: 2, canceledOrders: 1, orders: [expect.objectContaining({ clientOrderId, status: 'filled', filledQuantity: '10' })] });
+    expect(done.connections[0]).toMatchObject({
+      status: 'done',
+      attempts: 2,
+      canceledOrders: 1,
+      orders: [expect.objectContaining({ clientOrderId, status: 'filled', filledQuantity: '10' })],
+    });
     expect(routing.alpaca.orders.filter((o) => o.client_order_id === clientOrderId)).toHaveLength(1);
     expect(routing.alpaca.positionOf(key, 'AAPL')).toBe(0);
 
     // Redelivered once more after it finished (a stalled job run again): nothing is sent, nothing is opened.
     const uses = (await world.credentialUses(connection, 'flatten')).length;
     const handler = routing.worker.app.get(ConnectionFlattener);
-    const again = await handler.handle({ id: `flatten-${res.body.id}-${connection}`, data: { workspaceId: ws.id, flattenId: res.body.id, connectionId: connection }, attemptsMade: 2, opts: { attempts: 6 } } as never);
+    const again = await handler.handle({
+      id: `flatten-${res.body.id}-${connection}`,
+      data: { workspaceId: ws.id, flattenId: res.body.id, connectionId: connection },
+      attemptsMade: 2,
+      opts: { attempts: 6 },
+    } as never);
     expect(again).toEqual({ skipped: true });
     expect(routing.alpaca.orders.filter((o) => o.client_order_id === clientOrderId)).toHaveLength(1);
     expect(await world.credentialUses(connection, 'flatten')).toHaveLength(uses);
@@ -145,12 +174,23 @@ describe('flatten', () => {
     const clientOrderId = flattenClientOrderId(res.body.id, connection, 'AAPL');
     // Rewind our rows to the moment before the answer was recorded (the broker already has the order).
     await routing.sql(`UPDATE flatten_connections SET status = 'running' WHERE flatten_id = $1`, [res.body.id]);
-    await routing.sql(`UPDATE flatten_orders SET status = 'pending', broker_order_id = NULL, filled_quantity = NULL, average_price = NULL WHERE flatten_id = $1`, [res.body.id]);
+    await routing.sql(
+      `UPDATE flatten_orders SET status = 'pending', broker_order_id = NULL, filled_quantity = NULL, average_price = NULL WHERE flatten_id = $1`,
+      [res.body.id],
+    );
 
     const handler = routing.worker.app.get(ConnectionFlattener);
-    await handler.handle({ id: `flatten-${res.body.id}-${connection}`, data: { workspaceId: ws.id, flattenId: res.body.id, connectionId: connection }, attemptsMade: 0, opts: { attempts: 6 } } as never);
+    await handler.handle({
+      id: `flatten-${res.body.id}-${connection}`,
+      data: { workspaceId: ws.id, flattenId: res.body.id, connectionId: connection },
+      attemptsMade: 0,
+      opts: { attempts: 6 },
+    } as never);
     const view = await http(routing.api.url, 'GET', `/v1/flattens/${res.body.id}`, { token: ws.token });
-    expect(view.body.connections[0]).toMatchObject({ status: 'done', orders: [expect.objectContaining({ clientOrderId, status: 'filled', brokerOrderId: expect.any(String) })] });
+    expect(view.body.connections[0]).toMatchObject({
+      status: 'done',
+      orders: [expect.objectContaining({ clientOrderId, status: 'filled', brokerOrderId: expect.any(String) })],
+    });
     expect(routing.alpaca.orders.filter((o) => o.client_order_id === clientOrderId)).toHaveLength(1);
   });
 
@@ -172,9 +212,14 @@ describe('flatten', () => {
     expect(done.status).toBe('done');
     const byConnection = new Map(done.connections.map((c: any) => [c.connectionId, c]));
     expect((byConnection.get(alpaca) as any).orders).toEqual([expect.objectContaining({ symbol: 'AAPL', side: 'sell', quantity: '10', status: 'filled' })]);
-    expect((byConnection.get(paper) as any).orders).toEqual([expect.objectContaining({ symbol: 'TSLA', side: 'buy', quantity: '5', status: 'filled', averagePrice: '200' })]);
+    expect((byConnection.get(paper) as any).orders).toEqual([
+      expect.objectContaining({ symbol: 'TSLA', side: 'buy', quantity: '5', status: 'filled', averagePrice: '200' }),
+    ]);
     expect(routing.alpaca.positionOf(key, 'AAPL')).toBe(0);
-    const [paperPosition] = await routing.sql<{ quantity: string }>('SELECT quantity::text FROM paper_positions WHERE connection_id = $1 AND symbol = $2', [paper, 'TSLA']);
+    const [paperPosition] = await routing.sql<{ quantity: string }>('SELECT quantity::text FROM paper_positions WHERE connection_id = $1 AND symbol = $2', [
+      paper,
+      'TSLA',
+    ]);
     expect(Number(paperPosition.quantity)).toBe(0);
   });
 
@@ -209,10 +254,15 @@ describe('flatten', () => {
     const opener = routing.worker.app.get(CredentialOpener);
     const db = routing.worker.app.get(TenantDb);
     const forged = (purpose: 'flatten' | 'snapshot') =>
-      db.runRaw(ws.id, (client) => opener.authorizeTask(client, { workspaceId: ws.id, jobId: `forged-${purpose}`, connectionId: connection, purpose, taskId: randomUUID() }));
+      db.runRaw(ws.id, (client) =>
+        opener.authorizeTask(client, { workspaceId: ws.id, jobId: `forged-${purpose}`, connectionId: connection, purpose, taskId: randomUUID() }),
+      );
     await expect(forged('flatten')).rejects.toBeInstanceOf(OutOfContextError);
     await expect(forged('snapshot')).rejects.toBeInstanceOf(OutOfContextError);
-    const refusals = await routing.sql<{ metadata: any }>(`SELECT metadata FROM audit_events WHERE workspace_id = $1 AND action = 'credential.read.out_of_context' ORDER BY id`, [ws.id]);
+    const refusals = await routing.sql<{ metadata: any }>(
+      `SELECT metadata FROM audit_events WHERE workspace_id = $1 AND action = 'credential.read.out_of_context' ORDER BY id`,
+      [ws.id],
+    );
     expect(refusals.map((r) => Object.keys(r.metadata))).toEqual([['flattenId'], ['snapshotRequestId']]);
     expect(await routing.sql(`SELECT 1 FROM audit_events WHERE workspace_id = $1 AND action = 'credential.use'`, [ws.id])).toEqual([]);
     expect((await routing.sql(`SELECT rule FROM alerts WHERE workspace_id = $1`, [ws.id])).map((a: any) => a.rule)).toContain('credential.read.out_of_context');
@@ -225,19 +275,30 @@ describe('flatten', () => {
     const res = await http(routing.api.url, 'POST', `/v1/connections/${connection}/flatten`, { token: ws.token, body: { reason: 'given up' } });
     await flattenDone(ws.token, res.body.id);
     await routing.sql(`UPDATE flatten_connections SET status = 'running' WHERE flatten_id = $1`, [res.body.id]);
-    await routing.worker.app.get(ConnectionFlattener).deadLetter({ id: 'x', data: { workspaceId: ws.id, flattenId: res.body.id, connectionId: connection }, attemptsMade: 6 }, '6 attempt(s) failed');
+    await routing.worker.app
+      .get(ConnectionFlattener)
+      .deadLetter({ id: 'x', data: { workspaceId: ws.id, flattenId: res.body.id, connectionId: connection }, attemptsMade: 6 }, '6 attempt(s) failed');
     const view = await http(routing.api.url, 'GET', `/v1/flattens/${res.body.id}`, { token: ws.token });
-    expect(view.body).toMatchObject({ status: 'failed', connections: [{ status: 'failed', error: expect.stringContaining('given up (6 attempt(s) failed)') }] });
+    expect(view.body).toMatchObject({
+      status: 'failed',
+      connections: [{ status: 'failed', error: expect.stringContaining('given up (6 attempt(s) failed)') }],
+    });
   });
 
-  it('a flatten recorded but never queued (the api died in between) is queued again by the worker\'s recovery sweep', async () => {
+  it("a flatten recorded but never queued (the api died in between) is queued again by the worker's recovery sweep", async () => {
     const { routing } = world;
     const ws = await routing.workspace();
     const { connection, key } = await alpacaWithOrderAndPosition(ws.token);
     const id = randomUUID();
     // What the api's transaction wrote before it could add the job.
-    await routing.sql(`INSERT INTO flattens (id, workspace_id, scope, reason, requested_by_type) VALUES ($1, $2, 'connection', 'lost job', 'token')`, [id, ws.id]);
-    await routing.sql(`INSERT INTO flatten_connections (workspace_id, flatten_id, connection_id, updated_at) VALUES ($1, $2, $3, now() - interval '1 minute')`, [ws.id, id, connection]);
+    await routing.sql(`INSERT INTO flattens (id, workspace_id, scope, reason, requested_by_type) VALUES ($1, $2, 'connection', 'lost job', 'token')`, [
+      id,
+      ws.id,
+    ]);
+    await routing.sql(
+      `INSERT INTO flatten_connections (workspace_id, flatten_id, connection_id, updated_at) VALUES ($1, $2, $3, now() - interval '1 minute')`,
+      [ws.id, id, connection],
+    );
 
     expect(await routing.worker.app.get(FlattenRecovery).sweep()).toBeGreaterThanOrEqual(1);
     const done = await flattenDone(ws.token, id);

@@ -29,7 +29,11 @@ export class PositionsWorld {
   }
 
   /** Connects Coinbase (a fresh CDP key holding `balances`) or OANDA (a fresh practice account). */
-  async connectOther(token: string, broker: 'coinbase' | 'oanda', balances: Record<string, string> = { USD: '100000' }): Promise<{ id: string; credentials: Record<string, string> }> {
+  async connectOther(
+    token: string,
+    broker: 'coinbase' | 'oanda',
+    balances: Record<string, string> = { USD: '100000' },
+  ): Promise<{ id: string; credentials: Record<string, string> }> {
     let credentials: Record<string, string>;
     if (broker === 'coinbase') {
       const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -37,7 +41,10 @@ export class PositionsWorld {
       this.coinbase.addKey({ apiKeyName, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), balances });
       credentials = { apiKeyName, privateKey: privateKey.export({ type: 'sec1', format: 'pem' }).toString() };
     } else {
-      credentials = { accountId: `101-004-${1000000 + (randomBytes(3).readUIntBE(0, 3) % 8999999)}-001`, token: `oanda-token-${randomBytes(12).toString('hex')}` };
+      credentials = {
+        accountId: `101-004-${1000000 + (randomBytes(3).readUIntBE(0, 3) % 8999999)}-001`,
+        token: `oanda-token-${randomBytes(12).toString('hex')}`,
+      };
       this.oanda.addAccount({ accountId: credentials.accountId, token: credentials.token });
     }
     // Coinbase has no paper trading: its connection is live, routed once the owner enables live trading.

@@ -25,20 +25,31 @@ describe('positions and account snapshots', () => {
 
     const positions = await world.get(ws.token, `/v1/connections/${connection}/positions`);
     expect(positions.status).toBe(200);
-    expect(positions.body).toMatchObject({ connectionId: connection, stale: false, positions: [{ symbol: 'AAPL', quantity: '10', averagePrice: '100', marketValue: '1000', unrealizedPnl: '0' }] });
+    expect(positions.body).toMatchObject({
+      connectionId: connection,
+      stale: false,
+      positions: [{ symbol: 'AAPL', quantity: '10', averagePrice: '100', marketValue: '1000', unrealizedPnl: '0' }],
+    });
     expect(Date.parse(positions.body.fetchedAt)).toBeGreaterThan(Date.now() - 5_000);
 
     // Within the max age the snapshot is answered as stored: the broker is not asked again.
     const asked = routing.alpaca.requests.filter((r) => r.path === '/v2/positions').length;
     const again = await world.get(ws.token, `/v1/connections/${connection}/account`);
-    expect(again.body).toMatchObject({ fetchedAt: positions.body.fetchedAt, stale: false, account: { currency: 'USD', equity: '100000', cash: '99000', buyingPower: '99000' } });
+    expect(again.body).toMatchObject({
+      fetchedAt: positions.body.fetchedAt,
+      stale: false,
+      account: { currency: 'USD', equity: '100000', cash: '99000', buyingPower: '99000' },
+    });
     expect(routing.alpaca.requests.filter((r) => r.path === '/v2/positions').length).toBe(asked);
 
     // Older than the max age: fetched again, so the market's move shows.
     routing.alpaca.setPrice('AAPL', 110);
     await new Promise((r) => setTimeout(r, 450));
     const moved = await world.get(ws.token, `/v1/connections/${connection}/positions`);
-    expect(moved.body).toMatchObject({ stale: false, positions: [{ symbol: 'AAPL', quantity: '10', averagePrice: '100', marketValue: '1100', unrealizedPnl: '100' }] });
+    expect(moved.body).toMatchObject({
+      stale: false,
+      positions: [{ symbol: 'AAPL', quantity: '10', averagePrice: '100', marketValue: '1100', unrealizedPnl: '100' }],
+    });
     expect(Date.parse(moved.body.fetchedAt)).toBeGreaterThan(Date.parse(positions.body.fetchedAt));
 
     const uses = await world.credentialUses(connection, 'snapshot');
@@ -91,7 +102,12 @@ describe('positions and account snapshots', () => {
     expect(positions.body.positions).toEqual([{ symbol: 'BTC-USD', quantity: '0.1' }]);
     const usd = world.coinbase.balance(credentials.apiKeyName, 'USD');
     const account = await world.get(ws.token, `/v1/connections/${connection}/account`);
-    expect(account.body.account).toEqual({ currency: 'USD', equity: String(Number(usd.available) + Number(usd.hold)), cash: String(Number(usd.available) + Number(usd.hold)), buyingPower: plain(usd.available) });
+    expect(account.body.account).toEqual({
+      currency: 'USD',
+      equity: String(Number(usd.available) + Number(usd.hold)),
+      cash: String(Number(usd.available) + Number(usd.hold)),
+      buyingPower: plain(usd.available),
+    });
     expect(Number(account.body.account.equity)).toBeLessThan(100000);
     const reads = world.coinbase.received('GET', '/api/v3/brokerage/accounts');
     expect(reads.every((r) => String(r.headers.authorization).startsWith('Bearer '))).toBe(true);
@@ -109,7 +125,11 @@ describe('positions and account snapshots', () => {
     const account = await world.get(ws.token, `/v1/connections/${connection}/account`);
     // 1000 units at 1.1 with 50:1 margin use 22 of the 100000.
     expect(account.body.account).toEqual({ currency: 'USD', equity: '100000', cash: '100000', buyingPower: '99978' });
-    expect(world.oanda.requests.some((r) => r.path === `/v3/accounts/${credentials.accountId}/openPositions` && r.headers.authorization === `Bearer ${credentials.token}`)).toBe(true);
+    expect(
+      world.oanda.requests.some(
+        (r) => r.path === `/v3/accounts/${credentials.accountId}/openPositions` && r.headers.authorization === `Bearer ${credentials.token}`,
+      ),
+    ).toBe(true);
   });
 
   it('a broker that fails the fetch: the last snapshot marked stale with the error; none at all is 503 snapshot_unavailable', async () => {
@@ -188,7 +208,9 @@ describe('positions and account snapshots', () => {
     };
     expect(await attempt(routing.db.apiUrl, `UPDATE connection_snapshots SET positions = '[]' WHERE connection_id = $1`)).toMatch(/permission denied/);
     expect(await attempt(routing.db.apiUrl, `UPDATE connection_snapshots SET request_id = gen_random_uuid() WHERE connection_id = $1`)).toBe('allowed');
-    expect(await attempt(routing.db.workerUrl, `UPDATE connection_snapshots SET request_id = gen_random_uuid() WHERE connection_id = $1`)).toMatch(/permission denied/);
+    expect(await attempt(routing.db.workerUrl, `UPDATE connection_snapshots SET request_id = gen_random_uuid() WHERE connection_id = $1`)).toMatch(
+      /permission denied/,
+    );
     expect(await attempt(routing.db.workerUrl, `UPDATE connection_snapshots SET positions = '[]' WHERE connection_id = $1`)).toBe('allowed');
   });
 });

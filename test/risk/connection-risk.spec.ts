@@ -25,7 +25,9 @@ describe('per-connection kill switch and loss limits', () => {
       expect(res.status).toBe(202);
     };
     const view = async () => (await http(world.api.url, 'GET', `/v1/connections/${connection}`, { token: ws.token })).body;
-    const position = async (symbol = 'AAPL') => (await world.sql<{ q: string }>('SELECT quantity::text AS q FROM paper_positions WHERE connection_id = $1 AND symbol = $2', [connection, symbol]))[0]?.q ?? '0';
+    const position = async (symbol = 'AAPL') =>
+      (await world.sql<{ q: string }>('SELECT quantity::text AS q FROM paper_positions WHERE connection_id = $1 AND symbol = $2', [connection, symbol]))[0]
+        ?.q ?? '0';
     const audit = (actions: string[]) =>
       world.sql<{ action: string; reason: string; metadata: any; actor_type: string; request_id: string }>(
         'SELECT action, reason, metadata, actor_type, request_id FROM audit_events WHERE workspace_id = $1 AND action = ANY($2) ORDER BY id',
@@ -42,12 +44,22 @@ describe('per-connection kill switch and loss limits', () => {
 
       const engaged = await put('kill-switch', { engaged: true, reason: 'strategy misbehaving' });
       expect(engaged.status).toBe(200);
-      expect(engaged.body.killSwitch).toEqual({ engaged: true, reason: 'strategy misbehaving', changedAt: expect.any(String), changedBy: expect.stringMatching(/^token:/) });
+      expect(engaged.body.killSwitch).toEqual({
+        engaged: true,
+        reason: 'strategy misbehaving',
+        changedAt: expect.any(String),
+        changedBy: expect.stringMatching(/^token:/),
+      });
       expect((await view()).killSwitch.engaged).toBe(true);
 
       const refused = await send({ ticker: 'AAPL', action: 'buy', price: '101' });
       expect(refused.status).toBe('blocked');
-      expect(refused.orders[0]).toEqual(expect.objectContaining({ status: 'blocked', reason: "connection_kill_switch: this connection's kill switch is engaged (strategy misbehaving); entries are refused, exits still go" }));
+      expect(refused.orders[0]).toEqual(
+        expect.objectContaining({
+          status: 'blocked',
+          reason: "connection_kill_switch: this connection's kill switch is engaged (strategy misbehaving); entries are refused, exits still go",
+        }),
+      );
       // An exit takes risk off: it goes while the switch is engaged.
       const exit = await send({ ticker: 'AAPL', action: 'exit', price: '99' });
       expect(exit.orders[0].status).toBe('filled');
@@ -72,9 +84,22 @@ describe('per-connection kill switch and loss limits', () => {
       expect(bad.status).toBe(422);
       expect(bad.headers.get('content-type')).toMatch(/application\/problem\+json/);
       expect(bad.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['engaged', 'reason']);
-      const limits = await put('loss-limits', { dailyLossLimit: '0', maxDrawdown: -5, sessionStart: '24:00', sessionTimezone: 'Mars/Olympus', action: 'sell', reason: 'x' });
+      const limits = await put('loss-limits', {
+        dailyLossLimit: '0',
+        maxDrawdown: -5,
+        sessionStart: '24:00',
+        sessionTimezone: 'Mars/Olympus',
+        action: 'sell',
+        reason: 'x',
+      });
       expect(limits.status).toBe(422);
-      expect(limits.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['action', 'dailyLossLimit', 'maxDrawdown', 'sessionStart', 'sessionTimezone']);
+      expect(limits.body.errors.map((e: { path: string }) => e.path).sort()).toEqual([
+        'action',
+        'dailyLossLimit',
+        'maxDrawdown',
+        'sessionStart',
+        'sessionTimezone',
+      ]);
       await http(world.api.url, 'DELETE', `/v1/connections/${connection}`, { token: ws.token });
       const revoked = await put('kill-switch', { engaged: true, reason: 'x' });
       expect([revoked.status, revoked.body.code]).toEqual([409, 'connection_revoked']);
@@ -86,7 +111,14 @@ describe('per-connection kill switch and loss limits', () => {
       const { ws, connection, send, put, quote, view, audit } = await setup();
       const set = await put('loss-limits', { dailyLossLimit: '100', maxDrawdown: null, reason: 'desk rule' });
       expect(set.status).toBe(200);
-      expect(set.body.lossLimits).toEqual({ dailyLossLimit: '100', maxDrawdown: null, action: 'block', sessionStart: '00:00', sessionTimezone: 'UTC', session: null });
+      expect(set.body.lossLimits).toEqual({
+        dailyLossLimit: '100',
+        maxDrawdown: null,
+        action: 'block',
+        sessionStart: '00:00',
+        sessionTimezone: 'UTC',
+        session: null,
+      });
 
       expect((await send({ ticker: 'AAPL', action: 'buy', price: '100' })).orders[0].status).toBe('filled'); // 10 AAPL at 100
       // AAPL at 90.01: unrealised -99.9, just inside the limit. (An MSFT entry, so only AAPL's mark moves the P&L.)
@@ -112,15 +144,29 @@ describe('per-connection kill switch and loss limits', () => {
         expect.objectContaining({
           actor_type: 'worker',
           reason: blocked.orders[0].reason,
-          metadata: expect.objectContaining({ limit: 'dailyLossLimit', action: 'block', sessionPnl: '-100', realizedPnl: '0', unrealizedPnl: '-100', dailyLossLimit: '100', maxDrawdown: null }),
+          metadata: expect.objectContaining({
+            limit: 'dailyLossLimit',
+            action: 'block',
+            sessionPnl: '-100',
+            realizedPnl: '0',
+            unrealizedPnl: '-100',
+            dailyLossLimit: '100',
+            maxDrawdown: null,
+          }),
         }),
       );
       expect((await audit(['order.blocked'])).filter((e) => e.metadata.limit === 'dailyLossLimit')).toHaveLength(2);
-      expect((await audit(['connection.loss_limits']))[0]).toEqual(expect.objectContaining({ reason: 'desk rule', metadata: expect.objectContaining({ dailyLossLimit: '100', action: 'block' }) }));
+      expect((await audit(['connection.loss_limits']))[0]).toEqual(
+        expect.objectContaining({ reason: 'desk rule', metadata: expect.objectContaining({ dailyLossLimit: '100', action: 'block' }) }),
+      );
       expect((await view()).killSwitch.engaged).toBe(false); // `block` does not engage the switch
 
       // A day passes: everything recorded moves one day back, so today's session starts clean at its boundary.
-      for (const [table, columns] of [['order_fills', ['filled_at']], ['paper_quotes', ['quoted_at']], ['connection_loss_sessions', ['session_start', 'session_end']]] as const) {
+      for (const [table, columns] of [
+        ['order_fills', ['filled_at']],
+        ['paper_quotes', ['quoted_at']],
+        ['connection_loss_sessions', ['session_start', 'session_end']],
+      ] as const) {
         await world.sql(`UPDATE ${table} SET ${columns.map((c) => `${c} = ${c} - interval '1 day'`).join(', ')} WHERE workspace_id = $1`, [ws.id]);
       }
       expect((await send({ ticker: 'MSFT', action: 'buy', price: '50' })).orders[0].status).toBe('filled');
@@ -154,19 +200,28 @@ describe('per-connection kill switch and loss limits', () => {
 
       const v = await view();
       expect(v.killSwitch).toEqual(expect.objectContaining({ engaged: true, reason: flattened[0].reason, changedBy: expect.stringMatching(/^worker:/) }));
-      expect(v.lossLimits.session).toEqual(expect.objectContaining({ breachLimit: 'dailyLossLimit', flattenId: flattened[0].id, breachedAt: expect.any(String) }));
+      expect(v.lossLimits.session).toEqual(
+        expect.objectContaining({ breachLimit: 'dailyLossLimit', flattenId: flattened[0].id, breachedAt: expect.any(String) }),
+      );
 
       // The breach, the flatten's request and the switch: one step (one request id, the flatten's id in each).
       const events = await audit(['connection.loss_limit_breached', 'flatten.request', 'connection.kill_switch']);
       expect(events.map((e) => e.action)).toEqual(['connection.loss_limit_breached', 'flatten.request', 'connection.kill_switch']);
       expect(new Set(events.map((e) => e.request_id)).size).toBe(1);
       expect(events.map((e) => e.metadata.flattenId)).toEqual([flattened[0].id, flattened[0].id, flattened[0].id]);
-      expect(events[0].metadata).toEqual(expect.objectContaining({ limit: 'dailyLossLimit', action: 'flatten', dailyLossLimit: '50', unrealizedFrom: 'marks' }));
+      expect(events[0].metadata).toEqual(
+        expect.objectContaining({ limit: 'dailyLossLimit', action: 'flatten', dailyLossLimit: '50', unrealizedFrom: 'marks' }),
+      );
       expect(JSON.stringify(events)).not.toMatch(/secret|apiKey/i);
 
       // New entries are refused: the session's breach says why (and the engaged switch would refuse them at sending too).
       const refused = await send({ ticker: 'AAPL', action: 'buy', price: '94' });
-      expect(refused.orders[0]).toEqual(expect.objectContaining({ status: 'blocked', reason: expect.stringMatching(/^daily_loss_limit: .*so the connection is flattened and its kill switch engaged$/) }));
+      expect(refused.orders[0]).toEqual(
+        expect.objectContaining({
+          status: 'blocked',
+          reason: expect.stringMatching(/^daily_loss_limit: .*so the connection is flattened and its kill switch engaged$/),
+        }),
+      );
 
       // More looks (concurrent, as after simultaneous fills) find the breach recorded and flatten nothing more.
       const guard = world.worker.app.get(LossGuard);
@@ -183,7 +238,10 @@ describe('per-connection kill switch and loss limits', () => {
       const guard = world.worker.app.get(LossGuard);
       await Promise.all([1, 2, 3, 4, 5, 6].map((i) => guard.afterFill(ws.id, connection, `race-${i}`)));
       expect(await world.sql('SELECT id FROM flattens WHERE workspace_id = $1', [ws.id])).toHaveLength(1);
-      const breaches = await world.sql<{ metadata: any }>(`SELECT metadata FROM audit_events WHERE workspace_id = $1 AND action = 'connection.loss_limit_breached'`, [ws.id]);
+      const breaches = await world.sql<{ metadata: any }>(
+        `SELECT metadata FROM audit_events WHERE workspace_id = $1 AND action = 'connection.loss_limit_breached'`,
+        [ws.id],
+      );
       expect(breaches.map((b) => b.metadata.limit)).toEqual(['maxDrawdown']);
     });
   });

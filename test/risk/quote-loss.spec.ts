@@ -21,16 +21,23 @@ describe('quote-triggered loss checks', () => {
     expect(put.status).toBe(200);
     expect((await world.settled(ws.token, await world.send(source, { ticker: 'AAPL', action: 'buy', price: '100' }))).orders[0].status).toBe('filled'); // 10 at 100
     const quote = async (price: string) =>
-      expect((await http(world.api.url, 'POST', `/v1/connections/${connection}/paper/quotes`, { token: ws.token, body: { quotes: [{ symbol: 'AAPL', price }] } })).status).toBe(202);
+      expect(
+        (await http(world.api.url, 'POST', `/v1/connections/${connection}/paper/quotes`, { token: ws.token, body: { quotes: [{ symbol: 'AAPL', price }] } }))
+          .status,
+      ).toBe(202);
     const view = async () => (await http(world.api.url, 'GET', `/v1/connections/${connection}`, { token: ws.token })).body;
     const audit = (actions: string[]) =>
       world.sql<{ action: string; reason: string; metadata: any; actor_id: string }>(
-        'SELECT action, reason, metadata, actor_id FROM audit_events WHERE workspace_id = $1 AND action = ANY($2) ORDER BY id', [ws.id, actions]);
+        'SELECT action, reason, metadata, actor_id FROM audit_events WHERE workspace_id = $1 AND action = ANY($2) ORDER BY id',
+        [ws.id, actions],
+      );
     /** Waits until the worker has looked at every quote of the connection. */
     const looked = () =>
       eventually(async () => {
         const [r] = await world.sql<{ done: boolean }>(
-          `SELECT k.quotes_checked_at >= (SELECT max(quoted_at) FROM paper_quotes q WHERE q.connection_id = k.connection_id) AS done FROM connection_risk k WHERE k.connection_id = $1`, [connection]);
+          `SELECT k.quotes_checked_at >= (SELECT max(quoted_at) FROM paper_quotes q WHERE q.connection_id = k.connection_id) AS done FROM connection_risk k WHERE k.connection_id = $1`,
+          [connection],
+        );
         return r?.done ? true : undefined;
       }, 20_000);
     return { ws, connection, source, quote, view, audit, looked };
@@ -46,7 +53,9 @@ describe('quote-triggered loss checks', () => {
     await quote('95'); // -50: reached
     const flattened = await eventually(async () => {
       const rows = await world.sql<{ id: string; status: string }>(
-        `SELECT f.id, c.status FROM flattens f JOIN flatten_connections c ON c.flatten_id = f.id WHERE f.workspace_id = $1`, [ws.id]);
+        `SELECT f.id, c.status FROM flattens f JOIN flatten_connections c ON c.flatten_id = f.id WHERE f.workspace_id = $1`,
+        [ws.id],
+      );
       return rows.length > 0 && rows.every((r) => r.status === 'done') ? rows : undefined;
     }, 20_000);
     expect(flattened).toHaveLength(1);

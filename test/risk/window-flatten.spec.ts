@@ -54,12 +54,18 @@ describe('the end of a flattenAtEnd window', () => {
       const [source, other] = [await world.source(ws.token), await world.source(ws.token)];
       const endMs = Math.floor((Date.now() + 60 * 60_000) / 60_000) * 60_000;
       const window = { days, start: hhmm(Date.now() - 60 * 60_000), end: hhmm(endMs), timezone: 'America/New_York', flattenAtEnd: true };
-      const routeId = await world.route(ws.token, { sourceId: source.id, connectionId: connection, sizing: { mode: 'fixed', value: '2' }, limits: { tradingWindows: [window] } });
+      const routeId = await world.route(ws.token, {
+        sourceId: source.id,
+        connectionId: connection,
+        sizing: { mode: 'fixed', value: '2' },
+        limits: { tradingWindows: [window] },
+      });
       await world.route(ws.token, { sourceId: other.id, connectionId: connection, sizing: { mode: 'fixed', value: '3' } });
       expect((await world.settled(ws.token, await world.send(source, { ticker: 'AAPL', action: 'buy', price: '100' }))).orders[0].status).toBe('filled');
       expect((await world.settled(ws.token, await world.send(other, { ticker: 'MSFT', action: 'buy', price: '50' }))).orders[0].status).toBe('filled');
       const position = async (symbol: string) =>
-        (await world.sql<{ q: string }>('SELECT quantity::text AS q FROM paper_positions WHERE connection_id = $1 AND symbol = $2', [connection, symbol]))[0]?.q ?? '0';
+        (await world.sql<{ q: string }>('SELECT quantity::text AS q FROM paper_positions WHERE connection_id = $1 AND symbol = $2', [connection, symbol]))[0]
+          ?.q ?? '0';
 
       const flattener = world.worker.app.get(WindowFlattener);
       // Just before the end: nothing happens.
@@ -67,18 +73,36 @@ describe('the end of a flattenAtEnd window', () => {
       expect(await flattener.sweep(endMs + 20_000)).toBe(1);
       // A second look (this worker or another) at the same end does nothing.
       expect(await flattener.sweep(endMs + 35_000)).toBe(0);
-      const flattens = await world.sql<{ id: string; scope: string; reason: string }>('SELECT id, scope, reason FROM flattens WHERE workspace_id = $1', [ws.id]);
-      expect(flattens).toEqual([{ id: expect.any(String), scope: 'route', reason: expect.stringMatching(/^window_end: the trading window .* ended at .*; the route's positions are flattened$/) }]);
-      for (const deadline = Date.now() + 20_000; (await position('AAPL')) !== '0'; ) {
+      const flattens = await world.sql<{ id: string; scope: string; reason: string }>('SELECT id, scope, reason FROM flattens WHERE workspace_id = $1', [
+        ws.id,
+      ]);
+      expect(flattens).toEqual([
+        {
+          id: expect.any(String),
+          scope: 'route',
+          reason: expect.stringMatching(/^window_end: the trading window .* ended at .*; the route's positions are flattened$/),
+        },
+      ]);
+      for (const deadline = Date.now() + 20_000; (await position('AAPL')) !== '0';) {
         if (Date.now() > deadline) throw new Error('AAPL was never flattened');
         await new Promise((r) => setTimeout(r, 50));
       }
       expect(await position('MSFT')).toBe('3');
       const view = await http(world.api.url, 'GET', `/v1/flattens/${flattens[0].id}`, { token: ws.token });
-      expect(view.body).toMatchObject({ scope: 'route', connections: [{ connectionId: connection, orders: [expect.objectContaining({ symbol: 'AAPL', side: 'sell', quantity: '2' })] }] });
+      expect(view.body).toMatchObject({
+        scope: 'route',
+        connections: [{ connectionId: connection, orders: [expect.objectContaining({ symbol: 'AAPL', side: 'sell', quantity: '2' })] }],
+      });
       const audit = await world.sql<{ metadata: any; resource_id: string }>(
-        `SELECT metadata, resource_id FROM audit_events WHERE workspace_id = $1 AND action = 'flatten.request'`, [ws.id]);
-      expect(audit).toEqual([{ resource_id: routeId, metadata: expect.objectContaining({ flattenId: flattens[0].id, scope: 'route', windowEnd: new Date(endMs).toISOString(), symbols: 'AAPL' }) }]);
+        `SELECT metadata, resource_id FROM audit_events WHERE workspace_id = $1 AND action = 'flatten.request'`,
+        [ws.id],
+      );
+      expect(audit).toEqual([
+        {
+          resource_id: routeId,
+          metadata: expect.objectContaining({ flattenId: flattens[0].id, scope: 'route', windowEnd: new Date(endMs).toISOString(), symbols: 'AAPL' }),
+        },
+      ]);
     });
   });
 });

@@ -17,21 +17,42 @@ describe('workspace limit defaults and ceilings', () => {
     const connection = await world.connect(ws.token, 'paper');
     const source = await world.source(ws.token);
     const limits = (body: Record<string, unknown>) =>
-      http(world.api.url, 'PUT', '/v1/workspace/risk-limits', { token: ws.token, body: { maxSignalAgeSeconds: null, duplicateWindowSeconds: null, reason: 'desk rules', ...body } });
+      http(world.api.url, 'PUT', '/v1/workspace/risk-limits', {
+        token: ws.token,
+        body: { maxSignalAgeSeconds: null, duplicateWindowSeconds: null, reason: 'desk rules', ...body },
+      });
     const route = (limits?: Record<string, unknown>, size = '2') =>
-      http(world.api.url, 'POST', '/v1/routes', { token: ws.token, body: { sourceId: source.id, connectionId: connection, sizing: { mode: 'fixed', value: size }, limits } });
-    const send = async (body: Record<string, unknown>) => world.settled(ws.token, await world.send(source, { ticker: 'AAPL', action: 'buy', price: '100', ...body }));
+      http(world.api.url, 'POST', '/v1/routes', {
+        token: ws.token,
+        body: { sourceId: source.id, connectionId: connection, sizing: { mode: 'fixed', value: size }, limits },
+      });
+    const send = async (body: Record<string, unknown>) =>
+      world.settled(ws.token, await world.send(source, { ticker: 'AAPL', action: 'buy', price: '100', ...body }));
     return { ws, connection, source, limits, route, send };
   }
 
   it('shows the workspace limits, audits the change, and keeps omitted fields', async () => {
     const { ws, limits } = await setup();
     const window = { days: ['mon'], start: '09:30', end: '16:00', timezone: 'America/New_York' };
-    const set = await limits({ maxQuantity: '5', maxPosition: 20, maxOpenPositions: 3, maxOrdersPerMinute: 10, tradingWindows: [window], blockExitsOutsideWindows: true });
+    const set = await limits({
+      maxQuantity: '5',
+      maxPosition: 20,
+      maxOpenPositions: 3,
+      maxOrdersPerMinute: 10,
+      tradingWindows: [window],
+      blockExitsOutsideWindows: true,
+    });
     expect(set.status).toBe(200);
     expect(set.body.riskLimits).toEqual({
-      maxQuantity: '5', maxNotional: null, maxOrdersPerMinute: 10, maxSignalAgeSeconds: null, duplicateWindowSeconds: null,
-      tradingWindows: [{ ...window, flattenAtEnd: false }], blockExitsOutsideWindows: true, maxPosition: '20', maxOpenPositions: 3,
+      maxQuantity: '5',
+      maxNotional: null,
+      maxOrdersPerMinute: 10,
+      maxSignalAgeSeconds: null,
+      duplicateWindowSeconds: null,
+      tradingWindows: [{ ...window, flattenAtEnd: false }],
+      blockExitsOutsideWindows: true,
+      maxPosition: '20',
+      maxOpenPositions: 3,
     });
     const again = await limits({ maxNotional: '1000' });
     expect(again.body.riskLimits).toMatchObject({ maxQuantity: '5', maxNotional: '1000', maxOpenPositions: 3, blockExitsOutsideWindows: true });
@@ -40,7 +61,10 @@ describe('workspace limit defaults and ceilings', () => {
     expect((await http(world.api.url, 'GET', '/v1/workspace', { token: ws.token })).body.riskLimits.maxNotional).toBe('1000');
     const audit = await http(world.api.url, 'GET', '/v1/audit?action=workspace.risk_limits', { token: ws.token });
     expect(audit.body.items.map((e: { metadata: Record<string, unknown> }) => e.metadata)).toEqual(
-      expect.arrayContaining([expect.objectContaining({ maxQuantity: '5', tradingWindows: 1 }), expect.objectContaining({ maxQuantity: null, tradingWindows: null })]),
+      expect.arrayContaining([
+        expect.objectContaining({ maxQuantity: '5', tradingWindows: 1 }),
+        expect.objectContaining({ maxQuantity: null, tradingWindows: null }),
+      ]),
     );
   });
 
@@ -59,20 +83,23 @@ describe('workspace limit defaults and ceilings', () => {
     ['maxPosition', { maxPosition: '10' }, { maxPosition: '11' }, { maxPosition: '10' }, '10'],
     ['maxOpenPositions', { maxOpenPositions: 2 }, { maxOpenPositions: 3 }, { maxOpenPositions: 1 }, '2'],
     ['duplicateWindowSeconds', { duplicateWindowSeconds: 10 }, { duplicateWindowSeconds: 9 }, { duplicateWindowSeconds: 10 }, '10'],
-  ])('refuses a route %s looser than the workspace (422 limit_exceeds_workspace_ceiling), takes an equal or stricter one', async (field, workspace, looser, ok, ceiling) => {
-    const { ws, limits, route } = await setup();
-    expect((await limits(workspace)).status).toBe(200);
-    const refused = await route(looser);
-    expect(refused.status).toBe(422);
-    expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect(refused.body).toMatchObject({ code: 'limit_exceeds_workspace_ceiling', limit: field, ceiling });
-    expect(refused.body.detail).toMatch(new RegExp(`^limits\\.${field}: .*a route may only be stricter than its workspace\\.$`));
-    const created = await route(ok);
-    expect(created.status).toBe(201);
-    // PATCH is held to the same ceiling.
-    const patched = await http(world.api.url, 'PATCH', `/v1/routes/${created.body.id}`, { token: ws.token, body: { limits: looser } });
-    expect([patched.status, patched.body.code]).toEqual([422, 'limit_exceeds_workspace_ceiling']);
-  });
+  ])(
+    'refuses a route %s looser than the workspace (422 limit_exceeds_workspace_ceiling), takes an equal or stricter one',
+    async (field, workspace, looser, ok, ceiling) => {
+      const { ws, limits, route } = await setup();
+      expect((await limits(workspace)).status).toBe(200);
+      const refused = await route(looser);
+      expect(refused.status).toBe(422);
+      expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(refused.body).toMatchObject({ code: 'limit_exceeds_workspace_ceiling', limit: field, ceiling });
+      expect(refused.body.detail).toMatch(new RegExp(`^limits\\.${field}: .*a route may only be stricter than its workspace\\.$`));
+      const created = await route(ok);
+      expect(created.status).toBe(201);
+      // PATCH is held to the same ceiling.
+      const patched = await http(world.api.url, 'PATCH', `/v1/routes/${created.body.id}`, { token: ws.token, body: { limits: looser } });
+      expect([patched.status, patched.body.code]).toEqual([422, 'limit_exceeds_workspace_ceiling']);
+    },
+  );
 
   it('fills in a limit the route leaves unset, and the stricter value wins when the workspace tightens later', async () => {
     const { limits, route, send } = await setup();
@@ -92,9 +119,15 @@ describe('workspace limit defaults and ceilings', () => {
     await limits({ maxPosition: '3', maxOpenPositions: 1 });
     expect((await send({})).orders[0].status).toBe('filled');
     const over = await send({});
-    expect(over.orders[0]).toMatchObject({ status: 'blocked', reason: expect.stringMatching(/^max_position_exceeded: buying 2 AAPL would take the position to 4 .*at most 3 either way$/) });
+    expect(over.orders[0]).toMatchObject({
+      status: 'blocked',
+      reason: expect.stringMatching(/^max_position_exceeded: buying 2 AAPL would take the position to 4 .*at most 3 either way$/),
+    });
     const second = await send({ ticker: 'MSFT' });
-    expect(second.orders[0]).toMatchObject({ status: 'blocked', reason: expect.stringMatching(/^max_open_positions: 1 positions are open .*allows at most 1, so MSFT is not opened$/) });
+    expect(second.orders[0]).toMatchObject({
+      status: 'blocked',
+      reason: expect.stringMatching(/^max_open_positions: 1 positions are open .*allows at most 1, so MSFT is not opened$/),
+    });
   });
 
   it("blocks entries outside the workspace's trading windows even when the route's own window is open", async () => {
@@ -110,7 +143,10 @@ describe('workspace limit defaults and ceilings', () => {
     expect((await send({})).status).toBe('routed');
     await limits({ tradingWindows: closed });
     const outside = await send({});
-    expect(outside.orders[0]).toMatchObject({ status: 'blocked', reason: expect.stringMatching(/^outside_trading_window: .* is outside the workspace's trading windows .*entries are blocked outside them$/) });
+    expect(outside.orders[0]).toMatchObject({
+      status: 'blocked',
+      reason: expect.stringMatching(/^outside_trading_window: .* is outside the workspace's trading windows .*entries are blocked outside them$/),
+    });
     expect((await send({ action: 'exit' })).status).toBe('routed');
   });
 });

@@ -3,7 +3,7 @@ import { effectiveApproval } from '../../src/routing/risk/approval';
 const set = (mode: 'auto' | 'manual' | null, expirySeconds: number | null = null) => ({ mode, expirySeconds });
 
 describe('effectiveApproval', () => {
-  it('auto unless the route or the workspace says manual; the workspace\'s manual is a ceiling a route cannot relax', () => {
+  it("auto unless the route or the workspace says manual; the workspace's manual is a ceiling a route cannot relax", () => {
     expect(effectiveApproval(set(null), set(null))).toBeUndefined();
     expect(effectiveApproval(set('auto'), set(null))).toBeUndefined();
     expect(effectiveApproval(set('manual'), set(null))).toEqual({ expirySeconds: 300 });

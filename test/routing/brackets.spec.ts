@@ -27,9 +27,17 @@ describe('bracket legs end to end (Alpaca stub)', () => {
     const settled = await routed({ takeProfit: { percent: 5 }, stopLoss: { type: 'stop_limit', percent: '2', limitPrice: '97.5' } });
     expect(settled.status).toBe('routed');
     const body = sentBody(settled.orders[0].clientOrderId);
-    expect(body).toMatchObject({ symbol: 'AAPL', order_class: 'bracket', take_profit: { limit_price: '105' }, stop_loss: { stop_price: '98', limit_price: '97.5' } });
+    expect(body).toMatchObject({
+      symbol: 'AAPL',
+      order_class: 'bracket',
+      take_profit: { limit_price: '105' },
+      stop_loss: { stop_price: '98', limit_price: '97.5' },
+    });
     const legs = world.alpaca.ordersByClientId.get(settled.orders[0].clientOrderId)!.legs!;
-    expect(legs.map((l) => [l.type, l.side, l.limit_price, l.stop_price])).toEqual([['limit', 'sell', '105', null], ['stop_limit', 'sell', '97.5', '98']]);
+    expect(legs.map((l) => [l.type, l.side, l.limit_price, l.stop_price])).toEqual([
+      ['limit', 'sell', '105', null],
+      ['stop_limit', 'sell', '97.5', '98'],
+    ]);
     // The order's view shows the legs as sent.
     expect(settled.orders[0].brackets).toEqual({ takeProfit: '105', stopLoss: '98', stopLossLimit: '97.5', trailPercent: null, trailAmount: null });
   });

@@ -54,7 +54,11 @@ describe('routing guarantees', () => {
     try {
       const signalId = await world.send(source, { ticker: 'MSFT', action: 'buy', quantity: '1', price: '300' });
       const router = driver.app.get(SignalRouter);
-      const job = { id: signalId, data: { workspaceId: ws.id, signalId }, attemptsMade: 0, opts: { attempts: 6 } } as unknown as Job<any, unknown, 'route-signal'>;
+      const job = { id: signalId, data: { workspaceId: ws.id, signalId }, attemptsMade: 0, opts: { attempts: 6 } } as unknown as Job<
+        any,
+        unknown,
+        'route-signal'
+      >;
       const runs = await Promise.allSettled([router.handle(job), router.handle(job)]);
       expect(runs.filter((r) => r.status === 'fulfilled').length).toBeGreaterThanOrEqual(1);
       expect(ordersAt(apiKey)).toHaveLength(1);
@@ -75,7 +79,9 @@ describe('routing guarantees', () => {
     const reverse = await world.send(source, { ticker: 'TSLA', action: 'buy', price: '200' });
     const [a, b] = [await world.settled(ws.token, close), await world.settled(ws.token, reverse)];
     expect([a.status, b.status]).toEqual(['routed', 'routed']);
-    const atBroker = ordersAt(apiKey).sort((x, y) => x.arrivedAtMs - y.arrivedAtMs).map((o) => o.client_order_id);
+    const atBroker = ordersAt(apiKey)
+      .sort((x, y) => x.arrivedAtMs - y.arrivedAtMs)
+      .map((o) => o.client_order_id);
     expect(atBroker).toEqual([a.orders[0].clientOrderId, b.orders[0].clientOrderId]);
   });
 
@@ -94,7 +100,9 @@ describe('routing guarantees', () => {
       await queue.add('route-signal', { workspaceId: ws.id, signalId: first }, { jobId: first }); // as the recovery sweep does
       const [a, b] = [await world.settled(ws.token, first), await world.settled(ws.token, second)];
       expect([a.status, b.status]).toEqual(['routed', 'routed']);
-      const atBroker = ordersAt(apiKey).sort((x, y) => x.arrivedAtMs - y.arrivedAtMs).map((o) => o.client_order_id);
+      const atBroker = ordersAt(apiKey)
+        .sort((x, y) => x.arrivedAtMs - y.arrivedAtMs)
+        .map((o) => o.client_order_id);
       expect(atBroker).toEqual([a.orders[0].clientOrderId, b.orders[0].clientOrderId]);
     } finally {
       if (!world.worker) world.worker = await startWorker(world.db, world.env);
@@ -145,8 +153,10 @@ describe('routing guarantees', () => {
       await lock.query('SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7))', [connection]);
       const signalId = await world.send(source, { ticker: 'TSLA', action: 'buy', quantity: '2', price: '10' });
       const waiting = async () =>
-        (await world.sql(`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_database d ON d.oid = l.database
-                           WHERE d.datname = current_database() AND l.locktype = 'advisory' AND NOT l.granted`))[0].n > 0;
+        (
+          await world.sql(`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+                           WHERE d.datname = current_database() AND l.locktype = 'advisory' AND NOT l.granted`)
+        )[0].n > 0;
       const deadline = Date.now() + 10_000;
       while (!(await waiting())) {
         if (Date.now() > deadline) throw new Error('the worker never waited for the connection lock');
@@ -184,7 +194,9 @@ describe('routing guarantees', () => {
     expect(events.filter((e) => e.action === 'credential.read.out_of_context')).toEqual([{ action: 'credential.read.out_of_context', actor_type: 'worker' }]);
     expect(events.filter((e) => e.action === 'credential.use')).toHaveLength(0);
     const pages = await pagerDuty.waitForAccepted(1, 10_000);
-    const trigger = pages.map((p) => p.json as any).find((j) => j.payload?.custom_details?.auditAction === 'credential.read.out_of_context' || j.payload?.summary?.includes(connection));
+    const trigger = pages
+      .map((p) => p.json as any)
+      .find((j) => j.payload?.custom_details?.auditAction === 'credential.read.out_of_context' || j.payload?.summary?.includes(connection));
     expect(trigger).toMatchObject({ routing_key: PD_KEY, event_action: 'trigger' });
     await new Promise((r) => setTimeout(r, 500));
     expect(pagerDuty.accepted().filter((p) => JSON.stringify(p.json).includes(connection))).toHaveLength(1);
@@ -206,7 +218,9 @@ describe('routing guarantees', () => {
     ]).finally(() => clearTimeout(timer));
 
     expect(outcomes.map((o) => (o.status === 'rejected' ? o.reason : o.value))).toEqual(Array.from({ length: poolSize }, () => expect.any(OutOfContextError)));
-    const events = await world.sql(`SELECT count(*)::int AS n FROM audit_events WHERE workspace_id = $1 AND action = 'credential.read.out_of_context'`, [ws.id]);
+    const events = await world.sql(`SELECT count(*)::int AS n FROM audit_events WHERE workspace_id = $1 AND action = 'credential.read.out_of_context'`, [
+      ws.id,
+    ]);
     expect(events[0].n).toBe(poolSize);
   });
 
@@ -241,7 +255,10 @@ describe('routing guarantees', () => {
     const deadline = Date.now() + 10_000;
     let page: any;
     while (!page && Date.now() < deadline) {
-      page = pagerDuty.accepted().map((p) => p.json as any).find((j) => j.payload?.summary?.includes(result.orders[0].clientOrderId));
+      page = pagerDuty
+        .accepted()
+        .map((p) => p.json as any)
+        .find((j) => j.payload?.summary?.includes(result.orders[0].clientOrderId));
       if (!page) await new Promise((r) => setTimeout(r, 100));
     }
     expect(page).toMatchObject({ event_action: 'trigger', payload: { severity: 'error' } });

@@ -16,7 +16,8 @@ describe('manual approval', () => {
     const connection = await world.connect(ws.token, 'paper');
     const source = await world.source(ws.token);
     const routeId = await world.route(ws.token, { sourceId: source.id, connectionId: connection, sizing: { mode: 'fixed', value: '2' }, ...route });
-    const mint = async (role: string) => (await http(world.api.url, 'POST', '/v1/tokens', { token: ws.token, body: { name: role, role } })).body.token as string;
+    const mint = async (role: string) =>
+      (await http(world.api.url, 'POST', '/v1/tokens', { token: ws.token, body: { name: role, role } })).body.token as string;
     const [trader, viewer] = [await mint('trader'), await mint('viewer')];
     return { ws, connection, source, routeId, trader, viewer };
   }
@@ -24,7 +25,11 @@ describe('manual approval', () => {
   /** Sends a signal and waits (polling the read API) until its order awaits approval. */
   async function awaiting(token: string, source: Awaited<ReturnType<typeof setup>>['source'], body: Record<string, unknown> = {}) {
     const signalId = await world.send(source, { ticker: 'AAPL', action: 'buy', price: '100', ...body });
-    const order = await until(token, `/v1/orders?signalId=${signalId}`, (b) => b.items.length > 0 && b.items.every((o: any) => o.status === 'awaiting_approval'));
+    const order = await until(
+      token,
+      `/v1/orders?signalId=${signalId}`,
+      (b) => b.items.length > 0 && b.items.every((o: any) => o.status === 'awaiting_approval'),
+    );
     return { signalId, orders: order.items as any[] };
   }
 
@@ -38,7 +43,8 @@ describe('manual approval', () => {
     }
   }
 
-  const audit = async (token: string, action: string) => (await http(world.api.url, 'GET', `/v1/audit?action=${action}&limit=500`, { token })).body.items as any[];
+  const audit = async (token: string, action: string) =>
+    (await http(world.api.url, 'GET', `/v1/audit?action=${action}&limit=500`, { token })).body.items as any[];
 
   it('a manual-approval order waits in the queue, is approved by a trader, and fills; transitions and audit record each step', async () => {
     const { ws, source, trader } = await setup();
@@ -57,7 +63,11 @@ describe('manual approval', () => {
     const approved = await http(world.api.url, 'POST', `/v1/orders/${order.id}/approve`, { token: trader, body: { reason: 'looks right' } });
     expect(approved.status).toBe(200);
     // The answer is the order as it stands after the decision: the worker may already have taken it further.
-    expect(approved.body).toMatchObject({ id: order.id, status: expect.stringMatching(/^(pending|submitted|filled)$/), approval: { decidedAt: expect.any(String) } });
+    expect(approved.body).toMatchObject({
+      id: order.id,
+      status: expect.stringMatching(/^(pending|submitted|filled)$/),
+      approval: { decidedAt: expect.any(String) },
+    });
 
     const settled = await world.settled(ws.token, signalId);
     expect(settled.status).toBe('routed');
@@ -69,7 +79,12 @@ describe('manual approval', () => {
       ['submitted', 'filled'],
     ]);
     expect(await audit(ws.token, 'order.approve')).toEqual([
-      expect.objectContaining({ reason: 'looks right', resource: { type: 'order', id: order.id }, actor: expect.objectContaining({ type: 'token' }), metadata: expect.objectContaining({ signalId, symbol: 'AAPL', orders: 1 }) }),
+      expect.objectContaining({
+        reason: 'looks right',
+        resource: { type: 'order', id: order.id },
+        actor: expect.objectContaining({ type: 'token' }),
+        metadata: expect.objectContaining({ signalId, symbol: 'AAPL', orders: 1 }),
+      }),
     ]);
     expect((await http(world.api.url, 'GET', '/v1/orders?status=awaiting_approval', { token: ws.token })).body.items).toEqual([]);
 
@@ -141,14 +156,17 @@ describe('manual approval', () => {
     expect(settled.status).toBe('blocked');
     expect(settled.error).toMatch(/^approval_expired: nobody approved the order before \d{4}-.*Z; it was not sent$/);
     const detail = await http(world.api.url, 'GET', `/v1/orders/${id}`, { token: ws.token });
-    expect(detail.body.transitions.map((t: any) => [t.from, t.to])).toEqual([[null, 'awaiting_approval'], ['awaiting_approval', 'expired']]);
+    expect(detail.body.transitions.map((t: any) => [t.from, t.to])).toEqual([
+      [null, 'awaiting_approval'],
+      ['awaiting_approval', 'expired'],
+    ]);
     expect(detail.body).toMatchObject({ status: 'expired', attempts: 0, approval: { decidedAt: expect.any(String) } });
     expect(await audit(ws.token, 'order.approval_expired')).toEqual([expect.objectContaining({ resource: { type: 'order', id }, reason: settled.error })]);
     const after = await http(world.api.url, 'POST', `/v1/orders/${id}/approve`, { token: trader, body: {} });
     expect([after.status, after.body.orderStatus]).toEqual([409, 'expired']);
   });
 
-  it('a decision whose job was never added (the api died after its commit) is picked up by the worker\'s approval sweep', async () => {
+  it("a decision whose job was never added (the api died after its commit) is picked up by the worker's approval sweep", async () => {
     const { ws, source } = await setup();
     const { signalId, orders } = await awaiting(ws.token, source);
     // What the api's decision commits, without the job it adds afterwards; decided 11 s ago.
@@ -168,7 +186,11 @@ describe('manual approval', () => {
     expect((await http(world.api.url, 'PUT', '/v1/workspace/kill-switch', { token: ws.token, body: { engaged: true, reason: 'stop' } })).status).toBe(200);
     expect((await http(world.api.url, 'POST', `/v1/orders/${orders[0].id}/approve`, { token: trader, body: {} })).status).toBe(200);
     const settled = await world.settled(ws.token, signalId);
-    expect([settled.status, settled.orders[0].status, settled.orders[0].reason]).toEqual(['blocked', 'blocked', 'workspace_kill_switch: the workspace kill switch is engaged']);
+    expect([settled.status, settled.orders[0].status, settled.orders[0].reason]).toEqual([
+      'blocked',
+      'blocked',
+      'workspace_kill_switch: the workspace kill switch is engaged',
+    ]);
     expect(await world.sql('SELECT 1 FROM paper_orders WHERE client_order_id = $1', [orders[0].clientOrderId])).toHaveLength(0);
   });
 
@@ -186,7 +208,10 @@ describe('manual approval', () => {
     expect((await http(world.api.url, 'POST', `/v1/orders/${close.id}/approve`, { token: trader, body: {} })).status).toBe(200);
     const settled = await world.settled(ws.token, reversal.signalId);
     expect(settled.status).toBe('routed');
-    expect(settled.orders.map((o) => [o.leg, o.status]).sort()).toEqual([[0, 'filled'], [1, 'filled']]);
+    expect(settled.orders.map((o) => [o.leg, o.status]).sort()).toEqual([
+      [0, 'filled'],
+      [1, 'filled'],
+    ]);
     // The close went first.
     const [closed, opened] = [close, open].map((o) => settled.orders.find((x) => x.id === o.id)!);
     expect(Date.parse(closed.timings.sentAt)).toBeLessThanOrEqual(Date.parse(opened.timings.sentAt));
@@ -203,7 +228,7 @@ describe('manual approval', () => {
     expect((await world.settled(ws.token, waiting.signalId)).status).toBe('routed');
   });
 
-  it('workspace defaults: manual holds routes that set nothing (and those set to auto); its expiry caps a route\'s; another workspace\'s order is 404', async () => {
+  it("workspace defaults: manual holds routes that set nothing (and those set to auto); its expiry caps a route's; another workspace's order is 404", async () => {
     const { ws, source, trader } = await setup({ approvalExpirySeconds: 600 });
     const set = await http(world.api.url, 'PUT', '/v1/workspace/risk-limits', {
       token: ws.token,
@@ -230,7 +255,10 @@ describe('manual approval', () => {
     const ws = await world.workspace();
     const connection = await world.connect(ws.token, 'paper');
     const source = await world.source(ws.token);
-    const bad = await http(world.api.url, 'POST', '/v1/routes', { token: ws.token, body: { sourceId: source.id, connectionId: connection, sizing: { mode: 'fixed', value: '1' }, approval: 'sometimes', approvalExpirySeconds: 5 } });
+    const bad = await http(world.api.url, 'POST', '/v1/routes', {
+      token: ws.token,
+      body: { sourceId: source.id, connectionId: connection, sizing: { mode: 'fixed', value: '1' }, approval: 'sometimes', approvalExpirySeconds: 5 },
+    });
     expect(bad.status).toBe(422);
     expect(bad.body.errors.map((e: any) => e.path).sort()).toEqual(['approval', 'approvalExpirySeconds']);
   });

@@ -48,8 +48,15 @@ describe('order lifecycle by polling', () => {
     world.alpaca.fillPart(order.clientOrderId, 6, 101);
     const filled = await orderUntil(ws.token, order.id, (o) => o.status === 'filled');
     expect(filled).toMatchObject({ filledQuantity: '10', averagePrice: '100.6' });
-    expect(filled.fills.map((f: any) => [f.quantity, f.price])).toEqual([['4', '100'], ['6', '101']]);
-    expect(filled.transitions.map((t: any) => [t.from, t.to])).toEqual([['submitted', 'accepted'], ['accepted', 'partially_filled'], ['partially_filled', 'filled']]);
+    expect(filled.fills.map((f: any) => [f.quantity, f.price])).toEqual([
+      ['4', '100'],
+      ['6', '101'],
+    ]);
+    expect(filled.transitions.map((t: any) => [t.from, t.to])).toEqual([
+      ['submitted', 'accepted'],
+      ['accepted', 'partially_filled'],
+      ['partially_filled', 'filled'],
+    ]);
     const times = filled.transitions.map((t: any) => Date.parse(t.at));
     expect([...times].sort((a, b) => a - b)).toEqual(times);
 
@@ -78,7 +85,10 @@ describe('order lifecycle by polling', () => {
     world.binance.fillPart(order.clientOrderId, '1.5', '101');
     const filled = await orderUntil(ws.token, order.id, (o) => o.status === 'filled');
     expect(filled).toMatchObject({ filledQuantity: '2', averagePrice: '100.75' });
-    expect(filled.fills.map((f: any) => [f.quantity, f.price])).toEqual([['0.5', '100'], ['1.5', '101']]);
+    expect(filled.fills.map((f: any) => [f.quantity, f.price])).toEqual([
+      ['0.5', '100'],
+      ['1.5', '101'],
+    ]);
     expect(filled.transitions.map((t: any) => t.to)).toEqual(['accepted', 'partially_filled', 'filled']);
   });
 

@@ -15,10 +15,20 @@ const route = (over: Partial<RouteRules> = {}): RouteRules => ({
   entryWhenOpen: 'add',
   ...over,
 });
-const signal = (over: Partial<RoutableSignal>): RoutableSignal => ({ id: 's1', seq: '1', ticker: 'AAPL', action: 'buy', orderType: 'market', price: '100', ...over });
+const signal = (over: Partial<RoutableSignal>): RoutableSignal => ({
+  id: 's1',
+  seq: '1',
+  ticker: 'AAPL',
+  action: 'buy',
+  orderType: 'market',
+  price: '100',
+  ...over,
+});
 /** The legs as (intent, side, rule, quantity), or the reason when blocked. */
 const legs = (s: Partial<RoutableSignal>, r: Partial<RouteRules> = {}) =>
-  planOrders(signal(s), route(r), 'paper').map((p) => (p.ok ? [p.plan.intent, p.plan.side ?? null, p.plan.positionRule ?? null, p.plan.quantity ?? null] : p.reason));
+  planOrders(signal(s), route(r), 'paper').map((p) =>
+    p.ok ? [p.plan.intent, p.plan.side ?? null, p.plan.positionRule ?? null, p.plan.quantity ?? null] : p.reason,
+  );
 
 describe('planOrders: tickers as TradingView sends them', () => {
   const symbolOf = (ticker: string, broker: BrokerName, symbolMap: Record<string, string> = {}) => {
@@ -74,8 +84,14 @@ describe('planOrders: what an action and a sentiment mean for one route', () => 
   });
 
   it('plans a reversal as two legs: close the opposite position (skipped if none), then open', () => {
-    expect(legs({ action: 'sell', sentiment: 'short' })).toEqual([['exit', 'sell', 'if_any', null], ['entry', 'sell', null, '2']]);
-    expect(legs({ action: 'buy', sentiment: 'long' })).toEqual([['exit', 'buy', 'if_any', null], ['entry', 'buy', null, '2']]);
+    expect(legs({ action: 'sell', sentiment: 'short' })).toEqual([
+      ['exit', 'sell', 'if_any', null],
+      ['entry', 'sell', null, '2'],
+    ]);
+    expect(legs({ action: 'buy', sentiment: 'long' })).toEqual([
+      ['exit', 'buy', 'if_any', null],
+      ['entry', 'buy', null, '2'],
+    ]);
   });
 
   it('reads sell while staying long as a partial close capped by the sized quantity', () => {
@@ -93,7 +109,10 @@ describe('planOrders: what an action and a sentiment mean for one route', () => 
     const longOnly = { positionMode: 'long_only' as const };
     expect(legs({ action: 'sell' }, longOnly)).toEqual([['exit', 'sell', null, null]]);
     expect(legs({ action: 'sell', sentiment: 'short' }, longOnly)).toEqual([['exit', 'sell', null, null]]);
-    expect(legs({ action: 'buy', sentiment: 'long' }, longOnly)).toEqual([['exit', 'buy', 'if_any', null], ['entry', 'buy', null, '2']]);
+    expect(legs({ action: 'buy', sentiment: 'long' }, longOnly)).toEqual([
+      ['exit', 'buy', 'if_any', null],
+      ['entry', 'buy', null, '2'],
+    ]);
     expect(legs({ action: 'add' }, longOnly)).toEqual([['entry', 'buy', 'if_open', '2']]);
     expect(legs({ action: 'add', sentiment: 'short' }, longOnly)).toEqual(['position_mode: this route is long-only; it opens and adds to long positions only']);
   });
@@ -106,7 +125,10 @@ describe('planOrders: what an action and a sentiment mean for one route', () => 
   it('marks entries "unless open" when the route ignores entries in an open direction (add still adds)', () => {
     const ignore = { entryWhenOpen: 'ignore' as const };
     expect(legs({ action: 'buy' }, ignore)).toEqual([['entry', 'buy', 'unless_open', '2']]);
-    expect(legs({ action: 'sell', sentiment: 'short' }, ignore)).toEqual([['exit', 'sell', 'if_any', null], ['entry', 'sell', 'unless_open', '2']]);
+    expect(legs({ action: 'sell', sentiment: 'short' }, ignore)).toEqual([
+      ['exit', 'sell', 'if_any', null],
+      ['entry', 'sell', 'unless_open', '2'],
+    ]);
     expect(legs({ action: 'add', sentiment: 'long' }, ignore)).toEqual([['entry', 'buy', 'if_open', '2']]);
   });
 

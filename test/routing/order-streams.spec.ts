@@ -18,12 +18,16 @@ async function until<T>(what: string, probe: () => Promise<T | undefined> | T | 
 /** Polls the order's view (never sleeping blindly) until `done` holds. */
 async function orderIn(apiUrl: string, token: string, id: string, done: (o: any) => boolean, timeoutMs = 10_000): Promise<any> {
   let last: unknown;
-  return until(`order ${id} (last seen ${JSON.stringify(last)})`, async () => {
-    const res = await http(apiUrl, 'GET', `/v1/orders/${id}`, { token });
-    expect(res.status).toBe(200);
-    last = res.body;
-    return done(res.body) ? res.body : undefined;
-  }, timeoutMs);
+  return until(
+    `order ${id} (last seen ${JSON.stringify(last)})`,
+    async () => {
+      const res = await http(apiUrl, 'GET', `/v1/orders/${id}`, { token });
+      expect(res.status).toBe(200);
+      last = res.body;
+      return done(res.body) ? res.body : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 /** Orders followed through the broker's event stream (Alpaca trade_updates), with polling as the fallback. */
@@ -57,10 +61,12 @@ describe('order lifecycle by broker event streams (Alpaca trade_updates)', () =>
     world.alpaca.requests.filter((r) => r.path === '/v2/orders:by_client_order_id' && r.query.get('client_order_id') === clientOrderId).length;
 
   const streamUses = (connectionId: string) =>
-    world.sql<{ n: number }>(
-      `SELECT count(*)::int AS n FROM audit_events WHERE action = 'credential.use' AND resource_id = $1 AND metadata->>'purpose' = 'sync' AND actor_id LIKE 'stream-%'`,
-      [connectionId],
-    ).then((rows) => rows[0].n);
+    world
+      .sql<{ n: number }>(
+        `SELECT count(*)::int AS n FROM audit_events WHERE action = 'credential.use' AND resource_id = $1 AND metadata->>'purpose' = 'sync' AND actor_id LIKE 'stream-%'`,
+        [connectionId],
+      )
+      .then((rows) => rows[0].n);
 
   it('an accepted limit order filled in two partial fills shows filled with both fills and the average price, through the stream alone', async () => {
     const { ws, connection, apiKey, order } = await streamedLimit('AAPL');
@@ -75,7 +81,10 @@ describe('order lifecycle by broker event streams (Alpaca trade_updates)', () =>
     world.alpaca.fillPart(order.clientOrderId, 6, 101);
     const filled = await orderUntil(ws.token, order.id, (o) => o.status === 'filled', 5_000);
     expect(filled).toMatchObject({ filledQuantity: '10', averagePrice: '100.6' });
-    expect(filled.fills.map((f: any) => [f.quantity, f.price])).toEqual([['4', '100'], ['6', '101']]);
+    expect(filled.fills.map((f: any) => [f.quantity, f.price])).toEqual([
+      ['4', '100'],
+      ['6', '101'],
+    ]);
     expect(filled.transitions.map((t: any) => t.to)).toEqual(['accepted', 'partially_filled', 'filled']);
     // Never polled: the stream carried it all.
     expect(lookups(order.clientOrderId)).toBe(0);
@@ -112,7 +121,10 @@ describe('order lifecycle by broker event streams (Alpaca trade_updates)', () =>
     world.alpaca.fillPart(order.clientOrderId, 6, 101);
     const filled = await orderUntil(ws.token, order.id, (o) => o.status === 'filled', 5_000);
     expect(filled).toMatchObject({ filledQuantity: '10', averagePrice: '100.6' });
-    expect(filled.fills.map((f: any) => [f.quantity, f.price])).toEqual([['4', '100'], ['6', '101']]);
+    expect(filled.fills.map((f: any) => [f.quantity, f.price])).toEqual([
+      ['4', '100'],
+      ['6', '101'],
+    ]);
   });
 
   it('two workers streaming the same connection record each fill once', async () => {
@@ -124,7 +136,10 @@ describe('order lifecycle by broker event streams (Alpaca trade_updates)', () =>
       world.alpaca.fillPart(order.clientOrderId, 6, 101);
       const filled = await orderUntil(ws.token, order.id, (o) => o.status === 'filled', 5_000);
       expect(filled).toMatchObject({ filledQuantity: '10', averagePrice: '100.6' });
-      expect(filled.fills.map((f: any) => [f.quantity, f.price])).toEqual([['4', '100'], ['6', '101']]);
+      expect(filled.fills.map((f: any) => [f.quantity, f.price])).toEqual([
+        ['4', '100'],
+        ['6', '101'],
+      ]);
       expect(filled.transitions.map((t: any) => t.to)).toEqual(['accepted', 'partially_filled', 'filled']);
     } finally {
       await other.close();
@@ -152,7 +167,9 @@ describe('order lifecycle by broker event streams (Alpaca trade_updates)', () =>
     const a = await streamedLimit('AAPL', { waitForStream: false });
     const source = await world.source(a.ws.token);
     await world.route(a.ws.token, { sourceId: source.id, connectionId: a.connection, sizing: { mode: 'fixed', value: '10' } });
-    const second = (await world.settled(a.ws.token, await world.send(source, { ticker: 'MSFT', action: 'buy', orderType: 'limit', limitPrice: '101', price: '105' }))).orders[0];
+    const second = (
+      await world.settled(a.ws.token, await world.send(source, { ticker: 'MSFT', action: 'buy', orderType: 'limit', limitPrice: '101', price: '105' }))
+    ).orders[0];
     const b = await streamedLimit('AMZN', { waitForStream: false });
     await until('a stream to open', () => world.alpaca.stream.listening(a.apiKey) + world.alpaca.stream.listening(b.apiKey) === 1);
     await new Promise((r) => setTimeout(r, 600)); // three refreshes: still one
@@ -161,7 +178,11 @@ describe('order lifecycle by broker event streams (Alpaca trade_updates)', () =>
     expect(streamed.size).toBe(1); // never traded for the other connection's
 
     for (const order of [a.order, second, b.order]) world.alpaca.fillPart(order.clientOrderId, 10, 100);
-    for (const [token, order] of [[a.ws.token, a.order], [a.ws.token, second], [b.ws.token, b.order]] as const) {
+    for (const [token, order] of [
+      [a.ws.token, a.order],
+      [a.ws.token, second],
+      [b.ws.token, b.order],
+    ] as const) {
       expect(await orderUntil(token, order.id, (o) => o.status === 'filled')).toMatchObject({ filledQuantity: '10', averagePrice: '100' });
     }
     // Secrets never reach the worker's log, on any of these paths.
@@ -185,7 +206,10 @@ describe('order lifecycle by broker event streams (Alpaca trade_updates)', () =>
       world.alpaca.stream.dropAll();
       await until('polling to resume', () => lookups(order.clientOrderId) >= quiet + 3);
       world.alpaca.fillPart(order.clientOrderId, 10, 100);
-      expect(await orderUntil(ws.token, order.id, (o) => o.status === 'filled')).toMatchObject({ filledQuantity: '10', fills: [expect.objectContaining({ quantity: '10' })] });
+      expect(await orderUntil(ws.token, order.id, (o) => o.status === 'filled')).toMatchObject({
+        filledQuantity: '10',
+        fills: [expect.objectContaining({ quantity: '10' })],
+      });
       expect(world.alpaca.stream.listening(apiKey)).toBe(0);
     } finally {
       world.alpaca.stream.refuse(false);
@@ -206,7 +230,10 @@ describe('order lifecycle by broker event streams (Alpaca trade_updates)', () =>
       world.alpaca.fillPart(order.clientOrderId, 6, 101);
       const filled = await orderUntil(ws.token, order.id, (o) => o.status === 'filled');
       expect(filled).toMatchObject({ filledQuantity: '10', averagePrice: '100.6' });
-      expect(filled.fills.map((f: any) => [f.quantity, f.price])).toEqual([['4', '100'], ['6', '101']]);
+      expect(filled.fills.map((f: any) => [f.quantity, f.price])).toEqual([
+        ['4', '100'],
+        ['6', '101'],
+      ]);
       expect(lookups(order.clientOrderId)).toBeGreaterThanOrEqual(2);
       expect(world.alpaca.stream.authentications.filter((a) => a.apiKey === apiKey)).toHaveLength(0);
       // Refused again and again meanwhile, each time after a longer wait.
@@ -244,7 +271,10 @@ describe('order lifecycle by broker event streams (OANDA transaction stream)', (
     const ws = await world.workspace();
     const account = { accountId: `101-004-${randomBytes(3).readUIntBE(0, 3) % 10_000_000}-001`, token: `oanda-token-${randomBytes(12).toString('hex')}` };
     oanda.addAccount(account);
-    const res = await http(world.api.url, 'POST', '/v1/connections', { token: ws.token, body: { broker: 'oanda', label: 'fx', environment: 'paper', credentials: account } });
+    const res = await http(world.api.url, 'POST', '/v1/connections', {
+      token: ws.token,
+      body: { broker: 'oanda', label: 'fx', environment: 'paper', credentials: account },
+    });
     expect(res.status).toBe(201);
     const connection: string = res.body.id;
     const source = await world.source(ws.token);
@@ -260,7 +290,11 @@ describe('order lifecycle by broker event streams (OANDA transaction stream)', (
   }
 
   it('an accepted limit order that OANDA later fills shows filled with its fill and price through the stream alone; a cancel there too', async () => {
-    const { ws, account, orders: [order, other] } = await streamedLimits(['OANDA:EURUSD', 'OANDA:GBPUSD']);
+    const {
+      ws,
+      account,
+      orders: [order, other],
+    } = await streamedLimits(['OANDA:EURUSD', 'OANDA:GBPUSD']);
     // Placing an order looks its client id up first; from acceptance on, nothing is asked.
     const placed = lookups(order.clientOrderId) + lookups(other.clientOrderId);
     oanda.fillPending(order.clientOrderId, 1.0412);
@@ -277,7 +311,11 @@ describe('order lifecycle by broker event streams (OANDA transaction stream)', (
   });
 
   it('a reconnect that replays the fill does not count it twice', async () => {
-    const { ws, account, orders: [order, other] } = await streamedLimits(['OANDA:EURUSD', 'OANDA:USDJPY']);
+    const {
+      ws,
+      account,
+      orders: [order, other],
+    } = await streamedLimits(['OANDA:EURUSD', 'OANDA:USDJPY']);
     oanda.fillPending(order.clientOrderId, 1.0412);
     await orderUntil(ws.token, order.id, (o) => o.status === 'filled', 5_000);
     oanda.stream.replayLastOnSubscribe(5);
@@ -307,7 +345,11 @@ describe('order lifecycle by broker event streams (OANDA transaction stream)', (
     world.worker = await startWorker(world.db, { ...world.env, ORDER_SYNC_INTERVAL_MS: '100' });
     oanda.stream.refuse(true);
     try {
-      const { ws, account, orders: [order] } = await streamedLimits(['OANDA:EURUSD'], { waitForStream: false });
+      const {
+        ws,
+        account,
+        orders: [order],
+      } = await streamedLimits(['OANDA:EURUSD'], { waitForStream: false });
       const placed = lookups(order.clientOrderId);
       oanda.fillPending(order.clientOrderId, 1.0412);
       const filled = await orderUntil(ws.token, order.id, (o) => o.status === 'filled');
@@ -331,7 +373,8 @@ describe('order lifecycle by broker event streams (Binance user data stream)', (
   });
 
   const orderUntil = (token: string, id: string, done: (o: any) => boolean, timeoutMs?: number) => orderIn(world.api.url, token, id, done, timeoutMs);
-  const lookups = (clientOrderId: string) => world.binance.received('GET', '/api/v3/order').filter((r) => r.query.get('origClientOrderId') === clientOrderId).length;
+  const lookups = (clientOrderId: string) =>
+    world.binance.received('GET', '/api/v3/order').filter((r) => r.query.get('origClientOrderId') === clientOrderId).length;
 
   async function streamedLimit(opts: { waitForStream?: boolean } = {}) {
     const ws = await world.workspace();
@@ -339,7 +382,10 @@ describe('order lifecycle by broker event streams (Binance user data stream)', (
     const apiKey = world.keys.get(connection)!.apiKey;
     const source = await world.source(ws.token);
     await world.route(ws.token, { sourceId: source.id, connectionId: connection, sizing: { mode: 'fixed', value: '2' } });
-    const settled = await world.settled(ws.token, await world.send(source, { ticker: 'BINANCE:ETHUSDT', action: 'buy', orderType: 'limit', limitPrice: '101', price: '105' }));
+    const settled = await world.settled(
+      ws.token,
+      await world.send(source, { ticker: 'BINANCE:ETHUSDT', action: 'buy', orderType: 'limit', limitPrice: '101', price: '105' }),
+    );
     const [order] = settled.orders;
     expect(order).toMatchObject({ status: 'accepted' });
     if (opts.waitForStream !== false) await until('the stream to subscribe', () => world.binance.stream.listening(apiKey) === 1);
@@ -354,7 +400,10 @@ describe('order lifecycle by broker event streams (Binance user data stream)', (
     world.binance.fillPart(order.clientOrderId, '1.5', '101');
     const filled = await orderUntil(ws.token, order.id, (o) => o.status === 'filled', 5_000);
     expect(filled).toMatchObject({ filledQuantity: '2', averagePrice: '100.75' });
-    expect(filled.fills.map((f: any) => [f.quantity, f.price])).toEqual([['0.5', '100'], ['1.5', '101']]);
+    expect(filled.fills.map((f: any) => [f.quantity, f.price])).toEqual([
+      ['0.5', '100'],
+      ['1.5', '101'],
+    ]);
     expect(lookups(order.clientOrderId)).toBe(placed);
     expect(world.binance.stream.subscriptions.filter((s) => s.apiKey === apiKey)).toEqual([{ apiKey, accepted: true }]);
     await until('the stream to close', () => world.binance.stream.listening(apiKey) === 0);
@@ -389,7 +438,10 @@ describe('order lifecycle by broker event streams (Binance user data stream)', (
       world.binance.fillPart(order.clientOrderId, '1.5', '101');
       const filled = await orderUntil(ws.token, order.id, (o) => o.status === 'filled');
       expect(filled).toMatchObject({ filledQuantity: '2', averagePrice: '100.75' });
-      expect(filled.fills.map((f: any) => [f.quantity, f.price])).toEqual([['0.5', '100'], ['1.5', '101']]);
+      expect(filled.fills.map((f: any) => [f.quantity, f.price])).toEqual([
+        ['0.5', '100'],
+        ['1.5', '101'],
+      ]);
       expect(lookups(order.clientOrderId)).toBeGreaterThan(placed);
       expect(world.binance.stream.subscriptions.filter((s) => s.apiKey === apiKey)).toHaveLength(0);
     } finally {
@@ -418,7 +470,9 @@ describe('order lifecycle by broker event streams (Coinbase user channel)', () =
   });
 
   const orderUntil = (token: string, id: string, done: (o: any) => boolean, timeoutMs?: number) => orderIn(world.api.url, token, id, done, timeoutMs);
-  const lookups = () => coinbase.server.requests.filter((r) => r.method === 'GET' && r.path.startsWith('/api/v3/brokerage/orders/historical/') && !r.path.endsWith('/batch')).length;
+  const lookups = () =>
+    coinbase.server.requests.filter((r) => r.method === 'GET' && r.path.startsWith('/api/v3/brokerage/orders/historical/') && !r.path.endsWith('/batch'))
+      .length;
 
   async function streamedLimit(opts: { waitForStream?: boolean } = {}) {
     const ws = await world.workspace();
@@ -427,12 +481,20 @@ describe('order lifecycle by broker event streams (Coinbase user channel)', () =
     coinbase.addKey({ apiKeyName, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), balances: { USD: '1000000' } });
     const credentials = { apiKeyName, privateKey: privateKey.export({ type: 'sec1', format: 'pem' }).toString() };
     // Coinbase has no paper trading: a live connection, routed once the owner enables live trading.
-    const res = await http(world.api.url, 'POST', '/v1/connections', { token: ws.token, body: { broker: 'coinbase', label: 'cb', environment: 'live', credentials } });
+    const res = await http(world.api.url, 'POST', '/v1/connections', {
+      token: ws.token,
+      body: { broker: 'coinbase', label: 'cb', environment: 'live', credentials },
+    });
     expect(res.status).toBe(201);
-    expect((await http(world.api.url, 'PUT', '/v1/workspace/live-trading', { token: ws.token, body: { enabled: true, reason: 'stream test' } })).status).toBe(200);
+    expect((await http(world.api.url, 'PUT', '/v1/workspace/live-trading', { token: ws.token, body: { enabled: true, reason: 'stream test' } })).status).toBe(
+      200,
+    );
     const source = await world.source(ws.token);
     await world.route(ws.token, { sourceId: source.id, connectionId: res.body.id, sizing: { mode: 'fixed', value: '2' } });
-    const settled = await world.settled(ws.token, await world.send(source, { ticker: 'COINBASE:BTCUSD', action: 'buy', orderType: 'limit', limitPrice: '49000', price: '50000' }));
+    const settled = await world.settled(
+      ws.token,
+      await world.send(source, { ticker: 'COINBASE:BTCUSD', action: 'buy', orderType: 'limit', limitPrice: '49000', price: '50000' }),
+    );
     const [order] = settled.orders;
     expect(order).toMatchObject({ status: 'accepted' });
     if (opts.waitForStream !== false) await until('the user channel to subscribe', () => coinbase.stream.listening(apiKeyName) === 1);
@@ -448,7 +510,10 @@ describe('order lifecycle by broker event streams (Coinbase user channel)', () =
     coinbase.fillPart(order.clientOrderId, '1.5', '49100');
     const filled = await orderUntil(ws.token, order.id, (o) => o.status === 'filled', 5_000);
     expect(filled).toMatchObject({ filledQuantity: '2', averagePrice: '49075' });
-    expect(filled.fills.map((f: any) => [f.quantity, f.price])).toEqual([['0.5', '49000'], ['1.5', '49100']]);
+    expect(filled.fills.map((f: any) => [f.quantity, f.price])).toEqual([
+      ['0.5', '49000'],
+      ['1.5', '49100'],
+    ]);
     expect(lookups()).toBe(before);
     expect(coinbase.stream.subscriptions.filter((s) => s.apiKeyName === apiKeyName)).toEqual([{ apiKeyName, accepted: true }]);
     await until('the channel to close', () => coinbase.stream.listening(apiKeyName) === 0);

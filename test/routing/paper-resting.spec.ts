@@ -48,7 +48,9 @@ describe('paper broker fills resting orders when a later price crosses them', ()
     const send = async (body: Record<string, unknown>) => world.settled(ws.token, await world.send(source, { ticker: 'AAPL', ...body }));
     const order = (id: string) => http(world.api.url, 'GET', `/v1/orders/${id}`, { token: ws.token }).then((r) => r.body);
     const filled = (id: string) => eventually(async () => ((await order(id)).status === 'filled' ? order(id) : undefined), 15_000);
-    const position = async () => (await world.sql<{ q: string }>('SELECT quantity::text AS q FROM paper_positions WHERE connection_id = $1 AND symbol = $2', [connection, 'AAPL']))[0]?.q ?? '0';
+    const position = async () =>
+      (await world.sql<{ q: string }>('SELECT quantity::text AS q FROM paper_positions WHERE connection_id = $1 AND symbol = $2', [connection, 'AAPL']))[0]
+        ?.q ?? '0';
     return { ws, connection, send, order, filled, position };
   }
 
@@ -80,7 +82,13 @@ describe('paper broker fills resting orders when a later price crosses them', ()
     expect(stop.orders[0].status).toBe('accepted');
     const posted = await http(world.api.url, 'POST', `/v1/connections/${connection}/paper/quotes`, {
       token: ws.token,
-      body: { quotes: [{ symbol: 'AAPL', price: '91' }, { symbol: 'AAPL', price: 89.5 }, { symbol: 'AAPL', price: '96' }] },
+      body: {
+        quotes: [
+          { symbol: 'AAPL', price: '91' },
+          { symbol: 'AAPL', price: 89.5 },
+          { symbol: 'AAPL', price: '96' },
+        ],
+      },
     });
     expect([posted.status, posted.body]).toEqual([202, { connectionId: connection, quotes: 3 }]);
     const done = await filled(stop.orders[0].id);
@@ -98,7 +106,12 @@ describe('paper broker fills resting orders when a later price crosses them', ()
     const post = (id: string, body: unknown, token = ws.token) => http(world.api.url, 'POST', `/v1/connections/${id}/paper/quotes`, { token, body });
     const notPaper = await post(alpaca, { quotes: [{ symbol: 'AAPL', price: '1' }] });
     expect([notPaper.status, notPaper.body.code]).toEqual([422, 'not_paper_connection']);
-    const bad = await post(paper, { quotes: [{ symbol: 'AAPL', price: '0' }, { symbol: 'A A', price: '-1' }] });
+    const bad = await post(paper, {
+      quotes: [
+        { symbol: 'AAPL', price: '0' },
+        { symbol: 'A A', price: '-1' },
+      ],
+    });
     expect(bad.status).toBe(422);
     expect(bad.body.errors.map((e: { path: string }) => e.path)).toEqual(['quotes.0.price', 'quotes.1.symbol', 'quotes.1.price']);
     expect((await post(paper, { quotes: [] })).status).toBe(422);

@@ -21,7 +21,11 @@ describe('GET /v1/connections/:id/pnl and /v1/routes/:id/pnl', () => {
 
     const byConnection = await http(world.api.url, 'GET', `/v1/connections/${connection}/pnl`, { token: ws.token });
     expect(byConnection.status).toBe(200);
-    expect(byConnection.body).toEqual({ connectionId: connection, symbols: [{ symbol: 'SPY', position: '0', averageCost: null, realizedPnl: '125', fees: '0', fills: 2 }], unattributedFills: 0 });
+    expect(byConnection.body).toEqual({
+      connectionId: connection,
+      symbols: [{ symbol: 'SPY', position: '0', averageCost: null, realizedPnl: '125', fees: '0', fills: 2 }],
+      unattributedFills: 0,
+    });
     const byRoute = await http(world.api.url, 'GET', `/v1/routes/${route}/pnl`, { token: ws.token });
     expect(byRoute.body).toMatchObject({ routeId: route, symbols: [expect.objectContaining({ realizedPnl: '125' })] });
   });

@@ -1,6 +1,12 @@
 import { PnlFill, realizedPnl } from '../../src/orders/realized-pnl';
 
-const fill = (side: PnlFill['side'], quantity: string, price: string, fee: string | null = null, symbol = 'AAPL'): PnlFill => ({ symbol, side, quantity, price, fee });
+const fill = (side: PnlFill['side'], quantity: string, price: string, fee: string | null = null, symbol = 'AAPL'): PnlFill => ({
+  symbol,
+  side,
+  quantity,
+  price,
+  fee,
+});
 
 describe('realizedPnl (average cost)', () => {
   it('realises closes against the average cost of what was bought, and keeps the rest open at that cost', () => {

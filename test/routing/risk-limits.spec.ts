@@ -39,7 +39,10 @@ describe('route risk limits', () => {
       const ws = await world.workspace();
       const connection = await world.connect(ws.token, 'paper');
       const source = await world.source(ws.token);
-      const res = await http(world.api.url, 'POST', '/v1/routes', { token: ws.token, body: { sourceId: source.id, connectionId: connection, sizing: { mode: 'fixed', value: '1' }, limits } });
+      const res = await http(world.api.url, 'POST', '/v1/routes', {
+        token: ws.token,
+        body: { sourceId: source.id, connectionId: connection, sizing: { mode: 'fixed', value: '1' }, limits },
+      });
       expect(res.status).toBe(422);
       expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
       expect(res.body.code).toBe('validation_failed');
@@ -48,11 +51,31 @@ describe('route risk limits', () => {
     const window = (over: Record<string, unknown>) => ({ days: ['mon'], start: '09:30', end: '16:00', timezone: 'America/New_York', ...over });
 
     it.each([
-      ['an unknown time zone', { tradingWindows: [window({ timezone: 'America/Gotham' })] }, 'limits.tradingWindows.0.timezone', 'must be an IANA time zone such as America/New_York'],
-      ['an unknown day', { tradingWindows: [window({ days: ['mon', 'funday'] })] }, 'limits.tradingWindows.0.days.1', 'must be one of sun, mon, tue, wed, thu, fri, sat'],
+      [
+        'an unknown time zone',
+        { tradingWindows: [window({ timezone: 'America/Gotham' })] },
+        'limits.tradingWindows.0.timezone',
+        'must be an IANA time zone such as America/New_York',
+      ],
+      [
+        'an unknown day',
+        { tradingWindows: [window({ days: ['mon', 'funday'] })] },
+        'limits.tradingWindows.0.days.1',
+        'must be one of sun, mon, tue, wed, thu, fri, sat',
+      ],
       ['a repeated day', { tradingWindows: [window({ days: ['mon', 'mon'] })] }, 'limits.tradingWindows.0.days', 'must not repeat a day'],
-      ['start equal to end', { tradingWindows: [window({ start: '09:30', end: '09:30' })] }, 'limits.tradingWindows.0.end', 'must differ from start (a window cannot be empty or the whole day)'],
-      ['a time that is not HH:MM', { tradingWindows: [window({ start: '9:30' })] }, 'limits.tradingWindows.0.start', 'must be a wall-clock time HH:MM (00:00-23:59)'],
+      [
+        'start equal to end',
+        { tradingWindows: [window({ start: '09:30', end: '09:30' })] },
+        'limits.tradingWindows.0.end',
+        'must differ from start (a window cannot be empty or the whole day)',
+      ],
+      [
+        'a time that is not HH:MM',
+        { tradingWindows: [window({ start: '9:30' })] },
+        'limits.tradingWindows.0.start',
+        'must be a wall-clock time HH:MM (00:00-23:59)',
+      ],
       ['hour 24', { tradingWindows: [window({ end: '24:00' })] }, 'limits.tradingWindows.0.end', 'must be a wall-clock time HH:MM (00:00-23:59)'],
       ['an empty window list', { tradingWindows: [] }, 'limits.tradingWindows', expect.any(String)],
       ['a zero signal age', { maxSignalAgeSeconds: 0 }, 'limits.maxSignalAgeSeconds', expect.any(String)],
@@ -67,27 +90,53 @@ describe('route risk limits', () => {
 
     it('refuses bad workspace risk limits, and needs admin', async () => {
       const ws = await world.workspace();
-      const bad = await http(world.api.url, 'PUT', '/v1/workspace/risk-limits', { token: ws.token, body: { maxSignalAgeSeconds: 0, duplicateWindowSeconds: null, reason: 'x' } });
+      const bad = await http(world.api.url, 'PUT', '/v1/workspace/risk-limits', {
+        token: ws.token,
+        body: { maxSignalAgeSeconds: 0, duplicateWindowSeconds: null, reason: 'x' },
+      });
       expect(bad.status).toBe(422);
       expect(bad.body.errors).toEqual([expect.objectContaining({ path: 'maxSignalAgeSeconds' })]);
       const trader = await http(world.api.url, 'POST', '/v1/tokens', { token: ws.token, body: { name: 't', role: 'trader' } });
-      const refused = await http(world.api.url, 'PUT', '/v1/workspace/risk-limits', { token: trader.body.token, body: { maxSignalAgeSeconds: 30, duplicateWindowSeconds: null, reason: 'x' } });
+      const refused = await http(world.api.url, 'PUT', '/v1/workspace/risk-limits', {
+        token: trader.body.token,
+        body: { maxSignalAgeSeconds: 30, duplicateWindowSeconds: null, reason: 'x' },
+      });
       expect(refused.status).toBe(403);
     });
 
     it('shows the limits on the route view and clears them with a new limits object', async () => {
       const windows = [window({ days: ['mon', 'fri'], start: '18:00', end: '02:00', timezone: 'Europe/London' })];
       const { ws, routeId } = await setup('paper', {
-        maxSignalAgeSeconds: 30, duplicateWindowSeconds: 5, tradingWindows: windows, blockExitsOutsideWindows: true, maxPosition: '10.5', maxOpenPositions: 3,
+        maxSignalAgeSeconds: 30,
+        duplicateWindowSeconds: 5,
+        tradingWindows: windows,
+        blockExitsOutsideWindows: true,
+        maxPosition: '10.5',
+        maxOpenPositions: 3,
       });
       const shown = windows.map((w) => ({ ...w, flattenAtEnd: false }));
       const list = await http(world.api.url, 'GET', '/v1/routes', { token: ws.token });
       expect(list.body.items[0].limits).toEqual({
-        maxQuantity: null, maxNotional: null, maxOrdersPerMinute: null,
-        maxSignalAgeSeconds: 30, duplicateWindowSeconds: 5, tradingWindows: shown, blockExitsOutsideWindows: true, maxPosition: '10.5', maxOpenPositions: 3,
+        maxQuantity: null,
+        maxNotional: null,
+        maxOrdersPerMinute: null,
+        maxSignalAgeSeconds: 30,
+        duplicateWindowSeconds: 5,
+        tradingWindows: shown,
+        blockExitsOutsideWindows: true,
+        maxPosition: '10.5',
+        maxOpenPositions: 3,
       });
       const patched = await http(world.api.url, 'PATCH', `/v1/routes/${routeId}`, { token: ws.token, body: { limits: { maxQuantity: '3' } } });
-      expect(patched.body.limits).toMatchObject({ maxQuantity: '3', maxSignalAgeSeconds: null, duplicateWindowSeconds: null, tradingWindows: null, blockExitsOutsideWindows: false, maxPosition: null, maxOpenPositions: null });
+      expect(patched.body.limits).toMatchObject({
+        maxQuantity: '3',
+        maxSignalAgeSeconds: null,
+        duplicateWindowSeconds: null,
+        tradingWindows: null,
+        blockExitsOutsideWindows: false,
+        maxPosition: null,
+        maxOpenPositions: null,
+      });
     });
   });
 
@@ -107,7 +156,10 @@ describe('route risk limits', () => {
       expect(view.body).toMatchObject({ status: 'blocked', error: old.error });
       const events = await blockedEvents(ws.token);
       expect(events).toHaveLength(2);
-      expect(events.find((e) => e.resource.id === old.orders[0].id)).toMatchObject({ reason: old.error, metadata: { limit: 'maxSignalAgeSeconds', signalId: old.signalId, symbol: 'AAPL' } });
+      expect(events.find((e) => e.resource.id === old.orders[0].id)).toMatchObject({
+        reason: old.error,
+        metadata: { limit: 'maxSignalAgeSeconds', signalId: old.signalId, symbol: 'AAPL' },
+      });
     });
 
     it('is off on paper routes unless set; counts the receive time when the signal has no time', async () => {
@@ -122,7 +174,12 @@ describe('route risk limits', () => {
       await world.sql("UPDATE signals SET received_at = now() - interval '6 seconds' WHERE id = $1", [fresh]);
       world.worker = await startWorker(world.db, world.env);
       const blocked = await world.settled(set.ws.token, late);
-      expect([blocked.status, blocked.error]).toEqual(['blocked', expect.stringMatching(/^stale: the signal is 1\d\.\d s old \(it was received at .+ \(it has no time\)\); this route accepts signals at most 10 s old or ahead$/)]);
+      expect([blocked.status, blocked.error]).toEqual([
+        'blocked',
+        expect.stringMatching(
+          /^stale: the signal is 1\d\.\d s old \(it was received at .+ \(it has no time\)\); this route accepts signals at most 10 s old or ahead$/,
+        ),
+      ]);
       expect((await world.settled(set.ws.token, fresh)).status).toBe('routed');
     });
 
@@ -136,7 +193,10 @@ describe('route risk limits', () => {
 
     it('takes the workspace value as the default and the ceiling', async () => {
       const { ws, send } = await setup('paper', { maxSignalAgeSeconds: 300 });
-      const set = await http(world.api.url, 'PUT', '/v1/workspace/risk-limits', { token: ws.token, body: { maxSignalAgeSeconds: 30, duplicateWindowSeconds: null, reason: 'tighten' } });
+      const set = await http(world.api.url, 'PUT', '/v1/workspace/risk-limits', {
+        token: ws.token,
+        body: { maxSignalAgeSeconds: 30, duplicateWindowSeconds: null, reason: 'tighten' },
+      });
       expect(set.status).toBe(200);
       expect(set.body.riskLimits).toMatchObject({ maxSignalAgeSeconds: 30, duplicateWindowSeconds: null, maxQuantity: null });
       expect((await send({ time: ago(20) })).status).toBe('routed');
@@ -149,7 +209,8 @@ describe('route risk limits', () => {
 
   describe('duplicateWindowSeconds', () => {
     /** Moves a signal's receipt into the past, as if it had arrived `seconds` earlier. */
-    const receivedEarlier = (signalId: string, seconds: number) => world.sql(`UPDATE signals SET received_at = received_at - make_interval(secs => $2) WHERE id = $1`, [signalId, seconds]);
+    const receivedEarlier = (signalId: string, seconds: number) =>
+      world.sql(`UPDATE signals SET received_at = received_at - make_interval(secs => $2) WHERE id = $1`, [signalId, seconds]);
 
     it('drops the same ticker, action and sentiment inside the window even with a new id; outside it, or different, it goes', async () => {
       const { ws, send } = await setup('paper', { duplicateWindowSeconds: 5 });
@@ -179,7 +240,10 @@ describe('route risk limits', () => {
 
     it('takes the workspace default when the route sets none', async () => {
       const { ws, send } = await setup('paper');
-      await http(world.api.url, 'PUT', '/v1/workspace/risk-limits', { token: ws.token, body: { maxSignalAgeSeconds: null, duplicateWindowSeconds: 10, reason: 'tv fires twice' } });
+      await http(world.api.url, 'PUT', '/v1/workspace/risk-limits', {
+        token: ws.token,
+        body: { maxSignalAgeSeconds: null, duplicateWindowSeconds: 10, reason: 'tv fires twice' },
+      });
       expect((await send({})).status).toBe('routed');
       expect((await send({})).error).toMatch(/^duplicate_signal: AAPL buy repeats signal .+ within 10 s/);
     });
@@ -203,14 +267,22 @@ describe('route risk limits', () => {
       await http(world.api.url, 'PATCH', `/v1/routes/${routeId}`, { token: ws.token, body: { limits: { tradingWindows: outside } } });
       const entry = await send({ ticker: 'AAPL' });
       expect(entry.status).toBe('blocked');
-      expect(entry.error).toMatch(/^outside_trading_window: .+ is outside this route's trading windows \(sun,mon,tue,wed,thu,fri,sat \d\d:\d\d-\d\d:\d\d America\/New_York\); entries are blocked outside them$/);
+      expect(entry.error).toMatch(
+        /^outside_trading_window: .+ is outside this route's trading windows \(sun,mon,tue,wed,thu,fri,sat \d\d:\d\d-\d\d:\d\d America\/New_York\); entries are blocked outside them$/,
+      );
       const exit = await send({ action: 'exit' });
       expect(exit.status).toBe('routed');
       expect(exit.orders).toEqual([expect.objectContaining({ intent: 'exit', status: 'filled', quantity: '2' })]);
 
-      await http(world.api.url, 'PATCH', `/v1/routes/${routeId}`, { token: ws.token, body: { limits: { tradingWindows: outside, blockExitsOutsideWindows: true } } });
+      await http(world.api.url, 'PATCH', `/v1/routes/${routeId}`, {
+        token: ws.token,
+        body: { limits: { tradingWindows: outside, blockExitsOutsideWindows: true } },
+      });
       const blockedExit = await send({ action: 'exit' });
-      expect([blockedExit.status, blockedExit.error]).toEqual(['blocked', expect.stringMatching(/^outside_trading_window: .+; exits are blocked outside them$/)]);
+      expect([blockedExit.status, blockedExit.error]).toEqual([
+        'blocked',
+        expect.stringMatching(/^outside_trading_window: .+; exits are blocked outside them$/),
+      ]);
       expect((await blockedEvents(ws.token)).map((e) => e.metadata.limit)).toEqual(['tradingWindows', 'tradingWindows']);
     });
 
@@ -220,7 +292,10 @@ describe('route risk limits', () => {
       await http(world.api.url, 'PATCH', `/v1/routes/${routeId}`, { token: ws.token, body: { limits: { tradingWindows: windowAround(120, 180) } } });
       const reversal = await send({ action: 'sell', sentiment: 'short' });
       expect(reversal.status).toBe('partially_routed');
-      expect([...reversal.orders].sort((a, b) => a.leg - b.leg).map((o) => [o.intent, o.status])).toEqual([['exit', 'filled'], ['entry', 'blocked']]);
+      expect([...reversal.orders].sort((a, b) => a.leg - b.leg).map((o) => [o.intent, o.status])).toEqual([
+        ['exit', 'filled'],
+        ['entry', 'blocked'],
+      ]);
     });
   });
 
@@ -244,7 +319,12 @@ describe('route risk limits', () => {
       const connection = await world.connect(ws.token, 'paper');
       const source = await world.source(ws.token);
       // 1 % of the paper account's 100 000 at 100 is 10 shares.
-      await world.route(ws.token, { sourceId: source.id, connectionId: connection, sizing: { mode: 'percent_equity', value: '1' }, limits: { maxPosition: '15' } });
+      await world.route(ws.token, {
+        sourceId: source.id,
+        connectionId: connection,
+        sizing: { mode: 'percent_equity', value: '1' },
+        limits: { maxPosition: '15' },
+      });
       const send = async () => world.settled(ws.token, await world.send(source, { ticker: 'AAPL', action: 'buy', price: '100' }));
       expect((await send()).orders).toEqual([expect.objectContaining({ status: 'filled', quantity: '10' })]);
       const over = await send();
@@ -252,7 +332,13 @@ describe('route risk limits', () => {
         'blocked',
         'max_position_exceeded: buying 10 AAPL would take the position to 20 (held 10 by the broker, just now, working 0); this route allows at most 15 either way',
       ]);
-      expect(await blockedEvents(ws.token)).toEqual([expect.objectContaining({ resource: expect.objectContaining({ id: over.orders[0].id }), reason: over.error, metadata: expect.objectContaining({ limit: 'maxPosition' }) })]);
+      expect(await blockedEvents(ws.token)).toEqual([
+        expect.objectContaining({
+          resource: expect.objectContaining({ id: over.orders[0].id }),
+          reason: over.error,
+          metadata: expect.objectContaining({ limit: 'maxPosition' }),
+        }),
+      ]);
     });
 
     it('maxPosition counts orders of the same burst that are not filled yet', async () => {

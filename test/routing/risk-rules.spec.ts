@@ -16,7 +16,9 @@ describe('maxSignalAgeSeconds', () => {
 
   it('blocks a time too far in the future the same way (a sender clock that cannot be trusted)', () => {
     expect(staleRefusal('2026-03-02T15:02:00.000Z', received, now, 60)).toBeUndefined();
-    expect(staleRefusal('2026-03-02T15:02:00.001Z', received, now, 60)).toMatch(/^stale: the signal is 60\.0 s in the future \(its time 2026-03-02T15:02:00\.001Z\)/);
+    expect(staleRefusal('2026-03-02T15:02:00.001Z', received, now, 60)).toMatch(
+      /^stale: the signal is 60\.0 s in the future \(its time 2026-03-02T15:02:00\.001Z\)/,
+    );
   });
 
   it('counts the receive time when the signal has no time', () => {

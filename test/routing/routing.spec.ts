@@ -11,7 +11,11 @@ describe.each(['postgres', 'redis'] as const)('routing on the %s queue backend',
 
   it('routes one signal to three routes (paper, alpaca, binance) with the right sizes and mapped symbols', async () => {
     const ws = await world.workspace();
-    const [paper, alpaca, binance] = [await world.connect(ws.token, 'paper'), await world.connect(ws.token, 'alpaca'), await world.connect(ws.token, 'binance')];
+    const [paper, alpaca, binance] = [
+      await world.connect(ws.token, 'paper'),
+      await world.connect(ws.token, 'alpaca'),
+      await world.connect(ws.token, 'binance'),
+    ];
     const source = await world.source(ws.token);
     await world.route(ws.token, { sourceId: source.id, connectionId: paper, sizing: { mode: 'fixed', value: '3' } });
     await world.route(ws.token, { sourceId: source.id, connectionId: alpaca, sizing: { mode: 'multiplier', value: '2' }, symbolMap: { BTCUSD: 'BTC/USD' } });

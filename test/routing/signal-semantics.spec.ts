@@ -21,10 +21,15 @@ describe('signal semantics against the position at the broker', () => {
   }
 
   const paperPosition = async (connection: string, symbol: string) =>
-    (await world.sql<{ q: string }>('SELECT quantity::text AS q FROM paper_positions WHERE connection_id = $1 AND symbol = $2', [connection, symbol]))[0]?.q ?? '0';
-  const paperOrders = async (connection: string) => world.sql('SELECT side, quantity::text AS quantity FROM paper_orders WHERE connection_id = $1 ORDER BY created_at', [connection]);
+    (await world.sql<{ q: string }>('SELECT quantity::text AS q FROM paper_positions WHERE connection_id = $1 AND symbol = $2', [connection, symbol]))[0]?.q ??
+    '0';
+  const paperOrders = async (connection: string) =>
+    world.sql('SELECT side, quantity::text AS quantity FROM paper_orders WHERE connection_id = $1 ORDER BY created_at', [connection]);
   const alpacaOrders = (apiKey: string) =>
-    world.alpaca.orders.filter((o) => o.apiKey === apiKey).sort((a, b) => a.arrivedAtMs - b.arrivedAtMs).map((o) => [o.side, o.qty, o.client_order_id]);
+    world.alpaca.orders
+      .filter((o) => o.apiKey === apiKey)
+      .sort((a, b) => a.arrivedAtMs - b.arrivedAtMs)
+      .map((o) => [o.side, o.qty, o.client_order_id]);
 
   describe('a TradingView strategy alert with sentiment flat closes the position and never opens one', () => {
     it('at the paper broker: sell + flat sells the whole long, and a second one is blocked with the reason', async () => {
@@ -39,7 +44,10 @@ describe('signal semantics against the position at the broker', () => {
       const again = await send({ ticker: 'AAPL', action: 'sell', sentiment: 'flat', quantity: '5' });
       expect(again.status).toBe('blocked');
       expect(again.error).toBe('no_position: there is no long AAPL position to close');
-      expect(await paperOrders(connection)).toEqual([{ side: 'buy', quantity: '5' }, { side: 'sell', quantity: '5' }]);
+      expect(await paperOrders(connection)).toEqual([
+        { side: 'buy', quantity: '5' },
+        { side: 'sell', quantity: '5' },
+      ]);
       expect(await paperPosition(connection, 'AAPL')).toBe('0');
     });
 
@@ -78,7 +86,10 @@ describe('signal semantics against the position at the broker', () => {
       expect(closeLeg).toMatchObject({ leg: 0, intent: 'exit', side: 'sell', quantity: '3', status: 'filled' });
       expect(openLeg).toMatchObject({ leg: 1, intent: 'entry', side: 'sell', quantity: '2', status: 'filled' });
       expect(closeLeg.clientOrderId).not.toBe(openLeg.clientOrderId);
-      expect(alpacaOrders(apiKey!).slice(1)).toEqual([['sell', '3', closeLeg.clientOrderId], ['sell', '2', openLeg.clientOrderId]]);
+      expect(alpacaOrders(apiKey!).slice(1)).toEqual([
+        ['sell', '3', closeLeg.clientOrderId],
+        ['sell', '2', openLeg.clientOrderId],
+      ]);
       expect(world.alpaca.positionOf(apiKey!, 'TSLA')).toBe(-2);
     });
 
@@ -88,7 +99,11 @@ describe('signal semantics against the position at the broker', () => {
       expect(await paperPosition(connection, 'ETHUSD')).toBe('-2');
       const reversal = await send({ ticker: 'ETHUSD', action: 'long' });
       expect(reversal.status).toBe('routed');
-      expect(await paperOrders(connection)).toEqual([{ side: 'sell', quantity: '2' }, { side: 'buy', quantity: '2' }, { side: 'buy', quantity: '2' }]);
+      expect(await paperOrders(connection)).toEqual([
+        { side: 'sell', quantity: '2' },
+        { side: 'buy', quantity: '2' },
+        { side: 'buy', quantity: '2' },
+      ]);
       expect(await paperPosition(connection, 'ETHUSD')).toBe('2');
     });
 
@@ -111,7 +126,10 @@ describe('signal semantics against the position at the broker', () => {
       expect(reversal.status).toBe('routed');
       const legs = [...reversal.orders].sort((a, b) => a.leg - b.leg);
       expect(legs.map((o) => o.attempts)).toEqual([2, 2]);
-      expect(alpacaOrders(apiKey!).slice(1)).toEqual([['sell', '2', legs[0].clientOrderId], ['sell', '2', legs[1].clientOrderId]]);
+      expect(alpacaOrders(apiKey!).slice(1)).toEqual([
+        ['sell', '2', legs[0].clientOrderId],
+        ['sell', '2', legs[1].clientOrderId],
+      ]);
       expect(world.alpaca.positionOf(apiKey!, 'META')).toBe(-2);
     });
 
@@ -122,7 +140,9 @@ describe('signal semantics against the position at the broker', () => {
       const reversal = await send({ ticker: 'IBM', action: 'sell', sentiment: 'short' });
       const legs = [...reversal.orders].sort((a, b) => a.leg - b.leg);
       expect(legs.map((o) => o.status)).toEqual(['rejected', 'blocked']);
-      expect(legs[1].reason).toMatch(/^close_not_done: the closing order of this reversal ended rejected \(.*insufficient qty available for order.*\); the opening order was not sent$/);
+      expect(legs[1].reason).toMatch(
+        /^close_not_done: the closing order of this reversal ended rejected \(.*insufficient qty available for order.*\); the opening order was not sent$/,
+      );
       expect(reversal.status).toBe('failed');
       expect(alpacaOrders(apiKey!).map(([side]) => side)).toEqual(['buy']);
     });
@@ -144,7 +164,10 @@ describe('signal semantics against the position at the broker', () => {
       const { ws, send, apiKey } = await setup('alpaca', { entryWhenOpen: 'ignore' });
       expect((await send({ ticker: 'MSFT', action: 'buy' })).status).toBe('routed');
       const again = await send({ ticker: 'MSFT', action: 'buy' });
-      expect([again.status, again.error]).toEqual(['blocked', 'position_open: a long MSFT position of 2 is already open and this route ignores entries in an open direction']);
+      expect([again.status, again.error]).toEqual([
+        'blocked',
+        'position_open: a long MSFT position of 2 is already open and this route ignores entries in an open direction',
+      ]);
       expect((await send({ ticker: 'MSFT', action: 'add' })).status).toBe('routed');
       expect(world.alpaca.positionOf(apiKey!, 'MSFT')).toBe(4);
       const nothing = await send({ ticker: 'GOOG', action: 'add' });
@@ -173,7 +196,10 @@ describe('signal semantics against the position at the broker', () => {
     expect(amd.orders).toEqual([expect.objectContaining({ symbol: 'AMD', status: 'filled' })]);
     expect(world.alpaca.orders.filter((o) => o.apiKey === apiKey).map((o) => o.symbol)).toEqual(['AMD']);
     const future = await send({ ticker: 'CME_MINI:ES1!', action: 'buy' });
-    expect([future.status, future.error]).toEqual(['blocked', expect.stringMatching(/^symbol_unmapped: CME_MINI:ES1! is TradingView's continuous futures notation/)]);
+    expect([future.status, future.error]).toEqual([
+      'blocked',
+      expect.stringMatching(/^symbol_unmapped: CME_MINI:ES1! is TradingView's continuous futures notation/),
+    ]);
     expect(world.alpaca.orders.filter((o) => o.apiKey === apiKey)).toHaveLength(1);
   });
 

@@ -94,7 +94,11 @@ describe('Redis as in production', () => {
 
   it('runs BullMQ with the hash-tagged prefix on a real three-node Redis Cluster, and fails with CROSSSLOT without the tag', async () => {
     const cluster = await startRedisCluster();
-    const connection = () => new Cluster(cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })), { redisOptions: { maxRetriesPerRequest: null } });
+    const connection = () =>
+      new Cluster(
+        cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })),
+        { redisOptions: { maxRetriesPerRequest: null } },
+      );
     const clients: Cluster[] = [];
     const own = () => {
       const c = connection();

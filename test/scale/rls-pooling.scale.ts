@@ -118,7 +118,8 @@ suite('RLS under PgBouncer transaction pooling (one server connection)', () => {
         } else {
           // The raw pg path (webhooks and routing).
           const r = await tenant.runRaw(ws, async (c) => {
-            const row = (await c.query(`SELECT current_setting('app.workspace_id', true) AS ws, pg_backend_pid() AS pid, clock_timestamp()::text AS at`)).rows[0];
+            const row = (await c.query(`SELECT current_setting('app.workspace_id', true) AS ws, pg_backend_pid() AS pid, clock_timestamp()::text AS at`))
+              .rows[0];
             const workspaces = (await c.query('SELECT id FROM workspaces')).rows;
             const members = (await c.query('SELECT workspace_id FROM members')).rows;
             await c.query(`INSERT INTO members (id, workspace_id, email, role) VALUES ($1, $2, $3, 'viewer')`, [randomUUID(), ws, `r${i}@example.com`]);
@@ -126,7 +127,10 @@ suite('RLS under PgBouncer transaction pooling (one server connection)', () => {
             await c.query('SAVEPOINT cross_write');
             const cross = await c
               .query(`INSERT INTO members (id, workspace_id, email, role) VALUES ($1, $2, 'x@example.com', 'viewer')`, [randomUUID(), other])
-              .then(() => 'inserted', (e: Error) => e.message);
+              .then(
+                () => 'inserted',
+                (e: Error) => e.message,
+              );
             await c.query('ROLLBACK TO SAVEPOINT cross_write');
             return { row, workspaces, members, cross };
           });

@@ -138,7 +138,10 @@ suite(`scale-out: 3 api + 3 worker processes through PgBouncer (transaction mode
     if (broker === 'alpaca') alpaca.addKey({ apiKey, apiSecret, equity: 100_000_000 });
     else binance.addKey({ apiKey, apiSecret, balances: { USDT: '100000000', BTC: '100000' } });
     const body = await expectOk(
-      http(apis[nextApi()].url, 'POST', '/v1/connections', { token: ws.token, body: { broker, label: broker, environment: 'paper', credentials: { apiKey, apiSecret } } }),
+      http(apis[nextApi()].url, 'POST', '/v1/connections', {
+        token: ws.token,
+        body: { broker, label: broker, environment: 'paper', credentials: { apiKey, apiSecret } },
+      }),
       201,
       'connection',
     );
@@ -151,7 +154,10 @@ suite(`scale-out: 3 api + 3 worker processes through PgBouncer (transaction mode
 
   async function route(ws: Workspace, src: HmacSource, conn: Connection, value: string, symbolMap?: Record<string, string>) {
     const body = await expectOk(
-      http(apis[nextApi()].url, 'POST', '/v1/routes', { token: ws.token, body: { sourceId: src.id, connectionId: conn.id, sizing: { mode: 'fixed', value }, symbolMap, enabled: true } }),
+      http(apis[nextApi()].url, 'POST', '/v1/routes', {
+        token: ws.token,
+        body: { sourceId: src.id, connectionId: conn.id, sizing: { mode: 'fixed', value }, symbolMap, enabled: true },
+      }),
       201,
       'route',
     );
@@ -200,10 +206,17 @@ suite(`scale-out: 3 api + 3 worker processes through PgBouncer (transaction mode
   async function waitSettled(ids: string[], timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const [{ open }] = await adminSql<{ open: number }>(db, `SELECT count(*)::int AS open FROM signals WHERE id = ANY($1::uuid[]) AND status <> ALL($2::text[])`, [ids, TERMINAL]);
+      const [{ open }] = await adminSql<{ open: number }>(
+        db,
+        `SELECT count(*)::int AS open FROM signals WHERE id = ANY($1::uuid[]) AND status <> ALL($2::text[])`,
+        [ids, TERMINAL],
+      );
       if (open === 0) return;
       if (Date.now() > deadline) {
-        const stuck = await adminSql(db, `SELECT id, status, error FROM signals WHERE id = ANY($1::uuid[]) AND status <> ALL($2::text[]) LIMIT 5`, [ids, TERMINAL]);
+        const stuck = await adminSql(db, `SELECT id, status, error FROM signals WHERE id = ANY($1::uuid[]) AND status <> ALL($2::text[]) LIMIT 5`, [
+          ids,
+          TERMINAL,
+        ]);
         throw new Error(`${open} signals did not settle in ${timeoutMs} ms, e.g. ${JSON.stringify(stuck)}`);
       }
       await new Promise((r) => setTimeout(r, 250));
@@ -214,7 +227,10 @@ suite(`scale-out: 3 api + 3 worker processes through PgBouncer (transaction mode
   async function sendUntil(src: StreamSource, done: (sentSoFar: Sent[]) => boolean, what: string, max = 150): Promise<Sent[]> {
     const out: Sent[] = [];
     for (let i = 0; !done(out); i++) {
-      if (i >= max) throw new Error(`${what}: not reached after ${max} signals; settlements: ${JSON.stringify([...settlements()].filter(([id]) => out.some((s) => s.signalId === id)))}`);
+      if (i >= max)
+        throw new Error(
+          `${what}: not reached after ${max} signals; settlements: ${JSON.stringify([...settlements()].filter(([id]) => out.some((s) => s.signalId === id)))}`,
+        );
       out.push(await send(src, i % 2 === 0 ? 'buy' : 'sell'));
       await waitSettled([out[out.length - 1].signalId], 30_000);
     }
@@ -240,7 +256,13 @@ suite(`scale-out: 3 api + 3 worker processes through PgBouncer (transaction mode
       const [s1, s2] = [await source(ws), await source(ws)];
       // s1 fans out to Alpaca and Binance; s2 also trades on the same Alpaca connection, so that
       // connection's order spans two sources.
-      stream.push({ name: `ws${w}-s1`, ws, source: s1, ticker: 'BTCUSD', routes: [await route(ws, s1, a, '1', { BTCUSD: 'BTC/USD' }), await route(ws, s1, b, '0.001', { BTCUSD: 'BTCUSDT' })] });
+      stream.push({
+        name: `ws${w}-s1`,
+        ws,
+        source: s1,
+        ticker: 'BTCUSD',
+        routes: [await route(ws, s1, a, '1', { BTCUSD: 'BTC/USD' }), await route(ws, s1, b, '0.001', { BTCUSD: 'BTCUSDT' })],
+      });
       stream.push({ name: `ws${w}-s2`, ws, source: s2, ticker: 'AAPL', routes: [await route(ws, s2, a, '1')] });
     }
 
@@ -271,12 +293,19 @@ suite(`scale-out: 3 api + 3 worker processes through PgBouncer (transaction mode
     workers.push(await replacement!);
 
     // PgBouncer multiplexed six processes' pools (10 each) onto a few server connections per role.
-    const servers = await adminSql<{ usename: string; n: number }>(db, `SELECT usename, count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 GROUP BY 1`, [db.name]);
+    const servers = await adminSql<{ usename: string; n: number }>(
+      db,
+      `SELECT usename, count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 GROUP BY 1`,
+      [db.name],
+    );
     report.serverConnections = Object.fromEntries(servers.map((s) => [s.usename, s.n]));
     for (const s of servers) if (s.usename === DB_ROLES.api || s.usename === DB_ROLES.worker) expect(s.n).toBeLessThanOrEqual(SERVER_POOL);
 
     const settleStart = Date.now();
-    await waitSettled(sent.map((s) => s.signalId), 180_000);
+    await waitSettled(
+      sent.map((s) => s.signalId),
+      180_000,
+    );
     report.settleSeconds = (Date.now() - settleStart) / 1000;
 
     expect(await killed!.exited).toEqual({ code: null, signal: 'SIGKILL' });
@@ -312,9 +341,15 @@ suite(`scale-out: 3 api + 3 worker processes through PgBouncer (transaction mode
     ].filter((id): id is string => id !== null && expected.has(id));
     expect(submissions.length).toBe(expected.size);
 
-    const rows = await adminSql<{ status: string; n: number }>(db, `SELECT status, count(*)::int AS n FROM orders WHERE signal_id = ANY($1::uuid[]) GROUP BY 1`, [sent.map((s) => s.signalId)]);
+    const rows = await adminSql<{ status: string; n: number }>(
+      db,
+      `SELECT status, count(*)::int AS n FROM orders WHERE signal_id = ANY($1::uuid[]) GROUP BY 1`,
+      [sent.map((s) => s.signalId)],
+    );
     expect(Object.fromEntries(rows.map((r) => [r.status, r.n]))).toEqual({ filled: expected.size });
-    const signals = await adminSql<{ status: string; n: number }>(db, `SELECT status, count(*)::int AS n FROM signals WHERE id = ANY($1::uuid[]) GROUP BY 1`, [sent.map((s) => s.signalId)]);
+    const signals = await adminSql<{ status: string; n: number }>(db, `SELECT status, count(*)::int AS n FROM signals WHERE id = ANY($1::uuid[]) GROUP BY 1`, [
+      sent.map((s) => s.signalId),
+    ]);
     expect(Object.fromEntries(signals.map((r) => [r.status, r.n]))).toEqual({ routed: sent.length });
     report.orders = expected.size;
   });
@@ -343,10 +378,13 @@ suite(`scale-out: 3 api + 3 worker processes through PgBouncer (transaction mode
     const violations: string[] = [];
     for (const conn of connections.values()) {
       const arrivals =
-        conn.broker === 'alpaca' ? alpaca.orders.filter((o) => o.apiKey === conn.apiKey).map((o) => o.client_order_id) : binance.orders(conn.apiKey).map((o) => o.clientOrderId);
+        conn.broker === 'alpaca'
+          ? alpaca.orders.filter((o) => o.apiKey === conn.apiKey).map((o) => o.client_order_id)
+          : binance.orders(conn.apiKey).map((o) => o.clientOrderId);
       expect(arrivals.length).toBeGreaterThan(0);
       for (let i = 1; i < arrivals.length; i++) {
-        if (seq.get(arrivals[i])! < seq.get(arrivals[i - 1])!) violations.push(`${conn.broker} ${conn.id}: seq ${seq.get(arrivals[i - 1])} then ${seq.get(arrivals[i])}`);
+        if (seq.get(arrivals[i])! < seq.get(arrivals[i - 1])!)
+          violations.push(`${conn.broker} ${conn.id}: seq ${seq.get(arrivals[i - 1])} then ${seq.get(arrivals[i])}`);
       }
     }
     expect(violations).toEqual([]);
@@ -365,20 +403,35 @@ suite(`scale-out: 3 api + 3 worker processes through PgBouncer (transaction mode
     // A burst in flight, and the switch thrown through api-1 in the middle of it.
     const burst = Array.from({ length: 24 }, (_, i) => send(k, i % 2 === 0 ? 'buy' : 'sell'));
     await new Promise((r) => setTimeout(r, 40));
-    await expectOk(http(apis[1].url, 'PUT', '/v1/workspace/kill-switch', { token: k.ws.token, body: { engaged: true, reason: 'scale test' } }), 200, 'kill switch');
+    await expectOk(
+      http(apis[1].url, 'PUT', '/v1/workspace/kill-switch', { token: k.ws.token, body: { engaged: true, reason: 'scale test' } }),
+      200,
+      'kill switch',
+    );
     const engagedAt = Date.now();
     const during = await Promise.all(burst);
     const after = during.filter((s) => s.ackAt > engagedAt);
-    after.push(...(await sendUntil(k, (more) => workersThatSettled(ids([...after, ...more]), 'blocked').size === live.length, 'every worker blocks the workspace')));
-    await waitSettled([...during, ...after].map((s) => s.signalId), 120_000);
+    after.push(
+      ...(await sendUntil(k, (more) => workersThatSettled(ids([...after, ...more]), 'blocked').size === live.length, 'every worker blocks the workspace')),
+    );
+    await waitSettled(
+      [...during, ...after].map((s) => s.signalId),
+      120_000,
+    );
 
     const arrivals = alpaca.orders.filter((o) => o.apiKey === key).map((o) => o.arrivedAtMs);
-    report.killSwitch = { lastOrderAfterEngageMs: Math.round(Math.max(...arrivals) - engagedAt), blockedAfter: after.length, burstPlacedBeforeSwitch: during.length - after.length };
+    report.killSwitch = {
+      lastOrderAfterEngageMs: Math.round(Math.max(...arrivals) - engagedAt),
+      blockedAfter: after.length,
+      burstPlacedBeforeSwitch: during.length - after.length,
+    };
     expect(Math.max(...arrivals)).toBeLessThanOrEqual(engagedAt + 1000);
     expect(workersThatSettled(ids(after), 'blocked')).toEqual(new Set(live.map((w) => w.name)));
-    const rows = await adminSql<{ status: string; reason: string; client_order_id: string }>(db, 'SELECT status, reason, client_order_id FROM orders WHERE signal_id = ANY($1::uuid[])', [
-      after.map((s) => s.signalId),
-    ]);
+    const rows = await adminSql<{ status: string; reason: string; client_order_id: string }>(
+      db,
+      'SELECT status, reason, client_order_id FROM orders WHERE signal_id = ANY($1::uuid[])',
+      [after.map((s) => s.signalId)],
+    );
     expect(rows).toHaveLength(after.length);
     for (const r of rows) {
       expect(r.status).toBe('blocked');
@@ -403,15 +456,26 @@ suite(`scale-out: 3 api + 3 worker processes through PgBouncer (transaction mode
     const revokedAt = Date.now();
     const during = await Promise.all(burst);
     const after = during.filter((s) => s.ackAt > revokedAt);
-    after.push(...(await sendUntil(r, (more) => workersThatSettled(ids([...after, ...more]), 'blocked').size === live.length, 'every worker meets the revoked connection')));
-    await waitSettled([...during, ...after].map((s) => s.signalId), 120_000);
+    after.push(
+      ...(await sendUntil(
+        r,
+        (more) => workersThatSettled(ids([...after, ...more]), 'blocked').size === live.length,
+        'every worker meets the revoked connection',
+      )),
+    );
+    await waitSettled(
+      [...during, ...after].map((s) => s.signalId),
+      120_000,
+    );
 
     // Anything sent to the broker with this key: orders, lookups, account reads.
     const uses = alpaca.requests.filter((q) => q.headers['apca-api-key-id'] === conn.apiKey).map((q) => q.arrivedAtMs);
     report.revoke = { lastUseAfterRevokeMs: Math.round(Math.max(...uses) - revokedAt), blockedAfter: after.length };
     expect(Math.max(...uses)).toBeLessThanOrEqual(revokedAt + 1000);
     expect(workersThatSettled(ids(after), 'blocked')).toEqual(new Set(live.map((w) => w.name)));
-    const rows = await adminSql<{ status: string; reason: string }>(db, 'SELECT status, reason FROM orders WHERE signal_id = ANY($1::uuid[])', [after.map((s) => s.signalId)]);
+    const rows = await adminSql<{ status: string; reason: string }>(db, 'SELECT status, reason FROM orders WHERE signal_id = ANY($1::uuid[])', [
+      after.map((s) => s.signalId),
+    ]);
     expect(rows).toHaveLength(after.length);
     for (const row of rows) {
       expect(row.status).toBe('blocked');

@@ -22,28 +22,74 @@ function generators(rand: () => number) {
   const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
   const nested = (depth: number, open = '[', close = ']') => open.repeat(depth) + close.repeat(depth);
   const deepObject = (depth: number) => '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
-  const wrongValues = (): unknown[] => [null, true, false, 0, -1, [], {}, [1, 2], { $gt: '' }, 'x'.repeat(int(300)), '\u0000', '\ud800', '{{ticker}}', -1e308, Number.MAX_VALUE, ''];
-  const hugeNumber = () => pick(['1e400', '-1e400', '9'.repeat(1000 + int(4000)), '1' + '0'.repeat(400) + '.5', '0.' + '0'.repeat(500) + '1', '1e-400', '123456789012345678901234567890']);
+  const wrongValues = (): unknown[] => [
+    null,
+    true,
+    false,
+    0,
+    -1,
+    [],
+    {},
+    [1, 2],
+    { $gt: '' },
+    'x'.repeat(int(300)),
+    '\u0000',
+    '\ud800',
+    '{{ticker}}',
+    -1e308,
+    Number.MAX_VALUE,
+    '',
+  ];
+  const hugeNumber = () =>
+    pick([
+      '1e400',
+      '-1e400',
+      '9'.repeat(1000 + int(4000)),
+      '1' + '0'.repeat(400) + '.5',
+      '0.' + '0'.repeat(500) + '1',
+      '1e-400',
+      '123456789012345678901234567890',
+    ]);
 
   return {
-    randomBytes: (): Case => ({ kind: 'random bytes', body: Buffer.from(Array.from({ length: int(3000) }, () => int(256))), contentType: pick(['application/json', 'text/plain']) }),
+    randomBytes: (): Case => ({
+      kind: 'random bytes',
+      body: Buffer.from(Array.from({ length: int(3000) }, () => int(256))),
+      contentType: pick(['application/json', 'text/plain']),
+    }),
     deepArray: (): Case => ({ kind: 'deep nesting', body: nested(1 + int(30_000)), contentType: pick(['application/json', 'text/plain']) }),
     deepObject: (): Case => ({ kind: 'deep object', body: deepObject(1 + int(8_000)), contentType: 'application/json' }),
     deepInField: (): Case => ({ kind: 'deep in a field', body: `{"ticker":${nested(1 + int(20_000))},"action":"buy"}`, contentType: 'application/json' }),
-    hugeNumber: (): Case => ({ kind: 'huge numbers', body: `{"ticker":"AAPL","action":"buy","${pick(['quantity', 'limitPrice', 'price', 'stopLoss', 'time', 'id'])}":${hugeNumber()},"orderType":"limit"}`, contentType: 'application/json' }),
+    hugeNumber: (): Case => ({
+      kind: 'huge numbers',
+      body: `{"ticker":"AAPL","action":"buy","${pick(['quantity', 'limitPrice', 'price', 'stopLoss', 'time', 'id'])}":${hugeNumber()},"orderType":"limit"}`,
+      contentType: 'application/json',
+    }),
     wrongTypes: (): Case => {
       const body: Record<string, unknown> = { ...signal() };
       for (let i = 0; i <= int(4); i++) body[pick(FIELDS)] = pick(wrongValues());
       body.ticker = pick(wrongValues());
       return { kind: 'wrong types', body: JSON.stringify(body), contentType: pick(['application/json', 'text/plain']) };
     },
-    notAnObject: (): Case => ({ kind: 'not an object', body: pick(['1', '"buy"', 'null', 'true', '[]', '[{"ticker":"AAPL","action":"buy"}]', '', ' ', '\u0000']), contentType: pick(['application/json', 'text/plain']) }),
+    notAnObject: (): Case => ({
+      kind: 'not an object',
+      body: pick(['1', '"buy"', 'null', 'true', '[]', '[{"ticker":"AAPL","action":"buy"}]', '', ' ', '\u0000']),
+      contentType: pick(['application/json', 'text/plain']),
+    }),
     truncated: (): Case => {
       const raw = JSON.stringify(signal({ id: 'x'.repeat(int(100)) }));
       return { kind: 'truncated JSON', body: raw.slice(0, int(raw.length - 1)), contentType: pick(['application/json', 'text/plain']) };
     },
-    hugeString: (): Case => ({ kind: '1 MB string', body: JSON.stringify(signal({ [pick(['ticker', 'id', 'action', 'quantity'])]: 'A'.repeat(MB) })), contentType: 'application/json' }),
-    oddMedia: (): Case => ({ kind: 'odd media type', body: JSON.stringify(signal()), contentType: pick(['application/xml', 'multipart/form-data', 'application/x-www-form-urlencoded', 'text/html', 'application/octet-stream']) }),
+    hugeString: (): Case => ({
+      kind: '1 MB string',
+      body: JSON.stringify(signal({ [pick(['ticker', 'id', 'action', 'quantity'])]: 'A'.repeat(MB) })),
+      contentType: 'application/json',
+    }),
+    oddMedia: (): Case => ({
+      kind: 'odd media type',
+      body: JSON.stringify(signal()),
+      contentType: pick(['application/xml', 'multipart/form-data', 'application/x-www-form-urlencoded', 'text/html', 'application/octet-stream']),
+    }),
     badHeaders: (): Case => ({
       kind: 'garbage signature headers',
       body: JSON.stringify(signal()),
@@ -65,7 +111,11 @@ describe('webhook fuzzing', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    ({ api } = await startSignalsApi(db, { WEBHOOK_RATE_LIMIT_PER_MINUTE: '1000000', WEBHOOK_IP_RATE_LIMIT_PER_MINUTE: '1000000', BODY_LIMIT_BYTES: String(2 * MB) }));
+    ({ api } = await startSignalsApi(db, {
+      WEBHOOK_RATE_LIMIT_PER_MINUTE: '1000000',
+      WEBHOOK_IP_RATE_LIMIT_PER_MINUTE: '1000000',
+      BODY_LIMIT_BYTES: String(2 * MB),
+    }));
     const { token } = await createWorkspace(api);
     hmac = await createHmacSource(api, token);
     tokenSource = await createTokenSource(api, token);

@@ -8,7 +8,10 @@ import { createHmacSource, eventually, jobCount, postSigned, QUEUE_BACKENDS, sig
 
 /** Starts the api in a child process that dies (SIGKILL) right after its first signal is persisted. */
 function startDoomedApi(env: Record<string, string>): Promise<{ url: string; exited: Promise<NodeJS.Signals | null> }> {
-  const child = fork(join(__dirname, 'support', 'api-child.js'), [], { env: { ...process.env, ...env, KILL_AT_ENQUEUE: '1' }, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  const child = fork(join(__dirname, 'support', 'api-child.js'), [], {
+    env: { ...process.env, ...env, KILL_AT_ENQUEUE: '1' },
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
   let stderr = '';
   child.stderr!.on('data', (chunk) => (stderr += chunk));
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, sig) => resolve(sig)));
@@ -70,7 +73,9 @@ describe.each(QUEUE_BACKENDS)('recovery of signals persisted but never enqueued 
     failing.mockRestore();
     expect(res.status).toBe(202);
     expect(res.body).toMatchObject({ status: 'received', duplicate: false });
-    await eventually(async () => (await db.adminQuery<{ status: string }>('SELECT status FROM signals WHERE id = $1', [res.body.signalId]))[0].status === 'queued');
+    await eventually(
+      async () => (await db.adminQuery<{ status: string }>('SELECT status FROM signals WHERE id = $1', [res.body.signalId]))[0].status === 'queued',
+    );
     expect(await (await signalQueue(api)).getJob(res.body.signalId)).toBeDefined();
     expect(await jobCount(api)).toBe(before + 1);
   });

@@ -39,16 +39,34 @@ describe('parseSignalPayload', () => {
   });
 
   it.each([
-    [{ action: 'sell', sentiment: 'flat' }, { action: 'sell', sentiment: 'flat' }],
-    [{ action: 'SELL', marketPosition: 'Flat' }, { action: 'sell', sentiment: 'flat' }],
-    [{ action: 'buy', sentiment: 'bullish' }, { action: 'buy', sentiment: 'long' }],
-    [{ action: 'sell', sentiment: 'bearish' }, { action: 'sell', sentiment: 'short' }],
+    [
+      { action: 'sell', sentiment: 'flat' },
+      { action: 'sell', sentiment: 'flat' },
+    ],
+    [
+      { action: 'SELL', marketPosition: 'Flat' },
+      { action: 'sell', sentiment: 'flat' },
+    ],
+    [
+      { action: 'buy', sentiment: 'bullish' },
+      { action: 'buy', sentiment: 'long' },
+    ],
+    [
+      { action: 'sell', sentiment: 'bearish' },
+      { action: 'sell', sentiment: 'short' },
+    ],
     [{ action: 'close' }, { action: 'exit' }],
     [{ action: 'long' }, { action: 'buy', sentiment: 'long' }],
     [{ action: 'short' }, { action: 'sell', sentiment: 'short' }],
     [{ action: 'add' }, { action: 'add' }],
-    [{ action: 'buy', signalPrice: '101.50' }, { action: 'buy', price: '101.5' }],
-    [{ action: 'buy', sentiment: 'long', marketPosition: 'bullish' }, { action: 'buy', sentiment: 'long' }],
+    [
+      { action: 'buy', signalPrice: '101.50' },
+      { action: 'buy', price: '101.5' },
+    ],
+    [
+      { action: 'buy', sentiment: 'long', marketPosition: 'bullish' },
+      { action: 'buy', sentiment: 'long' },
+    ],
   ])('reads the aliases other routers document: %p', (fields, expected) => {
     expect(parseSignalPayload({ ticker: 'AAPL', ...fields })).toEqual({ ticker: 'AAPL', orderType: 'market', ...expected });
   });
@@ -105,9 +123,12 @@ describe('parseSignalPayload', () => {
     expect(p.extensions.errors).toEqual([{ path: '(body)', message: expect.any(String) }]);
   });
 
-  it.each([['1e400'], [1e300], ['1e3'], [Number.NaN], [0], ['0.0'], [true], [{}], ['123456789012345678901'], ['1.1234567890123456789']])('refuses quantity %p', (quantity) => {
-    expect(problemOf({ ticker: 'AAPL', action: 'buy', quantity }).status).toBe(422);
-  });
+  it.each([['1e400'], [1e300], ['1e3'], [Number.NaN], [0], ['0.0'], [true], [{}], ['123456789012345678901'], ['1.1234567890123456789']])(
+    'refuses quantity %p',
+    (quantity) => {
+      expect(problemOf({ ticker: 'AAPL', action: 'buy', quantity }).status).toBe(422);
+    },
+  );
 
   it('refuses control characters in the id and out-of-range times', () => {
     expect(problemOf({ ticker: 'AAPL', action: 'buy', id: 'a\u0000b' }).status).toBe(422);
@@ -116,9 +137,19 @@ describe('parseSignalPayload', () => {
 
   it('reads take-profit and stop-loss objects: distances, stop-limit and trailing stops', () => {
     const body = { ticker: 'AAPL', action: 'buy', price: '100' };
-    expect(parseSignalPayload({ ...body, takeProfit: { percent: 2 }, stopLoss: { amount: '1.5' } })).toMatchObject({ takeProfit: { percent: '2' }, stopLoss: { type: 'stop', amount: '1.5' } });
-    expect(parseSignalPayload({ ...body, stopLoss: { type: 'STOP_LIMIT', stopPrice: 95, limitPrice: 94.5 } }).stopLoss).toEqual({ type: 'stop_limit', stopPrice: '95', limitPrice: '94.5' });
-    expect(parseSignalPayload({ ...body, stopLoss: { type: 'trailing_stop', trailPercent: '1' } }).stopLoss).toEqual({ type: 'trailing_stop', trailPercent: '1' });
+    expect(parseSignalPayload({ ...body, takeProfit: { percent: 2 }, stopLoss: { amount: '1.5' } })).toMatchObject({
+      takeProfit: { percent: '2' },
+      stopLoss: { type: 'stop', amount: '1.5' },
+    });
+    expect(parseSignalPayload({ ...body, stopLoss: { type: 'STOP_LIMIT', stopPrice: 95, limitPrice: 94.5 } }).stopLoss).toEqual({
+      type: 'stop_limit',
+      stopPrice: '95',
+      limitPrice: '94.5',
+    });
+    expect(parseSignalPayload({ ...body, stopLoss: { type: 'trailing_stop', trailPercent: '1' } }).stopLoss).toEqual({
+      type: 'trailing_stop',
+      trailPercent: '1',
+    });
   });
 
   it.each([

@@ -20,10 +20,19 @@ const parses = (body: unknown) => {
 function documentedExamples(): Record<string, unknown>[] {
   const doc = readFileSync(join(__dirname, '../../docs/signals.md'), 'utf8');
   const filled: Record<string, string> = {
-    '{{ticker}}': 'AAPL', '{{exchange}}': 'NASDAQ', '{{close}}': '187.25', '{{timenow}}': '2026-01-02T15:04:05Z', '{{strategy.order.action}}': 'sell',
-    '{{strategy.market_position}}': 'flat', '{{strategy.order.contracts}}': '5', '{{strategy.order.id}}': 'Long Exit', '{{strategy.position_size}}': '0',
+    '{{ticker}}': 'AAPL',
+    '{{exchange}}': 'NASDAQ',
+    '{{close}}': '187.25',
+    '{{timenow}}': '2026-01-02T15:04:05Z',
+    '{{strategy.order.action}}': 'sell',
+    '{{strategy.market_position}}': 'flat',
+    '{{strategy.order.contracts}}': '5',
+    '{{strategy.order.id}}': 'Long Exit',
+    '{{strategy.position_size}}': '0',
   };
-  return [...doc.matchAll(/<!-- example -->\s*```json\n([\s\S]*?)```/g)].map(([, json]) => JSON.parse(json.replace(/\{\{[a-z_.]+\}\}/g, (p) => filled[p] ?? p)));
+  return [...doc.matchAll(/<!-- example -->\s*```json\n([\s\S]*?)```/g)].map(([, json]) =>
+    JSON.parse(json.replace(/\{\{[a-z_.]+\}\}/g, (p) => filled[p] ?? p)),
+  );
 }
 
 describe('the signal JSON Schema', () => {

@@ -18,7 +18,10 @@ describe('sources and webhook authentication', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    ({ api, workspace: { token, id: workspaceId } } = await startSignalsApi(db));
+    ({
+      api,
+      workspace: { token, id: workspaceId },
+    } = await startSignalsApi(db));
   });
 
   afterAll(async () => {
@@ -40,7 +43,8 @@ describe('sources and webhook authentication', () => {
     expect(list.text).not.toContain(tv.token);
     expect(list.body.items.find((s: { id: string }) => s.id === tv.id).webhookUrl).toMatch(/\/hooks\/[0-9a-f-]{36}\/\{token\}$/);
 
-    const rows = await db.adminQuery<{ token_hash: Buffer | null; ciphertext: Buffer | null; wrapped_key: Buffer | null }>('SELECT token_hash, ciphertext, wrapped_key FROM source_secrets WHERE source_id = ANY($1::uuid[]) ORDER BY source_id = $2 DESC',
+    const rows = await db.adminQuery<{ token_hash: Buffer | null; ciphertext: Buffer | null; wrapped_key: Buffer | null }>(
+      'SELECT token_hash, ciphertext, wrapped_key FROM source_secrets WHERE source_id = ANY($1::uuid[]) ORDER BY source_id = $2 DESC',
       [[hmac.id, tv.id], hmac.id],
     );
     const rawKey = Buffer.from(hmac.secret.slice(6), 'base64');
@@ -50,7 +54,9 @@ describe('sources and webhook authentication', () => {
     expect(rows[1].ciphertext).toBeNull();
     expect(rows[1].token_hash!.toString('hex')).not.toContain(Buffer.from(tv.token).toString('hex'));
 
-    const actions = await db.adminQuery<{ action: string }>("SELECT action FROM audit_events WHERE workspace_id = $1 AND action LIKE 'source.%'", [workspaceId]);
+    const actions = await db.adminQuery<{ action: string }>("SELECT action FROM audit_events WHERE workspace_id = $1 AND action LIKE 'source.%'", [
+      workspaceId,
+    ]);
     expect(actions.map((a) => a.action)).toEqual(['source.create', 'source.create']);
   });
 
@@ -82,7 +88,10 @@ describe('sources and webhook authentication', () => {
     const now = await http(api.url, 'POST', `/v1/sources/${source.id}/rotate-secret`, { token, body: { graceSeconds: 0 } });
     expect((await postSigned(api, source, signal(), { secret: newSecret })).status).toBe(401);
     expect((await postSigned(api, source, signal(), { secret: now.body.secret })).status).toBe(202);
-    const shredded = await db.adminQuery('SELECT version FROM source_secrets WHERE source_id = $1 AND destroyed_at IS NOT NULL AND ciphertext IS NULL ORDER BY version', [source.id]);
+    const shredded = await db.adminQuery(
+      'SELECT version FROM source_secrets WHERE source_id = $1 AND destroyed_at IS NOT NULL AND ciphertext IS NULL ORDER BY version',
+      [source.id],
+    );
     expect(shredded).toEqual([{ version: 1 }, { version: 2 }]);
   });
 
@@ -107,7 +116,10 @@ describe('sources and webhook authentication', () => {
     expect(after.status).toBe(401);
     expect(withoutRequestId(after.body)).toEqual(withoutRequestId(unknown.body));
     expect((await http(api.url, 'GET', `/v1/sources/${source.id}`, { token })).status).toBe(404);
-    const [secret] = await db.adminQuery<{ ciphertext: Buffer | null; destroyed_at: Date | null }>('SELECT ciphertext, destroyed_at FROM source_secrets WHERE source_id = $1', [source.id]);
+    const [secret] = await db.adminQuery<{ ciphertext: Buffer | null; destroyed_at: Date | null }>(
+      'SELECT ciphertext, destroyed_at FROM source_secrets WHERE source_id = $1',
+      [source.id],
+    );
     expect(secret.ciphertext).toBeNull();
     expect(secret.destroyed_at).toBeInstanceOf(Date);
   });
@@ -151,7 +163,11 @@ describe('sources and webhook authentication', () => {
     const statements: string[] = [];
     // Hot-path statements are passed as { name, text, values }.
     const words = (statement: unknown, n: number) =>
-      String(typeof statement === 'object' && statement !== null ? (statement as { text: string }).text : statement).trim().split(/\s+/).slice(0, n).join(' ');
+      String(typeof statement === 'object' && statement !== null ? (statement as { text: string }).text : statement)
+        .trim()
+        .split(/\s+/)
+        .slice(0, n)
+        .join(' ');
     const connect = pool.connect.bind(pool);
     // pool.query checks out a client through connect(callback); only TenantDb's promise checkouts are wrapped.
     const spyConnect = jest.spyOn(pool, 'connect').mockImplementation(((callback?: unknown) => {

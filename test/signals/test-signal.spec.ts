@@ -17,14 +17,20 @@ describe('test signal from a signed-in member', () => {
     const source = await world.source(ws.token);
     await world.route(ws.token, { sourceId: source.id, connectionId, sizing: { mode: 'fixed', value: '1' } });
 
-    const sent = await http(world.api.url, 'POST', `/v1/sources/${source.id}/test-signal`, { token: ws.token, body: { ticker: 'AAPL', action: 'buy', price: '100' } });
+    const sent = await http(world.api.url, 'POST', `/v1/sources/${source.id}/test-signal`, {
+      token: ws.token,
+      body: { ticker: 'AAPL', action: 'buy', price: '100' },
+    });
     expect(sent.status).toBe(202);
     expect(sent.body).toMatchObject({ status: 'queued', duplicate: false });
     const settled = await world.settled(ws.token, sent.body.signalId);
     expect(settled.status).toBe('routed');
     expect(settled.orders).toEqual([expect.objectContaining({ connectionId, symbol: 'AAPL', side: 'buy', status: 'filled', filledQuantity: '1' })]);
 
-    const again = await http(world.api.url, 'POST', `/v1/sources/${source.id}/test-signal`, { token: ws.token, body: { ticker: 'AAPL', action: 'buy', price: '100' } });
+    const again = await http(world.api.url, 'POST', `/v1/sources/${source.id}/test-signal`, {
+      token: ws.token,
+      body: { ticker: 'AAPL', action: 'buy', price: '100' },
+    });
     expect(again.body).toMatchObject({ duplicate: false });
     expect(again.body.signalId).not.toBe(sent.body.signalId);
     const [row] = await world.sql('SELECT sender_ip, request_id FROM signals WHERE id = $1', [sent.body.signalId]);
@@ -36,7 +42,7 @@ describe('test signal from a signed-in member', () => {
     expect(audit.body.items[1]).toMatchObject({ actor: { type: 'token' }, resource: { type: 'source', id: source.id }, requestId: row.request_id });
   });
 
-  it('refuses a malformed body with the webhook\'s 422, a viewer with 403, and another workspace\'s source with 404', async () => {
+  it("refuses a malformed body with the webhook's 422, a viewer with 403, and another workspace's source with 404", async () => {
     const ws = await world.workspace();
     const source = await world.source(ws.token);
     const bad = await http(world.api.url, 'POST', `/v1/sources/${source.id}/test-signal`, { token: ws.token, body: { action: 'buy' } });
@@ -45,7 +51,10 @@ describe('test signal from a signed-in member', () => {
     expect(bad.body.errors).toEqual([expect.objectContaining({ path: 'ticker' })]);
 
     const viewer = await http(world.api.url, 'POST', '/v1/tokens', { token: ws.token, body: { name: 'ro', role: 'viewer' } });
-    const refused = await http(world.api.url, 'POST', `/v1/sources/${source.id}/test-signal`, { token: viewer.body.token, body: { ticker: 'AAPL', action: 'buy' } });
+    const refused = await http(world.api.url, 'POST', `/v1/sources/${source.id}/test-signal`, {
+      token: viewer.body.token,
+      body: { ticker: 'AAPL', action: 'buy' },
+    });
     expect(refused.status).toBe(403);
 
     const other = await world.workspace();
@@ -61,15 +70,29 @@ describe('test signal from a signed-in member', () => {
     await world.route(ws.token, { sourceId: toA.id, connectionId: a, sizing: { mode: 'fixed', value: '1' } });
     await world.route(ws.token, { sourceId: toB.id, connectionId: b, sizing: { mode: 'fixed', value: '1' } });
     const sent: Record<string, string[]> = { [a]: [], [b]: [] };
-    for (const [source, connection] of [[toA, a], [toB, b], [toA, a], [toA, a], [toB, b]] as const) {
-      const res = await http(world.api.url, 'POST', `/v1/sources/${source.id}/test-signal`, { token: ws.token, body: { ticker: 'AAPL', action: 'buy', price: '100' } });
+    for (const [source, connection] of [
+      [toA, a],
+      [toB, b],
+      [toA, a],
+      [toA, a],
+      [toB, b],
+    ] as const) {
+      const res = await http(world.api.url, 'POST', `/v1/sources/${source.id}/test-signal`, {
+        token: ws.token,
+        body: { ticker: 'AAPL', action: 'buy', price: '100' },
+      });
       await world.settled(ws.token, res.body.signalId);
       sent[connection].unshift(res.body.signalId);
     }
     const walked: string[] = [];
     let cursor: string | null = '';
     while (cursor !== null) {
-      const page: { status: number; body: any } = await http(world.api.url, 'GET', `/v1/signals?connectionId=${a}&limit=2${cursor ? `&cursor=${cursor}` : ''}`, { token: ws.token });
+      const page: { status: number; body: any } = await http(
+        world.api.url,
+        'GET',
+        `/v1/signals?connectionId=${a}&limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+        { token: ws.token },
+      );
       expect(page.status).toBe(200);
       walked.push(...page.body.items.map((s: { id: string }) => s.id));
       cursor = page.body.nextCursor;

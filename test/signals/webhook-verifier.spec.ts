@@ -58,7 +58,17 @@ describe('verifyStandardWebhook', () => {
     const h = { ...headers(), signature: both };
     expect(verifyStandardWebhook(h, body, [{ version: 2, key }], now)).toEqual({ ok: true, version: 2 });
     expect(verifyStandardWebhook(h, body, [{ version: 1, key: otherKey }], now)).toEqual({ ok: true, version: 1 });
-    expect(verifyStandardWebhook(headers(now, body, 'msg_1', oldSender), body, [{ version: 2, key }, { version: 1, key: otherKey }], now)).toEqual({ ok: true, version: 1 });
+    expect(
+      verifyStandardWebhook(
+        headers(now, body, 'msg_1', oldSender),
+        body,
+        [
+          { version: 2, key },
+          { version: 1, key: otherKey },
+        ],
+        now,
+      ),
+    ).toEqual({ ok: true, version: 1 });
   });
 
   it('ignores non-v1 entries next to a valid one', () => {
@@ -69,7 +79,10 @@ describe('verifyStandardWebhook', () => {
 
 describe('verifyToken', () => {
   it('matches the SHA-256 of any active token version', () => {
-    const hashes = [{ version: 2, key: sha256('syw_new') }, { version: 1, key: sha256('syw_old') }];
+    const hashes = [
+      { version: 2, key: sha256('syw_new') },
+      { version: 1, key: sha256('syw_old') },
+    ];
     expect(verifyToken('syw_old', hashes)).toEqual({ ok: true, version: 1 });
     expect(verifyToken('syw_new', hashes)).toEqual({ ok: true, version: 2 });
     expect(verifyToken('syw_other', hashes)).toEqual({ ok: false, reason: 'no_matching_token' });

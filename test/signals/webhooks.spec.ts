@@ -28,7 +28,10 @@ describe.each(QUEUE_BACKENDS)('webhooks (%s queue)', (_backend, queueEnv) => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    ({ api, workspace: { token: ownerToken, id: workspaceId } } = await startSignalsApi(db, { ...queueEnv(), WEBHOOK_RATE_LIMIT_PER_MINUTE: '100000' }));
+    ({
+      api,
+      workspace: { token: ownerToken, id: workspaceId },
+    } = await startSignalsApi(db, { ...queueEnv(), WEBHOOK_RATE_LIMIT_PER_MINUTE: '100000' }));
     source = await createHmacSource(api, ownerToken);
     otherSource = await createHmacSource(api, ownerToken);
     tokenSource = await createTokenSource(api, ownerToken);
@@ -48,7 +51,8 @@ describe.each(QUEUE_BACKENDS)('webhooks (%s queue)', (_backend, queueEnv) => {
     expect(job?.data).toEqual({ workspaceId, signalId: res.body.signalId });
 
     const [row] = await eventually(async () => {
-      const rows = await db.adminQuery<{ status: string; enqueued_at: Date | null; payload: unknown; raw_payload: string }>('SELECT status, enqueued_at, payload, raw_payload FROM signals WHERE id = $1',
+      const rows = await db.adminQuery<{ status: string; enqueued_at: Date | null; payload: unknown; raw_payload: string }>(
+        'SELECT status, enqueued_at, payload, raw_payload FROM signals WHERE id = $1',
         [res.body.signalId],
       );
       return rows[0]?.status === 'queued' && rows;

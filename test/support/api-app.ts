@@ -70,7 +70,6 @@ export async function startApi(db: TestDatabase, env: Record<string, string> = {
   };
 }
 
-
 /** Creates a workspace through the platform API; returns its id and owner token. */
 export async function createWorkspace(api: RunningApi, name = 'ws', ownerPassword?: string) {
   const email = `owner-${randomBytes(4).toString('hex')}@example.com`;

@@ -42,7 +42,8 @@ export async function watchedPage(browser: Browser, baseURL: string, viewport?: 
   // Init scripts run outside the page's CSP, so the listener is there before any of the console's code.
   await context.exposeBinding('__reportCspViolation', (_source, text: string) => void faults.csp.push(text));
   await context.addInitScript({
-    content: "document.addEventListener('securitypolicyviolation', (e) => window.__reportCspViolation(e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline')));",
+    content:
+      "document.addEventListener('securitypolicyviolation', (e) => window.__reportCspViolation(e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline')));",
   });
   page.on('pageerror', (err) => faults.errors.push(err.message));
   page.on('console', (msg) => {

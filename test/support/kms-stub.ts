@@ -354,7 +354,9 @@ function verifySigV4(req: IncomingMessage, body: Buffer, region: string, lookup:
   if (scopeDate !== amzDate.slice(0, 8) || scopeRegion !== region || scopeService !== 'kms') {
     throw new KmsFault('InvalidSignatureException', `Credential should be scoped to '${amzDate.slice(0, 8)}/${region}/kms/aws4_request'`);
   }
-  const signedAt = Date.parse(`${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`);
+  const signedAt = Date.parse(
+    `${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`,
+  );
   if (!(Math.abs(Date.now() - signedAt) <= MAX_CLOCK_SKEW_MS)) {
     throw new KmsFault('InvalidSignatureException', 'Signature expired: the request time is too far from the server time');
   }

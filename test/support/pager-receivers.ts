@@ -85,13 +85,18 @@ function pagerDutyErrors(json: unknown): string[] {
   const errors: string[] = [];
   if (typeof e.routing_key !== 'string' || e.routing_key.length !== 32) errors.push("'routing_key' is invalid");
   if (typeof e.event_action !== 'string' || !ACTIONS.includes(e.event_action)) errors.push("'event_action' is invalid");
-  if (e.dedup_key !== undefined && (typeof e.dedup_key !== 'string' || e.dedup_key.length === 0 || e.dedup_key.length > 255)) errors.push("'dedup_key' is invalid");
+  if (e.dedup_key !== undefined && (typeof e.dedup_key !== 'string' || e.dedup_key.length === 0 || e.dedup_key.length > 255))
+    errors.push("'dedup_key' is invalid");
   if (e.event_action !== 'trigger') {
     if (e.dedup_key === undefined) errors.push("'dedup_key' is missing");
     return errors;
   }
   // links: an array of { href, text? } (PagerDuty shows them on the incident).
-  if (e.links !== undefined && (!Array.isArray(e.links) || !e.links.every((l) => typeof l?.href === 'string' && (l.text === undefined || typeof l.text === 'string')))) errors.push("'links' is invalid");
+  if (
+    e.links !== undefined &&
+    (!Array.isArray(e.links) || !e.links.every((l) => typeof l?.href === 'string' && (l.text === undefined || typeof l.text === 'string')))
+  )
+    errors.push("'links' is invalid");
   const p = e.payload as Record<string, unknown> | undefined;
   if (typeof p !== 'object' || p === null) return [...errors, "'payload' is missing"];
   if (typeof p.summary !== 'string' || p.summary.length === 0 || p.summary.length > 1024) errors.push("'payload.summary' is invalid");

@@ -102,7 +102,8 @@ export class SmtpReceiver {
   async waitFor(address: string, count: number, timeoutMs = 15_000): Promise<ReceivedMail[]> {
     const deadline = Date.now() + timeoutMs;
     while (this.to(address).length < count) {
-      if (Date.now() > deadline) throw new Error(`${address} got ${this.to(address).length} mails, not ${count}: ${JSON.stringify(this.to(address).map((m) => m.subject))}`);
+      if (Date.now() > deadline)
+        throw new Error(`${address} got ${this.to(address).length} mails, not ${count}: ${JSON.stringify(this.to(address).map((m) => m.subject))}`);
       await new Promise((r) => setTimeout(r, 25));
     }
     return this.to(address);

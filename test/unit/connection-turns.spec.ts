@@ -73,7 +73,7 @@ describe('ConnectionTurns: whose turn it is on a connection, in this process', (
     }
   });
 
-  it('hands the earliest waiter\'s claim to the executor before it, and delivers the committed claim', async () => {
+  it("hands the earliest waiter's claim to the executor before it, and delivers the committed claim", async () => {
     const turns = new ConnectionTurns<string>();
     turns.hold('c1', 'o1', '1');
     const claimIn = jest.fn(async (tx: unknown) => `claimed in ${String(tx)}`);

@@ -1,4 +1,18 @@
-import { abs, absDecimal, addDecimals, div, formatDecimal, isDecimal, isPositiveDecimal, isSignedDecimal, mul, negateDecimal, parseDecimal, round, truncate } from '../../src/common/decimal';
+import {
+  abs,
+  absDecimal,
+  addDecimals,
+  div,
+  formatDecimal,
+  isDecimal,
+  isPositiveDecimal,
+  isSignedDecimal,
+  mul,
+  negateDecimal,
+  parseDecimal,
+  round,
+  truncate,
+} from '../../src/common/decimal';
 
 const d = parseDecimal;
 const f = formatDecimal;

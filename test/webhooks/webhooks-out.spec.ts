@@ -85,7 +85,12 @@ describe('order webhooks out', () => {
       const ws = await world.workspace();
       const created = await register(ws.token, 'https://127.0.0.1:9/hooks?tag=1', { description: 'fills to my bot', events: ['order.filled', 'order.filled'] });
       expect(created.status).toBe(201);
-      expect(created.body).toMatchObject({ url: 'https://127.0.0.1:9/hooks?tag=1', events: ['order.filled'], description: 'fills to my bot', secretVersion: 1 });
+      expect(created.body).toMatchObject({
+        url: 'https://127.0.0.1:9/hooks?tag=1',
+        events: ['order.filled'],
+        description: 'fills to my bot',
+        secretVersion: 1,
+      });
       expect(created.body.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
 
       const list = await get(ws.token, '/v1/webhooks');
@@ -159,7 +164,10 @@ describe('order webhooks out', () => {
     expect(order.status).toBe('accepted');
 
     // The market comes to the limit at the paper broker; the lifecycle poller sees the fill.
-    await world.sql(`UPDATE paper_orders SET status = 'filled', fill_price = 99.5 WHERE connection_id = $1 AND client_order_id = $2`, [connection, order.clientOrderId]);
+    await world.sql(`UPDATE paper_orders SET status = 'filled', fill_price = 99.5 WHERE connection_id = $1 AND client_order_id = $2`, [
+      connection,
+      order.clientOrderId,
+    ]);
     const [accepted, filled] = await hooks.waitFor(2);
 
     for (const req of [accepted, filled]) {
@@ -168,7 +176,18 @@ describe('order webhooks out', () => {
     }
     expect([accepted, filled].map((r) => (r.verified as any).payload.type)).toEqual(['order.accepted', 'order.filled']);
     const acceptedData = JSON.parse(accepted.body).data;
-    expect(acceptedData).toMatchObject({ id: order.id, signalId, connectionId: connection, symbol: 'AAPL', side: 'buy', status: 'accepted', previousStatus: 'submitted', filledQuantity: null, averagePrice: null, fills: [] });
+    expect(acceptedData).toMatchObject({
+      id: order.id,
+      signalId,
+      connectionId: connection,
+      symbol: 'AAPL',
+      side: 'buy',
+      status: 'accepted',
+      previousStatus: 'submitted',
+      filledQuantity: null,
+      averagePrice: null,
+      fills: [],
+    });
     const filledData = JSON.parse(filled.body).data;
     expect(filledData).toMatchObject({ id: order.id, status: 'filled', previousStatus: 'accepted', filledQuantity: '2', averagePrice: '99.5' });
     expect(filledData.fills).toEqual([expect.objectContaining({ quantity: '2', price: '99.5' })]);
@@ -196,7 +215,11 @@ describe('order webhooks out', () => {
 
     const [delivery] = await deliveriesUntil(ws.token, endpoint.id, (items) => items[0]?.status === 'delivered');
     expect(delivery).toMatchObject({ eventType: 'order.filled', attempts: 3, lastStatusCode: 200, lastError: null, nextAttemptAt: null });
-    expect(delivery.attemptLog.map((a: any) => [a.statusCode, a.error])).toEqual([[500, 'HTTP 500'], [500, 'HTTP 500'], [200, null]]);
+    expect(delivery.attemptLog.map((a: any) => [a.statusCode, a.error])).toEqual([
+      [500, 'HTTP 500'],
+      [500, 'HTTP 500'],
+      [200, null],
+    ]);
     expect(delivery.attemptLog[0].responseExcerpt).toBe('temporarily broken  ');
   });
 
@@ -220,7 +243,10 @@ describe('order webhooks out', () => {
     expect(again).toMatchObject({ attempts: 1, lastStatusCode: 204 });
     expect(again.attemptLog).toHaveLength(5);
     expect(hooks.requests.at(-1)!.headers['webhook-id']).toBe(delivery.id);
-    expect((await http(world.api.url, 'POST', `/v1/webhooks/${endpoint.id}/deliveries/${delivery.id}/retry`, { token: ws.token })).body).toMatchObject({ status: 409, code: 'delivery_not_failed' });
+    expect((await http(world.api.url, 'POST', `/v1/webhooks/${endpoint.id}/deliveries/${delivery.id}/retry`, { token: ws.token })).body).toMatchObject({
+      status: 409,
+      code: 'delivery_not_failed',
+    });
     expect((await http(world.api.url, 'POST', `/v1/webhooks/${endpoint.id}/deliveries/${endpoint.id}/retry`, { token: ws.token })).status).toBe(404);
     const audit = (await get(ws.token, '/v1/audit?action=webhook.retry_delivery')).body.items;
     expect(audit).toHaveLength(1);
@@ -269,7 +295,9 @@ describe('order webhooks out', () => {
     expect([verifies(urgent.secret, only), verifies(graced.secret, only), verifies(endpoint.secret, only)]).toEqual([true, false, false]);
     const versions = await world.sql('SELECT version FROM webhook_endpoint_secrets WHERE endpoint_id = $1', [endpoint.id]);
     expect(versions).toEqual([{ version: 3 }]);
-    expect((await http(world.api.url, 'POST', `/v1/webhooks/${endpoint.id}/rotate-secret`, { token: ws.token, body: { graceSeconds: -1 } })).body.code).toBe('validation_failed');
+    expect((await http(world.api.url, 'POST', `/v1/webhooks/${endpoint.id}/rotate-secret`, { token: ws.token, body: { graceSeconds: -1 } })).body.code).toBe(
+      'validation_failed',
+    );
 
     expect((await http(world.api.url, 'DELETE', `/v1/webhooks/${endpoint.id}`, { token: ws.token })).status).toBe(204);
     expect((await get(ws.token, `/v1/webhooks/${endpoint.id}`)).status).toBe(404);
@@ -283,7 +311,7 @@ describe('order webhooks out', () => {
     expect(actions.sort()).toEqual(['webhook.create', 'webhook.delete', 'webhook.rotate_secret', 'webhook.rotate_secret']);
   });
 
-  it('the outbox row is written in the transition\'s transaction, so a worker that stops before delivering loses nothing', async () => {
+  it("the outbox row is written in the transition's transaction, so a worker that stops before delivering loses nothing", async () => {
     // This worker routes but no longer delivers (as if it died right after the commit).
     await world.worker.app.get(WebhookDispatcher).stop();
     const { ws, source, hooks, endpoint } = await tradingWorkspace('1', ['order.filled']);

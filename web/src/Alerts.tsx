@@ -20,7 +20,12 @@ export function Alerts({ linked }: { linked?: string }) {
   const [status, setStatus] = useState<AlertStatus | ''>('open');
   const pager = usePager();
   const query = new URLSearchParams({ limit: '50', ...(status && { status }), ...(pager.cursor && { cursor: pager.cursor }) });
-  const page = useQuery({ queryKey: ['alerts', query.toString()], queryFn: () => api<Page<AlertView>>('GET', `/v1/alerts?${query}`), refetchInterval: pager.cursor ? false : ALERT_POLL_MS, placeholderData: keepPreviousData });
+  const page = useQuery({
+    queryKey: ['alerts', query.toString()],
+    queryFn: () => api<Page<AlertView>>('GET', `/v1/alerts?${query}`),
+    refetchInterval: pager.cursor ? false : ALERT_POLL_MS,
+    placeholderData: keepPreviousData,
+  });
   const act = useMutation({
     mutationFn: ({ id, to }: { id: string; to: 'ack' | 'resolve' }) => api<AlertView>('POST', `/v1/alerts/${id}/${to}`),
     onSuccess: () => void queries.invalidateQueries({ queryKey: ['alerts'] }),
@@ -38,7 +43,9 @@ export function Alerts({ linked }: { linked?: string }) {
         }}
       />
       <AlertTable caption="Alerts, newest first">
-        {page.data?.items.map((a) => <AlertRow key={a.id} alert={a} act={act} />)}
+        {page.data?.items.map((a) => (
+          <AlertRow key={a.id} alert={a} act={act} />
+        ))}
       </AlertTable>
       {page.data?.items.length === 0 && <p>No {status} alert.</p>}
       <PagerButtons pager={pager} nextCursor={page.data?.nextCursor} noun="alerts" />
@@ -53,7 +60,9 @@ function LinkedAlert({ id, act }: { id: string; act: Act }) {
   if (alert.isError) {
     return (
       <p role="alert" data-testid="linked-missing">
-        {alert.error instanceof ApiProblem && alert.error.status === 404 ? `The alert you were paged about (${id}) is not found in this workspace.` : alert.error.message}
+        {alert.error instanceof ApiProblem && alert.error.status === 404
+          ? `The alert you were paged about (${id}) is not found in this workspace.`
+          : alert.error.message}
       </p>
     );
   }
@@ -120,7 +129,10 @@ function AlertRow({ alert: a, act, linked }: { alert: AlertView; act: Act; linke
   );
 }
 
-type AlertFacts = Pick<AlertView, 'status' | 'acknowledgedBy' | 'acknowledgedAt' | 'resolvedBy' | 'resolvedAt' | 'firstRaisedAt' | 'lastRaisedAt' | 'occurrences'>;
+type AlertFacts = Pick<
+  AlertView,
+  'status' | 'acknowledgedBy' | 'acknowledgedAt' | 'resolvedBy' | 'resolvedAt' | 'firstRaisedAt' | 'lastRaisedAt' | 'occurrences'
+>;
 
 export function stateInWords(a: AlertFacts): string {
   return `${a.status}${a.acknowledgedBy ? ` by ${a.acknowledgedBy} at ${when(a.acknowledgedAt)}` : ''}${a.resolvedBy ? `; resolved by ${a.resolvedBy} at ${when(a.resolvedAt)}` : ''}`;

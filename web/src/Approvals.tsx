@@ -54,7 +54,7 @@ export function Approvals({ canDecide }: { canDecide: boolean }) {
               <tr key={o.id}>
                 <td>
                   {[o.intent, o.side, o.quantity, o.symbol, o.type].filter(Boolean).join(' ')} on {o.broker}
-                  {o.leg > 0 && ' (the reversal\'s opening leg: decided with its close)'}
+                  {o.leg > 0 && " (the reversal's opening leg: decided with its close)"}
                 </td>
                 <td>{when(o.timings.routedAt)}</td>
                 <td>{when(o.approval?.expiresAt)}</td>

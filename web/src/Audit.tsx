@@ -18,7 +18,11 @@ const EXPORT_MAX = 20_000;
 const CSV_COLUMNS = ['seq', 'occurredAt', 'actorType', 'actorId', 'ip', 'action', 'resourceType', 'resourceId', 'reason', 'requestId', 'metadata', 'hash'];
 
 function auditPath(filter: Filter, limit: number, cursor?: string): string {
-  const q = new URLSearchParams(Object.entries({ ...filter, limit: String(limit), ...(cursor && { cursor }) }).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== ''));
+  const q = new URLSearchParams(
+    Object.entries({ ...filter, limit: String(limit), ...(cursor && { cursor }) }).filter(
+      (e): e is [string, string] => typeof e[1] === 'string' && e[1] !== '',
+    ),
+  );
   return `/v1/audit?${q}`;
 }
 
@@ -26,7 +30,11 @@ function auditPath(filter: Filter, limit: number, cursor?: string): string {
 export function Audit() {
   const [filter, setFilter] = useState<Filter>({});
   const pager = usePager();
-  const page = useQuery({ queryKey: ['audit', filter, pager.cursor], queryFn: () => api<Page<AuditEvent>>('GET', auditPath(filter, PAGE_SIZE, pager.cursor)), placeholderData: keepPreviousData });
+  const page = useQuery({
+    queryKey: ['audit', filter, pager.cursor],
+    queryFn: () => api<Page<AuditEvent>>('GET', auditPath(filter, PAGE_SIZE, pager.cursor)),
+    placeholderData: keepPreviousData,
+  });
   const verify = useMutation({ mutationFn: () => api<Verification>('GET', '/v1/audit/verify') });
   const exporting = useMutation({ mutationFn: () => exportCsv(filter) });
   return (
@@ -63,7 +71,15 @@ export function Audit() {
           const data = new FormData(event.currentTarget);
           const text = (name: string) => String(data.get(name) ?? '').trim() || undefined;
           const time = (name: string) => (text(name) ? new Date(text(name)!).toISOString() : undefined);
-          setFilter({ action: text('action') as Filter['action'], actorType: text('actorType') as Filter['actorType'], actorId: text('actorId'), resourceType: text('resourceType'), resourceId: text('resourceId'), since: time('since'), until: time('until') });
+          setFilter({
+            action: text('action') as Filter['action'],
+            actorType: text('actorType') as Filter['actorType'],
+            actorId: text('actorId'),
+            resourceType: text('resourceType'),
+            resourceId: text('resourceId'),
+            since: time('since'),
+            until: time('until'),
+          });
           pager.reset();
         }}
       >
@@ -133,7 +149,15 @@ async function exportCsv(filter: Filter): Promise<{ url: string; name: string; c
     rows.push(...page.items);
     cursor = page.nextCursor ?? undefined;
   } while (cursor && rows.length < EXPORT_MAX);
-  const lines = rows.map((e) => [e.seq, e.occurredAt, e.actor.type, e.actor.id, e.ip, e.action, e.resource.type, e.resource.id, e.reason, e.requestId, e.metadata, e.hash].map(csvCell).join(','));
+  const lines = rows.map((e) =>
+    [e.seq, e.occurredAt, e.actor.type, e.actor.id, e.ip, e.action, e.resource.type, e.resource.id, e.reason, e.requestId, e.metadata, e.hash]
+      .map(csvCell)
+      .join(','),
+  );
   const csv = [CSV_COLUMNS.join(','), ...lines].join('\r\n');
-  return { url: URL.createObjectURL(new Blob([csv], { type: 'text/csv' })), name: `audit-${new Date().toISOString().slice(0, 19).replace(/:/g, '')}.csv`, count: rows.length };
+  return {
+    url: URL.createObjectURL(new Blob([csv], { type: 'text/csv' })),
+    name: `audit-${new Date().toISOString().slice(0, 19).replace(/:/g, '')}.csv`,
+    count: rows.length,
+  };
 }

@@ -51,7 +51,11 @@ export function Checklist({ role }: { role: Session['role'] }) {
   return (
     <section aria-labelledby="start-heading">
       <h2 id="start-heading">Start</h2>
-      <p>{Object.values(steps).every(Boolean) ? 'Your workspace is set up: signals reach your broker.' : 'Five steps from an empty workspace to a paper fill. Paper is the default: no real order is placed until the owner turns live trading on.'}</p>
+      <p>
+        {Object.values(steps).every(Boolean)
+          ? 'Your workspace is set up: signals reach your broker.'
+          : 'Five steps from an empty workspace to a paper fill. Paper is the default: no real order is placed until the owner turns live trading on.'}
+      </p>
       <ol className="checklist">
         <Step done={steps.broker} title="Connect a broker">
           {can.admin && !steps.broker && (
@@ -91,7 +95,9 @@ export function Checklist({ role }: { role: Session['role'] }) {
               }}
             >
               <Field label="Source name" name="name" defaultValue="TradingView strategy" required maxLength={200} error={createSource.error} />
-              <p>A TradingView webhook (token in the URL, TradingView's sender addresses only). For signed webhooks, use <Link href="/sources">Sources</Link>.</p>
+              <p>
+                A TradingView webhook (token in the URL, TradingView's sender addresses only). For signed webhooks, use <Link href="/sources">Sources</Link>.
+              </p>
               <button type="submit" disabled={createSource.isPending}>
                 Create source
               </button>
@@ -136,7 +142,10 @@ function SignalOutcome({ id }: { id: string }) {
   const signal = useQuery({
     queryKey: ['signal', id],
     queryFn: () => api<SignalDetail>('GET', `/v1/signals/${id}`),
-    refetchInterval: (q) => (q.state.data && SETTLED.includes(q.state.data.status) && q.state.data.orders.every((o) => !['pending', 'submitted', 'accepted'].includes(o.status)) ? false : 500),
+    refetchInterval: (q) =>
+      q.state.data && SETTLED.includes(q.state.data.status) && q.state.data.orders.every((o) => !['pending', 'submitted', 'accepted'].includes(o.status))
+        ? false
+        : 500,
   });
   const s = signal.data;
   if (!s) return <p role="status">Waiting for the test signal…</p>;

@@ -31,14 +31,25 @@ function pemFromOneLine(value: string): string {
 /** Reads a broker's credential inputs and empties the secret ones at once, whatever the answer. */
 function takeCredentials(form: HTMLFormElement, fields: CredentialField[]): Record<string, string> {
   const data = new FormData(form);
-  const credentials = Object.fromEntries(fields.map((f) => [f.name, f.multiline ? pemFromOneLine(String(data.get(`credentials.${f.name}`))) : String(data.get(`credentials.${f.name}`))]));
+  const credentials = Object.fromEntries(
+    fields.map((f) => [f.name, f.multiline ? pemFromOneLine(String(data.get(`credentials.${f.name}`))) : String(data.get(`credentials.${f.name}`))]),
+  );
   for (const f of fields) if (f.secret) (form.elements.namedItem(`credentials.${f.name}`) as HTMLInputElement).value = '';
   return credentials;
 }
 
 function CredentialInputs({ fields, error }: { fields: CredentialField[]; error: unknown }) {
   return fields.map((f) => (
-    <Field key={f.name} label={f.label} name={`credentials.${f.name}`} type={f.secret ? 'password' : 'text'} autoComplete="off" spellCheck={false} required error={error} />
+    <Field
+      key={f.name}
+      label={f.label}
+      name={`credentials.${f.name}`}
+      type={f.secret ? 'password' : 'text'}
+      autoComplete="off"
+      spellCheck={false}
+      required
+      error={error}
+    />
   ));
 }
 
@@ -121,7 +132,11 @@ export function Connections({ canWrite }: { canWrite: boolean }) {
           </form>
         </>
       )}
-      {create.isSuccess && <p role="status">Connected {create.data.label}: {inPlainWords(create.data.permissions)}</p>}
+      {create.isSuccess && (
+        <p role="status">
+          Connected {create.data.label}: {inPlainWords(create.data.permissions)}
+        </p>
+      )}
       {revoke.isSuccess && (
         <p role="status" data-testid="revoke-report">
           {revokedInWords(revoke.data, routesOf(revoke.data.id).length)}
@@ -190,7 +205,11 @@ export function Connections({ canWrite }: { canWrite: boolean }) {
                     </button>
                   )}
                   {c.status !== 'revoked' && (
-                    <button type="button" disabled={revoke.isPending} onClick={() => window.confirm(`Revoke ${c.label}? Its routes stop sending orders at once.`) && revoke.mutate(c.id)}>
+                    <button
+                      type="button"
+                      disabled={revoke.isPending}
+                      onClick={() => window.confirm(`Revoke ${c.label}? Its routes stop sending orders at once.`) && revoke.mutate(c.id)}
+                    >
                       Revoke {c.label}
                     </button>
                   )}

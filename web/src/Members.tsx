@@ -54,7 +54,11 @@ export function Members({ session }: { session: Session }) {
           <button type="submit" disabled={add.isPending}>
             Add member
           </button>
-          {add.isSuccess && <p role="status">Added {add.data.email} as {add.data.role}.</p>}
+          {add.isSuccess && (
+            <p role="status">
+              Added {add.data.email} as {add.data.role}.
+            </p>
+          )}
           <FormProblem error={add.error} fields={['email', 'role', 'password']} />
         </form>
       )}
@@ -76,7 +80,11 @@ export function Members({ session }: { session: Session }) {
               {can.admin && (
                 <td>
                   {m.id !== session.memberId && (
-                    <button type="button" disabled={remove.isPending} onClick={() => window.confirm(`Remove ${m.email}? Their sessions and tokens stop working.`) && remove.mutate(m.id)}>
+                    <button
+                      type="button"
+                      disabled={remove.isPending}
+                      onClick={() => window.confirm(`Remove ${m.email}? Their sessions and tokens stop working.`) && remove.mutate(m.id)}
+                    >
                       Remove {m.email}
                     </button>
                   )}
@@ -172,7 +180,11 @@ function Tokens({ own }: { own: Role }) {
               <td>{t.revokedAt ? `revoked ${when(t.revokedAt)}` : 'active'}</td>
               <td>
                 {!t.revokedAt && (
-                  <button type="button" disabled={revoke.isPending} onClick={() => window.confirm(`Revoke the token ${t.name}? Machines using it are refused at once.`) && revoke.mutate(t.id)}>
+                  <button
+                    type="button"
+                    disabled={revoke.isPending}
+                    onClick={() => window.confirm(`Revoke the token ${t.name}? Machines using it are refused at once.`) && revoke.mutate(t.id)}
+                  >
                     Revoke token {t.name}
                   </button>
                 )}

@@ -17,7 +17,10 @@ export function Platform() {
   const session = useQuery({
     queryKey: SESSION_KEY,
     // No operator session (none, or a member's instead) is an answer, not an error: the sign-in form shows.
-    queryFn: () => api<PlatformSession>('GET', '/v1/auth/platform-session').catch((err) => (err instanceof ApiProblem && (err.status === 401 || err.status === 403) ? null : Promise.reject(err))),
+    queryFn: () =>
+      api<PlatformSession>('GET', '/v1/auth/platform-session').catch((err) =>
+        err instanceof ApiProblem && (err.status === 401 || err.status === 403) ? null : Promise.reject(err),
+      ),
   });
   if (session.isPending) return null;
   return session.data ? <PlatformShell /> : <PlatformSignIn />;
@@ -37,7 +40,9 @@ function PlatformSignIn() {
       </header>
       <section aria-labelledby="platform-signin-heading">
         <h2 id="platform-signin-heading">Platform sign-in</h2>
-        <p>Sign in with the platform credential (PLATFORM_ADMIN_TOKEN). Workspace members sign in at <Link href="~/">the workspace console</Link>.</p>
+        <p>
+          Sign in with the platform credential (PLATFORM_ADMIN_TOKEN). Workspace members sign in at <Link href="~/">the workspace console</Link>.
+        </p>
         <form
           onSubmit={(event) => {
             event.preventDefault();
@@ -53,7 +58,9 @@ function PlatformSignIn() {
           <button type="submit" disabled={signIn.isPending}>
             Sign in as the platform operator
           </button>
-          {signIn.isError && <p role="alert">{signIn.error instanceof ApiProblem && signIn.error.status === 401 ? 'That is not the platform token.' : signIn.error.message}</p>}
+          {signIn.isError && (
+            <p role="alert">{signIn.error instanceof ApiProblem && signIn.error.status === 401 ? 'That is not the platform token.' : signIn.error.message}</p>
+          )}
         </form>
       </section>
     </main>

@@ -94,14 +94,20 @@ export function PlatformAlerts() {
 /** /platform/alerts/<id>: the link the pager sends for a platform-owned alert. */
 export function PlatformAlert({ id }: { id: string }) {
   const act = useAlertActions();
-  const alert = useQuery({ queryKey: ['platform-alerts', 'one', id], queryFn: () => api<PlatformAlertView>('GET', `/v1/platform/alerts/${id}`), refetchInterval: ALERT_POLL_MS });
+  const alert = useQuery({
+    queryKey: ['platform-alerts', 'one', id],
+    queryFn: () => api<PlatformAlertView>('GET', `/v1/platform/alerts/${id}`),
+    refetchInterval: ALERT_POLL_MS,
+  });
   return (
     <section aria-labelledby="platform-alert-heading">
       <h2 id="platform-alert-heading">Alert {id}</h2>
       <p>
         <Link href="/">All alerts</Link>
       </p>
-      {alert.isError && <p role="alert">{alert.error instanceof ApiProblem && alert.error.status === 404 ? 'There is no alert with this id.' : alert.error.message}</p>}
+      {alert.isError && (
+        <p role="alert">{alert.error instanceof ApiProblem && alert.error.status === 404 ? 'There is no alert with this id.' : alert.error.message}</p>
+      )}
       {alert.data && (
         <>
           <dl className="facts" data-testid="platform-alert">
@@ -125,7 +131,9 @@ export function PlatformAlert({ id }: { id: string }) {
               {alert.data.resource.type} <code>{alert.data.resource.id || '—'}</code>
             </dd>
             <dt>By whom, from where</dt>
-            <dd>{[alert.data.details.actorType, alert.data.details.actorId, alert.data.details.ip].filter((v) => v !== null && v !== undefined).join(' ') || '—'}</dd>
+            <dd>
+              {[alert.data.details.actorType, alert.data.details.actorId, alert.data.details.ip].filter((v) => v !== null && v !== undefined).join(' ') || '—'}
+            </dd>
             <dt>When</dt>
             <dd>{raisedInWords(alert.data)}</dd>
             <dt>State</dt>

@@ -32,7 +32,9 @@ export function Risk({ role }: { role: Session['role'] }) {
       <h2 id="risk-heading">Risk</h2>
       <p data-testid="platform-kill-state" className={w.platformKillSwitch.engaged ? 'engaged' : undefined}>
         Platform kill switch:{' '}
-        {w.platformKillSwitch.engaged ? `engaged by the platform operator since ${when(w.platformKillSwitch.engagedAt)}: no orders are routed in any workspace` : 'off'}
+        {w.platformKillSwitch.engaged
+          ? `engaged by the platform operator since ${when(w.platformKillSwitch.engagedAt)}: no orders are routed in any workspace`
+          : 'off'}
       </p>
       <p data-testid="kill-state" className={w.killSwitch.engaged ? 'engaged' : undefined}>
         Kill switch: {w.killSwitch.engaged ? `engaged (${w.killSwitch.reason})` : 'off'}
@@ -47,7 +49,14 @@ export function Risk({ role }: { role: Session['role'] }) {
             form.reset();
           }}
         >
-          <Field label={w.killSwitch.engaged ? 'Why release it' : 'Why engage it'} name="reason" required maxLength={500} autoComplete="off" error={kill.error} />
+          <Field
+            label={w.killSwitch.engaged ? 'Why release it' : 'Why engage it'}
+            name="reason"
+            required
+            maxLength={500}
+            autoComplete="off"
+            error={kill.error}
+          />
           <button type="submit" className="kill" disabled={kill.isPending}>
             {w.killSwitch.engaged ? 'Release kill switch' : 'Engage kill switch'}
           </button>

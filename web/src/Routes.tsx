@@ -35,7 +35,17 @@ function parseSymbolMap(text: string): Record<string, string> {
 }
 
 /** A route's form: new (which source's signals go to which connection), or `route` edited (sizing, symbol map, limits). */
-export function RouteForm({ sources, connections, route, onDone }: { sources: SourceView[]; connections: ConnectionView[]; route?: RouteView; onDone?: () => void }) {
+export function RouteForm({
+  sources,
+  connections,
+  route,
+  onDone,
+}: {
+  sources: SourceView[];
+  connections: ConnectionView[];
+  route?: RouteView;
+  onDone?: () => void;
+}) {
   const queries = useQueryClient();
   const saved = () => {
     void queries.invalidateQueries({ queryKey: ['routes'] });
@@ -53,7 +63,11 @@ export function RouteForm({ sources, connections, route, onDone }: { sources: So
         event.preventDefault();
         const data = new FormData(event.currentTarget);
         const text = (name: string) => String(data.get(name) ?? '').trim();
-        const limits = { maxQuantity: text('limits.maxQuantity') || undefined, maxNotional: text('limits.maxNotional') || undefined, maxOrdersPerMinute: text('limits.maxOrdersPerMinute') ? Number(text('limits.maxOrdersPerMinute')) : undefined };
+        const limits = {
+          maxQuantity: text('limits.maxQuantity') || undefined,
+          maxNotional: text('limits.maxNotional') || undefined,
+          maxOrdersPerMinute: text('limits.maxOrdersPerMinute') ? Number(text('limits.maxOrdersPerMinute')) : undefined,
+        };
         const common = {
           sizing: { mode: text('sizing.mode') as SizingMode, value: text('sizing.value') },
           symbolMap: parseSymbolMap(text('symbolMap')),
@@ -65,7 +79,10 @@ export function RouteForm({ sources, connections, route, onDone }: { sources: So
       }}
     >
       {route ? (
-        <h3>Edit the route {sources.find((s) => s.id === route.sourceId)?.name ?? route.sourceId} → {connections.find((c) => c.id === route.connectionId)?.label ?? route.connectionId}</h3>
+        <h3>
+          Edit the route {sources.find((s) => s.id === route.sourceId)?.name ?? route.sourceId} →{' '}
+          {connections.find((c) => c.id === route.connectionId)?.label ?? route.connectionId}
+        </h3>
       ) : (
         <>
           <label>
@@ -103,11 +120,28 @@ export function RouteForm({ sources, connections, route, onDone }: { sources: So
       <Field label="Sizing value" name="sizing.value" defaultValue={route?.sizing.value ?? '1'} required inputMode="decimal" error={save.error} />
       <label>
         Symbol map (one per line: signal ticker=broker symbol)
-        <textarea name="symbolMap" rows={2} placeholder="NASDAQ:AAPL=AAPL" defaultValue={route ? Object.entries(route.symbolMap).map(([from, to]) => `${from}=${to}`).join('\n') : ''} />
+        <textarea
+          name="symbolMap"
+          rows={2}
+          placeholder="NASDAQ:AAPL=AAPL"
+          defaultValue={
+            route
+              ? Object.entries(route.symbolMap)
+                  .map(([from, to]) => `${from}=${to}`)
+                  .join('\n')
+              : ''
+          }
+        />
       </label>
       <Field label="Max quantity per order" name="limits.maxQuantity" inputMode="decimal" defaultValue={limit(route?.limits.maxQuantity)} error={save.error} />
       <Field label="Max notional per order" name="limits.maxNotional" inputMode="decimal" defaultValue={limit(route?.limits.maxNotional)} error={save.error} />
-      <Field label="Max orders per minute" name="limits.maxOrdersPerMinute" inputMode="numeric" defaultValue={limit(route?.limits.maxOrdersPerMinute)} error={save.error} />
+      <Field
+        label="Max orders per minute"
+        name="limits.maxOrdersPerMinute"
+        inputMode="numeric"
+        defaultValue={limit(route?.limits.maxOrdersPerMinute)}
+        error={save.error}
+      />
       <label>
         <input type="checkbox" name="enabled" defaultChecked={route?.enabled ?? true} /> Enabled
       </label>
@@ -139,7 +173,12 @@ export function Routes({ canWrite }: { canWrite: boolean }) {
   return (
     <section aria-labelledby="routes-heading">
       <h2 id="routes-heading">Routes</h2>
-      {canWrite && (editing ? <RouteForm key={editing.id} sources={sources} connections={connections} route={editing} onDone={() => setEditing(null)} /> : <RouteForm sources={sources} connections={connections} />)}
+      {canWrite &&
+        (editing ? (
+          <RouteForm key={editing.id} sources={sources} connections={connections} route={editing} onDone={() => setEditing(null)} />
+        ) : (
+          <RouteForm sources={sources} connections={connections} />
+        ))}
       <Table caption="Routes in this workspace">
         <thead>
           <tr>
@@ -160,7 +199,11 @@ export function Routes({ canWrite }: { canWrite: boolean }) {
               <td>
                 {SIZING.find((s) => s.mode === r.sizing.mode)?.label ?? r.sizing.mode}: {r.sizing.value}
               </td>
-              <td>{Object.entries(r.symbolMap).map(([from, to]) => `${from} → ${to}`).join(', ') || 'as sent'}</td>
+              <td>
+                {Object.entries(r.symbolMap)
+                  .map(([from, to]) => `${from} → ${to}`)
+                  .join(', ') || 'as sent'}
+              </td>
               <td>{limitsInWords(r.limits)}</td>
               <td>{r.enabled ? 'enabled' : 'disabled'}</td>
               {canWrite && (
@@ -183,6 +226,10 @@ export function Routes({ canWrite }: { canWrite: boolean }) {
 }
 
 function limitsInWords(l: RouteView['limits']): string {
-  const parts = [l.maxQuantity && `at most ${l.maxQuantity} per order`, l.maxNotional && `at most ${l.maxNotional} notional`, l.maxOrdersPerMinute && `${l.maxOrdersPerMinute} orders a minute`].filter(Boolean);
+  const parts = [
+    l.maxQuantity && `at most ${l.maxQuantity} per order`,
+    l.maxNotional && `at most ${l.maxNotional} notional`,
+    l.maxOrdersPerMinute && `${l.maxOrdersPerMinute} orders a minute`,
+  ].filter(Boolean);
   return parts.join(', ') || 'workspace limits only';
 }

@@ -48,7 +48,11 @@ export function Sources({ canWrite, canTest }: { canWrite: boolean; canTest: boo
             const listed = String(data.get('allowedIps') ?? '')
               .split(/[\s,]+/)
               .filter(Boolean);
-            create.mutate({ name: String(data.get('name')), auth: data.get('auth') === 'token' ? 'token' : 'hmac', allowedIps: [...(data.get('tradingview') ? ['tradingview'] : []), ...listed] });
+            create.mutate({
+              name: String(data.get('name')),
+              auth: data.get('auth') === 'token' ? 'token' : 'hmac',
+              allowedIps: [...(data.get('tradingview') ? ['tradingview'] : []), ...listed],
+            });
           }}
         >
           <Field label="Name" name="name" required maxLength={200} error={create.error} />
@@ -64,7 +68,12 @@ export function Sources({ canWrite, canTest }: { canWrite: boolean; canTest: boo
           <label>
             <input type="checkbox" name="tradingview" defaultChecked /> Accept only TradingView's sender addresses
           </label>
-          <Field label="Also allow these addresses (IPs or CIDR ranges, comma-separated; empty: only the choice above)" name="allowedIps" autoComplete="off" error={create.error} />
+          <Field
+            label="Also allow these addresses (IPs or CIDR ranges, comma-separated; empty: only the choice above)"
+            name="allowedIps"
+            autoComplete="off"
+            error={create.error}
+          />
           <button type="submit" disabled={create.isPending}>
             Create source
           </button>

@@ -11,7 +11,8 @@ const FIELDS = ['ticker', 'action', 'price', 'quantity'];
 export function TestSignal({ sources, onSent }: { sources: SourceView[]; onSent?: (accepted: TestSignalAccepted) => void }) {
   const queries = useQueryClient();
   const send = useMutation({
-    mutationFn: ({ sourceId, body }: { sourceId: string; body: Record<string, string> }) => api<TestSignalAccepted>('POST', `/v1/sources/${sourceId}/test-signal`, body),
+    mutationFn: ({ sourceId, body }: { sourceId: string; body: Record<string, string> }) =>
+      api<TestSignalAccepted>('POST', `/v1/sources/${sourceId}/test-signal`, body),
     onSuccess: (accepted) => {
       void queries.invalidateQueries({ queryKey: ['signals'] });
       onSent?.(accepted);

@@ -55,7 +55,15 @@ export function Table({ caption, children }: { caption: string; children: ReactN
 export function CopyButton({ text, label }: { text: string; label: string }) {
   const [copied, setCopied] = useState(false);
   return (
-    <button type="button" onClick={() => void navigator.clipboard?.writeText(text).then(() => setCopied(true), () => setCopied(false))}>
+    <button
+      type="button"
+      onClick={() =>
+        void navigator.clipboard?.writeText(text).then(
+          () => setCopied(true),
+          () => setCopied(false),
+        )
+      }
+    >
       {copied ? `${label}: copied` : label}
     </button>
   );

@@ -19,7 +19,9 @@ export const alertListFilters = z.strictObject({
   owner: z
     .enum(['platform', 'workspace'])
     .optional()
-    .describe('Only alerts this owner handles: `platform` (security pages, handled by the platform on-call) or `workspace` (operational, handled by workspace admins).'),
+    .describe(
+      'Only alerts this owner handles: `platform` (security pages, handled by the platform on-call) or `workspace` (operational, handled by workspace admins).',
+    ),
 });
 export type AlertListFilter = z.infer<typeof alertListFilters>;
 /** The platform's list takes the same filters across every workspace. */
@@ -90,7 +92,7 @@ export const CHAIN_BREAKS = [
 ] as const;
 export type ChainBreak = (typeof CHAIN_BREAKS)[number];
 
-const verifiedFrom = z.int().describe('The first event this run reread (the checkpoint\'s own event when since_checkpoint).');
+const verifiedFrom = z.int().describe("The first event this run reread (the checkpoint's own event when since_checkpoint).");
 
 export const auditVerificationViewSchema = z.union([
   z.object({

@@ -55,10 +55,7 @@ export interface ClaimedDelivery extends Omit<AlertNotice, 'link'> {
   attempts: number;
 }
 
-export type DeliveryResult =
-  | { status: 'delivered' }
-  | { status: 'pending'; retryInMs: number; error: string }
-  | { status: 'failed'; error: string };
+export type DeliveryResult = { status: 'delivered' } | { status: 'pending'; retryInMs: number; error: string } | { status: 'failed'; error: string };
 
 type ClaimRow = {
   id: string;

@@ -31,10 +31,7 @@ export function alertLink(publicBaseUrl: string, alert: Pick<AlertNotice['alert'
 }
 
 /** `retry` on 429, 5xx and network failures; `failed` (no retry) on any other refusal. */
-export type DeliveryOutcome =
-  | { kind: 'delivered' }
-  | { kind: 'retry'; error: string; retryAfterMs?: number }
-  | { kind: 'failed'; error: string };
+export type DeliveryOutcome = { kind: 'delivered' } | { kind: 'retry'; error: string; retryAfterMs?: number } | { kind: 'failed'; error: string };
 
 export interface PagerChannel {
   readonly name: PagerChannelName;

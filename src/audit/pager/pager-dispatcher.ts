@@ -51,7 +51,14 @@ export class PagerDispatcher extends LoopingService {
 
   private async attempt(claim: ClaimedDelivery): Promise<void> {
     const result = await this.deliver(claim);
-    const log = { deliveryId: claim.deliveryId, alertId: claim.alert.id, workspaceId: claim.alert.workspaceId, channel: claim.channel, action: claim.action, attempt: claim.attempts };
+    const log = {
+      deliveryId: claim.deliveryId,
+      alertId: claim.alert.id,
+      workspaceId: claim.alert.workspaceId,
+      channel: claim.channel,
+      action: claim.action,
+      attempt: claim.attempts,
+    };
     if (result.status === 'delivered') this.logger.info(log, 'alert delivered');
     else this.logger.warn({ ...log, error: result.error, status: result.status }, 'alert delivery failed');
     await this.tenantDb.runRaw(claim.alert.workspaceId, (client) => this.alerts.finish(client, claim, result));
@@ -61,7 +68,9 @@ export class PagerDispatcher extends LoopingService {
     const channel = this.channels.get(claim.channel);
     if (!channel) return { status: 'failed', error: `channel ${claim.channel} is no longer configured` };
     const notice = { ...claim, link: alertLink(this.config.http.publicBaseUrl, claim.alert) };
-    const outcome: DeliveryOutcome = await channel.deliver(notice).catch((err: unknown) => ({ kind: 'retry', error: `unexpected error (${(err as Error).name})` }));
+    const outcome: DeliveryOutcome = await channel
+      .deliver(notice)
+      .catch((err: unknown) => ({ kind: 'retry', error: `unexpected error (${(err as Error).name})` }));
     if (outcome.kind === 'delivered') return { status: 'delivered' };
     if (outcome.kind === 'failed') return { status: 'failed', error: outcome.error };
     const { baseDelayMs, maxDelayMs, maxAttempts } = this.tuning.dispatcher;

@@ -27,7 +27,8 @@ export function alpacaOrderBody(order: OrderRequest): Record<string, unknown> {
     // Both exits make a bracket; a single exit is a one-triggers-other order.
     body.order_class = order.takeProfit !== undefined && order.stopLoss !== undefined ? 'bracket' : 'oto';
     if (order.takeProfit !== undefined) body.take_profit = { limit_price: order.takeProfit };
-    if (order.stopLoss !== undefined) body.stop_loss = { stop_price: order.stopLoss, ...(order.stopLossLimit !== undefined && { limit_price: order.stopLossLimit }) };
+    if (order.stopLoss !== undefined)
+      body.stop_loss = { stop_price: order.stopLoss, ...(order.stopLossLimit !== undefined && { limit_price: order.stopLossLimit }) };
   }
   return body;
 }

@@ -198,7 +198,12 @@ export class AlpacaAdapter implements BrokerAdapter {
 }
 
 function keyRefused(status: number): BrokerError {
-  return new BrokerError('credentials_invalid', BROKER, `Alpaca refused the API key (HTTP ${status}): check the key id and secret and the paper/live environment`, status);
+  return new BrokerError(
+    'credentials_invalid',
+    BROKER,
+    `Alpaca refused the API key (HTTP ${status}): check the key id and secret and the paper/live environment`,
+    status,
+  );
 }
 
 function brokerMessage(res: BrokerHttpResponse, creds: AlpacaCredentials): string {

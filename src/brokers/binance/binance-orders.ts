@@ -12,7 +12,11 @@ const AVERAGE_DECIMALS = 8;
 
 /** `BINANCE:BTCUSDT`, `btc/usdt`, `BTC-USDT` → `BTCUSDT`; undefined when no Binance symbol remains. */
 export function binanceSymbol(symbol: string): string | undefined {
-  const plain = symbol.trim().toUpperCase().replace(/^[A-Z0-9_]+:/, '').replace(/[/-]/g, '');
+  const plain = symbol
+    .trim()
+    .toUpperCase()
+    .replace(/^[A-Z0-9_]+:/, '')
+    .replace(/[/-]/g, '');
   return BINANCE_SYMBOL.test(plain) ? plain : undefined;
 }
 
@@ -109,6 +113,14 @@ function scaled(value: string): { units: bigint; scale: number } {
 /** An executionReport as an order update: it carries the cumulative fill (z, Z), so it reads like an order lookup. */
 export function binanceExecutionEvent(report: BinanceExecutionReport): BrokerStreamEvent {
   const clientOrderId = report.X === 'CANCELED' && report.C ? report.C : report.c;
-  const order: BinanceOrder = { symbol: report.s, orderId: report.i, clientOrderId, status: report.X, executedQty: report.z, cummulativeQuoteQty: report.Z, updateTime: report.T };
+  const order: BinanceOrder = {
+    symbol: report.s,
+    orderId: report.i,
+    clientOrderId,
+    status: report.X,
+    executedQty: report.z,
+    cummulativeQuoteQty: report.Z,
+    updateTime: report.T,
+  };
   return { clientOrderId, state: binanceOrderState(order) };
 }

@@ -31,22 +31,34 @@ export class BinanceStreamClient implements BrokerStreamClient {
     const payload = `apiKey=${creds.apiKey}&timestamp=${Date.now()}`;
     const signature = createHmac('sha256', creds.apiSecret).update(payload).digest('hex');
     // The only request this stream sends: the key id and a signature, never the secret.
-    const subscribe = JSON.stringify({ id, method: 'userDataStream.subscribe.signature', params: { ...Object.fromEntries(new URLSearchParams(payload)), signature } });
-    const options = { url: this.urls[environment], broker: BROKER, label: 'the Binance user data stream', timeoutMs: this.timeoutMs };
-    return openSocketStream(options, handlers, (session) => session.send(subscribe), (json, session) => {
-      const response = responseSchema.safeParse(json);
-      if (response.success && response.data.id === id) {
-        if (response.data.status === 200) return session.confirm();
-        const code = response.data.error?.code ?? 0;
-        return session.fail(KEY_REFUSED.has(code)
-          ? new BrokerError('credentials_invalid', BROKER, `Binance refused the key on the user data stream (code ${code})`)
-          : new BrokerError('transient', BROKER, `Binance refused the user data stream subscription (status ${response.data.status}, code ${code})`));
-      }
-      const pushed = eventSchema.safeParse(json);
-      if (!pushed.success || !session.live) return;
-      if (pushed.data.event.e === 'eventStreamTerminated') return session.fail(new BrokerError('transient', BROKER, 'Binance terminated the user data stream'));
-      const report = binanceExecutionReportSchema.safeParse(pushed.data.event);
-      if (report.success) handlers.onEvent(binanceExecutionEvent(report.data));
+    const subscribe = JSON.stringify({
+      id,
+      method: 'userDataStream.subscribe.signature',
+      params: { ...Object.fromEntries(new URLSearchParams(payload)), signature },
     });
+    const options = { url: this.urls[environment], broker: BROKER, label: 'the Binance user data stream', timeoutMs: this.timeoutMs };
+    return openSocketStream(
+      options,
+      handlers,
+      (session) => session.send(subscribe),
+      (json, session) => {
+        const response = responseSchema.safeParse(json);
+        if (response.success && response.data.id === id) {
+          if (response.data.status === 200) return session.confirm();
+          const code = response.data.error?.code ?? 0;
+          return session.fail(
+            KEY_REFUSED.has(code)
+              ? new BrokerError('credentials_invalid', BROKER, `Binance refused the key on the user data stream (code ${code})`)
+              : new BrokerError('transient', BROKER, `Binance refused the user data stream subscription (status ${response.data.status}, code ${code})`),
+          );
+        }
+        const pushed = eventSchema.safeParse(json);
+        if (!pushed.success || !session.live) return;
+        if (pushed.data.event.e === 'eventStreamTerminated')
+          return session.fail(new BrokerError('transient', BROKER, 'Binance terminated the user data stream'));
+        const report = binanceExecutionReportSchema.safeParse(pushed.data.event);
+        if (report.success) handlers.onEvent(binanceExecutionEvent(report.data));
+      },
+    );
   }
 }

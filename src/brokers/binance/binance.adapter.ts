@@ -1,6 +1,18 @@
 import { createHmac } from 'node:crypto';
 import type { z } from 'zod';
-import type { AccountSummary, BrokerAdapter, BrokerCredentials, BrokerEnvironment, BrokerOrderState, HeldPosition, OrderAck, OrderLookup, OrderRequest, PermissionReport, Position } from '../broker-adapter';
+import type {
+  AccountSummary,
+  BrokerAdapter,
+  BrokerCredentials,
+  BrokerEnvironment,
+  BrokerOrderState,
+  HeldPosition,
+  OrderAck,
+  OrderLookup,
+  OrderRequest,
+  PermissionReport,
+  Position,
+} from '../broker-adapter';
 import { BrokerError } from '../broker-error';
 import type { BrokerHttp, BrokerHttpResponse } from '../broker-http';
 import { acceptedOrThrow, assertOrderValues, keyHint, parseBrokerBody, parseCredentials, replayedOrder, safeBrokerText } from '../broker-values';
@@ -180,7 +192,13 @@ export class BinanceAdapter implements BrokerAdapter {
   }
 
   /** A SIGNED request: HMAC-SHA256 (hex) of the exact parameter string sent, in the body for POST, else in the query. */
-  private signed(creds: BinanceCredentials, environment: BrokerEnvironment, method: Method, path: string, params: Record<string, string>): Promise<BrokerHttpResponse> {
+  private signed(
+    creds: BinanceCredentials,
+    environment: BrokerEnvironment,
+    method: Method,
+    path: string,
+    params: Record<string, string>,
+  ): Promise<BrokerHttpResponse> {
     const http = this.hosts[environment];
     const query = new URLSearchParams(params);
     query.set('recvWindow', RECV_WINDOW);

@@ -11,7 +11,11 @@ const PRODUCT_ID = /^[A-Z0-9]{1,12}-[A-Z0-9]{1,12}$/;
 
 /** `COINBASE:BTCUSD`, `btc/usd`, `BTCUSD` → `BTC-USD`; undefined when no product id can be made of it. */
 export function productId(symbol: string): string | undefined {
-  const plain = symbol.trim().toUpperCase().replace(/^[A-Z0-9_]+:/, '').replace('/', '-');
+  const plain = symbol
+    .trim()
+    .toUpperCase()
+    .replace(/^[A-Z0-9_]+:/, '')
+    .replace('/', '-');
   if (PRODUCT_ID.test(plain)) return plain;
   const quote = QUOTE_CURRENCIES.find((q) => plain.endsWith(q) && plain.length > q.length);
   const id = quote && `${plain.slice(0, -quote.length)}-${quote}`;
@@ -110,6 +114,12 @@ export function coinbaseOrderState(order: CoinbaseOrder): BrokerOrderState {
 
 /** A `user` channel order as an order update, read as an order lookup reads the same cumulative fill. */
 export function coinbaseStreamEvent(order: CoinbaseStreamOrder): BrokerStreamEvent {
-  const state = coinbaseOrderState({ order_id: order.order_id, client_order_id: order.client_order_id, status: order.status, filled_size: order.cumulative_quantity, average_filled_price: order.avg_price });
+  const state = coinbaseOrderState({
+    order_id: order.order_id,
+    client_order_id: order.client_order_id,
+    status: order.status,
+    filled_size: order.cumulative_quantity,
+    average_filled_price: order.avg_price,
+  });
   return { clientOrderId: order.client_order_id, state };
 }

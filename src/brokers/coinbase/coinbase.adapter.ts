@@ -1,5 +1,16 @@
 import type { z } from 'zod';
-import type { AccountSummary, BrokerAdapter, BrokerCredentials, BrokerOrderState, HeldPosition, OrderAck, OrderLookup, OrderRequest, PermissionReport, Position } from '../broker-adapter';
+import type {
+  AccountSummary,
+  BrokerAdapter,
+  BrokerCredentials,
+  BrokerOrderState,
+  HeldPosition,
+  OrderAck,
+  OrderLookup,
+  OrderRequest,
+  PermissionReport,
+  Position,
+} from '../broker-adapter';
 import { BrokerError } from '../broker-error';
 import type { BrokerHttp, BrokerHttpResponse } from '../broker-http';
 import { assertOrderValues, keyHint, parseBrokerBody, parseCredentials, safeBrokerText } from '../broker-values';
@@ -85,7 +96,10 @@ export class CoinbaseAdapter implements BrokerAdapter {
     const e = created.error_response ?? {};
     // `error` is often UNKNOWN_FAILURE_REASON while a more specific reason code sits next to it.
     const code = [e.error, e.new_order_failure_reason, e.preview_failure_reason].find((c) => c && !c.startsWith('UNKNOWN_'));
-    const reason = [code, e.message].map((text) => safeBrokerText(text, creds)).filter(Boolean).join(': ');
+    const reason = [code, e.message]
+      .map((text) => safeBrokerText(text, creds))
+      .filter(Boolean)
+      .join(': ');
     throw new BrokerError('rejected', BROKER, `Coinbase rejected the order: ${reason || 'no reason given'}`);
   }
 

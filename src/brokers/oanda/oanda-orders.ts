@@ -13,7 +13,11 @@ const TIMES_IN_FORCE = { gtc: 'GTC', day: 'GFD', ioc: 'IOC', fok: 'FOK' } as con
  * map to that form; undefined when no instrument can be made of it.
  */
 export function oandaInstrumentName(symbol: string): string | undefined {
-  const s = symbol.trim().toUpperCase().replace(/^[A-Z0-9_]+:/, '').replace('/', '_');
+  const s = symbol
+    .trim()
+    .toUpperCase()
+    .replace(/^[A-Z0-9_]+:/, '')
+    .replace('/', '_');
   if (/^[A-Z]{6}$/.test(s)) return `${s.slice(0, 3)}_${s.slice(3)}`;
   if (/^[A-Z0-9]{2,12}_[A-Z0-9]{2,12}$/.test(s)) return s;
   return undefined;
@@ -41,8 +45,10 @@ export function oandaOrderBody(order: OrderRequest): { order: Record<string, unk
   };
   if (order.type === 'limit') body.price = order.limitPrice;
   if (order.type === 'stop') body.price = order.stopPrice;
-  if (order.stopLossLimit !== undefined) throw new BrokerError('unsupported_order_type', BROKER, 'OANDA stop-losses have no limit price: send a stop or a trailing stop');
-  if (order.trailPercent !== undefined) throw new BrokerError('unsupported_order_type', BROKER, 'OANDA trailing stops trail by a price distance: send trailAmount, not trailPercent');
+  if (order.stopLossLimit !== undefined)
+    throw new BrokerError('unsupported_order_type', BROKER, 'OANDA stop-losses have no limit price: send a stop or a trailing stop');
+  if (order.trailPercent !== undefined)
+    throw new BrokerError('unsupported_order_type', BROKER, 'OANDA trailing stops trail by a price distance: send trailAmount, not trailPercent');
   if (order.takeProfit !== undefined) body.takeProfitOnFill = { price: order.takeProfit };
   if (order.stopLoss !== undefined) body.stopLossOnFill = { price: order.stopLoss };
   if (order.trailAmount !== undefined) body.trailingStopLossOnFill = { distance: order.trailAmount };

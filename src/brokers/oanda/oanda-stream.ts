@@ -42,7 +42,8 @@ export class OandaStreamClient implements BrokerStreamClient {
     }
     if (res.statusCode !== 200) {
       await res.body.dump().catch(() => undefined);
-      if (res.statusCode === 401 || res.statusCode === 403) throw new BrokerError('credentials_invalid', BROKER, `OANDA refused the token on the transaction stream (HTTP ${res.statusCode})`, res.statusCode);
+      if (res.statusCode === 401 || res.statusCode === 403)
+        throw new BrokerError('credentials_invalid', BROKER, `OANDA refused the token on the transaction stream (HTTP ${res.statusCode})`, res.statusCode);
       throw new BrokerError('transient', BROKER, `the OANDA transaction stream answered HTTP ${res.statusCode}`, res.statusCode);
     }
     let closed = false;

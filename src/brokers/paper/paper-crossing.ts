@@ -19,7 +19,8 @@ export interface Quote {
  */
 export function crossingFill<Q extends Quote>(order: RestingOrder, quotes: Q[]): Q | undefined {
   const buy = order.side === 'buy';
-  const withinLimit = (q: Quote) => order.limitPrice !== null && (buy ? Number(q.price) <= Number(order.limitPrice) : Number(q.price) >= Number(order.limitPrice));
+  const withinLimit = (q: Quote) =>
+    order.limitPrice !== null && (buy ? Number(q.price) <= Number(order.limitPrice) : Number(q.price) >= Number(order.limitPrice));
   const reachesStop = (q: Quote) => order.stopPrice !== null && (buy ? Number(q.price) >= Number(order.stopPrice) : Number(q.price) <= Number(order.stopPrice));
   switch (order.orderType) {
     case 'limit':

@@ -2,8 +2,20 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { TenantDb } from '../../database/tenant-db';
 import type {
-  AccountSummary, BracketRole, BrokerAdapter, BrokerCredentials, BrokerEnvironment, BrokerLeg, BrokerOrderState, HeldPosition, OrderAck, OrderLookup, OrderRequest, OrderType,
-  PermissionReport, Position,
+  AccountSummary,
+  BracketRole,
+  BrokerAdapter,
+  BrokerCredentials,
+  BrokerEnvironment,
+  BrokerLeg,
+  BrokerOrderState,
+  HeldPosition,
+  OrderAck,
+  OrderLookup,
+  OrderRequest,
+  OrderType,
+  PermissionReport,
+  Position,
 } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
 import { crossingFill } from './paper-crossing';
@@ -68,7 +80,12 @@ export class PaperAdapter implements BrokerAdapter {
     return this.db.runRaw(workspaceId, async (client) => {
       // The signal's price is the symbol's latest price: it may fill orders resting since before it.
       if (order.referencePrice) {
-        await client.query('INSERT INTO paper_quotes (workspace_id, connection_id, symbol, price) VALUES ($1, $2, $3, $4)', [workspaceId, order.connectionId, order.symbol, order.referencePrice]);
+        await client.query('INSERT INTO paper_quotes (workspace_id, connection_id, symbol, price) VALUES ($1, $2, $3, $4)', [
+          workspaceId,
+          order.connectionId,
+          order.symbol,
+          order.referencePrice,
+        ]);
         await this.fillCrossed(client, workspaceId, order.connectionId, order.symbol);
       }
       const inserted = await client.query<PaperOrderRow>(
@@ -77,9 +94,23 @@ export class PaperAdapter implements BrokerAdapter {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
          ON CONFLICT (connection_id, client_order_id) DO NOTHING
          RETURNING ${ROW_COLUMNS}`,
-        [randomUUID(), workspaceId, order.connectionId, order.clientOrderId, order.symbol, order.side, order.type, order.quantity,
-          order.limitPrice ?? null, order.stopPrice ?? null, fillPrice ? 'filled' : 'accepted', fillPrice ?? null,
-          order.takeProfit ?? null, order.stopLoss ?? null, order.stopLossLimit ?? null],
+        [
+          randomUUID(),
+          workspaceId,
+          order.connectionId,
+          order.clientOrderId,
+          order.symbol,
+          order.side,
+          order.type,
+          order.quantity,
+          order.limitPrice ?? null,
+          order.stopPrice ?? null,
+          fillPrice ? 'filled' : 'accepted',
+          fillPrice ?? null,
+          order.takeProfit ?? null,
+          order.stopLoss ?? null,
+          order.stopLossLimit ?? null,
+        ],
       );
       const row = inserted.rows[0] ?? (await this.findRow(client, order.connectionId, order.clientOrderId))!;
       if (inserted.rowCount !== 0 && fillPrice) {
@@ -123,7 +154,10 @@ export class PaperAdapter implements BrokerAdapter {
     // An order a price crossed before the cancel arrived has filled: it is not canceled.
     const result = await this.db.runRaw(workspaceId, async (client) => {
       await this.fillCrossed(client, workspaceId, connectionId, symbol);
-      return client.query(`UPDATE paper_orders SET status = 'canceled' WHERE connection_id = $1 AND symbol = $2 AND status = 'accepted'`, [connectionId, symbol]);
+      return client.query(`UPDATE paper_orders SET status = 'canceled' WHERE connection_id = $1 AND symbol = $2 AND status = 'accepted'`, [
+        connectionId,
+        symbol,
+      ]);
     });
     return result.rowCount ?? 0;
   }
@@ -198,7 +232,14 @@ export class PaperAdapter implements BrokerAdapter {
     return undefined;
   }
 
-  private async addPosition(client: { query: TenantQuery }, workspaceId: string, connectionId: string, symbol: string, side: 'buy' | 'sell', quantity: string): Promise<void> {
+  private async addPosition(
+    client: { query: TenantQuery },
+    workspaceId: string,
+    connectionId: string,
+    symbol: string,
+    side: 'buy' | 'sell',
+    quantity: string,
+  ): Promise<void> {
     await client.query(
       `INSERT INTO paper_positions (workspace_id, connection_id, symbol, quantity) VALUES ($1, $2, $3, $4)
        ON CONFLICT (connection_id, symbol) DO UPDATE SET quantity = paper_positions.quantity + EXCLUDED.quantity`,
@@ -227,8 +268,18 @@ export class PaperAdapter implements BrokerAdapter {
    * opens its legs. True when legs were opened.
    */
   private async fillRound(client: { query: TenantQuery }, workspaceId: string, connectionId: string, symbol?: string): Promise<boolean> {
-    const { rows: resting } = await client.query<{ id: string; symbol: string; side: 'buy' | 'sell'; order_type: string; quantity: string; limit_price: string | null;
-      stop_price: string | null; created_at: Date; parent_id: string | null; has_legs: boolean }>(
+    const { rows: resting } = await client.query<{
+      id: string;
+      symbol: string;
+      side: 'buy' | 'sell';
+      order_type: string;
+      quantity: string;
+      limit_price: string | null;
+      stop_price: string | null;
+      created_at: Date;
+      parent_id: string | null;
+      has_legs: boolean;
+    }>(
       `SELECT id, symbol, side, order_type, quantity::text, limit_price::text, stop_price::text, created_at, parent_id,
               (take_profit IS NOT NULL OR stop_loss IS NOT NULL) AS has_legs FROM paper_orders
         WHERE connection_id = $1 AND status = 'accepted' AND ($2::text IS NULL OR symbol = $2) ORDER BY created_at, id FOR UPDATE`,
@@ -242,8 +293,13 @@ export class PaperAdapter implements BrokerAdapter {
     const crossed = resting
       .map((order) => {
         // `seq`: the quote's place in time; `at` (a JS Date) drops the microseconds that tell quotes of one millisecond apart.
-        const after = quotes.map((q, seq) => ({ price: q.price, at: q.quoted_at, seq, symbol: q.symbol })).filter((q) => q.symbol === order.symbol && q.at > order.created_at);
-        return { order, fill: crossingFill({ side: order.side, orderType: order.order_type, limitPrice: order.limit_price, stopPrice: order.stop_price }, after) };
+        const after = quotes
+          .map((q, seq) => ({ price: q.price, at: q.quoted_at, seq, symbol: q.symbol }))
+          .filter((q) => q.symbol === order.symbol && q.at > order.created_at);
+        return {
+          order,
+          fill: crossingFill({ side: order.side, orderType: order.order_type, limitPrice: order.limit_price, stopPrice: order.stop_price }, after),
+        };
       })
       .filter((c): c is typeof c & { fill: NonNullable<typeof c.fill> } => c.fill !== undefined)
       .sort((a, b) => a.fill.seq - b.fill.seq);
@@ -255,7 +311,10 @@ export class PaperAdapter implements BrokerAdapter {
       await this.addPosition(client, workspaceId, connectionId, order.symbol, order.side, order.quantity);
       if (order.parent_id) {
         closedBrackets.add(order.parent_id);
-        await client.query(`UPDATE paper_orders SET status = 'canceled' WHERE parent_id = $1 AND id <> $2 AND status = 'accepted'`, [order.parent_id, order.id]);
+        await client.query(`UPDATE paper_orders SET status = 'canceled' WHERE parent_id = $1 AND id <> $2 AND status = 'accepted'`, [
+          order.parent_id,
+          order.id,
+        ]);
       } else if (order.has_legs) {
         await this.openLegs(client, order.id, fill.at);
         opened = true;
@@ -300,10 +359,10 @@ export class PaperAdapter implements BrokerAdapter {
   }
 
   private async findRow(client: { query: TenantQuery }, connectionId: string, clientOrderId: string): Promise<PaperOrderRow | undefined> {
-    const { rows } = await client.query<PaperOrderRow>(
-      `SELECT ${ROW_COLUMNS} FROM paper_orders WHERE connection_id = $1 AND client_order_id = $2`,
-      [connectionId, clientOrderId],
-    );
+    const { rows } = await client.query<PaperOrderRow>(`SELECT ${ROW_COLUMNS} FROM paper_orders WHERE connection_id = $1 AND client_order_id = $2`, [
+      connectionId,
+      clientOrderId,
+    ]);
     return rows[0];
   }
 }
@@ -326,7 +385,12 @@ function stateOf(row: PaperOrderRow): BrokerOrderState {
   if (row.status !== 'filled' || !row.fill_price) {
     return { brokerOrderId: row.id, status: row.status, filledQuantity: '0', reason: row.status === 'canceled' ? 'canceled' : undefined };
   }
-  const fill = { brokerFillId: row.id, quantity: normalize(row.quantity), price: normalize(row.fill_price), time: (row.filled_at ?? row.created_at).toISOString() };
+  const fill = {
+    brokerFillId: row.id,
+    quantity: normalize(row.quantity),
+    price: normalize(row.fill_price),
+    time: (row.filled_at ?? row.created_at).toISOString(),
+  };
   return { brokerOrderId: row.id, status: 'filled', filledQuantity: fill.quantity, averagePrice: fill.price, fills: [fill] };
 }
 

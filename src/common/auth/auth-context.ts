@@ -43,5 +43,4 @@ export interface PlatformContext {
 
 /** What the bearer strategy resolves a token to, before the route's requirements are checked. */
 export type Principal =
-  | { kind: 'workspace'; workspaceId: string; actor: AuthContext['actor']; memberId: string; role: Role; jwt?: MemberJwtId }
-  | { kind: 'platform' };
+  { kind: 'workspace'; workspaceId: string; actor: AuthContext['actor']; memberId: string; role: Role; jwt?: MemberJwtId } | { kind: 'platform' };

@@ -20,7 +20,11 @@ export class OutboundAllowList {
     for (const entry of entries.map((e) => e.toLowerCase())) {
       if (ipaddr.isValidCIDR(entry)) {
         const [network, bits] = ipaddr.parseCIDR(entry);
-        this.ranges.push(network.kind() === 'ipv6' && (network as ipaddr.IPv6).isIPv4MappedAddress() ? [(network as ipaddr.IPv6).toIPv4Address(), Math.max(0, bits - 96)] : [network, bits]);
+        this.ranges.push(
+          network.kind() === 'ipv6' && (network as ipaddr.IPv6).isIPv4MappedAddress()
+            ? [(network as ipaddr.IPv6).toIPv4Address(), Math.max(0, bits - 96)]
+            : [network, bits],
+        );
       } else if (ipaddr.isValid(entry)) {
         const address = ipaddr.process(entry);
         this.ranges.push([address, address.kind() === 'ipv4' ? 32 : 128]);

@@ -1,12 +1,7 @@
 /** Refusals of the URL itself (422 at registration): the rest are failures of one request. */
 const URL_REFUSALS = ['url_invalid', 'url_not_https', 'url_has_credentials', 'url_unresolvable', 'url_private_address'] as const;
 
-export type OutboundErrorCode =
-  | (typeof URL_REFUSALS)[number]
-  | 'redirect_refused'
-  | 'response_too_large'
-  | 'outbound_timeout'
-  | 'outbound_network_error';
+export type OutboundErrorCode = (typeof URL_REFUSALS)[number] | 'redirect_refused' | 'response_too_large' | 'outbound_timeout' | 'outbound_network_error';
 
 /** Why the SSRF guard did not deliver. Messages name the host at most, never the URL (its path or query may hold a secret). */
 export class OutboundError extends Error {

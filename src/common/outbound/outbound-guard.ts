@@ -79,7 +79,10 @@ export class OutboundGuard {
       for (const { address } of addresses) {
         const range = nonPublicRange(address);
         if (range && !this.allow.allowsAddress(address)) {
-          throw new OutboundError('url_private_address', `the host ${host} ${literal ? 'is' : 'resolves to'} a non-public address (${range}); only an operator allowlist entry (OUTBOUND_ALLOW_HOSTS) admits it`);
+          throw new OutboundError(
+            'url_private_address',
+            `the host ${host} ${literal ? 'is' : 'resolves to'} a non-public address (${range}); only an operator allowlist entry (OUTBOUND_ALLOW_HOSTS) admits it`,
+          );
         }
       }
     }

@@ -13,7 +13,10 @@ export type ConnectionKillSwitchDto = z.infer<typeof connectionKillSwitchSchema>
 export const lossLimitsSchema = z.strictObject({
   dailyLossLimit: amount.nullable().describe("Largest loss of the connection's session P&L (realised + unrealised, in the account currency); null: none."),
   maxDrawdown: amount.nullable().describe("Largest fall of the session P&L from the session's high; null: none."),
-  action: z.enum(['block', 'flatten']).default('block').describe('On a breach: block new entries for the rest of the session, or flatten the connection and engage its kill switch.'),
+  action: z
+    .enum(['block', 'flatten'])
+    .default('block')
+    .describe('On a breach: block new entries for the rest of the session, or flatten the connection and engage its kill switch.'),
   sessionStart: z.string().regex(HH_MM, 'must be a wall-clock time HH:MM (00:00-23:59)').default('00:00'),
   sessionTimezone: z.string().max(64).refine(isTimeZone, 'must be an IANA time zone such as America/New_York').default('UTC'),
   reason,

@@ -33,7 +33,7 @@ export const connectionViewSchema = z.object({
       note: z.string(),
       details: z.record(z.string(), z.union([z.boolean(), z.string(), z.array(z.string())])),
     })
-    .describe('What onboarding learned about the key\'s reach.'),
+    .describe("What onboarding learned about the key's reach."),
   inspectedAt: z.iso.datetime(),
   createdAt: z.iso.datetime(),
   rotatedAt: z.iso.datetime().nullable(),
@@ -66,6 +66,6 @@ export const connectionViewSchema = z.object({
         .nullable(),
     })
     .nullable()
-    .describe('Daily loss / drawdown limits and the latest session\'s P&L as the worker last computed it; null when none set.'),
+    .describe("Daily loss / drawdown limits and the latest session's P&L as the worker last computed it; null when none set."),
 });
 export type ConnectionView = z.infer<typeof connectionViewSchema>;

@@ -34,13 +34,20 @@ const signed = (side: 'buy' | 'sell', q: bigint) => (side === 'buy' ? q : -q);
  * on its side) further past `maxPosition`, or open a symbol while `maxOpenPositions` are open already.
  * `afterClose`: an earlier leg of the signal closes the opposite position first (a reversal's open leg).
  */
-export function positionLimitRefusal(plan: OrderPlan, limits: PositionLimits, book: ConnectionBook, afterClose: boolean): { reason: string; limit: keyof PositionLimits } | undefined {
+export function positionLimitRefusal(
+  plan: OrderPlan,
+  limits: PositionLimits,
+  book: ConnectionBook,
+  afterClose: boolean,
+): { reason: string; limit: keyof PositionLimits } | undefined {
   if (plan.intent !== 'entry') return undefined;
   const held = book.positions.get(plan.symbol) ?? ZERO;
   const side = plan.side ?? (held > ZERO ? 'buy' : held < ZERO ? 'sell' : undefined);
   if (!side) return undefined; // an `add` with nothing open: the executor blocks it (no_position)
   const position = afterClose && held !== ZERO && held > ZERO !== (side === 'buy') ? ZERO : held;
-  const working = book.working.filter((w) => w.symbol === plan.symbol && w.side === side).reduce((sum, w) => sum + signed(side, parseDecimal(w.remaining)), ZERO);
+  const working = book.working
+    .filter((w) => w.symbol === plan.symbol && w.side === side)
+    .reduce((sum, w) => sum + signed(side, parseDecimal(w.remaining)), ZERO);
   const from = SOURCE_WORDS[book.source];
   if (limits.maxOpenPositions !== null && position === ZERO && working === ZERO) {
     const open = openSymbols(book);

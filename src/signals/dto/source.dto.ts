@@ -18,7 +18,12 @@ export type CreateSourceDto = z.infer<typeof createSourceSchema>;
 
 export const rotateSecretSchema = z.strictObject({
   /** How long the previous secret keeps working; 0 revokes it at once (a leaked secret). */
-  graceSeconds: z.number().int().min(0).max(7 * 24 * 3600).default(DEFAULT_GRACE_SECONDS),
+  graceSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 3600)
+    .default(DEFAULT_GRACE_SECONDS),
 });
 export type RotateSecretDto = z.infer<typeof rotateSecretSchema>;
 

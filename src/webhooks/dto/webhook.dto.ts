@@ -19,7 +19,12 @@ export const DEFAULT_GRACE_SECONDS = 24 * 3600;
 
 export const rotateWebhookSecretSchema = z.strictObject({
   /** How long the previous secret keeps signing beside the new one (both signatures are sent); 0 ends it at once (a leaked secret). */
-  graceSeconds: z.number().int().min(0).max(7 * 24 * 3600).default(DEFAULT_GRACE_SECONDS),
+  graceSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 3600)
+    .default(DEFAULT_GRACE_SECONDS),
 });
 export type RotateWebhookSecretDto = z.infer<typeof rotateWebhookSecretSchema>;
 

@@ -53,7 +53,10 @@ export class AuthRepository {
   }
 
   /** Failed authentication against a known workspace (revoked/expired token, wrong password): its audit trail records it. */
-  async recordFailure(workspaceId: string, failure: { actor: { type: 'token' | 'user'; id: string }; ip: string; requestId: string; reason: string }): Promise<void> {
+  async recordFailure(
+    workspaceId: string,
+    failure: { actor: { type: 'token' | 'user'; id: string }; ip: string; requestId: string; reason: string },
+  ): Promise<void> {
     await this.db.run(workspaceId, (tx) =>
       this.audit.record(tx, {
         action: 'auth.failure',
@@ -90,7 +93,10 @@ export class AuthRepository {
   /** The member's current role, unless she is removed or this JWT (`jti`) was signed out. */
   async activeMemberRole(workspaceId: string, memberId: string, jti: string): Promise<Role | undefined> {
     const [member, revoked] = await this.db.run(workspaceId, (tx) =>
-      Promise.all([tx.member.findFirst({ where: { id: memberId, removedAt: null }, select: { role: true } }), tx.revokedJwt.findUnique({ where: { jti }, select: { jti: true } })]),
+      Promise.all([
+        tx.member.findFirst({ where: { id: memberId, removedAt: null }, select: { role: true } }),
+        tx.revokedJwt.findUnique({ where: { jti }, select: { jti: true } }),
+      ]),
     );
     return revoked ? undefined : (member?.role as Role | undefined);
   }

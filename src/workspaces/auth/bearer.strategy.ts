@@ -56,14 +56,25 @@ export class BearerStrategy extends PassportStrategy(Strategy, 'bearer') {
     const expired = found.expiresAt !== null && found.expiresAt.getTime() <= Date.now();
     const refused = found.revokedAt ? 'token revoked' : expired ? 'token expired' : creator ? undefined : 'token creator removed';
     if (refused || !creator) {
-      await this.repository.recordFailure(found.workspaceId, { actor: { type: 'token', id: found.id }, ip: request.ip, requestId: String(request.id), reason: refused ?? 'token creator removed' });
+      await this.repository.recordFailure(found.workspaceId, {
+        actor: { type: 'token', id: found.id },
+        ip: request.ip,
+        requestId: String(request.id),
+        reason: refused ?? 'token creator removed',
+      });
       return false;
     }
     if (!found.lastUsedAt || Date.now() - found.lastUsedAt.getTime() >= LAST_USED_EVERY_MS) {
       await this.repository.touchToken(found.workspaceId, found.id, LAST_USED_EVERY_MS);
     }
     // A token never acts above the member who answers for it, as she is now (demoted since: capped at once).
-    return { kind: 'workspace', workspaceId: found.workspaceId, actor: { type: 'token', id: found.id }, memberId: creator.id, role: lowerRole(found.role, creator.role) };
+    return {
+      kind: 'workspace',
+      workspaceId: found.workspaceId,
+      actor: { type: 'token', id: found.id },
+      memberId: creator.id,
+      role: lowerRole(found.role, creator.role),
+    };
   }
 
   private async fromJwt(token: string): Promise<Principal | false> {

@@ -101,27 +101,60 @@ export class LoginService {
   /** Audits the failure where it belongs (each matching member's workspace, else the platform chain) and any lockout it completes. */
   private async failed(email: string, candidates: LoginCandidate[], from: LoginOrigin, completes: Array<[key: string, reachedMax: boolean]>): Promise<void> {
     const context = { ip: from.ip, requestId: from.requestId };
-    const places: Array<{ workspaceId: string; actor: { type: 'user'; id?: string }; resource: { type: string; id?: string }; reason: string; metadata: Record<string, string> }> =
-      candidates.length
-        ? candidates.map((c) => ({
-            workspaceId: c.workspaceId,
-            actor: { type: 'user', id: c.id },
-            resource: { type: 'member', id: c.id },
-            reason: c.passwordHash ? 'wrong password' : 'no password set',
-            metadata: {},
-          }))
-        : [{ workspaceId: PLATFORM_WORKSPACE_ID, actor: { type: 'user' }, resource: { type: 'login' }, reason: 'unknown email', metadata: { emailDigest: emailDigest(email) } }];
+    const places: Array<{
+      workspaceId: string;
+      actor: { type: 'user'; id?: string };
+      resource: { type: string; id?: string };
+      reason: string;
+      metadata: Record<string, string>;
+    }> = candidates.length
+      ? candidates.map((c) => ({
+          workspaceId: c.workspaceId,
+          actor: { type: 'user', id: c.id },
+          resource: { type: 'member', id: c.id },
+          reason: c.passwordHash ? 'wrong password' : 'no password set',
+          metadata: {},
+        }))
+      : [
+          {
+            workspaceId: PLATFORM_WORKSPACE_ID,
+            actor: { type: 'user' },
+            resource: { type: 'login' },
+            reason: 'unknown email',
+            metadata: { emailDigest: emailDigest(email) },
+          },
+        ];
     for (const p of places) {
-      await this.repository.recordEvent(p.workspaceId, { action: 'auth.login.failed', actor: p.actor, resource: p.resource, reason: p.reason, metadata: p.metadata, ...context });
+      await this.repository.recordEvent(p.workspaceId, {
+        action: 'auth.login.failed',
+        actor: p.actor,
+        resource: p.resource,
+        reason: p.reason,
+        metadata: p.metadata,
+        ...context,
+      });
     }
     const [[accountKey, accountDone], [ipKey, ipDone]] = completes;
     if (accountDone) {
       const lockout = await this.lockouts.lock(accountKey);
-      for (const p of places) await this.repository.recordEvent(p.workspaceId, { action: 'auth.login.locked', actor: p.actor, resource: p.resource, ...lockedDetails('account', lockout, p.metadata), ...context });
+      for (const p of places)
+        await this.repository.recordEvent(p.workspaceId, {
+          action: 'auth.login.locked',
+          actor: p.actor,
+          resource: p.resource,
+          ...lockedDetails('account', lockout, p.metadata),
+          ...context,
+        });
     }
     if (ipDone) {
       const lockout = await this.lockouts.lock(ipKey);
-      await this.repository.recordEvent(PLATFORM_WORKSPACE_ID, { action: 'auth.login.locked', actor: { type: 'user' }, resource: { type: 'ip', id: from.ip }, ...lockedDetails('ip', lockout, {}), ...context });
+      await this.repository.recordEvent(PLATFORM_WORKSPACE_ID, {
+        action: 'auth.login.locked',
+        actor: { type: 'user' },
+        resource: { type: 'ip', id: from.ip },
+        ...lockedDetails('ip', lockout, {}),
+        ...context,
+      });
     }
   }
 }
@@ -138,7 +171,10 @@ async function verifiedCandidates(candidates: LoginCandidate[], password: string
 }
 
 function lockedDetails(scope: 'account' | 'ip', lockout: Lockout, metadata: Record<string, string>) {
-  return { reason: `too many failed sign-ins (${scope}); locked for ${lockout.seconds} s`, metadata: { ...metadata, scope, lockedSeconds: lockout.seconds, lockout: lockout.strike } };
+  return {
+    reason: `too many failed sign-ins (${scope}); locked for ${lockout.seconds} s`,
+    metadata: { ...metadata, scope, lockedSeconds: lockout.seconds, lockout: lockout.strike },
+  };
 }
 
 function retryAfter(r: Reservation): number {

@@ -17,7 +17,10 @@ export async function verifyPassword(password: string, stored: string): Promise<
   if (scheme !== 'scrypt') return false;
   const expected = Buffer.from(key, 'base64');
   const actual = await scryptAsync(password.normalize('NFKC'), Buffer.from(salt, 'base64'), expected.length, {
-    N: Number(n), r: Number(r), p: Number(p), maxmem: SCRYPT.maxmem,
+    N: Number(n),
+    r: Number(r),
+    p: Number(p),
+    maxmem: SCRYPT.maxmem,
   });
   return constantTimeEqual(actual, expected);
 }

@@ -23,7 +23,11 @@ export class SessionAuthenticator {
     const member = readSessionCookie(request, this.config, 'member');
     const platform = readSessionCookie(request, this.config, 'platform');
     if (!member && !platform) return false;
-    const principal: Principal | undefined = member ? await this.sessions.authenticate(member) : (await this.sessions.authenticatePlatform(platform!)) ? { kind: 'platform' } : undefined;
+    const principal: Principal | undefined = member
+      ? await this.sessions.authenticate(member)
+      : (await this.sessions.authenticatePlatform(platform!))
+        ? { kind: 'platform' }
+        : undefined;
     if (!principal) throw Problem.unauthorized('The console session has ended; sign in again.');
     assertCsrfProof(request, this.config);
     request.user = principal;

@@ -3,7 +3,14 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { ApiView, ValidBody } from '../../common/validation';
-import { loginSchema, LoginDto, openedPlatformSessionViewSchema, openedSessionViewSchema, platformSessionViewSchema, sessionViewSchema } from '../dto/workspace.dto';
+import {
+  loginSchema,
+  LoginDto,
+  openedPlatformSessionViewSchema,
+  openedSessionViewSchema,
+  platformSessionViewSchema,
+  sessionViewSchema,
+} from '../dto/workspace.dto';
 import type { AuthContext, PlatformContext } from '../../common/auth/auth-context';
 import { Auth, PlatformAuth, PlatformOnly, Public, RequireRole } from '../../common/auth/auth.decorators';
 import { assertCsrfProof, clearedSessionCookie, readSessionCookie, sessionCookie } from './session-cookie';

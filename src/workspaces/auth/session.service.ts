@@ -45,7 +45,14 @@ export class SessionService {
     const found = await this.repository.find(sha256(cookieValue));
     if (!found || !live(found, this.config.console.session.idleMs) || !found.role) return undefined;
     if (Date.now() - found.lastSeenAt.getTime() >= TOUCH_EVERY_MS) await this.repository.touch(found.workspaceId, found.id, TOUCH_EVERY_MS);
-    return { kind: 'workspace', workspaceId: found.workspaceId, actor: { type: 'user', id: found.memberId }, memberId: found.memberId, role: found.role, sessionId: found.id };
+    return {
+      kind: 'workspace',
+      workspaceId: found.workspaceId,
+      actor: { type: 'user', id: found.memberId },
+      memberId: found.memberId,
+      role: found.role,
+      sessionId: found.id,
+    };
   }
 
   async close(cookieValue: string): Promise<void> {
@@ -59,7 +66,11 @@ export class SessionService {
     const expiresAt = new Date(Date.now() + this.config.console.session.maxMs);
     const id = randomUUID();
     await this.platformSessions.create({ id, tokenHash: sha256(cookieValue), expiresAt }, platformEvent('platform.session.open', caller, id));
-    return { cookieValue, maxAgeSeconds: Math.floor(this.config.console.session.maxMs / 1000), session: { operator: true, expiresAt: expiresAt.toISOString() } };
+    return {
+      cookieValue,
+      maxAgeSeconds: Math.floor(this.config.console.session.maxMs / 1000),
+      session: { operator: true, expiresAt: expiresAt.toISOString() },
+    };
   }
 
   /** True when the cookie names a live platform session (revoked, idle and expired ones do not). */
@@ -72,7 +83,11 @@ export class SessionService {
 
   async closePlatform(cookieValue: string, caller: Pick<PlatformContext, 'ip' | 'requestId'>): Promise<void> {
     const found = await this.platformSessions.find(sha256(cookieValue));
-    if (found && !found.revokedAt) await this.platformSessions.revoke(found.id, platformEvent('platform.session.close', { actor: { type: 'platform', id: 'platform-admin' }, ...caller }, found.id));
+    if (found && !found.revokedAt)
+      await this.platformSessions.revoke(
+        found.id,
+        platformEvent('platform.session.close', { actor: { type: 'platform', id: 'platform-admin' }, ...caller }, found.id),
+      );
   }
 }
 

@@ -2,7 +2,10 @@ import { z } from 'zod';
 import { ROLES } from '../../common/auth/auth-context';
 import { limitsViewSchema, routeLimitsSchema } from '../../routes/route.dto';
 
-const email = z.email().max(320).transform((e) => e.toLowerCase());
+const email = z
+  .email()
+  .max(320)
+  .transform((e) => e.toLowerCase());
 const password = z.string().min(12, 'must be at least 12 characters').max(256);
 const reason = z.string().trim().min(1).max(500);
 
@@ -42,17 +45,35 @@ function workspaceLimitFields() {
     maxOrdersPerMinute: f.maxOrdersPerMinute.unwrap().nullable().optional().describe(ceiling),
     maxPosition: f.maxPosition.unwrap().nullable().optional().describe(ceiling),
     maxOpenPositions: f.maxOpenPositions.unwrap().nullable().optional().describe(ceiling),
-    tradingWindows: f.tradingWindows.unwrap().nullable().optional().describe("Windows every route's entries must also fall in (omitted: unchanged; null: none)."),
-    blockExitsOutsideWindows: f.blockExitsOutsideWindows.unwrap().optional().describe("Block every route's exits outside the workspace's windows too (omitted: unchanged)."),
+    tradingWindows: f.tradingWindows
+      .unwrap()
+      .nullable()
+      .optional()
+      .describe("Windows every route's entries must also fall in (omitted: unchanged; null: none)."),
+    blockExitsOutsideWindows: f.blockExitsOutsideWindows
+      .unwrap()
+      .optional()
+      .describe("Block every route's exits outside the workspace's windows too (omitted: unchanged)."),
   };
 }
 
 /** Workspace risk defaults and ceilings; null clears one. A route's own value applies only where it is stricter. */
 export const riskLimitsSchema = z.strictObject({
-  maxSignalAgeSeconds: riskSeconds.describe('Default and ceiling of the routes\' signal age (seconds); null: routes decide (live routes 60 s by default).'),
+  maxSignalAgeSeconds: riskSeconds.describe("Default and ceiling of the routes' signal age (seconds); null: routes decide (live routes 60 s by default)."),
   duplicateWindowSeconds: riskSeconds.describe('Default and shortest duplicate window (seconds) of the routes; null: none.'),
-  approval: z.enum(['auto', 'manual']).nullable().optional().describe("Default approval for routes that set none; `manual` holds every route's orders for approval. Omitted: unchanged; null: auto."),
-  approvalExpirySeconds: z.number().int().min(10).max(86_400).nullable().optional().describe('Default and ceiling of how long an order waits for approval (seconds; default 300). Omitted: unchanged.'),
+  approval: z
+    .enum(['auto', 'manual'])
+    .nullable()
+    .optional()
+    .describe("Default approval for routes that set none; `manual` holds every route's orders for approval. Omitted: unchanged; null: auto."),
+  approvalExpirySeconds: z
+    .number()
+    .int()
+    .min(10)
+    .max(86_400)
+    .nullable()
+    .optional()
+    .describe('Default and ceiling of how long an order waits for approval (seconds; default 300). Omitted: unchanged.'),
   ...workspaceLimitFields(),
   reason,
 });
@@ -83,7 +104,9 @@ export const workspaceViewSchema = z.object({
     .object({ engaged: z.boolean(), engagedAt: z.iso.datetime().nullable() })
     .describe("The platform operator's switch, as it bears on this workspace: its state only, never the operator's reason."),
   liveTradingEnabled: z.boolean(),
-  riskLimits: limitsViewSchema.describe("Defaults for routes that set none, and ceilings: a route may only be stricter (the duplicate window only longer); the windows apply on top of a route's."),
+  riskLimits: limitsViewSchema.describe(
+    "Defaults for routes that set none, and ceilings: a route may only be stricter (the duplicate window only longer); the windows apply on top of a route's.",
+  ),
   approval: z
     .object({ mode: z.string().nullable().describe('auto or manual; null: routes decide'), expirySeconds: z.int().nullable() })
     .describe("Default approval mode and expiry for routes that set none (`manual` holds every route's orders; the expiry caps theirs)."),

@@ -98,7 +98,13 @@ export class AttackWorld {
   }
 
   /** Sends one request; never throws on 4xx/5xx; records the exchange. */
-  async send(attack: string, actor: string, method: string, path: string, options: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {}): Promise<Exchange> {
+  async send(
+    attack: string,
+    actor: string,
+    method: string,
+    path: string,
+    options: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+  ): Promise<Exchange> {
     const headers: Record<string, string> = { ...options.headers };
     if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
     let body = options.rawBody;
@@ -114,7 +120,17 @@ export class AttackWorld {
     } catch {
       /* keep text */
     }
-    const exchange: Exchange = { attack, method, url: path, actor, requestText: `${path}\n${body ?? ''}\n${JSON.stringify(options.headers ?? {})}`, status: res.status, headers: res.headers, text, body: parsed };
+    const exchange: Exchange = {
+      attack,
+      method,
+      url: path,
+      actor,
+      requestText: `${path}\n${body ?? ''}\n${JSON.stringify(options.headers ?? {})}`,
+      status: res.status,
+      headers: res.headers,
+      text,
+      body: parsed,
+    };
     this.exchanges.push(exchange);
     return exchange;
   }
@@ -122,7 +138,12 @@ export class AttackWorld {
   /** Standard Webhooks signature headers for a body, with the tenant's source secret. */
   signed(tenant: Tenant, rawBody: string, id = `msg_${randomBytes(8).toString('hex')}`): Record<string, string> {
     const at = new Date();
-    return { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': new Webhook(tenant.hmacSecret).sign(id, at, rawBody) };
+    return {
+      'content-type': 'application/json',
+      'webhook-id': id,
+      'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+      'webhook-signature': new Webhook(tenant.hmacSecret).sign(id, at, rawBody),
+    };
   }
 
   async sql<R extends object = any>(text: string, values: unknown[] = []): Promise<R[]> {
@@ -144,7 +165,9 @@ export class AttackWorld {
     );
     const parts: string[] = [];
     for (const { t } of tables) {
-      const rows = await this.sql<{ r: string }>(`SELECT md5(string_agg(x::text, '|' ORDER BY x::text)) AS r FROM "${t}" x WHERE workspace_id = $1`, [tenant.id]);
+      const rows = await this.sql<{ r: string }>(`SELECT md5(string_agg(x::text, '|' ORDER BY x::text)) AS r FROM "${t}" x WHERE workspace_id = $1`, [
+        tenant.id,
+      ]);
       parts.push(`${t}:${rows[0].r}`);
     }
     return parts.join('\n');
@@ -156,7 +179,20 @@ export class AttackWorld {
     // The workspace's bootstrap token ends at the owner's first login: the suite works with a durable owner token.
     const durable = await this.send('setup', name, 'POST', '/v1/tokens', { token: ws.token, body: { name: `owner-${name}`, role: 'owner' } });
     if (durable.status !== 201) throw new Error(`setup owner token: ${durable.status} ${durable.text}`);
-    const t: Tenant = { name, id: ws.id, ownerId: ws.ownerId, ownerToken: durable.body.token, ownerEmail: ws.ownerEmail, ownerPassword: password, ids: {}, spare: {}, hmacSecret: '', sourceToken: '', tokenSourceId: '', markers: [] };
+    const t: Tenant = {
+      name,
+      id: ws.id,
+      ownerId: ws.ownerId,
+      ownerToken: durable.body.token,
+      ownerEmail: ws.ownerEmail,
+      ownerPassword: password,
+      ids: {},
+      spare: {},
+      hmacSecret: '',
+      sourceToken: '',
+      tokenSourceId: '',
+      markers: [],
+    };
     const call = async (method: string, path: string, body?: unknown) => {
       const res = await this.send('setup', name, method, path, { token: t.ownerToken, body });
       if (res.status >= 300) throw new Error(`setup ${method} ${path}: ${res.status} ${res.text}`);
@@ -173,7 +209,13 @@ export class AttackWorld {
     const spareSource = await call('POST', '/v1/sources', { name: `spare-src-${name}`, auth: 'hmac' });
     const tokenSource = await call('POST', '/v1/sources', { name: `tv-${name}`, auth: 'token' });
     const route = await call('POST', '/v1/routes', { sourceId: source.id, connectionId: paper.id, sizing: { mode: 'fixed', value: '1' } });
-    if (withCanary) await call('POST', '/v1/routes', { sourceId: source.id, connectionId: t.ids.canaryConnection, sizing: { mode: 'fixed', value: '1' }, symbolMap: { BTCUSD: 'BTC/USD' } });
+    if (withCanary)
+      await call('POST', '/v1/routes', {
+        sourceId: source.id,
+        connectionId: t.ids.canaryConnection,
+        sizing: { mode: 'fixed', value: '1' },
+        symbolMap: { BTCUSD: 'BTC/USD' },
+      });
     const spareRoute = await call('POST', '/v1/routes', { sourceId: spareSource.id, connectionId: sparePaper.id, sizing: { mode: 'fixed', value: '1' } });
     const webhook = await call('POST', '/v1/webhooks', { url: `https://127.0.0.1:9/hooks-${name}`, description: `hook-${name}` });
     const spareWebhook = await call('POST', '/v1/webhooks', { url: `https://127.0.0.1:9/spare-${name}` });
@@ -184,7 +226,15 @@ export class AttackWorld {
     t.sourceToken = String(tokenSource.webhookUrl).split('/').pop()!;
     // A flatten (of the spare paper connection, which holds nothing), so GET /v1/flattens/{id} has one to read.
     t.ids.flattens = (await call('POST', `/v1/connections/${sparePaper.id}/flatten`, { reason: `setup ${name}` })).id;
-    Object.assign(t.ids, { connections: paper.id, sources: source.id, routes: route.id, members: member.id ?? member.member?.id, tokens: token.id, workspaces: t.id, webhooks: webhook.id });
+    Object.assign(t.ids, {
+      connections: paper.id,
+      sources: source.id,
+      routes: route.id,
+      members: member.id ?? member.member?.id,
+      tokens: token.id,
+      workspaces: t.id,
+      webhooks: webhook.id,
+    });
     Object.assign(t.spare, { connections: sparePaper.id, sources: spareSource.id, routes: spareRoute.id, webhooks: spareWebhook.id });
 
     // A signal (and, through the worker, its orders) and an alert (ten well-formed forged deliveries page on-call).
@@ -193,14 +243,31 @@ export class AttackWorld {
     if (hook.status !== 202) throw new Error(`setup signal: ${hook.status} ${hook.text}`);
     t.ids.signals = hook.body.signalId;
     for (let i = 0; i < 10; i++) {
-      await this.send('setup', 'forged', 'POST', `/hooks/${spareSource.id}`, { rawBody: raw, headers: { ...this.signed(t, raw), 'webhook-signature': `v1,${randomBytes(32).toString('base64')}` } });
+      await this.send('setup', 'forged', 'POST', `/hooks/${spareSource.id}`, {
+        rawBody: raw,
+        headers: { ...this.signed(t, raw), 'webhook-signature': `v1,${randomBytes(32).toString('base64')}` },
+      });
     }
-    t.ids.orders = await this.eventually(`orders of ${name}`, async () => (await this.sql(`SELECT id::text FROM orders WHERE signal_id = $1 LIMIT 1`, [t.ids.signals]))[0]?.id);
+    t.ids.orders = await this.eventually(
+      `orders of ${name}`,
+      async () => (await this.sql(`SELECT id::text FROM orders WHERE signal_id = $1 LIMIT 1`, [t.ids.signals]))[0]?.id,
+    );
     // A delivery of the order's event to the spare endpoint, failed as after its last attempt, so the retry route has one.
     // (The path parameter is deliveryId, so the walker looks it up as "deliverys".)
-    t.spare.deliverys = await this.eventually(`a webhook delivery in ${name}`, async () =>
-      (await this.sql(`UPDATE webhook_deliveries SET status = 'failed' WHERE id = (SELECT id FROM webhook_deliveries WHERE endpoint_id = $1 LIMIT 1) RETURNING id::text`, [spareWebhook.id]))[0]?.id);
-    t.ids.alerts = await this.eventually(`an alert in ${name}`, async () => (await this.sql(`SELECT id::text FROM alerts WHERE workspace_id = $1 LIMIT 1`, [t.id]))[0]?.id);
+    t.spare.deliverys = await this.eventually(
+      `a webhook delivery in ${name}`,
+      async () =>
+        (
+          await this.sql(
+            `UPDATE webhook_deliveries SET status = 'failed' WHERE id = (SELECT id FROM webhook_deliveries WHERE endpoint_id = $1 LIMIT 1) RETURNING id::text`,
+            [spareWebhook.id],
+          )
+        )[0]?.id,
+    );
+    t.ids.alerts = await this.eventually(
+      `an alert in ${name}`,
+      async () => (await this.sql(`SELECT id::text FROM alerts WHERE workspace_id = $1 LIMIT 1`, [t.id]))[0]?.id,
+    );
     const names = await this.sql<{ v: string }>(
       `SELECT name AS v FROM workspaces WHERE id = $1 UNION ALL SELECT label FROM broker_connections WHERE workspace_id = $1
        UNION ALL SELECT name FROM sources WHERE workspace_id = $1 UNION ALL SELECT email FROM members WHERE workspace_id = $1`,
@@ -212,7 +279,8 @@ export class AttackWorld {
 
   private async mintTokens(): Promise<void> {
     const a = this.a;
-    const issue = async (role: string) => (await this.send('setup', 'A', 'POST', '/v1/tokens', { token: a.ownerToken, body: { name: `atk-${role}`, role } })).body;
+    const issue = async (role: string) =>
+      (await this.send('setup', 'A', 'POST', '/v1/tokens', { token: a.ownerToken, body: { name: `atk-${role}`, role } })).body;
     const viewer = await issue('viewer');
     const revoked = await issue('admin');
     await this.send('setup', 'A', 'DELETE', `/v1/tokens/${revoked.id}`, { token: a.ownerToken });

@@ -126,9 +126,24 @@ export class FaultWorld {
       BROKER_TIMEOUT_MS: '1000',
       ...(this.redis ? { REDIS_URL: this.redis.url, QUEUE_PREFIX: `{sytest-${randomBytes(6).toString('hex')}}` } : {}),
     };
-    const principal = (p: 'api' | 'worker') => ({ AWS_ACCESS_KEY_ID: this.kms.principals[p].accessKeyId, AWS_SECRET_ACCESS_KEY: this.kms.principals[p].secretAccessKey });
-    this.api = new ServiceProcess('api', this.build.root, { ...common, ...principal('api'), DATABASE_API_URL: urls.apiUrl }, this.logDir, apiReady(this.apiUrl));
-    this.worker = new ServiceProcess('worker', this.build.root, { ...common, ...principal('worker'), DATABASE_WORKER_URL: urls.workerUrl }, this.logDir, workerReady());
+    const principal = (p: 'api' | 'worker') => ({
+      AWS_ACCESS_KEY_ID: this.kms.principals[p].accessKeyId,
+      AWS_SECRET_ACCESS_KEY: this.kms.principals[p].secretAccessKey,
+    });
+    this.api = new ServiceProcess(
+      'api',
+      this.build.root,
+      { ...common, ...principal('api'), DATABASE_API_URL: urls.apiUrl },
+      this.logDir,
+      apiReady(this.apiUrl),
+    );
+    this.worker = new ServiceProcess(
+      'worker',
+      this.build.root,
+      { ...common, ...principal('worker'), DATABASE_WORKER_URL: urls.workerUrl },
+      this.logDir,
+      workerReady(),
+    );
     await Promise.all([this.api.start(), this.worker.start()]);
     for (let i = 0; i < this.options.workspaces; i++) await this.onboardWorkspace(i);
   }
@@ -136,20 +151,60 @@ export class FaultWorld {
   /** One workspace: Alpaca, Binance and paper connections; source A routes to Alpaca + paper, source B to Binance + Alpaca. */
   private async onboardWorkspace(index: number): Promise<void> {
     const name = `faults-ws-${index}-${randomBytes(3).toString('hex')}`;
-    const created = await this.call('POST', '/v1/workspaces', this.platformToken, { name, ownerEmail: `owner-${index}-${randomBytes(3).toString('hex')}@example.com` }, 201);
+    const created = await this.call(
+      'POST',
+      '/v1/workspaces',
+      this.platformToken,
+      { name, ownerEmail: `owner-${index}-${randomBytes(3).toString('hex')}@example.com` },
+      201,
+    );
     const ws: WorkspaceFixture = { id: created.body.workspace.id, name, token: created.body.token, connections: [], alarmSources: [] };
     // The canary secrets are onboarded first, in workspace 0, and routed all run long: the worker opens them constantly.
-    const alpacaKey = index === 0 ? { apiKey: this.canary.alpacaKey, apiSecret: this.canary.alpacaSecret } : { apiKey: `PK${randomBytes(8).toString('hex').toUpperCase()}`, apiSecret: `alpaca-${randomBytes(12).toString('hex')}` };
-    const binanceKey = index === 0 ? { apiKey: this.canary.binanceKey, apiSecret: this.canary.binanceSecret } : { apiKey: `bnk${randomBytes(8).toString('hex')}`, apiSecret: `binance-${randomBytes(12).toString('hex')}` };
+    const alpacaKey =
+      index === 0
+        ? { apiKey: this.canary.alpacaKey, apiSecret: this.canary.alpacaSecret }
+        : { apiKey: `PK${randomBytes(8).toString('hex').toUpperCase()}`, apiSecret: `alpaca-${randomBytes(12).toString('hex')}` };
+    const binanceKey =
+      index === 0
+        ? { apiKey: this.canary.binanceKey, apiSecret: this.canary.binanceSecret }
+        : { apiKey: `bnk${randomBytes(8).toString('hex')}`, apiSecret: `binance-${randomBytes(12).toString('hex')}` };
     this.alpaca.addKey({ ...alpacaKey, equity: 1_000_000_000 });
     this.binance.addKey({ ...binanceKey, balances: { USDT: '1000000000', BTC: '100000' } });
-    const alpaca = await this.call('POST', '/v1/connections', ws.token, { broker: 'alpaca', label: 'alpaca', environment: 'paper', credentials: alpacaKey }, 201);
-    const binance = await this.call('POST', '/v1/connections', ws.token, { broker: 'binance', label: 'binance', environment: 'paper', credentials: binanceKey }, 201);
+    const alpaca = await this.call(
+      'POST',
+      '/v1/connections',
+      ws.token,
+      { broker: 'alpaca', label: 'alpaca', environment: 'paper', credentials: alpacaKey },
+      201,
+    );
+    const binance = await this.call(
+      'POST',
+      '/v1/connections',
+      ws.token,
+      { broker: 'binance', label: 'binance', environment: 'paper', credentials: binanceKey },
+      201,
+    );
     const paper = await this.call('POST', '/v1/connections', ws.token, { broker: 'paper', label: 'paper', environment: 'paper', credentials: {} }, 201);
-    ws.connections.push({ id: alpaca.body.id, broker: 'alpaca', apiKey: alpacaKey.apiKey }, { id: binance.body.id, broker: 'binance', apiKey: binanceKey.apiKey }, { id: paper.body.id, broker: 'paper' });
+    ws.connections.push(
+      { id: alpaca.body.id, broker: 'alpaca', apiKey: alpacaKey.apiKey },
+      { id: binance.body.id, broker: 'binance', apiKey: binanceKey.apiKey },
+      { id: paper.body.id, broker: 'paper' },
+    );
     for (const [label, routes] of [
-      ['A', [[alpaca.body.id, { BTCUSD: 'BTC/USD' }, '1'], [paper.body.id, {}, '2']]],
-      ['B', [[binance.body.id, { BTCUSD: 'BTCUSDT' }, '0.001'], [alpaca.body.id, { BTCUSD: 'BTC/USD' }, '3']]],
+      [
+        'A',
+        [
+          [alpaca.body.id, { BTCUSD: 'BTC/USD' }, '1'],
+          [paper.body.id, {}, '2'],
+        ],
+      ],
+      [
+        'B',
+        [
+          [binance.body.id, { BTCUSD: 'BTCUSDT' }, '0.001'],
+          [alpaca.body.id, { BTCUSD: 'BTC/USD' }, '3'],
+        ],
+      ],
     ] as const) {
       const source = await this.call('POST', '/v1/sources', ws.token, { name: `stream-${label}`, auth: 'hmac' }, 201);
       for (const [connectionId, symbolMap, quantity] of routes) {

@@ -12,7 +12,9 @@ export async function settle(world: FaultWorld, sent: SentSignal[], timeoutMs: n
   const started = Date.now();
   const ids = [...new Set(sent.filter((s) => s.accepted).flatMap((s) => s.signalIds))];
   for (;;) {
-    const rows = await world.sql<{ n: number }>(`SELECT count(*)::int AS n FROM signals WHERE id = ANY($1::uuid[]) AND status <> ALL($2::text[])`, [ids, TERMINAL_SIGNAL]).catch(() => [{ n: -1 }]);
+    const rows = await world
+      .sql<{ n: number }>(`SELECT count(*)::int AS n FROM signals WHERE id = ANY($1::uuid[]) AND status <> ALL($2::text[])`, [ids, TERMINAL_SIGNAL])
+      .catch(() => [{ n: -1 }]);
     const pending = rows[0].n;
     if (pending === 0) return { ms: Date.now() - started, pending };
     if (Date.now() - started > timeoutMs) return { ms: Date.now() - started, pending };
@@ -43,7 +45,9 @@ export interface SignalVerdicts {
 /** The final state of the given signals, read from the database. */
 export async function signalVerdicts(world: FaultWorld, sent: SentSignal[]): Promise<SignalVerdicts> {
   const ids = [...new Set(sent.flatMap((s) => s.signalIds))];
-  const rows = await world.sql<{ id: string; status: string; error: string | null }>(`SELECT id::text, status, error FROM signals WHERE id = ANY($1::uuid[])`, [ids]);
+  const rows = await world.sql<{ id: string; status: string; error: string | null }>(`SELECT id::text, status, error FROM signals WHERE id = ANY($1::uuid[])`, [
+    ids,
+  ]);
   const byStatus: Record<string, number> = {};
   const failureReasons: Record<string, number> = {};
   let withoutReason = 0;
@@ -51,7 +55,10 @@ export async function signalVerdicts(world: FaultWorld, sent: SentSignal[]): Pro
     byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
     if (r.status === 'blocked' || r.status === 'failed' || r.status === 'partially_routed') {
       if (!r.error) withoutReason += 1;
-      const reason = (r.error ?? '(none)').replace(/[0-9a-f-]{36}/g, '<id>').replace(/\d+/g, 'N').slice(0, 120);
+      const reason = (r.error ?? '(none)')
+        .replace(/[0-9a-f-]{36}/g, '<id>')
+        .replace(/\d+/g, 'N')
+        .slice(0, 120);
       failureReasons[reason] = (failureReasons[reason] ?? 0) + 1;
     }
   }
@@ -69,11 +76,13 @@ export async function signalVerdicts(world: FaultWorld, sent: SentSignal[]): Pro
     withoutReason,
     failureReasons,
     serverErrors: sent.flatMap((s) => s.statuses).filter((st) => st >= 500 && st !== 503).length,
-    answers: sent.flatMap((s) => s.statuses).reduce<Record<string, number>>((acc, st) => {
-      const key = st === 0 ? 'no answer' : String(st);
-      acc[key] = (acc[key] ?? 0) + 1;
-      return acc;
-    }, {}),
+    answers: sent
+      .flatMap((s) => s.statuses)
+      .reduce<Record<string, number>>((acc, st) => {
+        const key = st === 0 ? 'no answer' : String(st);
+        acc[key] = (acc[key] ?? 0) + 1;
+        return acc;
+      }, {}),
   };
 }
 
@@ -110,7 +119,8 @@ export async function brokerVerdicts(world: FaultWorld): Promise<BrokerVerdicts>
   const count = (key: string) => atBroker.set(key, (atBroker.get(key) ?? 0) + 1);
   for (const o of world.alpaca.orders) count(`alpaca:${o.apiKey}:${o.client_order_id}`);
   for (const ws of world.workspaces) {
-    for (const c of ws.connections) if (c.broker === 'binance') for (const o of world.binance.orders(c.apiKey!)) count(`binance:${c.apiKey}:${o.clientOrderId}`);
+    for (const c of ws.connections)
+      if (c.broker === 'binance') for (const o of world.binance.orders(c.apiKey!)) count(`binance:${c.apiKey}:${o.clientOrderId}`);
   }
   const paper = await world.sql<{ connection_id: string; client_order_id: string; n: number }>(
     `SELECT connection_id::text, client_order_id, count(*)::int AS n FROM paper_orders GROUP BY 1, 2`,
@@ -119,7 +129,11 @@ export async function brokerVerdicts(world: FaultWorld): Promise<BrokerVerdicts>
 
   const duplicates = [...atBroker].filter(([, n]) => n > 1).map(([k]) => k);
   // Alpaca refuses a repeated client_order_id: a second placement shows up as our order rejected for it.
-  duplicates.push(...orders.filter((o) => o.status === 'rejected' && /unique|duplicate/i.test(o.reason ?? '')).map((o) => `${o.broker}:${o.client_order_id} (refused as duplicate)`));
+  duplicates.push(
+    ...orders
+      .filter((o) => o.status === 'rejected' && /unique|duplicate/i.test(o.reason ?? ''))
+      .map((o) => `${o.broker}:${o.client_order_id} (refused as duplicate)`),
+  );
   const placed = (o: { status: string }) => o.status === 'accepted' || o.status === 'filled';
   const placedButNotRecorded = [...atBroker.keys()].filter((k) => !recorded.get(k) || !placed(recorded.get(k)!));
   const recordedButNotPlaced = [...recorded].filter(([k, o]) => placed(o) && !atBroker.has(k)).map(([k]) => k);
@@ -135,7 +149,15 @@ export async function brokerVerdicts(world: FaultWorld): Promise<BrokerVerdicts>
     submissions.set(`b:${id}`, (submissions.get(`b:${id}`) ?? 0) + 1);
   }
   const resubmissions = [...submissions.values()].reduce((sum, n) => sum + (n - 1), 0);
-  return { ordersAtBrokers: [...atBroker.values()].reduce((a, b) => a + b, 0), duplicates, placedButNotRecorded, recordedButNotPlaced, resubmissions, ordersByStatus, ordersByAttempts };
+  return {
+    ordersAtBrokers: [...atBroker.values()].reduce((a, b) => a + b, 0),
+    duplicates,
+    placedButNotRecorded,
+    recordedButNotPlaced,
+    resubmissions,
+    ordersByStatus,
+    ordersByAttempts,
+  };
 }
 
 /**
@@ -144,7 +166,10 @@ export async function brokerVerdicts(world: FaultWorld): Promise<BrokerVerdicts>
  */
 export async function auditVerdicts(world: FaultWorld): Promise<Array<{ workspace: string; ok: boolean; events: number; detail?: string }>> {
   const results = [];
-  const auditor = await startAuditApp({ apiUrl: world.api.env.DATABASE_API_URL, workerUrl: world.worker.env.DATABASE_WORKER_URL } as TestDatabase, { env: world.worker.env, dataDir: world.worker.env.DATA_DIR });
+  const auditor = await startAuditApp({ apiUrl: world.api.env.DATABASE_API_URL, workerUrl: world.worker.env.DATABASE_WORKER_URL } as TestDatabase, {
+    env: world.worker.env,
+    dataDir: world.worker.env.DATA_DIR,
+  });
   try {
     const verifier = auditor.module.get(AuditVerifier);
     for (const ws of world.workspaces) {

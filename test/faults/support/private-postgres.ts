@@ -59,11 +59,15 @@ export class PrivatePostgres {
     writeFileSync(pwfile, this.password);
     for (const path of [this.root, pwfile]) chownSync(path, this.uid, this.gid);
     chmodSync(this.root, 0o700);
-    execFileSync(join(BIN, 'initdb'), ['-D', this.dataDir, '-U', 'postgres', '--auth-host=scram-sha-256', '--auth-local=trust', `--pwfile=${pwfile}`, '-E', 'UTF8', '--no-sync'], {
-      uid: this.uid,
-      gid: this.gid,
-      stdio: 'ignore',
-    });
+    execFileSync(
+      join(BIN, 'initdb'),
+      ['-D', this.dataDir, '-U', 'postgres', '--auth-host=scram-sha-256', '--auth-local=trust', `--pwfile=${pwfile}`, '-E', 'UTF8', '--no-sync'],
+      {
+        uid: this.uid,
+        gid: this.gid,
+        stdio: 'ignore',
+      },
+    );
     rmSync(pwfile);
     this.port = await freePort();
   }
@@ -75,20 +79,39 @@ export class PrivatePostgres {
       const log = createWriteStream(this.logFile, { flags: 'a' });
       const child = spawnTracked(
         join(BIN, 'postgres'),
-        ['-D', this.dataDir, '-p', String(this.port), '-k', this.root, '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300', '-c', 'shared_buffers=64MB'],
+        [
+          '-D',
+          this.dataDir,
+          '-p',
+          String(this.port),
+          '-k',
+          this.root,
+          '-c',
+          'listen_addresses=127.0.0.1',
+          '-c',
+          'max_connections=300',
+          '-c',
+          'shared_buffers=64MB',
+        ],
         { uid: this.uid, gid: this.gid, stdio: ['ignore', 'pipe', 'pipe'] },
       );
       child.stdout!.pipe(log);
       child.stderr!.pipe(log);
       this.child = child;
       try {
-        await waitFor('private PostgreSQL to accept connections', async () => {
-          if (child.exitCode !== null || child.signalCode !== null) throw new Error(`postgres exited (${child.exitCode ?? child.signalCode}); see ${this.logFile}`);
-          const c = new Client({ connectionString: this.url(), connectionTimeoutMillis: 1000 });
-          await c.connect();
-          await c.end();
-          return true;
-        }, Math.min(20_000, Math.max(1000, deadline - Date.now())), 100);
+        await waitFor(
+          'private PostgreSQL to accept connections',
+          async () => {
+            if (child.exitCode !== null || child.signalCode !== null)
+              throw new Error(`postgres exited (${child.exitCode ?? child.signalCode}); see ${this.logFile}`);
+            const c = new Client({ connectionString: this.url(), connectionTimeoutMillis: 1000 });
+            await c.connect();
+            await c.end();
+            return true;
+          },
+          Math.min(20_000, Math.max(1000, deadline - Date.now())),
+          100,
+        );
         return;
       } catch (err) {
         await kill9(child);

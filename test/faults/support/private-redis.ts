@@ -36,22 +36,42 @@ export class PrivateRedis {
     const log = createWriteStream(this.logFile, { flags: 'a' });
     const child = spawnTracked(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', this.dir, '--maxmemory-policy', 'noeviction', '--daemonize', 'no', '--protected-mode', 'yes'],
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        ...persistence,
+        '--dir',
+        this.dir,
+        '--maxmemory-policy',
+        'noeviction',
+        '--daemonize',
+        'no',
+        '--protected-mode',
+        'yes',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child.stdout!.pipe(log);
     child.stderr!.pipe(log);
     this.child = child;
-    await waitFor('private Redis to answer PING', async () => {
-      if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode}); see ${this.logFile}`);
-      const client = new IORedis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      try {
-        await client.connect();
-        return (await client.ping()) === 'PONG';
-      } finally {
-        client.disconnect();
-      }
-    }, 20_000);
+    await waitFor(
+      'private Redis to answer PING',
+      async () => {
+        if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode}); see ${this.logFile}`);
+        const client = new IORedis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        try {
+          await client.connect();
+          return (await client.ping()) === 'PONG';
+        } finally {
+          client.disconnect();
+        }
+      },
+      20_000,
+    );
   }
 
   async kill9(): Promise<void> {

@@ -34,8 +34,7 @@ export interface BackendRun {
 }
 
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-const statuses = (v: SignalVerdicts) =>
-  ['routed', 'partially_routed', 'blocked', 'failed'].map((k) => `${v.byStatus[k] ?? 0}`).join(' / ');
+const statuses = (v: SignalVerdicts) => ['routed', 'partially_routed', 'blocked', 'failed'].map((k) => `${v.byStatus[k] ?? 0}`).join(' / ');
 const pass = (ok: boolean) => (ok ? 'pass' : '**FAIL**');
 const answers = (v: SignalVerdicts) =>
   Object.entries(v.answers)
@@ -45,7 +44,15 @@ const answers = (v: SignalVerdicts) =>
 
 function phaseOk(v: SignalVerdicts | undefined, p?: PhaseRun): boolean {
   if (!v) return true;
-  return v.nonTerminal === 0 && v.serverErrors === 0 && v.withoutReason === 0 && v.doubled === 0 && v.refused === 0 && v.gaveUp === 0 && (p?.pendingAfterSettle ?? 0) === 0;
+  return (
+    v.nonTerminal === 0 &&
+    v.serverErrors === 0 &&
+    v.withoutReason === 0 &&
+    v.doubled === 0 &&
+    v.refused === 0 &&
+    v.gaveUp === 0 &&
+    (p?.pendingAfterSettle ?? 0) === 0
+  );
 }
 
 function runTables(run: BackendRun): string[] {
@@ -56,7 +63,10 @@ function runTables(run: BackendRun): string[] {
     '|---|---|---|---|---|---|---|---|',
   ];
   const warm = run.perPhase['warm-up'];
-  if (warm) lines.push(`| (none: warm-up) | steady stream before any fault | ${warm.sent} / ${warm.accepted} | ${answers(warm)} | ${statuses(warm)} | – | – | ${pass(phaseOk(warm))} |`);
+  if (warm)
+    lines.push(
+      `| (none: warm-up) | steady stream before any fault | ${warm.sent} / ${warm.accepted} | ${answers(warm)} | ${statuses(warm)} | – | – | ${pass(phaseOk(warm))} |`,
+    );
   for (const p of run.phases) {
     const v = run.perPhase[p.name];
     const notes = p.notes.length ? ` (${p.notes.join('; ')})` : '';
@@ -65,7 +75,10 @@ function runTables(run: BackendRun): string[] {
     );
   }
   const tail = run.perPhase['steady (after all faults)'];
-  if (tail) lines.push(`| (none: after the faults) | steady stream, then the stream stops | ${tail.sent} / ${tail.accepted} | ${answers(tail)} | ${statuses(tail)} | – | ${s(run.finalSettleMs)} | ${pass(phaseOk(tail))} |`);
+  if (tail)
+    lines.push(
+      `| (none: after the faults) | steady stream, then the stream stops | ${tail.sent} / ${tail.accepted} | ${answers(tail)} | ${statuses(tail)} | – | ${s(run.finalSettleMs)} | ${pass(phaseOk(tail))} |`,
+    );
   const v = run.signals;
   const b = run.brokers;
   const alertsOk = run.alerts.missing.length === 0 && run.alerts.undelivered.length === 0 && run.alerts.notReceived.length === 0;
@@ -78,8 +91,16 @@ function runTables(run: BackendRun): string[] {
     `| no signal doubled (one webhook-id, one signal) | ${v.sent} deliveries, ${v.retriedBySender} retried by the sender | ${pass(v.doubled === 0)} |`,
     `| outages answered 503 with Retry-After, never 500 | ${v.serverErrors} answers of 500 or above other than 503 | ${pass(v.serverErrors === 0)} |`,
     `| every delivery eventually accepted | ${v.gaveUp} given up, ${v.refused} refused with a 4xx | ${pass(v.gaveUp === 0 && v.refused === 0)} |`,
-    `| zero duplicate orders at the brokers (by client order id) | ${b.ordersAtBrokers} orders at Alpaca, Binance and paper; ${b.resubmissions} resubmissions after 5xx/timeouts; orders by worker attempts: ${Object.entries(b.ordersByAttempts).map(([k, n]) => `${k}: ${n}`).join(', ')} | ${pass(b.duplicates.length === 0)} |`,
-    `| brokers and database agree | ${b.placedButNotRecorded.length} placed but not recorded, ${b.recordedButNotPlaced.length} recorded but not placed; orders ${Object.entries(b.ordersByStatus).map(([k, n]) => `${k} ${n}`).join(', ')} | ${pass(b.placedButNotRecorded.length === 0 && b.recordedButNotPlaced.length === 0)} |`,
+    `| zero duplicate orders at the brokers (by client order id) | ${b.ordersAtBrokers} orders at Alpaca, Binance and paper; ${b.resubmissions} resubmissions after 5xx/timeouts; orders by worker attempts: ${Object.entries(
+      b.ordersByAttempts,
+    )
+      .map(([k, n]) => `${k}: ${n}`)
+      .join(', ')} | ${pass(b.duplicates.length === 0)} |`,
+    `| brokers and database agree | ${b.placedButNotRecorded.length} placed but not recorded, ${b.recordedButNotPlaced.length} recorded but not placed; orders ${Object.entries(
+      b.ordersByStatus,
+    )
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ')} | ${pass(b.placedButNotRecorded.length === 0 && b.recordedButNotPlaced.length === 0)} |`,
     `| audit chain verifies (GET /v1/audit/verify from the checkpoint, and the full verifier from the first event) | ${run.audit.length} workspaces, ${run.audit.reduce((n, a) => n + a.events, 0)} events | ${pass(run.audit.every((a) => a.ok))} |`,
     `| no alert lost | ${run.alerts.raised} alerts raised (signature-failure bursts during faults, PagerDuty down during the Redis and PostgreSQL faults), ${run.alerts.deliveryAttempts} delivery attempts; ${run.alerts.missing.length} missing, ${run.alerts.undelivered.length} undelivered, ${run.alerts.notReceived.length} not received | ${pass(alertsOk)} |`,
   );
@@ -134,8 +155,15 @@ export function writeResilienceReport(runs: BackendRun[], mode: FaultMode, total
     '## Faults',
     '',
   ];
-  for (const run of runs) lines.push(...runTables(run), '', `Kills: api ${run.kills.api}, worker ${run.kills.worker}; the canary connection was opened ${run.canaryUses} times.`, '');
-  lines.push('## Leak scan', '', 'A canary Alpaca secret and a canary Binance secret were onboarded first and routed all run long.', 'Each was searched for as plain text, base64, base64url and hex (both cases), with the key ids, in:', '');
+  for (const run of runs)
+    lines.push(...runTables(run), '', `Kills: api ${run.kills.api}, worker ${run.kills.worker}; the canary connection was opened ${run.canaryUses} times.`, '');
+  lines.push(
+    '## Leak scan',
+    '',
+    'A canary Alpaca secret and a canary Binance secret were onboarded first and routed all run long.',
+    'Each was searched for as plain text, base64, base64url and hex (both cases), with the key ids, in:',
+    '',
+  );
   for (const run of runs) lines.push(`### Queue on ${run.backend === 'redis' ? 'Redis' : 'PostgreSQL'}`, '', ...leakTable(run), '');
   writeFileSync(join(REPO, 'docs', 'resilience.md'), `${lines.join('\n')}\n`);
 }

@@ -23,8 +23,30 @@ export interface FaultMode {
 }
 
 // Rates stay well under what a loaded 2-core machine routes (about 5 signals/s with 12 routes): a fault must not hide behind overload.
-export const REDUCED: FaultMode = { name: 'reduced', rate: 3, leadMs: 2000, tailMs: 2000, kmsDownMs: 10_000, kmsThrottleMs: 4000, redisDownMs: 2000, postgresDownMs: 12_000, backlogMs: 4000, settleTimeoutMs: 150_000 };
-export const FULL: FaultMode = { name: 'full', rate: 4, leadMs: 25_000, tailMs: 15_000, kmsDownMs: 10_000, kmsThrottleMs: 8000, redisDownMs: 5000, postgresDownMs: 30_000, backlogMs: 8000, settleTimeoutMs: 150_000 };
+export const REDUCED: FaultMode = {
+  name: 'reduced',
+  rate: 3,
+  leadMs: 2000,
+  tailMs: 2000,
+  kmsDownMs: 10_000,
+  kmsThrottleMs: 4000,
+  redisDownMs: 2000,
+  postgresDownMs: 12_000,
+  backlogMs: 4000,
+  settleTimeoutMs: 150_000,
+};
+export const FULL: FaultMode = {
+  name: 'full',
+  rate: 4,
+  leadMs: 25_000,
+  tailMs: 15_000,
+  kmsDownMs: 10_000,
+  kmsThrottleMs: 8000,
+  redisDownMs: 5000,
+  postgresDownMs: 30_000,
+  backlogMs: 8000,
+  settleTimeoutMs: 150_000,
+};
 
 export interface FaultContext {
   world: FaultWorld;
@@ -56,13 +78,24 @@ async function restingAlpacaOrder(world: FaultWorld): Promise<{ id: string; clie
   const ws = world.workspaces[0];
   const alpaca = ws.connections.find((c) => c.broker === 'alpaca')!;
   const source = await world.call('POST', '/v1/sources', ws.token, { name: `resting-${Date.now()}`, auth: 'hmac' }, 201);
-  await world.call('POST', '/v1/routes', ws.token, { sourceId: source.body.id, connectionId: alpaca.id, sizing: { mode: 'fixed', value: '1' }, symbolMap: { BTCUSD: 'BTC/USD' } }, 201);
+  await world.call(
+    'POST',
+    '/v1/routes',
+    ws.token,
+    { sourceId: source.body.id, connectionId: alpaca.id, sizing: { mode: 'fixed', value: '1' }, symbolMap: { BTCUSD: 'BTC/USD' } },
+    201,
+  );
   const body = JSON.stringify({ ticker: 'BTCUSD', action: 'buy', orderType: 'limit', limitPrice: '1' });
   const id = `resting-${randomUUID()}`;
   const at = new Date();
   const res = await fetch(`${world.apiUrl}/hooks/${source.body.id}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': new Webhook(source.body.secret).sign(id, at, body) },
+    headers: {
+      'content-type': 'application/json',
+      'webhook-id': id,
+      'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+      'webhook-signature': new Webhook(source.body.secret).sign(id, at, body),
+    },
     body,
   });
   if (res.status !== 202) throw new Error(`resting order signal: ${res.status} ${await res.text()}`);
@@ -74,7 +107,9 @@ async function restingAlpacaOrder(world: FaultWorld): Promise<{ id: string; clie
            FROM orders o JOIN signals s ON s.id = o.signal_id WHERE s.source_id = $1`,
         [source.body.id],
       );
-      return row?.status === 'accepted' && row.brokerOrderId ? { id: row.id, clientOrderId: row.clientOrderId, brokerOrderId: row.brokerOrderId, apiKey: alpaca.apiKey! } : undefined;
+      return row?.status === 'accepted' && row.brokerOrderId
+        ? { id: row.id, clientOrderId: row.clientOrderId, brokerOrderId: row.brokerOrderId, apiKey: alpaca.apiKey! }
+        : undefined;
     },
     30_000,
     100,
@@ -83,7 +118,9 @@ async function restingAlpacaOrder(world: FaultWorld): Promise<{ id: string; clie
 
 /** Sessions waiting for a lock on order_fills: a worker that holds a fill it cannot write. */
 async function fillWriters(c: Client): Promise<number> {
-  const { rows } = await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_class t ON t.oid = l.relation WHERE t.relname = 'order_fills' AND NOT l.granted`);
+  const { rows } = await c.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_class t ON t.oid = l.relation WHERE t.relname = 'order_fills' AND NOT l.granted`,
+  );
   return rows[0].n;
 }
 
@@ -129,7 +166,8 @@ export const SCENARIOS: FaultScenario[] = [
         // The fill reaches the worker by its trade_updates stream when one listens, else by its next poll of the order.
         const streamed = world.alpaca.stream.listening(order.apiKey) > 0;
         world.alpaca.fillPart(order.clientOrderId, 1, 1);
-        const polled = () => world.alpaca.requests.slice(asked).some((r) => r.method === 'GET' && (r.url.includes(order.clientOrderId) || r.url.includes(order.brokerOrderId)));
+        const polled = () =>
+          world.alpaca.requests.slice(asked).some((r) => r.method === 'GET' && (r.url.includes(order.clientOrderId) || r.url.includes(order.brokerOrderId)));
         await waitFor('the worker holding the fill, waiting to write it', async () => (streamed || polled()) && (await fillWriters(hold)) > 0, 30_000, 50);
         // A streamed event may queue behind another order's blocked fill: give it the moment to reach the lock too.
         if (streamed) await sleep(500);
@@ -146,7 +184,10 @@ export const SCENARIOS: FaultScenario[] = [
       const settled = await waitFor(
         'the fill recorded after the restart',
         async () => {
-          const [row] = await world.sql<{ status: string; n: number }>(`SELECT o.status, (SELECT count(*)::int FROM order_fills f WHERE f.order_id = o.id) AS n FROM orders o WHERE o.id = $1`, [order.id]);
+          const [row] = await world.sql<{ status: string; n: number }>(
+            `SELECT o.status, (SELECT count(*)::int FROM order_fills f WHERE f.order_id = o.id) AS n FROM orders o WHERE o.id = $1`,
+            [order.id],
+          );
           return row?.status === 'filled' && row;
         },
         60_000,

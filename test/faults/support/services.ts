@@ -24,19 +24,26 @@ function newestMtime(dir: string): number {
 export function prepareBuild(): { root: string; cleanup(): void; source: string } {
   // For iterating on the suite itself: a build directory prepared earlier (kept, never deleted here).
   const reuse = process.env.FAULTS_BUILD_DIR;
-  if (reuse && existsSync(join(reuse, 'dist', 'main.js'))) return { root: reuse, source: process.env.FAULTS_BUILD_LABEL ?? 'a build prepared beforehand', cleanup: () => undefined };
+  if (reuse && existsSync(join(reuse, 'dist', 'main.js')))
+    return { root: reuse, source: process.env.FAULTS_BUILD_LABEL ?? 'a build prepared beforehand', cleanup: () => undefined };
   const root = mkdtempSync(join(tmpdir(), 'sy-faults-build-'));
   const dist = join(REPO, 'dist');
   const required = ['main.js', 'worker.js', join('database', 'bootstrap.js')];
   const fresh =
-    process.env.FAULTS_BUILD !== 'fresh' && required.every((f) => existsSync(join(dist, f))) && statSync(join(dist, 'main.js')).mtimeMs >= newestMtime(join(REPO, 'src'));
+    process.env.FAULTS_BUILD !== 'fresh' &&
+    required.every((f) => existsSync(join(dist, f))) &&
+    statSync(join(dist, 'main.js')).mtimeMs >= newestMtime(join(REPO, 'src'));
   let source = 'copied dist';
   if (fresh) cpSync(dist, join(root, 'dist'), { recursive: true });
   if (!fresh || !required.every((f) => existsSync(join(root, 'dist', f)))) {
     source = 'private tsc build';
     rmSync(join(root, 'dist'), { recursive: true, force: true });
     try {
-      execFileSync(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(REPO, 'tsconfig.build.json'), '--outDir', join(root, 'dist')], { stdio: 'pipe' });
+      execFileSync(
+        process.execPath,
+        [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(REPO, 'tsconfig.build.json'), '--outDir', join(root, 'dist')],
+        { stdio: 'pipe' },
+      );
     } catch (err) {
       // tsc emits despite type errors (someone may be mid-edit in the shared tree); only missing output is fatal.
       if (!required.every((f) => existsSync(join(root, 'dist', f)))) throw err;
@@ -96,7 +103,9 @@ export class ServiceProcess {
     this.generation += 1;
     await Promise.race([
       this.ready(() => output),
-      new Promise((_, reject) => child.once('exit', (code, signal) => reject(new Error(`${this.name} exited during start-up (${code ?? signal}); see ${this.logFiles.join(', ')}`)))),
+      new Promise((_, reject) =>
+        child.once('exit', (code, signal) => reject(new Error(`${this.name} exited during start-up (${code ?? signal}); see ${this.logFiles.join(', ')}`))),
+      ),
     ]);
     child.once('exit', (code, signal) => {
       if (this.child !== child) return; // killed or stopped on purpose
@@ -137,4 +146,3 @@ export function apiReady(url: string) {
 export function workerReady() {
   return (output: () => string) => waitFor('the worker to start its queue workers', () => output().includes('"workers started"'), 60_000, 100);
 }
-

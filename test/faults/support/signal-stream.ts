@@ -134,7 +134,12 @@ export class SignalStream {
       'webhook-signature': new Webhook(signal.target.secret).sign(signal.webhookId, at, body),
     };
     try {
-      const sending = fetch(`${this.apiUrl()}/hooks/${signal.target.sourceId}`, { method: 'POST', headers, body, signal: AbortSignal.timeout(this.options.requestTimeoutMs) });
+      const sending = fetch(`${this.apiUrl()}/hooks/${signal.target.sourceId}`, {
+        method: 'POST',
+        headers,
+        body,
+        signal: AbortSignal.timeout(this.options.requestTimeoutMs),
+      });
       for (const wake of this.requestWaiters.splice(0)) wake();
       const res = await sending;
       const text = await res.text();
@@ -167,7 +172,12 @@ export async function signatureFailureBurst(apiUrl: string, sourceId: string, ap
     try {
       const res = await fetch(`${apiUrl}/hooks/${sourceId}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': new Webhook(wrong).sign(id, at, body) },
+        headers: {
+          'content-type': 'application/json',
+          'webhook-id': id,
+          'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+          'webhook-signature': new Webhook(wrong).sign(id, at, body),
+        },
         body,
         signal: AbortSignal.timeout(5000),
       });

@@ -135,7 +135,11 @@ export type ApiProcess = SwitchyardProcess & { readonly url: string };
 
 export async function startApiProcess(snapshot: DistSnapshot, name: string, env: ClusterEnv): Promise<ApiProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [snapshot.main], { cwd: snapshot.dir, env: processEnv(env, { PORT: String(port), HOST: '127.0.0.1', METRICS_PORT: '0' }), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [snapshot.main], {
+    cwd: snapshot.dir,
+    env: processEnv(env, { PORT: String(port), HOST: '127.0.0.1', METRICS_PORT: '0' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const proc = new SwitchyardProcess(name, child, `http://127.0.0.1:${port}`);
   await waitFor(proc, async () => {
     const res = await fetch(`${proc.url}/readyz`).catch(() => undefined);
@@ -153,7 +157,11 @@ export async function startWorkerProcess(snapshot: DistSnapshot, name: string, e
 
 /** Starts a worker without waiting for it (for tests that expect it to refuse to start). */
 export function spawnWorkerProcess(snapshot: DistSnapshot, name: string, env: ClusterEnv): SwitchyardProcess {
-  const child = spawn(process.execPath, [snapshot.worker], { cwd: snapshot.dir, env: processEnv(env, { LOG_LEVEL: 'info' }), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [snapshot.worker], {
+    cwd: snapshot.dir,
+    env: processEnv(env, { LOG_LEVEL: 'info' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return new SwitchyardProcess(name, child);
 }
 

@@ -13,7 +13,10 @@ import { delimiter, join } from 'node:path';
 export function findPgbouncer(): string | undefined {
   const candidates = [
     process.env.PGBOUNCER_BIN,
-    ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, 'pgbouncer')),
+    ...(process.env.PATH ?? '')
+      .split(delimiter)
+      .filter(Boolean)
+      .map((dir) => join(dir, 'pgbouncer')),
     '/usr/sbin/pgbouncer',
     '/usr/bin/pgbouncer',
     '/usr/local/sbin/pgbouncer',
@@ -132,7 +135,11 @@ export async function startPgbouncer(bin: string, options: PgbouncerOptions): Pr
   child.stderr!.on('data', (c: Buffer) => (log += c.toString('utf8')));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
-  await waitForListening(port, () => child.exitCode !== null, () => log);
+  await waitForListening(
+    port,
+    () => child.exitCode !== null,
+    () => log,
+  );
   return {
     port,
     version,

@@ -52,7 +52,12 @@ export function signal(overrides: Record<string, unknown> = {}): Record<string, 
   return { ticker: 'NASDAQ:AAPL', action: 'buy', quantity: '10', ...overrides };
 }
 
-export function postSigned(api: RunningApi, source: HmacSource, body: unknown, options: { id?: string; at?: Date; secret?: string; path?: string } = {}): Promise<HttpResult> {
+export function postSigned(
+  api: RunningApi,
+  source: HmacSource,
+  body: unknown,
+  options: { id?: string; at?: Date; secret?: string; path?: string } = {},
+): Promise<HttpResult> {
   const rawBody = JSON.stringify(body);
   return http(api.url, 'POST', options.path ?? `/hooks/${source.id}`, { rawBody, headers: signedHeaders(options.secret ?? source.secret, rawBody, options) });
 }

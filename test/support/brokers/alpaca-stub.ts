@@ -62,7 +62,17 @@ interface Account {
   orders: Map<string, AlpacaStubOrderRecord>;
 }
 
-const OPEN_STATUSES = new Set(['new', 'accepted', 'pending_new', 'partially_filled', 'held', 'accepted_for_bidding', 'pending_cancel', 'pending_replace', 'done_for_day']);
+const OPEN_STATUSES = new Set([
+  'new',
+  'accepted',
+  'pending_new',
+  'partially_filled',
+  'held',
+  'accepted_for_bidding',
+  'pending_cancel',
+  'pending_replace',
+  'done_for_day',
+]);
 const ORDER_TYPES = new Set(['market', 'limit', 'stop', 'stop_limit', 'trailing_stop']);
 const TIMES_IN_FORCE = new Set(['day', 'gtc', 'opg', 'cls', 'ioc', 'fok']);
 const ORDER_CLASSES = new Set(['', 'simple', 'bracket', 'oco', 'oto']);
@@ -86,7 +96,9 @@ export class AlpacaStub extends BrokerStubServer {
     this.route('GET', /^\/v2\/orders:by_client_order_id$/, (req) => this.authed(req, (a) => this.orderByClientId(a, req)));
     this.route('GET', /^\/v2\/orders$/, (req) => this.authed(req, (a) => this.listOrders(a, req)));
     this.route('DELETE', /^\/v2\/orders\/([^/]+)$/, (req, [id]) => this.authed(req, (a) => this.cancelOrder(a, decodeURIComponent(id))));
-    this.route('GET', /^\/v2\/positions$/, (req) => this.authed(req, (a) => ({ status: 200, body: [...a.positions.keys()].map((symbol) => this.positionJson(a, symbol)) })));
+    this.route('GET', /^\/v2\/positions$/, (req) =>
+      this.authed(req, (a) => ({ status: 200, body: [...a.positions.keys()].map((symbol) => this.positionJson(a, symbol)) })),
+    );
     this.route('GET', /^\/v2\/positions\/([^/]+)$/, (req, [symbol]) => this.authed(req, (a) => this.position(a, decodeURIComponent(symbol))));
   }
 
@@ -122,8 +134,20 @@ export class AlpacaStub extends BrokerStubServer {
     const average = (before * Number(order.filled_avg_price ?? 0) + qty * price) / after;
     const now = new Date().toISOString();
     const done = after === Number(order.qty);
-    Object.assign(order, { filled_qty: num(after), filled_avg_price: num(average), status: done ? 'filled' : 'partially_filled', updated_at: now, filled_at: done ? now : null });
-    const extra = { execution_id: randomUUID(), price: num(price), qty: num(qty), position_qty: num(this.positionOf(found.parent.apiKey, order.symbol)), timestamp: now };
+    Object.assign(order, {
+      filled_qty: num(after),
+      filled_avg_price: num(average),
+      status: done ? 'filled' : 'partially_filled',
+      updated_at: now,
+      filled_at: done ? now : null,
+    });
+    const extra = {
+      execution_id: randomUUID(),
+      price: num(price),
+      qty: num(qty),
+      position_qty: num(this.positionOf(found.parent.apiKey, order.symbol)),
+      timestamp: now,
+    };
     this.tradeUpdate(order, done ? 'fill' : 'partial_fill', extra, found.parent.apiKey);
     if (!done) return;
     const legs = found.parent.legs ?? [];
@@ -288,11 +312,20 @@ export class AlpacaStub extends BrokerStubServer {
     if (tp !== undefined) legs.push({ ...baseOrder(parent.symbol, parent.qty, exitSide, now), type: 'limit', order_type: 'limit', limit_price: String(tp) });
     // A stop_loss with a limit_price is a stop-limit leg.
     if (sl !== undefined && slLimit !== undefined) {
-      legs.push({ ...baseOrder(parent.symbol, parent.qty, exitSide, now), type: 'stop_limit', order_type: 'stop_limit', stop_price: String(sl), limit_price: String(slLimit) });
-    } else if (sl !== undefined) legs.push({ ...baseOrder(parent.symbol, parent.qty, exitSide, now), type: 'stop', order_type: 'stop', stop_price: String(sl) });
+      legs.push({
+        ...baseOrder(parent.symbol, parent.qty, exitSide, now),
+        type: 'stop_limit',
+        order_type: 'stop_limit',
+        stop_price: String(sl),
+        limit_price: String(slLimit),
+      });
+    } else if (sl !== undefined)
+      legs.push({ ...baseOrder(parent.symbol, parent.qty, exitSide, now), type: 'stop', order_type: 'stop', stop_price: String(sl) });
     const working = parent.status === 'filled';
     // In a bracket only the take-profit works at first; the stop loss waits (held) as its OCO partner.
-    legs.forEach((leg, i) => Object.assign(leg, { order_class: parent.order_class, time_in_force: parent.time_in_force, status: working && i === 0 ? 'new' : 'held' }));
+    legs.forEach((leg, i) =>
+      Object.assign(leg, { order_class: parent.order_class, time_in_force: parent.time_in_force, status: working && i === 0 ? 'new' : 'held' }),
+    );
     return legs;
   }
 
@@ -353,7 +386,7 @@ export class AlpacaStub extends BrokerStubServer {
       market_value: num(qty * price),
       cost_basis: num(qty * entry),
       unrealized_pl: num(qty * (price - entry)),
-      unrealized_plpc: num((price - entry) / entry * Math.sign(qty)),
+      unrealized_plpc: num(((price - entry) / entry) * Math.sign(qty)),
     };
   }
 }

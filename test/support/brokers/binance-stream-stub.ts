@@ -46,7 +46,8 @@ export class BinanceUserDataStream extends EventStreamStub<Subscription, Record<
       } catch {
         return send(ws, { id: null, status: 400, error: { code: -1013, msg: 'Malformed request.' } });
       }
-      if (req.method !== 'userDataStream.subscribe.signature') return send(ws, { id: req.id, status: 400, error: { code: -1020, msg: 'Unsupported operation.' } });
+      if (req.method !== 'userDataStream.subscribe.signature')
+        return send(ws, { id: req.id, status: 400, error: { code: -1020, msg: 'Unsupported operation.' } });
       const params = Object.fromEntries(Object.entries(req.params ?? {}).map(([k, v]) => [k, String(v)]));
       const { signature, ...signed } = params;
       const secret = this.secretOf(params.apiKey ?? '');
@@ -54,7 +55,10 @@ export class BinanceUserDataStream extends EventStreamStub<Subscription, Record<
         this.subscriptions.push({ apiKey: params.apiKey ?? '', accepted: false });
         return send(ws, { id: req.id, status: 401, error: { code: -2015, msg: 'Invalid API-key, IP, or permissions for action.' } });
       }
-      const payload = Object.keys(signed).sort().map((k) => `${k}=${signed[k]}`).join('&');
+      const payload = Object.keys(signed)
+        .sort()
+        .map((k) => `${k}=${signed[k]}`)
+        .join('&');
       const expected = Buffer.from(createHmac('sha256', secret).update(payload).digest('hex'));
       const given = Buffer.from((signature ?? '').toLowerCase());
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) {

@@ -133,7 +133,9 @@ export class BinanceStub {
    * status PARTIALLY_FILLED (FILLED once all of it did), executedQty and cummulativeQuoteQty cumulative.
    */
   fillPart(clientOrderId: string, qty: string, price: string): void {
-    const found = [...this.accounts.values()].flatMap((a) => a.orders.map((o) => ({ a, o }))).find(({ o }) => o.clientOrderId === clientOrderId && WORKING.has(o.status));
+    const found = [...this.accounts.values()]
+      .flatMap((a) => a.orders.map((o) => ({ a, o })))
+      .find(({ o }) => o.clientOrderId === clientOrderId && WORKING.has(o.status));
     if (!found) throw new Error(`no open order ${clientOrderId} at the Binance stub`);
     const { a, o } = found;
     const market = this.markets.get(o.symbol)!;
@@ -157,9 +159,33 @@ export class BinanceStub {
   private report(o: BinanceStubOrder, apiKey: string, execution: string, extra: Record<string, unknown> = {}): void {
     const now = Date.now();
     this.stream.emit(apiKey, {
-      e: 'executionReport', E: now, s: o.symbol, c: o.clientOrderId, S: o.side, o: o.type, f: o.timeInForce, q: fixed8(o.origQty), p: fixed8(o.price),
-      P: fixed8(o.stopPrice), C: '', x: execution, X: o.status, r: 'NONE', i: o.orderId, l: '0.00000000', z: fixed8(o.executedQty), L: '0.00000000',
-      n: '0', N: null, T: o.updateTime, t: -1, w: o.status === 'NEW' || o.status === 'PARTIALLY_FILLED', m: false, O: o.time, Z: fixed8(o.cummulativeQuoteQty), ...extra,
+      e: 'executionReport',
+      E: now,
+      s: o.symbol,
+      c: o.clientOrderId,
+      S: o.side,
+      o: o.type,
+      f: o.timeInForce,
+      q: fixed8(o.origQty),
+      p: fixed8(o.price),
+      P: fixed8(o.stopPrice),
+      C: '',
+      x: execution,
+      X: o.status,
+      r: 'NONE',
+      i: o.orderId,
+      l: '0.00000000',
+      z: fixed8(o.executedQty),
+      L: '0.00000000',
+      n: '0',
+      N: null,
+      T: o.updateTime,
+      t: -1,
+      w: o.status === 'NEW' || o.status === 'PARTIALLY_FILLED',
+      m: false,
+      O: o.time,
+      Z: fixed8(o.cummulativeQuoteQty),
+      ...extra,
     });
   }
 
@@ -193,12 +219,33 @@ export class BinanceStub {
         return 'reply' in auth ? auth.reply : handler(auth.account, auth.params);
       };
     };
-    if (!this.testnet) this.server.route('GET', /^\/sapi\/v1\/account\/apiRestrictions$/, signed(false, (a) => this.apiRestrictions(a)));
+    if (!this.testnet)
+      this.server.route(
+        'GET',
+        /^\/sapi\/v1\/account\/apiRestrictions$/,
+        signed(false, (a) => this.apiRestrictions(a)),
+      );
     this.server
-      .route('GET', /^\/api\/v3\/account$/, signed(false, (a, p) => this.account(a, p)))
-      .route('POST', /^\/api\/v3\/order$/, signed(true, (a, p) => this.newOrder(a, p)))
-      .route('GET', /^\/api\/v3\/order$/, signed(false, (a, p) => this.queryOrder(a, p)))
-      .route('DELETE', /^\/api\/v3\/openOrders$/, signed(true, (a, p) => this.cancelOpenOrders(a, p)));
+      .route(
+        'GET',
+        /^\/api\/v3\/account$/,
+        signed(false, (a, p) => this.account(a, p)),
+      )
+      .route(
+        'POST',
+        /^\/api\/v3\/order$/,
+        signed(true, (a, p) => this.newOrder(a, p)),
+      )
+      .route(
+        'GET',
+        /^\/api\/v3\/order$/,
+        signed(false, (a, p) => this.queryOrder(a, p)),
+      )
+      .route(
+        'DELETE',
+        /^\/api\/v3\/openOrders$/,
+        signed(true, (a, p) => this.cancelOpenOrders(a, p)),
+      );
     return this;
   }
 
@@ -217,7 +264,9 @@ export class BinanceStub {
     const { rest: body, signature: bodySig } = withoutSignature(req.body);
     const signature = querySig ?? bodySig;
     if (!signature) return { reply: error(400, -1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.") };
-    const expected = createHmac('sha256', account.key.apiSecret).update(query + body).digest('hex');
+    const expected = createHmac('sha256', account.key.apiSecret)
+      .update(query + body)
+      .digest('hex');
     const given = Buffer.from(signature.toLowerCase());
     if (given.length !== expected.length || !timingSafeEqual(given, Buffer.from(expected))) {
       return { reply: error(400, -1022, 'Signature for this request is not valid.') };
@@ -307,7 +356,8 @@ export class BinanceStub {
     if (!CLIENT_ORDER_ID.test(clientOrderId)) {
       return error(400, -1100, "Illegal characters found in parameter 'newClientOrderId'; legal range is '^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.");
     }
-    const required = type === 'MARKET' ? ['quantity'] : type === 'LIMIT' ? ['quantity', 'price', 'timeInForce'] : ['quantity', 'price', 'stopPrice', 'timeInForce'];
+    const required =
+      type === 'MARKET' ? ['quantity'] : type === 'LIMIT' ? ['quantity', 'price', 'timeInForce'] : ['quantity', 'price', 'stopPrice', 'timeInForce'];
     for (const name of required) {
       if (!p.get(name)) return error(400, -1102, `Mandatory parameter '${name}' was not sent, was empty/null, or malformed.`);
     }
@@ -354,7 +404,10 @@ export class BinanceStub {
     }
     account.orders.push(order);
     this.report(order, account.key.apiKey, type === 'MARKET' ? 'TRADE' : 'NEW');
-    const fills = type === 'MARKET' ? [{ price: fixed8(market.price), qty: fixed8(qty), commission: '0.00000000', commissionAsset: market.base, tradeId: order.orderId }] : [];
+    const fills =
+      type === 'MARKET'
+        ? [{ price: fixed8(market.price), qty: fixed8(qty), commission: '0.00000000', commissionAsset: market.base, tradeId: order.orderId }]
+        : [];
     return { status: 200, body: { ...orderJson(order), transactTime: order.time, fills } };
   }
 
@@ -365,9 +418,7 @@ export class BinanceStub {
     const byClient = p.get('origClientOrderId');
     if (!byId && !byClient) return error(400, -1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!");
     // The most recent order with that client id, as Binance answers when an id was reused.
-    const order = account.orders
-      .filter((o) => o.symbol === symbol && (byId ? String(o.orderId) === byId : o.clientOrderId === byClient))
-      .at(-1);
+    const order = account.orders.filter((o) => o.symbol === symbol && (byId ? String(o.orderId) === byId : o.clientOrderId === byClient)).at(-1);
     if (!order) return error(400, -2013, 'Order does not exist.');
     return { status: 200, body: orderJson(order) };
   }

@@ -44,7 +44,8 @@ export class CoinbaseUserChannel extends EventStreamStub<WebSocket, Record<strin
       } catch {
         return void ws.send(JSON.stringify({ type: 'error', message: 'failure to parse message' }));
       }
-      if (msg.type !== 'subscribe' || msg.channel !== 'user') return void ws.send(JSON.stringify({ type: 'error', message: 'channel not supported by this stub' }));
+      if (msg.type !== 'subscribe' || msg.channel !== 'user')
+        return void ws.send(JSON.stringify({ type: 'error', message: 'channel not supported by this stub' }));
       const verified = this.verify(typeof msg.jwt === 'string' ? msg.jwt : '');
       if ('why' in verified) {
         this.subscriptions.push({ apiKeyName: '', accepted: false });

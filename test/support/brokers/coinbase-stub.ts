@@ -156,12 +156,36 @@ export class CoinbaseStub {
       };
     };
     this.server
-      .route('GET', /^\/api\/v3\/brokerage\/key_permissions$/, authed('view', (a) => this.keyPermissions(a)))
-      .route('GET', /^\/api\/v3\/brokerage\/accounts$/, authed('view', (a, r) => this.listAccounts(a, r.query)))
-      .route('POST', /^\/api\/v3\/brokerage\/orders$/, authed('trade', (a, r) => this.createOrder(a, r.body)))
-      .route('GET', /^\/api\/v3\/brokerage\/orders\/historical\/batch$/, authed('view', (a, r) => this.listOrders(a, r.query)))
-      .route('GET', /^\/api\/v3\/brokerage\/orders\/historical\/([^/]+)$/, authed('view', (a, r) => this.getOrder(a, r.path)))
-      .route('POST', /^\/api\/v3\/brokerage\/orders\/batch_cancel$/, authed('trade', (a, r) => this.batchCancel(a, r.body)));
+      .route(
+        'GET',
+        /^\/api\/v3\/brokerage\/key_permissions$/,
+        authed('view', (a) => this.keyPermissions(a)),
+      )
+      .route(
+        'GET',
+        /^\/api\/v3\/brokerage\/accounts$/,
+        authed('view', (a, r) => this.listAccounts(a, r.query)),
+      )
+      .route(
+        'POST',
+        /^\/api\/v3\/brokerage\/orders$/,
+        authed('trade', (a, r) => this.createOrder(a, r.body)),
+      )
+      .route(
+        'GET',
+        /^\/api\/v3\/brokerage\/orders\/historical\/batch$/,
+        authed('view', (a, r) => this.listOrders(a, r.query)),
+      )
+      .route(
+        'GET',
+        /^\/api\/v3\/brokerage\/orders\/historical\/([^/]+)$/,
+        authed('view', (a, r) => this.getOrder(a, r.path)),
+      )
+      .route(
+        'POST',
+        /^\/api\/v3\/brokerage\/orders\/batch_cancel$/,
+        authed('trade', (a, r) => this.batchCancel(a, r.body)),
+      );
     return this;
   }
 
@@ -245,7 +269,8 @@ export class CoinbaseStub {
       return { status: 400, body: { error: 'INVALID_ARGUMENT', message: 'request body is not JSON' } };
     }
     const { client_order_id: clientOrderId, product_id: product, side } = body;
-    if (typeof clientOrderId !== 'string' || clientOrderId === '') return { status: 400, body: { error: 'INVALID_ARGUMENT', message: 'client_order_id is required' } };
+    if (typeof clientOrderId !== 'string' || clientOrderId === '')
+      return { status: 400, body: { error: 'INVALID_ARGUMENT', message: 'client_order_id is required' } };
 
     // Coinbase: a repeated client_order_id creates nothing and answers with the order that has it.
     const existing = account.orders.find((o) => o.client_order_id === clientOrderId);
@@ -311,7 +336,12 @@ export class CoinbaseStub {
     const statuses = query.getAll('order_status');
     const ids = query.getAll('order_ids');
     const matching = account.orders
-      .filter((o) => (!products.length || products.includes(o.product_id)) && (!statuses.length || statuses.includes(o.status)) && (!ids.length || ids.includes(o.order_id)))
+      .filter(
+        (o) =>
+          (!products.length || products.includes(o.product_id)) &&
+          (!statuses.length || statuses.includes(o.status)) &&
+          (!ids.length || ids.includes(o.order_id)),
+      )
       .reverse() // newest first, as Coinbase sorts by creation time
       .map(orderJson);
     return { status: 200, body: { ...paginate(matching, query, 100, 'orders'), sequence: '0' } };
@@ -330,7 +360,9 @@ export class CoinbaseStub {
    * cumulative filled_size and average_filled_price until all of it filled; the hold shrinks with each fill.
    */
   fillPart(clientOrderId: string, qty: string, price: string): void {
-    const found = [...this.accounts.values()].flatMap((a) => a.orders.map((o) => ({ a, o }))).find(({ o }) => o.client_order_id === clientOrderId && o.status === 'OPEN');
+    const found = [...this.accounts.values()]
+      .flatMap((a) => a.orders.map((o) => ({ a, o })))
+      .find(({ o }) => o.client_order_id === clientOrderId && o.status === 'OPEN');
     if (!found) throw new Error(`no open order ${clientOrderId} at the Coinbase stub`);
     const { a, o } = found;
     const units = toUnits(qty)!;
@@ -389,7 +421,13 @@ function decode(segment: string): Record<string, unknown> | undefined {
 function validAttachment(attached: unknown): boolean {
   if (attached === undefined) return true;
   const bracket = (attached as { trigger_bracket_gtc?: Record<string, unknown> }).trigger_bracket_gtc;
-  return Object.keys(attached as object).length === 1 && !!bracket && typeof bracket.limit_price === 'string' && typeof bracket.stop_trigger_price === 'string' && bracket.base_size === undefined;
+  return (
+    Object.keys(attached as object).length === 1 &&
+    !!bracket &&
+    typeof bracket.limit_price === 'string' &&
+    typeof bracket.stop_trigger_price === 'string' &&
+    bracket.base_size === undefined
+  );
 }
 
 function paginate<T>(items: T[], query: URLSearchParams, defaultLimit: number, key: string): Record<string, unknown> {

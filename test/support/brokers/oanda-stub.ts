@@ -251,7 +251,10 @@ export class OandaStub extends BrokerStubServer {
     if (takeProfit && !positive(takeProfit.price)) return reject('TAKE_PROFIT_ON_FILL_PRICE_MISSING');
     if (stopLoss && !positive(stopLoss.price)) return reject('STOP_LOSS_ON_FILL_PRICE_MISSING');
     if (trailing && !positive(trailing.distance)) return reject('TRAILING_STOP_LOSS_ON_FILL_PRICE_DISTANCE_MISSING');
-    if (clientId !== undefined && this.orders.some((o) => o.accountId === a.options.accountId && o.state === 'PENDING' && o.clientExtensions?.id === clientId)) {
+    if (
+      clientId !== undefined &&
+      this.orders.some((o) => o.accountId === a.options.accountId && o.state === 'PENDING' && o.clientExtensions?.id === clientId)
+    ) {
       return reject('CLIENT_ORDER_ID_ALREADY_EXISTS');
     }
 
@@ -293,7 +296,10 @@ export class OandaStub extends BrokerStubServer {
 
   private reject(a: Account, type: string, reason: string): StubReply {
     const id = this.nextId(a);
-    const message = reason === 'CLIENT_ORDER_ID_ALREADY_EXISTS' ? 'The client Order ID specified is already assigned to another pending Order' : `The order was rejected: ${reason}`;
+    const message =
+      reason === 'CLIENT_ORDER_ID_ALREADY_EXISTS'
+        ? 'The client Order ID specified is already assigned to another pending Order'
+        : `The order was rejected: ${reason}`;
     return {
       status: 400,
       body: {
@@ -320,7 +326,11 @@ export class OandaStub extends BrokerStubServer {
     const pl = this.applyToPosition(a, order.forInstrument, units, price);
     a.balance += pl;
     Object.assign(order, { state: 'FILLED', fillingTransactionID: id, filledTime: now, tradeOpenedID: id });
-    const exits = [['TAKE_PROFIT', order.takeProfitOnFill], ['STOP_LOSS', order.stopLossOnFill], ['TRAILING_STOP_LOSS', order.trailingStopLossOnFill]] as const;
+    const exits = [
+      ['TAKE_PROFIT', order.takeProfitOnFill],
+      ['STOP_LOSS', order.stopLossOnFill],
+      ['TRAILING_STOP_LOSS', order.trailingStopLossOnFill],
+    ] as const;
     for (const [type, exit] of exits) {
       if (!exit) continue;
       this.orders.push({
@@ -379,7 +389,15 @@ export class OandaStub extends BrokerStubServer {
   private cancelTransaction(a: Account, order: OandaStubOrderRecord, reason: string, now: string): Record<string, unknown> & { id: string } {
     const id = this.nextId(a);
     Object.assign(order, { state: 'CANCELLED', cancellingTransactionID: id, cancelledTime: now });
-    const transaction = { id, accountID: a.options.accountId, time: now, type: 'ORDER_CANCEL', orderID: order.id, clientOrderID: order.clientExtensions?.id, reason };
+    const transaction = {
+      id,
+      accountID: a.options.accountId,
+      time: now,
+      type: 'ORDER_CANCEL',
+      orderID: order.id,
+      clientOrderID: order.clientExtensions?.id,
+      reason,
+    };
     a.transactions.set(id, transaction);
     this.stream.emit(a.options.accountId, transaction);
     return transaction;

@@ -37,7 +37,9 @@ type Operation = 'get' | 'post' | 'put' | 'patch' | 'delete';
 type Responses<P extends ApiPath, O extends Operation> = paths[P][O] extends { responses: infer R } ? R : never;
 type Json<R> = R extends { content: { 'application/json': infer T } } ? T : never;
 /** What a route answers on success (its 200, 201 or 202), as the OpenAPI document describes it. */
-export type Answer<P extends ApiPath, O extends Operation> = Json<Responses<P, O>[200 & keyof Responses<P, O>] | Responses<P, O>[201 & keyof Responses<P, O>] | Responses<P, O>[202 & keyof Responses<P, O>]>;
+export type Answer<P extends ApiPath, O extends Operation> = Json<
+  Responses<P, O>[200 & keyof Responses<P, O>] | Responses<P, O>[201 & keyof Responses<P, O>] | Responses<P, O>[202 & keyof Responses<P, O>]
+>;
 /** One item of a list route's page. */
 export type Item<P extends ApiPath> = Answer<P, 'get'> extends Page<infer T> ? T : never;
 
@@ -52,6 +54,12 @@ export async function api<T>(method: Method, path: ApiPath | string, body?: unkn
   const res = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
   const parsed = text ? JSON.parse(text) : undefined;
-  if (!res.ok) throw new ApiProblem(res.status, parsed?.code ?? 'http_error', parsed?.detail ?? parsed?.title ?? res.statusText, Array.isArray(parsed?.errors) ? parsed.errors : []);
+  if (!res.ok)
+    throw new ApiProblem(
+      res.status,
+      parsed?.code ?? 'http_error',
+      parsed?.detail ?? parsed?.title ?? res.statusText,
+      Array.isArray(parsed?.errors) ? parsed.errors : [],
+    );
   return parsed as T;
 }
