@@ -390,6 +390,7 @@ describe('console: webhooks, positions and P&L (chromium)', () => {
       await page.getByRole('combobox', { name: 'Route' }).selectOption({ label: 'Closer → Desk' });
       const byRoute = page.getByRole('region', { name: 'P&L of the route Closer → Desk per symbol' });
       // That route only sold: it holds a short of 2 on its own books and realised nothing.
+      await byRoute.getByRole('row', { name: /AAPL/ }).waitFor();
       expect(await cells(byRoute.getByRole('row', { name: /AAPL/ }))).toEqual(['AAPL', 'short 2', '110', '0', '0', '1']);
       expect(await page.getByRole('button').allTextContents()).toEqual(['Sign out']);
       expect(await page.locator('form').count()).toBe(0);
