@@ -212,7 +212,7 @@ describe('console: webhooks, positions and P&L (chromium)', () => {
       const deliveries = page.getByRole('region', { name: `Deliveries to ${url}, newest first` });
       const delivery = deliveries.getByTestId('delivery-order.filled');
       await delivery.getByText('failed', { exact: true }).waitFor();
-      expect(await delivery.textContent()).toMatch(/order\.filled.*failed2HTTP 500.*down for maintenance/);
+      expect(await delivery.textContent()).toMatch(/^order\.filled[0-9a-f]{8}failed2HTTP 500: “down for maintenance”created /);
       await page.getByLabel('Delivery status').selectOption('delivered');
       await page.getByText('No delivery delivered yet.').waitFor();
       await page.getByLabel('Delivery status').selectOption('failed');

@@ -279,5 +279,6 @@ function lastAnswer(d: DeliveryView): string {
   if (d.attempts === 0) return 'not sent yet';
   const excerpt = d.attemptLog.at(-1)?.responseExcerpt;
   const status = d.lastStatusCode === null ? 'no HTTP answer' : `HTTP ${d.lastStatusCode}`;
-  return [status, d.lastError, excerpt && `“${excerpt}”`].filter(Boolean).join(': ');
+  // A refused attempt's error is its status ("HTTP 500"): say it once.
+  return [status, d.lastError !== status && d.lastError, excerpt && `“${excerpt}”`].filter(Boolean).join(': ');
 }
