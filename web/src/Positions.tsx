@@ -26,7 +26,7 @@ export function Positions({ canFlatten }: { canFlatten: boolean }) {
   return (
     <section aria-labelledby="positions-heading">
       <h2 id="positions-heading">Positions</h2>
-      <p>What each active connection holds at its broker, refreshed every 15 seconds. Flatten cancels its open orders and closes its positions.</p>
+      <p>What each active connection holds at its broker, refreshed every minute. Flatten cancels its open orders and closes its positions.</p>
       {list.isError && <p role="alert">{list.error.message}</p>}
       {list.isSuccess && active.length === 0 && <p>No active connection.</p>}
       {flattenId && <FlattenProgress id={flattenId} connections={list.data?.items ?? []} onDone={() => setFlattenId(null)} />}

@@ -19,11 +19,11 @@ export const useSources = () => useQuery({ queryKey: ['sources'], queryFn: () =>
 export const useRoutes = () => useQuery({ queryKey: ['routes'], queryFn: () => api<Page<RouteView>>('GET', '/v1/routes?limit=500') });
 
 export type PositionsView = Answer<'/v1/connections/{id}/positions', 'get'>;
-/** Each read may ask the worker for a fresh broker snapshot: poll no faster than the api keeps one (SNAPSHOT_MAX_AGE_MS, 15 s). */
+/** A read older than SNAPSHOT_MAX_AGE_MS makes the worker open the credential (audited) and call the broker: once a minute, while the page is visible. */
 export const usePositions = (connectionId: string) =>
   useQuery({
     queryKey: ['positions', connectionId],
     queryFn: () => api<PositionsView>('GET', `/v1/connections/${connectionId}/positions`),
-    refetchInterval: 15_000,
+    refetchInterval: 60_000,
     retry: 1,
   });
