@@ -4799,11 +4799,30 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Accepted */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        /** @enum {string} */
+                        scope: "connection" | "workspace";
+                        /**
+                         * @description `done` at once when no connection was active.
+                         * @enum {string}
+                         */
+                        status: "pending" | "done";
+                        connections: {
+                            /** Format: uuid */
+                            connectionId: string;
+                            /** @constant */
+                            status: "pending";
+                        }[];
+                    };
+                };
             };
         };
     };
@@ -4823,11 +4842,30 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Accepted */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        /** @enum {string} */
+                        scope: "connection" | "workspace";
+                        /**
+                         * @description `done` at once when no connection was active.
+                         * @enum {string}
+                         */
+                        status: "pending" | "done";
+                        connections: {
+                            /** Format: uuid */
+                            connectionId: string;
+                            /** @constant */
+                            status: "pending";
+                        }[];
+                    };
+                };
             };
         };
     };
@@ -4842,11 +4880,53 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        /** @enum {string} */
+                        scope: "connection" | "workspace" | "route";
+                        reason: string;
+                        /** @enum {string} */
+                        status: "pending" | "running" | "done" | "failed";
+                        requestedBy: {
+                            type: string;
+                            id: string | null;
+                        };
+                        /** Format: date-time */
+                        createdAt: string;
+                        connections: {
+                            /** Format: uuid */
+                            connectionId: string;
+                            /** @enum {string} */
+                            status: "pending" | "running" | "done" | "failed";
+                            canceledOrders: number | null;
+                            error: string | null;
+                            attempts: number;
+                            /** Format: date-time */
+                            updatedAt: string;
+                            orders: {
+                                symbol: string;
+                                /** @enum {string} */
+                                side: "buy" | "sell";
+                                quantity: string;
+                                clientOrderId: string;
+                                brokerOrderId: string | null;
+                                status: string;
+                                filledQuantity: string | null;
+                                averagePrice: string | null;
+                                reason: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                            }[];
+                        }[];
+                    };
+                };
             };
         };
     };
