@@ -64,7 +64,11 @@ export async function revealCredential(
     });
     await client.query('COMMIT');
     const { version, ...sealed } = row;
-    const plaintext = await openSealedSecret(deps.kms, sealed as SealedSecret, brokerCredentialContext({ workspaceId, connectionId: options.connectionId, version }));
+    const plaintext = await openSealedSecret(
+      deps.kms,
+      sealed as SealedSecret,
+      brokerCredentialContext({ workspaceId, connectionId: options.connectionId, version }),
+    );
     try {
       deps.print(plaintext.toString('utf8'));
     } finally {
