@@ -2,7 +2,7 @@ import { parseDecimal } from '../../src/common/decimal';
 import { planOrders, RoutableSignal, sizeFromEquity } from '../../src/routing/order-plan';
 import { routeRateLimit } from '../../src/routing/risk-gate';
 import { positionLimitRefusal } from '../../src/routing/risk/position-limits';
-import { withWorkspaceLimits, WorkspaceLimits } from '../../src/routing/risk/workspace-limits';
+import { windowsRefusal, withWorkspaceLimits, WorkspaceLimits } from '../../src/routing/risk/workspace-limits';
 import type { RouteRow } from '../../src/routing/routing.repository';
 
 /** Block reasons say where the limit came from: the route itself, its workspace's default, or its workspace's ceiling. */
@@ -167,6 +167,25 @@ describe('where a limit came from, in the block reason', () => {
       expect(positionLimitRefusal(buy('1', 'AAPL'), row({ maxOpenPositions: 4 }, { maxOpenPositions: 1 }), book, false)?.reason).toMatch(
         /that reaches the workspace's ceiling of 1 \(the route's own 4 is looser\), so AAPL is not opened$/,
       );
+    });
+  });
+
+  describe('blockExitsOutsideWindows', () => {
+    const window = { days: ['mon' as const], start: '09:30', end: '16:00', timezone: 'America/New_York' };
+    // Monday 2026-03-09 16:00 EDT (20:00Z): just outside; 15:59 just inside.
+    const outside = Date.parse('2026-03-09T20:00:00Z');
+
+    it("says when exits are blocked by the workspace's setting rather than the route's", () => {
+      const byWorkspace = row({ tradingWindows: [window] }, { blockExitsOutsideWindows: true });
+      expect(windowsRefusal(byWorkspace, 'exit', outside - 60_000)).toBeUndefined();
+      expect(windowsRefusal(byWorkspace, 'exit', outside)).toBe(
+        "outside_trading_window: 2026-03-09T20:00:00.000Z is outside this route's trading windows (mon 09:30-16:00 America/New_York); exits are blocked outside them (the workspace's blockExitsOutsideWindows; the route's own allows exits)",
+      );
+      expect(windowsRefusal(byWorkspace, 'entry', outside)).toMatch(/; entries are blocked outside them$/);
+      expect(windowsRefusal(row({ tradingWindows: [window], blockExitsOutsideWindows: true }, { blockExitsOutsideWindows: true }), 'exit', outside)).toMatch(
+        /; exits are blocked outside them$/,
+      );
+      expect(windowsRefusal(row({ tradingWindows: [window] }, {}), 'exit', outside)).toBeUndefined();
     });
   });
 });

@@ -40,13 +40,16 @@ export function withWorkspaceLimits(route: RouteRow): RouteRow {
     limitSources,
     blockExitsOutsideWindows: route.blockExitsOutsideWindows || w.blockExitsOutsideWindows,
     workspaceTradingWindows: w.tradingWindows,
+    exitsBlockedByWorkspace: !route.blockExitsOutsideWindows && w.blockExitsOutsideWindows,
   };
 }
 
 /** Why a leg may not go now for the windows: the route's own, then the workspace's (both must let it through). */
 export function windowsRefusal(route: RouteRow, intent: OrderPlan['intent'], atMs: number): string | undefined {
-  return (
+  const refusal =
     tradingWindowRefusal(route.tradingWindows, route.blockExitsOutsideWindows, intent, atMs) ??
-    tradingWindowRefusal(route.workspaceTradingWindows ?? null, route.blockExitsOutsideWindows, intent, atMs, "the workspace's")
-  );
+    tradingWindowRefusal(route.workspaceTradingWindows ?? null, route.blockExitsOutsideWindows, intent, atMs, "the workspace's");
+  return refusal && intent !== 'entry' && route.exitsBlockedByWorkspace
+    ? `${refusal} (the workspace's blockExitsOutsideWindows; the route's own allows exits)`
+    : refusal;
 }
