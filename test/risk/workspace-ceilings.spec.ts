@@ -128,6 +128,32 @@ describe('workspace limit defaults and ceilings', () => {
     ]);
   });
 
+  it('holds percent_equity entries (sized only when sent) to the workspace ceiling, saying so, audited', async () => {
+    const { ws, limits, send, connection, source } = await setup();
+    // 1 % of the paper account's 100 000 at 100 is 10 shares.
+    const created = await http(world.api.url, 'POST', '/v1/routes', {
+      token: ws.token,
+      body: { sourceId: source.id, connectionId: connection, sizing: { mode: 'percent_equity', value: '1' }, limits: { maxQuantity: '50' } },
+    });
+    expect(created.status).toBe(201);
+    await limits({ maxQuantity: '10' });
+    expect((await send({})).orders[0]).toMatchObject({ status: 'filled', quantity: '10' });
+    await limits({ maxQuantity: '9.99' });
+    const over = await send({});
+    expect([over.status, over.orders[0].reason]).toEqual([
+      'blocked',
+      "max_quantity_exceeded: 10 is above the workspace's ceiling of 9.99 (the route's own 50 is looser)",
+    ]);
+    const audit = await http(world.api.url, 'GET', '/v1/audit?action=order.blocked', { token: ws.token });
+    expect(audit.body.items).toEqual([
+      expect.objectContaining({
+        resource: expect.objectContaining({ id: over.orders[0].id }),
+        reason: over.orders[0].reason,
+        metadata: expect.objectContaining({ limit: 'maxQuantity' }),
+      }),
+    ]);
+  });
+
   it('names the workspace as the source of a rate limit the route leaves unset', async () => {
     const { limits, route, send } = await setup();
     expect((await route(undefined, '1')).status).toBe(201);
