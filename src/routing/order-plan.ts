@@ -3,6 +3,7 @@ import { brokerSymbol, isContinuousFuture, withoutExchange } from '../brokers/br
 import type { StopLoss, TakeProfit } from '../signals/signal-brackets';
 import { BracketPrices, resolveBrackets } from './bracket-prices';
 import { div, formatDecimal, HUNDRED, mul, parseDecimal, truncate, ZERO } from '../common/decimal';
+import { LimitSources, limitWords } from './risk/limit-source';
 
 /** The fields of a parsed signal that routing acts on. */
 export interface RoutableSignal {
@@ -32,6 +33,8 @@ export interface RouteRules {
   maxQuantity: string | null;
   maxNotional: string | null;
   maxOrdersPerMinute: number | null;
+  /** Where each limit came from (route, workspace default or ceiling), for the block reasons; unset: all the route's own. */
+  limitSources?: LimitSources;
   /** Directions the route opens positions in; a signal that would open the other one only closes. */
   positionMode: 'both' | 'long_only' | 'short_only';
   /** An entry while a position in its direction is already open: `add` to it, or `ignore` the signal. */
@@ -61,7 +64,8 @@ export interface OrderPlan extends BracketPrices {
   referencePrice?: string;
 }
 
-export type PlanResult = { ok: true; plan: OrderPlan } | { ok: false; symbol: string; reason: string };
+/** `limit` names the route limit that blocked the leg (audited as `order.blocked`). */
+export type PlanResult = { ok: true; plan: OrderPlan } | { ok: false; symbol: string; reason: string; limit?: 'maxQuantity' | 'maxNotional' };
 
 /** Quantities are sized to 8 decimals, rounded down: within every broker's precision, never larger than asked. */
 const QUANTITY_PLACES = 8;
@@ -164,18 +168,21 @@ function entry(
   const sized = sizeQuantity(signal, route);
   if ('reason' in sized) return { ok: false, symbol, reason: sized.reason };
   const limited = checkLimits(sized.quantity, referencePrice, route);
-  if (limited) return { ok: false, symbol, reason: limited };
+  if (limited) return { ok: false, symbol, ...limited };
   return { ok: true, plan: { ...base, quantity: sized.quantity } };
 }
 
 /** percent_equity: equity × value% ÷ price, then the same limits as every other mode. */
-export function sizeFromEquity(plan: OrderPlan, route: RouteRules, equity: string): { quantity: string } | { reason: string } {
+export function sizeFromEquity(
+  plan: OrderPlan,
+  route: RouteRules,
+  equity: string,
+): { quantity: string } | { reason: string; limit?: 'maxQuantity' | 'maxNotional' } {
   if (!plan.referencePrice) return { reason: 'price_required: percent_equity sizing needs the signal price' };
   const amount = div(mul(parseDecimal(equity), parseDecimal(route.sizingValue)), HUNDRED);
   const quantity = truncate(div(amount, parseDecimal(plan.referencePrice)), QUANTITY_PLACES);
   if (quantity <= ZERO) return { reason: 'quantity_zero: sizing produced no quantity' };
-  const limited = checkLimits(formatDecimal(quantity), plan.referencePrice, route);
-  return limited ? { reason: limited } : { quantity: formatDecimal(quantity) };
+  return checkLimits(formatDecimal(quantity), plan.referencePrice, route) ?? { quantity: formatDecimal(quantity) };
 }
 
 function sizeQuantity(signal: RoutableSignal, route: RouteRules): { quantity: string } | { reason: string } {
@@ -203,16 +210,19 @@ function sizeQuantity(signal: RoutableSignal, route: RouteRules): { quantity: st
   return { quantity: formatDecimal(quantity) };
 }
 
-function checkLimits(quantity: string, price: string | undefined, route: RouteRules): string | undefined {
+/** The reason names where the limit came from: the route, or its workspace's default or ceiling. */
+function checkLimits(quantity: string, price: string | undefined, route: RouteRules): { reason: string; limit: 'maxQuantity' | 'maxNotional' } | undefined {
   const q = parseDecimal(quantity);
   if (route.maxQuantity && q > parseDecimal(route.maxQuantity)) {
-    return `max_quantity_exceeded: ${quantity} is above the route's limit of ${route.maxQuantity}`;
+    const limit = limitWords(route.limitSources, 'maxQuantity', route.maxQuantity);
+    return { reason: `max_quantity_exceeded: ${quantity} is above ${limit}`, limit: 'maxQuantity' };
   }
   if (route.maxNotional) {
-    if (!price) return 'price_required: the route has a notional limit and the signal has no price';
+    const limit = limitWords(route.limitSources, 'maxNotional', route.maxNotional);
+    if (!price) return { reason: `price_required: the signal has no price and ${limit} on notional needs one`, limit: 'maxNotional' };
     const notional = mul(q, parseDecimal(price));
     if (notional > parseDecimal(route.maxNotional)) {
-      return `max_notional_exceeded: ${formatDecimal(notional)} is above the route's limit of ${route.maxNotional}`;
+      return { reason: `max_notional_exceeded: ${formatDecimal(notional)} is above ${limit}`, limit: 'maxNotional' };
     }
   }
   return undefined;

@@ -215,7 +215,7 @@ export class SignalRouter implements JobHandler<'route-signal'> {
    * (entries, and exits only where the route says so).
    */
   private newOrders(signal: SignalRow, route: RouteRow, now: number, book: ConnectionBook | undefined, loss: LossBreach | undefined): NewOrder[] {
-    const throttled = routeRateLimit(route.maxOrdersPerMinute, route.ordersLastMinute);
+    const throttled = routeRateLimit(route);
     const refused = signalRefusal(signal, route, now);
     const legs = planOrders(toRoutable(signal), route, route.broker as BrokerName);
     const closesFirst = legs.length > 1 && legs[0].ok && legs[0].plan.intent === 'exit';
@@ -237,14 +237,14 @@ export class SignalRouter implements JobHandler<'route-signal'> {
           reason: refused.reason,
           limit: refused.limit,
         };
-      if (!planned.ok) return { ...common, plan: { intent: 'entry', symbol, type: 'market' }, status: 'blocked', reason: planned.reason };
+      if (!planned.ok) return { ...common, plan: { intent: 'entry', symbol, type: 'market' }, status: 'blocked', reason: planned.reason, limit: planned.limit };
       const outside = windowsRefusal(route, planned.plan.intent, now);
       if (outside) return { ...common, plan: planned.plan, status: 'blocked', reason: outside, limit: 'tradingWindows' };
       if (loss && planned.plan.intent === 'entry') return { ...common, plan: planned.plan, status: 'blocked', reason: loss.reason, limit: loss.limit };
       const overLimit = book && positionLimitRefusal(planned.plan, route, book, closesFirst && leg > 0);
       if (overLimit) return { ...common, plan: planned.plan, status: 'blocked', ...overLimit };
       if (book && !throttled) addWorking(book, planned.plan);
-      if (throttled) return { ...common, plan: planned.plan, status: 'blocked', reason: throttled };
+      if (throttled) return { ...common, plan: planned.plan, status: 'blocked', reason: throttled, limit: 'maxOrdersPerMinute' };
       // Held for a person after every plan-time check passed; a cancel only takes orders off, so it never waits.
       const approval = planned.plan.intent === 'cancel' ? undefined : effectiveApproval(route.approval, route.workspaceApproval);
       if (approval) return { ...common, plan: planned.plan, status: 'awaiting_approval', approvalExpiresAt: new Date(now + approval.expirySeconds * 1000) };
