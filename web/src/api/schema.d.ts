@@ -2317,6 +2317,12 @@ export interface operations {
                             stopLimitStopLoss: boolean;
                             trailingStopLoss: ("percent" | "amount")[];
                             options: boolean;
+                            optionOrders?: {
+                                orderTypes: ("market" | "limit" | "stop" | "stop_limit")[];
+                                timesInForce: ("day" | "gtc" | "ioc" | "fok")[];
+                                brackets: boolean;
+                                note: string;
+                            };
                             futures: boolean;
                             /** @enum {string} */
                             permissionInspection: "inspected" | "single_tier" | "not_exposed" | "trading_only";
