@@ -141,6 +141,11 @@ export class AlpacaStub extends BrokerStubServer {
     this.accounts.set(key.apiKey, { id: randomUUID(), key: full, cash: full.equity, positions: new Map(), entryPrices: new Map(), orders: new Map() });
   }
 
+  /** Changes an account's options trading level (as its owner or Alpaca would). */
+  setOptionsLevel(apiKey: string, level: number): void {
+    this.accounts.get(apiKey)!.key.optionsLevel = level;
+  }
+
   /** Lists a call and a put at each strike for each expiration (YYYY-MM-DD) of an underlying; returns their OCC symbols. */
   listOptions(underlying: string, expirations: string[], strikes: number[], over: Partial<AlpacaStubContract> = {}): string[] {
     const symbols: string[] = [];
