@@ -66,6 +66,22 @@ export function isOccSymbol(text: string): boolean {
   return parseOccSymbol(text) !== undefined;
 }
 
+/** TradingView's option ticker (`OPRA:AAPL261218C150.0`: the strike as a decimal) as a contract. */
+const TRADINGVIEW_OPTION = /^(?:OPRA:)?([A-Z][A-Z0-9]{0,5})(\d{2})(\d{2})(\d{2})([CP])(\d{1,5}(?:\.\d{1,3})?)$/;
+
+/** A contract named by a ticker: its OCC symbol, or TradingView's spelling of one (exchange prefix allowed). */
+export function contractOfTicker(ticker: string): OccContract | undefined {
+  const upper = ticker.trim().toUpperCase();
+  const occ = parseOccSymbol(upper.replace(/^[A-Z0-9_]{1,20}:/, ''));
+  if (occ) return occ;
+  const match = TRADINGVIEW_OPTION.exec(upper);
+  if (!match) return undefined;
+  const [, root, yy, mm, dd, right, strike] = match;
+  const expiration = calendarDate(2000 + Number(yy), Number(mm), Number(dd));
+  if (!expiration || parseDecimal(strike) === 0n) return undefined;
+  return { root, expiration, right: right === 'C' ? 'call' : 'put', strike: formatDecimal(parseDecimal(strike)) };
+}
+
 /** The OCC symbol of a contract; throws when it has no OCC spelling (strike beyond 99999.999 or finer than 0.001). */
 export function formatOccSymbol(contract: OccContract): string {
   const thousandths = parseDecimal(contract.strike) * 1000n;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DATE, isOccSymbol, marketDate, normalizeExpiration, type OptionRule } from '../brokers/option-symbols';
+import { contractOfTicker, DATE, marketDate, normalizeExpiration, type OptionRule } from '../brokers/option-symbols';
 import { looseEnum, positiveDecimal } from './payload-values';
 
 /**
@@ -68,7 +68,7 @@ export function optionProblems(s: OptionFields): [string, string][] {
   const given = OPTION_FIELDS.filter((k) => s[k] !== undefined);
   if (given.length === 0) return [];
   const problems: [string, string][] = [];
-  if (isOccSymbol(s.ticker)) problems.push(['ticker', 'is an OCC option symbol already: send either the contract or a selection rule (optionType, …)']);
+  if (contractOfTicker(s.ticker)) problems.push(['ticker', 'names an option contract already: send either the contract or a selection rule (optionType, …)']);
   else if (!UNDERLYING.test(s.ticker)) problems.push(['ticker', "must be the underlying's symbol (e.g. AAPL) with a selection rule"]);
   if (s.optionType === undefined) problems.push(['optionType', 'is required with an option selection rule (call or put)']);
   if (s.expiration === undefined) problems.push(['expiration', 'is required with an option selection rule (a date or an offset such as "+30 days")']);

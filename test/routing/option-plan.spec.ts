@@ -31,6 +31,7 @@ const otm2 = { optionType: 'call', expiration: '+30d', strike: { strikesAway: 2,
 describe('planOrders: options (src/routing/order-plan.ts)', () => {
   it('keeps an OCC ticker as the contract (exchange prefix dropped) and a selection rule as a symbol the adapter resolves', () => {
     expect(plan({ ticker: 'OPRA:aapl261218c00150000' })).toEqual([{ symbol: 'AAPL261218C00150000', quantity: '2', intent: 'entry' }]);
+    expect(plan({ ticker: 'OPRA:AAPL261218C150.0' })).toEqual([{ symbol: 'AAPL261218C00150000', quantity: '2', intent: 'entry' }]);
     expect(plan({ ticker: 'NASDAQ:AAPL', option: otm2 })).toEqual([{ symbol: 'option:AAPL:call:+30d:otm2@187.4', quantity: '2', intent: 'entry' }]);
     expect(plan({ option: { optionType: 'put', expiration: '2027-01-15', strike: { price: '150' } } })).toEqual([
       { symbol: 'option:AAPL:put:2027-01-15:150', quantity: '2', intent: 'entry' },

@@ -77,6 +77,7 @@ describe('option fields of a signal (src/signals/signal-options.ts)', () => {
     expect(errorsOf({ ticker: 'AAPL', action: 'exit', ...rule }).map((e) => e.path)).toEqual(['action']);
     expect(errorsOf({ ticker: 'AAPL', action: 'buy', sentiment: 'long', ...rule }).map((e) => e.path)).toEqual(['sentiment']);
     expect(errorsOf({ ticker: 'AAPL261218C00150000', action: 'buy', ...rule }).map((e) => e.path)).toEqual(['ticker']);
+    expect(errorsOf({ ticker: 'OPRA:AAPL261218C150.0', action: 'buy', ...rule })[0].message).toMatch(/^names an option contract already/);
     expect(errorsOf({ ticker: 'BTC/USD', action: 'buy', ...rule }).map((e) => e.path)).toEqual(['ticker']);
   });
 

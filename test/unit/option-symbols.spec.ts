@@ -1,4 +1,5 @@
 import {
+  contractOfTicker,
   expirationTarget,
   formatOccSymbol,
   formatOptionSelection,
@@ -36,6 +37,16 @@ describe('OCC option symbols (src/brokers/option-symbols.ts)', () => {
     for (const symbol of ['AAPL261218C00150000', 'SPY250520P00582500', 'BRKB270115C00000500']) expect(formatOccSymbol(parseOccSymbol(symbol)!)).toBe(symbol);
     expect(() => formatOccSymbol({ root: 'AAPL', expiration: '2026-12-18', right: 'call', strike: '150.0005' })).toThrow(RangeError);
     expect(() => formatOccSymbol({ root: 'AAPL', expiration: '2026-12-18', right: 'call', strike: '100000' })).toThrow(RangeError);
+  });
+});
+
+describe('contracts named by a ticker', () => {
+  it("reads OCC symbols behind any exchange prefix and TradingView's OPRA spelling", () => {
+    const aapl = { root: 'AAPL', expiration: '2026-12-18', right: 'call', strike: '150' };
+    expect(contractOfTicker('OPRA:AAPL261218C00150000')).toEqual(aapl);
+    expect(contractOfTicker('OPRA:AAPL261218C150.0')).toEqual(aapl);
+    expect(contractOfTicker('spy250520p582.5')).toEqual({ root: 'SPY', expiration: '2025-05-20', right: 'put', strike: '582.5' });
+    for (const bad of ['NASDAQ:AAPL', 'AAPL261218C0', 'AAPL261318C150', 'OPRA:AAPL261218C150.0001', 'BTC/USD']) expect(contractOfTicker(bad)).toBeUndefined();
   });
 });
 
