@@ -183,6 +183,11 @@ describe('AlpacaAdapter: options against the Alpaca API stub', () => {
     await expect(raw({ qty: '0.5' })).resolves.toEqual([422, 'qty must be integer']);
     await expect(raw({ order_class: 'bracket' })).resolves.toEqual([422, 'complex orders are not supported for options']);
     await expect(raw({ symbol: 'AAPL991218C00150000' })).resolves.toEqual([422, 'asset "AAPL991218C00150000" not found']);
+    // The stub holds the levels itself too, so a missing check in the adapter would not pass unseen.
+    stub.setOptionsLevel(creds.apiKey, 1);
+    await expect(raw({})).resolves.toEqual([403, 'account not eligible to trade long options']);
+    stub.setOptionsLevel(creds.apiKey, 0);
+    await expect(raw({ side: 'sell' })).resolves.toEqual([403, 'account not eligible to trade options']);
   });
 
   it('reports the options level in /v2/account as Alpaca does, and refuses a naked call at the stub with its 403', async () => {
