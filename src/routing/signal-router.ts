@@ -21,6 +21,7 @@ import { effectiveApproval } from './risk/approval';
 import { orderBlockedEvent } from './risk/order-blocked';
 import { windowsRefusal, withWorkspaceLimits } from './risk/workspace-limits';
 import { addWorking, ConnectionBook, positionLimitRefusal } from './risk/position-limits';
+import { optionRuleOf } from '../signals/signal-options';
 import { NewOrder, OrderRow, RouteRow, RoutingRepository, SignalRow, TERMINAL_ORDER_STATUSES } from './routing.repository';
 
 const TERMINAL_SIGNAL = new Set(['routed', 'partially_routed', 'blocked', 'failed']);
@@ -370,6 +371,7 @@ function toRoutable(signal: SignalRow): RoutableSignal {
     price: decimal(p.price),
     timeInForce: p.timeInForce as RoutableSignal['timeInForce'],
     ...brackets(p.takeProfit, p.stopLoss),
+    option: optionRuleOf(p),
   };
 }
 
