@@ -58,7 +58,16 @@ export class ConnectionFlattener implements JobHandler<'flatten-connection'> {
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
+  /** One flatten of a connection at a time, across workers: the next one reads the positions this one left. */
   async handle(job: FlattenJob): Promise<unknown> {
+    const { workspaceId, connectionId } = job.data;
+    return this.db.runRaw(workspaceId, async (lock) => {
+      await this.repository.lockFlattens(lock, connectionId);
+      return this.flattenOnce(job);
+    });
+  }
+
+  private async flattenOnce(job: FlattenJob): Promise<unknown> {
     const { workspaceId, flattenId, connectionId } = job.data;
     const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     const context: TaskContext = { workspaceId, jobId: job.id!, connectionId, purpose: 'flatten', taskId: flattenId };

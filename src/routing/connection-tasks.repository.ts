@@ -68,6 +68,14 @@ export class ConnectionTasksRepository {
   }
 
   /** The flatten of one connection, locked (a second delivery of the job waits for the first's transaction). */
+  /**
+   * Waits until no other flatten of the connection is at its broker, and holds that until `client`'s transaction ends:
+   * two flattens reading one position at once would both close it (a long position became as large a short).
+   */
+  async lockFlattens(client: PoolClient, connectionId: string): Promise<void> {
+    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1::text, 8))', [connectionId]);
+  }
+
   async takeFlatten(client: PoolClient, flattenId: string, connectionId: string): Promise<FlattenTarget | undefined> {
     const { rows } = await client.query<FlattenTarget>(
       `SELECT f.status, c.broker, c.environment, c.status AS "connectionStatus", f.symbols,

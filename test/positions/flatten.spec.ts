@@ -165,6 +165,21 @@ describe('flatten', () => {
     expect(await world.credentialUses(connection, 'flatten')).toHaveLength(uses);
   });
 
+  it('two flattens of one connection at once close its position once (the second finds it flat), never past flat', async () => {
+    const { routing } = world;
+    const ws = await routing.workspace();
+    const { connection, key } = await alpacaWithOrderAndPosition(ws.token);
+    const ask = (reason: string) => http(routing.api.url, 'POST', `/v1/connections/${connection}/flatten`, { token: ws.token, body: { reason } });
+    const [a, b] = await Promise.all([ask('loss limit'), ask('window end')]);
+    expect([a.status, b.status]).toEqual([202, 202]);
+    const done = await Promise.all([flattenDone(ws.token, a.body.id), flattenDone(ws.token, b.body.id)]);
+    expect(done.map((d) => d.status)).toEqual(['done', 'done']);
+    expect(routing.alpaca.positionOf(key, 'AAPL')).toBe(0);
+    const closes = routing.alpaca.orders.filter((o) => [a.body.id, b.body.id].some((id) => o.client_order_id === flattenClientOrderId(id, connection, 'AAPL')));
+    expect(closes).toHaveLength(1);
+    expect(done.flatMap((d) => d.connections[0].orders)).toEqual([expect.objectContaining({ symbol: 'AAPL', quantity: '10', status: 'filled' })]);
+  });
+
   it('a worker that died after sending the close but before recording it: the redelivered job records the close, sends none', async () => {
     const { routing } = world;
     const ws = await routing.workspace();
