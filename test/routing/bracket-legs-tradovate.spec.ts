@@ -85,6 +85,9 @@ describe('Tradovate bracket legs', () => {
     expect(await order(slId)).toMatchObject({ brokerOrderId: String(slAt.id), side: 'sell', type: 'stop', stopPrice: '5990' });
     expect((await get(`/v1/orders?parentOrderId=${entryId}`)).body.items).toHaveLength(2);
     await eventually(async () => (await order(entryId)).status === 'filled');
+    const legPolls = () => tradovate.requests.filter((r) => r.path === '/v1/order/item' && r.query.get('id') === String(tpAt.id));
+    // Polled while resting before it fills, so the fill is read on a later poll of the same leg.
+    await eventually(async () => legPolls().length >= 1);
 
     tradovate.fillBracket(`${cid}-tp`, 6020);
     const done = await legsReach(entryId, ['filled', 'canceled']);
@@ -92,8 +95,7 @@ describe('Tradovate bracket legs', () => {
     // Polled again and again until it ended: one fill row, the P&L counts it once.
     const fills = await world.sql<{ n: number }>('SELECT count(*)::int AS n FROM order_fills WHERE order_id = ANY($1::uuid[])', [[tpId, slId]]);
     expect(fills).toEqual([{ n: 1 }]);
-    const legPolls = tradovate.requests.filter((r) => r.path === '/v1/order/item' && r.query.get('id') === String(tpAt.id));
-    expect(legPolls.length).toBeGreaterThan(1);
+    expect(legPolls().length).toBeGreaterThan(1);
     expect((await pnl()).symbols).toEqual([expect.objectContaining({ position: '0', realizedPnl: '40', fills: 2 })]);
   });
 
