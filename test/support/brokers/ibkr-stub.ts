@@ -540,8 +540,9 @@ export function newIbkrOAuthConsumer(stub: IbkrStub, accountId: string, override
   const signature = pair();
   const encryption = pair();
   const dhPrime = getDiffieHellman('modp14').getPrime('hex');
-  const consumerKey = `TESTCONS${randomBytes(4).toString('hex').toUpperCase()}`;
-  const accessToken = randomBytes(12).toString('hex');
+  // A consumer key or access token given is registered as such (canary values); any other override is a mismatch.
+  const consumerKey = overrides.consumerKey ?? `TESTCONS${randomBytes(4).toString('hex').toUpperCase()}`;
+  const accessToken = overrides.accessToken ?? randomBytes(12).toString('hex');
   const accessTokenSecret = stub.registerConsumer({
     consumerKey,
     accessToken,
