@@ -1,10 +1,10 @@
-import { generateKeyPairSync, randomBytes, randomInt } from 'node:crypto';
+import { createHmac, generateKeyPairSync, randomBytes, randomInt } from 'node:crypto';
 import type { OrderRequest } from '../../src/brokers/broker-adapter';
 import { BrokerError } from '../../src/brokers/broker-error';
 import { BrokerHttp } from '../../src/brokers/broker-http';
 import { IbkrAdapter } from '../../src/brokers/ibkr/ibkr.adapter';
 import { IbkrGateway } from '../../src/brokers/ibkr/ibkr-gateway';
-import { IbkrOAuth, OAUTH_REFUSED } from '../../src/brokers/ibkr/ibkr-oauth';
+import { authorization, baseString, IbkrOAuth, OAUTH_REFUSED } from '../../src/brokers/ibkr/ibkr-oauth';
 import { ibkrCredentialsSchema } from '../../src/brokers/ibkr/ibkr-schemas';
 import { OutboundGuard } from '../../src/common/outbound/outbound-guard';
 import { IbkrStub, newIbkrOAuthConsumer, startIbkrOAuthStub } from '../support/brokers/ibkr-stub';
@@ -124,7 +124,7 @@ describe('IbkrAdapter (OAuth mode) against the api.ibkr.com stub', () => {
       for (const r of sent) expect(JSON.stringify([r.url, r.headers, r.body])).not.toContain(issued);
     });
 
-    it('refuses a request signed with another key (IBKR answers 401), and a signature the stub did not make for a tampered query', async () => {
+    it('refuses an LST request signed with another key (IBKR answers 401), and a call whose query changed after signing', async () => {
       const other = generateKeyPairSync('rsa', {
         modulusLength: 2048,
         privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
@@ -134,13 +134,27 @@ describe('IbkrAdapter (OAuth mode) against the api.ibkr.com stub', () => {
       expect(err).toMatchObject({ kind: 'credentials_invalid', message: OAUTH_REFUSED });
       expect(stub.oauthRefusals.at(-1)).toBe('invalid signature');
 
-      // A signed call replayed with its query changed (and a fresh nonce) no longer verifies: the signature covers the query.
-      const creds = consumer();
-      await sut.placeOrder(creds, order());
-      const search = stub.requests.filter((r) => r.path.endsWith('/iserver/secdef/search')).at(-1)!;
-      const header = (search.headers.authorization as string).replace(/oauth_nonce="[^"]+"/, `oauth_nonce="${randomBytes(16).toString('hex')}"`);
-      const res = await fetch(`${stub.url}${search.path}?symbol=MSFT&secType=STK`, { headers: { authorization: header } });
-      expect(res.status).toBe(401);
+      // Signed by hand with the stub's LST: the query as signed is answered, a query changed after signing is not.
+      const creds = ibkrCredentialsSchema.parse(consumer());
+      if (creds.mode !== 'oauth') throw new Error('an OAuth consumer');
+      await sut.inspect(creds, 'paper');
+      const lst = stub.liveSessionTokens.at(-1)!.token;
+      const url = `${stub.url}/v1/api/iserver/secdef/search`;
+      const signedFor = (query: Record<string, string>) => {
+        const params = {
+          oauth_consumer_key: creds.consumerKey,
+          oauth_nonce: randomBytes(16).toString('hex'),
+          oauth_signature_method: 'HMAC-SHA256',
+          oauth_timestamp: String(Math.floor(Date.now() / 1000)),
+          oauth_token: creds.accessToken,
+        };
+        const signature = createHmac('sha256', Buffer.from(lst, 'base64'))
+          .update(baseString('GET', url, { ...params, ...query }))
+          .digest('base64');
+        return { authorization: authorization(creds, params, signature) };
+      };
+      expect((await fetch(`${url}?symbol=AAPL&secType=STK`, { headers: signedFor({ symbol: 'AAPL', secType: 'STK' }) })).status).toBe(200);
+      expect((await fetch(`${url}?symbol=MSFT&secType=STK`, { headers: signedFor({ symbol: 'AAPL', secType: 'STK' }) })).status).toBe(401);
       expect(stub.oauthRefusals.at(-1)).toBe('invalid signature');
     });
 
