@@ -163,14 +163,23 @@ export const BROKER_PROFILES: Record<BrokerName, BrokerProfile> = {
   },
   ibkr: {
     broker: 'ibkr',
-    title: 'Interactive Brokers (gateway mode: your own Client Portal Gateway or IBeam; OAuth mode is not offered yet; the Web API cannot withdraw)',
+    title: "Interactive Brokers (gateway mode: your own Client Portal Gateway or IBeam; OAuth mode: IBKR's OAuth 1.0a; the Web API cannot withdraw)",
     environments: {
-      paper: 'an IBKR paper account (DU…) logged in at your gateway',
-      live: 'an IBKR live account logged in at your gateway',
+      paper: 'an IBKR paper account (DU…), logged in at your gateway or reached by an OAuth consumer registered for it',
+      live: 'an IBKR live account, logged in at your gateway or reached by an OAuth consumer registered for it',
     },
+    // One form per mode: `mode` picks it (gateway when empty); accountId is asked in both.
     credentialFields: [
-      { name: 'gatewayUrl', label: 'Gateway base URL (https://…, your Client Portal Gateway or IBeam)', secret: true },
+      { name: 'mode', label: 'Connection mode: gateway (default) or oauth', secret: false },
+      { name: 'gatewayUrl', label: 'Gateway mode: gateway base URL (https://…, your Client Portal Gateway or IBeam)', secret: true },
       { name: 'accountId', label: 'Account ID (U… or DU…)', secret: false },
+      { name: 'consumerKey', label: 'OAuth mode: consumer key', secret: false },
+      { name: 'accessToken', label: 'OAuth mode: access token', secret: true },
+      { name: 'accessTokenSecret', label: 'OAuth mode: access token secret (base64, as the self-service portal shows it)', secret: true },
+      { name: 'signaturePrivateKey', label: 'OAuth mode: private signature key (PEM)', secret: true, multiline: true },
+      { name: 'encryptionPrivateKey', label: 'OAuth mode: private encryption key (PEM)', secret: true, multiline: true },
+      { name: 'dhPrime', label: 'OAuth mode: Diffie-Hellman prime (hex, from dhparam.pem)', secret: false, multiline: true },
+      { name: 'realm', label: 'OAuth mode: realm (limited_poa unless IBKR says test_realm)', secret: false },
     ],
     assetClasses: ['us_equities', 'futures'],
     orderTypes: ALL_ORDER_TYPES,
@@ -182,8 +191,16 @@ export const BROKER_PROFILES: Record<BrokerName, BrokerProfile> = {
     permissionInspection: 'single_tier',
     revokesKeyAtBroker: false,
     connectionModes: [
-      { mode: 'gateway', available: true, note: 'your own Client Portal Gateway or IBeam, logged in, at an https URL Switchyard can reach' },
-      { mode: 'oauth', available: false, note: "IBKR's OAuth 1.0a for the Web API is not offered yet" },
+      {
+        mode: 'gateway',
+        available: true,
+        note: 'your own Client Portal Gateway or IBeam, logged in, at an https URL Switchyard can reach (fields gatewayUrl, accountId)',
+      },
+      {
+        mode: 'oauth',
+        available: true,
+        note: "IBKR's OAuth 1.0a for the Web API, first party: a consumer registered in IBKR's self-service portal (fields consumerKey, accessToken, accessTokenSecret, signaturePrivateKey, encryptionPrivateKey, dhPrime, accountId, realm)",
+      },
     ],
   },
 };

@@ -15,6 +15,7 @@ import { PaperAdapter } from './paper/paper.adapter';
 import { TradovateAdapter } from './tradovate/tradovate.adapter';
 import { IbkrAdapter } from './ibkr/ibkr.adapter';
 import { IbkrGateway } from './ibkr/ibkr-gateway';
+import { IbkrOAuth } from './ibkr/ibkr-oauth';
 import { OutboundGuard } from '../common/outbound/outbound-guard';
 
 /** One adapter per broker name, each with keep-alive HTTP clients to the configured base URLs. */
@@ -43,8 +44,11 @@ export class BrokerRegistry {
           config.brokers.tradovateRollDays,
         ),
       ],
-      // The gateway's URL is the user's: only the SSRF guard reaches it. Futures roll on the same day count as Tradovate's.
-      ['ibkr', new IbkrAdapter(new IbkrGateway(new OutboundGuard(config.outbound)), config.brokers.tradovateRollDays)],
+      // The gateway's URL is the user's: only the SSRF guard reaches it; OAuth goes to IBKR's configured host. Futures roll on the same day count as Tradovate's.
+      [
+        'ibkr',
+        new IbkrAdapter(new IbkrGateway(new OutboundGuard(config.outbound), new IbkrOAuth(http('ibkr', baseUrls.ibkrOAuth))), config.brokers.tradovateRollDays),
+      ],
     ]);
     this.streams = new Map<BrokerName, BrokerStreamClient>([
       [

@@ -123,6 +123,8 @@ const envSchema = z
     BROKER_TRADOVATE_LIVE_BASE_URL: z.url().default('https://live.tradovateapi.com/v1'),
     // Continuous futures (ES1!) move to the next contract this many days before the front month expires.
     BROKER_TRADOVATE_ROLL_DAYS: z.coerce.number().int().min(0).max(60).default(8),
+    // IBKR's own Web API host for OAuth connections (gateway connections go to the user's gateway instead).
+    BROKER_IBKR_OAUTH_BASE_URL: z.url().default('https://api.ibkr.com/v1/api'),
     BROKER_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
     // Order lifecycle poller: how often a working order is asked for at its broker, how many asks at once, the backoff cap.
     ORDER_SYNC_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(5_000),
@@ -199,6 +201,7 @@ export type BrokerBaseUrls = {
   coinbase: string;
   oanda: { paper: string; live: string };
   tradovate: { paper: string; live: string };
+  ibkrOAuth: string;
 };
 
 /** Failed sign-ins and unknown bearer tokens: how many per window, and how long a lockout lasts. */
@@ -367,6 +370,7 @@ export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'a
         coinbase: e.BROKER_COINBASE_BASE_URL,
         oanda: { paper: e.BROKER_OANDA_BASE_URL, live: e.BROKER_OANDA_LIVE_BASE_URL },
         tradovate: { paper: e.BROKER_TRADOVATE_BASE_URL, live: e.BROKER_TRADOVATE_LIVE_BASE_URL },
+        ibkrOAuth: e.BROKER_IBKR_OAUTH_BASE_URL,
       },
       streamUrls: {
         oanda: { paper: e.BROKER_OANDA_STREAM_URL, live: e.BROKER_OANDA_LIVE_STREAM_URL },

@@ -2,7 +2,9 @@ import { randomBytes, randomInt } from 'node:crypto';
 import type { OrderRequest } from '../../src/brokers/broker-adapter';
 import { BrokerError } from '../../src/brokers/broker-error';
 import { IbkrAdapter } from '../../src/brokers/ibkr/ibkr.adapter';
+import { BrokerHttp } from '../../src/brokers/broker-http';
 import { IbkrGateway, NOT_AUTHENTICATED } from '../../src/brokers/ibkr/ibkr-gateway';
+import { IbkrOAuth } from '../../src/brokers/ibkr/ibkr-oauth';
 import { ibkrCredentialsSchema } from '../../src/brokers/ibkr/ibkr-schemas';
 import { OutboundGuard } from '../../src/common/outbound/outbound-guard';
 import type { OutboundSettings } from '../../src/config/app-config';
@@ -10,6 +12,8 @@ import { IbkrStub, startIbkrStub } from '../support/brokers/ibkr-stub';
 import { HttpsReceiver, selfSignedCertificate, type TestCertificate } from '../support/https-receiver';
 
 const CANARY = 'CANARYibkrGATEWAY';
+/** Gateway connections never reach IBKR's OAuth host: an unresolvable one proves it. */
+const unusedOAuth = new IbkrOAuth(new BrokerHttp('ibkr', 'https://api.ibkr.invalid/v1/api', 1_000));
 
 describe('IbkrAdapter (gateway mode) against the Client Portal Gateway stub', () => {
   let cert: TestCertificate;
@@ -30,7 +34,7 @@ describe('IbkrAdapter (gateway mode) against the Client Portal Gateway stub', ()
     stub = await startIbkrStub(cert);
     stub.addStock('AAPL', 265598, 190.5);
     stub.addStock('MSFT', 272093, 410);
-    adapter = new IbkrAdapter(new IbkrGateway(new OutboundGuard(settings())), 3);
+    adapter = new IbkrAdapter(new IbkrGateway(new OutboundGuard(settings()), unusedOAuth), 3);
   });
 
   afterAll(async () => {
@@ -79,9 +83,11 @@ describe('IbkrAdapter (gateway mode) against the Client Portal Gateway stub', ()
 
   describe('credentials', () => {
     it('takes an https gateway URL and drops a trailing /v1/api; refuses http and user info', () => {
-      expect(ibkrCredentialsSchema.parse({ gatewayUrl: 'https://gw.example.com:5000/v1/api/', accountId: 'U1234567' }).gatewayUrl).toBe(
-        'https://gw.example.com:5000',
-      );
+      expect(ibkrCredentialsSchema.parse({ gatewayUrl: 'https://gw.example.com:5000/v1/api/', accountId: 'U1234567' })).toEqual({
+        mode: 'gateway',
+        gatewayUrl: 'https://gw.example.com:5000',
+        accountId: 'U1234567',
+      });
       expect(ibkrCredentialsSchema.safeParse({ gatewayUrl: 'http://gw.example.com:5000', accountId: 'U1234567' }).success).toBe(false);
       expect(ibkrCredentialsSchema.safeParse({ gatewayUrl: 'https://me:pw@gw.example.com', accountId: 'U1234567' }).success).toBe(false);
       expect(ibkrCredentialsSchema.safeParse({ gatewayUrl: 'https://gw.example.com', accountId: 'not an id' }).success).toBe(false);
@@ -411,7 +417,7 @@ describe('IbkrAdapter (gateway mode) against the Client Portal Gateway stub', ()
 
   describe('SSRF guard', () => {
     it('refuses a private gateway address without an operator allowlist entry, before any request', async () => {
-      const guarded = new IbkrAdapter(new IbkrGateway(new OutboundGuard(settings({ allowHosts: [] }))), 3);
+      const guarded = new IbkrAdapter(new IbkrGateway(new OutboundGuard(settings({ allowHosts: [] })), unusedOAuth), 3);
       const creds = newAccount();
       const before = stub.requests.length;
       const err = await failure(guarded.inspect(creds, 'paper'));

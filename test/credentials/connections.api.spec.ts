@@ -280,14 +280,23 @@ describe('POST /v1/connections: inspect with the broker, then seal, then store',
     });
     const ibkr = byName.get('ibkr');
     expect(ibkr.credentialFields.map((f: any) => [f.name, f.secret])).toEqual([
+      ['mode', false],
       ['gatewayUrl', true],
       ['accountId', false],
+      ['consumerKey', false],
+      ['accessToken', true],
+      ['accessTokenSecret', true],
+      ['signaturePrivateKey', true],
+      ['encryptionPrivateKey', true],
+      ['dhPrime', false],
+      ['realm', false],
     ]);
-    expect(ibkr.credentialFields.map((f: any) => f.name).sort()).toEqual(Object.keys(ibkrCredentialsSchema.shape).sort());
+    const modeFields = ibkrCredentialsSchema.options.flatMap((o) => Object.keys(o.shape));
+    expect(ibkr.credentialFields.map((f: any) => f.name).sort()).toEqual([...new Set(modeFields)].sort());
     expect(ibkr).toMatchObject({ permissionInspection: 'single_tier', orderTypes: ['market', 'limit', 'stop', 'stop_limit'], futures: true, options: false });
     expect(ibkr.connectionModes).toEqual([
       expect.objectContaining({ mode: 'gateway', available: true }),
-      expect.objectContaining({ mode: 'oauth', available: false }),
+      expect.objectContaining({ mode: 'oauth', available: true }),
     ]);
   });
 

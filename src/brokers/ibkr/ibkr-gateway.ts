@@ -3,12 +3,22 @@ import { OutboundError } from '../../common/outbound/outbound-error';
 import type { OutboundGuard } from '../../common/outbound/outbound-guard';
 import { BrokerError } from '../broker-error';
 import { keyHint, parseBrokerBody, safeBrokerText } from '../broker-values';
-import { ibkrAccountsSchema, ibkrAuthStatusSchema, ibkrErrorSchema, ibkrTickleSchema, type IbkrAuthStatus, type IbkrCredentials } from './ibkr-schemas';
+import type { IbkrOAuth } from './ibkr-oauth';
+import {
+  ibkrAccountsSchema,
+  ibkrAuthStatusSchema,
+  ibkrErrorSchema,
+  ibkrTickleSchema,
+  type IbkrAuthStatus,
+  type IbkrCredentials,
+  type IbkrGatewayCredentials,
+} from './ibkr-schemas';
 
 const BROKER = 'ibkr';
 /** The gateway ends an idle session after about five minutes; one tickle a minute keeps it. */
 const TICKLE_EVERY_MS = 60_000;
 export const NOT_AUTHENTICATED = 'the IBKR gateway session is not authenticated: log in at the gateway';
+const OAUTH_NOT_AUTHENTICATED = 'IBKR has no authenticated brokerage session for this OAuth consumer (another login may have taken it over)';
 
 export interface GatewayCall {
   method: 'GET' | 'POST' | 'DELETE';
@@ -23,16 +33,24 @@ export interface GatewayAnswer {
 }
 
 /**
- * The user's Client Portal Gateway, reached only through the SSRF guard (https, no redirects, no private address
- * unless the operator allows it). Session upkeep: the auth status is checked before trading; /tickle keeps it alive.
+ * The Web API of one connection: in gateway mode the user's Client Portal Gateway, reached only through the SSRF guard
+ * (https, no redirects, no private address unless the operator allows it); in OAuth mode IBKR's own host, each call
+ * signed with the live session token. Session upkeep: the auth status is checked before trading; /tickle keeps it alive.
  */
 export class IbkrGateway {
   /** Last tickle per connection (worker memory; keyed by connection id, never by a credential). */
   private readonly tickled = new Map<string, number>();
 
-  constructor(private readonly guard: OutboundGuard) {}
+  constructor(
+    private readonly guard: OutboundGuard,
+    private readonly oauth: IbkrOAuth,
+  ) {}
 
   async send(creds: IbkrCredentials, call: GatewayCall): Promise<GatewayAnswer> {
+    return creds.mode === 'oauth' ? this.oauth.send(creds, call) : this.throughGateway(creds, call);
+  }
+
+  private async throughGateway(creds: IbkrGatewayCredentials, call: GatewayCall): Promise<GatewayAnswer> {
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'switchyard' };
     if (call.body !== undefined) headers['content-type'] = 'application/json';
     let res;
@@ -68,7 +86,7 @@ export class IbkrGateway {
   /** Before trading: the brokerage session must be authenticated, connected and not taken over by another login. */
   async assertSession(creds: IbkrCredentials, connectionId?: string): Promise<IbkrAuthStatus> {
     const status = await this.get(creds, '/iserver/auth/status', ibkrAuthStatusSchema, 'the session status');
-    if (!status.authenticated) throw new BrokerError('credentials_invalid', BROKER, NOT_AUTHENTICATED);
+    if (!status.authenticated) throw new BrokerError('credentials_invalid', BROKER, creds.mode === 'oauth' ? OAUTH_NOT_AUTHENTICATED : NOT_AUTHENTICATED);
     if (status.competing) {
       throw new BrokerError(
         'credentials_invalid',
@@ -102,7 +120,7 @@ export class IbkrGateway {
 }
 
 /** A refused URL is the user's to fix; a timeout after sending may have placed the order (ambiguous), before it nothing happened. */
-function outboundFailure(err: OutboundError, method: GatewayCall['method'], creds: IbkrCredentials): BrokerError {
+function outboundFailure(err: OutboundError, method: GatewayCall['method'], creds: IbkrGatewayCredentials): BrokerError {
   // The gateway URL is sealed like a secret: the guard's message names its host, which is left out here.
   const host = new URL(creds.gatewayUrl).hostname.replace(/^\[(.*)\]$/, '$1');
   const text = err.message.split(host).join('the gateway host');

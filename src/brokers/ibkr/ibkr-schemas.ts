@@ -1,3 +1,4 @@
+import { createPrivateKey } from 'node:crypto';
 import { z } from 'zod';
 import { credentialString } from '../broker-values';
 
@@ -13,12 +14,64 @@ const gatewayUrl = credentialString(300)
   }, 'must be the https base URL of your Client Portal Gateway, without user name, query or fragment')
   .transform((value) => value.replace(/\/+$/, '').replace(/\/v1\/api$/, ''));
 
+const accountId = credentialString(32).regex(/^[A-Z]{1,3}\d{3,12}$/, 'must be an IBKR account id such as U1234567 or DU1234567');
+
 /** Gateway mode: the user's own Client Portal Gateway (or IBeam) holds the login; Switchyard holds where it is and which account. */
-export const ibkrCredentialsSchema = z.object({
+const gatewayCredentials = z.object({
+  // Connections made before OAuth mode existed carry no mode: they are gateway connections.
+  mode: z.literal('gateway').default('gateway'),
   gatewayUrl,
-  accountId: credentialString(32).regex(/^[A-Z]{1,3}\d{3,12}$/, 'must be an IBKR account id such as U1234567 or DU1234567'),
+  accountId,
 });
+
+/** An RSA private key of at least 2048 bits as PEM (PKCS#1 or PKCS#8); literal `\n` from a pasted JSON string become line breaks. */
+const rsaPrivateKey = z
+  .string()
+  .trim()
+  .min(1)
+  .max(8_000)
+  .transform((value) => value.replace(/\\n/g, '\n'))
+  .refine((pem) => {
+    try {
+      const key = createPrivateKey(pem);
+      return key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048;
+    } catch {
+      return false;
+    }
+  }, 'must be an unencrypted RSA private key of at least 2048 bits in PEM form (-----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----)');
+
+/** The Diffie-Hellman prime registered at IBKR, in hex (colons and whitespace as `openssl dhparam -text` prints them are dropped). */
+const dhPrime = z
+  .string()
+  .trim()
+  .min(1)
+  .max(4_000)
+  .transform((value) => value.replace(/[\s:]/g, '').replace(/^0x/i, '').toLowerCase())
+  .refine((hex) => /^[0-9a-f]+$/.test(hex) && BigInt(`0x${hex}`).toString(2).length >= 2048 && /[13579bdf]$/.test(hex), {
+    message: 'must be the hex of the Diffie-Hellman prime of at least 2048 bits registered at IBKR (from dhparam.pem)',
+  });
+
+/**
+ * OAuth mode: IBKR's OAuth 1.0a for the Web API as its self-service portal issues it (consumer key, access token and
+ * its encrypted secret, the consumer's signature and encryption keys, the Diffie-Hellman prime).
+ */
+const oauthCredentials = z.object({
+  mode: z.literal('oauth'),
+  consumerKey: credentialString(64).regex(/^[A-Za-z0-9]+$/, 'must be the consumer key from IBKR (letters and digits)'),
+  accessToken: credentialString(256).regex(/^[A-Za-z0-9]+$/, 'must be the access token from IBKR (letters and digits)'),
+  accessTokenSecret: credentialString(4_096).regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be the access token secret from IBKR (base64, as the portal shows it)'),
+  signaturePrivateKey: rsaPrivateKey,
+  encryptionPrivateKey: rsaPrivateKey,
+  dhPrime,
+  accountId,
+  // `test_realm` only with IBKR's TESTCONS consumer; every registered consumer signs in `limited_poa`.
+  realm: z.enum(['limited_poa', 'test_realm']).default('limited_poa'),
+});
+
+export const ibkrCredentialsSchema = z.discriminatedUnion('mode', [gatewayCredentials, oauthCredentials]);
 export type IbkrCredentials = z.infer<typeof ibkrCredentialsSchema>;
+export type IbkrGatewayCredentials = z.infer<typeof gatewayCredentials>;
+export type IbkrOAuthCredentials = z.infer<typeof oauthCredentials>;
 
 /** IBKR sends ids as numbers or strings depending on the endpoint. */
 const idText = z.union([z.string().min(1), z.number()]).transform(String);
@@ -113,3 +166,10 @@ export const ibkrPositionsSchema = z.array(
 const summaryValue = z.object({ amount: z.number().nullish(), currency: z.string().nullish() }).optional();
 /** `GET /portfolio/{accountId}/summary`: one entry per account value. */
 export const ibkrSummarySchema = z.object({ netliquidation: summaryValue, totalcashvalue: summaryValue, buyingpower: summaryValue });
+
+/** `POST /oauth/live_session_token`: IBKR's Diffie-Hellman half, the token's HMAC-SHA1 signature (hex) and its expiry (epoch ms). */
+export const ibkrLiveSessionTokenSchema = z.object({
+  diffie_hellman_response: z.string().regex(/^[0-9a-fA-F]+$/),
+  live_session_token_signature: z.string().regex(/^[0-9a-fA-F]+$/),
+  live_session_token_expiration: z.number().int().positive(),
+});

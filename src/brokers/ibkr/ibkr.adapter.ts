@@ -32,7 +32,10 @@ import {
 const BROKER = 'ibkr';
 const LABEL = 'IBKR';
 
-/** Interactive Brokers through the Client Portal Web API, gateway mode: the user's own gateway (or IBeam) at an https URL. */
+/**
+ * Interactive Brokers through the Client Portal Web API: gateway mode (the user's own gateway or IBeam at an https URL)
+ * or OAuth mode (IBKR's OAuth 1.0a at api.ibkr.com); both speak the same endpoints once the session is open.
+ */
 export class IbkrAdapter implements BrokerAdapter {
   readonly broker = 'ibkr' as const;
   readonly credentialsSchema = ibkrCredentialsSchema;
@@ -62,6 +65,10 @@ export class IbkrAdapter implements BrokerAdapter {
         `the account ${keyHint(creds.accountId)} is ${kind}; the connection's environment is ${environment}`,
       );
     }
+    const checked =
+      creds.mode === 'oauth'
+        ? 'Switchyard opened an OAuth live session token (its signature verified) and a brokerage session, and checked that the account belongs to the consumer'
+        : 'Switchyard checked that the gateway session is logged in and that the account belongs to it';
     return {
       inspection: 'single_tier',
       canTrade: true,
@@ -69,8 +76,8 @@ export class IbkrAdapter implements BrokerAdapter {
       canTransfer: false,
       note:
         "IBKR's Web API has a single permission tier for this purpose: it places and cancels orders and cannot withdraw or transfer funds. " +
-        'Switchyard checked that the gateway session is logged in and that the account belongs to it; what the login may trade is set at IBKR.',
-      details: { mode: 'gateway', accountKind: paperAccount ? 'paper' : 'live', withdrawals: 'not possible through the Web API' },
+        `${checked}; what the login may trade is set at IBKR.`,
+      details: { mode: creds.mode, accountKind: paperAccount ? 'paper' : 'live', withdrawals: 'not possible through the Web API' },
       keyHint: keyHint(creds.accountId),
     };
   }
@@ -182,7 +189,7 @@ export class IbkrAdapter implements BrokerAdapter {
     return (await this.getAccount(credentials, environment, connectionId)).equity;
   }
 
-  /** Gateway mode holds no key: the session ends by logging out at the gateway. */
+  /** Gateway mode holds no key; an OAuth access token is revoked in IBKR's self-service portal, which has no API for it. */
   async revokeKey(_credentials: BrokerCredentials, _environment: BrokerEnvironment): Promise<boolean> {
     return false;
   }
