@@ -21,6 +21,7 @@ import { ApprovalJobs } from '../orders/approval-jobs';
 import { ConnectionJobs } from '../positions/connection-jobs';
 import { FlattensRepository } from '../positions/flattens.repository';
 import { CachingKms } from './data-key-cache';
+import { OrderClaimer } from './order-claim';
 import { OrderExecutor } from './order-executor';
 import { OrderStreams } from './order-streams';
 import { OrderStreamsRepository } from './order-streams.repository';
@@ -40,6 +41,7 @@ import { SignalRouter } from './signal-router';
       useFactory: (kms: KmsProvider, config: AppConfig) => new CachingKms(kms, config.kms.dataKeyCache),
     },
     CredentialOpener,
+    OrderClaimer,
     OrderExecutor,
     SignalRouter,
     OrderSyncRepository,

@@ -14,7 +14,8 @@ import type { StopLoss, TakeProfit } from '../signals/signal-brackets';
 import { clientOrderId } from './client-order-id';
 import { LossGuard, LossVerdict } from './loss-guard';
 import type { LossBreach } from './risk/loss-limits';
-import { Executed, ExecutionJob, FoldedClaim, OrderExecutor, WaitForEarlierOrder } from './order-executor';
+import { ExecutionJob, FoldedClaim, OrderClaimer, WaitForEarlierOrder } from './order-claim';
+import { Executed, ExecutedRoute, OrderExecutor } from './order-executor';
 import { OrderPlan, planOrders, RoutableSignal } from './order-plan';
 import { routeRateLimit, signalRefusal } from './risk-gate';
 import { effectiveApproval } from './risk/approval';
@@ -48,6 +49,7 @@ export class SignalRouter implements JobHandler<'route-signal'> {
   constructor(
     private readonly db: TenantDb,
     private readonly repository: RoutingRepository,
+    private readonly claimer: OrderClaimer,
     private readonly executor: OrderExecutor,
     private readonly audit: AuditWriter,
     private readonly lossGuard: LossGuard,
@@ -60,7 +62,7 @@ export class SignalRouter implements JobHandler<'route-signal'> {
     const execution = { id: job.id!, workspaceId, finalAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) };
     // This process holds the signal's unfinished orders until each is finished (or handed back to the
     // queue): a later signal's order of the same connection waits for that here instead of polling the queue.
-    const turns = this.executor.turns;
+    const turns = this.claimer.turns;
     const held: OrderRow[] = [];
     const release = (order: OrderRow) => {
       const at = held.indexOf(order);
@@ -88,7 +90,7 @@ export class SignalRouter implements JobHandler<'route-signal'> {
         // unless an earlier order of its connection is held here: that one has to be answered first.
         if (plan?.claimed) claimed = await plan.claimed;
         else if (held.length === 1 && !turns.holdsEarlier(held[0].connectionId, held[0].signalSeq)) {
-          claimed = await this.executor.claimInPlan(client, execution, held[0]);
+          claimed = await this.claimer.claimInPlan(client, execution, held[0]);
         }
         return plan;
       });
@@ -105,7 +107,7 @@ export class SignalRouter implements JobHandler<'route-signal'> {
           let last: Executed = { status: 'pending' };
           for (const order of orders) {
             try {
-              last = await this.executor.execute(execution, order, planned.routes.get(order.routeId)!, { claimed, settle });
+              last = await this.send(execution, order, planned.routes.get(order.routeId)!, claimed, settle);
             } finally {
               release(order);
             }
@@ -159,6 +161,20 @@ export class SignalRouter implements JobHandler<'route-signal'> {
       await this.executor.deadLettered(execution, order, order.status === 'submitted' ? `${why}; sent, state at the broker unknown` : `${why}; never sent`);
   }
 
+  /** One order, in its connection's turn: claimed (or the plan's claim taken up), then placed at the broker unless the claim ended it. */
+  private async send(
+    job: ExecutionJob,
+    order: OrderRow,
+    route: ExecutedRoute,
+    claimed: FoldedClaim | undefined,
+    settle: ((client: PoolClient) => Promise<string>) | undefined,
+  ): Promise<Executed> {
+    const claim = await this.claimer.claimInTurn(job, order, claimed);
+    if (claim.kind === 'done') return { status: claim.status };
+    if (claim.kind === 'blocked') return { status: 'blocked' };
+    return this.executor.execute(job, order, route, claim, { settle, handOver: () => this.claimer.turns.takeHandoff(order.connectionId) });
+  }
+
   private async plan(client: PoolClient, signalId: string, workspaceId: string, execution: ExecutionJob) {
     const state = await this.repository.planState(client, signalId);
     if (!state || TERMINAL_SIGNAL.has(state.signal.status)) return undefined;
@@ -178,10 +194,10 @@ export class SignalRouter implements JobHandler<'route-signal'> {
       // A single pending order is claimed right behind its insert (pipelined: no round trip in between),
       // unless an earlier order of its connection is held here.
       const only = planned.length === 1 && planned[0].status === 'pending' ? planned[0] : undefined;
-      if (only && !this.executor.turns.holdsEarlier(only.connectionId, signal.seq)) {
+      if (only && !this.claimer.turns.holdsEarlier(only.connectionId, signal.seq)) {
         const order = { id: only.id, connectionId: only.connectionId, signalSeq: signal.seq };
         const route = routes.find((r) => r.id === only.routeId)!;
-        claimed = sent(this.executor.claimInPlan(client, execution, order, route.credentialVersion));
+        claimed = sent(this.claimer.claimInPlan(client, execution, order, route.credentialVersion));
       }
       orders = await inserted;
       routing = true;
