@@ -28,6 +28,7 @@ import { OrderStreamsRepository } from './order-streams.repository';
 import { OrderSync } from './order-sync';
 import { OrderSyncRepository } from './order-sync.repository';
 import { RoutingRepository } from './routing.repository';
+import { SignalPlanner } from './signal-plan';
 import { SignalRouter } from './signal-router';
 
 /** The worker's routing engine. The only module that may decrypt a broker credential. */
@@ -43,6 +44,7 @@ import { SignalRouter } from './signal-router';
     CredentialOpener,
     OrderClaimer,
     OrderExecutor,
+    SignalPlanner,
     SignalRouter,
     OrderSyncRepository,
     OrderSync,
