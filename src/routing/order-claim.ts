@@ -21,16 +21,9 @@ export interface ExecutionJob {
   finalAttempt: boolean;
 }
 
-/**
- * How long an order waits in this process for an earlier order of its connection before asking the
- * database again anyway: a safety net only, the earlier order's executor hands the claim over (or its
- * release wakes the waiter), so a short poll would only add claims that find the connection busy.
- */
+/** A safety net, not the way a turn ends: the earlier order's hand-off or release ends the wait (a short poll only adds busy claims). */
 const LOCAL_TURN_POLL_MS = 2_000;
-/**
- * A waiter only waits here while an order this process holds comes before it (that order's job is
- * running and will let it go), so this bound is a last resort, not the way a turn ends.
- */
+/** A last resort: a waiter waits here only while an order this process holds (a running job) comes before it. */
 const LOCAL_TURN_BUDGET_MS = 60_000;
 
 /** What claiming an order decided. `go` carries the grant authorize() minted in the claim transaction. */
@@ -108,12 +101,8 @@ export class OrderClaimer {
   }
 
   /**
-   * The go path's writes, sent at once: the order marked submitted, then the opener's context check (a
-   * statement the server runs after this update) and credential.use for `credentialVersion` right behind
-   * it. The returned function awaits their answers and yields the grant. claim() sends them either after
-   * its decision (with the version read under the lock) or, with the version the plan read with the routes,
-   * ahead of it (one round trip fewer): then it rolls them back on any other decision, or when the credential
-   * was rotated since the plan read it, and the context's answer is looked at only on the go.
+   * The go path's writes, sent at once (submitted, the opener's context check, credential.use); the returned
+   * function awaits them and yields the grant. Sent after the decision, or ahead of it (docs/ARCHITECTURE.md, Routing, "Fewer commits").
    */
   private submit(client: PoolClient, job: ExecutionJob, context: RoutingContext, credentialVersion: number): () => Promise<CredentialGrant> {
     const submitted = sent(this.repository.markSubmitted(client, context.orderId, job.id));
