@@ -128,13 +128,11 @@ export class OrderClaimer {
   }
 
   /**
-   * The order's claim: the one `claimed` in the plan transaction, else made once no earlier signal's order
-   * of its connection is unanswered. While the earlier order is one this process holds, it waits here for
-   * it to be let go; otherwise it throws WaitForEarlierOrder and the job waits in the queue.
+   * Claims the order once no earlier signal's order of its connection is unanswered. While the earlier
+   * order is one this process holds, it waits here for it to be let go; otherwise it throws
+   * WaitForEarlierOrder and the job waits in the queue.
    */
-  async claimInTurn(job: ExecutionJob, order: OrderRow, claimed?: FoldedClaim): Promise<Exclude<Claim, { kind: 'wait' }>> {
-    if (claimed?.kind === 'failed') throw claimed.error;
-    if (claimed && claimed.kind !== 'wait') return claimed;
+  async claimInTurn(job: ExecutionJob, order: OrderRow): Promise<Exclude<Claim, { kind: 'wait' }>> {
     const deadline = Date.now() + LOCAL_TURN_BUDGET_MS;
     for (;;) {
       if (Date.now() > deadline) throw new WaitForEarlierOrder(order.connectionId);

@@ -155,7 +155,8 @@ export class SignalRouter implements JobHandler<'route-signal'> {
     claimed: FoldedClaim | undefined,
     settle: ((client: PoolClient) => Promise<string>) | undefined,
   ): Promise<Executed> {
-    const claim = await this.claimer.claimInTurn(job, order, claimed);
+    if (claimed?.kind === 'failed') throw claimed.error;
+    const claim = claimed && claimed.kind !== 'wait' ? claimed : await this.claimer.claimInTurn(job, order);
     if (claim.kind === 'done') return { status: claim.status };
     if (claim.kind === 'blocked') return { status: 'blocked' };
     return this.executor.execute(job, order, route, claim, { settle, handOver: () => this.claimer.turns.takeHandoff(order.connectionId) });
