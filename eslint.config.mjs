@@ -45,7 +45,7 @@ const decryptPathZones = [
 /** Routing's pure core (planning, the connection turns) touches no database, queue, audit trail or credential: its unit specs need none. */
 const pureCoreZones = [
   {
-    target: ['./src/routing/order-plan.ts', './src/routing/bracket-prices.ts', './src/routing/connection-turns.ts'],
+    target: ['./src/routing/order-plan.ts', './src/routing/bracket-prices.ts', './src/routing/connection-turns.ts', './src/routing/position-rules.ts'],
     from: [
       './src/database',
       './src/queue',

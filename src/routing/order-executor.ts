@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { PoolClient } from 'pg';
 import type { Logger } from 'pino';
-import type { BrokerAdapter, BrokerCredentials, BrokerLeg, BrokerName, OrderAck, OrderRequest, Position } from '../brokers/broker-adapter';
+import type { BrokerAdapter, BrokerCredentials, BrokerLeg, BrokerName, OrderAck, OrderRequest } from '../brokers/broker-adapter';
 import { BrokerError } from '../brokers/broker-error';
 import { BrokerRegistry } from '../brokers/broker-registry';
 import { AuditWriter } from '../audit/audit-writer';
@@ -15,8 +15,9 @@ import { LossGuard } from './loss-guard';
 import { recordLegs } from './order-state';
 import { OrderSyncRepository } from './order-sync.repository';
 import { CredentialOpener } from './credential-opener';
-import { absDecimal, isPositiveDecimal, parseDecimal, ZERO } from '../common/decimal';
+import { isPositiveDecimal, parseDecimal } from '../common/decimal';
 import { RouteRules, sizeFromEquity } from './order-plan';
+import { directionOf, entryRefusal, exitSize } from './position-rules';
 import { orderBlockedEvent } from './risk/order-blocked';
 import { PositionLimits, positionLimitRefusal } from './risk/position-limits';
 import type { ExecutionJob, GoClaim } from './order-claim';
@@ -227,38 +228,6 @@ function fromAck(ack: OrderAck): Outcome {
     reason: ack.reason,
     legs: ack.legs,
   };
-}
-
-/** What an exit closes: the whole position on the side it names (a `sell` exit closes a long), or why nothing. */
-function exitSize(order: OrderRow, position: Position): { side: 'buy' | 'sell'; quantity: string } | { skip: string } {
-  const held = parseDecimal(position.quantity);
-  const wanted = order.side === 'sell' ? 'long' : order.side === 'buy' ? 'short' : 'any';
-  const open = held > ZERO ? 'long' : held < ZERO ? 'short' : undefined;
-  if (!open) return { skip: `no_position: there is no ${wanted === 'any' ? '' : `${wanted} `}${order.symbol} position to close` };
-  if (wanted !== 'any' && wanted !== open) {
-    return {
-      skip: `no_position: there is no ${wanted} ${order.symbol} position to close (the position is ${open} ${absDecimal(position.quantity)}); nothing was sent`,
-    };
-  }
-  return { side: open === 'long' ? 'sell' : 'buy', quantity: absDecimal(position.quantity) };
-}
-
-function directionOf(position: Position): 'buy' | 'sell' | undefined {
-  const held = parseDecimal(position.quantity);
-  return held > ZERO ? 'buy' : held < ZERO ? 'sell' : undefined;
-}
-
-/** Why an entry must not go, given the position: the route ignores entries in an open direction, or `add` has nothing to add to. */
-function entryRefusal(order: OrderRow, position: Position, side: 'buy' | 'sell' | undefined): string | undefined {
-  const direction = side === 'buy' ? 'long' : 'short';
-  const sameOpen = side !== undefined && directionOf(position) === side;
-  if (order.positionRule === 'if_open' && !sameOpen) {
-    return `no_position: add needs an open ${side ? `${direction} ` : ''}${order.symbol} position to add to; there is none`;
-  }
-  if (order.positionRule === 'unless_open' && sameOpen) {
-    return `position_open: a ${direction} ${order.symbol} position of ${absDecimal(position.quantity)} is already open and this route ignores entries in an open direction`;
-  }
-  return undefined;
 }
 
 function planOf(order: OrderRow) {
