@@ -24,6 +24,15 @@ export const brokerProfileSchema = z.object({
   stopLimitStopLoss: z.boolean(),
   trailingStopLoss: z.array(z.enum(['percent', 'amount'])),
   options: z.boolean(),
+  /** Where options are supported: what an option order may be there (whole contracts always). */
+  optionOrders: z
+    .object({
+      orderTypes: z.array(z.enum(['market', 'limit', 'stop', 'stop_limit'])),
+      timesInForce: z.array(z.enum(['day', 'gtc', 'ioc', 'fok'])),
+      brackets: z.boolean(),
+      note: z.string(),
+    })
+    .optional(),
   futures: z.boolean(),
   /** How Switchyard learns what a key may do (see PermissionReport.inspection). */
   permissionInspection: z.enum(['inspected', 'single_tier', 'not_exposed', 'trading_only']),
@@ -65,7 +74,13 @@ export const BROKER_PROFILES: Record<BrokerName, BrokerProfile> = {
     brackets: 'both_or_one',
     stopLimitStopLoss: true,
     trailingStopLoss: [],
-    options: false,
+    options: true,
+    optionOrders: {
+      orderTypes: ALL_ORDER_TYPES,
+      timesInForce: ['day'],
+      brackets: false,
+      note: "US equity options by OCC symbol or a selection rule resolved against Alpaca's contract listing; the account's options trading level is checked before sending (level 2 to buy calls and puts, level 1 to sell covered calls and cash-secured puts).",
+    },
     futures: false,
     permissionInspection: 'trading_only',
     revokesKeyAtBroker: false,

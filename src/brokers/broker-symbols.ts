@@ -3,6 +3,7 @@ import { binanceSymbol } from './binance/binance-orders';
 import { ibkrSymbolName } from './ibkr/ibkr-contracts';
 import { productId } from './coinbase/coinbase-orders';
 import { oandaInstrumentName } from './oanda/oanda-orders';
+import { contractOfTicker, formatOccSymbol } from './option-symbols';
 import { tradovateSymbolName } from './tradovate/tradovate-contracts';
 
 /** TradingView's exchange prefix (`NASDAQ:AAPL`, `BINANCE:BTCUSDT`, `OANDA:EURUSD`, `CME_MINI:ES1!`). */
@@ -35,6 +36,9 @@ export function brokerSymbol(broker: BrokerName, ticker: string): string | undef
   switch (broker) {
     case 'alpaca': {
       const upper = bare.toUpperCase();
+      // Option contracts by OCC symbol, or as TradingView spells them (`OPRA:AAPL261218C150.0`).
+      const contract = contractOfTicker(ticker);
+      if (contract) return formatOccSymbol(contract);
       return ALPACA_SYMBOL.test(upper) ? upper : undefined;
     }
     case 'binance':

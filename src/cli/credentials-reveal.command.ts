@@ -3,7 +3,7 @@ import { Pool } from 'pg';
 import type { AuditWriter } from '../audit/audit-writer';
 import { DB_ROLES } from '../database/database-roles';
 import { openSealedSecret, SealedSecret } from '../kms/envelope';
-import type { KmsProvider } from '../kms/kms-provider';
+import { brokerCredentialContext, type KmsProvider } from '../kms/kms-provider';
 
 export interface RevealOptions {
   privilegedUrl: string;
@@ -64,12 +64,11 @@ export async function revealCredential(
     });
     await client.query('COMMIT');
     const { version, ...sealed } = row;
-    const plaintext = await openSealedSecret(deps.kms, sealed as SealedSecret, {
-      purpose: 'broker-credential',
-      workspaceId,
-      connectionId: options.connectionId,
-      version: String(version),
-    });
+    const plaintext = await openSealedSecret(
+      deps.kms,
+      sealed as SealedSecret,
+      brokerCredentialContext({ workspaceId, connectionId: options.connectionId, version }),
+    );
     try {
       deps.print(plaintext.toString('utf8'));
     } finally {

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { BrokerCredentials } from '../brokers/broker-adapter';
 import { sealSecret, type SealedSecret } from '../kms/envelope';
-import { KMS_PROVIDER, type EncryptionContext, type KmsProvider } from '../kms/kms-provider';
+import { brokerCredentialContext, KMS_PROVIDER, type KmsProvider } from '../kms/kms-provider';
 
 /** Which credential version a sealed secret belongs to; every field is bound into the KMS encryption context. */
 export interface CredentialRef {
@@ -12,14 +12,6 @@ export interface CredentialRef {
 
 export interface SealedCredential extends SealedSecret {
   kmsProvider: KmsProvider['name'];
-}
-
-/**
- * The encryption context of one broker credential version. The worker must open a version with
- * exactly this context (the KMS and the envelope's AAD both check it).
- */
-export function brokerCredentialContext(ref: CredentialRef): EncryptionContext {
-  return { purpose: 'broker-credential', workspaceId: ref.workspaceId, connectionId: ref.connectionId, version: String(ref.version) };
 }
 
 /** The api side of the vault: it seals broker credentials and has no way to open them (see docs/security.md). */

@@ -16,6 +16,21 @@ export type EncryptionContext = {
   version: string;
 } & ({ connectionId: string } | { sourceId: string } | { endpointId: string });
 
+/** The context a connection's broker credential version is sealed under (opened by the routing worker only). */
+export function brokerCredentialContext(ref: { workspaceId: string; connectionId: string; version: number }): EncryptionContext {
+  return { purpose: 'broker-credential', workspaceId: ref.workspaceId, connectionId: ref.connectionId, version: String(ref.version) };
+}
+
+/** The context a source's HMAC signing key version is sealed under (opened by the api to verify signals). */
+export function sourceSecretContext(ref: { workspaceId: string; sourceId: string; version: number }): EncryptionContext {
+  return { purpose: 'webhook-secret', workspaceId: ref.workspaceId, sourceId: ref.sourceId, version: String(ref.version) };
+}
+
+/** The context an order-webhook endpoint's signing secret version is sealed under (opened by the worker to sign). */
+export function signingSecretContext(ref: { workspaceId: string; endpointId: string; version: number }): EncryptionContext {
+  return { purpose: 'webhook-signing', workspaceId: ref.workspaceId, endpointId: ref.endpointId, version: String(ref.version) };
+}
+
 export interface DataKey {
   /** 32-byte AES key; the caller must zero it after use. */
   plaintext: Buffer;

@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { ApiView, IdParam, ValidBody } from '../common/validation';
 import type { AuthContext } from '../common/auth/auth-context';
 import { Auth, RequireRole } from '../common/auth/auth.decorators';
-import { FlattenDto, flattenSchema } from './dto/flatten.dto';
+import { FlattenDto, flattenRequestedViewSchema, flattenSchema, flattenViewSchema } from './dto/flatten.dto';
 import { AccountView, accountViewSchema, PositionsView, positionsViewSchema } from './dto/snapshot.dto';
 import { FlattensService } from './flattens.service';
 import { SnapshotsService } from './snapshots.service';
@@ -35,6 +35,7 @@ export class PositionsController {
   @Post('connections/:id/flatten')
   @RequireRole('trader')
   @HttpCode(202)
+  @ApiView(flattenRequestedViewSchema, 202, 'Accepted')
   flattenConnection(@Auth() auth: AuthContext, @IdParam('Connection') id: string, @ValidBody(flattenSchema) dto: FlattenDto) {
     return this.flattens.flattenConnection(auth, id, dto);
   }
@@ -43,12 +44,14 @@ export class PositionsController {
   @Post('flatten')
   @RequireRole('trader')
   @HttpCode(202)
+  @ApiView(flattenRequestedViewSchema, 202, 'Accepted')
   flattenWorkspace(@Auth() auth: AuthContext, @ValidBody(flattenSchema) dto: FlattenDto) {
     return this.flattens.flattenWorkspace(auth, dto);
   }
 
   /** A flatten's progress per connection, with the closing orders placed. */
   @Get('flattens/:id')
+  @ApiView(flattenViewSchema)
   flatten(@Auth() auth: AuthContext, @IdParam('Flatten') id: string) {
     return this.flattens.get(auth, id);
   }

@@ -7,7 +7,7 @@ import { LOGGER } from '../common/logger';
 import { TenantDb } from '../database/tenant-db';
 import { openSealedSecret, SealedSecret } from '../kms/envelope';
 import { KmsDecryptError } from '../kms/kms-errors';
-import type { EncryptionContext } from '../kms/kms-provider';
+import { brokerCredentialContext } from '../kms/kms-provider';
 import { CachingKms } from './data-key-cache';
 import { RoutingRepository } from './routing.repository';
 
@@ -174,12 +174,7 @@ export class CredentialOpener {
     if (!state) throw new OutOfContextError();
     this.grants.delete(grant); // one grant, one open
     const { context } = grant;
-    const kmsContext: EncryptionContext = {
-      purpose: 'broker-credential',
-      workspaceId: context.workspaceId,
-      connectionId: context.connectionId,
-      version: String(state.version),
-    };
+    const kmsContext = brokerCredentialContext({ workspaceId: context.workspaceId, connectionId: context.connectionId, version: state.version });
     let plaintext: Buffer | undefined;
     try {
       plaintext = await openSealedSecret(this.kms, state.sealed, kmsContext);

@@ -154,7 +154,7 @@ export class OrderExecutor {
         const book = { source: 'broker' as const, positions: new Map([[order.symbol, parseDecimal(held.quantity)]]), working: [] };
         const over = positionLimitRefusal(
           { intent: 'entry', symbol: order.symbol, side: side!, type: order.orderType, quantity },
-          { maxPosition: route.maxPosition, maxOpenPositions: null },
+          { maxPosition: route.maxPosition, maxOpenPositions: null, limitSources: route.limitSources },
           book,
           false,
         );
@@ -189,7 +189,7 @@ export class OrderExecutor {
     environment: 'paper' | 'live',
   ): Promise<string | Outcome> {
     const sized = sizeFromEquity(planOf(order), route, await adapter.getEquity(credentials, environment, order.connectionId));
-    return 'reason' in sized ? { status: 'blocked', reason: sized.reason } : sized.quantity;
+    return 'reason' in sized ? { status: 'blocked', reason: sized.reason, limit: sized.limit } : sized.quantity;
   }
 
   /** A failed order is the dead-letter: on-call hears of it (deduplicated per connection). */

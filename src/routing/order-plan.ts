@@ -1,8 +1,11 @@
 import type { BrokerName } from '../brokers/broker-adapter';
+import { BROKER_PROFILES } from '../brokers/broker-profiles';
 import { brokerSymbol, isContinuousFuture, withoutExchange } from '../brokers/broker-symbols';
+import { formatOptionSelection, isOccSymbol, type OptionRule, parseOptionSelection } from '../brokers/option-symbols';
 import type { StopLoss, TakeProfit } from '../signals/signal-brackets';
 import { BracketPrices, resolveBrackets } from './bracket-prices';
 import { div, formatDecimal, HUNDRED, mul, parseDecimal, truncate, ZERO } from '../common/decimal';
+import { LimitSources, limitWords } from './risk/limit-source';
 
 /** The fields of a parsed signal that routing acts on. */
 export interface RoutableSignal {
@@ -20,6 +23,8 @@ export interface RoutableSignal {
   timeInForce?: 'gtc' | 'day' | 'ioc' | 'fok';
   takeProfit?: TakeProfit;
   stopLoss?: StopLoss;
+  /** An option selection rule: the order is for the contract the broker's listing yields for the ticker (the underlying). */
+  option?: OptionRule;
 }
 
 export interface RouteRules {
@@ -32,6 +37,8 @@ export interface RouteRules {
   maxQuantity: string | null;
   maxNotional: string | null;
   maxOrdersPerMinute: number | null;
+  /** Where each limit came from (route, workspace default or ceiling), for the block reasons; unset: all the route's own. */
+  limitSources?: LimitSources;
   /** Directions the route opens positions in; a signal that would open the other one only closes. */
   positionMode: 'both' | 'long_only' | 'short_only';
   /** An entry while a position in its direction is already open: `add` to it, or `ignore` the signal. */
@@ -61,7 +68,8 @@ export interface OrderPlan extends BracketPrices {
   referencePrice?: string;
 }
 
-export type PlanResult = { ok: true; plan: OrderPlan } | { ok: false; symbol: string; reason: string };
+/** `limit` names the route limit that blocked the leg (audited as `order.blocked`). */
+export type PlanResult = { ok: true; plan: OrderPlan } | { ok: false; symbol: string; reason: string; limit?: 'maxQuantity' | 'maxNotional' };
 
 /** Quantities are sized to 8 decimals, rounded down: within every broker's precision, never larger than asked. */
 const QUANTITY_PLACES = 8;
@@ -75,10 +83,14 @@ const QUANTITY_PLACES = 8;
 export function planOrders(signal: RoutableSignal, route: RouteRules, broker: BrokerName): PlanResult[] {
   const resolved = resolveSymbol(signal.ticker, route, broker);
   if ('reason' in resolved) return [{ ok: false, symbol: signal.ticker, reason: resolved.reason }];
-  const { symbol } = resolved;
-  if (route.allowedSymbols && ![symbol, signal.ticker, withoutExchange(signal.ticker)].some((s) => route.allowedSymbols!.includes(s))) {
-    return [{ ok: false, symbol, reason: `symbol_not_allowed: ${symbol} is not in this route's allowed symbols` }];
+  if (route.allowedSymbols && ![resolved.symbol, signal.ticker, withoutExchange(signal.ticker)].some((s) => route.allowedSymbols!.includes(s))) {
+    return [{ ok: false, symbol: resolved.symbol, reason: `symbol_not_allowed: ${resolved.symbol} is not in this route's allowed symbols` }];
   }
+  const option = optionSymbol(signal, resolved.symbol, broker);
+  if (option && 'reason' in option) return [{ ok: false, symbol: resolved.symbol, reason: option.reason }];
+  const symbol = option?.symbol ?? resolved.symbol;
+  // Options trade in whole contracts.
+  const places = option ? 0 : QUANTITY_PLACES;
   const referencePrice = signal.price ?? signal.limitPrice;
   const exit = (side?: 'buy' | 'sell', positionRule?: PositionRule): OrderPlan => ({
     intent: 'exit',
@@ -88,14 +100,15 @@ export function planOrders(signal: RoutableSignal, route: RouteRules, broker: Br
     type: 'market',
     referencePrice,
   });
-  const open = (side: 'buy' | 'sell') => entry(signal, route, symbol, referencePrice, side, route.entryWhenOpen === 'ignore' ? 'unless_open' : undefined);
+  const open = (side: 'buy' | 'sell') =>
+    entry(signal, route, symbol, referencePrice, side, places, route.entryWhenOpen === 'ignore' ? 'unless_open' : undefined);
   if (signal.action === 'cancel') return [{ ok: true, plan: { intent: 'cancel', symbol, type: 'market', referencePrice } }];
   if (signal.action === 'exit') return [{ ok: true, plan: exit() }];
   const allowed = ALLOWED_SIDE[route.positionMode];
   if (signal.action === 'add') {
     const wanted = signal.sentiment === 'long' ? 'buy' : signal.sentiment === 'short' ? 'sell' : allowed;
     if (allowed && wanted !== allowed) return [{ ok: false, symbol, reason: modeReason(route.positionMode as 'long_only' | 'short_only') }];
-    return [entry(signal, route, symbol, referencePrice, wanted, 'if_open')];
+    return [entry(signal, route, symbol, referencePrice, wanted, places, 'if_open')];
   }
   const side = signal.action;
   // `buy` closes a short and `sell` a long: the side of the closing order.
@@ -103,7 +116,7 @@ export function planOrders(signal: RoutableSignal, route: RouteRules, broker: Br
   const opening = side === 'buy' ? 'long' : 'short';
   if (signal.sentiment && signal.sentiment !== opening) {
     // sell while the sender stays long (or buy while short): a partial close, never an entry.
-    const sized = entry(signal, route, symbol, referencePrice, side);
+    const sized = entry(signal, route, symbol, referencePrice, side, places);
     return [sized.ok ? { ok: true, plan: { ...exit(side, 'reduce'), quantity: sized.plan.quantity } } : sized];
   }
   // A route that opens no positions on this side only closes the other one (blocked when none is open).
@@ -130,6 +143,21 @@ function resolveSymbol(ticker: string, route: RouteRules, broker: BrokerName): {
   return { reason: `symbol_unmapped: ${broker} has no symbol like ${ticker}; map it to one in the route's symbolMap` };
 }
 
+/**
+ * The symbol of an option order: an OCC symbol as it is, or the signal's selection rule on the mapped underlying
+ * (the adapter resolves it against the broker's listing); undefined for anything else.
+ */
+function optionSymbol(signal: RoutableSignal, symbol: string, broker: BrokerName): { symbol: string } | { reason: string } | undefined {
+  const named = isOccSymbol(symbol);
+  if (!named && !signal.option) return undefined;
+  if (!BROKER_PROFILES[broker].options) return { reason: `options_unsupported: ${broker} takes no option orders through Switchyard` };
+  if (named || !signal.option) return { symbol };
+  const counted = 'strikesAway' in signal.option.strike;
+  const selection = formatOptionSelection({ underlying: symbol, ...signal.option, ...(counted && { underlyingPrice: signal.price }) });
+  if (!parseOptionSelection(selection)) return { reason: `option_underlying: ${symbol} is not an underlying an option selection rule can name` };
+  return { symbol: selection };
+}
+
 /** The only side a one-directional route opens positions on. */
 const ALLOWED_SIDE = { both: undefined, long_only: 'buy', short_only: 'sell' } as const;
 
@@ -144,6 +172,7 @@ function entry(
   symbol: string,
   referencePrice: string | undefined,
   side: 'buy' | 'sell' | undefined,
+  places: number,
   positionRule?: PositionRule,
 ): PlanResult {
   const brackets = resolveBrackets({ ...signal, side });
@@ -160,25 +189,35 @@ function entry(
     ...brackets,
     referencePrice,
   };
+  if (places === 0 && (route.sizingMode === 'notional' || route.sizingMode === 'percent_equity')) {
+    return {
+      ok: false,
+      symbol,
+      reason: `option_sizing: options are sized in whole contracts; ${route.sizingMode} sizing would divide by the underlying's price`,
+    };
+  }
   if (route.sizingMode === 'percent_equity') return { ok: true, plan: base };
-  const sized = sizeQuantity(signal, route);
+  const sized = sizeQuantity(signal, route, places);
   if ('reason' in sized) return { ok: false, symbol, reason: sized.reason };
   const limited = checkLimits(sized.quantity, referencePrice, route);
-  if (limited) return { ok: false, symbol, reason: limited };
+  if (limited) return { ok: false, symbol, ...limited };
   return { ok: true, plan: { ...base, quantity: sized.quantity } };
 }
 
 /** percent_equity: equity × value% ÷ price, then the same limits as every other mode. */
-export function sizeFromEquity(plan: OrderPlan, route: RouteRules, equity: string): { quantity: string } | { reason: string } {
+export function sizeFromEquity(
+  plan: OrderPlan,
+  route: RouteRules,
+  equity: string,
+): { quantity: string } | { reason: string; limit?: 'maxQuantity' | 'maxNotional' } {
   if (!plan.referencePrice) return { reason: 'price_required: percent_equity sizing needs the signal price' };
   const amount = div(mul(parseDecimal(equity), parseDecimal(route.sizingValue)), HUNDRED);
   const quantity = truncate(div(amount, parseDecimal(plan.referencePrice)), QUANTITY_PLACES);
   if (quantity <= ZERO) return { reason: 'quantity_zero: sizing produced no quantity' };
-  const limited = checkLimits(formatDecimal(quantity), plan.referencePrice, route);
-  return limited ? { reason: limited } : { quantity: formatDecimal(quantity) };
+  return checkLimits(formatDecimal(quantity), plan.referencePrice, route) ?? { quantity: formatDecimal(quantity) };
 }
 
-function sizeQuantity(signal: RoutableSignal, route: RouteRules): { quantity: string } | { reason: string } {
+function sizeQuantity(signal: RoutableSignal, route: RouteRules, places: number): { quantity: string } | { reason: string } {
   const value = parseDecimal(route.sizingValue);
   let quantity: bigint;
   switch (route.sizingMode) {
@@ -198,21 +237,25 @@ function sizeQuantity(signal: RoutableSignal, route: RouteRules): { quantity: st
     default:
       return { reason: `unsupported sizing mode ${route.sizingMode}` };
   }
-  quantity = truncate(quantity, QUANTITY_PLACES);
-  if (quantity <= ZERO) return { reason: 'quantity_zero: sizing produced no quantity' };
+  quantity = truncate(quantity, places);
+  if (quantity <= ZERO)
+    return { reason: places === 0 ? 'quantity_zero: sizing produced less than one contract' : 'quantity_zero: sizing produced no quantity' };
   return { quantity: formatDecimal(quantity) };
 }
 
-function checkLimits(quantity: string, price: string | undefined, route: RouteRules): string | undefined {
+/** The reason names where the limit came from: the route, or its workspace's default or ceiling. */
+function checkLimits(quantity: string, price: string | undefined, route: RouteRules): { reason: string; limit: 'maxQuantity' | 'maxNotional' } | undefined {
   const q = parseDecimal(quantity);
   if (route.maxQuantity && q > parseDecimal(route.maxQuantity)) {
-    return `max_quantity_exceeded: ${quantity} is above the route's limit of ${route.maxQuantity}`;
+    const limit = limitWords(route.limitSources, 'maxQuantity', route.maxQuantity);
+    return { reason: `max_quantity_exceeded: ${quantity} is above ${limit}`, limit: 'maxQuantity' };
   }
   if (route.maxNotional) {
-    if (!price) return 'price_required: the route has a notional limit and the signal has no price';
+    const limit = limitWords(route.limitSources, 'maxNotional', route.maxNotional);
+    if (!price) return { reason: `price_required: the signal has no price and ${limit} on notional needs one`, limit: 'maxNotional' };
     const notional = mul(q, parseDecimal(price));
     if (notional > parseDecimal(route.maxNotional)) {
-      return `max_notional_exceeded: ${formatDecimal(notional)} is above the route's limit of ${route.maxNotional}`;
+      return { reason: `max_notional_exceeded: ${formatDecimal(notional)} is above ${limit}`, limit: 'maxNotional' };
     }
   }
   return undefined;

@@ -1,4 +1,5 @@
 import { DUPLICATE_CODE, type ConnectionState, type RouteRow, type SignalRow, type Switches } from './routing.repository';
+import { limitWords } from './risk/limit-source';
 import { effectiveMaxSignalAge, staleRefusal } from './risk/signal-age';
 
 /**
@@ -16,10 +17,12 @@ export function riskGate(switches: Switches, connection: ConnectionState | undef
   return undefined;
 }
 
-/** Route-level throttle, checked when orders are planned. */
-export function routeRateLimit(maxOrdersPerMinute: number | null, ordersLastMinute: number): string | undefined {
+/** Route-level throttle, checked when orders are planned; the reason names where the limit came from. */
+export function routeRateLimit(route: Pick<RouteRow, 'maxOrdersPerMinute' | 'ordersLastMinute' | 'limitSources'>): string | undefined {
+  const { maxOrdersPerMinute, ordersLastMinute } = route;
   if (maxOrdersPerMinute !== null && ordersLastMinute >= maxOrdersPerMinute) {
-    return `max_orders_per_minute: the route allows ${maxOrdersPerMinute} orders per minute`;
+    const limit = limitWords(route.limitSources, 'maxOrdersPerMinute', maxOrdersPerMinute, ' orders per minute');
+    return `max_orders_per_minute: ${ordersLastMinute} orders of the route were sent in the last minute, which reaches ${limit}`;
   }
   return undefined;
 }

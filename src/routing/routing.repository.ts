@@ -42,6 +42,8 @@ export interface RouteRow extends RouteRules {
   workspaceLimits: WorkspaceLimits;
   /** The workspace's trading windows: they apply on top of the route's own. */
   workspaceTradingWindows?: TradingWindow[] | null;
+  /** Exits are blocked outside windows because the workspace says so (the route does not): the reason says whose rule it is. */
+  exitsBlockedByWorkspace?: boolean;
   /** Manual approval: the route's and the workspace's settings (see risk/approval.ts). */
   approval: ApprovalSettings;
   workspaceApproval: ApprovalSettings;

@@ -16,6 +16,7 @@ import { effectiveApproval } from './risk/approval';
 import { orderBlockedEvent } from './risk/order-blocked';
 import { windowsRefusal, withWorkspaceLimits } from './risk/workspace-limits';
 import { addWorking, ConnectionBook, positionLimitRefusal } from './risk/position-limits';
+import { optionRuleOf } from '../signals/signal-options';
 import { NewOrder, OrderRow, RouteRow, RoutingRepository, SignalRow } from './routing.repository';
 
 export const TERMINAL_SIGNAL = new Set(['routed', 'partially_routed', 'blocked', 'failed']);
@@ -90,7 +91,7 @@ export class SignalPlanner {
    * (entries, and exits only where the route says so).
    */
   private newOrders(signal: SignalRow, route: RouteRow, now: number, book: ConnectionBook | undefined, loss: LossBreach | undefined): NewOrder[] {
-    const throttled = routeRateLimit(route.maxOrdersPerMinute, route.ordersLastMinute);
+    const throttled = routeRateLimit(route);
     const refused = signalRefusal(signal, route, now);
     const legs = planOrders(toRoutable(signal), route, route.broker as BrokerName);
     const closesFirst = legs.length > 1 && legs[0].ok && legs[0].plan.intent === 'exit';
@@ -112,14 +113,14 @@ export class SignalPlanner {
           reason: refused.reason,
           limit: refused.limit,
         };
-      if (!planned.ok) return { ...common, plan: { intent: 'entry', symbol, type: 'market' }, status: 'blocked', reason: planned.reason };
+      if (!planned.ok) return { ...common, plan: { intent: 'entry', symbol, type: 'market' }, status: 'blocked', reason: planned.reason, limit: planned.limit };
       const outside = windowsRefusal(route, planned.plan.intent, now);
       if (outside) return { ...common, plan: planned.plan, status: 'blocked', reason: outside, limit: 'tradingWindows' };
       if (loss && planned.plan.intent === 'entry') return { ...common, plan: planned.plan, status: 'blocked', reason: loss.reason, limit: loss.limit };
       const overLimit = book && positionLimitRefusal(planned.plan, route, book, closesFirst && leg > 0);
       if (overLimit) return { ...common, plan: planned.plan, status: 'blocked', ...overLimit };
       if (book && !throttled) addWorking(book, planned.plan);
-      if (throttled) return { ...common, plan: planned.plan, status: 'blocked', reason: throttled };
+      if (throttled) return { ...common, plan: planned.plan, status: 'blocked', reason: throttled, limit: 'maxOrdersPerMinute' };
       // Held for a person after every plan-time check passed; a cancel only takes orders off, so it never waits.
       const approval = planned.plan.intent === 'cancel' ? undefined : effectiveApproval(route.approval, route.workspaceApproval);
       if (approval) return { ...common, plan: planned.plan, status: 'awaiting_approval', approvalExpiresAt: new Date(now + approval.expirySeconds * 1000) };
@@ -224,6 +225,7 @@ function toRoutable(signal: SignalRow): RoutableSignal {
     price: decimal(p.price),
     timeInForce: p.timeInForce as RoutableSignal['timeInForce'],
     ...brackets(p.takeProfit, p.stopLoss),
+    option: optionRuleOf(p),
   };
 }
 

@@ -1,4 +1,5 @@
 import { STOP_LOSS_TYPES } from './signal-brackets';
+import { INTRINSIC_VALUES, MAX_STRIKES_AWAY, OPTION_TYPES } from './signal-options';
 import { ACTION_INPUTS, ORDER_TYPES, SENTIMENT_INPUTS, TICKER, TIMES_IN_FORCE } from './signal-payload';
 
 /**
@@ -83,6 +84,23 @@ export const SIGNAL_PROPERTIES = {
       },
     ],
   },
+  optionType: anyCase(OPTION_TYPES, 'Option selection rule: trade a call or a put of the ticker (the underlying). Needs expiration and a strike rule.'),
+  expiration: {
+    type: 'string',
+    description:
+      'Option selection rule: the expiration, a date (YYYY-MM-DD, not past) or an offset such as "+30 days", "+2 weeks", "+6 months" (at most 1100 days): the first listed expiration on or after it.',
+    pattern: '^\\s*(?:\\d{4}-\\d{2}-\\d{2}|\\+\\s*\\d{1,4}\\s*(?:[dD](?:[aA][yY][sS]?)?|[wW](?:[eE][eE][kK][sS]?)?|[mM](?:[oO][nN][tT][hH][sS]?)?))\\s*$',
+  },
+  strikePrice: decimal('Option selection rule: exactly this strike (at most 3 decimals); not with strikesAway or intrinsicValue.'),
+  strikesAway: {
+    description: `Option selection rule: 0 takes the strike nearest the price; n counts listed strikes from the price in the intrinsicValue direction. Needs price. 0-${MAX_STRIKES_AWAY}.`,
+    anyOf: [
+      { type: 'integer', minimum: 0, maximum: MAX_STRIKES_AWAY },
+      { type: 'string', pattern: '^\\s*\\d{1,3}\\s*$' },
+    ],
+  },
+  intrinsicValue: anyCase(INTRINSIC_VALUES, 'Option selection rule: count strikesAway in the money (itm) or out of the money (otm).'),
+  delta: { description: 'Refused: nearest-delta selection is not supported yet.', not: {} },
   id: {
     description: 'Idempotency key (24 h) when the request has no webhook-id: 1-200 printable characters or an integer.',
     anyOf: [{ type: 'integer' }, { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^\\p{C}]+$' }],
@@ -103,5 +121,11 @@ export const SIGNAL_JSON_SCHEMA = {
   required: ['ticker', 'action'],
   properties: SIGNAL_PROPERTIES,
   additionalProperties: true,
-  allOf: [needs(['limit', 'stop_limit'], 'limitPrice'), needs(['stop', 'stop_limit'], 'stopPrice')],
+  allOf: [
+    needs(['limit', 'stop_limit'], 'limitPrice'),
+    needs(['stop', 'stop_limit'], 'stopPrice'),
+    { if: { required: ['optionType'] }, then: { required: ['expiration'] } },
+    { if: { required: ['strikesAway'] }, then: { required: ['price'] } },
+    { if: { required: ['strikePrice'] }, then: { not: { anyOf: [{ required: ['strikesAway'] }, { required: ['intrinsicValue'] }] } } },
+  ],
 } as const;

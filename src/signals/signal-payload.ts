@@ -3,6 +3,7 @@ import { Problem } from '../common/problem';
 import { toFieldErrors } from '../common/validation';
 import { looseEnum, positiveDecimal } from './payload-values';
 import { stopLossField, takeProfitField } from './signal-brackets';
+import { OPTION_FIELDS, optionFieldSchemas, optionProblems, UNSUPPORTED_OPTION_FIELDS } from './signal-options';
 
 /** Actions after aliases are resolved: `close` is `exit`, `long` is `buy` and `short` is `sell` with that sentiment. */
 export const SIGNAL_ACTIONS = ['buy', 'sell', 'exit', 'cancel', 'add'] as const;
@@ -58,6 +59,8 @@ export const KNOWN_FIELDS = new Set([
   'stopLoss',
   'id',
   'time',
+  ...OPTION_FIELDS,
+  ...UNSUPPORTED_OPTION_FIELDS,
 ]);
 /** Bounds on the ignored-field list: it is shown back to users and must not grow with the body. */
 const MAX_IGNORED_FIELDS = 50;
@@ -91,6 +94,8 @@ export const signalPayloadSchema = z
       stopLoss: stopLossField.optional(),
       id: signalId.optional(),
       time: signalTime.optional(),
+      ...optionFieldSchemas,
+      delta: unsupported('nearest-delta selection is not supported yet: choose the strike by strikePrice or strikesAway'),
     },
     { error: 'must be a JSON object' },
   )
@@ -115,7 +120,7 @@ export const signalPayloadSchema = z
     when: isObjectPayload,
   })
   .transform((body, ctx) => {
-    const { sentiment: given, marketPosition, signalPrice, action: input, ...rest } = body;
+    const { sentiment: given, marketPosition, signalPrice, action: input, delta: _delta, ...rest } = body;
     const implied = input === 'long' || input === 'short' ? input : undefined;
     const stated = given ?? marketPosition;
     const sentiment = stated ? sentimentOf(stated) : implied;
@@ -126,10 +131,21 @@ export const signalPayloadSchema = z
       return z.NEVER;
     }
     const price = rest.price ?? signalPrice;
+    const optionIssues = optionProblems({ ...rest, action: input, sentiment, price });
+    for (const [field, message] of optionIssues) ctx.addIssue({ code: 'custom', path: [field], message });
+    if (optionIssues.length) return z.NEVER;
     return { ...rest, action, ...(sentiment && { sentiment }), ...(price !== undefined && { price }) };
   });
 
 export type SignalPayload = z.infer<typeof signalPayloadSchema> & { ignoredFields?: string[] };
+
+/** A field other routers send that would change the order's meaning here: refused rather than ignored. */
+function unsupported(message: string) {
+  return z
+    .unknown()
+    .superRefine((_value, ctx) => ctx.addIssue({ code: 'custom', message }))
+    .optional();
+}
 
 function sentimentOf(value: (typeof SENTIMENT_INPUTS)[number]): (typeof SENTIMENTS)[number] {
   return value === 'bullish' ? 'long' : value === 'bearish' ? 'short' : value;

@@ -7,7 +7,7 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { TenantDb, TenantTx } from '../database/tenant-db';
 import { sealSecret } from '../kms/envelope';
 import { KmsUnavailableError } from '../kms/kms-errors';
-import { KMS_PROVIDER, KmsProvider } from '../kms/kms-provider';
+import { KMS_PROVIDER, KmsProvider, sourceSecretContext } from '../kms/kms-provider';
 import type { AuthContext } from '../common/auth/auth-context';
 import { generateToken, sha256 } from '../common/bearer-secrets';
 import type { CreateSourceDto, IssuedSource, RotateSecretDto, SourceView } from './dto/source.dto';
@@ -136,7 +136,7 @@ export class SourcesService {
     }
     const key = randomBytes(HMAC_KEY_BYTES);
     try {
-      const sealed = await sealSecret(this.kms, { purpose: 'webhook-secret', workspaceId, sourceId, version: String(version) }, key);
+      const sealed = await sealSecret(this.kms, sourceSecretContext({ workspaceId, sourceId, version }), key);
       return { material: { sealed }, shown: `whsec_${key.toString('base64')}`, key };
     } catch (err) {
       key.fill(0);

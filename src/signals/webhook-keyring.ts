@@ -1,6 +1,6 @@
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { openSealedSecret } from '../kms/envelope';
-import { KMS_PROVIDER, KmsProvider } from '../kms/kms-provider';
+import { KMS_PROVIDER, KmsProvider, sourceSecretContext } from '../kms/kms-provider';
 import { SourcesRepository } from './sources.repository';
 import type { VersionedKey } from './webhook-verifier';
 
@@ -80,7 +80,7 @@ export class WebhookKeyring implements OnModuleDestroy {
   private async unseal(workspaceId: string, sourceId: string, version: number): Promise<Buffer | undefined> {
     const sealed = await this.sources.findSealedSecret(workspaceId, sourceId, version);
     if (!sealed) return undefined;
-    return openSealedSecret(this.kms, sealed, { purpose: 'webhook-secret', workspaceId, sourceId, version: String(version) });
+    return openSealedSecret(this.kms, sealed, sourceSecretContext({ workspaceId, sourceId, version }));
   }
 
   private get(sourceId: string, version: number): Buffer | undefined {

@@ -8,9 +8,8 @@ import { LoopingService, PollingLoop } from '../common/polling-loop';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { TenantDb } from '../database/tenant-db';
 import { openSealedSecret } from '../kms/envelope';
-import { KMS_PROVIDER, KmsProvider } from '../kms/kms-provider';
+import { KMS_PROVIDER, KmsProvider, signingSecretContext } from '../kms/kms-provider';
 import { AttemptRecord, AttemptVerdict, TakenDelivery, WebhookDeliveriesRepository } from './webhook-deliveries.repository';
-import { signingSecretContext } from './webhook-events';
 import { equalJitterBackoff } from '../common/backoff';
 
 /** Due deliveries taken per pass; a full batch means more may be due, so the next pass starts at once. */

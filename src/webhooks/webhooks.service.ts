@@ -8,10 +8,9 @@ import { Problem } from '../common/problem';
 import { TenantDb, TenantTx } from '../database/tenant-db';
 import { SealedSecret, sealSecret } from '../kms/envelope';
 import { KmsUnavailableError } from '../kms/kms-errors';
-import { KMS_PROVIDER, KmsProvider } from '../kms/kms-provider';
+import { KMS_PROVIDER, KmsProvider, signingSecretContext } from '../kms/kms-provider';
 import type { AuthContext } from '../common/auth/auth-context';
 import type { CreateWebhookDto, DeliveryListFilter, DeliveryView, IssuedWebhook, RotateWebhookSecretDto, WebhookView } from './dto/webhook.dto';
-import { signingSecretContext } from './webhook-events';
 import { WebhookDeliveryRecord, WebhookEndpointRecord, WebhooksRepository } from './webhooks.repository';
 
 /** Every order transition fans out to each endpoint: a bound keeps one workspace from multiplying the outbox. */

@@ -168,6 +168,72 @@ describe('OandaAdapter against the OANDA v20 stub', () => {
       expect(ack.status).toBe('filled');
     });
 
+    it("answers a bracket filled at once with its legs: v20's take-profit and stop-loss orders, by the client ids their on-fill details gave them", async () => {
+      const creds = newAccount();
+      const o = order({ side: 'sell', takeProfit: '1.05', stopLoss: '1.15' });
+      const ack = await adapter.placeOrder(creds, o);
+      expect(lastOrderBody().order).toMatchObject({
+        takeProfitOnFill: { price: '1.05', clientExtensions: { id: `${o.clientOrderId}-tp` } },
+        stopLossOnFill: { price: '1.15', clientExtensions: { id: `${o.clientOrderId}-sl` } },
+      });
+      const [tp, sl] = stub.orders.filter((x) => x.accountId === creds.accountId && x.tradeID !== undefined);
+      expect(ack.legs).toEqual([
+        {
+          role: 'take_profit',
+          clientOrderId: `${o.clientOrderId}-tp`,
+          side: 'buy',
+          type: 'limit',
+          quantity: '1000',
+          limitPrice: '1.05',
+          state: { brokerOrderId: tp.id, status: 'accepted', filledQuantity: '0' },
+        },
+        {
+          role: 'stop_loss',
+          clientOrderId: `${o.clientOrderId}-sl`,
+          side: 'buy',
+          type: 'stop',
+          quantity: '1000',
+          stopPrice: '1.15',
+          state: { brokerOrderId: sl.id, status: 'accepted', filledQuantity: '0' },
+        },
+      ]);
+      // A retry finds the filled entry and answers the same legs.
+      expect((await adapter.placeOrder(creds, o)).legs?.map((l) => l.state.brokerOrderId)).toEqual([tp.id, sl.id]);
+    });
+
+    it('follows a leg by its client id: the take-profit fills, closing the trade, and v20 cancels the stop-loss (LINKED_TRADE_CLOSED)', async () => {
+      const creds = newAccount();
+      const o = order({ type: 'limit', limitPrice: '1.09', takeProfit: '1.2', stopLoss: '1.0' });
+      expect((await adapter.placeOrder(creds, o)).legs).toBeUndefined();
+      expect((await adapter.getOrder!(creds, o))?.legs).toBeUndefined(); // pending: no trade, no legs yet
+      stub.fillPending(o.clientOrderId, 1.09);
+      const entry = await adapter.getOrder!(creds, o);
+      expect(entry).toMatchObject({ status: 'filled', filledQuantity: '1000' });
+      expect(entry!.legs!.map((l) => [l.role, l.side, l.quantity, l.state.status])).toEqual([
+        ['take_profit', 'sell', '1000', 'accepted'],
+        ['stop_loss', 'sell', '1000', 'accepted'],
+      ]);
+      stub.fillPending(`${o.clientOrderId}-tp`, 1.2);
+      const tp = await adapter.getOrder!(creds, { ...o, clientOrderId: `${o.clientOrderId}-tp` });
+      const tpRecord = ordersWithClientId(`${o.clientOrderId}-tp`)[0];
+      expect(tp).toMatchObject({ brokerOrderId: tpRecord.id, status: 'filled', filledQuantity: '1000', averagePrice: '1.2' });
+      expect(tp!.fills).toEqual([expect.objectContaining({ brokerFillId: tpRecord.fillingTransactionID, quantity: '1000', price: '1.2' })]);
+      expect(await adapter.getOrder!(creds, { ...o, clientOrderId: `${o.clientOrderId}-sl` })).toMatchObject({
+        status: 'canceled',
+        reason: 'order cancelled at OANDA (LINKED_TRADE_CLOSED)',
+      });
+      expect(stub.positionOf(creds.accountId, 'EUR_USD')).toBe(0);
+    });
+
+    it('has no legs for a fill that only reduced a trade (v20 creates dependent orders for an opened trade alone)', async () => {
+      const creds = newAccount();
+      await adapter.placeOrder(creds, order({ quantity: '2000' }));
+      const ack = await adapter.placeOrder(creds, order({ side: 'sell', quantity: '1000', takeProfit: '1.0', stopLoss: '1.2' }));
+      expect(ack.status).toBe('filled');
+      expect(ack.legs).toBeUndefined();
+      expect(stub.orders.filter((x) => x.accountId === creds.accountId && x.tradeID !== undefined)).toHaveLength(0);
+    });
+
     it('attaches a trailing stop-loss by its price distance, and refuses a percent trail or a stop-loss limit unsent', async () => {
       const creds = newAccount();
       await adapter.placeOrder(creds, order({ takeProfit: '1.2', trailAmount: '0.005' }));

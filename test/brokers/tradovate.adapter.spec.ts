@@ -214,23 +214,63 @@ describe('TradovateAdapter against the Tradovate stub', () => {
   it('sends take-profit and stop-loss as placeOSO bracket1/bracket2; the brackets work once the entry fills', async () => {
     const { creds } = newUser();
     const o = order({ type: 'limit', limitPrice: '5000.5', takeProfit: '5050', stopLoss: '4980', stopLossLimit: '4979.75', quantity: '1' });
-    await adapter.placeOrder(creds, o);
+    const ack = await adapter.placeOrder(creds, o);
     const placed = stub.requests.filter((r) => r.path === '/v1/order/placeOSO').at(-1)!;
     const sent = JSON.parse(placed.body);
     expect(sent).toMatchObject({ orderType: 'Limit', price: 5000.5, timeInForce: 'GTC', clOrdId: o.clientOrderId });
-    expect(sent.bracket1).toEqual({ action: 'Sell', orderType: 'Limit', price: 5050, timeInForce: 'GTC' });
-    expect(sent.bracket2).toEqual({ action: 'Sell', orderType: 'StopLimit', stopPrice: 4980, price: 4979.75, timeInForce: 'GTC' });
+    expect(sent.bracket1).toEqual({ action: 'Sell', clOrdId: `${o.clientOrderId}-tp`, orderType: 'Limit', price: 5050, timeInForce: 'GTC' });
+    expect(sent.bracket2).toEqual({
+      action: 'Sell',
+      clOrdId: `${o.clientOrderId}-sl`,
+      orderType: 'StopLimit',
+      stopPrice: 4980,
+      price: 4979.75,
+      timeInForce: 'GTC',
+    });
     const entry = stub.orderByClientId(o.clientOrderId)!;
     expect(stub.bracketsOf(entry.id).map((b) => b.ordStatus)).toEqual(['Suspended', 'Suspended']);
+    // The answer's oso1Id/oso2Id are the legs.
+    const [tp, sl] = stub.bracketsOf(entry.id);
+    expect(ack.legs).toEqual([
+      {
+        role: 'take_profit',
+        clientOrderId: `${o.clientOrderId}-tp`,
+        side: 'sell',
+        type: 'limit',
+        quantity: '1',
+        limitPrice: '5050',
+        state: { brokerOrderId: String(tp.id), status: 'accepted', filledQuantity: '0' },
+      },
+      {
+        role: 'stop_loss',
+        clientOrderId: `${o.clientOrderId}-sl`,
+        side: 'sell',
+        type: 'stop_limit',
+        quantity: '1',
+        stopPrice: '4980',
+        limitPrice: '4979.75',
+        state: { brokerOrderId: String(sl.id), status: 'accepted', filledQuantity: '0' },
+      },
+    ]);
     expect(await adapter.getOrder(creds, o)).toMatchObject({ status: 'accepted', filledQuantity: '0' });
     stub.fillWorking(o.clientOrderId, 5000.5);
     expect(await adapter.getOrder(creds, o)).toMatchObject({ status: 'filled', filledQuantity: '1', averagePrice: '5000.5' });
     expect(stub.bracketsOf(entry.id).map((b) => b.ordStatus)).toEqual(['Working', 'Working']);
+    // A leg is followed by its order id; the stop-loss fills and Tradovate cancels its OCO partner.
+    const leg = (l: (typeof ack.legs & object)[number]) =>
+      adapter.getOrder(creds, { ...o, clientOrderId: l.clientOrderId, brokerOrderId: l.state.brokerOrderId });
+    expect(await leg(ack.legs![1])).toMatchObject({ status: 'accepted', filledQuantity: '0' });
+    stub.fillBracket(`${o.clientOrderId}-sl`, 4979.75);
+    const stopped = await leg(ack.legs![1]);
+    expect(stopped).toMatchObject({ brokerOrderId: String(sl.id), status: 'filled', filledQuantity: '1', averagePrice: '4979.75' });
+    expect(stopped!.fills).toEqual([expect.objectContaining({ quantity: '1', price: '4979.75' })]);
+    expect(await leg(ack.legs![0])).toMatchObject({ status: 'canceled', reason: 'order canceled at Tradovate' });
 
     const short = order({ side: 'sell', stopLoss: '5100' });
     await adapter.placeOrder(creds, short);
     expect(JSON.parse(stub.requests.filter((r) => r.path === '/v1/order/placeOSO').at(-1)!.body).bracket1).toEqual({
       action: 'Buy',
+      clOrdId: `${short.clientOrderId}-sl`,
       orderType: 'Stop',
       stopPrice: 5100,
       timeInForce: 'GTC',

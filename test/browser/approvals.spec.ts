@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { createWorkspace, http, RunningApi, startApi } from '../support/api-app';
-import { accessibilityProblems, builtConsole, launchBrowser, watchedPage } from '../support/browser';
+import { accessibilityProblems, builtConsole, launchBrowser, screenshot, watchedPage } from '../support/browser';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { RunningWorker, startWorker } from '../support/worker-app';
 import { createHmacSource, postSigned } from '../signals/support/signals-harness';
@@ -73,6 +73,7 @@ describe('console: approvals queue (chromium)', () => {
       await w.page.getByRole('heading', { level: 2, name: 'Approvals' }).waitFor();
       expect(await w.page.getByRole('button', { name: 'Reject buy MSFT' }).isDisabled()).toBe(true);
       expect(await accessibilityProblems(w.page)).toEqual([]);
+      await screenshot(w.page, 'approvals');
 
       await w.page.getByRole('button', { name: 'Approve buy AAPL' }).click();
       await nav.getByRole('link', { name: 'Approvals 1 waiting' }).waitFor();

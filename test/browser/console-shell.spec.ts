@@ -26,7 +26,10 @@ const SCREENS = [
   { link: 'Routes', path: '/routes', heading: 'Routes' },
   { link: 'Activity', path: '/activity', heading: 'Activity' },
   { link: 'Approvals', path: '/approvals', heading: 'Approvals' },
+  { link: 'Positions', path: '/positions', heading: 'Positions' },
+  { link: 'P&L', path: '/pnl', heading: 'P&L' },
   { link: 'Risk', path: '/risk', heading: 'Risk' },
+  { link: 'Webhooks', path: '/webhooks', heading: 'Webhooks' },
   { link: 'Audit', path: '/audit', heading: 'Audit' },
   { link: 'Alerts', path: '/alerts', heading: 'Alerts' },
   { link: 'Members', path: '/members', heading: 'Members' },
@@ -513,7 +516,7 @@ describe('console in a real browser (chromium)', () => {
       // No mutating control on any screen a viewer can open (Activity's paging and filters only read), and no admin-only screen in the nav.
       const nav = viewer.page.getByRole('navigation', { name: 'Console' });
       expect(await nav.getByRole('link').allTextContents()).toEqual(SCREENS.filter((s) => !['Audit', 'Alerts'].includes(s.link)).map((s) => s.link));
-      for (const path of ['/', '/connections', '/sources', '/activity', '/risk', '/members']) {
+      for (const path of ['/', '/connections', '/sources', '/activity', '/positions', '/pnl', '/risk', '/webhooks', '/members']) {
         await viewer.page.goto(path);
         await viewer.page.getByRole('heading', { level: 2 }).first().waitFor();
         await viewer.page.getByTestId('health').getByText('API ok').waitFor();

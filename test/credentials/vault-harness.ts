@@ -1,7 +1,7 @@
 import { Client } from 'pg';
 import { openSealedSecret, type SealedSecret } from '../../src/kms/envelope';
 import type { KmsProvider } from '../../src/kms/kms-provider';
-import { brokerCredentialContext } from '../../src/credentials/credential-sealer';
+import { brokerCredentialContext } from '../../src/kms/kms-provider';
 import type { TestDatabase } from '../support/database';
 
 /** Runs one statement as the superuser (RLS bypassed): tests look at what was really stored. */

@@ -83,7 +83,7 @@ describe('risk limits re-checked at approval', () => {
     expect(settled.orders[0]).toMatchObject({
       status: 'blocked',
       reason: expect.stringMatching(
-        /^max_position_exceeded: buying 2 AAPL would take the position to 4 \(held 2 .*at most 3 either way \(checked again at approval\)$/,
+        /^max_position_exceeded: buying 2 AAPL would take the position to 4 \(held 2 .*past the route's limit of 3 either way \(checked again at approval\)$/,
       ),
     });
     expect((await blockedAudit()).map((e) => e.metadata.limit)).toEqual(['maxPosition']);

@@ -101,16 +101,70 @@ describe('workspace limit defaults and ceilings', () => {
     },
   );
 
-  it('fills in a limit the route leaves unset, and the stricter value wins when the workspace tightens later', async () => {
-    const { limits, route, send } = await setup();
+  it('fills in a limit the route leaves unset, and the stricter value wins when the workspace tightens later; the reason and audit say whose', async () => {
+    const { ws, limits, route, send } = await setup();
     expect((await route({ maxQuantity: '10' }, '4')).status).toBe(201);
     expect((await send({})).status).toBe('routed');
-    // The workspace tightens below the route's own 10 after the route was made: 4 is now over the ceiling of 3.
-    await limits({ maxQuantity: '3' });
+    // The workspace tightens below the route's own 10 after the route was made: 4 is now over the ceiling of 3.99.
+    await limits({ maxQuantity: '3.99', maxNotional: '399.99' });
     const capped = await send({});
-    expect([capped.status, capped.orders[0].reason]).toEqual(['blocked', "max_quantity_exceeded: 4 is above the route's limit of 3"]);
+    expect([capped.status, capped.orders[0].reason]).toEqual([
+      'blocked',
+      "max_quantity_exceeded: 4 is above the workspace's ceiling of 3.99 (the route's own 10 is looser)",
+    ]);
     await limits({ maxQuantity: '4' });
+    // The route sets no notional limit: 4 at 100 is over the workspace's default of 399.99.
+    const notional = await send({});
+    expect([notional.status, notional.orders[0].reason]).toEqual([
+      'blocked',
+      "max_notional_exceeded: 400 is above the workspace's default limit of 399.99 (the route sets none)",
+    ]);
+    await limits({ maxNotional: '400' });
     expect((await send({})).status).toBe('routed');
+    const audit = await http(world.api.url, 'GET', '/v1/audit?action=order.blocked', { token: ws.token });
+    expect(audit.body.items.map((e: { reason: string; metadata: { limit: string } }) => [e.metadata.limit, e.reason]).sort()).toEqual([
+      ['maxNotional', notional.orders[0].reason],
+      ['maxQuantity', capped.orders[0].reason],
+    ]);
+  });
+
+  it('holds percent_equity entries (sized only when sent) to the workspace ceiling, saying so, audited', async () => {
+    const { ws, limits, send, connection, source } = await setup();
+    // 1 % of the paper account's 100 000 at 100 is 10 shares.
+    const created = await http(world.api.url, 'POST', '/v1/routes', {
+      token: ws.token,
+      body: { sourceId: source.id, connectionId: connection, sizing: { mode: 'percent_equity', value: '1' }, limits: { maxQuantity: '50' } },
+    });
+    expect(created.status).toBe(201);
+    await limits({ maxQuantity: '10' });
+    expect((await send({})).orders[0]).toMatchObject({ status: 'filled', quantity: '10' });
+    await limits({ maxQuantity: '9.99' });
+    const over = await send({});
+    expect([over.status, over.orders[0].reason]).toEqual([
+      'blocked',
+      "max_quantity_exceeded: 10 is above the workspace's ceiling of 9.99 (the route's own 50 is looser)",
+    ]);
+    const audit = await http(world.api.url, 'GET', '/v1/audit?action=order.blocked', { token: ws.token });
+    expect(audit.body.items).toEqual([
+      expect.objectContaining({
+        resource: expect.objectContaining({ id: over.orders[0].id }),
+        reason: over.orders[0].reason,
+        metadata: expect.objectContaining({ limit: 'maxQuantity' }),
+      }),
+    ]);
+  });
+
+  it('names the workspace as the source of a rate limit the route leaves unset', async () => {
+    const { limits, route, send } = await setup();
+    expect((await route(undefined, '1')).status).toBe(201);
+    await limits({ maxOrdersPerMinute: 2 });
+    expect((await send({})).status).toBe('routed');
+    expect((await send({})).status).toBe('routed');
+    const third = await send({});
+    expect([third.status, third.orders[0].reason]).toEqual([
+      'blocked',
+      "max_orders_per_minute: 2 orders of the route were sent in the last minute, which reaches the workspace's default limit of 2 orders per minute (the route sets none)",
+    ]);
   });
 
   it('applies the workspace default to a route with no limits: position and open-position limits', async () => {
@@ -121,12 +175,16 @@ describe('workspace limit defaults and ceilings', () => {
     const over = await send({});
     expect(over.orders[0]).toMatchObject({
       status: 'blocked',
-      reason: expect.stringMatching(/^max_position_exceeded: buying 2 AAPL would take the position to 4 .*at most 3 either way$/),
+      reason: expect.stringMatching(
+        /^max_position_exceeded: buying 2 AAPL would take the position to 4 .*, past the workspace's default limit of 3 \(the route sets none\) either way$/,
+      ),
     });
     const second = await send({ ticker: 'MSFT' });
     expect(second.orders[0]).toMatchObject({
       status: 'blocked',
-      reason: expect.stringMatching(/^max_open_positions: 1 positions are open .*allows at most 1, so MSFT is not opened$/),
+      reason: expect.stringMatching(
+        /^max_open_positions: 1 positions are open .*that reaches the workspace's default limit of 1 \(the route sets none\), so MSFT is not opened$/,
+      ),
     });
   });
 

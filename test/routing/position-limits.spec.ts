@@ -22,7 +22,7 @@ describe('maxPosition', () => {
   it('lets an entry reach the limit exactly and blocks one that passes it', () => {
     expect(reason(buy('2'), { maxPosition: '5' }, book({ AAPL: '3' }))).toBeUndefined();
     expect(reason(buy('2.0001'), { maxPosition: '5' }, book({ AAPL: '3' }))).toBe(
-      "max_position_exceeded: buying 2.0001 AAPL would take the position to 5.0001 (held 3 by Switchyard's recorded fills, working 0); this route allows at most 5 either way",
+      "max_position_exceeded: buying 2.0001 AAPL would take the position to 5.0001 (held 3 by Switchyard's recorded fills, working 0), past the route's limit of 5 either way",
     );
   });
 
@@ -34,7 +34,7 @@ describe('maxPosition', () => {
     ];
     expect(reason(buy('1'), { maxPosition: '5' }, book({ AAPL: '2' }, working, 'snapshot'))).toBeUndefined();
     expect(reason(buy('2'), { maxPosition: '5' }, book({ AAPL: '2' }, working, 'snapshot'))).toBe(
-      "max_position_exceeded: buying 2 AAPL would take the position to 6 (held 2 by the broker's snapshot, working 2); this route allows at most 5 either way",
+      "max_position_exceeded: buying 2 AAPL would take the position to 6 (held 2 by the broker's snapshot, working 2), past the route's limit of 5 either way",
     );
   });
 
@@ -66,7 +66,7 @@ describe('maxOpenPositions', () => {
   it('opens a symbol while fewer are open, and blocks it once the limit is reached; adds to open ones still go', () => {
     expect(reason(buy('1', 'TSLA'), { maxOpenPositions: 3 }, book({ AAPL: '1', MSFT: '-1' }))).toBeUndefined();
     expect(reason(buy('1', 'TSLA'), { maxOpenPositions: 2 }, book({ AAPL: '1', MSFT: '-1' }))).toBe(
-      "max_open_positions: 2 positions are open or being opened on this connection (AAPL, MSFT, by Switchyard's recorded fills); this route allows at most 2, so TSLA is not opened",
+      "max_open_positions: 2 positions are open or being opened on this connection (AAPL, MSFT, by Switchyard's recorded fills); that reaches the route's limit of 2, so TSLA is not opened",
     );
     expect(reason(buy('1', 'AAPL'), { maxOpenPositions: 2 }, book({ AAPL: '1', MSFT: '-1' }))).toBeUndefined();
   });

@@ -146,7 +146,7 @@ describe('route risk limits', () => {
       expect((await send({ time: ago(20) })).status).toBe('routed');
       const old = await send({ time: ago(40) });
       expect(old.status).toBe('blocked');
-      expect(old.error).toMatch(/^stale: the signal is 4\d\.\d s old \(its time .+\); this route accepts signals at most 30 s old or ahead$/);
+      expect(old.error).toMatch(/^stale: the signal is 4\d\.\d s old \(its time .+\); it is past the route's limit of 30 s on a signal's age, old or ahead$/);
       expect(old.orders).toEqual([expect.objectContaining({ status: 'blocked', symbol: 'AAPL', reason: old.error })]);
       const ahead = await send({ time: ago(-40) });
       expect([ahead.status, ahead.error]).toEqual(['blocked', expect.stringMatching(/^stale: the signal is \d+\.\d s in the future/)]);
@@ -177,7 +177,7 @@ describe('route risk limits', () => {
       expect([blocked.status, blocked.error]).toEqual([
         'blocked',
         expect.stringMatching(
-          /^stale: the signal is 1\d\.\d s old \(it was received at .+ \(it has no time\)\); this route accepts signals at most 10 s old or ahead$/,
+          /^stale: the signal is 1\d\.\d s old \(it was received at .+ \(it has no time\)\); it is past the route's limit of 10 s on a signal's age, old or ahead$/,
         ),
       ]);
       expect((await world.settled(set.ws.token, fresh)).status).toBe('routed');
@@ -187,7 +187,12 @@ describe('route risk limits', () => {
       const { ws, send } = await setup('alpaca', {}, 'live');
       await http(world.api.url, 'PUT', '/v1/workspace/live-trading', { token: ws.token, body: { enabled: true, reason: 'risk test' } });
       const old = await send({ time: ago(70) });
-      expect([old.status, old.error]).toEqual(['blocked', expect.stringMatching(/^stale: .* at most 60 s old or ahead$/)]);
+      expect([old.status, old.error]).toEqual([
+        'blocked',
+        expect.stringMatching(
+          /^stale: .*; it is past the default of 60 s for live routes \(neither the route nor the workspace sets one\) on a signal's age, old or ahead$/,
+        ),
+      ]);
       expect((await send({ time: ago(50) })).status).toBe('routed');
     });
 
@@ -201,7 +206,10 @@ describe('route risk limits', () => {
       expect(set.body.riskLimits).toMatchObject({ maxSignalAgeSeconds: 30, duplicateWindowSeconds: null, maxQuantity: null });
       expect((await send({ time: ago(20) })).status).toBe('routed');
       const old = await send({ time: ago(40) });
-      expect([old.status, old.error]).toEqual(['blocked', expect.stringMatching(/at most 30 s old or ahead$/)]);
+      expect([old.status, old.error]).toEqual([
+        'blocked',
+        expect.stringMatching(/; it is past the workspace's ceiling of 30 s \(the route's own 300 s is looser\) on a signal's age, old or ahead$/),
+      ]);
       const audit = await http(world.api.url, 'GET', '/v1/audit?action=workspace.risk_limits', { token: ws.token });
       expect(audit.body.items).toEqual([expect.objectContaining({ reason: 'tighten', metadata: { maxSignalAgeSeconds: 30, duplicateWindowSeconds: null } })]);
     });
@@ -307,7 +315,7 @@ describe('route risk limits', () => {
       const over = await send({});
       expect([over.status, over.error]).toEqual([
         'blocked',
-        "max_position_exceeded: buying 2 AAPL would take the position to 6 (held 4 by Switchyard's recorded fills, working 0); this route allows at most 4 either way",
+        "max_position_exceeded: buying 2 AAPL would take the position to 6 (held 4 by Switchyard's recorded fills, working 0), past the route's limit of 4 either way",
       ]);
       expect((await send({ action: 'sell' })).status).toBe('routed');
       expect((await send({ action: 'exit' })).orders).toEqual([expect.objectContaining({ status: 'filled', quantity: '2' })]);
@@ -330,7 +338,7 @@ describe('route risk limits', () => {
       const over = await send();
       expect([over.status, over.error]).toEqual([
         'blocked',
-        'max_position_exceeded: buying 10 AAPL would take the position to 20 (held 10 by the broker, just now, working 0); this route allows at most 15 either way',
+        "max_position_exceeded: buying 10 AAPL would take the position to 20 (held 10 by the broker, just now, working 0), past the route's limit of 15 either way",
       ]);
       expect(await blockedEvents(ws.token)).toEqual([
         expect.objectContaining({
@@ -360,7 +368,7 @@ describe('route risk limits', () => {
       const over = await send({});
       expect([over.status, over.error]).toEqual([
         'blocked',
-        "max_position_exceeded: buying 2 AAPL would take the position to 6 (held 4 by the broker's snapshot, working 0); this route allows at most 5 either way",
+        "max_position_exceeded: buying 2 AAPL would take the position to 6 (held 4 by the broker's snapshot, working 0), past the route's limit of 5 either way",
       ]);
       // An order sent after the snapshot makes it old news: the fills decide again (2 - 2 + 2 = 2).
       expect((await send({ action: 'sell' })).status).toBe('routed');
@@ -374,7 +382,7 @@ describe('route risk limits', () => {
       const third = await send({ ticker: 'TSLA' });
       expect([third.status, third.error]).toEqual([
         'blocked',
-        "max_open_positions: 2 positions are open or being opened on this connection (AAPL, MSFT, by Switchyard's recorded fills); this route allows at most 2, so TSLA is not opened",
+        "max_open_positions: 2 positions are open or being opened on this connection (AAPL, MSFT, by Switchyard's recorded fills); that reaches the route's limit of 2, so TSLA is not opened",
       ]);
       expect((await send({ ticker: 'AAPL' })).status).toBe('routed');
       expect((await send({ ticker: 'MSFT', action: 'exit' })).status).toBe('routed');

@@ -2,29 +2,30 @@ import { effectiveMaxSignalAge, staleRefusal } from '../../src/routing/risk/sign
 import { insideWindow, tradingWindowRefusal, TradingWindow, wallClock } from '../../src/common/trading-windows';
 
 const at = (iso: string) => Date.parse(iso);
+const own = (seconds: number) => ({ seconds, source: { from: 'route' as const } });
 
 describe('maxSignalAgeSeconds', () => {
   const received = new Date('2026-03-02T15:00:00.000Z');
   const now = at('2026-03-02T15:01:00.000Z');
 
   it('passes a signal exactly at the limit and blocks one a millisecond past it, by its time', () => {
-    expect(staleRefusal('2026-03-02T15:00:00.000Z', received, now, 60)).toBeUndefined();
-    expect(staleRefusal('2026-03-02T14:59:59.999Z', received, now, 60)).toBe(
-      'stale: the signal is 60.0 s old (its time 2026-03-02T14:59:59.999Z); this route accepts signals at most 60 s old or ahead',
+    expect(staleRefusal('2026-03-02T15:00:00.000Z', received, now, own(60))).toBeUndefined();
+    expect(staleRefusal('2026-03-02T14:59:59.999Z', received, now, own(60))).toBe(
+      "stale: the signal is 60.0 s old (its time 2026-03-02T14:59:59.999Z); it is past the route's limit of 60 s on a signal's age, old or ahead",
     );
   });
 
   it('blocks a time too far in the future the same way (a sender clock that cannot be trusted)', () => {
-    expect(staleRefusal('2026-03-02T15:02:00.000Z', received, now, 60)).toBeUndefined();
-    expect(staleRefusal('2026-03-02T15:02:00.001Z', received, now, 60)).toMatch(
+    expect(staleRefusal('2026-03-02T15:02:00.000Z', received, now, own(60))).toBeUndefined();
+    expect(staleRefusal('2026-03-02T15:02:00.001Z', received, now, own(60))).toMatch(
       /^stale: the signal is 60\.0 s in the future \(its time 2026-03-02T15:02:00\.001Z\)/,
     );
   });
 
   it('counts the receive time when the signal has no time', () => {
-    expect(staleRefusal(undefined, received, received.getTime() + 30_000, 30)).toBeUndefined();
-    expect(staleRefusal(undefined, received, received.getTime() + 30_001, 30)).toBe(
-      'stale: the signal is 30.0 s old (it was received at 2026-03-02T15:00:00.000Z (it has no time)); this route accepts signals at most 30 s old or ahead',
+    expect(staleRefusal(undefined, received, received.getTime() + 30_000, own(30))).toBeUndefined();
+    expect(staleRefusal(undefined, received, received.getTime() + 30_001, own(30))).toBe(
+      "stale: the signal is 30.0 s old (it was received at 2026-03-02T15:00:00.000Z (it has no time)); it is past the route's limit of 30 s on a signal's age, old or ahead",
     );
   });
 
@@ -33,13 +34,24 @@ describe('maxSignalAgeSeconds', () => {
   });
 
   it('defaults to 60 s on live routes and to none on paper; the workspace value is the default and the ceiling', () => {
-    expect(effectiveMaxSignalAge(null, null, 'live')).toBe(60);
+    expect(effectiveMaxSignalAge(null, null, 'live')).toEqual({ seconds: 60, source: { from: 'live_default' } });
     expect(effectiveMaxSignalAge(null, null, 'paper')).toBeUndefined();
-    expect(effectiveMaxSignalAge(300, null, 'live')).toBe(300);
-    expect(effectiveMaxSignalAge(null, 20, 'paper')).toBe(20);
-    expect(effectiveMaxSignalAge(null, 120, 'live')).toBe(120);
-    expect(effectiveMaxSignalAge(300, 120, 'live')).toBe(120);
-    expect(effectiveMaxSignalAge(10, 120, 'paper')).toBe(10);
+    expect(effectiveMaxSignalAge(300, null, 'live')).toEqual(own(300));
+    expect(effectiveMaxSignalAge(null, 20, 'paper')).toEqual({ seconds: 20, source: { from: 'workspace_default' } });
+    expect(effectiveMaxSignalAge(null, 120, 'live')).toEqual({ seconds: 120, source: { from: 'workspace_default' } });
+    expect(effectiveMaxSignalAge(300, 120, 'live')).toEqual({ seconds: 120, source: { from: 'workspace_ceiling', routeValue: '300' } });
+    expect(effectiveMaxSignalAge(120, 120, 'live')).toEqual(own(120));
+    expect(effectiveMaxSignalAge(10, 120, 'paper')).toEqual(own(10));
+  });
+
+  it('says in the reason where the limit came from: the workspace default or ceiling, or the live default', () => {
+    const stale = (route: number | null, workspace: number | null, environment: 'paper' | 'live') =>
+      staleRefusal(undefined, received, received.getTime() + 200_000, effectiveMaxSignalAge(route, workspace, environment))?.split('; ')[1];
+    expect(stale(null, 30, 'paper')).toBe("it is past the workspace's default limit of 30 s (the route sets none) on a signal's age, old or ahead");
+    expect(stale(300, 30, 'paper')).toBe("it is past the workspace's ceiling of 30 s (the route's own 300 s is looser) on a signal's age, old or ahead");
+    expect(stale(null, null, 'live')).toBe(
+      "it is past the default of 60 s for live routes (neither the route nor the workspace sets one) on a signal's age, old or ahead",
+    );
   });
 });
 

@@ -9,11 +9,14 @@ import { Checklist } from './Checklist';
 import { Connections } from './Connections';
 import { Members } from './Members';
 import { Notifications } from './Notifications';
+import { Pnl } from './Pnl';
+import { Positions } from './Positions';
 import { Risk } from './Risk';
 import { Routes } from './Routes';
 import { SignOut } from './SignOut';
 import { Sources } from './Sources';
 import { abilities, useFocusOnNavigation } from './ui';
+import { Webhooks } from './Webhooks';
 
 // `admin`: screens whose every read the api keeps to admins and owners; other roles do not see them in the nav.
 const SCREENS: Array<{ path: string; label: ReactNode; admin?: boolean }> = [
@@ -23,7 +26,10 @@ const SCREENS: Array<{ path: string; label: ReactNode; admin?: boolean }> = [
   { path: '/routes', label: 'Routes' },
   { path: '/activity', label: 'Activity' },
   { path: '/approvals', label: <ApprovalsLabel /> },
+  { path: '/positions', label: 'Positions' },
+  { path: '/pnl', label: 'P&L' },
   { path: '/risk', label: 'Risk' },
+  { path: '/webhooks', label: 'Webhooks' },
   { path: '/audit', label: 'Audit', admin: true },
   { path: '/alerts', label: 'Alerts', admin: true },
   { path: '/members', label: 'Members' },
@@ -78,6 +84,15 @@ export function Shell({ session, status }: { session: Session; status: ReactNode
           </Route>
           <Route path="/approvals">
             <Approvals canDecide={can.trade} />
+          </Route>
+          <Route path="/positions">
+            <Positions canFlatten={can.trade} />
+          </Route>
+          <Route path="/pnl">
+            <Pnl />
+          </Route>
+          <Route path="/webhooks">
+            <Webhooks canWrite={can.admin} />
           </Route>
           <Route path="/risk">
             <Risk role={session.role} />

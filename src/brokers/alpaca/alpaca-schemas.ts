@@ -21,6 +21,9 @@ export const alpacaAccountSchema = z.object({
   trading_blocked: z.boolean(),
   account_blocked: z.boolean(),
   transfers_blocked: z.boolean().optional(),
+  /** The options level Alpaca approved, and the one in force (the owner may lower it); absent where options never were enabled. */
+  options_approved_level: z.number().int().nullish(),
+  options_trading_level: z.number().int().nullish(),
 });
 
 /** An Alpaca order object without its legs (a bracket leg is one). */

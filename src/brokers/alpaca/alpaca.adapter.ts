@@ -16,6 +16,16 @@ import { BrokerError } from '../broker-error';
 import type { BrokerHttp, BrokerHttpRequest, BrokerHttpResponse } from '../broker-http';
 import { acceptedOrThrow, assertOrderValues, keyHint, parseBrokerBody, parseCredentials, replayedOrder, safeBrokerText } from '../broker-values';
 import { absDecimal, negateDecimal } from '../../common/decimal';
+import { formatOccSymbol, marketDate, type OptionSelection, parseOccSymbol, parseOptionSelection } from '../option-symbols';
+import {
+  alpacaOptionOrderBody,
+  contractsQuery,
+  MAX_CONTRACT_PAGES,
+  noContractReason,
+  optionContractsPageSchema,
+  optionsLevelRefusal,
+  selectContract,
+} from './alpaca-options';
 import { alpacaOrderAck, alpacaOrderBody, alpacaOrderState } from './alpaca-orders';
 import {
   alpacaAccountSchema,
@@ -36,7 +46,7 @@ const DUPLICATE_CLIENT_ORDER_ID = /client[ _]?order[ _]?id must be unique/i;
 
 type Request = Omit<BrokerHttpRequest, 'headers'>;
 
-/** Alpaca trading API (stocks and crypto), paper and live: https://docs.alpaca.markets/reference */
+/** Alpaca trading API (stocks, crypto and US equity options), paper and live: https://docs.alpaca.markets/reference */
 export class AlpacaAdapter implements BrokerAdapter {
   readonly broker = 'alpaca' as const;
   readonly credentialsSchema = alpacaCredentialsSchema;
@@ -73,7 +83,12 @@ export class AlpacaAdapter implements BrokerAdapter {
   async placeOrder(credentials: BrokerCredentials, order: OrderRequest): Promise<OrderAck> {
     const creds = parseCredentials(BROKER, alpacaCredentialsSchema, credentials);
     assertOrderValues(BROKER, order);
-    const body = JSON.stringify(alpacaOrderBody(order));
+    const contract = await this.optionContract(creds, order.environment, order.symbol);
+    let body: string;
+    if (contract) {
+      body = JSON.stringify(alpacaOptionOrderBody(order, contract));
+      await this.checkOptionsLevel(creds, order.environment, order.side, contract, order.quantity);
+    } else body = JSON.stringify(alpacaOrderBody(order));
     const res = await this.send(creds, order.environment, { method: 'POST', path: '/v2/orders', body });
     if (res.status === 200 || res.status === 201) {
       return acceptedOrThrow(BROKER, LABEL, alpacaOrderAck(parseBrokerBody(BROKER, alpacaOrderSchema, res.json, 'the order')), creds);
@@ -103,19 +118,26 @@ export class AlpacaAdapter implements BrokerAdapter {
 
   async getPosition(credentials: BrokerCredentials, symbol: string, environment: BrokerEnvironment, _connectionId: string): Promise<Position> {
     const creds = parseCredentials(BROKER, alpacaCredentialsSchema, credentials);
+    const traded = (await this.optionContract(creds, environment, symbol)) ?? symbol;
+    return { symbol, quantity: await this.positionOf(creds, environment, traded) };
+  }
+
+  /** The signed position in one symbol, "0" when none. */
+  private async positionOf(creds: AlpacaCredentials, environment: BrokerEnvironment, symbol: string): Promise<string> {
     // Alpaca names crypto positions without the slash (BTC/USD → BTCUSD).
     const path = `/v2/positions/${encodeURIComponent(symbol.trim().toUpperCase().replace('/', ''))}`;
     const res = await this.send(creds, environment, { method: 'GET', path });
-    if (res.status === 404) return { symbol, quantity: '0' };
+    if (res.status === 404) return '0';
     const position = this.expect(res, creds, alpacaPositionSchema, 'the position request');
     const size = absDecimal(position.qty);
     const short = position.side ? position.side === 'short' : position.qty.startsWith('-');
-    return { symbol, quantity: short ? negateDecimal(size) : size };
+    return short ? negateDecimal(size) : size;
   }
 
   async cancelOpenOrders(credentials: BrokerCredentials, symbol: string, environment: BrokerEnvironment, _connectionId: string): Promise<number> {
     const creds = parseCredentials(BROKER, alpacaCredentialsSchema, credentials);
-    const query = new URLSearchParams({ status: 'open', symbols: symbol.trim().toUpperCase(), limit: '500' });
+    const traded = (await this.optionContract(creds, environment, symbol)) ?? symbol;
+    const query = new URLSearchParams({ status: 'open', symbols: traded.trim().toUpperCase(), limit: '500' });
     const res = await this.send(creds, environment, { method: 'GET', path: `/v2/orders?${query}` });
     const open = this.expect(res, creds, alpacaOrderListSchema, 'the open orders request');
     let cancelled = 0;
@@ -161,6 +183,56 @@ export class AlpacaAdapter implements BrokerAdapter {
   /** Alpaca's trading API has no endpoint to revoke a key; users regenerate keys in the dashboard. */
   async revokeKey(_credentials: BrokerCredentials, _environment: BrokerEnvironment): Promise<boolean> {
     return false;
+  }
+
+  /** The OCC symbol an order's symbol stands for: itself, or the contract its selection rule picks; undefined when it is no option. */
+  private async optionContract(creds: AlpacaCredentials, environment: BrokerEnvironment, symbol: string): Promise<string | undefined> {
+    const named = parseOccSymbol(symbol);
+    if (named) return formatOccSymbol(named);
+    const selection = parseOptionSelection(symbol);
+    return selection ? this.resolveContract(creds, environment, selection) : undefined;
+  }
+
+  /** A selection rule against Alpaca's contract listing (`GET /v2/options/contracts`, paged by next_page_token). */
+  private async resolveContract(creds: AlpacaCredentials, environment: BrokerEnvironment, selection: OptionSelection): Promise<string> {
+    const today = marketDate();
+    const query = contractsQuery(selection, today);
+    const listed: NonNullable<z.infer<typeof optionContractsPageSchema>['option_contracts']> = [];
+    for (let page = 0; ; page++) {
+      const res = await this.send(creds, environment, { method: 'GET', path: `/v2/options/contracts?${query}` });
+      const body = this.expect(res, creds, optionContractsPageSchema, 'the option contracts request');
+      listed.push(...(body.option_contracts ?? []));
+      if (!body.next_page_token) break;
+      if (page + 1 >= MAX_CONTRACT_PAGES) {
+        // A partial listing could miss the earliest expiration: refuse rather than pick from part of it.
+        throw new BrokerError(
+          'rejected',
+          BROKER,
+          `option_listing_too_long: Alpaca lists more ${selection.underlying} contracts than one selection reads; name the contract by its OCC symbol`,
+        );
+      }
+      query.set('page_token', body.next_page_token);
+    }
+    const chosen = selectContract(listed, selection);
+    if (!chosen) throw new BrokerError('rejected', BROKER, noContractReason(selection, today));
+    return chosen.symbol;
+  }
+
+  /** Refuses, before sending, an option order the account's options trading level cannot take. */
+  private async checkOptionsLevel(
+    creds: AlpacaCredentials,
+    environment: BrokerEnvironment,
+    side: 'buy' | 'sell',
+    contract: string,
+    quantity: string,
+  ): Promise<void> {
+    const res = await this.send(creds, environment, { method: 'GET', path: '/v2/account' });
+    const account = this.expect(res, creds, alpacaAccountSchema, 'the account request');
+    const level = account.options_trading_level ?? account.options_approved_level ?? undefined;
+    // Level 1 may buy back a contract it sold; only then is the position read.
+    const closesShort = side === 'buy' && level === 1 && -Number(await this.positionOf(creds, environment, contract)) >= Number(quantity);
+    const refusal = optionsLevelRefusal(level, side, closesShort);
+    if (refusal) throw new BrokerError('rejected', BROKER, refusal);
   }
 
   private async lookup(creds: AlpacaCredentials, environment: BrokerEnvironment, clientOrderId: string): Promise<OrderAck | null> {

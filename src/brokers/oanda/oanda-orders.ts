@@ -1,4 +1,4 @@
-import type { BrokerOrderState, OrderAck, OrderRequest } from '../broker-adapter';
+import type { BracketRole, BrokerLeg, BrokerOrderState, OrderAck, OrderRequest } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
 import { absDecimal, negateDecimal } from '../../common/decimal';
 import type { BrokerStreamEvent } from '../broker-stream';
@@ -49,10 +49,63 @@ export function oandaOrderBody(order: OrderRequest): { order: Record<string, unk
     throw new BrokerError('unsupported_order_type', BROKER, 'OANDA stop-losses have no limit price: send a stop or a trailing stop');
   if (order.trailPercent !== undefined)
     throw new BrokerError('unsupported_order_type', BROKER, 'OANDA trailing stops trail by a price distance: send trailAmount, not trailPercent');
-  if (order.takeProfit !== undefined) body.takeProfitOnFill = { price: order.takeProfit };
-  if (order.stopLoss !== undefined) body.stopLossOnFill = { price: order.stopLoss };
-  if (order.trailAmount !== undefined) body.trailingStopLossOnFill = { distance: order.trailAmount };
+  // The dependent orders carry client ids of ours, so each is looked up and matched to stream events as a leg.
+  const tp = { clientExtensions: { id: oandaLegClientId(order.clientOrderId, 'take_profit') } };
+  const sl = { clientExtensions: { id: oandaLegClientId(order.clientOrderId, 'stop_loss') } };
+  if (order.takeProfit !== undefined) body.takeProfitOnFill = { price: order.takeProfit, ...tp };
+  if (order.stopLoss !== undefined) body.stopLossOnFill = { price: order.stopLoss, ...sl };
+  if (order.trailAmount !== undefined) body.trailingStopLossOnFill = { distance: order.trailAmount, ...sl };
   return { order: body };
+}
+
+const LEG_SUFFIXES: Record<BracketRole, string> = { take_profit: '-tp', stop_loss: '-sl' };
+
+/** The client id of an entry's take-profit or stop-loss order at OANDA (set in its on-fill details). */
+export function oandaLegClientId(entryClientOrderId: string, role: BracketRole): string {
+  return `${entryClientOrderId}${LEG_SUFFIXES[role]}`;
+}
+
+type OnFill = { clientExtensions?: { id?: string } } | undefined;
+
+/** The dependent orders an entry asks for on fill, with the client ids we gave them (details without one are not ours to follow). */
+export function oandaLegSpecs(entry: {
+  takeProfitOnFill?: OnFill;
+  stopLossOnFill?: OnFill;
+  trailingStopLossOnFill?: OnFill;
+}): { role: BracketRole; clientOrderId: string }[] {
+  const specs: { role: BracketRole; clientOrderId: string }[] = [];
+  const add = (role: BracketRole, details: OnFill) => {
+    const id = details?.clientExtensions?.id;
+    if (id) specs.push({ role, clientOrderId: id });
+  };
+  add('take_profit', entry.takeProfitOnFill);
+  add('stop_loss', entry.stopLossOnFill ?? entry.trailingStopLossOnFill);
+  return specs;
+}
+
+/**
+ * A dependent order as a bracket leg: it closes the trade the entry's fill opened (`openedUnits`, signed), so its side
+ * is the other side and its quantity the trade's; a take-profit is a limit, a stop-loss a stop (a trailing one has no
+ * fixed stop price).
+ */
+export function oandaLeg(
+  role: BracketRole,
+  clientOrderId: string,
+  openedUnits: string,
+  order: { type?: string; price?: string },
+  state: BrokerOrderState,
+): BrokerLeg {
+  const leg: BrokerLeg = {
+    role,
+    clientOrderId,
+    side: openedUnits.startsWith('-') ? 'buy' : 'sell',
+    type: role === 'take_profit' ? 'limit' : 'stop',
+    quantity: absDecimal(openedUnits),
+    state,
+  };
+  if (order.price !== undefined && role === 'take_profit') leg.limitPrice = order.price;
+  if (order.price !== undefined && role === 'stop_loss' && !order.type?.startsWith('TRAILING')) leg.stopPrice = order.price;
+  return leg;
 }
 
 /** Market orders cannot rest at OANDA (FOK or IOC only, FOK being OANDA's default); `day` is OANDA's GFD. */
@@ -113,14 +166,44 @@ export function oandaOrderState(order: OandaOrder, ended?: OandaTransaction): Br
   return state;
 }
 
+const DEPENDENT_ROLES: Record<string, BracketRole> = {
+  TAKE_PROFIT_ORDER: 'take_profit',
+  STOP_LOSS_ORDER: 'stop_loss',
+  TRAILING_STOP_LOSS_ORDER: 'stop_loss',
+};
+/** Fills remembered per stream for the dependent orders created after them in their batch. */
+const REMEMBERED_FILLS = 256;
+
 /**
- * A transaction stream line as an order update: the ORDER_FILL or ORDER_CANCEL of one of our orders, read as the
- * order lookup reads that same transaction (same fill id); undefined for heartbeats and everything else.
+ * Reads a transaction stream's lines as order updates: the ORDER_FILL or ORDER_CANCEL of one of our orders, read as the
+ * order lookup reads that same transaction (same fill id); and a take-profit/stop-loss order v20 created ON_FILL as
+ * the entry's fill state again with that leg (v20 streams it after the fill that opened its trade, which names neither
+ * leg). Undefined for heartbeats and everything else. One reader per stream: it remembers the latest fills.
  */
-export function oandaStreamEvent(line: OandaStreamLine): BrokerStreamEvent | undefined {
-  if (!line.clientOrderID || !line.orderID || !line.id || !line.time) return undefined;
-  const transaction = { ...line, id: line.id, time: line.time };
-  if (line.type === 'ORDER_FILL') return { clientOrderId: line.clientOrderID, state: oandaOrderState({ id: line.orderID, state: 'FILLED' }, transaction) };
-  if (line.type === 'ORDER_CANCEL') return { clientOrderId: line.clientOrderID, state: oandaOrderState({ id: line.orderID, state: 'CANCELLED' }, transaction) };
-  return undefined;
+export function oandaStreamReader(): (line: OandaStreamLine) => BrokerStreamEvent | undefined {
+  const fills = new Map<string, { clientOrderId: string; state: BrokerOrderState; openedUnits: string }>();
+  return (line) => {
+    if (!line.id || !line.time) return undefined;
+    const role = line.type ? DEPENDENT_ROLES[line.type] : undefined;
+    if (role) {
+      const fill = line.orderFillTransactionID !== undefined ? fills.get(line.orderFillTransactionID) : undefined;
+      const clientOrderId = line.clientExtensions?.id;
+      if (!fill || !clientOrderId || line.reason !== 'ON_FILL') return undefined;
+      const state: BrokerOrderState = { brokerOrderId: line.id, status: 'accepted', filledQuantity: '0', updatedAt: line.time };
+      return { clientOrderId: fill.clientOrderId, state: { ...fill.state, legs: [oandaLeg(role, clientOrderId, fill.openedUnits, line, state)] } };
+    }
+    if (!line.clientOrderID || !line.orderID) return undefined;
+    const transaction = { ...line, id: line.id, time: line.time };
+    if (line.type === 'ORDER_FILL') {
+      const state = oandaOrderState({ id: line.orderID, state: 'FILLED' }, transaction);
+      if (line.tradeOpened) {
+        fills.set(line.id, { clientOrderId: line.clientOrderID, state, openedUnits: line.tradeOpened.units });
+        if (fills.size > REMEMBERED_FILLS) fills.delete(fills.keys().next().value!);
+      }
+      return { clientOrderId: line.clientOrderID, state };
+    }
+    if (line.type === 'ORDER_CANCEL')
+      return { clientOrderId: line.clientOrderID, state: oandaOrderState({ id: line.orderID, state: 'CANCELLED' }, transaction) };
+    return undefined;
+  };
 }

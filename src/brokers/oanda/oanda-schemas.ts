@@ -22,10 +22,22 @@ export const oandaSummarySchema = z.object({
   }),
 });
 
+/** The trade a fill opened (its id is the fill's id); only such a trade gets the on-fill take-profit/stop-loss orders. */
+const tradeOpened = z.object({ tradeID: z.string().min(1), units: decimal });
+
 /** 201 of `POST /v3/accounts/{id}/orders`: the order's id is the id of the transaction that created it. */
 export const oandaOrderCreatedSchema = z.object({
   orderCreateTransaction: z.object({ id: z.string().min(1) }),
-  orderFillTransaction: z.object({ units: decimal, price: decimal.optional(), fullVWAP: decimal.optional() }).optional(),
+  orderFillTransaction: z
+    .object({
+      id: z.string().min(1),
+      time: z.string(),
+      units: decimal,
+      price: decimal.optional(),
+      fullVWAP: decimal.optional(),
+      tradeOpened: tradeOpened.optional(),
+    })
+    .optional(),
   orderCancelTransaction: z.object({ reason: z.string().optional() }).optional(),
 });
 export type OandaOrderCreated = z.infer<typeof oandaOrderCreatedSchema>;
@@ -37,15 +49,27 @@ export const oandaErrorSchema = z.object({
   orderRejectTransaction: z.object({ rejectReason: z.string().optional() }).optional(),
 });
 
+/** TakeProfitDetails / StopLossDetails / TrailingStopLossDetails of an entry: the dependent order to create once it fills. */
+const onFill = z.object({ price: decimal.optional(), distance: decimal.optional(), clientExtensions: z.object({ id: z.string().optional() }).optional() });
+
 const oandaOrder = z.object({
   id: z.string().min(1),
   state: z.string(),
+  type: z.string().optional(),
   units: decimal.optional(),
+  price: decimal.optional(),
+  /** A trailing stop-loss order's current stop price. */
+  trailingStopValue: decimal.optional(),
+  takeProfitOnFill: onFill.optional(),
+  stopLossOnFill: onFill.optional(),
+  trailingStopLossOnFill: onFill.optional(),
   /** Set on orders that protect an open trade (take profit, stop loss). */
   tradeID: z.string().optional(),
   /** The ORDER_FILL transaction of a filled order; the ORDER_CANCEL one of a cancelled order. */
   fillingTransactionID: z.string().optional(),
   cancellingTransactionID: z.string().optional(),
+  /** The trade the order's fill opened (absent when it only reduced or closed trades). */
+  tradeOpenedID: z.string().optional(),
 });
 export type OandaOrder = z.infer<typeof oandaOrder>;
 
@@ -76,6 +100,7 @@ export const oandaTransactionSchema = z.object({
     fullVWAP: decimal.optional(),
     commission: decimal.optional(),
     reason: z.string().optional(),
+    tradeOpened: tradeOpened.optional(),
   }),
 });
 export type OandaTransaction = z.infer<typeof oandaTransactionSchema>['transaction'];
@@ -85,5 +110,8 @@ export const oandaStreamLineSchema = oandaTransactionSchema.shape.transaction.pa
   orderID: z.string().optional(),
   /** The client order id of the order filled or cancelled (our clientExtensions.id). */
   clientOrderID: z.string().optional(),
+  /** Of a TAKE_PROFIT_ORDER / STOP_LOSS_ORDER / TRAILING_STOP_LOSS_ORDER created ON_FILL: the fill that opened its trade. */
+  orderFillTransactionID: z.string().optional(),
+  clientExtensions: z.object({ id: z.string().optional() }).optional(),
 });
 export type OandaStreamLine = z.infer<typeof oandaStreamLineSchema>;

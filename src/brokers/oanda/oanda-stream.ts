@@ -3,7 +3,7 @@ import type { BrokerCredentials, BrokerEnvironment } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
 import type { BrokerStream, BrokerStreamClient, BrokerStreamHandlers } from '../broker-stream';
 import { parseCredentials } from '../broker-values';
-import { oandaStreamEvent } from './oanda-orders';
+import { oandaStreamReader } from './oanda-orders';
 import { oandaCredentialsSchema, oandaStreamLineSchema } from './oanda-schemas';
 
 const BROKER = 'oanda';
@@ -12,7 +12,8 @@ const SILENCE_MS = 20_000;
 
 /**
  * OANDA v20 transaction stream (`GET /v3/accounts/{id}/transactions/stream` on the stream host): chunked JSON
- * lines, HEARTBEATs between transactions. ORDER_FILL and ORDER_CANCEL of our orders become order updates.
+ * lines, HEARTBEATs between transactions. ORDER_FILL and ORDER_CANCEL of our orders become order updates, and the
+ * take-profit/stop-loss orders created on an entry's fill become that entry's legs.
  */
 export class OandaStreamClient implements BrokerStreamClient {
   private readonly agent: Agent;
@@ -61,6 +62,7 @@ export class OandaStreamClient implements BrokerStreamClient {
     };
     heard();
     const body = res.body;
+    const reader = oandaStreamReader();
     void (async () => {
       let buffered = '';
       try {
@@ -70,7 +72,7 @@ export class OandaStreamClient implements BrokerStreamClient {
           for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
             const line = buffered.slice(0, nl).trim();
             buffered = buffered.slice(nl + 1);
-            if (line && !closed) read(line, handlers);
+            if (line && !closed) read(line, reader, handlers);
           }
         }
         end('the OANDA transaction stream ended');
@@ -86,7 +88,7 @@ export class OandaStreamClient implements BrokerStreamClient {
   }
 }
 
-function read(line: string, handlers: BrokerStreamHandlers): void {
+function read(line: string, reader: ReturnType<typeof oandaStreamReader>, handlers: BrokerStreamHandlers): void {
   let json: unknown;
   try {
     json = JSON.parse(line);
@@ -94,6 +96,6 @@ function read(line: string, handlers: BrokerStreamHandlers): void {
     return;
   }
   const parsed = oandaStreamLineSchema.safeParse(json);
-  const event = parsed.success ? oandaStreamEvent(parsed.data) : undefined;
+  const event = parsed.success ? reader(parsed.data) : undefined;
   if (event) handlers.onEvent(event);
 }

@@ -4,6 +4,7 @@ import type {
   BrokerAdapter,
   BrokerCredentials,
   BrokerEnvironment,
+  BrokerLeg,
   BrokerOrderState,
   HeldPosition,
   OrderAck,
@@ -16,7 +17,7 @@ import { BrokerError } from '../broker-error';
 import type { BrokerHttp, BrokerHttpRequest, BrokerHttpResponse } from '../broker-http';
 import { acceptedOrThrow, assertOrderValues, keyHint, parseBrokerBody, parseCredentials, replayedOrder, safeBrokerText } from '../broker-values';
 import { addDecimals } from '../../common/decimal';
-import { oandaCreatedAck, oandaInstrument, oandaOrderAck, oandaOrderBody, oandaOrderState } from './oanda-orders';
+import { oandaCreatedAck, oandaInstrument, oandaLeg, oandaLegSpecs, oandaOrderAck, oandaOrderBody, oandaOrderState } from './oanda-orders';
 import {
   oandaCredentialsSchema,
   oandaErrorSchema,
@@ -29,6 +30,7 @@ import {
   oandaTransactionSchema,
   type OandaCredentials,
   type OandaOrder,
+  type OandaTransaction,
 } from './oanda-schemas';
 
 const BROKER = 'oanda';
@@ -65,7 +67,8 @@ export class OandaAdapter implements BrokerAdapter {
   async placeOrder(credentials: BrokerCredentials, order: OrderRequest): Promise<OrderAck> {
     const creds = parseCredentials(BROKER, oandaCredentialsSchema, credentials);
     assertOrderValues(BROKER, order);
-    const body = JSON.stringify(oandaOrderBody(order));
+    const spec = oandaOrderBody(order);
+    const body = JSON.stringify(spec);
     // v20 refuses a duplicate client id only while the first order is pending, so a filled order
     // would be placed again: look the id up first.
     const existing = await this.lookup(creds, order.environment, order.clientOrderId);
@@ -73,7 +76,11 @@ export class OandaAdapter implements BrokerAdapter {
     const res = await this.send(creds, order.environment, { method: 'POST', path: `${accountPath(creds)}/orders`, body });
     if (res.status === 201) {
       const created = parseBrokerBody(BROKER, oandaOrderCreatedSchema, res.json, 'the order');
-      return acceptedOrThrow(BROKER, LABEL, oandaCreatedAck(created, order.clientOrderId), creds);
+      const ack = acceptedOrThrow(BROKER, LABEL, oandaCreatedAck(created, order.clientOrderId), creds);
+      // Filled at once: the trade it opened has its take-profit/stop-loss orders now, and no later look at the entry comes.
+      const opened = created.orderFillTransaction?.tradeOpened;
+      if (opened) ack.legs = await this.legs(creds, order.environment, spec.order, opened.units);
+      return ack;
     }
     if (res.status === 401 || res.status === 403) throw this.failure(res, creds, 'the order');
     const error = oandaErrorSchema.safeParse(res.json);
@@ -97,10 +104,37 @@ export class OandaAdapter implements BrokerAdapter {
     const creds = parseCredentials(BROKER, oandaCredentialsSchema, credentials);
     const found = await this.lookupRaw(creds, order.environment, order.clientOrderId);
     if (!found) return null;
-    const endedBy = found.state === 'FILLED' ? found.fillingTransactionID : found.state === 'CANCELLED' ? found.cancellingTransactionID : undefined;
-    if (endedBy === undefined) return oandaOrderState(found);
-    const res = await this.send(creds, order.environment, { method: 'GET', path: `${accountPath(creds)}/transactions/${encodeURIComponent(endedBy)}` });
-    return oandaOrderState(found, this.expect(res, creds, oandaTransactionSchema, 'the transaction lookup').transaction);
+    const ended = await this.endedBy(creds, order.environment, found);
+    const state = oandaOrderState(found, ended);
+    if (ended?.tradeOpened) state.legs = await this.legs(creds, order.environment, found, ended.tradeOpened.units);
+    return state;
+  }
+
+  /** The ORDER_FILL or ORDER_CANCEL transaction that ended the order; undefined while it works. */
+  private async endedBy(creds: OandaCredentials, environment: BrokerEnvironment, found: OandaOrder): Promise<OandaTransaction | undefined> {
+    const id = found.state === 'FILLED' ? found.fillingTransactionID : found.state === 'CANCELLED' ? found.cancellingTransactionID : undefined;
+    if (id === undefined) return undefined;
+    const res = await this.send(creds, environment, { method: 'GET', path: `${accountPath(creds)}/transactions/${encodeURIComponent(id)}` });
+    return this.expect(res, creds, oandaTransactionSchema, 'the transaction lookup').transaction;
+  }
+
+  /**
+   * The take-profit/stop-loss orders v20 created for the trade an entry's fill opened (`openedUnits`), each looked up by
+   * the client id its on-fill details gave it, with its state; one v20 did not create (the fill opened no trade) is left out.
+   */
+  private async legs(
+    creds: OandaCredentials,
+    environment: BrokerEnvironment,
+    entry: Parameters<typeof oandaLegSpecs>[0],
+    openedUnits: string,
+  ): Promise<BrokerLeg[]> {
+    const legs: BrokerLeg[] = [];
+    for (const { role, clientOrderId } of oandaLegSpecs(entry)) {
+      const found = await this.lookupRaw(creds, environment, clientOrderId);
+      if (!found) continue;
+      legs.push(oandaLeg(role, clientOrderId, openedUnits, found, oandaOrderState(found, await this.endedBy(creds, environment, found))));
+    }
+    return legs;
   }
 
   async getPosition(credentials: BrokerCredentials, symbol: string, environment: BrokerEnvironment, _connectionId: string): Promise<Position> {
@@ -167,9 +201,16 @@ export class OandaAdapter implements BrokerAdapter {
     return this.expect(res, creds, oandaSummarySchema, 'the account summary').account;
   }
 
+  /** An order found again (a retry, a lost answer): once filled, with its legs, which no later look at it would record. */
   private async lookup(creds: OandaCredentials, environment: BrokerEnvironment, clientOrderId: string): Promise<OrderAck | null> {
     const found = await this.lookupRaw(creds, environment, clientOrderId);
-    return found ? oandaOrderAck(found, clientOrderId) : null;
+    if (!found) return null;
+    const ack = oandaOrderAck(found, clientOrderId);
+    if (found.state === 'FILLED' && found.tradeOpenedID !== undefined && oandaLegSpecs(found).length > 0) {
+      const opened = (await this.endedBy(creds, environment, found))?.tradeOpened;
+      if (opened) ack.legs = await this.legs(creds, environment, found, opened.units);
+    }
+    return ack;
   }
 
   private async lookupRaw(creds: OandaCredentials, environment: BrokerEnvironment, clientOrderId: string): Promise<OandaOrder | null> {

@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import type { PoolClient } from 'pg';
 import { z } from 'zod';
 import { TenantDb } from '../../database/tenant-db';
 import type {
   AccountSummary,
-  BracketRole,
   BrokerAdapter,
   BrokerCredentials,
   BrokerEnvironment,
@@ -13,11 +12,11 @@ import type {
   OrderAck,
   OrderLookup,
   OrderRequest,
-  OrderType,
   PermissionReport,
   Position,
 } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
+import { paperBook, type PaperOrderRow } from './paper-book.repository';
 import { crossingFill } from './paper-crossing';
 
 /** Paper accounts start with this much simulated cash; deterministic so sizing tests are exact. */
@@ -28,23 +27,6 @@ export const PAPER_EQUITY = '100000';
  * so the simulator knows which tenant's book to use when the worker opens it like any other credential.
  */
 const paperCredentials = z.object({ workspaceId: z.uuid() });
-
-interface PaperOrderRow {
-  id: string;
-  client_order_id: string;
-  side: 'buy' | 'sell';
-  order_type: OrderType;
-  status: 'accepted' | 'filled' | 'canceled';
-  quantity: string;
-  limit_price: string | null;
-  stop_price: string | null;
-  fill_price: string | null;
-  created_at: Date;
-  filled_at: Date | null;
-  bracket_role: BracketRole | null;
-}
-
-const ROW_COLUMNS = `id, client_order_id, side, order_type, status, quantity::text, limit_price::text, stop_price::text, fill_price::text, created_at, filled_at, bracket_role`;
 
 /**
  * The built-in paper broker: a deterministic simulator. Market orders fill at the signal's price,
@@ -80,42 +62,14 @@ export class PaperAdapter implements BrokerAdapter {
     return this.db.runRaw(workspaceId, async (client) => {
       // The signal's price is the symbol's latest price: it may fill orders resting since before it.
       if (order.referencePrice) {
-        await client.query('INSERT INTO paper_quotes (workspace_id, connection_id, symbol, price) VALUES ($1, $2, $3, $4)', [
-          workspaceId,
-          order.connectionId,
-          order.symbol,
-          order.referencePrice,
-        ]);
+        await paperBook.addQuote(client, workspaceId, order.connectionId, order.symbol, order.referencePrice);
         await this.fillCrossed(client, workspaceId, order.connectionId, order.symbol);
       }
-      const inserted = await client.query<PaperOrderRow>(
-        `INSERT INTO paper_orders (id, workspace_id, connection_id, client_order_id, symbol, side, order_type, quantity, limit_price, stop_price, status, fill_price,
-                                   take_profit, stop_loss, stop_loss_limit)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-         ON CONFLICT (connection_id, client_order_id) DO NOTHING
-         RETURNING ${ROW_COLUMNS}`,
-        [
-          randomUUID(),
-          workspaceId,
-          order.connectionId,
-          order.clientOrderId,
-          order.symbol,
-          order.side,
-          order.type,
-          order.quantity,
-          order.limitPrice ?? null,
-          order.stopPrice ?? null,
-          fillPrice ? 'filled' : 'accepted',
-          fillPrice ?? null,
-          order.takeProfit ?? null,
-          order.stopLoss ?? null,
-          order.stopLossLimit ?? null,
-        ],
-      );
-      const row = inserted.rows[0] ?? (await this.findRow(client, order.connectionId, order.clientOrderId))!;
-      if (inserted.rowCount !== 0 && fillPrice) {
-        await this.addPosition(client, workspaceId, order.connectionId, order.symbol, order.side, order.quantity);
-        await this.openLegs(client, row.id, null);
+      const inserted = await paperBook.insertOrder(client, workspaceId, order, fillPrice);
+      const row = inserted ?? (await paperBook.findOrder(client, order.connectionId, order.clientOrderId))!;
+      if (inserted && fillPrice) {
+        await paperBook.addPosition(client, workspaceId, order.connectionId, order.symbol, order.side, order.quantity);
+        await paperBook.openLegs(client, row.id, null);
       }
       return toAck(row, await this.legsOf(client, row.id));
     });
@@ -124,7 +78,7 @@ export class PaperAdapter implements BrokerAdapter {
   async findOrder(credentials: BrokerCredentials, order: Pick<OrderRequest, 'clientOrderId' | 'connectionId'>): Promise<OrderAck | null> {
     const { workspaceId } = this.account(credentials);
     return this.db.runRaw(workspaceId, async (client) => {
-      const row = await this.findRow(client, order.connectionId, order.clientOrderId);
+      const row = await paperBook.findOrder(client, order.connectionId, order.clientOrderId);
       return row ? toAck(row, await this.legsOf(client, row.id)) : null;
     });
   }
@@ -134,7 +88,7 @@ export class PaperAdapter implements BrokerAdapter {
     const { workspaceId } = this.account(credentials);
     return this.db.runRaw(workspaceId, async (client) => {
       await this.fillCrossed(client, workspaceId, order.connectionId, order.symbol);
-      const row = await this.findRow(client, order.connectionId, order.clientOrderId);
+      const row = await paperBook.findOrder(client, order.connectionId, order.clientOrderId);
       if (!row) return null;
       const legs = await this.legsOf(client, row.id);
       return { ...stateOf(row), ...(legs.length > 0 && { legs }) };
@@ -143,23 +97,17 @@ export class PaperAdapter implements BrokerAdapter {
 
   async getPosition(credentials: BrokerCredentials, symbol: string, _env: BrokerEnvironment, connectionId: string): Promise<Position> {
     const { workspaceId } = this.account(credentials);
-    const { rows } = await this.db.runRaw(workspaceId, (client) =>
-      client.query<{ quantity: string }>('SELECT quantity::text FROM paper_positions WHERE connection_id = $1 AND symbol = $2', [connectionId, symbol]),
-    );
-    return { symbol, quantity: normalize(rows[0]?.quantity ?? '0') };
+    const quantity = await this.db.runRaw(workspaceId, (client) => paperBook.position(client, connectionId, symbol));
+    return { symbol, quantity: normalize(quantity ?? '0') };
   }
 
   async cancelOpenOrders(credentials: BrokerCredentials, symbol: string, _env: BrokerEnvironment, connectionId: string): Promise<number> {
     const { workspaceId } = this.account(credentials);
     // An order a price crossed before the cancel arrived has filled: it is not canceled.
-    const result = await this.db.runRaw(workspaceId, async (client) => {
+    return this.db.runRaw(workspaceId, async (client) => {
       await this.fillCrossed(client, workspaceId, connectionId, symbol);
-      return client.query(`UPDATE paper_orders SET status = 'canceled' WHERE connection_id = $1 AND symbol = $2 AND status = 'accepted'`, [
-        connectionId,
-        symbol,
-      ]);
+      return paperBook.cancelResting(client, connectionId, symbol);
     });
-    return result.rowCount ?? 0;
   }
 
   /** The book's open positions, each averaged (cost basis) over the fills that built it. */
@@ -181,13 +129,9 @@ export class PaperAdapter implements BrokerAdapter {
   /** Replays the connection's fills in order: average cost per symbol, and the cash they moved. */
   private async book(credentials: BrokerCredentials, connectionId: string): Promise<{ cash: string; positions: HeldPosition[] }> {
     const { workspaceId } = this.account(credentials);
-    const { rows } = await this.db.runRaw(workspaceId, async (client) => {
+    const rows = await this.db.runRaw(workspaceId, async (client) => {
       await this.fillCrossed(client, workspaceId, connectionId);
-      return client.query<{ symbol: string; side: 'buy' | 'sell'; quantity: string; price: string }>(
-        `SELECT symbol, side, quantity::text, fill_price::text AS price FROM paper_orders
-          WHERE connection_id = $1 AND status = 'filled' ORDER BY coalesce(filled_at, created_at), id`,
-        [connectionId],
-      );
+      return paperBook.fills(client, connectionId);
     });
     let cash = Number(PAPER_EQUITY);
     const held = new Map<string, { quantity: number; average: number }>();
@@ -232,64 +176,25 @@ export class PaperAdapter implements BrokerAdapter {
     return undefined;
   }
 
-  private async addPosition(
-    client: { query: TenantQuery },
-    workspaceId: string,
-    connectionId: string,
-    symbol: string,
-    side: 'buy' | 'sell',
-    quantity: string,
-  ): Promise<void> {
-    await client.query(
-      `INSERT INTO paper_positions (workspace_id, connection_id, symbol, quantity) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (connection_id, symbol) DO UPDATE SET quantity = paper_positions.quantity + EXCLUDED.quantity`,
-      [workspaceId, connectionId, symbol, side === 'buy' ? quantity : `-${quantity}`],
-    );
-  }
-
   /**
    * Fills the connection's resting orders (of one symbol, or all) that a price quoted after them crossed, at
    * that price and time; then forgets the prices no resting order needs, keeping each symbol's latest.
    * The resting rows are locked, so two looks at once cannot fill an order twice. An entry's legs start resting at
    * its fill, so a second round fills the legs that later prices crossed.
    */
-  private async fillCrossed(client: { query: TenantQuery }, workspaceId: string, connectionId: string, symbol?: string): Promise<void> {
+  private async fillCrossed(client: PoolClient, workspaceId: string, connectionId: string, symbol?: string): Promise<void> {
     if (await this.fillRound(client, workspaceId, connectionId, symbol)) await this.fillRound(client, workspaceId, connectionId, symbol);
-    await client.query(
-      `DELETE FROM paper_quotes q WHERE q.connection_id = $1 AND ($2::text IS NULL OR q.symbol = $2)
-          AND q.quoted_at < coalesce((SELECT min(o.created_at) FROM paper_orders o WHERE o.connection_id = q.connection_id AND o.symbol = q.symbol AND o.status = 'accepted'), 'infinity')
-          AND q.quoted_at < (SELECT max(l.quoted_at) FROM paper_quotes l WHERE l.connection_id = q.connection_id AND l.symbol = q.symbol)`,
-      [connectionId, symbol ?? null],
-    );
+    await paperBook.forgetQuotes(client, connectionId, symbol);
   }
 
   /**
    * One round of fills, earliest crossing first: a leg's fill cancels its sibling (one-cancels-other), an entry's fill
    * opens its legs. True when legs were opened.
    */
-  private async fillRound(client: { query: TenantQuery }, workspaceId: string, connectionId: string, symbol?: string): Promise<boolean> {
-    const { rows: resting } = await client.query<{
-      id: string;
-      symbol: string;
-      side: 'buy' | 'sell';
-      order_type: string;
-      quantity: string;
-      limit_price: string | null;
-      stop_price: string | null;
-      created_at: Date;
-      parent_id: string | null;
-      has_legs: boolean;
-    }>(
-      `SELECT id, symbol, side, order_type, quantity::text, limit_price::text, stop_price::text, created_at, parent_id,
-              (take_profit IS NOT NULL OR stop_loss IS NOT NULL) AS has_legs FROM paper_orders
-        WHERE connection_id = $1 AND status = 'accepted' AND ($2::text IS NULL OR symbol = $2) ORDER BY created_at, id FOR UPDATE`,
-      [connectionId, symbol ?? null],
-    );
+  private async fillRound(client: PoolClient, workspaceId: string, connectionId: string, symbol?: string): Promise<boolean> {
+    const resting = await paperBook.lockResting(client, connectionId, symbol);
     if (resting.length === 0) return false;
-    const { rows: quotes } = await client.query<{ symbol: string; price: string; quoted_at: Date }>(
-      `SELECT symbol, price::text, quoted_at FROM paper_quotes WHERE connection_id = $1 AND ($2::text IS NULL OR symbol = $2) AND quoted_at > $3 ORDER BY quoted_at, id`,
-      [connectionId, symbol ?? null, resting[0].created_at],
-    );
+    const quotes = await paperBook.quotesAfter(client, connectionId, symbol, resting[0].created_at);
     const crossed = resting
       .map((order) => {
         // `seq`: the quote's place in time; `at` (a JS Date) drops the microseconds that tell quotes of one millisecond apart.
@@ -307,46 +212,22 @@ export class PaperAdapter implements BrokerAdapter {
     let opened = false;
     for (const { order, fill } of crossed) {
       if (order.parent_id && closedBrackets.has(order.parent_id)) continue; // its sibling filled first and canceled it
-      await client.query(`UPDATE paper_orders SET status = 'filled', fill_price = $2, filled_at = $3 WHERE id = $1`, [order.id, fill.price, fill.at]);
-      await this.addPosition(client, workspaceId, connectionId, order.symbol, order.side, order.quantity);
+      await paperBook.markFilled(client, order.id, fill.price, fill.at);
+      await paperBook.addPosition(client, workspaceId, connectionId, order.symbol, order.side, order.quantity);
       if (order.parent_id) {
         closedBrackets.add(order.parent_id);
-        await client.query(`UPDATE paper_orders SET status = 'canceled' WHERE parent_id = $1 AND id <> $2 AND status = 'accepted'`, [
-          order.parent_id,
-          order.id,
-        ]);
+        await paperBook.cancelSiblings(client, order.parent_id, order.id);
       } else if (order.has_legs) {
-        await this.openLegs(client, order.id, fill.at);
+        await paperBook.openLegs(client, order.id, fill.at);
         opened = true;
       }
     }
     return opened;
   }
 
-  /**
-   * The filled entry's take-profit (limit) and stop-loss (stop, or stop-limit) on the other side, resting from just
-   * after its fill (`filledAt`; now when null), so the price that filled the entry does not also fill a leg.
-   */
-  private async openLegs(client: { query: TenantQuery }, entryId: string, filledAt: Date | null): Promise<void> {
-    await client.query(
-      `INSERT INTO paper_orders (id, workspace_id, connection_id, client_order_id, symbol, side, order_type, quantity, limit_price, stop_price, status, parent_id, bracket_role, created_at)
-       SELECT gen_random_uuid(), p.workspace_id, p.connection_id, p.client_order_id || l.suffix, p.symbol, CASE p.side WHEN 'buy' THEN 'sell' ELSE 'buy' END,
-              l.order_type, p.quantity, l.limit_price, l.stop_price, 'accepted', p.id, l.role,
-              date_trunc('milliseconds', coalesce($2::timestamptz, clock_timestamp())) + interval '1 millisecond'
-         FROM paper_orders p
-        CROSS JOIN LATERAL (VALUES ('-tp', 'take_profit', 'limit', p.take_profit, NULL::numeric),
-                                   ('-sl', 'stop_loss', CASE WHEN p.stop_loss_limit IS NULL THEN 'stop' ELSE 'stop_limit' END, p.stop_loss_limit, p.stop_loss))
-              AS l(suffix, role, order_type, limit_price, stop_price)
-        WHERE p.id = $1 AND CASE l.role WHEN 'take_profit' THEN p.take_profit IS NOT NULL ELSE p.stop_loss IS NOT NULL END
-       ON CONFLICT (connection_id, client_order_id) DO NOTHING`,
-      [entryId, filledAt],
-    );
-  }
-
   /** The entry's legs as the broker's answer lists them, take-profit first. */
-  private async legsOf(client: { query: TenantQuery }, entryId: string): Promise<BrokerLeg[]> {
-    const { rows } = await client.query<PaperOrderRow>(`SELECT ${ROW_COLUMNS} FROM paper_orders WHERE parent_id = $1 ORDER BY bracket_role DESC`, [entryId]);
-    return rows.map((r) => ({
+  private async legsOf(client: PoolClient, entryId: string): Promise<BrokerLeg[]> {
+    return (await paperBook.legsOf(client, entryId)).map((r) => ({
       role: r.bracket_role!,
       clientOrderId: r.client_order_id,
       side: r.side,
@@ -357,17 +238,7 @@ export class PaperAdapter implements BrokerAdapter {
       state: stateOf(r),
     }));
   }
-
-  private async findRow(client: { query: TenantQuery }, connectionId: string, clientOrderId: string): Promise<PaperOrderRow | undefined> {
-    const { rows } = await client.query<PaperOrderRow>(`SELECT ${ROW_COLUMNS} FROM paper_orders WHERE connection_id = $1 AND client_order_id = $2`, [
-      connectionId,
-      clientOrderId,
-    ]);
-    return rows[0];
-  }
 }
-
-type TenantQuery = <R extends object>(sql: string, values: unknown[]) => Promise<{ rows: R[] }>;
 
 function toAck(row: PaperOrderRow, legs: BrokerLeg[]): OrderAck {
   return {

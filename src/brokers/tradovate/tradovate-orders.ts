@@ -1,4 +1,4 @@
-import type { BrokerFill, BrokerOrderState, BrokerOrderStatus, OrderRequest } from '../broker-adapter';
+import type { BracketRole, BrokerFill, BrokerLeg, BrokerOrderState, BrokerOrderStatus, OrderRequest } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
 import type { TradovateAccount, TradovateFill, TradovateOrder } from './tradovate-schemas';
 
@@ -15,8 +15,12 @@ const FINAL = new Map<string, BrokerOrderStatus>([
   ['Rejected', 'rejected'],
 ]);
 
-/** The `POST /order/placeorder` body, or `/order/placeOSO` with its bracket legs (bracket1, bracket2). */
-export function tradovateOrderRequest(order: OrderRequest, account: TradovateAccount, contract: string): { path: string; body: Record<string, unknown> } {
+/** The `POST /order/placeorder` body, or `/order/placeOSO` with its bracket legs (bracket1, bracket2) and their roles in that order. */
+export function tradovateOrderRequest(
+  order: OrderRequest,
+  account: TradovateAccount,
+  contract: string,
+): { path: string; body: Record<string, unknown>; roles: BracketRole[] } {
   if (order.trailPercent !== undefined || order.trailAmount !== undefined) {
     throw new BrokerError('unsupported_order_type', BROKER, 'Switchyard sends no trailing stops to Tradovate; send a fixed stop loss instead');
   }
@@ -37,20 +41,66 @@ export function tradovateOrderRequest(order: OrderRequest, account: TradovateAcc
   if (order.stopPrice !== undefined) body.stopPrice = Number(order.stopPrice);
   const exit = order.side === 'buy' ? 'Sell' : 'Buy';
   const legs: Record<string, unknown>[] = [];
-  if (order.takeProfit !== undefined) legs.push({ action: exit, orderType: 'Limit', price: Number(order.takeProfit), timeInForce: 'GTC' });
+  const roles: BracketRole[] = [];
+  if (order.takeProfit !== undefined) {
+    legs.push({
+      action: exit,
+      clOrdId: tradovateLegClientId(order.clientOrderId, 'take_profit'),
+      orderType: 'Limit',
+      price: Number(order.takeProfit),
+      timeInForce: 'GTC',
+    });
+    roles.push('take_profit');
+  }
   if (order.stopLoss !== undefined) {
     const stop: Record<string, unknown> = {
       action: exit,
+      clOrdId: tradovateLegClientId(order.clientOrderId, 'stop_loss'),
       orderType: order.stopLossLimit ? 'StopLimit' : 'Stop',
       stopPrice: Number(order.stopLoss),
       timeInForce: 'GTC',
     };
     if (order.stopLossLimit !== undefined) stop.price = Number(order.stopLossLimit);
     legs.push(stop);
+    roles.push('stop_loss');
   }
-  if (legs.length === 0) return { path: 'order/placeorder', body };
+  if (legs.length === 0) return { path: 'order/placeorder', body, roles };
   // With both legs Tradovate links them one-cancels-other once the entry fills.
-  return { path: 'order/placeOSO', body: { ...body, bracket1: legs[0], ...(legs[1] ? { bracket2: legs[1] } : {}) } };
+  return { path: 'order/placeOSO', body: { ...body, bracket1: legs[0], ...(legs[1] ? { bracket2: legs[1] } : {}) }, roles };
+}
+
+const LEG_SUFFIXES: Record<BracketRole, string> = { take_profit: '-tp', stop_loss: '-sl' };
+
+/** Our client id of an entry's bracket order (its `clOrdId` at Tradovate, the leg's client order id here). */
+export function tradovateLegClientId(entryClientOrderId: string, role: BracketRole): string {
+  return `${entryClientOrderId}${LEG_SUFFIXES[role]}`;
+}
+
+/**
+ * The bracket orders placeOSO answered with (`oso1Id` for bracket1, `oso2Id` for bracket2) as legs: suspended until the
+ * entry fills, then working; followed by their own order ids (Tradovate lists no command for a bracket's clOrdId).
+ */
+export function tradovateLegs(order: OrderRequest, roles: BracketRole[], ids: (number | undefined)[]): BrokerLeg[] {
+  const legs: BrokerLeg[] = [];
+  roles.forEach((role, i) => {
+    const id = ids[i];
+    if (id === undefined) return;
+    const leg: BrokerLeg = {
+      role,
+      clientOrderId: tradovateLegClientId(order.clientOrderId, role),
+      side: order.side === 'buy' ? 'sell' : 'buy',
+      type: role === 'take_profit' ? 'limit' : order.stopLossLimit !== undefined ? 'stop_limit' : 'stop',
+      quantity: order.quantity,
+      state: { brokerOrderId: String(id), status: 'accepted', filledQuantity: '0' },
+    };
+    if (role === 'take_profit') leg.limitPrice = order.takeProfit;
+    else {
+      leg.stopPrice = order.stopLoss;
+      if (order.stopLossLimit !== undefined) leg.limitPrice = order.stopLossLimit;
+    }
+    legs.push(leg);
+  });
+  return legs;
 }
 
 /**

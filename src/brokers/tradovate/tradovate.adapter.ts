@@ -16,7 +16,7 @@ import { BrokerError } from '../broker-error';
 import type { BrokerHttp, BrokerHttpResponse } from '../broker-http';
 import { acceptedOrThrow, assertOrderValues, keyHint, parseBrokerBody, parseCredentials, safeBrokerText } from '../broker-values';
 import { TradovateContracts, type TradovateGet } from './tradovate-contracts';
-import { decimalText, isWorking, tradovateOrderRequest, tradovateOrderState } from './tradovate-orders';
+import { decimalText, isWorking, tradovateLegs, tradovateOrderRequest, tradovateOrderState } from './tradovate-orders';
 import {
   tradovateAccountsSchema,
   tradovateCashSnapshotSchema,
@@ -93,7 +93,10 @@ export class TradovateAdapter implements BrokerAdapter {
       const reason = safeBrokerText([result.failureReason, result.failureText].filter(Boolean).join(': '), creds) ?? 'no reason given';
       throw new BrokerError('rejected', BROKER, `Tradovate rejected the order: ${reason}`);
     }
-    return { brokerOrderId: String(result.orderId), clientOrderId: order.clientOrderId, status: 'accepted' };
+    const ack: OrderAck = { brokerOrderId: String(result.orderId), clientOrderId: order.clientOrderId, status: 'accepted' };
+    const legs = tradovateLegs(order, request.roles, [result.oso1Id, result.oso2Id]);
+    if (legs.length > 0) ack.legs = legs;
+    return ack;
   }
 
   async findOrder(credentials: BrokerCredentials, order: OrderLookup): Promise<OrderAck | null> {
@@ -101,10 +104,16 @@ export class TradovateAdapter implements BrokerAdapter {
     return this.lookupAck(creds, order.environment, order.clientOrderId);
   }
 
-  /** The order by our client order id, its fills (`/fill/deps`) and, when rejected, the execution report's reason. */
+  /**
+   * The order by its id from the first answer (a bracket leg has no other handle), else by our client order id; its
+   * fills (`/fill/deps`) and, when rejected, the execution report's reason.
+   */
   async getOrder(credentials: BrokerCredentials, order: OrderLookup): Promise<BrokerOrderState | null> {
     const creds = parseCredentials(BROKER, tradovateCredentialsSchema, credentials);
-    const found = await this.lookup(creds, order.environment, order.clientOrderId);
+    const found =
+      order.brokerOrderId !== undefined && /^\d+$/.test(order.brokerOrderId)
+        ? await this.getter(creds, order.environment)(`order/item?id=${order.brokerOrderId}`, tradovateOrderSchema, 'the order lookup')
+        : await this.lookup(creds, order.environment, order.clientOrderId);
     return found ? this.orderState(creds, order.environment, found) : null;
   }
 

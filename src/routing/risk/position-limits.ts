@@ -1,5 +1,6 @@
 import { abs, formatDecimal, parseDecimal, ZERO } from '../../common/decimal';
 import type { OrderPlan } from '../order-plan';
+import { LimitSources, limitWords } from './limit-source';
 
 /** An entry order of the connection that may still fill: its side and the quantity not filled yet. */
 export interface WorkingEntry {
@@ -23,6 +24,8 @@ export interface ConnectionBook {
 export interface PositionLimits {
   maxPosition: string | null;
   maxOpenPositions: number | null;
+  /** Where each came from, for the reason's words (risk/workspace-limits.ts); unset: the route's own. */
+  limitSources?: LimitSources;
 }
 
 const SOURCE_WORDS = { snapshot: "the broker's snapshot", fills: "Switchyard's recorded fills", broker: 'the broker, just now' } as const;
@@ -53,7 +56,7 @@ export function positionLimitRefusal(
     const open = openSymbols(book);
     if (!open.has(plan.symbol) && open.size >= limits.maxOpenPositions) {
       const names = [...open].sort().slice(0, 10).join(', ');
-      const reason = `max_open_positions: ${open.size} positions are open or being opened on this connection (${names}, by ${from}); this route allows at most ${limits.maxOpenPositions}, so ${plan.symbol} is not opened`;
+      const reason = `max_open_positions: ${open.size} positions are open or being opened on this connection (${names}, by ${from}); that reaches ${limitWords(limits.limitSources, 'maxOpenPositions', limits.maxOpenPositions)}, so ${plan.symbol} is not opened`;
       return { reason, limit: 'maxOpenPositions' };
     }
   }
@@ -61,7 +64,7 @@ export function positionLimitRefusal(
     const exposure = position + working;
     const after = exposure + signed(side, parseDecimal(plan.quantity));
     if (abs(after) > parseDecimal(limits.maxPosition) && abs(after) > abs(exposure)) {
-      const reason = `max_position_exceeded: ${side === 'buy' ? 'buying' : 'selling'} ${plan.quantity} ${plan.symbol} would take the position to ${formatDecimal(after)} (held ${formatDecimal(position)} by ${from}, working ${formatDecimal(working)}); this route allows at most ${limits.maxPosition} either way`;
+      const reason = `max_position_exceeded: ${side === 'buy' ? 'buying' : 'selling'} ${plan.quantity} ${plan.symbol} would take the position to ${formatDecimal(after)} (held ${formatDecimal(position)} by ${from}, working ${formatDecimal(working)}), past ${limitWords(limits.limitSources, 'maxPosition', limits.maxPosition)} either way`;
       return { reason, limit: 'maxPosition' };
     }
   }

@@ -7,7 +7,9 @@ import { BrokerStubServer, RecordedRequest, StubReply } from './broker-stub';
  * an order book with Alpaca's client_order_id uniqueness and field validation, immediate market fills
  * that move cash and positions, resting limit/stop orders, bracket/oto legs (found by their own client order id;
  * OCO: a filled exit cancels its partner), positions and cancels, and the trading websocket (`/stream`,
- * trade_updates) with an event for each of those order changes.
+ * trade_updates) with an event for each of those order changes. Options: the contract listing
+ * (`GET /v2/options/contracts`, filtered and paged as Alpaca does), the account's options levels in `/v2/account`,
+ * and Alpaca's option order rules (whole contracts, day only, simple orders, the level needed to buy).
  */
 
 export interface AlpacaStubKey {
@@ -19,13 +21,37 @@ export interface AlpacaStubKey {
   accountBlocked?: boolean;
   /** Starting cash (and equity), USD. */
   equity?: number;
+  /** Alpaca's options trading level (0 disabled, 1 covered calls and cash-secured puts, 2 also long calls and puts, 3 spreads); paper starts at 3. */
+  optionsLevel?: number;
+}
+
+/** A listed option contract as `GET /v2/options/contracts` returns it. */
+export interface AlpacaStubContract {
+  id: string;
+  symbol: string;
+  name: string;
+  status: 'active' | 'inactive';
+  tradable: boolean;
+  expiration_date: string;
+  root_symbol: string;
+  underlying_symbol: string;
+  underlying_asset_id: string;
+  type: 'call' | 'put';
+  style: 'american';
+  strike_price: string;
+  multiplier: string;
+  size: string;
+  open_interest: string | null;
+  open_interest_date: string | null;
+  close_price: string | null;
+  close_price_date: string | null;
 }
 
 export interface AlpacaStubOrder {
   id: string;
   client_order_id: string;
   symbol: string;
-  asset_class: 'us_equity' | 'crypto';
+  asset_class: 'us_equity' | 'crypto' | 'us_option';
   qty: string;
   filled_qty: string;
   filled_avg_price: string | null;
@@ -77,6 +103,10 @@ const ORDER_TYPES = new Set(['market', 'limit', 'stop', 'stop_limit', 'trailing_
 const TIMES_IN_FORCE = new Set(['day', 'gtc', 'opg', 'cls', 'ioc', 'fok']);
 const ORDER_CLASSES = new Set(['', 'simple', 'bracket', 'oco', 'oto']);
 const SYMBOL = /^[A-Z][A-Z.]{0,9}$|^[A-Z]{2,6}\/[A-Z]{3,4}$/;
+const OCC_SYMBOL = /^([A-Z][A-Z0-9]{0,5})(\d{6})([CP])(\d{8})$/;
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+/** Shares per contract: option prices are per share, a contract costs 100 times that. */
+const MULTIPLIER = 100;
 const UNAUTHORIZED: StubReply = { status: 401, body: { code: 40110000, message: 'request is not authorized' } };
 
 export class AlpacaStub extends BrokerStubServer {
@@ -85,6 +115,8 @@ export class AlpacaStub extends BrokerStubServer {
   private readonly accounts = new Map<string, Account>();
   private readonly prices = new Map<string, number>();
   private scriptedOrderReply?: StubReply;
+  /** Listed option contracts, in listing order (expiration, then type, then strike). */
+  readonly contracts: AlpacaStubContract[] = [];
   /** The trade_updates websocket: authenticates with the account keys, sends an event per order change. */
   readonly stream = new AlpacaTradeStream((key, secret) => (this.accounts.get(key)?.key.apiSecret === secret ? key : undefined));
 
@@ -99,16 +131,55 @@ export class AlpacaStub extends BrokerStubServer {
     this.route('GET', /^\/v2\/positions$/, (req) =>
       this.authed(req, (a) => ({ status: 200, body: [...a.positions.keys()].map((symbol) => this.positionJson(a, symbol)) })),
     );
+    this.route('GET', /^\/v2\/options\/contracts$/, (req) => this.authed(req, () => this.listContracts(req)));
     this.route('GET', /^\/v2\/positions\/([^/]+)$/, (req, [symbol]) => this.authed(req, (a) => this.position(a, decodeURIComponent(symbol))));
   }
 
   /** Registers a key pair with its own account. */
   addKey(key: AlpacaStubKey): void {
-    const full: Required<AlpacaStubKey> = { status: 'ACTIVE', tradingBlocked: false, accountBlocked: false, equity: 100_000, ...key };
+    const full: Required<AlpacaStubKey> = { status: 'ACTIVE', tradingBlocked: false, accountBlocked: false, equity: 100_000, optionsLevel: 3, ...key };
     this.accounts.set(key.apiKey, { id: randomUUID(), key: full, cash: full.equity, positions: new Map(), entryPrices: new Map(), orders: new Map() });
   }
 
-  /** Market fill price for a symbol (default 100). */
+  /** Changes an account's options trading level (as its owner or Alpaca would). */
+  setOptionsLevel(apiKey: string, level: number): void {
+    this.accounts.get(apiKey)!.key.optionsLevel = level;
+  }
+
+  /** Lists a call and a put at each strike for each expiration (YYYY-MM-DD) of an underlying; returns their OCC symbols. */
+  listOptions(underlying: string, expirations: string[], strikes: number[], over: Partial<AlpacaStubContract> = {}): string[] {
+    const symbols: string[] = [];
+    for (const expiration of expirations)
+      for (const type of ['call', 'put'] as const)
+        for (const strike of strikes) {
+          const symbol = `${underlying}${expiration.slice(2).replace(/-/g, '')}${type === 'call' ? 'C' : 'P'}${String(Math.round(strike * 1000)).padStart(8, '0')}`;
+          this.contracts.push({
+            id: randomUUID(),
+            symbol,
+            name: `${underlying} ${expiration} ${type} ${strike}`,
+            status: 'active',
+            tradable: true,
+            expiration_date: expiration,
+            root_symbol: underlying,
+            underlying_symbol: underlying,
+            underlying_asset_id: randomUUID(),
+            type,
+            style: 'american',
+            strike_price: num(strike),
+            multiplier: String(MULTIPLIER),
+            size: String(MULTIPLIER),
+            open_interest: '1200',
+            open_interest_date: expiration,
+            close_price: '2.5',
+            close_price_date: expiration,
+            ...over,
+          });
+          symbols.push(symbol);
+        }
+    return symbols;
+  }
+
+  /** Market fill price for a symbol (default 100; an option's price is per share). */
   setPrice(symbol: string, price: number): void {
     this.prices.set(positionKey(symbol), price);
   }
@@ -213,6 +284,9 @@ export class AlpacaStub extends BrokerStubServer {
       portfolio_value: num(equity),
       pattern_day_trader: false,
       trading_blocked: a.key.tradingBlocked,
+      options_approved_level: a.key.optionsLevel,
+      options_trading_level: a.key.optionsLevel,
+      options_buying_power: num(a.cash),
       transfers_blocked: false,
       account_blocked: a.key.accountBlocked,
       shorting_enabled: true,
@@ -233,7 +307,9 @@ export class AlpacaStub extends BrokerStubServer {
     } catch {
       return invalid('request body format is invalid');
     }
-    const problem = validateOrder(body);
+    const contract = typeof body.symbol === 'string' && OCC_SYMBOL.test(body.symbol) ? this.contracts.find((c) => c.symbol === body.symbol) : undefined;
+    if (typeof body.symbol === 'string' && OCC_SYMBOL.test(body.symbol) && !contract) return invalid(`asset "${body.symbol}" not found`);
+    const problem = contract ? validateOptionOrder(body) : validateOrder(body);
     if (problem) return invalid(problem);
     const clientOrderId = typeof body.client_order_id === 'string' ? body.client_order_id : randomUUID();
     if (a.orders.has(clientOrderId)) return invalid('client_order_id must be unique');
@@ -246,7 +322,11 @@ export class AlpacaStub extends BrokerStubServer {
     const type = String(body.type);
     const side = body.side as 'buy' | 'sell';
     const price = type === 'market' ? this.priceOf(symbol) : Number(body.limit_price ?? body.stop_price);
-    if (side === 'buy' && qty * price > a.cash) {
+    if (contract) {
+      const refused = this.optionsLevelRefusal(a, contract, side, qty);
+      if (refused) return { status: 403, body: { code: 40310000, message: refused } };
+    }
+    if (side === 'buy' && qty * price * (contract ? MULTIPLIER : 1) > a.cash) {
       return { status: 403, body: { code: 40310000, message: 'insufficient buying power' } };
     }
 
@@ -274,6 +354,56 @@ export class AlpacaStub extends BrokerStubServer {
     this.orders.push(order);
     this.tradeUpdate(order, order.status === 'filled' ? 'fill' : 'new');
     return { status: 200, body: publicOrder(order) };
+  }
+
+  /** As Alpaca's levels: 0 trades no options, 1 sells covered calls and cash-secured puts (and buys them back), 2 also buys. */
+  private optionsLevelRefusal(a: Account, contract: AlpacaStubContract, side: 'buy' | 'sell', qty: number): string | undefined {
+    const level = a.key.optionsLevel;
+    const held = a.positions.get(contract.symbol) ?? 0;
+    if (level < 1) return 'account not eligible to trade options';
+    if (side === 'buy') return level >= 2 || -held >= qty ? undefined : 'account not eligible to trade long options';
+    if (held >= qty) return undefined; // closing a long
+    // Opening a short: covered by 100 shares a contract (call) or by cash at the strike (put).
+    const covered =
+      contract.type === 'call'
+        ? (a.positions.get(contract.underlying_symbol) ?? 0) >= qty * MULTIPLIER
+        : a.cash >= qty * MULTIPLIER * Number(contract.strike_price);
+    return covered ? undefined : 'account not eligible to trade uncovered option contracts';
+  }
+
+  /** `GET /v2/options/contracts` with Alpaca's filters; without an upper expiration bound it lists up to the next weekend. */
+  private listContracts(req: RecordedRequest): StubReply {
+    const q = req.query;
+    const limit = Number(q.get('limit') ?? 100);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) return { status: 422, body: { code: 42210000, message: 'limit must be between 1 and 10000' } };
+    for (const name of ['expiration_date', 'expiration_date_gte', 'expiration_date_lte']) {
+      const v = q.get(name);
+      if (v !== null && !DATE.test(v)) return { status: 422, body: { code: 42210000, message: `invalid ${name}` } };
+    }
+    const type = q.get('type');
+    if (type !== null && type !== 'call' && type !== 'put') return { status: 422, body: { code: 42210000, message: 'invalid type' } };
+    const underlyings = q.get('underlying_symbols')?.split(',').filter(Boolean);
+    const status = q.get('status') ?? 'active';
+    const exact = q.get('expiration_date');
+    const gte = q.get('expiration_date_gte');
+    const lte = q.get('expiration_date_lte') ?? (exact ? null : nextWeekend());
+    const strikeGte = q.get('strike_price_gte');
+    const strikeLte = q.get('strike_price_lte');
+    const matching = this.contracts.filter(
+      (c) =>
+        (!underlyings || underlyings.includes(c.underlying_symbol)) &&
+        c.status === status &&
+        (!type || c.type === type) &&
+        (!exact || c.expiration_date === exact) &&
+        (!gte || c.expiration_date >= gte) &&
+        (!lte || c.expiration_date <= lte) &&
+        (strikeGte === null || Number(c.strike_price) >= Number(strikeGte)) &&
+        (strikeLte === null || Number(c.strike_price) <= Number(strikeLte)),
+    );
+    const start = q.get('page_token') ? Number(Buffer.from(q.get('page_token')!, 'base64').toString()) : 0;
+    const page = matching.slice(start, start + limit);
+    const next = start + limit < matching.length ? Buffer.from(String(start + limit)).toString('base64') : null;
+    return { status: 200, body: { option_contracts: page, next_page_token: next } };
   }
 
   /**
@@ -373,19 +503,21 @@ export class AlpacaStub extends BrokerStubServer {
     const qty = a.positions.get(key)!;
     const price = this.priceOf(key);
     const entry = a.entryPrices.get(key)!;
+    const option = OCC_SYMBOL.test(key);
+    const size = option ? MULTIPLIER : 1;
     return {
       asset_id: randomUUID(),
       symbol: key,
-      exchange: key.length > 5 ? 'CRYPTO' : 'NASDAQ',
-      asset_class: key.endsWith('USD') && key.length > 5 ? 'crypto' : 'us_equity',
+      exchange: option ? 'OPRA' : key.length > 5 ? 'CRYPTO' : 'NASDAQ',
+      asset_class: option ? 'us_option' : key.endsWith('USD') && key.length > 5 ? 'crypto' : 'us_equity',
       qty: num(qty),
       qty_available: num(qty),
       side: qty > 0 ? 'long' : 'short',
       avg_entry_price: num(entry),
       current_price: num(price),
-      market_value: num(qty * price),
-      cost_basis: num(qty * entry),
-      unrealized_pl: num(qty * (price - entry)),
+      market_value: num(qty * price * size),
+      cost_basis: num(qty * entry * size),
+      unrealized_pl: num(qty * (price - entry) * size),
       unrealized_plpc: num(((price - entry) / entry) * Math.sign(qty)),
     };
   }
@@ -407,7 +539,7 @@ function applyFill(a: Account, symbol: string, signed: number, price: number): v
     a.positions.delete(key);
     a.entryPrices.delete(key);
   } else a.positions.set(key, next);
-  a.cash -= signed * price;
+  a.cash -= signed * price * (OCC_SYMBOL.test(key) ? MULTIPLIER : 1);
 }
 
 function validateOrder(body: Record<string, unknown>): string | undefined {
@@ -424,6 +556,29 @@ function validateOrder(body: Record<string, unknown>): string | undefined {
   const orderClass = body.order_class ?? '';
   if (typeof orderClass !== 'string' || !ORDER_CLASSES.has(orderClass)) return 'invalid order_class';
   return orderClass === 'bracket' || orderClass === 'oto' ? validateExits(body, orderClass) : undefined;
+}
+
+/** Alpaca's rules for an option order (the contract is listed): whole contracts, day only, simple orders, regular hours. */
+function validateOptionOrder(body: Record<string, unknown>): string | undefined {
+  const qty = Number(body.qty);
+  if (body.qty === undefined || !Number.isFinite(qty) || qty <= 0) return 'qty must be > 0';
+  if (!Number.isInteger(qty)) return 'qty must be integer';
+  if (body.side !== 'buy' && body.side !== 'sell') return 'invalid side';
+  if (typeof body.type !== 'string' || !['market', 'limit', 'stop', 'stop_limit'].includes(body.type)) return 'invalid order type for options';
+  if (body.time_in_force !== 'day') return 'only day orders are allowed for options';
+  if (body.extended_hours === true) return 'extended hours is not supported for options';
+  if (body.order_class !== undefined && body.order_class !== 'simple' && body.order_class !== '') return 'complex orders are not supported for options';
+  if (body.take_profit !== undefined || body.stop_loss !== undefined) return 'take_profit and stop_loss are not supported for options';
+  if ((body.type === 'limit' || body.type === 'stop_limit') && !positive(body.limit_price)) return 'limit_price is required for limit orders';
+  if ((body.type === 'stop' || body.type === 'stop_limit') && !positive(body.stop_price)) return 'stop_price is required for stop orders';
+  return undefined;
+}
+
+/** The Sunday after today (UTC): Alpaca's default upper bound of a contract listing. */
+function nextWeekend(): string {
+  const d = new Date();
+  d.setUTCDate(d.getUTCDate() + (7 - d.getUTCDay()));
+  return d.toISOString().slice(0, 10);
 }
 
 function validateExits(body: Record<string, unknown>, orderClass: string): string | undefined {
@@ -444,7 +599,7 @@ function baseOrder(symbol: string, qty: string, side: 'buy' | 'sell', now: strin
     id: randomUUID(),
     client_order_id: randomUUID(),
     symbol,
-    asset_class: symbol.includes('/') ? 'crypto' : 'us_equity',
+    asset_class: OCC_SYMBOL.test(symbol) ? 'us_option' : symbol.includes('/') ? 'crypto' : 'us_equity',
     qty,
     filled_qty: '0',
     filled_avg_price: null,

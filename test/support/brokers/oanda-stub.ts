@@ -8,6 +8,9 @@ import { OandaTransactionStream } from './oanda-stream-stub';
  * netted positions, account summary with balance and NAV. As in v20, a client order id is refused
  * (CLIENT_ORDER_ID_ALREADY_EXISTS) only while another *pending* order holds it. The transaction stream
  * (`…/transactions/stream`, served here too, as the stream host) carries each fill and cancel as it happens.
+ * Fills open, reduce and close trades FIFO; a fill that opens a trade creates its take-profit/stop-loss orders (with
+ * the client extensions of the on-fill details, streamed after the fill, reason ON_FILL); a closed trade's other
+ * dependent orders are cancelled (LINKED_TRADE_CLOSED).
  */
 
 export interface OandaStubAccountOptions {
@@ -31,9 +34,9 @@ export interface OandaStubOrder {
   timeInForce: string;
   positionFill?: string;
   clientExtensions?: { id?: string; tag?: string; comment?: string };
-  takeProfitOnFill?: { price: string };
-  stopLossOnFill?: { price: string };
-  trailingStopLossOnFill?: { distance: string };
+  takeProfitOnFill?: OnFillDetails & { price: string };
+  stopLossOnFill?: OnFillDetails & { price: string };
+  trailingStopLossOnFill?: OnFillDetails & { distance: string };
   /** A trailing stop-loss order's distance from the best price. */
   distance?: string;
   tradeID?: string;
@@ -42,6 +45,20 @@ export interface OandaStubOrder {
   tradeOpenedID?: string;
   cancellingTransactionID?: string;
   cancelledTime?: string;
+}
+
+/** v20's TakeProfitDetails / StopLossDetails / TrailingStopLossDetails: the dependent order's client extensions come from here. */
+interface OnFillDetails {
+  clientExtensions?: { id?: string };
+}
+
+/** A v20 trade: opened by a fill, reduced or closed FIFO by opposite fills; its take-profit/stop-loss orders depend on it. */
+interface Trade {
+  id: string;
+  instrument: string;
+  units: number;
+  price: number;
+  dependents: string[];
 }
 
 /** An order as the stub keeps it: v20's fields plus bookkeeping that is never sent. */
@@ -59,6 +76,8 @@ interface Account {
   positions: Map<string, { units: number; averagePrice: number }>;
   /** Fill and cancel transactions by id, for `GET …/transactions/{id}`. */
   transactions: Map<string, Record<string, unknown>>;
+  /** Open trades, oldest first. */
+  trades: Trade[];
 }
 
 const ORDER_TYPES = new Set(['MARKET', 'LIMIT', 'STOP', 'MARKET_IF_TOUCHED']);
@@ -78,6 +97,7 @@ export class OandaStub extends BrokerStubServer {
   private readonly prices = new Map<string, number>();
   private scriptedOrderReply?: StubReply;
   private dropOrderReplies = 0;
+  private delayOrderReplyMs = 0;
   /** The transaction stream: the account's fills and cancels as lines, heartbeats between. */
   readonly stream = new OandaTransactionStream();
 
@@ -122,7 +142,14 @@ export class OandaStub extends BrokerStubServer {
   /** Registers an account reachable with `token` (a token may reach several accounts, as in v20). */
   addAccount(options: OandaStubAccountOptions): void {
     const full: Required<OandaStubAccountOptions> = { balance: 100_000, currency: 'USD', marginRate: 0.02, ...options };
-    this.accounts.set(options.accountId, { options: full, balance: full.balance, lastTransactionId: 1, positions: new Map(), transactions: new Map() });
+    this.accounts.set(options.accountId, {
+      options: full,
+      balance: full.balance,
+      lastTransactionId: 1,
+      positions: new Map(),
+      transactions: new Map(),
+      trades: [],
+    });
     const reach = this.tokens.get(options.token) ?? new Set<string>();
     reach.add(options.accountId);
     this.tokens.set(options.token, reach);
@@ -144,6 +171,11 @@ export class OandaStub extends BrokerStubServer {
    */
   dropNextOrderReply(): void {
     this.dropOrderReplies++;
+  }
+
+  /** The next order submission is carried out (its transactions streamed at once) but answered only after `ms`. */
+  delayNextOrderReply(ms: number): void {
+    this.delayOrderReplyMs = ms;
   }
 
   get ordersByClientId(): Map<string, OandaStubOrderRecord> {
@@ -222,6 +254,9 @@ export class OandaStub extends BrokerStubServer {
       this.dropOrderReplies--;
       return new Promise<StubReply>(() => undefined);
     }
+    const delay = this.delayOrderReplyMs;
+    this.delayOrderReplyMs = 0;
+    if (delay > 0) return new Promise<StubReply>((resolve) => setTimeout(() => resolve(reply), delay));
     return reply;
   }
 
@@ -274,9 +309,9 @@ export class OandaStub extends BrokerStubServer {
     };
     if (type !== 'MARKET') order.price = String(spec.price);
     if (clientId !== undefined) order.clientExtensions = { id: clientId };
-    if (takeProfit) order.takeProfitOnFill = { price: String(takeProfit.price) };
-    if (stopLoss) order.stopLossOnFill = { price: String(stopLoss.price) };
-    if (trailing) order.trailingStopLossOnFill = { distance: String(trailing.distance) };
+    if (takeProfit) order.takeProfitOnFill = { price: String(takeProfit.price), ...extensions(takeProfit) };
+    if (stopLoss) order.stopLossOnFill = { price: String(stopLoss.price), ...extensions(stopLoss) };
+    if (trailing) order.trailingStopLossOnFill = { distance: String(trailing.distance), ...extensions(trailing) };
     this.orders.push(order);
     const created = createTransaction(order, a, now);
     this.stream.emit(a.options.accountId, created);
@@ -322,31 +357,15 @@ export class OandaStub extends BrokerStubServer {
 
   private fill(a: Account, order: OandaStubOrderRecord, price: number, now: string): Record<string, unknown> & { id: string } {
     const id = this.nextId(a);
-    const units = Number(order.units);
+    // A take-profit/stop-loss order closes its whole trade; any other order fills its units.
+    const closing = order.tradeID !== undefined ? a.trades.find((t) => t.id === order.tradeID) : undefined;
+    const units = closing ? -closing.units : Number(order.units);
     const pl = this.applyToPosition(a, order.forInstrument, units, price);
     a.balance += pl;
-    Object.assign(order, { state: 'FILLED', fillingTransactionID: id, filledTime: now, tradeOpenedID: id });
-    const exits = [
-      ['TAKE_PROFIT', order.takeProfitOnFill],
-      ['STOP_LOSS', order.stopLossOnFill],
-      ['TRAILING_STOP_LOSS', order.trailingStopLossOnFill],
-    ] as const;
-    for (const [type, exit] of exits) {
-      if (!exit) continue;
-      this.orders.push({
-        id: this.nextId(a),
-        createTime: now,
-        type,
-        state: 'PENDING',
-        tradeID: id,
-        ...('distance' in exit ? { distance: exit.distance } : { price: exit.price }),
-        timeInForce: 'GTC',
-        arrivedAtMs: order.arrivedAtMs,
-        accountId: a.options.accountId,
-        forInstrument: order.forInstrument,
-      });
-    }
-    const transaction = {
+    const trades = this.applyToTrades(a, order.forInstrument, units, price, id, closing);
+    Object.assign(order, { state: 'FILLED', fillingTransactionID: id, filledTime: now });
+    if (trades.opened) order.tradeOpenedID = id;
+    const transaction: Record<string, unknown> & { id: string } = {
       id,
       accountID: a.options.accountId,
       time: now,
@@ -354,8 +373,8 @@ export class OandaStub extends BrokerStubServer {
       type: 'ORDER_FILL',
       orderID: order.id,
       clientOrderID: order.clientExtensions?.id,
-      instrument: order.instrument,
-      units: order.units,
+      instrument: order.forInstrument,
+      units: num(units),
       price: num(price),
       fullVWAP: num(price),
       reason: `${order.type}_ORDER`,
@@ -363,11 +382,95 @@ export class OandaStub extends BrokerStubServer {
       financing: '0.0000',
       commission: '0.0000',
       accountBalance: num(a.balance),
-      tradeOpened: { tradeID: id, units: order.units, price: num(price) },
+      ...(trades.opened ? { tradeOpened: { tradeID: id, units: num(trades.opened.units), price: num(price) } } : {}),
+      ...(trades.closed.length ? { tradesClosed: trades.closed.map((t) => ({ tradeID: t.id, units: num(-t.units), price: num(price) })) } : {}),
+      ...(trades.reduced ? { tradeReduced: { tradeID: trades.reduced.id, units: num(trades.reduced.by), price: num(price) } } : {}),
     };
     a.transactions.set(id, transaction);
     this.stream.emit(a.options.accountId, transaction);
+    // v20 creates the dependent orders only for a trade the fill opened, in the fill's batch, after the fill.
+    if (trades.opened) this.createDependents(a, order, trades.opened, transaction, now);
+    // A closed trade's other dependent orders are cancelled by v20 itself.
+    for (const t of trades.closed) {
+      for (const dependent of this.orders.filter((o) => t.dependents.includes(o.id) && o.state === 'PENDING')) {
+        this.cancelTransaction(a, dependent, 'LINKED_TRADE_CLOSED', now, order.id);
+      }
+    }
     return transaction;
+  }
+
+  private createDependents(a: Account, order: OandaStubOrderRecord, trade: Trade, fill: { id: string }, now: string): void {
+    const exits = [
+      ['TAKE_PROFIT', order.takeProfitOnFill],
+      ['STOP_LOSS', order.stopLossOnFill],
+      ['TRAILING_STOP_LOSS', order.trailingStopLossOnFill],
+    ] as const;
+    for (const [type, exit] of exits) {
+      if (!exit) continue;
+      const dependent: OandaStubOrderRecord = {
+        id: this.nextId(a),
+        createTime: now,
+        type,
+        state: 'PENDING',
+        tradeID: trade.id,
+        ...('distance' in exit ? { distance: exit.distance } : { price: exit.price }),
+        timeInForce: 'GTC',
+        ...(exit.clientExtensions?.id ? { clientExtensions: { id: exit.clientExtensions.id } } : {}),
+        arrivedAtMs: order.arrivedAtMs,
+        accountId: a.options.accountId,
+        forInstrument: order.forInstrument,
+      };
+      this.orders.push(dependent);
+      trade.dependents.push(dependent.id);
+      const { id, tradeID, price, distance, timeInForce, clientExtensions } = dependent;
+      const created = {
+        id,
+        accountID: a.options.accountId,
+        time: now,
+        batchID: order.id,
+        type: `${type}_ORDER`,
+        tradeID,
+        ...(price !== undefined ? { price } : { distance }),
+        timeInForce,
+        triggerCondition: 'DEFAULT',
+        reason: 'ON_FILL',
+        orderFillTransactionID: fill.id,
+        ...(clientExtensions ? { clientExtensions } : {}),
+      };
+      a.transactions.set(id, created);
+      this.stream.emit(a.options.accountId, created);
+    }
+  }
+
+  /** FIFO against the instrument's open trades of the other side (or `closing` alone); what is left opens a trade. */
+  private applyToTrades(
+    a: Account,
+    instrument: string,
+    units: number,
+    price: number,
+    fillId: string,
+    closing?: Trade,
+  ): { opened?: Trade; closed: Trade[]; reduced?: { id: string; by: number } } {
+    const closed: Trade[] = [];
+    let reduced: { id: string; by: number } | undefined;
+    let left = units;
+    const against = closing ? [closing] : a.trades.filter((t) => t.instrument === instrument && Math.sign(t.units) === -Math.sign(units));
+    for (const t of against) {
+      if (left === 0) break;
+      if (Math.abs(left) >= Math.abs(t.units)) {
+        left += t.units;
+        closed.push(t);
+      } else {
+        t.units += left;
+        reduced = { id: t.id, by: left };
+        left = 0;
+      }
+    }
+    a.trades = a.trades.filter((t) => !closed.includes(t));
+    if (left === 0) return { closed, reduced };
+    const opened: Trade = { id: fillId, instrument, units: left, price, dependents: [] };
+    a.trades.push(opened);
+    return { opened, closed, reduced };
   }
 
   /** Nets a fill into the position; returns the realized profit/loss. */
@@ -386,13 +489,14 @@ export class OandaStub extends BrokerStubServer {
     return pl;
   }
 
-  private cancelTransaction(a: Account, order: OandaStubOrderRecord, reason: string, now: string): Record<string, unknown> & { id: string } {
+  private cancelTransaction(a: Account, order: OandaStubOrderRecord, reason: string, now: string, batchID?: string): Record<string, unknown> & { id: string } {
     const id = this.nextId(a);
     Object.assign(order, { state: 'CANCELLED', cancellingTransactionID: id, cancelledTime: now });
     const transaction = {
       id,
       accountID: a.options.accountId,
       time: now,
+      batchID: batchID ?? id,
       type: 'ORDER_CANCEL',
       orderID: order.id,
       clientOrderID: order.clientExtensions?.id,
@@ -484,6 +588,11 @@ function createTransaction(order: OandaStubOrderRecord, a: Account, now: string)
 function publicOrder(order: OandaStubOrderRecord): OandaStubOrder {
   const { arrivedAtMs: _arrived, accountId: _account, forInstrument: _for, ...rest } = order;
   return rest;
+}
+
+function extensions(details: object): OnFillDetails {
+  const id = (details as { clientExtensions?: { id?: unknown } }).clientExtensions?.id;
+  return typeof id === 'string' ? { clientExtensions: { id } } : {};
 }
 
 function positive(value: unknown): boolean {

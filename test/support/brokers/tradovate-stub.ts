@@ -9,7 +9,8 @@ import { BrokerStubServer, RecordedRequest, StubReply } from './broker-stub';
  * - every other endpoint wants `Authorization: Bearer <token>` of a token not yet expired (else 401).
  * - products, maturities and contracts (`ESZ6`, …), accounts, orders placed by `placeorder`/`placeOSO` with their
  *   `New` command carrying `clOrdId`, market orders filled at once (fills, positions), resting Limit/Stop orders,
- *   OSO brackets suspended until their entry fills, `cancelorder`, cash balance snapshots.
+ *   OSO brackets suspended until their entry fills (`oso1Id`/`oso2Id` in the answer; bracket1 and bracket2 one-cancels-other;
+ *   no `New` command for a bracket), `cancelorder`, cash balance snapshots.
  */
 
 export interface TradovateStubUser {
@@ -214,6 +215,13 @@ export class TradovateStub extends BrokerStubServer {
     this.fill(order, price);
   }
 
+  /** The market reaches a working bracket order (by the clOrdId it was placed with): filled whole; its OCO partner is canceled. */
+  fillBracket(clOrdId: string, price: number): void {
+    const order = this.orders.find((o) => o.parentId !== undefined && o.body.clOrdId === clOrdId && o.ordStatus === 'Working');
+    if (!order) throw new Error(`no working bracket ${clOrdId} at the Tradovate stub`);
+    this.fill(order, price);
+  }
+
   /** The exchange refuses a working order after Tradovate took it (its execution report says why). */
   rejectWorking(clOrdId: string): void {
     const order = this.orderByClientId(clOrdId);
@@ -376,6 +384,10 @@ export class TradovateStub extends BrokerStubServer {
     p.netPos = next;
     this.positions.set(key, p);
     for (const leg of this.orders.filter((o) => o.parentId === order.id && o.ordStatus === 'Suspended')) leg.ordStatus = 'Working';
+    // bracket1 and bracket2 of one OSO are one-cancels-other.
+    for (const other of this.orders.filter((o) => o.parentId !== undefined && o.parentId === order.parentId && o.id !== order.id && isOpen(o))) {
+      other.ordStatus = 'Canceled';
+    }
   }
 
   private cancel(user: User, req: RecordedRequest): StubReply {
@@ -424,6 +436,10 @@ export function quarterlyExpiries(daysToFront: number, count = 3): Date[] {
 function publicOrder(order: TradovateStubOrder): Omit<TradovateStubOrder, 'body'> {
   const { body: _body, ...rest } = order;
   return rest;
+}
+
+function isOpen(order: TradovateStubOrder): boolean {
+  return order.ordStatus === 'Working' || order.ordStatus === 'Suspended';
 }
 
 function ok(body: unknown): StubReply {

@@ -17,3 +17,13 @@ export const useBrokers = () =>
 export const useConnections = () => useQuery({ queryKey: ['connections'], queryFn: () => api<Page<ConnectionView>>('GET', '/v1/connections?limit=500') });
 export const useSources = () => useQuery({ queryKey: ['sources'], queryFn: () => api<Page<SourceView>>('GET', '/v1/sources?limit=500') });
 export const useRoutes = () => useQuery({ queryKey: ['routes'], queryFn: () => api<Page<RouteView>>('GET', '/v1/routes?limit=500') });
+
+export type PositionsView = Answer<'/v1/connections/{id}/positions', 'get'>;
+/** A read older than SNAPSHOT_MAX_AGE_MS makes the worker open the credential (audited) and call the broker: once a minute, while the page is visible. */
+export const usePositions = (connectionId: string) =>
+  useQuery({
+    queryKey: ['positions', connectionId],
+    queryFn: () => api<PositionsView>('GET', `/v1/connections/${connectionId}/positions`),
+    refetchInterval: 60_000,
+    retry: 1,
+  });

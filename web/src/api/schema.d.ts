@@ -2317,6 +2317,12 @@ export interface operations {
                             stopLimitStopLoss: boolean;
                             trailingStopLoss: ("percent" | "amount")[];
                             options: boolean;
+                            optionOrders?: {
+                                orderTypes: ("market" | "limit" | "stop" | "stop_limit")[];
+                                timesInForce: ("day" | "gtc" | "ioc" | "fok")[];
+                                brackets: boolean;
+                                note: string;
+                            };
                             futures: boolean;
                             /** @enum {string} */
                             permissionInspection: "inspected" | "single_tier" | "not_exposed" | "trading_only";
@@ -2832,13 +2838,33 @@ export interface operations {
                         /** @description A trailing stop's trail as a price distance. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
                         trailAmount?: number | string;
                     };
+                    /**
+                     * @description Option selection rule: trade a call or a put of the ticker (the underlying). Needs expiration and a strike rule.
+                     * @example call
+                     * @example put
+                     */
+                    optionType?: string;
+                    /** @description Option selection rule: the expiration, a date (YYYY-MM-DD, not past) or an offset such as "+30 days", "+2 weeks", "+6 months" (at most 1100 days): the first listed expiration on or after it. */
+                    expiration?: string;
+                    /** @description Option selection rule: exactly this strike (at most 3 decimals); not with strikesAway or intrinsicValue. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                    strikePrice?: number | string;
+                    /** @description Option selection rule: 0 takes the strike nearest the price; n counts listed strikes from the price in the intrinsicValue direction. Needs price. 0-50. */
+                    strikesAway?: number | string;
+                    /**
+                     * @description Option selection rule: count strikesAway in the money (itm) or out of the money (otm).
+                     * @example itm
+                     * @example otm
+                     */
+                    intrinsicValue?: string;
+                    /** @description Refused: nearest-delta selection is not supported yet. */
+                    delta?: unknown;
                     /** @description Idempotency key (24 h) when the request has no webhook-id: 1-200 printable characters or an integer. */
                     id?: number | string;
                     /** @description When the sender made the signal: ISO 8601 with an offset ({{timenow}}) or epoch seconds/milliseconds (2000-2100). */
                     time?: number | string;
                 } & {
                     [key: string]: unknown;
-                }) & (unknown & unknown);
+                }) & (unknown & unknown & unknown & unknown & unknown);
             };
         };
         responses: {
@@ -2966,13 +2992,33 @@ export interface operations {
                         /** @description A trailing stop's trail as a price distance. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
                         trailAmount?: number | string;
                     };
+                    /**
+                     * @description Option selection rule: trade a call or a put of the ticker (the underlying). Needs expiration and a strike rule.
+                     * @example call
+                     * @example put
+                     */
+                    optionType?: string;
+                    /** @description Option selection rule: the expiration, a date (YYYY-MM-DD, not past) or an offset such as "+30 days", "+2 weeks", "+6 months" (at most 1100 days): the first listed expiration on or after it. */
+                    expiration?: string;
+                    /** @description Option selection rule: exactly this strike (at most 3 decimals); not with strikesAway or intrinsicValue. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                    strikePrice?: number | string;
+                    /** @description Option selection rule: 0 takes the strike nearest the price; n counts listed strikes from the price in the intrinsicValue direction. Needs price. 0-50. */
+                    strikesAway?: number | string;
+                    /**
+                     * @description Option selection rule: count strikesAway in the money (itm) or out of the money (otm).
+                     * @example itm
+                     * @example otm
+                     */
+                    intrinsicValue?: string;
+                    /** @description Refused: nearest-delta selection is not supported yet. */
+                    delta?: unknown;
                     /** @description Idempotency key (24 h) when the request has no webhook-id: 1-200 printable characters or an integer. */
                     id?: number | string;
                     /** @description When the sender made the signal: ISO 8601 with an offset ({{timenow}}) or epoch seconds/milliseconds (2000-2100). */
                     time?: number | string;
                 } & {
                     [key: string]: unknown;
-                }) & (unknown & unknown);
+                }) & (unknown & unknown & unknown & unknown & unknown);
                 "text/plain": ({
                     /** @description The instrument as TradingView sends it (NASDAQ:AAPL, BINANCE:BTCUSDT, OANDA:EURUSD, ES1!). */
                     ticker: string;
@@ -3063,13 +3109,33 @@ export interface operations {
                         /** @description A trailing stop's trail as a price distance. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
                         trailAmount?: number | string;
                     };
+                    /**
+                     * @description Option selection rule: trade a call or a put of the ticker (the underlying). Needs expiration and a strike rule.
+                     * @example call
+                     * @example put
+                     */
+                    optionType?: string;
+                    /** @description Option selection rule: the expiration, a date (YYYY-MM-DD, not past) or an offset such as "+30 days", "+2 weeks", "+6 months" (at most 1100 days): the first listed expiration on or after it. */
+                    expiration?: string;
+                    /** @description Option selection rule: exactly this strike (at most 3 decimals); not with strikesAway or intrinsicValue. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                    strikePrice?: number | string;
+                    /** @description Option selection rule: 0 takes the strike nearest the price; n counts listed strikes from the price in the intrinsicValue direction. Needs price. 0-50. */
+                    strikesAway?: number | string;
+                    /**
+                     * @description Option selection rule: count strikesAway in the money (itm) or out of the money (otm).
+                     * @example itm
+                     * @example otm
+                     */
+                    intrinsicValue?: string;
+                    /** @description Refused: nearest-delta selection is not supported yet. */
+                    delta?: unknown;
                     /** @description Idempotency key (24 h) when the request has no webhook-id: 1-200 printable characters or an integer. */
                     id?: number | string;
                     /** @description When the sender made the signal: ISO 8601 with an offset ({{timenow}}) or epoch seconds/milliseconds (2000-2100). */
                     time?: number | string;
                 } & {
                     [key: string]: unknown;
-                }) & (unknown & unknown);
+                }) & (unknown & unknown & unknown & unknown & unknown);
             };
         };
         responses: {
@@ -3183,13 +3249,33 @@ export interface operations {
                         /** @description A trailing stop's trail as a price distance. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
                         trailAmount?: number | string;
                     };
+                    /**
+                     * @description Option selection rule: trade a call or a put of the ticker (the underlying). Needs expiration and a strike rule.
+                     * @example call
+                     * @example put
+                     */
+                    optionType?: string;
+                    /** @description Option selection rule: the expiration, a date (YYYY-MM-DD, not past) or an offset such as "+30 days", "+2 weeks", "+6 months" (at most 1100 days): the first listed expiration on or after it. */
+                    expiration?: string;
+                    /** @description Option selection rule: exactly this strike (at most 3 decimals); not with strikesAway or intrinsicValue. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                    strikePrice?: number | string;
+                    /** @description Option selection rule: 0 takes the strike nearest the price; n counts listed strikes from the price in the intrinsicValue direction. Needs price. 0-50. */
+                    strikesAway?: number | string;
+                    /**
+                     * @description Option selection rule: count strikesAway in the money (itm) or out of the money (otm).
+                     * @example itm
+                     * @example otm
+                     */
+                    intrinsicValue?: string;
+                    /** @description Refused: nearest-delta selection is not supported yet. */
+                    delta?: unknown;
                     /** @description Idempotency key (24 h) when the request has no webhook-id: 1-200 printable characters or an integer. */
                     id?: number | string;
                     /** @description When the sender made the signal: ISO 8601 with an offset ({{timenow}}) or epoch seconds/milliseconds (2000-2100). */
                     time?: number | string;
                 } & {
                     [key: string]: unknown;
-                }) & (unknown & unknown);
+                }) & (unknown & unknown & unknown & unknown & unknown);
                 "text/plain": ({
                     /** @description The instrument as TradingView sends it (NASDAQ:AAPL, BINANCE:BTCUSDT, OANDA:EURUSD, ES1!). */
                     ticker: string;
@@ -3280,13 +3366,33 @@ export interface operations {
                         /** @description A trailing stop's trail as a price distance. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
                         trailAmount?: number | string;
                     };
+                    /**
+                     * @description Option selection rule: trade a call or a put of the ticker (the underlying). Needs expiration and a strike rule.
+                     * @example call
+                     * @example put
+                     */
+                    optionType?: string;
+                    /** @description Option selection rule: the expiration, a date (YYYY-MM-DD, not past) or an offset such as "+30 days", "+2 weeks", "+6 months" (at most 1100 days): the first listed expiration on or after it. */
+                    expiration?: string;
+                    /** @description Option selection rule: exactly this strike (at most 3 decimals); not with strikesAway or intrinsicValue. A positive decimal: a number, or a string such as "0.5" (at most 20 integer and 18 fraction digits). */
+                    strikePrice?: number | string;
+                    /** @description Option selection rule: 0 takes the strike nearest the price; n counts listed strikes from the price in the intrinsicValue direction. Needs price. 0-50. */
+                    strikesAway?: number | string;
+                    /**
+                     * @description Option selection rule: count strikesAway in the money (itm) or out of the money (otm).
+                     * @example itm
+                     * @example otm
+                     */
+                    intrinsicValue?: string;
+                    /** @description Refused: nearest-delta selection is not supported yet. */
+                    delta?: unknown;
                     /** @description Idempotency key (24 h) when the request has no webhook-id: 1-200 printable characters or an integer. */
                     id?: number | string;
                     /** @description When the sender made the signal: ISO 8601 with an offset ({{timenow}}) or epoch seconds/milliseconds (2000-2100). */
                     time?: number | string;
                 } & {
                     [key: string]: unknown;
-                }) & (unknown & unknown);
+                }) & (unknown & unknown & unknown & unknown & unknown);
             };
         };
         responses: {
@@ -4799,11 +4905,30 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Accepted */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        /** @enum {string} */
+                        scope: "connection" | "workspace";
+                        /**
+                         * @description `done` at once when no connection was active.
+                         * @enum {string}
+                         */
+                        status: "pending" | "done";
+                        connections: {
+                            /** Format: uuid */
+                            connectionId: string;
+                            /** @constant */
+                            status: "pending";
+                        }[];
+                    };
+                };
             };
         };
     };
@@ -4823,11 +4948,30 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Accepted */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        /** @enum {string} */
+                        scope: "connection" | "workspace";
+                        /**
+                         * @description `done` at once when no connection was active.
+                         * @enum {string}
+                         */
+                        status: "pending" | "done";
+                        connections: {
+                            /** Format: uuid */
+                            connectionId: string;
+                            /** @constant */
+                            status: "pending";
+                        }[];
+                    };
+                };
             };
         };
     };
@@ -4842,11 +4986,53 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        /** @enum {string} */
+                        scope: "connection" | "workspace" | "route";
+                        reason: string;
+                        /** @enum {string} */
+                        status: "pending" | "running" | "done" | "failed";
+                        requestedBy: {
+                            type: string;
+                            id: string | null;
+                        };
+                        /** Format: date-time */
+                        createdAt: string;
+                        connections: {
+                            /** Format: uuid */
+                            connectionId: string;
+                            /** @enum {string} */
+                            status: "pending" | "running" | "done" | "failed";
+                            canceledOrders: number | null;
+                            error: string | null;
+                            attempts: number;
+                            /** Format: date-time */
+                            updatedAt: string;
+                            orders: {
+                                symbol: string;
+                                /** @enum {string} */
+                                side: "buy" | "sell";
+                                quantity: string;
+                                clientOrderId: string;
+                                brokerOrderId: string | null;
+                                status: string;
+                                filledQuantity: string | null;
+                                averagePrice: string | null;
+                                reason: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                            }[];
+                        }[];
+                    };
+                };
             };
         };
     };
