@@ -46,7 +46,7 @@ describe('sizing at planning (planOrders)', () => {
     expect(sized({ sizingValue: '11', maxQuantity: '10' })).toBe("max_quantity_exceeded: 11 is above the route's limit of 10");
     expect(sized({ sizingValue: '10', maxQuantity: '10' })).toBe('10');
     expect(sized({ sizingValue: '3', maxNotional: '500' }, { price: '200' })).toBe("max_notional_exceeded: 600 is above the route's limit of 500");
-    expect(sized({ sizingValue: '3', maxNotional: '500' })).toBe('price_required: the route has a notional limit and the signal has no price');
+    expect(sized({ sizingValue: '3', maxNotional: '500' })).toBe("price_required: the signal has no price and the route's limit of 500 on notional needs one");
   });
 
   it('percent_equity leaves the quantity to execution', () => {
@@ -73,9 +73,13 @@ describe('sizing from equity at execution (sizeFromEquity)', () => {
   });
 
   it('applies the route limits like every other mode', () => {
-    expect(sizeFromEquity(plan, equityRoute({ maxQuantity: '5' }), '10000')).toEqual({ reason: "max_quantity_exceeded: 20 is above the route's limit of 5" });
+    expect(sizeFromEquity(plan, equityRoute({ maxQuantity: '5' }), '10000')).toEqual({
+      reason: "max_quantity_exceeded: 20 is above the route's limit of 5",
+      limit: 'maxQuantity',
+    });
     expect(sizeFromEquity(plan, equityRoute({ maxNotional: '900' }), '10000')).toEqual({
       reason: "max_notional_exceeded: 1000 is above the route's limit of 900",
+      limit: 'maxNotional',
     });
   });
 });
