@@ -42,13 +42,30 @@ const decryptPathZones = [
   },
 ];
 
+/** Routing's pure core (planning, the connection turns) touches no database, queue, audit trail or credential: its unit specs need none. */
+const pureCoreZones = [
+  {
+    target: ['./src/routing/order-plan.ts', './src/routing/bracket-prices.ts', './src/routing/connection-turns.ts', './src/routing/position-rules.ts'],
+    from: [
+      './src/database',
+      './src/queue',
+      './src/audit',
+      './src/kms',
+      './src/credentials',
+      './src/routing/routing.repository.ts',
+      './src/routing/credential-opener.ts',
+    ],
+    message: "src/routing's pure core (planning, turns) imports no database, queue, audit trail or credential (test/unit runs it without them).",
+  },
+];
+
 export const configOnlyRule = {
   'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read settings through src/config (one typed config).' }],
 };
 
 export const planRules = {
   'import-x/no-cycle': ['error', { ignoreExternal: true }],
-  'import-x/no-restricted-paths': ['error', { zones: [...floorZones, ...decryptPathZones] }],
+  'import-x/no-restricted-paths': ['error', { zones: [...floorZones, ...decryptPathZones, ...pureCoreZones] }],
 };
 
 export const importResolver = createTypeScriptImportResolver({ project: ['tsconfig.json', 'web/tsconfig.json'], noWarnOnMultipleProjects: true });

@@ -1,9 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { PoolClient } from 'pg';
 import { Problem } from '../common/problem';
-import type { TenantTx } from '../database/tenant-db';
+import { pgSql, prismaSql, TenantSql, TenantTx } from '../database/tenant-db';
 import type { AuditEventInput, SafeDetails } from './audit-event';
-import { pgSql, prismaSql, SqlTx } from './audit-sql';
 import { AuditRepository } from './audit.repository';
 import { AlertOpener } from './pager/alert-opener';
 import { isPagerRule, PAGER_RULES, PagerRule } from './pager/pager-rules';
@@ -48,7 +47,7 @@ export class AuditWriter {
     return this.write(pgSql(client), event);
   }
 
-  private async write(sql: SqlTx, event: AuditEventInput): Promise<void> {
+  private async write(sql: TenantSql, event: AuditEventInput): Promise<void> {
     try {
       assertSafeDetails(event.metadata ?? {}, 'audit metadata', MAX_METADATA_KEYS);
     } catch (err) {

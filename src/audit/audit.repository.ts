@@ -6,7 +6,7 @@ import type { TenantTx } from '../database/tenant-db';
 import type { AuditEventInput, SafeDetails } from './audit-event';
 import type { ChainEvent } from './audit-chain';
 import type { SignedCheckpoint } from './audit-checkpoint-signer';
-import type { SqlTx } from './audit-sql';
+import type { TenantSql } from '../database/tenant-db';
 import { AuditListFilter, auditOrder } from './dto/audit.dto';
 
 /** An event the sealer has not chained yet. */
@@ -53,7 +53,7 @@ export class AuditRepository {
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
 
   /** The one statement on the hot path; the workspace comes from the caller's transaction. */
-  async insert(sql: SqlTx, e: AuditEventInput): Promise<void> {
+  async insert(sql: TenantSql, e: AuditEventInput): Promise<void> {
     await sql.query(
       `INSERT INTO audit_events (workspace_id, actor_type, actor_id, ip, action, resource_type, resource_id, reason, request_id, metadata)
        VALUES (app_current_workspace(), $1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)`,

@@ -130,6 +130,25 @@ export function sent<T>(statement: Promise<T>): Promise<T> {
   return statement;
 }
 
+/**
+ * The statements of a tenant transaction, whichever way TenantDb opened it, for writes that join the caller's
+ * transaction either way (audit events, alerts). Return only text, booleans and int4: the drivers decode others differently.
+ */
+export interface TenantSql {
+  /** `name`: a hot-path statement raw pg prepares once per connection. */
+  query<R extends object>(text: string, values: unknown[], name?: string): Promise<R[]>;
+}
+
+/** The statements of a TenantDb.run (Prisma) transaction. */
+export function prismaSql(tx: TenantTx): TenantSql {
+  return { query: <R extends object>(text: string, values: unknown[]) => tx.$queryRawUnsafe<R[]>(text, ...values) };
+}
+
+/** The statements of a TenantDb.runRaw / runPipelined (pg) transaction. */
+export function pgSql(client: PoolClient): TenantSql {
+  return { query: async <R extends object>(text: string, values: unknown[], name?: string) => (await client.query<R>({ name, text, values })).rows };
+}
+
 /** node-pg's pipeline switch (pg >= 8.20): queries are written at once instead of one answer at a time. */
 type PipelinedClient = PoolClient & { pipeline: boolean };
 

@@ -30,14 +30,8 @@ interface ConnectionState<C> {
 }
 
 /**
- * This worker process's view of whose turn it is on each broker connection: the orders it planned
- * and has not finished yet. An order whose claim found an earlier order of its connection still
- * unanswered waits here for that order to be let go, when the earlier one is this process's own,
- * instead of going back to the queue and polling; the earliest waiter may also hand its claim to the
- * executor of the order it waits for, which then claims it in the same transaction as it records its
- * own answer. The claim transaction stays the only authority on order: this class only decides when
- * to ask it, and in which transaction. An earlier order held elsewhere (another worker, a job in
- * backoff) is not waited for here: the caller goes back to the queue as before.
+ * This worker process's view of whose turn it is on each broker connection (the orders it holds, who waits
+ * behind them). It decides only when to claim and in which transaction; the claim stays the authority on order.
  */
 export class ConnectionTurns<C = unknown> {
   private readonly connections = new Map<string, ConnectionState<C>>();

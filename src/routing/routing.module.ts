@@ -21,12 +21,14 @@ import { ApprovalJobs } from '../orders/approval-jobs';
 import { ConnectionJobs } from '../positions/connection-jobs';
 import { FlattensRepository } from '../positions/flattens.repository';
 import { CachingKms } from './data-key-cache';
+import { OrderClaimer } from './order-claim';
 import { OrderExecutor } from './order-executor';
 import { OrderStreams } from './order-streams';
 import { OrderStreamsRepository } from './order-streams.repository';
 import { OrderSync } from './order-sync';
 import { OrderSyncRepository } from './order-sync.repository';
 import { RoutingRepository } from './routing.repository';
+import { SignalPlanner } from './signal-plan';
 import { SignalRouter } from './signal-router';
 
 /** The worker's routing engine. The only module that may decrypt a broker credential. */
@@ -40,7 +42,9 @@ import { SignalRouter } from './signal-router';
       useFactory: (kms: KmsProvider, config: AppConfig) => new CachingKms(kms, config.kms.dataKeyCache),
     },
     CredentialOpener,
+    OrderClaimer,
     OrderExecutor,
+    SignalPlanner,
     SignalRouter,
     OrderSyncRepository,
     OrderSync,

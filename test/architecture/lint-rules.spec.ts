@@ -43,6 +43,15 @@ describe('lint states the plan (eslint.config.mjs)', () => {
     expect(lintAs('src/signals/leak.ts', `export const port = process.env.PORT;\n`)).toEqual([expect.objectContaining({ rule: 'no-restricted-properties' })]);
   });
 
+  it("keeps routing's pure core free of the database (its unit specs run without one)", () => {
+    expect(lintAs('src/routing/order-plan.ts', `import { TenantDb } from '../database/tenant-db';\nexport const db = TenantDb;\n`)).toEqual([
+      expect.objectContaining({ rule: 'import-x/no-restricted-paths', message: expect.stringContaining("routing's pure core") }),
+    ]);
+    expect(
+      lintAs('src/routing/connection-turns.ts', `import { RoutingRepository } from './routing.repository';\nexport const r = RoutingRepository;\n`),
+    ).toEqual([expect.objectContaining({ rule: 'import-x/no-restricted-paths', message: expect.stringContaining("routing's pure core") })]);
+  });
+
   it('accepts the allowed directions: downward, inside src/routing, and the worker module', () => {
     expect(lintAs('src/signals/fine.ts', `import { loadConfig } from '../config/app-config';\nexport const c = loadConfig;\n`)).toEqual([]);
     expect(lintAs('src/routing/fine.ts', `import { CredentialOpener } from './credential-opener';\nexport const o = CredentialOpener;\n`)).toEqual([]);

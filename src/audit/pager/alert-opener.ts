@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { SafeDetails } from '../audit-event';
-import type { SqlTx } from '../audit-sql';
+import type { TenantSql } from '../../database/tenant-db';
 import { assertSafeDetails } from '../safe-details';
 import { AlertsRepository, OpenedAlert } from './alerts.repository';
 import { AlertEventAction, PAGER_CHANNELS, PagerChannel, PagerChannelName } from './pager-channel';
@@ -38,7 +38,7 @@ export class AlertOpener {
   }
 
   /** The workspace is the transaction's (RLS); `workspaceId` only chose that transaction. */
-  open(sql: SqlTx, input: Omit<AlertInput, 'workspaceId'>): Promise<OpenedAlert> {
+  open(sql: TenantSql, input: Omit<AlertInput, 'workspaceId'>): Promise<OpenedAlert> {
     const details = input.details ?? {};
     assertSafeDetails(details, 'alert details', MAX_DETAIL_KEYS);
     return this.alerts.openOrRepeat(
@@ -56,7 +56,7 @@ export class AlertOpener {
     );
   }
 
-  followUp(sql: SqlTx, alertId: string, action: Exclude<AlertEventAction, 'trigger'>): Promise<void> {
+  followUp(sql: TenantSql, alertId: string, action: Exclude<AlertEventAction, 'trigger'>): Promise<void> {
     return this.alerts.enqueueFollowUp(sql, alertId, action, this.channelNames);
   }
 }

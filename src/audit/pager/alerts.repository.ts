@@ -4,7 +4,7 @@ import { PG_POOL } from '../../database/database.tokens';
 import type { PageRequest, TimeKey } from '../../common/pagination';
 import type { TenantTx } from '../../database/tenant-db';
 import type { SafeDetails } from '../audit-event';
-import type { SqlTx } from '../audit-sql';
+import type { TenantSql } from '../../database/tenant-db';
 import { AlertListFilter, alertOrder, PlatformAlertFilter } from '../dto/audit.dto';
 import type { AlertEventAction, AlertNotice, PagerChannelName } from './pager-channel';
 import { AlertOwner, AlertSeverity, rulesOwnedBy } from './pager-rules';
@@ -85,7 +85,7 @@ export class AlertsRepository {
    * Opens an alert with a trigger delivery per channel, or, when an unresolved alert for the same
    * rule and resource exists, only counts the occurrence. One statement, race-free on the unique index.
    */
-  async openOrRepeat(sql: SqlTx, a: NewAlert, channels: PagerChannelName[]): Promise<OpenedAlert> {
+  async openOrRepeat(sql: TenantSql, a: NewAlert, channels: PagerChannelName[]): Promise<OpenedAlert> {
     const rows = await sql.query<OpenedAlert>(
       `WITH alert AS (
          INSERT INTO alerts (id, workspace_id, rule, resource_type, resource_id, severity, summary, details)
@@ -106,7 +106,7 @@ export class AlertsRepository {
   }
 
   /** Queues an acknowledge/resolve for each channel that was sent the alert's trigger. */
-  async enqueueFollowUp(sql: SqlTx, alertId: string, action: AlertEventAction, channels: PagerChannelName[]): Promise<void> {
+  async enqueueFollowUp(sql: TenantSql, alertId: string, action: AlertEventAction, channels: PagerChannelName[]): Promise<void> {
     await sql.query(
       `INSERT INTO alert_deliveries (id, workspace_id, alert_id, channel, event_action)
        SELECT gen_random_uuid(), app_current_workspace(), $1::uuid, t.channel, $2

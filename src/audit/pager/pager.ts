@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { ListRequest, Page, TimeKey, toPage } from '../../common/pagination';
 import { Problem } from '../../common/problem';
-import { TenantDb } from '../../database/tenant-db';
+import { pgSql, prismaSql, TenantDb } from '../../database/tenant-db';
 import type { AuthContext, PlatformContext } from '../../common/auth/auth-context';
 import type { SafeDetails } from '../audit-event';
-import { pgSql, prismaSql } from '../audit-sql';
 import { AuditWriter } from '../audit-writer';
 import { AlertInput, AlertOpener } from './alert-opener';
 import { AlertListFilter, alertOrder, AlertView, PlatformAlertFilter, PlatformAlertView } from '../dto/audit.dto';
