@@ -1,29 +1,9 @@
 import type { BrokerName } from '../../src/brokers/broker-adapter';
 import { planOrders, RoutableSignal, RouteRules } from '../../src/routing/order-plan';
+import { planRoute, planSignal } from '../unit/support/plan-fixtures';
 
-const route = (over: Partial<RouteRules> = {}): RouteRules => ({
-  id: 'r1',
-  connectionId: 'c1',
-  sizingMode: 'fixed',
-  sizingValue: '2',
-  symbolMap: {},
-  allowedSymbols: null,
-  maxQuantity: null,
-  maxNotional: null,
-  maxOrdersPerMinute: null,
-  positionMode: 'both',
-  entryWhenOpen: 'add',
-  ...over,
-});
-const signal = (over: Partial<RoutableSignal>): RoutableSignal => ({
-  id: 's1',
-  seq: '1',
-  ticker: 'AAPL',
-  action: 'buy',
-  orderType: 'market',
-  price: '187.4',
-  ...over,
-});
+const route = planRoute;
+const signal = (over: Partial<RoutableSignal>) => planSignal({ price: '187.4', ...over });
 const plan = (s: Partial<RoutableSignal>, r: Partial<RouteRules> = {}, broker: BrokerName = 'alpaca') =>
   planOrders(signal(s), route(r), broker).map((p) => (p.ok ? { symbol: p.plan.symbol, quantity: p.plan.quantity, intent: p.plan.intent } : p.reason));
 const otm2 = { optionType: 'call', expiration: '+30d', strike: { strikesAway: 2, intrinsicValue: 'otm' } } as const;

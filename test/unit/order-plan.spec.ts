@@ -1,29 +1,9 @@
 import type { BrokerName } from '../../src/brokers/broker-adapter';
 import { planOrders, RoutableSignal, RouteRules } from '../../src/routing/order-plan';
+import { planRoute, planSignal } from './support/plan-fixtures';
 
-const route = (over: Partial<RouteRules> = {}): RouteRules => ({
-  id: 'r1',
-  connectionId: 'c1',
-  sizingMode: 'fixed',
-  sizingValue: '2',
-  symbolMap: {},
-  allowedSymbols: null,
-  maxQuantity: null,
-  maxNotional: null,
-  maxOrdersPerMinute: null,
-  positionMode: 'both',
-  entryWhenOpen: 'add',
-  ...over,
-});
-const signal = (over: Partial<RoutableSignal>): RoutableSignal => ({
-  id: 's1',
-  seq: '1',
-  ticker: 'AAPL',
-  action: 'buy',
-  orderType: 'market',
-  price: '100',
-  ...over,
-});
+const route = planRoute;
+const signal = (over: Partial<RoutableSignal>) => planSignal({ price: '100', ...over });
 /** The legs as (intent, side, rule, quantity), or the reason when blocked. */
 const legs = (s: Partial<RoutableSignal>, r: Partial<RouteRules> = {}) =>
   planOrders(signal(s), route(r), 'paper').map((p) =>

@@ -1,20 +1,8 @@
 import { OrderPlan, planOrders, RoutableSignal, RouteRules, sizeFromEquity } from '../../src/routing/order-plan';
+import { planRoute, planSignal } from './support/plan-fixtures';
 
-const route = (over: Partial<RouteRules> = {}): RouteRules => ({
-  id: 'r1',
-  connectionId: 'c1',
-  sizingMode: 'fixed',
-  sizingValue: '2',
-  symbolMap: {},
-  allowedSymbols: null,
-  maxQuantity: null,
-  maxNotional: null,
-  maxOrdersPerMinute: null,
-  positionMode: 'both',
-  entryWhenOpen: 'add',
-  ...over,
-});
-const signal = (over: Partial<RoutableSignal> = {}): RoutableSignal => ({ id: 's1', seq: '1', ticker: 'AAPL', action: 'buy', orderType: 'market', ...over });
+const route = planRoute;
+const signal = planSignal;
 
 /** The one entry leg's quantity, or the reason it is blocked. */
 const sized = (r: Partial<RouteRules>, s: Partial<RoutableSignal> = {}): string | undefined => {
