@@ -41,13 +41,13 @@ export class BrokerRegistry {
         'tradovate',
         new TradovateAdapter(
           { paper: http('tradovate', directory(baseUrls.tradovate.paper)), live: http('tradovate', directory(baseUrls.tradovate.live)) },
-          config.brokers.tradovateRollDays,
+          config.brokers.futuresRollDays,
         ),
       ],
       // The gateway's URL is the user's: only the SSRF guard reaches it; OAuth goes to IBKR's configured host. Futures roll on the same day count as Tradovate's.
       [
         'ibkr',
-        new IbkrAdapter(new IbkrGateway(new OutboundGuard(config.outbound), new IbkrOAuth(http('ibkr', baseUrls.ibkrOAuth))), config.brokers.tradovateRollDays),
+        new IbkrAdapter(new IbkrGateway(new OutboundGuard(config.outbound), new IbkrOAuth(http('ibkr', baseUrls.ibkrOAuth))), config.brokers.futuresRollDays),
       ],
     ]);
     this.streams = new Map<BrokerName, BrokerStreamClient>([

@@ -122,7 +122,9 @@ const envSchema = z
     BROKER_TRADOVATE_BASE_URL: z.url().default('https://demo.tradovateapi.com/v1'),
     BROKER_TRADOVATE_LIVE_BASE_URL: z.url().default('https://live.tradovateapi.com/v1'),
     // Continuous futures (ES1!) move to the next contract this many days before the front month expires.
-    BROKER_TRADOVATE_ROLL_DAYS: z.coerce.number().int().min(0).max(60).default(8),
+    BROKER_FUTURES_ROLL_DAYS: z.coerce.number().int().min(0).max(60).optional(),
+    // The earlier, Tradovate-only name of BROKER_FUTURES_ROLL_DAYS, still honoured.
+    BROKER_TRADOVATE_ROLL_DAYS: z.coerce.number().int().min(0).max(60).optional(),
     // IBKR's own Web API host for OAuth connections (gateway connections go to the user's gateway instead).
     BROKER_IBKR_OAUTH_BASE_URL: z.url().default('https://api.ibkr.com/v1/api'),
     BROKER_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
@@ -190,6 +192,13 @@ const envSchema = z
     if (env.NOTIFICATION_RETRY_MAX_MS < env.NOTIFICATION_RETRY_BASE_MS) {
       ctx.addIssue({ code: 'custom', path: ['NOTIFICATION_RETRY_MAX_MS'], message: 'must be at least NOTIFICATION_RETRY_BASE_MS' });
     }
+    if (
+      env.BROKER_FUTURES_ROLL_DAYS !== undefined &&
+      env.BROKER_TRADOVATE_ROLL_DAYS !== undefined &&
+      env.BROKER_FUTURES_ROLL_DAYS !== env.BROKER_TRADOVATE_ROLL_DAYS
+    ) {
+      ctx.addIssue({ code: 'custom', path: ['BROKER_TRADOVATE_ROLL_DAYS'], message: 'is the old name of BROKER_FUTURES_ROLL_DAYS: set one, or both alike' });
+    }
     if (env.NODE_ENV === 'production' && env.KMS_PROVIDER === 'local' && !env.KMS_ALLOW_LOCAL_IN_PRODUCTION) {
       ctx.addIssue({ code: 'custom', path: ['KMS_PROVIDER'], message: 'local is refused in production unless KMS_ALLOW_LOCAL_IN_PRODUCTION=true' });
     }
@@ -254,7 +263,8 @@ export interface AppConfig {
     baseUrls: BrokerBaseUrls;
     streamUrls: { oanda: { paper: string; live: string }; binance: { paper: string; live: string }; coinbase: string };
     timeoutMs: number;
-    tradovateRollDays: number;
+    /** Days before a futures contract's expiry when continuous symbols (`ES1!`) move to the next one, at every futures broker. */
+    futuresRollDays: number;
   };
   orderSync: { intervalMs: number; concurrency: number; maxBackoffMs: number };
   /** Positions/account snapshots: older than maxAgeMs the api asks the worker again and waits up to waitMs. */
@@ -378,7 +388,7 @@ export function parseConfig(source: NodeJS.ProcessEnv, reader: ConfigReader = 'a
         coinbase: e.BROKER_COINBASE_WS_USER_URL,
       },
       timeoutMs: e.BROKER_TIMEOUT_MS,
-      tradovateRollDays: e.BROKER_TRADOVATE_ROLL_DAYS,
+      futuresRollDays: e.BROKER_FUTURES_ROLL_DAYS ?? e.BROKER_TRADOVATE_ROLL_DAYS ?? 8,
     },
     orderSync: { intervalMs: e.ORDER_SYNC_INTERVAL_MS, concurrency: e.ORDER_SYNC_CONCURRENCY, maxBackoffMs: e.ORDER_SYNC_MAX_BACKOFF_MS },
     snapshot: { maxAgeMs: e.SNAPSHOT_MAX_AGE_MS, waitMs: e.SNAPSHOT_WAIT_MS },

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { OrderRequest } from '../../src/brokers/broker-adapter';
 import { BrokerError } from '../../src/brokers/broker-error';
 import { BrokerHttp } from '../../src/brokers/broker-http';
-import { chooseMaturity } from '../../src/brokers/tradovate/tradovate-contracts';
+import { chooseMaturity } from '../../src/brokers/futures-roll';
 import { TradovateAdapter } from '../../src/brokers/tradovate/tradovate.adapter';
 import { quarterlyExpiries, startTradovateStub, TradovateStub } from '../support/brokers/tradovate-stub';
 
@@ -183,7 +183,7 @@ describe('TradovateAdapter against the Tradovate stub', () => {
     expect(state!.fills).toEqual([expect.objectContaining({ quantity: '2', price: '5012.25' })]);
   });
 
-  it('rolls a continuous symbol to the next contract inside BROKER_TRADOVATE_ROLL_DAYS; ES2! is the second; ESZ6-style names pass through', async () => {
+  it('rolls a continuous symbol to the next contract inside BROKER_FUTURES_ROLL_DAYS; ES2! is the second; ESZ6-style names pass through', async () => {
     const { creds } = newUser();
     const nq1 = order({ symbol: 'NQ1!' });
     await adapter.placeOrder(creds, nq1);

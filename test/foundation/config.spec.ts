@@ -13,6 +13,16 @@ describe('configuration', () => {
     expect(config.dataDir).toMatch(/\.data$/);
   });
 
+  it('one futures roll for every futures broker: BROKER_FUTURES_ROLL_DAYS, its old Tradovate-only name still honoured, never two values', () => {
+    expect(parseConfig({}).brokers.futuresRollDays).toBe(8);
+    expect(parseConfig({ BROKER_FUTURES_ROLL_DAYS: '5' }).brokers.futuresRollDays).toBe(5);
+    expect(parseConfig({ BROKER_TRADOVATE_ROLL_DAYS: '3' }).brokers.futuresRollDays).toBe(3);
+    expect(parseConfig({ BROKER_FUTURES_ROLL_DAYS: '3', BROKER_TRADOVATE_ROLL_DAYS: '3' }).brokers.futuresRollDays).toBe(3);
+    expect(() => parseConfig({ BROKER_FUTURES_ROLL_DAYS: '5', BROKER_TRADOVATE_ROLL_DAYS: '3' })).toThrow(
+      /BROKER_TRADOVATE_ROLL_DAYS.*old name of BROKER_FUTURES_ROLL_DAYS/,
+    );
+  });
+
   it('trusts no proxy unless told which', () => {
     expect(parseConfig({}).http.trustProxy).toBe(false);
     expect(parseConfig({ TRUST_PROXY: '1' }).http.trustProxy).toBe(1);

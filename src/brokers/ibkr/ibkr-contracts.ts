@@ -1,5 +1,5 @@
 import { BrokerError } from '../broker-error';
-import { chooseMaturity } from '../tradovate/tradovate-contracts';
+import { chooseMaturity } from '../futures-roll';
 import type { IbkrCredentials } from './ibkr-schemas';
 import { ibkrFuturesSchema, ibkrSecdefSchema } from './ibkr-schemas';
 import type { IbkrGateway } from './ibkr-gateway';

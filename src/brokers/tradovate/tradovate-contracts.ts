@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { BrokerError } from '../broker-error';
+import { chooseMaturity } from '../futures-roll';
 import {
   tradovateContractSchema,
   tradovateContractsSchema,
@@ -9,7 +10,6 @@ import {
 } from './tradovate-schemas';
 
 const BROKER = 'tradovate';
-const DAY_MS = 86_400_000;
 /** Contract data is public and changes at most daily; resolutions are held this long per environment. */
 const CACHE_MS = 10 * 60_000;
 /** TradingView's continuous notation: product root, then the place in the chain (`ES1!`, `6E1!`, `NQ2!`). */
@@ -21,21 +21,6 @@ const CONTRACT = /^[A-Z0-9]{1,8}[FGHJKMNQUVXZ]\d{1,2}$/;
 export function tradovateSymbolName(ticker: string): string | undefined {
   const symbol = ticker.trim().toUpperCase();
   return CONTINUOUS.test(symbol) || CONTRACT.test(symbol) ? symbol : undefined;
-}
-
-/**
- * The n-th listed expiry (1 = front month) among those not yet within `rollDays` days of expiring: from that day on,
- * `ES1!` means the next contract, as most futures traders roll.
- */
-export function chooseMaturity<M extends { expirationDate: string; archived?: boolean }>(
-  maturities: M[],
-  n: number,
-  rollDays: number,
-  now: number,
-): M | undefined {
-  return maturities
-    .filter((m) => !m.archived && Date.parse(m.expirationDate) - rollDays * DAY_MS > now)
-    .sort((a, b) => Date.parse(a.expirationDate) - Date.parse(b.expirationDate))[n - 1];
 }
 
 /** An authenticated GET: the parsed body, or null when Tradovate has no such entity. */
