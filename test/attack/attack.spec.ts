@@ -369,6 +369,44 @@ describe('attack run against every route of the OpenAPI document', () => {
     expect(results.get('oversized query string')!.failures).toEqual([]);
   }, 120_000);
 
+  it('refuses an IBKR gateway URL at a loopback, private or metadata address at onboarding unless allowlisted (SSRF)', async () => {
+    const onboard = (gatewayUrl: string) =>
+      world.send('ssrf', 'A', 'POST', '/v1/connections', {
+        token: world.a.ownerToken,
+        body: {
+          broker: 'ibkr',
+          label: `ssrf-${randomBytes(3).toString('hex')}`,
+          environment: 'paper',
+          credentials: { gatewayUrl, accountId: world.ibkrCanary.accountId },
+        },
+      });
+    const port = new URL(world.ibkr.url).port;
+    // 127.0.0.1 is the operator's allowlist entry (the canary gateway onboarded through it); its neighbours are not.
+    for (const url of [
+      `https://127.0.0.2:${port}`,
+      `https://[::1]:${port}`,
+      'https://169.254.169.254',
+      'https://10.0.0.5:5000',
+      `https://192.168.1.10:${port}`,
+    ]) {
+      const before = world.ibkr.requests.length;
+      const ex = await onboard(url);
+      const ok =
+        ex.status === 422 &&
+        ex.body?.code === 'broker_credentials_invalid' &&
+        /the IBKR gateway URL is refused: .*non-public address/.test(ex.body?.detail ?? '') &&
+        !ex.text.includes(new URL(url).hostname.replace(/^\[(.*)\]$/, '$1')) &&
+        world.ibkr.requests.length === before;
+      check('SSRF: private gateway URL', '422 broker_credentials_invalid naming no host, before any request', ex, ok);
+    }
+    const allowlisted = await onboard(`${world.ibkr.url}/gw${randomBytes(4).toString('hex')}`);
+    check('SSRF: allowlisted gateway URL', '201 through the operator allowlist (positive control)', allowlisted, allowlisted.status === 201);
+    expect(failuresOf((cls) => cls.startsWith('SSRF'))).toEqual({});
+    expect(await world.sql(`SELECT count(*)::int AS n FROM broker_connections WHERE label LIKE 'ssrf-%' AND workspace_id = $1`, [world.a.id])).toEqual([
+      { n: 1 },
+    ]);
+  });
+
   it('sends the security headers, no x-powered-by, no stack trace and never a 5xx on any response of this run', () => {
     const stack = /\n\s+at |node_modules\/|\.(ts|js):\d+:\d+|"stack"\s*:/;
     for (const ex of world.exchanges) {
@@ -423,11 +461,15 @@ describe('attack run against every route of the OpenAPI document', () => {
     expect(results.get("no other workspace's data in any response")!.failures).toEqual([]);
   });
 
-  it('never reveals the canary secret: responses, logs, every database column, alert payloads, DATA_DIR', async () => {
-    const forms = [...canaryForms(world.canary.apiSecret), world.canary.apiKey];
-    const uses = await world.sql<{ n: number }>(`SELECT count(*)::int AS n FROM audit_events WHERE action = 'credential.use' AND resource_id = $1`, [
-      world.a.ids.canaryConnection,
-    ]);
+  it('never reveals a canary credential (Alpaca, Tradovate, IBKR gateway): responses, logs, every database column, alert payloads, DATA_DIR', async () => {
+    await settleSignals();
+    const forms = canaryForms(...world.canaryValues());
+    const canaries = [world.a.ids.canaryConnection, world.a.ids.tradovateCanaryConnection, world.a.ids.ibkrCanaryConnection];
+    const uses = await world.sql<{ id: string; n: number }>(
+      `SELECT c.id::text AS id, count(e.*)::int AS n FROM unnest($1::uuid[]) AS c(id)
+         LEFT JOIN audit_events e ON e.action = 'credential.use' AND e.resource_id = c.id::text GROUP BY c.id ORDER BY c.id`,
+      [canaries],
+    );
     const scans: ScanResult[] = [
       scanTexts(
         'HTTP response bodies',
@@ -448,7 +490,10 @@ describe('attack run against every route of the OpenAPI document', () => {
       r.tried += scan.searched;
       r.failures.push(...scan.hits);
     }
-    expect(uses[0].n).toBeGreaterThan(0); // the canary was really opened by the worker during the run
+    // Every canary was really opened by the worker during the run, and its broker was really called.
+    expect(uses.map((u) => u.n > 0)).toEqual([true, true, true]);
+    expect(world.tradovate.orders.length).toBeGreaterThan(0);
+    expect(world.ibkr.orders.length).toBeGreaterThan(0);
     expect(scans.flatMap((s) => s.hits)).toEqual([]);
     expect(scans.every((s) => s.searched > 0)).toBe(true);
   }, 60_000);

@@ -3,7 +3,10 @@ import { Client } from 'pg';
 import { Webhook } from 'standardwebhooks';
 import { createWorkspace, RunningApi, startApi } from '../../support/api-app';
 import { AlpacaStub, startAlpacaStub } from '../../support/brokers/alpaca-stub';
+import { IbkrStub, startIbkrStub } from '../../support/brokers/ibkr-stub';
+import { quarterlyExpiries, startTradovateStub, TradovateStub } from '../../support/brokers/tradovate-stub';
 import { createTestDatabase, TestDatabase } from '../../support/database';
+import { selfSignedCertificate } from '../../support/https-receiver';
 import { PagerReceiver, startPagerDutyReceiver } from '../../support/pager-receivers';
 import { RunningWorker, startWorker } from '../../support/worker-app';
 
@@ -50,6 +53,8 @@ export class AttackWorld {
   api!: RunningApi;
   worker!: RunningWorker;
   alpaca!: AlpacaStub;
+  tradovate!: TradovateStub;
+  ibkr!: IbkrStub;
   pagerDuty!: PagerReceiver;
   env: Record<string, string> = {};
   a!: Tenant;
@@ -57,11 +62,40 @@ export class AttackWorld {
   tokens: Record<'viewer' | 'jwt' | 'revoked' | 'expired' | 'algNone' | 'tamperedJwt' | 'tamperedToken', string> = {} as never;
   readonly exchanges: Exchange[] = [];
   readonly canary = { apiKey: `PKCANARY${randomBytes(8).toString('hex').toUpperCase()}`, apiSecret: `CANARY${randomBytes(16).toString('hex')}` };
+  /** A canary in every Tradovate credential field. */
+  readonly tradovateCanary = {
+    name: `canary${randomBytes(6).toString('hex')}`,
+    password: `CANARYPW${randomBytes(12).toString('hex')}`,
+    appId: `CanaryApp${randomBytes(4).toString('hex')}`,
+    cid: String(100_000 + (randomBytes(3).readUIntBE(0, 3) % 900_000)),
+    sec: `CANARYSEC${randomBytes(16).toString('hex')}`,
+  };
+  /** IBKR gateway mode: the gateway URL (its path a canary) and the account id, both sealed; set once the stub listens. */
+  ibkrCanary = { gatewayUrl: '', accountId: `DU${100_000_000 + (randomBytes(4).readUInt32BE(0) % 900_000_000)}` };
+
+  /** Every form of every credential canary this world onboards. */
+  canaryValues(): string[] {
+    const gatewayPath = new URL(this.ibkrCanary.gatewayUrl).pathname.slice(1);
+    return [
+      this.canary.apiSecret,
+      this.canary.apiKey,
+      ...Object.values(this.tradovateCanary),
+      gatewayPath,
+      this.ibkrCanary.accountId,
+      // The gateway's host and port are the user's too: they name where her gateway runs.
+      new URL(this.ibkrCanary.gatewayUrl).host,
+    ];
+  }
 
   static async start(): Promise<AttackWorld> {
     const w = new AttackWorld();
     w.db = await createTestDatabase();
-    [w.alpaca, w.pagerDuty] = await Promise.all([startAlpacaStub(), startPagerDutyReceiver()]);
+    const cert = selfSignedCertificate(['localhost']);
+    [w.alpaca, w.pagerDuty, w.tradovate, w.ibkr] = await Promise.all([startAlpacaStub(), startPagerDutyReceiver(), startTradovateStub(), startIbkrStub(cert)]);
+    w.tradovate.setPrice(w.tradovate.addProduct('ES', quarterlyExpiries(30))[0], 6010);
+    w.ibkr.addStock('AAPL', 265598, 100);
+    w.ibkr.addAccount(w.ibkrCanary.accountId);
+    w.ibkrCanary.gatewayUrl = `${w.ibkr.url}/gw${randomBytes(12).toString('hex')}`;
     w.env = {
       LOG_LEVEL: 'debug',
       RATE_LIMIT_PER_MINUTE: '1000000',
@@ -74,10 +108,13 @@ export class AttackWorld {
       TOKEN_IP_MAX_FAILURES: '100000',
       BROKER_ALPACA_BASE_URL: w.alpaca.url,
       BROKER_ALPACA_LIVE_BASE_URL: w.alpaca.url,
+      BROKER_TRADOVATE_BASE_URL: `${w.tradovate.url}/v1`,
+      BROKER_TRADOVATE_LIVE_BASE_URL: `${w.tradovate.url}/v1`,
       BROKER_TIMEOUT_MS: '1000',
+      OUTBOUND_CA_FILE: cert.caFile,
       PAGER_PAGERDUTY_ROUTING_KEY: PD_KEY,
       PAGER_PAGERDUTY_URL: w.pagerDuty.url,
-      // Order-webhook endpoints on 127.0.0.1 (nothing listens there: deliveries just fail and retry).
+      // Order-webhook endpoints on 127.0.0.1 (nothing listens there: deliveries just fail and retry), and the IBKR gateway stub.
       OUTBOUND_ALLOW_HOSTS: '127.0.0.1',
     };
     w.api = await startApi(w.db, w.env);
@@ -93,6 +130,8 @@ export class AttackWorld {
     await this.worker?.close().catch(() => undefined);
     await this.api?.close().catch(() => undefined);
     await this.alpaca?.stop().catch(() => undefined);
+    await this.tradovate?.stop().catch(() => undefined);
+    await this.ibkr?.stop().catch(() => undefined);
     await this.pagerDuty?.close().catch(() => undefined);
     await this.db?.drop().catch(() => undefined);
   }
@@ -202,6 +241,18 @@ export class AttackWorld {
       // The canary is onboarded before anything else and stays connected (and routed) through every attack.
       this.alpaca.addKey({ ...this.canary, equity: 1_000_000 });
       t.ids.canaryConnection = (await call('POST', '/v1/connections', { broker: 'alpaca', label: `canary-${name}`, credentials: this.canary })).id;
+      this.tradovate.addUser(this.tradovateCanary);
+      t.ids.tradovateCanaryConnection = (
+        await call('POST', '/v1/connections', {
+          broker: 'tradovate',
+          label: `canary-tradovate-${name}`,
+          environment: 'paper',
+          credentials: this.tradovateCanary,
+        })
+      ).id;
+      t.ids.ibkrCanaryConnection = (
+        await call('POST', '/v1/connections', { broker: 'ibkr', label: `canary-ibkr-${name}`, environment: 'paper', credentials: this.ibkrCanary })
+      ).id;
     }
     const paper = await call('POST', '/v1/connections', { broker: 'paper', label: `paper-${name}-${randomBytes(3).toString('hex')}`, credentials: {} });
     const sparePaper = await call('POST', '/v1/connections', { broker: 'paper', label: `spare-${name}`, credentials: {} });
@@ -209,13 +260,26 @@ export class AttackWorld {
     const spareSource = await call('POST', '/v1/sources', { name: `spare-src-${name}`, auth: 'hmac' });
     const tokenSource = await call('POST', '/v1/sources', { name: `tv-${name}`, auth: 'token' });
     const route = await call('POST', '/v1/routes', { sourceId: source.id, connectionId: paper.id, sizing: { mode: 'fixed', value: '1' } });
-    if (withCanary)
+    if (withCanary) {
       await call('POST', '/v1/routes', {
         sourceId: source.id,
         connectionId: t.ids.canaryConnection,
         sizing: { mode: 'fixed', value: '1' },
         symbolMap: { BTCUSD: 'BTC/USD' },
       });
+      await call('POST', '/v1/routes', {
+        sourceId: source.id,
+        connectionId: t.ids.tradovateCanaryConnection,
+        sizing: { mode: 'fixed', value: '1' },
+        symbolMap: { BTCUSD: 'ES1!' },
+      });
+      await call('POST', '/v1/routes', {
+        sourceId: source.id,
+        connectionId: t.ids.ibkrCanaryConnection,
+        sizing: { mode: 'fixed', value: '1' },
+        symbolMap: { BTCUSD: 'AAPL' },
+      });
+    }
     const spareRoute = await call('POST', '/v1/routes', { sourceId: spareSource.id, connectionId: sparePaper.id, sizing: { mode: 'fixed', value: '1' } });
     const webhook = await call('POST', '/v1/webhooks', { url: `https://127.0.0.1:9/hooks-${name}`, description: `hook-${name}` });
     const spareWebhook = await call('POST', '/v1/webhooks', { url: `https://127.0.0.1:9/spare-${name}` });
