@@ -428,6 +428,21 @@ describe('IbkrAdapter (gateway mode) against the Client Portal Gateway stub', ()
       expect(metadata.message).toMatch(/non-public address \(linkLocal\)/);
     });
 
+    it('refuses at use a gateway host name that now resolves to a private address (the lookup is made on every call)', async () => {
+      let answer = '127.0.0.1';
+      const resolving = new OutboundGuard(settings({ allowHosts: ['127.0.0.1'] }), async () => [{ address: answer, family: 4 }]);
+      const guarded = new IbkrAdapter(new IbkrGateway(resolving, unusedOAuth), 3);
+      const creds = { ...newAccount(), gatewayUrl: `https://localhost:${new URL(stub.url).port}/${CANARY}` };
+      await guarded.inspect(creds, 'paper'); // onboarding: the name resolves to the allowlisted address
+      answer = '10.0.0.5';
+      const before = stub.requests.length;
+      const err = await failure(guarded.placeOrder(creds, order()));
+      expect(err.kind).toBe('credentials_invalid');
+      expect(err.message).toMatch(/gateway URL is refused: .*resolves to a non-public address \(private\)/);
+      expect(err.message).not.toContain('localhost');
+      expect(stub.requests.length).toBe(before);
+    });
+
     it('does not follow a redirect from the gateway', async () => {
       const redirecting = await HttpsReceiver.start(cert);
       redirecting.answer = () => ({ status: 302, headers: { location: 'https://169.254.169.254/' } });

@@ -55,6 +55,8 @@ export class AttackWorld {
   alpaca!: AlpacaStub;
   tradovate!: TradovateStub;
   ibkr!: IbkrStub;
+  /** The ES contract the canary Tradovate route trades (a plain symbol, as route symbol maps take). */
+  tradovateContract = '';
   pagerDuty!: PagerReceiver;
   env: Record<string, string> = {};
   a!: Tenant;
@@ -92,7 +94,8 @@ export class AttackWorld {
     w.db = await createTestDatabase();
     const cert = selfSignedCertificate(['localhost']);
     [w.alpaca, w.pagerDuty, w.tradovate, w.ibkr] = await Promise.all([startAlpacaStub(), startPagerDutyReceiver(), startTradovateStub(), startIbkrStub(cert)]);
-    w.tradovate.setPrice(w.tradovate.addProduct('ES', quarterlyExpiries(30))[0], 6010);
+    [w.tradovateContract] = w.tradovate.addProduct('ES', quarterlyExpiries(30));
+    w.tradovate.setPrice(w.tradovateContract, 6010);
     w.ibkr.addStock('AAPL', 265598, 100);
     w.ibkr.addAccount(w.ibkrCanary.accountId);
     w.ibkrCanary.gatewayUrl = `${w.ibkr.url}/gw${randomBytes(12).toString('hex')}`;
@@ -271,7 +274,7 @@ export class AttackWorld {
         sourceId: source.id,
         connectionId: t.ids.tradovateCanaryConnection,
         sizing: { mode: 'fixed', value: '1' },
-        symbolMap: { BTCUSD: 'ES1!' },
+        symbolMap: { BTCUSD: this.tradovateContract },
       });
       await call('POST', '/v1/routes', {
         sourceId: source.id,
