@@ -11,6 +11,7 @@ export const AUDIT_ACTIONS = [
   'workspace.create',
   'member.create',
   'member.remove',
+  'member.role_change',
   'token.create',
   'token.revoke',
   'auth.failure',

@@ -1,10 +1,10 @@
-import { Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Patch, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { byCreatedAt, ListQuery, ListRequest, TimeKey } from '../common/pagination';
 import { ApiView, IdParam, ValidBody } from '../common/validation';
 import type { AuthContext } from '../common/auth/auth-context';
 import { Auth, RequireRole } from '../common/auth/auth.decorators';
-import { createMemberSchema, CreateMemberDto, memberViewSchema } from './dto/workspace.dto';
+import { changeMemberRoleSchema, ChangeMemberRoleDto, createMemberSchema, CreateMemberDto, memberViewSchema } from './dto/workspace.dto';
 import { MembersService } from './members.service';
 
 @ApiTags('members')
@@ -23,6 +23,13 @@ export class MembersController {
   @Get()
   list(@Auth() auth: AuthContext, @ListQuery({ keyset: byCreatedAt, item: 'member', view: memberViewSchema }) query: ListRequest<object, TimeKey>) {
     return this.members.list(auth, query.page);
+  }
+
+  @Patch(':id')
+  @RequireRole('admin')
+  @ApiView(memberViewSchema)
+  changeRole(@Auth() auth: AuthContext, @IdParam('Member') id: string, @ValidBody(changeMemberRoleSchema) dto: ChangeMemberRoleDto) {
+    return this.members.changeRole(auth, id, dto.role);
   }
 
   @Delete(':id')

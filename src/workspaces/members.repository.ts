@@ -35,8 +35,14 @@ export class MembersRepository {
     return (await tx.member.count({ where: { email, removedAt: null } })) > 0;
   }
 
+  /** Locks the owners' rows: two concurrent demotions or removals of the last two owners cannot both pass. */
   async countActiveOwners(tx: TenantTx): Promise<number> {
-    return tx.member.count({ where: { role: 'owner', removedAt: null } });
+    const owners = await tx.$queryRawUnsafe<Array<{ id: string }>>(`SELECT id FROM members WHERE role = 'owner' AND removed_at IS NULL ORDER BY id FOR UPDATE`);
+    return owners.length;
+  }
+
+  async updateRole(tx: TenantTx, id: string, role: Role): Promise<MemberRecord> {
+    return (await tx.member.update({ where: { id }, data: { role }, select: MEMBER_FIELDS })) as MemberRecord;
   }
 
   async remove(tx: TenantTx, id: string): Promise<void> {

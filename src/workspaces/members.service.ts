@@ -4,7 +4,7 @@ import { AuditWriter } from '../audit/audit-writer';
 import { byCreatedAt, Page, PageRequest, TimeKey, toPage } from '../common/pagination';
 import { Problem } from '../common/problem';
 import { TenantDb } from '../database/tenant-db';
-import { AuthContext, roleAtLeast } from '../common/auth/auth-context';
+import { AuthContext, Role, roleAtLeast } from '../common/auth/auth-context';
 import { hashPassword } from './auth/passwords';
 import type { CreateMemberDto, MemberView } from './dto/workspace.dto';
 import { MemberRecord, MembersRepository } from './members.repository';
@@ -36,6 +36,24 @@ export class MembersService {
     return toPage(await this.db.run(auth.workspaceId, (tx) => this.members.list(tx, page)), page, byCreatedAt, toView);
   }
 
+  /** Her sessions, JWTs and tokens act with the new role from their next request: all three re-read it per request. */
+  async changeRole(auth: AuthContext, id: string, role: Role): Promise<MemberView> {
+    return this.db.run(auth.workspaceId, async (tx) => {
+      const member = await this.members.findActive(tx, id);
+      if (!member) throw Problem.notFound('Member');
+      if (!roleAtLeast(auth.role, member.role) || !roleAtLeast(auth.role, role)) {
+        throw Problem.forbidden('You cannot change the role of a member above you, nor grant a role higher than your own.', 'higher_role');
+      }
+      if (member.role === role) return toView(member);
+      if (member.role === 'owner' && (await this.members.countActiveOwners(tx)) <= 1) {
+        throw Problem.conflict('last_owner', 'A workspace keeps at least one owner.');
+      }
+      const changed = await this.members.updateRole(tx, id, role);
+      await this.audit.record(tx, { ...memberEvent(auth, 'member.role_change', id, role), metadata: { from: member.role, to: role } });
+      return toView(changed);
+    });
+  }
+
   async remove(auth: AuthContext, id: string): Promise<void> {
     await this.db.run(auth.workspaceId, async (tx) => {
       const member = await this.members.findActive(tx, id);
@@ -52,6 +70,6 @@ export class MembersService {
   }
 }
 
-function memberEvent(auth: AuthContext, action: 'member.create' | 'member.remove', memberId: string, role: string) {
+function memberEvent(auth: AuthContext, action: 'member.create' | 'member.remove' | 'member.role_change', memberId: string, role: string) {
   return { action, actor: auth.actor, ip: auth.ip, requestId: auth.requestId, resource: { type: 'member', id: memberId }, metadata: { role } };
 }

@@ -16,7 +16,7 @@ type IssuedToken = Answer<'/v1/tokens', 'post'>;
 const ROLES: Role[] = ['viewer', 'trader', 'admin', 'owner'];
 const grantable = (own: Role) => ROLES.slice(0, ROLES.indexOf(own) + 1);
 
-/** Members (add with a role, remove) and the workspace's API tokens (create, shown once; revoke). */
+/** Members (add with a role, change it, remove) and the workspace's API tokens (create, shown once; revoke). */
 export function Members({ session }: { session: Session }) {
   const can = abilities(session.role);
   const queries = useQueryClient();
@@ -24,6 +24,10 @@ export function Members({ session }: { session: Session }) {
   const refresh = () => void queries.invalidateQueries({ queryKey: ['members'] });
   const add = useMutation({ mutationFn: (body: CreateMember) => api<MemberView>('POST', '/v1/members', body), onSuccess: refresh });
   const remove = useMutation({ mutationFn: (id: string) => api('DELETE', `/v1/members/${id}`), onSuccess: refresh });
+  const changeRole = useMutation({
+    mutationFn: ({ id, role }: { id: string; role: Role }) => api<MemberView>('PATCH', `/v1/members/${id}`, { role }),
+    onSuccess: refresh,
+  });
   return (
     <section aria-labelledby="members-heading">
       <h2 id="members-heading">Members</h2>
@@ -75,7 +79,24 @@ export function Members({ session }: { session: Session }) {
           {members.data?.items.map((m) => (
             <tr key={m.id}>
               <td>{m.email}</td>
-              <td>{m.role}</td>
+              <td>
+                {can.admin && m.id !== session.memberId && ROLES.indexOf(m.role) <= ROLES.indexOf(session.role) ? (
+                  <select
+                    aria-label={`Role of ${m.email}`}
+                    value={m.role}
+                    disabled={changeRole.isPending}
+                    onChange={(event) => changeRole.mutate({ id: m.id, role: event.target.value as Role })}
+                  >
+                    {grantable(session.role).map((r) => (
+                      <option key={r} value={r}>
+                        {r}
+                      </option>
+                    ))}
+                  </select>
+                ) : (
+                  m.role
+                )}
+              </td>
               <td>{when(m.createdAt)}</td>
               {can.admin && (
                 <td>
@@ -95,6 +116,7 @@ export function Members({ session }: { session: Session }) {
         </tbody>
       </Table>
       {remove.isError && <p role="alert">{remove.error.message}</p>}
+      {changeRole.isError && <p role="alert">{changeRole.error.message}</p>}
       {can.admin && <Tokens own={session.role} />}
     </section>
   );

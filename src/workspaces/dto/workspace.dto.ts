@@ -86,6 +86,9 @@ export const createMemberSchema = z.strictObject({
 });
 export type CreateMemberDto = z.infer<typeof createMemberSchema>;
 
+export const changeMemberRoleSchema = z.strictObject({ role: z.enum(ROLES) });
+export type ChangeMemberRoleDto = z.infer<typeof changeMemberRoleSchema>;
+
 export const createTokenSchema = z.strictObject({
   name: z.string().trim().min(1).max(200),
   role: z.enum(ROLES).default('trader'),

@@ -130,7 +130,7 @@ export interface paths {
         delete: operations["MembersController_remove"];
         options?: never;
         head?: never;
-        patch?: never;
+        patch: operations["MembersController_changeRole"];
         trace?: never;
     };
     "/v1/tokens": {
@@ -1518,6 +1518,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    MembersController_changeRole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    role: "owner" | "admin" | "trader" | "viewer";
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        email: string;
+                        /** @enum {string} */
+                        role: "owner" | "admin" | "trader" | "viewer";
+                        /** Format: date-time */
+                        createdAt: string;
+                    };
+                };
             };
         };
     };
@@ -3580,7 +3617,7 @@ export interface operations {
                 /** @description Items per page. Outside 1-500: 422 `invalid_limit`. */
                 limit?: number;
                 /** @description Only events of this action. */
-                action?: "workspace.create" | "member.create" | "member.remove" | "token.create" | "token.revoke" | "auth.failure" | "auth.login.failed" | "auth.login.locked" | "auth.logout" | "platform.session.open" | "platform.session.close" | "auth.token.failed" | "auth.token.locked" | "kill_switch.workspace" | "kill_switch.release_refused" | "kill_switch.platform" | "live_trading.change" | "workspace.risk_limits" | "connection.kill_switch" | "connection.loss_limits" | "connection.loss_limit_breached" | "credential.create" | "credential.read" | "credential.use" | "credential.rotate" | "credential.rewrap" | "credential.revoke" | "credential.read.out_of_context" | "credential.break_glass" | "credential.decrypt_failure" | "source.create" | "source.rotate_secret" | "source.delete" | "source.test_signal" | "source.signature_failures" | "webhook.create" | "webhook.rotate_secret" | "webhook.delete" | "webhook.retry_delivery" | "route.create" | "route.update" | "route.delete" | "order.blocked" | "order.approve" | "order.reject" | "order.approval_expired" | "flatten.request" | "flatten.connection" | "alert.ack" | "alert.resolve" | "alert.refused";
+                action?: "workspace.create" | "member.create" | "member.remove" | "member.role_change" | "token.create" | "token.revoke" | "auth.failure" | "auth.login.failed" | "auth.login.locked" | "auth.logout" | "platform.session.open" | "platform.session.close" | "auth.token.failed" | "auth.token.locked" | "kill_switch.workspace" | "kill_switch.release_refused" | "kill_switch.platform" | "live_trading.change" | "workspace.risk_limits" | "connection.kill_switch" | "connection.loss_limits" | "connection.loss_limit_breached" | "credential.create" | "credential.read" | "credential.use" | "credential.rotate" | "credential.rewrap" | "credential.revoke" | "credential.read.out_of_context" | "credential.break_glass" | "credential.decrypt_failure" | "source.create" | "source.rotate_secret" | "source.delete" | "source.test_signal" | "source.signature_failures" | "webhook.create" | "webhook.rotate_secret" | "webhook.delete" | "webhook.retry_delivery" | "route.create" | "route.update" | "route.delete" | "order.blocked" | "order.approve" | "order.reject" | "order.approval_expired" | "flatten.request" | "flatten.connection" | "alert.ack" | "alert.resolve" | "alert.refused";
                 /** @description Only events about resources of this type (`connection`, `source`, …). */
                 resourceType?: string;
                 /** @description Only events about the resource with this id. */
