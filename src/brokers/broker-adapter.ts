@@ -65,6 +65,8 @@ export interface OrderAck {
   reason?: string;
   /** The bracket's take-profit and stop-loss orders the broker created for this entry, where it answered with them. */
   legs?: BrokerLeg[];
+  /** The instrument sent, where it differs from the requested symbol (an option selection rule resolved to its OCC contract). */
+  symbol?: string;
 }
 
 export type BracketRole = 'take_profit' | 'stop_loss';

@@ -227,6 +227,7 @@ function fromAck(ack: OrderAck): Outcome {
     averagePrice: ack.averagePrice,
     reason: ack.reason,
     legs: ack.legs,
+    symbol: ack.symbol,
   };
 }
 

@@ -534,6 +534,8 @@ export class RoutingRepository {
       averagePrice?: string;
       quantity?: string;
       side?: 'buy' | 'sell';
+      /** The contract the broker holds the order in, where it resolved an option selection rule. */
+      symbol?: string;
     },
   ): Promise<void> {
     const filled = outcome.filledQuantity && outcome.averagePrice && isPositiveDecimal(outcome.filledQuantity) ? outcome.filledQuantity : null;
@@ -542,7 +544,7 @@ export class RoutingRepository {
       text: `WITH prev AS (SELECT status FROM orders WHERE id = $1),
        updated AS (
          UPDATE orders SET status = $2, reason = $3, broker_order_id = COALESCE($4, broker_order_id), filled_quantity = $5, average_price = $6,
-           quantity = COALESCE($7, quantity), side = COALESCE(side, $10),
+           quantity = COALESCE($7, quantity), side = COALESCE(side, $10), symbol = COALESCE($11, symbol),
            acknowledged_at = CASE WHEN $2 IN ('accepted', 'partially_filled', 'filled', 'canceled', 'expired', 'rejected') THEN clock_timestamp() ELSE acknowledged_at END,
            next_sync_at = CASE WHEN $2 IN ('accepted', 'partially_filled') AND intent <> 'cancel' THEN clock_timestamp() END,
            updated_at = clock_timestamp()
@@ -565,6 +567,7 @@ export class RoutingRepository {
         filled ? cumulativeFillId(filled) : null,
         filled,
         outcome.side ?? null,
+        outcome.symbol ?? null,
       ],
     });
   }

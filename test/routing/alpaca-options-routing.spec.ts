@@ -45,7 +45,7 @@ describe('routing options to Alpaca', () => {
     const connectionId = await world.connect(ws.token, 'alpaca');
     const source = await world.source(ws.token);
     await world.route(ws.token, { sourceId: source.id, connectionId, sizing });
-    return { ws, source, apiKey: world.keys.get(connectionId)!.apiKey };
+    return { ws, source, connectionId, apiKey: world.keys.get(connectionId)!.apiKey };
   }
 
   const submitted = (clientOrderId: string) =>
@@ -60,11 +60,12 @@ describe('routing options to Alpaca', () => {
   });
 
   it('a selection rule reaches Alpaca as the contract it picks, in whole contracts, and the order ends filled; an OCC exit closes it', async () => {
-    const { ws, source, apiKey } = await alpacaRoute();
+    const { ws, source, connectionId, apiKey } = await alpacaRoute();
     const settled = await world.settled(ws.token, await world.send(source, rule));
     expect(settled.status).toBe('routed');
     const [order] = settled.orders;
-    expect(order.symbol).toBe('option:AAPL:call:+30d:otm2@187.4');
+    // The row carries the contract Alpaca holds, not the rule: positions, P&L and exits key on it.
+    expect(order.symbol).toBe(chosen);
     expect(JSON.parse(submitted(order.clientOrderId)[0].body)).toEqual({
       symbol: chosen,
       qty: '2',
@@ -74,14 +75,17 @@ describe('routing options to Alpaca', () => {
       client_order_id: order.clientOrderId,
     });
     const filled = await orderIn(world.api.url, ws.token, order.id, (o) => o.status === 'filled');
-    expect(filled).toMatchObject({ filledQuantity: '2', averagePrice: '3.1' });
+    expect(filled).toMatchObject({ symbol: chosen, filledQuantity: '2', averagePrice: '3.1' });
     expect(world.alpaca.positionOf(apiKey, chosen)).toBe(2);
+    const pnl = async () => (await http(world.api.url, 'GET', `/v1/connections/${connectionId}/pnl`, { token: ws.token })).body;
+    expect((await pnl()).symbols).toEqual([expect.objectContaining({ symbol: chosen, position: '2', fills: 1 })]);
 
     const exit = await world.settled(ws.token, await world.send(source, { ticker: chosen, action: 'exit' }));
     const [close] = exit.orders;
     expect(JSON.parse(submitted(close.clientOrderId)[0].body)).toMatchObject({ symbol: chosen, qty: '2', side: 'sell', time_in_force: 'day' });
     await orderIn(world.api.url, ws.token, close.id, (o) => o.status === 'filled');
     expect(world.alpaca.positionOf(apiKey, chosen)).toBe(0);
+    expect((await pnl()).symbols).toEqual([expect.objectContaining({ symbol: chosen, position: '0', realizedPnl: '0', fills: 2 })]);
   });
 
   it('an option order whose answer was lost is found again by its client order id, placed once', async () => {
@@ -90,8 +94,10 @@ describe('routing options to Alpaca', () => {
     const settled = await world.settled(ws.token, await world.send(source, { ...rule, optionType: 'put', intrinsicValue: 'itm', strikesAway: 1 }));
     const [order] = settled.orders;
     expect(submitted(order.clientOrderId)).toHaveLength(1);
-    expect(JSON.parse(submitted(order.clientOrderId)[0].body).symbol).toBe(occ('AAPL', expirations[1], 'P', 187.5));
-    await orderIn(world.api.url, ws.token, order.id, (o) => o.status === 'filled');
+    const put = occ('AAPL', expirations[1], 'P', 187.5);
+    expect(JSON.parse(submitted(order.clientOrderId)[0].body).symbol).toBe(put);
+    // Found again by client order id, the order still records the contract it was placed in.
+    expect(await orderIn(world.api.url, ws.token, order.id, (o) => o.status === 'filled')).toMatchObject({ symbol: put });
   });
 
   it("refuses, before sending, what the account's options level cannot take, and a rule no contract meets, with the reason on the order", async () => {

@@ -30,6 +30,7 @@ export const alpacaAccountSchema = z.object({
 const alpacaSimpleOrderSchema = z.object({
   id: z.string().min(1),
   client_order_id: z.string(),
+  symbol: z.string().nullish(),
   status: z.string(),
   filled_qty: decimal.nullish(),
   filled_avg_price: decimal.nullish(),

@@ -91,12 +91,13 @@ export class AlpacaAdapter implements BrokerAdapter {
     } else body = JSON.stringify(alpacaOrderBody(order));
     const res = await this.send(creds, order.environment, { method: 'POST', path: '/v2/orders', body });
     if (res.status === 200 || res.status === 201) {
-      return acceptedOrThrow(BROKER, LABEL, alpacaOrderAck(parseBrokerBody(BROKER, alpacaOrderSchema, res.json, 'the order')), creds);
+      const ack = alpacaOrderAck(parseBrokerBody(BROKER, alpacaOrderSchema, res.json, 'the order'));
+      return acceptedOrThrow(BROKER, LABEL, withContract(ack, order.symbol, contract), creds);
     }
     const message = brokerMessage(res, creds);
     if (res.status === 422 && DUPLICATE_CLIENT_ORDER_ID.test(message)) {
       // Sent before (e.g. the answer was lost): the existing order is the result of this request.
-      return replayedOrder(BROKER, LABEL, await this.lookup(creds, order.environment, order.clientOrderId), creds);
+      return replayedOrder(BROKER, LABEL, await this.lookup(creds, order.environment, order.clientOrderId, order.symbol), creds);
     }
     if (res.status === 401) throw keyRefused(res.status);
     throw new BrokerError('rejected', BROKER, `Alpaca rejected the order: ${message}`, res.status);
@@ -107,7 +108,7 @@ export class AlpacaAdapter implements BrokerAdapter {
     order: Pick<OrderRequest, 'clientOrderId' | 'symbol' | 'environment' | 'connectionId'>,
   ): Promise<OrderAck | null> {
     const creds = parseCredentials(BROKER, alpacaCredentialsSchema, credentials);
-    return this.lookup(creds, order.environment, order.clientOrderId);
+    return this.lookup(creds, order.environment, order.clientOrderId, order.symbol);
   }
 
   async getOrder(credentials: BrokerCredentials, order: OrderLookup): Promise<BrokerOrderState | null> {
@@ -235,9 +236,11 @@ export class AlpacaAdapter implements BrokerAdapter {
     if (refusal) throw new BrokerError('rejected', BROKER, refusal);
   }
 
-  private async lookup(creds: AlpacaCredentials, environment: BrokerEnvironment, clientOrderId: string): Promise<OrderAck | null> {
+  /** The order found by client order id; a selection rule's answer names the contract Alpaca holds it in. */
+  private async lookup(creds: AlpacaCredentials, environment: BrokerEnvironment, clientOrderId: string, requested: string): Promise<OrderAck | null> {
     const found = await this.lookupRaw(creds, environment, clientOrderId);
-    return found ? alpacaOrderAck(found) : null;
+    if (!found) return null;
+    return withContract(alpacaOrderAck(found), requested, found.symbol ?? undefined);
   }
 
   private async lookupRaw(creds: AlpacaCredentials, environment: BrokerEnvironment, clientOrderId: string): Promise<AlpacaOrder | null> {
@@ -281,4 +284,9 @@ function keyRefused(status: number): BrokerError {
 function brokerMessage(res: BrokerHttpResponse, creds: AlpacaCredentials): string {
   const parsed = alpacaErrorSchema.safeParse(res.json);
   return (parsed.success && safeBrokerText(parsed.data.message, creds)) || `HTTP ${res.status}`;
+}
+
+/** The ack, naming the contract sent where a selection rule resolved to it (the order's row then carries the contract). */
+function withContract(ack: OrderAck, requested: string, contract: string | undefined): OrderAck {
+  return contract && contract !== requested && parseOptionSelection(requested) ? { ...ack, symbol: contract } : ack;
 }
