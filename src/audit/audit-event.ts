@@ -47,6 +47,8 @@ export const AUDIT_ACTIONS = [
   'webhook.rotate_secret',
   'webhook.delete',
   'webhook.retry_delivery',
+  'webhook.enable',
+  'webhook.disable',
   'route.create',
   'route.update',
   'route.delete',
