@@ -48,6 +48,8 @@ export const AUDIT_ACTIONS = [
   'webhook.rotate_secret',
   'webhook.delete',
   'webhook.retry_delivery',
+  'webhook.enable',
+  'webhook.disable',
   'route.create',
   'route.update',
   'route.delete',

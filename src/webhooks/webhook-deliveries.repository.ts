@@ -43,7 +43,8 @@ export class WebhookDeliveriesRepository {
 
   /**
    * Takes the delivery for one attempt (its next attempt pushed `leaseMs` out, so no other worker sends it meanwhile),
-   * with its endpoint and the endpoint's sealed secret; undefined when it is no longer due or an earlier event waits.
+   * with its endpoint and the endpoint's sealed secret; undefined when it is no longer due, an earlier event waits or the
+   * endpoint was disabled since the due scan.
    */
   async take(client: PoolClient, id: string, leaseMs: number): Promise<TakenDelivery | undefined> {
     const { rows } = await client.query({
@@ -52,6 +53,7 @@ export class WebhookDeliveriesRepository {
           UPDATE webhook_deliveries d SET next_attempt_at = clock_timestamp() + $2 * interval '1 millisecond'
            WHERE d.id = $1 AND d.status = 'pending' AND d.next_attempt_at <= now()
              AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.endpoint_id = d.endpoint_id AND p.order_id = d.order_id AND p.status = 'pending' AND p.seq < d.seq)
+             AND NOT EXISTS (SELECT 1 FROM webhook_endpoints x WHERE x.id = d.endpoint_id AND x.disabled_at IS NOT NULL AND x.deleted_at IS NULL)
           RETURNING d.id, d.endpoint_id, d.payload, d.attempts)
         SELECT t.id, t.endpoint_id AS "endpointId", t.payload::text AS payload, t.attempts, e.url, e.deleted_at IS NOT NULL AS "endpointDeleted"
           FROM taken t JOIN webhook_endpoints e ON e.id = t.endpoint_id`,

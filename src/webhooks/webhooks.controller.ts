@@ -1,4 +1,4 @@
-import { Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Patch, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { byCreatedAt, ListQuery, ListRequest, TimeKey } from '../common/pagination';
 import { ApiView, IdParam, ValidBody } from '../common/validation';
@@ -13,6 +13,8 @@ import {
   issuedWebhookViewSchema,
   RotateWebhookSecretDto,
   rotateWebhookSecretSchema,
+  UpdateWebhookDto,
+  updateWebhookSchema,
   webhookViewSchema,
 } from './dto/webhook.dto';
 import { WebhooksService } from './webhooks.service';
@@ -39,6 +41,14 @@ export class WebhooksController {
   @ApiView(webhookViewSchema)
   get(@Auth() auth: AuthContext, @IdParam('Webhook') id: string) {
     return this.webhooks.get(auth, id);
+  }
+
+  /** Disables an endpoint for a while (its receiver is down for maintenance) or enables it again. */
+  @Patch(':id')
+  @RequireRole('admin')
+  @ApiView(webhookViewSchema)
+  update(@Auth() auth: AuthContext, @IdParam('Webhook') id: string, @ValidBody(updateWebhookSchema) dto: UpdateWebhookDto) {
+    return this.webhooks.update(auth, id, dto);
   }
 
   @Get(':id/deliveries')

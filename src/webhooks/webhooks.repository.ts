@@ -9,6 +9,7 @@ export interface WebhookEndpointRecord {
   events: string[];
   description: string | null;
   secretVersion: number;
+  disabledAt: Date | null;
   createdAt: Date;
   /** When the newest rotated-out secret stops signing; null when none is in its grace period. */
   previousSecretExpiresAt: Date | null;
@@ -46,7 +47,7 @@ const DELIVERY_FIELDS = {
   createdAt: true,
 } as const;
 
-const ENDPOINT_FIELDS = { id: true, url: true, events: true, description: true, secretVersion: true, createdAt: true } as const;
+const ENDPOINT_FIELDS = { id: true, url: true, events: true, description: true, secretVersion: true, disabledAt: true, createdAt: true } as const;
 
 type EndpointRow = Omit<WebhookEndpointRecord, 'previousSecretExpiresAt'>;
 
@@ -131,6 +132,14 @@ export class WebhooksRepository {
           ciphertext: new Uint8Array(sealed.ciphertext),
         },
       ],
+    });
+  }
+
+  /** Disables (now) or enables the endpoint; disabling an already disabled one keeps its first time. */
+  async setEnabled(tx: TenantTx, id: string, enabled: boolean): Promise<void> {
+    await tx.webhookEndpoint.updateMany({
+      where: { id, deletedAt: null, ...(enabled ? {} : { disabledAt: null }) },
+      data: { disabledAt: enabled ? null : new Date() },
     });
   }
 

@@ -10,7 +10,15 @@ import { SealedSecret, sealSecret } from '../kms/envelope';
 import { KmsUnavailableError } from '../kms/kms-errors';
 import { KMS_PROVIDER, KmsProvider, signingSecretContext } from '../kms/kms-provider';
 import type { AuthContext } from '../common/auth/auth-context';
-import type { CreateWebhookDto, DeliveryListFilter, DeliveryView, IssuedWebhook, RotateWebhookSecretDto, WebhookView } from './dto/webhook.dto';
+import type {
+  CreateWebhookDto,
+  DeliveryListFilter,
+  DeliveryView,
+  IssuedWebhook,
+  RotateWebhookSecretDto,
+  UpdateWebhookDto,
+  WebhookView,
+} from './dto/webhook.dto';
 import { WebhookDeliveryRecord, WebhookEndpointRecord, WebhooksRepository } from './webhooks.repository';
 
 /** Every order transition fans out to each endpoint: a bound keeps one workspace from multiplying the outbox. */
@@ -79,6 +87,18 @@ export class WebhooksService {
       return this.mustFind(tx, id);
     });
     return { ...view(record), secret: shown };
+  }
+
+  /** Disabled: no new events are recorded for it and pending deliveries wait (not attempted); enabled: they resume. */
+  async update(auth: AuthContext, id: string, dto: UpdateWebhookDto): Promise<WebhookView> {
+    return view(
+      await this.db.run(auth.workspaceId, async (tx) => {
+        await this.mustFind(tx, id);
+        await this.webhooks.setEnabled(tx, id, dto.enabled);
+        await this.audit.record(tx, { ...this.auditContext(auth, id), action: dto.enabled ? 'webhook.enable' : 'webhook.disable' });
+        return this.mustFind(tx, id);
+      }),
+    );
   }
 
   /** Nothing more is sent to the endpoint (pending deliveries end failed); its secret is crypto-shredded. */
@@ -156,6 +176,7 @@ function view(e: WebhookEndpointRecord): WebhookView {
     events: e.events as WebhookView['events'],
     description: e.description,
     secretVersion: e.secretVersion,
+    enabled: e.disabledAt === null,
     previousSecretValidUntil: e.previousSecretExpiresAt?.toISOString() ?? null,
     createdAt: e.createdAt.toISOString(),
   };

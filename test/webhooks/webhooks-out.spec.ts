@@ -311,6 +311,76 @@ describe('order webhooks out', () => {
     expect(actions.sort()).toEqual(['webhook.create', 'webhook.delete', 'webhook.rotate_secret', 'webhook.rotate_secret']);
   });
 
+  describe('disable and enable (PATCH /v1/webhooks/:id)', () => {
+    const patch = (token: string, id: string, body: unknown) => http(world.api.url, 'PATCH', `/v1/webhooks/${id}`, { token, body });
+    const outbox = async (endpointId: string) =>
+      (await world.sql<{ n: number }>('SELECT count(*)::int AS n FROM webhook_deliveries WHERE endpoint_id = $1', [endpointId]))[0].n;
+
+    it('a disabled endpoint gets no request and no outbox row for an order event; enabled again, the next event is delivered', async () => {
+      const { ws, source, hooks, endpoint } = await tradingWorkspace('1', ['order.filled']);
+      expect(endpoint.enabled).toBe(true);
+      const disabled = await patch(ws.token, endpoint.id, { enabled: false });
+      expect(disabled.status).toBe(200);
+      expect(disabled.body).toMatchObject({ id: endpoint.id, enabled: false, secretVersion: 1 });
+      expect(disabled.body).not.toHaveProperty('secret');
+      expect((await get(ws.token, `/v1/webhooks/${endpoint.id}`)).body.enabled).toBe(false);
+      expect((await get(ws.token, '/v1/webhooks')).body.items[0]).toMatchObject({ id: endpoint.id, enabled: false });
+
+      await world.settled(ws.token, await world.send(source, { ticker: 'XLF', action: 'buy', price: '40' }));
+      await new Promise((r) => setTimeout(r, 500)); // several delivery passes (every 50 ms)
+      expect(hooks.requests).toHaveLength(0);
+      expect(await outbox(endpoint.id)).toBe(0); // nothing piles up while disabled
+
+      expect((await patch(ws.token, endpoint.id, { enabled: true })).body).toMatchObject({ enabled: true });
+      await world.settled(ws.token, await world.send(source, { ticker: 'XLF', action: 'buy', price: '41' }));
+      const [req] = await hooks.waitFor(1);
+      expect(req.verified).toMatchObject({ ok: true });
+      expect(JSON.parse(req.body).data.symbol).toBe('XLF');
+      expect(await outbox(endpoint.id)).toBe(1);
+
+      const actions = (await get(ws.token, '/v1/audit?resourceType=webhook')).body.items.map((e: any) => e.action);
+      expect(actions.sort()).toEqual(['webhook.create', 'webhook.disable', 'webhook.enable']);
+    });
+
+    it('a pending delivery is not attempted while its endpoint is disabled and resumes on enable, with the same webhook-id', async () => {
+      const { ws, source, hooks, endpoint } = await tradingWorkspace('1', ['order.filled']);
+      hooks.answer = () => 'hang'; // the first attempt times out (OUTBOUND_TIMEOUT_MS 2 s): the delivery stays pending
+      await world.settled(ws.token, await world.send(source, { ticker: 'XLE', action: 'buy', price: '80' }));
+      await hooks.waitFor(1);
+      expect((await patch(ws.token, endpoint.id, { enabled: false })).status).toBe(200);
+      const [pending] = await deliveriesUntil(ws.token, endpoint.id, (items) => items[0]?.attempts === 1);
+      expect(pending.status).toBe('pending');
+
+      await new Promise((r) => setTimeout(r, 800)); // far past its retry (WEBHOOK_RETRY_BASE_MS 50)
+      expect(hooks.requests).toHaveLength(1);
+      expect((await get(ws.token, `/v1/webhooks/${endpoint.id}/deliveries`)).body.items[0]).toMatchObject({ id: pending.id, status: 'pending', attempts: 1 });
+
+      hooks.answer = () => ({ status: 200 });
+      expect((await patch(ws.token, endpoint.id, { enabled: true })).status).toBe(200);
+      const [delivered] = await deliveriesUntil(ws.token, endpoint.id, (items) => items[0]?.status === 'delivered');
+      expect(delivered).toMatchObject({ id: pending.id, attempts: 2, lastStatusCode: 200 });
+      expect(hooks.requests.map((r) => r.headers['webhook-id'])).toEqual([pending.id, pending.id]);
+    });
+
+    it('only an admin disables (403 for a viewer); another workspace gets 404; bad bodies are 422 validation_failed', async () => {
+      const ws = await world.workspace();
+      const created = await register(ws.token, 'https://127.0.0.1:9/maintenance');
+      const viewer = await http(world.api.url, 'POST', '/v1/tokens', { token: ws.token, body: { name: 'viewer', role: 'viewer' } });
+      const refused = await patch(viewer.body.token, created.body.id, { enabled: false });
+      expect(refused.status).toBe(403);
+      expect(refused.headers.get('content-type')).toMatch(/application\/problem\+json/);
+
+      const other = await world.workspace();
+      expect((await patch(other.token, created.body.id, { enabled: false })).body).toMatchObject({ status: 404 });
+      for (const body of [{}, { enabled: 'no' }, { enabled: false, url: 'https://127.0.0.1:9/elsewhere' }]) {
+        expect((await patch(ws.token, created.body.id, body)).body).toMatchObject({ status: 422, code: 'validation_failed' });
+      }
+      expect((await get(ws.token, `/v1/webhooks/${created.body.id}`)).body).toMatchObject({ enabled: true, url: 'https://127.0.0.1:9/maintenance' });
+      const audit = (await get(ws.token, '/v1/audit?resourceType=webhook')).body.items.map((e: any) => e.action);
+      expect(audit).toEqual(['webhook.create']);
+    });
+  });
+
   it("the outbox row is written in the transition's transaction, so a worker that stops before delivering loses nothing", async () => {
     // This worker routes but no longer delivers (as if it died right after the commit).
     await world.worker.app.get(WebhookDispatcher).stop();

@@ -28,6 +28,12 @@ export const rotateWebhookSecretSchema = z.strictObject({
 });
 export type RotateWebhookSecretDto = z.infer<typeof rotateWebhookSecretSchema>;
 
+export const updateWebhookSchema = z.strictObject({
+  /** false: no new events are recorded for the endpoint and its pending deliveries wait; true: they resume. */
+  enabled: z.boolean(),
+});
+export type UpdateWebhookDto = z.infer<typeof updateWebhookSchema>;
+
 export const deliveryListFilters = z.strictObject({
   status: z.enum(['pending', 'delivered', 'failed']).optional().describe('Only deliveries in this status.'),
 });
@@ -40,6 +46,7 @@ export const webhookViewSchema = z.object({
   events: z.array(z.enum(WEBHOOK_EVENTS)),
   description: z.string().nullable(),
   secretVersion: z.int(),
+  enabled: z.boolean().describe('false while disabled: no new events are recorded for it and pending deliveries wait until it is enabled.'),
   previousSecretValidUntil: z.iso
     .datetime()
     .nullable()

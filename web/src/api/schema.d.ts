@@ -909,7 +909,7 @@ export interface paths {
         delete: operations["WebhooksController_delete"];
         options?: never;
         head?: never;
-        patch?: never;
+        patch: operations["WebhooksController_update"];
         trace?: never;
     };
     "/v1/webhooks/{id}/deliveries": {
@@ -3617,7 +3617,7 @@ export interface operations {
                 /** @description Items per page. Outside 1-500: 422 `invalid_limit`. */
                 limit?: number;
                 /** @description Only events of this action. */
-                action?: "workspace.create" | "member.create" | "member.remove" | "member.role_change" | "token.create" | "token.revoke" | "auth.failure" | "auth.login.failed" | "auth.login.locked" | "auth.logout" | "platform.session.open" | "platform.session.close" | "auth.token.failed" | "auth.token.locked" | "kill_switch.workspace" | "kill_switch.release_refused" | "kill_switch.platform" | "live_trading.change" | "workspace.risk_limits" | "connection.kill_switch" | "connection.loss_limits" | "connection.loss_limit_breached" | "credential.create" | "credential.read" | "credential.use" | "credential.rotate" | "credential.rewrap" | "credential.revoke" | "credential.read.out_of_context" | "credential.break_glass" | "credential.decrypt_failure" | "source.create" | "source.rotate_secret" | "source.delete" | "source.test_signal" | "source.signature_failures" | "webhook.create" | "webhook.rotate_secret" | "webhook.delete" | "webhook.retry_delivery" | "route.create" | "route.update" | "route.delete" | "order.blocked" | "order.approve" | "order.reject" | "order.approval_expired" | "flatten.request" | "flatten.connection" | "alert.ack" | "alert.resolve" | "alert.refused";
+                action?: "workspace.create" | "member.create" | "member.remove" | "member.role_change" | "token.create" | "token.revoke" | "auth.failure" | "auth.login.failed" | "auth.login.locked" | "auth.logout" | "platform.session.open" | "platform.session.close" | "auth.token.failed" | "auth.token.locked" | "kill_switch.workspace" | "kill_switch.release_refused" | "kill_switch.platform" | "live_trading.change" | "workspace.risk_limits" | "connection.kill_switch" | "connection.loss_limits" | "connection.loss_limit_breached" | "credential.create" | "credential.read" | "credential.use" | "credential.rotate" | "credential.rewrap" | "credential.revoke" | "credential.read.out_of_context" | "credential.break_glass" | "credential.decrypt_failure" | "source.create" | "source.rotate_secret" | "source.delete" | "source.test_signal" | "source.signature_failures" | "webhook.create" | "webhook.rotate_secret" | "webhook.delete" | "webhook.retry_delivery" | "webhook.enable" | "webhook.disable" | "route.create" | "route.update" | "route.delete" | "order.blocked" | "order.approve" | "order.reject" | "order.approval_expired" | "flatten.request" | "flatten.connection" | "alert.ack" | "alert.resolve" | "alert.refused";
                 /** @description Only events about resources of this type (`connection`, `source`, …). */
                 resourceType?: string;
                 /** @description Only events about the resource with this id. */
@@ -5130,6 +5130,8 @@ export interface operations {
                             events: ("order.accepted" | "order.partially_filled" | "order.filled" | "order.canceled" | "order.expired" | "order.rejected")[];
                             description: string | null;
                             secretVersion: number;
+                            /** @description false while disabled: no new events are recorded for it and pending deliveries wait until it is enabled. */
+                            enabled: boolean;
                             /** @description Until then deliveries carry a signature with the previous secret too; null when none is in its grace period. */
                             previousSecretValidUntil: string | null;
                             /** Format: date-time */
@@ -5171,6 +5173,8 @@ export interface operations {
                         events: ("order.accepted" | "order.partially_filled" | "order.filled" | "order.canceled" | "order.expired" | "order.rejected")[];
                         description: string | null;
                         secretVersion: number;
+                        /** @description false while disabled: no new events are recorded for it and pending deliveries wait until it is enabled. */
+                        enabled: boolean;
                         /** @description Until then deliveries carry a signature with the previous secret too; null when none is in its grace period. */
                         previousSecretValidUntil: string | null;
                         /** Format: date-time */
@@ -5206,6 +5210,8 @@ export interface operations {
                         events: ("order.accepted" | "order.partially_filled" | "order.filled" | "order.canceled" | "order.expired" | "order.rejected")[];
                         description: string | null;
                         secretVersion: number;
+                        /** @description false while disabled: no new events are recorded for it and pending deliveries wait until it is enabled. */
+                        enabled: boolean;
                         /** @description Until then deliveries carry a signature with the previous secret too; null when none is in its grace period. */
                         previousSecretValidUntil: string | null;
                         /** Format: date-time */
@@ -5231,6 +5237,47 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    WebhooksController_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    enabled: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        url: string;
+                        events: ("order.accepted" | "order.partially_filled" | "order.filled" | "order.canceled" | "order.expired" | "order.rejected")[];
+                        description: string | null;
+                        secretVersion: number;
+                        /** @description false while disabled: no new events are recorded for it and pending deliveries wait until it is enabled. */
+                        enabled: boolean;
+                        /** @description Until then deliveries carry a signature with the previous secret too; null when none is in its grace period. */
+                        previousSecretValidUntil: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                    };
+                };
             };
         };
     };
@@ -5380,6 +5427,8 @@ export interface operations {
                         events: ("order.accepted" | "order.partially_filled" | "order.filled" | "order.canceled" | "order.expired" | "order.rejected")[];
                         description: string | null;
                         secretVersion: number;
+                        /** @description false while disabled: no new events are recorded for it and pending deliveries wait until it is enabled. */
+                        enabled: boolean;
                         /** @description Until then deliveries carry a signature with the previous secret too; null when none is in its grace period. */
                         previousSecretValidUntil: string | null;
                         /** Format: date-time */
