@@ -4,6 +4,7 @@ import { routeRateLimit } from '../../src/routing/risk-gate';
 import { positionLimitRefusal } from '../../src/routing/risk/position-limits';
 import { windowsRefusal, withWorkspaceLimits, WorkspaceLimits } from '../../src/routing/risk/workspace-limits';
 import type { RouteRow } from '../../src/routing/routing.repository';
+import { planRoute } from '../unit/support/plan-fixtures';
 
 /** Block reasons say where the limit came from: the route itself, its workspace's default, or its workspace's ceiling. */
 describe('where a limit came from, in the block reason', () => {
@@ -18,17 +19,7 @@ describe('where a limit came from, in the block reason', () => {
   };
   const row = (own: Partial<RouteRow>, workspace: Partial<WorkspaceLimits>): RouteRow =>
     withWorkspaceLimits({
-      id: 'r1',
-      connectionId: 'c1',
-      sizingMode: 'fixed',
-      sizingValue: '4',
-      symbolMap: {},
-      allowedSymbols: null,
-      maxQuantity: null,
-      maxNotional: null,
-      maxOrdersPerMinute: null,
-      positionMode: 'both',
-      entryWhenOpen: 'add',
+      ...planRoute({ sizingValue: '4' }),
       broker: 'paper',
       environment: 'paper',
       connectionStatus: 'active',
