@@ -250,6 +250,14 @@ describe('console: webhooks, positions and P&L (chromium)', () => {
       // Nothing else secret reached this browser: not the source's signing secret, not the machine token.
       for (const other of [source.secret, token]) expect(admin.seen.responses.filter((r) => r.body.includes(other))).toEqual([]);
 
+      // Disabled for a receiver's maintenance, then enabled again: the api records each, the row says it.
+      await row.getByRole('button', { name: `Disable ${url}` }).click();
+      await row.getByText('(disabled: no new deliveries, pending ones wait)').waitFor();
+      expect((await http(api.url, 'GET', `/v1/webhooks/${endpoint.id}`, { token })).body.enabled).toBe(false);
+      await row.getByRole('button', { name: `Enable ${url}` }).click();
+      await row.getByRole('button', { name: `Disable ${url}` }).waitFor();
+      expect((await http(api.url, 'GET', `/v1/webhooks/${endpoint.id}`, { token })).body.enabled).toBe(true);
+
       await row.getByRole('button', { name: `Delete ${url}` }).click();
       await page.getByText('No webhook endpoint yet.').waitFor();
       expect((await http(api.url, 'GET', `/v1/webhooks/${endpoint.id}`, { token })).status).toBe(404);
@@ -267,7 +275,7 @@ describe('console: webhooks, positions and P&L (chromium)', () => {
       const button = page.getByRole('button', { name: `Deliveries to ${second.body.url}` });
       await button.click();
       await page.getByText('No delivery yet.').waitFor();
-      await page.getByText('Only admins and owners may add, rotate or delete webhook endpoints or send a delivery again.').waitFor();
+      await page.getByText('Only admins and owners may add, rotate, disable or delete webhook endpoints or send a delivery again.').waitFor();
       expect(await page.locator('form').count()).toBe(0);
       expect(await page.getByRole('button').allTextContents()).toEqual([
         'Sign out',
@@ -282,6 +290,7 @@ describe('console: webhooks, positions and P&L (chromium)', () => {
       expect(await writeAs(page, 'POST', '/v1/webhooks', { url: hooks.url() })).toBe(403);
       expect(await writeAs(page, 'POST', `/v1/webhooks/${second.body.id}/rotate-secret`, {})).toBe(403);
       expect(await writeAs(page, 'DELETE', `/v1/webhooks/${second.body.id}`)).toBe(403);
+      expect(await writeAs(page, 'PATCH', `/v1/webhooks/${second.body.id}`, { enabled: false })).toBe(403);
       for (const other of [second.body.secret, source.secret, token]) expect(viewer.seen.responses.filter((r) => r.body.includes(other))).toEqual([]);
       viewer.assertClean();
     } finally {

@@ -57,6 +57,10 @@ export function Webhooks({ canWrite }: { canWrite: boolean }) {
       refresh();
     },
   });
+  const toggle = useMutation({
+    mutationFn: ({ id, enabled }: { id: string; enabled: boolean }) => api<WebhookView>('PATCH', `/v1/webhooks/${id}`, { enabled }),
+    onSuccess: refresh,
+  });
   const createError = aboutUrl(create.error);
   const endpoints = list.data?.items ?? [];
   const opened = endpoints.find((w) => w.id === open);
@@ -119,7 +123,7 @@ export function Webhooks({ canWrite }: { canWrite: boolean }) {
           <FormProblem error={createError} fields={['url', 'events', 'description']} />
         </form>
       ) : (
-        <p>Only admins and owners may add, rotate or delete webhook endpoints or send a delivery again.</p>
+        <p>Only admins and owners may add, rotate, disable or delete webhook endpoints or send a delivery again.</p>
       )}
       {list.isError && <p role="alert">{list.error.message}</p>}
       {list.isSuccess && endpoints.length === 0 && <p>No webhook endpoint yet.</p>}
@@ -139,6 +143,7 @@ export function Webhooks({ canWrite }: { canWrite: boolean }) {
               <tr key={w.id}>
                 <td>
                   <code>{w.url}</code>
+                  {!w.enabled && <strong> (disabled: no new deliveries, pending ones wait)</strong>}
                   {w.description && <div>{w.description}</div>}
                 </td>
                 <td>{w.events.length === EVENTS.length ? 'all order events' : w.events.join(', ')}</td>
@@ -164,6 +169,9 @@ export function Webhooks({ canWrite }: { canWrite: boolean }) {
                       >
                         Rotate secret of {w.url}
                       </button>{' '}
+                      <button type="button" disabled={toggle.isPending} onClick={() => toggle.mutate({ id: w.id, enabled: !w.enabled })}>
+                        {w.enabled ? 'Disable' : 'Enable'} {w.url}
+                      </button>{' '}
                       <button
                         type="button"
                         disabled={remove.isPending}
@@ -180,6 +188,7 @@ export function Webhooks({ canWrite }: { canWrite: boolean }) {
         </Table>
       )}
       {rotate.isError && <p role="alert">{rotate.error.message}</p>}
+      {toggle.isError && <p role="alert">{toggle.error.message}</p>}
       {remove.isError && <p role="alert">{remove.error.message}</p>}
       {opened && <Deliveries key={opened.id} endpoint={opened} canWrite={canWrite} />}
     </section>
