@@ -1,4 +1,4 @@
-import { formatDecimal, parseDecimal } from '../common/decimal';
+import { abs, formatDecimal, parseDecimal } from '../common/decimal';
 
 /**
  * Option contracts as routing names them: OCC symbols (`AAPL261218C00150000`: root, YYMMDD, C|P, strike × 1000 in
@@ -119,7 +119,14 @@ export function expirationTarget(expiration: OptionExpiration, today: string): s
     const last = new Date(Date.UTC(year, month - 1 + count + 1, 0)).getUTCDate();
     return new Date(Date.UTC(year, month - 1 + count, Math.min(day, last))).toISOString().slice(0, 10);
   }
-  return new Date(Date.UTC(year, month - 1, day + count * (match[2] === 'w' ? 7 : 1))).toISOString().slice(0, 10);
+  return addDays(today, count * (match[2] === 'w' ? 7 : 1));
+}
+
+/** A YYYY-MM-DD date `days` calendar days later. */
+export function addDays(date: string, days: number): string {
+  const d = new Date(`${date}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + days);
+  return d.toISOString().slice(0, 10);
 }
 
 export function formatOptionSelection(selection: OptionSelection): string {
@@ -161,8 +168,8 @@ export function pickStrike(contracts: ListedContract[], selection: OptionSelecti
   if (strike.strikesAway === 0) {
     let best: ListedContract | undefined;
     for (const c of sorted) {
-      const gap = absGap(parseDecimal(c.strike), price);
-      if (!best || gap < absGap(parseDecimal(best.strike), price)) best = c;
+      const gap = abs(parseDecimal(c.strike) - price);
+      if (!best || gap < abs(parseDecimal(best.strike) - price)) best = c;
     }
     return best;
   }
@@ -170,10 +177,6 @@ export function pickStrike(contracts: ListedContract[], selection: OptionSelecti
   const above = (selection.optionType === 'call') === (strike.intrinsicValue === 'otm');
   const side = above ? sorted.filter((c) => parseDecimal(c.strike) > price) : sorted.filter((c) => parseDecimal(c.strike) < price).reverse();
   return side[strike.strikesAway - 1];
-}
-
-function absGap(a: bigint, b: bigint): bigint {
-  return a > b ? a - b : b - a;
 }
 
 /** Today's date in New York, where US listed options expire. */

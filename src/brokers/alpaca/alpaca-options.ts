@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { OrderRequest } from '../broker-adapter';
 import { BrokerError } from '../broker-error';
-import { expirationTarget, type ListedContract, type OptionSelection, pickStrike } from '../option-symbols';
+import { addDays, expirationTarget, type ListedContract, type OptionSelection, pickStrike } from '../option-symbols';
 import { isSignedDecimal } from '../../common/decimal';
 
 const BROKER = 'alpaca';
@@ -107,10 +107,4 @@ export function optionsLevelRefusal(level: number | undefined, side: 'buy' | 'se
     return `options_level: buying a call or put needs options trading level 2 at Alpaca; this account has level ${level} (covered calls and cash-secured puts)`;
   }
   return undefined;
-}
-
-function addDays(date: string, days: number): string {
-  const d = new Date(`${date}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + days);
-  return d.toISOString().slice(0, 10);
 }
